@@ -1,0 +1,41 @@
+/** Builds the Hono app from injected dependencies; main.ts serves it. */
+import { Hono } from "hono";
+import type { LoginLimiter } from "./auth/login_limit.ts";
+import type { AuthService } from "./auth/service.ts";
+import type { ActivityMonitor } from "./core/activity.ts";
+import type { AppEnv } from "./core/app_env.ts";
+import type { Bus } from "./core/bus.ts";
+import { ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
+import { handleError, handleNotFound } from "./core/errors.ts";
+import type { Receiver } from "./receivers/types.ts";
+import { createAuthRoutes } from "./routes/auth.ts";
+import { createOpsRoutes } from "./routes/ops.ts";
+import { createProtocolRoutes } from "./routes/protocol.ts";
+
+/** Everything the routes need; created by main.ts (or a test). */
+export interface AppDeps {
+  auth: AuthService;
+  limiter: LoginLimiter;
+  bus: Bus;
+  activity: ActivityMonitor;
+  metrics: readonly string[];
+  bodyLimitBytes: number;
+  /** Receivers that serve routes of their own (the dashboard websocket). */
+  receivers: readonly Receiver[];
+  ready: () => boolean;
+}
+
+/** Builds the app serving `groups` (all of them by default). */
+export function createApp(deps: AppDeps, groups: readonly RouteGroup[] = ROUTE_GROUPS): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+  const serves = new Set(groups);
+  if (serves.has("ops")) app.route("/", createOpsRoutes({ ready: deps.ready }));
+  if (serves.has("auth")) app.route("/", createAuthRoutes(deps));
+  if (serves.has("protocol")) app.route("/", createProtocolRoutes(deps));
+  for (const receiver of deps.receivers) {
+    if (receiver.routes && serves.has(receiver.routes.group)) app.route("/", receiver.routes.app);
+  }
+  return app;
+}

@@ -1,0 +1,84 @@
+/** AuthStore on Deno KV (single node). */
+import { banKey, bansPrefix, jwtSecretKey, userKey, usersPrefix } from "./kv_keys.ts";
+import type { AuthStore, Ban, StoredUser } from "./store.ts";
+
+interface UserValueV1 {
+  v: 1;
+  passwordHash: string;
+  active: boolean;
+  createdAt: string;
+}
+
+function toUser(name: string, value: UserValueV1): StoredUser {
+  return { name, passwordHash: value.passwordHash, active: value.active, createdAt: value.createdAt };
+}
+
+/** Creates the KV-backed auth store over an open KV handle (the caller owns closing it). */
+export function createKvAuthStore(kv: Deno.Kv): AuthStore {
+  return {
+    async createUser(user) {
+      const value: UserValueV1 = {
+        v: 1,
+        passwordHash: user.passwordHash,
+        active: user.active,
+        createdAt: user.createdAt,
+      };
+      const res = await kv.atomic().check({ key: userKey(user.name), versionstamp: null })
+        .set(userKey(user.name), value).commit();
+      return res.ok ? "created" : "exists";
+    },
+    async getUser(name) {
+      const entry = await kv.get<UserValueV1>(userKey(name));
+      return entry.value ? toUser(name, entry.value) : null;
+    },
+    async listUsers() {
+      const users: StoredUser[] = [];
+      for await (const entry of kv.list<UserValueV1>({ prefix: usersPrefix() })) {
+        users.push(toUser(String(entry.key[1]), entry.value));
+      }
+      return users;
+    },
+    async deleteUser(name) {
+      const entry = await kv.get(userKey(name));
+      if (entry.value === null) return false;
+      const res = await kv.atomic().check(entry).delete(userKey(name)).commit();
+      return res.ok;
+    },
+    async setActive(name, active) {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const entry = await kv.get<UserValueV1>(userKey(name));
+        if (entry.value === null) return false;
+        const res = await kv.atomic().check(entry).set(userKey(name), { ...entry.value, active })
+          .commit();
+        if (res.ok) return true;
+      }
+      throw new Error(`setActive(${name}) kept conflicting`);
+    },
+    async banToken(ban: Ban) {
+      const ttl = ban.exp * 1000 - Date.now();
+      if (ttl <= 0) return;
+      await kv.set(banKey(ban.jti), { v: 1, exp: ban.exp }, { expireIn: ttl });
+    },
+    async listBans() {
+      const bans: Ban[] = [];
+      const now = Date.now() / 1000;
+      for await (const entry of kv.list<{ exp: number }>({ prefix: bansPrefix() })) {
+        // expireIn deletes lazily; skip what has already expired.
+        if (entry.value.exp > now) bans.push({ jti: String(entry.key[1]), exp: entry.value.exp });
+      }
+      return bans;
+    },
+    async ensureSecret(candidate) {
+      const res = await kv.atomic().check({ key: jwtSecretKey(), versionstamp: null })
+        .set(jwtSecretKey(), candidate).commit();
+      if (res.ok) return { secret: candidate, created: true };
+      const entry = await kv.get<string>(jwtSecretKey());
+      return { secret: entry.value!, created: false };
+    },
+    watch() {
+      // One process owns the KV file: every change goes through this instance's AuthService.
+      return () => {};
+    },
+    close() {},
+  };
+}

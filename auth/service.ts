@@ -1,0 +1,210 @@
+/**
+ * Users, sessions and token checks. Keeps what the hot path needs (user status, bans,
+ * verified tokens) in memory, in step with the store, so a token check costs no I/O.
+ */
+import { sign, verify } from "hono/jwt";
+import { JwtTokenExpired } from "hono/utils/jwt/types";
+import { hashPassword, randomString, safeEqual, verifyPassword } from "./password.ts";
+import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
+
+/** What a token check concludes. */
+export type TokenCheck =
+  | { ok: true; user: string; jti: string; exp: number }
+  | { ok: false; reason: "invalid" | "expired" | "banned" | "inactive" | "unknown_user" };
+
+export type CreateUserResult =
+  | { ok: true; name: string; password: string }
+  | { ok: false; reason: "exists" };
+
+export interface AuthServiceOptions {
+  store: AuthStore;
+  secret: string;
+  ttlSeconds: number;
+  admins: Array<{ name: string; password: string }>;
+  /** Verified tokens remembered at once (default 100,000). */
+  tokenCacheSize?: number;
+  now?: () => number;
+}
+
+/** The auth operations routes use. */
+export interface AuthService {
+  /** Checks user/password of an agent user; false for unknown, wrong or inactive. */
+  login(name: string, password: string): Promise<boolean>;
+  /** Signs a token for `name` with `sub`, `iat`, `exp`, `jti`. */
+  issueToken(name: string): Promise<string>;
+  checkToken(token: string): Promise<TokenCheck>;
+  isAdmin(name: string, password: string): boolean;
+  createUser(name: string | undefined, password: string | undefined): Promise<CreateUserResult>;
+  listUsers(): Promise<StoredUser[]>;
+  deleteUser(name: string): Promise<boolean>;
+  setActive(name: string, active: boolean): Promise<boolean>;
+  /** Bans a currently valid token; false if it is not one. */
+  banToken(token: string): Promise<boolean>;
+  /** Whether `name` exists and is active, from memory. */
+  isActiveUser(name: string): boolean;
+  /** Counters for /metrics. */
+  readonly stats: Record<string, number>;
+  close(): void;
+}
+
+async function importKey(secret: string): Promise<CryptoKey> {
+  return await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+}
+
+// A dummy hash so that unknown users cost the same time as known ones (made on first use).
+let dummyHash: Promise<string> | undefined;
+
+/** Builds the service and loads users and bans from the store into memory. */
+export async function createAuthService(options: AuthServiceOptions): Promise<AuthService> {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const key = await importKey(options.secret);
+  const cacheSize = options.tokenCacheSize ?? 100_000;
+  /** name → active */
+  const users = new Map<string, boolean>();
+  /** jti → exp (epoch s) */
+  const bans = new Map<string, number>();
+  /** token → verified claims; only signature-checked tokens enter. */
+  const verified = new Map<string, { sub: string; jti: string; exp: number }>();
+  const stats: Record<string, number> = {
+    ok: 0,
+    invalid: 0,
+    expired: 0,
+    banned: 0,
+    inactive: 0,
+    unknown_user: 0,
+  };
+
+  for (const u of await store.listUsers()) users.set(u.name, u.active);
+  for (const b of await store.listBans()) bans.set(b.jti, b.exp);
+
+  async function refreshUser(name: string): Promise<void> {
+    const u = await store.getUser(name);
+    if (u) users.set(name, u.active);
+    else users.delete(name);
+  }
+
+  const unwatch = store.watch((change: AuthChange) => {
+    if (change.kind === "user") refreshUser(change.name).catch((err) => console.error(err));
+    else bans.set(change.jti, change.exp);
+  });
+
+  // Bans past their exp cannot matter any more: the token itself has expired.
+  const sweep = setInterval(() => {
+    const t = now() / 1000;
+    for (const [jti, exp] of bans) if (exp <= t) bans.delete(jti);
+    for (const [tok, claims] of verified) if (claims.exp <= t) verified.delete(tok);
+  }, 60_000);
+
+  async function verifyClaims(
+    token: string,
+  ): Promise<{ sub: string; jti: string; exp: number } | "invalid" | "expired"> {
+    const cached = verified.get(token);
+    if (cached) return cached.exp <= now() / 1000 ? "expired" : cached;
+    let payload: Record<string, unknown>;
+    try {
+      // exp is checked below, after the signature, so a forged token is never "expired".
+      payload = await verify(token, key, { alg: "HS256", exp: false, iat: false });
+    } catch {
+      return "invalid";
+    }
+    const { sub, jti, exp } = payload;
+    if (typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number") {
+      return "invalid";
+    }
+    if (exp <= now() / 1000) return "expired";
+    const claims = { sub, jti, exp };
+    if (verified.size >= cacheSize) {
+      const oldest = verified.keys().next().value;
+      if (oldest !== undefined) verified.delete(oldest);
+    }
+    verified.set(token, claims);
+    return claims;
+  }
+
+  async function checkToken(token: string): Promise<TokenCheck> {
+    const claims = await verifyClaims(token);
+    let result: TokenCheck;
+    if (claims === "invalid" || claims === "expired") result = { ok: false, reason: claims };
+    else if (bans.has(claims.jti)) result = { ok: false, reason: "banned" };
+    else if (!users.has(claims.sub)) result = { ok: false, reason: "unknown_user" };
+    else if (!users.get(claims.sub)) result = { ok: false, reason: "inactive" };
+    else result = { ok: true, user: claims.sub, jti: claims.jti, exp: claims.exp };
+    stats[result.ok ? "ok" : result.reason]!++;
+    return result;
+  }
+
+  return {
+    stats,
+    async login(name, password) {
+      const user = await store.getUser(name);
+      const ok = await verifyPassword(password, user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())));
+      return ok && user !== null && user.active;
+    },
+    async issueToken(name) {
+      const iat = Math.floor(now() / 1000);
+      return await sign(
+        { sub: name, iat, exp: iat + options.ttlSeconds, jti: crypto.randomUUID() },
+        key,
+        "HS256",
+      );
+    },
+    checkToken,
+    isAdmin(name, password) {
+      let found = false;
+      // Compare against every admin so the time does not reveal which names exist.
+      for (const admin of options.admins) {
+        const nameOk = safeEqual(name, admin.name);
+        const passOk = safeEqual(password, admin.password);
+        if (nameOk && passOk) found = true;
+      }
+      return found;
+    },
+    async createUser(requestedName, requestedPassword) {
+      const userName = requestedName ?? randomString(8);
+      const password = requestedPassword ?? randomString(15);
+      const result = await store.createUser({
+        name: userName,
+        passwordHash: await hashPassword(password),
+        active: true,
+        createdAt: new Date(now()).toISOString(),
+      });
+      if (result === "exists") return { ok: false, reason: "exists" };
+      users.set(userName, true);
+      return { ok: true, name: userName, password };
+    },
+    listUsers() {
+      return store.listUsers();
+    },
+    async deleteUser(userName) {
+      const deleted = await store.deleteUser(userName);
+      users.delete(userName);
+      return deleted;
+    },
+    async setActive(userName, active) {
+      const found = await store.setActive(userName, active);
+      if (found) users.set(userName, active);
+      return found;
+    },
+    async banToken(token) {
+      const check = await checkToken(token);
+      if (!check.ok) return false;
+      await store.banToken({ jti: check.jti, exp: check.exp });
+      bans.set(check.jti, check.exp);
+      return true;
+    },
+    isActiveUser(userName) {
+      return users.get(userName) === true;
+    },
+    close() {
+      clearInterval(sweep);
+      unwatch();
+    },
+  };
+}

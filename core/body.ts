@@ -1,0 +1,157 @@
+/** Request body decoding (JSON or MessagePack) and validation with zod, at the edge. */
+import { decode as decodeMsgpack } from "@msgpack/msgpack";
+import type { Context } from "hono";
+import type { z } from "zod";
+import { AppError } from "./errors.ts";
+
+/** The encodings the service accepts on request bodies. */
+export type BodyEncoding = "json" | "msgpack";
+
+/** Maximum nesting depth of a decoded body; deeper input is refused with 422. */
+export const MAX_DEPTH = 64;
+
+/** Maps a content-type header to an encoding, or null when it is neither JSON nor msgpack. */
+export function encodingOf(contentType: string | undefined | null): BodyEncoding | null {
+  if (!contentType) return null;
+  const mime = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  if (mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"))) {
+    return "json";
+  }
+  if (
+    mime === "application/msgpack" || mime === "application/x-msgpack" ||
+    mime === "application/vnd.msgpack"
+  ) {
+    return "msgpack";
+  }
+  return null;
+}
+
+/** Reads at most `limit` bytes of a request body; more is a 413, whatever Content-Length said. */
+export async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    throw new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+  }
+  if (!req.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError(400, "bad_request", "request body could not be read");
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** True when a decoded value nests deeper than `max` arrays/objects (iterative: no recursion). */
+export function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= max) return true;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (const child of children) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes raw bytes; an empty body is an empty map. Undecodable input is a 400. */
+export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown {
+  if (bytes.byteLength === 0) return {};
+  let value: unknown;
+  try {
+    value = encoding === "json"
+      ? JSON.parse(textDecoder.decode(bytes))
+      : decodeMsgpack(bytes, { useBigInt64: false });
+  } catch {
+    throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
+  }
+  if (tooDeep(value)) {
+    throw new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
+  }
+  return normalize(value);
+}
+
+/** Msgpack may yield Maps with non-string keys, bigints and byte arrays; keep JSON-compatible values. */
+function normalize(value: unknown): unknown {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "bigint") return value.toString();
+    return value;
+  }
+  if (value instanceof Uint8Array) {
+    throw new AppError(422, "invalid_body", "binary values are not accepted in the body");
+  }
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(normalize);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    Object.defineProperty(out, k, { value: normalize(v), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+export interface ReadBodyOptions {
+  /** Maximum body size in bytes (413 above it). */
+  limit: number;
+  /** Whether a missing content type is tolerated for an empty body (auth API) or not (protocol). */
+  allowEmptyWithoutType: boolean;
+}
+
+/**
+ * Reads, decodes and validates a request body. Errors: 415 (content type), 413 (size),
+ * 400 (undecodable), 422 (not a map, too deep, or the schema rejects it).
+ */
+export async function readBody<S extends z.ZodType>(
+  c: Context,
+  schema: S,
+  options: ReadBodyOptions,
+): Promise<{ value: z.infer<S>; encoding: BodyEncoding }> {
+  const encoding = encodingOf(c.req.header("content-type"));
+  const bytes = await readLimited(c.req.raw, options.limit);
+  if (encoding === null) {
+    if (!(options.allowEmptyWithoutType && bytes.byteLength === 0)) {
+      throw new AppError(
+        415,
+        "unsupported_media_type",
+        "send content-type application/json or application/msgpack",
+      );
+    }
+  }
+  const decoded = decodeBytes(bytes, encoding ?? "json");
+  if (decoded === null || typeof decoded !== "object" || Array.isArray(decoded)) {
+    throw new AppError(422, "invalid_body", "request body must be a map");
+  }
+  return { value: validate(schema, decoded), encoding: encoding ?? "json" };
+}
+
+/** Validates with zod; failures are 422 naming the first offending field. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue && issue.path.length > 0 ? issue.path.join(".") : "body";
+  throw new AppError(422, "invalid_body", `${path}: ${issue?.message ?? "invalid"}`);
+}

@@ -1,0 +1,168 @@
+/** Service configuration: a JSON file validated with zod, environment overrides, defaults that run. */
+import { z } from "zod";
+
+/** The route groups a listener can serve. */
+export const ROUTE_GROUPS = ["auth", "protocol", "dashboard", "ops"] as const;
+export type RouteGroup = typeof ROUTE_GROUPS[number];
+
+const listenerSchema = z.object({
+  hostname: z.string().min(1).default("0.0.0.0"),
+  port: z.number().int().min(0).max(65535),
+  routes: z.array(z.enum(ROUTE_GROUPS)).min(1).default([...ROUTE_GROUPS]),
+  tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+}).strict();
+
+const receiverSchema = z.object({
+  id: z.string().min(1),
+  type: z.string().min(1),
+  subscribe: z.array(z.string().min(1)).default([]),
+}).passthrough();
+
+/** The metric types the original agent sends. */
+export const DEFAULT_METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
+
+export const configSchema = z.object({
+  listen: z.array(listenerSchema).min(1).default([{
+    hostname: "0.0.0.0",
+    port: 4000,
+    routes: [...ROUTE_GROUPS],
+  }]),
+  jwt: z.object({
+    secret: z.string().min(16, "must be at least 16 characters").optional(),
+    ttlSeconds: z.number().int().positive().default(3600),
+  }).strict().default({ ttlSeconds: 3600 }),
+  admins: z.array(
+    z.object({ name: z.string().min(1), password: z.string().min(8, "must be at least 8 characters") })
+      .strict(),
+  ).default([]),
+  kv: z.object({ path: z.string().min(1).default("data/poa.kv") }).strict().default({
+    path: "data/poa.kv",
+  }),
+  /** Where spill files, the embedded Postgres and other local state live. */
+  dataDir: z.string().min(1).default("data"),
+  postgres: z.object({ url: z.string().min(1).optional() }).strict().default({}),
+  metrics: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.-]"))
+    .min(1).default(DEFAULT_METRICS),
+  inactivityTimeoutMs: z.number().int().positive().default(7000),
+  receivers: z.array(receiverSchema).optional(),
+  loginLimit: z.object({
+    maxFailures: z.number().int().min(0).default(10),
+    windowSeconds: z.number().int().positive().default(300),
+  }).strict().default({ maxFailures: 10, windowSeconds: 300 }),
+  bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+  /** Nodes that speak the ethstats websocket protocol directly (go-ethereum --ethstats). */
+  ethstats: z.object({
+    enabled: z.boolean().default(true),
+    path: z.string().startsWith("/").default("/api"),
+    sharedSecret: z.string().min(1).optional(),
+    maxFrameBytes: z.number().int().positive().default(1024 * 1024),
+    maxMessagesPerSecond: z.number().positive().default(50),
+    maxConnectionsPerAddress: z.number().int().positive().default(50),
+    historyRequestLimit: z.number().int().min(0).max(1000).default(50),
+  }).strict().default({
+    enabled: true,
+    path: "/api",
+    maxFrameBytes: 1024 * 1024,
+    maxMessagesPerSecond: 50,
+    maxConnectionsPerAddress: 50,
+    historyRequestLimit: 50,
+  }),
+  shutdownTimeoutMs: z.number().int().positive().default(10_000),
+}).strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ListenerConfig = Config["listen"][number];
+export type ReceiverConfig = z.infer<typeof receiverSchema>;
+
+/** Thrown when the configuration cannot be used; the message names the key and the problem. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Formats zod issues as `key.path: problem` (paths under `prefix`, e.g. `receivers.0.`). */
+export function describeIssue(error: z.ZodError, prefix = ""): string {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? prefix + issue.path.join(".") : prefix.slice(0, -1) || "(root)";
+    if (issue.code === "unrecognized_keys") {
+      return `${path}: unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+    }
+    return `${path}: ${issue.message}`;
+  }).join("; ");
+}
+
+/** Validates a parsed JSON value and applies defaults. */
+export function parseConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`invalid config: ${describeIssue(result.error)}`);
+  const ids = new Set<string>();
+  for (const [i, r] of (result.data.receivers ?? []).entries()) {
+    if (ids.has(r.id)) throw new ConfigError(`invalid config: receivers.${i}.id: duplicate id "${r.id}"`);
+    ids.add(r.id);
+  }
+  return result.data;
+}
+
+/** Environment variables that override secrets and the database URL. */
+export interface ConfigEnv {
+  POA_JWT_SECRET?: string;
+  POA_ADMIN_NAME?: string;
+  POA_ADMIN_PASSWORD?: string;
+  POA_WS_SECRET?: string;
+  DATABASE_URL?: string;
+}
+
+/** Applies the documented environment overrides to a validated config. */
+export function applyEnv(config: Config, env: ConfigEnv): Config {
+  const out: Config = structuredClone(config);
+  if (env.POA_JWT_SECRET) {
+    if (env.POA_JWT_SECRET.length < 16) {
+      throw new ConfigError("invalid environment: POA_JWT_SECRET: must be at least 16 characters");
+    }
+    out.jwt.secret = env.POA_JWT_SECRET;
+  }
+  if (env.POA_ADMIN_PASSWORD) {
+    if (env.POA_ADMIN_PASSWORD.length < 8) {
+      throw new ConfigError("invalid environment: POA_ADMIN_PASSWORD: must be at least 8 characters");
+    }
+    const name = env.POA_ADMIN_NAME || "admin";
+    out.admins = [...out.admins.filter((a) => a.name !== name), { name, password: env.POA_ADMIN_PASSWORD }];
+  }
+  if (env.DATABASE_URL && !out.postgres.url) out.postgres.url = env.DATABASE_URL;
+  return out;
+}
+
+/** Reads and validates a config file (or the defaults when `path` is undefined). */
+export async function loadConfig(path: string | undefined, env: ConfigEnv = {}): Promise<Config> {
+  let raw: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return applyEnv(parseConfig(raw), env);
+}
+
+/** The config path from `--config <path>` / `--config=<path>` or `POA_CONFIG`. */
+export function configPathFrom(args: string[], env: { POA_CONFIG?: string }): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--config") {
+      const value = args[i + 1];
+      if (!value) throw new ConfigError("--config needs a path");
+      return value;
+    }
+    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
+  }
+  return env.POA_CONFIG || undefined;
+}

@@ -1,0 +1,99 @@
+/** Durable overflow for a receiver's queue: numbered JSON segment files, replayed in order. */
+import type { QueueItem } from "./runner.ts";
+
+/** A segment loaded back from disk. */
+export interface Segment {
+  name: string;
+  items: QueueItem[];
+}
+
+/** Segment files of one receiver, oldest first. */
+export interface SpillStore {
+  /** Appends items as the newest segment. */
+  append(items: QueueItem[]): Promise<void>;
+  /** Writes items as a segment older than every existing one (unsent queue at shutdown). */
+  prepend(items: QueueItem[]): Promise<void>;
+  oldest(): Promise<Segment | null>;
+  remove(name: string): Promise<void>;
+  /** Items in segments on disk. */
+  readonly pendingItems: number;
+  readonly segments: number;
+}
+
+const WIDTH = 16;
+const ORIGIN = 5_000_000_000_000_000; // room to prepend below and append above
+
+function segmentName(seq: number, count: number): string {
+  return `${String(seq).padStart(WIDTH, "0")}-${count}.json`;
+}
+
+function parseName(name: string): { seq: number; count: number } | null {
+  const m = /^(\d+)-(\d+)\.json$/.exec(name);
+  return m ? { seq: Number(m[1]), count: Number(m[2]) } : null;
+}
+
+/** Opens (creating) the spill directory and indexes the segments already there. */
+export async function openSpillStore(dir: string): Promise<SpillStore> {
+  await Deno.mkdir(dir, { recursive: true });
+  const index = new Map<string, { seq: number; count: number }>();
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile) continue;
+    const parsed = parseName(entry.name);
+    if (parsed) index.set(entry.name, parsed);
+    else if (entry.name.endsWith(".tmp")) await Deno.remove(`${dir}/${entry.name}`); // torn write
+  }
+  let pendingItems = 0;
+  for (const { count } of index.values()) pendingItems += count;
+  const seqs = () => [...index.values()].map((v) => v.seq);
+  let maxSeq = index.size > 0 ? Math.max(...seqs()) : ORIGIN;
+  let minSeq = index.size > 0 ? Math.min(...seqs()) : ORIGIN;
+
+  async function write(seq: number, items: QueueItem[]): Promise<void> {
+    const name = segmentName(seq, items.length);
+    const tmp = `${dir}/${name}.tmp`;
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      await file.write(new TextEncoder().encode(JSON.stringify(items)));
+      await file.sync(); // durable before it counts as spilled
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, `${dir}/${name}`);
+    index.set(name, { seq, count: items.length });
+    pendingItems += items.length;
+  }
+
+  return {
+    get pendingItems() {
+      return pendingItems;
+    },
+    get segments() {
+      return index.size;
+    },
+    async append(items) {
+      if (items.length === 0) return;
+      if (index.size === 0) maxSeq = Math.max(maxSeq, minSeq);
+      await write(++maxSeq, items);
+      if (index.size === 1) minSeq = maxSeq;
+    },
+    async prepend(items) {
+      if (items.length === 0) return;
+      await write(--minSeq, items);
+      if (index.size === 1) maxSeq = minSeq;
+    },
+    async oldest() {
+      let best: [string, { seq: number; count: number }] | undefined;
+      for (const entry of index) if (!best || entry[1].seq < best[1].seq) best = entry;
+      if (!best) return null;
+      const text = await Deno.readTextFile(`${dir}/${best[0]}`);
+      return { name: best[0], items: JSON.parse(text) as QueueItem[] };
+    },
+    async remove(name) {
+      const meta = index.get(name);
+      if (!meta) return;
+      await Deno.remove(`${dir}/${name}`);
+      index.delete(name);
+      pendingItems -= meta.count;
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/** Maps a receiver config `type` to its options schema and factory. */
+import type { ReceiverConfig } from "../core/config.ts";
+import { ConfigError, describeIssue } from "../core/config.ts";
+import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
+
+/** Receiver types by config `type`. Adding a receiver: one file and one line here. */
+export function builtinReceiverTypes(): Map<string, ReceiverType> {
+  return new Map<string, ReceiverType>([]);
+}
+
+/** Validates a receiver entry against its type's schema and builds it. */
+export async function buildReceiver(
+  types: ReadonlyMap<string, ReceiverType>,
+  entry: ReceiverConfig,
+  index: number,
+  context: Omit<ReceiverContext, "config">,
+): Promise<Receiver> {
+  const type = types.get(entry.type);
+  if (!type) {
+    throw new ConfigError(
+      `invalid config: receivers.${index}.type: unknown receiver type "${entry.type}" (known: ${
+        [...types.keys()].join(", ")
+      })`,
+    );
+  }
+  const { id: _id, type: _type, subscribe: _subscribe, ...rest } = entry;
+  const parsed = type.options.safeParse(rest);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `invalid config: ${describeIssue(parsed.error, `receivers.${index}.`)}`,
+    );
+  }
+  return await type.create(parsed.data, { ...context, config: entry });
+}

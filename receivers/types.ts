@@ -1,0 +1,49 @@
+/** The receiver plugin contract (original `POABackend.Receiver`): init → receive → inactive → close. */
+import type { Hono } from "hono";
+import type postgres from "postgres";
+import type { z } from "zod";
+import type { AppEnv } from "../core/app_env.ts";
+import type { ReceiverConfig, RouteGroup } from "../core/config.ts";
+import type { Message } from "../core/message.ts";
+
+/**
+ * A sink for Messages. The pipeline calls `receive` with batches from the receiver's own
+ * queue; a throw means "not written": the pipeline retries the same batch with backoff.
+ * Durable receivers must therefore write idempotently (keyed by `Message.id`).
+ */
+export interface Receiver {
+  readonly id: string;
+  /**
+   * Durable receivers never lose a batch: while the sink fails, batches are kept in memory
+   * up to a bound, then spilled to disk and replayed in order. Live receivers (a websocket
+   * feed) drop the oldest when their queue is full, counted.
+   */
+  readonly durable: boolean;
+  init?(): Promise<void>;
+  receive(batch: Message[]): Promise<void>;
+  /** The agent stopped pinging or said bye. Delivered in order with the messages. */
+  inactive?(agentId: string): Promise<void> | void;
+  /** Called on shutdown once the queue has drained. */
+  close?(): Promise<void> | void;
+  /** Receiver-specific counters for /metrics (e.g. `skipped_malformed`). */
+  stats?(): Record<string, number>;
+  /** Routes this receiver serves (e.g. the dashboard websocket), mounted on `group`. */
+  routes?: { group: RouteGroup; app: Hono<AppEnv> };
+}
+
+/** Everything a receiver factory may use; opened by main.ts, shared by receivers. */
+export interface ReceiverContext {
+  /** The receiver's config entry, validated by the factory's own schema. */
+  config: ReceiverConfig;
+  /** The service's data directory (spill files, local state). */
+  dataDir: string;
+  /** The shared Postgres client (opened on first use: embedded server or `postgres.url`). */
+  postgres(): Promise<postgres.Sql>;
+}
+
+/** A registry entry: the options schema of a type and the factory that builds it. */
+export interface ReceiverType<S extends z.ZodType = z.ZodType> {
+  /** Validates the type-specific keys of a config entry. */
+  options: S;
+  create(options: z.infer<S>, context: ReceiverContext): Receiver | Promise<Receiver>;
+}

@@ -1,0 +1,133 @@
+/** The auth route group: sessions for agents, user administration and bans for admins. */
+import { Hono } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { parseBasic } from "../auth/headers.ts";
+import type { LoginLimiter } from "../auth/login_limit.ts";
+import type { AuthService } from "../auth/service.ts";
+import { type AppEnv, clientAddress } from "../core/app_env.ts";
+import { readBody } from "../core/body.ts";
+import { AppError } from "../core/errors.ts";
+
+export interface AuthRoutesDeps {
+  auth: AuthService;
+  limiter: LoginLimiter;
+  bodyLimitBytes: number;
+}
+
+/** User names: what fits a KV key, a URL path segment and a log line without surprises. */
+export const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+const sessionBody = z.object({ "agent-id": z.string().max(1024).optional() });
+const createUserBody = z.object({
+  "user-name": z.string().regex(USER_NAME, "must be 1-64 of [A-Za-z0-9_.@-]").optional(),
+  password: z.string().min(8, "must be at least 8 characters").max(256).optional(),
+});
+const patchUserBody = z.object({ active: z.boolean({ error: "must be a boolean" }) });
+const tokenBody = z.object({ token: z.unknown().optional() });
+const userBody = z.object({ user: z.unknown().optional() });
+
+/**
+ * Checks Basic credentials with the login limit: 429 while locked, 401 when wrong (counted).
+ * `verify` returns whether the credentials are good.
+ */
+async function basicLogin(
+  c: Context<AppEnv>,
+  limiter: LoginLimiter,
+  verify: (user: string, password: string) => boolean | Promise<boolean>,
+): Promise<string> {
+  const creds = parseBasic(c.req.header("authorization"));
+  const keys = [`addr:${clientAddress(c)}`];
+  if (creds) keys.push(`user:${creds.user}`);
+  const state = limiter.check(keys);
+  if (state.limited) {
+    throw new AppError(429, "too_many_attempts", "too many failed logins; retry later", {
+      "retry-after": String(state.retryAfterSeconds),
+    });
+  }
+  if (!creds) {
+    limiter.fail(keys);
+    throw new AppError(401, "unauthorized", "send Authorization: Basic base64(user:password)", {
+      "www-authenticate": 'Basic realm="poa-backend"',
+    });
+  }
+  if (!(await verify(creds.user, creds.password))) {
+    limiter.fail(keys);
+    throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", {
+      "www-authenticate": 'Basic realm="poa-backend"',
+    });
+  }
+  return creds.user;
+}
+
+/** Middleware factory: the request must carry an admin's Basic credentials. */
+export function requireAdmin(deps: AuthRoutesDeps): MiddlewareHandler<AppEnv> {
+  return async function requireAdminMiddleware(c, next) {
+    await basicLogin(c, deps.limiter, (user, password) => deps.auth.isAdmin(user, password));
+    await next();
+  };
+}
+
+/** Builds the auth sub-app. */
+export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
+  const { auth } = deps;
+  const bodyOptions = { limit: deps.bodyLimitBytes, allowEmptyWithoutType: true };
+  const app = new Hono<AppEnv>();
+
+  app.post("/session", async (c) => {
+    const user = await basicLogin(c, deps.limiter, (u, p) => auth.login(u, p));
+    await readBody(c, sessionBody, bodyOptions);
+    return c.json({ token: await auth.issueToken(user) });
+  });
+
+  const admin = requireAdmin(deps);
+
+  app.post("/user", admin, async (c) => {
+    const { value } = await readBody(c, createUserBody, bodyOptions);
+    const result = await auth.createUser(value["user-name"], value.password);
+    if (!result.ok) throw new AppError(409, "user_exists", "that user name is taken");
+    return c.json({ "user-name": result.name, password: result.password });
+  });
+
+  app.get("/user", admin, async (c) => {
+    const users = await auth.listUsers();
+    return c.json(users.map((u) => ({ user: u.name, active: u.active, created_at: u.createdAt })));
+  });
+
+  app.delete("/user/:name", admin, async (c) => {
+    const name = c.req.param("name");
+    if (!USER_NAME.test(name) || !(await auth.deleteUser(name))) {
+      throw new AppError(404, "user_not_found", "no such user");
+    }
+    return c.body(null, 204);
+  });
+
+  app.patch("/user/:name", admin, async (c) => {
+    const name = c.req.param("name");
+    const { value } = await readBody(c, patchUserBody, bodyOptions);
+    if (!USER_NAME.test(name) || !(await auth.setActive(name, value.active))) {
+      throw new AppError(404, "user_not_found", "no such user");
+    }
+    return c.body(null, 204);
+  });
+
+  app.post("/blacklist/token", admin, async (c) => {
+    const { value } = await readBody(c, tokenBody, bodyOptions);
+    const token = value.token;
+    if (typeof token !== "string" || token.length > 8192 || !(await auth.banToken(token))) {
+      throw new AppError(404, "token_not_found", "not a currently valid token");
+    }
+    return c.json({ result: "success" });
+  });
+
+  app.post("/blacklist/user", admin, async (c) => {
+    const { value } = await readBody(c, userBody, bodyOptions);
+    const name = value.user;
+    if (typeof name !== "string" || !USER_NAME.test(name) || !(await auth.setActive(name, false))) {
+      throw new AppError(404, "user_not_found", "no such user");
+    }
+    return c.json({ result: "success" });
+  });
+
+  return app;
+}

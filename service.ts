@@ -1,0 +1,243 @@
+/**
+ * Wires a running service from a validated Config: KV, auth, database, receivers and their
+ * queues, the bus, the activity monitor and the listeners. main.ts adds signals; tests call
+ * `startService` directly to run as many independent services as they like.
+ */
+import type postgres from "postgres";
+import { createApp } from "./app.ts";
+import { createKvAuthStore } from "./auth/kv_store.ts";
+import { createLoginLimiter, type LoginLimiter } from "./auth/login_limit.ts";
+import { randomString } from "./auth/password.ts";
+import { type AuthService, createAuthService } from "./auth/service.ts";
+import { type ActivityMonitor, createActivityMonitor } from "./core/activity.ts";
+import { type Bus, createLocalBus } from "./core/bus.ts";
+import type { Config, ReceiverConfig } from "./core/config.ts";
+import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
+import { openDatabase } from "./db/database.ts";
+import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
+import type { Receiver, ReceiverType } from "./receivers/types.ts";
+
+export interface ServiceOptions {
+  /** Receiver types by name (default: the built-in ones); tests add their own. */
+  receiverTypes?: ReadonlyMap<string, ReceiverType>;
+  /** Environment for generated secrets (POA_WS_SECRET). */
+  env?: { POA_WS_SECRET?: string };
+  /** Log lines (default console.log). */
+  log?: (line: string) => void;
+}
+
+/** A bound listener. */
+export interface ListenerInfo {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  routes: readonly string[];
+}
+
+/** A running service. */
+export interface Service {
+  listeners: ListenerInfo[];
+  auth: AuthService;
+  bus: Bus;
+  activity: ActivityMonitor;
+  limiter: LoginLimiter;
+  runners: ReceiverRunner[];
+  receivers: Receiver[];
+  /** Stops listeners, drains queues into receivers, closes everything. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Reads a secret from a 0600 file in the data dir, creating it the first time. */
+async function persistedSecret(path: string, length: number): Promise<{ value: string; created: boolean }> {
+  try {
+    const value = (await Deno.readTextFile(path)).trim();
+    if (value) return { value, created: false };
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const value = randomString(length);
+  await Deno.writeTextFile(path, value + "\n", { mode: 0o600 });
+  return { value, created: true };
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+/** The receivers of a config without a `receivers` key. */
+export function defaultReceivers(config: Config): ReceiverConfig[] {
+  const has = (t: string) => config.metrics.includes(t);
+  const list: ReceiverConfig[] = [
+    { id: "dashboard", type: "dashboard", subscribe: [...config.metrics] },
+  ];
+  if (has("ethereum_metrics")) {
+    list.push({ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] });
+  }
+  if (has("system_metrics")) {
+    list.push({ id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] });
+  }
+  return list;
+}
+
+/** Starts the whole service from a validated config. */
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error("shutdown step failed:", err);
+      }
+    }
+  };
+
+  try {
+    await Deno.mkdir(config.dataDir, { recursive: true });
+    if (!config.kv.path.includes("://")) await Deno.mkdir(dirname(config.kv.path), { recursive: true });
+    const kv = await Deno.openKv(config.kv.path);
+    cleanups.push(() => kv.close());
+
+    const store = createKvAuthStore(kv);
+    let secret = config.jwt.secret;
+    if (!secret) {
+      const stored = await store.ensureSecret(randomString(64));
+      secret = stored.secret;
+      if (stored.created) {
+        log("warning: no jwt.secret configured; generated one and stored it in KV (set POA_JWT_SECRET to choose it)");
+      }
+    }
+    let admins = config.admins;
+    if (admins.length === 0) {
+      const path = `${config.dataDir}/admin-password`;
+      const pw = await persistedSecret(path, 24);
+      admins = [{ name: "admin", password: pw.value }];
+      log(`warning: no admins configured; admin "admin" has the password in ${path}`);
+    }
+    const auth = await createAuthService({ store, secret, ttlSeconds: config.jwt.ttlSeconds, admins });
+    cleanups.push(() => auth.close());
+    const limiter = createLoginLimiter(config.loginLimit);
+
+    let database: Promise<Awaited<ReturnType<typeof openDatabase>>> | undefined;
+    const postgresClient = async (): Promise<postgres.Sql> => {
+      if (!database) {
+        database = openDatabase({ url: config.postgres.url, dataDir: config.dataDir });
+        database.then((db) => {
+          log(`postgres: ${db.embedded ? "embedded server started" : "connected"}`);
+          cleanups.push(() => db.close());
+        }, () => {
+          database = undefined; // retried by the receiver's init backoff
+        });
+      }
+      return (await database).sql;
+    };
+
+    const types = options.receiverTypes ?? builtinReceiverTypes();
+    const entries = config.receivers ?? defaultReceivers(config);
+    const receivers: Receiver[] = [];
+    const runners: ReceiverRunner[] = [];
+    for (const [i, rawEntry] of entries.entries()) {
+      let entry = rawEntry;
+      if (entry.type === "dashboard" && entry["wsSecret"] === undefined) {
+        const env = options.env?.POA_WS_SECRET;
+        const generated = env ? { value: env, created: false } : await persistedSecret(`${config.dataDir}/ws-secret`, 32);
+        entry = { ...entry, wsSecret: generated.value };
+        if (!env) log(`warning: dashboard receiver "${entry.id}" has no wsSecret; using the one in ${config.dataDir}/ws-secret`);
+      }
+      for (const type of entry.subscribe) {
+        if (!config.metrics.includes(type)) {
+          log(`warning: receivers.${i} (${entry.id}) subscribes to "${type}", which is not in metrics`);
+        }
+      }
+      const receiver = await buildReceiver(types, entry, i, {
+        dataDir: config.dataDir,
+        postgres: postgresClient,
+      });
+      receivers.push(receiver);
+      runners.push(createReceiverRunner(receiver, {
+        spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
+        lingerMs: receiver.durable ? 20 : 0,
+      }));
+    }
+    const bus = createLocalBus(runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe })));
+    const activity = createActivityMonitor({
+      timeoutMs: config.inactivityTimeoutMs,
+      onInactive: (agentId) => bus.inactive(agentId),
+    });
+    cleanups.push(() => activity.close());
+    let drained = false;
+    cleanups.push(async () => {
+      // Drain after the listeners are closed (they are pushed later, so cleaned earlier).
+      drained = true;
+      await Promise.all(runners.map((r) => r.drain(config.shutdownTimeoutMs)));
+    });
+    for (const runner of runners) await runner.start();
+
+    let ready = false;
+    const deps = {
+      auth,
+      limiter,
+      bus,
+      activity,
+      metrics: config.metrics,
+      bodyLimitBytes: config.bodyLimitBytes,
+      receivers,
+      ready: () => ready && !drained,
+    };
+
+    const listeners: ListenerInfo[] = [];
+    for (const listen of config.listen) {
+      const app = createApp(deps, listen.routes);
+      const controller = new AbortController();
+      const common = {
+        hostname: listen.hostname,
+        port: listen.port,
+        signal: controller.signal,
+        onListen: () => {},
+        onError: (err: unknown) => {
+          console.error("listener error:", err);
+          return new Response(JSON.stringify({ error: "internal_error", message: "internal server error" }), {
+            status: 500,
+            headers: { "content-type": "application/json" },
+          });
+        },
+      };
+      const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => app.fetch(req, info);
+      const server = listen.tls
+        ? Deno.serve({
+          ...common,
+          cert: await Deno.readTextFile(listen.tls.certFile),
+          key: await Deno.readTextFile(listen.tls.keyFile),
+        }, handler)
+        : Deno.serve(common, handler);
+      cleanups.push(async () => {
+        controller.abort();
+        await server.finished;
+      });
+      const addr = server.addr as Deno.NetAddr;
+      listeners.push({ hostname: addr.hostname, port: addr.port, tls: !!listen.tls, routes: listen.routes });
+      log(`listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${listen.routes.join(", ")})`);
+    }
+    ready = true;
+
+    let shutdownPromise: Promise<void> | undefined;
+    return {
+      listeners,
+      auth,
+      bus,
+      activity,
+      limiter,
+      runners,
+      receivers,
+      shutdown() {
+        ready = false;
+        return shutdownPromise ??= cleanup();
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

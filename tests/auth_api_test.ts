@@ -1,0 +1,299 @@
+/** The auth API table of DESIGN.md, row by row, in JSON and MessagePack. */
+import assert from "node:assert/strict";
+import { sign } from "hono/jwt";
+import { ADMIN, basic, createHarness, ENCODINGS, type Harness, userWithToken, withBody } from "./support/harness.ts";
+
+const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
+
+async function withHarness(fn: (h: Harness) => Promise<void>, options = {}): Promise<void> {
+  const h = await createHarness(options);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+async function errorOf(res: Response): Promise<{ error: string; message: string }> {
+  assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+  const body = await res.json();
+  assert.equal(typeof body.error, "string");
+  assert.equal(typeof body.message, "string");
+  return body;
+}
+
+async function ping(h: Harness, token: string): Promise<Response> {
+  return await h.app.request("/ping", withBody("json", { id: "agent" }, { headers: { authorization: `Bearer ${token}` } }));
+}
+
+for (const enc of ENCODINGS) {
+  Deno.test(`[${enc}] POST /session with the right password gives a JWT with sub, iat, exp, jti`, () =>
+    withHarness(async (h) => {
+      const { user, password } = await userWithToken(h, enc);
+      const res = await h.app.request("/session", withBody(enc, { "agent-id": "agent-1" }, { headers: { authorization: basic(user, password) } }));
+      assert.equal(res.status, 200);
+      const { token } = await res.json();
+      const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      assert.equal(claims.sub, user);
+      assert.equal(typeof claims.jti, "string");
+      assert.equal(claims.exp - claims.iat, 3600);
+    }));
+
+  Deno.test(`[${enc}] POST /session with a wrong password, an unknown or an inactive user is 401`, () =>
+    withHarness(async (h) => {
+      const { user, password } = await userWithToken(h, enc);
+      for (const auth of [basic(user, "wrong-password"), basic("nobody", password)]) {
+        const res = await h.app.request("/session", withBody(enc, {}, { headers: { authorization: auth } }));
+        assert.equal(res.status, 401);
+        assert.equal((await errorOf(res)).error, "unauthorized");
+      }
+      await h.auth.setActive(user, false);
+      const res = await h.app.request("/session", withBody(enc, {}, { headers: { authorization: basic(user, password) } }));
+      assert.equal(res.status, 401);
+    }));
+
+  Deno.test(`[${enc}] POST /user creates the named user and returns its credentials`, () =>
+    withHarness(async (h) => {
+      const res = await h.app.request("/user", withBody(enc, { "user-name": "alice", password: "12345678" }, { headers: adminAuth }));
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { "user-name": "alice", password: "12345678" });
+      const login = await h.app.request("/session", { method: "POST", headers: { authorization: basic("alice", "12345678") } });
+      assert.equal(login.status, 200);
+    }));
+
+  Deno.test(`[${enc}] POST /user generates an 8-char name and a 15-char password when missing`, () =>
+    withHarness(async (h) => {
+      const res = await h.app.request("/user", withBody(enc, {}, { headers: adminAuth }));
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.match(body["user-name"], /^[A-Za-z0-9]{8}$/);
+      assert.match(body.password, /^[A-Za-z0-9]{15}$/);
+      const login = await h.app.request("/session", { method: "POST", headers: { authorization: basic(body["user-name"], body.password) } });
+      assert.equal(login.status, 200);
+    }));
+
+  Deno.test(`[${enc}] POST /user with a taken name is 409, a short password 422, no admin 401`, () =>
+    withHarness(async (h) => {
+      const first = await h.app.request("/user", withBody(enc, { "user-name": "bob" }, { headers: adminAuth }));
+      assert.equal(first.status, 200);
+      const again = await h.app.request("/user", withBody(enc, { "user-name": "bob" }, { headers: adminAuth }));
+      assert.equal(again.status, 409);
+      assert.equal((await errorOf(again)).error, "user_exists");
+      const short = await h.app.request("/user", withBody(enc, { password: "1234567" }, { headers: adminAuth }));
+      assert.equal(short.status, 422);
+      assert.match((await errorOf(short)).message, /password/);
+      const wrongType = await h.app.request("/user", withBody(enc, { "user-name": 42 }, { headers: adminAuth }));
+      assert.equal(wrongType.status, 422);
+      const noAdmin = await h.app.request("/user", withBody(enc, {}, { headers: { authorization: basic(ADMIN.name, "nope-nope") } }));
+      assert.equal(noAdmin.status, 401);
+      const missing = await h.app.request("/user", withBody(enc, {}));
+      assert.equal(missing.status, 401);
+    }));
+
+  Deno.test(`[${enc}] PATCH /user/:name sets active; 404 unknown; 422 not a boolean`, () =>
+    withHarness(async (h) => {
+      const { user, token } = await userWithToken(h, enc);
+      const off = await h.app.request(`/user/${user}`, withBody(enc, { active: false }, { method: "PATCH", headers: adminAuth }));
+      assert.equal(off.status, 204);
+      assert.equal((await ping(h, token)).status, 401);
+      const on = await h.app.request(`/user/${user}`, withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }));
+      assert.equal(on.status, 204);
+      assert.equal((await ping(h, token)).status, 200);
+      const bad = await h.app.request(`/user/${user}`, withBody(enc, { active: "no" }, { method: "PATCH", headers: adminAuth }));
+      assert.equal(bad.status, 422);
+      const unknown = await h.app.request(`/user/ghost`, withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }));
+      assert.equal(unknown.status, 404);
+      const noAdmin = await h.app.request(`/user/${user}`, withBody(enc, { active: true }, { method: "PATCH" }));
+      assert.equal(noAdmin.status, 401);
+    }));
+
+  Deno.test(`[${enc}] POST /blacklist/token bans a valid token; 404 for banned, forged, expired or missing`, () =>
+    withHarness(async (h) => {
+      const { token } = await userWithToken(h, enc);
+      const res = await h.app.request("/blacklist/token", withBody(enc, { token }, { headers: adminAuth }));
+      assert.equal(res.status, 200);
+      assert.equal((await ping(h, token)).status, 401);
+      const again = await h.app.request("/blacklist/token", withBody(enc, { token }, { headers: adminAuth }));
+      assert.equal(again.status, 404);
+      const forged = await sign({ sub: "x", jti: "y", exp: Math.floor(Date.now() / 1000) + 60 }, "another-secret-entirely");
+      for (const body of [{ token: forged }, {}, { token: 12 }, { token: "a.b.c" }]) {
+        const r = await h.app.request("/blacklist/token", withBody(enc, body, { headers: adminAuth }));
+        assert.equal(r.status, 404, JSON.stringify(body));
+        assert.equal((await errorOf(r)).error, "token_not_found");
+      }
+      const noAdmin = await h.app.request("/blacklist/token", withBody(enc, { token }));
+      assert.equal(noAdmin.status, 401);
+    }));
+
+  Deno.test(`[${enc}] POST /blacklist/user deactivates the user; 404 unknown or missing`, () =>
+    withHarness(async (h) => {
+      const { user, password, token } = await userWithToken(h, enc);
+      const res = await h.app.request("/blacklist/user", withBody(enc, { user }, { headers: adminAuth }));
+      assert.equal(res.status, 200);
+      assert.equal((await ping(h, token)).status, 401);
+      const login = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+      assert.equal(login.status, 401);
+      const list = await (await h.app.request("/user", { headers: adminAuth })).json();
+      assert.equal(list.find((u: { user: string }) => u.user === user).active, false);
+      for (const body of [{ user: "ghost" }, {}, { user: ["x"] }]) {
+        const r = await h.app.request("/blacklist/user", withBody(enc, body, { headers: adminAuth }));
+        assert.equal(r.status, 404, JSON.stringify(body));
+      }
+    }));
+}
+
+Deno.test("GET /user lists users with active and an ISO-8601 created_at", () =>
+  withHarness(async (h) => {
+    const { user } = await userWithToken(h);
+    const res = await h.app.request("/user", { headers: adminAuth });
+    assert.equal(res.status, 200);
+    const list = await res.json();
+    const entry = list.find((u: { user: string }) => u.user === user);
+    assert.equal(entry.active, true);
+    assert.equal(new Date(entry.created_at).toISOString(), entry.created_at);
+    assert.equal((await h.app.request("/user")).status, 401);
+  }));
+
+Deno.test("DELETE /user/:name is 204, then the token stops working and the name is 404", () =>
+  withHarness(async (h) => {
+    const { user, token } = await userWithToken(h);
+    assert.equal((await ping(h, token)).status, 200);
+    const res = await h.app.request(`/user/${user}`, { method: "DELETE", headers: adminAuth });
+    assert.equal(res.status, 204);
+    assert.equal((await ping(h, token)).status, 401);
+    const again = await h.app.request(`/user/${user}`, { method: "DELETE", headers: adminAuth });
+    assert.equal(again.status, 404);
+    const odd = await h.app.request(`/user/${encodeURIComponent("../é\u0000" + "x".repeat(5000))}`, { method: "DELETE", headers: adminAuth });
+    assert.equal(odd.status, 404);
+    assert.equal((await h.app.request(`/user/${user}`, { method: "DELETE" })).status, 401);
+  }));
+
+Deno.test("an expired token is 401 token_expired (no leeway)", async () => {
+  let now = Date.now();
+  const h = await createHarness({ ttlSeconds: 2, now: () => now });
+  try {
+    const { token } = await userWithToken(h);
+    assert.equal((await ping(h, token)).status, 200);
+    now += 2000;
+    const res = await ping(h, token);
+    assert.equal(res.status, 401);
+    assert.equal((await errorOf(res)).error, "token_expired");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("two concurrent POST /user with the same name: exactly one 200, the other 409", () =>
+  withHarness(async (h) => {
+    for (let round = 0; round < 5; round++) {
+      const name = "race" + round;
+      const results = await Promise.all([0, 1].map(() =>
+        h.app.request("/user", withBody("json", { "user-name": name }, { headers: adminAuth }))
+      ));
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, 409]);
+      await Promise.all(results.map((r) => r.body?.cancel()));
+    }
+  }));
+
+Deno.test("a body-carrying request with another content type is 415; undecodable bodies are 400", () =>
+  withHarness(async (h) => {
+    const res = await h.app.request("/user", { method: "POST", headers: { ...adminAuth, "content-type": "text/plain" }, body: "{}" });
+    assert.equal(res.status, 415);
+    assert.equal((await errorOf(res)).error, "unsupported_media_type");
+    const json = await h.app.request("/user", { method: "POST", headers: { ...adminAuth, "content-type": "application/json" }, body: "{nope" });
+    assert.equal(json.status, 400);
+    const mp = await h.app.request("/user", { method: "POST", headers: { ...adminAuth, "content-type": "application/msgpack" }, body: new Uint8Array([0xc1]) });
+    assert.equal(mp.status, 400);
+    const notMap = await h.app.request("/user", withBody("json", [1, 2], { headers: adminAuth }));
+    assert.equal(notMap.status, 422);
+    const mpNotMap = await h.app.request("/user", withBody("msgpack", "text", { headers: adminAuth }));
+    assert.equal(mpNotMap.status, 422);
+    // curl -X POST -u user:pass …/session: an empty body needs no content type.
+    const { user, password } = await userWithToken(h);
+    const empty = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+    assert.equal(empty.status, 200);
+  }));
+
+Deno.test("malformed Authorization headers are 401 with the error shape, never 5xx", () =>
+  withHarness(async (h) => {
+    const junk = [
+      "",
+      "Basic",
+      "Basic ",
+      "Basic !!!notbase64",
+      "Basic " + btoa("nocolon"),
+      "Basic " + btoa(":password"),
+      "Basic " + btoa("user:"),
+      "Bearer " + btoa("user:pass"),
+      "Basic " + "A".repeat(10 * 1024),
+      "x".repeat(10 * 1024),
+      "Basic " + btoa(String.fromCharCode(0xff, 0xfe) + ":x"),
+    ];
+    for (const header of junk) {
+      for (const path of ["/session", "/user"]) {
+        const res = await h.app.request(path, { method: "POST", headers: { authorization: header } });
+        assert.equal(res.status, 401, `${path} ${header.slice(0, 40)}`);
+        await errorOf(res);
+      }
+    }
+  }));
+
+Deno.test("after maxFailures failed logins the address and the name get 429 with Retry-After until the window passes", async () => {
+  let now = Date.now();
+  const h = await createHarness({ maxFailures: 3, windowSeconds: 60, now: () => now });
+  try {
+    const { user, password } = await userWithToken(h);
+    const attempt = (u: string, p: string) => h.app.request("/session", { method: "POST", headers: { authorization: basic(u, p) } });
+    for (let i = 0; i < 3; i++) assert.equal((await attempt(user, "wrong-password")).status, 401);
+    const locked = await attempt(user, password);
+    assert.equal(locked.status, 429);
+    assert.equal((await errorOf(locked)).error, "too_many_attempts");
+    assert.equal(Number(locked.headers.get("retry-after")), 60);
+    // Admin routes share the limit: the same address is locked there too.
+    assert.equal((await h.app.request("/user", { headers: adminAuth })).status, 429);
+    now += 30_000;
+    const later = await attempt(user, password);
+    assert.equal(later.status, 429, "429 answers do not extend the window");
+    assert.equal(Number(later.headers.get("retry-after")), 30);
+    now += 30_001;
+    assert.equal((await attempt(user, password)).status, 200);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("successful logins do not count toward the limit; maxFailures 0 turns it off", async () => {
+  const h = await createHarness({ maxFailures: 2, windowSeconds: 60 });
+  try {
+    const { user, password } = await userWithToken(h);
+    for (let i = 0; i < 5; i++) {
+      const ok = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+      assert.equal(ok.status, 200);
+    }
+  } finally {
+    await h.close();
+  }
+  const off = await createHarness({ maxFailures: 0 });
+  try {
+    for (let i = 0; i < 20; i++) {
+      const res = await off.app.request("/session", { method: "POST", headers: { authorization: basic("x", "wrong-password") } });
+      assert.equal(res.status, 401);
+    }
+  } finally {
+    await off.close();
+  }
+});
+
+Deno.test("GET /healthz is 200 status ok", () =>
+  withHarness(async (h) => {
+    const res = await h.app.request("/healthz");
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: "ok" });
+  }));
+
+Deno.test("unknown paths are 404 with the error shape", () =>
+  withHarness(async (h) => {
+    const res = await h.app.request("/nope", { method: "POST" });
+    assert.equal(res.status, 404);
+    assert.equal((await errorOf(res)).error, "not_found");
+  }));
