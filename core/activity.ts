@@ -5,6 +5,8 @@ export interface ActivityMonitor {
   ping(agentId: string): void;
   /** The agent leaves: reported inactive at once (if it was active). */
   bye(agentId: string): void;
+  /** Reports every agent past the timeout now (the timer calls it); returns how many. */
+  sweep(): number;
   readonly knownAgents: number;
   readonly activeAgents: number;
   close(): void;
@@ -38,18 +40,22 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
     }
   }
 
-  function sweep(): void {
+  function sweep(): number {
     const deadline = now() - options.timeoutMs;
+    let count = 0;
     for (const [agentId, at] of lastPing) {
       if (at > deadline) break; // ping order: everything after is newer
       lastPing.delete(agentId);
       report(agentId);
+      count++;
     }
+    return count;
   }
 
   const timer = setInterval(sweep, interval);
 
   return {
+    sweep,
     ping(agentId) {
       lastPing.delete(agentId);
       lastPing.set(agentId, now());

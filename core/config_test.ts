@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { applyEnv, ConfigError, configPathFrom, loadConfig, parseConfig } from "./config.ts";
+
+Deno.test("no config file gives defaults that run: one listener serving every route group", () => {
+  const config = parseConfig({});
+  assert.equal(config.listen.length, 1);
+  assert.deepEqual(config.listen[0]!.routes, ["auth", "protocol", "dashboard", "ops"]);
+  assert.equal(config.inactivityTimeoutMs, 7000);
+  assert.deepEqual(config.loginLimit, { maxFailures: 10, windowSeconds: 300 });
+});
+
+Deno.test("the original layout can be configured (protocol 4002, auth 4003 over TLS, dashboard 8181)", () => {
+  const config = parseConfig({
+    listen: [
+      { hostname: "0.0.0.0", port: 4002, routes: ["protocol"] },
+      { hostname: "0.0.0.0", port: 4003, routes: ["auth"], tls: { certFile: "c.pem", keyFile: "k.pem" } },
+      { hostname: "0.0.0.0", port: 8181, routes: ["dashboard"] },
+    ],
+  });
+  assert.equal(config.listen[1]!.tls?.certFile, "c.pem");
+});
+
+Deno.test("an invalid config names the key and the problem", () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ listen: [{ port: "4000" }] }, /listen\.0\.port/],
+    [{ listen: [{ port: 1, routes: ["web"] }] }, /listen\.0\.routes\.0/],
+    [{ jwt: { secret: "short" } }, /jwt\.secret: must be at least 16/],
+    [{ loginLimit: { maxFailures: -1 } }, /loginLimit\.maxFailures/],
+    [{ inactivityTimout: 5 }, /unknown key.*inactivityTimout/],
+    [{ receivers: [{ id: "a", type: "dashboard" }, { id: "a", type: "eth_stats" }] }, /receivers\.1\.id: duplicate/],
+    [{ metrics: ["bad type!"] }, /metrics\.0/],
+    [[], /\(root\)/],
+  ];
+  for (const [raw, pattern] of cases) {
+    assert.throws(() => parseConfig(raw), (err: Error) => err instanceof ConfigError && pattern.test(err.message));
+  }
+});
+
+Deno.test("environment variables override secrets and the database URL", () => {
+  const config = applyEnv(parseConfig({}), {
+    POA_JWT_SECRET: "0123456789abcdef0123",
+    POA_ADMIN_PASSWORD: "admin-password",
+    DATABASE_URL: "postgres://x@y/z",
+  });
+  assert.equal(config.jwt.secret, "0123456789abcdef0123");
+  assert.deepEqual(config.admins, [{ name: "admin", password: "admin-password" }]);
+  assert.equal(config.postgres.url, "postgres://x@y/z");
+  assert.throws(() => applyEnv(parseConfig({}), { POA_JWT_SECRET: "short" }), /POA_JWT_SECRET/);
+});
+
+Deno.test("the config path comes from --config or POA_CONFIG", () => {
+  assert.equal(configPathFrom(["--config", "a.json"], {}), "a.json");
+  assert.equal(configPathFrom(["--config=b.json"], { POA_CONFIG: "c.json" }), "b.json");
+  assert.equal(configPathFrom([], { POA_CONFIG: "c.json" }), "c.json");
+  assert.equal(configPathFrom([], {}), undefined);
+  assert.throws(() => configPathFrom(["--config"], {}), ConfigError);
+});
+
+Deno.test("loadConfig reports unreadable files and invalid JSON", async () => {
+  await assert.rejects(loadConfig("/nonexistent/poa.json"), /cannot read config file/);
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(path, "{ not json");
+    await assert.rejects(loadConfig(path), /not valid JSON/);
+    await Deno.writeTextFile(path, JSON.stringify({ inactivityTimeoutMs: 100 }));
+    assert.equal((await loadConfig(path)).inactivityTimeoutMs, 100);
+  } finally {
+    await Deno.remove(path);
+  }
+});

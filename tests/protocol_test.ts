@@ -1,0 +1,158 @@
+/** The protocol API (/ping, /data, /bye): status codes, bad input, routing to receivers. */
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import { ADMIN, basic, createHarness, ENCODINGS, type Harness, userWithToken, waitFor, withBody } from "./support/harness.ts";
+
+async function withHarness(fn: (h: Harness) => Promise<void>, options = {}): Promise<void> {
+  const h = await createHarness(options);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+function post(h: Harness, path: string, token: string, enc: "json" | "msgpack", body: unknown) {
+  return h.app.request(path, withBody(enc, body, { headers: { authorization: `Bearer ${token}` } }));
+}
+
+async function expectError(res: Response, status: number, code?: string): Promise<void> {
+  const body = await res.json();
+  assert.equal(res.status, status, JSON.stringify(body));
+  assert.equal(typeof body.error, "string");
+  assert.equal(typeof body.message, "string");
+  if (code) assert.equal(body.error, code);
+}
+
+for (const enc of ENCODINGS) {
+  Deno.test(`[${enc}] /ping, /data and /bye answer 200 {"result":"success"} and /data publishes a Message`, () =>
+    withHarness(async (h) => {
+      const { token } = await userWithToken(h);
+      for (const [path, body] of [
+        ["/ping", { id: "a1", "agent-id": "ignored" }],
+        ["/data", { id: "a1", type: "ethereum_metrics", data: { type: "pending", body: { pending: 3 } } }],
+        ["/bye", { id: "a1" }],
+      ] as const) {
+        const res = await post(h, path, token, enc, body);
+        assert.equal(res.status, 200, path);
+        assert.deepEqual(await res.json(), { result: "success" });
+      }
+      await waitFor(() => h.recorder.messages.length === 1 && h.recorder.inactiveAgents.length === 1);
+      const m = h.recorder.messages[0]!;
+      assert.equal(m.agentId, "a1");
+      assert.equal(m.dataType, "ethereum_metrics");
+      assert.equal(m.messageType, "data");
+      assert.deepEqual(m.data, { type: "pending", body: { pending: 3 } });
+      assert.ok(Math.abs(m.receivedAt - Date.now()) < 5000);
+      assert.deepEqual(h.recorder.inactiveAgents, ["a1"]);
+    }));
+
+  Deno.test(`[${enc}] protocol bodies without id, with a bad type or non-object data are 422`, () =>
+    withHarness(async (h) => {
+      const { token } = await userWithToken(h);
+      const bad: Array<[string, unknown]> = [
+        ["/ping", {}],
+        ["/ping", { id: 12 }],
+        ["/ping", { id: "" }],
+        ["/ping", { id: "x".repeat(100_000) }],
+        ["/bye", { id: null }],
+        ["/data", { id: "a", data: {} }],
+        ["/data", { id: "a", type: "nope_metrics", data: {} }],
+        ["/data", { id: "a", type: "__proto__", data: {} }],
+        ["/data", { id: "a", type: "constructor", data: {} }],
+        ["/data", { id: "a", type: "toString", data: {} }],
+        ["/data", { id: "a", type: 7, data: {} }],
+        ["/data", { id: "a", type: "ethereum_metrics", data: "str" }],
+        ["/data", { id: "a", type: "ethereum_metrics", data: [1, 2] }],
+        ["/data", { id: "a", type: "ethereum_metrics" }],
+        ["/data", { id: ["a"], type: "ethereum_metrics", data: {} }],
+      ];
+      for (const [path, body] of bad) await expectError(await post(h, path, token, enc, body), 422);
+      let deep: unknown = {};
+      for (let i = 0; i < 10_000; i++) deep = { a: deep };
+      const deepBody = enc === "json"
+        ? JSON.stringify({ id: "a", type: "ethereum_metrics", data: deep })
+        : encode({ id: "a", type: "ethereum_metrics", data: { b: 1 } });
+      if (enc === "json") {
+        const res = await h.app.request("/data", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: deepBody,
+        });
+        await expectError(res, 422, "too_deep");
+      }
+      assert.equal(h.recorder.messages.length, 0);
+    }));
+}
+
+Deno.test("protocol routes need a JSON/msgpack content type: 415 even for an empty body", () =>
+  withHarness(async (h) => {
+    const { token } = await userWithToken(h);
+    for (const path of ["/ping", "/data", "/bye"]) {
+      await expectError(await h.app.request(path, { method: "POST", headers: { authorization: `Bearer ${token}` } }), 415);
+      await expectError(
+        await h.app.request(path, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "{}" }),
+        415,
+      );
+    }
+  }));
+
+Deno.test("protocol routes without a valid bearer token are 401", () =>
+  withHarness(async (h) => {
+    const { token, user, password } = await userWithToken(h);
+    const headers = ["", "Bearer", "Bearer not-a-jwt", "Basic " + btoa(`${user}:${password}`), `Bearer ${token}x`, "Bearer " + "a".repeat(10_000)];
+    for (const authorization of headers) {
+      const res = await h.app.request("/ping", withBody("json", { id: "a" }, { headers: authorization ? { authorization } : {} }));
+      await expectError(res, 401, "unauthorized");
+    }
+  }));
+
+Deno.test("banning the token, banning the user, deactivating or deleting the user stops the token at once", () =>
+  withHarness(async (h) => {
+    const admin = { authorization: basic(ADMIN.name, ADMIN.password) };
+    const steps: Array<(user: string, token: string) => Promise<Response>> = [
+      async (_u, token) => await h.app.request("/blacklist/token", withBody("json", { token }, { headers: admin })),
+      async (user) => await h.app.request("/blacklist/user", withBody("json", { user }, { headers: admin })),
+      async (user) => await h.app.request(`/user/${user}`, withBody("json", { active: false }, { method: "PATCH", headers: admin })),
+      async (user) => await h.app.request(`/user/${user}`, { method: "DELETE", headers: admin }),
+    ];
+    for (const step of steps) {
+      const { user, token } = await userWithToken(h);
+      assert.equal((await post(h, "/ping", token, "json", { id: "a" })).status, 200);
+      const res = await step(user, token);
+      assert.ok(res.status === 200 || res.status === 204, String(res.status));
+      await res.body?.cancel();
+      await expectError(await post(h, "/ping", token, "json", { id: "a" }), 401);
+    }
+  }));
+
+Deno.test("bodies above the limit are 413, declared or streamed", () =>
+  withHarness(async (h) => {
+    const { token } = await userWithToken(h);
+    const big = JSON.stringify({ id: "a", type: "ethereum_metrics", data: { x: "y".repeat(2000) } });
+    await expectError(
+      await h.app.request("/data", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: big }),
+      413,
+      "payload_too_large",
+    );
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode("x".repeat(500)));
+        controller.close();
+      },
+    });
+    await expectError(
+      await h.app.request("/data", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: stream }),
+      413,
+    );
+  }, { bodyLimitBytes: 1024 }));
+
+Deno.test("an agent that stops pinging is reported inactive once", () =>
+  withHarness(async (h) => {
+    const { token } = await userWithToken(h);
+    assert.equal((await post(h, "/ping", token, "json", { id: "sleepy" })).status, 200);
+    await waitFor(() => h.recorder.inactiveAgents.length === 1, 3000, "inactive");
+    assert.deepEqual(h.recorder.inactiveAgents, ["sleepy"]);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(h.recorder.inactiveAgents, ["sleepy"], "reported once");
+  }, { inactivityTimeoutMs: 200 }));
