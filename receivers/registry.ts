@@ -1,11 +1,14 @@
 /** Maps a receiver config `type` to its options schema and factory. */
 import type { ReceiverConfig } from "../core/config.ts";
 import { ConfigError, describeIssue } from "../core/config.ts";
+import { dynamodbReceiverType } from "./dynamodb.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
 
 /** Receiver types by config `type`. Adding a receiver: one file and one line here. */
 export function builtinReceiverTypes(): Map<string, ReceiverType> {
-  return new Map<string, ReceiverType>([]);
+  return new Map<string, ReceiverType>([
+    ["dynamodb", dynamodbReceiverType],
+  ]);
 }
 
 /** Validates a receiver entry against its type's schema and builds it. */
