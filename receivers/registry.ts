@@ -1,12 +1,14 @@
 /** Maps a receiver config `type` to its options schema and factory. */
 import type { ReceiverConfig } from "../core/config.ts";
 import { ConfigError, describeIssue } from "../core/config.ts";
+import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
 
 /** Receiver types by config `type`. Adding a receiver: one file and one line here. */
 export function builtinReceiverTypes(): Map<string, ReceiverType> {
   return new Map<string, ReceiverType>([
+    ["dashboard", dashboardReceiverType],
     ["dynamodb", dynamodbReceiverType],
   ]);
 }

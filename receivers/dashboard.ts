@@ -1,0 +1,301 @@
+/**
+ * The dashboard receiver (original `POABackend.Receivers.Dashboard`): a live websocket feed of every
+ * message as `{"agent_id", "data"}`, replaying each agent's latest reports to a client when it connects.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { safeEqual } from "../auth/password.ts";
+import type { AppEnv } from "../core/app_env.ts";
+import { errorResponse } from "../core/errors.ts";
+import { type Message, payloadType } from "../core/message.ts";
+import type { Receiver, ReceiverType } from "./types.ts";
+
+const schema = z.object({
+  /** Path of the websocket endpoint on the `dashboard` route group. */
+  wsPath: z.string().startsWith("/").default("/ws"),
+  /** The shared secret a client must present (header, subprotocol or query parameter). */
+  wsSecret: z.string().min(1),
+  /**
+   * A client with more than this many bytes still unsent (Deno's own write queue, beyond what the
+   * kernel socket buffers hold) is not reading: it is closed with 1008 and dropped.
+   */
+  maxClientBufferBytes: z.number().int().positive().default(1024 * 1024),
+  /** Payload types whose latest message per agent is replayed to a new client, in this order. */
+  replayTypes: z.array(z.string().min(1)).default([
+    "information",
+    "statistics",
+    "block",
+    "pending",
+    "latency",
+  ]),
+  /** Agents remembered for replay; the least recently heard-from one is forgotten beyond it. */
+  maxAgents: z.number().int().positive().default(10_000),
+}).strict();
+
+/** Validated dashboard options (defaults applied). */
+export type DashboardOptions = z.infer<typeof schema>;
+
+/** What a dashboard knows about one agent: the latest payload of each replayed type. */
+export interface AgentSnapshot {
+  agentId: string;
+  /** Payload (`{type, body}`) by type, e.g. `last.statistics`. */
+  last: Record<string, Record<string, unknown>>;
+}
+
+/** The dashboard receiver, with a read-only view of its state for other dashboards (web UI). */
+export interface DashboardReceiver extends Receiver {
+  routes: { group: "dashboard"; app: Hono<AppEnv> };
+  /** Pushes the inactive statistics to every client and keeps them as the agent's last. */
+  inactive(agentId: string): void;
+  /** Closes every client (1001) and refuses new ones. */
+  close(): void;
+  /** Copies of the latest replayed payloads per agent, least recently updated agent first. */
+  snapshot(): AgentSnapshot[];
+  stats(): {
+    clients: number;
+    clients_closed_slow: number;
+    sent_total: number;
+    agents: number;
+    agents_evicted: number;
+    skipped_unserializable: number;
+  };
+}
+
+/** Subprotocol prefix carrying the secret for browsers, which cannot set headers. */
+const PROTOCOL_PREFIX = "wssecret.";
+
+/** The payload pushed when an agent goes inactive. */
+function inactivePayload(): Record<string, unknown> {
+  return {
+    type: "statistics",
+    body: {
+      active: false,
+      mining: false,
+      hashrate: 0,
+      peers: 0,
+      gasPrice: null,
+      syncing: null,
+      uptime: null,
+    },
+  };
+}
+
+/** Serializes one outgoing frame; undefined when `data` is not JSON (e.g. a BigInt). */
+function frame(agentId: string, data: Record<string, unknown>): string | undefined {
+  try {
+    return JSON.stringify({ agent_id: agentId, data });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The secret carriers a request presents, read before the upgrade (headers are gone after it). */
+function presentedSecrets(req: Request): { header?: string; protocol?: string; query?: string } {
+  const out: { header?: string; protocol?: string; query?: string } = {};
+  const header = req.headers.get("wssecret");
+  if (header !== null) out.header = header;
+  const offered = req.headers.get("sec-websocket-protocol");
+  const protocol = offered?.split(",").map((p) => p.trim()).find((p) => p.startsWith(PROTOCOL_PREFIX));
+  if (protocol !== undefined) out.protocol = protocol;
+  const query = new URL(req.url).searchParams.get("wssecret");
+  if (query !== null) out.query = query;
+  return out;
+}
+
+/** UTF-8 size of a string (what `bufferedAmount` counts), without encoding it. */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // Surrogate halves count 2 each: 4 bytes per astral character.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
+
+/** Yields to the event loop so Deno can hand queued websocket frames to the kernel. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+interface Client {
+  socket: WebSocket;
+  /** Unsent bytes tolerated: the limit, plus the replay burst until the client first catches up. */
+  allowance: number;
+}
+
+/** Creates a dashboard receiver. */
+export function createDashboardReceiver(id: string, options: DashboardOptions): DashboardReceiver {
+  const limit = options.maxClientBufferBytes;
+  const replayTypes = [...new Set(options.replayTypes)];
+  const replayed = new Set(replayTypes);
+  const clients = new Set<Client>();
+  /** Latest wire frame per replayed type, per agent; Map order = least recently updated first. */
+  const agents = new Map<string, Map<string, string>>();
+  let closed = false;
+  /** Bytes broadcast since the last yield: bounds what a healthy client can have queued unsent. */
+  let sinceYield = 0;
+  const counters = { clients_closed_slow: 0, sent_total: 0, agents_evicted: 0, skipped_unserializable: 0 };
+
+  function remember(agentId: string, type: string, text: string): void {
+    if (!replayed.has(type)) return;
+    let last = agents.get(agentId);
+    if (last) {
+      agents.delete(agentId);
+    } else {
+      last = new Map();
+      if (agents.size >= options.maxAgents) {
+        const oldest = agents.keys().next().value;
+        if (oldest !== undefined) agents.delete(oldest);
+        counters.agents_evicted++;
+      }
+    }
+    agents.set(agentId, last);
+    last.set(type, text);
+  }
+
+  function drop(client: Client, code: number, reason: string): void {
+    clients.delete(client);
+    try {
+      client.socket.close(code, reason);
+    } catch {
+      // already closing
+    }
+  }
+
+  function send(client: Client, text: string): void {
+    try {
+      client.socket.send(text);
+      counters.sent_total++;
+    } catch {
+      clients.delete(client);
+    }
+  }
+
+  function broadcast(text: string, bytes: number): void {
+    for (const client of clients) {
+      // bufferedAmount: bytes Deno has accepted but not yet written to the socket.
+      const unsent = client.socket.bufferedAmount;
+      if (unsent > client.allowance) {
+        counters.clients_closed_slow++;
+        drop(client, 1008, "client too slow: not reading");
+        continue;
+      }
+      if (unsent <= limit) client.allowance = limit;
+      send(client, text);
+    }
+    sinceYield += bytes;
+  }
+
+  /** Lets the sockets drain before the next message once half the limit went out unflushed. */
+  async function pace(): Promise<void> {
+    if (sinceYield * 2 >= limit && clients.size > 0) {
+      await yieldToEventLoop();
+      sinceYield = 0;
+    }
+  }
+
+  function onOpen(socket: WebSocket): void {
+    if (closed) {
+      socket.close(1001, "server shutting down");
+      return;
+    }
+    const client: Client = { socket, allowance: limit };
+    let replayBytes = 0;
+    for (const last of agents.values()) {
+      for (const type of replayTypes) {
+        const text = last.get(type);
+        if (text === undefined) continue;
+        send(client, text);
+        replayBytes += utf8Length(text);
+      }
+    }
+    client.allowance = limit + replayBytes;
+    if (socket.readyState === WebSocket.OPEN) clients.add(client);
+    socket.addEventListener("close", () => clients.delete(client));
+    socket.addEventListener("error", () => clients.delete(client));
+  }
+
+  const app = new Hono<AppEnv>();
+  app.get(options.wsPath, (c) => {
+    const req = c.req.raw;
+    // Everything from the request is read before the upgrade: afterwards its headers throw.
+    const secrets = presentedSecrets(req);
+    const wantsUpgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
+    let authorized = false;
+    for (const value of [secrets.header, secrets.query]) {
+      if (value !== undefined && safeEqual(value, options.wsSecret)) authorized = true;
+    }
+    const protocolOk = secrets.protocol !== undefined &&
+      safeEqual(secrets.protocol.slice(PROTOCOL_PREFIX.length), options.wsSecret);
+    if (!authorized && !protocolOk) {
+      return errorResponse(
+        401,
+        "unauthorized",
+        "send the dashboard secret as the wssecret header, a wssecret.<secret> subprotocol or ?wssecret=",
+      );
+    }
+    if (!wantsUpgrade) {
+      return errorResponse(426, "upgrade_required", `${options.wsPath} is a websocket endpoint`, {
+        upgrade: "websocket",
+      });
+    }
+    if (closed) return errorResponse(503, "unavailable", "the dashboard feed is shutting down");
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(req, protocolOk ? { protocol: secrets.protocol } : {});
+    } catch (err) {
+      return errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`);
+    }
+    const { socket, response } = upgraded;
+    socket.addEventListener("open", () => onOpen(socket), { once: true });
+    // Messages from clients are ignored; Deno still reads (and answers pings and closes).
+    return response;
+  });
+
+  return {
+    id,
+    durable: false,
+    routes: { group: "dashboard", app },
+    async receive(batch: Message[]) {
+      for (const message of batch) {
+        const text = frame(message.agentId, message.data);
+        if (text === undefined) {
+          counters.skipped_unserializable++;
+          continue;
+        }
+        const type = payloadType(message);
+        if (type !== undefined) remember(message.agentId, type, text);
+        broadcast(text, utf8Length(text));
+        await pace();
+      }
+    },
+    inactive(agentId: string) {
+      const text = frame(agentId, inactivePayload())!;
+      remember(agentId, "statistics", text);
+      broadcast(text, utf8Length(text));
+    },
+    close() {
+      closed = true;
+      for (const client of [...clients]) drop(client, 1001, "server shutting down");
+    },
+    snapshot() {
+      const out: AgentSnapshot[] = [];
+      for (const [agentId, last] of agents) {
+        const entry: AgentSnapshot = { agentId, last: {} };
+        for (const [type, text] of last) entry.last[type] = JSON.parse(text).data;
+        out.push(entry);
+      }
+      return out;
+    },
+    stats() {
+      return { clients: clients.size, agents: agents.size, ...counters };
+    },
+  };
+}
+
+/** Registry entry for `type: "dashboard"`. */
+export const dashboardReceiverType: ReceiverType<typeof schema> = {
+  options: schema,
+  create: (options, context) => createDashboardReceiver(context.config.id, options),
+};

@@ -1,0 +1,424 @@
+import assert from "node:assert/strict";
+import type { Message } from "../core/message.ts";
+import { createDashboardReceiver, type DashboardReceiver, dashboardReceiverType } from "./dashboard.ts";
+
+const INACTIVE = {
+  type: "statistics",
+  body: { active: false, mining: false, hashrate: 0, peers: 0, gasPrice: null, syncing: null, uptime: null },
+};
+
+function message(agentId: string, data: Record<string, unknown>): Message {
+  return {
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data,
+    receivedAt: Date.now(),
+  };
+}
+
+function dashboard(overrides: Record<string, unknown> = {}): { receiver: DashboardReceiver; secret: string } {
+  const secret = crypto.randomUUID().replaceAll("-", "");
+  const options = dashboardReceiverType.options.parse({ wsSecret: secret, ...overrides });
+  return { receiver: createDashboardReceiver("dashboard", options), secret };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every 10 ms for at most `ms`; fails with `what` when it never holds. */
+async function waitFor(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  for (let waited = 0; waited <= ms; waited += 10) {
+    if (check()) return;
+    await sleep(10);
+  }
+  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+interface Listener {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the receiver's routes on a real listener, as the dashboard route group would be. */
+function listen(receiver: DashboardReceiver): Listener {
+  const controller = new AbortController();
+  const app = receiver.routes.app;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    (req, info) => app.fetch(req, info),
+  );
+  const port = server.addr.port;
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}/ws`,
+    async close() {
+      controller.abort();
+      await server.finished;
+    },
+  };
+}
+
+interface Client {
+  ws: WebSocket;
+  frames: unknown[];
+  closed: Promise<CloseEvent>;
+  close(): Promise<void>;
+}
+
+/** Opens a websocket that records every frame (parsed JSON); rejects when it does not open. */
+function connect(
+  url: string,
+  init?: { headers?: Record<string, string>; protocols?: string[] },
+): Promise<Client> {
+  const ws = new WebSocket(url, init ?? {});
+  const frames: unknown[] = [];
+  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+  const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve, { once: true }));
+  return new Promise((resolve, reject) => {
+    ws.onopen = () =>
+      resolve({
+        ws,
+        frames,
+        closed,
+        async close() {
+          if (ws.readyState !== WebSocket.CLOSED) ws.close();
+          await closed;
+        },
+      });
+    ws.onerror = () => closed.then(() => reject(new Error("websocket did not open")));
+  });
+}
+
+function upgradeHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16)))),
+    "sec-websocket-version": "13",
+    ...extra,
+  };
+}
+
+Deno.test("options: wsSecret is required, defaults apply, unknown keys are rejected", () => {
+  const schema = dashboardReceiverType.options;
+  assert.equal(schema.safeParse({}).success, false);
+  assert.equal(schema.safeParse({ wsSecret: "" }).success, false);
+  assert.equal(schema.safeParse({ wsSecret: "s", wsPth: "/x" }).success, false);
+  assert.deepEqual(schema.parse({ wsSecret: "s" }), {
+    wsPath: "/ws",
+    wsSecret: "s",
+    maxClientBufferBytes: 1024 * 1024,
+    replayTypes: ["information", "statistics", "block", "pending", "latency"],
+    maxAgents: 10_000,
+  });
+});
+
+Deno.test("the registry entry builds a live receiver on the dashboard route group", async () => {
+  const options = dashboardReceiverType.options.parse({ wsSecret: "s" });
+  const receiver = await dashboardReceiverType.create(options, {
+    config: { id: "live", type: "dashboard", subscribe: [] },
+    dataDir: "unused",
+    postgres: () => Promise.reject(new Error("unused")),
+  });
+  assert.equal(receiver.id, "live");
+  assert.equal(receiver.durable, false);
+  assert.equal(receiver.routes?.group, "dashboard");
+  await receiver.close?.();
+});
+
+Deno.test("a missing or wrong secret is 401 with the error shape and no upgrade", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  try {
+    const base = `http://127.0.0.1:${server.port}/ws`;
+    const attempts: Array<[string, Record<string, string>]> = [
+      [base, {}],
+      [base, { wssecret: "wrong" }],
+      [base, { wssecret: secret + "x" }],
+      [base, { "sec-websocket-protocol": "wssecret.wrong" }],
+      [base, { "sec-websocket-protocol": secret }],
+      [`${base}?wssecret=wrong`, {}],
+    ];
+    for (const [url, headers] of attempts) {
+      const res = await fetch(url, { headers: upgradeHeaders(headers) });
+      assert.equal(res.status, 401, `${url} ${JSON.stringify(headers)}`);
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal(res.headers.get("sec-websocket-accept"), null);
+      const body = await res.json();
+      assert.equal(body.error, "unauthorized");
+      assert.equal(typeof body.message, "string");
+    }
+    await assert.rejects(connect(server.url, { headers: { wssecret: "wrong" } }), /did not open/);
+    await assert.rejects(connect(server.url, { protocols: ["wssecret.wrong"] }), /did not open/);
+    await receiver.receive([message("a1", { type: "information", body: {} })]);
+    assert.equal(receiver.stats().clients, 0);
+    assert.equal(receiver.stats().sent_total, 0);
+  } finally {
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("a GET that is not a websocket upgrade is 426 with the error shape", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.port}/ws`, { headers: { wssecret: secret } });
+    assert.equal(res.status, 426);
+    assert.equal(res.headers.get("upgrade"), "websocket");
+    assert.equal((await res.json()).error, "upgrade_required");
+  } finally {
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("the secret works as a header, as an echoed subprotocol and as a query parameter", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  const clients: Client[] = [];
+  try {
+    const byHeader = await connect(server.url, { headers: { wssecret: secret } });
+    clients.push(byHeader);
+    assert.equal(byHeader.ws.protocol, "");
+    const byProtocol = await connect(server.url, { protocols: ["other", `wssecret.${secret}`] });
+    clients.push(byProtocol);
+    assert.equal(byProtocol.ws.protocol, `wssecret.${secret}`);
+    const byQuery = await connect(`${server.url}?wssecret=${secret}`);
+    clients.push(byQuery);
+    await waitFor("three registered clients", () => receiver.stats().clients === 3);
+
+    const data = { type: "statistics", body: { active: true, peers: 3 } };
+    await receiver.receive([message("agent-1", data)]);
+    for (const client of clients) {
+      await waitFor("the message", () => client.frames.length === 1);
+      assert.deepEqual(client.frames[0], { agent_id: "agent-1", data });
+    }
+    assert.equal(receiver.stats().sent_total, 3);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("a late client gets each agent's latest information, then statistics, then the rest", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  let client: Client | undefined;
+  try {
+    const statsOld = { type: "statistics", body: { peers: 1 } };
+    const statsNew = { type: "statistics", body: { peers: 2 } };
+    const info = { type: "information", body: { name: "a" } };
+    const block = { type: "block", body: { number: 7 } };
+    const history = { type: "history", body: {} };
+    const infoB = { type: "information", body: { name: "b" } };
+    await receiver.receive([
+      message("a", statsOld),
+      message("a", block),
+      message("a", info),
+      message("a", history),
+      message("b", infoB),
+      message("a", statsNew),
+    ]);
+    client = await connect(server.url, { headers: { wssecret: secret } });
+    await waitFor("the replay", () => client!.frames.length === 4);
+    assert.deepEqual(client.frames, [
+      { agent_id: "b", data: infoB },
+      { agent_id: "a", data: info },
+      { agent_id: "a", data: statsNew },
+      { agent_id: "a", data: block },
+    ]);
+    await receiver.receive([message("b", history)]);
+    await waitFor("the live message after the replay", () => client!.frames.length === 5);
+    assert.deepEqual(client.frames[4], { agent_id: "b", data: history });
+  } finally {
+    await client?.close();
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("an inactive agent is pushed with the exact inactive statistics and replayed as its last", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  const clients: Client[] = [];
+  try {
+    const info = { type: "information", body: { name: "n" } };
+    await receiver.receive([
+      message("gone", info),
+      message("gone", { type: "statistics", body: { peers: 9 } }),
+    ]);
+    const live = await connect(server.url, { headers: { wssecret: secret } });
+    clients.push(live);
+    await waitFor("the replay", () => live.frames.length === 2);
+    await receiver.inactive("gone");
+    await waitFor("the inactive push", () => live.frames.length === 3);
+    assert.deepEqual(live.frames[2], { agent_id: "gone", data: INACTIVE });
+
+    const late = await connect(server.url, { headers: { wssecret: secret } });
+    clients.push(late);
+    await waitFor("the replay", () => late.frames.length === 2);
+    assert.deepEqual(late.frames, [{ agent_id: "gone", data: info }, { agent_id: "gone", data: INACTIVE }]);
+    assert.deepEqual(receiver.snapshot(), [{
+      agentId: "gone",
+      last: { information: info, statistics: INACTIVE },
+    }]);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("messages from clients are ignored", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  let client: Client | undefined;
+  try {
+    client = await connect(server.url, { headers: { wssecret: secret } });
+    await waitFor("the client", () => receiver.stats().clients === 1);
+    client.ws.send("not json");
+    client.ws.send(new Uint8Array([1, 2, 3]));
+    client.ws.send(JSON.stringify({ agent_id: "x", data: { type: "statistics" } }));
+    await sleep(50);
+    await receiver.receive([message("a", { type: "pending", body: { pending: 1 } })]);
+    await waitFor("the broadcast", () => client!.frames.length === 1);
+    assert.deepEqual(client.frames, [{ agent_id: "a", data: { type: "pending", body: { pending: 1 } } }]);
+    assert.deepEqual(receiver.snapshot(), [{
+      agentId: "a",
+      last: { pending: { type: "pending", body: { pending: 1 } } },
+    }]);
+    assert.equal(receiver.stats().clients, 1);
+  } finally {
+    await client?.close();
+    await receiver.close();
+    await server.close();
+  }
+});
+
+/** Opens a raw TCP websocket handshake that is never read from: a dashboard that hung. */
+async function stuckClient(port: number, secret: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const headers = upgradeHeaders({ host: `127.0.0.1:${port}`, wssecret: secret });
+  const request = `GET /ws HTTP/1.1\r\n${
+    Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")
+  }\r\n`;
+  await conn.write(new TextEncoder().encode(request));
+  return conn;
+}
+
+Deno.test("a client that does not read is closed and dropped while a reading client keeps up", async () => {
+  const limit = 256 * 1024;
+  const { receiver, secret } = dashboard({ maxClientBufferBytes: limit });
+  const server = listen(receiver);
+  let reader: Client | undefined;
+  let stuck: Deno.TcpConn | undefined;
+  try {
+    reader = await connect(server.url, { headers: { wssecret: secret } });
+    stuck = await stuckClient(server.port, secret);
+    await waitFor("both clients", () => receiver.stats().clients === 2);
+
+    // Kernel socket buffers (several MiB on loopback) fill first; only then does Deno queue bytes.
+    const body = { blob: "x".repeat(64 * 1024) };
+    let sent = 0;
+    for (let round = 0; round < 400 && receiver.stats().clients_closed_slow === 0; round++) {
+      await receiver.receive(Array.from({ length: 4 }, () => message("a", { type: "block", body })));
+      sent += 4;
+      await sleep(1);
+    }
+    assert.equal(receiver.stats().clients_closed_slow, 1, `still connected after ${sent} messages`);
+    assert.equal(receiver.stats().clients, 1);
+
+    await receiver.receive([message("a", { type: "statistics", body: { peers: 1 } })]);
+    sent += 1;
+    await waitFor("the reader to get everything", () => reader!.frames.length === sent, 10_000);
+    assert.deepEqual(reader.frames.at(-1), {
+      agent_id: "a",
+      data: { type: "statistics", body: { peers: 1 } },
+    });
+    assert.equal(reader.ws.readyState, WebSocket.OPEN);
+  } finally {
+    stuck?.close();
+    await reader?.close();
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("a batch far larger than maxClientBufferBytes does not drop a client that reads", async () => {
+  const limit = 128 * 1024;
+  const { receiver, secret } = dashboard({ maxClientBufferBytes: limit });
+  const server = listen(receiver);
+  let reader: Client | undefined;
+  try {
+    reader = await connect(server.url, { headers: { wssecret: secret } });
+    await waitFor("the client", () => receiver.stats().clients === 1);
+    const body = { blob: "y".repeat(32 * 1024) };
+    const batch = Array.from({ length: 64 }, () => message("a", { type: "block", body })); // 2 MiB
+    await receiver.receive(batch);
+    await receiver.receive(batch);
+    await waitFor("every frame", () => reader!.frames.length === 128, 10_000);
+    assert.equal(receiver.stats().clients_closed_slow, 0);
+    assert.equal(receiver.stats().clients, 1);
+  } finally {
+    await reader?.close();
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("close() closes every client with 1001 and refuses new ones", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  const clients: Client[] = [];
+  try {
+    clients.push(await connect(server.url, { headers: { wssecret: secret } }));
+    clients.push(await connect(`${server.url}?wssecret=${secret}`));
+    await waitFor("two clients", () => receiver.stats().clients === 2);
+    await receiver.close();
+    for (const client of clients) {
+      const event = await client.closed;
+      assert.equal(event.code, 1001);
+    }
+    assert.equal(receiver.stats().clients, 0);
+    const res = await fetch(`http://127.0.0.1:${server.port}/ws`, {
+      headers: upgradeHeaders({ wssecret: secret }),
+    });
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error, "unavailable");
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  }
+});
+
+Deno.test("a message that is not JSON-serializable is skipped, the rest of the batch goes out", async () => {
+  const { receiver } = dashboard();
+  await receiver.receive([
+    message("a", { type: "statistics", body: { big: 1n } }),
+    message("a", { type: "information", body: {} }),
+  ]);
+  assert.equal(receiver.stats().skipped_unserializable, 1);
+  assert.deepEqual(receiver.snapshot(), [{
+    agentId: "a",
+    last: { information: { type: "information", body: {} } },
+  }]);
+  await receiver.close();
+});
+
+Deno.test("beyond maxAgents the least recently updated agent is forgotten", async () => {
+  const { receiver } = dashboard({ maxAgents: 2 });
+  const info = { type: "information", body: {} };
+  await receiver.receive([message("a", info), message("b", info), message("a", info), message("c", info)]);
+  assert.deepEqual(receiver.snapshot().map((s) => s.agentId), ["a", "c"]);
+  assert.equal(receiver.stats().agents_evicted, 1);
+  // Snapshots are copies: changing one does not change the receiver.
+  receiver.snapshot()[0]!.last["information"]!["type"] = "changed";
+  assert.equal(receiver.snapshot()[0]!.last["information"]!["type"], "information");
+  await receiver.close();
+});
