@@ -5,6 +5,8 @@ import type { AuthService } from "./auth/service.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
 import type { AppEnv } from "./core/app_env.ts";
 import type { Bus } from "./core/bus.ts";
+import type { Family, HttpMetrics } from "./core/metrics.ts";
+import type { ReceiverRunner } from "./core/runner.ts";
 import { ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
 import { handleError, handleNotFound } from "./core/errors.ts";
 import type { Receiver } from "./receivers/types.ts";
@@ -22,7 +24,12 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Receivers that serve routes of their own (the dashboard websocket). */
   receivers: readonly Receiver[];
+  /** Receiver queues (for /metrics). */
+  runners: readonly ReceiverRunner[];
   ready: () => boolean;
+  /** Request counts and latency, shared by every listener of the service. */
+  httpMetrics?: HttpMetrics;
+  extraMetrics?: () => Family[];
 }
 
 /** Builds the app serving `groups` (all of them by default). */
@@ -30,8 +37,9 @@ export function createApp(deps: AppDeps, groups: readonly RouteGroup[] = ROUTE_G
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(handleNotFound);
+  if (deps.httpMetrics) app.use("*", deps.httpMetrics.middleware);
   const serves = new Set(groups);
-  if (serves.has("ops")) app.route("/", createOpsRoutes({ ready: deps.ready }));
+  if (serves.has("ops")) app.route("/", createOpsRoutes(deps));
   if (serves.has("auth")) app.route("/", createAuthRoutes(deps));
   if (serves.has("protocol")) app.route("/", createProtocolRoutes(deps));
   for (const receiver of deps.receivers) {

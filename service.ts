@@ -12,6 +12,7 @@ import { type AuthService, createAuthService } from "./auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "./core/activity.ts";
 import { type Bus, createLocalBus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
+import { createHttpMetrics } from "./core/metrics.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
@@ -184,7 +185,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       metrics: config.metrics,
       bodyLimitBytes: config.bodyLimitBytes,
       receivers,
+      runners,
       ready: () => ready && !drained,
+      httpMetrics: createHttpMetrics(),
     };
 
     const listeners: ListenerInfo[] = [];

@@ -3,6 +3,7 @@ import type { ReceiverConfig } from "../core/config.ts";
 import { ConfigError, describeIssue } from "../core/config.ts";
 import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
+import { jsonlReceiverType } from "./jsonl.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
 
 /** Receiver types by config `type`. Adding a receiver: one file and one line here. */
@@ -10,6 +11,7 @@ export function builtinReceiverTypes(): Map<string, ReceiverType> {
   return new Map<string, ReceiverType>([
     ["dashboard", dashboardReceiverType],
     ["dynamodb", dynamodbReceiverType],
+    ["jsonl", jsonlReceiverType],
   ]);
 }
 

@@ -1,11 +1,91 @@
-/** The ops route group: health (and metrics). */
+/** The ops route group: health and Prometheus metrics. */
 import { Hono } from "hono";
+import type { LoginLimiter } from "../auth/login_limit.ts";
+import type { AuthService } from "../auth/service.ts";
+import type { ActivityMonitor } from "../core/activity.ts";
 import type { AppEnv } from "../core/app_env.ts";
+import type { Bus } from "../core/bus.ts";
 import { AppError } from "../core/errors.ts";
+import { type Family, type HttpMetrics, renderFamilies } from "../core/metrics.ts";
+import type { ReceiverRunner } from "../core/runner.ts";
 
 export interface OpsRoutesDeps {
   /** True once every listener and receiver is up. */
   ready: () => boolean;
+  auth: AuthService;
+  bus: Bus;
+  activity: ActivityMonitor;
+  limiter: LoginLimiter;
+  runners: readonly ReceiverRunner[];
+  httpMetrics?: HttpMetrics;
+  /** Extra families (e.g. the ethstats handler's counters). */
+  extraMetrics?: () => Family[];
+}
+
+const COUNTER_SUFFIX = "_total";
+
+/** Every metric family the service exposes besides the HTTP ones. */
+export function collectFamilies(deps: OpsRoutesDeps): Family[] {
+  const bus = deps.bus.stats();
+  const families: Family[] = [
+    {
+      name: "poa_token_checks_total",
+      type: "counter",
+      help: "Bearer token checks by outcome.",
+      samples: Object.entries(deps.auth.stats).map(([outcome, value]) => ({ labels: { outcome }, value })),
+    },
+    {
+      name: "poa_failed_logins_total",
+      type: "counter",
+      help: "Failed Basic-auth attempts (session and admin).",
+      samples: [{ value: deps.limiter.failures }],
+    },
+    {
+      name: "poa_messages_published_total",
+      type: "counter",
+      help: "Messages published on the bus, by metric type.",
+      samples: Object.entries(bus.published).map(([metric_type, value]) => ({ labels: { metric_type }, value })),
+    },
+    {
+      name: "poa_agents_known",
+      type: "gauge",
+      help: "Agents that have pinged or said bye since start.",
+      samples: [{ value: deps.activity.knownAgents }],
+    },
+    {
+      name: "poa_agents_active",
+      type: "gauge",
+      help: "Agents that pinged within the inactivity timeout.",
+      samples: [{ value: deps.activity.activeAgents }],
+    },
+  ];
+  // Runner counters: one family per field, labelled by receiver.
+  const byField = new Map<string, Family>();
+  for (const runner of deps.runners) {
+    const stats: Record<string, number> = { ...runner.stats() };
+    for (const [field, value] of Object.entries(stats)) {
+      const counter = field.endsWith(COUNTER_SUFFIX);
+      const name = `poa_receiver_${field}`;
+      let f = byField.get(name);
+      if (!f) {
+        byField.set(name, f = { name, type: counter ? "counter" : "gauge", help: `Receiver queue ${field.replaceAll("_", " ")}.`, samples: [] });
+      }
+      f.samples.push({ labels: { receiver: runner.receiver.id }, value });
+    }
+  }
+  const own: Family = {
+    name: "poa_receiver_stat",
+    type: "gauge",
+    help: "Receiver-specific counters (rows written, malformed skipped, dashboard clients…).",
+    samples: [],
+  };
+  for (const runner of deps.runners) {
+    for (const [stat, value] of Object.entries(runner.receiver.stats?.() ?? {})) {
+      own.samples.push({ labels: { receiver: runner.receiver.id, stat }, value });
+    }
+  }
+  families.push(...byField.values(), own, ...(deps.extraMetrics?.() ?? []));
+  return families;
 }
 
 /** Builds the ops sub-app. */
@@ -14,6 +94,10 @@ export function createOpsRoutes(deps: OpsRoutesDeps): Hono<AppEnv> {
   app.get("/healthz", (c) => {
     if (!deps.ready()) throw new AppError(503, "not_ready", "the service is starting or stopping");
     return c.json({ status: "ok" });
+  });
+  app.get("/metrics", (c) => {
+    const text = (deps.httpMetrics?.render() ?? "") + renderFamilies(collectFamilies(deps));
+    return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
   return app;
 }

@@ -7,6 +7,7 @@ import { type AuthService, createAuthService } from "../../auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
 import { type Bus, createLocalBus } from "../../core/bus.ts";
 import { DEFAULT_METRICS } from "../../core/config.ts";
+import { createHttpMetrics } from "../../core/metrics.ts";
 import type { Message } from "../../core/message.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../../core/runner.ts";
 import type { Receiver } from "../../receivers/types.ts";
@@ -89,7 +90,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     metrics: DEFAULT_METRICS,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     receivers: [],
+    runners: [runner],
     ready: () => true,
+    httpMetrics: createHttpMetrics(),
   });
   return {
     app,

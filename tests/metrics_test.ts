@@ -1,0 +1,42 @@
+/** GET /metrics: Prometheus text with requests, token checks, messages, queues, agents, logins. */
+import assert from "node:assert/strict";
+import { basic, createHarness, userWithToken, waitFor, withBody } from "./support/harness.ts";
+
+Deno.test("GET /metrics counts requests by route and status, token checks, messages, queues, agents and failed logins", async () => {
+  const h = await createHarness();
+  try {
+    const { token } = await userWithToken(h);
+    const auth = { authorization: `Bearer ${token}` };
+    await (await h.app.request("/ping", withBody("json", { id: "a" }, { headers: auth }))).body?.cancel();
+    await (await h.app.request("/data", withBody("json", { id: "a", type: "system_metrics", data: {} }, { headers: auth }))).body?.cancel();
+    await (await h.app.request("/ping", withBody("json", { id: "a" }, { headers: { authorization: "Bearer nope" } }))).body?.cancel();
+    await (await h.app.request("/session", { method: "POST", headers: { authorization: basic("x", "wrong-password") } })).body?.cancel();
+    await (await h.app.request("/user/x%20y", { method: "DELETE" })).body?.cancel();
+    await waitFor(() => h.recorder.messages.length === 1);
+    const res = await h.app.request("/metrics");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type")!, /text\/plain/);
+    const text = await res.text();
+    const expect = [
+      'poa_http_requests_total{method="POST",route="/ping",status="200"} 1',
+      'poa_http_requests_total{method="POST",route="/ping",status="401"} 1',
+      'poa_http_requests_total{method="POST",route="/data",status="200"} 1',
+      'poa_http_requests_total{method="DELETE",route="/user/:name",status="401"} 1',
+      'poa_http_request_duration_seconds_count{method="POST",route="/ping"} 2',
+      'poa_token_checks_total{outcome="ok"} 2',
+      'poa_token_checks_total{outcome="invalid"} 1',
+      'poa_messages_published_total{metric_type="system_metrics"} 1',
+      "poa_failed_logins_total 2",
+      "poa_agents_active 1",
+      'poa_receiver_delivered_total{receiver="recorder"} 1',
+      'poa_receiver_queue_depth{receiver="recorder"} 0',
+      'poa_receiver_dropped_total{receiver="recorder"} 0',
+    ];
+    for (const line of expect) assert.ok(text.includes(line), `missing: ${line}\n${text}`);
+    for (const line of text.trim().split("\n")) {
+      assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [0-9.e+-]+)$/, line);
+    }
+  } finally {
+    await h.close();
+  }
+});
