@@ -12,6 +12,7 @@ import { handleError, handleNotFound } from "./core/errors.ts";
 import type { Receiver } from "./receivers/types.ts";
 import { createAuthRoutes } from "./routes/auth.ts";
 import { createOpsRoutes } from "./routes/ops.ts";
+import type { EthstatsRoutes } from "./routes/ethstats.ts";
 import { createProtocolRoutes } from "./routes/protocol.ts";
 
 /** Everything the routes need; created by main.ts (or a test). */
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** Request counts and latency, shared by every listener of the service. */
   httpMetrics?: HttpMetrics;
   extraMetrics?: () => Family[];
+  /** The ethstats websocket handler: one per service, shared by every listener. */
+  ethstats?: Pick<EthstatsRoutes, "app">;
 }
 
 /** Builds the app serving `groups` (all of them by default). */
@@ -42,6 +45,7 @@ export function createApp(deps: AppDeps, groups: readonly RouteGroup[] = ROUTE_G
   if (serves.has("ops")) app.route("/", createOpsRoutes(deps));
   if (serves.has("auth")) app.route("/", createAuthRoutes(deps));
   if (serves.has("protocol")) app.route("/", createProtocolRoutes(deps));
+  if (serves.has("protocol") && deps.ethstats) app.route("/", deps.ethstats.app);
   for (const receiver of deps.receivers) {
     if (receiver.routes && serves.has(receiver.routes.group)) app.route("/", receiver.routes.app);
   }

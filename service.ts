@@ -16,6 +16,7 @@ import { createHttpMetrics } from "./core/metrics.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
+import { createEthstatsRoutes, type EthstatsRoutes } from "./routes/ethstats.ts";
 import type { Receiver, ReceiverType } from "./receivers/types.ts";
 
 export interface ServiceOptions {
@@ -44,6 +45,7 @@ export interface Service {
   limiter: LoginLimiter;
   runners: ReceiverRunner[];
   receivers: Receiver[];
+  ethstats?: EthstatsRoutes;
   /** Stops listeners, drains queues into receivers, closes everything. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -175,6 +177,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await Promise.all(runners.map((r) => r.drain(config.shutdownTimeoutMs)));
     });
     for (const runner of runners) await runner.start();
+    const ethstats = config.ethstats.enabled
+      ? createEthstatsRoutes({ auth, bus, activity, limiter, options: config.ethstats })
+      : undefined;
 
     let ready = false;
     const deps = {
@@ -188,6 +193,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       runners,
       ready: () => ready && !drained,
       httpMetrics: createHttpMetrics(),
+      ethstats,
+      extraMetrics: () =>
+        ethstats
+          ? [{
+            name: "poa_ethstats",
+            type: "gauge" as const,
+            help: "ethstats websocket handler counters (connections, logins, frames, limits).",
+            samples: Object.entries(ethstats.stats()).map(([stat, value]) => ({ labels: { stat }, value })),
+          }]
+          : [],
     };
 
     const listeners: ListenerInfo[] = [];
@@ -223,6 +238,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       listeners.push({ hostname: addr.hostname, port: addr.port, tls: !!listen.tls, routes: listen.routes });
       log(`listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${listen.routes.join(", ")})`);
     }
+    // Pushed last, so it runs first on shutdown: nodes are reported inactive before queues drain.
+    if (ethstats) cleanups.push(() => ethstats.close());
     ready = true;
 
     let shutdownPromise: Promise<void> | undefined;
@@ -234,6 +251,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       limiter,
       runners,
       receivers,
+      ethstats,
       shutdown() {
         ready = false;
         return shutdownPromise ??= cleanup();

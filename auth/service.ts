@@ -3,7 +3,6 @@
  * verified tokens) in memory, in step with the store, so a token check costs no I/O.
  */
 import { sign, verify } from "hono/jwt";
-import { JwtTokenExpired } from "hono/utils/jwt/types";
 import { hashPassword, randomString, safeEqual, verifyPassword } from "./password.ts";
 import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
 

@@ -1,0 +1,655 @@
+/**
+ * The ethstats websocket handler: nodes that report straight to the backend in the ethstats
+ * protocol as go-ethereum speaks it (`geth --ethstats node:user:password@host:port`), without
+ * a separate agent. Every report becomes an `ethereum_metrics` Message shaped like the
+ * original agent's, so the receivers and the dashboard need no change.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { LoginLimiter } from "../auth/login_limit.ts";
+import { safeEqual } from "../auth/password.ts";
+import type { AuthService } from "../auth/service.ts";
+import type { ActivityMonitor } from "../core/activity.ts";
+import { type AppEnv, clientAddress } from "../core/app_env.ts";
+import { MAX_DEPTH, tooDeep } from "../core/body.ts";
+import type { Bus } from "../core/bus.ts";
+import type { Config } from "../core/config.ts";
+import { errorResponse } from "../core/errors.ts";
+
+export interface EthstatsRoutesDeps {
+  auth: AuthService;
+  bus: Bus;
+  activity: ActivityMonitor;
+  options: Config["ethstats"];
+  /**
+   * When given, failed ethstats logins count against `addr:<ip>` and `user:<name>` like
+   * failed Basic-auth attempts, and a locked key is refused without running scrypt.
+   */
+  limiter?: LoginLimiter;
+  /** A socket that has not sent `hello` within this time is closed (default 10 s). */
+  helloTimeoutMs?: number;
+}
+
+/** The handler, its counters and its shutdown. */
+export interface EthstatsRoutes {
+  /** Serves the websocket at `options.path` (no routes when `options.enabled` is false). */
+  app: Hono<AppEnv>;
+  /** Counters for /metrics; `connections_open` is a gauge. */
+  stats(): Record<string, number>;
+  /** Closes every socket (close code 1001, nodes reported inactive) and the sweep timer. */
+  close(): void;
+}
+
+/** The metric type every ethstats report is published under. */
+export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
+
+/**
+ * go-ethereum sends a full report every 15 s and otherwise only on new blocks or
+ * transactions, so on a quiet chain its frames can be further apart than the activity
+ * timeout (7 s by default). An open socket therefore keeps its node active as long as the
+ * node has sent something within this window (three report intervals).
+ */
+const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
+/** Node ids whose last block number is remembered (for history gaps across reconnects). */
+const MAX_REMEMBERED_NODES = 100_000;
+const SWEEP_INTERVAL_MS = 1000;
+
+/** Close codes (RFC 6455). */
+const POLICY_VIOLATION = 1008;
+const MESSAGE_TOO_BIG = 1009;
+const GOING_AWAY = 1001;
+const INTERNAL_ERROR = 1011;
+
+// The node requires exactly this reply to its hello; anything else is "unauthorized".
+const READY = '{"emit":["ready"]}';
+const PRIMUS_PING = "primus::ping::";
+
+// ---- frame schemas (validated once, at the edge) ----
+
+const nodeId = z.string().min(1).max(256);
+const scalar = z.union([z.string().max(1024), z.number()]);
+/** Block numbers: go-ethereum sends JSON numbers; other clients may send decimal or hex strings. */
+const blockNumber = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^(0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/),
+]);
+const quantity = z.union([z.number(), z.string().max(80)]);
+const hash = z.string().max(256);
+
+const infoSchema = z.looseObject({
+  name: scalar.optional(),
+  node: scalar.optional(),
+  port: scalar.optional(),
+  net: scalar.optional(),
+  protocol: scalar.optional(),
+  api: scalar.optional(),
+  os: scalar.optional(),
+  os_v: scalar.optional(),
+  client: scalar.optional(),
+  canUpdateHistory: z.boolean().optional(),
+});
+
+const helloPayload = z.object({
+  id: nodeId,
+  info: infoSchema.default({}),
+  secret: z.string().max(2048),
+});
+
+const blockSchema = z.looseObject({
+  number: blockNumber,
+  hash,
+  parentHash: hash.optional(),
+  timestamp: quantity.optional(),
+  miner: hash.optional(),
+  gasUsed: quantity.optional(),
+  gasLimit: quantity.optional(),
+  difficulty: quantity.optional(),
+  totalDifficulty: quantity.optional(),
+  transactions: z.array(z.looseObject({ hash })).optional(),
+  transactionsRoot: hash.optional(),
+  stateRoot: hash.optional(),
+  uncles: z.array(z.unknown()).optional(),
+});
+
+const syncingObject = z.looseObject({
+  currentBlock: blockNumber.nullable().optional(),
+  highestBlock: blockNumber.nullable().optional(),
+  startingBlock: blockNumber.nullable().optional(),
+});
+
+const nodePingPayload = z.object({ clientTime: z.union([z.string().max(256), z.number()]) });
+const latencyPayload = z.object({
+  latency: z.union([z.number().nonnegative(), z.string().regex(/^[0-9]{1,15}(\.[0-9]{1,9})?$/)]),
+});
+const blockPayload = z.object({ block: blockSchema });
+const pendingPayload = z.object({ stats: z.object({ pending: z.number().int().nonnegative() }) });
+const statsPayload = z.object({
+  stats: z.object({
+    active: z.boolean(),
+    syncing: z.union([z.boolean(), syncingObject]),
+    // Dropped by go-ethereum after the merge; the original agent always sent them.
+    mining: z.boolean().default(false),
+    hashrate: z.number().nonnegative().default(0),
+    peers: z.number().int().nonnegative(),
+    gasPrice: z.number().nullable(),
+    uptime: z.number().nullable(),
+  }),
+});
+const historyPayload = z.object({ history: z.array(blockSchema) });
+const newPayloadPayload = z.object({
+  block: z.looseObject({ number: blockNumber, hash, processingTime: z.number().nonnegative() }),
+});
+
+/** A connection's life: waiting for hello, checking the secret, reporting, gone. */
+type ConnState = "new" | "authenticating" | "ready" | "closed";
+
+interface Connection {
+  socket: WebSocket;
+  address: string;
+  state: ConnState;
+  openedAt: number;
+  /** `hello.id`: the agent id of every Message from this socket. */
+  agentId: string;
+  /** The agent user whose bans apply; null when the shared secret was used. */
+  user: string | null;
+  canUpdateHistory: boolean;
+  historyAsked: boolean;
+  /** The highest block number this socket reported (for `syncing: true`). */
+  headBlock: number | null;
+  lastFrameAt: number;
+  /** Token bucket for maxMessagesPerSecond. */
+  tokens: number;
+  refilledAt: number;
+}
+
+type AuthResult = { ok: true; user: string | null } | { ok: false; message: string };
+
+type Counter =
+  | "connections_total"
+  | "logins_ok"
+  | "logins_failed"
+  | "frames"
+  | "malformed"
+  | "ignored"
+  | "limited"
+  | "limited_frame_size"
+  | "limited_rate"
+  | "limited_connections"
+  | "closed_inactive_user"
+  | "closed_hello_timeout"
+  | "history_requests"
+  | "published";
+
+/** An emit frame as the server sends it. */
+function emit(name: string, payload?: unknown): string {
+  return JSON.stringify({ emit: payload === undefined ? [name] : [name, payload] });
+}
+
+function errorFrame(code: string, message: string): string {
+  return emit("error", { error: code, message });
+}
+
+/** A block number as a safe integer, or null (huge or unparsable numbers are not used). */
+function toSafeNumber(value: number | string | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const n = typeof value === "number" ? value : value.startsWith("0x") ? parseInt(value, 16) : Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/** UTF-8 size of a string, computed only when the cheap bounds cannot decide. */
+function exceedsBytes(text: string, limit: number): boolean {
+  if (text.length > limit) return true; // every UTF-16 unit is at least one UTF-8 byte
+  if (text.length * 3 <= limit) return false; // and at most three
+  return new TextEncoder().encode(text).byteLength > limit;
+}
+
+function binarySize(data: unknown): number {
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  return ArrayBuffer.isView(data) ? data.byteLength : 0;
+}
+
+/** Builds the ethstats websocket handler. */
+export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
+  const { auth, bus, activity, options, limiter } = deps;
+  const counters: Record<Counter, number> = {
+    connections_total: 0,
+    logins_ok: 0,
+    logins_failed: 0,
+    frames: 0,
+    malformed: 0,
+    ignored: 0,
+    limited: 0,
+    limited_frame_size: 0,
+    limited_rate: 0,
+    limited_connections: 0,
+    closed_inactive_user: 0,
+    closed_hello_timeout: 0,
+    history_requests: 0,
+    published: 0,
+  };
+  const connections = new Set<Connection>();
+  const perAddress = new Map<string, number>();
+  /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
+  const perAgent = new Map<string, number>();
+  /** Highest block number seen per agent id, kept across reconnects (insertion = recency). */
+  const lastBlock = new Map<string, number>();
+  const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
+  const rate = options.maxMessagesPerSecond;
+  const burst = Math.max(1, rate);
+  let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  let shutDown = false;
+
+  function send(conn: Connection, frame: string): void {
+    try {
+      if (conn.socket.readyState === WebSocket.OPEN) conn.socket.send(frame);
+    } catch {
+      // The peer went away; onclose finishes the connection.
+    }
+  }
+
+  /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
+  function finish(conn: Connection): void {
+    const wasReady = conn.state === "ready";
+    conn.state = "closed";
+    if (!connections.delete(conn)) return;
+    const left = (perAddress.get(conn.address) ?? 1) - 1;
+    if (left > 0) perAddress.set(conn.address, left);
+    else perAddress.delete(conn.address);
+    if (wasReady) {
+      const sockets = (perAgent.get(conn.agentId) ?? 1) - 1;
+      if (sockets > 0) perAgent.set(conn.agentId, sockets);
+      else {
+        perAgent.delete(conn.agentId);
+        activity.bye(conn.agentId);
+      }
+    }
+    if (connections.size === 0 && sweepTimer !== undefined) {
+      clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    }
+  }
+
+  /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
+  function drop(conn: Connection, frame: string | null, code: number, reason: string): void {
+    if (frame !== null) send(conn, frame);
+    try {
+      conn.socket.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+    finish(conn);
+  }
+
+  function publish(conn: Connection, type: string, body: Record<string, unknown>): void {
+    counters.published++;
+    const result = bus.publish({
+      id: crypto.randomUUID(),
+      agentId: conn.agentId,
+      dataType: ETHSTATS_DATA_TYPE,
+      messageType: "data",
+      data: { type, body },
+      receivedAt: Date.now(),
+    });
+    if (result) {
+      result.catch((err) => console.error(`ethstats: publishing ${type} of ${conn.agentId} failed:`, err));
+    }
+  }
+
+  async function authenticate(address: string, secret: string): Promise<AuthResult> {
+    if (options.sharedSecret !== undefined && safeEqual(secret, options.sharedSecret)) {
+      return { ok: true, user: null };
+    }
+    // go-ethereum's --ethstats URL is node:secret@host, so the secret is "user:password".
+    const colon = secret.indexOf(":");
+    if (colon <= 0) return { ok: false, message: "wrong secret" };
+    const name = secret.slice(0, colon);
+    const keys = [`addr:${address}`, `user:${name}`];
+    const state = limiter?.check(keys);
+    if (state?.limited) {
+      return { ok: false, message: `too many failed logins; retry in ${state.retryAfterSeconds} s` };
+    }
+    let ok = false;
+    try {
+      ok = await auth.login(name, secret.slice(colon + 1));
+    } catch (err) {
+      console.error("ethstats: login failed with an error:", err);
+    }
+    if (!ok) {
+      limiter?.fail(keys);
+      return { ok: false, message: "wrong secret" };
+    }
+    return { ok: true, user: name };
+  }
+
+  async function login(conn: Connection, hello: z.infer<typeof helloPayload>): Promise<void> {
+    conn.state = "authenticating";
+    const result = await authenticate(conn.address, hello.secret);
+    if (conn.state !== "authenticating") return; // closed while scrypt ran
+    if (!result.ok) {
+      counters.logins_failed++;
+      drop(conn, emit("un-authorization", result.message), POLICY_VIOLATION, "unauthorized");
+      return;
+    }
+    counters.logins_ok++;
+    conn.state = "ready";
+    conn.agentId = hello.id;
+    conn.user = result.user;
+    conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
+    perAgent.set(hello.id, (perAgent.get(hello.id) ?? 0) + 1);
+    send(conn, READY);
+    activity.ping(hello.id);
+    publish(conn, "information", hello.info);
+  }
+
+  /**
+   * Asks for the blocks the server lacks, once per connection, when the node reports its
+   * first block: those after the highest block seen from this node id before (on an earlier
+   * connection) and below this one, at most `historyRequestLimit` of them. An explicit list
+   * rather than an empty one: an empty list makes go-ethereum send its latest 50 blocks
+   * whatever the limit and whatever the server already has. Nothing is sent when nothing is
+   * missing — go-ethereum would read an empty list as "send the latest 50".
+   */
+  function requestHistory(conn: Connection, head: number): void {
+    conn.historyAsked = true;
+    const limit = options.historyRequestLimit;
+    if (limit <= 0 || !conn.canUpdateHistory) return;
+    const known = lastBlock.get(conn.agentId);
+    const from = Math.max(0, head - limit, known === undefined ? 0 : known + 1);
+    if (from >= head) return;
+    const list: number[] = [];
+    for (let n = from; n < head; n++) list.push(n);
+    counters.history_requests++;
+    send(conn, emit("history", { list }));
+  }
+
+  function rememberBlock(agentId: string, n: number): void {
+    const known = lastBlock.get(agentId);
+    if (known !== undefined && known >= n) return;
+    lastBlock.delete(agentId);
+    lastBlock.set(agentId, n);
+    if (lastBlock.size > MAX_REMEMBERED_NODES) {
+      const oldest = lastBlock.keys().next().value;
+      if (oldest !== undefined) lastBlock.delete(oldest);
+    }
+  }
+
+  /** A report handler: validates the payload, then acts; false when the payload is malformed. */
+  function on<S extends z.ZodType>(
+    schema: S,
+    handle: (conn: Connection, value: z.infer<S>) => void,
+  ): (conn: Connection, raw: unknown) => boolean {
+    return (conn, raw) => {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) return false;
+      handle(conn, parsed.data);
+      return true;
+    };
+  }
+
+  /** What a logged-in node may emit, by event name. */
+  const reports = new Map<string, (conn: Connection, raw: unknown) => boolean>([
+    [
+      "node-ping",
+      on(nodePingPayload, (conn, { clientTime }) => {
+        send(conn, emit("node-pong", { clientTime, serverTime: Date.now() }));
+      }),
+    ],
+    [
+      "latency",
+      on(latencyPayload, (conn, { latency }) => {
+        publish(conn, "latency", { latency: Number(latency) });
+      }),
+    ],
+    [
+      "block",
+      on(blockPayload, (conn, { block }) => {
+        const n = toSafeNumber(block.number);
+        if (n !== null) {
+          if (!conn.historyAsked) requestHistory(conn, n);
+          conn.headBlock = Math.max(conn.headBlock ?? 0, n);
+          rememberBlock(conn.agentId, n);
+        }
+        publish(conn, "block", block);
+      }),
+    ],
+    [
+      "pending",
+      on(pendingPayload, (conn, { stats }) => {
+        publish(conn, "pending", { pending: stats.pending });
+      }),
+    ],
+    [
+      "stats",
+      on(statsPayload, (conn, { stats: s }) => {
+        // go-ethereum only says true or false; the original agent sent eth_syncing's object.
+        const syncing = s.syncing === false
+          ? false
+          : s.syncing === true
+          ? { currentBlock: conn.headBlock, highestBlock: null, startingBlock: null }
+          : {
+            currentBlock: s.syncing.currentBlock ?? null,
+            highestBlock: s.syncing.highestBlock ?? null,
+            startingBlock: s.syncing.startingBlock ?? null,
+          };
+        publish(conn, "statistics", {
+          active: s.active,
+          mining: s.mining,
+          hashrate: s.hashrate,
+          peers: s.peers,
+          gasPrice: s.gasPrice,
+          syncing,
+          uptime: s.uptime,
+        });
+      }),
+    ],
+    [
+      "history",
+      on(historyPayload, (conn, { history }) => {
+        for (const block of history) {
+          const n = toSafeNumber(block.number);
+          if (n !== null) rememberBlock(conn.agentId, n);
+        }
+        publish(conn, "history", { history });
+      }),
+    ],
+    // Its own type: receivers select on `type` and pass it by; the dashboard feed forwards it.
+    [
+      "block_new_payload",
+      on(newPayloadPayload, (conn, { block }) => {
+        publish(conn, "block_new_payload", block);
+      }),
+    ],
+  ]);
+
+  /** Refills the token bucket; false when the frame is over maxMessagesPerSecond. */
+  function takeToken(conn: Connection, now: number): boolean {
+    conn.tokens = Math.min(burst, conn.tokens + (now - conn.refilledAt) * rate / 1000);
+    conn.refilledAt = now;
+    if (conn.tokens < 1) return false;
+    conn.tokens -= 1;
+    return true;
+  }
+
+  function onFrame(conn: Connection, data: unknown): void {
+    if (conn.state === "closed") return;
+    counters.frames++;
+    const now = Date.now();
+    const tooLarge = typeof data === "string"
+      ? exceedsBytes(data, options.maxFrameBytes)
+      : binarySize(data) > options.maxFrameBytes;
+    if (tooLarge) {
+      counters.limited++;
+      counters.limited_frame_size++;
+      const message = `frames are limited to ${options.maxFrameBytes} bytes`;
+      drop(conn, errorFrame("frame_too_large", message), MESSAGE_TOO_BIG, "frame too large");
+      return;
+    }
+    if (!takeToken(conn, now)) {
+      counters.limited++;
+      counters.limited_rate++;
+      const message = `more than ${rate} messages per second`;
+      drop(conn, errorFrame("rate_limited", message), POLICY_VIOLATION, "rate limited");
+      return;
+    }
+    conn.lastFrameAt = now;
+    if (conn.state === "ready") {
+      if (conn.user !== null && !auth.isActiveUser(conn.user)) {
+        closeInactiveUser(conn);
+        return;
+      }
+      activity.ping(conn.agentId);
+    }
+
+    if (typeof data !== "string") return unusable(conn, "binary frames are not part of the protocol");
+    if (data.startsWith(PRIMUS_PING) || data.startsWith('"' + PRIMUS_PING)) {
+      send(conn, data.replace("ping", "pong"));
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return unusable(conn, "frames must be JSON");
+    }
+    if (tooDeep(frame)) return unusable(conn, `frames must not nest deeper than ${MAX_DEPTH} levels`);
+    const emitted = frame !== null && typeof frame === "object" && !Array.isArray(frame)
+      ? (frame as Record<string, unknown>)["emit"]
+      : undefined;
+    if (!Array.isArray(emitted) || typeof emitted[0] !== "string") {
+      return unusable(conn, 'frames must be {"emit": [name, payload]}');
+    }
+    const name = emitted[0];
+    const payload = emitted[1];
+
+    if (conn.state === "new") {
+      if (name !== "hello") return unusable(conn, "send hello first");
+      const hello = helloPayload.safeParse(payload);
+      if (!hello.success) {
+        counters.malformed++;
+        counters.logins_failed++;
+        drop(conn, emit("un-authorization", "malformed hello"), POLICY_VIOLATION, "unauthorized");
+        return;
+      }
+      login(conn, hello.data).catch((err) => {
+        console.error("ethstats: login crashed:", err);
+        drop(conn, null, POLICY_VIOLATION, "unauthorized");
+      });
+      return;
+    }
+    if (conn.state === "authenticating") {
+      // go-ethereum waits for "ready" before it sends anything else.
+      counters.ignored++;
+      return;
+    }
+    const handle = reports.get(name);
+    if (!handle) counters.ignored++; // a repeated hello, or an event another client invented
+    else if (!handle(conn, payload)) counters.malformed++;
+  }
+
+  /** A frame that cannot be understood: ignored from a logged-in node, fatal before login. */
+  function unusable(conn: Connection, message: string): void {
+    counters.malformed++;
+    if (conn.state === "new") {
+      drop(conn, emit("un-authorization", message), POLICY_VIOLATION, "unauthorized");
+    }
+  }
+
+  function closeInactiveUser(conn: Connection): void {
+    counters.closed_inactive_user++;
+    drop(conn, emit("un-authorization", "user is inactive or deleted"), POLICY_VIOLATION, "unauthorized");
+  }
+
+  /** One timer for all sockets: bans and deactivations, hello timeouts, activity of quiet nodes. */
+  function sweep(): void {
+    const now = Date.now();
+    for (const conn of connections) {
+      if (conn.state === "ready") {
+        if (conn.user !== null && !auth.isActiveUser(conn.user)) closeInactiveUser(conn);
+        else if (now - conn.lastFrameAt < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
+      } else if (conn.state === "new" && now - conn.openedAt > helloTimeoutMs) {
+        counters.closed_hello_timeout++;
+        drop(conn, emit("un-authorization", "no hello"), POLICY_VIOLATION, "no hello");
+      }
+    }
+  }
+
+  const app = new Hono<AppEnv>();
+  if (options.enabled) {
+    app.get(options.path, (c) => {
+      if (shutDown) return errorResponse(503, "shutting_down", "the service is stopping");
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        return errorResponse(426, "upgrade_required", "connect with a websocket (ethstats protocol)", {
+          upgrade: "websocket",
+        });
+      }
+      const address = clientAddress(c);
+      let upgraded: { socket: WebSocket; response: Response };
+      try {
+        upgraded = Deno.upgradeWebSocket(c.req.raw);
+      } catch {
+        return errorResponse(400, "bad_request", "not a valid websocket upgrade request");
+      }
+      const { socket, response } = upgraded;
+      socket.binaryType = "arraybuffer";
+      counters.connections_total++;
+      const now = Date.now();
+      const conn: Connection = {
+        socket,
+        address,
+        state: "new",
+        openedAt: now,
+        agentId: "",
+        user: null,
+        canUpdateHistory: true,
+        historyAsked: false,
+        headBlock: null,
+        lastFrameAt: now,
+        tokens: burst,
+        refilledAt: now,
+      };
+      if ((perAddress.get(address) ?? 0) >= options.maxConnectionsPerAddress) {
+        counters.limited++;
+        counters.limited_connections++;
+        socket.onopen = () => {
+          const message = `at most ${options.maxConnectionsPerAddress} connections per address`;
+          send(conn, errorFrame("too_many_connections", message));
+          conn.state = "closed";
+          socket.close(POLICY_VIOLATION, "too many connections");
+        };
+        return response;
+      }
+      connections.add(conn);
+      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);
+      socket.onmessage = (event) => {
+        try {
+          onFrame(conn, event.data);
+        } catch (err) {
+          // A bug must cost this socket, not the process or the other sockets.
+          console.error("ethstats: frame handling failed:", err);
+          drop(conn, null, INTERNAL_ERROR, "internal error");
+        }
+      };
+      socket.onopen = () => {
+        if (conn.state === "closed") socket.close(GOING_AWAY, "server shutting down"); // close() raced the upgrade
+      };
+      socket.onclose = () => finish(conn);
+      socket.onerror = () => {}; // onclose follows
+      return response;
+    });
+  }
+
+  return {
+    app,
+    stats() {
+      return { ...counters, connections_open: connections.size };
+    },
+    close() {
+      shutDown = true;
+      for (const conn of [...connections]) drop(conn, null, GOING_AWAY, "server shutting down");
+      if (sweepTimer !== undefined) clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    },
+  };
+}

@@ -1,0 +1,771 @@
+/**
+ * The ethstats handler against a real listener, a real AuthService over in-memory KV, a real
+ * local bus with a recording receiver and a real activity monitor. The client sends
+ * go-ethereum's frames byte for byte: encoding/json key order (struct fields in declaration
+ * order, map keys sorted) and the newline gorilla/websocket's WriteJSON appends.
+ */
+import assert from "node:assert/strict";
+import { createKvAuthStore } from "../auth/kv_store.ts";
+import { createLoginLimiter, type LoginLimiter } from "../auth/login_limit.ts";
+import { type AuthService, createAuthService } from "../auth/service.ts";
+import { type ActivityMonitor, createActivityMonitor } from "../core/activity.ts";
+import { createLocalBus } from "../core/bus.ts";
+import { type Config, configSchema } from "../core/config.ts";
+import type { Message } from "../core/message.ts";
+import { createReceiverRunner } from "../core/runner.ts";
+import { type RecordingReceiver, recordingReceiver, waitFor } from "../tests/support/harness.ts";
+import { createEthstatsRoutes, type EthstatsRoutes } from "./ethstats.ts";
+
+const j = JSON.stringify;
+const READY = '{"emit":["ready"]}';
+
+function hex(n: number, bytes: number): string {
+  return "0x" + n.toString(16).padStart(bytes * 2, "0");
+}
+
+/** go-ethereum's frames, exactly as `conn.WriteJSON` puts them on the wire. */
+const geth = {
+  hello(id: string, secret: string): string {
+    return `{"emit":["hello",{"id":${j(id)},"info":{"name":${
+      j(id)
+    },"node":"Geth/v1.14.12-stable-293a300d/linux-amd64/go1.23.4","port":30303,"net":"1","protocol":"eth/68","api":"No","os":"linux","os_v":"amd64","client":"0.1.1","canUpdateHistory":true},"secret":${
+      j(secret)
+    }}]}\n`;
+  },
+  nodePing(id: string, clientTime: string): string {
+    return `{"emit":["node-ping",{"clientTime":${j(clientTime)},"id":${j(id)}}]}\n`;
+  },
+  latency(id: string, ms: string): string {
+    return `{"emit":["latency",{"id":${j(id)},"latency":${j(ms)}}]}\n`;
+  },
+  blockJson(n: number): string {
+    return `{"number":${n},"hash":"${hex(n, 32)}","parentHash":"${hex(n - 1, 32)}","timestamp":${
+      1700000000 + n * 12
+    },"miner":"${
+      hex(0xabc, 20)
+    }","gasUsed":21000,"gasLimit":30000000,"difficulty":"0","totalDifficulty":"58750003716598352816469","transactions":[{"hash":"${
+      hex(n * 1000, 32)
+    }"}],"transactionsRoot":"${hex(n + 7, 32)}","stateRoot":"${hex(n + 9, 32)}","uncles":[]}`;
+  },
+  block(id: string, n: number): string {
+    return `{"emit":["block",{"block":${geth.blockJson(n)},"id":${j(id)}}]}\n`;
+  },
+  pending(id: string, pending: number): string {
+    return `{"emit":["pending",{"id":${j(id)},"stats":{"pending":${pending}}}]}\n`;
+  },
+  /** Before the merge cleanup: nodeStats with mining and hashrate. */
+  statsLegacy(id: string, syncing: boolean, peers: number): string {
+    return `{"emit":["stats",{"id":${
+      j(id)
+    },"stats":{"active":true,"syncing":${syncing},"mining":true,"hashrate":1234,"peers":${peers},"gasPrice":1000000000,"uptime":100}}]}\n`;
+  },
+  /** Current go-ethereum: nodeStats without mining and hashrate. */
+  stats(id: string, syncing: boolean, peers: number): string {
+    return `{"emit":["stats",{"id":${
+      j(id)
+    },"stats":{"active":true,"syncing":${syncing},"peers":${peers},"gasPrice":30000000000,"uptime":100}}]}\n`;
+  },
+  history(id: string, numbers: number[]): string {
+    return `{"emit":["history",{"history":[${numbers.map(geth.blockJson).join(",")}],"id":${j(id)}}]}\n`;
+  },
+  newPayload(id: string, n: number, processingTime: number): string {
+    return `{"emit":["block_new_payload",{"block":{"number":${n},"hash":"${
+      hex(n, 32)
+    }","processingTime":${processingTime}},"id":${j(id)}}]}\n`;
+  },
+};
+
+const DEFAULTS: Config["ethstats"] = configSchema.parse({}).ethstats;
+
+interface Server {
+  url: string;
+  auth: AuthService;
+  ethstats: EthstatsRoutes;
+  recorder: RecordingReceiver;
+  activity: ActivityMonitor;
+  user: string;
+  password: string;
+  /** Connects a scripted client (closed by `close()` if the test does not). */
+  connect(): Promise<Client>;
+  /** Connects, logs in as `id` with the agent user's secret and waits for "ready". */
+  login(id: string): Promise<Client>;
+  /** Messages of one node with the given payload type. */
+  messages(agentId: string, type: string): Message[];
+  close(): Promise<void>;
+}
+
+interface Client {
+  send(frame: string | Uint8Array): void;
+  /** The next text frame from the server (bounded wait). */
+  next(timeoutMs?: number): Promise<string>;
+  closed: Promise<{ code: number; reason: string }>;
+  isOpen(): boolean;
+  close(): Promise<void>;
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function openClient(url: string): Promise<Client> {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const frames: string[] = [];
+  let wake: (() => void) | null = null;
+  const closed = Promise.withResolvers<{ code: number; reason: string }>();
+  let isClosed = false;
+  ws.onmessage = (e) => {
+    frames.push(typeof e.data === "string" ? e.data : "<binary>");
+    wake?.();
+  };
+  ws.onclose = (e) => {
+    isClosed = true;
+    closed.resolve({ code: e.code, reason: e.reason });
+    wake?.();
+  };
+  await within(
+    new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("websocket connect failed"));
+    }),
+    3000,
+    "websocket open",
+  );
+  ws.onerror = () => {};
+  return {
+    send(frame) {
+      ws.send(frame);
+    },
+    async next(timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs;
+      while (frames.length === 0) {
+        if (isClosed) throw new Error("socket closed while waiting for a frame");
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error("timed out waiting for a frame");
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+      return frames.shift()!;
+    },
+    closed: closed.promise,
+    isOpen: () => !isClosed,
+    async close() {
+      if (!isClosed) ws.close();
+      await within(closed.promise, 3000, "websocket close");
+    },
+  };
+}
+
+async function startServer(
+  overrides: Partial<Config["ethstats"]> = {},
+  extra: { limiter?: LoginLimiter; helloTimeoutMs?: number; inactivityTimeoutMs?: number } = {},
+): Promise<Server> {
+  const kv = await Deno.openKv(":memory:");
+  const auth = await createAuthService({
+    store: createKvAuthStore(kv),
+    secret: crypto.randomUUID() + crypto.randomUUID(),
+    ttlSeconds: 3600,
+    admins: [],
+  });
+  const user = "u" + crypto.randomUUID().slice(0, 8);
+  const password = "pw-" + crypto.randomUUID();
+  const created = await auth.createUser(user, password);
+  assert.ok(created.ok);
+  const recorder = recordingReceiver();
+  const runner = createReceiverRunner(recorder);
+  await runner.start();
+  const bus = createLocalBus([{ runner, subscribe: ["ethereum_metrics"] }]);
+  const activity = createActivityMonitor({
+    timeoutMs: extra.inactivityTimeoutMs ?? 60_000,
+    onInactive: (id) => bus.inactive(id),
+  });
+  const ethstats = createEthstatsRoutes({
+    auth,
+    bus,
+    activity,
+    options: { ...DEFAULTS, ...overrides },
+    limiter: extra.limiter,
+    helloTimeoutMs: extra.helloTimeoutMs,
+  });
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    (req, info) => ethstats.app.fetch(req, info),
+  );
+  const url = `ws://127.0.0.1:${server.addr.port}${overrides.path ?? DEFAULTS.path}`;
+  const clients: Client[] = [];
+  const connect = async () => {
+    const client = await openClient(url);
+    clients.push(client);
+    return client;
+  };
+  return {
+    url,
+    auth,
+    ethstats,
+    recorder,
+    activity,
+    user,
+    password,
+    connect,
+    async login(id) {
+      const client = await connect();
+      client.send(geth.hello(id, `${user}:${password}`));
+      assert.equal(await client.next(), READY);
+      return client;
+    },
+    messages(agentId, type) {
+      return recorder.messages.filter((m) => m.agentId === agentId && m.data["type"] === type);
+    },
+    async close() {
+      ethstats.close();
+      await Promise.all(clients.map((c) => c.close()));
+      controller.abort();
+      await server.finished;
+      activity.close();
+      await runner.drain(1000);
+      auth.close();
+      kv.close();
+    },
+  };
+}
+
+/** Waits until `agentId` has at least `count` messages of `type`; returns the last one. */
+async function arrived(s: Server, agentId: string, type: string, count = 1): Promise<Message> {
+  await waitFor(() => s.messages(agentId, type).length >= count, 3000, `${type} of ${agentId}`);
+  return s.messages(agentId, type).at(-1)!;
+}
+
+Deno.test("a go-ethereum node logs in with user:password, gets exactly ready, and reports as ethereum_metrics", async () => {
+  const s = await startServer({ historyRequestLimit: 5 });
+  try {
+    const node = "geth-" + crypto.randomUUID().slice(0, 6);
+    const client = await s.connect();
+    client.send(geth.hello(node, `${s.user}:${s.password}`));
+    assert.equal(await client.next(), READY);
+
+    const info = await arrived(s, node, "information");
+    assert.deepEqual(info.data, {
+      type: "information",
+      body: {
+        name: node,
+        node: "Geth/v1.14.12-stable-293a300d/linux-amd64/go1.23.4",
+        port: 30303,
+        net: "1",
+        protocol: "eth/68",
+        api: "No",
+        os: "linux",
+        os_v: "amd64",
+        client: "0.1.1",
+        canUpdateHistory: true,
+      },
+    });
+    assert.equal(info.dataType, "ethereum_metrics");
+    assert.equal(info.messageType, "data");
+    assert.match(info.id, /^[0-9a-f-]{36}$/);
+    assert.ok(Math.abs(info.receivedAt - Date.now()) < 5000);
+
+    // Latency: node-ping → node-pong within go-ethereum's 5 s, then the measured latency.
+    const clientTime = "2025-01-02 03:04:05.123456789 +0000 UTC m=+12.345678901";
+    const before = Date.now();
+    client.send(geth.nodePing(node, clientTime));
+    const pongText = await client.next();
+    assert.ok(pongText.startsWith(`{"emit":["node-pong",{"clientTime":${j(clientTime)},"serverTime":`));
+    const pong = JSON.parse(pongText);
+    assert.equal(pong.emit.length, 2);
+    assert.ok(pong.emit[1].serverTime >= before && pong.emit[1].serverTime <= Date.now());
+    client.send(geth.latency(node, "3"));
+    assert.deepEqual((await arrived(s, node, "latency")).data, { type: "latency", body: { latency: 3 } });
+
+    // The first block: the server asks for the (bounded) history below it.
+    client.send(geth.block(node, 1000));
+    assert.equal(await client.next(), '{"emit":["history",{"list":[995,996,997,998,999]}]}');
+    const block = await arrived(s, node, "block");
+    assert.deepEqual(block.data, { type: "block", body: JSON.parse(geth.blockJson(1000)) });
+
+    client.send(geth.pending(node, 7));
+    assert.deepEqual((await arrived(s, node, "pending")).data, { type: "pending", body: { pending: 7 } });
+
+    client.send(geth.statsLegacy(node, false, 25));
+    assert.deepEqual((await arrived(s, node, "statistics")).data, {
+      type: "statistics",
+      body: {
+        active: true,
+        mining: true,
+        hashrate: 1234,
+        peers: 25,
+        gasPrice: 1000000000,
+        syncing: false,
+        uptime: 100,
+      },
+    });
+    client.send(geth.stats(node, true, 3));
+    assert.deepEqual((await arrived(s, node, "statistics", 2)).data, {
+      type: "statistics",
+      body: {
+        active: true,
+        mining: false,
+        hashrate: 0,
+        peers: 3,
+        gasPrice: 30000000000,
+        syncing: { currentBlock: 1000, highestBlock: null, startingBlock: null },
+        uptime: 100,
+      },
+    });
+
+    // The history answer (go-ethereum lists the blocks newest first).
+    client.send(geth.history(node, [999, 998, 997, 996, 995]));
+    const history = await arrived(s, node, "history");
+    assert.deepEqual(history.data, {
+      type: "history",
+      body: { history: [999, 998, 997, 996, 995].map((n) => JSON.parse(geth.blockJson(n))) },
+    });
+
+    client.send(geth.newPayload(node, 1001, 5_000_000));
+    assert.deepEqual((await arrived(s, node, "block_new_payload")).data, {
+      type: "block_new_payload",
+      body: { number: 1001, hash: hex(1001, 32), processingTime: 5_000_000 },
+    });
+
+    // Primus pings, as raw text and as the JSON string go-ethereum's WriteJSON would send.
+    client.send("primus::ping::1700000000000");
+    assert.equal(await client.next(), "primus::pong::1700000000000");
+    client.send('"primus::ping::1700000000001"\n');
+    assert.equal(await client.next(), '"primus::pong::1700000000001"\n');
+
+    for (const m of s.recorder.messages) {
+      assert.equal(m.agentId, node);
+      assert.equal(m.dataType, "ethereum_metrics");
+    }
+    assert.equal(s.activity.activeAgents, 1);
+    assert.deepEqual(s.recorder.inactiveAgents, []);
+
+    // Socket close → the node is reported inactive at once.
+    await client.close();
+    await waitFor(() => s.recorder.inactiveAgents.includes(node), 2000, "inactive report");
+    assert.equal(s.activity.activeAgents, 0);
+    const stats = s.ethstats.stats();
+    assert.equal(stats.logins_ok, 1);
+    assert.equal(stats.logins_failed, 0);
+    assert.equal(stats.malformed, 0);
+    assert.equal(stats.published, 8);
+    assert.equal(stats.history_requests, 1);
+    assert.equal(stats.frames, 11);
+    await waitFor(() => s.ethstats.stats().connections_open === 0, 2000, "connection forgotten");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a wrong, unknown or bare secret gets un-authorization and a closed socket", async () => {
+  const s = await startServer();
+  try {
+    for (const secret of [`${s.user}:wrong-password`, `nobody:${s.password}`, s.password, ""]) {
+      const client = await s.connect();
+      client.send(geth.hello("intruder", secret));
+      const reply = await client.next();
+      assert.notEqual(reply, READY);
+      assert.ok(reply.startsWith('{"emit":["un-authorization",'), reply);
+      assert.equal((await within(client.closed, 2000, "close")).code, 1008);
+    }
+    assert.equal(s.ethstats.stats().logins_failed, 4);
+    assert.equal(s.ethstats.stats().logins_ok, 0);
+    assert.equal(s.recorder.messages.length, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a report before hello, or a malformed hello, closes the socket unauthenticated", async () => {
+  const s = await startServer();
+  try {
+    for (
+      const frame of [
+        geth.stats("early", false, 1),
+        "not json",
+        '{"emit":["hello",{"id":"","secret":"x"}]}',
+        '{"emit":["hello","x"]}',
+        new Uint8Array([1, 2, 3]),
+      ]
+    ) {
+      const client = await s.connect();
+      client.send(frame);
+      assert.ok((await client.next()).startsWith('{"emit":["un-authorization",'));
+      assert.equal((await within(client.closed, 2000, "close")).code, 1008);
+    }
+    assert.equal(s.recorder.messages.length, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a socket that sends no hello is closed after the hello timeout", async () => {
+  const s = await startServer({}, { helloTimeoutMs: 200 });
+  try {
+    const silent = await s.connect();
+    const node = await s.login("talker");
+    assert.ok((await silent.next(2000)).startsWith('{"emit":["un-authorization","no hello"]'));
+    assert.equal((await within(silent.closed, 2000, "close")).code, 1008);
+    assert.ok(node.isOpen());
+    assert.equal(s.ethstats.stats().closed_hello_timeout, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("the configured shared secret logs a node in beside user:password", async () => {
+  const sharedSecret = "shared-" + crypto.randomUUID();
+  const s = await startServer({ sharedSecret });
+  try {
+    const shared = await s.connect();
+    shared.send(geth.hello("legacy-node", sharedSecret));
+    assert.equal(await shared.next(), READY);
+    shared.send(geth.pending("legacy-node", 1));
+    await arrived(s, "legacy-node", "pending");
+    const personal = await s.login("own-node");
+    personal.send(geth.pending("own-node", 2));
+    await arrived(s, "own-node", "pending");
+
+    const wrong = await s.connect();
+    wrong.send(geth.hello("x", sharedSecret + "x"));
+    assert.ok((await wrong.next()).startsWith('{"emit":["un-authorization",'));
+    assert.equal(s.ethstats.stats().logins_ok, 2);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("deactivating the user closes its socket within 1.5 s; other nodes stay", async () => {
+  const s = await startServer();
+  try {
+    const other = await addUser(s);
+    const victim = await s.login("victim");
+    const bystander = await s.connect();
+    bystander.send(geth.hello("bystander", other));
+    assert.equal(await bystander.next(), READY);
+
+    const t0 = Date.now();
+    assert.ok(await s.auth.setActive(s.user, false));
+    // No frames from the node: the shared sweep timer notices.
+    const closed = await within(victim.closed, 1500, "socket closed after deactivation");
+    assert.equal(closed.code, 1008);
+    assert.ok(Date.now() - t0 <= 1500);
+    assert.ok((await victim.next()).startsWith('{"emit":["un-authorization",'));
+    await waitFor(() => s.recorder.inactiveAgents.includes("victim"), 2000, "victim inactive");
+
+    bystander.send(geth.pending("bystander", 4));
+    await arrived(s, "bystander", "pending");
+    assert.ok(bystander.isOpen());
+    assert.equal(s.ethstats.stats().closed_inactive_user, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a deleted user's node is closed on its next frame and cannot log in again", async () => {
+  const s = await startServer();
+  try {
+    const node = await s.login("doomed");
+    assert.ok(await s.auth.deleteUser(s.user));
+    node.send(geth.pending("doomed", 1));
+    const reply = await node.next();
+    assert.ok(reply.startsWith('{"emit":["un-authorization",'), reply);
+    assert.equal((await within(node.closed, 1500, "close")).code, 1008);
+    assert.equal(s.messages("doomed", "pending").length, 0);
+
+    const again = await s.connect();
+    again.send(geth.hello("doomed", `${s.user}:${s.password}`));
+    assert.ok((await again.next()).startsWith('{"emit":["un-authorization",'));
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("malformed frames from a logged-in node are counted and ignored; other sockets unaffected", async () => {
+  const s = await startServer();
+  try {
+    const a = await s.login("node-a");
+    const b = await s.login("node-b");
+    let deep = '"x"';
+    for (let i = 0; i < 100; i++) deep = `[${deep}]`;
+    const bad: Array<string | Uint8Array> = [
+      "not json",
+      "{",
+      "null",
+      '"just a string"',
+      "[1,2]",
+      '{"emit":"block"}',
+      '{"emit":[]}',
+      '{"emit":[42,{}]}',
+      `{"emit":["block",{"id":"node-a","block":{"number":"twelve","hash":"0x1"}}]}`,
+      `{"emit":["block",{"id":"node-a"}]}`,
+      `{"emit":["stats",{"id":"node-a","stats":{"active":"yes"}}]}`,
+      `{"emit":["pending",{"id":"node-a","stats":{"pending":-1}}]}`,
+      `{"emit":["latency",{"id":"node-a","latency":"fast"}]}`,
+      `{"emit":["node-ping",{"id":"node-a"}]}`,
+      `{"emit":["history",{"id":"node-a","history":[{"number":1}]}]}`,
+      `{"emit":["block_new_payload",{"id":"node-a","block":{"number":1,"hash":"0x1"}}]}`,
+      `{"emit":["pending",${deep}]}`,
+      new Uint8Array([0x7b, 0x7d]),
+      new Uint8Array(0),
+    ];
+    for (const frame of bad) a.send(frame);
+    a.send(`{"emit":["some-new-event",{"id":"node-a"}]}`); // unknown events are ignored
+    a.send(geth.hello("node-a", "whatever")); // as is a second hello
+    a.send(geth.pending("node-a", 9));
+    assert.deepEqual((await arrived(s, "node-a", "pending")).data, { type: "pending", body: { pending: 9 } });
+    assert.ok(a.isOpen());
+    assert.equal(s.ethstats.stats().malformed, bad.length);
+    assert.equal(s.ethstats.stats().ignored, 2);
+
+    b.send(geth.stats("node-b", false, 1));
+    await arrived(s, "node-b", "statistics");
+    b.send(geth.nodePing("node-b", "t"));
+    assert.ok((await b.next()).startsWith('{"emit":["node-pong"'));
+    assert.equal(s.recorder.messages.filter((m) => m.agentId === "node-a").length, 2); // information, pending
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a frame over maxFrameBytes is refused with an error and close 1009; other sockets unaffected", async () => {
+  const s = await startServer({ maxFrameBytes: 4096 });
+  try {
+    const big = await s.login("big");
+    const multibyte = await s.login("multibyte");
+    const fine = await s.login("fine");
+    big.send(`{"emit":["pending",{"id":"big","stats":{"pending":1},"pad":"${"x".repeat(5000)}"}]}`);
+    const reply = JSON.parse(await big.next());
+    assert.equal(reply.emit[0], "error");
+    assert.equal(reply.emit[1].error, "frame_too_large");
+    assert.equal((await within(big.closed, 2000, "close")).code, 1009);
+
+    // 2,100 characters but 4,200 bytes of UTF-8.
+    multibyte.send(`{"emit":["pending",{"id":"multibyte","pad":"${"é".repeat(2100)}"}]}`);
+    assert.equal((await within(multibyte.closed, 2000, "close")).code, 1009);
+
+    fine.send(`{"emit":["pending",{"id":"fine","stats":{"pending":2},"pad":"${"x".repeat(3900)}"}]}`);
+    await arrived(s, "fine", "pending");
+    assert.ok(fine.isOpen());
+    assert.equal(s.ethstats.stats().limited_frame_size, 2);
+    assert.equal(s.messages("big", "pending").length, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("flooding past maxMessagesPerSecond is refused with an error and disconnected; other sockets unaffected", async () => {
+  const s = await startServer({ maxMessagesPerSecond: 20 });
+  try {
+    const flood = await s.login("flood");
+    const calm = await s.login("calm");
+    for (let i = 0; i < 200; i++) flood.send(geth.pending("flood", i));
+    const frames: string[] = [];
+    const closed = await within(
+      (async () => {
+        for (;;) {
+          try {
+            frames.push(await flood.next());
+          } catch {
+            return await flood.closed;
+          }
+        }
+      })(),
+      3000,
+      "flood closed",
+    );
+    // The error frame always arrives first. The close code arrives only when the client stops
+    // sending: Deno's server drops the TCP connection when data frames follow its close frame.
+    assert.ok([1008, 1006, 0].includes(closed.code), `close code ${closed.code}`);
+    assert.equal(JSON.parse(frames.at(-1)!).emit[1].error, "rate_limited");
+    assert.ok(s.messages("flood", "pending").length < 40);
+    assert.equal(s.ethstats.stats().limited_rate, 1);
+
+    for (let i = 0; i < 5; i++) calm.send(geth.pending("calm", i));
+    await arrived(s, "calm", "pending", 5);
+    assert.ok(calm.isOpen());
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("connections over maxConnectionsPerAddress are told and closed; the others are unaffected", async () => {
+  const s = await startServer({ maxConnectionsPerAddress: 2 });
+  try {
+    const first = await s.login("first");
+    const second = await s.connect(); // counts before its hello
+    const third = await s.connect();
+    const reply = JSON.parse(await third.next());
+    assert.deepEqual(reply.emit.slice(0, 1), ["error"]);
+    assert.equal(reply.emit[1].error, "too_many_connections");
+    assert.equal((await within(third.closed, 2000, "close")).code, 1008);
+
+    first.send(geth.pending("first", 1));
+    await arrived(s, "first", "pending");
+    second.send(geth.hello("second", `${s.user}:${s.password}`));
+    assert.equal(await second.next(), READY);
+
+    // A closed connection frees its slot.
+    await first.close();
+    await waitFor(() => s.ethstats.stats().connections_open === 1, 2000, "slot freed");
+    const fourth = await s.login("fourth");
+    assert.ok(fourth.isOpen());
+    assert.equal(s.ethstats.stats().limited_connections, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a reconnecting node is asked only for the blocks the server lacks", async () => {
+  const s = await startServer({ historyRequestLimit: 50 });
+  try {
+    const c1 = await s.login("hist");
+    c1.send(geth.block("hist", 100));
+    const list = JSON.parse(await c1.next()).emit[1].list;
+    assert.deepEqual(list, Array.from({ length: 50 }, (_, i) => 50 + i));
+    c1.send(geth.block("hist", 101)); // asked once per connection
+    await c1.close();
+
+    const c2 = await s.login("hist");
+    c2.send(geth.block("hist", 104));
+    assert.equal(await c2.next(), '{"emit":["history",{"list":[102,103]}]}');
+    await c2.close();
+
+    // Nothing missing: no request (an empty list would mean "your latest 50").
+    const c3 = await s.login("hist");
+    c3.send(geth.block("hist", 104));
+    c3.send(geth.nodePing("hist", "t"));
+    assert.ok((await c3.next()).startsWith('{"emit":["node-pong"'));
+
+    // A genesis block has nothing below it.
+    const c4 = await s.login("fresh");
+    c4.send(geth.block("fresh", 0));
+    c4.send(geth.nodePing("fresh", "t"));
+    assert.ok((await c4.next()).startsWith('{"emit":["node-pong"'));
+    assert.equal(s.ethstats.stats().history_requests, 2);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("historyRequestLimit 0 never asks for history", async () => {
+  const s = await startServer({ historyRequestLimit: 0 });
+  try {
+    const c = await s.login("quiet");
+    c.send(geth.block("quiet", 500));
+    c.send(geth.nodePing("quiet", "t"));
+    assert.ok((await c.next()).startsWith('{"emit":["node-pong"'));
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("two sockets with one node id: the node goes inactive when the last one closes", async () => {
+  const s = await startServer();
+  try {
+    const a = await s.login("twin");
+    const b = await s.login("twin");
+    await a.close();
+    await waitFor(() => s.ethstats.stats().connections_open === 1, 2000, "first closed");
+    assert.deepEqual(s.recorder.inactiveAgents, []);
+    await b.close();
+    await waitFor(() => s.recorder.inactiveAgents.includes("twin"), 2000, "inactive");
+    assert.deepEqual(s.recorder.inactiveAgents, ["twin"]);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("failed ethstats logins count against the login limiter", async () => {
+  const limiter = createLoginLimiter({ maxFailures: 2, windowSeconds: 60 });
+  const s = await startServer({}, { limiter });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const c = await s.connect();
+      c.send(geth.hello("n", `${s.user}:wrong`));
+      assert.ok((await c.next()).includes('"wrong secret"'));
+    }
+    const c = await s.connect();
+    c.send(geth.hello("n", `${s.user}:${s.password}`)); // right, but locked
+    assert.ok((await c.next()).includes("too many failed logins"));
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a connected node stays active between go-ethereum's sparse reports", async () => {
+  // go-ethereum reports every 15 s on a quiet chain, above the 7 s activity timeout.
+  const s = await startServer({}, { inactivityTimeoutMs: 1500 });
+  try {
+    const node = await s.login("quiet-chain");
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    assert.deepEqual(s.recorder.inactiveAgents, []);
+    assert.equal(s.activity.activeAgents, 1);
+    await node.close();
+    await waitFor(() => s.recorder.inactiveAgents.includes("quiet-chain"), 2000, "inactive after close");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("close() closes every socket with 1001 and reports the nodes inactive", async () => {
+  const s = await startServer();
+  try {
+    const a = await s.login("one");
+    const b = await s.login("two");
+    const pending = await s.connect(); // not logged in: closed too, not reported
+    s.ethstats.close();
+    for (const c of [a, b, pending]) assert.equal((await within(c.closed, 2000, "close")).code, 1001);
+    await waitFor(() => s.recorder.inactiveAgents.length === 2, 2000, "inactive reports");
+    assert.deepEqual([...s.recorder.inactiveAgents].sort(), ["one", "two"]);
+    assert.equal(s.ethstats.stats().connections_open, 0);
+    const res = await s.ethstats.app.request(new URL(s.url.replace("ws:", "http:")).pathname, {
+      headers: { upgrade: "websocket" },
+    });
+    assert.equal(res.status, 503);
+    await res.body?.cancel();
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a plain GET on the path is 426 and a disabled handler serves nothing", async () => {
+  const s = await startServer();
+  try {
+    const res = await s.ethstats.app.request("/api");
+    assert.equal(res.status, 426);
+    assert.equal((await res.json()).error, "upgrade_required");
+  } finally {
+    await s.close();
+  }
+  const disabled = await startServer({ enabled: false });
+  try {
+    const res = await disabled.ethstats.app.request("/api", { headers: { upgrade: "websocket" } });
+    assert.equal(res.status, 404);
+    await res.body?.cancel();
+  } finally {
+    await disabled.close();
+  }
+});
+
+/** Creates a second agent user on the server and returns its `user:password` secret. */
+async function addUser(s: Server): Promise<string> {
+  const name = "u" + crypto.randomUUID().slice(0, 8);
+  const password = "pw-" + crypto.randomUUID();
+  assert.ok((await s.auth.createUser(name, password)).ok);
+  return `${name}:${password}`;
+}

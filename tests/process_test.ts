@@ -1,0 +1,104 @@
+/** main.ts as a process: config errors, and SIGTERM with messages in flight. */
+import assert from "node:assert/strict";
+import { ADMIN, basic } from "./support/harness.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("an invalid config file stops start-up with a message naming the key", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(path, JSON.stringify({ listen: [{ port: "eighty" }] }));
+    const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, "--config", path], stdout: "piped", stderr: "piped" }).output();
+    assert.equal(out.code, 2);
+    assert.match(new TextDecoder().decode(out.stderr), /listen\.0\.port/);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every accepted message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-sigterm-" });
+  const port = await freePort();
+  const config = {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [ADMIN],
+    kv: { path: `${dir}/poa.kv` },
+    dataDir: dir,
+    receivers: [{ id: "archive", type: "jsonl", subscribe: ["ethereum_metrics"], path: `${dir}/archive.jsonl` }],
+  };
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderrText = new Response(child.stderr).text();
+  try {
+    let log = "";
+    const deadline = Date.now() + 20_000;
+    while (!log.includes("listening on")) {
+      assert.ok(Date.now() < deadline, "service did not start: " + log);
+      const { value, done } = await stdout.read();
+      if (done) break;
+      log += value;
+    }
+    const base = `http://127.0.0.1:${port}`;
+    const created = await fetch(`${base}/user`, {
+      method: "POST",
+      headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
+      body: JSON.stringify({ "user-name": "agent", password: "agent-password" }),
+    });
+    assert.equal(created.status, 200);
+    await created.body?.cancel();
+    const { token } = await (await fetch(`${base}/session`, { method: "POST", headers: { authorization: basic("agent", "agent-password") } })).json();
+    const accepted: string[] = [];
+    let killed = false;
+    // Eight agents keep sending; SIGTERM arrives while requests are in flight.
+    await Promise.all(Array.from({ length: 8 }, async (_, worker) => {
+      for (let i = 0; i < 1000; i++) {
+        const id = `w${worker}-${i}`;
+        let res: Response;
+        try {
+          res = await fetch(`${base}/data`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ id, type: "ethereum_metrics", data: { type: "pending", body: { pending: i } } }),
+          });
+        } catch {
+          return; // the listener is gone
+        }
+        await res.body?.cancel();
+        if (res.status !== 200) return;
+        accepted.push(id);
+        if (!killed && accepted.length >= 1000) {
+          killed = true;
+          child.kill("SIGTERM");
+        }
+      }
+    }));
+    assert.ok(killed);
+    const status = await child.status;
+    (async () => {
+      while (!(await stdout.read()).done) { /* drain */ }
+    })();
+    assert.equal(status.code, 0, await stderrText);
+    const lines = (await Deno.readTextFile(`${dir}/archive.jsonl`)).trim().split("\n").map((l) => JSON.parse(l).agentId);
+    assert.ok(accepted.length >= 1000);
+    assert.deepEqual(new Set(lines), new Set(accepted));
+    assert.equal(lines.length, accepted.length);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,219 @@
+/** The whole service on real listeners: TLS, restarts, the agent flow end to end, shutdown. */
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import { z } from "zod";
+import type { Message } from "../core/message.ts";
+import type { ReceiverType } from "../receivers/types.ts";
+import { ALL_REPORTS, information, statisticsSynced } from "./support/fixtures.ts";
+import { ADMIN, basic, waitFor } from "./support/harness.ts";
+import { startTestService } from "./support/service.ts";
+
+const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
+
+/** A config-driven test receiver type; every instance records into `seen[id]`. */
+function recorderType(seen: Record<string, { messages: Message[]; inactive: string[] }>): ReceiverType {
+  return {
+    options: z.object({}).strict(),
+    create(_options, context) {
+      const record: { messages: Message[]; inactive: string[] } = { messages: [], inactive: [] };
+      seen[context.config.id] = record;
+      return {
+        id: context.config.id,
+        durable: false,
+        receive(batch) {
+          record.messages.push(...batch);
+          return Promise.resolve();
+        },
+        inactive(agentId) {
+          record.inactive.push(agentId);
+        },
+      };
+    },
+  };
+}
+
+async function agentSession(base: string): Promise<string> {
+  const user = "agent" + crypto.randomUUID().slice(0, 8);
+  const password = "password-" + crypto.randomUUID();
+  const created = await fetch(`${base}/user`, {
+    method: "POST",
+    headers: { ...adminAuth, "content-type": "application/json" },
+    body: JSON.stringify({ "user-name": user, password }),
+  });
+  assert.equal(created.status, 200);
+  await created.body?.cancel();
+  const session = await fetch(`${base}/session`, { method: "POST", headers: { authorization: basic(user, password) } });
+  assert.equal(session.status, 200);
+  return (await session.json()).token;
+}
+
+async function send(base: string, token: string, path: string, body: unknown, enc: "json" | "msgpack" = "json") {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": enc === "json" ? "application/json" : "application/msgpack",
+    },
+    body: enc === "json" ? JSON.stringify(body) : encode(body),
+  });
+  assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+  assert.deepEqual(await res.json(), { result: "success" });
+}
+
+/** Opens a dashboard websocket and collects parsed frames. */
+async function dashboardClient(base: string, secret: string): Promise<{ frames: Array<{ agent_id: string; data: Record<string, unknown> }>; close(): Promise<void> }> {
+  const ws = new WebSocket(base.replace("http", "ws") + "/ws", { headers: { wssecret: secret } });
+  const frames: Array<{ agent_id: string; data: Record<string, unknown> }> = [];
+  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  return {
+    frames,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.onclose = () => resolve();
+        ws.close();
+      }),
+  };
+}
+
+Deno.test("end to end: admin creates a user, the agent reports every data shape in JSON and msgpack, the dashboard and subscribed receivers get them", async () => {
+  const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
+  const t = await startTestService({
+    receivers: [
+      { id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"] },
+      { id: "all", type: "recorder", subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"] },
+      { id: "system-only", type: "recorder", subscribe: ["system_metrics"] },
+    ],
+  }, { recorder: recorderType(seen) });
+  try {
+    const client = await dashboardClient(t.base, t.wsSecret);
+    const token = await agentSession(t.base);
+    await send(t.base, token, "/ping", { id: "agent-1" });
+    for (const enc of ["json", "msgpack"] as const) {
+      for (const report of ALL_REPORTS) {
+        await send(t.base, token, "/data", { id: `agent-${enc}`, type: report.type, data: report.data, "agent-id": "x" }, enc);
+      }
+    }
+    const total = ALL_REPORTS.length * 2;
+    await waitFor(() => seen["all"]!.messages.length === total && client.frames.length === total, 5000, "deliveries");
+    for (const [i, enc] of ["json", "msgpack"].entries()) {
+      for (const [j, report] of ALL_REPORTS.entries()) {
+        const m = seen["all"]!.messages[i * ALL_REPORTS.length + j]!;
+        assert.equal(m.agentId, `agent-${enc}`);
+        assert.equal(m.dataType, report.type);
+        assert.deepEqual(m.data, report.data);
+        assert.deepEqual(client.frames[i * ALL_REPORTS.length + j], { agent_id: `agent-${enc}`, data: report.data });
+      }
+    }
+    // Routing: the system-only receiver sees only system_metrics.
+    assert.equal(seen["system-only"]!.messages.length, 2);
+    assert.ok(seen["system-only"]!.messages.every((m) => m.dataType === "system_metrics"));
+    await send(t.base, token, "/bye", { id: "agent-1" });
+    await waitFor(() => seen["system-only"]!.inactive.includes("agent-1"), 3000, "bye");
+    await client.close();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("inactivity over a real listener: the dashboard gets the inactive statistics, and a late client gets the replay", async () => {
+  const t = await startTestService({
+    inactivityTimeoutMs: 300,
+    receivers: [{ id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics"] }],
+  });
+  try {
+    const client = await dashboardClient(t.base, t.wsSecret);
+    const token = await agentSession(t.base);
+    await send(t.base, token, "/ping", { id: "n1" });
+    await send(t.base, token, "/data", { id: "n1", type: "ethereum_metrics", data: information });
+    await send(t.base, token, "/data", { id: "n1", type: "ethereum_metrics", data: statisticsSynced });
+    const inactive = {
+      agent_id: "n1",
+      data: {
+        type: "statistics",
+        body: { active: false, mining: false, hashrate: 0, peers: 0, gasPrice: null, syncing: null, uptime: null },
+      },
+    };
+    await waitFor(() => client.frames.length === 3, 3000, "inactive frame");
+    assert.deepEqual(client.frames[2], inactive);
+    const late = await dashboardClient(t.base, t.wsSecret);
+    await waitFor(() => late.frames.length === 2, 3000, "replay");
+    assert.deepEqual(late.frames, [{ agent_id: "n1", data: information }, inactive]);
+    await client.close();
+    await late.close();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a dashboard client without the secret is refused with 401", async () => {
+  const t = await startTestService({ receivers: [{ id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics"] }] });
+  try {
+    const res = await fetch(`${t.base}/ws`, {
+      headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": btoa("0123456789abcdef"), "sec-websocket-version": "13", wssecret: "wrong" },
+    });
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error, "unauthorized");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("users and the JWT secret survive a restart (KV file)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-restart-" });
+  try {
+    const config = { jwt: {} }; // no secret: generated once and kept in KV
+    const first = await startTestService(config, {}, dir);
+    const token = await agentSession(first.base);
+    await first.stop();
+    const second = await startTestService(config, {}, dir);
+    try {
+      await send(second.base, token, "/ping", { id: "survivor" });
+      const users = await (await fetch(`${second.base}/user`, { headers: adminAuth })).json();
+      assert.equal(users.length, 1);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a listener with tls serves HTTPS with the configured certificate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-tls-" });
+  const cmd = new Deno.Command("openssl", {
+    args: [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+      "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`,
+      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext", "basicConstraints=critical,CA:FALSE",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const t = await startTestService({
+    listen: [{ hostname: "127.0.0.1", port: 0, routes: ["auth", "ops"], tls: { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem` } }],
+  });
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${dir}/cert.pem`)] });
+  try {
+    assert.ok(t.base.startsWith("https://"));
+    const res = await fetch(`https://localhost:${t.service.listeners[0]!.port}/healthz`, { client });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: "ok" });
+    // The protocol group is not served on this listener.
+    const ping = await fetch(`https://localhost:${t.service.listeners[0]!.port}/ping`, { method: "POST", client });
+    assert.equal(ping.status, 404);
+    await ping.body?.cancel();
+    await assert.rejects(fetch(`http://127.0.0.1:${t.service.listeners[0]!.port}/healthz`));
+  } finally {
+    client.close();
+    await t.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
