@@ -73,6 +73,7 @@ export function defaultReceivers(config: Config): ReceiverConfig[] {
   const has = (t: string) => config.metrics.includes(t);
   const list: ReceiverConfig[] = [
     { id: "dashboard", type: "dashboard", subscribe: [...config.metrics] },
+    { id: "web", type: "web", subscribe: [...config.metrics] },
   ];
   if (has("ethereum_metrics")) {
     list.push({ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] });
@@ -109,7 +110,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const stored = await store.ensureSecret(randomString(64));
       secret = stored.secret;
       if (stored.created) {
-        log("warning: no jwt.secret configured; generated one and stored it in KV (set POA_JWT_SECRET to choose it)");
+        log(
+          "warning: no jwt.secret configured; generated one and stored it in KV (set POA_JWT_SECRET to choose it)",
+        );
       }
     }
     let admins = config.admins;
@@ -143,11 +146,19 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const runners: ReceiverRunner[] = [];
     for (const [i, rawEntry] of entries.entries()) {
       let entry = rawEntry;
-      if (entry.type === "dashboard" && entry["wsSecret"] === undefined) {
+      const needsSecret = entry.type === "dashboard" ||
+        (entry.type === "web" && entry["requireSecret"] === true);
+      if (needsSecret && entry["wsSecret"] === undefined) {
         const env = options.env?.POA_WS_SECRET;
-        const generated = env ? { value: env, created: false } : await persistedSecret(`${config.dataDir}/ws-secret`, 32);
+        const generated = env
+          ? { value: env, created: false }
+          : await persistedSecret(`${config.dataDir}/ws-secret`, 32);
         entry = { ...entry, wsSecret: generated.value };
-        if (!env) log(`warning: dashboard receiver "${entry.id}" has no wsSecret; using the one in ${config.dataDir}/ws-secret`);
+        if (!env) {
+          log(
+            `warning: dashboard receiver "${entry.id}" has no wsSecret; using the one in ${config.dataDir}/ws-secret`,
+          );
+        }
       }
       for (const type of entry.subscribe) {
         if (!config.metrics.includes(type)) {
@@ -236,7 +247,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
       });
       const addr = server.addr as Deno.NetAddr;
       listeners.push({ hostname: addr.hostname, port: addr.port, tls: !!listen.tls, routes: listen.routes });
-      log(`listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${listen.routes.join(", ")})`);
+      log(
+        `listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${
+          listen.routes.join(", ")
+        })`,
+      );
     }
     // Pushed last, so it runs first on shutdown: nodes are reported inactive before queues drain.
     if (ethstats) cleanups.push(() => ethstats.close());

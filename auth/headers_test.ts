@@ -8,7 +8,19 @@ Deno.test("parseBasic reads user:password and keeps colons in the password", () 
 
 Deno.test("parseBasic refuses malformed headers", () => {
   for (
-    const h of [null, undefined, "", "Basic", "Basic ", "Bearer x", "Basic !!", "Basic " + btoa("nocolon"), "Basic " + btoa(":p"), "Basic " + btoa("u:"), "Basic " + "A".repeat(5000)]
+    const h of [
+      null,
+      undefined,
+      "",
+      "Basic",
+      "Basic ",
+      "Bearer x",
+      "Basic !!",
+      "Basic " + btoa("nocolon"),
+      "Basic " + btoa(":p"),
+      "Basic " + btoa("u:"),
+      "Basic " + "A".repeat(5000),
+    ]
   ) assert.equal(parseBasic(h), null, String(h));
 });
 

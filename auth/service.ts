@@ -143,7 +143,10 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     stats,
     async login(name, password) {
       const user = await store.getUser(name);
-      const ok = await verifyPassword(password, user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())));
+      const ok = await verifyPassword(
+        password,
+        user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
+      );
       return ok && user !== null && user.active;
     },
     async issueToken(name) {

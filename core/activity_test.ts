@@ -3,7 +3,11 @@ import { createActivityMonitor } from "./activity.ts";
 
 Deno.test("an agent that stops pinging is reported inactive once; pings keep it active", async () => {
   const reported: string[] = [];
-  const monitor = createActivityMonitor({ timeoutMs: 100, sweepIntervalMs: 10, onInactive: (id) => reported.push(id) });
+  const monitor = createActivityMonitor({
+    timeoutMs: 100,
+    sweepIntervalMs: 10,
+    onInactive: (id) => reported.push(id),
+  });
   try {
     monitor.ping("a");
     monitor.ping("b");
@@ -36,7 +40,12 @@ Deno.test("bye reports at once and only once", () => {
 Deno.test("the sweep holds 100,000 agents cheaply: it walks only the expired ones", () => {
   let now = 0;
   const reported: string[] = [];
-  const monitor = createActivityMonitor({ timeoutMs: 7000, sweepIntervalMs: 1_000_000, now: () => now, onInactive: (id) => reported.push(id) });
+  const monitor = createActivityMonitor({
+    timeoutMs: 7000,
+    sweepIntervalMs: 1_000_000,
+    now: () => now,
+    onInactive: (id) => reported.push(id),
+  });
   try {
     for (let i = 0; i < 100_000; i++) monitor.ping(`agent-${i}`);
     now = 3000;

@@ -108,7 +108,12 @@ function normalize(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normalize);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    Object.defineProperty(out, k, { value: normalize(v), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, k, {
+      value: normalize(v),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -27,12 +27,18 @@ Deno.test("an invalid config names the key and the problem", () => {
     [{ jwt: { secret: "short" } }, /jwt\.secret: must be at least 16/],
     [{ loginLimit: { maxFailures: -1 } }, /loginLimit\.maxFailures/],
     [{ inactivityTimout: 5 }, /unknown key.*inactivityTimout/],
-    [{ receivers: [{ id: "a", type: "dashboard" }, { id: "a", type: "eth_stats" }] }, /receivers\.1\.id: duplicate/],
+    [
+      { receivers: [{ id: "a", type: "dashboard" }, { id: "a", type: "eth_stats" }] },
+      /receivers\.1\.id: duplicate/,
+    ],
     [{ metrics: ["bad type!"] }, /metrics\.0/],
     [[], /\(root\)/],
   ];
   for (const [raw, pattern] of cases) {
-    assert.throws(() => parseConfig(raw), (err: Error) => err instanceof ConfigError && pattern.test(err.message));
+    assert.throws(
+      () => parseConfig(raw),
+      (err: Error) => err instanceof ConfigError && pattern.test(err.message),
+    );
   }
 });
 

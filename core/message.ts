@@ -22,7 +22,5 @@ export function payloadType(message: Message): string | undefined {
 /** The `body` of an original agent payload when it is an object. */
 export function payloadBody(message: Message): Record<string, unknown> | undefined {
   const b = message.data["body"];
-  return b !== null && typeof b === "object" && !Array.isArray(b)
-    ? b as Record<string, unknown>
-    : undefined;
+  return b !== null && typeof b === "object" && !Array.isArray(b) ? b as Record<string, unknown> : undefined;
 }

@@ -47,7 +47,9 @@ export function createHttpMetrics(): HttpMetrics {
       ];
       for (const [key, n] of requests) {
         const [method, route, status] = key.split(" ");
-        out.push(`poa_http_requests_total{method="${method}",route="${esc(route!)}",status="${status}"} ${n}`);
+        out.push(
+          `poa_http_requests_total{method="${method}",route="${esc(route!)}",status="${status}"} ${n}`,
+        );
       }
       out.push(
         "# HELP poa_http_request_duration_seconds HTTP request latency by method and route.",
@@ -56,7 +58,9 @@ export function createHttpMetrics(): HttpMetrics {
       for (const [key, h] of latency) {
         const [method, route] = key.split(" ");
         const labels = `method="${method}",route="${esc(route!)}"`;
-        BUCKETS.forEach((b, i) => out.push(`poa_http_request_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`));
+        BUCKETS.forEach((b, i) =>
+          out.push(`poa_http_request_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`)
+        );
         out.push(`poa_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
         out.push(`poa_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
         out.push(`poa_http_request_duration_seconds_count{${labels}} ${h.count}`);

@@ -76,7 +76,12 @@ Deno.test("inactive events are delivered in order with messages", async () => {
 Deno.test("a live receiver's full queue drops the oldest, counted", async () => {
   const { receiver, got, state } = flaky(false);
   state.failing = true;
-  const runner = createReceiverRunner(receiver, { maxQueue: 10, retryBaseMs: 1, retryCapMs: 2, liveAttempts: 1000 });
+  const runner = createReceiverRunner(receiver, {
+    maxQueue: 10,
+    retryBaseMs: 1,
+    retryCapMs: 2,
+    liveAttempts: 1000,
+  });
   await runner.start();
   const results = Array.from({ length: 15 }, (_, i) => runner.push(message(i)));
   assert.equal(results.filter((r) => r === "dropped_oldest").length, 5);
@@ -119,7 +124,12 @@ Deno.test("drain with a failing durable sink writes the rest to disk; the next s
   try {
     const first = flaky(true);
     first.state.failing = true;
-    const runner = createReceiverRunner(first.receiver, { spillDir: dir, maxQueue: 100, segmentSize: 64, retryBaseMs: 5 });
+    const runner = createReceiverRunner(first.receiver, {
+      spillDir: dir,
+      maxQueue: 100,
+      segmentSize: 64,
+      retryBaseMs: 5,
+    });
     await runner.start();
     for (let i = 0; i < 300; i++) runner.push(message(i));
     await runner.drain(300);

@@ -5,6 +5,7 @@ import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import { jsonlReceiverType } from "./jsonl.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
+import { webReceiverType } from "./web.ts";
 
 /** Receiver types by config `type`. Adding a receiver: one file and one line here. */
 export function builtinReceiverTypes(): Map<string, ReceiverType> {
@@ -12,6 +13,7 @@ export function builtinReceiverTypes(): Map<string, ReceiverType> {
     ["dashboard", dashboardReceiverType],
     ["dynamodb", dynamodbReceiverType],
     ["jsonl", jsonlReceiverType],
+    ["web", webReceiverType],
   ]);
 }
 

@@ -44,7 +44,10 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       name: "poa_messages_published_total",
       type: "counter",
       help: "Messages published on the bus, by metric type.",
-      samples: Object.entries(bus.published).map(([metric_type, value]) => ({ labels: { metric_type }, value })),
+      samples: Object.entries(bus.published).map(([metric_type, value]) => ({
+        labels: { metric_type },
+        value,
+      })),
     },
     {
       name: "poa_agents_known",
@@ -68,7 +71,15 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       const name = `poa_receiver_${field}`;
       let f = byField.get(name);
       if (!f) {
-        byField.set(name, f = { name, type: counter ? "counter" : "gauge", help: `Receiver queue ${field.replaceAll("_", " ")}.`, samples: [] });
+        byField.set(
+          name,
+          f = {
+            name,
+            type: counter ? "counter" : "gauge",
+            help: `Receiver queue ${field.replaceAll("_", " ")}.`,
+            samples: [],
+          },
+        );
       }
       f.samples.push({ labels: { receiver: runner.receiver.id }, value });
     }

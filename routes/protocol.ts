@@ -35,7 +35,12 @@ export function requireAgentToken(auth: AuthService): MiddlewareHandler<AppEnv> 
     const check = await auth.checkToken(token);
     if (!check.ok) {
       if (check.reason === "expired") {
-        throw new AppError(401, "token_expired", "the token has expired; get a new one from POST /session", WWW_BEARER);
+        throw new AppError(
+          401,
+          "token_expired",
+          "the token has expired; get a new one from POST /session",
+          WWW_BEARER,
+        );
       }
       throw new AppError(401, "unauthorized", "the token is not valid", WWW_BEARER);
     }
@@ -47,7 +52,11 @@ export function requireAgentToken(auth: AuthService): MiddlewareHandler<AppEnv> 
 /** Middleware: 415 without a JSON/msgpack content type, even for an empty body. */
 const requireContentType: MiddlewareHandler<AppEnv> = async function requireContentType(c, next) {
   if (encodingOf(c.req.header("content-type")) === null) {
-    throw new AppError(415, "unsupported_media_type", "send content-type application/json or application/msgpack");
+    throw new AppError(
+      415,
+      "unsupported_media_type",
+      "send content-type application/json or application/msgpack",
+    );
   }
   await next();
 };

@@ -1,7 +1,15 @@
 /** The auth API table of DESIGN.md, row by row, in JSON and MessagePack. */
 import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
-import { ADMIN, basic, createHarness, ENCODINGS, type Harness, userWithToken, withBody } from "./support/harness.ts";
+import {
+  ADMIN,
+  basic,
+  createHarness,
+  ENCODINGS,
+  type Harness,
+  userWithToken,
+  withBody,
+} from "./support/harness.ts";
 
 const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
 
@@ -23,14 +31,20 @@ async function errorOf(res: Response): Promise<{ error: string; message: string 
 }
 
 async function ping(h: Harness, token: string): Promise<Response> {
-  return await h.app.request("/ping", withBody("json", { id: "agent" }, { headers: { authorization: `Bearer ${token}` } }));
+  return await h.app.request(
+    "/ping",
+    withBody("json", { id: "agent" }, { headers: { authorization: `Bearer ${token}` } }),
+  );
 }
 
 for (const enc of ENCODINGS) {
   Deno.test(`[${enc}] POST /session with the right password gives a JWT with sub, iat, exp, jti`, () =>
     withHarness(async (h) => {
       const { user, password } = await userWithToken(h, enc);
-      const res = await h.app.request("/session", withBody(enc, { "agent-id": "agent-1" }, { headers: { authorization: basic(user, password) } }));
+      const res = await h.app.request(
+        "/session",
+        withBody(enc, { "agent-id": "agent-1" }, { headers: { authorization: basic(user, password) } }),
+      );
       assert.equal(res.status, 200);
       const { token } = await res.json();
       const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
@@ -48,16 +62,25 @@ for (const enc of ENCODINGS) {
         assert.equal((await errorOf(res)).error, "unauthorized");
       }
       await h.auth.setActive(user, false);
-      const res = await h.app.request("/session", withBody(enc, {}, { headers: { authorization: basic(user, password) } }));
+      const res = await h.app.request(
+        "/session",
+        withBody(enc, {}, { headers: { authorization: basic(user, password) } }),
+      );
       assert.equal(res.status, 401);
     }));
 
   Deno.test(`[${enc}] POST /user creates the named user and returns its credentials`, () =>
     withHarness(async (h) => {
-      const res = await h.app.request("/user", withBody(enc, { "user-name": "alice", password: "12345678" }, { headers: adminAuth }));
+      const res = await h.app.request(
+        "/user",
+        withBody(enc, { "user-name": "alice", password: "12345678" }, { headers: adminAuth }),
+      );
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { "user-name": "alice", password: "12345678" });
-      const login = await h.app.request("/session", { method: "POST", headers: { authorization: basic("alice", "12345678") } });
+      const login = await h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic("alice", "12345678") },
+      });
       assert.equal(login.status, 200);
     }));
 
@@ -68,23 +91,41 @@ for (const enc of ENCODINGS) {
       const body = await res.json();
       assert.match(body["user-name"], /^[A-Za-z0-9]{8}$/);
       assert.match(body.password, /^[A-Za-z0-9]{15}$/);
-      const login = await h.app.request("/session", { method: "POST", headers: { authorization: basic(body["user-name"], body.password) } });
+      const login = await h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic(body["user-name"], body.password) },
+      });
       assert.equal(login.status, 200);
     }));
 
   Deno.test(`[${enc}] POST /user with a taken name is 409, a short password 422, no admin 401`, () =>
     withHarness(async (h) => {
-      const first = await h.app.request("/user", withBody(enc, { "user-name": "bob" }, { headers: adminAuth }));
+      const first = await h.app.request(
+        "/user",
+        withBody(enc, { "user-name": "bob" }, { headers: adminAuth }),
+      );
       assert.equal(first.status, 200);
-      const again = await h.app.request("/user", withBody(enc, { "user-name": "bob" }, { headers: adminAuth }));
+      const again = await h.app.request(
+        "/user",
+        withBody(enc, { "user-name": "bob" }, { headers: adminAuth }),
+      );
       assert.equal(again.status, 409);
       assert.equal((await errorOf(again)).error, "user_exists");
-      const short = await h.app.request("/user", withBody(enc, { password: "1234567" }, { headers: adminAuth }));
+      const short = await h.app.request(
+        "/user",
+        withBody(enc, { password: "1234567" }, { headers: adminAuth }),
+      );
       assert.equal(short.status, 422);
       assert.match((await errorOf(short)).message, /password/);
-      const wrongType = await h.app.request("/user", withBody(enc, { "user-name": 42 }, { headers: adminAuth }));
+      const wrongType = await h.app.request(
+        "/user",
+        withBody(enc, { "user-name": 42 }, { headers: adminAuth }),
+      );
       assert.equal(wrongType.status, 422);
-      const noAdmin = await h.app.request("/user", withBody(enc, {}, { headers: { authorization: basic(ADMIN.name, "nope-nope") } }));
+      const noAdmin = await h.app.request(
+        "/user",
+        withBody(enc, {}, { headers: { authorization: basic(ADMIN.name, "nope-nope") } }),
+      );
       assert.equal(noAdmin.status, 401);
       const missing = await h.app.request("/user", withBody(enc, {}));
       assert.equal(missing.status, 401);
@@ -93,17 +134,32 @@ for (const enc of ENCODINGS) {
   Deno.test(`[${enc}] PATCH /user/:name sets active; 404 unknown; 422 not a boolean`, () =>
     withHarness(async (h) => {
       const { user, token } = await userWithToken(h, enc);
-      const off = await h.app.request(`/user/${user}`, withBody(enc, { active: false }, { method: "PATCH", headers: adminAuth }));
+      const off = await h.app.request(
+        `/user/${user}`,
+        withBody(enc, { active: false }, { method: "PATCH", headers: adminAuth }),
+      );
       assert.equal(off.status, 204);
       assert.equal((await ping(h, token)).status, 401);
-      const on = await h.app.request(`/user/${user}`, withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }));
+      const on = await h.app.request(
+        `/user/${user}`,
+        withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }),
+      );
       assert.equal(on.status, 204);
       assert.equal((await ping(h, token)).status, 200);
-      const bad = await h.app.request(`/user/${user}`, withBody(enc, { active: "no" }, { method: "PATCH", headers: adminAuth }));
+      const bad = await h.app.request(
+        `/user/${user}`,
+        withBody(enc, { active: "no" }, { method: "PATCH", headers: adminAuth }),
+      );
       assert.equal(bad.status, 422);
-      const unknown = await h.app.request(`/user/ghost`, withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }));
+      const unknown = await h.app.request(
+        `/user/ghost`,
+        withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }),
+      );
       assert.equal(unknown.status, 404);
-      const noAdmin = await h.app.request(`/user/${user}`, withBody(enc, { active: true }, { method: "PATCH" }));
+      const noAdmin = await h.app.request(
+        `/user/${user}`,
+        withBody(enc, { active: true }, { method: "PATCH" }),
+      );
       assert.equal(noAdmin.status, 401);
     }));
 
@@ -115,7 +171,10 @@ for (const enc of ENCODINGS) {
       assert.equal((await ping(h, token)).status, 401);
       const again = await h.app.request("/blacklist/token", withBody(enc, { token }, { headers: adminAuth }));
       assert.equal(again.status, 404);
-      const forged = await sign({ sub: "x", jti: "y", exp: Math.floor(Date.now() / 1000) + 60 }, "another-secret-entirely");
+      const forged = await sign(
+        { sub: "x", jti: "y", exp: Math.floor(Date.now() / 1000) + 60 },
+        "another-secret-entirely",
+      );
       for (const body of [{ token: forged }, {}, { token: 12 }, { token: "a.b.c" }]) {
         const r = await h.app.request("/blacklist/token", withBody(enc, body, { headers: adminAuth }));
         assert.equal(r.status, 404, JSON.stringify(body));
@@ -131,7 +190,10 @@ for (const enc of ENCODINGS) {
       const res = await h.app.request("/blacklist/user", withBody(enc, { user }, { headers: adminAuth }));
       assert.equal(res.status, 200);
       assert.equal((await ping(h, token)).status, 401);
-      const login = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+      const login = await h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic(user, password) },
+      });
       assert.equal(login.status, 401);
       const list = await (await h.app.request("/user", { headers: adminAuth })).json();
       assert.equal(list.find((u: { user: string }) => u.user === user).active, false);
@@ -163,7 +225,10 @@ Deno.test("DELETE /user/:name is 204, then the token stops working and the name 
     assert.equal((await ping(h, token)).status, 401);
     const again = await h.app.request(`/user/${user}`, { method: "DELETE", headers: adminAuth });
     assert.equal(again.status, 404);
-    const odd = await h.app.request(`/user/${encodeURIComponent("../é\u0000" + "x".repeat(5000))}`, { method: "DELETE", headers: adminAuth });
+    const odd = await h.app.request(`/user/${encodeURIComponent("../é\u0000" + "x".repeat(5000))}`, {
+      method: "DELETE",
+      headers: adminAuth,
+    });
     assert.equal(odd.status, 404);
     assert.equal((await h.app.request(`/user/${user}`, { method: "DELETE" })).status, 401);
   }));
@@ -187,9 +252,11 @@ Deno.test("two concurrent POST /user with the same name: exactly one 200, the ot
   withHarness(async (h) => {
     for (let round = 0; round < 5; round++) {
       const name = "race" + round;
-      const results = await Promise.all([0, 1].map(() =>
-        h.app.request("/user", withBody("json", { "user-name": name }, { headers: adminAuth }))
-      ));
+      const results = await Promise.all(
+        [0, 1].map(() =>
+          h.app.request("/user", withBody("json", { "user-name": name }, { headers: adminAuth }))
+        ),
+      );
       assert.deepEqual(results.map((r) => r.status).sort(), [200, 409]);
       await Promise.all(results.map((r) => r.body?.cancel()));
     }
@@ -197,12 +264,24 @@ Deno.test("two concurrent POST /user with the same name: exactly one 200, the ot
 
 Deno.test("a body-carrying request with another content type is 415; undecodable bodies are 400", () =>
   withHarness(async (h) => {
-    const res = await h.app.request("/user", { method: "POST", headers: { ...adminAuth, "content-type": "text/plain" }, body: "{}" });
+    const res = await h.app.request("/user", {
+      method: "POST",
+      headers: { ...adminAuth, "content-type": "text/plain" },
+      body: "{}",
+    });
     assert.equal(res.status, 415);
     assert.equal((await errorOf(res)).error, "unsupported_media_type");
-    const json = await h.app.request("/user", { method: "POST", headers: { ...adminAuth, "content-type": "application/json" }, body: "{nope" });
+    const json = await h.app.request("/user", {
+      method: "POST",
+      headers: { ...adminAuth, "content-type": "application/json" },
+      body: "{nope",
+    });
     assert.equal(json.status, 400);
-    const mp = await h.app.request("/user", { method: "POST", headers: { ...adminAuth, "content-type": "application/msgpack" }, body: new Uint8Array([0xc1]) });
+    const mp = await h.app.request("/user", {
+      method: "POST",
+      headers: { ...adminAuth, "content-type": "application/msgpack" },
+      body: new Uint8Array([0xc1]),
+    });
     assert.equal(mp.status, 400);
     const notMap = await h.app.request("/user", withBody("json", [1, 2], { headers: adminAuth }));
     assert.equal(notMap.status, 422);
@@ -210,7 +289,10 @@ Deno.test("a body-carrying request with another content type is 415; undecodable
     assert.equal(mpNotMap.status, 422);
     // curl -X POST -u user:pass …/session: an empty body needs no content type.
     const { user, password } = await userWithToken(h);
-    const empty = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+    const empty = await h.app.request("/session", {
+      method: "POST",
+      headers: { authorization: basic(user, password) },
+    });
     assert.equal(empty.status, 200);
   }));
 
@@ -243,7 +325,8 @@ Deno.test("after maxFailures failed logins the address and the name get 429 with
   const h = await createHarness({ maxFailures: 3, windowSeconds: 60, now: () => now });
   try {
     const { user, password } = await userWithToken(h);
-    const attempt = (u: string, p: string) => h.app.request("/session", { method: "POST", headers: { authorization: basic(u, p) } });
+    const attempt = (u: string, p: string) =>
+      h.app.request("/session", { method: "POST", headers: { authorization: basic(u, p) } });
     for (let i = 0; i < 3; i++) assert.equal((await attempt(user, "wrong-password")).status, 401);
     const locked = await attempt(user, password);
     assert.equal(locked.status, 429);
@@ -267,7 +350,10 @@ Deno.test("successful logins do not count toward the limit; maxFailures 0 turns 
   try {
     const { user, password } = await userWithToken(h);
     for (let i = 0; i < 5; i++) {
-      const ok = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+      const ok = await h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic(user, password) },
+      });
       assert.equal(ok.status, 200);
     }
   } finally {
@@ -276,7 +362,10 @@ Deno.test("successful logins do not count toward the limit; maxFailures 0 turns 
   const off = await createHarness({ maxFailures: 0 });
   try {
     for (let i = 0; i < 20; i++) {
-      const res = await off.app.request("/session", { method: "POST", headers: { authorization: basic("x", "wrong-password") } });
+      const res = await off.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic("x", "wrong-password") },
+      });
       assert.equal(res.status, 401);
     }
   } finally {

@@ -45,7 +45,12 @@ Deno.test("fuzz: body decoders only ever throw 4xx AppErrors", () => {
 Deno.test("fuzz: the config loader accepts or refuses with a ConfigError", () => {
   fc.assert(
     fc.property(
-      fc.oneof(fc.jsonValue(), fc.record({ listen: fc.jsonValue(), jwt: fc.jsonValue(), loginLimit: fc.jsonValue() }, { requiredKeys: [] })),
+      fc.oneof(
+        fc.jsonValue(),
+        fc.record({ listen: fc.jsonValue(), jwt: fc.jsonValue(), loginLimit: fc.jsonValue() }, {
+          requiredKeys: [],
+        }),
+      ),
       (raw) => {
         try {
           parseConfig(raw);
@@ -62,14 +67,31 @@ Deno.test("fuzz: random protocol and admin requests never get a 5xx", async () =
   const h = await createHarness();
   try {
     const { token } = await userWithToken(h);
-    const paths = ["/ping", "/data", "/bye", "/session", "/user", "/user/x", "/blacklist/token", "/blacklist/user", "/nope"];
+    const paths = [
+      "/ping",
+      "/data",
+      "/bye",
+      "/session",
+      "/user",
+      "/user/x",
+      "/blacklist/token",
+      "/blacklist/user",
+      "/nope",
+    ];
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...paths),
         fc.constantFrom("GET", "POST", "PATCH", "DELETE"),
         fc.constantFrom("application/json", "application/msgpack", "text/plain", ""),
-        fc.oneof(fc.jsonValue(), fc.record({ id: fc.jsonValue(), type: fc.jsonValue(), data: fc.jsonValue() }, { requiredKeys: [] })),
-        fc.oneof(fc.constant(`Bearer ${token}`), fc.string({ maxLength: 200 }), fc.constant("Basic " + btoa("root:root-password-123"))),
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record({ id: fc.jsonValue(), type: fc.jsonValue(), data: fc.jsonValue() }, { requiredKeys: [] }),
+        ),
+        fc.oneof(
+          fc.constant(`Bearer ${token}`),
+          fc.string({ maxLength: 200 }),
+          fc.constant("Basic " + btoa("root:root-password-123")),
+        ),
         async (path, method, contentType, value, authorization) => {
           const headers: Record<string, string> = {};
           if (contentType) headers["content-type"] = contentType;

@@ -8,9 +8,18 @@ Deno.test("GET /metrics counts requests by route and status, token checks, messa
     const { token } = await userWithToken(h);
     const auth = { authorization: `Bearer ${token}` };
     await (await h.app.request("/ping", withBody("json", { id: "a" }, { headers: auth }))).body?.cancel();
-    await (await h.app.request("/data", withBody("json", { id: "a", type: "system_metrics", data: {} }, { headers: auth }))).body?.cancel();
-    await (await h.app.request("/ping", withBody("json", { id: "a" }, { headers: { authorization: "Bearer nope" } }))).body?.cancel();
-    await (await h.app.request("/session", { method: "POST", headers: { authorization: basic("x", "wrong-password") } })).body?.cancel();
+    await (await h.app.request(
+      "/data",
+      withBody("json", { id: "a", type: "system_metrics", data: {} }, { headers: auth }),
+    )).body?.cancel();
+    await (await h.app.request(
+      "/ping",
+      withBody("json", { id: "a" }, { headers: { authorization: "Bearer nope" } }),
+    )).body?.cancel();
+    await (await h.app.request("/session", {
+      method: "POST",
+      headers: { authorization: basic("x", "wrong-password") },
+    })).body?.cancel();
     await (await h.app.request("/user/x%20y", { method: "DELETE" })).body?.cancel();
     await waitFor(() => h.recorder.messages.length === 1);
     const res = await h.app.request("/metrics");

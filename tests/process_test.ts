@@ -4,7 +4,7 @@ import { ADMIN, basic } from "./support/harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -15,7 +15,11 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
   const path = await Deno.makeTempFile({ suffix: ".json" });
   try {
     await Deno.writeTextFile(path, JSON.stringify({ listen: [{ port: "eighty" }] }));
-    const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", MAIN, "--config", path], stdout: "piped", stderr: "piped" }).output();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "--config", path],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     assert.equal(out.code, 2);
     assert.match(new TextDecoder().decode(out.stderr), /listen\.0\.port/);
   } finally {
@@ -25,13 +29,18 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
 
 Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every accepted message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-sigterm-" });
-  const port = await freePort();
+  const port = freePort();
   const config = {
     listen: [{ hostname: "127.0.0.1", port }],
     admins: [ADMIN],
     kv: { path: `${dir}/poa.kv` },
     dataDir: dir,
-    receivers: [{ id: "archive", type: "jsonl", subscribe: ["ethereum_metrics"], path: `${dir}/archive.jsonl` }],
+    receivers: [{
+      id: "archive",
+      type: "jsonl",
+      subscribe: ["ethereum_metrics"],
+      path: `${dir}/archive.jsonl`,
+    }],
   };
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
   const child = new Deno.Command(Deno.execPath(), {
@@ -58,7 +67,10 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
     });
     assert.equal(created.status, 200);
     await created.body?.cancel();
-    const { token } = await (await fetch(`${base}/session`, { method: "POST", headers: { authorization: basic("agent", "agent-password") } })).json();
+    const { token } = await (await fetch(`${base}/session`, {
+      method: "POST",
+      headers: { authorization: basic("agent", "agent-password") },
+    })).json();
     const accepted: string[] = [];
     let killed = false;
     // Eight agents keep sending; SIGTERM arrives while requests are in flight.
@@ -70,7 +82,11 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
           res = await fetch(`${base}/data`, {
             method: "POST",
             headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body: JSON.stringify({ id, type: "ethereum_metrics", data: { type: "pending", body: { pending: i } } }),
+            body: JSON.stringify({
+              id,
+              type: "ethereum_metrics",
+              data: { type: "pending", body: { pending: i } },
+            }),
           });
         } catch {
           return; // the listener is gone
@@ -90,7 +106,9 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
       while (!(await stdout.read()).done) { /* drain */ }
     })();
     assert.equal(status.code, 0, await stderrText);
-    const lines = (await Deno.readTextFile(`${dir}/archive.jsonl`)).trim().split("\n").map((l) => JSON.parse(l).agentId);
+    const lines = (await Deno.readTextFile(`${dir}/archive.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l).agentId
+    );
     assert.ok(accepted.length >= 1000);
     assert.deepEqual(new Set(lines), new Set(accepted));
     assert.equal(lines.length, accepted.length);

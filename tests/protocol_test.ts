@@ -1,7 +1,16 @@
 /** The protocol API (/ping, /data, /bye): status codes, bad input, routing to receivers. */
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { ADMIN, basic, createHarness, ENCODINGS, type Harness, userWithToken, waitFor, withBody } from "./support/harness.ts";
+import {
+  ADMIN,
+  basic,
+  createHarness,
+  ENCODINGS,
+  type Harness,
+  userWithToken,
+  waitFor,
+  withBody,
+} from "./support/harness.ts";
 
 async function withHarness(fn: (h: Harness) => Promise<void>, options = {}): Promise<void> {
   const h = await createHarness(options);
@@ -28,11 +37,13 @@ for (const enc of ENCODINGS) {
   Deno.test(`[${enc}] /ping, /data and /bye answer 200 {"result":"success"} and /data publishes a Message`, () =>
     withHarness(async (h) => {
       const { token } = await userWithToken(h);
-      for (const [path, body] of [
-        ["/ping", { id: "a1", "agent-id": "ignored" }],
-        ["/data", { id: "a1", type: "ethereum_metrics", data: { type: "pending", body: { pending: 3 } } }],
-        ["/bye", { id: "a1" }],
-      ] as const) {
+      for (
+        const [path, body] of [
+          ["/ping", { id: "a1", "agent-id": "ignored" }],
+          ["/data", { id: "a1", type: "ethereum_metrics", data: { type: "pending", body: { pending: 3 } } }],
+          ["/bye", { id: "a1" }],
+        ] as const
+      ) {
         const res = await post(h, path, token, enc, body);
         assert.equal(res.status, 200, path);
         assert.deepEqual(await res.json(), { result: "success" });
@@ -89,9 +100,16 @@ Deno.test("protocol routes need a JSON/msgpack content type: 415 even for an emp
   withHarness(async (h) => {
     const { token } = await userWithToken(h);
     for (const path of ["/ping", "/data", "/bye"]) {
-      await expectError(await h.app.request(path, { method: "POST", headers: { authorization: `Bearer ${token}` } }), 415);
       await expectError(
-        await h.app.request(path, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "{}" }),
+        await h.app.request(path, { method: "POST", headers: { authorization: `Bearer ${token}` } }),
+        415,
+      );
+      await expectError(
+        await h.app.request(path, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" },
+          body: "{}",
+        }),
         415,
       );
     }
@@ -100,9 +118,19 @@ Deno.test("protocol routes need a JSON/msgpack content type: 415 even for an emp
 Deno.test("protocol routes without a valid bearer token are 401", () =>
   withHarness(async (h) => {
     const { token, user, password } = await userWithToken(h);
-    const headers = ["", "Bearer", "Bearer not-a-jwt", "Basic " + btoa(`${user}:${password}`), `Bearer ${token}x`, "Bearer " + "a".repeat(10_000)];
+    const headers = [
+      "",
+      "Bearer",
+      "Bearer not-a-jwt",
+      "Basic " + btoa(`${user}:${password}`),
+      `Bearer ${token}x`,
+      "Bearer " + "a".repeat(10_000),
+    ];
     for (const authorization of headers) {
-      const res = await h.app.request("/ping", withBody("json", { id: "a" }, { headers: authorization ? { authorization } : {} }));
+      const res = await h.app.request(
+        "/ping",
+        withBody("json", { id: "a" }, { headers: authorization ? { authorization } : {} }),
+      );
       await expectError(res, 401, "unauthorized");
     }
   }));
@@ -111,9 +139,14 @@ Deno.test("banning the token, banning the user, deactivating or deleting the use
   withHarness(async (h) => {
     const admin = { authorization: basic(ADMIN.name, ADMIN.password) };
     const steps: Array<(user: string, token: string) => Promise<Response>> = [
-      async (_u, token) => await h.app.request("/blacklist/token", withBody("json", { token }, { headers: admin })),
+      async (_u, token) =>
+        await h.app.request("/blacklist/token", withBody("json", { token }, { headers: admin })),
       async (user) => await h.app.request("/blacklist/user", withBody("json", { user }, { headers: admin })),
-      async (user) => await h.app.request(`/user/${user}`, withBody("json", { active: false }, { method: "PATCH", headers: admin })),
+      async (user) =>
+        await h.app.request(
+          `/user/${user}`,
+          withBody("json", { active: false }, { method: "PATCH", headers: admin }),
+        ),
       async (user) => await h.app.request(`/user/${user}`, { method: "DELETE", headers: admin }),
     ];
     for (const step of steps) {
@@ -131,7 +164,11 @@ Deno.test("bodies above the limit are 413, declared or streamed", () =>
     const { token } = await userWithToken(h);
     const big = JSON.stringify({ id: "a", type: "ethereum_metrics", data: { x: "y".repeat(2000) } });
     await expectError(
-      await h.app.request("/data", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: big }),
+      await h.app.request("/data", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: big,
+      }),
       413,
       "payload_too_large",
     );
@@ -142,7 +179,11 @@ Deno.test("bodies above the limit are 413, declared or streamed", () =>
       },
     });
     await expectError(
-      await h.app.request("/data", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: stream }),
+      await h.app.request("/data", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: stream,
+      }),
       413,
     );
   }, { bodyLimitBytes: 1024 }));

@@ -42,12 +42,21 @@ async function agentSession(base: string): Promise<string> {
   });
   assert.equal(created.status, 200);
   await created.body?.cancel();
-  const session = await fetch(`${base}/session`, { method: "POST", headers: { authorization: basic(user, password) } });
+  const session = await fetch(`${base}/session`, {
+    method: "POST",
+    headers: { authorization: basic(user, password) },
+  });
   assert.equal(session.status, 200);
   return (await session.json()).token;
 }
 
-async function send(base: string, token: string, path: string, body: unknown, enc: "json" | "msgpack" = "json") {
+async function send(
+  base: string,
+  token: string,
+  path: string,
+  body: unknown,
+  enc: "json" | "msgpack" = "json",
+) {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
     headers: {
@@ -61,7 +70,10 @@ async function send(base: string, token: string, path: string, body: unknown, en
 }
 
 /** Opens a dashboard websocket and collects parsed frames. */
-async function dashboardClient(base: string, secret: string): Promise<{ frames: Array<{ agent_id: string; data: Record<string, unknown> }>; close(): Promise<void> }> {
+async function dashboardClient(
+  base: string,
+  secret: string,
+): Promise<{ frames: Array<{ agent_id: string; data: Record<string, unknown> }>; close(): Promise<void> }> {
   const ws = new WebSocket(base.replace("http", "ws") + "/ws", { headers: { wssecret: secret } });
   const frames: Array<{ agent_id: string; data: Record<string, unknown> }> = [];
   ws.onmessage = (e) => frames.push(JSON.parse(e.data));
@@ -84,8 +96,16 @@ Deno.test("end to end: admin creates a user, the agent reports every data shape 
   const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
   const t = await startTestService({
     receivers: [
-      { id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"] },
-      { id: "all", type: "recorder", subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"] },
+      {
+        id: "dashboard",
+        type: "dashboard",
+        subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"],
+      },
+      {
+        id: "all",
+        type: "recorder",
+        subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"],
+      },
       { id: "system-only", type: "recorder", subscribe: ["system_metrics"] },
     ],
   }, { recorder: recorderType(seen) });
@@ -95,18 +115,30 @@ Deno.test("end to end: admin creates a user, the agent reports every data shape 
     await send(t.base, token, "/ping", { id: "agent-1" });
     for (const enc of ["json", "msgpack"] as const) {
       for (const report of ALL_REPORTS) {
-        await send(t.base, token, "/data", { id: `agent-${enc}`, type: report.type, data: report.data, "agent-id": "x" }, enc);
+        await send(t.base, token, "/data", {
+          id: `agent-${enc}`,
+          type: report.type,
+          data: report.data,
+          "agent-id": "x",
+        }, enc);
       }
     }
     const total = ALL_REPORTS.length * 2;
-    await waitFor(() => seen["all"]!.messages.length === total && client.frames.length === total, 5000, "deliveries");
+    await waitFor(
+      () => seen["all"]!.messages.length === total && client.frames.length === total,
+      5000,
+      "deliveries",
+    );
     for (const [i, enc] of ["json", "msgpack"].entries()) {
       for (const [j, report] of ALL_REPORTS.entries()) {
         const m = seen["all"]!.messages[i * ALL_REPORTS.length + j]!;
         assert.equal(m.agentId, `agent-${enc}`);
         assert.equal(m.dataType, report.type);
         assert.deepEqual(m.data, report.data);
-        assert.deepEqual(client.frames[i * ALL_REPORTS.length + j], { agent_id: `agent-${enc}`, data: report.data });
+        assert.deepEqual(client.frames[i * ALL_REPORTS.length + j], {
+          agent_id: `agent-${enc}`,
+          data: report.data,
+        });
       }
     }
     // Routing: the system-only receiver sees only system_metrics.
@@ -135,7 +167,15 @@ Deno.test("inactivity over a real listener: the dashboard gets the inactive stat
       agent_id: "n1",
       data: {
         type: "statistics",
-        body: { active: false, mining: false, hashrate: 0, peers: 0, gasPrice: null, syncing: null, uptime: null },
+        body: {
+          active: false,
+          mining: false,
+          hashrate: 0,
+          peers: 0,
+          gasPrice: null,
+          syncing: null,
+          uptime: null,
+        },
       },
     };
     await waitFor(() => client.frames.length === 3, 3000, "inactive frame");
@@ -151,10 +191,18 @@ Deno.test("inactivity over a real listener: the dashboard gets the inactive stat
 });
 
 Deno.test("a dashboard client without the secret is refused with 401", async () => {
-  const t = await startTestService({ receivers: [{ id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics"] }] });
+  const t = await startTestService({
+    receivers: [{ id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics"] }],
+  });
   try {
     const res = await fetch(`${t.base}/ws`, {
-      headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": btoa("0123456789abcdef"), "sec-websocket-version": "13", wssecret: "wrong" },
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": btoa("0123456789abcdef"),
+        "sec-websocket-version": "13",
+        wssecret: "wrong",
+      },
     });
     assert.equal(res.status, 401);
     assert.equal((await res.json()).error, "unauthorized");
@@ -187,10 +235,23 @@ Deno.test("a listener with tls serves HTTPS with the configured certificate", as
   const dir = await Deno.makeTempDir({ prefix: "poa-tls-" });
   const cmd = new Deno.Command("openssl", {
     args: [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-      "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`,
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext", "basicConstraints=critical,CA:FALSE",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
     ],
     stdout: "null",
     stderr: "piped",
@@ -198,7 +259,12 @@ Deno.test("a listener with tls serves HTTPS with the configured certificate", as
   const out = await cmd.output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
   const t = await startTestService({
-    listen: [{ hostname: "127.0.0.1", port: 0, routes: ["auth", "ops"], tls: { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem` } }],
+    listen: [{
+      hostname: "127.0.0.1",
+      port: 0,
+      routes: ["auth", "ops"],
+      tls: { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem` },
+    }],
   });
   const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${dir}/cert.pem`)] });
   try {
@@ -207,7 +273,10 @@ Deno.test("a listener with tls serves HTTPS with the configured certificate", as
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { status: "ok" });
     // The protocol group is not served on this listener.
-    const ping = await fetch(`https://localhost:${t.service.listeners[0]!.port}/ping`, { method: "POST", client });
+    const ping = await fetch(`https://localhost:${t.service.listeners[0]!.port}/ping`, {
+      method: "POST",
+      client,
+    });
     assert.equal(ping.status, 404);
     await ping.body?.cancel();
     await assert.rejects(fetch(`http://127.0.0.1:${t.service.listeners[0]!.port}/healthz`));

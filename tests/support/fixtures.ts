@@ -58,7 +58,10 @@ export const block = {
 export const pending = { type: "pending", body: { pending: 7 } };
 export const history = { type: "history", body: { history: [block.body] } };
 export const latency = { type: "latency", body: { latency: 12 } };
-export const systemStatistics = { type: "statistics", body: { cpu_load: 0.42, memory_usage: 61.5, disk_usage: 73 } };
+export const systemStatistics = {
+  type: "statistics",
+  body: { cpu_load: 0.42, memory_usage: 61.5, disk_usage: 73 },
+};
 
 /** Every original data shape with its metric type. */
 export const ALL_REPORTS: Array<{ type: string; data: Record<string, unknown> }> = [

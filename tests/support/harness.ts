@@ -136,15 +136,23 @@ export function withBody(
 }
 
 /** Creates a user through the admin API and returns a session token for it. */
-export async function userWithToken(h: Harness, encoding: Encoding = "json"): Promise<{ user: string; password: string; token: string }> {
+export async function userWithToken(
+  h: Harness,
+  encoding: Encoding = "json",
+): Promise<{ user: string; password: string; token: string }> {
   const user = "u" + crypto.randomUUID().slice(0, 8);
   const password = "pw-" + crypto.randomUUID();
   const created = await h.app.request(
     "/user",
-    withBody(encoding, { "user-name": user, password }, { headers: { authorization: basic(ADMIN.name, ADMIN.password) } }),
+    withBody(encoding, { "user-name": user, password }, {
+      headers: { authorization: basic(ADMIN.name, ADMIN.password) },
+    }),
   );
   if (created.status !== 200) throw new Error(`create user: ${created.status} ${await created.text()}`);
-  const session = await h.app.request("/session", { method: "POST", headers: { authorization: basic(user, password) } });
+  const session = await h.app.request("/session", {
+    method: "POST",
+    headers: { authorization: basic(user, password) },
+  });
   if (session.status !== 200) throw new Error(`session: ${session.status} ${await session.text()}`);
   const { token } = await session.json();
   return { user, password, token };

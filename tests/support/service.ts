@@ -36,7 +36,11 @@ export async function startTestService(
   });
   const types = builtinReceiverTypes();
   for (const [name, type] of Object.entries(extraTypes)) types.set(name, type);
-  const service = await startService(parsed, { receiverTypes: types, log: () => {}, env: { POA_WS_SECRET: wsSecret } });
+  const service = await startService(parsed, {
+    receiverTypes: types,
+    log: () => {},
+    env: { POA_WS_SECRET: wsSecret },
+  });
   const listener = service.listeners[0]!;
   return {
     service,
