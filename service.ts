@@ -6,6 +6,7 @@
 import type postgres from "postgres";
 import { createApp } from "./app.ts";
 import { createKvAuthStore } from "./auth/kv_store.ts";
+import { openCluster } from "./cluster/runtime.ts";
 import { createLoginLimiter, type LoginLimiter } from "./auth/login_limit.ts";
 import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
@@ -100,45 +101,36 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
   try {
     await Deno.mkdir(config.dataDir, { recursive: true });
-    if (!config.kv.path.includes("://")) await Deno.mkdir(dirname(config.kv.path), { recursive: true });
-    const kv = await Deno.openKv(config.kv.path);
-    cleanups.push(() => kv.close());
-
-    const store = createKvAuthStore(kv);
-    let secret = config.jwt.secret;
-    if (!secret) {
-      const stored = await store.ensureSecret(randomString(64));
-      secret = stored.secret;
-      if (stored.created) {
-        log(
-          "warning: no jwt.secret configured; generated one and stored it in KV (set POA_JWT_SECRET to choose it)",
-        );
-      }
+    // Cluster mode (config.cluster): NATS JetStream queue and shared auth state; closed last.
+    const cluster = config.cluster ? await openCluster(config, { log }) : undefined;
+    if (cluster) cleanups.push(() => cluster.close());
+    const useKv = config.cluster?.authStore !== "postgres";
+    if (useKv && !config.kv.path.includes("://")) {
+      await Deno.mkdir(dirname(config.kv.path), { recursive: true });
     }
-    let admins = config.admins;
-    if (admins.length === 0) {
-      const path = `${config.dataDir}/admin-password`;
-      const pw = await persistedSecret(path, 24);
-      admins = [{ name: "admin", password: pw.value }];
-      log(`warning: no admins configured; admin "admin" has the password in ${path}`);
-    }
-    const auth = await createAuthService({ store, secret, ttlSeconds: config.jwt.ttlSeconds, admins });
-    cleanups.push(() => auth.close());
-    const limiter = createLoginLimiter(config.loginLimit);
+    const kv = useKv ? await Deno.openKv(config.kv.path) : undefined;
+    if (kv) cleanups.push(() => kv.close());
 
     let database: Promise<Awaited<ReturnType<typeof openDatabase>>> | undefined;
+    let closing = false;
     const postgresClient = async (): Promise<postgres.Sql> => {
+      if (closing) throw new Error("the service is shutting down");
       if (!database) {
         database = openDatabase({ url: config.postgres.url, dataDir: config.dataDir });
-        database.then((db) => {
-          log(`postgres: ${db.embedded ? "embedded server started" : "connected"}`);
-          cleanups.push(() => db.close());
-        }, () => {
-          database = undefined; // retried by the receiver's init backoff
-        });
+        database.then(
+          (db) => log(`postgres: ${db.embedded ? "embedded server started" : "connected"}`),
+          () => {
+            database = undefined; // retried by the receiver's init backoff
+          },
+        );
       }
       return (await database).sql;
     };
+    // Registered before the drain step, so it runs after the queues have drained.
+    cleanups.push(async () => {
+      closing = true;
+      await (await database?.catch(() => undefined))?.close();
+    });
 
     const types = options.receiverTypes ?? builtinReceiverTypes();
     const entries = config.receivers ?? defaultReceivers(config);
@@ -170,16 +162,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
         postgres: postgresClient,
       });
       receivers.push(receiver);
-      runners.push(createReceiverRunner(receiver, {
+      runners.push(createReceiverRunner(cluster ? cluster.queue.track(receiver) : receiver, {
         spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
         lingerMs: receiver.durable ? 20 : 0,
       }));
     }
-    const bus = createLocalBus(runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe })));
-    const activity = createActivityMonitor({
+    const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));
+    const bus = cluster ? await cluster.queue.start(subscriptions) : createLocalBus(subscriptions);
+    const activityOptions = {
       timeoutMs: config.inactivityTimeoutMs,
-      onInactive: (agentId) => bus.inactive(agentId),
-    });
+      onInactive: (agentId: string) => bus.inactive(agentId),
+    };
+    const activity = cluster
+      ? await cluster.createActivity(activityOptions)
+      : createActivityMonitor(activityOptions);
     cleanups.push(() => activity.close());
     let drained = false;
     cleanups.push(async () => {
@@ -187,6 +183,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       drained = true;
       await Promise.all(runners.map((r) => r.drain(config.shutdownTimeoutMs)));
     });
+    if (cluster) cleanups.push(() => cluster.queue.stopConsuming()); // before the drain above
     for (const runner of runners) await runner.start();
     const ethstats = config.ethstats.enabled
       ? createEthstatsRoutes({ auth, bus, activity, limiter, options: config.ethstats })

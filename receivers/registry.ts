@@ -3,7 +3,11 @@ import type { ReceiverConfig } from "../core/config.ts";
 import { ConfigError, describeIssue } from "../core/config.ts";
 import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
+import { ethStatsReceiverType } from "./eth_stats.ts";
+import { systemStatsReceiverType } from "./system_stats.ts";
+import { ethStatsReceiverType } from "./eth_stats.ts";
 import { jsonlReceiverType } from "./jsonl.ts";
+import { systemStatsReceiverType } from "./system_stats.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
 import { webReceiverType } from "./web.ts";
 
@@ -12,7 +16,11 @@ export function builtinReceiverTypes(): Map<string, ReceiverType> {
   return new Map<string, ReceiverType>([
     ["dashboard", dashboardReceiverType],
     ["dynamodb", dynamodbReceiverType],
+    ["eth_stats", ethStatsReceiverType],
     ["jsonl", jsonlReceiverType],
+    ["eth_stats", ethStatsReceiverType],
+    ["system_stats", systemStatsReceiverType],
+    ["system_stats", systemStatsReceiverType],
     ["web", webReceiverType],
   ]);
 }

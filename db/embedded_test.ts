@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { startEmbeddedPostgres } from "./embedded.ts";
+
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const EMBEDDED = new URL("./embedded.ts", import.meta.url).href;
+
+async function query<T>(url: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** Whether `pid` is a live (not zombie) process. */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function postmasterPid(dataDir: string): Promise<number> {
+  return Number.parseInt((await Deno.readTextFile(`${dataDir}/pgdata/postmaster.pid`)).split("\n")[0]!, 10);
+}
+
+async function postgresIds(): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) => {
+    const out = await new Deno.Command("id", { args: [flag, "postgres"], stdout: "piped" }).output();
+    return Number.parseInt(new TextDecoder().decode(out.stdout), 10);
+  };
+  return { uid: await id("-u"), gid: await id("-g") };
+}
+
+/**
+ * Starts the embedded server from another Deno process and SIGKILLs that process, leaving
+ * the server running as an orphan. Returns the orphan's pid.
+ */
+async function orphanServer(dataDir: string): Promise<number> {
+  const code = `
+    const { startEmbeddedPostgres } = await import(${JSON.stringify(EMBEDDED)});
+    const server = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
+    console.log(server.url);
+    setInterval(() => {}, 60_000);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", CONFIG, code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    await reader.cancel();
+    assert.match(out, /^postgres:\/\//, "the child started a server");
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  return await postmasterPid(dataDir);
+}
+
+Deno.test("embedded postgres", async (t) => {
+  const dataDir = await Deno.makeTempDir({ dir: "/tmp", prefix: "poa-embedded-test-" });
+  try {
+    let firstUrl = "";
+
+    await t.step("starts a fresh cluster, and a restart keeps its data and password", async () => {
+      const first = await startEmbeddedPostgres({ dataDir });
+      try {
+        firstUrl = first.url;
+        await query(
+          first.url,
+          (sql) => sql`create table kept (note text)`.then(() => sql`insert into kept values ('x')`),
+        );
+      } finally {
+        await first.stop();
+      }
+      const password = await Deno.readTextFile(`${dataDir}/password`);
+      assert.equal((await Deno.stat(`${dataDir}/password`)).mode! & 0o777, 0o600);
+      const second = await startEmbeddedPostgres({ dataDir });
+      try {
+        assert.equal(new URL(second.url).password, new URL(firstUrl).password);
+        assert.equal(await Deno.readTextFile(`${dataDir}/password`), password);
+        const rows = await query(second.url, (sql) => sql`select note from kept`);
+        assert.deepEqual(rows.map((r) => r.note), ["x"]);
+      } finally {
+        await second.stop();
+      }
+    });
+
+    await t.step(
+      "listens on the port it is given; after stop (idempotent) nothing listens there",
+      async () => {
+        const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const port = (probe.addr as Deno.NetAddr).port;
+        probe.close();
+        const server = await startEmbeddedPostgres({ dataDir, port });
+        assert.equal(server.port, port);
+        assert.equal(new URL(server.url).port, String(port));
+        assert.equal((await query(server.url, (sql) => sql`select 1 as one`))[0]!.one, 1);
+        await server.stop();
+        await server.stop();
+        await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+      },
+    );
+
+    await t.step("a second start on a directory whose server runs in this process is refused", async () => {
+      const server = await startEmbeddedPostgres({ dataDir });
+      try {
+        await assert.rejects(startEmbeddedPostgres({ dataDir }), /already running in this process/);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    await t.step(
+      "a server left running by a SIGKILLed process is stopped and the directory starts again",
+      async () => {
+        const orphan = await orphanServer(dataDir);
+        assert.ok(await alive(orphan), "the orphan outlived its process");
+        const warnings: string[] = [];
+        const warn = console.warn;
+        console.warn = (line: string) => void warnings.push(line);
+        let server;
+        try {
+          server = await startEmbeddedPostgres({ dataDir });
+        } finally {
+          console.warn = warn;
+        }
+        try {
+          assert.equal(await alive(orphan), false);
+          assert.match(warnings.join("\n"), /left running .* by a killed run/);
+          const rows = await query(server.url, (sql) => sql`select note from kept`);
+          assert.deepEqual(rows.map((r) => r.note), ["x"]);
+        } finally {
+          await server.stop();
+        }
+      },
+    );
+
+    await t.step("a postmaster.pid left by a SIGKILLed server does not prevent start", async () => {
+      const server = await startEmbeddedPostgres({ dataDir });
+      Deno.kill(await postmasterPid(dataDir), "SIGKILL");
+      await server.stop(); // returns at once: the process is gone
+      const again = await startEmbeddedPostgres({ dataDir });
+      try {
+        assert.equal((await query(again.url, (sql) => sql`select count(*)::int as n from kept`))[0]!.n, 1);
+      } finally {
+        await again.stop();
+      }
+    });
+
+    await t.step(
+      "a postmaster.pid naming a live process of the server's user does not prevent start",
+      async () => {
+        // The pid was reused after a crash. Postgres alone refuses: "lock file already exists".
+        const ids = Deno.uid() === 0 ? await postgresIds() : {};
+        const sleeper = new Deno.Command("sleep", { args: ["30"], ...ids, stdout: "null", stderr: "null" })
+          .spawn();
+        try {
+          await Deno.writeTextFile(`${dataDir}/pgdata/postmaster.pid`, `${sleeper.pid}\n`);
+          const server = await startEmbeddedPostgres({ dataDir });
+          await server.stop();
+        } finally {
+          sleeper.kill("SIGKILL");
+          await sleeper.status;
+        }
+      },
+    );
+
+    await t.step({
+      name: "as root, a data directory that OS user postgres cannot reach is refused with a clear error",
+      ignore: Deno.uid() !== 0,
+      fn: async () => {
+        const parent = await Deno.makeTempDir({ dir: "/tmp", prefix: "poa-private-" }); // 0700 root
+        try {
+          await assert.rejects(
+            startEmbeddedPostgres({ dataDir: `${parent}/data/postgres` }),
+            (err: Error) => {
+              assert.match(err.message, new RegExp(`cannot enter ${parent}\\b`));
+              assert.match(err.message, /postgres\.url/);
+              assert.match(err.message, /DATABASE_URL/);
+              return true;
+            },
+          );
+        } finally {
+          await Deno.remove(parent, { recursive: true });
+        }
+      },
+    });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

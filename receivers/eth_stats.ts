@@ -1,0 +1,61 @@
+/**
+ * The `eth_stats` receiver (original `POABackend.Receivers.EthStats`): `statistics` messages
+ * of `ethereum_metrics` become rows of Postgres table `eth_stats`.
+ *
+ * Body validation (a body that fails is skipped and counted, never fails the batch):
+ * - `active`, `mining`: booleans; `peers`: an integer in int range.
+ * - `hashrate`: a non-negative integer; `gasPrice`: a non-negative integer or null (null is
+ *   what the inactive-agent statistics carry). Both must be JSON numbers: decimal strings are
+ *   NOT accepted. The original agent sends numbers, DESIGN calls strings for numbers
+ *   malformed, and a value past 2^53 wei (9,007,199 gwei) is no realistic gas price; a JSON
+ *   number is also kept exact only up to 2^53, so integers must be safe integers (which fit
+ *   the bigint columns).
+ * - `syncing`: `false` (or null) → the three block columns are null; an object → its
+ *   `currentBlock`, `highestBlock`, `startingBlock` (strings such as "0x44ee0"; missing or
+ *   null → null, like the original's `Map.get`; other keys ignored).
+ * - `uptime` and unknown keys are ignored (the original did not store them either).
+ */
+import { z } from "zod";
+import { createStatsTableReceiver, tableOptionsSchema } from "./stats_table.ts";
+import type { ReceiverType } from "./types.ts";
+
+const options = tableOptionsSchema("eth_stats");
+
+const block = z.string().nullable().optional();
+
+const body = z.object({
+  active: z.boolean(),
+  mining: z.boolean(),
+  hashrate: z.int().min(0),
+  peers: z.int().min(0).max(2_147_483_647),
+  gasPrice: z.int().min(0).nullable(),
+  syncing: z.union([
+    z.literal(false),
+    z.null(),
+    z.object({ currentBlock: block, highestBlock: block, startingBlock: block }),
+  ]),
+});
+
+/** The `eth_stats` receiver type: ethereum `statistics` → rows of `eth_stats`. */
+export const ethStatsReceiverType: ReceiverType<typeof options> = {
+  options,
+  create: (opts, context) =>
+    createStatsTableReceiver(context.config.id, opts, context, {
+      baseTable: "eth_stats",
+      what: "ethereum statistics",
+      body,
+      columns: (b) => {
+        const syncing = b.syncing || undefined;
+        return {
+          active: b.active,
+          mining: b.mining,
+          hashrate: b.hashrate,
+          peers: b.peers,
+          gas_price: b.gasPrice,
+          current_block: syncing?.currentBlock ?? null,
+          highest_block: syncing?.highestBlock ?? null,
+          starting_block: syncing?.startingBlock ?? null,
+        };
+      },
+    }),
+};

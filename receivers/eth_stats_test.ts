@@ -1,0 +1,344 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import type { Message } from "../core/message.ts";
+import { migrate } from "../db/migrate.ts";
+import { startTestPostgres } from "../tests/support/postgres.ts";
+import { ethStatsReceiverType } from "./eth_stats.ts";
+import type { Receiver } from "./types.ts";
+
+const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
+
+/** Builds the receiver the way the registry does: options through the zod schema. */
+async function build(sql: postgres.Sql, extra: Record<string, unknown> = {}): Promise<Receiver> {
+  const options = ethStatsReceiverType.options.parse(extra);
+  return await ethStatsReceiverType.create(options, {
+    config: { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
+    dataDir: "unused",
+    postgres: () => Promise.resolve(sql),
+  });
+}
+
+function message(agentId: string, data: Record<string, unknown>, overrides: Partial<Message> = {}): Message {
+  return {
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data,
+    receivedAt: RECEIVED_AT,
+    ...overrides,
+  };
+}
+
+function statistics(agentId: string, body: unknown, overrides: Partial<Message> = {}): Message {
+  return message(agentId, { type: "statistics", body }, overrides);
+}
+
+/** The original's fixture (test/receivers/eth_stats_test.exs), syncing as an object. */
+function syncingStats(): Record<string, unknown> {
+  return {
+    active: true,
+    gasPrice: 0,
+    hashrate: 0,
+    mining: false,
+    peers: 3,
+    syncing: {
+      currentBlock: "0x44ee0",
+      highestBlock: "0x44ee2",
+      startingBlock: "0x40ad3",
+      warpChunksAmount: null,
+      warpChunksProcessed: null,
+    },
+    uptime: 100.0,
+  };
+}
+
+function syncedStats(): Record<string, unknown> {
+  return {
+    active: true,
+    mining: true,
+    hashrate: 12,
+    peers: 25,
+    gasPrice: 20_000_000_000,
+    syncing: false,
+    uptime: 99.5,
+  };
+}
+
+function agent(): string {
+  return `agent-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The rows of an agent, every column as Postgres stores it (date as text: no JS time zone). */
+function rowsOf(sql: postgres.Sql, agentId: string, table = "eth_stats") {
+  return sql`
+    select date::text as date, agent_id, active, mining, hashrate, peers, gas_price,
+           current_block, highest_block, starting_block, msg_id
+    from ${sql(table)} where agent_id = ${agentId} order by date, msg_id`;
+}
+
+async function countOf(sql: postgres.Sql, agentId: string): Promise<number> {
+  const [row] = await sql<
+    { n: number }[]
+  >`select count(*)::int as n from eth_stats where agent_id = ${agentId}`;
+  return row!.n;
+}
+
+/** Runs `fn` with console.warn captured. */
+async function capturingWarnings(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+  try {
+    await fn();
+  } finally {
+    console.warn = original;
+  }
+  return lines;
+}
+
+Deno.test("eth_stats receiver", async (t) => {
+  const server = await startTestPostgres();
+  try {
+    await migrate(server.sql);
+
+    await t.step(
+      "statistics with syncing as an object become a row with the three block columns",
+      async () => {
+        const receiver = await build(server.sql);
+        await receiver.init!();
+        const msg = statistics("agent_id1", syncingStats());
+        await receiver.receive([msg]);
+        assert.deepEqual([...await rowsOf(server.sql, "agent_id1")], [{
+          date: "2024-01-02 03:04:05.678",
+          agent_id: "agent_id1",
+          active: true,
+          mining: false,
+          hashrate: "0",
+          peers: 3,
+          gas_price: "0",
+          current_block: "0x44ee0",
+          highest_block: "0x44ee2",
+          starting_block: "0x40ad3",
+          msg_id: msg.id,
+        }]);
+        assert.deepEqual(receiver.stats!(), { rows_written: 1, skipped_malformed: 0 });
+      },
+    );
+
+    await t.step("statistics with syncing false have null block columns", async () => {
+      const receiver = await build(server.sql);
+      const id = agent();
+      const msg = statistics(id, syncedStats());
+      await receiver.receive([msg]);
+      assert.deepEqual([...await rowsOf(server.sql, id)], [{
+        date: "2024-01-02 03:04:05.678",
+        agent_id: id,
+        active: true,
+        mining: true,
+        hashrate: "12",
+        peers: 25,
+        gas_price: "20000000000",
+        current_block: null,
+        highest_block: null,
+        starting_block: null,
+        msg_id: msg.id,
+      }]);
+    });
+
+    await t.step(
+      "the inactive statistics shape (gasPrice and syncing null, no uptime) is stored",
+      async () => {
+        const receiver = await build(server.sql);
+        const id = agent();
+        await receiver.receive([
+          statistics(id, {
+            active: false,
+            mining: false,
+            hashrate: 0,
+            peers: 0,
+            gasPrice: null,
+            syncing: null,
+          }),
+        ]);
+        const [row] = await rowsOf(server.sql, id);
+        assert.equal(row!.active, false);
+        assert.equal(row!.gas_price, null);
+        assert.equal(row!.current_block, null);
+      },
+    );
+
+    await t.step("a syncing object with missing or null block fields stores nulls for them", async () => {
+      const receiver = await build(server.sql);
+      const id = agent();
+      await receiver.receive([
+        statistics(id, { ...syncingStats(), syncing: { currentBlock: "0x10", highestBlock: null } }),
+      ]);
+      const [row] = await rowsOf(server.sql, id);
+      assert.deepEqual([row!.current_block, row!.highest_block, row!.starting_block], ["0x10", null, null]);
+    });
+
+    await t.step("date is stored in UTC whatever the session time zone", async () => {
+      const url = server.url;
+      const auckland = postgres(url, {
+        max: 1,
+        onnotice: () => {},
+        connection: { TimeZone: "Pacific/Auckland" },
+      });
+      try {
+        const receiver = await build(auckland);
+        const id = agent();
+        await receiver.receive([statistics(id, syncedStats())]);
+        const [row] = await rowsOf(server.sql, id);
+        assert.equal(row!.date, "2024-01-02 03:04:05.678");
+      } finally {
+        await auckland.end({ timeout: 1 });
+      }
+    });
+
+    await t.step("a batch of 1000 messages is written with one INSERT statement", async () => {
+      const statements: string[] = [];
+      const observed = postgres(server.url, {
+        max: 10,
+        onnotice: () => {},
+        debug: (_connection, query) => void statements.push(query),
+      });
+      try {
+        const receiver = await build(observed);
+        await receiver.init!();
+        statements.length = 0;
+        const id = agent();
+        const batch = Array.from(
+          { length: 1000 },
+          (_, i) => statistics(id, { ...syncedStats(), peers: i }, { receivedAt: RECEIVED_AT + i }),
+        );
+        await receiver.receive(batch);
+        const inserts = statements.filter((q) => /^\s*insert\b/i.test(q));
+        assert.equal(inserts.length, 1, `statements sent: ${statements.length}`);
+        assert.equal(statements.length, 1);
+        assert.equal(await countOf(server.sql, id), 1000);
+        assert.equal(receiver.stats!().rows_written, 1000);
+      } finally {
+        await observed.end({ timeout: 1 });
+      }
+    });
+
+    await t.step("the same batch received twice is stored exactly once", async () => {
+      const receiver = await build(server.sql);
+      const id = agent();
+      const batch = Array.from({ length: 50 }, () => statistics(id, syncingStats()));
+      await receiver.receive(batch);
+      await receiver.receive(batch);
+      assert.equal(await countOf(server.sql, id), 50);
+      assert.equal(receiver.stats!().rows_written, 50);
+    });
+
+    await t.step("message ids that are not UUIDs are still written once", async () => {
+      const receiver = await build(server.sql);
+      const id = agent();
+      const batch = [
+        statistics(id, syncedStats(), { id: "m-1" }),
+        statistics(id, syncedStats(), { id: "m-2" }),
+      ];
+      await receiver.receive(batch);
+      await receiver.receive(batch);
+      assert.equal(await countOf(server.sql, id), 2);
+    });
+
+    await t.step(
+      "malformed statistics are skipped, counted and warned about; good ones in the batch are written",
+      async () => {
+        const receiver = await build(server.sql);
+        const good = agent();
+        const bad = agent();
+        const { peers: _peers, ...withoutPeers } = syncedStats();
+        const malformed: unknown[] = [
+          withoutPeers, // missing field
+          { ...syncedStats(), active: "yes" }, // wrong type
+          { ...syncedStats(), hashrate: "12" }, // string for a number
+          { ...syncedStats(), gasPrice: "20000000000" }, // string for a number
+          { ...syncedStats(), peers: 2.5 }, // not an integer
+          { ...syncedStats(), peers: 2 ** 31 }, // out of the int column's range
+          { ...syncedStats(), hashrate: 2 ** 60 }, // past 2^53: not exact in JSON
+          { ...syncedStats(), syncing: true }, // neither false nor an object
+          { ...syncedStats(), syncing: { currentBlock: 17 } }, // a number for a block string
+          { ...syncedStats(), syncing: { currentBlock: "0x1\u0000" } }, // Postgres text has no NUL
+          "not an object", // body not an object
+          [1, 2, 3], // body an array
+          null,
+        ];
+        const batch = [
+          statistics(good, syncedStats()),
+          ...malformed.map((body) => statistics(bad, body)),
+          statistics(good, syncingStats()),
+          statistics("agent\u0000nul", syncedStats()),
+        ];
+        const warnings = await capturingWarnings(() => receiver.receive(batch));
+        assert.equal(await countOf(server.sql, good), 2);
+        assert.equal(await countOf(server.sql, bad), 0);
+        assert.deepEqual(receiver.stats!(), { rows_written: 2, skipped_malformed: malformed.length + 1 });
+        assert.equal(warnings.length, malformed.length + 1);
+        for (const line of warnings.slice(0, -1)) assert.ok(line.includes(`agent "${bad}"`), line);
+        assert.match(warnings[0]!, /peers/);
+        assert.match(warnings.at(-1)!, /agent_id contains a NUL character/);
+        // The pipeline retries a batch whole: the same messages are not counted twice.
+        assert.deepEqual(await capturingWarnings(() => receiver.receive(batch)), []);
+        assert.deepEqual(receiver.stats!(), { rows_written: 2, skipped_malformed: malformed.length + 1 });
+      },
+    );
+
+    await t.step("messages that are not statistics are ignored, not counted", async () => {
+      const receiver = await build(server.sql);
+      const id = agent();
+      await receiver.receive([
+        message(id, { type: "information", body: { name: "parity" } }),
+        message(id, { type: "block", body: { number: 1 } }),
+        message(id, { type: "pending", body: { pending: 3 } }),
+        message(id, { body: syncedStats() }),
+        message(id, {}),
+      ]);
+      assert.equal(await countOf(server.sql, id), 0);
+      assert.deepEqual(receiver.stats!(), { rows_written: 0, skipped_malformed: 0 });
+    });
+
+    await t.step({
+      name: "receive rejects while the server is down; after it is back the batch is stored exactly once",
+      ignore: Deno.env.get("TEST_DATABASE_URL") !== undefined, // needs the embedded server to stop it
+      fn: async () => {
+        const receiver = await build(server.sql);
+        const id = agent();
+        const before = Array.from({ length: 5 }, () => statistics(id, syncedStats()));
+        await receiver.receive(before);
+        await server.stop();
+        const batch = [...before, ...Array.from({ length: 5 }, () => statistics(id, syncingStats()))];
+        try {
+          await assert.rejects(receiver.receive(batch));
+        } finally {
+          await server.start();
+        }
+        await receiver.receive(batch);
+        assert.equal(await countOf(server.sql, id), 10);
+      },
+    });
+
+    await t.step("a table option other than eth_stats is created like eth_stats on init", async () => {
+      const table = `eth_stats_${crypto.randomUUID().slice(0, 8)}`;
+      const receiver = await build(server.sql, { table });
+      await receiver.init!();
+      const id = agent();
+      const batch = [statistics(id, syncingStats())];
+      await receiver.receive(batch);
+      await receiver.receive(batch);
+      assert.equal((await rowsOf(server.sql, id, table)).length, 1);
+      assert.equal(await countOf(server.sql, id), 0);
+    });
+
+    await t.step("options: unknown keys and table names that are not plain identifiers are refused", () => {
+      assert.equal(ethStatsReceiverType.options.safeParse({}).success, true);
+      assert.equal(ethStatsReceiverType.options.safeParse({ tabel: "x" }).success, false);
+      assert.equal(ethStatsReceiverType.options.safeParse({ table: "eth stats; drop" }).success, false);
+    });
+  } finally {
+    await server.close();
+  }
+});

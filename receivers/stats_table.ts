@@ -1,0 +1,161 @@
+/**
+ * The shared part of the `eth_stats` and `system_stats` receivers: `statistics` messages
+ * become rows of one Postgres table, written idempotently by `msg_id`.
+ *
+ * Write semantics:
+ * - A batch becomes ONE multi-row `insert … on conflict (msg_id) do nothing` (split only
+ *   above Postgres's 65,535 bind parameters, i.e. thousands of rows). A failed write throws;
+ *   the pipeline retries the whole batch and the conflict clause keeps every row exactly once.
+ * - A malformed statistics body is skipped, counted (`skipped_malformed`) and warned about
+ *   with its agent id; it never fails the batch. Whatever passes validation must be
+ *   insertable (column ranges, no NUL in text), or one bad report would block the queue.
+ * - `date` is the time the service accepted the report, sent as a UTC ISO string without a
+ *   type: Postgres reads it as `timestamp` and ignores the zone, so the stored value is UTC
+ *   whatever the session TimeZone (a JS Date would go through timestamptz and shift).
+ */
+import type postgres from "postgres";
+import { z } from "zod";
+import { describeIssue } from "../core/config.ts";
+import { type Message, payloadBody, payloadType } from "../core/message.ts";
+import type { Receiver } from "./types.ts";
+
+/** Options common to the statistics receivers: the table (created like the base table if missing). */
+export function tableOptionsSchema(baseTable: string) {
+  return z.object({
+    table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+      .default(baseTable),
+  }).strict();
+}
+
+/** Options of a statistics receiver, after defaults. */
+export interface StatsTableOptions {
+  table: string;
+}
+
+/** What a statistics receiver type defines: its table, columns and body → columns mapping. */
+export interface StatsTableSpec<B extends z.ZodType, C extends string> {
+  /** The table created by the migrations; `options.table` is created like it when different. */
+  baseTable: string;
+  /** What the warnings call a message, e.g. "ethereum statistics". */
+  what: string;
+  /** Validates a statistics body. */
+  body: B;
+  /** The columns besides `date`, `agent_id` and `msg_id`, from a valid body. */
+  columns(body: z.infer<B>): Record<C, string | number | boolean | null>;
+}
+
+const MAX_BIND_PARAMETERS = 65_535;
+/** Ids of skipped messages remembered so a retried batch does not count them again. */
+const SKIPPED_REMEMBERED = 10_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Row = Record<string, string | number | boolean | null>;
+
+/** Builds a durable receiver writing the `statistics` messages it gets into `options.table`. */
+export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
+  id: string,
+  options: StatsTableOptions,
+  context: { postgres(): Promise<postgres.Sql> },
+  spec: StatsTableSpec<B, C>,
+): Receiver {
+  const table = options.table;
+  const counters = { rows_written: 0, skipped_malformed: 0 };
+  const recentlySkipped = new Set<string>();
+  let ready: Promise<postgres.Sql> | undefined;
+
+  function prepare(): Promise<postgres.Sql> {
+    // Memoised on success only: a failed init is retried by the next call.
+    ready ??= (async () => {
+      const sql = await context.postgres();
+      if (table !== spec.baseTable) {
+        await sql`create table if not exists ${sql(table)} (like ${sql(spec.baseTable)} including all)`;
+      }
+      await sql`select msg_id from ${sql(table)} limit 0`; // a clear error now, not on every batch
+      return sql;
+    })().catch((err) => {
+      ready = undefined;
+      throw err;
+    });
+    return ready;
+  }
+
+  function skip(message: Message, why: string): undefined {
+    // A batch is retried whole after a failed write: count and warn once per message.
+    if (recentlySkipped.has(message.id)) return undefined;
+    recentlySkipped.add(message.id);
+    if (recentlySkipped.size > SKIPPED_REMEMBERED) {
+      recentlySkipped.delete(recentlySkipped.values().next().value!);
+    }
+    counters.skipped_malformed++;
+    console.warn(
+      `receiver ${id}: skipped ${spec.what} from agent ${JSON.stringify(message.agentId)} ` +
+        `(message ${message.id}): ${why}`,
+    );
+    return undefined;
+  }
+
+  async function toRow(message: Message): Promise<Row | undefined> {
+    const body = payloadBody(message);
+    if (!body) return skip(message, "body is not an object");
+    const parsed = spec.body.safeParse(body);
+    if (!parsed.success) return skip(message, describeIssue(parsed.error));
+    const date = new Date(message.receivedAt);
+    const year = date.getUTCFullYear();
+    if (Number.isNaN(year) || year < 1 || year > 9999) {
+      return skip(message, `receivedAt ${message.receivedAt} is not a valid time`);
+    }
+    const row: Row = {
+      date: date.toISOString(),
+      agent_id: message.agentId,
+      ...spec.columns(parsed.data),
+      msg_id: await msgId(message.id),
+    };
+    for (const [column, value] of Object.entries(row)) {
+      if (typeof value === "string" && value.includes("\0")) {
+        return skip(message, `${column} contains a NUL character`);
+      }
+    }
+    return row;
+  }
+
+  return {
+    id,
+    durable: true,
+    async init() {
+      await prepare();
+    },
+    async receive(batch) {
+      const rows: Row[] = [];
+      for (const message of batch) {
+        if (payloadType(message) !== "statistics") continue;
+        const row = await toRow(message);
+        if (row) rows.push(row);
+      }
+      if (rows.length === 0) return;
+      const sql = await prepare();
+      const columns = Object.keys(rows[0]!);
+      const perStatement = Math.floor(MAX_BIND_PARAMETERS / columns.length);
+      for (let i = 0; i < rows.length; i += perStatement) {
+        const chunk = rows.slice(i, i + perStatement);
+        const result = await sql`
+          insert into ${sql(table)} ${sql(chunk, columns)}
+          on conflict (msg_id) do nothing`;
+        counters.rows_written += result.count;
+      }
+    },
+    stats: () => ({ ...counters }),
+  };
+}
+
+/**
+ * The `msg_id` of a message: its id when it is a UUID (the routes make them so), else a
+ * UUID derived from it (SHA-256, version 8), so any id is stored and a retry still matches.
+ */
+async function msgId(id: string): Promise<string> {
+  if (UUID.test(id)) return id.toLowerCase();
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(id)));
+  hash[6] = (hash[6]! & 0x0f) | 0x80;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = Array.from(hash.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
