@@ -4,8 +4,6 @@ import { ConfigError, describeIssue } from "../core/config.ts";
 import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
-import { systemStatsReceiverType } from "./system_stats.ts";
-import { ethStatsReceiverType } from "./eth_stats.ts";
 import { jsonlReceiverType } from "./jsonl.ts";
 import { systemStatsReceiverType } from "./system_stats.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
@@ -18,8 +16,6 @@ export function builtinReceiverTypes(): Map<string, ReceiverType> {
     ["dynamodb", dynamodbReceiverType],
     ["eth_stats", ethStatsReceiverType],
     ["jsonl", jsonlReceiverType],
-    ["eth_stats", ethStatsReceiverType],
-    ["system_stats", systemStatsReceiverType],
     ["system_stats", systemStatsReceiverType],
     ["web", webReceiverType],
   ]);

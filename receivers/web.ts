@@ -1,0 +1,340 @@
+/**
+ * The `web` receiver: a live dashboard page served by the service, with a coalescing browser
+ * feed and a JSON read API over the in-memory node state and the Postgres statistics history.
+ *
+ * Routes (on the `dashboard` route group):
+ * - `GET /` the page; `GET /assets/<file>` its script and style (from `web/`);
+ * - `GET /feed` websocket: a snapshot, then one frame per flush with the changed nodes only;
+ * - `GET /v1/nodes`, `/v1/nodes/:id`, `/v1/nodes/:id/eth_stats`, `/v1/nodes/:id/system_stats`,
+ *   `/v1/blocks`.
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import { safeEqual } from "../auth/password.ts";
+import type { AppEnv } from "../core/app_env.ts";
+import { AppError, errorResponse } from "../core/errors.ts";
+import type { Message } from "../core/message.ts";
+import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
+import { assetResponse, loadAssets } from "./web_assets.ts";
+import { blockView, createFeed, nodeView } from "./web_feed.ts";
+import {
+  blocksQuerySchema,
+  historyQuerySchema,
+  nodeParams,
+  nodeQuerySchema,
+  nodesQuerySchema,
+  parseQuery,
+  queryEthStats,
+  querySystemStats,
+} from "./web_history.ts";
+import { createWebState } from "./web_state.ts";
+
+const tableName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier");
+
+const schema = z.object({
+  /**
+   * When true, the page, the feed and the read API need the dashboard secret: `?secret=` once
+   * (the page trades it for an HttpOnly cookie) or that cookie. Assets stay public.
+   */
+  requireSecret: z.boolean().default(false),
+  /** The secret; the service fills in the dashboard one (`POA_WS_SECRET`, `data/ws-secret`). */
+  wsSecret: z.string().min(1).optional(),
+  /** How often changed nodes are pushed to the pages (each node at most once per flush). */
+  flushIntervalMs: z.number().int().min(50).max(10_000).default(500),
+  /** An inactive node is removed from the page and the API this long after it went inactive. */
+  removeInactiveAfterMs: z.number().int().positive().default(3_600_000),
+  /** Nodes kept in memory; the least recently heard-from one is forgotten beyond it. */
+  maxNodes: z.number().int().positive().max(100_000).default(10_000),
+  /** Recent blocks kept (highest numbers), for the charts and `GET /v1/blocks`. */
+  maxBlocks: z.number().int().min(1).max(1000).default(200),
+  /** Connected pages at most. */
+  maxClients: z.number().int().positive().default(1000),
+  /** A page with more unsent bytes than this (beyond its first snapshot) is closed. */
+  maxClientBufferBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  /** Widest `from`..`to` of a history request. */
+  maxRangeMs: z.number().int().positive().default(31 * 86_400_000),
+  /** A history request waiting longer than this for Postgres is 503. */
+  historyTimeoutMs: z.number().int().positive().default(10_000),
+  /** Tables read by the history API (as configured on the eth_stats / system_stats receivers). */
+  ethStatsTable: tableName.default("eth_stats"),
+  systemStatsTable: tableName.default("system_stats"),
+  /** Lifetime of the access cookie (when `requireSecret`). */
+  cookieMaxAgeSeconds: z.number().int().positive().default(30 * 86_400),
+  /** Directory of the page and its assets (default: `web/` of this repository). */
+  assetsDir: z.string().min(1).optional(),
+}).strict().refine((o) => !o.requireSecret || o.wsSecret !== undefined, {
+  path: ["wsSecret"],
+  message: "requireSecret needs a wsSecret (or POA_WS_SECRET)",
+});
+
+/** Validated web dashboard options (defaults applied). */
+export type WebOptions = z.infer<typeof schema>;
+
+/** The web dashboard receiver. */
+export interface WebReceiver extends Receiver {
+  routes: { group: "dashboard"; app: Hono<AppEnv> };
+  inactive(agentId: string): void;
+  close(): void;
+  stats(): Record<string, number>;
+}
+
+/** Name of the access cookie. */
+export const ACCESS_COOKIE = "poa_dashboard";
+
+/** The access cookie's value: an HMAC of a fixed label, so the cookie never holds the secret. */
+async function accessToken(secret: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("poa-web-dashboard-access-v1")),
+  );
+  return btoa(String.fromCharCode(...mac)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Creates a web dashboard receiver. */
+export async function createWebReceiver(
+  id: string,
+  options: WebOptions,
+  context: Pick<ReceiverContext, "postgres"> & { now?: () => number },
+): Promise<WebReceiver> {
+  const now = context.now ?? Date.now;
+  const assets = await loadAssets(options.assetsDir ?? new URL("../web/", import.meta.url));
+  const token = options.requireSecret ? await accessToken(options.wsSecret!) : undefined;
+  const state = createWebState({
+    maxNodes: options.maxNodes,
+    maxBlocks: options.maxBlocks,
+    removeInactiveAfterMs: options.removeInactiveAfterMs,
+    now,
+  });
+  const feed = createFeed(state, {
+    maxClientBufferBytes: options.maxClientBufferBytes,
+    maxClients: options.maxClients,
+    settings: {
+      flushIntervalMs: options.flushIntervalMs,
+      removeInactiveAfterMs: options.removeInactiveAfterMs,
+      maxBlocks: options.maxBlocks,
+    },
+    now,
+  });
+  const counters = { skipped_malformed: 0, history_unavailable: 0 };
+
+  // One timer: flush the changes to the pages and, less often, forget long-inactive nodes.
+  const sweepEveryMs = Math.max(
+    options.flushIntervalMs,
+    Math.min(60_000, options.removeInactiveAfterMs / 10),
+  );
+  let lastSweep = now();
+  const timer = setInterval(() => {
+    if (now() - lastSweep >= sweepEveryMs) {
+      lastSweep = now();
+      state.sweep();
+    }
+    feed.flush(state.takeChanges());
+  }, options.flushIntervalMs);
+
+  const access = createAccess(options, token);
+  const app = new Hono<AppEnv>();
+
+  app.get("/", access, (c) => {
+    if (c.req.query("secret") !== undefined) {
+      // The secret was accepted and the cookie set: drop it from the address bar and history.
+      return new Response(null, { status: 303, headers: { location: "./", "cache-control": "no-store" } });
+    }
+    return withPageHeaders(assetResponse(assets.page, requestVersion(c), "no-cache"));
+  });
+
+  app.get("/assets/:file", (c) => {
+    const asset = assets.files.get(c.req.param("file"));
+    if (!asset) throw new AppError(404, "not_found", `no asset ${c.req.param("file")}`);
+    return assetResponse(asset, requestVersion(c));
+  });
+
+  app.get("/feed", access, (c) => {
+    const req = c.req.raw;
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return errorResponse(426, "upgrade_required", "/feed is a websocket endpoint", {
+        upgrade: "websocket",
+      });
+    }
+    if (feed.full) return errorResponse(503, "unavailable", "too many dashboard pages connected");
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(req);
+    } catch (err) {
+      return errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`);
+    }
+    const { socket, response } = upgraded;
+    socket.addEventListener("open", () => feed.open(socket), { once: true });
+    return response;
+  });
+
+  app.get("/v1/nodes", access, (c) => {
+    const query = parseQuery(nodesQuerySchema, c.req.query());
+    const all = [...state.nodes()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const page = all.slice(query.offset, query.offset + query.limit);
+    return c.json({
+      now: iso(now()),
+      total: all.length,
+      offset: query.offset,
+      limit: query.limit,
+      nodes: page.map((n) => nodeView(n, iso)),
+    });
+  });
+
+  app.get("/v1/nodes/:id", access, (c) => {
+    const agentId = parseQuery(nodeParams, { id: c.req.param("id") }).id;
+    parseQuery(nodeQuerySchema, c.req.query());
+    const node = state.node(agentId);
+    if (!node) throw new AppError(404, "not_found", `no node ${JSON.stringify(agentId)} is known`);
+    return c.json({ now: iso(now()), node: nodeView(node, iso) });
+  });
+
+  const historyQuery = historyQuerySchema(options.maxRangeMs);
+  for (const kind of ["eth_stats", "system_stats"] as const) {
+    app.get(`/v1/nodes/:id/${kind}`, access, async (c) => {
+      const agentId = parseQuery(nodeParams, { id: c.req.param("id") }).id;
+      const query = parseQuery(historyQuery, c.req.query());
+      const rows = await withPostgres(async (sql) =>
+        kind === "eth_stats"
+          ? await queryEthStats(sql, options.ethStatsTable, agentId, query)
+          : await querySystemStats(sql, options.systemStatsTable, agentId, query)
+      );
+      return c.json({
+        agent_id: agentId,
+        from: iso(query.from),
+        to: iso(query.to),
+        order: query.order,
+        limit: query.limit,
+        count: rows.length,
+        rows,
+      });
+    });
+  }
+
+  app.get("/v1/blocks", access, (c) => {
+    const query = parseQuery(blocksQuerySchema(options.maxBlocks), c.req.query());
+    return c.json({ now: iso(now()), blocks: state.blocks(query.limit).map((b) => blockView(b, iso)) });
+  });
+
+  /** Runs a query with the shared client; an unreachable or failing Postgres is 503, never a crash. */
+  async function withPostgres<T>(run: (sql: Awaited<ReturnType<ReceiverContext["postgres"]>>) => Promise<T>) {
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        context.postgres().then(run),
+        new Promise<never>((_, reject) => {
+          timeout = setTimeout(() => reject(new Error("timed out")), options.historyTimeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      counters.history_unavailable++;
+      console.warn(`receiver ${id}: history query failed: ${(err as Error).message}`);
+      throw new AppError(
+        503,
+        "unavailable",
+        "the statistics history (Postgres) is unavailable; try again later",
+      );
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  return {
+    id,
+    durable: false,
+    routes: { group: "dashboard", app },
+    receive(batch: Message[]) {
+      for (const message of batch) {
+        try {
+          state.apply(message);
+        } catch (err) {
+          counters.skipped_malformed++;
+          console.warn(`receiver ${id}: skipped a report of ${JSON.stringify(message.agentId)}: ${err}`);
+        }
+      }
+      return Promise.resolve();
+    },
+    inactive(agentId: string) {
+      state.inactive(agentId);
+    },
+    close() {
+      clearInterval(timer);
+      feed.close();
+    },
+    stats() {
+      return { ...state.stats(), ...feed.stats(), ...counters };
+    },
+  };
+}
+
+function requestVersion(
+  c: Context<AppEnv>,
+): { ifNoneMatch: string | undefined; version: string | undefined } {
+  return { ifNoneMatch: c.req.header("if-none-match"), version: c.req.query("v") };
+}
+
+/** The page may only load its own script, style and feed; it is never framed. */
+function withPageHeaders(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set(
+    "content-security-policy",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+      "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  );
+  headers.set("referrer-policy", "no-referrer");
+  headers.set("x-frame-options", "DENY");
+  return new Response(response.body, { status: response.status, headers });
+}
+
+/**
+ * The access check. Public unless `requireSecret`; then `?secret=<secret>` (any route; it also
+ * sets the HttpOnly access cookie) or that cookie, else 401. A wrong `?secret=` is 401 even with
+ * a valid cookie: it is a credential that failed.
+ */
+function createAccess(options: WebOptions, token: string | undefined): MiddlewareHandler<AppEnv> {
+  return async function webAccess(c, next) {
+    if (!options.requireSecret || token === undefined) return await next();
+    const presented = c.req.query("secret");
+    if (presented !== undefined) {
+      if (!safeEqual(presented, options.wsSecret!)) {
+        return errorResponse(401, "unauthorized", "wrong dashboard secret");
+      }
+      await next();
+      // A websocket upgrade response must go out untouched (and the page has the cookie already).
+      if (c.res.status === 101) return;
+      setCookie(c, ACCESS_COOKIE, token, {
+        httpOnly: true,
+        sameSite: "Lax",
+        path: "/",
+        maxAge: options.cookieMaxAgeSeconds,
+        secure: isHttps(c),
+      });
+      return;
+    }
+    const cookie = getCookie(c, ACCESS_COOKIE);
+    if (cookie !== undefined && safeEqual(cookie, token)) return await next();
+    return errorResponse(
+      401,
+      "unauthorized",
+      "this dashboard needs its secret: open it once as /?secret=<secret> (a cookie keeps access)",
+    );
+  };
+}
+
+function isHttps(c: Context<AppEnv>): boolean {
+  return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
+}
+
+/** Registry entry for `type: "web"`. */
+export const webReceiverType: ReceiverType<typeof schema> = {
+  options: schema,
+  create: (options, context) => createWebReceiver(context.config.id, options, context),
+};

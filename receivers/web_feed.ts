@@ -1,0 +1,172 @@
+/**
+ * The browser feed of the web dashboard: a full snapshot when a page connects, then at most one
+ * frame per flush interval with only the nodes that changed since the previous flush, and of
+ * those only the reports that changed — built and serialized once for every client. A client
+ * that does not keep up is closed.
+ */
+import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./web_state.ts";
+
+/** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
+export interface NodeView<T> {
+  id: string;
+  active: boolean;
+  firstSeen: T;
+  lastSeen: T;
+  inactiveSince: T | null;
+  blockReceivedAt: T | null;
+  last: NodeState["last"];
+}
+
+/** A node with times in epoch milliseconds (feed) or ISO strings (read API). */
+export function nodeView<T>(node: NodeState, time: (ms: number) => T): NodeView<T> {
+  return {
+    id: node.id,
+    active: node.active,
+    firstSeen: time(node.firstSeen),
+    lastSeen: time(node.lastSeen),
+    inactiveSince: node.inactiveSince === null ? null : time(node.inactiveSince),
+    blockReceivedAt: node.blockReceivedAt === null ? null : time(node.blockReceivedAt),
+    last: node.last,
+  };
+}
+
+const epochMs = (ms: number) => ms;
+
+/**
+ * A changed node in an update frame: `full` with every report for a node the pages may not know,
+ * else only the reports that changed (the page merges them into what it has).
+ */
+function changeView(change: NodeChange): NodeView<number> & { full: boolean } {
+  const view = nodeView(change.node, epochMs);
+  if (change.reports === "all") return { ...view, full: true };
+  const last: NodeState["last"] = {};
+  for (const type of change.reports) Object.assign(last, { [type]: change.node.last[type] });
+  return { ...view, last, full: false };
+}
+
+/** A block as the feed and the read API show it (times in epoch ms or ISO). */
+export function blockView<T>(block: BlockEntry, time: (ms: number) => T): Omit<BlockEntry, "firstSeen"> & {
+  firstSeen: T;
+} {
+  return { ...block, firstSeen: time(block.firstSeen) };
+}
+
+export interface FeedOptions {
+  /** Unsent bytes a client may have queued before it is closed as too slow. */
+  maxClientBufferBytes: number;
+  /** Connected pages at most; more are refused with 503. */
+  maxClients: number;
+  /** Settings the page needs (flush interval, removal time, ring size). */
+  settings: Record<string, number>;
+  now?: () => number;
+}
+
+/** The set of connected pages. */
+export interface Feed {
+  /** Whether another page may connect. */
+  readonly full: boolean;
+  /** Sends the snapshot to a freshly opened socket and adds it to the flushes. */
+  open(socket: WebSocket): void;
+  /** Sends one frame with `changes` to every page (nothing when there are none). */
+  flush(changes: Changes): void;
+  /** Closes every page with 1001 and refuses new ones. */
+  close(): void;
+  stats(): { clients: number; frames_sent: number; clients_closed_slow: number; snapshot_bytes: number };
+}
+
+interface Client {
+  socket: WebSocket;
+  /** Unsent bytes tolerated: the limit, plus the snapshot until the client first catches up. */
+  allowance: number;
+}
+
+/** Creates the feed over a dashboard state. */
+export function createFeed(state: WebState, options: FeedOptions): Feed {
+  const now = options.now ?? Date.now;
+  const limit = options.maxClientBufferBytes;
+  const clients = new Set<Client>();
+  let closed = false;
+  const counters = { frames_sent: 0, clients_closed_slow: 0, snapshot_bytes: 0 };
+
+  function drop(client: Client, code: number, reason: string): void {
+    clients.delete(client);
+    try {
+      client.socket.close(code, reason);
+    } catch {
+      // already closing
+    }
+  }
+
+  function send(client: Client, text: string): boolean {
+    try {
+      client.socket.send(text);
+      counters.frames_sent++;
+      return true;
+    } catch {
+      clients.delete(client);
+      return false;
+    }
+  }
+
+  function snapshot(): string {
+    const nodes = [];
+    for (const node of state.nodes()) nodes.push(nodeView(node, epochMs));
+    return JSON.stringify({
+      type: "snapshot",
+      now: now(),
+      settings: options.settings,
+      nodes,
+      blocks: state.blocks().map((b) => blockView(b, epochMs)),
+    });
+  }
+
+  return {
+    get full() {
+      return closed || clients.size >= options.maxClients;
+    },
+    open(socket) {
+      if (closed) {
+        socket.close(1001, "server shutting down");
+        return;
+      }
+      const text = snapshot();
+      counters.snapshot_bytes = text.length;
+      const client: Client = { socket, allowance: limit };
+      if (!send(client, text)) return;
+      // The snapshot may alone exceed the limit (thousands of nodes): tolerate it once.
+      client.allowance = limit + new TextEncoder().encode(text).byteLength;
+      if (socket.readyState === WebSocket.OPEN) clients.add(client);
+      socket.addEventListener("close", () => clients.delete(client));
+      socket.addEventListener("error", () => clients.delete(client));
+    },
+    flush(changes) {
+      if (clients.size === 0) return;
+      if (changes.nodes.length === 0 && changes.removed.length === 0 && changes.blocks.length === 0) return;
+      const text = JSON.stringify({
+        type: "update",
+        now: now(),
+        nodes: changes.nodes.map(changeView),
+        removed: changes.removed,
+        blocks: changes.blocks.map((b) => blockView(b, epochMs)),
+      });
+      for (const client of [...clients]) {
+        // bufferedAmount: bytes Deno has accepted but not yet written to the socket.
+        const unsent = client.socket.bufferedAmount;
+        if (unsent > client.allowance) {
+          counters.clients_closed_slow++;
+          drop(client, 1008, "client too slow: not reading");
+          continue;
+        }
+        if (unsent <= limit) client.allowance = limit;
+        send(client, text);
+      }
+    },
+    close() {
+      closed = true;
+      for (const client of [...clients]) drop(client, 1001, "server shutting down");
+    },
+    stats() {
+      return { clients: clients.size, ...counters };
+    },
+  };
+}

@@ -1,0 +1,346 @@
+/**
+ * What the web dashboard knows in memory: the last reports of each node (sanitized and bounded),
+ * recent blocks in a bounded ring, and which of them changed since the feed last flushed.
+ */
+import { type Message, payloadBody, payloadType } from "../core/message.ts";
+
+/** A JSON value as kept from an agent report: primitives only, strings bounded. */
+type Scalar = string | number | boolean | null;
+
+/** The reports kept per node; each is the body the agent sent, reduced to known fields. */
+export interface NodeReports {
+  information?: Record<string, Scalar>;
+  /** Ethereum statistics; `syncing` is false, null or `{currentBlock, highestBlock, startingBlock}`. */
+  statistics?: Record<string, Scalar | Record<string, Scalar>>;
+  /** The block without its transactions and uncles (counted instead). */
+  block?: Record<string, Scalar>;
+  pending?: Record<string, Scalar>;
+  latency?: Record<string, Scalar>;
+  /** Host statistics (`system_metrics`): `cpu_load`, `memory_usage`, `disk_usage`. */
+  system?: Record<string, Scalar>;
+}
+
+/** One node (agent) as the dashboard knows it. Times are epoch milliseconds. */
+export interface NodeState {
+  id: string;
+  active: boolean;
+  firstSeen: number;
+  /** When the service accepted the node's latest report. */
+  lastSeen: number;
+  /** When the node was reported inactive; null while active. */
+  inactiveSince: number | null;
+  /** When the service accepted the node's latest block report. */
+  blockReceivedAt: number | null;
+  last: NodeReports;
+}
+
+/** One block of the network, as first reported by any node. */
+export interface BlockEntry {
+  number: number;
+  hash: string | null;
+  parentHash: string | null;
+  /** Block timestamp, seconds (as in the block header). */
+  timestamp: number | null;
+  miner: string | null;
+  gasUsed: number | null;
+  gasLimit: number | null;
+  transactionCount: number | null;
+  uncleCount: number | null;
+  /** When the first report of it was accepted, epoch ms. */
+  firstSeen: number;
+  /** The node that reported it first. */
+  firstSeenBy: string;
+  /** How many reports of it arrived (bounded by the number of nodes). */
+  reports: number;
+}
+
+/** A node that changed, with the reports that changed ("all" for a node new since the last time). */
+export interface NodeChange {
+  node: NodeState;
+  reports: Array<keyof NodeReports> | "all";
+}
+
+/** What changed since the last `takeChanges()`. */
+export interface Changes {
+  nodes: NodeChange[];
+  removed: string[];
+  blocks: BlockEntry[];
+}
+
+export interface WebStateOptions {
+  /** Nodes kept; beyond it the one heard from least recently is forgotten. */
+  maxNodes: number;
+  /** Blocks kept in the ring (highest numbers win). */
+  maxBlocks: number;
+  /** An inactive node is forgotten this long after it went inactive. */
+  removeInactiveAfterMs: number;
+  now?: () => number;
+}
+
+/** The dashboard's in-memory state. */
+export interface WebState {
+  apply(message: Message): void;
+  inactive(agentId: string): void;
+  /** Forgets nodes inactive for longer than `removeInactiveAfterMs`; returns how many. */
+  sweep(): number;
+  node(id: string): NodeState | undefined;
+  /** Every node, least recently heard from first. */
+  nodes(): IterableIterator<NodeState>;
+  readonly size: number;
+  /** Recent blocks, highest number first (at most `limit`). */
+  blocks(limit?: number): BlockEntry[];
+  /** Nodes changed, removed and blocks added since the previous call. */
+  takeChanges(): Changes;
+  stats(): { nodes: number; blocks: number; nodes_removed: number; nodes_evicted: number };
+}
+
+/** Longest string kept from a report (names, hashes, client versions). */
+export const MAX_STRING = 256;
+
+const INFORMATION_KEYS = [
+  "name",
+  "contact",
+  "coinbase",
+  "node",
+  "net",
+  "protocol",
+  "api",
+  "port",
+  "os",
+  "os_v",
+  "client",
+  "canUpdateHistory",
+];
+const STATISTICS_KEYS = ["active", "mining", "hashrate", "peers", "gasPrice", "uptime"];
+const SYNCING_KEYS = ["currentBlock", "highestBlock", "startingBlock"];
+const BLOCK_KEYS = [
+  "number",
+  "hash",
+  "parentHash",
+  "timestamp",
+  "miner",
+  "gasUsed",
+  "gasLimit",
+  "difficulty",
+  "totalDifficulty",
+  "size",
+];
+const SYSTEM_KEYS = ["cpu_load", "memory_usage", "disk_usage"];
+
+function scalar(value: unknown): Scalar | undefined {
+  if (value === null || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string") return value.length > MAX_STRING ? value.slice(0, MAX_STRING) : value;
+  return undefined;
+}
+
+/** Keeps the listed keys whose values are scalars: a report can never grow the state. */
+function pick(body: Record<string, unknown>, keys: readonly string[]): Record<string, Scalar> {
+  const out: Record<string, Scalar> = {};
+  for (const key of keys) {
+    const value = scalar(body[key]);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** A non-negative safe integer from a number, a decimal string or a 0x hex string. */
+export function toSafeInteger(value: unknown): number | null {
+  let n: number;
+  if (typeof value === "number") n = value;
+  else if (typeof value === "string" && /^0x[0-9a-f]{1,14}$/i.test(value)) n = parseInt(value.slice(2), 16);
+  else if (typeof value === "string" && /^[0-9]{1,16}$/.test(value)) n = Number(value);
+  else return null;
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value.slice(0, MAX_STRING) : null;
+}
+
+function sanitizeStatistics(body: Record<string, unknown>): NonNullable<NodeReports["statistics"]> {
+  const out: NonNullable<NodeReports["statistics"]> = pick(body, STATISTICS_KEYS);
+  const syncing = body["syncing"];
+  if (syncing !== null && typeof syncing === "object" && !Array.isArray(syncing)) {
+    out["syncing"] = pick(syncing as Record<string, unknown>, SYNCING_KEYS);
+  } else if (syncing === false || syncing === null || syncing === true) {
+    out["syncing"] = syncing;
+  }
+  return out;
+}
+
+function sanitizeBlock(body: Record<string, unknown>): Record<string, Scalar> {
+  const out = pick(body, BLOCK_KEYS);
+  const transactions = body["transactions"];
+  if (Array.isArray(transactions)) out["transactionCount"] = transactions.length;
+  const uncles = body["uncles"];
+  if (Array.isArray(uncles)) out["uncleCount"] = uncles.length;
+  return out;
+}
+
+/** Creates an empty state. */
+export function createWebState(options: WebStateOptions): WebState {
+  const now = options.now ?? Date.now;
+  /** Map order = least recently heard from first (delete + set on every report). */
+  const nodes = new Map<string, NodeState>();
+  const inactiveIds = new Set<string>();
+  /** Blocks by number; at most one entry per number (the first hash reported wins). */
+  const blocks = new Map<number, BlockEntry>();
+  let sortedBlocks: BlockEntry[] | null = [];
+  /** Changed nodes: the reports that changed, or "all" for nodes created since the last take. */
+  const changed = new Map<string, Set<keyof NodeReports> | "all">();
+  const removed = new Set<string>();
+  let newBlocks: BlockEntry[] = [];
+  const counters = { nodes_removed: 0, nodes_evicted: 0 };
+
+  function forget(id: string): void {
+    nodes.delete(id);
+    inactiveIds.delete(id);
+    changed.delete(id);
+    removed.add(id);
+  }
+
+  function touch(id: string, at: number): NodeState {
+    let node = nodes.get(id);
+    if (node) {
+      nodes.delete(id);
+    } else {
+      changed.set(id, "all");
+      if (nodes.size >= options.maxNodes) {
+        const oldest = nodes.keys().next().value;
+        if (oldest !== undefined) {
+          forget(oldest);
+          counters.nodes_evicted++;
+        }
+      }
+      node = {
+        id,
+        active: true,
+        firstSeen: at,
+        lastSeen: at,
+        inactiveSince: null,
+        blockReceivedAt: null,
+        last: {},
+      };
+    }
+    nodes.set(id, node);
+    removed.delete(id);
+    if (!changed.has(id)) changed.set(id, new Set());
+    node.lastSeen = Math.max(node.lastSeen, at);
+    node.active = true;
+    node.inactiveSince = null;
+    inactiveIds.delete(id);
+    return node;
+  }
+
+  function addBlock(body: Record<string, unknown>, agentId: string, at: number): void {
+    const number = toSafeInteger(body["number"]);
+    if (number === null) return;
+    const known = blocks.get(number);
+    if (known) {
+      known.reports++;
+      return;
+    }
+    if (blocks.size >= options.maxBlocks) {
+      let lowest = Infinity;
+      for (const n of blocks.keys()) lowest = Math.min(lowest, n);
+      if (number < lowest) return; // older than everything kept
+      blocks.delete(lowest);
+    }
+    const entry: BlockEntry = {
+      number,
+      hash: stringOrNull(body["hash"]),
+      parentHash: stringOrNull(body["parentHash"]),
+      timestamp: toSafeInteger(body["timestamp"]),
+      miner: stringOrNull(body["miner"]),
+      gasUsed: toSafeInteger(body["gasUsed"]),
+      gasLimit: toSafeInteger(body["gasLimit"]),
+      transactionCount: Array.isArray(body["transactions"]) ? body["transactions"].length : null,
+      uncleCount: Array.isArray(body["uncles"]) ? body["uncles"].length : null,
+      firstSeen: at,
+      firstSeenBy: agentId,
+      reports: 1,
+    };
+    blocks.set(number, entry);
+    sortedBlocks = null;
+    newBlocks.push(entry);
+    if (newBlocks.length > options.maxBlocks) newBlocks = newBlocks.slice(-options.maxBlocks);
+  }
+
+  return {
+    apply(message) {
+      const type = payloadType(message);
+      const body = payloadBody(message);
+      if (type === undefined || body === undefined) return;
+      const system = message.dataType === "system_metrics";
+      if (system && type !== "statistics") return;
+      if (!system && !["information", "statistics", "block", "pending", "latency"].includes(type)) return;
+      const node = touch(message.agentId, message.receivedAt);
+      const reports = changed.get(node.id);
+      if (reports instanceof Set) reports.add(system ? "system" : type as keyof NodeReports);
+      if (system) {
+        node.last.system = pick(body, SYSTEM_KEYS);
+      } else if (type === "information") {
+        node.last.information = pick(body, INFORMATION_KEYS);
+      } else if (type === "statistics") {
+        node.last.statistics = sanitizeStatistics(body);
+      } else if (type === "block") {
+        node.last.block = sanitizeBlock(body);
+        node.blockReceivedAt = message.receivedAt;
+        addBlock(body, message.agentId, message.receivedAt);
+      } else if (type === "pending") {
+        node.last.pending = pick(body, ["pending"]);
+      } else {
+        node.last.latency = pick(body, ["latency"]);
+      }
+    },
+    inactive(agentId) {
+      const node = nodes.get(agentId);
+      if (!node || !node.active) return;
+      node.active = false;
+      node.inactiveSince = now();
+      inactiveIds.add(agentId);
+      if (!changed.has(agentId)) changed.set(agentId, new Set());
+    },
+    sweep() {
+      const deadline = now() - options.removeInactiveAfterMs;
+      let count = 0;
+      for (const id of [...inactiveIds]) {
+        const node = nodes.get(id);
+        if (node && node.inactiveSince !== null && node.inactiveSince <= deadline) {
+          forget(id);
+          count++;
+        }
+      }
+      counters.nodes_removed += count;
+      return count;
+    },
+    node: (id) => nodes.get(id),
+    nodes: () => nodes.values(),
+    get size() {
+      return nodes.size;
+    },
+    blocks(limit = options.maxBlocks) {
+      sortedBlocks ??= [...blocks.values()].sort((a, b) => b.number - a.number);
+      return sortedBlocks.slice(0, limit);
+    },
+    takeChanges() {
+      const out: Changes = {
+        nodes: [...changed].flatMap(([id, reports]) => {
+          const node = nodes.get(id);
+          return node ? [{ node, reports: reports === "all" ? "all" : [...reports] }] : [];
+        }),
+        removed: [...removed],
+        // A block pushed out of the ring before the flush is not worth announcing.
+        blocks: newBlocks.filter((b) => blocks.get(b.number) === b),
+      };
+      changed.clear();
+      removed.clear();
+      newBlocks = [];
+      return out;
+    },
+    stats() {
+      return { nodes: nodes.size, blocks: blocks.size, ...counters };
+    },
+  };
+}

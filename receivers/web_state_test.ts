@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import type { Message } from "../core/message.ts";
+import {
+  block,
+  information,
+  latency,
+  pending,
+  statisticsSyncing,
+  systemStatistics,
+} from "../tests/support/fixtures.ts";
+import { createWebState, MAX_STRING, toSafeInteger } from "./web_state.ts";
+
+function message(
+  agentId: string,
+  data: Record<string, unknown>,
+  receivedAt = 1000,
+  dataType = "ethereum_metrics",
+): Message {
+  return { id: crypto.randomUUID(), agentId, dataType, messageType: "data", data, receivedAt };
+}
+
+function blockData(number: number, extra: Record<string, unknown> = {}) {
+  return {
+    type: "block",
+    body: { ...block.body, number, hash: `0x${number}`, timestamp: 1000 + number * 5, ...extra },
+  };
+}
+
+function options(extra: Partial<Parameters<typeof createWebState>[0]> = {}) {
+  return { maxNodes: 100, maxBlocks: 10, removeInactiveAfterMs: 60_000, ...extra };
+}
+
+Deno.test("web state keeps the last report of each type per node, system statistics apart from ethereum ones", () => {
+  const state = createWebState(options());
+  for (const data of [information, statisticsSyncing, block, pending, latency]) {
+    state.apply(message("n1", data, 2000));
+  }
+  state.apply(message("n1", systemStatistics, 2500, "system_metrics"));
+  const node = state.node("n1")!;
+  assert.equal(node.active, true);
+  assert.equal(node.firstSeen, 2000);
+  assert.equal(node.lastSeen, 2500);
+  assert.equal(node.blockReceivedAt, 2000);
+  assert.deepEqual(node.last.information, information.body);
+  assert.deepEqual(node.last.statistics, statisticsSyncing.body);
+  assert.deepEqual(node.last.pending, { pending: 7 });
+  assert.deepEqual(node.last.latency, { latency: 12 });
+  assert.deepEqual(node.last.system, systemStatistics.body);
+  // The block without its transaction and uncle lists, counted instead.
+  assert.equal(node.last.block!["number"], block.body.number);
+  assert.equal(node.last.block!["transactionCount"], 1);
+  assert.equal(node.last.block!["uncleCount"], 0);
+  assert.equal("transactions" in node.last.block!, false);
+});
+
+Deno.test("web state keeps only known scalar fields and bounds strings, so a report cannot grow memory", () => {
+  const state = createWebState(options());
+  state.apply(message("n1", {
+    type: "information",
+    body: { name: "x".repeat(10_000), extra: "y".repeat(10_000), port: { nested: true }, net: Infinity },
+  }));
+  state.apply(message("n1", { type: "history", body: { history: [block.body] } }));
+  state.apply(
+    message("n1", { type: "statistics", body: { peers: 3, syncing: { currentBlock: "0x1", junk: "z" } } }),
+  );
+  const node = state.node("n1")!;
+  assert.deepEqual(node.last.information, { name: "x".repeat(MAX_STRING) });
+  assert.deepEqual(node.last.statistics, { peers: 3, syncing: { currentBlock: "0x1" } });
+  // Unknown payload types and bodies that are not objects change nothing.
+  state.apply(message("n2", { type: "history", body: {} }));
+  state.apply(message("n3", { type: "statistics", body: "not an object" }));
+  state.apply(message("n4", { type: "block_new_payload", body: {} }));
+  assert.equal(state.size, 1);
+});
+
+Deno.test("recent blocks: one entry per number, highest numbers kept, reports counted", () => {
+  const state = createWebState(options({ maxBlocks: 3 }));
+  for (const n of [10, 11, 12, 13, 14]) state.apply(message(`n${n % 2}`, blockData(n), n));
+  state.apply(message("late", blockData(9), 99)); // older than the ring: ignored
+  state.apply(message("n9", blockData(14, { hash: "0xother" }), 100)); // same number: counted
+  assert.deepEqual(state.blocks().map((b) => b.number), [14, 13, 12]);
+  const top = state.blocks(1)[0]!;
+  assert.equal(top.reports, 2);
+  assert.equal(top.hash, "0x14");
+  assert.equal(top.firstSeenBy, "n0");
+  assert.equal(top.firstSeen, 14);
+  assert.equal(top.transactionCount, 1);
+  assert.equal(top.timestamp, 1070);
+  // Hex and decimal-string numbers count too; garbage does not enter the ring.
+  state.apply(message("hex", blockData(0, { number: "0x10" })));
+  state.apply(message("bad", blockData(0, { number: "sixteen" })));
+  assert.deepEqual(state.blocks().map((b) => b.number), [16, 14, 13]);
+});
+
+Deno.test("an inactive node is greyed, active again on its next report, and forgotten after removeInactiveAfterMs", () => {
+  let now = 10_000;
+  const state = createWebState(options({ removeInactiveAfterMs: 5000, now: () => now }));
+  state.apply(message("n1", information, now));
+  state.apply(message("n2", information, now));
+  state.inactive("n1");
+  state.inactive("unknown"); // an agent that never reported anything: nothing to show
+  assert.equal(state.node("n1")!.active, false);
+  assert.equal(state.node("n1")!.inactiveSince, 10_000);
+  assert.equal(state.size, 2);
+  now += 4999;
+  assert.equal(state.sweep(), 0);
+  state.apply(message("n2", pending, now));
+  state.inactive("n2");
+  now += 1;
+  assert.equal(state.sweep(), 1);
+  assert.equal(state.node("n1"), undefined);
+  assert.equal(state.node("n2")!.active, false);
+  state.apply(message("n2", pending, now));
+  assert.equal(state.node("n2")!.active, true);
+  assert.equal(state.node("n2")!.inactiveSince, null);
+  now += 10_000;
+  assert.equal(state.sweep(), 0, "an active node is never removed");
+  assert.equal(state.stats().nodes_removed, 1);
+});
+
+Deno.test("takeChanges coalesces: a node changed many times is reported once, removals and new blocks once", () => {
+  let now = 0;
+  const state = createWebState(options({ maxNodes: 2, removeInactiveAfterMs: 10, now: () => now }));
+  for (let i = 0; i < 100; i++) state.apply(message("busy", { type: "pending", body: { pending: i } }, i));
+  state.apply(message("quiet", blockData(5)));
+  let changes = state.takeChanges();
+  assert.deepEqual(changes.nodes.map((c) => [c.node.id, c.reports]).sort(), [["busy", "all"], [
+    "quiet",
+    "all",
+  ]]);
+  assert.deepEqual(changes.nodes.find((c) => c.node.id === "busy")!.node.last.pending, { pending: 99 });
+  assert.deepEqual(changes.blocks.map((b) => b.number), [5]);
+  assert.deepEqual(state.takeChanges(), { nodes: [], removed: [], blocks: [] });
+  // Known nodes: only the reports that changed are named.
+  state.apply(message("busy", latency, 150));
+  state.apply(message("busy", systemStatistics, 150, "system_metrics"));
+  state.apply(message("busy", latency, 160));
+  state.inactive("quiet");
+  changes = state.takeChanges();
+  assert.deepEqual(changes.nodes.map((c) => [c.node.id, c.reports]), [["busy", ["latency", "system"]], [
+    "quiet",
+    [],
+  ]]);
+  // A third node evicts the least recently heard from (maxNodes 2).
+  state.apply(message("third", information, 200));
+  changes = state.takeChanges();
+  assert.deepEqual(changes.removed, ["quiet"]);
+  assert.deepEqual(changes.nodes.map((c) => c.node.id), ["third"]);
+  assert.equal(state.stats().nodes_evicted, 1);
+  // Removed, then back before the flush: reported as a new node (all reports), not as removed.
+  state.inactive("busy");
+  now = 100;
+  assert.equal(state.sweep(), 1);
+  state.apply(message("busy", information, 300));
+  changes = state.takeChanges();
+  assert.deepEqual(changes.removed, []);
+  assert.deepEqual(changes.nodes.map((c) => [c.node.id, c.reports]), [["busy", "all"]]);
+});
+
+Deno.test("toSafeInteger reads numbers, decimal and 0x strings, and refuses the rest", () => {
+  assert.equal(toSafeInteger(42), 42);
+  assert.equal(toSafeInteger("42"), 42);
+  assert.equal(toSafeInteger("0x2a"), 42);
+  for (const bad of [-1, 1.5, 2 ** 53, "0x", "-1", "1e3", null, undefined, {}, "0xfffffffffffffffff"]) {
+    assert.equal(toSafeInteger(bad), null, String(bad));
+  }
+});

@@ -1,0 +1,699 @@
+/**
+ * The web dashboard's read API, feed and access over a real listener, with the eth_stats and
+ * system_stats receivers writing to a real Postgres.
+ */
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import { ACCESS_COOKIE } from "../receivers/web.ts";
+import { createAgent, eventually } from "./support/agent.ts";
+import { block, information, latency, pending, systemStatistics } from "./support/fixtures.ts";
+import { startTestPostgres } from "./support/postgres.ts";
+import { startTestService, type TestService } from "./support/service.ts";
+
+const METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
+/** Nothing listens on port 1: a Postgres that is down. */
+const DEAD_POSTGRES = "postgres://nobody:nothing@127.0.0.1:1/none";
+
+function webService(
+  web: Record<string, unknown>,
+  config: Record<string, unknown> = {},
+): Promise<TestService> {
+  return startTestService({
+    postgres: { url: DEAD_POSTGRES },
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, ...web }],
+    ...config,
+  });
+}
+
+async function getJson(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/, `${url}: ${text}`);
+  return { status: res.status, body: JSON.parse(text) };
+}
+
+async function assert422(url: string, param: string): Promise<void> {
+  const { status, body } = await getJson(url);
+  assert.equal(status, 422, `${url} → ${status} ${JSON.stringify(body)}`);
+  assert.equal(body["error"], "invalid_query", url);
+  assert.equal(typeof body["message"], "string");
+  assert.ok((body["message"] as string).includes(param), `${url}: "${body["message"]}" should name ${param}`);
+  assert.deepEqual(Object.keys(body).sort(), ["error", "message"]);
+}
+
+const MINUTE = 60_000;
+const T0 = Date.parse("2024-01-01T00:00:00Z");
+
+/** Inserts eth_stats and system_stats rows for `agentId`, one per minute from `start`. */
+async function insertHistory(sql: postgres.Sql, agentId: string, count: number, start = T0): Promise<void> {
+  const eth = [];
+  const system = [];
+  for (let i = 0; i < count; i++) {
+    const date = new Date(start + i * MINUTE).toISOString();
+    eth.push({
+      date,
+      agent_id: agentId,
+      active: true,
+      mining: i % 2 === 0,
+      hashrate: i,
+      peers: i % 50,
+      gas_price: 1_000_000_000 + i,
+      current_block: `0x${i.toString(16)}`,
+      highest_block: null,
+      starting_block: null,
+      msg_id: crypto.randomUUID(),
+    });
+    system.push({
+      date,
+      agent_id: agentId,
+      cpu_load: i / 100,
+      disk_usage: 40 + (i % 10),
+      memory_usage: 50.5,
+      msg_id: crypto.randomUUID(),
+    });
+  }
+  for (let i = 0; i < count; i += 1000) {
+    await sql`insert into eth_stats ${sql(eth.slice(i, i + 1000))}`;
+    await sql`insert into system_stats ${sql(system.slice(i, i + 1000))}`;
+  }
+}
+
+type Rows = Array<Record<string, unknown>>;
+
+Deno.test("web read API: nodes, history over Postgres for every parameter and its bad values, recent blocks", async (t) => {
+  const pg = await startTestPostgres();
+  let service: TestService | undefined;
+  try {
+    service = await startTestService({
+      postgres: { url: pg.url },
+      receivers: [
+        {
+          id: "web",
+          type: "web",
+          subscribe: METRICS,
+          flushIntervalMs: 100,
+          maxBlocks: 5,
+          maxRangeMs: 7 * 86_400_000,
+        },
+        { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
+        { id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] },
+      ],
+    });
+    const base = service.base;
+    // The first history request opens the database (and migrates it) through the service's client.
+    const first = await getJson(`${base}/v1/nodes/nobody/eth_stats`);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body["rows"], []);
+
+    await t.step(
+      "an agent's reports appear in /v1/nodes and /v1/nodes/:id with last-seen time and last reports",
+      async () => {
+        const id = `api-node-${crypto.randomUUID()}`;
+        const agent = await createAgent(base, id);
+        const before = Date.now();
+        await agent.ping();
+        for (const data of [information, block, pending]) await agent.send("ethereum_metrics", data);
+        await agent.send("ethereum_metrics", {
+          type: "statistics",
+          body: {
+            active: true,
+            mining: false,
+            hashrate: 0,
+            peers: 9,
+            gasPrice: 2,
+            syncing: false,
+            uptime: 100,
+          },
+        });
+        await agent.send("networking_metrics", latency);
+        await agent.send("system_metrics", systemStatistics);
+        const node = await eventually(
+          async () => {
+            const { body } = await getJson(`${base}/v1/nodes/${encodeURIComponent(id)}`);
+            const n = body["node"] as { last: Record<string, unknown> } | undefined;
+            return n?.last["system"] ? n : undefined;
+          },
+          3000,
+          "the node with all its reports",
+        );
+        assert.deepEqual(Object.keys(node).sort(), [
+          "active",
+          "blockReceivedAt",
+          "firstSeen",
+          "id",
+          "inactiveSince",
+          "last",
+          "lastSeen",
+        ]);
+        const view = node as unknown as Record<string, unknown>;
+        assert.equal(view["id"], id);
+        assert.equal(view["active"], true);
+        assert.equal(view["inactiveSince"], null);
+        const lastSeen = Date.parse(view["lastSeen"] as string);
+        assert.ok(lastSeen >= before - 1000 && lastSeen <= Date.now() + 1000, `lastSeen ${view["lastSeen"]}`);
+        assert.match(view["firstSeen"] as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+        assert.deepEqual(node.last["information"], information.body);
+        assert.deepEqual(node.last["pending"], { pending: 7 });
+        assert.deepEqual(node.last["latency"], { latency: 12 });
+        assert.deepEqual(node.last["system"], systemStatistics.body);
+        assert.equal((node.last["statistics"] as Record<string, unknown>)["peers"], 9);
+        assert.equal((node.last["block"] as Record<string, unknown>)["number"], block.body.number);
+        const list = await getJson(`${base}/v1/nodes`);
+        assert.equal(list.status, 200);
+        const nodes = list.body["nodes"] as Array<{ id: string }>;
+        assert.ok(nodes.some((n) => n.id === id));
+        assert.equal(list.body["total"], nodes.length);
+        // The agent says bye: inactive, with the time it happened.
+        await agent.bye();
+        await eventually(
+          async () => {
+            const { body } = await getJson(`${base}/v1/nodes/${encodeURIComponent(id)}`);
+            const n = body["node"] as Record<string, unknown>;
+            return n["active"] === false && typeof n["inactiveSince"] === "string" ? n : undefined;
+          },
+          3000,
+          "the node inactive",
+        );
+      },
+    );
+
+    await t.step("statistics written by the eth_stats and system_stats receivers are read back", async () => {
+      const id = `api-stored-${crypto.randomUUID()}`;
+      const agent = await createAgent(base, id);
+      await agent.send("ethereum_metrics", {
+        type: "statistics",
+        body: {
+          active: true,
+          mining: true,
+          hashrate: 25,
+          peers: 12,
+          gasPrice: 1_000_000_000,
+          syncing: { currentBlock: "0xfa0", highestBlock: "0x1388", startingBlock: "0x1" },
+          uptime: 100,
+        },
+      });
+      await agent.send("system_metrics", systemStatistics);
+      const eth = await eventually(
+        async () => {
+          const { body } = await getJson(`${base}/v1/nodes/${encodeURIComponent(id)}/eth_stats`);
+          return (body["rows"] as Rows).length === 1 ? body : undefined;
+        },
+        5000,
+        "the eth_stats row",
+      );
+      const row = (eth["rows"] as Rows)[0]!;
+      assert.match(row["date"] as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      assert.ok(
+        Math.abs(Date.parse(row["date"] as string) - Date.now()) < 60_000,
+        `date ${row["date"]} is UTC`,
+      );
+      assert.deepEqual({ ...row, date: undefined }, {
+        date: undefined,
+        active: true,
+        mining: true,
+        hashrate: 25,
+        peers: 12,
+        gas_price: 1_000_000_000,
+        current_block: "0xfa0",
+        highest_block: "0x1388",
+        starting_block: "0x1",
+      });
+      assert.equal(eth["agent_id"], id);
+      assert.equal(eth["count"], 1);
+      assert.equal(eth["order"], "asc");
+      assert.equal(eth["limit"], 100);
+      // Default range: the hour up to now.
+      assert.ok(Math.abs(Date.parse(eth["to"] as string) - Date.now()) < 10_000);
+      assert.equal(Date.parse(eth["to"] as string) - Date.parse(eth["from"] as string), 3_600_000);
+      const system = await eventually(
+        async () => {
+          const { body } = await getJson(`${base}/v1/nodes/${encodeURIComponent(id)}/system_stats`);
+          return (body["rows"] as Rows).length === 1 ? body : undefined;
+        },
+        5000,
+        "the system_stats row",
+      );
+      assert.deepEqual({ ...(system["rows"] as Rows)[0], date: undefined }, {
+        date: undefined,
+        cpu_load: 0.42,
+        memory_usage: 61.5,
+        disk_usage: 73,
+      });
+    });
+
+    await t.step(
+      "from and to select an inclusive range, as ISO-8601 or epoch ms, ordered by date",
+      async () => {
+        const id = `api-range/${crypto.randomUUID()}`; // a "/" in the id travels as %2F
+        await insertHistory(pg.sql, id, 10);
+        const path = `${base}/v1/nodes/${encodeURIComponent(id)}`;
+        const minutes = (rows: Rows) => rows.map((r) => (Date.parse(r["date"] as string) - T0) / MINUTE);
+        for (const kind of ["eth_stats", "system_stats"]) {
+          const cases: Array<[string, number[]]> = [
+            ["from=2024-01-01T00:02:00Z&to=2024-01-01T00:05:00Z", [2, 3, 4, 5]],
+            [`from=${T0 + 2 * MINUTE}&to=${T0 + 5 * MINUTE}`, [2, 3, 4, 5]],
+            ["from=2024-01-01T01:02:00%2B01:00&to=2024-01-01T00:05:00.000Z", [2, 3, 4, 5]],
+            ["from=2024-01-01T00:02&to=2024-01-01T00:05:30", [2, 3, 4, 5]], // no zone: UTC
+            ["from=2024-01-01&to=2024-01-01T00:01:00Z", [0, 1]],
+            ["from=2024-01-01T00:03:00Z&to=2024-01-01T00:03:00Z", [3]],
+            ["from=2024-01-01T00:02:00Z&to=2024-01-01T00:05:00Z&order=desc", [5, 4, 3, 2]],
+            ["from=2024-01-01T00:02:00Z&to=2024-01-01T00:05:00Z&order=asc&limit=2", [2, 3]],
+            ["from=2024-01-01T00:02:00Z&to=2024-01-01T00:05:00Z&order=desc&limit=2", [5, 4]],
+            ["from=2024-01-02&to=2024-01-03", []],
+          ];
+          for (const [query, expected] of cases) {
+            const { status, body } = await getJson(`${path}/${kind}?${query}`);
+            assert.equal(status, 200, `${kind}?${query}: ${JSON.stringify(body)}`);
+            assert.deepEqual(minutes(body["rows"] as Rows), expected, `${kind}?${query}`);
+            assert.equal(body["count"], expected.length);
+          }
+          const { body } = await getJson(`${path}/${kind}?from=${T0}&to=${T0 + MINUTE}`);
+          assert.equal(body["from"], "2024-01-01T00:00:00.000Z");
+          assert.equal(body["to"], "2024-01-01T00:01:00.000Z");
+          assert.equal(body["agent_id"], id);
+        }
+        // Only `from`: up to now (here: 2024 → now is wider than maxRangeMs, so it is refused).
+        await assert422(`${path}/eth_stats?from=2024-01-01`, "from");
+      },
+    );
+
+    await t.step("limit: 100 by default, at most 1000 rows per response", async () => {
+      const id = `api-limit-${crypto.randomUUID()}`;
+      await insertHistory(pg.sql, id, 1100);
+      for (const kind of ["eth_stats", "system_stats"]) {
+        const url = `${base}/v1/nodes/${id}/${kind}?from=2024-01-01&to=2024-01-02`;
+        const cases: Array<[string, number, string]> = [
+          ["", 100, "2024-01-01T00:00:00.000Z"],
+          ["&limit=1", 1, "2024-01-01T00:00:00.000Z"],
+          ["&limit=1000", 1000, "2024-01-01T00:00:00.000Z"],
+          ["&limit=1000&order=desc", 1000, "2024-01-01T18:19:00.000Z"], // minute 1099
+        ];
+        for (const [query, count, firstDate] of cases) {
+          const { status, body } = await getJson(url + query);
+          assert.equal(status, 200);
+          const rows = body["rows"] as Rows;
+          assert.equal(rows.length, count, query);
+          assert.equal(rows[0]!["date"], firstDate, query);
+          const dates = rows.map((r) => r["date"] as string);
+          const sorted = [...dates].sort();
+          assert.deepEqual(dates, query.includes("desc") ? sorted.reverse() : sorted);
+        }
+      }
+    });
+
+    await t.step("bad history parameters are 422 with the error shape, naming the parameter", async () => {
+      const day = 86_400_000;
+      const cases: Array<[string, string]> = [
+        ["from=yesterday", "from"],
+        ["from=", "from"],
+        ["from=2024-13-01", "from"],
+        ["from=2024-02-30", "from"],
+        ["from=2024-01-01T25:00:00Z", "from"],
+        ["from=-5", "from"],
+        ["from=1e12", "from"],
+        ["from=1704067200000.5", "from"],
+        ["from=9999999999999999", "from"],
+        ["from=0x10", "from"],
+        ["to=later", "to"],
+        ["to=2024-01-01T00:00:00Z&from=2024-01-01T00:00:01Z", "to"],
+        [`from=${T0}&to=${T0 + 7 * day + 1}`, "from"],
+        ["limit=0", "limit"],
+        ["limit=1001", "limit"],
+        ["limit=-1", "limit"],
+        ["limit=1.5", "limit"],
+        ["limit=ten", "limit"],
+        ["limit=", "limit"],
+        ["order=up", "order"],
+        ["order=", "order"],
+        ["frm=2024-01-01", "frm"],
+      ];
+      for (const kind of ["eth_stats", "system_stats"]) {
+        for (const [query, param] of cases) await assert422(`${base}/v1/nodes/n1/${kind}?${query}`, param);
+        await assert422(`${base}/v1/nodes/${"x".repeat(257)}/${kind}`, "256");
+      }
+      // The widest range allowed is fine.
+      const { status } = await getJson(`${base}/v1/nodes/n1/eth_stats?from=${T0}&to=${T0 + 7 * day}`);
+      assert.equal(status, 200);
+    });
+
+    await t.step(
+      "/v1/nodes pages with limit and offset; bad values are 422; unknown nodes are 404",
+      async () => {
+        const prefix = `api-page-${crypto.randomUUID()}`;
+        for (const i of [1, 2, 3]) {
+          const agent = await createAgent(base, `${prefix}-${i}`);
+          await agent.send("ethereum_metrics", pending);
+        }
+        const all = await eventually(
+          async () => {
+            const { body } = await getJson(`${base}/v1/nodes`);
+            const ids = (body["nodes"] as Array<{ id: string }>).map((n) => n.id);
+            return ids.filter((id) => id.startsWith(prefix)).length === 3 ? ids : undefined;
+          },
+          3000,
+          "three nodes",
+        );
+        assert.deepEqual(all, [...all].sort(), "ordered by id");
+        const { body } = await getJson(`${base}/v1/nodes?limit=2&offset=1`);
+        assert.deepEqual((body["nodes"] as Array<{ id: string }>).map((n) => n.id), all.slice(1, 3));
+        assert.equal(body["total"], all.length);
+        assert.equal(body["limit"], 2);
+        assert.equal(body["offset"], 1);
+        const past = await getJson(`${base}/v1/nodes?offset=${all.length}`);
+        assert.deepEqual(past.body["nodes"], []);
+        for (
+          const [query, param] of [
+            ["limit=0", "limit"],
+            ["limit=1001", "limit"],
+            ["limit=x", "limit"],
+            ["offset=-1", "offset"],
+            ["offset=a", "offset"],
+            ["sort=id", "sort"],
+          ]
+        ) {
+          await assert422(`${base}/v1/nodes?${query}`, param!);
+        }
+        const missing = await getJson(`${base}/v1/nodes/${prefix}-none`);
+        assert.equal(missing.status, 404);
+        assert.equal(missing.body["error"], "not_found");
+        await assert422(`${base}/v1/nodes/${prefix}-1?limit=1`, "limit");
+      },
+    );
+
+    await t.step("/v1/blocks: recent blocks newest first, at most maxBlocks; limit validated", async () => {
+      const agent = await createAgent(base, `api-blocks-${crypto.randomUUID()}`);
+      const top = 50_000_000 + Math.floor(Math.random() * 1_000_000);
+      for (let n = top - 6; n <= top; n++) {
+        await agent.send("ethereum_metrics", {
+          type: "block",
+          body: {
+            ...block.body,
+            number: n,
+            hash: `0x${n.toString(16)}`,
+            timestamp: n * 5,
+            transactions: ["0x1", "0x2"],
+          },
+        });
+      }
+      const blocks = await eventually(
+        async () => {
+          const { body } = await getJson(`${base}/v1/blocks`);
+          const list = body["blocks"] as Rows;
+          return list[0]?.["number"] === top ? list : undefined;
+        },
+        3000,
+        "the newest block",
+      );
+      assert.deepEqual(blocks.map((b) => b["number"]), [top, top - 1, top - 2, top - 3, top - 4]);
+      const newest = blocks[0]!;
+      assert.equal(newest["hash"], `0x${top.toString(16)}`);
+      assert.equal(newest["transactionCount"], 2);
+      assert.equal(newest["timestamp"], top * 5);
+      assert.equal(newest["reports"], 1);
+      assert.match(newest["firstSeen"] as string, /Z$/);
+      const two = await getJson(`${base}/v1/blocks?limit=2`);
+      assert.deepEqual((two.body["blocks"] as Rows).map((b) => b["number"]), [top, top - 1]);
+      for (const query of ["limit=0", "limit=6", "limit=abc", "limit=", "limit=2.5"]) {
+        await assert422(`${base}/v1/blocks?${query}`, "limit");
+      }
+      await assert422(`${base}/v1/blocks?number=1`, "number");
+    });
+
+    await t.step(
+      "when Postgres goes down, history is 503 with the error shape and the rest still works; it recovers",
+      async () => {
+        if (Deno.env.get("TEST_DATABASE_URL")) return; // stopping needs the embedded server
+        await pg.stop();
+        try {
+          const down = await getJson(`${base}/v1/nodes/n1/eth_stats`);
+          assert.equal(down.status, 503);
+          assert.deepEqual(Object.keys(down.body).sort(), ["error", "message"]);
+          assert.equal(down.body["error"], "unavailable");
+          assert.equal((await getJson(`${base}/v1/nodes`)).status, 200);
+        } finally {
+          await pg.start();
+        }
+        await eventually(
+          async () => (await getJson(`${base}/v1/nodes/n1/system_stats`)).status === 200 || undefined,
+          10_000,
+          "recovery",
+        );
+      },
+    );
+  } finally {
+    await service?.close();
+    await pg.close();
+  }
+});
+
+Deno.test("with Postgres unreachable, history is 503 with the error shape, never a crash", async () => {
+  const t = await webService({});
+  try {
+    for (const kind of ["eth_stats", "system_stats"]) {
+      const { status, body } = await getJson(`${t.base}/v1/nodes/n1/${kind}`);
+      assert.equal(status, 503);
+      assert.equal(body["error"], "unavailable");
+      assert.equal(typeof body["message"], "string");
+    }
+    // Parameters are still validated first.
+    await assert422(`${t.base}/v1/nodes/n1/eth_stats?limit=0`, "limit");
+    assert.equal((await getJson(`${t.base}/v1/blocks`)).status, 200);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the page and its assets: content types, versioned links cached for good, ETag revalidation, CSP", async () => {
+  const t = await webService({});
+  try {
+    const page = await fetch(`${t.base}/`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.equal(page.headers.get("cache-control"), "no-cache");
+    assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'.*script-src 'self'/);
+    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+    const html = await page.text();
+    const links = [...html.matchAll(/"assets\/([\w.-]+)\?v=([0-9a-f]{16})"/g)].map((m) =>
+      [m[1]!, m[2]!] as const
+    );
+    assert.deepEqual(links.map(([name]) => name).sort(), ["app.js", "style.css"]);
+    const types: Record<string, string> = {
+      "app.js": "text/javascript; charset=utf-8",
+      "style.css": "text/css; charset=utf-8",
+    };
+    for (const [name, version] of links) {
+      const res = await fetch(`${t.base}/assets/${name}?v=${version}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), types[name]);
+      assert.equal(res.headers.get("cache-control"), "public, max-age=31536000, immutable");
+      assert.equal(res.headers.get("etag"), `"${version}"`);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+      assert.ok((await res.text()).length > 100);
+      // Unversioned (or stale) links revalidate.
+      const plain = await fetch(`${t.base}/assets/${name}`);
+      assert.equal(plain.headers.get("cache-control"), "no-cache");
+      await plain.body?.cancel();
+      const revalidated = await fetch(`${t.base}/assets/${name}`, {
+        headers: { "if-none-match": `"${version}"` },
+      });
+      assert.equal(revalidated.status, 304);
+      await revalidated.body?.cancel();
+    }
+    const etag = page.headers.get("etag")!;
+    const again = await fetch(`${t.base}/`, { headers: { "if-none-match": etag } });
+    assert.equal(again.status, 304);
+    await again.body?.cancel();
+    for (const missing of ["/assets/nope.js", "/assets/..%2Fdeno.json", "/assets/"]) {
+      const res = await fetch(`${t.base}${missing}`);
+      assert.equal(res.status, 404, missing);
+      assert.equal((await res.json()).error, "not_found");
+    }
+    const notWs = await getJson(`${t.base}/feed`);
+    assert.equal(notWs.status, 426);
+    assert.equal(notWs.body["error"], "upgrade_required");
+  } finally {
+    await t.close();
+  }
+});
+
+interface Frame {
+  type: "snapshot" | "update";
+  now: number;
+  nodes: Array<{ id: string; active: boolean; last: Record<string, Record<string, unknown>> }>;
+  removed?: string[];
+  blocks: Array<{ number: number }>;
+  settings?: Record<string, number>;
+}
+
+async function feedClient(url: string, headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, { headers });
+  const frames: Frame[] = [];
+  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`websocket ${url} failed`));
+  });
+  return {
+    frames,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.onclose = () => resolve();
+        ws.close();
+      }),
+  };
+}
+
+Deno.test("the feed sends a snapshot, then coalesces: many reports of a node within a flush become one update", async () => {
+  const flushIntervalMs = 300;
+  const t = await webService({ flushIntervalMs });
+  let client: Awaited<ReturnType<typeof feedClient>> | undefined;
+  try {
+    const known = await createAgent(t.base, "known");
+    await known.send("ethereum_metrics", information);
+    await eventually(
+      async () => ((await getJson(`${t.base}/v1/nodes`)).body["total"] === 1 || undefined),
+      3000,
+      "known node",
+    );
+    // Let a flush pass: a change not yet flushed when a page connects is sent once more after its snapshot.
+    await new Promise((resolve) => setTimeout(resolve, 2 * flushIntervalMs));
+    client = await feedClient(`${t.base.replace("http", "ws")}/feed`);
+    await eventually(() => client!.frames.length >= 1 || undefined, 3000, "snapshot");
+    const snapshot = client.frames[0]!;
+    assert.equal(snapshot.type, "snapshot");
+    assert.deepEqual(snapshot.nodes.map((n) => n.id), ["known"]);
+    assert.deepEqual(snapshot.nodes[0]!.last["information"], information.body);
+    assert.equal(snapshot.settings!["flushIntervalMs"], flushIntervalMs);
+    assert.ok(Math.abs(snapshot.now - Date.now()) < 5000);
+
+    const busy = await createAgent(t.base, "busy");
+    const started = Date.now();
+    const reports = 40;
+    for (let i = 1; i <= reports; i++) {
+      await busy.send("ethereum_metrics", { type: "pending", body: { pending: i } });
+    }
+    const elapsed = Date.now() - started;
+    await eventually(
+      () =>
+        client!.frames.some((f) =>
+          f.nodes.some((n) => n.id === "busy" && n.last["pending"]?.["pending"] === reports)
+        ) || undefined,
+      3000,
+      "the last report",
+    );
+    const updates = client.frames.filter((f) => f.type === "update");
+    const withBusy = updates.filter((f) => f.nodes.some((n) => n.id === "busy"));
+    for (const frame of updates) {
+      assert.equal(
+        frame.nodes.filter((n) => n.id === "busy").length <= 1,
+        true,
+        "a node at most once per frame",
+      );
+      assert.equal(frame.nodes.some((n) => n.id === "known"), false, "unchanged nodes are not resent");
+    }
+    assert.ok(
+      withBusy.length <= Math.ceil(elapsed / flushIntervalMs) + 2,
+      `${withBusy.length} frames for ${reports} reports over ${elapsed} ms`,
+    );
+    assert.ok(withBusy.length < reports);
+
+    // Going inactive is an update too.
+    await busy.bye();
+    await eventually(
+      () =>
+        client!.frames.some((f) => f.nodes.some((n) => n.id === "busy" && n.active === false)) || undefined,
+      3000,
+      "inactive update",
+    );
+  } finally {
+    await client?.close();
+    await t.close();
+  }
+});
+
+Deno.test("public by default: page, feed and read API need no secret", async () => {
+  const t = await webService({});
+  try {
+    assert.equal(await fetch(`${t.base}/`).then(async (r) => (await r.body?.cancel(), r.status)), 200);
+    assert.equal((await getJson(`${t.base}/v1/nodes`)).status, 200);
+    const client = await feedClient(`${t.base.replace("http", "ws")}/feed`);
+    await eventually(() => client.frames.length >= 1 || undefined, 3000, "snapshot");
+    await client.close();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("requireSecret: ?secret= is traded for an HttpOnly cookie; without either, 401 with the error shape", async () => {
+  const t = await webService({ requireSecret: true });
+  let client: Awaited<ReturnType<typeof feedClient>> | undefined;
+  try {
+    const ws = t.base.replace("http", "ws");
+    const upgrade = {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": btoa("0123456789abcdef"),
+      "sec-websocket-version": "13",
+    };
+    // Nothing presented, or a wrong secret, or a forged cookie: 401 everywhere but the assets.
+    const refused: Array<[string, RequestInit]> = [
+      ["/", {}],
+      ["/v1/nodes", {}],
+      ["/v1/nodes/n1", {}],
+      ["/v1/nodes/n1/eth_stats?limit=0", {}],
+      ["/v1/nodes/n1/system_stats", {}],
+      ["/v1/blocks", {}],
+      ["/feed", { headers: upgrade }],
+      ["/?secret=wrong", {}],
+      ["/v1/nodes?secret=", {}],
+      ["/feed?secret=wrong", { headers: upgrade }],
+      ["/", { headers: { cookie: `${ACCESS_COOKIE}=forged` } }],
+      ["/v1/nodes", { headers: { cookie: `${ACCESS_COOKIE}=${t.wsSecret}` } }],
+      ["/v1/nodes", { headers: { wssecret: t.wsSecret, authorization: `Bearer ${t.wsSecret}` } }],
+    ];
+    for (const [path, init] of refused) {
+      const { status, body } = await getJson(`${t.base}${path}`, init);
+      assert.equal(status, 401, path);
+      assert.equal(body["error"], "unauthorized", path);
+      assert.deepEqual(Object.keys(body).sort(), ["error", "message"]);
+    }
+    const asset = await fetch(`${t.base}/assets/app.js`);
+    assert.equal(asset.status, 200, "assets are public");
+    await asset.body?.cancel();
+
+    // The page trades the secret for a cookie and drops it from the address.
+    const login = await fetch(`${t.base}/?secret=${encodeURIComponent(t.wsSecret)}`, { redirect: "manual" });
+    assert.equal(login.status, 303);
+    assert.equal(login.headers.get("location"), "./");
+    await login.body?.cancel();
+    const setCookie = login.headers.get("set-cookie") ?? "";
+    assert.match(setCookie, new RegExp(`^${ACCESS_COOKIE}=[A-Za-z0-9_-]{43};`));
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Lax/);
+    assert.match(setCookie, /Path=\//);
+    assert.match(setCookie, /Max-Age=2592000/);
+    assert.equal(setCookie.includes(t.wsSecret), false, "the cookie does not hold the secret");
+    const cookie = setCookie.split(";")[0]!;
+
+    for (const path of ["/", "/v1/nodes", "/v1/blocks", "/v1/nodes/n1/eth_stats"]) {
+      const res = await fetch(`${t.base}${path}`, { headers: { cookie } });
+      // History is 503 here (no Postgres), which shows access was granted.
+      assert.ok([200, 503].includes(res.status), `${path} with the cookie: ${res.status}`);
+      await res.body?.cancel();
+    }
+    // curl style: the secret as a query parameter on the API.
+    const api = await getJson(`${t.base}/v1/nodes?secret=${encodeURIComponent(t.wsSecret)}`);
+    assert.equal(api.status, 200);
+    // A browser sends the cookie on the websocket handshake.
+    client = await feedClient(`${ws}/feed`, { cookie });
+    await eventually(() => client!.frames.length >= 1 || undefined, 3000, "snapshot");
+    assert.equal(client.frames[0]!.type, "snapshot");
+  } finally {
+    await client?.close();
+    await t.close();
+  }
+});

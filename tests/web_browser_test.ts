@@ -1,0 +1,478 @@
+/**
+ * The web dashboard in a real browser: Debian's Chromium driven by playwright-core against a real
+ * listener, agents reporting through the real protocol, history from a real Postgres.
+ *
+ * `WRITE_DASHBOARD_SCREENSHOT=1 deno test -A tests/web_browser_test.ts` also rewrites
+ * docs/dashboard.png (the README's screenshot).
+ */
+import assert from "node:assert/strict";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type Agent, createAgent } from "./support/agent.ts";
+import { startTestPostgres } from "./support/postgres.ts";
+import { startTestService, type TestService } from "./support/service.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
+const WAIT_MS = 8000;
+const SCREENSHOT = new URL("../docs/dashboard.png", import.meta.url);
+
+interface NodeSpec {
+  id: string;
+  name: string;
+  client: string;
+  peers: number;
+  latency: number;
+  gasPriceWei: number;
+  pending: number;
+  uptime: number;
+  cpu: number;
+  memory: number;
+  disk: number;
+  block: number;
+}
+
+const TOP = 4_812_000;
+const NODES: NodeSpec[] = [
+  [
+    "validator-1",
+    "Validator Core 1",
+    "Parity-Ethereum//v2.0.5-stable/x86_64-linux-gnu/rustc1.29.0",
+    24,
+    9,
+    1e9,
+    7,
+    100,
+    0.42,
+    61.5,
+    73,
+    TOP,
+  ],
+  [
+    "validator-2",
+    "Validator Core 2",
+    "Parity-Ethereum//v2.0.5-stable/x86_64-linux-gnu/rustc1.29.0",
+    19,
+    14,
+    1e9,
+    3,
+    99,
+    1.37,
+    48.2,
+    55,
+    TOP,
+  ],
+  [
+    "bootnode-eu",
+    "Bootnode EU",
+    "Geth/v1.8.13-stable/linux-amd64/go1.10.3",
+    48,
+    31,
+    2e9,
+    12,
+    100,
+    0.88,
+    72.9,
+    41,
+    TOP,
+  ],
+  [
+    "archive-us",
+    "Archive US",
+    "Geth/v1.8.13-stable/linux-amd64/go1.10.3",
+    11,
+    58,
+    1e9,
+    0,
+    97,
+    2.91,
+    83.4,
+    88,
+    TOP - 1,
+  ],
+  [
+    "rpc-asia",
+    "RPC Asia",
+    "Nethermind/v1.25.4/linux-x64/dotnet8.0.1",
+    7,
+    120,
+    5e9,
+    21,
+    92,
+    0.15,
+    35.7,
+    29,
+    TOP,
+  ],
+].map(([id, name, client, peers, latency, gasPriceWei, pending, uptime, cpu, memory, disk, block]) => ({
+  id,
+  name,
+  client,
+  peers,
+  latency,
+  gasPriceWei,
+  pending,
+  uptime,
+  cpu,
+  memory,
+  disk,
+  block,
+} as NodeSpec));
+
+function blockBody(number: number, now: number) {
+  // A 5 s chain with some jitter and varying load, so the block charts have a shape.
+  const transactions = Array.from({ length: (number * 7) % 23 }, (_, i) => `0x${number.toString(16)}${i}`);
+  return {
+    number,
+    hash: `0x${number.toString(16).padStart(64, "0")}`,
+    parentHash: `0x${(number - 1).toString(16).padStart(64, "0")}`,
+    timestamp: Math.floor(now / 1000) - (TOP - number) * 5 + ((number * 13) % 3) - 1,
+    miner: "0x0000000000000000000000000000000000000000",
+    gasUsed: 21_000 * transactions.length + ((number * 7919) % 90_000),
+    gasLimit: 8_000_000,
+    transactions,
+    uncles: [],
+  };
+}
+
+async function report(agent: Agent, spec: NodeSpec, now: number): Promise<void> {
+  await agent.ping();
+  await agent.send("ethereum_metrics", {
+    type: "information",
+    body: { name: spec.name, node: spec.client, net: "99", protocol: "63", os: "linux", os_v: "5.15.0" },
+  });
+  await agent.send("ethereum_metrics", {
+    type: "statistics",
+    body: {
+      active: true,
+      mining: spec.id.startsWith("validator"),
+      hashrate: 0,
+      peers: spec.peers,
+      gasPrice: spec.gasPriceWei,
+      syncing: false,
+      uptime: spec.uptime,
+    },
+  });
+  await agent.send("ethereum_metrics", { type: "block", body: blockBody(spec.block, now) });
+  await agent.send("ethereum_metrics", { type: "pending", body: { pending: spec.pending } });
+  await agent.send("networking_metrics", { type: "latency", body: { latency: spec.latency } });
+  await agent.send("system_metrics", {
+    type: "statistics",
+    body: { cpu_load: spec.cpu, memory_usage: spec.memory, disk_usage: spec.disk },
+  });
+}
+
+/** Nearly an hour of one-per-minute history for a node, written straight into the tables. */
+async function seedHistory(
+  sql: Awaited<ReturnType<typeof startTestPostgres>>["sql"],
+  agentId: string,
+  now: number,
+) {
+  const eth = [];
+  const system = [];
+  for (let i = 59; i >= 1; i--) {
+    const date = new Date(now - i * 60_000).toISOString();
+    const wave = Math.sin(i / 6);
+    eth.push({
+      date,
+      agent_id: agentId,
+      active: true,
+      mining: true,
+      hashrate: 0,
+      peers: Math.round(20 + 5 * wave + (i % 4)),
+      gas_price: Math.round(1e9 * (1 + 0.5 * Math.cos(i / 9))),
+      current_block: null,
+      highest_block: null,
+      starting_block: null,
+      msg_id: crypto.randomUUID(),
+    });
+    system.push({
+      date,
+      agent_id: agentId,
+      cpu_load: +(0.6 + 0.4 * Math.sin(i / 4) + (i % 5) / 20).toFixed(2),
+      disk_usage: 70 + Math.floor((60 - i) / 20),
+      memory_usage: +(58 + 6 * Math.cos(i / 7)).toFixed(1),
+      msg_id: crypto.randomUUID(),
+    });
+  }
+  await sql`insert into eth_stats ${sql(eth)}`;
+  await sql`insert into system_stats ${sql(system)}`;
+}
+
+/**
+ * The page's globals as functions run in the page see them (`globalThis as unknown as PageGlobals`):
+ * this file is type-checked without the DOM library, and such functions are sent as source, not closures.
+ */
+interface PageGlobals {
+  document: {
+    querySelector(
+      selector: string,
+    ): { textContent: string | null; getAttribute(name: string): string | null } | null;
+    querySelectorAll(selector: string): { length: number };
+  };
+}
+
+function text(page: Page, selector: string): Promise<string> {
+  return page.locator(selector).innerText({ timeout: WAIT_MS });
+}
+
+function waitForText(page: Page, selector: string, expected: string): Promise<unknown> {
+  return page.waitForFunction(
+    ([sel, want]) =>
+      (globalThis as unknown as PageGlobals).document.querySelector(sel!)?.textContent?.trim() === want,
+    [selector, expected],
+    { timeout: WAIT_MS },
+  );
+}
+
+function cell(id: string, column: string): string {
+  return `tr[data-node="${id}"] td[data-col="${column}"]`;
+}
+
+Deno.test("web dashboard in Chromium: nodes appear with their values, a new block updates header and row, a silent agent turns inactive, a selected node shows its history", async () => {
+  const pg = await startTestPostgres();
+  let service: TestService | undefined;
+  let browser: Browser | undefined;
+  let pinger: ReturnType<typeof setInterval> | undefined;
+  try {
+    service = await startTestService({
+      postgres: { url: pg.url },
+      inactivityTimeoutMs: 1500,
+      receivers: [
+        { id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200 },
+        { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
+        { id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] },
+      ],
+    });
+    const base = service.base;
+    const now = Date.now();
+
+    const agents = new Map<string, Agent>();
+    for (const spec of NODES) agents.set(spec.id, await createAgent(base, spec.id));
+    // Recent chain history, reported by the first validator, then each node's own head.
+    const first = agents.get("validator-1")!;
+    for (let n = TOP - 40; n < TOP - 1; n++) {
+      await first.send("ethereum_metrics", { type: "block", body: blockBody(n, now) });
+    }
+    for (const spec of NODES) await report(agents.get(spec.id)!, spec, now);
+    // The history chart reads the tables: wait for the migrations (run by the receivers' init).
+    const deadline = Date.now() + WAIT_MS;
+    while ((await pg.sql`select to_regclass('system_stats') as t`)[0]!.t === null) {
+      if (Date.now() > deadline) throw new Error("the stats tables never appeared");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await seedHistory(pg.sql, "validator-1", now);
+
+    // Every agent pings, except the silent ones.
+    const silent = new Set<string>();
+    pinger = setInterval(() => {
+      for (const [id, agent] of agents) if (!silent.has(id)) agent.ping().catch(() => {});
+    }, 300);
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1680, height: 920 } });
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+    });
+    await page.goto(`${base}/`);
+
+    // Nodes appear with their values.
+    await page.waitForFunction(
+      (n) =>
+        (globalThis as unknown as PageGlobals).document.querySelectorAll("#nodes tbody tr[data-node]")
+          .length === n,
+      NODES.length,
+      { timeout: WAIT_MS },
+    );
+    await page.waitForSelector("#connection[data-state=live]", { timeout: WAIT_MS });
+    const v1 = NODES[0]!;
+    assert.equal(await text(page, cell(v1.id, "name")), v1.name);
+    assert.equal(await text(page, cell(v1.id, "status")), "active");
+    assert.equal(await text(page, cell(v1.id, "client")), "Parity-Ethereum v2.0.5-stable");
+    assert.equal(await text(page, cell(v1.id, "peers")), "24");
+    assert.equal(await text(page, cell(v1.id, "latency")), "9 ms");
+    assert.equal(await text(page, cell(v1.id, "block")), `#${TOP.toLocaleString("en-US")}`);
+    assert.match(await text(page, cell(v1.id, "blockAge")), /^\d+s ago$/);
+    assert.equal(await text(page, cell(v1.id, "pending")), "7");
+    assert.equal(await text(page, cell(v1.id, "gasPrice")), "1 gwei");
+    assert.equal(await text(page, cell(v1.id, "uptime")), "100%");
+    assert.equal(await text(page, cell(v1.id, "cpu")), "0.42");
+    assert.equal(await text(page, cell(v1.id, "memory")), "61.5%");
+    assert.equal(await text(page, cell(v1.id, "disk")), "73%");
+    assert.equal(await text(page, cell("archive-us", "block")), `#${(TOP - 1).toLocaleString("en-US")}`);
+    assert.equal(await text(page, cell("rpc-asia", "gasPrice")), "5 gwei");
+    assert.equal(await text(page, "#best-block"), `#${TOP.toLocaleString("en-US")}`);
+    assert.equal(await text(page, "#active-nodes"), `${NODES.length}/${NODES.length}`);
+    assert.equal(
+      await text(page, "#avg-latency"),
+      `${Math.round(NODES.reduce((s, n) => s + n.latency, 0) / NODES.length)} ms`,
+    );
+    assert.match(await text(page, "#avg-block-time"), /^\d+\.\d s$/);
+    assert.match(await text(page, "#last-block-age"), /^\d+s ago$/);
+    const bars = await page.locator("#chart-block-time").getAttribute("data-points");
+    assert.ok(Number(bars) >= 30, `block time chart has ${bars} bars`);
+
+    // Sorting: by peers, most first.
+    await page.click('th[data-sort="peers"]');
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as PageGlobals).document.querySelector("#nodes tbody tr[data-node]")
+          ?.getAttribute(
+            "data-node",
+          ) === "bootnode-eu",
+      undefined,
+      { timeout: WAIT_MS },
+    );
+    await page.click('th[data-sort="name"]');
+
+    // A new block updates the header and the row.
+    await agents.get("archive-us")!.send("ethereum_metrics", {
+      type: "block",
+      body: blockBody(TOP + 1, now + 5000),
+    });
+    const next = `#${(TOP + 1).toLocaleString("en-US")}`;
+    await waitForText(page, "#best-block", next);
+    await waitForText(page, cell("archive-us", "block"), next);
+    assert.equal(await text(page, cell(v1.id, "block")), `#${TOP.toLocaleString("en-US")}`);
+
+    // An agent that stops pinging turns inactive (greyed), and the header counts it.
+    silent.add("rpc-asia");
+    await page.waitForSelector('tr[data-node="rpc-asia"].inactive', { timeout: WAIT_MS });
+    assert.equal(await text(page, cell("rpc-asia", "status")), "inactive");
+    await waitForText(page, "#active-nodes", `${NODES.length - 1}/${NODES.length}`);
+    assert.equal(await page.locator('tr[data-node="validator-1"].inactive').count(), 0);
+
+    // Selecting a node shows its history chart (eth and system statistics from Postgres).
+    await page.click(`tr[data-node="${v1.id}"]`);
+    await page.waitForSelector("#history[data-state=ready]", { timeout: WAIT_MS });
+    assert.equal(await text(page, "#detail-name"), v1.name);
+    // 59 seeded rows plus the one each receiver wrote from the live report, per table.
+    assert.equal(await page.locator("#history").getAttribute("data-points"), "120");
+    for (const series of ["peers", "gas_price", "cpu_load", "memory_usage", "disk_usage"]) {
+      assert.equal(
+        await page.locator(`canvas[data-series="${series}"]`).getAttribute("data-points"),
+        "60",
+        series,
+      );
+    }
+    assert.match(await text(page, "#history-status"), /60 node and 60 host samples/);
+
+    if (Deno.env.get("WRITE_DASHBOARD_SCREENSHOT")) {
+      await Deno.mkdir(new URL(".", SCREENSHOT), { recursive: true });
+      await page.screenshot({ path: SCREENSHOT.pathname });
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    clearInterval(pinger);
+    await browser?.close();
+    await service?.close();
+    await pg.close();
+  }
+});
+
+Deno.test("web dashboard in Chromium with 1,000 nodes reporting: coalesced frames, bounded renders, a windowed table", async () => {
+  const nodes = 1000;
+  const flushIntervalMs = 500;
+  const service = await startTestService({
+    postgres: { url: "postgres://nobody:nothing@127.0.0.1:1/none" }, // history is not used here
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs }],
+  });
+  let browser: Browser | undefined;
+  let load: ReturnType<typeof setInterval> | undefined;
+  try {
+    // Straight onto the bus (the protocol path is covered above): every node reports
+    // statistics, latency and host statistics about once a second, and follows the chain.
+    const publish = (agentId: string, dataType: string, data: Record<string, unknown>) =>
+      service.service.bus.publish({
+        id: crypto.randomUUID(),
+        agentId,
+        dataType,
+        messageType: "data",
+        data,
+        receivedAt: Date.now(),
+      });
+    for (let i = 0; i < nodes; i++) {
+      publish(`node-${i}`, "ethereum_metrics", {
+        type: "information",
+        body: { name: `Node ${i}`, node: "Geth/v1.8.13-stable/linux-amd64/go1.10.3" },
+      });
+    }
+    let tick = 0;
+    let head = TOP;
+    load = setInterval(() => {
+      tick++;
+      if (tick % 25 === 0) head++;
+      for (let i = 0; i < nodes / 10; i++) {
+        const id = `node-${(tick * (nodes / 10) + i) % nodes}`;
+        publish(id, "ethereum_metrics", {
+          type: "statistics",
+          body: {
+            active: true,
+            mining: false,
+            hashrate: 0,
+            peers: (tick + i) % 50,
+            gasPrice: 1e9,
+            syncing: false,
+            uptime: 100,
+          },
+        });
+        publish(id, "networking_metrics", { type: "latency", body: { latency: (tick * i) % 200 } });
+        publish(id, "system_metrics", {
+          type: "statistics",
+          body: { cpu_load: (i % 40) / 10, memory_usage: 50, disk_usage: 40 },
+        });
+        publish(id, "ethereum_metrics", { type: "block", body: blockBody(head, Date.now()) });
+      }
+    }, 100);
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    let frames = 0;
+    page.on("websocket", (ws) => ws.on("framereceived", () => frames++));
+    await page.goto(`${service.base}/`);
+    await waitForText(page, "#active-nodes", `${nodes}/${nodes}`);
+
+    const rendersOf = async () => Number(await page.locator("body").getAttribute("data-renders"));
+    const framesSent = () => service.service.receivers[0]!.stats!()["frames_sent"]!;
+    const framesBefore = framesSent();
+    const receivedBefore = frames;
+    const rendersBefore = await rendersOf();
+    const started = Date.now();
+    await page.waitForTimeout(3000);
+    const elapsed = Date.now() - started;
+    const windowFrames = framesSent() - framesBefore;
+    const windowRenders = (await rendersOf()) - rendersBefore;
+    assert.ok(
+      windowFrames <= Math.ceil(elapsed / flushIntervalMs) + 1,
+      `${windowFrames} frames sent in ${elapsed} ms`,
+    );
+    assert.ok(frames - receivedBefore >= 2, "the page keeps receiving updates");
+    assert.ok(windowRenders <= Math.ceil(elapsed / 250) + 1, `${windowRenders} renders in ${elapsed} ms`);
+    assert.ok(windowRenders >= 2, "the page keeps rendering");
+
+    // Only the rows in view (plus a margin) are in the DOM; scrolling brings the others.
+    const shown = await page.locator("#nodes tbody tr[data-node]").count();
+    assert.ok(shown > 10 && shown < 150, `${shown} rows in the DOM for ${nodes} nodes`);
+    await page.mouse.wheel(0, 1_000_000);
+    await page.waitForSelector('tr[data-node="node-999"]', { timeout: WAIT_MS }); // "Node 999" sorts last
+    assert.equal(await page.locator('tr[data-node="node-0"]').count(), 0);
+    assert.deepEqual(problems, []);
+  } finally {
+    clearInterval(load);
+    await browser?.close();
+    await service.close();
+  }
+});

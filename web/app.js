@@ -1,0 +1,709 @@
+// The POA dashboard page: one websocket feed (a snapshot, then coalesced updates of changed
+// nodes), a windowed node table, and canvas charts. Renders at most every RENDER_EVERY_MS.
+"use strict";
+
+const RENDER_EVERY_MS = 250;
+const TICK_MS = 1000;
+const HISTORY_REFRESH_MS = 15_000;
+const CHART_BLOCKS = 40;
+
+const state = {
+  /** id -> node view from the feed, plus `v` (bumped on every change) */
+  nodes: new Map(),
+  /** number -> block */
+  blocks: new Map(),
+  blocksVersion: 0,
+  settings: { maxBlocks: 200, flushIntervalMs: 500, removeInactiveAfterMs: 3_600_000 },
+  /** server time minus local time, from the latest frame */
+  offset: 0,
+  sort: { key: "name", dir: 1 },
+  selected: null,
+  range: 3_600_000,
+  renders: 0,
+};
+
+const $ = (selector) => document.querySelector(selector);
+const serverNow = () => Date.now() + state.offset;
+
+// ---------------------------------------------------------------- formatting
+
+function num(value) {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string") {
+    const n = /^0x[0-9a-f]+$/i.test(value) ? parseInt(value, 16) : Number(value);
+    return Number.isFinite(n) ? n : null;
+  }
+  return null;
+}
+
+function ago(ms) {
+  if (ms === null || ms === undefined) return "–";
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+function fixed(value, digits, suffix = "") {
+  return value === null || value === undefined ? "–" : `${value.toFixed(digits)}${suffix}`;
+}
+
+function compact(value) {
+  if (value === null || value === undefined) return "–";
+  const abs = Math.abs(value);
+  if (abs >= 1e9) return `${+(value / 1e9).toFixed(1)}G`;
+  if (abs >= 1e6) return `${+(value / 1e6).toFixed(1)}M`;
+  if (abs >= 1e3) return `${+(value / 1e3).toFixed(1)}k`;
+  return `${+value.toFixed(2)}`;
+}
+
+function clientName(node) {
+  const text = node.last.information?.node;
+  if (typeof text !== "string") return null;
+  // "Parity-Ethereum//v2.0.5-stable/x86_64-linux-gnu/rustc1.29.0" -> "Parity-Ethereum v2.0.5-stable"
+  const parts = text.split("/").filter((p) => p !== "");
+  return parts.length >= 2 ? `${parts[0]} ${parts[1]}` : text;
+}
+
+// ---------------------------------------------------------------- node columns
+
+/** Column key -> value used for sorting and display (null = unknown, sorted last). */
+const COLUMNS = {
+  name: (n) => (typeof n.last.information?.name === "string" && n.last.information.name) || n.id,
+  status: (n) => status(n),
+  client: (n) => clientName(n),
+  peers: (n) => num(n.last.statistics?.peers),
+  latency: (n) => num(n.last.latency?.latency),
+  block: (n) => num(n.last.block?.number),
+  blockAge: (n) => (n.blockReceivedAt === null ? null : serverNow() - n.blockReceivedAt),
+  pending: (n) => num(n.last.pending?.pending),
+  gasPrice: (n) => {
+    const wei = num(n.last.statistics?.gasPrice);
+    return wei === null ? null : wei / 1e9;
+  },
+  uptime: (n) => num(n.last.statistics?.uptime),
+  cpu: (n) => num(n.last.system?.cpu_load),
+  memory: (n) => num(n.last.system?.memory_usage),
+  disk: (n) => num(n.last.system?.disk_usage),
+};
+
+const FORMAT = {
+  name: (v) => v,
+  status: (v) => v,
+  client: (v) => v ?? "–",
+  peers: (v) => (v === null ? "–" : String(v)),
+  latency: (v) => (v === null ? "–" : `${Math.round(v)} ms`),
+  block: (v) => (v === null ? "–" : `#${v.toLocaleString("en-US")}`),
+  blockAge: (v) => ago(v),
+  pending: (v) => (v === null ? "–" : String(v)),
+  gasPrice: (v) => (v === null ? "–" : `${+v.toFixed(2)} gwei`),
+  uptime: (v) => fixed(v, 0, "%"),
+  cpu: (v) => fixed(v, 2),
+  memory: (v) => fixed(v, 1, "%"),
+  disk: (v) => fixed(v, 0, "%"),
+};
+
+const NUMERIC = new Set([
+  "peers",
+  "latency",
+  "block",
+  "blockAge",
+  "pending",
+  "gasPrice",
+  "uptime",
+  "cpu",
+  "memory",
+  "disk",
+]);
+
+function status(node) {
+  if (!node.active) return "inactive";
+  const syncing = node.last.statistics?.syncing;
+  return syncing && typeof syncing === "object" ? "syncing" : "active";
+}
+
+// ---------------------------------------------------------------- feed
+
+function applySnapshot(frame) {
+  state.settings = { ...state.settings, ...frame.settings };
+  state.nodes.clear();
+  state.blocks.clear();
+  state.blocksVersion++;
+  for (const node of frame.nodes) state.nodes.set(node.id, { ...node, v: 1 });
+  addBlocks(frame.blocks);
+}
+
+function applyUpdate(frame) {
+  for (const node of frame.nodes) {
+    const old = state.nodes.get(node.id);
+    // Known nodes come with only the reports that changed; `full` ones with all of them.
+    const last = old && !node.full ? { ...old.last, ...node.last } : node.last;
+    state.nodes.set(node.id, { ...node, last, v: (old?.v ?? 0) + 1 });
+  }
+  for (const id of frame.removed) state.nodes.delete(id);
+  addBlocks(frame.blocks);
+}
+
+function addBlocks(blocks) {
+  if (blocks.length > 0) state.blocksVersion++;
+  for (const block of blocks) state.blocks.set(block.number, block);
+  const max = state.settings.maxBlocks;
+  if (state.blocks.size > max) {
+    const keep = [...state.blocks.keys()].sort((a, b) => b - a).slice(0, max);
+    const kept = new Set(keep);
+    for (const n of state.blocks.keys()) if (!kept.has(n)) state.blocks.delete(n);
+  }
+}
+
+let retryMs = 1000;
+
+function connect() {
+  const url = new URL("feed", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(url);
+  setConnection("connecting", "connecting…");
+  socket.onopen = () => {
+    retryMs = 1000;
+  };
+  socket.onmessage = (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    state.offset = frame.now - Date.now();
+    if (frame.type === "snapshot") applySnapshot(frame);
+    else if (frame.type === "update") applyUpdate(frame);
+    setConnection("live", "live");
+    scheduleRender();
+  };
+  socket.onclose = () => {
+    setConnection("disconnected", `disconnected, retrying in ${Math.round(retryMs / 1000)}s`);
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 30_000);
+  };
+}
+
+function setConnection(value, text) {
+  const el = $("#connection");
+  el.dataset.state = value;
+  el.textContent = text;
+}
+
+// ---------------------------------------------------------------- rendering
+
+let renderTimer = null;
+let lastRender = 0;
+
+/** Coalesces renders: however many frames arrive, at most one render per RENDER_EVERY_MS. */
+function scheduleRender() {
+  if (renderTimer !== null) return;
+  const wait = Math.max(0, lastRender + RENDER_EVERY_MS - performance.now());
+  renderTimer = setTimeout(() => {
+    renderTimer = null;
+    lastRender = performance.now();
+    render();
+  }, wait);
+}
+
+function render() {
+  const started = performance.now();
+  // Charts first: they read canvas sizes, which is cheap before the table is changed (no forced layout).
+  renderBlockCharts();
+  renderHeader();
+  renderTable();
+  if (state.selected !== null) renderDetailInfo();
+  state.renders++;
+  document.body.dataset.renders = String(state.renders);
+  document.body.dataset.renderMs = (performance.now() - started).toFixed(1);
+}
+
+function sortedBlocks() {
+  return [...state.blocks.values()].sort((a, b) => b.number - a.number);
+}
+
+function bestBlock() {
+  let best = null;
+  for (const node of state.nodes.values()) {
+    const n = num(node.last.block?.number);
+    if (n !== null && (best === null || n > best.number)) best = { number: n, at: node.blockReceivedAt };
+    else if (n !== null && n === best.number && node.blockReceivedAt < best.at) {
+      best.at = node.blockReceivedAt;
+    }
+  }
+  const ring = sortedBlocks()[0];
+  if (ring && (best === null || ring.number >= best.number)) {
+    best = { number: ring.number, at: ring.firstSeen };
+  }
+  return best;
+}
+
+function averageBlockTime(blocks) {
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i + 1 < blocks.length && count < 50; i++) {
+    const a = blocks[i];
+    const b = blocks[i + 1];
+    if (a.number === b.number + 1 && a.timestamp !== null && b.timestamp !== null) {
+      total += a.timestamp - b.timestamp;
+      count++;
+    }
+  }
+  return count === 0 ? null : total / count;
+}
+
+function renderHeader() {
+  const best = bestBlock();
+  $("#best-block").textContent = best === null ? "–" : `#${best.number.toLocaleString("en-US")}`;
+  renderLastBlockAge(best);
+  const avg = averageBlockTime(sortedBlocks());
+  $("#avg-block-time").textContent = avg === null ? "–" : `${avg.toFixed(1)} s`;
+  let active = 0;
+  let latencySum = 0;
+  let latencyCount = 0;
+  for (const node of state.nodes.values()) {
+    if (!node.active) continue;
+    active++;
+    const latency = num(node.last.latency?.latency);
+    if (latency !== null) {
+      latencySum += latency;
+      latencyCount++;
+    }
+  }
+  $("#active-nodes").textContent = `${active}/${state.nodes.size}`;
+  $("#avg-latency").textContent = latencyCount === 0 ? "–" : `${Math.round(latencySum / latencyCount)} ms`;
+}
+
+function renderLastBlockAge(best = bestBlock()) {
+  $("#last-block-age").textContent = best === null || best.at === null ? "–" : ago(serverNow() - best.at);
+}
+
+/**
+ * The node table is windowed: only the rows in (and near) the viewport are in the DOM, between two
+ * spacer rows that keep the scroll height. A thousand nodes cost a sort, not a thousand DOM rows.
+ */
+const WINDOW_MARGIN_ROWS = 30;
+
+/** id -> { tr, cells: {column: td}, v } for the rows created so far (visible ones and recent ones). */
+const rows = new Map();
+/** The nodes in table order, as of the last render. */
+let sorted = [];
+/** The ids currently in the DOM, in order. */
+let shownIds = [];
+let rowHeight = 31;
+const spacerTop = spacer();
+const spacerBottom = spacer();
+
+function spacer() {
+  const tr = document.createElement("tr");
+  tr.className = "spacer";
+  tr.setAttribute("aria-hidden", "true");
+  const td = document.createElement("td");
+  td.colSpan = Object.keys(COLUMNS).length;
+  tr.appendChild(td);
+  return tr;
+}
+
+function createRow(node) {
+  const tr = document.createElement("tr");
+  tr.dataset.node = node.id;
+  const cells = {};
+  for (const key of Object.keys(COLUMNS)) {
+    const td = document.createElement("td");
+    td.dataset.col = key;
+    if (NUMERIC.has(key)) td.className = "num";
+    tr.appendChild(td);
+    cells[key] = td;
+  }
+  tr.addEventListener("click", () => select(node.id));
+  return { tr, cells, v: -1 };
+}
+
+function updateRow(row, node) {
+  for (const [key, value] of Object.entries(COLUMNS)) {
+    const td = row.cells[key];
+    if (key === "status") {
+      const text = value(node);
+      let badge = td.firstElementChild;
+      if (!badge) {
+        badge = document.createElement("span");
+        td.appendChild(badge);
+      }
+      badge.className = `badge ${text}`;
+      badge.textContent = text;
+      continue;
+    }
+    const text = FORMAT[key](value(node));
+    if (td.textContent !== text) td.textContent = text;
+    if (key === "client" || key === "name") {
+      td.title = key === "client" ? node.last.information?.node ?? "" : text;
+    }
+  }
+  row.tr.classList.toggle("inactive", !node.active);
+  row.tr.classList.toggle("selected", node.id === state.selected);
+}
+
+const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+
+/** The nodes in table order; each sort key is computed once per render, not once per comparison. */
+function sortedNodes() {
+  const { key, dir } = state.sort;
+  const value = COLUMNS[key];
+  const keyed = [];
+  for (const node of state.nodes.values()) {
+    keyed.push({ node, key: value(node), name: String(COLUMNS.name(node)) });
+  }
+  keyed.sort((a, b) => {
+    if (a.key === null && b.key !== null) return 1;
+    if (b.key === null && a.key !== null) return -1;
+    if (a.key !== null && b.key !== null && a.key !== b.key) {
+      const cmp = typeof a.key === "number" && typeof b.key === "number"
+        ? a.key - b.key
+        : collator.compare(String(a.key), String(b.key));
+      if (cmp !== 0) return cmp * dir;
+    }
+    return collator.compare(a.name, b.name) || (a.node.id < b.node.id ? -1 : 1);
+  });
+  return keyed.map((k) => k.node);
+}
+
+function renderTable() {
+  sorted = sortedNodes();
+  for (const id of rows.keys()) if (!state.nodes.has(id)) rows.delete(id);
+  renderWindow();
+  $("#empty").hidden = sorted.length > 0;
+  for (const th of document.querySelectorAll("#nodes th")) {
+    if (th.dataset.sort === state.sort.key) {
+      th.setAttribute("aria-sort", state.sort.dir > 0 ? "ascending" : "descending");
+    } else th.removeAttribute("aria-sort");
+  }
+}
+
+/** Puts the rows of the visible slice of `sorted` in the DOM (also on scroll, without re-sorting). */
+function renderWindow() {
+  const tbody = $("#nodes tbody");
+  // Reads first (layout is clean here), writes after.
+  const first = shownIds.length > 0 ? rows.get(shownIds[0])?.tr : undefined;
+  if (first?.isConnected) rowHeight = first.getBoundingClientRect().height || rowHeight;
+  // The spacer above stands for exactly the rows before the slice: the offset maps to a row index.
+  const offset = Math.max(0, -tbody.getBoundingClientRect().top);
+  const start = Math.max(0, Math.floor(offset / rowHeight) - WINDOW_MARGIN_ROWS);
+  const end = Math.min(sorted.length, Math.ceil((offset + innerHeight) / rowHeight) + WINDOW_MARGIN_ROWS);
+  const slice = sorted.slice(start, end);
+  for (const node of slice) {
+    let row = rows.get(node.id);
+    if (!row) {
+      row = createRow(node);
+      rows.set(node.id, row);
+    }
+    if (row.v !== node.v) {
+      updateRow(row, node);
+      row.v = node.v;
+    }
+  }
+  spacerTop.firstChild.style.height = `${start * rowHeight}px`;
+  spacerBottom.firstChild.style.height = `${(sorted.length - end) * rowHeight}px`;
+  const ids = slice.map((n) => n.id);
+  if (ids.length !== shownIds.length || ids.some((id, i) => id !== shownIds[i]) || !spacerTop.isConnected) {
+    tbody.replaceChildren(spacerTop, ...ids.map((id) => rows.get(id).tr), spacerBottom);
+    shownIds = ids;
+  }
+  renderAges();
+}
+
+/** Ages change without any report: refreshed every tick, only the age cells of the shown rows. */
+function renderAges() {
+  const now = serverNow();
+  for (const id of shownIds) {
+    const node = state.nodes.get(id);
+    const row = rows.get(id);
+    if (!node || !row) continue;
+    const age = node.blockReceivedAt === null ? null : now - node.blockReceivedAt;
+    const text = ago(age);
+    const td = row.cells.blockAge;
+    if (td.textContent !== text) td.textContent = text;
+    td.classList.toggle("stale", age !== null && age > 60_000);
+  }
+}
+
+let scrollFrame = null;
+
+/** Scrolling shows other rows at once (next animation frame), without waiting for a render. */
+function onScroll() {
+  if (scrollFrame !== null) return;
+  scrollFrame = requestAnimationFrame(() => {
+    scrollFrame = null;
+    renderWindow();
+  });
+}
+
+function tick() {
+  renderLastBlockAge();
+  renderAges();
+}
+
+// ---------------------------------------------------------------- charts
+
+function css(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function prepare(canvas) {
+  const dpr = globalThis.devicePixelRatio || 1;
+  const w = canvas.clientWidth;
+  const h = canvas.clientHeight;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  ctx.font = "10px system-ui, sans-serif";
+  return { ctx, w, h };
+}
+
+function niceMax(value) {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+function axis(ctx, w, h, left, top, bottom, labels) {
+  ctx.strokeStyle = css("--line");
+  ctx.fillStyle = css("--muted");
+  ctx.lineWidth = 1;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const [y, text] of labels) {
+    ctx.beginPath();
+    ctx.moveTo(left, Math.round(y) + 0.5);
+    ctx.lineTo(w, Math.round(y) + 0.5);
+    ctx.stroke();
+    ctx.fillText(text, left - 4, Math.min(Math.max(y, top + 5), h - bottom - 5));
+  }
+}
+
+/** Bars of `values` (null = gap), scaled from 0 to a rounded maximum. */
+function barChart(canvas, values, color, format) {
+  const { ctx, w, h } = prepare(canvas);
+  const left = 36;
+  const top = 6;
+  const bottom = 4;
+  const max = niceMax(Math.max(0, ...values.filter((v) => v !== null)));
+  const y = (v) => top + (h - top - bottom) * (1 - v / max);
+  axis(ctx, w, h, left, top, bottom, [[y(max), format(max)], [y(max / 2), format(max / 2)], [y(0), "0"]]);
+  const slot = (w - left) / Math.max(values.length, 1);
+  ctx.fillStyle = color;
+  values.forEach((v, i) => {
+    if (v === null) return;
+    const x = left + i * slot + slot * 0.15;
+    ctx.fillRect(x, y(v), Math.max(1, slot * 0.7), y(0) - y(v));
+  });
+  canvas.dataset.points = String(values.filter((v) => v !== null).length);
+}
+
+/** A time series as a line over [from, to]; y from the data's min to max. */
+function lineChart(canvas, points, color, from, to, format) {
+  const { ctx, w, h } = prepare(canvas);
+  const left = 40;
+  const top = 6;
+  const bottom = 14;
+  canvas.dataset.points = String(points.length);
+  if (points.length === 0) {
+    ctx.fillStyle = css("--muted");
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText("no data in this range", w / 2, h / 2);
+    return;
+  }
+  let min = Infinity;
+  let max = -Infinity;
+  for (const [, v] of points) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  if (min === max) {
+    min -= Math.abs(min) * 0.1 || 1;
+    max += Math.abs(max) * 0.1 || 1;
+  }
+  const x = (t) => left + (w - left - 2) * ((t - from) / Math.max(1, to - from));
+  const y = (v) => top + (h - top - bottom) * (1 - (v - min) / (max - min));
+  axis(ctx, w, h, left, top, bottom, [[y(max), format(max)], [y(min), format(min)]]);
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  ctx.fillText(new Date(from).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), left, h);
+  ctx.textAlign = "right";
+  ctx.fillText(new Date(to).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), w, h);
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 1.5;
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  points.forEach(([t, v], i) => (i === 0 ? ctx.moveTo(x(t), y(v)) : ctx.lineTo(x(t), y(v))));
+  ctx.stroke();
+  if (points.length === 1) {
+    ctx.fillStyle = color;
+    ctx.fillRect(x(points[0][0]) - 2, y(points[0][1]) - 2, 4, 4);
+  }
+}
+
+let chartsDrawn = "";
+
+function renderBlockCharts() {
+  // Redrawn only when the blocks or the canvas size changed.
+  const canvas = $("#chart-block-time");
+  const drawn = `${state.blocksVersion}:${canvas.clientWidth}x${canvas.clientHeight}`;
+  if (drawn === chartsDrawn) return;
+  chartsDrawn = drawn;
+  const recent = sortedBlocks().slice(0, CHART_BLOCKS + 1).reverse();
+  const shown = recent.slice(-CHART_BLOCKS);
+  const byNumber = new Map(recent.map((b) => [b.number, b]));
+  const times = shown.map((b) => {
+    const parent = byNumber.get(b.number - 1);
+    return parent && b.timestamp !== null && parent.timestamp !== null
+      ? Math.max(0, b.timestamp - parent.timestamp)
+      : null;
+  });
+  barChart($("#chart-block-time"), times, css("--chart-1"), (v) => `${+v.toFixed(1)}`);
+  barChart($("#chart-transactions"), shown.map((b) => b.transactionCount), css("--chart-2"), compact);
+  barChart($("#chart-gas"), shown.map((b) => b.gasUsed), css("--chart-3"), compact);
+}
+
+// ---------------------------------------------------------------- node detail and history
+
+let historyTimer = null;
+let historyRequest = 0;
+
+function select(id) {
+  state.selected = state.selected === id ? null : id;
+  for (const [rowId, row] of rows) row.tr.classList.toggle("selected", rowId === state.selected);
+  const detail = $("#detail");
+  detail.hidden = state.selected === null;
+  $("#layout").classList.toggle("with-detail", state.selected !== null);
+  clearInterval(historyTimer);
+  historyTimer = null;
+  if (state.selected === null) return;
+  renderDetailInfo();
+  loadHistory();
+  historyTimer = setInterval(loadHistory, HISTORY_REFRESH_MS);
+  // The table got narrower: the block charts are redrawn at their new width.
+  scheduleRender();
+}
+
+function renderDetailInfo() {
+  const node = state.nodes.get(state.selected);
+  if (!node) return;
+  $("#detail-name").textContent = COLUMNS.name(node);
+  const info = node.last.information ?? {};
+  const entries = [
+    ["Id", node.id],
+    ["Status", status(node)],
+    ["Client", info.node],
+    ["Network", info.net],
+    ["Coinbase", info.coinbase],
+    ["Contact", info.contact],
+    ["OS", info.os && `${info.os} ${info.os_v ?? ""}`.trim()],
+    ["First seen", new Date(node.firstSeen).toLocaleString()],
+    ["Last seen", new Date(node.lastSeen).toLocaleString()],
+  ];
+  const dl = $("#detail-info");
+  const fragment = document.createDocumentFragment();
+  for (const [label, value] of entries) {
+    if (value === undefined || value === null || value === "") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = String(value);
+    dd.title = String(value);
+    fragment.append(dt, dd);
+  }
+  dl.replaceChildren(fragment);
+}
+
+async function fetchJson(path) {
+  const res = await fetch(path, { headers: { accept: "application/json" } });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(body?.message ?? `HTTP ${res.status}`);
+  return body;
+}
+
+async function loadHistory() {
+  const id = state.selected;
+  if (id === null) return;
+  const request = ++historyRequest;
+  const history = $("#history");
+  history.dataset.state = "loading";
+  const to = serverNow();
+  const from = Math.max(0, Math.floor(to - state.range));
+  const query = `from=${from}&to=${Math.ceil(to)}&limit=1000&order=desc`;
+  const base = `v1/nodes/${encodeURIComponent(id)}`;
+  try {
+    const [eth, system] = await Promise.all([
+      fetchJson(`${base}/eth_stats?${query}`),
+      fetchJson(`${base}/system_stats?${query}`),
+    ]);
+    if (request !== historyRequest) return; // a newer selection or range won
+    const series = (rows, column, scale = 1) =>
+      rows
+        .filter((r) => typeof r[column] === "number")
+        .map((r) => [Date.parse(r.date), r[column] * scale])
+        .reverse();
+    const draw = (column, rowsOf, color, format, scale) =>
+      lineChart(
+        history.querySelector(`canvas[data-series="${column}"]`),
+        series(rowsOf, column, scale),
+        color,
+        from,
+        to,
+        format,
+      );
+    draw("peers", eth.rows, css("--chart-1"), (v) => `${Math.round(v)}`);
+    draw("gas_price", eth.rows, css("--chart-2"), (v) => `${+v.toFixed(2)}`, 1e-9);
+    draw("cpu_load", system.rows, css("--chart-3"), (v) => `${+v.toFixed(2)}`);
+    draw("memory_usage", system.rows, css("--chart-1"), (v) => `${Math.round(v)}`);
+    draw("disk_usage", system.rows, css("--chart-2"), (v) => `${Math.round(v)}`);
+    const points = eth.count + system.count;
+    history.dataset.points = String(points);
+    history.dataset.state = "ready";
+    $("#history-status").textContent = `${eth.count} node and ${system.count} host samples` +
+      (eth.count === 1000 || system.count === 1000 ? " (latest 1000)" : "");
+  } catch (err) {
+    if (request !== historyRequest) return;
+    history.dataset.state = "error";
+    $("#history-status").textContent = `history unavailable: ${err.message}`;
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function init() {
+  for (const th of document.querySelectorAll("#nodes th[data-sort]")) {
+    th.addEventListener("click", () => {
+      const key = th.dataset.sort;
+      state.sort = state.sort.key === key
+        ? { key, dir: -state.sort.dir }
+        : { key, dir: NUMERIC.has(key) ? -1 : 1 };
+      scheduleRender();
+    });
+  }
+  $("#detail-close").addEventListener("click", () => state.selected !== null && select(state.selected));
+  for (const button of document.querySelectorAll(".ranges button")) {
+    button.addEventListener("click", () => {
+      state.range = Number(button.dataset.range);
+      for (const b of document.querySelectorAll(".ranges button")) {
+        b.classList.toggle("selected", b === button);
+      }
+      loadHistory();
+    });
+  }
+  globalThis.addEventListener("resize", scheduleRender);
+  globalThis.addEventListener("scroll", onScroll, { passive: true });
+  setInterval(tick, TICK_MS);
+  connect();
+  scheduleRender();
+}
+
+init();
