@@ -132,6 +132,30 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await (await database?.catch(() => undefined))?.close();
     });
 
+    const store = cluster
+      ? await cluster.openAuthStore({ kv, postgres: postgresClient })
+      : createKvAuthStore(kv!);
+    let secret = config.jwt.secret;
+    if (!secret) {
+      const stored = await store.ensureSecret(randomString(64));
+      secret = stored.secret;
+      if (stored.created) {
+        log(
+          "warning: no jwt.secret configured; generated one and stored it in the auth store (set POA_JWT_SECRET to choose it)",
+        );
+      }
+    }
+    let admins = config.admins;
+    if (admins.length === 0) {
+      const path = `${config.dataDir}/admin-password`;
+      const pw = await persistedSecret(path, 24);
+      admins = [{ name: "admin", password: pw.value }];
+      log(`warning: no admins configured; admin "admin" has the password in ${path}`);
+    }
+    const auth = await createAuthService({ store, secret, ttlSeconds: config.jwt.ttlSeconds, admins });
+    cleanups.push(() => auth.close());
+    const limiter = createLoginLimiter(config.loginLimit);
+
     const types = options.receiverTypes ?? builtinReceiverTypes();
     const entries = config.receivers ?? defaultReceivers(config);
     const receivers: Receiver[] = [];

@@ -18,6 +18,29 @@ const receiverSchema = z.object({
   subscribe: z.array(z.string().min(1)).default([]),
 }).passthrough();
 
+/**
+ * Cluster mode (several instances behind a balancer): the queue and live fan-out on NATS
+ * JetStream, auth state shared in Postgres (or a remote Deno KV). Absent: one process.
+ */
+const clusterSchema = z.object({
+  nats: z.object({
+    /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** JetStream stream of accepted Messages; its lowercased name is the subject root (`poa.msg.<type>`). */
+    stream: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 of [A-Za-z0-9_-]").default("POA"),
+    /** Stream replicas (3 on a 3-node NATS cluster). */
+    replicas: z.number().int().min(1).max(5).default(1),
+    /** How long the stream keeps a message (a storage receiver down longer loses the oldest). */
+    maxAgeSeconds: z.number().int().positive().default(86_400),
+    /** A delivered message not acked within this is redelivered (to any instance). */
+    ackWaitSeconds: z.number().int().positive().default(30),
+    /** How long /data waits for the JetStream ack (through reconnects) before answering 503. */
+    publishTimeoutMs: z.number().int().positive().default(10_000),
+  }).strict(),
+  /** Where users, banned tokens and the JWT secret live: Postgres (`postgres.url`) or `kv.path`. */
+  authStore: z.enum(["kv", "postgres"]).default("postgres"),
+}).strict();
+
 /** The metric types the original agent sends. */
 export const DEFAULT_METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
 
@@ -68,11 +91,13 @@ export const configSchema = z.object({
     historyRequestLimit: 50,
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
+  cluster: clusterSchema.optional(),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;
 export type ListenerConfig = Config["listen"][number];
 export type ReceiverConfig = z.infer<typeof receiverSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
 
 /** Thrown when the configuration cannot be used; the message names the key and the problem. */
 export class ConfigError extends Error {

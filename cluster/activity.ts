@@ -1,0 +1,209 @@
+/**
+ * The cluster activity monitor, on a JetStream KV bucket (`<root>_activity`), one key per agent:
+ * `active` after a ping, `inactive` once reported.
+ *
+ * - A ping, whichever instance hears it, puts `active` (at most once per `writeEveryMs` per
+ *   agent across the cluster). Every instance watches the bucket, so all of them know every
+ *   agent's last ping: pings alternating between instances never look like silence.
+ * - Past `timeoutMs + writeEveryMs` without a put, every instance tries to turn the key to
+ *   `inactive` with a compare-and-set on the revision it last saw. One wins and reports the
+ *   agent inactive, once; the others' CAS fails (or a newer ping came in: nothing to report).
+ *   `bye` does the same at once. A key that is already `inactive` is not reported again.
+ * - The bucket's TTL forgets agents silent for a long time.
+ * The few ms between the CAS and the report are the one window in which a crash loses a report.
+ */
+import { type KV, type KvEntry, Kvm, type KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator } from "@nats-io/transport-node";
+import type { ActivityMonitor } from "../core/activity.ts";
+import type { NatsRuntime } from "./nats.ts";
+
+export interface ClusterActivityOptions {
+  timeoutMs: number;
+  onInactive: (agentId: string) => void;
+  /** How often the sweep runs (default timeoutMs/10, between 50 ms and 1 s). */
+  sweepIntervalMs?: number;
+  now?: () => number;
+}
+
+const ACTIVE = "active";
+const INACTIVE = "inactive";
+const encoder = new TextEncoder();
+
+/** KV key of an agent id (any string): base64url, which only uses key-safe characters. */
+export function agentKey(agentId: string): string {
+  const bytes = encoder.encode(agentId);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return "a" + btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+/** The agent id of a key made by {@link agentKey}. */
+export function agentIdOf(key: string): string {
+  const b64 = key.slice(1).replaceAll("-", "+").replaceAll("_", "/");
+  const bin = atob(b64 + "=".repeat((4 - b64.length % 4) % 4));
+  return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+}
+
+function isCasFailure(err: unknown): boolean {
+  return /wrong last sequence|key exists/i.test((err as Error)?.message ?? "");
+}
+
+/** Opens (creating) the bucket, starts watching it and returns the monitor. */
+export async function createClusterActivityMonitor(
+  nats: NatsRuntime,
+  options: ClusterActivityOptions,
+): Promise<ActivityMonitor> {
+  const now = options.now ?? Date.now;
+  const writeEveryMs = Math.min(1000, Math.floor(options.timeoutMs / 10));
+  const interval = options.sweepIntervalMs ??
+    Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 10)));
+  const kv: KV = await new Kvm(nats.nc).create(nats.subjects.activityBucket, {
+    history: 1,
+    ttl: Math.max(3_600_000, options.timeoutMs * 10),
+    replicas: 1,
+  });
+
+  /** Active agents by last put seen, oldest first (delete + set keeps the order). */
+  const active = new Map<string, { revision: number; seenAt: number }>();
+  const known = new Set<string>();
+  /** Agents whose put is on its way, so a burst of pings writes once. */
+  const writing = new Set<string>();
+  let closed = false;
+  /** While NATS is unreachable every ping and sweep fails: log the first error and a count every 10 s. */
+  let failures = 0;
+  let lastLog = 0;
+  function logFailure(what: string, err: unknown): void {
+    failures++;
+    if (Date.now() - lastLog < 10_000) return;
+    lastLog = Date.now();
+    console.error(
+      `activity: ${what} failed (${failures} failure(s) in the last 10 s or so):`,
+      (err as Error)?.message ?? err,
+    );
+    failures = 0;
+  }
+
+  function report(agentId: string): void {
+    try {
+      options.onInactive(agentId);
+    } catch (err) {
+      console.error(`activity: reporting ${agentId} inactive failed:`, err);
+    }
+  }
+
+  function apply(entry: KvEntry | KvWatchEntry): void {
+    let agentId: string;
+    try {
+      agentId = agentIdOf(entry.key);
+    } catch {
+      return;
+    }
+    known.add(agentId);
+    active.delete(agentId);
+    if (entry.operation === "PUT" && entry.string() === ACTIVE) {
+      active.set(agentId, { revision: entry.revision, seenAt: now() });
+    }
+  }
+
+  const watch: QueuedIterator<KvWatchEntry> = await kv.watch();
+  const watching = (async () => {
+    for await (const entry of watch) apply(entry);
+  })().catch((err) => {
+    if (!closed) console.error("activity: watching the bucket stopped:", err);
+  });
+
+  /** Turns the key inactive if it still is what we saw; the winner reports. */
+  async function settle(agentId: string, expected: { revision: number; seenAt: number } | undefined) {
+    const key = agentKey(agentId);
+    let revision = expected?.revision;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        if (revision === undefined) {
+          await kv.create(key, INACTIVE);
+        } else {
+          await kv.update(key, INACTIVE, revision);
+        }
+        report(agentId);
+        return;
+      } catch (err) {
+        if (!isCasFailure(err)) {
+          // NATS unreachable: try again at the next sweep.
+          if (expected && !active.has(agentId)) active.set(agentId, expected);
+          logFailure(`settling ${agentId}`, err);
+          return;
+        }
+      }
+      // Someone changed the key: look at what it is now.
+      const current = await kv.get(key).catch(() => null);
+      if (!current || current.operation !== "PUT") {
+        revision = undefined; // expired or deleted: create it
+      } else if (current.string() === INACTIVE) {
+        return; // already reported
+      } else if (expected) {
+        return; // a newer ping: the watch brings it
+      } else {
+        revision = current.revision; // bye: the agent is active now, take it down
+      }
+    }
+  }
+
+  function sweep(): number {
+    const deadline = now() - options.timeoutMs - writeEveryMs;
+    let count = 0;
+    for (const [agentId, seen] of active) {
+      if (seen.seenAt > deadline) break;
+      active.delete(agentId);
+      settle(agentId, seen).catch((err) => logFailure(`settling ${agentId}`, err));
+      count++;
+    }
+    return count;
+  }
+
+  const timer = setInterval(sweep, interval);
+
+  return {
+    sweep,
+    ping(agentId) {
+      known.add(agentId);
+      const seen = active.get(agentId);
+      if (seen && now() - seen.seenAt < writeEveryMs) return;
+      if (writing.has(agentId)) return;
+      writing.add(agentId);
+      kv.put(agentKey(agentId), ACTIVE)
+        .catch((err) => logFailure(`recording a ping of ${agentId}`, err))
+        .finally(() => writing.delete(agentId));
+    },
+    bye(agentId) {
+      known.add(agentId);
+      active.delete(agentId);
+      (async () => {
+        const current = await kv.get(agentKey(agentId));
+        if (current?.operation === "PUT" && current.string() === INACTIVE) return;
+        const revision = current?.operation === "PUT" ? current.revision : undefined;
+        if (revision === undefined) await settle(agentId, undefined);
+        else {
+          // Like a timeout whose CAS must match the current revision.
+          try {
+            await kv.update(agentKey(agentId), INACTIVE, revision);
+            report(agentId);
+          } catch (err) {
+            if (!isCasFailure(err)) throw err;
+            await settle(agentId, undefined);
+          }
+        }
+      })().catch((err) => logFailure(`bye of ${agentId}`, err));
+    },
+    get knownAgents() {
+      return known.size;
+    },
+    get activeAgents() {
+      return active.size;
+    },
+    close() {
+      closed = true;
+      clearInterval(timer);
+      watch.stop();
+      void watching;
+    },
+  };
+}

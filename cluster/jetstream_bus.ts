@@ -1,0 +1,375 @@
+/**
+ * The cluster bus on NATS JetStream.
+ *
+ * - `publish` stores the Message in the stream (`<root>.msg.<metric type>`, msgpack) and
+ *   resolves on the JetStream ack: a 200 on /data means "stored by JetStream". Through a NATS
+ *   restart it keeps retrying for `publishTimeoutMs`, then fails with 503. A retry whose first
+ *   attempt was stored after all is stored twice, and written once: receivers key on Message.id.
+ * - Durable (storage) receivers: durable pull consumers named after the receiver id, shared by
+ *   every instance, so each message is handled by one instance (on NATS 2.9, which takes one
+ *   filter subject per consumer, one consumer per metric type plus one for inactive agents).
+ *   Messages go through the receiver's usual runner (batches, retries) and are acked once the
+ *   receiver wrote them; until then the instance keeps them (`working()`), and if it dies
+ *   JetStream redelivers them to another after `ackWaitSeconds`. Writes are idempotent by
+ *   Message id, so a redelivery stores nothing twice.
+ * - Live receivers (dashboard, web): a NATS subscription on the stream's subjects per
+ *   instance, so every instance's clients see every agent whichever instance it talks to.
+ * - `inactive` is a stream message too (`<root>.inactive`), so every instance and every
+ *   storage receiver hears it once.
+ */
+import { decode, encode } from "@msgpack/msgpack";
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
+import type { Bus, Subscription } from "../core/bus.ts";
+import { AppError } from "../core/errors.ts";
+import type { Message } from "../core/message.ts";
+import type { PushResult, QueueItem, ReceiverRunner } from "../core/runner.ts";
+import type { Receiver } from "../receivers/types.ts";
+import { nanos, type NatsRuntime } from "./nats.ts";
+
+export interface JetStreamQueueOptions {
+  /** Redelivery delay of an unacked message (ms). */
+  ackWaitMs: number;
+  /** How long `publish` keeps trying before it fails (ms). */
+  publishTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+/** The JetStream queue of one instance: wraps durable receivers, then runs the consumers. */
+export interface JetStreamQueue {
+  /** Wraps a durable receiver so what it wrote is acked (live receivers come back unchanged). */
+  track(receiver: Receiver): Receiver;
+  /** Starts a consumer per durable runner and the live fan-out; returns the bus. */
+  start(subscriptions: Subscription[]): Promise<Bus>;
+  /** Stops taking messages from JetStream (before the runners drain). */
+  stopConsuming(): Promise<void>;
+  /** Gives back (nak) what the drained runners did not deliver, for another instance to take. */
+  release(): void;
+}
+
+/** Items one runner may hold before its consumer stops pulling (keeps acks well inside ack_wait). */
+const HIGH_WATER = 2000;
+/** Messages a consumer asks JetStream for at once. */
+const PULL_BATCH = 1000;
+
+interface Tracked {
+  receiver: Receiver;
+  /** Message id → the JetStream delivery to ack once written. */
+  pending: Map<string, JsMsg>;
+  /** Agent id → inactive deliveries, in order. */
+  inactive: Map<string, JsMsg[]>;
+}
+
+/** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
+export async function consumerName(receiverId: string): Promise<string> {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(receiverId)) return receiverId;
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(receiverId)));
+  return "r_" + Array.from(hash.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Creates the queue over an open NATS runtime (the caller closes the connection). */
+export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueOptions): JetStreamQueue {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const { js, jsm, subjects } = nats;
+  const msgPrefix = subjects.message("");
+  const tracked = new Map<Receiver, Tracked>();
+  const iterators = new Set<ConsumerMessages>();
+  const loops: Promise<void>[] = [];
+  let stopped = false;
+  let workingTimer: ReturnType<typeof setInterval> | undefined;
+  let liveSubscription: NatsSubscription | undefined;
+
+  const published = new Map<string, number>();
+  const pushes: Record<PushResult, number> = { queued: 0, spilled: 0, dropped_oldest: 0, closed: 0 };
+
+  function decodeItem(jm: { subject: string; data: Uint8Array }): QueueItem | undefined {
+    try {
+      const value = decode(jm.data) as Record<string, unknown>;
+      if (jm.subject === subjects.inactive) {
+        return typeof value.agentId === "string" ? { kind: "inactive", agentId: value.agentId } : undefined;
+      }
+      if (jm.subject.startsWith(msgPrefix) && typeof value.id === "string") {
+        return { kind: "message", message: value as unknown as Message };
+      }
+    } catch {
+      // malformed
+    }
+    return undefined;
+  }
+
+  function wants(subscribe: ReadonlySet<string>, item: QueueItem): boolean {
+    return item.kind === "inactive" || subscribe.has(item.message.dataType);
+  }
+
+  /**
+   * The durable consumers of a receiver: one with all its subjects on NATS 2.10+, else (2.9
+   * takes one filter per consumer) one per metric type plus one for inactive agents.
+   */
+  function consumersFor(
+    name: string,
+    subscribe: readonly string[],
+  ): Array<{ name: string; filter: Partial<ConsumerConfig> }> {
+    const types = [...new Set(subscribe)];
+    if (nats.multiFilter) {
+      return [{ name, filter: { filter_subjects: types.map(subjects.message).concat(subjects.inactive) } }];
+    }
+    return [
+      ...types.map((t) => ({
+        name: `${name}__${t.replaceAll(".", "_")}`,
+        filter: { filter_subject: subjects.message(t) },
+      })),
+      { name: `${name}__inactive`, filter: { filter_subject: subjects.inactive } },
+    ];
+  }
+
+  async function ensureDurable(name: string, filter: Partial<ConsumerConfig>): Promise<void> {
+    const wanted: Partial<ConsumerConfig> = {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(options.ackWaitMs),
+      max_ack_pending: 20_000,
+      deliver_policy: DeliverPolicy.New,
+      ...filter,
+    };
+    try {
+      await jsm.consumers.add(subjects.stream, wanted);
+    } catch (err) {
+      // Exists with other settings (changed config, or a server upgrade): update what may change.
+      const { durable_name: _d, deliver_policy: _p, ...mutable } = wanted;
+      try {
+        await jsm.consumers.update(subjects.stream, name, mutable);
+      } catch (err2) {
+        await jsm.consumers.info(subjects.stream, name).catch(() => {
+          throw err;
+        });
+        log(`cluster: keeping consumer ${name} as it is (${(err2 as Error).message})`);
+      }
+    }
+  }
+
+  /** Pulls from `next()` until stopped, re-opening it after errors (consumer lost, server gone). */
+  function pullLoop(
+    what: string,
+    open: () => Promise<ConsumerMessages>,
+    onMessage: (jm: JsMsg) => Promise<void> | void,
+  ) {
+    loops.push((async () => {
+      let failures = 0;
+      while (!stopped) {
+        let iter: ConsumerMessages | undefined;
+        try {
+          iter = await open();
+          iterators.add(iter);
+          if (stopped) iter.stop();
+          failures = 0;
+          for await (const jm of iter) {
+            await onMessage(jm);
+            if (stopped) break;
+          }
+        } catch (err) {
+          if (stopped) break;
+          if (failures++ % 20 === 0) {
+            console.error(`cluster: ${what} failed, retrying:`, (err as Error).message);
+          }
+        } finally {
+          if (iter) {
+            iterators.delete(iter);
+            iter.stop();
+          }
+        }
+        if (!stopped) await sleep(Math.min(2000, 100 * 2 ** Math.min(failures, 5)));
+      }
+    })());
+  }
+
+  async function startDurable(
+    runner: ReceiverRunner,
+    subscribe: readonly string[],
+    state: Tracked,
+  ): Promise<void> {
+    const wanted = new Set(subscribe);
+    const consumers = consumersFor(await consumerName(runner.receiver.id), subscribe);
+    for (const c of consumers) await ensureDurable(c.name, c.filter);
+    for (const c of consumers) {
+      pullLoop(`consumer ${c.name}`, async () => {
+        await ensureDurable(c.name, c.filter).catch(() => {});
+        const consumer = await js.consumers.get(subjects.stream, c.name);
+        return await consumer.consume({ max_messages: PULL_BATCH });
+      }, async (jm) => {
+        const item = decodeItem(jm);
+        if (!item) {
+          console.error(`cluster: dropping an undecodable stream message on ${jm.subject} (seq ${jm.seq})`);
+          jm.term();
+          return;
+        }
+        if (!wants(wanted, item)) {
+          jm.ack();
+          return;
+        }
+        if (item.kind === "message") {
+          const held = state.pending.has(item.message.id);
+          state.pending.set(item.message.id, jm);
+          if (held) return; // a redelivery of one still queued here: ack the newest delivery
+        } else {
+          const list = state.inactive.get(item.agentId) ?? [];
+          list.push(jm);
+          state.inactive.set(item.agentId, list);
+        }
+        pushes[runner.push(item)]++;
+        while (!stopped && runner.stats().queue_depth >= HIGH_WATER) await sleep(5);
+      });
+    }
+  }
+
+  /**
+   * Live receivers hear the stream's subjects as a plain NATS subscription: the server hands
+   * every publish to it as it stores it, with no consumer state to keep. Best effort, like the
+   * live queues themselves: what is published while this instance is disconnected is missed.
+   */
+  function startLive(live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }>): void {
+    liveSubscription = nats.nc.subscribe(subjects.all, {
+      callback: (err, msg) => {
+        if (err) return;
+        const item = decodeItem(msg);
+        if (!item) return;
+        for (const { runner, subscribe } of live) {
+          if (wants(subscribe, item)) pushes[runner.push(item)]++;
+        }
+      },
+    });
+  }
+
+  return {
+    track(receiver) {
+      if (!receiver.durable) return receiver;
+      const state: Tracked = { receiver, pending: new Map(), inactive: new Map() };
+      const wrapper: Receiver = {
+        id: receiver.id,
+        durable: true,
+        routes: receiver.routes,
+        init: receiver.init ? () => receiver.init!() : undefined,
+        async receive(batch) {
+          await receiver.receive(batch);
+          for (const m of batch) {
+            const jm = state.pending.get(m.id);
+            if (!jm) continue;
+            state.pending.delete(m.id);
+            jm.ack();
+          }
+        },
+        async inactive(agentId) {
+          await receiver.inactive?.(agentId);
+          const list = state.inactive.get(agentId);
+          const jm = list?.shift();
+          if (list && list.length === 0) state.inactive.delete(agentId);
+          jm?.ack();
+        },
+        close: receiver.close ? () => receiver.close!() : undefined,
+        stats: receiver.stats ? () => receiver.stats!() : undefined,
+      };
+      tracked.set(wrapper, state);
+      return wrapper;
+    },
+
+    async start(subscriptions) {
+      const live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }> = [];
+      const durables: Promise<void>[] = [];
+      for (const { runner, subscribe } of subscriptions) {
+        const state = tracked.get(runner.receiver);
+        if (state) durables.push(startDurable(runner, subscribe, state));
+        else if (runner.receiver.durable) {
+          throw new Error(`cluster: durable receiver ${runner.receiver.id} was not tracked`);
+        } else live.push({ runner, subscribe: new Set(subscribe) });
+      }
+      await Promise.all(durables);
+      if (live.length > 0) startLive(live);
+      // Held messages stay ours while a slow or failing sink retries.
+      workingTimer = setInterval(() => {
+        for (const state of tracked.values()) {
+          for (const jm of state.pending.values()) jm.working();
+          for (const list of state.inactive.values()) for (const jm of list) jm.working();
+        }
+      }, Math.max(1000, Math.floor(options.ackWaitMs / 3)));
+
+      return {
+        async publish(message) {
+          published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
+          const data = encode(message);
+          const subject = subjects.message(message.dataType);
+          const deadline = Date.now() + options.publishTimeoutMs;
+          for (let attempt = 0;; attempt++) {
+            const left = deadline - Date.now();
+            try {
+              // No Nats-Msg-Id: server-side dedupe halves publish throughput, and a retried
+              // publish stored twice is written once anyway (receivers key on Message.id).
+              await js.publish(subject, data, {
+                timeout: Math.max(250, Math.min(left, 5000)),
+              });
+              return;
+            } catch (err) {
+              const delay = Math.min(500, 50 * 2 ** attempt);
+              if (Date.now() + delay >= deadline) {
+                console.error(`cluster: publishing ${message.id} failed:`, (err as Error).message);
+                throw new AppError(
+                  503,
+                  "queue_unavailable",
+                  "the message queue did not accept the report in time; send it again",
+                  { "retry-after": "1" },
+                );
+              }
+              await sleep(delay);
+            }
+          }
+        },
+        inactive(agentId) {
+          const data = encode({ agentId });
+          (async () => {
+            const deadline = Date.now() + Math.max(options.publishTimeoutMs, 30_000);
+            for (let attempt = 0;; attempt++) {
+              try {
+                await js.publish(subjects.inactive, data);
+                return;
+              } catch (err) {
+                if (Date.now() > deadline) {
+                  console.error(`cluster: reporting ${agentId} inactive failed:`, (err as Error).message);
+                  return;
+                }
+                await sleep(Math.min(1000, 50 * 2 ** attempt));
+              }
+            }
+          })();
+        },
+        stats() {
+          return { published: Object.fromEntries(published), pushes: { ...pushes } };
+        },
+      };
+    },
+
+    async stopConsuming() {
+      stopped = true;
+      clearInterval(workingTimer);
+      liveSubscription?.unsubscribe();
+      for (const iter of iterators) iter.stop();
+      await Promise.race([Promise.all(loops), sleep(2000)]);
+    },
+
+    release() {
+      for (const state of tracked.values()) {
+        for (const jm of state.pending.values()) jm.nak();
+        for (const list of state.inactive.values()) for (const jm of list) jm.nak();
+        state.pending.clear();
+        state.inactive.clear();
+      }
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import type { AuthChange } from "../auth/store.ts";
+import { migrate } from "../db/migrate.ts";
+import { startTestPostgres } from "../tests/support/postgres.ts";
+import { createPgAuthStore } from "./pg_auth_store.ts";
+
+async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("pg auth store: users, bans and the JWT secret are shared, and every change reaches the other instances' watchers", async () => {
+  const pg = await startTestPostgres();
+  // Two instances: two pools on one database.
+  const other = postgres(pg.url, { max: 2, onnotice: () => {} });
+  const a = createPgAuthStore(pg.sql);
+  const b = createPgAuthStore(other);
+  try {
+    await migrate(pg.sql);
+    const seen: AuthChange[] = [];
+    const unwatch = b.watch((change) => seen.push(change));
+    await b.listening();
+
+    const user = { name: "node1", passwordHash: "hash", active: true, createdAt: new Date().toISOString() };
+    assert.equal(await a.createUser(user), "created");
+    assert.equal(await b.createUser(user), "exists");
+    assert.deepEqual(await b.getUser("node1"), user);
+    assert.deepEqual((await b.listUsers()).map((u) => u.name), ["node1"]);
+    await until(() => seen.some((c) => c.kind === "user" && c.name === "node1"), 1000, "create notified");
+
+    seen.length = 0;
+    assert.equal(await a.setActive("node1", false), true);
+    await until(() => seen.length > 0, 1000, "deactivation notified");
+    assert.equal((await b.getUser("node1"))?.active, false);
+    assert.equal(await a.setActive("nobody", false), false);
+
+    // An operator's change by hand is pushed as well (triggers, not the store).
+    seen.length = 0;
+    await pg.sql`update poa_users set active = true where name = 'node1'`;
+    await until(
+      () => seen.some((c) => c.kind === "user" && c.name === "node1"),
+      1000,
+      "manual change notified",
+    );
+
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    await a.banToken({ jti: "j1", exp });
+    await a.banToken({ jti: "old", exp: Math.floor(Date.now() / 1000) - 1 }); // already expired: not kept
+    await until(
+      () => seen.some((c) => c.kind === "ban" && c.jti === "j1" && c.exp === exp),
+      1000,
+      "ban notified",
+    );
+    assert.deepEqual(await b.listBans(), [{ jti: "j1", exp }]);
+
+    seen.length = 0;
+    assert.equal(await b.deleteUser("node1"), true);
+    assert.equal(await b.deleteUser("node1"), false);
+    await until(() => seen.some((c) => c.kind === "user" && c.name === "node1"), 1000, "delete notified");
+    assert.equal(await a.getUser("node1"), null);
+
+    const first = await a.ensureSecret("secret-one-of-enough-length");
+    const second = await b.ensureSecret("secret-two-of-enough-length");
+    assert.deepEqual(first, { secret: "secret-one-of-enough-length", created: true });
+    assert.deepEqual(second, { secret: "secret-one-of-enough-length", created: false });
+    unwatch();
+  } finally {
+    await a.close();
+    await b.close();
+    await other.end({ timeout: 1 });
+    await pg.close();
+  }
+});
+
+Deno.test("pg auth store: expired bans are purged from the table", async () => {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    await pg
+      .sql`insert into poa_banned_tokens (jti, expires_at) values ('gone', now() - interval '1 second')`;
+    const store = createPgAuthStore(pg.sql, { purgeIntervalMs: 20 });
+    try {
+      const deadline = Date.now() + 2000;
+      while ((await pg.sql`select 1 from poa_banned_tokens where jti = 'gone'`).length > 0) {
+        assert.ok(Date.now() < deadline, "expired ban still in the table");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(await store.listBans(), []);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await pg.close();
+  }
+});

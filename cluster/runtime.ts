@@ -1,0 +1,89 @@
+/**
+ * Cluster mode for one instance (`config.cluster`): the NATS connection and the cluster
+ * implementations of the three seams — auth store, bus (JetStream queue), activity monitor.
+ * service.ts picks these instead of the local ones; everything else is the same.
+ */
+import type postgres from "postgres";
+import { createKvAuthStore } from "../auth/kv_store.ts";
+import type { AuthStore } from "../auth/store.ts";
+import type { ActivityMonitor } from "../core/activity.ts";
+import { type Config, ConfigError } from "../core/config.ts";
+import { createClusterActivityMonitor } from "./activity.ts";
+import { createJetStreamQueue, type JetStreamQueue } from "./jetstream_bus.ts";
+import { connectNats, type NatsRuntime } from "./nats.ts";
+import { withNatsInvalidations } from "./nats_auth_store.ts";
+import { createPgAuthStore } from "./pg_auth_store.ts";
+
+/** The cluster parts of one instance. */
+export interface ClusterRuntime {
+  nats: NatsRuntime;
+  /** The JetStream queue: wrap durable receivers with `track`, then `start` the bus. */
+  queue: JetStreamQueue;
+  /** The shared auth store (Postgres, or Deno KV with invalidations over NATS), listening. */
+  openAuthStore(deps: { kv?: Deno.Kv; postgres: () => Promise<postgres.Sql> }): Promise<AuthStore>;
+  createActivity(
+    options: { timeoutMs: number; onInactive: (agentId: string) => void },
+  ): Promise<ActivityMonitor>;
+  /** After the runners drained: gives back undelivered messages, closes the store and NATS. */
+  close(): Promise<void>;
+}
+
+/** Checks the config for cluster mode and connects to NATS. */
+export async function openCluster(
+  config: Config,
+  options: { log?: (line: string) => void } = {},
+): Promise<ClusterRuntime> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const cluster = config.cluster;
+  if (!cluster) throw new Error("openCluster without config.cluster");
+  if (cluster.authStore === "postgres" && !config.postgres.url) {
+    throw new ConfigError(
+      'invalid config: cluster.authStore: "postgres" needs postgres.url (or DATABASE_URL): one Postgres shared by every instance',
+    );
+  }
+  if (cluster.authStore === "kv" && !config.kv.path.includes("://")) {
+    log(
+      `warning: cluster.authStore "kv" with the local file ${config.kv.path}: only instances on this host that open ` +
+        `the same file share users; use a KV Connect URL (or authStore "postgres") for several hosts`,
+    );
+  }
+  const nats = await connectNats(cluster.nats, { log });
+  log(`cluster: connected to NATS ${nats.nc.getServer()} (JetStream stream ${nats.subjects.stream})`);
+  const queue = createJetStreamQueue(nats, {
+    ackWaitMs: cluster.nats.ackWaitSeconds * 1000,
+    publishTimeoutMs: cluster.nats.publishTimeoutMs,
+    log,
+  });
+  let store: AuthStore | undefined;
+  let activity: ActivityMonitor | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    nats,
+    queue,
+    async openAuthStore({ kv, postgres }) {
+      if (cluster.authStore === "postgres") {
+        const pg = createPgAuthStore(await postgres());
+        store = pg;
+        await pg.listening();
+        return pg;
+      }
+      if (!kv) throw new Error('cluster.authStore "kv" needs the KV handle');
+      return store = withNatsInvalidations(createKvAuthStore(kv), nats.nc, nats.subjects.authChanges);
+    },
+    async createActivity(opts) {
+      return activity = await createClusterActivityMonitor(nats, opts);
+    },
+    close() {
+      return closing ??= (async () => {
+        activity?.close();
+        queue.release();
+        try {
+          await store?.close();
+        } catch (err) {
+          console.error("cluster: closing the auth store failed:", err);
+        }
+        await nats.close();
+      })();
+    },
+  };
+}

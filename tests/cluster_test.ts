@@ -1,0 +1,376 @@
+/**
+ * Cluster mode end to end: a real nats-server (JetStream, file storage), a real Postgres and
+ * three instances as processes behind the round-robin balancer (cluster/run.ts).
+ */
+import assert from "node:assert/strict";
+import { type LocalCluster, natsServerBinary, startLocalCluster } from "../cluster/run.ts";
+import { agentSession, report } from "./support/agent.ts";
+import { information, statisticsSynced } from "./support/fixtures.ts";
+import { ADMIN, basic } from "./support/harness.ts";
+import { startTestPostgres, type TestPostgres } from "./support/postgres.ts";
+
+const METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
+const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
+
+const haveNats = await natsServerBinary().then(() => true, () => false);
+
+/** Runs `fn` against a fresh cluster; prints the processes' last output when it fails. */
+async function withCluster(
+  config: Record<string, unknown>,
+  fn: (cluster: LocalCluster, pg: TestPostgres) => Promise<void>,
+): Promise<void> {
+  const pg = await startTestPostgres();
+  const dir = await Deno.makeTempDir({ prefix: "poa-cluster-test-" });
+  let cluster: LocalCluster | undefined;
+  try {
+    cluster = await startLocalCluster({
+      dir,
+      databaseUrl: pg.url,
+      admin: ADMIN,
+      log: () => {},
+      config: {
+        receivers: [
+          { id: "dashboard", type: "dashboard", subscribe: METRICS },
+          { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
+        ],
+        ethstats: { enabled: false },
+        shutdownTimeoutMs: 3000,
+        ...config,
+      },
+    });
+    await fn(cluster, pg);
+  } catch (err) {
+    if (cluster) {
+      for (const p of [...cluster.instances, cluster.nats]) {
+        console.error(
+          `--- ${"name" in p ? p.name : "nats"} ---\n${p.output().split("\n").slice(-25).join("\n")}`,
+        );
+      }
+    }
+    throw err;
+  } finally {
+    await cluster?.close();
+    await pg.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+interface Frame {
+  agent_id: string;
+  data: { type?: string; body?: Record<string, unknown> };
+}
+
+/** A dashboard websocket client collecting frames. */
+async function dashboard(base: string, secret: string): Promise<{ frames: Frame[]; close(): Promise<void> }> {
+  const ws = new WebSocket(base.replace("http", "ws") + "/ws", { headers: { wssecret: secret } });
+  const frames: Frame[] = [];
+  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  return {
+    frames,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.onclose = () => resolve();
+        ws.close();
+      }),
+  };
+}
+
+async function until(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function post(
+  base: string,
+  path: string,
+  token: string,
+  body: unknown,
+  client?: Deno.HttpClient,
+): Promise<number> {
+  const res = await fetch(`${base}${path}`, {
+    client,
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+const isInactive = (f: Frame) => f.data.type === "statistics" && f.data.body?.active === false;
+
+/**
+ * Agents send statistics through the balancer until `total` were accepted; `disrupt` runs once
+ * `disruptAt` were. Every agent id is unique, so each accepted report must be one eth_stats row.
+ */
+async function loadWithDisruption(
+  cluster: LocalCluster,
+  token: string,
+  options: {
+    total: number;
+    disruptAt: number;
+    workers: number;
+    disrupt: () => Promise<void>;
+    deadlineMs: number;
+  },
+): Promise<{ accepted: Set<string>; failed: number }> {
+  const accepted = new Set<string>();
+  let failed = 0;
+  let disrupted: Promise<void> | undefined;
+  const deadline = Date.now() + options.deadlineMs;
+  // No pooled connections: fetch resends a POST whose reused connection died (an agent's retry,
+  // stored twice by design: each request is a new report). A fresh connection is never retried.
+  using client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  await Promise.all(Array.from({ length: options.workers }, async (_, w) => {
+    for (let i = 0; accepted.size < options.total && Date.now() < deadline; i++) {
+      const id = `load-${w}-${i}`;
+      let status = 0;
+      try {
+        status = await post(cluster.url, "/data", token, {
+          id,
+          type: "ethereum_metrics",
+          data: statisticsSynced,
+        }, client);
+      } catch {
+        status = 0; // the connection went down with the instance
+      }
+      if (status === 200) accepted.add(id);
+      else {
+        failed++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (!disrupted && accepted.size >= options.disruptAt) disrupted = options.disrupt();
+    }
+  }));
+  await disrupted;
+  assert.ok(
+    accepted.size >= options.total,
+    `only ${accepted.size} accepted before the deadline (${failed} failed)`,
+  );
+  return { accepted, failed };
+}
+
+/** Waits until every accepted id has its eth_stats row, then checks each is there exactly once. */
+async function assertStoredOnce(pg: TestPostgres, accepted: Set<string>, timeoutMs: number): Promise<void> {
+  const count = async () => {
+    const [row] = await pg.sql<{ n: number }[]>`
+      select count(distinct agent_id)::int as n from eth_stats where agent_id = any(${[...accepted]})`;
+    return row?.n ?? 0;
+  };
+  await until(async () => (await count()) === accepted.size, timeoutMs, `${accepted.size} rows`).catch(
+    async (err) => {
+      throw new Error(`${(err as Error).message}; have ${await count()}`);
+    },
+  );
+  const dupes = await pg
+    .sql`select agent_id, count(*)::int as n from eth_stats group by agent_id having count(*) > 1`;
+  assert.deepEqual([...dupes], [], "reports stored more than once");
+}
+
+Deno.test({
+  name:
+    "cluster: dashboards see every agent, bans and deactivations reach every instance within 1 s, alternating pings never flap",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn(t) {
+    await withCluster({ inactivityTimeoutMs: 1000 }, async (cluster) => {
+      const [a, b, c] = cluster.instances.map((i) => i.url) as [string, string, string];
+
+      await t.step("a dashboard client on each instance sees the agents of every instance", async () => {
+        const clients = await Promise.all([a, b, c].map((base) => dashboard(base, cluster.wsSecret)));
+        try {
+          const agents = ["spread-a", "spread-b", "spread-c"];
+          await Promise.all([a, b, c].map(async (base, i) => {
+            const token = await agentSession(base);
+            await report(base, token, "/data", {
+              id: agents[i],
+              type: "ethereum_metrics",
+              data: information,
+            });
+          }));
+          for (const client of clients) {
+            await until(
+              () =>
+                agents.every((id) =>
+                  client.frames.some((f) => f.agent_id === id && f.data.type === "information")
+                ),
+              5000,
+              "every agent on every dashboard",
+            );
+          }
+          // Each report once per client, not once per instance.
+          for (const client of clients) {
+            assert.equal(client.frames.filter((f) => agents.includes(f.agent_id)).length, 3);
+          }
+        } finally {
+          await Promise.all(clients.map((x) => x.close()));
+        }
+      });
+
+      await t.step("a token banned through A is refused by B and C within 1 s", async () => {
+        const token = await agentSession(a);
+        for (const base of [b, c]) assert.equal(await post(base, "/ping", token, { id: "banned" }), 200);
+        const ban = await fetch(`${a}/blacklist/token`, {
+          method: "POST",
+          headers: { ...adminAuth, "content-type": "application/json" },
+          body: JSON.stringify({ token }),
+        });
+        assert.equal(ban.status, 200);
+        await ban.body?.cancel();
+        const bannedAt = Date.now();
+        await Promise.all(
+          [b, c].map((base) =>
+            until(
+              async () => (await post(base, "/ping", token, { id: "banned" })) === 401,
+              1000,
+              `ban at ${base}`,
+            )
+          ),
+        );
+        assert.ok(Date.now() - bannedAt <= 1000);
+      });
+
+      await t.step(
+        "a user deactivated through B, or deleted through C, is refused everywhere within 1 s",
+        async () => {
+          for (const [via, op] of [[b, "deactivate"], [c, "delete"]] as const) {
+            const user = "u" + crypto.randomUUID().slice(0, 8);
+            const created = await fetch(`${a}/user`, {
+              method: "POST",
+              headers: { ...adminAuth, "content-type": "application/json" },
+              body: JSON.stringify({ "user-name": user, password: "a-long-password" }),
+            });
+            assert.equal(created.status, 200);
+            await created.body?.cancel();
+            const session = await fetch(`${c}/session`, {
+              method: "POST",
+              headers: { authorization: basic(user, "a-long-password") },
+            });
+            const { token } = await session.json();
+            for (const base of [a, b, c]) assert.equal(await post(base, "/ping", token, { id: user }), 200);
+            const res = op === "deactivate"
+              ? await fetch(`${via}/user/${user}`, {
+                method: "PATCH",
+                headers: { ...adminAuth, "content-type": "application/json" },
+                body: JSON.stringify({ active: false }),
+              })
+              : await fetch(`${via}/user/${user}`, { method: "DELETE", headers: adminAuth });
+            assert.equal(res.status, 204);
+            await res.body?.cancel();
+            const at = Date.now();
+            await Promise.all([a, b, c].map((base) =>
+              until(
+                async () => (await post(base, "/ping", token, { id: user })) === 401,
+                1000,
+                `${op} at ${base}`,
+              )
+            ));
+            assert.ok(Date.now() - at <= 1000);
+          }
+        },
+      );
+
+      await t.step(
+        "pings alternating between instances never flap; silence and bye are reported once on every dashboard",
+        async () => {
+          const clients = await Promise.all([a, b, c].map((base) => dashboard(base, cluster.wsSecret)));
+          try {
+            const tokens = await Promise.all([a, b, c].map((base) => agentSession(base)));
+            const bases = [a, b, c];
+            // 3.5 timeouts of pings every 400 ms, each to the next instance.
+            for (let i = 0; i < 9; i++) {
+              assert.equal(await post(bases[i % 3]!, "/ping", tokens[i % 3]!, { id: "alternating" }), 200);
+              await new Promise((r) => setTimeout(r, 400));
+            }
+            for (const client of clients) {
+              assert.deepEqual(
+                client.frames.filter((f) => f.agent_id === "alternating" && isInactive(f)),
+                [],
+                "flapped",
+              );
+            }
+            // Silent now: one inactive report on every dashboard after ~1 s, and no second one.
+            await Promise.all(
+              clients.map((client) =>
+                until(
+                  () => client.frames.some((f) => f.agent_id === "alternating" && isInactive(f)),
+                  4000,
+                  "inactive",
+                )
+              ),
+            );
+            assert.equal(await post(b, "/bye", tokens[1]!, { id: "leaving" }), 200);
+            await Promise.all(
+              clients.map((client) =>
+                until(() => client.frames.some((f) => f.agent_id === "leaving" && isInactive(f)), 2000, "bye")
+              ),
+            );
+            await new Promise((r) => setTimeout(r, 1500));
+            for (const client of clients) {
+              assert.equal(
+                client.frames.filter((f) => f.agent_id === "alternating" && isInactive(f)).length,
+                1,
+              );
+              assert.equal(client.frames.filter((f) => f.agent_id === "leaving" && isInactive(f)).length, 1);
+            }
+          } finally {
+            await Promise.all(clients.map((x) => x.close()));
+          }
+        },
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster: SIGKILL of an instance under load: every accepted statistics report is stored exactly once",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    await withCluster({ cluster: { nats: { ackWaitSeconds: 2 } } }, async (cluster, pg) => {
+      const token = await agentSession(cluster.instances[0]!.url);
+      const { accepted } = await loadWithDisruption(cluster, token, {
+        total: 1000,
+        disruptAt: 300,
+        workers: 8,
+        deadlineMs: 60_000,
+        disrupt: () => cluster.instances[1]!.kill("SIGKILL"),
+      });
+      assert.equal(cluster.instances[1]!.running, false);
+      // What the killed instance held unacked is redelivered to the others after ackWait (2 s).
+      await assertStoredOnce(pg, accepted, 20_000);
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster: restarting nats-server under load loses nothing that was acknowledged",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    await withCluster({}, async (cluster, pg) => {
+      const token = await agentSession(cluster.instances[0]!.url);
+      const { accepted } = await loadWithDisruption(cluster, token, {
+        total: 1000,
+        disruptAt: 300,
+        workers: 8,
+        deadlineMs: 60_000,
+        disrupt: async () => {
+          await cluster.nats.kill("SIGKILL");
+          await new Promise((r) => setTimeout(r, 500));
+          await cluster.nats.start();
+        },
+      });
+      await assertStoredOnce(pg, accepted, 20_000);
+    });
+  },
+});
