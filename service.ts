@@ -172,7 +172,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         entry = { ...entry, wsSecret: generated.value };
         if (!env) {
           log(
-            `warning: dashboard receiver "${entry.id}" has no wsSecret; using the one in ${config.dataDir}/ws-secret`,
+            `warning: receiver "${entry.id}" has no wsSecret; using the one in ${config.dataDir}/ws-secret`,
           );
         }
       }
