@@ -1,20 +1,15 @@
 /** Entry point: reads the config, starts the service, and stops it on SIGINT/SIGTERM. */
-import { ConfigError, configPathFrom, loadConfig } from "./core/config.ts";
+import { loadProcessConfig } from "./core/config.ts";
 import { startService } from "./service.ts";
 
 async function main(): Promise<number> {
-  const env = Deno.env.toObject();
-  let config;
-  try {
-    config = await loadConfig(configPathFrom(Deno.args, env), env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 2;
-    }
-    throw err;
+  const loaded = await loadProcessConfig();
+  if (!loaded.ok) {
+    console.error(loaded.message);
+    return 2;
   }
-  const service = await startService(config, { env });
+  const config = loaded.config;
+  const service = await startService(config, { env: Deno.env.toObject() });
   const stopped = Promise.withResolvers<void>();
   let stopping = false;
   const onSignal = (signal: Deno.Signal) => {

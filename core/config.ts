@@ -191,3 +191,16 @@ export function configPathFrom(args: string[], env: { POA_CONFIG?: string }): st
   }
   return env.POA_CONFIG || undefined;
 }
+
+/** The config of this process (`--config`/`POA_CONFIG` and the environment), or why it cannot be used. */
+export async function loadProcessConfig(
+  args: string[] = Deno.args,
+  env: Record<string, string> = Deno.env.toObject(),
+): Promise<{ ok: true; config: Config } | { ok: false; message: string }> {
+  try {
+    return { ok: true, config: await loadConfig(configPathFrom(args, env), env) };
+  } catch (err) {
+    if (err instanceof ConfigError) return { ok: false, message: err.message };
+    throw err;
+  }
+}

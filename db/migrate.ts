@@ -4,7 +4,7 @@
  * reads the config like main.ts, opens the database and prints what it applied.
  */
 import type postgres from "postgres";
-import { ConfigError, configPathFrom, loadConfig } from "../core/config.ts";
+import { loadProcessConfig } from "../core/config.ts";
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -86,17 +86,12 @@ async function ensureMigrationsTable(tx: postgres.TransactionSql): Promise<void>
 }
 
 async function main(): Promise<number> {
-  const env = Deno.env.toObject();
-  let config;
-  try {
-    config = await loadConfig(configPathFrom(Deno.args, env), env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 2;
-    }
-    throw err;
+  const loaded = await loadProcessConfig();
+  if (!loaded.ok) {
+    console.error(loaded.message);
+    return 2;
   }
+  const config = loaded.config;
   // Imported here: database.ts imports this module.
   const { openDatabase } = await import("./database.ts");
   let db;

@@ -9,18 +9,10 @@ import {
   type Harness,
   userWithToken,
   withBody,
+  withHarness,
 } from "./support/harness.ts";
 
 const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
-
-async function withHarness(fn: (h: Harness) => Promise<void>, options = {}): Promise<void> {
-  const h = await createHarness(options);
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
 
 async function errorOf(res: Response): Promise<{ error: string; message: string }> {
   assert.match(res.headers.get("content-type") ?? "", /application\/json/);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { type LocalCluster, natsServerBinary, startLocalCluster } from "../cluster/run.ts";
 import { agentSession, report } from "./support/agent.ts";
+import { wsClient } from "./support/ws.ts";
 import { information, statisticsSynced } from "./support/fixtures.ts";
 import { ADMIN, basic } from "./support/harness.ts";
 import { startTestPostgres, type TestPostgres } from "./support/postgres.ts";
@@ -61,23 +62,8 @@ interface Frame {
 }
 
 /** A dashboard websocket client collecting frames. */
-async function dashboard(base: string, secret: string): Promise<{ frames: Frame[]; close(): Promise<void> }> {
-  const ws = new WebSocket(base.replace("http", "ws") + "/ws", { headers: { wssecret: secret } });
-  const frames: Frame[] = [];
-  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  return {
-    frames,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.onclose = () => resolve();
-        ws.close();
-      }),
-  };
+function dashboard(base: string, secret: string) {
+  return wsClient<Frame>(base.replace("http", "ws") + "/ws", { wssecret: secret });
 }
 
 async function until(

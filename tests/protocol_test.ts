@@ -10,16 +10,8 @@ import {
   userWithToken,
   waitFor,
   withBody,
+  withHarness,
 } from "./support/harness.ts";
-
-async function withHarness(fn: (h: Harness) => Promise<void>, options = {}): Promise<void> {
-  const h = await createHarness(options);
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
 
 function post(h: Harness, path: string, token: string, enc: "json" | "msgpack", body: unknown) {
   return h.app.request(path, withBody(enc, body, { headers: { authorization: `Bearer ${token}` } }));

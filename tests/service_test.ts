@@ -6,7 +6,9 @@ import type { Message } from "../core/message.ts";
 import type { ReceiverType } from "../receivers/types.ts";
 import { ALL_REPORTS, information, statisticsSynced } from "./support/fixtures.ts";
 import { ADMIN, basic, waitFor } from "./support/harness.ts";
+import { agentSession } from "./support/agent.ts";
 import { startTestService } from "./support/service.ts";
+import { wsClient } from "./support/ws.ts";
 
 const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
 
@@ -32,24 +34,6 @@ function recorderType(seen: Record<string, { messages: Message[]; inactive: stri
   };
 }
 
-async function agentSession(base: string): Promise<string> {
-  const user = "agent" + crypto.randomUUID().slice(0, 8);
-  const password = "password-" + crypto.randomUUID();
-  const created = await fetch(`${base}/user`, {
-    method: "POST",
-    headers: { ...adminAuth, "content-type": "application/json" },
-    body: JSON.stringify({ "user-name": user, password }),
-  });
-  assert.equal(created.status, 200);
-  await created.body?.cancel();
-  const session = await fetch(`${base}/session`, {
-    method: "POST",
-    headers: { authorization: basic(user, password) },
-  });
-  assert.equal(session.status, 200);
-  return (await session.json()).token;
-}
-
 async function send(
   base: string,
   token: string,
@@ -69,27 +53,11 @@ async function send(
   assert.deepEqual(await res.json(), { result: "success" });
 }
 
-/** Opens a dashboard websocket and collects parsed frames. */
-async function dashboardClient(
-  base: string,
-  secret: string,
-): Promise<{ frames: Array<{ agent_id: string; data: Record<string, unknown> }>; close(): Promise<void> }> {
-  const ws = new WebSocket(base.replace("http", "ws") + "/ws", { headers: { wssecret: secret } });
-  const frames: Array<{ agent_id: string; data: Record<string, unknown> }> = [];
-  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
+/** Opens a dashboard websocket (secret in the `wssecret` header) and collects parsed frames. */
+function dashboardClient(base: string, secret: string) {
+  return wsClient<{ agent_id: string; data: Record<string, unknown> }>(base.replace("http", "ws") + "/ws", {
+    wssecret: secret,
   });
-  return {
-    frames,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.onclose = () => resolve();
-        ws.close();
-      }),
-  };
 }
 
 Deno.test("end to end: admin creates a user, the agent reports every data shape in JSON and msgpack, the dashboard and subscribed receivers get them", async () => {

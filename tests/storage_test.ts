@@ -5,26 +5,11 @@
 import assert from "node:assert/strict";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { block, statisticsSynced, systemStatistics } from "./support/fixtures.ts";
-import { ADMIN, basic, waitFor } from "./support/harness.ts";
+import { waitFor } from "./support/harness.ts";
 import { startDynalite } from "./support/dynalite.ts";
 import { startTestPostgres } from "./support/postgres.ts";
+import { agentSession } from "./support/agent.ts";
 import { startTestService } from "./support/service.ts";
-
-async function sessionToken(base: string): Promise<string> {
-  const user = "st" + crypto.randomUUID().slice(0, 8);
-  const created = await fetch(`${base}/user`, {
-    method: "POST",
-    headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
-    body: JSON.stringify({ "user-name": user, password: "storage-password" }),
-  });
-  assert.equal(created.status, 200);
-  await created.body?.cancel();
-  const session = await fetch(`${base}/session`, {
-    method: "POST",
-    headers: { authorization: basic(user, "storage-password") },
-  });
-  return (await session.json()).token;
-}
 
 /** Sends one report; true when the service answered 200 (accepted). */
 async function report(
@@ -53,7 +38,7 @@ Deno.test("Postgres stopped while statistics keep arriving: after it is back eve
     ],
   });
   try {
-    const token = await sessionToken(t.base);
+    const token = await agentSession(t.base);
     let accepted = 0;
     const send = async (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -108,7 +93,7 @@ Deno.test("dynalite stopped and started under load: every block stored once", as
     credentials: { accessKeyId: "test", secretAccessKey: "test" },
   });
   try {
-    const token = await sessionToken(t.base);
+    const token = await agentSession(t.base);
     const runner = t.service.runners[0]!;
     let accepted = 0;
     const send = async (n: number) => {
@@ -154,7 +139,7 @@ Deno.test("a restart replays what a shutdown spilled while Postgres was down", a
   };
   try {
     const first = await startTestService(config, {}, dataDir);
-    const token = await sessionToken(first.base);
+    const token = await agentSession(first.base);
     await pg.stop();
     let accepted = 0;
     for (let i = 0; i < 120; i++) {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { ACCESS_COOKIE } from "../receivers/web.ts";
 import { createAgent, eventually } from "./support/agent.ts";
+import { wsClient } from "./support/ws.ts";
 import { block, information, latency, pending, systemStatistics } from "./support/fixtures.ts";
 import { startTestPostgres } from "./support/postgres.ts";
 import { startTestService, type TestService } from "./support/service.ts";
@@ -528,23 +529,8 @@ interface Frame {
   settings?: Record<string, number>;
 }
 
-async function feedClient(url: string, headers: Record<string, string> = {}) {
-  const ws = new WebSocket(url, { headers });
-  const frames: Frame[] = [];
-  ws.onmessage = (e) => frames.push(JSON.parse(e.data));
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = () => reject(new Error(`websocket ${url} failed`));
-  });
-  return {
-    frames,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.onclose = () => resolve();
-        ws.close();
-      }),
-  };
+function feedClient(url: string, headers: Record<string, string> = {}) {
+  return wsClient<Frame>(url, headers);
 }
 
 Deno.test("the feed sends a snapshot, then coalesces: many reports of a node within a flush become one update", async () => {

@@ -111,6 +111,19 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
 }
 
+/** Runs `fn` with a fresh harness and closes it afterwards. */
+export async function withHarness(
+  fn: (h: Harness) => Promise<void>,
+  options: HarnessOptions = {},
+): Promise<void> {
+  const h = await createHarness(options);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
 /** `Authorization: Basic …` for a user and password. */
 export function basic(user: string, password: string): string {
   return "Basic " + btoa(`${user}:${password}`);
