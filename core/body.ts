@@ -33,6 +33,14 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
     throw new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
   }
   if (!req.body) return new Uint8Array(0);
+  if (declared !== null) {
+    // Framed by Content-Length (checked above): one read, no stream pumping.
+    try {
+      return new Uint8Array(await req.arrayBuffer());
+    } catch {
+      throw new AppError(400, "bad_request", "request body could not be read");
+    }
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
@@ -61,19 +69,50 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
   return out;
 }
 
-/** True when a decoded value nests deeper than `max` arrays/objects (iterative: no recursion). */
-export function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
+/**
+ * Walks a decoded value once, without recursion: refuses nesting deeper than `max` (422) and,
+ * for msgpack, makes the values JSON-compatible in place (timestamp → ISO string; binary is
+ * refused with 422). 64-bit integers decode to numbers, as in JSON. JSON.parse output needs
+ * no conversion.
+ */
+function inspect(value: unknown, msgpack: boolean, max = MAX_DEPTH): unknown {
+  if (msgpack) value = convert(value);
+  const stack: Array<[object, number]> = [];
+  if (value !== null && typeof value === "object") stack.push([value, 0]);
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    if (depth >= max) return true;
-    const children = Array.isArray(v) ? v : Object.values(v);
-    for (const child of children) {
+    if (depth >= max) {
+      throw new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
+    }
+    const record = v as Record<string, unknown>;
+    for (const key in record) {
+      let child = record[key];
+      if (msgpack && child !== null && typeof child !== "string" && typeof child !== "number") {
+        child = record[key] = convert(child);
+      }
       if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
     }
   }
-  return false;
+  return value;
+}
+
+function convert(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    throw new AppError(422, "invalid_body", "binary values are not accepted in the body");
+  }
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+/** True when a decoded value nests deeper than `max` arrays/objects (iterative: no recursion). */
+export function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
+  try {
+    inspect(value, false, max);
+    return false;
+  } catch (err) {
+    if (err instanceof AppError && err.code === "too_deep") return true;
+    throw err;
+  }
 }
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -89,33 +128,7 @@ export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown 
   } catch {
     throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
   }
-  if (tooDeep(value)) {
-    throw new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
-  }
-  return normalize(value);
-}
-
-/** Msgpack may yield Maps with non-string keys, bigints and byte arrays; keep JSON-compatible values. */
-function normalize(value: unknown): unknown {
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "bigint") return value.toString();
-    return value;
-  }
-  if (value instanceof Uint8Array) {
-    throw new AppError(422, "invalid_body", "binary values are not accepted in the body");
-  }
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(normalize);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    Object.defineProperty(out, k, {
-      value: normalize(v),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
+  return inspect(value, encoding === "msgpack");
 }
 
 export interface ReadBodyOptions {

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import { decodeBytes, encodingOf, MAX_DEPTH, tooDeep } from "./body.ts";
+import { AppError } from "./errors.ts";
+
+Deno.test("encodingOf accepts JSON and msgpack content types only", () => {
+  assert.equal(encodingOf("application/json; charset=utf-8"), "json");
+  assert.equal(encodingOf("application/x-msgpack"), "msgpack");
+  assert.equal(encodingOf("text/plain"), null);
+  assert.equal(encodingOf(undefined), null);
+});
+
+Deno.test("msgpack values become JSON-compatible: timestamps as ISO strings, 64-bit integers as numbers", () => {
+  const when = new Date("2024-05-01T00:00:00.000Z");
+  const value = decodeBytes(encode({ a: [{ when }], big: 2n ** 40n }, { useBigInt64: true }), "msgpack") as {
+    a: Array<{ when: string }>;
+    big: unknown;
+  };
+  assert.equal(value.a[0]!.when, "2024-05-01T00:00:00.000Z");
+  assert.equal(value.big, 2 ** 40);
+});
+
+Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes 400", () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      assert.ok(err instanceof AppError);
+      return [err.status, err.code];
+    }
+    return null;
+  };
+  assert.deepEqual(code(() => decodeBytes(encode({ blob: new Uint8Array([1, 2]) }), "msgpack")), [
+    422,
+    "invalid_body",
+  ]);
+  let deep: unknown = 1;
+  for (let i = 0; i < MAX_DEPTH + 1; i++) deep = [deep];
+  assert.ok(tooDeep(deep));
+  assert.deepEqual(code(() => decodeBytes(new TextEncoder().encode(JSON.stringify(deep)), "json")), [
+    422,
+    "too_deep",
+  ]);
+  assert.deepEqual(code(() => decodeBytes(new TextEncoder().encode("{"), "json")), [400, "malformed_body"]);
+  assert.deepEqual(code(() => decodeBytes(new Uint8Array([0xc1]), "msgpack")), [400, "malformed_body"]);
+  assert.deepEqual(decodeBytes(new Uint8Array(0), "json"), {});
+});
