@@ -123,6 +123,20 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     w?.();
   }
 
+  let wakeScheduled = false;
+  /**
+   * Wakes an idle loop on the next macrotask rather than at once, so the items pushed by every
+   * request handled in this turn of the event loop go out as one batch, not one call each.
+   */
+  function notifySoon(): void {
+    if (wake === null || wakeScheduled) return;
+    wakeScheduled = true;
+    setTimeout(() => {
+      wakeScheduled = false;
+      notify();
+    }, 0);
+  }
+
   function waitForWork(ms?: number): Promise<void> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -175,7 +189,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         return "spilled";
       }
       queue.push(item);
-      notify();
+      notifySoon();
       return "queued";
     }
     let result: PushResult = "queued";
@@ -186,7 +200,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       compact();
     }
     queue.push(item);
-    notify();
+    notifySoon();
     return result;
   }
 
