@@ -110,6 +110,8 @@ Deno.test("end to end: admin creates a user, the agent reports every data shape 
       }
     }
     // Routing: the system-only receiver sees only system_metrics.
+    await waitFor(() => seen["system-only"]!.messages.length === 2, 5000, "system-only deliveries");
+    await new Promise((r) => setTimeout(r, 50));
     assert.equal(seen["system-only"]!.messages.length, 2);
     assert.ok(seen["system-only"]!.messages.every((m) => m.dataType === "system_metrics"));
     await send(t.base, token, "/bye", { id: "agent-1" });
