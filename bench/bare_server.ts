@@ -1,0 +1,47 @@
+/**
+ * The baselines the bench compares the service with, each the least Deno can do:
+ *
+ * - `--mode http`: `Deno.serve` answering every request with a fixed JSON body (the HTTP ceiling);
+ * - `--mode http-read`: the same after reading the request body (`arrayBuffer()`), the least a
+ *   handler of POST bodies does;
+ * - `--mode broadcast`: `Deno.upgradeWebSocket` clients at `/ws`; every `POST /data` body
+ *   `{id, data}` is sent to all of them as `{"agent_id", "data"}` (the fan-out ceiling).
+ *
+ * `deno run -A bench/bare_server.ts --mode http --port 8080` (prints "listening on" when ready).
+ */
+
+function arg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] ? Deno.args[i + 1]! : fallback;
+}
+
+const mode = arg("mode", "http");
+const port = Number(arg("port", "8080"));
+const FIXED = '{"result":"success"}';
+const headers = { "content-type": "application/json" };
+const clients = new Set<WebSocket>();
+
+function handler(req: Request): Response | Promise<Response> {
+  if (mode === "http") return new Response(FIXED, { headers });
+  if (mode === "http-read") return req.arrayBuffer().then(() => new Response(FIXED, { headers }));
+  const url = new URL(req.url);
+  if (url.pathname === "/ws") {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onopen = () => clients.add(socket);
+    socket.onclose = () => clients.delete(socket);
+    socket.onerror = () => clients.delete(socket);
+    return response;
+  }
+  if (url.pathname === "/stats") return Response.json({ clients: clients.size });
+  return req.json().then((body: { id: string; data: unknown }) => {
+    const frame = JSON.stringify({ agent_id: body.id, data: body.data });
+    for (const socket of clients) socket.send(frame);
+    return new Response(FIXED, { headers });
+  });
+}
+
+Deno.serve({
+  hostname: "127.0.0.1",
+  port,
+  onListen: ({ port }) => console.log(`listening on http://127.0.0.1:${port} (${mode})`),
+}, handler);

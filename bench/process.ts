@@ -1,0 +1,237 @@
+/**
+ * Processes for benchmarks: the real service (`main.ts --config`) or a helper script as a
+ * subprocess, its CPU and RSS from /proc, and its Prometheus metrics.
+ */
+
+const ROOT = new URL("../", import.meta.url).pathname;
+/** Absolute path of the service entry point. */
+export const MAIN = `${ROOT}main.ts`;
+
+/** A free TCP port on 127.0.0.1 (free a moment ago). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A running child process with its output collected. */
+export interface Child {
+  pid: number;
+  process: Deno.ChildProcess;
+  /** Everything printed so far (stdout and stderr, interleaved as read). */
+  output(): string;
+  /** Sends a signal (ignored when it already exited). */
+  signal(sig: Deno.Signal): void;
+  /** Exit status. */
+  status: Promise<Deno.CommandStatus>;
+}
+
+/** Spawns `deno run -A <script> ...args`, collecting its output; resolves once `ready` matches. */
+export async function spawnDeno(
+  script: string,
+  args: string[],
+  options: { ready?: RegExp; timeoutMs?: number; env?: Record<string, string>; v8Flags?: string[] } = {},
+): Promise<Child> {
+  const flags = options.v8Flags?.length ? [`--v8-flags=${options.v8Flags.join(",")}`] : [];
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...flags, script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: options.env,
+  }).spawn();
+  let text = "";
+  const seen = Promise.withResolvers<void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.length > 4_000_000) text = text.slice(-2_000_000);
+      if (options.ready?.test(text)) seen.resolve();
+    }
+  };
+  pump(process.stdout);
+  pump(process.stderr);
+  const child: Child = {
+    pid: process.pid,
+    process,
+    output: () => text,
+    signal(sig) {
+      try {
+        process.kill(sig);
+      } catch {
+        // already exited
+      }
+    },
+    status: process.status,
+  };
+  if (options.ready) {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      seen.promise.then(() => "ready" as const),
+      process.status.then(() => "exited" as const),
+      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (outcome !== "ready") {
+      child.signal("SIGKILL");
+      await process.status;
+      throw new Error(`${script} did not become ready (${outcome}):\n${text.slice(-3000)}`);
+    }
+  }
+  return child;
+}
+
+/** The real service as a subprocess. */
+export interface ServiceProcess extends Child {
+  base: string;
+  port: number;
+  dataDir: string;
+  config: Record<string, unknown>;
+  /** Stops it (SIGTERM, then SIGKILL after `timeoutMs`) and returns the exit code. */
+  stop(timeoutMs?: number): Promise<number>;
+}
+
+export const BENCH_ADMIN = { name: "bench-admin", password: "bench-admin-password" };
+export const BENCH_WS_SECRET = "bench-ws-secret-0123456789";
+
+/**
+ * Starts `main.ts --config` on 127.0.0.1 with a config merged over bench defaults (an admin,
+ * a JWT secret, KV and data under `dataDir`); waits until it listens.
+ */
+export async function startServiceProcess(
+  dataDir: string,
+  config: Record<string, unknown>,
+  options: { port?: number; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<ServiceProcess> {
+  const port = options.port ?? freePort();
+  const full = {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [BENCH_ADMIN],
+    jwt: { secret: "bench-jwt-secret-0123456789abcdef" },
+    kv: { path: `${dataDir}/poa.kv` },
+    dataDir,
+    loginLimit: { maxFailures: 0 },
+    ...config,
+  };
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.writeTextFile(`${dataDir}/config.json`, JSON.stringify(full, null, 2));
+  const child = await spawnDeno(MAIN, ["--config", `${dataDir}/config.json`], {
+    ready: /listening on https?:/,
+    timeoutMs: options.timeoutMs ?? 120_000,
+    env: { POA_WS_SECRET: BENCH_WS_SECRET, ...options.env },
+  });
+  return {
+    ...child,
+    base: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    config: full,
+    async stop(timeoutMs = 30_000) {
+      child.signal("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const killed = new Promise<void>((r) =>
+        timer = setTimeout(() => {
+          child.signal("SIGKILL");
+          r();
+        }, timeoutMs)
+      );
+      await Promise.race([child.status, killed]);
+      clearTimeout(timer);
+      return (await child.status).code;
+    },
+  };
+}
+
+/** CPU seconds (user + system) and RSS bytes of a process, from /proc. */
+export function procStat(pid: number): { cpuS: number; rssBytes: number } | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    return { cpuS: ticks / CLOCK_TICKS, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ: 100 on every mainstream build. */
+const CLOCK_TICKS = 100;
+
+/** Samples a process's CPU % and RSS every `everyMs` until stopped. */
+export function sampleProcess(pid: number, everyMs = 1000): {
+  stop(): {
+    cpuPercentMean: number;
+    cpuPercentMax: number;
+    rssMaxBytes: number;
+    rssLastBytes: number;
+    samples: Array<{ t: number; cpu: number; rss: number }>;
+  };
+} {
+  const samples: Array<{ t: number; cpu: number; rss: number }> = [];
+  const t0 = performance.now();
+  let last = procStat(pid);
+  let lastT = t0;
+  const first = last;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const s = procStat(pid);
+    if (s && last) {
+      samples.push({
+        t: (now - t0) / 1000,
+        cpu: (s.cpuS - last.cpuS) / ((now - lastT) / 1000) * 100,
+        rss: s.rssBytes,
+      });
+    }
+    last = s;
+    lastT = now;
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const end = procStat(pid);
+      const elapsed = (performance.now() - t0) / 1000;
+      const cpuMean = end && first ? (end.cpuS - first.cpuS) / elapsed * 100 : 0;
+      return {
+        cpuPercentMean: cpuMean,
+        cpuPercentMax: samples.reduce((m, s) => Math.max(m, s.cpu), 0),
+        rssMaxBytes: Math.max(end?.rssBytes ?? 0, ...samples.map((s) => s.rss)),
+        rssLastBytes: end?.rssBytes ?? 0,
+        samples,
+      };
+    },
+  };
+}
+
+/** Parsed Prometheus samples: `name{labels}` → value. */
+export type Metrics = Map<string, number>;
+
+/** GET /metrics, parsed. */
+export async function scrapeMetrics(base: string): Promise<Metrics> {
+  const res = await fetch(`${base}/metrics`);
+  const text = await res.text();
+  const out: Metrics = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}
+
+/** Sum of the samples of `name` whose labels include every given label. */
+export function metric(m: Metrics, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const [key, value] of m) {
+    const brace = key.indexOf("{");
+    const n = brace < 0 ? key : key.slice(0, brace);
+    if (n !== name) continue;
+    const l = brace < 0 ? "" : key.slice(brace);
+    if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) sum += value;
+  }
+  return sum;
+}

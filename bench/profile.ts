@@ -1,0 +1,204 @@
+/**
+ * Where the service spends its CPU on a protocol route under load: starts `main.ts` with the
+ * V8 inspector, loads one route with wrk (50 connections), records a CPU profile through the
+ * DevTools protocol and prints the functions by self time and by inclusive time.
+ *
+ * `deno run -A bench/profile.ts --path /data --encoding json --duration 8`
+ * `deno run -A bench/profile.ts --agents 1000 --duration 15` (the agent simulator instead of wrk)
+ *
+ * Evidence for "what limits the service", not part of the test suite.
+ */
+import { encode } from "@msgpack/msgpack";
+import { buildRequest } from "./http_client.ts";
+import { BENCH_ADMIN, freePort, spawnDeno } from "./process.ts";
+import { runSimulation } from "./sim.ts";
+import { runWrk } from "./wrk.ts";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Connects to a process's inspector and runs `fn` with a `send(method, params)` function. */
+async function withInspector<T>(
+  inspectPort: number,
+  fn: (
+    send: (method: string, params?: Record<string, unknown>) => Promise<Record<string, unknown>>,
+  ) => Promise<T>,
+): Promise<T> {
+  const list = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json();
+  const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let id = 0;
+  const waiting = new Map<number, (v: Record<string, unknown>) => void>();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result ?? msg.error);
+  };
+  const send = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      waiting.set(++id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    return await fn(send);
+  } finally {
+    ws.close();
+  }
+}
+
+/** Self and inclusive time per function (ms), heaviest first. */
+export function summarizeProfile(profile: Profile): {
+  totalMs: number;
+  self: Array<{ name: string; ms: number }>;
+  inclusive: Array<{ name: string; ms: number }>;
+} {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (n: ProfileNode) => {
+    const file = n.callFrame.url.replace(/^.*\/(node_modules\/\.deno\/|main\/)/, "").replace(
+      /^file:\/\//,
+      "",
+    );
+    return `${n.callFrame.functionName || "(anonymous)"} ${file}:${n.callFrame.lineNumber + 1}`;
+  };
+  const self = new Map<string, number>();
+  const incl = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
+    total += dt;
+    let node = byId.get(profile.samples[i]!);
+    if (!node) continue;
+    self.set(label(node), (self.get(label(node)) ?? 0) + dt);
+    const seen = new Set<string>();
+    while (node) {
+      const l = label(node);
+      if (!seen.has(l)) {
+        seen.add(l);
+        incl.set(l, (incl.get(l) ?? 0) + dt);
+      }
+      const p = parent.get(node.id);
+      node = p === undefined ? undefined : byId.get(p);
+    }
+  }
+  const sorted = (m: Map<string, number>) =>
+    [...m].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms);
+  return { totalMs: total, self: sorted(self), inclusive: sorted(incl) };
+}
+
+if (import.meta.main) {
+  const flag = (name: string, fallback: string) => {
+    const i = Deno.args.indexOf(`--${name}`);
+    return i >= 0 ? Deno.args[i + 1] ?? fallback : fallback;
+  };
+  const path = flag("path", "/data");
+  const encoding = flag("encoding", "json");
+  const duration = Number(flag("duration", "8"));
+  const top = Number(flag("top", "40"));
+  const agents = Number(flag("agents", "0"));
+  const receivers = flag("receivers", "dashboard");
+  const dir = await Deno.makeTempDir({ prefix: "poa-profile-" });
+  const port = freePort();
+  const inspectPort = freePort();
+  const config = {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [BENCH_ADMIN],
+    jwt: { secret: "bench-jwt-secret-0123456789abcdef" },
+    kv: { path: `${dir}/poa.kv` },
+    dataDir: dir,
+    receivers: receivers === "none" ? [] : [{
+      id: "dashboard",
+      type: "dashboard",
+      subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"],
+      wsSecret: "profile-secret",
+    }],
+  };
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+  const child = await spawnDeno(`--inspect=127.0.0.1:${inspectPort}`, [
+    new URL("../main.ts", import.meta.url).pathname,
+    "--config",
+    `${dir}/config.json`,
+  ], { ready: /listening on https?:/ });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const adm = "Basic " + btoa(`${BENCH_ADMIN.name}:${BENCH_ADMIN.password}`);
+    await (await fetch(`${base}/user`, {
+      method: "POST",
+      headers: { authorization: adm, "content-type": "application/json" },
+      body: JSON.stringify({ "user-name": "prof", password: "profile-password" }),
+    })).body?.cancel();
+    const { token } = await (await fetch(`${base}/session`, {
+      method: "POST",
+      headers: { authorization: "Basic " + btoa("prof:profile-password") },
+    })).json();
+    const stats = {
+      type: "statistics",
+      body: {
+        active: true,
+        mining: false,
+        hashrate: 0,
+        peers: 12,
+        gasPrice: 1e9,
+        syncing: false,
+        uptime: 100,
+      },
+    };
+    const requests = Array.from({ length: 100 }, (_, i) => {
+      const body = path === "/data"
+        ? { id: `agent-${i}`, type: "ethereum_metrics", data: stats }
+        : { id: `agent-${i}` };
+      return buildRequest("POST", path, `127.0.0.1:${port}`, {
+        authorization: `Bearer ${token}`,
+        "content-type": encoding === "json" ? "application/json" : "application/msgpack",
+      }, encoding === "json" ? JSON.stringify(body) : encode(body));
+    });
+    const profile = await withInspector(inspectPort, async (send) => {
+      await send("Profiler.enable");
+      await send("Profiler.setSamplingInterval", { interval: 200 });
+      await send("Profiler.start");
+      if (agents > 0) {
+        const sim = await runSimulation({
+          agents,
+          durationS: duration,
+          url: base,
+          user: "prof:profile-password",
+          rampS: 3,
+        });
+        console.log(
+          `${agents} agents: ${sim.requestsPerSecond.toFixed(0)} req/s, p99 ${sim.latency.p99.toFixed(1)} ms`,
+        );
+      } else {
+        const r = await runWrk({ url: base, requests, connections: 50, durationS: duration, workDir: dir });
+        console.log(
+          `${path} ${encoding}: ${
+            r.requestsPerSecond.toFixed(0)
+          } req/s (profiling slows it), p99 ${r.p99Ms} ms`,
+        );
+      }
+      return (await send("Profiler.stop"))["profile"] as Profile;
+    });
+    const s = summarizeProfile(profile);
+    const pct = (ms: number) => `${(ms / s.totalMs * 100).toFixed(1).padStart(5)} %`;
+    console.log(`\nself time (total ${s.totalMs.toFixed(0)} ms sampled):`);
+    for (const f of s.self.slice(0, top)) console.log(`${pct(f.ms)}  ${f.name}`);
+    console.log(`\ninclusive time:`);
+    for (const f of s.inclusive.slice(0, top)) console.log(`${pct(f.ms)}  ${f.name}`);
+  } finally {
+    child.signal("SIGTERM");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
