@@ -4,7 +4,6 @@ import { encode } from "@msgpack/msgpack";
 import {
   ADMIN,
   basic,
-  createHarness,
   ENCODINGS,
   type Harness,
   userWithToken,
