@@ -50,6 +50,12 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       })),
     },
     {
+      name: "poa_bus_pushes_total",
+      type: "counter",
+      help: "Items handed to receiver queues, by outcome (queued, spilled, dropped_oldest, closed).",
+      samples: Object.entries(bus.pushes).map(([outcome, value]) => ({ labels: { outcome }, value })),
+    },
+    {
       name: "poa_agents_known",
       type: "gauge",
       help: "Agents that have pinged or said bye since start.",

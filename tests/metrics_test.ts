@@ -36,6 +36,7 @@ Deno.test("GET /metrics counts requests by route and status, token checks, messa
       'poa_token_checks_total{outcome="invalid"} 1',
       'poa_messages_published_total{metric_type="system_metrics"} 1',
       "poa_failed_logins_total 2",
+      'poa_bus_pushes_total{outcome="queued"} 1',
       "poa_agents_active 1",
       'poa_receiver_delivered_total{receiver="recorder"} 1',
       'poa_receiver_queue_depth{receiver="recorder"} 0',
