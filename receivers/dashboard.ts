@@ -7,6 +7,7 @@ import { z } from "zod";
 import { safeEqual } from "../auth/password.ts";
 import type { AppEnv } from "../core/app_env.ts";
 import { errorResponse } from "../core/errors.ts";
+import { closeQuietly, trySend } from "../core/ws.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "./types.ts";
 
@@ -156,20 +157,12 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
 
   function drop(client: Client, code: number, reason: string): void {
     clients.delete(client);
-    try {
-      client.socket.close(code, reason);
-    } catch {
-      // already closing
-    }
+    closeQuietly(client.socket, code, reason);
   }
 
   function send(client: Client, text: string): void {
-    try {
-      client.socket.send(text);
-      counters.sent_total++;
-    } catch {
-      clients.delete(client);
-    }
+    if (trySend(client.socket, text)) counters.sent_total++;
+    else clients.delete(client);
   }
 
   function broadcast(text: string, bytes: number): void {

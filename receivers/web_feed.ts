@@ -4,6 +4,7 @@
  * those only the reports that changed — built and serialized once for every client. A client
  * that does not keep up is closed.
  */
+import { closeQuietly, trySend } from "../core/ws.ts";
 import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./web_state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
@@ -90,22 +91,16 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
 
   function drop(client: Client, code: number, reason: string): void {
     clients.delete(client);
-    try {
-      client.socket.close(code, reason);
-    } catch {
-      // already closing
-    }
+    closeQuietly(client.socket, code, reason);
   }
 
   function send(client: Client, text: string): boolean {
-    try {
-      client.socket.send(text);
-      counters.frames_sent++;
-      return true;
-    } catch {
+    if (!trySend(client.socket, text)) {
       clients.delete(client);
       return false;
     }
+    counters.frames_sent++;
+    return true;
   }
 
   function snapshot(): string {
