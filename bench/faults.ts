@@ -425,6 +425,12 @@ async function startPg(dir: string): Promise<PgControl> {
 }
 
 async function main(): Promise<number> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(
+      `deno task faults [--only ${SCENARIOS.join(",")}] [--agents 500] [--rate 2] [--outage-s 30] [--keep]`,
+    );
+    return 0;
+  }
   let o: FaultOptions;
   try {
     o = parseArgs(Deno.args);

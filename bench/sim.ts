@@ -47,6 +47,11 @@ export interface SimOptions {
   rate?: number;
   /** Keep-alive connections (default: one per agent, at most 20,000). */
   connections?: number;
+  /**
+   * Worker threads of this process sharing the agents, each with its own scheduler loop and
+   * connections (default: one per 3,000 agents, at most one per core).
+   */
+  workers?: number;
   /** Agent id prefix (default "sim-<random>"). */
   prefix?: string;
   /** Seconds over which agents start (default: one ping period). */
@@ -108,6 +113,7 @@ export interface SimSummary {
   agents: number;
   users: number;
   connections: number;
+  workers: number;
   encoding: "json" | "msgpack";
   rate: number;
   /** Seconds measured (after the warm-up). */
@@ -227,14 +233,18 @@ class Chain {
   #encoder: Encoder;
   #random: () => number;
 
-  constructor(random: () => number, encoder: Encoder) {
+  /** Date.now() at the simulation's start: block timestamps derive from it, equal in every worker. */
+  #startEpoch: number;
+
+  constructor(random: () => number, encoder: Encoder, startEpoch: number) {
     this.#random = random;
     this.#encoder = encoder;
+    this.#startEpoch = startEpoch;
     this.head = 5_000_000 + Math.floor(random() * 1_000_000);
     this.#td = 1_322_920_283_192_874_716_307_958_298_519_232_612_302n;
   }
 
-  /** Makes the next block at `now` (ms, performance clock). */
+  /** Makes the next block at `now` (ms after the start). */
   next(now: number): Block {
     const n = ++this.head;
     this.made++;
@@ -246,7 +256,7 @@ class Chain {
       number: n,
       hash: hash32(0xb10c, n),
       parentHash: hash32(0xb10c, n - 1),
-      timestamp: Math.floor(Date.now() / 1000),
+      timestamp: Math.floor((this.#startEpoch + now) / 1000),
       miner: "0x" + hash32(0x313e, n % 25).slice(2, 42),
       gasUsed: 21_000 * txs,
       gasLimit: 8_000_000,
@@ -413,82 +423,103 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Runs simulated agents against a service and returns what happened. */
-export async function runSimulation(options: SimOptions = {}): Promise<SimSummary> {
-  const agentsN = options.agents ?? 10;
-  const durationMs = (options.durationS ?? 60) * 1000;
-  const base = parseBase(options.url ?? "http://127.0.0.1:4000");
-  const encoding = options.encoding ?? "json";
-  const rate = options.rate ?? 1;
-  if (!(rate > 0)) throw new Error("rate must be positive");
-  if (!(agentsN >= 1)) throw new Error("agents must be at least 1");
-  const connectionsN = Math.max(1, Math.min(options.connections ?? agentsN, agentsN, 20_000));
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const maxQueue = options.maxQueuePerConnection ?? 200;
-  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const random = createRandom(seed);
-  const prefix = options.prefix ?? `sim-${seed.toString(36)}`;
-  const rampMs = (options.rampS ?? CADENCE.pingMs / 1000 / rate) * 1000;
-  const warmupMs = (options.warmupS ?? 0) * 1000;
-  const record = options.record ?? false;
+/** Settings of one slice of agents: what a worker needs (plain data, structured-cloneable). */
+export interface AgentSlice {
+  /** Agents `from` (inclusive) to `to` (exclusive) of the whole simulation. */
+  from: number;
+  to: number;
+  worker: number;
+  url: string;
+  encoding: "json" | "msgpack";
+  rate: number;
+  connections: number;
+  durationMs: number;
+  warmupMs: number;
+  rampMs: number;
+  timeoutMs: number;
+  maxQueue: number;
+  seed: number;
+  prefix: string;
+  record: boolean;
+  bye: boolean;
+  users: UserState[];
+  /** Date.now() at which every slice starts (so the shared chain's blocks line up). */
+  startAtEpoch: number;
+}
+
+/** One second of a slice's progress. */
+export interface SliceSecond {
+  elapsedS: number;
+  warmup: boolean;
+  sent: number;
+  ok: number;
+  errors: number;
+  inFlight: number;
+  perSecond: number;
+  hist: HistogramJson;
+}
+
+type HistogramJson = ReturnType<Histogram["toJSON"]>;
+
+interface PhaseJson {
+  sent: number;
+  ok: number;
+  errors: number;
+  uncertain: number;
+  errorsByCause: Record<string, number>;
+  byKind: Record<string, { sent: number; ok: number }>;
+  latency: HistogramJson;
+  wire: HistogramJson;
+}
+
+/** What one slice did. */
+export interface SliceResult {
+  warm: PhaseJson;
+  main: PhaseJson;
+  measuredMs: number;
+  chain: { blocks: number; head: number };
+  agentIds: string[];
+  records?: Record<string, AgentRecord>;
+}
+
+async function login(control: HttpConnection, host: string, u: UserState): Promise<void> {
+  const res = await control.request(
+    buildRequest("POST", "/session", host, { authorization: basic(u.name, u.password) }),
+  );
+  const text = new TextDecoder().decode(res.body);
+  if (res.status !== 200) throw new Error(`POST /session for ${u.name}: ${res.status} ${text}`);
+  u.token = JSON.parse(text).token;
+  u.exp = tokenExp(u.token);
+}
+
+/**
+ * Runs one slice of the agents with one scheduler loop (in the calling thread: the whole
+ * simulation, or one worker of it).
+ */
+export async function simulateAgents(
+  p: AgentSlice,
+  hooks: { signal?: AbortSignal; onSecond?: (second: SliceSecond) => void } = {},
+): Promise<SliceResult> {
+  const base = parseBase(p.url);
+  const agentsN = p.to - p.from;
+  const connectionsN = Math.max(1, Math.min(p.connections, agentsN));
+  const { encoding, rate, timeoutMs, maxQueue, record, warmupMs, durationMs, rampMs } = p;
+  const users = p.users.map((u) => ({ ...u, refreshing: false }));
+  const random = createRandom(p.seed + 7919 * (p.worker + 1));
+  const chainRandom = createRandom(p.seed ^ 0x5eed);
   const msgpack = new Encoder();
   const contentType = encoding === "json" ? "application/json" : "application/msgpack";
   const encode = (value: unknown): Uint8Array | string =>
     encoding === "json" ? JSON.stringify(value) : msgpack.encode(value).slice();
-
-  // ---- users and tokens ----
   const control = new HttpConnection(base.hostname, base.port);
-  const controlRequest = async (
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body?: string,
-  ) => {
-    const res = await control.request(buildRequest(method, path, base.host, headers, body));
-    return { status: res.status, text: new TextDecoder().decode(res.body) };
-  };
-  const users: UserState[] = [];
-  let createdUsers = false;
-  const login = async (u: UserState) => {
-    const res = await controlRequest("POST", "/session", { authorization: basic(u.name, u.password) });
-    if (res.status !== 200) throw new Error(`POST /session for ${u.name}: ${res.status} ${res.text}`);
-    u.token = JSON.parse(res.text).token;
-    u.exp = tokenExp(u.token);
-  };
-  try {
-    if (options.user) {
-      const { name, password } = splitCredentials(options.user, "--user");
-      users.push({ name, password, token: "", exp: 0, refreshing: false });
-    } else if (options.admin) {
-      const admin = splitCredentials(options.admin, "--admin");
-      const n = Math.max(1, Math.min(options.users ?? Math.min(agentsN, 100), agentsN));
-      for (let i = 0; i < n; i++) {
-        const name = `${prefix}-u${i}`.slice(0, 64);
-        const password = crypto.randomUUID();
-        const res = await controlRequest("POST", "/user", {
-          authorization: basic(admin.name, admin.password),
-          "content-type": "application/json",
-        }, JSON.stringify({ "user-name": name, password }));
-        if (res.status !== 200) throw new Error(`POST /user ${name}: ${res.status} ${res.text}`);
-        createdUsers = true;
-        users.push({ name, password, token: "", exp: 0, refreshing: false });
-      }
-    } else {
-      throw new Error("give --admin name:password (to create users) or --user name:password");
-    }
-    for (const u of users) await login(u);
-  } catch (err) {
-    control.close();
-    throw err;
-  }
 
   // ---- agents, lanes, chain ----
   const agents: AgentState[] = [];
-  for (let i = 0; i < agentsN; i++) {
+  for (let i = p.from; i < p.to; i++) {
     agents.push({
-      id: `${prefix}-${i}`,
+      id: `${p.prefix}-${i}`,
       user: i % users.length,
-      lane: i % connectionsN,
+      lane: (i - p.from) % connectionsN,
       seenHead: 0,
       pending: Math.floor(random() * 20),
       statsSeq: 0,
@@ -502,7 +533,7 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     { length: connectionsN },
     () => new Lane(new HttpConnection(base.hostname, base.port)),
   );
-  const chain = new Chain(random, msgpack);
+  const chain = new Chain(chainRandom, msgpack, p.startAtEpoch);
   const records: Record<string, AgentRecord> | undefined = record ? {} : undefined;
   if (records) {
     for (const a of agents) {
@@ -530,13 +561,13 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
   let inFlight = 0;
   const second = new Histogram();
   let answeredThisSecond = 0;
-  const timeline: SimSnapshot[] = [];
 
-  const fail = (job: Job, cause: string, isUncertain: boolean) => {
-    phase.errors++;
-    phase.errorsByCause[cause] = (phase.errorsByCause[cause] ?? 0) + 1;
+  /** A request counts in the phase it was sent in (or failed to be sent in). */
+  const fail = (job: Job, cause: string, isUncertain: boolean, ph = phase) => {
+    ph.errors++;
+    ph.errorsByCause[cause] = (ph.errorsByCause[cause] ?? 0) + 1;
     if (isUncertain) {
-      phase.uncertain++;
+      ph.uncertain++;
       if (records) {
         const r = records[agents[job.agent]!.id]!;
         r.uncertain[job.kind] = (r.uncertain[job.kind] ?? 0) + 1;
@@ -556,19 +587,20 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
       }
       inFlight++;
       const start = performance.now();
-      phase.sent++;
-      phase.byKind[job.kind].sent++;
+      const ph = phase;
+      ph.sent++;
+      ph.byKind[job.kind].sent++;
       try {
         const res = await lane.http.request(job.bytes);
         const end = performance.now();
         answeredThisSecond++;
         const total = end - job.scheduledAt;
-        phase.latency.record(total);
+        ph.latency.record(total);
         second.record(total);
-        phase.wire.record(end - start);
+        ph.wire.record(end - start);
         if (res.status === 200) {
-          phase.ok++;
-          phase.byKind[job.kind].ok++;
+          ph.ok++;
+          ph.byKind[job.kind].ok++;
           if (records) {
             const r = records[agents[job.agent]!.id]!;
             r.accepted[job.kind] = (r.accepted[job.kind] ?? 0) + 1;
@@ -576,7 +608,7 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
           }
           job.onOk?.(res, end - start);
         } else {
-          fail(job, `http_${res.status}`, false);
+          fail(job, `http_${res.status}`, false, ph);
           if (res.status === 401) {
             const u = users[agents[job.agent]!.user]!;
             u.exp = 0; // refresh on the next loop turn
@@ -584,7 +616,7 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
         }
       } catch (err) {
         const e = err instanceof HttpError ? err : new HttpError("io", true, String(err));
-        fail(job, e.kind, e.uncertain);
+        fail(job, e.kind, e.uncertain, ph);
       } finally {
         inFlight--;
       }
@@ -646,7 +678,7 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
       body: {
         name: agent.id,
         contact: "ops@example.org",
-        coinbase: "0x" + hash32(0xc01b, index).slice(2, 42),
+        coinbase: "0x" + hash32(0xc01b, p.from + index).slice(2, 42),
         node: "Parity-Ethereum//v2.0.5-stable/x86_64-linux-gnu/rustc1.29.0",
         net: "77",
         protocol: "63",
@@ -749,8 +781,9 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
 
   // ---- the scheduler loop ----
   const heap = new EventHeap();
-  const t0 = performance.now();
-  let cpu0 = process.cpuUsage();
+  // Every worker shares the start instant, so the one chain's blocks come at the same times.
+  const t0 = performance.now() + (p.startAtEpoch - Date.now());
+  while (performance.now() < t0) await sleep(Math.min(50, t0 - performance.now()));
   let measureStart = t0;
   const end = t0 + warmupMs + durationMs;
   for (let i = 0; i < agentsN; i++) {
@@ -761,20 +794,11 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     heap.push(start + random() * periods[Ev.System]!, i, Ev.System);
   }
   const blockEvery = CADENCE.blockMs / rate;
-  let nextBlockAt = t0 + random() * blockEvery;
+  let nextBlockAt = t0 + chainRandom() * blockEvery;
   let nextSecond = t0 + 1000;
   let nextTimeoutScan = t0 + 250;
   let nextTokenCheck = t0 + 1000;
   const ev = { t: 0, agent: 0, ev: 0, arg: 0 };
-  const progress = options.progress === true
-    ? (line: string) => {
-      if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${line}`));
-      else if (timeline.length % 5 === 0) console.error(line);
-    }
-    : typeof options.progress === "function"
-    ? options.progress
-    : undefined;
-
   const refreshTokens = () => {
     const nowS = Date.now() / 1000;
     for (const u of users) {
@@ -782,25 +806,26 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
       const ttl = u.exp - nowS;
       if (ttl > 60) continue;
       u.refreshing = true;
-      login(u).catch((err) => console.error(`sim: token refresh for ${u.name} failed: ${err.message}`))
+      login(control, base.host, u).catch((err) =>
+        console.error(`sim: token refresh for ${u.name} failed: ${err.message}`)
+      )
         .finally(() => u.refreshing = false);
     }
   };
 
-  while (!options.signal?.aborted) {
+  while (!hooks.signal?.aborted) {
     const now = performance.now();
     if (now >= end) break;
     if (phase === warm && now >= t0 + warmupMs) {
       phase = main;
       measureStart = now;
-      cpu0 = process.cpuUsage();
     }
     while (nextBlockAt <= now) {
-      const block = chain.next(nextBlockAt);
+      const block = chain.next(nextBlockAt - t0);
       for (let i = 0; i < agentsN; i++) {
         heap.push(nextBlockAt + (20 + random() * 780) / rate, i, Ev.Block, block.number);
       }
-      nextBlockAt += blockEvery * (0.8 + random() * 0.4);
+      nextBlockAt += blockEvery * (0.8 + chainRandom() * 0.4);
     }
     while (heap.peekTime() <= now) {
       heap.pop(ev);
@@ -820,37 +845,24 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     }
     if (now >= nextSecond) {
       nextSecond += 1000;
-      const snap: SimSnapshot = {
+      hooks.onSecond?.({
         elapsedS: Math.round((now - t0) / 1000),
+        warmup: phase === warm,
         sent: warm.sent + main.sent,
         ok: warm.ok + main.ok,
         errors: warm.errors + main.errors,
         inFlight,
         perSecond: answeredThisSecond,
-        p50: second.quantile(0.5),
-        p99: second.quantile(0.99),
-      };
-      timeline.push(snap);
+        hist: second.toJSON(),
+      });
       second.reset();
       answeredThisSecond = 0;
-      progress?.(
-        `[sim] ${snap.elapsedS}/${Math.round((warmupMs + durationMs) / 1000)} s${
-          phase === warm ? " (warm-up)" : ""
-        }  ` +
-          `agents ${agentsN}  sent ${snap.sent}  ${snap.perSecond}/s  errors ${snap.errors}  p50 ${
-            formatMs(snap.p50)
-          }  ` +
-          `p99 ${formatMs(snap.p99)}  in flight ${inFlight}`,
-        snap,
-      );
     }
     const wait = Math.min(heap.peekTime(), nextBlockAt, nextSecond, end) - performance.now();
     await sleep(Math.max(1, Math.min(50, wait)));
   }
   stopped = true;
   const elapsed = performance.now() - measureStart;
-  const cpu = process.cpuUsage(cpu0);
-  const simulatorCpuPercent = (cpu.user + cpu.system) / 1000 / elapsed * 100;
 
   // Let the requests in flight finish (bounded), then say bye if asked.
   const drainUntil = performance.now() + timeoutMs + 1000;
@@ -860,14 +872,13 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     }
     await sleep(20);
   }
-  if (options.bye && !options.signal?.aborted) {
+  if (p.bye && !hooks.signal?.aborted) {
     for (let i = 0; i < agentsN; i++) {
       submit(i, "bye", "/bye", encode({ id: agents[i]!.id }), performance.now());
     }
     const byeUntil = performance.now() + timeoutMs + 1000;
     while (lanes.some((l) => l.running) && performance.now() < byeUntil) await sleep(20);
   }
-  if (progress && options.progress === true && Deno.stderr.isTerminal()) console.error("");
   // Reports still queued behind a busy connection never went out: the agents fell behind.
   for (const lane of lanes) {
     for (let i = lane.head; i < lane.jobs.length; i++) fail(lane.jobs[i]!, "backlog_at_end", false);
@@ -875,6 +886,167 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     lane.head = 0;
     lane.http.close();
   }
+  control.close();
+  const phaseJson = (x: typeof main): PhaseJson => ({
+    ...x,
+    latency: x.latency.toJSON(),
+    wire: x.wire.toJSON(),
+  });
+  return {
+    warm: phaseJson(warm),
+    main: phaseJson(main),
+    measuredMs: elapsed,
+    chain: { blocks: chain.made, head: chain.head },
+    agentIds: agents.map((a) => a.id),
+    ...(records ? { records } : {}),
+  };
+}
+
+/** Runs simulated agents against a service and returns what happened. */
+export async function runSimulation(options: SimOptions = {}): Promise<SimSummary> {
+  const agentsN = options.agents ?? 10;
+  const durationMs = (options.durationS ?? 60) * 1000;
+  const url = options.url ?? "http://127.0.0.1:4000";
+  const base = parseBase(url);
+  const encoding = options.encoding ?? "json";
+  const rate = options.rate ?? 1;
+  if (!(rate > 0)) throw new Error("rate must be positive");
+  if (!(agentsN >= 1)) throw new Error("agents must be at least 1");
+  const connectionsN = Math.max(1, Math.min(options.connections ?? agentsN, agentsN, 20_000));
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const prefix = options.prefix ?? `sim-${seed.toString(36)}`;
+  const warmupMs = (options.warmupS ?? 0) * 1000;
+  const cores = navigator.hardwareConcurrency || 1;
+  const workersN = Math.max(1, Math.min(options.workers ?? Math.ceil(agentsN / 3000), cores, agentsN));
+
+  // ---- users and tokens ----
+  const control = new HttpConnection(base.hostname, base.port);
+  const controlRequest = async (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+  ) => {
+    const res = await control.request(buildRequest(method, path, base.host, headers, body));
+    return { status: res.status, text: new TextDecoder().decode(res.body) };
+  };
+  const users: UserState[] = [];
+  let createdUsers = false;
+  try {
+    if (options.user) {
+      const { name, password } = splitCredentials(options.user, "--user");
+      users.push({ name, password, token: "", exp: 0, refreshing: false });
+    } else if (options.admin) {
+      const admin = splitCredentials(options.admin, "--admin");
+      const n = Math.max(1, Math.min(options.users ?? Math.min(agentsN, 100), agentsN));
+      for (let i = 0; i < n; i++) {
+        const name = `${prefix}-u${i}`.slice(0, 64);
+        const password = crypto.randomUUID();
+        const res = await controlRequest("POST", "/user", {
+          authorization: basic(admin.name, admin.password),
+          "content-type": "application/json",
+        }, JSON.stringify({ "user-name": name, password }));
+        if (res.status !== 200) throw new Error(`POST /user ${name}: ${res.status} ${res.text}`);
+        createdUsers = true;
+        users.push({ name, password, token: "", exp: 0, refreshing: false });
+      }
+    } else {
+      throw new Error("give --admin name:password (to create users) or --user name:password");
+    }
+    for (const u of users) await login(control, base.host, u);
+  } catch (err) {
+    control.close();
+    throw err;
+  }
+
+  // ---- slices: one per worker (or this thread alone) ----
+  const startAtEpoch = Date.now() + (workersN > 1 ? 1000 : 50);
+  const slices: AgentSlice[] = [];
+  for (let w = 0; w < workersN; w++) {
+    const from = Math.floor(agentsN * w / workersN);
+    const to = Math.floor(agentsN * (w + 1) / workersN);
+    slices.push({
+      from,
+      to,
+      worker: w,
+      url,
+      encoding,
+      rate,
+      connections: Math.max(1, Math.round(connectionsN * (to - from) / agentsN)),
+      durationMs,
+      warmupMs,
+      rampMs: (options.rampS ?? CADENCE.pingMs / 1000 / rate) * 1000,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      maxQueue: options.maxQueuePerConnection ?? 200,
+      seed,
+      prefix,
+      record: options.record ?? false,
+      bye: options.bye ?? false,
+      users,
+      startAtEpoch,
+    });
+  }
+
+  const timeline: SimSnapshot[] = [];
+  const progress = options.progress === true
+    ? (line: string) => {
+      if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${line}`));
+      else if (timeline.length % 5 === 0) console.error(line);
+    }
+    : typeof options.progress === "function"
+    ? options.progress
+    : undefined;
+  const pendingSeconds = new Map<number, SliceSecond[]>();
+  const onSecond = (s: SliceSecond) => {
+    const list = pendingSeconds.get(s.elapsedS) ?? [];
+    list.push(s);
+    pendingSeconds.set(s.elapsedS, list);
+    if (list.length < workersN) return;
+    pendingSeconds.delete(s.elapsedS);
+    const hist = new Histogram();
+    for (const x of list) hist.merge(Histogram.fromJSON(x.hist));
+    const sum = (f: (x: SliceSecond) => number) => list.reduce((n, x) => n + f(x), 0);
+    const snap: SimSnapshot = {
+      elapsedS: s.elapsedS,
+      sent: sum((x) => x.sent),
+      ok: sum((x) => x.ok),
+      errors: sum((x) => x.errors),
+      inFlight: sum((x) => x.inFlight),
+      perSecond: sum((x) => x.perSecond),
+      p50: hist.quantile(0.5),
+      p99: hist.quantile(0.99),
+    };
+    timeline.push(snap);
+    progress?.(
+      `[sim] ${snap.elapsedS}/${Math.round((warmupMs + durationMs) / 1000)} s${
+        s.warmup ? " (warm-up)" : ""
+      }  ` +
+        `agents ${agentsN}  sent ${snap.sent}  ${snap.perSecond}/s  errors ${snap.errors}  p50 ${
+          formatMs(snap.p50)
+        }  ` +
+        `p99 ${formatMs(snap.p99)}  in flight ${snap.inFlight}`,
+      snap,
+    );
+  };
+
+  // The simulator's own CPU (every thread of this process) over the measured window.
+  let cpu0 = process.cpuUsage();
+  const cpuTimer = setTimeout(
+    () => cpu0 = process.cpuUsage(),
+    Math.max(0, startAtEpoch + warmupMs - Date.now()),
+  );
+  let results: SliceResult[];
+  try {
+    if (workersN === 1) {
+      results = [await simulateAgents(slices[0]!, { signal: options.signal, onSecond })];
+    } else {
+      results = await Promise.all(slices.map((slice) => runWorker(slice, onSecond, options.signal)));
+    }
+  } finally {
+    clearTimeout(cpuTimer);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  if (progress && options.progress === true && Deno.stderr.isTerminal()) console.error("");
 
   if (createdUsers && !options.keepUsers && options.admin) {
     const admin = splitCredentials(options.admin, "--admin");
@@ -885,35 +1057,125 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     }
   }
   control.close();
-
-  return {
+  return mergeSlices(results, {
     agents: agentsN,
     users: users.length,
     connections: connectionsN,
     encoding,
     rate,
-    durationS: elapsed / 1000,
+    warmupS: warmupMs / 1000,
+    timeline: timeline.sort((a, b) => a.elapsedS - b.elapsedS),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    workers: workersN,
+  });
+}
+
+/** Runs one slice in a Worker thread of this process. */
+function runWorker(
+  slice: AgentSlice,
+  onSecond: (s: SliceSecond) => void,
+  signal?: AbortSignal,
+): Promise<SliceResult> {
+  const worker = new Worker(new URL("./sim_worker.ts", import.meta.url).href, { type: "module" });
+  const done = Promise.withResolvers<SliceResult>();
+  const stop = () => worker.postMessage({ type: "stop" });
+  signal?.addEventListener("abort", stop, { once: true });
+  worker.onmessage = (e: MessageEvent) => {
+    const m = e.data;
+    if (m.type === "second") onSecond(m.second);
+    else if (m.type === "done") done.resolve(m.result);
+    else if (m.type === "error") done.reject(new Error(`sim worker ${slice.worker}: ${m.message}`));
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    done.reject(new Error(`sim worker ${slice.worker}: ${e.message}`));
+  };
+  worker.postMessage({ type: "start", slice });
+  return done.promise.finally(() => {
+    signal?.removeEventListener("abort", stop);
+    worker.terminate();
+  });
+}
+
+function mergeSlices(
+  results: SliceResult[],
+  meta: {
+    agents: number;
+    users: number;
+    connections: number;
+    encoding: "json" | "msgpack";
+    rate: number;
+    warmupS: number;
+    timeline: SimSnapshot[];
+    cpuMs: number;
+    workers: number;
+  },
+): SimSummary {
+  const merge = (pick: (r: SliceResult) => PhaseJson) => {
+    const out = {
+      sent: 0,
+      ok: 0,
+      errors: 0,
+      uncertain: 0,
+      errorsByCause: {} as Record<string, number>,
+      byKind: {} as Record<string, { sent: number; ok: number }>,
+      latency: new Histogram(),
+      wire: new Histogram(),
+    };
+    for (const r of results) {
+      const x = pick(r);
+      out.sent += x.sent;
+      out.ok += x.ok;
+      out.errors += x.errors;
+      out.uncertain += x.uncertain;
+      for (const [k, v] of Object.entries(x.errorsByCause)) {
+        out.errorsByCause[k] = (out.errorsByCause[k] ?? 0) + v;
+      }
+      for (const [k, v] of Object.entries(x.byKind)) {
+        const b = out.byKind[k] ??= { sent: 0, ok: 0 };
+        b.sent += v.sent;
+        b.ok += v.ok;
+      }
+      out.latency.merge(Histogram.fromJSON(x.latency));
+      out.wire.merge(Histogram.fromJSON(x.wire));
+    }
+    return out;
+  };
+  const main = merge((r) => r.main);
+  const warm = merge((r) => r.warm);
+  const measuredMs = Math.max(...results.map((r) => r.measuredMs));
+  const records = results.some((r) => r.records)
+    ? Object.assign({}, ...results.map((r) => r.records ?? {})) as Record<string, AgentRecord>
+    : undefined;
+  return {
+    agents: meta.agents,
+    users: meta.users,
+    connections: meta.connections,
+    workers: meta.workers,
+    encoding: meta.encoding,
+    rate: meta.rate,
+    durationS: measuredMs / 1000,
     sent: main.sent,
     ok: main.ok,
     errors: main.errors,
     errorsByCause: main.errorsByCause,
     uncertain: main.uncertain,
     byKind: main.byKind,
-    requestsPerSecond: (main.ok + main.errors) / (elapsed / 1000),
+    requestsPerSecond: (main.ok + main.errors) / (measuredMs / 1000),
     latency: latencySummary(main.latency),
     wire: latencySummary(main.wire),
     warmup: {
-      seconds: warmupMs / 1000,
+      seconds: meta.warmupS,
       sent: warm.sent,
       ok: warm.ok,
       errors: warm.errors,
       errorsByCause: warm.errorsByCause,
       latency: latencySummary(warm.latency),
     },
-    chain: { blocks: chain.made, head: chain.head },
-    timeline,
-    simulatorCpuPercent,
-    agentIds: agents.map((a) => a.id),
+    chain: results[0]!.chain,
+    timeline: meta.timeline,
+    simulatorCpuPercent: meta.cpuMs / measuredMs * 100,
+    agentIds: results.flatMap((r) => r.agentIds),
     ...(records ? { records } : {}),
   };
 }
@@ -966,6 +1228,9 @@ export function parseSimArgs(args: string[]): SimOptions & { json?: boolean; hel
       case "--connections":
         out.connections = num(arg, take());
         break;
+      case "--workers":
+        out.workers = num(arg, take());
+        break;
       case "--prefix":
         out.prefix = take();
         break;
@@ -1012,6 +1277,7 @@ const HELP = `deno task sim [options] — simulated agents against a running ser
   --encoding json|msgpack
   --rate X              cadence multiplier (2 = twice as often; default 1)
   --connections N       keep-alive connections (default one per agent)
+  --workers N           threads sharing the agents (default one per 3,000 agents, ≤ cores)
   --ramp S              agents start spread over S seconds (default one ping period)
   --warmup S            seconds before the measured --duration (reported apart)
   --prefix P            agent id prefix (default sim-<seed>)
@@ -1026,7 +1292,7 @@ export function formatSummary(s: SimSummary): string {
     .map(([k, v]) => `${k} ${v.ok}/${v.sent}`).join(", ");
   const causes = Object.entries(s.errorsByCause).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
   return [
-    `agents ${s.agents} (users ${s.users}, connections ${s.connections}, ${s.encoding}, rate x${s.rate}) for ${
+    `agents ${s.agents} (users ${s.users}, connections ${s.connections}, workers ${s.workers}, ${s.encoding}, rate x${s.rate}) for ${
       s.durationS.toFixed(1)
     } s` +
     (s.warmup.seconds > 0

@@ -26,8 +26,11 @@ function recorderType(seen: Message[], inactive: string[]): ReceiverType {
 
 const kindOf = (m: Message) => `${m.dataType}/${(m.data as { type?: string }).type}`;
 
-for (const encoding of ["json", "msgpack"] as const) {
-  Deno.test(`sim: a few agents in ${encoding} at 20x cadence make no errors and every report kind arrives`, async () => {
+for (const [encoding, workers] of [["json", 1], ["msgpack", 1], ["json", 2]] as const) {
+  const name =
+    `sim: a few agents in ${encoding}${workers > 1 ? ` on ${workers} worker threads` : ""} at 20x cadence ` +
+    "make no errors, every report kind arrives, one chain";
+  Deno.test(name, async () => {
     const seen: Message[] = [];
     const inactive: string[] = [];
     const t = await startTestService({
@@ -49,6 +52,7 @@ for (const encoding of ["json", "msgpack"] as const) {
         bye: true,
         record: true,
         seed: 42,
+        workers,
       });
       assert.equal(summary.errors, 0, JSON.stringify(summary.errorsByCause));
       assert.ok(summary.ok > 50, `only ${summary.ok} requests`);
