@@ -976,6 +976,8 @@ interface Target {
   target: string;
   measured: string;
   holds: boolean | null;
+  /** Shown instead of a verdict (for figures that are not a pass/fail target). */
+  note?: string;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
@@ -1057,6 +1059,7 @@ function targets(r: Results): Target[] {
         held.length ? "agents" : `${[...r.agents.sweep, r.agents.target].map((p) => p.agents).join(", ")}`
       }; bare Deno.serve: ${heldBare.length ? n0(Math.max(...heldBare.map((p) => p.agents))) : "none"}`,
       holds: null,
+      note: "figure for operators",
     });
   }
   if (r.ethstats?.wired && r.ethstats.paced?.length && r.ethstats.flood) {
@@ -1128,7 +1131,7 @@ function renderMarkdown(r: Results, plots: string[]): string {
   const t = targets(r);
   if (t.length > 0) {
     L.push("### Targets", "", "| issue | target | measured | verdict |", "|---|---|---|---|");
-    for (const x of t) L.push(`| ${x.issue} | ${x.target} | ${x.measured} | ${verdict(x.holds)} |`);
+    for (const x of t) L.push(`| ${x.issue} | ${x.target} | ${x.measured} | ${x.note ?? verdict(x.holds)} |`);
     L.push("");
   }
   if (r.http) {
@@ -1494,7 +1497,8 @@ const HELP = `deno task bench [options] — measurements side by side; writes BE
   --ethstats-interval S     geth's full-report interval (15; quick 4)
   --ethstats-block-interval S  seconds between chain heads (12; quick 3)
   --out FILE                report file (BENCHMARKS.md)
-  --wait-quiet              wait (up to 2 minutes) for the machine to be idle first`;
+  --wait-quiet              wait (up to 2 minutes) for the machine to be idle first
+  --rewrite                 only re-render the report from bench/results/latest.json (or quick.json)`;
 
 async function main(): Promise<number> {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -1507,6 +1511,15 @@ async function main(): Promise<number> {
   } catch (err) {
     console.error((err as Error).message);
     return 2;
+  }
+  if (Deno.args.includes("--rewrite")) {
+    // Re-renders the report from the last run's results (after a change to the report's text).
+    const results = JSON.parse(
+      await Deno.readTextFile(`${HERE}results/${o.quick ? "quick" : "latest"}.json`),
+    ) as Results;
+    results.options.out = o.out;
+    await writeReport(results);
+    return 0;
   }
   if (!(await haveWrk())) {
     console.error("wrk is not installed (apt-get install wrk)");
