@@ -70,25 +70,36 @@ function serviceConfig(dir: string, pgUrl: string): Record<string, unknown> {
   };
 }
 
-/** Waits until the durable receivers have nothing queued or spilled; false on timeout. */
-async function waitDrained(base: string, timeoutMs: number): Promise<boolean> {
+const DURABLE = ["eth_stats", "system_stats", "archive"];
+
+/** Queue depth and spill backlog of each durable receiver, e.g. "eth_stats 0+0". */
+function backlog(m: Map<string, number>): { total: number; text: string } {
+  let total = 0;
+  const parts: string[] = [];
+  for (const r of DURABLE) {
+    const q = metric(m, "poa_receiver_queue_depth", { receiver: r });
+    const s = metric(m, "poa_receiver_spill_pending", { receiver: r });
+    total += q + s;
+    parts.push(`${r} ${q}+${s}`);
+  }
+  return { total, text: `queued+spilled: ${parts.join(", ")}` };
+}
+
+/** Waits until the durable receivers have nothing queued or spilled; `drained` false on timeout. */
+async function waitDrained(base: string, timeoutMs: number): Promise<{ drained: boolean; text: string }> {
   const deadline = Date.now() + timeoutMs;
+  let text = "no metrics";
   while (Date.now() < deadline) {
     try {
-      const m = await scrapeMetrics(base);
-      const depth = ["eth_stats", "system_stats", "archive"].reduce(
-        (n, r) =>
-          n + metric(m, "poa_receiver_queue_depth", { receiver: r }) +
-          metric(m, "poa_receiver_spill_pending", { receiver: r }),
-        0,
-      );
-      if (depth === 0) return true;
+      const b = backlog(await scrapeMetrics(base));
+      text = b.text;
+      if (b.total === 0) return { drained: true, text };
     } catch {
       // not up yet
     }
     await sleep(250);
   }
-  return false;
+  return { drained: false, text };
 }
 
 interface Comparison {
@@ -241,7 +252,7 @@ async function scenarioOutage(o: FaultOptions, work: string, pg: PgControl): Pro
     await pg.start();
     log("  Postgres started again");
     const summary = await sim;
-    const drained = await waitDrained(svc.base, 120_000);
+    const { drained, text: left } = await waitDrained(svc.base, 120_000);
     const m = await scrapeMetrics(svc.base);
     const cmp = await compareEthStats(pg.sql, summary);
     const pass = drained && cmp.missing === 0 && cmp.duplicates === 0 && cmp.phantoms === 0 &&
@@ -255,7 +266,7 @@ async function scenarioOutage(o: FaultOptions, work: string, pg: PgControl): Pro
       }, spilled ${metric(during, "poa_receiver_spilled_total", { receiver: "eth_stats" })}, retries ${
         metric(during, "poa_receiver_retries_total", { receiver: "eth_stats" })
       }`,
-      `after: drained ${drained}; eth_stats rows_written ${
+      `after: drained ${drained} (${left}); eth_stats rows_written ${
         metric(m, "poa_receiver_stat", { receiver: "eth_stats", stat: "rows_written" })
       }, spilled ${metric(m, "poa_receiver_spilled_total", { receiver: "eth_stats" })}, replayed ${
         metric(m, "poa_receiver_replayed_total", { receiver: "eth_stats" })
@@ -346,7 +357,7 @@ async function scenarioSigkill(o: FaultOptions, work: string, pg: PgControl): Pr
   log("  restarting on the same data directory (spill replay)");
   const again = await startServiceProcess(dir, config, { port: Number(new URL(svc.base).port) });
   try {
-    const drained = await waitDrained(again.base, 120_000);
+    const { drained, text: left } = await waitDrained(again.base, 120_000);
     const m = await scrapeMetrics(again.base);
     const cmp = await compareEthStats(pg.sql, summary);
     const bound = last.queue + acceptedAfterScrape;
@@ -360,7 +371,7 @@ async function scenarioSigkill(o: FaultOptions, work: string, pg: PgControl): Pr
         (killedAt - last.at).toFixed(0)
       } ms before the kill: eth_stats queue ${last.queue}, spill pending ${last.spillPending}; ` +
         `bound on what may be lost ≈ ${bound} (queue + ~${acceptedAfterScrape} accepted since)`,
-      `after restart: drained ${drained}, replayed ${
+      `after restart: drained ${drained} (${left}), replayed ${
         metric(m, "poa_receiver_replayed_total", { receiver: "eth_stats" })
       } spilled item(s)`,
       ...cmp.examples.map((e) => `  e.g. ${e}`),
