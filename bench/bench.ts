@@ -1578,7 +1578,7 @@ async function main(): Promise<number> {
   for (const t of targets(results)) {
     console.log(
       `${
-        t.holds === null ? "n/a " : t.holds ? "HOLDS " : "MISSED"
+        t.note ? "INFO  " : t.holds === null ? "n/a   " : t.holds ? "HOLDS " : "MISSED"
       }  [issue ${t.issue}] ${t.target}: ${t.measured}`,
     );
   }

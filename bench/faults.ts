@@ -86,20 +86,33 @@ function backlog(m: Map<string, number>): { total: number; text: string } {
 }
 
 /** Waits until the durable receivers have nothing queued or spilled; `drained` false on timeout. */
-async function waitDrained(base: string, timeoutMs: number): Promise<{ drained: boolean; text: string }> {
-  const deadline = Date.now() + timeoutMs;
+async function waitDrained(
+  base: string,
+  timeoutMs: number,
+): Promise<{ drained: boolean; text: string; trace: string[] }> {
+  const t0 = Date.now();
+  const deadline = t0 + timeoutMs;
   let text = "no metrics";
+  const trace: string[] = [];
+  let nextTrace = t0;
   while (Date.now() < deadline) {
     try {
-      const b = backlog(await scrapeMetrics(base));
+      const m = await scrapeMetrics(base);
+      const b = backlog(m);
       text = b.text;
-      if (b.total === 0) return { drained: true, text };
+      if (Date.now() >= nextTrace) {
+        nextTrace += 10_000;
+        trace.push(`${((Date.now() - t0) / 1000).toFixed(0)} s: ${b.text.replace("queued+spilled: ", "")}`);
+      }
+      if (b.total === 0) {
+        return { drained: true, text: `in ${((Date.now() - t0) / 1000).toFixed(1)} s`, trace };
+      }
     } catch {
       // not up yet
     }
     await sleep(250);
   }
-  return { drained: false, text };
+  return { drained: false, text, trace };
 }
 
 interface Comparison {
@@ -252,7 +265,7 @@ async function scenarioOutage(o: FaultOptions, work: string, pg: PgControl): Pro
     await pg.start();
     log("  Postgres started again");
     const summary = await sim;
-    const { drained, text: left } = await waitDrained(svc.base, 120_000);
+    const { drained, text: left, trace } = await waitDrained(svc.base, 180_000);
     const m = await scrapeMetrics(svc.base);
     const cmp = await compareEthStats(pg.sql, summary);
     const pass = drained && cmp.missing === 0 && cmp.duplicates === 0 && cmp.phantoms === 0 &&
@@ -273,6 +286,8 @@ async function scenarioOutage(o: FaultOptions, work: string, pg: PgControl): Pro
       }`,
       `accepted statistics ${cmp.accepted} (+${cmp.uncertain} uncertain), rows ${cmp.rows}: missing ${cmp.missing}, duplicates ${cmp.duplicates}, unexpected ${cmp.phantoms}`,
       ...cmp.examples.map((e) => `  e.g. ${e}`),
+      `drain after the load stopped (queued+spilled per receiver):`,
+      ...trace.map((t) => `  ${t}`),
     );
     return { scenario: "outage", pass, lines };
   } finally {

@@ -13,9 +13,9 @@ export function barChart(options: {
   bars: Array<{ label: string; value: number; note?: string; color?: string }>;
   target?: { value: number; label: string };
 }): string {
-  const width = 760;
-  const left = 190;
-  const right = 150;
+  const width = 880;
+  const left = 310;
+  const right = 170;
   const rowH = 28;
   const top = 36;
   const height = top + options.bars.length * rowH + 30;
