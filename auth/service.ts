@@ -31,7 +31,11 @@ export interface AuthService {
   login(name: string, password: string): Promise<boolean>;
   /** Signs a token for `name` with `sub`, `iat`, `exp`, `jti`. */
   issueToken(name: string): Promise<string>;
-  checkToken(token: string): Promise<TokenCheck>;
+  /**
+   * Checks a token: signature, expiry, bans, user. A token verified before is answered from
+   * memory without a promise (the request path awaits only on a first sight).
+   */
+  checkToken(token: string): TokenCheck | Promise<TokenCheck>;
   isAdmin(name: string, password: string): boolean;
   createUser(name: string | undefined, password: string | undefined): Promise<CreateUserResult>;
   listUsers(): Promise<StoredUser[]>;
@@ -101,11 +105,9 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     for (const [tok, claims] of verified) if (claims.exp <= t) verified.delete(tok);
   }, 60_000);
 
-  async function verifyClaims(
-    token: string,
-  ): Promise<{ sub: string; jti: string; exp: number } | "invalid" | "expired"> {
-    const cached = verified.get(token);
-    if (cached) return cached.exp <= now() / 1000 ? "expired" : cached;
+  type Claims = { sub: string; jti: string; exp: number };
+
+  async function verifyClaims(token: string): Promise<Claims | "invalid" | "expired"> {
     let payload: Record<string, unknown>;
     try {
       // exp is checked below, after the signature, so a forged token is never "expired".
@@ -127,16 +129,22 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     return claims;
   }
 
-  async function checkToken(token: string): Promise<TokenCheck> {
-    const claims = await verifyClaims(token);
+  /** What verified claims (or their failure) mean now: expiry, bans and the user's state. */
+  function conclude(claims: Claims | "invalid" | "expired"): TokenCheck {
     let result: TokenCheck;
     if (claims === "invalid" || claims === "expired") result = { ok: false, reason: claims };
+    else if (claims.exp <= now() / 1000) result = { ok: false, reason: "expired" };
     else if (bans.has(claims.jti)) result = { ok: false, reason: "banned" };
     else if (!users.has(claims.sub)) result = { ok: false, reason: "unknown_user" };
     else if (!users.get(claims.sub)) result = { ok: false, reason: "inactive" };
     else result = { ok: true, user: claims.sub, jti: claims.jti, exp: claims.exp };
     stats[result.ok ? "ok" : result.reason]!++;
     return result;
+  }
+
+  function checkToken(token: string): TokenCheck | Promise<TokenCheck> {
+    const cached = verified.get(token);
+    return cached ? conclude(cached) : verifyClaims(token).then(conclude);
   }
 
   return {

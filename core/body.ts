@@ -32,15 +32,16 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
   if (declared !== null && Number(declared) > limit) {
     throw new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
   }
-  if (!req.body) return new Uint8Array(0);
   if (declared !== null) {
-    // Framed by Content-Length (checked above): one read, no stream pumping.
+    // Framed by Content-Length (checked above): one read, no stream pumping. `req.body` is not
+    // touched here: making the stream would take Deno off its whole-body fast path.
     try {
       return new Uint8Array(await req.arrayBuffer());
     } catch {
       throw new AppError(400, "bad_request", "request body could not be read");
     }
   }
+  if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
@@ -158,11 +159,16 @@ export async function readBody<S extends z.ZodType>(
       );
     }
   }
-  const decoded = decodeBytes(bytes, encoding ?? "json");
+  return { value: validate(schema, decodeMap(bytes, encoding ?? "json")), encoding: encoding ?? "json" };
+}
+
+/** Decodes raw bytes that must hold a map (an empty body is one); anything else is a 422. */
+export function decodeMap(bytes: Uint8Array, encoding: BodyEncoding): Record<string, unknown> {
+  const decoded = decodeBytes(bytes, encoding);
   if (decoded === null || typeof decoded !== "object" || Array.isArray(decoded)) {
     throw new AppError(422, "invalid_body", "request body must be a map");
   }
-  return { value: validate(schema, decoded), encoding: encoding ?? "json" };
+  return decoded as Record<string, unknown>;
 }
 
 /** Validates with zod; failures are 422 naming the first offending field. */

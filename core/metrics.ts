@@ -16,26 +16,49 @@ export interface HttpMetrics {
   render(): string;
 }
 
+/** Counts and latency of one method and route. */
+interface RouteStats {
+  /** status → requests */
+  statuses: Map<number, number>;
+  latency: Histogram;
+}
+
 /** Creates the HTTP metrics and the middleware that feeds them. */
 export function createHttpMetrics(): HttpMetrics {
-  const requests = new Map<string, number>();
-  const latency = new Map<string, Histogram>();
+  // method → route → stats: no key strings built per request.
+  const routes = new Map<string, Map<string, RouteStats>>();
+
+  function statsOf(method: string, route: string): RouteStats {
+    let byRoute = routes.get(method);
+    if (!byRoute) routes.set(method, byRoute = new Map());
+    let stats = byRoute.get(route);
+    if (!stats) {
+      byRoute.set(
+        route,
+        stats = { statuses: new Map(), latency: { counts: BUCKETS.map(() => 0), sum: 0, count: 0 } },
+      );
+    }
+    return stats;
+  }
+
   return {
     middleware: async function httpMetrics(c, next) {
       const start = performance.now();
       try {
         await next();
       } finally {
+        const status = c.res.status;
         // routePath keeps labels bounded ("/user/:name", not every name); 404s share one label.
-        const matched = c.res.status === 404 && c.error === undefined && c.req.routePath === "/*";
-        const route = matched ? "unmatched" : c.req.routePath;
-        const key = `${c.req.method} ${route} ${c.res.status}`;
-        requests.set(key, (requests.get(key) ?? 0) + 1);
-        const hkey = `${c.req.method} ${route}`;
-        let h = latency.get(hkey);
-        if (!h) latency.set(hkey, h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 });
+        const path = c.req.routePath;
+        const route = status === 404 && c.error === undefined && path === "/*" ? "unmatched" : path;
+        const stats = statsOf(c.req.method, route);
+        stats.statuses.set(status, (stats.statuses.get(status) ?? 0) + 1);
         const seconds = (performance.now() - start) / 1000;
-        for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;
+        // Per-bucket counts here; render() makes them cumulative.
+        const h = stats.latency;
+        let i = 0;
+        while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+        if (i < BUCKETS.length) h.counts[i]!++;
         h.sum += seconds;
         h.count++;
       }
@@ -45,25 +68,31 @@ export function createHttpMetrics(): HttpMetrics {
         "# HELP poa_http_requests_total HTTP requests by method, route and status.",
         "# TYPE poa_http_requests_total counter",
       ];
-      for (const [key, n] of requests) {
-        const [method, route, status] = key.split(" ");
-        out.push(
-          `poa_http_requests_total{method="${method}",route="${esc(route!)}",status="${status}"} ${n}`,
-        );
+      for (const [method, byRoute] of routes) {
+        for (const [route, stats] of byRoute) {
+          for (const [status, n] of stats.statuses) {
+            out.push(
+              `poa_http_requests_total{method="${method}",route="${esc(route)}",status="${status}"} ${n}`,
+            );
+          }
+        }
       }
       out.push(
         "# HELP poa_http_request_duration_seconds HTTP request latency by method and route.",
         "# TYPE poa_http_request_duration_seconds histogram",
       );
-      for (const [key, h] of latency) {
-        const [method, route] = key.split(" ");
-        const labels = `method="${method}",route="${esc(route!)}"`;
-        BUCKETS.forEach((b, i) =>
-          out.push(`poa_http_request_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`)
-        );
-        out.push(`poa_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-        out.push(`poa_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
-        out.push(`poa_http_request_duration_seconds_count{${labels}} ${h.count}`);
+      for (const [method, byRoute] of routes) {
+        for (const [route, { latency: h }] of byRoute) {
+          const labels = `method="${method}",route="${esc(route)}"`;
+          let cumulative = 0;
+          BUCKETS.forEach((b, i) => {
+            cumulative += h.counts[i]!;
+            out.push(`poa_http_request_duration_seconds_bucket{${labels},le="${b}"} ${cumulative}`);
+          });
+          out.push(`poa_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
+          out.push(`poa_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
+          out.push(`poa_http_request_duration_seconds_count{${labels}} ${h.count}`);
+        }
       }
       return out.join("\n") + "\n";
     },

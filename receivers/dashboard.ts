@@ -81,8 +81,15 @@ function inactivePayload(): Record<string, unknown> {
   };
 }
 
+/** One outgoing message; its text is made when a client needs it. */
+interface Frame {
+  agentId: string;
+  data: Record<string, unknown>;
+  text?: string;
+}
+
 /** Serializes one outgoing frame; undefined when `data` is not JSON (e.g. a BigInt). */
-function frame(agentId: string, data: Record<string, unknown>): string | undefined {
+function serialize(agentId: string, data: Record<string, unknown>): string | undefined {
   try {
     return JSON.stringify({ agent_id: agentId, data });
   } catch {
@@ -131,14 +138,14 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
   const replayTypes = [...new Set(options.replayTypes)];
   const replayed = new Set(replayTypes);
   const clients = new Set<Client>();
-  /** Latest wire frame per replayed type, per agent; Map order = least recently updated first. */
-  const agents = new Map<string, Map<string, string>>();
+  /** Latest frame per replayed type, per agent; Map order = least recently updated first. */
+  const agents = new Map<string, Map<string, Frame>>();
   let closed = false;
   /** Bytes broadcast since the last yield: bounds what a healthy client can have queued unsent. */
   let sinceYield = 0;
   const counters = { clients_closed_slow: 0, sent_total: 0, agents_evicted: 0, skipped_unserializable: 0 };
 
-  function remember(agentId: string, type: string, text: string): void {
+  function remember(agentId: string, type: string, frame: Frame): void {
     if (!replayed.has(type)) return;
     let last = agents.get(agentId);
     if (last) {
@@ -152,7 +159,16 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       }
     }
     agents.set(agentId, last);
-    last.set(type, text);
+    last.set(type, frame);
+  }
+
+  /** A frame's wire text, made on first need; undefined (counted) when it is not JSON. */
+  function textOf(frame: Frame): string | undefined {
+    if (frame.text === undefined) {
+      frame.text = serialize(frame.agentId, frame.data);
+      if (frame.text === undefined) counters.skipped_unserializable++;
+    }
+    return frame.text;
   }
 
   function drop(client: Client, code: number, reason: string): void {
@@ -180,14 +196,6 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
     sinceYield += bytes;
   }
 
-  /** Lets the sockets drain before the next message once half the limit went out unflushed. */
-  async function pace(): Promise<void> {
-    if (sinceYield * 2 >= limit && clients.size > 0) {
-      await yieldToEventLoop();
-      sinceYield = 0;
-    }
-  }
-
   function onOpen(socket: WebSocket): void {
     if (closed) {
       socket.close(1001, "server shutting down");
@@ -197,8 +205,13 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
     let replayBytes = 0;
     for (const last of agents.values()) {
       for (const type of replayTypes) {
-        const text = last.get(type);
-        if (text === undefined) continue;
+        const frame = last.get(type);
+        if (frame === undefined) continue;
+        const text = textOf(frame);
+        if (text === undefined) {
+          last.delete(type);
+          continue;
+        }
         send(client, text);
         replayBytes += utf8Length(text);
       }
@@ -252,20 +265,26 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
     routes: { group: "dashboard", app },
     async receive(batch: Message[]) {
       for (const message of batch) {
-        const text = frame(message.agentId, message.data);
-        if (text === undefined) {
-          counters.skipped_unserializable++;
-          continue;
-        }
+        const frame: Frame = { agentId: message.agentId, data: message.data };
         const type = payloadType(message);
-        if (type !== undefined) remember(message.agentId, type, text);
-        broadcast(text, utf8Length(text));
-        await pace();
+        // Without clients nothing is serialized: a frame is only kept for a later replay.
+        if (clients.size > 0) {
+          const text = textOf(frame);
+          if (text === undefined) continue;
+          broadcast(text, utf8Length(text));
+        }
+        if (type !== undefined) remember(message.agentId, type, frame);
+        // Lets the sockets drain before the next message once half the limit went out unflushed.
+        if (sinceYield * 2 >= limit && clients.size > 0) {
+          await yieldToEventLoop();
+          sinceYield = 0;
+        }
       }
     },
     inactive(agentId: string) {
-      const text = frame(agentId, inactivePayload())!;
-      remember(agentId, "statistics", text);
+      const frame: Frame = { agentId, data: inactivePayload() };
+      const text = textOf(frame)!;
+      remember(agentId, "statistics", frame);
       broadcast(text, utf8Length(text));
     },
     close() {
@@ -276,7 +295,11 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       const out: AgentSnapshot[] = [];
       for (const [agentId, last] of agents) {
         const entry: AgentSnapshot = { agentId, last: {} };
-        for (const [type, text] of last) entry.last[type] = JSON.parse(text).data;
+        for (const [type, frame] of last) {
+          const text = textOf(frame);
+          if (text === undefined) last.delete(type);
+          else entry.last[type] = JSON.parse(text).data;
+        }
         out.push(entry);
       }
       return out;

@@ -403,12 +403,37 @@ Deno.test("a message that is not JSON-serializable is skipped, the rest of the b
     message("a", { type: "statistics", body: { big: 1n } }),
     message("a", { type: "information", body: {} }),
   ]);
-  assert.equal(receiver.stats().skipped_unserializable, 1);
+  // Without clients nothing is serialized yet: the bad frame is found (and forgotten) when read.
+  assert.equal(receiver.stats().skipped_unserializable, 0);
   assert.deepEqual(receiver.snapshot(), [{
     agentId: "a",
     last: { information: { type: "information", body: {} } },
   }]);
+  assert.equal(receiver.stats().skipped_unserializable, 1);
+  receiver.snapshot();
+  assert.equal(receiver.stats().skipped_unserializable, 1);
   await receiver.close();
+});
+
+Deno.test("with a client connected, an unserializable message is skipped at once and the rest goes out", async () => {
+  const { receiver, secret } = dashboard();
+  const listener = listen(receiver);
+  const client = await connect(listener.url, { headers: { wssecret: secret } });
+  try {
+    await waitFor("the client to be registered", () => receiver.stats().clients === 1);
+    await receiver.receive([
+      message("a", { type: "statistics", body: { big: 1n } }),
+      message("a", { type: "information", body: {} }),
+    ]);
+    assert.equal(receiver.stats().skipped_unserializable, 1);
+    await waitFor("the good frame", () => client.frames.length === 1);
+    assert.deepEqual(client.frames, [{ agent_id: "a", data: { type: "information", body: {} } }]);
+    assert.deepEqual(Object.keys(receiver.snapshot()[0]!.last), ["information"]);
+  } finally {
+    await client.close();
+    receiver.close();
+    await listener.close();
+  }
 });
 
 Deno.test("beyond maxAgents the least recently updated agent is forgotten", async () => {

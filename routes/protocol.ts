@@ -1,12 +1,12 @@
 /** The protocol route group (original CustomHandler.REST): /ping, /data, /bye for agents. */
 import { Hono } from "hono";
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { parseBearer } from "../auth/headers.ts";
-import type { AuthService } from "../auth/service.ts";
+import type { AuthService, TokenCheck } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import type { AppEnv } from "../core/app_env.ts";
-import { encodingOf, readBody } from "../core/body.ts";
+import { decodeMap, encodingOf, readLimited, validate } from "../core/body.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../core/errors.ts";
 
@@ -25,70 +25,77 @@ const agentId = z.string({ error: "must be a string" }).min(1, "must not be empt
 );
 const idBody = z.object({ id: agentId });
 
-const WWW_BEARER = { "www-authenticate": 'Bearer realm="poa-backend"' };
-
-/** Middleware factory: a valid bearer token whose user exists and is active. */
-export function requireAgentToken(auth: AuthService): MiddlewareHandler<AppEnv> {
-  return async function requireAgentTokenMiddleware(c, next) {
-    const token = parseBearer(c.req.header("authorization"));
-    if (!token) throw new AppError(401, "unauthorized", "send Authorization: Bearer <token>", WWW_BEARER);
-    const check = await auth.checkToken(token);
-    if (!check.ok) {
-      if (check.reason === "expired") {
-        throw new AppError(
-          401,
-          "token_expired",
-          "the token has expired; get a new one from POST /session",
-          WWW_BEARER,
-        );
-      }
-      throw new AppError(401, "unauthorized", "the token is not valid", WWW_BEARER);
-    }
-    c.set("user", check.user);
-    await next();
-  };
+/** A JSON object (a map once decoded), kept as it is: no copy of the agent's payload. */
+function isMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** Middleware: 415 without a JSON/msgpack content type, even for an empty body. */
-const requireContentType: MiddlewareHandler<AppEnv> = async function requireContentType(c, next) {
-  if (encodingOf(c.req.header("content-type")) === null) {
-    throw new AppError(
-      415,
-      "unsupported_media_type",
-      "send content-type application/json or application/msgpack",
-    );
-  }
-  await next();
-};
+const WWW_BEARER = { "www-authenticate": 'Bearer realm="poa-backend"' };
 
-const SUCCESS = { result: "success" } as const;
+/** The 401 for a failed token check. */
+function tokenError(check: Exclude<TokenCheck, { ok: true }>): AppError {
+  return check.reason === "expired"
+    ? new AppError(
+      401,
+      "token_expired",
+      "the token has expired; get a new one from POST /session",
+      WWW_BEARER,
+    )
+    : new AppError(401, "unauthorized", "the token is not valid", WWW_BEARER);
+}
+
+/** The answer to every accepted report (one string, made once). */
+const SUCCESS = JSON.stringify({ result: "success" });
+const JSON_TYPE = { "content-type": "application/json" };
 
 /** Builds the protocol sub-app. */
 export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
-  const { bus, activity } = deps;
+  const { auth, bus, activity } = deps;
   const metrics = new Set(deps.metrics);
-  const bodyOptions = { limit: deps.bodyLimitBytes, allowEmptyWithoutType: false };
+  const limit = deps.bodyLimitBytes;
   const dataBody = z.object({
     id: agentId,
     type: z.string({ error: "must be a string" }).refine((t) => metrics.has(t), {
       message: `must be one of ${[...metrics].join(", ")}`,
     }),
-    data: z.record(z.string(), z.unknown(), { error: "must be an object" }),
+    data: z.custom<Record<string, unknown>>(isMap, { error: "must be an object" }),
   });
+
+  /**
+   * What every protocol route checks, in this order and in one function (the hot path of the
+   * service): a JSON/msgpack content type, even for an empty body (415); a valid bearer token of
+   * an existing, active user (401); then the body: size (413), decoding (400), shape (422).
+   */
+  async function accept<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+    const req = c.req.raw;
+    const encoding = encodingOf(req.headers.get("content-type"));
+    if (encoding === null) {
+      throw new AppError(
+        415,
+        "unsupported_media_type",
+        "send content-type application/json or application/msgpack",
+      );
+    }
+    const token = parseBearer(req.headers.get("authorization"));
+    if (!token) throw new AppError(401, "unauthorized", "send Authorization: Bearer <token>", WWW_BEARER);
+    const pending = auth.checkToken(token);
+    const check = pending instanceof Promise ? await pending : pending;
+    if (!check.ok) throw tokenError(check);
+    c.set("user", check.user);
+    return validate(schema, decodeMap(await readLimited(req, limit), encoding));
+  }
 
   const app = new Hono<AppEnv>();
-  // Per route, not "*": this sub-app is mounted at "/" beside the other groups.
-  const guard = [requireContentType, requireAgentToken(deps.auth)] as const;
 
-  app.post("/ping", ...guard, async (c) => {
-    const { value } = await readBody(c, idBody, bodyOptions);
-    activity.ping(value.id);
-    return c.json(SUCCESS);
+  app.post("/ping", async (c) => {
+    const { id } = await accept(c, idBody);
+    activity.ping(id);
+    return c.body(SUCCESS, 200, JSON_TYPE);
   });
 
-  app.post("/data", ...guard, async (c) => {
-    const { value } = await readBody(c, dataBody, bodyOptions);
-    await bus.publish({
+  app.post("/data", async (c) => {
+    const value = await accept(c, dataBody);
+    const published = bus.publish({
       id: crypto.randomUUID(),
       agentId: value.id,
       dataType: value.type,
@@ -96,13 +103,15 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       data: value.data,
       receivedAt: Date.now(),
     });
-    return c.json(SUCCESS);
+    // The local bus hands over at once; the cluster bus resolves on the broker's ack.
+    if (published) await published;
+    return c.body(SUCCESS, 200, JSON_TYPE);
   });
 
-  app.post("/bye", ...guard, async (c) => {
-    const { value } = await readBody(c, idBody, bodyOptions);
-    activity.bye(value.id);
-    return c.json(SUCCESS);
+  app.post("/bye", async (c) => {
+    const { id } = await accept(c, idBody);
+    activity.bye(id);
+    return c.body(SUCCESS, 200, JSON_TYPE);
   });
 
   return app;
