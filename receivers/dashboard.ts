@@ -84,7 +84,8 @@ function inactivePayload(): Record<string, unknown> {
 /** One outgoing message; its text is made when a client needs it. */
 interface Frame {
   agentId: string;
-  data: Record<string, unknown>;
+  /** The payload until it is serialized; then only the text is kept. */
+  data?: Record<string, unknown>;
   text?: string;
 }
 
@@ -165,8 +166,9 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
   /** A frame's wire text, made on first need; undefined (counted) when it is not JSON. */
   function textOf(frame: Frame): string | undefined {
     if (frame.text === undefined) {
-      frame.text = serialize(frame.agentId, frame.data);
+      frame.text = serialize(frame.agentId, frame.data!);
       if (frame.text === undefined) counters.skipped_unserializable++;
+      else frame.data = undefined;
     }
     return frame.text;
   }
