@@ -101,8 +101,31 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       own.samples.push({ labels: { receiver: runner.receiver.id, stat }, value });
     }
   }
-  families.push(...byField.values(), own, ...(deps.extraMetrics?.() ?? []));
+  families.push(...byField.values(), own, ...(deps.extraMetrics?.() ?? []), ...memoryFamilies());
   return families;
+}
+
+/** The process's memory: resident set, and the JavaScript heap and its external buffers. */
+function memoryFamilies(): Family[] {
+  const m = Deno.memoryUsage();
+  return [
+    {
+      name: "process_resident_memory_bytes",
+      type: "gauge",
+      help: "Resident memory size in bytes.",
+      samples: [{ value: m.rss }],
+    },
+    {
+      name: "poa_js_heap_bytes",
+      type: "gauge",
+      help: "JavaScript heap: used and total (V8), and external memory held by JS objects (buffers).",
+      samples: [
+        { labels: { kind: "used" }, value: m.heapUsed },
+        { labels: { kind: "total" }, value: m.heapTotal },
+        { labels: { kind: "external" }, value: m.external },
+      ],
+    },
+  ];
 }
 
 /** Builds the ops sub-app. */

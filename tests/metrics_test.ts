@@ -46,6 +46,11 @@ Deno.test("GET /metrics counts requests by route and status, token checks, messa
     for (const line of text.trim().split("\n")) {
       assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [0-9.e+-]+)$/, line);
     }
+    // Memory: plausible figures, not fixed ones (RSS above the used heap, both above 1 MB).
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    const rss = value("process_resident_memory_bytes");
+    const heapUsed = value('poa_js_heap_bytes\\{kind="used"\\}');
+    assert.ok(heapUsed > 1e6 && rss > heapUsed, `rss ${rss}, heap used ${heapUsed}`);
   } finally {
     await h.close();
   }
