@@ -39,7 +39,9 @@ export async function spawnDeno(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    env: options.env,
+    // The allocator setting `deno task start` uses (README, Operations), for the service and the
+    // bare servers alike.
+    env: { MALLOC_ARENA_MAX: "2", ...options.env },
   }).spawn();
   let text = "";
   const seen = Promise.withResolvers<void>();
