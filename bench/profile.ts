@@ -5,6 +5,7 @@
  *
  * `deno run -A bench/profile.ts --path /data --encoding json --duration 8`
  * `deno run -A bench/profile.ts --agents 1000 --duration 15` (the agent simulator instead of wrk)
+ * `deno run -A bench/profile.ts --agents 2500 --receivers default` (none | dashboard (default) | default)
  *
  * Evidence for "what limits the service", not part of the test suite.
  */
@@ -113,19 +114,23 @@ if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "poa-profile-" });
   const port = freePort();
   const inspectPort = freePort();
-  const config = {
+  const config: Record<string, unknown> = {
     listen: [{ hostname: "127.0.0.1", port }],
     admins: [BENCH_ADMIN],
     jwt: { secret: "bench-jwt-secret-0123456789abcdef" },
     kv: { path: `${dir}/poa.kv` },
     dataDir: dir,
-    receivers: receivers === "none" ? [] : [{
+  };
+  // "default": the service's default receivers (with the embedded Postgres under `dir`).
+  if (receivers === "none") config.receivers = [];
+  else if (receivers === "dashboard") {
+    config.receivers = [{
       id: "dashboard",
       type: "dashboard",
       subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"],
       wsSecret: "profile-secret",
-    }],
-  };
+    }];
+  } else if (receivers !== "default") throw new Error("--receivers: none, dashboard or default");
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
   const child = await spawnDeno(`--inspect=127.0.0.1:${inspectPort}`, [
     new URL("../main.ts", import.meta.url).pathname,

@@ -82,9 +82,7 @@ function inspect(value: unknown, msgpack: boolean, max = MAX_DEPTH): unknown {
   if (value !== null && typeof value === "object") stack.push([value, 0]);
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (depth >= max) {
-      throw new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
-    }
+    if (depth >= max) throw tooDeepError();
     const record = v as Record<string, unknown>;
     for (const key in record) {
       let child = record[key];
@@ -95,6 +93,10 @@ function inspect(value: unknown, msgpack: boolean, max = MAX_DEPTH): unknown {
     }
   }
   return value;
+}
+
+function tooDeepError(): AppError {
+  return new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
 }
 
 function convert(value: unknown): unknown {
@@ -116,6 +118,31 @@ export function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
   }
 }
 
+/**
+ * Whether valid JSON text nests arrays/objects deeper than `max` levels, from its bytes: brackets
+ * outside strings are counted (all of them are ASCII in UTF-8). Same verdict as `tooDeep` on the
+ * parsed value, without walking it.
+ */
+export function jsonTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x22) {
+      // Skip the string: up to the next quote that is not escaped.
+      for (i++; i < bytes.length; i++) {
+        const c = bytes[i]!;
+        if (c === 0x5c) i++;
+        else if (c === 0x22) break;
+      }
+    } else if (b === 0x7b || b === 0x5b) {
+      if (++depth > max) return true;
+    } else if (b === 0x7d || b === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Decodes raw bytes; an empty body is an empty map. Undecodable input is a 400. */
@@ -129,7 +156,10 @@ export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown 
   } catch {
     throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
   }
-  return inspect(value, encoding === "msgpack");
+  if (encoding === "msgpack") return inspect(value, true);
+  // JSON.parse output needs no conversion: only the depth is checked, on the bytes.
+  if (jsonTooDeep(bytes)) throw tooDeepError();
+  return value;
 }
 
 export interface ReadBodyOptions {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { decodeBytes, encodingOf, MAX_DEPTH, tooDeep } from "./body.ts";
+import fc from "fast-check";
+import { decodeBytes, encodingOf, jsonTooDeep, MAX_DEPTH, tooDeep } from "./body.ts";
 import { AppError } from "./errors.ts";
 
 Deno.test("encodingOf accepts JSON and msgpack content types only", () => {
@@ -44,4 +45,29 @@ Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes
   assert.deepEqual(code(() => decodeBytes(new TextEncoder().encode("{"), "json")), [400, "malformed_body"]);
   assert.deepEqual(code(() => decodeBytes(new Uint8Array([0xc1]), "msgpack")), [400, "malformed_body"]);
   assert.deepEqual(decodeBytes(new Uint8Array(0), "json"), {});
+});
+
+Deno.test("jsonTooDeep on the bytes agrees with tooDeep on the parsed value", () => {
+  const nest = (levels: number, inner: unknown, asObject: boolean): unknown => {
+    let v = inner;
+    for (let i = 0; i < levels; i++) v = asObject ? { k: v, s: '}]\\"[{' } : [v, '"[', "\\"];
+    return v;
+  };
+  // The boundary, with strings full of brackets, quotes and backslashes around it.
+  for (const levels of [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1]) {
+    for (const asObject of [false, true]) {
+      for (const inner of [1, "[[[{", [], {}, '\\\\"{']) {
+        const value = nest(levels, inner, asObject);
+        const bytes = new TextEncoder().encode(JSON.stringify(value));
+        assert.equal(jsonTooDeep(bytes), tooDeep(value), `levels ${levels}, ${JSON.stringify(inner)}`);
+      }
+    }
+  }
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), (value, max) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(value));
+      return jsonTooDeep(bytes, max) === tooDeep(value, max);
+    }),
+    { numRuns: 2000 },
+  );
 });
