@@ -5,9 +5,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { safeEqual } from "../auth/password.ts";
-import type { AppEnv } from "../core/app_env.ts";
+import { type AppEnv, clientAddress } from "../core/app_env.ts";
 import { errorResponse } from "../core/errors.ts";
-import { closeQuietly, trySend } from "../core/ws.ts";
+import { closeQuietly, createAddressLimit, trySend } from "../core/ws.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "./types.ts";
 
@@ -21,6 +21,11 @@ const schema = z.object({
    * kernel socket buffers hold) is not reading: it is closed with 1008 and dropped.
    */
   maxClientBufferBytes: z.number().int().positive().default(1024 * 1024),
+  /**
+   * Websockets one client address may hold open (those being closed included); more are refused
+   * with 429 before the upgrade. Raise it when every client comes through one proxy.
+   */
+  maxClientsPerAddress: z.number().int().positive().default(50),
   /** Payload types whose latest message per agent is replayed to a new client, in this order. */
   replayTypes: z.array(z.string().min(1)).default([
     "information",
@@ -55,6 +60,7 @@ export interface DashboardReceiver extends Receiver {
   stats(): {
     clients: number;
     clients_closed_slow: number;
+    clients_refused: number;
     sent_total: number;
     agents: number;
     agents_evicted: number;
@@ -144,7 +150,14 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
   let closed = false;
   /** Bytes broadcast since the last yield: bounds what a healthy client can have queued unsent. */
   let sinceYield = 0;
-  const counters = { clients_closed_slow: 0, sent_total: 0, agents_evicted: 0, skipped_unserializable: 0 };
+  const perAddress = createAddressLimit(options.maxClientsPerAddress);
+  const counters = {
+    clients_closed_slow: 0,
+    clients_refused: 0,
+    sent_total: 0,
+    agents_evicted: 0,
+    skipped_unserializable: 0,
+  };
 
   function remember(agentId: string, type: string, frame: Frame): void {
     if (!replayed.has(type)) return;
@@ -249,6 +262,15 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       });
     }
     if (closed) return errorResponse(503, "unavailable", "the dashboard feed is shutting down");
+    const address = clientAddress(c);
+    if (!perAddress.allows(address)) {
+      counters.clients_refused++;
+      return errorResponse(
+        429,
+        "too_many_connections",
+        `at most ${options.maxClientsPerAddress} dashboard connections per address`,
+      );
+    }
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(req, protocolOk ? { protocol: secrets.protocol } : {});
@@ -256,6 +278,7 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       return errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`);
     }
     const { socket, response } = upgraded;
+    perAddress.track(address, socket);
     socket.addEventListener("open", () => onOpen(socket), { once: true });
     // Messages from clients are ignored; Deno still reads (and answers pings and closes).
     return response;

@@ -112,6 +112,7 @@ Deno.test("options: wsSecret is required, defaults apply, unknown keys are rejec
     wsPath: "/ws",
     wsSecret: "s",
     maxClientBufferBytes: 1024 * 1024,
+    maxClientsPerAddress: 50,
     replayTypes: ["information", "statistics", "block", "pending", "latency"],
     maxAgents: 10_000,
   });
@@ -345,6 +346,52 @@ Deno.test("a client that does not read is closed and dropped while a reading cli
   } finally {
     stuck?.close();
     await reader?.close();
+    await receiver.close();
+    await server.close();
+  }
+});
+
+Deno.test("per address: more sockets are 429 before the upgrade; one dropped as slow counts until it has closed", async () => {
+  const limit = 256 * 1024;
+  const { receiver, secret } = dashboard({ maxClientBufferBytes: limit, maxClientsPerAddress: 1 });
+  const server = listen(receiver);
+  const tryUpgrade = () =>
+    fetch(`http://127.0.0.1:${server.port}/ws`, { headers: upgradeHeaders({ wssecret: secret }) });
+  let stuck: Deno.TcpConn | undefined;
+  try {
+    stuck = await stuckClient(server.port, secret);
+    await waitFor("the stuck client", () => receiver.stats().clients === 1);
+    const refused = await tryUpgrade();
+    assert.equal(refused.status, 429);
+    assert.deepEqual(await refused.json(), {
+      error: "too_many_connections",
+      message: "at most 1 dashboard connections per address",
+    });
+
+    const body = { blob: "x".repeat(64 * 1024) };
+    for (let round = 0; round < 400 && receiver.stats().clients_closed_slow === 0; round++) {
+      await receiver.receive(Array.from({ length: 4 }, () => message("a", { type: "block", body })));
+      await sleep(1);
+    }
+    assert.equal(receiver.stats().clients_closed_slow, 1);
+    assert.equal(receiver.stats().clients, 0);
+    // Dropped, but its socket still waits for the peer to read the close frame: still counted.
+    const stillRefused = await tryUpgrade();
+    assert.equal(stillRefused.status, 429);
+    await stillRefused.body?.cancel();
+
+    stuck.close();
+    stuck = undefined;
+    let admitted: Client | undefined;
+    for (let attempt = 0; attempt < 100 && !admitted; attempt++) {
+      admitted = await connect(server.url, { headers: { wssecret: secret } }).catch(() => undefined);
+      if (!admitted) await sleep(50);
+    }
+    assert.ok(admitted, "a new client is admitted once the stuck socket has closed");
+    await admitted.close();
+    assert.equal(receiver.stats().clients_refused >= 2, true);
+  } finally {
+    stuck?.close();
     await receiver.close();
     await server.close();
   }

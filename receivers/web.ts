@@ -12,9 +12,10 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { safeEqual } from "../auth/password.ts";
-import type { AppEnv } from "../core/app_env.ts";
+import { type AppEnv, clientAddress } from "../core/app_env.ts";
 import { AppError, errorResponse } from "../core/errors.ts";
 import type { Message } from "../core/message.ts";
+import { createAddressLimit } from "../core/ws.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
 import { assetResponse, loadAssets } from "./web_assets.ts";
 import { blockView, createFeed, nodeView } from "./web_feed.ts";
@@ -50,6 +51,8 @@ const schema = z.object({
   maxBlocks: z.number().int().min(1).max(1000).default(200),
   /** Connected pages at most. */
   maxClients: z.number().int().positive().default(1000),
+  /** Feed websockets one address may hold open (closing ones included); more are 429. */
+  maxClientsPerAddress: z.number().int().positive().default(50),
   /** A page with more unsent bytes than this (beyond its first snapshot) is closed. */
   maxClientBufferBytes: z.number().int().positive().default(4 * 1024 * 1024),
   /** Widest `from`..`to` of a history request. */
@@ -141,6 +144,7 @@ export async function createWebReceiver(
   }, options.flushIntervalMs);
 
   const access = createAccess(options, token);
+  const perAddress = createAddressLimit(options.maxClientsPerAddress);
   const app = new Hono<AppEnv>();
 
   app.get("/", access, (c) => {
@@ -165,6 +169,14 @@ export async function createWebReceiver(
       });
     }
     if (feed.full) return errorResponse(503, "unavailable", "too many dashboard pages connected");
+    const address = clientAddress(c);
+    if (!perAddress.allows(address)) {
+      return errorResponse(
+        429,
+        "too_many_connections",
+        `at most ${options.maxClientsPerAddress} feed connections per address`,
+      );
+    }
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(req);
@@ -172,6 +184,7 @@ export async function createWebReceiver(
       return errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`);
     }
     const { socket, response } = upgraded;
+    perAddress.track(address, socket);
     socket.addEventListener("open", () => feed.open(socket), { once: true });
     return response;
   });

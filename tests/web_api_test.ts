@@ -601,6 +601,39 @@ Deno.test("the feed sends a snapshot, then coalesces: many reports of a node wit
   }
 });
 
+Deno.test("the feed refuses a page past maxClientsPerAddress with 429, and admits one once another has closed", async () => {
+  const t = await webService({ maxClientsPerAddress: 2 });
+  const url = `${t.base.replace("http", "ws")}/feed`;
+  const clients: Array<Awaited<ReturnType<typeof feedClient>>> = [];
+  try {
+    clients.push(await feedClient(url), await feedClient(url));
+    const refused = await fetch(`${t.base}/feed`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+      },
+    });
+    assert.equal(refused.status, 429);
+    assert.deepEqual(await refused.json(), {
+      error: "too_many_connections",
+      message: "at most 2 feed connections per address",
+    });
+    await clients.shift()!.close();
+    let admitted: Awaited<ReturnType<typeof feedClient>> | undefined;
+    for (let attempt = 0; attempt < 100 && !admitted; attempt++) {
+      admitted = await feedClient(url).catch(() => undefined);
+      if (!admitted) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(admitted, "admitted once a page has closed");
+    clients.push(admitted);
+  } finally {
+    for (const client of clients) await client.close();
+    await t.close();
+  }
+});
+
 Deno.test("public by default: page, feed and read API need no secret", async () => {
   const t = await webService({});
   try {
