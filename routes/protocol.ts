@@ -62,6 +62,8 @@ const requireContentType: MiddlewareHandler<AppEnv> = async function requireCont
 };
 
 const SUCCESS = { result: "success" } as const;
+/** Retry-After of a 503 `overloaded`: a spill write (one fsync) frees room well within it. */
+const OVERLOADED_RETRY_AFTER_S = 1;
 
 /** Builds the protocol sub-app. */
 export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
@@ -88,7 +90,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
 
   app.post("/data", ...guard, async (c) => {
     const { value } = await readBody(c, dataBody, bodyOptions);
-    await bus.publish({
+    const result = await bus.publish({
       id: crypto.randomUUID(),
       agentId: value.id,
       dataType: value.type,
@@ -96,6 +98,14 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       data: value.data,
       receivedAt: Date.now(),
     });
+    if (result.state === "overloaded") {
+      throw new AppError(
+        503,
+        "overloaded",
+        `receiver(s) ${result.receivers.join(", ")} cannot take more reports now; send this one again`,
+        { "retry-after": String(OVERLOADED_RETRY_AFTER_S) },
+      );
+    }
     return c.json(SUCCESS);
   });
 
