@@ -223,6 +223,10 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         }
         const result = runner.push(item);
         pushes[result]++;
+        if (result === "filtered") {
+          jm.ack(); // the receiver does not store it: done
+          return;
+        }
         if (result === "full") {
           jm.nak(1000); // held back by HIGH_WATER, so rare: JetStream keeps it and redelivers
           return;
@@ -267,6 +271,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         durable: true,
         routes: receiver.routes,
         init: receiver.init ? () => receiver.init!() : undefined,
+        accepts: receiver.accepts ? (message) => receiver.accepts!(message) : undefined,
         async receive(batch) {
           await receiver.receive(batch);
           for (const m of batch) {

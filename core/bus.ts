@@ -55,7 +55,7 @@ export function createLocalBus(subscriptions: Subscription[]): Bus {
       if (!runners) return PUBLISHED;
       const item = { kind: "message", message } as const;
       // All or nothing: checked before any queue takes it, so a retry duplicates nothing.
-      const full = runners.filter((r) => r.full());
+      const full = runners.filter((r) => r.full() && r.accepts(message));
       if (full.length > 0) {
         for (const runner of full) pushes[runner.push(item)]++; // counted as refused there
         return { state: "overloaded", receivers: full.map((r) => r.receiver.id) };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLocalBus } from "./bus.ts";
-import type { Message } from "./message.ts";
+import { type Message, payloadType } from "./message.ts";
 import { createReceiverRunner } from "./runner.ts";
 import type { Receiver } from "../receivers/types.ts";
 
@@ -21,6 +21,7 @@ Deno.test("publish is all or nothing: a durable receiver at its spill bound refu
   const sink: Receiver = {
     id: "stats",
     durable: true,
+    accepts: (m) => payloadType(m) === "statistics",
     receive: () => Promise.reject(new Error("sink down")),
   };
   const feed: Receiver = {
@@ -52,11 +53,14 @@ Deno.test("publish is all or nothing: a durable receiver at its spill bound refu
       assert.deepEqual(bus.publish(report(i, "statistics")), { state: "published" });
     }
     assert.deepEqual(bus.publish(report(3, "statistics")), { state: "overloaded", receivers: ["stats"] });
+    // A block is not stored by the full receiver: it goes through.
+    assert.deepEqual(bus.publish(report(4, "block")), { state: "published" });
     const { pushes } = bus.stats();
-    assert.deepEqual(pushes, { queued: 4, spilled: 2, dropped_oldest: 0, closed: 0, full: 1 });
+    assert.deepEqual(pushes, { queued: 5, spilled: 2, dropped_oldest: 0, closed: 0, filtered: 1, full: 1 });
     assert.equal(durable.stats().refused_total, 1);
+    assert.equal(durable.stats().filtered_total, 1);
     await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(live, ["m0", "m1", "m2"]);
+    assert.deepEqual(live, ["m0", "m1", "m2", "m4"]);
   } finally {
     await liveRunner.drain(1000);
     await durable.drain(10);

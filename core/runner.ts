@@ -8,7 +8,7 @@
  * (written at `segmentSize` items or `spillFlushMs` after it started filling; at most
  * `maxSpillBuffer` items, beyond which messages are refused with `full`). Replay appends whole
  * segments to the queue until a batch is full; a segment's file goes once all its items are
- * delivered.
+ * delivered. Messages the receiver does not store (`Receiver.accepts`) are never queued.
  */
 import type { Message } from "./message.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
@@ -20,10 +20,10 @@ export type QueueItem =
   | { kind: "inactive"; agentId: string };
 
 /**
- * Where a pushed item went. `full`: refused, the durable receiver's spill buffer is at its
- * bound (the agent retries).
+ * Where a pushed item went. `filtered`: the receiver does not store it (`Receiver.accepts`);
+ * `full`: refused, the durable receiver's spill buffer is at its bound (the agent retries).
  */
-export type PushResult = "queued" | "spilled" | "dropped_oldest" | "closed" | "full";
+export type PushResult = "queued" | "spilled" | "dropped_oldest" | "closed" | "filtered" | "full";
 
 /** Every PushResult, for counters keyed by outcome. */
 export const PUSH_RESULTS: readonly PushResult[] = [
@@ -31,6 +31,7 @@ export const PUSH_RESULTS: readonly PushResult[] = [
   "spilled",
   "dropped_oldest",
   "closed",
+  "filtered",
   "full",
 ];
 
@@ -71,12 +72,15 @@ export interface RunnerStats {
   retries_total: number;
   errors_total: number;
   dropped_total: number;
+  filtered_total: number;
   refused_total: number;
 }
 
 /** The queue and loop of one receiver. */
 export interface ReceiverRunner {
   readonly receiver: Receiver;
+  /** Whether the receiver stores this message (`Receiver.accepts`; true when it has no filter). */
+  accepts(message: Message): boolean;
   /** True while a message pushed now would be refused (`full`). */
   full(): boolean;
   push(item: QueueItem): PushResult;
@@ -162,6 +166,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     retries_total: 0,
     errors_total: 0,
     dropped_total: 0,
+    filtered_total: 0,
     refused_total: 0,
   };
 
@@ -285,7 +290,15 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     return durable && accepting && (spillMode || depth() >= maxQueue) && spillBuffered() >= maxSpillBuffer;
   }
 
+  function accepts(message: Message): boolean {
+    return receiver.accepts ? receiver.accepts(message) : true;
+  }
+
   function push(item: QueueItem): PushResult {
+    if (item.kind === "message" && !accepts(item.message)) {
+      counters.filtered_total++;
+      return "filtered";
+    }
     if (!accepting) {
       counters.dropped_total++;
       return "closed";
@@ -454,6 +467,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
 
   return {
     receiver,
+    accepts,
     full,
     push,
     async start() {

@@ -275,6 +275,35 @@ Deno.test("at the spill buffer bound a durable runner refuses messages (full), s
   }
 });
 
+Deno.test("a receiver's accepts() filter is applied at push: filtered messages take no queue or spill space", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, state } = flaky(true);
+    receiver.accepts = (m) => (m.data["n"] as number) % 2 === 0;
+    state.failing = true;
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxQueue: 10,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+    });
+    await runner.start();
+    const results = Array.from({ length: 40 }, (_, i) => runner.push(message(i)));
+    assert.equal(results.filter((r) => r === "filtered").length, 20);
+    assert.equal(results.filter((r) => r === "queued").length, 10);
+    assert.equal(results.filter((r) => r === "spilled").length, 10);
+    assert.equal(runner.stats().filtered_total, 20);
+    const odd = message(3);
+    assert.equal(odd.kind === "message" && runner.accepts(odd.message), false);
+    state.failing = false;
+    await until(() => got.length === 20);
+    assert.deepEqual(got, ids(0, 40).filter((_, i) => i % 2 === 0));
+    await runner.drain(1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("drain in the middle of a multi-segment replay writes the rest back in order; the next start delivers it", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -169,7 +169,7 @@ Deno.test("a restart replays what a shutdown spilled while Postgres was down", a
   }
 });
 
-Deno.test("Postgres down and eth_stats's spill buffer at its bound: /data is 503 overloaded with Retry-After, every 200 is a row once", async () => {
+Deno.test("Postgres down and eth_stats's spill buffer at its bound: /data is 503 overloaded with Retry-After, blocks still pass, every 200 is a row once", async () => {
   const pg = await startTestPostgres();
   const t = await startTestService({
     postgres: { url: pg.url },
@@ -201,12 +201,18 @@ Deno.test("Postgres down and eth_stats's spill buffer at its bound: /data is 503
     const body = await refused.json();
     assert.equal(body.error, "overloaded");
     assert.match(body.message, /eth_stats/);
+    // eth_stats does not store blocks: they are filtered at publish time, not refused.
+    const blockRes = await post(block);
+    await blockRes.body?.cancel();
+    assert.equal(blockRes.status, 200);
 
     const metrics = await (await fetch(`${t.base}/metrics`)).text();
     for (
       const line of [
         'poa_bus_pushes_total{outcome="full"} 1',
+        'poa_bus_pushes_total{outcome="filtered"} 1',
         'poa_receiver_refused_total{receiver="eth_stats"} 1',
+        'poa_receiver_filtered_total{receiver="eth_stats"} 1',
         'poa_receiver_spill_buffered{receiver="eth_stats"} 30',
         'poa_http_requests_total{method="POST",route="/data",status="503"} 1',
       ]
