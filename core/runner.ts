@@ -217,6 +217,14 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     else runs.push({ segment, count: items.length });
   }
 
+  /** Appends one item that lives only in memory (the push path: no array per item). */
+  function enqueueOne(item: QueueItem): void {
+    queue.push(item);
+    const last = runs[runs.length - 1];
+    if (last && last.segment === null) last.count++;
+    else runs.push({ segment: null, count: 1 });
+  }
+
   /** Takes `n` items off the front; returns the segments whose items have all been taken. */
   function consume(n: number): string[] {
     head += n;
@@ -315,7 +323,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         scheduleSpill();
         return "spilled";
       }
-      enqueue([item], null);
+      enqueueOne(item);
       notifySoon();
       return "queued";
     }
@@ -325,7 +333,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       counters.dropped_total++;
       result = "dropped_oldest";
     }
-    enqueue([item], null);
+    enqueueOne(item);
     notifySoon();
     return result;
   }
