@@ -150,6 +150,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let lastLoaded: string | null = null;
   /** Set once drain wrote the remainder to disk: a late loop turn must not touch the queue. */
   let closedOut = false;
+  /** The loop's removal of delivered segment files, awaited by drain before it returns. */
+  let removing: Promise<void> = Promise.resolve();
 
   let accepting = true;
   let stopping = false;
@@ -363,7 +365,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         continue;
       }
       if (spillBuffer.length > 0) {
-        // Nothing on disk is newer: the unwritten buffer is next; take it straight back.
+        // Nothing on disk is newer: the unwritten buffer is next. Taken straight back when it
+        // fits the memory bound (or the queue is empty), else it goes out as a segment first.
+        if (depth() > 0 && depth() + spillBuffer.length > maxQueue) break;
         clearSpillTimer();
         const items = spillBuffer;
         spillBuffer = [];
@@ -424,7 +428,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         const ok = await withRetry("inactive", () => receiver.inactive?.(first.agentId));
         if (closedOut || (!ok && stopSignal.signal.aborted)) return;
         if (!ok) counters.dropped_total++;
-        await removeSegments(consume(1));
+        await (removing = removeSegments(consume(1)));
         continue;
       }
       const batch: Message[] = [];
@@ -442,7 +446,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       } else {
         counters.dropped_total += batch.length;
       }
-      await removeSegments(consume(batch.length));
+      await (removing = removeSegments(consume(batch.length)));
     }
   }
 
@@ -466,6 +470,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
     counters.spilled_total += rest.length;
     for (const name of loaded) await spill.remove(name);
+    await removing; // delivered segments the loop is still removing: gone before drain returns
     while (spillBuffer.length > 0) {
       const items = spillBuffer.splice(0, segmentSize);
       await spill.append(items);
