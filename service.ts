@@ -189,6 +189,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       runners.push(createReceiverRunner(cluster ? cluster.queue.track(receiver) : receiver, {
         spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
         lingerMs: receiver.durable ? 20 : 0,
+        maxQueue: config.queue.maxItems,
+        segmentSize: config.queue.segmentSize,
+        spillFlushMs: config.queue.spillFlushMs,
+        maxSpillBuffer: config.queue.maxSpillBuffer,
       }));
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));

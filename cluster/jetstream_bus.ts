@@ -26,10 +26,10 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
-import type { Bus, Subscription } from "../core/bus.ts";
+import { type Bus, emptyPushCounts, type Subscription } from "../core/bus.ts";
 import { AppError } from "../core/errors.ts";
 import type { Message } from "../core/message.ts";
-import type { PushResult, QueueItem, ReceiverRunner } from "../core/runner.ts";
+import type { QueueItem, ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../receivers/types.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
 
@@ -90,7 +90,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
   let liveSubscription: NatsSubscription | undefined;
 
   const published = new Map<string, number>();
-  const pushes: Record<PushResult, number> = { queued: 0, spilled: 0, dropped_oldest: 0, closed: 0 };
+  const pushes = emptyPushCounts();
 
   function decodeItem(jm: { subject: string; data: Uint8Array }): QueueItem | undefined {
     try {
@@ -216,16 +216,29 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           jm.ack();
           return;
         }
-        if (item.kind === "message") {
-          const held = state.pending.has(item.message.id);
+        if (item.kind === "message" && state.pending.has(item.message.id)) {
+          // A redelivery of one still queued here: ack the newest delivery.
           state.pending.set(item.message.id, jm);
-          if (held) return; // a redelivery of one still queued here: ack the newest delivery
+          return;
+        }
+        const result = runner.push(item);
+        pushes[result]++;
+        if (result === "filtered") {
+          jm.ack(); // the receiver does not store it: done
+          return;
+        }
+        if (result === "full") {
+          jm.nak(1000); // held back by HIGH_WATER, so rare: JetStream keeps it and redelivers
+          return;
+        }
+        // Registered after the push: delivery (and so the ack) happens on a later turn.
+        if (item.kind === "message") {
+          state.pending.set(item.message.id, jm);
         } else {
           const list = state.inactive.get(item.agentId) ?? [];
           list.push(jm);
           state.inactive.set(item.agentId, list);
         }
-        pushes[runner.push(item)]++;
         while (!stopped && runner.stats().queue_depth >= HIGH_WATER) await sleep(5);
       });
     }
@@ -258,6 +271,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         durable: true,
         routes: receiver.routes,
         init: receiver.init ? () => receiver.init!() : undefined,
+        accepts: receiver.accepts ? (message) => receiver.accepts!(message) : undefined,
         async receive(batch) {
           await receiver.receive(batch);
           for (const m of batch) {
@@ -315,7 +329,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
               await js.publish(subject, data, {
                 timeout: Math.max(250, Math.min(left, 5000)),
               });
-              return;
+              return { state: "published" };
             } catch (err) {
               const delay = Math.min(500, 50 * 2 ** attempt);
               if (Date.now() + delay >= deadline) {

@@ -1,15 +1,31 @@
 /** The bus seam: routes Messages by metric type to the receivers that subscribe to it. */
 import type { Message } from "./message.ts";
-import type { PushResult, ReceiverRunner } from "./runner.ts";
+import { PUSH_RESULTS, type PushResult, type ReceiverRunner } from "./runner.ts";
+
+/**
+ * What became of a published Message: `published` (handed to every subscribed queue), or
+ * `overloaded` (refused as a whole: a durable receiver that stores it cannot take more now;
+ * no queue got it, so the sender may send it again without duplicates).
+ */
+export type PublishResult =
+  | { state: "published" }
+  | { state: "overloaded"; receivers: string[] };
 
 /** Publish/subscribe by metric type; the request path ends at `publish`. */
 export interface Bus {
   /** Hands a Message to every subscribed receiver queue (the cluster bus resolves on the ack). */
-  publish(message: Message): void | Promise<void>;
+  publish(message: Message): PublishResult | Promise<PublishResult>;
   /** Tells every receiver that an agent went inactive. */
   inactive(agentId: string): void;
   /** Messages published per metric type, and push outcomes (for /metrics). */
   stats(): { published: Record<string, number>; pushes: Record<PushResult, number> };
+}
+
+const PUBLISHED: PublishResult = { state: "published" };
+
+/** A zero count per push outcome. */
+export function emptyPushCounts(): Record<PushResult, number> {
+  return Object.fromEntries(PUSH_RESULTS.map((r) => [r, 0])) as Record<PushResult, number>;
 }
 
 /** A receiver runner with the metric types it subscribes to. */
@@ -30,19 +46,23 @@ export function createLocalBus(subscriptions: Subscription[]): Bus {
   }
   const all = subscriptions.map((s) => s.runner);
   const published = new Map<string, number>();
-  const pushes: Record<PushResult, number> = {
-    queued: 0,
-    spilled: 0,
-    dropped_oldest: 0,
-    closed: 0,
-  };
+  const pushes = emptyPushCounts();
 
   return {
     publish(message) {
       published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
       const runners = routes.get(message.dataType);
-      if (!runners) return;
-      for (const runner of runners) pushes[runner.push({ kind: "message", message })]++;
+      if (!runners) return PUBLISHED;
+      const item = { kind: "message", message } as const;
+      // All or nothing: checked before any queue takes it, so a retry duplicates nothing.
+      const refuses = (r: ReceiverRunner) => r.full() && r.accepts(message);
+      if (runners.some(refuses)) {
+        const full = runners.filter(refuses);
+        for (const runner of full) pushes[runner.push(item)]++; // counted as refused there
+        return { state: "overloaded", receivers: full.map((r) => r.receiver.id) };
+      }
+      for (const runner of runners) pushes[runner.push(item)]++;
+      return PUBLISHED;
     },
     inactive(agentId) {
       for (const runner of all) pushes[runner.push({ kind: "inactive", agentId })]++;

@@ -41,6 +41,21 @@ const clusterSchema = z.object({
   authStore: z.enum(["kv", "postgres"]).default("postgres"),
 }).strict();
 
+/** Every receiver's queue (core/runner.ts): memory bound, spill batching, spill buffer bound. */
+const queueSchema = z.object({
+  /** Items a queue keeps in memory; beyond it durable receivers spill, live ones drop the oldest. */
+  maxItems: z.number().int().positive().default(10_000),
+  /** Most items per spill segment file (one write and fsync each). */
+  segmentSize: z.number().int().positive().default(1000),
+  /** A partial spill segment is written this long after its first item (ms). */
+  spillFlushMs: z.number().int().min(0).default(100),
+  /**
+   * Items a durable receiver holds in memory waiting for a spill write. At the bound /data
+   * answers 503 `overloaded` with Retry-After (nothing accepted is dropped).
+   */
+  maxSpillBuffer: z.number().int().positive().default(20_000),
+}).strict();
+
 /** The metric types the original agent sends. */
 export const DEFAULT_METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
 
@@ -89,6 +104,12 @@ export const configSchema = z.object({
     maxMessagesPerSecond: 50,
     maxConnectionsPerAddress: 50,
     historyRequestLimit: 50,
+  }),
+  queue: queueSchema.default({
+    maxItems: 10_000,
+    segmentSize: 1000,
+    spillFlushMs: 100,
+    maxSpillBuffer: 20_000,
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
   cluster: clusterSchema.optional(),

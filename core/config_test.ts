@@ -7,6 +7,19 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   assert.deepEqual(config.listen[0]!.routes, ["auth", "protocol", "dashboard", "ops"]);
   assert.equal(config.inactivityTimeoutMs, 7000);
   assert.deepEqual(config.loginLimit, { maxFailures: 10, windowSeconds: 300 });
+  assert.deepEqual(config.queue, {
+    maxItems: 10_000,
+    segmentSize: 1000,
+    spillFlushMs: 100,
+    maxSpillBuffer: 20_000,
+  });
+  // A partial queue section keeps the other defaults.
+  assert.deepEqual(parseConfig({ queue: { maxSpillBuffer: 5 } }).queue, {
+    maxItems: 10_000,
+    segmentSize: 1000,
+    spillFlushMs: 100,
+    maxSpillBuffer: 5,
+  });
 });
 
 Deno.test("the original layout can be configured (protocol 4002, auth 4003 over TLS, dashboard 8181)", () => {
@@ -32,6 +45,8 @@ Deno.test("an invalid config names the key and the problem", () => {
       /receivers\.1\.id: duplicate/,
     ],
     [{ metrics: ["bad type!"] }, /metrics\.0/],
+    [{ queue: { maxSpillBuffer: 0 } }, /queue\.maxSpillBuffer/],
+    [{ queue: { spillFlushMs: 1.5 } }, /queue\.spillFlushMs/],
     [[], /\(root\)/],
   ];
   for (const [raw, pattern] of cases) {

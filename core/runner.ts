@@ -2,6 +2,13 @@
  * One receiver's bounded async queue and delivery loop: batches, retries with capped
  * exponential backoff, overflow (drop-oldest for live receivers, spill-to-disk for durable
  * ones), replay of spilled segments in order, and a bounded drain on shutdown.
+ *
+ * A durable receiver's items live in three places, oldest first: the memory queue (up to
+ * `maxQueue`), spill segment files, and the spill buffer waiting for the next segment write
+ * (written at `segmentSize` items or `spillFlushMs` after it started filling; at most
+ * `maxSpillBuffer` items, beyond which messages are refused with `full`). Replay appends whole
+ * segments to the queue until a batch is full; a segment's file goes once all its items are
+ * delivered. Messages the receiver does not store (`Receiver.accepts`) are never queued.
  */
 import type { Message } from "./message.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
@@ -12,15 +19,28 @@ export type QueueItem =
   | { kind: "message"; message: Message }
   | { kind: "inactive"; agentId: string };
 
-/** Where a pushed item went. */
-export type PushResult = "queued" | "spilled" | "dropped_oldest" | "closed";
+/**
+ * Where a pushed item went. `filtered`: the receiver does not store it (`Receiver.accepts`);
+ * `full`: refused, the durable receiver's spill buffer is at its bound (the agent retries).
+ */
+export type PushResult = "queued" | "spilled" | "dropped_oldest" | "closed" | "filtered" | "full";
+
+/** Every PushResult, for counters keyed by outcome. */
+export const PUSH_RESULTS: readonly PushResult[] = [
+  "queued",
+  "spilled",
+  "dropped_oldest",
+  "closed",
+  "filtered",
+  "full",
+];
 
 export interface RunnerOptions {
   /** Most messages handed to `receive` at once (default 500). */
   maxBatch?: number;
   /** Items kept in memory; beyond it durable receivers spill, live ones drop the oldest (default 10,000). */
   maxQueue?: number;
-  /** Wait this long for a batch to fill when the queue is short (default 0). */
+  /** Wait this long for a batch to fill when the queue is short (default 0; never while replaying). */
   lingerMs?: number;
   /** Spill directory (durable receivers only). */
   spillDir?: string;
@@ -29,13 +49,21 @@ export interface RunnerOptions {
   retryCapMs?: number;
   /** Attempts per batch for live receivers before the batch is dropped (default 3). */
   liveAttempts?: number;
-  /** Items written per spill segment (default 1,000). */
+  /** Most items written per spill segment (default 1,000). */
   segmentSize?: number;
+  /** A spill segment is written once `segmentSize` items wait, or this long after the first (default 100). */
+  spillFlushMs?: number;
+  /**
+   * Items a durable receiver holds in memory waiting for a spill write (default 20,000). At the
+   * bound `push` refuses messages with `full` (inactive events are always taken).
+   */
+  maxSpillBuffer?: number;
 }
 
 /** Counters of one runner, for /metrics. */
 export interface RunnerStats {
   queue_depth: number;
+  spill_buffered: number;
   spill_pending: number;
   spilled_total: number;
   replayed_total: number;
@@ -44,11 +72,17 @@ export interface RunnerStats {
   retries_total: number;
   errors_total: number;
   dropped_total: number;
+  filtered_total: number;
+  refused_total: number;
 }
 
 /** The queue and loop of one receiver. */
 export interface ReceiverRunner {
   readonly receiver: Receiver;
+  /** Whether the receiver stores this message (`Receiver.accepts`; true when it has no filter). */
+  accepts(message: Message): boolean;
+  /** True while a message pushed now would be refused (`full`). */
+  full(): boolean;
   push(item: QueueItem): PushResult;
   /** Opens the spill store and starts the loop (init and replay happen in the loop). */
   start(): Promise<void>;
@@ -58,6 +92,12 @@ export interface ReceiverRunner {
    */
   drain(timeoutMs: number): Promise<void>;
   stats(): RunnerStats;
+}
+
+/** Consecutive queue items that came from one spill segment (`segment`), or only live in memory (null). */
+interface Run {
+  segment: string | null;
+  count: number;
 }
 
 /** Sleeps `ms`, or less if `signal` aborts. */
@@ -83,6 +123,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const capMs = options.retryCapMs ?? 30_000;
   const liveAttempts = options.liveAttempts ?? 3;
   const segmentSize = options.segmentSize ?? 1000;
+  const spillFlushMs = options.spillFlushMs ?? 100;
+  const maxSpillBuffer = options.maxSpillBuffer ?? 20_000;
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
 
@@ -90,15 +132,26 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let queue: QueueItem[] = [];
   let head = 0;
   const depth = () => queue.length - head;
+  /** The queue from `head`, as runs; a segment's file is removed once its run is delivered. */
+  let runs: Run[] = [];
 
   let spill: SpillStore | undefined;
   /** Items waiting to be written as spill segments (newest of all). */
   let spillBuffer: QueueItem[] = [];
   let spillWriting: Promise<void> | null = null;
+  /** Items of the write in flight: still only in memory, so they count against the bound. */
+  let spillWritingItems = 0;
+  const spillBuffered = () => spillBuffer.length + spillWritingItems;
+  let spillTimer: ReturnType<typeof setTimeout> | undefined;
   /** While true, new items go behind the spilled ones to keep order. */
   let spillMode = false;
-  /** The segment whose items are being delivered from memory, and how many remain. */
-  let replaying: { name: string; remaining: number } | null = null;
+  /** Segments loaded into the queue whose files are still on disk, and the newest of them. */
+  let loadedSegments = 0;
+  let lastLoaded: string | null = null;
+  /** Set once drain wrote the remainder to disk: a late loop turn must not touch the queue. */
+  let closedOut = false;
+  /** The loop's removal of delivered segment files, awaited by drain before it returns. */
+  let removing: Promise<void> = Promise.resolve();
 
   let accepting = true;
   let stopping = false;
@@ -107,7 +160,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
-  const counters: Omit<RunnerStats, "queue_depth" | "spill_pending"> = {
+  const counters: Omit<RunnerStats, "queue_depth" | "spill_buffered" | "spill_pending"> = {
     spilled_total: 0,
     replayed_total: 0,
     batches_total: 0,
@@ -115,6 +168,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     retries_total: 0,
     errors_total: 0,
     dropped_total: 0,
+    filtered_total: 0,
+    refused_total: 0,
   };
 
   function notify(): void {
@@ -155,10 +210,74 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
   }
 
-  function flushSpillBuffer(): void {
-    if (spillWriting || spillBuffer.length === 0 || !spill) return;
+  /** Appends items to the queue as one run (`segment`: the spill file they were loaded from). */
+  function enqueue(items: readonly QueueItem[], segment: string | null): void {
+    if (items.length === 0) return;
+    for (const item of items) queue.push(item);
+    const last = runs[runs.length - 1];
+    if (segment === null && last && last.segment === null) last.count += items.length;
+    else runs.push({ segment, count: items.length });
+  }
+
+  /** Appends one item that lives only in memory (the push path: no array per item). */
+  function enqueueOne(item: QueueItem): void {
+    queue.push(item);
+    const last = runs[runs.length - 1];
+    if (last && last.segment === null) last.count++;
+    else runs.push({ segment: null, count: 1 });
+  }
+
+  /** Takes `n` items off the front; returns the segments whose items have all been taken. */
+  function consume(n: number): string[] {
+    head += n;
+    compact();
+    const done: string[] = [];
+    while (n > 0) {
+      const run = runs[0];
+      if (!run) break;
+      const k = Math.min(n, run.count);
+      run.count -= k;
+      n -= k;
+      if (run.count === 0) {
+        runs.shift();
+        if (run.segment !== null) done.push(run.segment);
+      }
+    }
+    return done;
+  }
+
+  /** Removes the files of delivered segments. */
+  async function removeSegments(names: string[]): Promise<void> {
+    for (const name of names) {
+      loadedSegments--;
+      try {
+        await spill!.remove(name);
+      } catch (err) {
+        // Left on disk it is replayed again at the next start; writes are idempotent.
+        console.error(`receiver ${receiver.id}: removing spill segment ${name} failed:`, err);
+      }
+    }
+  }
+
+  function clearSpillTimer(): void {
+    if (spillTimer === undefined) return;
+    clearTimeout(spillTimer);
+    spillTimer = undefined;
+  }
+
+  /** Writes the buffer when a segment's worth waits (or on shutdown), else once `spillFlushMs` passed. */
+  function scheduleSpill(): void {
+    if (!spill || spillWriting || spillBuffer.length === 0) return;
+    if (spillBuffer.length >= segmentSize || stopping) return writeSpill();
+    spillTimer ??= setTimeout(writeSpill, spillFlushMs);
+  }
+
+  function writeSpill(): void {
+    clearSpillTimer();
+    if (!spill || spillWriting || spillBuffer.length === 0) return;
     const store = spill;
     const items = spillBuffer.splice(0, segmentSize);
+    spillWritingItems = items.length;
     spillWriting = store.append(items)
       .then(() => {
         counters.spilled_total += items.length;
@@ -171,68 +290,92 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       })
       .finally(() => {
         spillWriting = null;
-        if (!stopping) flushSpillBuffer();
+        spillWritingItems = 0;
+        if (!stopping) scheduleSpill();
         notify();
       });
   }
 
+  function full(): boolean {
+    return durable && accepting && (spillMode || depth() >= maxQueue) && spillBuffered() >= maxSpillBuffer;
+  }
+
+  function accepts(message: Message): boolean {
+    return receiver.accepts ? receiver.accepts(message) : true;
+  }
+
   function push(item: QueueItem): PushResult {
+    if (item.kind === "message" && !accepts(item.message)) {
+      counters.filtered_total++;
+      return "filtered";
+    }
     if (!accepting) {
       counters.dropped_total++;
       return "closed";
     }
     if (durable) {
       if (spillMode || depth() >= maxQueue) {
+        // Inactive events come from the service itself, nobody would retry them: always taken.
+        if (item.kind === "message" && spillBuffered() >= maxSpillBuffer) {
+          counters.refused_total++;
+          return "full";
+        }
         spillMode = true;
         spillBuffer.push(item);
-        flushSpillBuffer();
+        scheduleSpill();
         return "spilled";
       }
-      queue.push(item);
+      enqueueOne(item);
       notifySoon();
       return "queued";
     }
     let result: PushResult = "queued";
     if (depth() >= maxQueue) {
-      head++;
+      consume(1);
       counters.dropped_total++;
       result = "dropped_oldest";
-      compact();
     }
-    queue.push(item);
+    enqueueOne(item);
     notifySoon();
     return result;
   }
 
-  /** Loads the oldest spilled segment into the (empty) queue; false when nothing is spilled. */
-  async function refill(): Promise<boolean> {
-    if (!spill) return false;
-    if (replaying) {
-      await spill.remove(replaying.name);
-      replaying = null;
-    }
-    const segment = await spill.oldest();
-    if (segment) {
-      queue = segment.items;
-      head = 0;
-      replaying = { name: segment.name, remaining: segment.items.length };
-      counters.replayed_total += segment.items.length;
-      return true;
-    }
-    if (spillWriting) {
-      await spillWriting;
-      return true;
-    }
-    if (spillBuffer.length > 0) {
-      // Nothing on disk: the unwritten buffer is the oldest now; take it straight back.
-      queue = spillBuffer;
-      head = 0;
-      spillBuffer = [];
+  /**
+   * Fills the queue up to a batch from the spill, oldest first: segments from disk, then the
+   * unwritten buffer once nothing is left on disk. Everything queued is older than everything
+   * spilled, so appending keeps the order.
+   */
+  async function topUp(): Promise<void> {
+    if (!spill) return;
+    while (depth() < maxBatch && !closedOut) {
+      if (spill.segments > loadedSegments) {
+        const segment = loadedSegments > 0 && lastLoaded !== null
+          ? await spill.next(lastLoaded)
+          : await spill.oldest();
+        if (!segment || closedOut) break;
+        enqueue(segment.items, segment.name);
+        loadedSegments++;
+        lastLoaded = segment.name;
+        counters.replayed_total += segment.items.length;
+        continue;
+      }
+      if (spillWriting) {
+        if (depth() > 0) break;
+        await spillWriting;
+        continue;
+      }
+      if (spillBuffer.length > 0) {
+        // Nothing on disk is newer: the unwritten buffer is next. Taken straight back when it
+        // fits the memory bound (or the queue is empty), else it goes out as a segment first.
+        if (depth() > 0 && depth() + spillBuffer.length > maxQueue) break;
+        clearSpillTimer();
+        const items = spillBuffer;
+        spillBuffer = [];
+        enqueue(items, null);
+      }
       spillMode = false;
-      return true;
+      break;
     }
-    spillMode = false;
-    return false;
   }
 
   function backoff(attempt: number): number {
@@ -260,12 +403,6 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
   }
 
-  function take(n: number): void {
-    head += n;
-    if (replaying) replaying.remaining -= n;
-    compact();
-  }
-
   async function loop(): Promise<void> {
     while (!initialized) {
       if (!receiver.init) {
@@ -276,20 +413,22 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       if (ok) initialized = true;
       else if (stopSignal.signal.aborted) return;
     }
-    while (true) {
+    while (!closedOut) {
+      if (spillMode || loadedSegments > 0) await topUp();
+      if (closedOut) return;
       if (depth() === 0) {
-        if (await refill()) continue;
         if (stopping) return;
         await waitForWork();
         continue;
       }
-      if (lingerMs > 0 && depth() < maxBatch && !stopping) await waitForWork(lingerMs);
+      // No linger while replaying: the spill has a batch ready, and more is waiting behind it.
+      if (lingerMs > 0 && depth() < maxBatch && !stopping && !spillMode) await waitForWork(lingerMs);
       const first = queue[head]!;
       if (first.kind === "inactive") {
         const ok = await withRetry("inactive", () => receiver.inactive?.(first.agentId));
-        if (!ok && stopSignal.signal.aborted) return;
+        if (closedOut || (!ok && stopSignal.signal.aborted)) return;
         if (!ok) counters.dropped_total++;
-        take(1);
+        await (removing = removeSegments(consume(1)));
         continue;
       }
       const batch: Message[] = [];
@@ -299,44 +438,50 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         batch.push(item.message);
       }
       const ok = await withRetry("receive", () => receiver.receive(batch));
-      if (!ok && stopSignal.signal.aborted) return; // items stay queued; drain spills them
+      // Items stay queued; drain spills them (a late success is written again: idempotent).
+      if (closedOut || (!ok && stopSignal.signal.aborted)) return;
       if (ok) {
         counters.batches_total++;
         counters.delivered_total += batch.length;
       } else {
         counters.dropped_total += batch.length;
       }
-      take(batch.length);
+      await (removing = removeSegments(consume(batch.length)));
     }
   }
 
   /** Durable shutdown: write whatever is still in memory to disk, in order. */
   async function spillRemainder(): Promise<void> {
     if (!spill) return;
+    closedOut = true;
+    clearSpillTimer();
     if (spillWriting) await spillWriting.catch(() => {});
-    if (replaying && replaying.remaining <= 0) {
-      await spill.remove(replaying.name);
-      replaying = null;
+    // The queue is older than everything on disk: it goes in front, in order, last chunk first.
+    // Items of loaded segments are rewritten with it, then their files go.
+    // Taken at once: a segment the loop is still reading stays on disk, out of this.
+    const rest = queue.slice(head);
+    const loaded = runs.flatMap((run) => run.segment === null ? [] : [run.segment]);
+    runs = [];
+    loadedSegments = 0;
+    queue = [];
+    head = 0;
+    for (let end = rest.length; end > 0; end -= segmentSize) {
+      await spill.prepend(rest.slice(Math.max(0, end - segmentSize), end));
     }
-    // Queue items from a replayed segment are still in that segment's file.
-    const fromSegment = replaying ? Math.max(0, replaying.remaining) : 0;
-    const rest = queue.slice(head + fromSegment);
-    if (rest.length > 0) {
-      if (replaying) await spill.append(rest); // cannot happen today; keeps order if it does
-      else await spill.prepend(rest);
-      counters.spilled_total += rest.length;
-    }
+    counters.spilled_total += rest.length;
+    for (const name of loaded) await spill.remove(name);
+    await removing; // delivered segments the loop is still removing: gone before drain returns
     while (spillBuffer.length > 0) {
       const items = spillBuffer.splice(0, segmentSize);
       await spill.append(items);
       counters.spilled_total += items.length;
     }
-    queue = [];
-    head = 0;
   }
 
   return {
     receiver,
+    accepts,
+    full,
     push,
     async start() {
       if (durable) {
@@ -353,6 +498,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     async drain(timeoutMs) {
       accepting = false;
       stopping = true;
+      scheduleSpill(); // at once, no flush timer while stopping
       notify();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
@@ -367,6 +513,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       }
       if (durable) {
         if (result === "timeout" || depth() > 0 || spillBuffer.length > 0) await spillRemainder();
+        clearSpillTimer();
       } else if (depth() > 0) {
         counters.dropped_total += depth();
       }
@@ -380,7 +527,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     },
     stats() {
       return {
-        queue_depth: depth() + spillBuffer.length,
+        queue_depth: depth() + spillBuffered(),
+        spill_buffered: spillBuffered(),
         spill_pending: spill?.pendingItems ?? 0,
         ...counters,
       };

@@ -163,3 +163,183 @@ Deno.test("drain delivers everything queued to a healthy receiver before close",
   assert.deepEqual(got, ids(0, 200));
   assert.ok(closed);
 });
+
+const segmentFiles = (dir: string) =>
+  [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".json")).length;
+
+Deno.test("a trickle into a failing durable sink is spilled in few segment files, not one per fsync", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, state } = flaky(true);
+    state.failing = true;
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxQueue: 10,
+      spillFlushMs: 100,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+    });
+    await runner.start();
+    // 310 items, 10 every 5 ms: ~155 ms of arrivals, each far apart from an fsync's view.
+    for (let i = 0; i < 310; i += 10) {
+      for (let j = i; j < i + 10; j++) runner.push(message(j));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(() => runner.stats().spill_pending === 300);
+    const files = segmentFiles(dir);
+    assert.ok(files <= 4, `300 items in ${files} segment files`);
+    assert.equal(runner.stats().spill_buffered, 0);
+    state.failing = false;
+    await until(() => got.length === 310);
+    assert.deepEqual(got, ids(0, 310));
+    await runner.drain(1000);
+    assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("replay hands the receiver full batches from several segments, without the linger", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, batches, state } = flaky(true);
+    state.failing = true;
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxQueue: 100,
+      maxBatch: 500,
+      segmentSize: 10,
+      lingerMs: 200,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+    });
+    await runner.start();
+    for (let i = 0; i < 2100; i++) runner.push(message(i));
+    await until(() => runner.stats().spill_pending === 2000);
+    assert.equal(segmentFiles(dir), 200);
+    state.failing = false;
+    const started = Date.now();
+    await until(() => got.length === 2100);
+    const elapsed = Date.now() - started;
+    assert.deepEqual(got, ids(0, 2100));
+    // The 100 in memory (one linger), then 2,000 from 200 segment files in batches of 500:
+    // one segment per batch with a 200 ms linger each would take 40 s.
+    assert.deepEqual(batches, [100, 500, 500, 500, 500]);
+    assert.ok(elapsed < 2000, `replay took ${elapsed} ms`);
+    await until(() => segmentFiles(dir) === 0);
+    assert.equal(runner.stats().replayed_total, 2000);
+    await runner.drain(1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("at the spill buffer bound a durable runner refuses messages (full), still takes inactive events, and loses nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, state } = flaky(true);
+    state.failing = true;
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxQueue: 10,
+      maxSpillBuffer: 50,
+      segmentSize: 20,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+    });
+    await runner.start();
+    // The disk goes away: spill writes fail and the buffer keeps the items.
+    await Deno.remove(dir, { recursive: true });
+    const results = Array.from({ length: 100 }, (_, i) => runner.push(message(i)));
+    assert.deepEqual(
+      [results.slice(0, 10), results.slice(10, 60), results.slice(60)].map((r) => [...new Set(r)]),
+      [["queued"], ["spilled"], ["full"]],
+    );
+    assert.ok(runner.full());
+    assert.equal(runner.push({ kind: "inactive", agentId: "a" }), "spilled");
+    assert.equal(runner.stats().refused_total, 40);
+    assert.equal(runner.stats().spill_buffered, 51);
+    // The disk is back (the failed write is retried after 1 s), then the sink.
+    await Deno.mkdir(dir);
+    await until(() => runner.stats().spill_pending === 51 && runner.stats().spill_buffered === 0);
+    assert.equal(runner.full(), false);
+    state.failing = false;
+    await until(() => got.length === 61);
+    assert.deepEqual(got, [...ids(0, 60), "inactive:a"]);
+    assert.equal(runner.push(message(100)), "queued");
+    await until(() => got.length === 62);
+    await runner.drain(1000);
+    assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a receiver's accepts() filter is applied at push: filtered messages take no queue or spill space", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, state } = flaky(true);
+    receiver.accepts = (m) => (m.data["n"] as number) % 2 === 0;
+    state.failing = true;
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxQueue: 10,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+    });
+    await runner.start();
+    const results = Array.from({ length: 40 }, (_, i) => runner.push(message(i)));
+    assert.equal(results.filter((r) => r === "filtered").length, 20);
+    assert.equal(results.filter((r) => r === "queued").length, 10);
+    assert.equal(results.filter((r) => r === "spilled").length, 10);
+    assert.equal(runner.stats().filtered_total, 20);
+    const odd = message(3);
+    assert.equal(odd.kind === "message" && runner.accepts(odd.message), false);
+    state.failing = false;
+    await until(() => got.length === 20);
+    assert.deepEqual(got, ids(0, 40).filter((_, i) => i % 2 === 0));
+    await runner.drain(1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("drain in the middle of a multi-segment replay writes the rest back in order; the next start delivers it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = flaky(true);
+    first.state.failing = true;
+    const options = {
+      spillDir: dir,
+      maxQueue: 100,
+      maxBatch: 100,
+      segmentSize: 10,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+    };
+    const runner = createReceiverRunner(first.receiver, options);
+    await runner.start();
+    for (let i = 0; i < 1000; i++) runner.push(message(i));
+    await until(() => runner.stats().spill_pending === 900);
+    first.state.failing = false;
+    first.state.delayMs = 30;
+    await until(() => first.got.length >= 300);
+    await runner.drain(10);
+    const afterDrain = first.got.length;
+
+    const second = flaky(true);
+    const again = createReceiverRunner(second.receiver, options);
+    await again.start();
+    again.push(message(1000));
+    await until(() => second.got.includes("m1000"));
+    // A batch that succeeded after the drain gave up on it is written again: idempotent sinks.
+    const resumeAt = Number(second.got[0]!.slice(1));
+    assert.ok(resumeAt <= afterDrain, `resumed at ${resumeAt}, ${afterDrain} delivered before`);
+    assert.deepEqual(second.got, ids(resumeAt, 1001));
+    assert.deepEqual(first.got.slice(0, resumeAt), ids(0, resumeAt));
+    await again.drain(1000);
+    assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -14,6 +14,8 @@ export interface SpillStore {
   /** Writes items as a segment older than every existing one (unsent queue at shutdown). */
   prepend(items: QueueItem[]): Promise<void>;
   oldest(): Promise<Segment | null>;
+  /** The oldest segment newer than `after` (by name), or null when none is left. */
+  next(after: string): Promise<Segment | null>;
   remove(name: string): Promise<void>;
   /** Items in segments on disk. */
   readonly pendingItems: number;
@@ -53,14 +55,34 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     const tmp = `${dir}/${name}.tmp`;
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     try {
-      await file.write(new TextEncoder().encode(JSON.stringify(items)));
+      const bytes = new TextEncoder().encode(JSON.stringify(items));
+      // write() may write less than asked (a full pipe or disk); loop until all of it is out.
+      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       await file.sync(); // durable before it counts as spilled
     } finally {
       file.close();
     }
     await Deno.rename(tmp, `${dir}/${name}`);
+    // The rename is durable only once the directory is synced: until then a power loss can
+    // leave just the .tmp file, which the next start removes as a torn write.
+    const dirHandle = await Deno.open(dir, { read: true });
+    try {
+      await dirHandle.sync();
+    } finally {
+      dirHandle.close();
+    }
     index.set(name, { seq, count: items.length });
     pendingItems += items.length;
+  }
+
+  async function read(afterSeq: number): Promise<Segment | null> {
+    let best: [string, { seq: number; count: number }] | undefined;
+    for (const entry of index) {
+      if (entry[1].seq > afterSeq && (!best || entry[1].seq < best[1].seq)) best = entry;
+    }
+    if (!best) return null;
+    const text = await Deno.readTextFile(`${dir}/${best[0]}`);
+    return { name: best[0], items: JSON.parse(text) as QueueItem[] };
   }
 
   return {
@@ -81,12 +103,11 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
       await write(--minSeq, items);
       if (index.size === 1) maxSeq = minSeq;
     },
-    async oldest() {
-      let best: [string, { seq: number; count: number }] | undefined;
-      for (const entry of index) if (!best || entry[1].seq < best[1].seq) best = entry;
-      if (!best) return null;
-      const text = await Deno.readTextFile(`${dir}/${best[0]}`);
-      return { name: best[0], items: JSON.parse(text) as QueueItem[] };
+    oldest() {
+      return read(-Infinity);
+    },
+    next(after) {
+      return read(parseName(after)?.seq ?? Infinity);
     },
     async remove(name) {
       const meta = index.get(name);

@@ -153,6 +153,7 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
     id,
     durable: true,
     init: ensureTable,
+    accepts: (message) => payloadType(message) === "block",
     async receive(batch) {
       // Keyed by msg_id: a message twice in one batch would make BatchWriteItem reject it all.
       const items = new Map<string, Record<string, AttributeValue>>();

@@ -270,7 +270,7 @@ Deno.test("a batch of 60 blocks is written in chunks of 25, all of it", async ()
   }
 });
 
-Deno.test("non-block messages are ignored", async () => {
+Deno.test("non-block messages are not accepted at push time, and ignored by receive", async () => {
   const dynalite = await startDynalite();
   const table = tableName();
   const receiver = await build(dynalite.endpoint, table);
@@ -281,6 +281,8 @@ Deno.test("non-block messages are ignored", async () => {
       blockMessage({}, { data: { body: block(9) } }),
       blockMessage({}, { data: { type: "BLOCK", body: block(9) } }),
     ];
+    assert.deepEqual(others.map((m) => receiver.accepts!(m)), [false, false, false, false]);
+    assert.equal(receiver.accepts!(blockMessage(block(7))), true);
     await dynalite.stop();
     await receiver.receive(others); // no block: no request at all, not even to create the table
     await dynalite.start();

@@ -103,6 +103,22 @@ Deno.test("eth_stats receiver", async (t) => {
     await migrate(server.sql);
 
     await t.step(
+      "only statistics are accepted at push time (malformed ones too: receive counts them)",
+      async () => {
+        const receiver = await build(server.sql);
+        const accepted = [
+          statistics("a", syncedStats()),
+          statistics("a", { active: "yes" }),
+          message("a", { type: "block", body: { number: 1 } }),
+          message("a", { type: "information", body: {} }),
+          message("a", { type: "pending", body: { pending: 1 } }),
+          message("a", { body: syncedStats() }),
+        ].map((m) => receiver.accepts!(m));
+        assert.deepEqual(accepted, [true, true, false, false, false, false]);
+      },
+    );
+
+    await t.step(
       "statistics with syncing as an object become a row with the three block columns",
       async () => {
         const receiver = await build(server.sql);

@@ -2,6 +2,9 @@
  * The shared part of the `eth_stats` and `system_stats` receivers: `statistics` messages
  * become rows of one Postgres table, written idempotently by `msg_id`.
  *
+ * Only `statistics` messages are queued (`accepts`): the blocks, pending counts and the rest
+ * of the subscribed metric types are filtered out when published; `receive` skips them too.
+ *
  * Write semantics:
  * - A batch becomes ONE multi-row `insert … on conflict (msg_id) do nothing` (split only
  *   above Postgres's 65,535 bind parameters, i.e. thousands of rows). A failed write throws;
@@ -124,6 +127,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     async init() {
       await prepare();
     },
+    accepts: (message) => payloadType(message) === "statistics",
     async receive(batch) {
       const rows: Row[] = [];
       for (const message of batch) {

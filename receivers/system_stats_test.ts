@@ -73,6 +73,17 @@ Deno.test("system_stats receiver", async (t) => {
   try {
     await migrate(server.sql);
 
+    await t.step("only statistics are accepted at push time", async () => {
+      const receiver = await build(server.sql);
+      const accepted = [
+        statistics("a", systemStats()),
+        statistics("a", { cpu_load: "high" }),
+        message("a", { type: "latency", body: { latency: 1 } }),
+        message("a", { body: systemStats() }),
+      ].map((m) => receiver.accepts!(m));
+      assert.deepEqual(accepted, [true, true, false, false]);
+    });
+
     await t.step("system statistics become a row, column by column", async () => {
       const receiver = await build(server.sql);
       await receiver.init!();

@@ -20,6 +20,13 @@ export interface Receiver {
    */
   readonly durable: boolean;
   init?(): Promise<void>;
+  /**
+   * Whether the receiver stores this message at all (e.g. only `statistics`). Applied when a
+   * message is pushed, so what it would drop never takes queue space, spill files or a
+   * delivery; counted as `filtered`. Must be cheap and side-effect free. Absent: every message
+   * of the subscribed metric types.
+   */
+  accepts?(message: Message): boolean;
   receive(batch: Message[]): Promise<void>;
   /** The agent stopped pinging or said bye. Delivered in order with the messages. */
   inactive?(agentId: string): Promise<void> | void;

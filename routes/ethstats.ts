@@ -178,7 +178,8 @@ type Counter =
   | "closed_inactive_user"
   | "closed_hello_timeout"
   | "history_requests"
-  | "published";
+  | "published"
+  | "overloaded";
 
 /** An emit frame as the server sends it. */
 function emit(name: string, payload?: unknown): string {
@@ -227,6 +228,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     closed_hello_timeout: 0,
     history_requests: 0,
     published: 0,
+    overloaded: 0,
   };
   const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
@@ -291,9 +293,16 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       data: { type, body },
       receivedAt: Date.now(),
     });
-    if (result) {
-      result.catch((err) => console.error(`ethstats: publishing ${type} of ${conn.agentId} failed:`, err));
-    }
+    // The ethstats protocol has no per-report answer to refuse with: an overloaded report is
+    // lost to the node, counted (bus pushes `full`, receiver `refused_total`, `overloaded` here).
+    if (result instanceof Promise) {
+      result.then(
+        (r) => {
+          if (r.state === "overloaded") counters.overloaded++;
+        },
+        (err) => console.error(`ethstats: publishing ${type} of ${conn.agentId} failed:`, err),
+      );
+    } else if (result.state === "overloaded") counters.overloaded++;
   }
 
   async function authenticate(address: string, secret: string): Promise<AuthResult> {

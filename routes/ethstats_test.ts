@@ -12,7 +12,7 @@ import { type ActivityMonitor, createActivityMonitor } from "../core/activity.ts
 import { createLocalBus } from "../core/bus.ts";
 import { type Config, configSchema } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
-import { createReceiverRunner } from "../core/runner.ts";
+import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
 import { type RecordingReceiver, recordingReceiver, waitFor } from "../tests/support/harness.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ethstats.ts";
 
@@ -172,7 +172,13 @@ async function openClient(url: string): Promise<Client> {
 
 async function startServer(
   overrides: Partial<Config["ethstats"]> = {},
-  extra: { limiter?: LoginLimiter; helloTimeoutMs?: number; inactivityTimeoutMs?: number } = {},
+  extra: {
+    limiter?: LoginLimiter;
+    helloTimeoutMs?: number;
+    inactivityTimeoutMs?: number;
+    /** Another started runner on ethereum_metrics beside the recorder (drained by the test). */
+    alsoTo?: ReceiverRunner;
+  } = {},
 ): Promise<Server> {
   const kv = await Deno.openKv(":memory:");
   const auth = await createAuthService({
@@ -188,7 +194,9 @@ async function startServer(
   const recorder = recordingReceiver();
   const runner = createReceiverRunner(recorder);
   await runner.start();
-  const bus = createLocalBus([{ runner, subscribe: ["ethereum_metrics"] }]);
+  const subscriptions = [{ runner, subscribe: ["ethereum_metrics"] }];
+  if (extra.alsoTo) subscriptions.push({ runner: extra.alsoTo, subscribe: ["ethereum_metrics"] });
+  const bus = createLocalBus(subscriptions);
   const activity = createActivityMonitor({
     timeoutMs: extra.inactivityTimeoutMs ?? 60_000,
     onInactive: (id) => bus.inactive(id),
@@ -769,3 +777,39 @@ async function addUser(s: Server): Promise<string> {
   assert.ok((await s.auth.createUser(name, password)).ok);
   return `${name}:${password}`;
 }
+
+Deno.test("a report refused because a durable receiver is at its spill bound is counted as overloaded, and reaches no receiver", async () => {
+  const dir = await Deno.makeTempDir();
+  // A durable sink that is down: one item in memory, one in the spill buffer (held by a far
+  // flush timer), then every further report is refused.
+  const down = createReceiverRunner({
+    id: "down",
+    durable: true,
+    receive: () => Promise.reject(new Error("sink down")),
+  }, {
+    spillDir: dir,
+    maxQueue: 1,
+    maxSpillBuffer: 1,
+    spillFlushMs: 600_000,
+    retryBaseMs: 5,
+    retryCapMs: 20,
+  });
+  await down.start();
+  const s = await startServer({}, { alsoTo: down });
+  try {
+    const node = await s.login("node-full"); // information: queued
+    node.send(geth.pending("node-full", 1)); // spilled
+    await arrived(s, "node-full", "pending");
+    node.send(geth.pending("node-full", 2)); // refused
+    await waitFor(() => s.ethstats.stats().overloaded === 1, 3000, "an overloaded report");
+    node.send(geth.nodePing("node-full", "t"));
+    assert.ok((await node.next()).startsWith('{"emit":["node-pong"'));
+    assert.deepEqual(s.messages("node-full", "pending").map((m) => m.data["body"]), [{ pending: 1 }]);
+    assert.equal(down.stats().refused_total, 1);
+    assert.ok(node.isOpen());
+  } finally {
+    await s.close();
+    await down.drain(10);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

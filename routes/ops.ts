@@ -52,7 +52,8 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
     {
       name: "poa_bus_pushes_total",
       type: "counter",
-      help: "Items handed to receiver queues, by outcome (queued, spilled, dropped_oldest, closed).",
+      help:
+        "Items handed to receiver queues, by outcome (queued, spilled, dropped_oldest, closed, filtered, full).",
       samples: Object.entries(bus.pushes).map(([outcome, value]) => ({ labels: { outcome }, value })),
     },
     {

@@ -47,6 +47,8 @@ function tokenError(check: Exclude<TokenCheck, { ok: true }>): AppError {
 /** The answer to every accepted report (one string, made once). */
 const SUCCESS = JSON.stringify({ result: "success" });
 const JSON_TYPE = { "content-type": "application/json" };
+/** Retry-After of a 503 `overloaded`: a spill write (one fsync) frees room well within it. */
+const OVERLOADED_RETRY_AFTER_S = 1;
 
 /** Builds the protocol sub-app. */
 export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
@@ -103,8 +105,16 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       data: value.data,
       receivedAt: Date.now(),
     });
-    // The local bus hands over at once; the cluster bus resolves on the broker's ack.
-    if (published) await published;
+    // The local bus answers at once; the cluster bus resolves on the broker's ack.
+    const result = published instanceof Promise ? await published : published;
+    if (result.state === "overloaded") {
+      throw new AppError(
+        503,
+        "overloaded",
+        `receiver(s) ${result.receivers.join(", ")} cannot take more reports now; send this one again`,
+        { "retry-after": String(OVERLOADED_RETRY_AFTER_S) },
+      );
+    }
     return c.body(SUCCESS, 200, JSON_TYPE);
   });
 

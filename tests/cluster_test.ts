@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { type LocalCluster, natsServerBinary, startLocalCluster } from "../cluster/run.ts";
 import { agentSession, report } from "./support/agent.ts";
 import { wsClient } from "./support/ws.ts";
-import { information, statisticsSynced } from "./support/fixtures.ts";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { block, information, statisticsSynced } from "./support/fixtures.ts";
 import { ADMIN, basic } from "./support/harness.ts";
 import { startTestPostgres, type TestPostgres } from "./support/postgres.ts";
 
@@ -170,8 +172,68 @@ Deno.test({
     "cluster: dashboards see every agent, bans and deactivations reach every instance within 1 s, alternating pings never flap",
   ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
   async fn(t) {
-    await withCluster({ inactivityTimeoutMs: 1000 }, async (cluster) => {
+    await withCluster({ inactivityTimeoutMs: 1000 }, async (cluster, pg) => {
       const [a, b, c] = cluster.instances.map((i) => i.url) as [string, string, string];
+
+      await t.step(
+        "blocks are filtered out of eth_stats at its consumer and acked; statistics are stored",
+        async () => {
+          const token = await agentSession(a);
+          for (const [i, base] of [a, b, c].entries()) {
+            for (let n = 0; n < 2; n++) {
+              assert.equal(
+                await post(base, "/data", token, { id: "filter", type: "ethereum_metrics", data: block }),
+                200,
+              );
+            }
+            assert.equal(
+              await post(base, "/data", token, {
+                id: `filter-${i}`,
+                type: "ethereum_metrics",
+                data: statisticsSynced,
+              }),
+              200,
+            );
+          }
+          await until(
+            async () => {
+              const [row] = await pg.sql<{ n: number }[]>`
+            select count(*)::int as n from eth_stats where agent_id like 'filter-%'`;
+              return row!.n === 3;
+            },
+            10_000,
+            "the three statistics rows",
+          );
+          const filtered = async () => {
+            let sum = 0;
+            for (const base of [a, b, c]) {
+              const text = await (await fetch(`${base}/metrics`)).text();
+              const m = /^poa_receiver_filtered_total\{receiver="eth_stats"\} (\d+)$/m.exec(text);
+              sum += Number(m?.[1] ?? 0);
+            }
+            return sum;
+          };
+          await until(async () => (await filtered()) === 6, 5000, "six blocks filtered");
+          // Acked at once, not left for redelivery: nothing pending on eth_stats's consumers.
+          const nc = await connect({ servers: cluster.nats.url });
+          try {
+            const jsm = await jetstreamManager(nc);
+            await until(
+              async () => {
+                let pending = 0;
+                for await (const info of jsm.consumers.list("POA")) {
+                  if (info.name.startsWith("eth_stats")) pending += info.num_ack_pending + info.num_pending;
+                }
+                return pending === 0;
+              },
+              5000,
+              "eth_stats consumers with nothing pending",
+            );
+          } finally {
+            await nc.close();
+          }
+        },
+      );
 
       await t.step("a dashboard client on each instance sees the agents of every instance", async () => {
         const clients = await Promise.all([a, b, c].map((base) => dashboard(base, cluster.wsSecret)));

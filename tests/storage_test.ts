@@ -168,3 +168,73 @@ Deno.test("a restart replays what a shutdown spilled while Postgres was down", a
     await pg.close();
   }
 });
+
+Deno.test("Postgres down and eth_stats's spill buffer at its bound: /data is 503 overloaded with Retry-After, blocks still pass, every 200 is a row once", async () => {
+  const pg = await startTestPostgres();
+  const t = await startTestService({
+    postgres: { url: pg.url },
+    // 20 items in memory, 30 waiting for a spill write that a far flush timer holds back.
+    queue: { maxItems: 20, maxSpillBuffer: 30, spillFlushMs: 600_000 },
+    receivers: [{ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] }],
+  });
+  try {
+    const token = await agentSession(t.base);
+    const runner = t.service.runners[0]!;
+    const post = (data: unknown) =>
+      fetch(`${t.base}/data`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ id: "agent", type: "ethereum_metrics", data }),
+      });
+    await waitFor(() => runner.stats().queue_depth === 0, 10_000, "receiver ready");
+    await pg.stop();
+    let accepted = 0;
+    for (let i = 0; i < 50; i++) {
+      const res = await post(statisticsSynced);
+      await res.body?.cancel();
+      assert.equal(res.status, 200);
+      accepted++;
+    }
+    const refused = await post(statisticsSynced);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    const body = await refused.json();
+    assert.equal(body.error, "overloaded");
+    assert.match(body.message, /eth_stats/);
+    // eth_stats does not store blocks: they are filtered at publish time, not refused.
+    const blockRes = await post(block);
+    await blockRes.body?.cancel();
+    assert.equal(blockRes.status, 200);
+
+    const metrics = await (await fetch(`${t.base}/metrics`)).text();
+    for (
+      const line of [
+        'poa_bus_pushes_total{outcome="full"} 1',
+        'poa_bus_pushes_total{outcome="filtered"} 1',
+        'poa_receiver_refused_total{receiver="eth_stats"} 1',
+        'poa_receiver_filtered_total{receiver="eth_stats"} 1',
+        'poa_receiver_spill_buffered{receiver="eth_stats"} 30',
+        'poa_http_requests_total{method="POST",route="/data",status="503"} 1',
+      ]
+    ) assert.ok(metrics.includes(line), `missing: ${line}`);
+
+    await pg.start();
+    // Once the sink is back the queue empties and the agent's retry is taken.
+    let retried = false;
+    for (let attempt = 0; attempt < 100 && !retried; attempt++) {
+      const res = await post(statisticsSynced);
+      await res.body?.cancel();
+      if (res.status === 200) retried = true;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(retried, "the retried report was accepted");
+    accepted++;
+    await waitFor(() => runner.stats().delivered_total === accepted, 30_000, "every accepted row");
+    const [counts] = await pg.sql<{ rows: number; ids: number }[]>`
+      select count(*)::int as rows, count(distinct msg_id)::int as ids from eth_stats`;
+    assert.deepEqual(counts, { rows: accepted, ids: accepted });
+  } finally {
+    await t.close();
+    await pg.close();
+  }
+});

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import type { QueueItem } from "./runner.ts";
+import { openSpillStore } from "./spill.ts";
+
+const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ kind: "inactive", agentId }));
+const agents = (segment: { items: QueueItem[] } | null) =>
+  segment?.items.map((i) => i.kind === "inactive" ? i.agentId : "?") ?? null;
+
+Deno.test("spill segments are read oldest first with next(), appended ones after, prepended ones before", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openSpillStore(dir);
+    await store.append(items("a", "b"));
+    await store.append(items("c"));
+    const first = await store.oldest();
+    assert.deepEqual(agents(first), ["a", "b"]);
+    await store.append(items("d")); // while the first two are being replayed
+    const second = await store.next(first!.name);
+    assert.deepEqual(agents(second), ["c"]);
+    assert.deepEqual(agents(await store.next(second!.name)), ["d"]);
+    assert.equal(await store.next((await store.next(second!.name))!.name), null);
+    await store.prepend(items("z"));
+    assert.deepEqual(agents(await store.oldest()), ["z"]);
+    assert.equal(store.pendingItems, 5);
+
+    // Reopened (a restart): the same order, from the file names alone.
+    const reopened = await openSpillStore(dir);
+    const order: string[][] = [];
+    for (let s = await reopened.oldest(); s; s = await reopened.next(s.name)) order.push(agents(s)!);
+    assert.deepEqual(order, [["z"], ["a", "b"], ["c"], ["d"]]);
+    assert.equal(reopened.segments, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
