@@ -959,8 +959,9 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     throw err;
   }
 
-  // ---- slices: one per worker (or this thread alone) ----
-  const startAtEpoch = Date.now() + (workersN > 1 ? 1000 : 50);
+  // ---- slices: one per worker (or this thread alone), starting once every worker is loaded ----
+  const workers = workersN > 1 ? await loadWorkers(workersN) : [];
+  const startAtEpoch = Date.now() + 50;
   const slices: AgentSlice[] = [];
   for (let w = 0; w < workersN; w++) {
     const from = Math.floor(agentsN * w / workersN);
@@ -1040,7 +1041,9 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
     if (workersN === 1) {
       results = [await simulateAgents(slices[0]!, { signal: options.signal, onSecond })];
     } else {
-      results = await Promise.all(slices.map((slice) => runWorker(slice, onSecond, options.signal)));
+      results = await Promise.all(
+        slices.map((slice, i) => runWorker(workers[i]!, slice, onSecond, options.signal)),
+      );
     }
   } finally {
     clearTimeout(cpuTimer);
@@ -1070,13 +1073,41 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
   });
 }
 
-/** Runs one slice in a Worker thread of this process. */
+/** Starts a Worker thread of this process; resolves once its module has loaded. */
+function loadWorker(): Promise<Worker> {
+  const worker = new Worker(new URL("./sim_worker.ts", import.meta.url).href, { type: "module" });
+  const loaded = Promise.withResolvers<Worker>();
+  const timer = setTimeout(() => {
+    worker.terminate();
+    loaded.reject(new Error("sim worker: not loaded within 60 s"));
+  }, 60_000);
+  worker.onmessage = (e: MessageEvent) => {
+    if (e.data?.type === "ready") loaded.resolve(worker);
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    worker.terminate();
+    loaded.reject(new Error(`sim worker: ${e.message}`));
+  };
+  return loaded.promise.finally(() => clearTimeout(timer));
+}
+
+/** Starts `n` workers; if one fails, the others are stopped and the error is thrown. */
+async function loadWorkers(n: number): Promise<Worker[]> {
+  const settled = await Promise.allSettled(Array.from({ length: n }, loadWorker));
+  const failed = settled.find((r) => r.status === "rejected");
+  if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<Worker>).value);
+  for (const r of settled) if (r.status === "fulfilled") r.value.terminate();
+  throw failed.reason;
+}
+
+/** Runs one slice in a loaded Worker thread of this process. */
 function runWorker(
+  worker: Worker,
   slice: AgentSlice,
   onSecond: (s: SliceSecond) => void,
   signal?: AbortSignal,
 ): Promise<SliceResult> {
-  const worker = new Worker(new URL("./sim_worker.ts", import.meta.url).href, { type: "module" });
   const done = Promise.withResolvers<SliceResult>();
   const stop = () => worker.postMessage({ type: "stop" });
   signal?.addEventListener("abort", stop, { once: true });

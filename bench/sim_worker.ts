@@ -21,3 +21,6 @@ scope.onmessage = (e: MessageEvent) => {
     (err) => scope.postMessage({ type: "error", message: String((err as Error)?.stack ?? err) }),
   );
 };
+
+// Loaded: the run's start time is set once every worker is here (loading can take a while).
+scope.postMessage({ type: "ready" });
