@@ -76,7 +76,13 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
  * no conversion.
  */
 function inspect(value: unknown, msgpack: boolean, max = MAX_DEPTH): unknown {
-  if (msgpack) value = convert(value);
+  if (!msgpack) {
+    if (tooDeep(value, max)) {
+      throw new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
+    }
+    return value;
+  }
+  value = convert(value);
   const stack: Array<[object, number]> = [];
   if (value !== null && typeof value === "object") stack.push([value, 0]);
   while (stack.length > 0) {
@@ -104,15 +110,29 @@ function convert(value: unknown): unknown {
   return value;
 }
 
-/** True when a decoded value nests deeper than `max` arrays/objects (iterative: no recursion). */
+/**
+ * True when a decoded value nests deeper than `max` arrays/objects. Recursive, but never more
+ * than `max` + 1 calls deep; it allocates nothing, as it runs on every ethstats frame.
+ */
 export function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
-  try {
-    inspect(value, false, max);
+  return value !== null && typeof value === "object" && deeperThan(value, 0, max);
+}
+
+function deeperThan(value: object, depth: number, max: number): boolean {
+  if (depth >= max) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (child !== null && typeof child === "object" && deeperThan(child, depth + 1, max)) return true;
+    }
     return false;
-  } catch (err) {
-    if (err instanceof AppError && err.code === "too_deep") return true;
-    throw err;
   }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const child = record[key];
+    if (child !== null && typeof child === "object" && deeperThan(child, depth + 1, max)) return true;
+  }
+  return false;
 }
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
