@@ -6,13 +6,44 @@ const R = 8;
 const P = 1;
 const KEYLEN = 32;
 
+/**
+ * scrypt runs at most this many at once. Each takes 128·N·r bytes (16 MB here) that the
+ * allocator keeps afterwards, so concurrent logins would otherwise grow RSS by 16 MB each;
+ * two keep both cores busy.
+ */
+export const SCRYPT_CONCURRENCY = 2;
+
+let running = 0;
+let peak = 0;
+const queued: Array<() => void> = [];
+
+/** How many scrypt runs are in progress, waiting, and the most that ever ran at once. */
+export function scryptLoad(): { running: number; queued: number; peak: number } {
+  return { running, queued: queued.length, peak };
+}
+
+async function withScryptSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running < SCRYPT_CONCURRENCY) running++;
+  else await new Promise<void>((resolve) => queued.push(resolve)); // the slot is handed over
+  peak = Math.max(peak, running);
+  try {
+    return await fn();
+  } finally {
+    const next = queued.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEYLEN, { N: n, r, p, maxmem: 64 * 1024 * 1024 }, (err, key) => {
-      if (err) reject(err);
-      else resolve(key);
-    });
-  });
+  return withScryptSlot(() =>
+    new Promise((resolve, reject) => {
+      scrypt(password, salt, KEYLEN, { N: n, r, p, maxmem: 64 * 1024 * 1024 }, (err, key) => {
+        if (err) reject(err);
+        else resolve(key);
+      });
+    })
+  );
 }
 
 /** Hashes a password as `scrypt$N$r$p$salt$hash` (base64 parts). */

@@ -2,6 +2,7 @@
  * Users, sessions and token checks. Keeps what the hot path needs (user status, bans,
  * verified tokens) in memory, in step with the store, so a token check costs no I/O.
  */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { sign, verify } from "hono/jwt";
 import { hashPassword, randomString, safeEqual, verifyPassword } from "./password.ts";
 import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
@@ -27,7 +28,11 @@ export interface AuthServiceOptions {
 
 /** The auth operations routes use. */
 export interface AuthService {
-  /** Checks user/password of an agent user; false for unknown, wrong or inactive. */
+  /**
+   * Checks user/password of an agent user; false for unknown, wrong or inactive. A password
+   * verified once is remembered (as a keyed digest) while the user's stored hash stays the
+   * same and the user stays active, so a repeated login costs no scrypt.
+   */
   login(name: string, password: string): Promise<boolean>;
   /** Signs a token for `name` with `sub`, `iat`, `exp`, `jti`. */
   issueToken(name: string): Promise<string>;
@@ -45,8 +50,10 @@ export interface AuthService {
   banToken(token: string): Promise<boolean>;
   /** Whether `name` exists and is active, from memory. */
   isActiveUser(name: string): boolean;
-  /** Counters for /metrics. */
+  /** Counters for /metrics: token checks by outcome. */
   readonly stats: Record<string, number>;
+  /** Password logins answered from the verified-login cache, and those that ran scrypt. */
+  readonly loginStats: { cached: number; scrypt: number };
   close(): void;
 }
 
@@ -69,8 +76,15 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const now = options.now ?? Date.now;
   const key = await importKey(options.secret);
   const cacheSize = options.tokenCacheSize ?? 100_000;
-  /** name → active */
-  const users = new Map<string, boolean>();
+  /** name → what the hot path needs, in step with the store (watch). */
+  const users = new Map<string, { active: boolean; passwordHash: string }>();
+  /**
+   * name → HMAC of a password that verified against `passwordHash`. The HMAC key is random
+   * per process, so the digests are no use outside it.
+   */
+  const verifiedLogins = new Map<string, { digest: Buffer; passwordHash: string }>();
+  const loginKey = randomBytes(32);
+  const digestOf = (password: string) => createHmac("sha256", loginKey).update(password).digest();
   /** jti → exp (epoch s) */
   const bans = new Map<string, number>();
   /** token → verified claims; only signature-checked tokens enter. */
@@ -83,14 +97,18 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     inactive: 0,
     unknown_user: 0,
   };
+  const loginStats = { cached: 0, scrypt: 0 };
 
-  for (const u of await store.listUsers()) users.set(u.name, u.active);
+  for (const u of await store.listUsers()) {
+    users.set(u.name, { active: u.active, passwordHash: u.passwordHash });
+  }
   for (const b of await store.listBans()) bans.set(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {
     const u = await store.getUser(name);
-    if (u) users.set(name, u.active);
+    if (u) users.set(name, { active: u.active, passwordHash: u.passwordHash });
     else users.delete(name);
+    verifiedLogins.delete(name);
   }
 
   const unwatch = store.watch((change: AuthChange) => {
@@ -136,7 +154,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     else if (claims.exp <= now() / 1000) result = { ok: false, reason: "expired" };
     else if (bans.has(claims.jti)) result = { ok: false, reason: "banned" };
     else if (!users.has(claims.sub)) result = { ok: false, reason: "unknown_user" };
-    else if (!users.get(claims.sub)) result = { ok: false, reason: "inactive" };
+    else if (!users.get(claims.sub)!.active) result = { ok: false, reason: "inactive" };
     else result = { ok: true, user: claims.sub, jti: claims.jti, exp: claims.exp };
     stats[result.ok ? "ok" : result.reason]!++;
     return result;
@@ -149,13 +167,30 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
 
   return {
     stats,
+    loginStats,
     async login(name, password) {
+      const digest = digestOf(password);
+      const known = verifiedLogins.get(name);
+      const current = users.get(name);
+      if (
+        known !== undefined && current !== undefined && current.active &&
+        known.passwordHash === current.passwordHash && timingSafeEqual(known.digest, digest)
+      ) {
+        loginStats.cached++;
+        return true;
+      }
+      loginStats.scrypt++;
       const user = await store.getUser(name);
       const ok = await verifyPassword(
         password,
         user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
       );
-      return ok && user !== null && user.active;
+      if (!ok || user === null || !user.active) return false;
+      if (verifiedLogins.size >= cacheSize && !verifiedLogins.has(name)) {
+        verifiedLogins.delete(verifiedLogins.keys().next().value!);
+      }
+      verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
+      return true;
     },
     async issueToken(name) {
       const iat = Math.floor(now() / 1000);
@@ -179,14 +214,15 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     async createUser(requestedName, requestedPassword) {
       const userName = requestedName ?? randomString(8);
       const password = requestedPassword ?? randomString(15);
+      const passwordHash = await hashPassword(password);
       const result = await store.createUser({
         name: userName,
-        passwordHash: await hashPassword(password),
+        passwordHash,
         active: true,
         createdAt: new Date(now()).toISOString(),
       });
       if (result === "exists") return { ok: false, reason: "exists" };
-      users.set(userName, true);
+      users.set(userName, { active: true, passwordHash });
       return { ok: true, name: userName, password };
     },
     listUsers() {
@@ -195,11 +231,15 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     async deleteUser(userName) {
       const deleted = await store.deleteUser(userName);
       users.delete(userName);
+      verifiedLogins.delete(userName);
       return deleted;
     },
     async setActive(userName, active) {
       const found = await store.setActive(userName, active);
-      if (found) users.set(userName, active);
+      const current = users.get(userName);
+      if (found && current) users.set(userName, { ...current, active });
+      else if (found) await refreshUser(userName);
+      verifiedLogins.delete(userName);
       return found;
     },
     async banToken(token) {
@@ -210,7 +250,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       return true;
     },
     isActiveUser(userName) {
-      return users.get(userName) === true;
+      return users.get(userName)?.active === true;
     },
     close() {
       clearInterval(sweep);

@@ -1357,7 +1357,8 @@ function renderMarkdown(r: Results, plots: string[]): string {
           `own ticker (node-ping → node-pong → latency, then block, pending, stats), and on each new head of one shared chain ` +
           `(every ${r.options.ethstatsBlockIntervalS} s) block + pending from every node within 1 s of each other; logins with ` +
           `the shared secret; the first head after login (history requests) is a warm-up, not measured. Each paced run ` +
-          `starts a fresh service. Flood: 100 nodes logged in with user:password (one scrypt check each), bursts of 50 ` +
+          `starts a fresh service. Flood: 100 nodes logged in with user:password (verified by scrypt once, when the bench ` +
+          `takes the user's session token; the nodes' logins then hit the service's verified-login cache), bursts of 50 ` +
           `block/stats frames closed by a node-ping whose pong proves they were handled. "Server CPU per frame" is the ` +
           `server's CPU over the measured window divided by the frames the nodes sent.`,
         "",

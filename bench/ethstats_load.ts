@@ -257,8 +257,8 @@ async function main(): Promise<void> {
 
   const live = () => nodes.filter((n) => n.ready && !n.closed);
   if (mode === "paced") {
-    // Warm-up: the first block after login makes the server ask for history (up to 50 blocks
-    // per node); that burst belongs to login, not to the steady state measured below.
+    // Warm-up: the first blocks after login make the server fill in its history (a few
+    // 10-block requests per network); that belongs to login, not to the steady state below.
     const n = ++head;
     await Promise.all(live().map((node) => sleep(Math.random() * 1000).then(() => headReport(node, n))));
     await sleep(4000);

@@ -71,3 +71,24 @@ Deno.test("jsonTooDeep on the bytes agrees with tooDeep on the parsed value", ()
     { numRuns: 2000 },
   );
 });
+
+Deno.test("tooDeep counts arrays and objects alike and allows exactly MAX_DEPTH levels", () => {
+  const nest = (levels: number, wrap: (inner: unknown) => unknown) => {
+    let v: unknown = "leaf";
+    for (let i = 0; i < levels; i++) v = wrap(v);
+    return v;
+  };
+  for (const wrap of [(x: unknown) => [x], (x: unknown) => ({ k: x })]) {
+    assert.equal(tooDeep(nest(MAX_DEPTH, wrap)), false);
+    assert.equal(tooDeep(nest(MAX_DEPTH + 1, wrap)), true);
+  }
+  // Mixed: each wrap is an array holding an object, two levels.
+  const mixed = (x: unknown) => [1, { a: null, b: x }];
+  assert.equal(tooDeep(nest(MAX_DEPTH / 2, mixed)), false);
+  assert.equal(tooDeep([nest(MAX_DEPTH / 2, mixed)]), true);
+  // A deep branch after shallow siblings is still found; scalars and null are depth 0.
+  assert.equal(tooDeep({ a: [1, 2, 3], b: { c: {} }, d: nest(MAX_DEPTH, (x) => [x]) }), true);
+  for (const v of [null, 1, "s", true, undefined, [], {}]) assert.equal(tooDeep(v), false);
+  assert.equal(tooDeep(nest(3, (x) => [x]), 3), false);
+  assert.equal(tooDeep(nest(4, (x) => [x]), 3), true);
+});

@@ -28,6 +28,8 @@ export interface EthstatsRoutesDeps {
   limiter?: LoginLimiter;
   /** A socket that has not sent `hello` within this time is closed (default 10 s). */
   helloTimeoutMs?: number;
+  /** An unanswered history request frees its network for another node after this (default 10 s). */
+  historyTimeoutMs?: number;
 }
 
 /** The handler, its counters and its shutdown. */
@@ -50,8 +52,10 @@ export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
  * node has sent something within this window (three report intervals).
  */
 const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
-/** Node ids whose last block number is remembered (for history gaps across reconnects). */
-const MAX_REMEMBERED_NODES = 100_000;
+/** Block numbers asked for in one history request (go-ethereum answers with whole blocks). */
+export const HISTORY_CHUNK = 10;
+/** Networks (`info.net`) whose block record is kept; the oldest is forgotten beyond this. */
+const MAX_NETWORKS = 1024;
 const SWEEP_INTERVAL_MS = 1000;
 
 /** Close codes (RFC 6455). */
@@ -153,13 +157,29 @@ interface Connection {
   /** The agent user whose bans apply; null when the shared secret was used. */
   user: string | null;
   canUpdateHistory: boolean;
-  historyAsked: boolean;
-  /** The highest block number this socket reported (for `syncing: true`). */
+  /** `hello.info.net`: nodes of one network share a block record (see `ChainRecord`). */
+  net: string;
+  /** The highest block number this socket reported (for `syncing: true` and history). */
   headBlock: number | null;
   lastFrameAt: number;
   /** Token bucket for maxMessagesPerSecond. */
   tokens: number;
   refilledAt: number;
+}
+
+/**
+ * What the server knows of one network's recent blocks, from every node's block and history
+ * reports: only numbers in the window `[head - historyRequestLimit, head]` are kept.
+ */
+interface ChainRecord {
+  /** The highest block number reported on this network. */
+  head: number;
+  /** Numbers in the window the server has, or asked for and got an answer without. */
+  settled: Set<number>;
+  /** `head` when a scan of the whole window found nothing missing (skips rescans). */
+  completeAt: number;
+  /** The one outstanding history request of this network. */
+  asked: { conn: Connection; list: number[]; deadline: number } | null;
 }
 
 type AuthResult = { ok: true; user: string | null } | { ok: false; message: string };
@@ -178,6 +198,7 @@ type Counter =
   | "closed_inactive_user"
   | "closed_hello_timeout"
   | "history_requests"
+  | "history_timeouts"
   | "published"
   | "overloaded";
 
@@ -227,6 +248,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     closed_inactive_user: 0,
     closed_hello_timeout: 0,
     history_requests: 0,
+    history_timeouts: 0,
     published: 0,
     overloaded: 0,
   };
@@ -234,9 +256,11 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   const perAddress = new Map<string, number>();
   /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
   const perAgent = new Map<string, number>();
-  /** Highest block number seen per agent id, kept across reconnects (insertion = recency). */
-  const lastBlock = new Map<string, number>();
+  /** Per network (`info.net`), insertion order = age. */
+  const chains = new Map<string, ChainRecord>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
+  const historyTimeoutMs = deps.historyTimeoutMs ?? 10_000;
+  const historyLimit = options.historyRequestLimit;
   const rate = options.maxMessagesPerSecond;
   const burst = Math.max(1, rate);
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -255,6 +279,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     const wasReady = conn.state === "ready";
     conn.state = "closed";
     if (!connections.delete(conn)) return;
+    const chain = chains.get(conn.net);
+    if (chain?.asked?.conn === conn) chain.asked = null; // another node may be asked at once
     const left = (perAddress.get(conn.address) ?? 1) - 1;
     if (left > 0) perAddress.set(conn.address, left);
     else perAddress.delete(conn.address);
@@ -345,41 +371,72 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     conn.agentId = hello.id;
     conn.user = result.user;
     conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
+    conn.net = String(hello.info.net ?? "");
     perAgent.set(hello.id, (perAgent.get(hello.id) ?? 0) + 1);
     send(conn, READY);
     activity.ping(hello.id);
     publish(conn, "information", hello.info);
   }
 
+  function chainOf(net: string): ChainRecord {
+    let chain = chains.get(net);
+    if (chain === undefined) {
+      chain = { head: -1, settled: new Set(), completeAt: -1, asked: null };
+      chains.set(net, chain);
+      if (chains.size > MAX_NETWORKS) chains.delete(chains.keys().next().value!);
+    }
+    return chain;
+  }
+
+  /** Records that the network has block `n`, sliding its window when `n` is a new head. */
+  function noteBlock(chain: ChainRecord, n: number): void {
+    if (n > chain.head) {
+      // One new head on a complete window leaves it complete; a jump needs a rescan.
+      if (chain.completeAt === chain.head && n === chain.head + 1) chain.completeAt = n;
+      chain.head = n;
+      const low = n - historyLimit;
+      for (const k of chain.settled) if (k < low) chain.settled.delete(k);
+    }
+    if (n >= chain.head - historyLimit) chain.settled.add(n);
+  }
+
   /**
-   * Asks for the blocks the server lacks, once per connection, when the node reports its
-   * first block: those after the highest block seen from this node id before (on an earlier
-   * connection) and below this one, at most `historyRequestLimit` of them. An explicit list
-   * rather than an empty one: an empty list makes go-ethereum send its latest 50 blocks
-   * whatever the limit and whatever the server already has. Nothing is sent when nothing is
-   * missing — go-ethereum would read an empty list as "send the latest 50".
+   * Asks `conn` for up to HISTORY_CHUNK blocks its network lacks, newest first, among the
+   * `historyRequestLimit` below the network's head and at or below the node's own head; at
+   * most one request per network is outstanding (until answered, its socket closes, or
+   * `historyTimeoutMs`). An explicit list, never an empty one: go-ethereum reads an empty
+   * list as "send your latest 50", whatever the server already has.
    */
-  function requestHistory(conn: Connection, head: number): void {
-    conn.historyAsked = true;
-    const limit = options.historyRequestLimit;
-    if (limit <= 0 || !conn.canUpdateHistory) return;
-    const known = lastBlock.get(conn.agentId);
-    const from = Math.max(0, head - limit, known === undefined ? 0 : known + 1);
-    if (from >= head) return;
+  function askHistory(conn: Connection, now: number): void {
+    if (historyLimit <= 0 || !conn.canUpdateHistory || conn.headBlock === null) return;
+    const chain = chainOf(conn.net);
+    if (chain.completeAt === chain.head) return;
+    if (chain.asked !== null) {
+      if (chain.asked.deadline > now) return;
+      counters.history_timeouts++;
+      chain.asked = null;
+    }
+    const top = Math.min(conn.headBlock, chain.head);
+    const low = Math.max(0, chain.head - historyLimit);
     const list: number[] = [];
-    for (let n = from; n < head; n++) list.push(n);
+    for (let n = top; n >= low && list.length < HISTORY_CHUNK; n--) {
+      if (!chain.settled.has(n)) list.push(n);
+    }
+    if (list.length === 0) {
+      if (top === chain.head) chain.completeAt = chain.head;
+      return;
+    }
+    list.reverse();
+    chain.asked = { conn, list, deadline: now + historyTimeoutMs };
     counters.history_requests++;
     send(conn, emit("history", { list }));
   }
 
-  function rememberBlock(agentId: string, n: number): void {
-    const known = lastBlock.get(agentId);
-    if (known !== undefined && known >= n) return;
-    lastBlock.delete(agentId);
-    lastBlock.set(agentId, n);
-    if (lastBlock.size > MAX_REMEMBERED_NODES) {
-      const oldest = lastBlock.keys().next().value;
-      if (oldest !== undefined) lastBlock.delete(oldest);
+  function onBlockNumber(conn: Connection, n: number): void {
+    conn.headBlock = Math.max(conn.headBlock ?? 0, n);
+    if (historyLimit > 0) {
+      noteBlock(chainOf(conn.net), n);
+      askHistory(conn, Date.now());
     }
   }
 
@@ -414,11 +471,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       "block",
       on(blockPayload, (conn, { block }) => {
         const n = toSafeNumber(block.number);
-        if (n !== null) {
-          if (!conn.historyAsked) requestHistory(conn, n);
-          conn.headBlock = Math.max(conn.headBlock ?? 0, n);
-          rememberBlock(conn.agentId, n);
-        }
+        if (n !== null) onBlockNumber(conn, n);
         publish(conn, "block", block);
       }),
     ],
@@ -455,11 +508,19 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     [
       "history",
       on(historyPayload, (conn, { history }) => {
+        publish(conn, "history", { history });
+        if (historyLimit <= 0) return;
+        const chain = chainOf(conn.net);
         for (const block of history) {
           const n = toSafeNumber(block.number);
-          if (n !== null) rememberBlock(conn.agentId, n);
+          if (n !== null) noteBlock(chain, n);
         }
-        publish(conn, "history", { history });
+        if (chain.asked?.conn === conn) {
+          // Answered: what the node did not send, it does not have; not asked again.
+          for (const n of chain.asked.list) if (n >= chain.head - historyLimit) chain.settled.add(n);
+          chain.asked = null;
+          askHistory(conn, Date.now()); // the next chunk, if any
+        }
       }),
     ],
     // Its own type: receivers select on `type` and pass it by; the dashboard feed forwards it.
@@ -611,7 +672,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         agentId: "",
         user: null,
         canUpdateHistory: true,
-        historyAsked: false,
+        net: "",
         headBlock: null,
         lastFrameAt: now,
         tokens: burst,

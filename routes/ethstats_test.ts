@@ -25,10 +25,12 @@ function hex(n: number, bytes: number): string {
 
 /** go-ethereum's frames, exactly as `conn.WriteJSON` puts them on the wire. */
 const geth = {
-  hello(id: string, secret: string): string {
+  hello(id: string, secret: string, net = "1"): string {
     return `{"emit":["hello",{"id":${j(id)},"info":{"name":${
       j(id)
-    },"node":"Geth/v1.14.12-stable-293a300d/linux-amd64/go1.23.4","port":30303,"net":"1","protocol":"eth/68","api":"No","os":"linux","os_v":"amd64","client":"0.1.1","canUpdateHistory":true},"secret":${
+    },"node":"Geth/v1.14.12-stable-293a300d/linux-amd64/go1.23.4","port":30303,"net":${
+      j(net)
+    },"protocol":"eth/68","api":"No","os":"linux","os_v":"amd64","client":"0.1.1","canUpdateHistory":true},"secret":${
       j(secret)
     }}]}\n`;
   },
@@ -87,8 +89,8 @@ interface Server {
   password: string;
   /** Connects a scripted client (closed by `close()` if the test does not). */
   connect(): Promise<Client>;
-  /** Connects, logs in as `id` with the agent user's secret and waits for "ready". */
-  login(id: string): Promise<Client>;
+  /** Connects, logs in as `id` (network `net`, default "1") and waits for "ready". */
+  login(id: string, net?: string): Promise<Client>;
   /** Messages of one node with the given payload type. */
   messages(agentId: string, type: string): Message[];
   close(): Promise<void>;
@@ -175,6 +177,7 @@ async function startServer(
   extra: {
     limiter?: LoginLimiter;
     helloTimeoutMs?: number;
+    historyTimeoutMs?: number;
     inactivityTimeoutMs?: number;
     /** Another started runner on ethereum_metrics beside the recorder (drained by the test). */
     alsoTo?: ReceiverRunner;
@@ -208,6 +211,7 @@ async function startServer(
     options: { ...DEFAULTS, ...overrides },
     limiter: extra.limiter,
     helloTimeoutMs: extra.helloTimeoutMs,
+    historyTimeoutMs: extra.historyTimeoutMs,
   });
   const controller = new AbortController();
   const server = Deno.serve(
@@ -230,9 +234,9 @@ async function startServer(
     user,
     password,
     connect,
-    async login(id) {
+    async login(id, net) {
       const client = await connect();
-      client.send(geth.hello(id, `${user}:${password}`));
+      client.send(geth.hello(id, `${user}:${password}`, net));
       assert.equal(await client.next(), READY);
       return client;
     },
@@ -638,33 +642,108 @@ Deno.test("connections over maxConnectionsPerAddress are told and closed; the ot
   }
 });
 
-Deno.test("a reconnecting node is asked only for the blocks the server lacks", async () => {
+/** The next frame is the pong of a ping sent now: nothing else was sent before it. */
+async function nothingElseSent(c: Client, id: string): Promise<void> {
+  c.send(geth.nodePing(id, "t"));
+  const frame = await c.next();
+  assert.ok(frame.startsWith('{"emit":["node-pong"'), frame);
+}
+
+function historyList(frame: string): number[] {
+  const parsed = JSON.parse(frame);
+  assert.equal(parsed.emit[0], "history", frame);
+  return parsed.emit[1].list;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test("history is asked for in chunks of 10, newest first, one request per network at a time", async () => {
+  const s = await startServer({ historyRequestLimit: 20 });
+  try {
+    const a = await s.login("hist-a");
+    a.send(geth.block("hist-a", 100));
+    assert.deepEqual(historyList(await a.next()), range(90, 99));
+
+    // Another node of the network reports while the request is outstanding: not asked.
+    const b = await s.login("hist-b");
+    b.send(geth.block("hist-b", 100));
+    await nothingElseSent(b, "hist-b");
+    a.send(geth.block("hist-a", 100));
+    await nothingElseSent(a, "hist-a");
+
+    // The answer is published as the node sent it, and the next chunk follows at once.
+    a.send(geth.history("hist-a", range(90, 99).reverse()));
+    assert.deepEqual(historyList(await a.next()), range(80, 89));
+    const published = await arrived(s, "hist-a", "history");
+    assert.deepEqual(published.data, {
+      type: "history",
+      body: { history: range(90, 99).reverse().map((n) => JSON.parse(geth.blockJson(n))) },
+    });
+
+    // The node lacks 80..84: answered without them, they are not asked for again.
+    a.send(geth.history("hist-a", range(85, 89).reverse()));
+    await arrived(s, "hist-a", "history", 2);
+    await nothingElseSent(a, "hist-a");
+
+    // The window is complete: a node logging in later is asked for nothing.
+    const c = await s.login("hist-c");
+    c.send(geth.block("hist-c", 100));
+    await nothingElseSent(c, "hist-c");
+    // A new head one above keeps it complete; a jump leaves a gap that is asked for.
+    c.send(geth.block("hist-c", 101));
+    await nothingElseSent(c, "hist-c");
+    c.send(geth.block("hist-c", 105));
+    assert.deepEqual(historyList(await c.next()), [102, 103, 104]);
+    assert.equal(s.ethstats.stats().history_requests, 3);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("history is asked for only up to the node's own head, and per network", async () => {
   const s = await startServer({ historyRequestLimit: 50 });
   try {
-    const c1 = await s.login("hist");
-    c1.send(geth.block("hist", 100));
-    const list = JSON.parse(await c1.next()).emit[1].list;
-    assert.deepEqual(list, Array.from({ length: 50 }, (_, i) => 50 + i));
-    c1.send(geth.block("hist", 101)); // asked once per connection
-    await c1.close();
+    const ahead = await s.login("ahead");
+    ahead.send(geth.block("ahead", 200));
+    assert.deepEqual(historyList(await ahead.next()), range(190, 199));
+    ahead.send(geth.history("ahead", range(190, 199)));
+    assert.deepEqual(historyList(await ahead.next()), range(180, 189));
+    await ahead.close(); // unanswered: freed for another node at once
 
-    const c2 = await s.login("hist");
-    c2.send(geth.block("hist", 104));
-    assert.equal(await c2.next(), '{"emit":["history",{"list":[102,103]}]}');
-    await c2.close();
+    // A node behind the network's head is asked only for blocks it can have.
+    const behind = await s.login("behind");
+    behind.send(geth.block("behind", 170));
+    assert.deepEqual(historyList(await behind.next()), range(160, 169));
 
-    // Nothing missing: no request (an empty list would mean "your latest 50").
-    const c3 = await s.login("hist");
-    c3.send(geth.block("hist", 104));
-    c3.send(geth.nodePing("hist", "t"));
-    assert.ok((await c3.next()).startsWith('{"emit":["node-pong"'));
+    // Another network (info.net) has its own record.
+    const other = await s.login("other-net", "5");
+    other.send(geth.block("other-net", 200));
+    assert.deepEqual(historyList(await other.next()), range(190, 199));
+  } finally {
+    await s.close();
+  }
+});
 
-    // A genesis block has nothing below it.
-    const c4 = await s.login("fresh");
-    c4.send(geth.block("fresh", 0));
-    c4.send(geth.nodePing("fresh", "t"));
-    assert.ok((await c4.next()).startsWith('{"emit":["node-pong"'));
+Deno.test("an unanswered history request times out and another node is asked", async () => {
+  const s = await startServer({ historyRequestLimit: 5 }, { historyTimeoutMs: 300 });
+  try {
+    const silent = await s.login("silent");
+    silent.send(geth.block("silent", 50));
+    assert.deepEqual(historyList(await silent.next()), range(45, 49));
+    const helper = await s.login("helper");
+    helper.send(geth.block("helper", 50));
+    await nothingElseSent(helper, "helper");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    helper.send(geth.block("helper", 50));
+    assert.deepEqual(historyList(await helper.next()), range(45, 49));
+    assert.equal(s.ethstats.stats().history_timeouts, 1);
     assert.equal(s.ethstats.stats().history_requests, 2);
+    // A late answer from the first node still counts as blocks the network has.
+    silent.send(geth.history("silent", range(45, 49)));
+    await arrived(s, "silent", "history");
+    helper.send(geth.history("helper", [49]));
+    await arrived(s, "helper", "history");
+    await nothingElseSent(helper, "helper");
   } finally {
     await s.close();
   }

@@ -35,6 +35,12 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       samples: Object.entries(deps.auth.stats).map(([outcome, value]) => ({ labels: { outcome }, value })),
     },
     {
+      name: "poa_password_logins_total",
+      type: "counter",
+      help: "Agent-user password checks, by whether a verified login was remembered or scrypt ran.",
+      samples: Object.entries(deps.auth.loginStats).map(([by, value]) => ({ labels: { by }, value })),
+    },
+    {
       name: "poa_failed_logins_total",
       type: "counter",
       help: "Failed Basic-auth attempts (session and admin).",

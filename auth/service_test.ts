@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { createPgAuthStore } from "../cluster/pg_auth_store.ts";
+import { migrate } from "../db/migrate.ts";
+import { startTestPostgres } from "../tests/support/postgres.ts";
+import { createKvAuthStore } from "./kv_store.ts";
+import { hashPassword } from "./password.ts";
+import { type AuthService, createAuthService } from "./service.ts";
+import type { AuthStore } from "./store.ts";
+
+async function withService(
+  store: AuthStore,
+  fn: (auth: AuthService) => Promise<void>,
+): Promise<void> {
+  const auth = await createAuthService({
+    store,
+    secret: crypto.randomUUID() + crypto.randomUUID(),
+    ttlSeconds: 3600,
+    admins: [],
+  });
+  try {
+    await fn(auth);
+  } finally {
+    auth.close();
+  }
+}
+
+async function withKvService(fn: (auth: AuthService) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await withService(createKvAuthStore(kv), fn);
+  } finally {
+    kv.close();
+  }
+}
+
+async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const name = () => "u" + crypto.randomUUID().slice(0, 8);
+
+Deno.test("a repeated login with the right password is answered without scrypt", async () => {
+  await withKvService(async (auth) => {
+    const user = name();
+    assert.ok((await auth.createUser(user, "pw-one")).ok);
+    assert.equal(await auth.login(user, "pw-one"), true);
+    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 1 });
+    for (let i = 0; i < 5; i++) assert.equal(await auth.login(user, "pw-one"), true);
+    assert.deepEqual(auth.loginStats, { cached: 5, scrypt: 1 });
+  });
+});
+
+Deno.test("a wrong password is never accepted from the cache and always runs scrypt", async () => {
+  await withKvService(async (auth) => {
+    const user = name();
+    const other = name();
+    assert.ok((await auth.createUser(user, "pw-one")).ok);
+    assert.ok((await auth.createUser(other, "pw-two")).ok);
+    assert.equal(await auth.login(user, "pw-one"), true);
+    assert.equal(await auth.login(other, "pw-two"), true);
+    for (
+      const [u, p] of [[user, "pw-one "], [user, "pw-on"], [user, ""], [user, "pw-two"], [other, "pw-one"]]
+    ) {
+      assert.equal(await auth.login(u!, p!), false, `${u}:${p}`);
+    }
+    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 7 });
+    // The right password still hits after the failures.
+    assert.equal(await auth.login(user, "pw-one"), true);
+    assert.equal(auth.loginStats.cached, 1);
+  });
+});
+
+Deno.test("deactivating or deleting a user ends its cached login; a re-created user needs its new password", async () => {
+  await withKvService(async (auth) => {
+    const user = name();
+    assert.ok((await auth.createUser(user, "old-pw")).ok);
+    assert.equal(await auth.login(user, "old-pw"), true);
+
+    assert.ok(await auth.setActive(user, false));
+    assert.equal(await auth.login(user, "old-pw"), false);
+    assert.ok(await auth.setActive(user, true));
+    assert.equal(await auth.login(user, "old-pw"), true);
+    assert.equal(auth.loginStats.cached, 0); // verified afresh after each change
+
+    assert.ok(await auth.deleteUser(user));
+    assert.equal(await auth.login(user, "old-pw"), false);
+    assert.ok((await auth.createUser(user, "new-pw")).ok);
+    assert.equal(await auth.login(user, "old-pw"), false);
+    assert.equal(await auth.login(user, "new-pw"), true);
+    assert.equal(await auth.login(user, "new-pw"), true);
+    assert.equal(auth.loginStats.cached, 1);
+  });
+});
+
+Deno.test("a password hash or status changed in the shared store by another instance ends the cached login", async () => {
+  const pg = await startTestPostgres();
+  const store = createPgAuthStore(pg.sql);
+  try {
+    await migrate(pg.sql);
+    await store.listening();
+    await withService(store, async (auth) => {
+      const user = name();
+      assert.ok((await auth.createUser(user, "first-pw")).ok);
+      assert.equal(await auth.login(user, "first-pw"), true);
+      assert.equal(await auth.login(user, "first-pw"), true);
+      assert.equal(auth.loginStats.cached, 1);
+
+      // An operator (or another instance) sets a new password hash directly in the store.
+      const newHash = await hashPassword("second-pw");
+      await pg.sql`update poa_users set password_hash = ${newHash} where name = ${user}`;
+      const scrypt = auth.loginStats.scrypt;
+      // Until the store's notification arrives the old hash is what this instance knows (as for
+      // deactivations); then the cached login is forgotten and the store's new hash decides.
+      let oldAccepted = true;
+      const deadline = Date.now() + 3000;
+      while (oldAccepted && Date.now() < deadline) {
+        oldAccepted = await auth.login(user, "first-pw");
+        if (oldAccepted) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(oldAccepted, false, "the old password is refused once the change arrived");
+      assert.ok(auth.loginStats.scrypt > scrypt);
+      assert.equal(await auth.login(user, "first-pw"), false);
+      assert.equal(await auth.login(user, "second-pw"), true);
+
+      // Deactivated by another instance: no cached login either.
+      await pg.sql`update poa_users set active = false where name = ${user}`;
+      await until(() => !auth.isActiveUser(user), 3000, "deactivation arrives");
+      assert.equal(await auth.login(user, "second-pw"), false);
+    });
+  } finally {
+    await store.close();
+    await pg.close();
+  }
+});
