@@ -1,13 +1,9 @@
 /** Types shared by the Hono app and its sub-apps. */
 import type { Context } from "hono";
 
-/** Hono environment: bindings are Deno's per-connection info; variables are request-scoped. */
+/** Hono environment: bindings are Deno's per-connection info. */
 export interface AppEnv {
   Bindings: Partial<Deno.ServeHandlerInfo<Deno.NetAddr>>;
-  Variables: {
-    /** The authenticated agent user (protocol routes). */
-    user: string;
-  };
 }
 
 /** The client's address as the listener saw it ("unknown" in in-process requests). */

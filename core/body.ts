@@ -13,6 +13,8 @@ export const MAX_DEPTH = 64;
 /** Maps a content-type header to an encoding, or null when it is neither JSON nor msgpack. */
 export function encodingOf(contentType: string | undefined | null): BodyEncoding | null {
   if (!contentType) return null;
+  if (contentType === "application/json") return "json"; // what agents send: no parsing
+  if (contentType === "application/msgpack") return "msgpack";
   const mime = contentType.split(";", 1)[0]!.trim().toLowerCase();
   if (mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"))) {
     return "json";

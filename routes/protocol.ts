@@ -83,7 +83,6 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     const pending = auth.checkToken(token);
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
-    c.set("user", check.user);
     return validate(schema, decodeMap(await readLimited(req, limit), encoding));
   }
 
