@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Message } from "./message.ts";
-import { createReceiverRunner, type QueueItem } from "./runner.ts";
+import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
 import type { Receiver } from "../receivers/types.ts";
 
 function message(n: number): QueueItem {
@@ -37,6 +37,21 @@ function flaky(durable: boolean) {
     },
   };
   return { receiver, got, batches, state };
+}
+
+/** A started durable runner spilling into `dir`, whose sink fails until `state.failing` is cleared. */
+async function failingDurable(dir: string, options: RunnerOptions, setup?: (receiver: Receiver) => void) {
+  const sink = flaky(true);
+  sink.state.failing = true;
+  setup?.(sink.receiver);
+  const runner = createReceiverRunner(sink.receiver, {
+    spillDir: dir,
+    retryBaseMs: 5,
+    retryCapMs: 20,
+    ...options,
+  });
+  await runner.start();
+  return { ...sink, runner };
 }
 
 async function until(predicate: () => boolean, ms = 5000): Promise<void> {
@@ -95,16 +110,7 @@ Deno.test("a live receiver's full queue drops the oldest, counted", async () => 
 Deno.test("a durable receiver that fails spills beyond the memory bound and replays in order, once", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { receiver, got, state } = flaky(true);
-    state.failing = true;
-    const runner = createReceiverRunner(receiver, {
-      spillDir: dir,
-      maxQueue: 100,
-      segmentSize: 50,
-      retryBaseMs: 5,
-      retryCapMs: 20,
-    });
-    await runner.start();
+    const { got, state, runner } = await failingDurable(dir, { maxQueue: 100, segmentSize: 50 });
     for (let i = 0; i < 1000; i++) runner.push(message(i));
     await until(() => runner.stats().spill_pending === 900);
     assert.ok(runner.stats().retries_total > 0);
@@ -170,16 +176,7 @@ const segmentFiles = (dir: string) =>
 Deno.test("a trickle into a failing durable sink is spilled in few segment files, not one per fsync", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { receiver, got, state } = flaky(true);
-    state.failing = true;
-    const runner = createReceiverRunner(receiver, {
-      spillDir: dir,
-      maxQueue: 10,
-      spillFlushMs: 100,
-      retryBaseMs: 5,
-      retryCapMs: 20,
-    });
-    await runner.start();
+    const { got, state, runner } = await failingDurable(dir, { maxQueue: 10, spillFlushMs: 100 });
     // 310 items, 10 every 5 ms: ~155 ms of arrivals, each far apart from an fsync's view.
     for (let i = 0; i < 310; i += 10) {
       for (let j = i; j < i + 10; j++) runner.push(message(j));
@@ -202,18 +199,12 @@ Deno.test("a trickle into a failing durable sink is spilled in few segment files
 Deno.test("replay hands the receiver full batches from several segments, without the linger", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { receiver, got, batches, state } = flaky(true);
-    state.failing = true;
-    const runner = createReceiverRunner(receiver, {
-      spillDir: dir,
+    const { got, batches, state, runner } = await failingDurable(dir, {
       maxQueue: 100,
       maxBatch: 500,
       segmentSize: 10,
       lingerMs: 200,
-      retryBaseMs: 5,
-      retryCapMs: 20,
     });
-    await runner.start();
     for (let i = 0; i < 2100; i++) runner.push(message(i));
     await until(() => runner.stats().spill_pending === 2000);
     assert.equal(segmentFiles(dir), 200);
@@ -237,17 +228,11 @@ Deno.test("replay hands the receiver full batches from several segments, without
 Deno.test("at the spill buffer bound a durable runner refuses messages (full), still takes inactive events, and loses nothing", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { receiver, got, state } = flaky(true);
-    state.failing = true;
-    const runner = createReceiverRunner(receiver, {
-      spillDir: dir,
+    const { got, state, runner } = await failingDurable(dir, {
       maxQueue: 10,
       maxSpillBuffer: 50,
       segmentSize: 20,
-      retryBaseMs: 5,
-      retryCapMs: 20,
     });
-    await runner.start();
     // The disk goes away: spill writes fail and the buffer keeps the items.
     await Deno.remove(dir, { recursive: true });
     const results = Array.from({ length: 100 }, (_, i) => runner.push(message(i)));
@@ -278,16 +263,11 @@ Deno.test("at the spill buffer bound a durable runner refuses messages (full), s
 Deno.test("a receiver's accepts() filter is applied at push: filtered messages take no queue or spill space", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const { receiver, got, state } = flaky(true);
-    receiver.accepts = (m) => (m.data["n"] as number) % 2 === 0;
-    state.failing = true;
-    const runner = createReceiverRunner(receiver, {
-      spillDir: dir,
-      maxQueue: 10,
-      retryBaseMs: 5,
-      retryCapMs: 20,
-    });
-    await runner.start();
+    const { got, state, runner } = await failingDurable(
+      dir,
+      { maxQueue: 10 },
+      (receiver) => receiver.accepts = (m) => (m.data["n"] as number) % 2 === 0,
+    );
     const results = Array.from({ length: 40 }, (_, i) => runner.push(message(i)));
     assert.equal(results.filter((r) => r === "filtered").length, 20);
     assert.equal(results.filter((r) => r === "queued").length, 10);
