@@ -12,6 +12,7 @@
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type LocalCluster, startLocalCluster } from "../cluster/run.ts";
+import { flag, freePort } from "./process.ts";
 import { haveWrk, runWrk, type WrkResult } from "./wrk.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -37,18 +38,6 @@ const STATISTICS = {
     uptime: 100,
   },
 };
-
-function flag(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] ?? fallback : fallback;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function session(base: string): Promise<string> {
   const user = "b" + crypto.randomUUID().slice(0, 8);

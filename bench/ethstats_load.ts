@@ -16,7 +16,7 @@
  * Prints progress on stderr and `RESULT {json}` on stdout.
  */
 import { Histogram } from "./histogram.ts";
-import { procStat } from "./process.ts";
+import { flag, procStat } from "./process.ts";
 
 /** What the load process reports. */
 export interface EthstatsResult {
@@ -42,13 +42,6 @@ export interface EthstatsResult {
   /** Server CPU seconds and RSS over the measured window (when `--server-pid` is given). */
   serverCpuSeconds: number;
   serverRssMaxBytes: number;
-}
-
-function flag(name: string, fallback?: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  const v = i >= 0 ? Deno.args[i + 1] : undefined;
-  if (v === undefined && fallback === undefined) throw new Error(`--${name} is required`);
-  return v ?? fallback!;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

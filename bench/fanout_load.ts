@@ -13,7 +13,7 @@
  */
 import { Histogram } from "./histogram.ts";
 import { buildRequest, HttpConnection } from "./http_client.ts";
-import { procStat } from "./process.ts";
+import { flag, procStat } from "./process.ts";
 import { openRawWs, type RawWs } from "./ws_raw.ts";
 
 /** What the load process reports. */
@@ -44,13 +44,6 @@ export interface FanoutResult {
     p99Ms: number;
     maxMs: number;
   };
-}
-
-function flag(name: string, fallback?: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  const v = i >= 0 ? Deno.args[i + 1] : undefined;
-  if (v === undefined && fallback === undefined) throw new Error(`--${name} is required`);
-  return v ?? fallback!;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

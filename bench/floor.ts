@@ -7,16 +7,11 @@
  */
 import { type Variant, VARIANTS } from "./floor_server.ts";
 import { buildRequest } from "./http_client.ts";
-import { freePort, procStat, spawnDeno } from "./process.ts";
+import { flag, freePort, procStat, spawnDeno } from "./process.ts";
 import { runWrk } from "./wrk.ts";
 
-function flag(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-}
-
-const rounds = flag("rounds", 3);
-const seconds = flag("seconds", 4);
+const rounds = Number(flag("rounds", "3"));
+const seconds = Number(flag("seconds", "4"));
 const work = await Deno.makeTempDir({ prefix: "poa-floor-" });
 const body = JSON.stringify({ id: "agent-0001" });
 const cpu = new Map<Variant, number[]>();

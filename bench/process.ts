@@ -7,6 +7,14 @@ const ROOT = new URL("../", import.meta.url).pathname;
 /** Absolute path of the service entry point. */
 export const MAIN = `${ROOT}main.ts`;
 
+/** The value after `--name` on this script's command line; `fallback` when absent, else an error. */
+export function flag(name: string, fallback?: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  const v = i >= 0 ? Deno.args[i + 1] : undefined;
+  if (v === undefined && fallback === undefined) throw new Error(`--${name} is required`);
+  return v ?? fallback!;
+}
+
 /** A free TCP port on 127.0.0.1 (free a moment ago). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

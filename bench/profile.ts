@@ -11,7 +11,7 @@
  */
 import { encode } from "@msgpack/msgpack";
 import { buildRequest } from "./http_client.ts";
-import { BENCH_ADMIN, freePort, spawnDeno } from "./process.ts";
+import { BENCH_ADMIN, flag, freePort, spawnDeno } from "./process.ts";
 import { runSimulation } from "./sim.ts";
 import { runWrk } from "./wrk.ts";
 
@@ -101,10 +101,6 @@ export function summarizeProfile(profile: Profile): {
 }
 
 if (import.meta.main) {
-  const flag = (name: string, fallback: string) => {
-    const i = Deno.args.indexOf(`--${name}`);
-    return i >= 0 ? Deno.args[i + 1] ?? fallback : fallback;
-  };
   const path = flag("path", "/data");
   const encoding = flag("encoding", "json");
   const duration = Number(flag("duration", "8"));
