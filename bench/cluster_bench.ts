@@ -12,6 +12,7 @@
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type LocalCluster, startLocalCluster } from "../cluster/run.ts";
+import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
 import { flag, freePort } from "./process.ts";
 import { haveWrk, runWrk, type WrkResult } from "./wrk.ts";
 
@@ -95,8 +96,8 @@ async function singleNode(
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
-    env: { POA_WS_SECRET: "bench-ws-secret" },
+    args: ["run", "-A", ...serviceDenoArgs(), MAIN, "--config", `${dir}/config.json`],
+    env: { ...SERVICE_ENV, POA_WS_SECRET: "bench-ws-secret" },
     stdout: "null",
     stderr: "null",
   }).spawn();

@@ -2,6 +2,7 @@
  * Processes for benchmarks: the real service (`main.ts --config`) or a helper script as a
  * subprocess, its CPU and RSS from /proc, and its Prometheus metrics.
  */
+import { SERVICE_ENV, SERVICE_V8_FLAGS } from "../core/runtime_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Absolute path of the service entry point. */
@@ -41,15 +42,15 @@ export async function spawnDeno(
   args: string[],
   options: { ready?: RegExp; timeoutMs?: number; env?: Record<string, string>; v8Flags?: string[] } = {},
 ): Promise<Child> {
-  const flags = options.v8Flags?.length ? [`--v8-flags=${options.v8Flags.join(",")}`] : [];
+  const flags = [...SERVICE_V8_FLAGS, ...(options.v8Flags ?? [])];
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...flags, script, ...args],
+    args: ["run", "-A", `--v8-flags=${flags.join(",")}`, script, ...args],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-    // The allocator setting `deno task start` uses (README, Operations), for the service and the
-    // bare servers alike.
-    env: { MALLOC_ARENA_MAX: "2", ...options.env },
+    // How `deno task start` runs the service (core/runtime_flags.ts), for the service and the
+    // bare servers alike (and the load processes: it only bounds their memory).
+    env: { ...SERVICE_ENV, ...options.env },
   }).spawn();
   let text = "";
   const seen = Promise.withResolvers<void>();

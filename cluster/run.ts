@@ -14,6 +14,7 @@
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type Balancer, startBalancer } from "./balancer.ts";
+import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -320,8 +321,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       const handle = processHandle(
         name,
         Deno.execPath(),
-        ["run", "--allow-all", MAIN, "--config", `${dataDir}/config.json`],
+        ["run", "--allow-all", ...serviceDenoArgs(), MAIN, "--config", `${dataDir}/config.json`],
         {
+          ...SERVICE_ENV,
           POA_ADMIN_NAME: admin.name,
           POA_ADMIN_PASSWORD: admin.password,
           POA_WS_SECRET: wsSecret,
