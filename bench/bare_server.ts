@@ -21,10 +21,36 @@ const FIXED = '{"result":"success"}';
 const headers = { "content-type": "application/json" };
 const clients = new Set<WebSocket>();
 
+/** An ethstats node's socket, answered and otherwise forgotten. */
+function ethstatsSocket(socket: WebSocket): void {
+  socket.onmessage = (e) => {
+    if (typeof e.data !== "string") return;
+    if (e.data.startsWith("primus::ping::")) return socket.send(e.data.replace("ping", "pong"));
+    let frame: { emit?: [string, { clientTime?: unknown }?] };
+    try {
+      frame = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    const name = frame.emit?.[0];
+    if (name === "hello") socket.send('{"emit":["ready"]}');
+    else if (name === "node-ping") {
+      const clientTime = frame.emit?.[1]?.clientTime;
+      socket.send(JSON.stringify({ emit: ["node-pong", { clientTime, serverTime: Date.now() }] }));
+    }
+  };
+}
+
 function handler(req: Request): Response | Promise<Response> {
   if (mode === "http") return new Response(FIXED, { headers });
   if (mode === "http-read") return req.arrayBuffer().then(() => new Response(FIXED, { headers }));
   const url = new URL(req.url);
+  if (mode === "ethstats") {
+    if (url.pathname !== "/api") return new Response("not found", { status: 404 });
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    ethstatsSocket(socket);
+    return response;
+  }
   if (url.pathname === "/ws") {
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onopen = () => clients.add(socket);

@@ -847,6 +847,8 @@ interface EthstatsSection {
   floods?: EthstatsResult[];
   /** Paced runs at growing node counts; the last is the target's (`--ethstats-nodes`). */
   paced?: EthstatsResult[];
+  /** The target's paced load against the bare ethstats server (what the box can do at all). */
+  bare?: EthstatsResult;
 }
 
 /** Server CPU per frame the nodes sent (the server's whole CPU over the measured window). */
@@ -917,6 +919,26 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
       await sleep(2000);
     }
     const floodMedian = median(floods.map((f) => f.messagesPerSecond));
+    const pacedArgs = (base: string, pid: number, nodes: number, duration: number, prefix: string) => [
+      "--url",
+      base,
+      "--server-pid",
+      String(pid),
+      "--mode",
+      "paced",
+      "--nodes",
+      String(nodes),
+      "--secret",
+      sharedSecret,
+      "--duration",
+      String(duration),
+      "--interval",
+      String(o.ethstatsIntervalS),
+      "--block-interval",
+      String(o.ethstatsBlockIntervalS),
+      "--prefix",
+      prefix,
+    ];
     const flood = floods.find((f) => f.messagesPerSecond === floodMedian) ?? floods[0]!;
     const paced: EthstatsResult[] = [];
     for (const [i, nodes] of counts.entries()) {
@@ -927,26 +949,10 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
       const duration = last
         ? o.ethstatsDurationS
         : Math.max(o.ethstatsIntervalS * 2, Math.round(o.ethstatsDurationS / 4));
-      const x = await runLoadProcess<EthstatsResult>("ethstats_load.ts", [
-        "--url",
-        svc.base,
-        "--server-pid",
-        String(svc.pid),
-        "--mode",
-        "paced",
-        "--nodes",
-        String(nodes),
-        "--secret",
-        sharedSecret,
-        "--duration",
-        String(duration),
-        "--interval",
-        String(o.ethstatsIntervalS),
-        "--block-interval",
-        String(o.ethstatsBlockIntervalS),
-        "--prefix",
-        `paced${nodes}`,
-      ]);
+      const x = await runLoadProcess<EthstatsResult>(
+        "ethstats_load.ts",
+        pacedArgs(svc.base, svc.pid, nodes, duration, `paced${nodes}`),
+      );
       paced.push(x);
       log(
         `  paced ${nodes}: ping p99 ${
@@ -956,7 +962,34 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
         } MB, ${cpuPerFrameUs(x).toFixed(0)} µs CPU/frame`,
       );
     }
-    return { wired: true, flood, floods, paced };
+    await svc.stop();
+    await sleep(2000);
+    // The same load on the least an ethstats server does (bare_server.ts --mode ethstats).
+    const port = freePort();
+    const bareServer = await spawnDeno(`${HERE}bare_server.ts`, [
+      "--mode",
+      "ethstats",
+      "--port",
+      String(port),
+    ], {
+      ready: /listening on/,
+    });
+    let bare: EthstatsResult;
+    try {
+      bare = await runLoadProcess<EthstatsResult>(
+        "ethstats_load.ts",
+        pacedArgs(`http://127.0.0.1:${port}`, bareServer.pid, o.ethstatsNodes, o.ethstatsDurationS, "bare"),
+      );
+    } finally {
+      bareServer.signal("SIGTERM");
+      await bareServer.status;
+    }
+    log(
+      `  bare ethstats server, ${o.ethstatsNodes} nodes: ping p99 ${formatMs(bare.rtt.p99Ms)}, RSS ${
+        (bare.serverRssMaxBytes / 1e6).toFixed(0)
+      } MB, ${cpuPerFrameUs(bare).toFixed(0)} µs CPU/frame`,
+    );
+    return { wired: true, flood, floods, paced, bare };
   } finally {
     await svc.stop();
   }
@@ -1080,7 +1113,13 @@ function targets(r: Results): Target[] {
       }`,
       measured: `p99 ${
         formatMs(big.rtt.p99Ms)
-      }, ${big.dropped} dropped, ${big.pingTimeouts} ping timeouts, RSS max ${mb(big.serverRssMaxBytes)}`,
+      }, ${big.dropped} dropped, ${big.pingTimeouts} ping timeouts, RSS max ${mb(big.serverRssMaxBytes)}${
+        e.bare
+          ? `; bare websocket server under the same load: p99 ${formatMs(e.bare.rtt.p99Ms)}, RSS max ${
+            mb(e.bare.serverRssMaxBytes)
+          }`
+          : ""
+      }`,
       holds: full
         ? big.rtt.p99Ms < 100 && big.dropped === 0 && big.pingTimeouts === 0 && big.serverRssMaxBytes < 512e6
         : null,
@@ -1366,7 +1405,9 @@ function renderMarkdown(r: Results, plots: string[]): string {
           `the shared secret; the first head after login (history requests) is a warm-up, not measured. Each paced run ` +
           `starts a fresh service. Flood: 100 nodes logged in with user:password (verified by scrypt once, when the bench ` +
           `takes the user's session token; the nodes' logins then hit the service's verified-login cache), bursts of 50 ` +
-          `block/stats frames closed by a node-ping whose pong proves they were handled. "Server CPU per frame" is the ` +
+          `block/stats frames closed by a node-ping whose pong proves they were handled. The last row is the target's paced load ` +
+          `against \`bench/bare_server.ts --mode ethstats\` (\`Deno.upgradeWebSocket\`; every frame parsed, hello and ` +
+          `node-ping answered, nothing kept): what this box and load process can do at all. "Server CPU per frame" is the ` +
           `server's CPU over the measured window divided by the frames the nodes sent.`,
         "",
         "| run | nodes | login | ping RTT p50 / p99 / max | ping timeouts (> 5 s) | dropped | stats+block msg/s | server CPU per frame | server RSS max (per node) |",
@@ -1378,7 +1419,9 @@ function renderMarkdown(r: Results, plots: string[]): string {
         } / ${formatMs(x.rtt.p99Ms)} / ${formatMs(x.rtt.maxMs)} | ${x.pingTimeouts} | ${x.dropped} | ${
           n0(x.messagesPerSecond)
         } | ${cpuPerFrameUs(x).toFixed(0)} µs | ${mb(x.serverRssMaxBytes)} |`;
-      L.push(row("flood", f), ...e.paced!.map((x) => row("paced", x)), "");
+      L.push(row("flood", f), ...e.paced!.map((x) => row("paced", x)));
+      if (e.bare) L.push(row("paced, bare server", e.bare));
+      L.push("");
     }
   }
   if (Object.keys(r.errors).length > 0) {

@@ -58,7 +58,7 @@ function hash32(tag: number, n: number): string {
 }
 
 /** A block as go-ethereum's ethstats `blockStats` marshals it. */
-function gethBlock(n: number): Record<string, unknown> {
+export function gethBlock(n: number): Record<string, unknown> {
   const txs = n % 7;
   return {
     number: n,
@@ -75,6 +75,38 @@ function gethBlock(n: number): Record<string, unknown> {
     stateRoot: hash32(0x57a7, n),
     uncles: [],
   };
+}
+
+/** Block JSON by number: every node reports the same blocks, so each is serialized once. */
+const blockJsonCache = new Map<number, string>();
+function gethBlockJson(n: number): string {
+  let json = blockJsonCache.get(n);
+  if (json === undefined) {
+    json = JSON.stringify(gethBlock(n));
+    if (blockJsonCache.size >= 2000) blockJsonCache.delete(blockJsonCache.keys().next().value!);
+    blockJsonCache.set(n, json);
+  }
+  return json;
+}
+
+/** The frame geth sends for a block: the bytes `JSON.stringify` would make, built from the cache. */
+export function blockFrame(id: string, n: number): string {
+  return `{"emit":["block",{"id":${JSON.stringify(id)},"block":${gethBlockJson(n)}}]}`;
+}
+
+const STATS_JSON = JSON.stringify({
+  active: true,
+  syncing: false,
+  mining: false,
+  hashrate: 0,
+  peers: 25,
+  gasPrice: 1_000_000_000,
+  uptime: 100,
+});
+
+/** geth's stats frame, built around the constant stats object. */
+export function statsFrame(id: string): string {
+  return `{"emit":["stats",{"id":${JSON.stringify(id)},"stats":${STATS_JSON}}]}`;
 }
 
 interface Node {
@@ -111,12 +143,15 @@ async function main(): Promise<void> {
   const nodes: Node[] = [];
   let head = 20_000_000;
 
-  const send = (node: Node, name: string, payload: unknown) => {
+  /** Sends one frame's text; false when the socket is gone. */
+  const sendText = (node: Node, text: string) => {
     if (node.closed || node.ws.readyState !== WebSocket.OPEN) return false;
-    node.ws.send(JSON.stringify({ emit: [name, payload] }));
+    node.ws.send(text);
     framesSent++;
     return true;
   };
+  const send = (node: Node, name: string, payload: unknown) =>
+    sendText(node, JSON.stringify({ emit: [name, payload] }));
 
   function connect(i: number): Promise<void> {
     const id = `${prefix}-${i}`;
@@ -208,27 +243,16 @@ async function main(): Promise<void> {
   /** On a new chain head: block and pending (geth's headCh case). */
   function headReport(node: Node, n: number): void {
     if (node.closed) return;
-    send(node, "block", { id: node.id, block: gethBlock(n) });
+    sendText(node, blockFrame(node.id, n));
     send(node, "pending", { id: node.id, stats: { pending: (n * 7 + node.id.length) % 40 } });
     reportMessages += 1;
   }
 
   /** geth's report(): after the latency exchange, block, pending and stats. */
   function fullReport(node: Node, n: number): void {
-    send(node, "block", { id: node.id, block: gethBlock(n) });
+    sendText(node, blockFrame(node.id, n));
     send(node, "pending", { id: node.id, stats: { pending: (n * 7 + node.id.length) % 40 } });
-    send(node, "stats", {
-      id: node.id,
-      stats: {
-        active: true,
-        syncing: false,
-        mining: false,
-        hashrate: 0,
-        peers: 25,
-        gasPrice: 1_000_000_000,
-        uptime: 100,
-      },
-    });
+    sendText(node, statsFrame(node.id));
     reportMessages += 2;
   }
 
@@ -318,21 +342,7 @@ async function main(): Promise<void> {
         while (performance.now() < end && !node.closed) {
           for (let i = 0; i < burst; i++) {
             const n = head + (k++ % 1000);
-            if (i % 2 === 0) send(node, "block", { id: node.id, block: gethBlock(n) });
-            else {
-              send(node, "stats", {
-                id: node.id,
-                stats: {
-                  active: true,
-                  syncing: false,
-                  mining: false,
-                  hashrate: 0,
-                  peers: 25,
-                  gasPrice: 1e9,
-                  uptime: 100,
-                },
-              });
-            }
+            sendText(node, i % 2 === 0 ? blockFrame(node.id, n) : statsFrame(node.id));
           }
           const before = pingTimeouts;
           await ping(node);
