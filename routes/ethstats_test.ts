@@ -25,12 +25,12 @@ function hex(n: number, bytes: number): string {
 
 /** go-ethereum's frames, exactly as `conn.WriteJSON` puts them on the wire. */
 const geth = {
-  hello(id: string, secret: string, net = "1"): string {
+  hello(id: string, secret: string, net = "1", canUpdateHistory = true): string {
     return `{"emit":["hello",{"id":${j(id)},"info":{"name":${
       j(id)
     },"node":"Geth/v1.14.12-stable-293a300d/linux-amd64/go1.23.4","port":30303,"net":${
       j(net)
-    },"protocol":"eth/68","api":"No","os":"linux","os_v":"amd64","client":"0.1.1","canUpdateHistory":true},"secret":${
+    },"protocol":"eth/68","api":"No","os":"linux","os_v":"amd64","client":"0.1.1","canUpdateHistory":${canUpdateHistory}},"secret":${
       j(secret)
     }}]}\n`;
   },
@@ -756,6 +756,28 @@ Deno.test("historyRequestLimit 0 never asks for history", async () => {
     c.send(geth.block("quiet", 500));
     c.send(geth.nodePing("quiet", "t"));
     assert.ok((await c.next()).startsWith('{"emit":["node-pong"'));
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a node that says canUpdateHistory false is never asked for history; one that can is", async () => {
+  const s = await startServer();
+  try {
+    const light = await s.connect();
+    light.send(geth.hello("light", `${s.user}:${s.password}`, "1", false));
+    assert.equal(await light.next(), READY);
+    light.send(geth.block("light", 500));
+    light.send(geth.nodePing("light", "t1"));
+    // Nothing before the pong: the block it reported left the network's history open, yet no request.
+    assert.ok((await light.next()).startsWith('{"emit":["node-pong"'));
+    assert.equal(s.ethstats.stats().history_requests, 0);
+
+    const full = await s.login("full");
+    full.send(geth.block("full", 500));
+    assert.deepEqual(historyList(await full.next()), range(490, 499));
+    assert.equal(s.ethstats.stats().history_requests, 1);
+    await nothingElseSent(light, "light");
   } finally {
     await s.close();
   }
