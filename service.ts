@@ -193,6 +193,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         segmentSize: config.queue.segmentSize,
         spillFlushMs: config.queue.spillFlushMs,
         maxSpillBuffer: config.queue.maxSpillBuffer,
+        maxSpillBytes: config.queue.maxSpillBytes,
       }));
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));

@@ -54,6 +54,11 @@ const queueSchema = z.object({
    * answers 503 `overloaded` with Retry-After (nothing accepted is dropped).
    */
   maxSpillBuffer: z.number().int().positive().default(20_000),
+  /**
+   * Bytes of spill files a durable receiver may have on disk (per receiver); at the bound /data
+   * answers 503 `overloaded` too, until replay has written some of them to the sink.
+   */
+  maxSpillBytes: z.number().int().positive().default(1024 * 1024 * 1024),
 }).strict();
 
 /** The metric types the original agent sends. */
@@ -110,6 +115,7 @@ export const configSchema = z.object({
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
+    maxSpillBytes: 1024 * 1024 * 1024,
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
   cluster: clusterSchema.optional(),

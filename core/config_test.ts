@@ -12,6 +12,7 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
+    maxSpillBytes: 1024 * 1024 * 1024,
   });
   // A partial queue section keeps the other defaults.
   assert.deepEqual(parseConfig({ queue: { maxSpillBuffer: 5 } }).queue, {
@@ -19,6 +20,7 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 5,
+    maxSpillBytes: 1024 * 1024 * 1024,
   });
 });
 
@@ -46,6 +48,7 @@ Deno.test("an invalid config names the key and the problem", () => {
     ],
     [{ metrics: ["bad type!"] }, /metrics\.0/],
     [{ queue: { maxSpillBuffer: 0 } }, /queue\.maxSpillBuffer/],
+    [{ queue: { maxSpillBytes: -1 } }, /queue\.maxSpillBytes/],
     [{ queue: { spillFlushMs: 1.5 } }, /queue\.spillFlushMs/],
     [[], /\(root\)/],
   ];

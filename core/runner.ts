@@ -6,7 +6,9 @@
  * A durable receiver's items live in three places, oldest first: the memory queue (up to
  * `maxQueue`), spill segment files, and the spill buffer waiting for the next segment write
  * (written at `segmentSize` items or `spillFlushMs` after it started filling; at most
- * `maxSpillBuffer` items, beyond which messages are refused with `full`). Replay appends whole
+ * `maxSpillBuffer` items, beyond which messages are refused with `full`). Messages are refused
+ * too while the segment files hold `maxSpillBytes` or more (the buffer may still add to them,
+ * so the files stay within that plus one buffer's worth). Replay appends whole
  * segments to the queue until a batch is full; a segment's file goes once all its items are
  * delivered. Messages the receiver does not store (`Receiver.accepts`) are never queued.
  */
@@ -58,6 +60,8 @@ export interface RunnerOptions {
    * bound `push` refuses messages with `full` (inactive events are always taken).
    */
   maxSpillBuffer?: number;
+  /** Bytes of spill files on disk at which messages are refused with `full` (default: no bound). */
+  maxSpillBytes?: number;
 }
 
 /** Counters of one runner, for /metrics. */
@@ -65,6 +69,7 @@ export interface RunnerStats {
   queue_depth: number;
   spill_buffered: number;
   spill_pending: number;
+  spill_bytes: number;
   spilled_total: number;
   replayed_total: number;
   batches_total: number;
@@ -125,6 +130,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const segmentSize = options.segmentSize ?? 1000;
   const spillFlushMs = options.spillFlushMs ?? 100;
   const maxSpillBuffer = options.maxSpillBuffer ?? 20_000;
+  const maxSpillBytes = options.maxSpillBytes ?? Infinity;
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
 
@@ -160,7 +166,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
-  const counters: Omit<RunnerStats, "queue_depth" | "spill_buffered" | "spill_pending"> = {
+  const counters: Omit<RunnerStats, "queue_depth" | "spill_buffered" | "spill_pending" | "spill_bytes"> = {
     spilled_total: 0,
     replayed_total: 0,
     batches_total: 0,
@@ -296,8 +302,13 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       });
   }
 
+  /** The spill can take no more messages: its memory buffer or its files are at their bound. */
+  function spillIsFull(): boolean {
+    return spillBuffered() >= maxSpillBuffer || (spill?.pendingBytes ?? 0) >= maxSpillBytes;
+  }
+
   function full(): boolean {
-    return durable && accepting && (spillMode || depth() >= maxQueue) && spillBuffered() >= maxSpillBuffer;
+    return durable && accepting && (spillMode || depth() >= maxQueue) && spillIsFull();
   }
 
   function accepts(message: Message): boolean {
@@ -316,7 +327,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     if (durable) {
       if (spillMode || depth() >= maxQueue) {
         // Inactive events come from the service itself, nobody would retry them: always taken.
-        if (item.kind === "message" && spillBuffered() >= maxSpillBuffer) {
+        if (item.kind === "message" && spillIsFull()) {
           counters.refused_total++;
           return "full";
         }
@@ -530,6 +541,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         queue_depth: depth() + spillBuffered(),
         spill_buffered: spillBuffered(),
         spill_pending: spill?.pendingItems ?? 0,
+        spill_bytes: spill?.pendingBytes ?? 0,
         ...counters,
       };
     },

@@ -260,6 +260,43 @@ Deno.test("at the spill buffer bound a durable runner refuses messages (full), s
   }
 });
 
+Deno.test("at the spill files' byte bound a durable runner refuses messages (full) until replay frees disk", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Any segment file reaches a 1-byte bound.
+    const { got, state, runner } = await failingDurable(dir, {
+      maxQueue: 10,
+      segmentSize: 20,
+      spillFlushMs: 5,
+      maxSpillBytes: 1,
+    });
+    for (let i = 0; i < 10; i++) assert.equal(runner.push(message(i)), "queued");
+    for (let i = 10; i < 30; i++) assert.equal(runner.push(message(i)), "spilled");
+    await until(() => runner.stats().spill_pending === 20);
+    const bytes = [...Deno.readDirSync(dir)].reduce(
+      (sum, e) => sum + Deno.statSync(`${dir}/${e.name}`).size,
+      0,
+    );
+    assert.equal(runner.stats().spill_bytes, bytes);
+    assert.ok(runner.full());
+    assert.equal(runner.push(message(30)), "full");
+    assert.equal(runner.push({ kind: "inactive", agentId: "a" }), "spilled");
+    assert.equal(runner.stats().refused_total, 1);
+    // The sink comes back: everything taken is delivered, the files go, messages are taken again.
+    state.failing = false;
+    await until(() => got.length === 31);
+    assert.deepEqual(got, [...ids(0, 30), "inactive:a"]);
+    await until(() => runner.stats().spill_bytes === 0);
+    assert.equal(runner.full(), false);
+    assert.equal(runner.push(message(31)), "queued");
+    await until(() => got.length === 32);
+    await runner.drain(1000);
+    assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("a receiver's accepts() filter is applied at push: filtered messages take no queue or spill space", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -19,6 +19,8 @@ export interface SpillStore {
   remove(name: string): Promise<void>;
   /** Items in segments on disk. */
   readonly pendingItems: number;
+  /** Bytes of the segment files on disk. */
+  readonly pendingBytes: number;
   readonly segments: number;
 }
 
@@ -37,15 +39,19 @@ function parseName(name: string): { seq: number; count: number } | null {
 /** Opens (creating) the spill directory and indexes the segments already there. */
 export async function openSpillStore(dir: string): Promise<SpillStore> {
   await Deno.mkdir(dir, { recursive: true });
-  const index = new Map<string, { seq: number; count: number }>();
+  const index = new Map<string, { seq: number; count: number; bytes: number }>();
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile) continue;
     const parsed = parseName(entry.name);
-    if (parsed) index.set(entry.name, parsed);
+    if (parsed) index.set(entry.name, { ...parsed, bytes: (await Deno.stat(`${dir}/${entry.name}`)).size });
     else if (entry.name.endsWith(".tmp")) await Deno.remove(`${dir}/${entry.name}`); // torn write
   }
   let pendingItems = 0;
-  for (const { count } of index.values()) pendingItems += count;
+  let pendingBytes = 0;
+  for (const { count, bytes } of index.values()) {
+    pendingItems += count;
+    pendingBytes += bytes;
+  }
   const seqs = () => [...index.values()].map((v) => v.seq);
   let maxSeq = index.size > 0 ? Math.max(...seqs()) : ORIGIN;
   let minSeq = index.size > 0 ? Math.min(...seqs()) : ORIGIN;
@@ -53,9 +59,9 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
   async function write(seq: number, items: QueueItem[]): Promise<void> {
     const name = segmentName(seq, items.length);
     const tmp = `${dir}/${name}.tmp`;
+    const bytes = new TextEncoder().encode(JSON.stringify(items));
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     try {
-      const bytes = new TextEncoder().encode(JSON.stringify(items));
       // write() may write less than asked (a full pipe or disk); loop until all of it is out.
       for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       await file.sync(); // durable before it counts as spilled
@@ -71,12 +77,13 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     } finally {
       dirHandle.close();
     }
-    index.set(name, { seq, count: items.length });
+    index.set(name, { seq, count: items.length, bytes: bytes.length });
     pendingItems += items.length;
+    pendingBytes += bytes.length;
   }
 
   async function read(afterSeq: number): Promise<Segment | null> {
-    let best: [string, { seq: number; count: number }] | undefined;
+    let best: [string, { seq: number }] | undefined;
     for (const entry of index) {
       if (entry[1].seq > afterSeq && (!best || entry[1].seq < best[1].seq)) best = entry;
     }
@@ -88,6 +95,9 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
   return {
     get pendingItems() {
       return pendingItems;
+    },
+    get pendingBytes() {
+      return pendingBytes;
     },
     get segments() {
       return index.size;
@@ -115,6 +125,7 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
       await Deno.remove(`${dir}/${name}`);
       index.delete(name);
       pendingItems -= meta.count;
+      pendingBytes -= meta.bytes;
     },
   };
 }

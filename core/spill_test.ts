@@ -29,6 +29,17 @@ Deno.test("spill segments are read oldest first with next(), appended ones after
     for (let s = await reopened.oldest(); s; s = await reopened.next(s.name)) order.push(agents(s)!);
     assert.deepEqual(order, [["z"], ["a", "b"], ["c"], ["d"]]);
     assert.equal(reopened.segments, 4);
+
+    // Bytes on disk: counted as written, found again on reopening, given back on removal.
+    let onDisk = 0;
+    for (const entry of Deno.readDirSync(dir)) onDisk += Deno.statSync(`${dir}/${entry.name}`).size;
+    assert.ok(onDisk > 0);
+    assert.equal(store.pendingBytes, onDisk);
+    assert.equal(reopened.pendingBytes, onDisk);
+    const oldest = (await reopened.oldest())!;
+    const size = Deno.statSync(`${dir}/${oldest.name}`).size;
+    await reopened.remove(oldest.name);
+    assert.equal(reopened.pendingBytes, onDisk - size);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
