@@ -94,7 +94,8 @@ export function blockFrame(id: string, n: number): string {
   return `{"emit":["block",{"id":${JSON.stringify(id)},"block":${gethBlockJson(n)}}]}`;
 }
 
-const STATS_JSON = JSON.stringify({
+/** The stats go-ethereum reports for a synced, non-mining node. */
+export const GETH_STATS = {
   active: true,
   syncing: false,
   mining: false,
@@ -102,7 +103,8 @@ const STATS_JSON = JSON.stringify({
   peers: 25,
   gasPrice: 1_000_000_000,
   uptime: 100,
-});
+};
+const STATS_JSON = JSON.stringify(GETH_STATS);
 
 /** geth's stats frame, built around the constant stats object. */
 export function statsFrame(id: string): string {
