@@ -52,8 +52,11 @@ export interface AuthService {
   isActiveUser(name: string): boolean;
   /** Counters for /metrics: token checks by outcome. */
   readonly stats: Record<string, number>;
-  /** Password logins answered from the verified-login cache, and those that ran scrypt. */
-  readonly loginStats: { cached: number; scrypt: number };
+  /**
+   * Password logins answered from the verified-login cache, those that ran scrypt, and those
+   * that waited for the same user and password being verified already (a reconnect storm).
+   */
+  readonly loginStats: { cached: number; scrypt: number; shared: number };
   close(): void;
 }
 
@@ -97,7 +100,9 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     inactive: 0,
     unknown_user: 0,
   };
-  const loginStats = { cached: 0, scrypt: 0 };
+  const loginStats = { cached: 0, scrypt: 0, shared: 0 };
+  /** name + password digest → its scrypt check in flight: simultaneous logins share one. */
+  const verifying = new Map<string, Promise<boolean>>();
 
   for (const u of await store.listUsers()) {
     users.set(u.name, { active: u.active, passwordHash: u.passwordHash });
@@ -179,18 +184,32 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
         loginStats.cached++;
         return true;
       }
-      loginStats.scrypt++;
-      const user = await store.getUser(name);
-      const ok = await verifyPassword(
-        password,
-        user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
-      );
-      if (!ok || user === null || !user.active) return false;
-      if (verifiedLogins.size >= cacheSize && !verifiedLogins.has(name)) {
-        verifiedLogins.delete(verifiedLogins.keys().next().value!);
+      const flight = `${name}\0${digest.toString("base64")}`;
+      const inFlight = verifying.get(flight);
+      if (inFlight !== undefined) {
+        loginStats.shared++;
+        return inFlight;
       }
-      verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
-      return true;
+      loginStats.scrypt++;
+      const check = (async () => {
+        const user = await store.getUser(name);
+        const ok = await verifyPassword(
+          password,
+          user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
+        );
+        if (!ok || user === null || !user.active) return false;
+        if (verifiedLogins.size >= cacheSize && !verifiedLogins.has(name)) {
+          verifiedLogins.delete(verifiedLogins.keys().next().value!);
+        }
+        verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
+        return true;
+      })();
+      verifying.set(flight, check);
+      try {
+        return await check;
+      } finally {
+        verifying.delete(flight);
+      }
     },
     async issueToken(name) {
       const iat = Math.floor(now() / 1000);

@@ -48,9 +48,26 @@ Deno.test("a repeated login with the right password is answered without scrypt",
     const user = name();
     assert.ok((await auth.createUser(user, "pw-one")).ok);
     assert.equal(await auth.login(user, "pw-one"), true);
-    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 1 });
+    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 1, shared: 0 });
     for (let i = 0; i < 5; i++) assert.equal(await auth.login(user, "pw-one"), true);
-    assert.deepEqual(auth.loginStats, { cached: 5, scrypt: 1 });
+    assert.deepEqual(auth.loginStats, { cached: 5, scrypt: 1, shared: 0 });
+  });
+});
+
+Deno.test("simultaneous logins with one user and password share one scrypt run; a different password does not", async () => {
+  await withKvService(async (auth) => {
+    const user = name();
+    assert.ok((await auth.createUser(user, "pw-one")).ok);
+    const results = await Promise.all([
+      ...Array.from({ length: 20 }, () => auth.login(user, "pw-one")),
+      ...Array.from({ length: 5 }, () => auth.login(user, "pw-wrong")),
+    ]);
+    assert.deepEqual(results, [...Array(20).fill(true), ...Array(5).fill(false)]);
+    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 2, shared: 23 });
+    // Once settled, the right password is cached and the wrong one is checked afresh.
+    assert.equal(await auth.login(user, "pw-one"), true);
+    assert.equal(await auth.login(user, "pw-wrong"), false);
+    assert.deepEqual(auth.loginStats, { cached: 1, scrypt: 3, shared: 23 });
   });
 });
 
@@ -67,7 +84,7 @@ Deno.test("a wrong password is never accepted from the cache and always runs scr
     ) {
       assert.equal(await auth.login(u!, p!), false, `${u}:${p}`);
     }
-    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 7 });
+    assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 7, shared: 0 });
     // The right password still hits after the failures.
     assert.equal(await auth.login(user, "pw-one"), true);
     assert.equal(auth.loginStats.cached, 1);
