@@ -46,7 +46,10 @@ export interface RunnerOptions {
   lingerMs?: number;
   /** Spill directory (durable receivers only). */
   spillDir?: string;
-  /** Backoff: first delay and cap, in ms (defaults 100 and 30,000). */
+  /**
+   * Backoff: first delay and cap, in ms (defaults 100 and 5,000). The cap bounds how long a sink
+   * that came back waits for its first write; an attempt against a dead sink costs little.
+   */
   retryBaseMs?: number;
   retryCapMs?: number;
   /** Attempts per batch for live receivers before the batch is dropped (default 3). */
@@ -125,7 +128,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const maxQueue = options.maxQueue ?? 10_000;
   const lingerMs = options.lingerMs ?? 0;
   const baseMs = options.retryBaseMs ?? 100;
-  const capMs = options.retryCapMs ?? 30_000;
+  const capMs = options.retryCapMs ?? 5_000;
   const liveAttempts = options.liveAttempts ?? 3;
   const segmentSize = options.segmentSize ?? 1000;
   const spillFlushMs = options.spillFlushMs ?? 100;
