@@ -237,6 +237,15 @@ function protocolRequests(
   });
 }
 
+/** A bare baseline server (`bare_server.ts --mode <mode>`) on a free port, once it listens. */
+async function startBareServer(mode: string): Promise<Child & { port: number; base: string }> {
+  const port = freePort();
+  const child = await spawnDeno(`${HERE}bare_server.ts`, ["--mode", mode, "--port", String(port)], {
+    ready: /listening on/,
+  });
+  return { ...child, port, base: `http://127.0.0.1:${port}` };
+}
+
 /** Runs a load script as its own process and returns its `RESULT` JSON. */
 async function runLoadProcess<T>(script: string, args: string[]): Promise<T> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -314,13 +323,9 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
   try {
     const barePorts: Record<string, number> = {};
     for (const mode of ["http-read", "http"]) {
-      const port = freePort();
-      bares.push(
-        await spawnDeno(`${HERE}bare_server.ts`, ["--mode", mode, "--port", String(port)], {
-          ready: /listening/,
-        }),
-      );
-      barePorts[mode] = port;
+      const bare = await startBareServer(mode);
+      bares.push(bare);
+      barePorts[mode] = bare.port;
     }
     const tokens = await createTokens(svc.base, 20, "wrk");
     const svcHost = `127.0.0.1:${svc.port}`;
@@ -634,14 +639,11 @@ async function benchFanout(o: BenchOptions, work: string): Promise<FanoutSection
     rssPerClientBytes: NaN,
   };
   for (let r = 0; r < rounds; r++) {
-    const port = freePort();
-    const bare = await spawnDeno(`${HERE}bare_server.ts`, ["--mode", "broadcast", "--port", String(port)], {
-      ready: /listening/,
-    });
+    const bare = await startBareServer("broadcast");
     try {
       const res = await runLoadProcess<FanoutResult>("fanout_load.ts", [
         "--url",
-        `http://127.0.0.1:${port}`,
+        bare.base,
         "--clients",
         String(o.fanoutClients),
         "--server-pid",
@@ -775,18 +777,10 @@ async function agentsPoint(
   pgUrl: string,
 ): Promise<AgentsPoint> {
   log(`agents: ${agents} simulated agents for ${durationS} s: bare Deno.serve, then the service`);
-  const port = freePort();
-  const bareProcess = await spawnDeno(`${HERE}bare_server.ts`, [
-    "--mode",
-    "http-read",
-    "--port",
-    String(port),
-  ], {
-    ready: /listening/,
-  });
+  const bareProcess = await startBareServer("http-read");
   let bare: SimRun;
   try {
-    bare = await simRun(agents, durationS, `http://127.0.0.1:${port}`, bareProcess.pid, {
+    bare = await simRun(agents, durationS, bareProcess.base, bareProcess.pid, {
       user: "bare:unused",
     });
   } finally {
@@ -965,20 +959,12 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
     await svc.stop();
     await sleep(2000);
     // The same load on the least an ethstats server does (bare_server.ts --mode ethstats).
-    const port = freePort();
-    const bareServer = await spawnDeno(`${HERE}bare_server.ts`, [
-      "--mode",
-      "ethstats",
-      "--port",
-      String(port),
-    ], {
-      ready: /listening on/,
-    });
+    const bareServer = await startBareServer("ethstats");
     let bare: EthstatsResult;
     try {
       bare = await runLoadProcess<EthstatsResult>(
         "ethstats_load.ts",
-        pacedArgs(`http://127.0.0.1:${port}`, bareServer.pid, o.ethstatsNodes, o.ethstatsDurationS, "bare"),
+        pacedArgs(bareServer.base, bareServer.pid, o.ethstatsNodes, o.ethstatsDurationS, "bare"),
       );
     } finally {
       bareServer.signal("SIGTERM");
