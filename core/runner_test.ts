@@ -76,6 +76,28 @@ Deno.test("a slow receiver gets many messages in few batches, in order", async (
   await runner.drain(1000);
 });
 
+Deno.test("a lingering runner waits lingerMs for a batch: later pushes do not cut it short, a full batch does", async () => {
+  const { receiver, got, batches } = flaky(false);
+  const runner = createReceiverRunner(receiver, { maxBatch: 10, lingerMs: 300 });
+  await runner.start();
+  const started = Date.now();
+  runner.push(message(0));
+  for (let i = 1; i < 4; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    runner.push(message(i));
+  }
+  await until(() => got.length === 4);
+  assert.ok(Date.now() - started >= 290, `delivered after ${Date.now() - started} ms, within the linger`);
+  assert.deepEqual(batches, [4]);
+  // A full batch (10) goes at once, long before the linger is over.
+  const fullAt = Date.now();
+  for (let i = 4; i < 14; i++) runner.push(message(i));
+  await until(() => got.length === 14);
+  assert.ok(Date.now() - fullAt < 250, `a full batch waited ${Date.now() - fullAt} ms`);
+  assert.deepEqual(got, ids(0, 14));
+  await runner.drain(1000);
+});
+
 Deno.test("inactive events are delivered in order with messages", async () => {
   const { receiver, got } = flaky(false);
   const runner = createReceiverRunner(receiver);
