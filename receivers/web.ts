@@ -140,7 +140,8 @@ export async function createWebReceiver(
       lastSweep = now();
       state.sweep();
     }
-    feed.flush(state.takeChanges());
+    if (feed.stats().clients > 0) feed.flush(state.takeChanges());
+    else state.discardChanges();
   }, options.flushIntervalMs);
 
   const access = createAccess(options, token);

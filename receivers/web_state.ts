@@ -91,6 +91,8 @@ export interface WebState {
   blocks(limit?: number): BlockEntry[];
   /** Nodes changed, removed and blocks added since the previous call. */
   takeChanges(): Changes;
+  /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
+  discardChanges(): void;
   stats(): { nodes: number; blocks: number; nodes_removed: number; nodes_evicted: number };
 }
 
@@ -126,6 +128,25 @@ const BLOCK_KEYS = [
   "size",
 ];
 const SYSTEM_KEYS = ["cpu_load", "memory_usage", "disk_usage"];
+/** The `ethereum_metrics` payload types the state keeps. */
+const ETHEREUM_TYPES = new Set(["information", "statistics", "block", "pending", "latency"]);
+
+/**
+ * What changed of a node since the last take, as bits: one per report, and NEW for a node the
+ * pages may not know (all its reports). A number per node, not a Set: 10,000 nodes reporting in
+ * one flush interval must not allocate 10,000 collections that live just long enough to be
+ * promoted by the garbage collector.
+ */
+const REPORT_BITS: ReadonlyArray<readonly [keyof NodeReports, number]> = [
+  ["information", 1],
+  ["statistics", 2],
+  ["block", 4],
+  ["pending", 8],
+  ["latency", 16],
+  ["system", 32],
+];
+const NEW = 64;
+const bitOf = Object.fromEntries(REPORT_BITS) as Record<keyof NodeReports, number>;
 
 function scalar(value: unknown): Scalar | undefined {
   if (value === null || typeof value === "boolean") return value;
@@ -187,11 +208,17 @@ export function createWebState(options: WebStateOptions): WebState {
   /** Blocks by number; at most one entry per number (the first hash reported wins). */
   const blocks = new Map<number, BlockEntry>();
   let sortedBlocks: BlockEntry[] | null = [];
-  /** Changed nodes: the reports that changed, or "all" for nodes created since the last take. */
-  const changed = new Map<string, Set<keyof NodeReports> | "all">();
+  /** Changed nodes: their change bits (REPORT_BITS, NEW). */
+  const changed = new Map<string, number>();
   const removed = new Set<string>();
   let newBlocks: BlockEntry[] = [];
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
+
+  function discardChanges(): void {
+    changed.clear();
+    removed.clear();
+    newBlocks = [];
+  }
 
   function forget(id: string): void {
     nodes.delete(id);
@@ -205,7 +232,7 @@ export function createWebState(options: WebStateOptions): WebState {
     if (node) {
       nodes.delete(id);
     } else {
-      changed.set(id, "all");
+      changed.set(id, NEW);
       if (nodes.size >= options.maxNodes) {
         const oldest = nodes.keys().next().value;
         if (oldest !== undefined) {
@@ -225,7 +252,6 @@ export function createWebState(options: WebStateOptions): WebState {
     }
     nodes.set(id, node);
     removed.delete(id);
-    if (!changed.has(id)) changed.set(id, new Set());
     node.lastSeen = Math.max(node.lastSeen, at);
     node.active = true;
     node.inactiveSince = null;
@@ -274,10 +300,10 @@ export function createWebState(options: WebStateOptions): WebState {
       if (type === undefined || body === undefined) return;
       const system = message.dataType === "system_metrics";
       if (system && type !== "statistics") return;
-      if (!system && !["information", "statistics", "block", "pending", "latency"].includes(type)) return;
+      if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = touch(message.agentId, message.receivedAt);
-      const reports = changed.get(node.id);
-      if (reports instanceof Set) reports.add(system ? "system" : type as keyof NodeReports);
+      const report: keyof NodeReports = system ? "system" : type as keyof NodeReports;
+      changed.set(node.id, (changed.get(node.id) ?? 0) | bitOf[report]);
       if (system) {
         node.last.system = pick(body, SYSTEM_KEYS);
       } else if (type === "information") {
@@ -300,7 +326,7 @@ export function createWebState(options: WebStateOptions): WebState {
       node.active = false;
       node.inactiveSince = now();
       inactiveIds.add(agentId);
-      if (!changed.has(agentId)) changed.set(agentId, new Set());
+      if (!changed.has(agentId)) changed.set(agentId, 0);
     },
     sweep() {
       const deadline = now() - options.removeInactiveAfterMs;
@@ -326,19 +352,22 @@ export function createWebState(options: WebStateOptions): WebState {
     },
     takeChanges() {
       const out: Changes = {
-        nodes: [...changed].flatMap(([id, reports]) => {
+        nodes: [...changed].flatMap(([id, bits]) => {
           const node = nodes.get(id);
-          return node ? [{ node, reports: reports === "all" ? "all" : [...reports] }] : [];
+          if (!node) return [];
+          const reports = bits & NEW
+            ? "all"
+            : REPORT_BITS.filter(([, bit]) => bits & bit).map(([name]) => name);
+          return [{ node, reports }];
         }),
         removed: [...removed],
         // A block pushed out of the ring before the flush is not worth announcing.
         blocks: newBlocks.filter((b) => blocks.get(b.number) === b),
       };
-      changed.clear();
-      removed.clear();
-      newBlocks = [];
+      discardChanges();
       return out;
     },
+    discardChanges,
     stats() {
       return { nodes: nodes.size, blocks: blocks.size, ...counters };
     },

@@ -165,3 +165,18 @@ Deno.test("toSafeInteger reads numbers, decimal and 0x strings, and refuses the 
     assert.equal(toSafeInteger(bad), null, String(bad));
   }
 });
+
+Deno.test("discardChanges forgets what changed, removals and new blocks, but keeps the nodes", () => {
+  let now = 0;
+  const state = createWebState(options({ maxNodes: 1, removeInactiveAfterMs: 10, now: () => now }));
+  state.apply(message("a", blockData(7)));
+  state.apply(message("b", latency, 1)); // evicts "a": a removal to announce
+  state.discardChanges();
+  assert.deepEqual(state.takeChanges(), { nodes: [], removed: [], blocks: [] });
+  assert.deepEqual(state.node("b")!.last.latency, latency.body);
+  assert.deepEqual(state.blocks().map((b) => b.number), [7]);
+  // What changes afterwards is reported again, a known node with only its changed report.
+  now = 5;
+  state.apply(message("b", latency, 5));
+  assert.deepEqual(state.takeChanges().nodes.map((c) => [c.node.id, c.reports]), [["b", ["latency"]]]);
+});
