@@ -20,17 +20,33 @@ export interface ActivityOptions {
   now?: () => number;
 }
 
+/** An active agent: its last ping, and the slot (see below) that lists it for the sweep. */
+interface Active {
+  last: number;
+  slot: number;
+}
+
 /**
- * The single-process monitor. Last pings live in one Map kept in ping order (delete + set),
- * so a sweep walks only the expired agents at its front: O(expired), not O(agents), and one
- * timer for all of them.
+ * The single-process monitor. An agent's last ping is updated in place, so a ping costs one
+ * map lookup (an ethstats node pings with every frame: no delete and re-insert per frame, no
+ * rehashing of a map of 10,000 agents). For the sweep, time is cut into slots of `slotMs`: an
+ * agent is listed in the slot of its last ping, once per slot (a second ping in the same slot
+ * adds nothing). The sweep walks the slots from the oldest and looks only at agents listed in
+ * slots that reach back past the deadline: O(expired + one slot), not O(agents). An agent
+ * listed in an old slot whose last ping is in a newer one is skipped there; it is exactly as
+ * late as `timeoutMs` says, never earlier.
  */
 export function createActivityMonitor(options: ActivityOptions): ActivityMonitor {
   const now = options.now ?? Date.now;
-  const lastPing = new Map<string, number>();
+  const active = new Map<string, Active>();
   const known = new Set<string>();
   const interval = options.sweepIntervalMs ??
     Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 10)));
+  const slotMs = Math.max(1, Math.ceil(options.timeoutMs / 10));
+  /** Agents listed per slot number, oldest slot first (Map order = insertion order). */
+  const slots = new Map<number, string[]>();
+  /** The newest slot listed: a clock that went back lists into it, so the order holds. */
+  let newestSlot = -Infinity;
 
   function report(agentId: string): void {
     try {
@@ -40,14 +56,40 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
     }
   }
 
+  function slotOf(t: number): number {
+    newestSlot = Math.max(newestSlot, Math.floor(t / slotMs));
+    return newestSlot;
+  }
+
+  function list(agentId: string, slot: number): void {
+    const ids = slots.get(slot);
+    if (ids) ids.push(agentId);
+    else slots.set(slot, [agentId]);
+  }
+
   function sweep(): number {
     const deadline = now() - options.timeoutMs;
     let count = 0;
-    for (const [agentId, at] of lastPing) {
-      if (at > deadline) break; // ping order: everything after is newer
-      lastPing.delete(agentId);
-      report(agentId);
-      count++;
+    for (const [slot, ids] of slots) {
+      if (slot * slotMs > deadline) break; // every ping listed here or later is newer than the deadline
+      const kept: string[] = [];
+      for (const agentId of ids) {
+        const entry = active.get(agentId);
+        if (entry === undefined || entry.slot !== slot) continue; // gone, or listed in a newer slot
+        if (entry.last <= deadline) {
+          active.delete(agentId);
+          report(agentId);
+          count++;
+        } else {
+          kept.push(agentId); // same slot, not yet past the deadline
+        }
+      }
+      if (kept.length > 0) {
+        // Pinged within the deadline: so was every agent listed in a later slot.
+        slots.set(slot, kept);
+        break;
+      }
+      slots.delete(slot);
     }
     return count;
   }
@@ -57,13 +99,25 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
   return {
     sweep,
     ping(agentId) {
-      lastPing.delete(agentId);
-      lastPing.set(agentId, now());
-      known.add(agentId);
+      const t = now();
+      const slot = slotOf(t);
+      const entry = active.get(agentId);
+      if (entry === undefined) {
+        active.set(agentId, { last: t, slot });
+        known.add(agentId);
+        list(agentId, slot);
+        return;
+      }
+      if (t <= entry.last) return; // a clock that went back: keep the later time
+      entry.last = t;
+      if (slot !== entry.slot) {
+        entry.slot = slot;
+        list(agentId, slot);
+      }
     },
     bye(agentId) {
       // Reported unless it already was (timed out, or a second bye); also if it never pinged.
-      const wasActive = lastPing.delete(agentId) || !known.has(agentId);
+      const wasActive = active.delete(agentId) || !known.has(agentId);
       known.add(agentId);
       if (wasActive) report(agentId);
     },
@@ -71,7 +125,7 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
       return known.size;
     },
     get activeAgents() {
-      return lastPing.size;
+      return active.size;
     },
     close() {
       clearInterval(timer);

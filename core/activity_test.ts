@@ -37,7 +37,7 @@ Deno.test("bye reports at once and only once", () => {
   }
 });
 
-Deno.test("the sweep holds 100,000 agents cheaply: it walks only the expired ones", () => {
+Deno.test("the sweep holds 100,000 agents cheaply: it walks only the time slots past the deadline", () => {
   let now = 0;
   const reported: string[] = [];
   const monitor = createActivityMonitor({
@@ -56,6 +56,81 @@ Deno.test("the sweep holds 100,000 agents cheaply: it walks only the expired one
     assert.equal(reported[0], "agent-0");
     assert.equal(monitor.sweep(), 0);
     assert.equal(monitor.activeAgents, 50_000);
+  } finally {
+    monitor.close();
+  }
+});
+
+Deno.test("the sweep reports exactly what a plain scan of every last ping would (random pings, byes, sweeps)", () => {
+  let seed = 42;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let round = 0; round < 20; round++) {
+    let now = 1_000_000 + Math.floor(random() * 1000);
+    const timeoutMs = 50 + Math.floor(random() * 500);
+    const reported: string[] = [];
+    const monitor = createActivityMonitor({
+      timeoutMs,
+      sweepIntervalMs: 1_000_000,
+      now: () => now,
+      onInactive: (id) => reported.push(id),
+    });
+    // The model: the last ping of every active agent, scanned whole.
+    const last = new Map<string, number>();
+    const known = new Set<string>();
+    try {
+      for (let step = 0; step < 3000; step++) {
+        now += Math.floor(random() * random() * timeoutMs / 4);
+        const agent = `a${Math.floor(random() * 60)}`;
+        const action = random();
+        if (action < 0.75) {
+          monitor.ping(agent);
+          last.set(agent, now);
+          known.add(agent);
+        } else if (action < 0.8) {
+          reported.length = 0;
+          monitor.bye(agent);
+          const expected = last.delete(agent) || !known.has(agent) ? [agent] : [];
+          known.add(agent);
+          assert.deepEqual(reported, expected, `bye ${agent} at step ${step}`);
+        } else {
+          reported.length = 0;
+          const count = monitor.sweep();
+          const expected = [...last].filter(([, at]) => at <= now - timeoutMs).map(([id]) => id);
+          for (const id of expected) last.delete(id);
+          assert.deepEqual([...reported].sort(), expected.sort(), `sweep at step ${step}`);
+          assert.equal(count, expected.length);
+        }
+        assert.equal(monitor.activeAgents, last.size);
+      }
+    } finally {
+      monitor.close();
+    }
+  }
+});
+
+Deno.test("a clock that goes back never makes an agent inactive early; it is still reported", () => {
+  let now = 10_000;
+  const reported: string[] = [];
+  const monitor = createActivityMonitor({
+    timeoutMs: 1000,
+    sweepIntervalMs: 1_000_000,
+    now: () => now,
+    onInactive: (id) => reported.push(id),
+  });
+  try {
+    monitor.ping("a");
+    now = 8_000; // the clock steps back 2 s
+    monitor.ping("b");
+    now = 9_500;
+    assert.equal(monitor.sweep(), 0);
+    now = 10_999;
+    assert.equal(monitor.sweep(), 0, "a pinged at 10,000: not before 11,000");
+    now = 11_000;
+    monitor.sweep();
+    now = 12_000;
+    monitor.sweep();
+    assert.deepEqual(reported.sort(), ["a", "b"]);
+    assert.equal(monitor.activeAgents, 0);
   } finally {
     monitor.close();
   }
