@@ -132,10 +132,11 @@ const SYSTEM_KEYS = ["cpu_load", "memory_usage", "disk_usage"];
 const ETHEREUM_TYPES = new Set(["information", "statistics", "block", "pending", "latency"]);
 
 /**
- * What changed of a node since the last take, as bits: one per report, and NEW for a node the
- * pages may not know (all its reports). A number per node, not a Set: 10,000 nodes reporting in
- * one flush interval must not allocate 10,000 collections that live just long enough to be
- * promoted by the garbage collector.
+ * What changed of a node since the last take, as bits on the node: one per report, NEW for a
+ * node the pages may not know (all its reports), LISTED once it is in the list of changed nodes.
+ * A number on the node, not a Set per node in a map: 10,000 nodes reporting in one flush interval
+ * must not allocate 10,000 collections that live just long enough to be promoted by the garbage
+ * collector, nor cost map lookups on every report.
  */
 const REPORT_BITS: ReadonlyArray<readonly [keyof NodeReports, number]> = [
   ["information", 1],
@@ -146,6 +147,7 @@ const REPORT_BITS: ReadonlyArray<readonly [keyof NodeReports, number]> = [
   ["system", 32],
 ];
 const NEW = 64;
+const LISTED = 128;
 const bitOf = Object.fromEntries(REPORT_BITS) as Record<keyof NodeReports, number>;
 
 function scalar(value: unknown): Scalar | undefined {
@@ -199,40 +201,52 @@ function sanitizeBlock(body: Record<string, unknown>): Record<string, Scalar> {
   return out;
 }
 
+/** A node with the state's own bookkeeping (views copy the NodeState fields one by one). */
+interface TrackedNode extends NodeState {
+  /** Change bits since the last take (REPORT_BITS, NEW, LISTED). */
+  changes: number;
+}
+
 /** Creates an empty state. */
 export function createWebState(options: WebStateOptions): WebState {
   const now = options.now ?? Date.now;
   /** Map order = least recently heard from first (delete + set on every report). */
-  const nodes = new Map<string, NodeState>();
+  const nodes = new Map<string, TrackedNode>();
+  /** The inactive nodes' ids: exactly the nodes whose `active` is false. */
   const inactiveIds = new Set<string>();
   /** Blocks by number; at most one entry per number (the first hash reported wins). */
   const blocks = new Map<number, BlockEntry>();
   let sortedBlocks: BlockEntry[] | null = [];
-  /** Changed nodes: their change bits (REPORT_BITS, NEW). */
-  const changed = new Map<string, number>();
+  /** Nodes changed since the last take, in the order of their first change (each once: LISTED). */
+  let changed: TrackedNode[] = [];
   const removed = new Set<string>();
   let newBlocks: BlockEntry[] = [];
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
 
   function discardChanges(): void {
-    changed.clear();
+    for (const node of changed) node.changes = 0;
+    changed = [];
     removed.clear();
     newBlocks = [];
+  }
+
+  function markChanged(node: TrackedNode, bits: number): void {
+    if ((node.changes & LISTED) === 0) changed.push(node);
+    node.changes |= LISTED | bits;
   }
 
   function forget(id: string): void {
     nodes.delete(id);
     inactiveIds.delete(id);
-    changed.delete(id);
-    removed.add(id);
+    removed.add(id); // a node listed in `changed` is skipped there: it is no longer in `nodes`
   }
 
-  function touch(id: string, at: number): NodeState {
+  function touch(id: string, at: number): TrackedNode {
     let node = nodes.get(id);
     if (node) {
       nodes.delete(id);
+      if (!node.active) inactiveIds.delete(id);
     } else {
-      changed.set(id, NEW);
       if (nodes.size >= options.maxNodes) {
         const oldest = nodes.keys().next().value;
         if (oldest !== undefined) {
@@ -248,14 +262,15 @@ export function createWebState(options: WebStateOptions): WebState {
         inactiveSince: null,
         blockReceivedAt: null,
         last: {},
+        changes: 0,
       };
+      removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
+      markChanged(node, NEW);
     }
     nodes.set(id, node);
-    removed.delete(id);
     node.lastSeen = Math.max(node.lastSeen, at);
     node.active = true;
     node.inactiveSince = null;
-    inactiveIds.delete(id);
     return node;
   }
 
@@ -303,7 +318,7 @@ export function createWebState(options: WebStateOptions): WebState {
       if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = touch(message.agentId, message.receivedAt);
       const report: keyof NodeReports = system ? "system" : type as keyof NodeReports;
-      changed.set(node.id, (changed.get(node.id) ?? 0) | bitOf[report]);
+      markChanged(node, bitOf[report]);
       if (system) {
         node.last.system = pick(body, SYSTEM_KEYS);
       } else if (type === "information") {
@@ -326,7 +341,7 @@ export function createWebState(options: WebStateOptions): WebState {
       node.active = false;
       node.inactiveSince = now();
       inactiveIds.add(agentId);
-      if (!changed.has(agentId)) changed.set(agentId, 0);
+      markChanged(node, 0);
     },
     sweep() {
       const deadline = now() - options.removeInactiveAfterMs;
@@ -352,9 +367,9 @@ export function createWebState(options: WebStateOptions): WebState {
     },
     takeChanges() {
       const out: Changes = {
-        nodes: [...changed].flatMap(([id, bits]) => {
-          const node = nodes.get(id);
-          if (!node) return [];
+        nodes: changed.flatMap((node) => {
+          if (nodes.get(node.id) !== node) return []; // forgotten since (maybe back as a new node)
+          const bits = node.changes;
           const reports = bits & NEW
             ? "all"
             : REPORT_BITS.filter(([, bit]) => bits & bit).map(([name]) => name);
