@@ -1,6 +1,19 @@
 import assert from "node:assert/strict";
 import { createActivityMonitor } from "./activity.ts";
 
+/** A monitor on a clock the test sets (`clock.now`), swept only when the test says, recording reports. */
+function manualMonitor(timeoutMs: number, start = 0) {
+  const clock = { now: start };
+  const reported: string[] = [];
+  const monitor = createActivityMonitor({
+    timeoutMs,
+    sweepIntervalMs: 1_000_000,
+    now: () => clock.now,
+    onInactive: (id) => reported.push(id),
+  });
+  return { clock, reported, monitor };
+}
+
 Deno.test("an agent that stops pinging is reported inactive once; pings keep it active", async () => {
   const reported: string[] = [];
   const monitor = createActivityMonitor({
@@ -38,20 +51,13 @@ Deno.test("bye reports at once and only once", () => {
 });
 
 Deno.test("the sweep holds 100,000 agents cheaply: it walks only the time slots past the deadline", () => {
-  let now = 0;
-  const reported: string[] = [];
-  const monitor = createActivityMonitor({
-    timeoutMs: 7000,
-    sweepIntervalMs: 1_000_000,
-    now: () => now,
-    onInactive: (id) => reported.push(id),
-  });
+  const { clock, reported, monitor } = manualMonitor(7000);
   try {
     for (let i = 0; i < 100_000; i++) monitor.ping(`agent-${i}`);
-    now = 3000;
+    clock.now = 3000;
     for (let i = 50_000; i < 100_000; i++) monitor.ping(`agent-${i}`);
     assert.equal(monitor.activeAgents, 100_000);
-    now = 7500;
+    clock.now = 7500;
     assert.equal(monitor.sweep(), 50_000);
     assert.equal(reported[0], "agent-0");
     assert.equal(monitor.sweep(), 0);
@@ -65,26 +71,19 @@ Deno.test("the sweep reports exactly what a plain scan of every last ping would 
   let seed = 42;
   const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   for (let round = 0; round < 20; round++) {
-    let now = 1_000_000 + Math.floor(random() * 1000);
     const timeoutMs = 50 + Math.floor(random() * 500);
-    const reported: string[] = [];
-    const monitor = createActivityMonitor({
-      timeoutMs,
-      sweepIntervalMs: 1_000_000,
-      now: () => now,
-      onInactive: (id) => reported.push(id),
-    });
+    const { clock, reported, monitor } = manualMonitor(timeoutMs, 1_000_000 + Math.floor(random() * 1000));
     // The model: the last ping of every active agent, scanned whole.
     const last = new Map<string, number>();
     const known = new Set<string>();
     try {
       for (let step = 0; step < 3000; step++) {
-        now += Math.floor(random() * random() * timeoutMs / 4);
+        clock.now += Math.floor(random() * random() * timeoutMs / 4);
         const agent = `a${Math.floor(random() * 60)}`;
         const action = random();
         if (action < 0.75) {
           monitor.ping(agent);
-          last.set(agent, now);
+          last.set(agent, clock.now);
           known.add(agent);
         } else if (action < 0.8) {
           reported.length = 0;
@@ -95,7 +94,7 @@ Deno.test("the sweep reports exactly what a plain scan of every last ping would 
         } else {
           reported.length = 0;
           const count = monitor.sweep();
-          const expected = [...last].filter(([, at]) => at <= now - timeoutMs).map(([id]) => id);
+          const expected = [...last].filter(([, at]) => at <= clock.now - timeoutMs).map(([id]) => id);
           for (const id of expected) last.delete(id);
           assert.deepEqual([...reported].sort(), expected.sort(), `sweep at step ${step}`);
           assert.equal(count, expected.length);
@@ -109,25 +108,18 @@ Deno.test("the sweep reports exactly what a plain scan of every last ping would 
 });
 
 Deno.test("a clock that goes back never makes an agent inactive early; it is still reported", () => {
-  let now = 10_000;
-  const reported: string[] = [];
-  const monitor = createActivityMonitor({
-    timeoutMs: 1000,
-    sweepIntervalMs: 1_000_000,
-    now: () => now,
-    onInactive: (id) => reported.push(id),
-  });
+  const { clock, reported, monitor } = manualMonitor(1000, 10_000);
   try {
     monitor.ping("a");
-    now = 8_000; // the clock steps back 2 s
+    clock.now = 8_000; // the clock steps back 2 s
     monitor.ping("b");
-    now = 9_500;
+    clock.now = 9_500;
     assert.equal(monitor.sweep(), 0);
-    now = 10_999;
+    clock.now = 10_999;
     assert.equal(monitor.sweep(), 0, "a pinged at 10,000: not before 11,000");
-    now = 11_000;
+    clock.now = 11_000;
     monitor.sweep();
-    now = 12_000;
+    clock.now = 12_000;
     monitor.sweep();
     assert.deepEqual(reported.sort(), ["a", "b"]);
     assert.equal(monitor.activeAgents, 0);
