@@ -62,6 +62,20 @@ async function until(predicate: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** After a recovery: one more message is queued and delivered, and drain leaves no segment file. */
+async function takesMessagesAgain(
+  runner: ReturnType<typeof createReceiverRunner>,
+  got: string[],
+  dir: string,
+  n: number,
+): Promise<void> {
+  const before = got.length;
+  assert.equal(runner.push(message(n)), "queued");
+  await until(() => got.length === before + 1);
+  await runner.drain(1000);
+  assert.equal(segmentFiles(dir), 0);
+}
+
 const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m${from + i}`);
 
 Deno.test("a slow receiver gets many messages in few batches, in order", async () => {
@@ -273,10 +287,7 @@ Deno.test("at the spill buffer bound a durable runner refuses messages (full), s
     state.failing = false;
     await until(() => got.length === 61);
     assert.deepEqual(got, [...ids(0, 60), "inactive:a"]);
-    assert.equal(runner.push(message(100)), "queued");
-    await until(() => got.length === 62);
-    await runner.drain(1000);
-    assert.equal(segmentFiles(dir), 0);
+    await takesMessagesAgain(runner, got, dir, 100);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -310,10 +321,7 @@ Deno.test("at the spill files' byte bound a durable runner refuses messages (ful
     assert.deepEqual(got, [...ids(0, 30), "inactive:a"]);
     await until(() => runner.stats().spill_bytes === 0);
     assert.equal(runner.full(), false);
-    assert.equal(runner.push(message(31)), "queued");
-    await until(() => got.length === 32);
-    await runner.drain(1000);
-    assert.equal(segmentFiles(dir), 0);
+    await takesMessagesAgain(runner, got, dir, 31);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
