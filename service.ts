@@ -11,6 +11,7 @@ import { createLoginLimiter, type LoginLimiter } from "./auth/login_limit.ts";
 import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "./core/activity.ts";
+import { createIngressMeter } from "./core/ingress.ts";
 import { type Bus, createLocalBus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
 import { createHttpMetrics } from "./core/metrics.ts";
@@ -160,6 +161,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const entries = config.receivers ?? defaultReceivers(config);
     const receivers: Receiver[] = [];
     const runners: ReceiverRunner[] = [];
+    // Bursts are seen in the ethstats frames (every node's block within a second of the others).
+    const ingress = config.ethstats.enabled && config.queue.burstFramesPerSecond > 0
+      ? createIngressMeter({ busyAtPerSecond: config.queue.burstFramesPerSecond })
+      : undefined;
     for (const [i, rawEntry] of entries.entries()) {
       let entry = rawEntry;
       const needsSecret = entry.type === "dashboard" ||
@@ -189,7 +194,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       runners.push(createReceiverRunner(cluster ? cluster.queue.track(receiver) : receiver, {
         spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
         lingerMs: receiver.durable ? 20 : 0,
-        maxQueue: config.queue.maxItems,
+        maxQueue: receiver.durable ? config.queue.maxItems : config.queue.maxLiveItems,
+        holdWhile: ingress,
+        maxHoldMs: config.queue.maxBurstHoldMs,
         segmentSize: config.queue.segmentSize,
         spillFlushMs: config.queue.spillFlushMs,
         maxSpillBuffer: config.queue.maxSpillBuffer,
@@ -215,7 +222,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (cluster) cleanups.push(() => cluster.queue.stopConsuming()); // before the drain above
     for (const runner of runners) await runner.start();
     const ethstats = config.ethstats.enabled
-      ? createEthstatsRoutes({ auth, bus, activity, limiter, options: config.ethstats })
+      ? createEthstatsRoutes({ auth, bus, activity, limiter, ingress, options: config.ethstats })
       : undefined;
 
     let ready = false;

@@ -45,6 +45,11 @@ const clusterSchema = z.object({
 const queueSchema = z.object({
   /** Items a queue keeps in memory; beyond it durable receivers spill, live ones drop the oldest. */
   maxItems: z.number().int().positive().default(10_000),
+  /**
+   * Items a live receiver's queue (dashboard, web: nothing durable) keeps in memory; beyond it the
+   * oldest are dropped. Larger than `maxItems` so that a burst held back (below) fits in half.
+   */
+  maxLiveItems: z.number().int().positive().default(50_000),
   /** Most items per spill segment file (one write and fsync each). */
   segmentSize: z.number().int().positive().default(1000),
   /** A partial spill segment is written this long after its first item (ms). */
@@ -59,6 +64,14 @@ const queueSchema = z.object({
    * answers 503 `overloaded` too, until replay has written some of them to the sink.
    */
   maxSpillBytes: z.number().int().positive().default(1024 * 1024 * 1024),
+  /**
+   * ethstats frames per second from which the service counts as taking in a burst (every node
+   * reporting a new block within a second): receivers then hold their delivery, so reading
+   * sockets and answering pings get the CPU first. 0: never held.
+   */
+  burstFramesPerSecond: z.number().int().min(0).default(6_000),
+  /** Longest a report waits in a queue because of a burst (ms); a queue is held only up to half its bound. */
+  maxBurstHoldMs: z.number().int().positive().default(2_000),
 }).strict();
 
 /** The metric types the original agent sends. */
@@ -112,10 +125,13 @@ export const configSchema = z.object({
   }),
   queue: queueSchema.default({
     maxItems: 10_000,
+    maxLiveItems: 50_000,
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
     maxSpillBytes: 1024 * 1024 * 1024,
+    burstFramesPerSecond: 6_000,
+    maxBurstHoldMs: 2_000,
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
   cluster: clusterSchema.optional(),

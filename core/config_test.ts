@@ -9,18 +9,24 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   assert.deepEqual(config.loginLimit, { maxFailures: 10, windowSeconds: 300 });
   assert.deepEqual(config.queue, {
     maxItems: 10_000,
+    maxLiveItems: 50_000,
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
     maxSpillBytes: 1024 * 1024 * 1024,
+    burstFramesPerSecond: 6_000,
+    maxBurstHoldMs: 2_000,
   });
   // A partial queue section keeps the other defaults.
   assert.deepEqual(parseConfig({ queue: { maxSpillBuffer: 5 } }).queue, {
     maxItems: 10_000,
+    maxLiveItems: 50_000,
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 5,
     maxSpillBytes: 1024 * 1024 * 1024,
+    burstFramesPerSecond: 6_000,
+    maxBurstHoldMs: 2_000,
   });
 });
 

@@ -11,6 +11,10 @@
  * so the files stay within that plus one buffer's worth). Replay appends whole
  * segments to the queue until a batch is full; a segment's file goes once all its items are
  * delivered. Messages the receiver does not store (`Receiver.accepts`) are never queued.
+ *
+ * The loop takes one batch per turn of the event loop, and while `holdWhile` (the ingress meter)
+ * says a burst is coming in, it waits: up to `maxHoldMs` for the oldest message and half of
+ * `maxQueue`, so holding back never drops or spills anything.
  */
 import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
@@ -66,6 +70,13 @@ export interface RunnerOptions {
   maxSpillBuffer?: number;
   /** Bytes of spill files on disk at which messages are refused with `full` (default: no bound). */
   maxSpillBytes?: number;
+  /** While this says busy (a burst of incoming frames), delivery waits; see `maxHoldMs`. */
+  holdWhile?: { busy(): boolean };
+  /**
+   * Longest a message waits in the queue because of `holdWhile` (default 2,000 ms); the queue
+   * is not held beyond half of `maxQueue` either, nor while stopping or replaying.
+   */
+  maxHoldMs?: number;
 }
 
 /** Counters of one runner, for /metrics. */
@@ -83,6 +94,8 @@ export interface RunnerStats {
   dropped_total: number;
   filtered_total: number;
   refused_total: number;
+  /** Times delivery waited for a burst of incoming frames to pass (`holdWhile`). */
+  held_total: number;
 }
 
 /** The queue and loop of one receiver. */
@@ -123,6 +136,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Resolves after the current turn of the event loop, its I/O callbacks included. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** How often a held loop looks again whether the burst is over. */
+const HOLD_POLL_MS = 20;
+
 /** Creates the runner of one receiver. */
 export function createReceiverRunner(receiver: Receiver, options: RunnerOptions = {}): ReceiverRunner {
   const maxBatch = options.maxBatch ?? 500;
@@ -135,6 +156,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const spillFlushMs = options.spillFlushMs ?? 100;
   const maxSpillBuffer = options.maxSpillBuffer ?? 20_000;
   const maxSpillBytes = options.maxSpillBytes ?? Infinity;
+  const holdWhile = options.holdWhile;
+  const maxHoldMs = options.maxHoldMs ?? 2_000;
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
 
@@ -180,6 +203,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     dropped_total: 0,
     filtered_total: 0,
     refused_total: 0,
+    held_total: 0,
   };
 
   function notify(): void {
@@ -422,6 +446,18 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
   }
 
+  /**
+   * Whether delivery should wait for the burst to pass: only messages are held (an inactive
+   * event goes at once), for at most `maxHoldMs` after the oldest arrived, and only while the
+   * queue is below half its bound and nothing waits in the spill.
+   */
+  function shouldHold(): boolean {
+    if (!holdWhile || stopping || spillMode || depth() * 2 >= maxQueue) return false;
+    const first = queue[head]!;
+    if (first.kind !== "message" || Date.now() - first.message.receivedAt >= maxHoldMs) return false;
+    return holdWhile.busy();
+  }
+
   async function loop(): Promise<void> {
     while (!initialized) {
       if (!receiver.init) {
@@ -438,6 +474,11 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       if (depth() === 0) {
         if (stopping) return;
         await waitForWork();
+        continue;
+      }
+      if (shouldHold()) {
+        counters.held_total++;
+        while (shouldHold()) await sleep(HOLD_POLL_MS, stopSignal.signal);
         continue;
       }
       // No linger while replaying: the spill has a batch ready, and more is waiting behind it.
@@ -470,6 +511,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         counters.dropped_total += batch.length;
       }
       await (removing = removeSegments(consume(batch.length)));
+      // One batch per turn: a receiver that finished synchronously would otherwise take the
+      // whole backlog in one macrotask, and every socket read and ping answer would wait for it.
+      if (depth() > 0) await nextTurn();
     }
   }
 

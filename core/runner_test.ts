@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
 import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
 import type { Receiver } from "../receivers/types.ts";
@@ -110,6 +111,74 @@ Deno.test("a lingering runner waits lingerMs for a batch: later pushes do not cu
   assert.ok(Date.now() - fullAt < 250, `a full batch waited ${Date.now() - fullAt} ms`);
   assert.deepEqual(got, ids(0, 14));
   await runner.drain(1000);
+});
+
+Deno.test("a backlog goes out one batch per event-loop turn: I/O callbacks run between batches", async () => {
+  const { receiver, got, batches } = flaky(false);
+  const seen: boolean[] = [];
+  let turnPassed = false;
+  const receive = receiver.receive;
+  receiver.receive = (batch) => {
+    seen.push(turnPassed);
+    turnPassed = false;
+    setImmediate(() => turnPassed = true); // runs once this turn's callbacks are done
+    return receive(batch);
+  };
+  const runner = createReceiverRunner(receiver, { maxBatch: 10 });
+  for (let i = 0; i < 30; i++) runner.push(message(i));
+  await runner.start();
+  await until(() => got.length === 30);
+  assert.deepEqual(batches, [10, 10, 10]);
+  assert.deepEqual(seen.slice(1), [true, true], "a later batch went out in the same turn as the one before");
+  await runner.drain(1000);
+});
+
+/** A runner whose delivery is held while `gate.busy` (the ingress meter's place in the service). */
+async function heldRunner(options: RunnerOptions) {
+  const sink = flaky(false);
+  const gate = { busy: true };
+  const runner = createReceiverRunner(sink.receiver, { holdWhile: { busy: () => gate.busy }, ...options });
+  await runner.start();
+  return { ...sink, gate, runner };
+}
+
+Deno.test("while the ingress is busy, delivery waits; it goes out once the burst is over", async () => {
+  const { got, gate, runner } = await heldRunner({ maxHoldMs: 10_000 });
+  for (let i = 0; i < 3; i++) runner.push(message(i));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(got, [], "delivered during the burst");
+  gate.busy = false;
+  await until(() => got.length === 3, 1000);
+  assert.deepEqual(got, ids(0, 3));
+  assert.equal(runner.stats().held_total, 1);
+  await runner.drain(1000);
+});
+
+Deno.test("holding is bounded: by the oldest message's age, by half the queue, never for inactive events", async () => {
+  // Age: a busy ingress that never ends delays a message by maxHoldMs, not more.
+  const aged = await heldRunner({ maxHoldMs: 200 });
+  const pushedAt = Date.now();
+  aged.runner.push(message(0));
+  await until(() => aged.got.length === 1, 2000);
+  const waited = Date.now() - pushedAt;
+  assert.ok(waited >= 190 && waited < 1000, `held ${waited} ms`);
+  await aged.runner.drain(1000);
+
+  // Queue: held below half of maxQueue, delivered at once from there (nothing dropped).
+  const deep = await heldRunner({ maxHoldMs: 60_000, maxQueue: 10 });
+  for (let i = 0; i < 4; i++) deep.runner.push(message(i));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(deep.got, []);
+  deep.runner.push(message(4));
+  await until(() => deep.got.length === 5, 1000);
+  assert.equal(deep.runner.stats().dropped_total, 0);
+  await deep.runner.drain(1000);
+
+  // Inactive events (the service's own) go at once.
+  const inactive = await heldRunner({ maxHoldMs: 60_000 });
+  inactive.runner.push({ kind: "inactive", agentId: "a" });
+  await until(() => inactive.got.length === 1, 1000);
+  await inactive.runner.drain(1000);
 });
 
 Deno.test("inactive events are delivered in order with messages", async () => {

@@ -13,6 +13,7 @@ import type { ActivityMonitor } from "../core/activity.ts";
 import { type AppEnv, clientAddress } from "../core/app_env.ts";
 import { MAX_DEPTH, tooDeep } from "../core/body.ts";
 import type { Bus } from "../core/bus.ts";
+import type { IngressMeter } from "../core/ingress.ts";
 import type { Config } from "../core/config.ts";
 import { errorResponse } from "../core/errors.ts";
 
@@ -30,6 +31,8 @@ export interface EthstatsRoutesDeps {
   helloTimeoutMs?: number;
   /** An unanswered history request frees its network for another node after this (default 10 s). */
   historyTimeoutMs?: number;
+  /** Counts every frame read, so receivers can hold their work during a burst (core/ingress.ts). */
+  ingress?: IngressMeter;
 }
 
 /** The handler, its counters and its shutdown. */
@@ -233,7 +236,7 @@ function binarySize(data: unknown): number {
 
 /** Builds the ethstats websocket handler. */
 export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
-  const { auth, bus, activity, options, limiter } = deps;
+  const { auth, bus, activity, options, limiter, ingress } = deps;
   const counters: Record<Counter, number> = {
     connections_total: 0,
     logins_ok: 0,
@@ -544,6 +547,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   function onFrame(conn: Connection, data: unknown): void {
     if (conn.state === "closed") return;
     counters.frames++;
+    ingress?.note();
     const now = Date.now();
     const tooLarge = typeof data === "string"
       ? exceedsBytes(data, options.maxFrameBytes)

@@ -10,6 +10,7 @@ import { createLoginLimiter, type LoginLimiter } from "../auth/login_limit.ts";
 import { type AuthService, createAuthService } from "../auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../core/activity.ts";
 import { createLocalBus } from "../core/bus.ts";
+import { createIngressMeter, type IngressMeter } from "../core/ingress.ts";
 import { type Config, configSchema } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
@@ -181,6 +182,8 @@ async function startServer(
     inactivityTimeoutMs?: number;
     /** Another started runner on ethereum_metrics beside the recorder (drained by the test). */
     alsoTo?: ReceiverRunner;
+    /** Counts the frames; the recorder's delivery is held while it says busy. */
+    ingress?: IngressMeter;
   } = {},
 ): Promise<Server> {
   const kv = await Deno.openKv(":memory:");
@@ -195,7 +198,7 @@ async function startServer(
   const created = await auth.createUser(user, password);
   assert.ok(created.ok);
   const recorder = recordingReceiver();
-  const runner = createReceiverRunner(recorder);
+  const runner = createReceiverRunner(recorder, { holdWhile: extra.ingress, maxHoldMs: 10_000 });
   await runner.start();
   const subscriptions = [{ runner, subscribe: ["ethereum_metrics"] }];
   if (extra.alsoTo) subscriptions.push({ runner: extra.alsoTo, subscribe: ["ethereum_metrics"] });
@@ -212,6 +215,7 @@ async function startServer(
     limiter: extra.limiter,
     helloTimeoutMs: extra.helloTimeoutMs,
     historyTimeoutMs: extra.historyTimeoutMs,
+    ingress: extra.ingress,
   });
   const controller = new AbortController();
   const server = Deno.serve(
@@ -912,5 +916,31 @@ Deno.test("a report refused because a durable receiver is at its spill bound is 
     await s.close();
     await down.drain(10);
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a burst of frames holds the receivers' delivery: pings are answered at once, the reports follow the burst", async () => {
+  // 50 frames per second is a burst here (5 in a 100 ms window).
+  const s = await startServer({ maxMessagesPerSecond: 10_000 }, {
+    ingress: createIngressMeter({ busyAtPerSecond: 50 }),
+  });
+  try {
+    const node = await s.login("burst");
+    await arrived(s, "burst", "information"); // the login's report came before any burst
+    // The burst starts with latency reports, so the meter is busy before the first block is read.
+    for (let i = 0; i < 5; i++) node.send(geth.latency("burst", "1"));
+    for (let n = 1; n <= 20; n++) node.send(geth.block("burst", n));
+    node.send(geth.nodePing("burst", "2025-01-01 00:00:00.000000000 +0000 UTC"));
+    let reply = await node.next(1000);
+    if (reply.startsWith('{"emit":["history"')) reply = await node.next(1000); // the first block's
+    assert.ok(reply.startsWith('{"emit":["node-pong"'), reply);
+    assert.equal(s.messages("burst", "block").length, 0, "blocks delivered during the burst");
+    await waitFor(() => s.messages("burst", "block").length === 20, 3000, "the held blocks");
+    const numbers = s.messages("burst", "block").map((m) =>
+      (m.data["body"] as Record<string, unknown>)["number"]
+    );
+    assert.deepEqual(numbers, Array.from({ length: 20 }, (_, i) => i + 1));
+  } finally {
+    await s.close();
   }
 });
