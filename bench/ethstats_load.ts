@@ -120,6 +120,26 @@ interface Node {
   pingResolve: (() => void) | null;
 }
 
+/**
+ * Calls `report` for each node at its own random moment within `spreadMs`, from one timer: ten
+ * thousand timers armed at once stall this process for tens of milliseconds at every head, and
+ * the pongs that arrive meanwhile would be measured late.
+ */
+export function spread<T>(nodes: readonly T[], spreadMs: number, report: (node: T) => void): Promise<void> {
+  const due = nodes.map((node) => ({ node, at: Math.random() * spreadMs })).sort((a, b) => a.at - b.at);
+  const start = performance.now();
+  let next = 0;
+  return new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now() - start;
+      while (next < due.length && due[next]!.at <= now) report(due[next++]!.node);
+      if (next < due.length) setTimeout(tick, Math.max(1, due[next]!.at - now));
+      else resolve();
+    };
+    tick();
+  });
+}
+
 async function main(): Promise<void> {
   const url = flag("url").replace(/^http/, "ws") + flag("path", "/api");
   const mode = flag("mode", "paced") as "paced" | "flood";
@@ -279,7 +299,7 @@ async function main(): Promise<void> {
     // Warm-up: the first blocks after login make the server fill in its history (a few
     // 10-block requests per network); that belongs to login, not to the steady state below.
     const n = ++head;
-    await Promise.all(live().map((node) => sleep(Math.random() * 1000).then(() => headReport(node, n))));
+    await spread(live(), 1000, (node) => headReport(node, n));
     await sleep(4000);
     rtt.reset();
     pings =
@@ -319,9 +339,7 @@ async function main(): Promise<void> {
     while (performance.now() < end) {
       if (performance.now() >= nextBlockAt) {
         const n = ++head;
-        for (const node of live()) {
-          tasks.push(sleep(Math.random() * 1000).then(() => headReport(node, n)));
-        }
+        tasks.push(spread(live(), 1000, (node) => headReport(node, n)));
         nextBlockAt += blockIntervalS * 1000;
       }
       if (performance.now() - lastProgress > 5000) {
