@@ -43,7 +43,7 @@ const clusterSchema = z.object({
 
 /** Every receiver's queue (core/runner.ts): memory bound, spill batching, spill buffer bound. */
 const queueSchema = z.object({
-  /** Items a queue keeps in memory; beyond it durable receivers spill, live ones drop the oldest. */
+  /** Items a durable receiver's queue keeps in memory; beyond it they are spilled to disk. */
   maxItems: z.number().int().positive().default(10_000),
   /**
    * Items a live receiver's queue (dashboard, web: nothing durable) keeps in memory; beyond it the
