@@ -478,7 +478,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       }
       if (shouldHold()) {
         counters.held_total++;
-        while (shouldHold()) await sleep(HOLD_POLL_MS, stopSignal.signal);
+        do await sleep(HOLD_POLL_MS, stopSignal.signal); while (shouldHold());
         continue;
       }
       // No linger while replaying: the spill has a batch ready, and more is waiting behind it.
