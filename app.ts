@@ -9,6 +9,7 @@ import type { Family, HttpMetrics } from "./core/metrics.ts";
 import type { ReceiverRunner } from "./core/runner.ts";
 import { ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
 import { handleError, handleNotFound } from "./core/errors.ts";
+import type { SharedBlocks } from "./core/shared_blocks.ts";
 import type { Receiver } from "./receivers/types.ts";
 import { createAuthRoutes } from "./routes/auth.ts";
 import { createOpsRoutes } from "./routes/ops.ts";
@@ -23,6 +24,8 @@ export interface AppDeps {
   activity: ActivityMonitor;
   metrics: readonly string[];
   bodyLimitBytes: number;
+  /** One copy per block among the agents' and nodes' equal block reports. */
+  blocks?: SharedBlocks;
   /** Receivers that serve routes of their own (the dashboard websocket). */
   receivers: readonly Receiver[];
   /** Receiver queues (for /metrics). */

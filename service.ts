@@ -16,6 +16,7 @@ import { type Bus, createLocalBus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
 import { createHttpMetrics } from "./core/metrics.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
+import { createSharedBlocks } from "./core/shared_blocks.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./routes/ethstats.ts";
@@ -221,8 +222,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     });
     if (cluster) cleanups.push(() => cluster.queue.stopConsuming()); // before the drain above
     for (const runner of runners) await runner.start();
+    // Every node reports each block: one object per block for all of them (core/shared_blocks.ts).
+    const blocks = createSharedBlocks();
     const ethstats = config.ethstats.enabled
-      ? createEthstatsRoutes({ auth, bus, activity, limiter, ingress, options: config.ethstats })
+      ? createEthstatsRoutes({ auth, bus, activity, limiter, ingress, blocks, options: config.ethstats })
       : undefined;
 
     let ready = false;
@@ -233,20 +236,28 @@ export async function startService(config: Config, options: ServiceOptions = {})
       activity,
       metrics: config.metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      blocks,
       receivers,
       runners,
       ready: () => ready && !drained,
       httpMetrics: createHttpMetrics(),
       ethstats,
-      extraMetrics: () =>
-        ethstats
+      extraMetrics: () => [
+        {
+          name: "poa_shared_blocks",
+          type: "gauge" as const,
+          help: "Block reports answered with the kept copy of an equal block (shared), and blocks kept.",
+          samples: Object.entries(blocks.stats()).map(([stat, value]) => ({ labels: { stat }, value })),
+        },
+        ...(ethstats
           ? [{
             name: "poa_ethstats",
             type: "gauge" as const,
             help: "ethstats websocket handler counters (connections, logins, frames, limits).",
             samples: Object.entries(ethstats.stats()).map(([stat, value]) => ({ labels: { stat }, value })),
           }]
-          : [],
+          : []),
+      ],
     };
 
     const listeners: ListenerInfo[] = [];

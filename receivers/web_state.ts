@@ -212,6 +212,8 @@ export function createWebState(options: WebStateOptions): WebState {
   const now = options.now ?? Date.now;
   /** Map order = least recently heard from first (delete + set on every report). */
   const nodes = new Map<string, TrackedNode>();
+  /** Block summaries by reported body; read-only, shared by the nodes that reported it. */
+  const blockSummaries = new WeakMap<Record<string, unknown>, Record<string, Scalar>>();
   /** The inactive nodes' ids: exactly the nodes whose `active` is false. */
   const inactiveIds = new Set<string>();
   /** Blocks by number; at most one entry per number (the first hash reported wins). */
@@ -326,7 +328,10 @@ export function createWebState(options: WebStateOptions): WebState {
       } else if (type === "statistics") {
         node.last.statistics = sanitizeStatistics(body);
       } else if (type === "block") {
-        node.last.block = sanitizeBlock(body);
+        // Nodes reporting one block share its body (core/shared_blocks.ts), and so its summary.
+        let summary = blockSummaries.get(body);
+        if (summary === undefined) blockSummaries.set(body, summary = sanitizeBlock(body));
+        node.last.block = summary;
         node.blockReceivedAt = message.receivedAt;
         addBlock(body, message.agentId, message.receivedAt);
       } else if (type === "pending") {

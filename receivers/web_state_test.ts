@@ -53,6 +53,20 @@ Deno.test("web state keeps the last report of each type per node, system statist
   assert.equal("transactions" in node.last.block!, false);
 });
 
+Deno.test("nodes that report one shared block body share its summary; another body gets its own", () => {
+  const state = createWebState(options());
+  const shared = blockData(9);
+  state.apply(message("n1", shared));
+  state.apply(message("n2", { type: "block", body: shared.body }));
+  state.apply(message("n3", blockData(9)));
+  const summary = state.node("n1")!.last.block!;
+  assert.equal(state.node("n2")!.last.block, summary);
+  assert.notEqual(state.node("n3")!.last.block, summary);
+  assert.deepEqual(state.node("n3")!.last.block, summary);
+  assert.equal(summary["number"], 9);
+  assert.equal(summary["transactionCount"], 1);
+});
+
 Deno.test("web state keeps only known scalar fields and bounds strings, so a report cannot grow memory", () => {
   const state = createWebState(options());
   state.apply(message("n1", {

@@ -16,6 +16,7 @@ import type { Bus } from "../core/bus.ts";
 import type { IngressMeter } from "../core/ingress.ts";
 import type { Config } from "../core/config.ts";
 import { errorResponse } from "../core/errors.ts";
+import type { SharedBlocks } from "../core/shared_blocks.ts";
 
 export interface EthstatsRoutesDeps {
   auth: AuthService;
@@ -33,6 +34,8 @@ export interface EthstatsRoutesDeps {
   historyTimeoutMs?: number;
   /** Counts every frame read, so receivers can hold their work during a burst (core/ingress.ts). */
   ingress?: IngressMeter;
+  /** When given, equal block reports of many nodes share one object (core/shared_blocks.ts). */
+  blocks?: SharedBlocks;
 }
 
 /** The handler, its counters and its shutdown. */
@@ -237,6 +240,7 @@ function binarySize(data: unknown): number {
 /** Builds the ethstats websocket handler. */
 export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   const { auth, bus, activity, options, limiter, ingress } = deps;
+  const share = <B extends Record<string, unknown>>(block: B): B => deps.blocks?.share(block) ?? block;
   const counters: Record<Counter, number> = {
     connections_total: 0,
     logins_ok: 0,
@@ -472,7 +476,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     ],
     [
       "block",
-      on(blockPayload, (conn, { block }) => {
+      on(blockPayload, (conn, payload) => {
+        const block = share(payload.block);
         const n = toSafeNumber(block.number);
         if (n !== null) onBlockNumber(conn, n);
         publish(conn, "block", block);
@@ -510,7 +515,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     ],
     [
       "history",
-      on(historyPayload, (conn, { history }) => {
+      on(historyPayload, (conn, payload) => {
+        const history = payload.history.map(share);
         publish(conn, "history", { history });
         if (historyLimit <= 0) return;
         const chain = chainOf(conn.net);

@@ -14,6 +14,7 @@ import { createIngressMeter, type IngressMeter } from "../core/ingress.ts";
 import { type Config, configSchema } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
+import { createSharedBlocks, type SharedBlocks } from "../core/shared_blocks.ts";
 import { type RecordingReceiver, recordingReceiver, waitFor } from "../tests/support/harness.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ethstats.ts";
 
@@ -184,6 +185,7 @@ async function startServer(
     alsoTo?: ReceiverRunner;
     /** Counts the frames; the recorder's delivery is held while it says busy. */
     ingress?: IngressMeter;
+    blocks?: SharedBlocks;
   } = {},
 ): Promise<Server> {
   const kv = await Deno.openKv(":memory:");
@@ -216,6 +218,7 @@ async function startServer(
     helloTimeoutMs: extra.helloTimeoutMs,
     historyTimeoutMs: extra.historyTimeoutMs,
     ingress: extra.ingress,
+    blocks: extra.blocks,
   });
   const controller = new AbortController();
   const server = Deno.serve(
@@ -259,6 +262,30 @@ async function startServer(
     },
   };
 }
+
+Deno.test("equal block reports of many nodes reach the receivers as one shared object", async () => {
+  const blocks = createSharedBlocks();
+  const s = await startServer({ historyRequestLimit: 0 }, { blocks });
+  try {
+    const a = await s.login("share-a");
+    const b = await s.login("share-b");
+    const c = await s.login("share-c");
+    a.send(geth.block("share-a", 42));
+    const fromA = await arrived(s, "share-a", "block");
+    b.send(geth.block("share-b", 42));
+    const fromB = await arrived(s, "share-b", "block");
+    // Same hash, another body (a client that encodes a field differently): kept apart.
+    c.send(geth.block("share-c", 42).replace('"gasUsed":21000', '"gasUsed":"0x5208"'));
+    const fromC = await arrived(s, "share-c", "block");
+    assert.deepEqual(fromA.data, { type: "block", body: JSON.parse(geth.blockJson(42)) });
+    assert.equal(fromB.data["body"], fromA.data["body"]);
+    assert.notEqual(fromC.data["body"], fromA.data["body"]);
+    assert.equal((fromC.data["body"] as Record<string, unknown>)["gasUsed"], "0x5208");
+    assert.deepEqual(blocks.stats(), { shared: 1, kept: 1 });
+  } finally {
+    await s.close();
+  }
+});
 
 /** Waits until `agentId` has at least `count` messages of `type`; returns the last one. */
 async function arrived(s: Server, agentId: string, type: string, count = 1): Promise<Message> {

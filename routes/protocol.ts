@@ -9,6 +9,7 @@ import type { AppEnv } from "../core/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../core/body.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../core/errors.ts";
+import { shareBlockPayload, type SharedBlocks } from "../core/shared_blocks.ts";
 
 export interface ProtocolRoutesDeps {
   auth: AuthService;
@@ -17,6 +18,8 @@ export interface ProtocolRoutesDeps {
   /** Accepted metric types for /data. */
   metrics: readonly string[];
   bodyLimitBytes: number;
+  /** When given, equal block reports of many agents share one object (core/shared_blocks.ts). */
+  blocks?: SharedBlocks;
 }
 
 const agentId = z.string({ error: "must be a string" }).min(1, "must not be empty").max(
@@ -52,7 +55,7 @@ const OVERLOADED_RETRY_AFTER_S = 1;
 
 /** Builds the protocol sub-app. */
 export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
-  const { auth, bus, activity } = deps;
+  const { auth, bus, activity, blocks } = deps;
   const metrics = new Set(deps.metrics);
   const limit = deps.bodyLimitBytes;
   const dataBody = z.object({
@@ -101,7 +104,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       agentId: value.id,
       dataType: value.type,
       messageType: "data",
-      data: value.data,
+      data: blocks ? shareBlockPayload(blocks, value.data) : value.data,
       receivedAt: Date.now(),
     });
     // The local bus answers at once; the cluster bus resolves on the broker's ack.

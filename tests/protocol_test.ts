@@ -49,6 +49,29 @@ for (const enc of ENCODINGS) {
       assert.deepEqual(h.recorder.inactiveAgents, ["a1"]);
     }));
 
+  Deno.test(`[${enc}] agents reporting one block share its body; a differing body stays its own`, () =>
+    withHarness(async (h) => {
+      const { token } = await userWithToken(h);
+      const block = { number: 5, hash: "0x05", transactions: [{ hash: "0xaa" }], uncles: [] };
+      const reports = [
+        ["b1", block],
+        ["b2", structuredClone(block)],
+        ["b3", { ...block, transactions: [] }],
+      ] as const;
+      for (const [id, body] of reports) {
+        const data = { type: "block", body };
+        const res = await post(h, "/data", token, enc, { id, type: "ethereum_metrics", data });
+        assert.equal(res.status, 200);
+        await waitFor(() => h.recorder.messages.some((m) => m.agentId === id));
+      }
+      const [b1, b2, b3] = h.recorder.messages.map((m) => m.data);
+      assert.deepEqual(b1, { type: "block", body: block });
+      assert.equal(b2!["body"], b1!["body"]);
+      assert.notEqual(b3!["body"], b1!["body"]);
+      assert.deepEqual(b3!["body"], { ...block, transactions: [] });
+      assert.deepEqual(h.blocks.stats(), { shared: 1, kept: 1 });
+    }));
+
   Deno.test(`[${enc}] protocol bodies without id, with a bad type or non-object data are 422`, () =>
     withHarness(async (h) => {
       const { token } = await userWithToken(h);

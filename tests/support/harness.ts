@@ -10,6 +10,7 @@ import { DEFAULT_METRICS } from "../../core/config.ts";
 import { createHttpMetrics } from "../../core/metrics.ts";
 import type { Message } from "../../core/message.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../../core/runner.ts";
+import { createSharedBlocks, type SharedBlocks } from "../../core/shared_blocks.ts";
 import type { Receiver } from "../../receivers/types.ts";
 
 export const ADMIN = { name: "root", password: "root-password-123" };
@@ -46,6 +47,7 @@ export interface Harness {
   activity: ActivityMonitor;
   recorder: RecordingReceiver;
   runner: ReceiverRunner;
+  blocks: SharedBlocks;
   kv: Deno.Kv;
   close(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     timeoutMs: options.inactivityTimeoutMs ?? 7000,
     onInactive: (id) => bus.inactive(id),
   });
+  const blocks = createSharedBlocks();
   const app = createApp({
     auth,
     limiter,
@@ -89,6 +92,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     activity,
     metrics: DEFAULT_METRICS,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    blocks,
     receivers: [],
     runners: [runner],
     ready: () => true,
@@ -101,6 +105,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     activity,
     recorder,
     runner,
+    blocks,
     kv,
     async close() {
       activity.close();
