@@ -30,6 +30,8 @@ export interface EthstatsRoutesDeps {
   limiter?: LoginLimiter;
   /** A socket that has not sent `hello` within this time is closed (default 10 s). */
   helloTimeoutMs?: number;
+  /** A logged-in socket that sends nothing for this long is closed (default SILENT_CLOSE_MS). */
+  silentTimeoutMs?: number;
   /** An unanswered history request frees its network for another node after this (default 10 s). */
   historyTimeoutMs?: number;
   /** Counts every frame read, so receivers can hold their work during a burst (core/ingress.ts). */
@@ -58,6 +60,13 @@ export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
  * node has sent something within this window (three report intervals).
  */
 const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
+/**
+ * A logged-in socket with no frame for four report intervals is closed: its peer is gone or
+ * stuck. This replaces Deno's websocket idle timeout (a ping after 15 s of silence), which is
+ * off for these sockets because it re-arms a timer on every frame received: at 10,000 nodes
+ * that was a timer object per frame, each one living long enough to die in the old generation.
+ */
+const SILENT_CLOSE_MS = 60_000;
 /** Block numbers asked for in one history request (go-ethereum answers with whole blocks). */
 export const HISTORY_CHUNK = 10;
 /** Networks (`info.net`) whose block record is kept; the oldest is forgotten beyond this. */
@@ -203,6 +212,7 @@ type Counter =
   | "limited_connections"
   | "closed_inactive_user"
   | "closed_hello_timeout"
+  | "closed_silent"
   | "history_requests"
   | "history_timeouts"
   | "published"
@@ -254,6 +264,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     limited_connections: 0,
     closed_inactive_user: 0,
     closed_hello_timeout: 0,
+    closed_silent: 0,
     history_requests: 0,
     history_timeouts: 0,
     published: 0,
@@ -266,6 +277,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   /** Per network (`info.net`), insertion order = age. */
   const chains = new Map<string, ChainRecord>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
+  const silentTimeoutMs = deps.silentTimeoutMs ?? SILENT_CLOSE_MS;
   const historyTimeoutMs = deps.historyTimeoutMs ?? 10_000;
   const historyLimit = options.historyRequestLimit;
   const rate = options.maxMessagesPerSecond;
@@ -640,13 +652,18 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     drop(conn, emit("un-authorization", "user is inactive or deleted"), POLICY_VIOLATION, "unauthorized");
   }
 
-  /** One timer for all sockets: bans and deactivations, hello timeouts, activity of quiet nodes. */
+  /** One timer for all sockets: bans and deactivations, hello and silence timeouts, activity of quiet nodes. */
   function sweep(): void {
     const now = Date.now();
     for (const conn of connections) {
       if (conn.state === "ready") {
+        const silentMs = now - conn.lastFrameAt;
         if (conn.user !== null && !auth.isActiveUser(conn.user)) closeInactiveUser(conn);
-        else if (now - conn.lastFrameAt < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
+        else if (silentMs >= silentTimeoutMs) {
+          counters.closed_silent++;
+          const message = `no frame for ${Math.round(silentMs / 1000)} s`;
+          drop(conn, errorFrame("silent", message), GOING_AWAY, "no frames");
+        } else if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
       } else if (conn.state === "new" && now - conn.openedAt > helloTimeoutMs) {
         counters.closed_hello_timeout++;
         drop(conn, emit("un-authorization", "no hello"), POLICY_VIOLATION, "no hello");
@@ -666,7 +683,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       const address = clientAddress(c);
       let upgraded: { socket: WebSocket; response: Response };
       try {
-        upgraded = Deno.upgradeWebSocket(c.req.raw);
+        // No idle ping: it re-arms a timer per frame received (see SILENT_CLOSE_MS).
+        upgraded = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
       } catch {
         return errorResponse(400, "bad_request", "not a valid websocket upgrade request");
       }

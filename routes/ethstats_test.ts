@@ -179,6 +179,7 @@ async function startServer(
   extra: {
     limiter?: LoginLimiter;
     helloTimeoutMs?: number;
+    silentTimeoutMs?: number;
     historyTimeoutMs?: number;
     inactivityTimeoutMs?: number;
     /** Another started runner on ethereum_metrics beside the recorder (drained by the test). */
@@ -216,6 +217,7 @@ async function startServer(
     options: { ...DEFAULTS, ...overrides },
     limiter: extra.limiter,
     helloTimeoutMs: extra.helloTimeoutMs,
+    silentTimeoutMs: extra.silentTimeoutMs,
     historyTimeoutMs: extra.historyTimeoutMs,
     ingress: extra.ingress,
     blocks: extra.blocks,
@@ -465,6 +467,29 @@ Deno.test("a socket that sends no hello is closed after the hello timeout", asyn
     assert.equal((await within(silent.closed, 2000, "close")).code, 1008);
     assert.ok(node.isOpen());
     assert.equal(s.ethstats.stats().closed_hello_timeout, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a logged-in socket that sends nothing is closed after the silence timeout; one that reports stays", async () => {
+  const s = await startServer({}, { silentTimeoutMs: 1500 });
+  try {
+    const quiet = await s.login("quiet");
+    const talker = await s.login("talker");
+    const reporting = setInterval(() => talker.send(geth.pending("talker", 1)), 300);
+    try {
+      assert.ok(
+        (await quiet.next(4000)).startsWith('{"emit":["error",{"error":"silent","message":"no frame for '),
+      );
+      assert.equal((await within(quiet.closed, 2000, "close")).code, 1001);
+      assert.ok(talker.isOpen());
+    } finally {
+      clearInterval(reporting);
+    }
+    assert.equal(s.ethstats.stats().closed_silent, 1);
+    await waitFor(() => s.recorder.inactiveAgents.includes("quiet"), 2000, "quiet reported inactive");
+    assert.equal(s.recorder.inactiveAgents.includes("talker"), false);
   } finally {
     await s.close();
   }
