@@ -115,6 +115,8 @@ export const configSchema = z.object({
     maxMessagesPerSecond: z.number().positive().default(50),
     maxConnectionsPerAddress: z.number().int().positive().default(50),
     historyRequestLimit: z.number().int().min(0).max(1000).default(50),
+    /** A logged-in socket that sends nothing for this long is closed (go-ethereum reports every 15 s). */
+    silentCloseSeconds: z.number().positive().default(60),
   }).strict().default({
     enabled: true,
     path: "/api",
@@ -122,6 +124,7 @@ export const configSchema = z.object({
     maxMessagesPerSecond: 50,
     maxConnectionsPerAddress: 50,
     historyRequestLimit: 50,
+    silentCloseSeconds: 60,
   }),
   queue: queueSchema.default({
     maxItems: 10_000,

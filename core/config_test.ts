@@ -17,6 +17,8 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
     burstFramesPerSecond: 6_000,
     maxBurstHoldMs: 2_000,
   });
+  assert.equal(config.ethstats.silentCloseSeconds, 60);
+  assert.equal(parseConfig({ ethstats: { path: "/ws" } }).ethstats.silentCloseSeconds, 60);
   // A partial queue section keeps the other defaults.
   assert.deepEqual(parseConfig({ queue: { maxSpillBuffer: 5 } }).queue, {
     maxItems: 10_000,
@@ -56,6 +58,7 @@ Deno.test("an invalid config names the key and the problem", () => {
     [{ queue: { maxSpillBuffer: 0 } }, /queue\.maxSpillBuffer/],
     [{ queue: { maxSpillBytes: -1 } }, /queue\.maxSpillBytes/],
     [{ queue: { spillFlushMs: 1.5 } }, /queue\.spillFlushMs/],
+    [{ ethstats: { silentCloseSeconds: 0 } }, /ethstats\.silentCloseSeconds/],
     [[], /\(root\)/],
   ];
   for (const [raw, pattern] of cases) {

@@ -30,8 +30,6 @@ export interface EthstatsRoutesDeps {
   limiter?: LoginLimiter;
   /** A socket that has not sent `hello` within this time is closed (default 10 s). */
   helloTimeoutMs?: number;
-  /** A logged-in socket that sends nothing for this long is closed (default SILENT_CLOSE_MS). */
-  silentTimeoutMs?: number;
   /** An unanswered history request frees its network for another node after this (default 10 s). */
   historyTimeoutMs?: number;
   /** Counts every frame read, so receivers can hold their work during a burst (core/ingress.ts). */
@@ -60,13 +58,6 @@ export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
  * node has sent something within this window (three report intervals).
  */
 const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
-/**
- * A logged-in socket with no frame for four report intervals is closed: its peer is gone or
- * stuck. This replaces Deno's websocket idle timeout (a ping after 15 s of silence), which is
- * off for these sockets because it re-arms a timer on every frame received: at 10,000 nodes
- * that was a timer object per frame, each one living long enough to die in the old generation.
- */
-const SILENT_CLOSE_MS = 60_000;
 /** Block numbers asked for in one history request (go-ethereum answers with whole blocks). */
 export const HISTORY_CHUNK = 10;
 /** Networks (`info.net`) whose block record is kept; the oldest is forgotten beyond this. */
@@ -277,7 +268,13 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   /** Per network (`info.net`), insertion order = age. */
   const chains = new Map<string, ChainRecord>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
-  const silentTimeoutMs = deps.silentTimeoutMs ?? SILENT_CLOSE_MS;
+  /**
+   * A logged-in socket with no frame for this long (default: four report intervals) is closed:
+   * its peer is gone or stuck. This replaces Deno's websocket idle timeout (a ping after 15 s of
+   * silence), which is off for these sockets because it re-arms a timer on every frame received:
+   * at 10,000 nodes a timer object per frame, each living long enough to die in the old generation.
+   */
+  const silentTimeoutMs = options.silentCloseSeconds * 1000;
   const historyTimeoutMs = deps.historyTimeoutMs ?? 10_000;
   const historyLimit = options.historyRequestLimit;
   const rate = options.maxMessagesPerSecond;
@@ -683,7 +680,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       const address = clientAddress(c);
       let upgraded: { socket: WebSocket; response: Response };
       try {
-        // No idle ping: it re-arms a timer per frame received (see SILENT_CLOSE_MS).
+        // No idle ping: it re-arms a timer per frame received (see silentTimeoutMs).
         upgraded = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
       } catch {
         return errorResponse(400, "bad_request", "not a valid websocket upgrade request");

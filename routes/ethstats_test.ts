@@ -179,7 +179,6 @@ async function startServer(
   extra: {
     limiter?: LoginLimiter;
     helloTimeoutMs?: number;
-    silentTimeoutMs?: number;
     historyTimeoutMs?: number;
     inactivityTimeoutMs?: number;
     /** Another started runner on ethereum_metrics beside the recorder (drained by the test). */
@@ -217,7 +216,6 @@ async function startServer(
     options: { ...DEFAULTS, ...overrides },
     limiter: extra.limiter,
     helloTimeoutMs: extra.helloTimeoutMs,
-    silentTimeoutMs: extra.silentTimeoutMs,
     historyTimeoutMs: extra.historyTimeoutMs,
     ingress: extra.ingress,
     blocks: extra.blocks,
@@ -473,7 +471,7 @@ Deno.test("a socket that sends no hello is closed after the hello timeout", asyn
 });
 
 Deno.test("a logged-in socket that sends nothing is closed after the silence timeout; one that reports stays", async () => {
-  const s = await startServer({}, { silentTimeoutMs: 1500 });
+  const s = await startServer({ silentCloseSeconds: 1.5 });
   try {
     const quiet = await s.login("quiet");
     const talker = await s.login("talker");
