@@ -7,8 +7,9 @@
  * What it saves is mostly garbage collection: each node's previous block, kept until its next
  * one, died in V8's old generation, and at 10,000 nodes that paid for a major collection at
  * nearly every head, right in the burst (BENCHMARKS.md). Message data is read-only for
- * receivers (receivers/types.ts), which is what makes sharing one object safe.
+ * receivers (core/message.ts), which is what makes sharing one object safe.
  */
+import { dataBody } from "./message.ts";
 
 /** Keeps the recent blocks and hands out the kept copy of an equal one. */
 export interface SharedBlocks {
@@ -26,11 +27,9 @@ export function shareBlockPayload(
   blocks: SharedBlocks,
   data: Record<string, unknown>,
 ): Record<string, unknown> {
-  const body = data["body"];
-  if (data["type"] !== "block" || body === null || typeof body !== "object" || Array.isArray(body)) {
-    return data;
-  }
-  const shared = blocks.share(body as Record<string, unknown>);
+  const body = dataBody(data);
+  if (data["type"] !== "block" || body === undefined) return data;
+  const shared = blocks.share(body);
   return shared === body ? data : { ...data, body: shared };
 }
 
