@@ -14,7 +14,7 @@ import { type ActivityMonitor, createActivityMonitor } from "./core/activity.ts"
 import { createIngressMeter } from "./core/ingress.ts";
 import { type Bus, createLocalBus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
-import { createHttpMetrics } from "./core/metrics.ts";
+import { createHttpMetrics, samplesBy } from "./core/metrics.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { createSharedBlocks } from "./core/shared_blocks.ts";
 import { openDatabase } from "./db/database.ts";
@@ -247,14 +247,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
           name: "poa_shared_blocks",
           type: "gauge" as const,
           help: "Block reports answered with the kept copy of an equal block (shared), and blocks kept.",
-          samples: Object.entries(blocks.stats()).map(([stat, value]) => ({ labels: { stat }, value })),
+          samples: samplesBy("stat", blocks.stats()),
         },
         ...(ethstats
           ? [{
             name: "poa_ethstats",
             type: "gauge" as const,
             help: "ethstats websocket handler counters (connections, logins, frames, limits).",
-            samples: Object.entries(ethstats.stats()).map(([stat, value]) => ({ labels: { stat }, value })),
+            samples: samplesBy("stat", ethstats.stats()),
           }]
           : []),
       ],

@@ -112,6 +112,11 @@ export interface Family {
   samples: Array<{ labels?: Record<string, string>; value: number }>;
 }
 
+/** One sample per entry of `counts`, its key as the value of `label` (e.g. `{outcome: "ok"}`). */
+export function samplesBy(label: string, counts: Record<string, number>): Family["samples"] {
+  return Object.entries(counts).map(([key, value]) => ({ labels: { [label]: key }, value }));
+}
+
 /** Renders metric families in the Prometheus text format. */
 export function renderFamilies(families: Family[]): string {
   const out: string[] = [];

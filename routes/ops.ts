@@ -6,7 +6,7 @@ import type { ActivityMonitor } from "../core/activity.ts";
 import type { AppEnv } from "../core/app_env.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../core/errors.ts";
-import { type Family, type HttpMetrics, renderFamilies } from "../core/metrics.ts";
+import { type Family, type HttpMetrics, renderFamilies, samplesBy } from "../core/metrics.ts";
 import type { ReceiverRunner } from "../core/runner.ts";
 
 export interface OpsRoutesDeps {
@@ -32,13 +32,13 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       name: "poa_token_checks_total",
       type: "counter",
       help: "Bearer token checks by outcome.",
-      samples: Object.entries(deps.auth.stats).map(([outcome, value]) => ({ labels: { outcome }, value })),
+      samples: samplesBy("outcome", deps.auth.stats),
     },
     {
       name: "poa_password_logins_total",
       type: "counter",
       help: "Agent-user password checks, by whether a verified login was remembered or scrypt ran.",
-      samples: Object.entries(deps.auth.loginStats).map(([by, value]) => ({ labels: { by }, value })),
+      samples: samplesBy("by", deps.auth.loginStats),
     },
     {
       name: "poa_failed_logins_total",
@@ -50,17 +50,14 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       name: "poa_messages_published_total",
       type: "counter",
       help: "Messages published on the bus, by metric type.",
-      samples: Object.entries(bus.published).map(([metric_type, value]) => ({
-        labels: { metric_type },
-        value,
-      })),
+      samples: samplesBy("metric_type", bus.published),
     },
     {
       name: "poa_bus_pushes_total",
       type: "counter",
       help:
         "Items handed to receiver queues, by outcome (queued, spilled, dropped_oldest, closed, filtered, full).",
-      samples: Object.entries(bus.pushes).map(([outcome, value]) => ({ labels: { outcome }, value })),
+      samples: samplesBy("outcome", bus.pushes),
     },
     {
       name: "poa_agents_known",
