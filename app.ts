@@ -13,7 +13,7 @@ import type { SharedBlocks } from "./core/shared_blocks.ts";
 import type { Receiver } from "./receivers/types.ts";
 import { createAuthRoutes } from "./routes/auth.ts";
 import { createOpsRoutes } from "./routes/ops.ts";
-import type { EthstatsRoutes } from "./routes/ethstats.ts";
+import type { EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import { createProtocolRoutes } from "./routes/protocol.ts";
 
 /** Everything the routes need; created by main.ts (or a test). */

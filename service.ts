@@ -19,7 +19,7 @@ import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { createSharedBlocks } from "./core/shared_blocks.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
-import { createEthstatsRoutes, type EthstatsRoutes } from "./routes/ethstats.ts";
+import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import type { Receiver, ReceiverType } from "./receivers/types.ts";
 
 export interface ServiceOptions {

@@ -5,18 +5,18 @@
  * order, map keys sorted) and the newline gorilla/websocket's WriteJSON appends.
  */
 import assert from "node:assert/strict";
-import { createKvAuthStore } from "../auth/kv_store.ts";
-import { createLoginLimiter, type LoginLimiter } from "../auth/login_limit.ts";
-import { type AuthService, createAuthService } from "../auth/service.ts";
-import { type ActivityMonitor, createActivityMonitor } from "../core/activity.ts";
-import { createLocalBus } from "../core/bus.ts";
-import { createIngressMeter, type IngressMeter } from "../core/ingress.ts";
-import { type Config, configSchema } from "../core/config.ts";
-import type { Message } from "../core/message.ts";
-import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
-import { createSharedBlocks, type SharedBlocks } from "../core/shared_blocks.ts";
-import { type RecordingReceiver, recordingReceiver, waitFor } from "../tests/support/harness.ts";
-import { createEthstatsRoutes, type EthstatsRoutes } from "./ethstats.ts";
+import { createKvAuthStore } from "../../auth/kv_store.ts";
+import { createLoginLimiter, type LoginLimiter } from "../../auth/login_limit.ts";
+import { type AuthService, createAuthService } from "../../auth/service.ts";
+import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
+import { createLocalBus } from "../../core/bus.ts";
+import { createIngressMeter, type IngressMeter } from "../../core/ingress.ts";
+import { type Config, configSchema } from "../../core/config.ts";
+import type { Message } from "../../core/message.ts";
+import { createReceiverRunner, type ReceiverRunner } from "../../core/runner.ts";
+import { createSharedBlocks, type SharedBlocks } from "../../core/shared_blocks.ts";
+import { type RecordingReceiver, recordingReceiver, waitFor } from "../../tests/support/harness.ts";
+import { createEthstatsRoutes, type EthstatsRoutes } from "./routes.ts";
 
 const j = JSON.stringify;
 const READY = '{"emit":["ready"]}';

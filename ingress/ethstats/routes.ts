@@ -6,17 +6,18 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { LoginLimiter } from "../auth/login_limit.ts";
-import { safeEqual } from "../auth/password.ts";
-import type { AuthService } from "../auth/service.ts";
-import type { ActivityMonitor } from "../core/activity.ts";
-import { type AppEnv, clientAddress } from "../core/app_env.ts";
-import { MAX_DEPTH, tooDeep } from "../core/body.ts";
-import type { Bus } from "../core/bus.ts";
-import type { IngressMeter } from "../core/ingress.ts";
-import type { Config } from "../core/config.ts";
-import { errorResponse } from "../core/errors.ts";
-import type { SharedBlocks } from "../core/shared_blocks.ts";
+import type { LoginLimiter } from "../../auth/login_limit.ts";
+import { safeEqual } from "../../auth/password.ts";
+import type { AuthService } from "../../auth/service.ts";
+import type { ActivityMonitor } from "../../core/activity.ts";
+import { type AppEnv, clientAddress } from "../../core/app_env.ts";
+import { MAX_DEPTH, tooDeep } from "../../core/body.ts";
+import type { Bus } from "../../core/bus.ts";
+import type { IngressMeter } from "../../core/ingress.ts";
+import type { Config } from "../../core/config.ts";
+import { errorResponse } from "../../core/errors.ts";
+import type { SharedBlocks } from "../../core/shared_blocks.ts";
+import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 
 export interface EthstatsRoutesDeps {
   auth: AuthService;
@@ -58,10 +59,6 @@ export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
  * node has sent something within this window (three report intervals).
  */
 const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
-/** Block numbers asked for in one history request (go-ethereum answers with whole blocks). */
-export const HISTORY_CHUNK = 10;
-/** Networks (`info.net`) whose block record is kept; the oldest is forgotten beyond this. */
-const MAX_NETWORKS = 1024;
 const SWEEP_INTERVAL_MS = 1000;
 
 /** Close codes (RFC 6455). */
@@ -173,21 +170,6 @@ interface Connection {
   refilledAt: number;
 }
 
-/**
- * What the server knows of one network's recent blocks, from every node's block and history
- * reports: only numbers in the window `[head - historyRequestLimit, head]` are kept.
- */
-interface ChainRecord {
-  /** The highest block number reported on this network. */
-  head: number;
-  /** Numbers in the window the server has, or asked for and got an answer without. */
-  settled: Set<number>;
-  /** `head` when a scan of the whole window found nothing missing (skips rescans). */
-  completeAt: number;
-  /** The one outstanding history request of this network. */
-  asked: { conn: Connection; list: number[]; deadline: number } | null;
-}
-
 type AuthResult = { ok: true; user: string | null } | { ok: false; message: string };
 
 type Counter =
@@ -204,8 +186,6 @@ type Counter =
   | "closed_inactive_user"
   | "closed_hello_timeout"
   | "closed_silent"
-  | "history_requests"
-  | "history_timeouts"
   | "published"
   | "overloaded";
 
@@ -256,8 +236,6 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     closed_inactive_user: 0,
     closed_hello_timeout: 0,
     closed_silent: 0,
-    history_requests: 0,
-    history_timeouts: 0,
     published: 0,
     overloaded: 0,
   };
@@ -265,8 +243,6 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   const perAddress = new Map<string, number>();
   /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
   const perAgent = new Map<string, number>();
-  /** Per network (`info.net`), insertion order = age. */
-  const chains = new Map<string, ChainRecord>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
   /**
    * A logged-in socket with no frame for this long (default: four report intervals) is closed:
@@ -275,8 +251,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
    * at 10,000 nodes a timer object per frame, each living long enough to die in the old generation.
    */
   const silentTimeoutMs = options.silentCloseSeconds * 1000;
-  const historyTimeoutMs = deps.historyTimeoutMs ?? 10_000;
-  const historyLimit = options.historyRequestLimit;
+  const history = createHistoryBackfill<Connection>({
+    limit: options.historyRequestLimit,
+    timeoutMs: deps.historyTimeoutMs ?? 10_000,
+  });
   const rate = options.maxMessagesPerSecond;
   const burst = Math.max(1, rate);
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -295,8 +273,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     const wasReady = conn.state === "ready";
     conn.state = "closed";
     if (!connections.delete(conn)) return;
-    const chain = chains.get(conn.net);
-    if (chain?.asked?.conn === conn) chain.asked = null; // another node may be asked at once
+    history.forget(conn); // another node may be asked at once
     const left = (perAddress.get(conn.address) ?? 1) - 1;
     if (left > 0) perAddress.set(conn.address, left);
     else perAddress.delete(conn.address);
@@ -394,66 +371,13 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     publish(conn, "information", hello.info);
   }
 
-  function chainOf(net: string): ChainRecord {
-    let chain = chains.get(net);
-    if (chain === undefined) {
-      chain = { head: -1, settled: new Set(), completeAt: -1, asked: null };
-      chains.set(net, chain);
-      if (chains.size > MAX_NETWORKS) chains.delete(chains.keys().next().value!);
-    }
-    return chain;
-  }
-
-  /** Records that the network has block `n`, sliding its window when `n` is a new head. */
-  function noteBlock(chain: ChainRecord, n: number): void {
-    if (n > chain.head) {
-      // One new head on a complete window leaves it complete; a jump needs a rescan.
-      if (chain.completeAt === chain.head && n === chain.head + 1) chain.completeAt = n;
-      chain.head = n;
-      const low = n - historyLimit;
-      for (const k of chain.settled) if (k < low) chain.settled.delete(k);
-    }
-    if (n >= chain.head - historyLimit) chain.settled.add(n);
-  }
-
-  /**
-   * Asks `conn` for up to HISTORY_CHUNK blocks its network lacks, newest first, among the
-   * `historyRequestLimit` below the network's head and at or below the node's own head; at
-   * most one request per network is outstanding (until answered, its socket closes, or
-   * `historyTimeoutMs`). An explicit list, never an empty one: go-ethereum reads an empty
-   * list as "send your latest 50", whatever the server already has.
-   */
-  function askHistory(conn: Connection, now: number): void {
-    if (historyLimit <= 0 || !conn.canUpdateHistory || conn.headBlock === null) return;
-    const chain = chainOf(conn.net);
-    if (chain.completeAt === chain.head) return;
-    if (chain.asked !== null) {
-      if (chain.asked.deadline > now) return;
-      counters.history_timeouts++;
-      chain.asked = null;
-    }
-    const top = Math.min(conn.headBlock, chain.head);
-    const low = Math.max(0, chain.head - historyLimit);
-    const list: number[] = [];
-    for (let n = top; n >= low && list.length < HISTORY_CHUNK; n--) {
-      if (!chain.settled.has(n)) list.push(n);
-    }
-    if (list.length === 0) {
-      if (top === chain.head) chain.completeAt = chain.head;
-      return;
-    }
-    list.reverse();
-    chain.asked = { conn, list, deadline: now + historyTimeoutMs };
-    counters.history_requests++;
-    send(conn, emit("history", { list }));
-  }
-
   function onBlockNumber(conn: Connection, n: number): void {
     conn.headBlock = Math.max(conn.headBlock ?? 0, n);
-    if (historyLimit > 0) {
-      noteBlock(chainOf(conn.net), n);
-      askHistory(conn, Date.now());
-    }
+    askHistory(conn, history.block(conn, n, Date.now()));
+  }
+
+  function askHistory(conn: Connection, list: HistoryRequest): void {
+    if (list !== null) send(conn, emit("history", { list }));
   }
 
   /** A report handler: validates the payload, then acts; false when the payload is malformed. */
@@ -525,20 +449,14 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     [
       "history",
       on(historyPayload, (conn, payload) => {
-        const history = payload.history.map(share);
-        publish(conn, "history", { history });
-        if (historyLimit <= 0) return;
-        const chain = chainOf(conn.net);
-        for (const block of history) {
+        const blocks = payload.history.map(share);
+        publish(conn, "history", { history: blocks });
+        const numbers: number[] = [];
+        for (const block of blocks) {
           const n = toSafeNumber(block.number);
-          if (n !== null) noteBlock(chain, n);
+          if (n !== null) numbers.push(n);
         }
-        if (chain.asked?.conn === conn) {
-          // Answered: what the node did not send, it does not have; not asked again.
-          for (const n of chain.asked.list) if (n >= chain.head - historyLimit) chain.settled.add(n);
-          chain.asked = null;
-          askHistory(conn, Date.now()); // the next chunk, if any
-        }
+        askHistory(conn, history.history(conn, numbers, Date.now()));
       }),
     ],
     // Its own type: receivers select on `type` and pass it by; the dashboard feed forwards it.
@@ -738,7 +656,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   return {
     app,
     stats() {
-      return { ...counters, connections_open: connections.size };
+      return { ...counters, ...history.stats(), connections_open: connections.size };
     },
     close() {
       shutDown = true;

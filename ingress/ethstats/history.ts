@@ -1,0 +1,138 @@
+/**
+ * History backfill for ethstats networks: which recent blocks a network lacks, and which node to
+ * ask for them. eth-netstats asks every node for its history; this asks one node per network at a
+ * time, in chunks, and only for blocks nobody reported.
+ */
+
+/** A node that can be asked for history (an ethstats connection). */
+export interface HistoryPeer {
+  /** `hello.info.net`: nodes of one network share a record. */
+  readonly net: string;
+  /** The highest block number the node reported; null before its first block. */
+  readonly headBlock: number | null;
+  /** `hello.info.canUpdateHistory` (go-ethereum says true; light clients may say false). */
+  readonly canUpdateHistory: boolean;
+}
+
+export interface HistoryOptions {
+  /** Blocks below a network's head that are filled in; 0 turns backfill off. */
+  limit: number;
+  /** An unanswered request frees its network for another node after this (ms). */
+  timeoutMs: number;
+  /** Networks remembered; the least recently created is forgotten beyond it (default 1,024). */
+  maxNetworks?: number;
+}
+
+/** Numbers a node is asked for, or null when there is nothing to ask it. */
+export type HistoryRequest = number[] | null;
+
+export interface HistoryBackfill<P extends HistoryPeer> {
+  /** `peer` reported block `n` (its `headBlock` already updated): what to ask it for now. */
+  block(peer: P, n: number, now: number): HistoryRequest;
+  /**
+   * `peer` sent blocks `numbers` in a history reply. When it was the peer asked, what it did not
+   * send it does not have, and is not asked for again; the next chunk, if any, is returned.
+   */
+  history(peer: P, numbers: readonly number[], now: number): HistoryRequest;
+  /** The peer is gone: a request outstanding with it frees its network at once. */
+  forget(peer: P): void;
+  stats(): { history_requests: number; history_timeouts: number };
+}
+
+/** Block numbers asked for in one request (go-ethereum answers each with a whole block). */
+export const HISTORY_CHUNK = 10;
+
+/** What is known of one network's recent blocks: numbers in `[head - limit, head]`. */
+interface ChainRecord<P> {
+  /** The highest block number reported on this network. */
+  head: number;
+  /** Numbers in the window the network has, or asked for and answered without. */
+  settled: Set<number>;
+  /** `head` when a scan of the whole window found nothing missing (skips rescans). */
+  completeAt: number;
+  /** The one outstanding request of this network. */
+  asked: { peer: P; list: number[]; deadline: number } | null;
+}
+
+/** Creates the backfill planner; the caller sends what it returns as `{"emit":["history",{list}]}`. */
+export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOptions): HistoryBackfill<P> {
+  const { limit, timeoutMs } = options;
+  const maxNetworks = options.maxNetworks ?? 1024;
+  /** Insertion order = age. */
+  const chains = new Map<string, ChainRecord<P>>();
+  const counters = { history_requests: 0, history_timeouts: 0 };
+
+  function chainOf(net: string): ChainRecord<P> {
+    let chain = chains.get(net);
+    if (chain === undefined) {
+      chain = { head: -1, settled: new Set(), completeAt: -1, asked: null };
+      chains.set(net, chain);
+      if (chains.size > maxNetworks) chains.delete(chains.keys().next().value!);
+    }
+    return chain;
+  }
+
+  /** Records that the network has block `n`, sliding its window when `n` is a new head. */
+  function note(chain: ChainRecord<P>, n: number): void {
+    if (n > chain.head) {
+      // One new head on a complete window leaves it complete; a jump needs a rescan.
+      if (chain.completeAt === chain.head && n === chain.head + 1) chain.completeAt = n;
+      chain.head = n;
+      const low = n - limit;
+      for (const k of chain.settled) if (k < low) chain.settled.delete(k);
+    }
+    if (n >= chain.head - limit) chain.settled.add(n);
+  }
+
+  /**
+   * Up to HISTORY_CHUNK numbers the network lacks, newest first, among the `limit` below its
+   * head and at or below the peer's own head; at most one request per network is outstanding
+   * (until answered, its peer is forgotten, or `timeoutMs`). Never an empty list: go-ethereum
+   * reads one as "send your latest 50", whatever the server already has.
+   */
+  function ask(peer: P, chain: ChainRecord<P>, now: number): HistoryRequest {
+    if (!peer.canUpdateHistory || peer.headBlock === null || chain.completeAt === chain.head) return null;
+    if (chain.asked !== null) {
+      if (chain.asked.deadline > now) return null;
+      counters.history_timeouts++;
+      chain.asked = null;
+    }
+    const top = Math.min(peer.headBlock, chain.head);
+    const low = Math.max(0, chain.head - limit);
+    const list: number[] = [];
+    for (let n = top; n >= low && list.length < HISTORY_CHUNK; n--) {
+      if (!chain.settled.has(n)) list.push(n);
+    }
+    if (list.length === 0) {
+      if (top === chain.head) chain.completeAt = chain.head;
+      return null;
+    }
+    list.reverse();
+    chain.asked = { peer, list, deadline: now + timeoutMs };
+    counters.history_requests++;
+    return list;
+  }
+
+  return {
+    block(peer, n, now) {
+      if (limit <= 0) return null;
+      const chain = chainOf(peer.net);
+      note(chain, n);
+      return ask(peer, chain, now);
+    },
+    history(peer, numbers, now) {
+      if (limit <= 0) return null;
+      const chain = chainOf(peer.net);
+      for (const n of numbers) note(chain, n);
+      if (chain.asked?.peer !== peer) return null;
+      for (const n of chain.asked.list) if (n >= chain.head - limit) chain.settled.add(n);
+      chain.asked = null;
+      return ask(peer, chain, now);
+    },
+    forget(peer) {
+      const chain = chains.get(peer.net);
+      if (chain?.asked?.peer === peer) chain.asked = null;
+    },
+    stats: () => ({ ...counters }),
+  };
+}

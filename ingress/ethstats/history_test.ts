@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { createHistoryBackfill, HISTORY_CHUNK, type HistoryPeer } from "./history.ts";
+
+interface Peer extends HistoryPeer {
+  net: string;
+  headBlock: number | null;
+  canUpdateHistory: boolean;
+}
+
+function peer(net = "1", canUpdateHistory = true): Peer {
+  return { net, headBlock: null, canUpdateHistory };
+}
+
+/** The peer reports block `n` (its head moves first, as the handler does). */
+function report(backfill: ReturnType<typeof createHistoryBackfill<Peer>>, p: Peer, n: number, now = 0) {
+  p.headBlock = Math.max(p.headBlock ?? 0, n);
+  return backfill.block(p, n, now);
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test("history: a first head asks for the chunk below it, oldest first; one request per network", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 20, timeoutMs: 1000 });
+  const a = peer();
+  const b = peer();
+  assert.deepEqual(report(h, a, 100), range(100 - HISTORY_CHUNK, 99));
+  assert.equal(report(h, b, 100), null, "a request is outstanding on this network");
+  assert.deepEqual(h.history(a, range(90, 99), 0), range(80, 89), "answered: the next chunk follows");
+  assert.equal(h.history(a, [85, 86, 87, 88, 89], 0), null, "what it did not send is settled");
+  assert.equal(report(h, b, 101), null, "one new head on a complete window keeps it complete");
+  assert.deepEqual(report(h, b, 105), [102, 103, 104], "a jump leaves a gap that is asked for");
+  assert.deepEqual(h.stats(), { history_requests: 3, history_timeouts: 0 });
+});
+
+Deno.test("history: only up to the peer's own head, per network, never for a peer that cannot", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 50, timeoutMs: 1000 });
+  const ahead = peer();
+  assert.deepEqual(report(h, ahead, 200), range(190, 199));
+  h.forget(ahead);
+  const behind = peer();
+  assert.deepEqual(report(h, behind, 170), range(160, 169));
+  assert.deepEqual(report(h, peer("5"), 200), range(190, 199), "another network has its own record");
+  const light = peer("7", false);
+  assert.equal(report(h, light, 300), null);
+});
+
+Deno.test("history: an unanswered request times out; a late answer still counts as blocks the network has", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 5, timeoutMs: 300 });
+  const silent = peer();
+  const helper = peer();
+  assert.deepEqual(report(h, silent, 50, 0), range(45, 49));
+  assert.equal(report(h, helper, 50, 299), null);
+  assert.deepEqual(report(h, helper, 50, 300), range(45, 49));
+  assert.equal(h.history(silent, range(45, 48), 310), null, "not the peer asked now");
+  assert.equal(h.history(helper, [49], 320), null, "49 was the last one missing");
+  assert.deepEqual(h.stats(), { history_requests: 2, history_timeouts: 1 });
+});
+
+Deno.test("history: limit 0 never asks; the oldest network is forgotten past maxNetworks", () => {
+  assert.equal(report(createHistoryBackfill<Peer>({ limit: 0, timeoutMs: 1 }), peer(), 500), null);
+  const h = createHistoryBackfill<Peer>({ limit: 5, timeoutMs: 1000, maxNetworks: 2 });
+  const first = peer("a");
+  assert.deepEqual(report(h, first, 10), range(5, 9));
+  h.history(first, range(5, 9), 0);
+  assert.equal(report(h, first, 10), null, "complete");
+  report(h, peer("b"), 10);
+  report(h, peer("c"), 10);
+  assert.deepEqual(report(h, peer("a"), 10), range(5, 9), "network a was forgotten, so asked again");
+});
