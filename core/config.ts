@@ -105,26 +105,34 @@ export const configSchema = z.object({
     maxFailures: z.number().int().min(0).default(10),
     windowSeconds: z.number().int().positive().default(300),
   }).strict().default({ maxFailures: 10, windowSeconds: 300 }),
-  bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+  /** The original accepted 8 MB; the POA agent's history of 41 blocks is 1–2 MB on a busy chain. */
+  bodyLimitBytes: z.number().int().positive().default(8_000_000),
   /** Nodes that speak the ethstats websocket protocol directly (go-ethereum --ethstats). */
   ethstats: z.object({
     enabled: z.boolean().default(true),
     path: z.string().startsWith("/").default("/api"),
     sharedSecret: z.string().min(1).optional(),
-    maxFrameBytes: z.number().int().positive().default(1024 * 1024),
+    /** Besu sends full transaction objects: ten blocks of a history reply can pass 1 MB. */
+    maxFrameBytes: z.number().int().positive().default(8_000_000),
     maxMessagesPerSecond: z.number().positive().default(50),
     maxConnectionsPerAddress: z.number().int().positive().default(50),
     historyRequestLimit: z.number().int().min(0).max(1000).default(50),
     /** A logged-in socket that sends nothing for this long is closed (go-ethereum reports every 15 s). */
     silentCloseSeconds: z.number().positive().default(60),
+    /**
+     * `"primus::ping::<ms>"` to every logged-in node this often (0: never). Primus ≥ 7 clients
+     * drop a line silent for 45 s, newest Nethermind one silent for 30 s.
+     */
+    pingIntervalSeconds: z.number().min(0).default(20),
   }).strict().default({
     enabled: true,
     path: "/api",
-    maxFrameBytes: 1024 * 1024,
+    maxFrameBytes: 8_000_000,
     maxMessagesPerSecond: 50,
     maxConnectionsPerAddress: 50,
     historyRequestLimit: 50,
     silentCloseSeconds: 60,
+    pingIntervalSeconds: 20,
   }),
   queue: queueSchema.default({
     maxItems: 10_000,

@@ -5,18 +5,33 @@
  * original agent's, so the receivers and the dashboard need no change.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import type { z } from "zod";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
-import { safeEqual } from "../../auth/password.ts";
 import type { AuthService } from "../../auth/service.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
 import { type AppEnv, clientAddress } from "../../core/app_env.ts";
-import { MAX_DEPTH, tooDeep } from "../../core/body.ts";
 import type { Bus } from "../../core/bus.ts";
 import type { IngressMeter } from "../../core/ingress.ts";
 import type { Config } from "../../core/config.ts";
 import { errorResponse } from "../../core/errors.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
+import { readCredentials } from "./credentials.ts";
+import {
+  blockPayload,
+  decodeFrame,
+  type Hello,
+  helloPayload,
+  historyBlocks,
+  historyPayload,
+  latencyPayload,
+  newPayloadPayload,
+  nodePingPayload,
+  pendingPayload,
+  PRIMUS_SERVER_CLOSE,
+  primusPing,
+  safeBlockNumber,
+  statsPayload,
+} from "./frames.ts";
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 
 export interface EthstatsRoutesDeps {
@@ -67,85 +82,8 @@ const MESSAGE_TOO_BIG = 1009;
 const GOING_AWAY = 1001;
 const INTERNAL_ERROR = 1011;
 
-// The node requires exactly this reply to its hello; anything else is "unauthorized".
+// The node requires exactly this reply; anything else is "unauthorized".
 const READY = '{"emit":["ready"]}';
-const PRIMUS_PING = "primus::ping::";
-
-// ---- frame schemas (validated once, at the edge) ----
-
-const nodeId = z.string().min(1).max(256);
-const scalar = z.union([z.string().max(1024), z.number()]);
-/** Block numbers: go-ethereum sends JSON numbers; other clients may send decimal or hex strings. */
-const blockNumber = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(/^(0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/),
-]);
-const quantity = z.union([z.number(), z.string().max(80)]);
-const hash = z.string().max(256);
-
-const infoSchema = z.looseObject({
-  name: scalar.optional(),
-  node: scalar.optional(),
-  port: scalar.optional(),
-  net: scalar.optional(),
-  protocol: scalar.optional(),
-  api: scalar.optional(),
-  os: scalar.optional(),
-  os_v: scalar.optional(),
-  client: scalar.optional(),
-  canUpdateHistory: z.boolean().optional(),
-});
-
-const helloPayload = z.object({
-  id: nodeId,
-  info: infoSchema.default({}),
-  secret: z.string().max(2048),
-});
-
-const blockSchema = z.looseObject({
-  number: blockNumber,
-  hash,
-  parentHash: hash.optional(),
-  timestamp: quantity.optional(),
-  miner: hash.optional(),
-  gasUsed: quantity.optional(),
-  gasLimit: quantity.optional(),
-  difficulty: quantity.optional(),
-  totalDifficulty: quantity.optional(),
-  transactions: z.array(z.looseObject({ hash })).optional(),
-  transactionsRoot: hash.optional(),
-  stateRoot: hash.optional(),
-  uncles: z.array(z.unknown()).optional(),
-});
-
-const syncingObject = z.looseObject({
-  currentBlock: blockNumber.nullable().optional(),
-  highestBlock: blockNumber.nullable().optional(),
-  startingBlock: blockNumber.nullable().optional(),
-});
-
-const nodePingPayload = z.object({ clientTime: z.union([z.string().max(256), z.number()]) });
-const latencyPayload = z.object({
-  latency: z.union([z.number().nonnegative(), z.string().regex(/^[0-9]{1,15}(\.[0-9]{1,9})?$/)]),
-});
-const blockPayload = z.object({ block: blockSchema });
-const pendingPayload = z.object({ stats: z.object({ pending: z.number().int().nonnegative() }) });
-const statsPayload = z.object({
-  stats: z.object({
-    active: z.boolean(),
-    syncing: z.union([z.boolean(), syncingObject]),
-    // Dropped by go-ethereum after the merge; the original agent always sent them.
-    mining: z.boolean().default(false),
-    hashrate: z.number().nonnegative().default(0),
-    peers: z.number().int().nonnegative(),
-    gasPrice: z.number().nullable(),
-    uptime: z.number().nullable(),
-  }),
-});
-const historyPayload = z.object({ history: z.array(blockSchema) });
-const newPayloadPayload = z.object({
-  block: z.looseObject({ number: blockNumber, hash, processingTime: z.number().nonnegative() }),
-});
 
 /** A connection's life: waiting for hello, checking the secret, reporting, gone. */
 type ConnState = "new" | "authenticating" | "ready" | "closed";
@@ -165,12 +103,16 @@ interface Connection {
   /** The highest block number this socket reported (for `syncing: true` and history). */
   headBlock: number | null;
   lastFrameAt: number;
+  /** When the server last sent this socket a Primus heartbeat. */
+  pingedAt: number;
   /** Token bucket for maxMessagesPerSecond. */
   tokens: number;
   refilledAt: number;
 }
 
-type AuthResult = { ok: true; user: string | null } | { ok: false; message: string };
+type AuthResult =
+  | { ok: true; user: string | null; agentId: string; displayName: string | null }
+  | { ok: false; message: string };
 
 type Counter =
   | "connections_total"
@@ -179,6 +121,9 @@ type Counter =
   | "frames"
   | "malformed"
   | "ignored"
+  | "ignored_before_hello"
+  | "history_entries_skipped"
+  | "pings_sent"
   | "limited"
   | "limited_frame_size"
   | "limited_rate"
@@ -196,13 +141,6 @@ function emit(name: string, payload?: unknown): string {
 
 function errorFrame(code: string, message: string): string {
   return emit("error", { error: code, message });
-}
-
-/** A block number as a safe integer, or null (huge or unparsable numbers are not used). */
-function toSafeNumber(value: number | string | null | undefined): number | null {
-  if (value === null || value === undefined) return null;
-  const n = typeof value === "number" ? value : value.startsWith("0x") ? parseInt(value, 16) : Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
 /** UTF-8 size of a string, computed only when the cheap bounds cannot decide. */
@@ -229,6 +167,9 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     frames: 0,
     malformed: 0,
     ignored: 0,
+    ignored_before_hello: 0,
+    history_entries_skipped: 0,
+    pings_sent: 0,
     limited: 0,
     limited_frame_size: 0,
     limited_rate: 0,
@@ -251,6 +192,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
    * at 10,000 nodes a timer object per frame, each living long enough to die in the old generation.
    */
   const silentTimeoutMs = options.silentCloseSeconds * 1000;
+  const pingIntervalMs = options.pingIntervalSeconds * 1000;
   const history = createHistoryBackfill<Connection>({
     limit: options.historyRequestLimit,
     timeoutMs: deps.historyTimeoutMs ?? 10_000,
@@ -324,22 +266,21 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     } else if (result.state === "overloaded") counters.overloaded++;
   }
 
-  async function authenticate(address: string, secret: string): Promise<AuthResult> {
-    if (options.sharedSecret !== undefined && safeEqual(secret, options.sharedSecret)) {
-      return { ok: true, user: null };
-    }
-    // go-ethereum's --ethstats URL is node:secret@host, so the secret is "user:password".
-    const colon = secret.indexOf(":");
-    if (colon <= 0) return { ok: false, message: "wrong secret" };
-    const name = secret.slice(0, colon);
-    const keys = [`addr:${address}`, `user:${name}`];
+  async function authenticate(address: string, hello: Hello): Promise<AuthResult> {
+    const name = typeof hello.info.name === "string" ? hello.info.name : null;
+    const creds = readCredentials(hello.id, name, hello.secret, {
+      sharedSecret: options.sharedSecret,
+      isUser: (user) => auth.isActiveUser(user),
+    });
+    if (creds.kind === "shared") return { ok: true, user: null, agentId: creds.agentId, displayName: null };
+    const keys = [`addr:${address}`, `user:${creds.user}`];
     const state = limiter?.check(keys);
     if (state?.limited) {
       return { ok: false, message: `too many failed logins; retry in ${state.retryAfterSeconds} s` };
     }
     let ok = false;
     try {
-      ok = await auth.login(name, secret.slice(colon + 1));
+      ok = await auth.login(creds.user, creds.password);
     } catch (err) {
       console.error("ethstats: login failed with an error:", err);
     }
@@ -347,28 +288,29 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       limiter?.fail(keys);
       return { ok: false, message: "wrong secret" };
     }
-    return { ok: true, user: name };
+    return { ok: true, user: creds.user, agentId: creds.agentId, displayName: creds.displayName };
   }
 
-  async function login(conn: Connection, hello: z.infer<typeof helloPayload>): Promise<void> {
+  async function login(conn: Connection, hello: Hello): Promise<void> {
     conn.state = "authenticating";
-    const result = await authenticate(conn.address, hello.secret);
+    const result = await authenticate(conn.address, hello);
     if (conn.state !== "authenticating") return; // closed while scrypt ran
     if (!result.ok) {
       counters.logins_failed++;
-      drop(conn, emit("un-authorization", result.message), POLICY_VIOLATION, "unauthorized");
+      refuse(conn, result.message);
       return;
     }
     counters.logins_ok++;
     conn.state = "ready";
-    conn.agentId = hello.id;
+    conn.agentId = result.agentId;
     conn.user = result.user;
     conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
     conn.net = String(hello.info.net ?? "");
-    perAgent.set(hello.id, (perAgent.get(hello.id) ?? 0) + 1);
+    perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
     send(conn, READY);
-    activity.ping(hello.id);
-    publish(conn, "information", hello.info);
+    activity.ping(conn.agentId);
+    const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
+    publish(conn, "information", info);
   }
 
   function onBlockNumber(conn: Connection, n: number): void {
@@ -404,14 +346,14 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     [
       "latency",
       on(latencyPayload, (conn, { latency }) => {
-        publish(conn, "latency", { latency: Number(latency) });
+        publish(conn, "latency", { latency });
       }),
     ],
     [
       "block",
       on(blockPayload, (conn, payload) => {
         const block = share(payload.block);
-        const n = toSafeNumber(block.number);
+        const n = safeBlockNumber(block.number);
         if (n !== null) onBlockNumber(conn, n);
         publish(conn, "block", block);
       }),
@@ -449,11 +391,13 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     [
       "history",
       on(historyPayload, (conn, payload) => {
-        const blocks = payload.history.map(share);
+        const read = historyBlocks(payload.history);
+        counters.history_entries_skipped += read.skipped;
+        const blocks = read.blocks.map(share);
         publish(conn, "history", { history: blocks });
         const numbers: number[] = [];
         for (const block of blocks) {
-          const n = toSafeNumber(block.number);
+          const n = safeBlockNumber(block.number);
           if (n !== null) numbers.push(n);
         }
         askHistory(conn, history.history(conn, numbers, Date.now()));
@@ -509,39 +453,23 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     }
 
     if (typeof data !== "string") return unusable(conn, "binary frames are not part of the protocol");
-    if (data.startsWith(PRIMUS_PING) || data.startsWith('"' + PRIMUS_PING)) {
-      send(conn, data.replace("ping", "pong"));
-      return;
-    }
-    let frame: unknown;
-    try {
-      frame = JSON.parse(data);
-    } catch {
-      return unusable(conn, "frames must be JSON");
-    }
-    if (tooDeep(frame)) return unusable(conn, `frames must not nest deeper than ${MAX_DEPTH} levels`);
-    const emitted = frame !== null && typeof frame === "object" && !Array.isArray(frame)
-      ? (frame as Record<string, unknown>)["emit"]
-      : undefined;
-    if (!Array.isArray(emitted) || typeof emitted[0] !== "string") {
-      return unusable(conn, 'frames must be {"emit": [name, payload]}');
-    }
-    const name = emitted[0];
-    const payload = emitted[1];
-
-    if (conn.state === "new") {
-      if (name !== "hello") return unusable(conn, "send hello first");
-      const hello = helloPayload.safeParse(payload);
-      if (!hello.success) {
-        counters.malformed++;
-        counters.logins_failed++;
-        drop(conn, emit("un-authorization", "malformed hello"), POLICY_VIOLATION, "unauthorized");
+    const frame = decodeFrame(data);
+    switch (frame.kind) {
+      case "ping":
+        send(conn, frame.reply);
         return;
-      }
-      login(conn, hello.data).catch((err) => {
-        console.error("ethstats: login crashed:", err);
-        drop(conn, null, POLICY_VIOLATION, "unauthorized");
-      });
+      case "control":
+        return;
+      case "unusable":
+        return unusable(conn, frame.message);
+    }
+    const { name, payload } = frame;
+    if (conn.state === "new") {
+      if (name === "hello") return onHello(conn, payload);
+      // A Primus client sends what it queued while offline before its hello: answer pings,
+      // drop the rest (its hello follows; the hello timeout and the rate limit bound the wait).
+      if (name === "node-ping") reports.get(name)!(conn, payload);
+      else counters.ignored_before_hello++;
       return;
     }
     if (conn.state === "authenticating") {
@@ -554,20 +482,45 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     else if (!handle(conn, payload)) counters.malformed++;
   }
 
+  function onHello(conn: Connection, payload: unknown): void {
+    const hello = helloPayload.safeParse(payload);
+    if (!hello.success) {
+      counters.malformed++;
+      counters.logins_failed++;
+      refuse(conn, "malformed hello");
+      return;
+    }
+    login(conn, hello.data).catch((err) => {
+      console.error("ethstats: login crashed:", err);
+      drop(conn, null, POLICY_VIOLATION, "unauthorized");
+    });
+  }
+
   /** A frame that cannot be understood: ignored from a logged-in node, fatal before login. */
   function unusable(conn: Connection, message: string): void {
     counters.malformed++;
-    if (conn.state === "new") {
-      drop(conn, emit("un-authorization", message), POLICY_VIOLATION, "unauthorized");
-    }
+    if (conn.state === "new") refuse(conn, message);
+  }
+
+  /**
+   * Refuses a node for good: `un-authorization` (go-ethereum reads any first frame other than
+   * `ready` as "unauthorized" and retries in 10 s), then `primus::server::close`, after which a
+   * Primus client ends instead of reconnecting every half second.
+   */
+  function refuse(conn: Connection, message: string): void {
+    send(conn, emit("un-authorization", message));
+    drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
   }
 
   function closeInactiveUser(conn: Connection): void {
     counters.closed_inactive_user++;
-    drop(conn, emit("un-authorization", "user is inactive or deleted"), POLICY_VIOLATION, "unauthorized");
+    refuse(conn, "user is inactive or deleted");
   }
 
-  /** One timer for all sockets: bans and deactivations, hello and silence timeouts, activity of quiet nodes. */
+  /**
+   * One timer for all sockets: bans and deactivations, hello and silence timeouts, activity of
+   * quiet nodes, Primus heartbeats (each socket on its own phase, so they spread over the interval).
+   */
   function sweep(): void {
     const now = Date.now();
     for (const conn of connections) {
@@ -578,17 +531,26 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
           counters.closed_silent++;
           const message = `no frame for ${Math.round(silentMs / 1000)} s`;
           drop(conn, errorFrame("silent", message), GOING_AWAY, "no frames");
-        } else if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
+        } else {
+          if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
+          if (pingIntervalMs > 0 && now - conn.pingedAt >= pingIntervalMs) {
+            conn.pingedAt = now;
+            counters.pings_sent++;
+            send(conn, primusPing(now));
+          }
+        }
       } else if (conn.state === "new" && now - conn.openedAt > helloTimeoutMs) {
         counters.closed_hello_timeout++;
-        drop(conn, emit("un-authorization", "no hello"), POLICY_VIOLATION, "no hello");
+        refuse(conn, "no hello");
       }
     }
   }
 
   const app = new Hono<AppEnv>();
   if (options.enabled) {
-    app.get(options.path, (c) => {
+    // Primus clients (eth-net-intelligence-api) dial `/api/?_primuscb=…`.
+    const paths = options.path.endsWith("/") ? [options.path] : [options.path, options.path + "/"];
+    app.on("GET", paths, (c) => {
       if (shutDown) return errorResponse(503, "shutting_down", "the service is stopping");
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         return errorResponse(426, "upgrade_required", "connect with a websocket (ethstats protocol)", {
@@ -618,6 +580,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         net: "",
         headBlock: null,
         lastFrameAt: now,
+        pingedAt: now,
         tokens: burst,
         refilledAt: now,
       };

@@ -51,6 +51,11 @@ const geth = {
       hex(n * 1000, 32)
     }"}],"transactionsRoot":"${hex(n + 7, 32)}","stateRoot":"${hex(n + 9, 32)}","uncles":[]}`;
   },
+  /** The block as receivers get it: the original agent's shape (transactions as hashes). */
+  reported(n: number): Record<string, unknown> {
+    const block: { transactions: Array<{ hash: string }> } = JSON.parse(geth.blockJson(n));
+    return { ...block, transactions: block.transactions.map((t) => t.hash) };
+  },
   block(id: string, n: number): string {
     return `{"emit":["block",{"block":${geth.blockJson(n)},"id":${j(id)}}]}\n`;
   },
@@ -243,7 +248,8 @@ async function startServer(
     connect,
     async login(id, net) {
       const client = await connect();
-      client.send(geth.hello(id, `${user}:${password}`, net));
+      // go-ethereum's --ethstats <id>:<user>:<password>@host
+      client.send(geth.hello(`${id}:${user}`, password, net));
       assert.equal(await client.next(), READY);
       return client;
     },
@@ -272,15 +278,16 @@ Deno.test("equal block reports of many nodes reach the receivers as one shared o
     const c = await s.login("share-c");
     a.send(geth.block("share-a", 42));
     const fromA = await arrived(s, "share-a", "block");
-    b.send(geth.block("share-b", 42));
+    // Another client's encoding of the same block (Besu: hex quantities) reads the same.
+    b.send(geth.block("share-b", 42).replace('"gasUsed":21000', '"gasUsed":"0x5208"'));
     const fromB = await arrived(s, "share-b", "block");
-    // Same hash, another body (a client that encodes a field differently): kept apart.
-    c.send(geth.block("share-c", 42).replace('"gasUsed":21000', '"gasUsed":"0x5208"'));
+    // Same hash, another body (a lying or broken node): kept apart.
+    c.send(geth.block("share-c", 42).replace('"gasUsed":21000', '"gasUsed":21001'));
     const fromC = await arrived(s, "share-c", "block");
-    assert.deepEqual(fromA.data, { type: "block", body: JSON.parse(geth.blockJson(42)) });
+    assert.deepEqual(fromA.data, { type: "block", body: geth.reported(42) });
     assert.equal(fromB.data["body"], fromA.data["body"]);
     assert.notEqual(fromC.data["body"], fromA.data["body"]);
-    assert.equal((fromC.data["body"] as Record<string, unknown>)["gasUsed"], "0x5208");
+    assert.equal((fromC.data["body"] as Record<string, unknown>)["gasUsed"], 21001);
     assert.deepEqual(blocks.stats(), { shared: 1, kept: 1 });
   } finally {
     await s.close();
@@ -293,12 +300,13 @@ async function arrived(s: Server, agentId: string, type: string, count = 1): Pro
   return s.messages(agentId, type).at(-1)!;
 }
 
-Deno.test("a go-ethereum node logs in with user:password, gets exactly ready, and reports as ethereum_metrics", async () => {
+Deno.test("a go-ethereum node logs in as --ethstats node:user:password@host, gets exactly ready, and reports as ethereum_metrics", async () => {
   const s = await startServer({ historyRequestLimit: 5 });
   try {
     const node = "geth-" + crypto.randomUUID().slice(0, 6);
     const client = await s.connect();
-    client.send(geth.hello(node, `${s.user}:${s.password}`));
+    // geth splits `node:user:password@host` at the last colon: name "node:user", secret "password"
+    client.send(geth.hello(`${node}:${s.user}`, s.password));
     assert.equal(await client.next(), READY);
 
     const info = await arrived(s, node, "information");
@@ -338,7 +346,7 @@ Deno.test("a go-ethereum node logs in with user:password, gets exactly ready, an
     client.send(geth.block(node, 1000));
     assert.equal(await client.next(), '{"emit":["history",{"list":[995,996,997,998,999]}]}');
     const block = await arrived(s, node, "block");
-    assert.deepEqual(block.data, { type: "block", body: JSON.parse(geth.blockJson(1000)) });
+    assert.deepEqual(block.data, { type: "block", body: geth.reported(1000) });
 
     client.send(geth.pending(node, 7));
     assert.deepEqual((await arrived(s, node, "pending")).data, { type: "pending", body: { pending: 7 } });
@@ -375,7 +383,7 @@ Deno.test("a go-ethereum node logs in with user:password, gets exactly ready, an
     const history = await arrived(s, node, "history");
     assert.deepEqual(history.data, {
       type: "history",
-      body: { history: [999, 998, 997, 996, 995].map((n) => JSON.parse(geth.blockJson(n))) },
+      body: { history: [999, 998, 997, 996, 995].map((n) => geth.reported(n)) },
     });
 
     client.send(geth.newPayload(node, 1001, 5_000_000));
@@ -386,9 +394,10 @@ Deno.test("a go-ethereum node logs in with user:password, gets exactly ready, an
 
     // Primus pings, as raw text and as the JSON string go-ethereum's WriteJSON would send.
     client.send("primus::ping::1700000000000");
-    assert.equal(await client.next(), "primus::pong::1700000000000");
+    assert.equal(await client.next(), '"primus::pong::1700000000000"');
     client.send('"primus::ping::1700000000001"\n');
-    assert.equal(await client.next(), '"primus::pong::1700000000001"\n');
+    assert.equal(await client.next(), '"primus::pong::1700000000001"');
+    client.send('"primus::pong::1700000000002"\n'); // pongs and Primus control strings need nothing
 
     for (const m of s.recorder.messages) {
       assert.equal(m.agentId, node);
@@ -407,7 +416,7 @@ Deno.test("a go-ethereum node logs in with user:password, gets exactly ready, an
     assert.equal(stats.malformed, 0);
     assert.equal(stats.published, 8);
     assert.equal(stats.history_requests, 1);
-    assert.equal(stats.frames, 11);
+    assert.equal(stats.frames, 12);
     await waitFor(() => s.ethstats.stats().connections_open === 0, 2000, "connection forgotten");
   } finally {
     await s.close();
@@ -423,6 +432,8 @@ Deno.test("a wrong, unknown or bare secret gets un-authorization and a closed so
       const reply = await client.next();
       assert.notEqual(reply, READY);
       assert.ok(reply.startsWith('{"emit":["un-authorization",'), reply);
+      // A Primus client (eth-net-intelligence-api) stops instead of reconnecting in a loop.
+      assert.equal(await client.next(), '"primus::server::close"');
       assert.equal((await within(client.closed, 2000, "close")).code, 1008);
     }
     assert.equal(s.ethstats.stats().logins_failed, 4);
@@ -433,12 +444,34 @@ Deno.test("a wrong, unknown or bare secret gets un-authorization and a closed so
   }
 });
 
-Deno.test("a report before hello, or a malformed hello, closes the socket unauthenticated", async () => {
+Deno.test("frames before hello (a Primus client's queue after a reconnect) are answered or dropped, then hello works", async () => {
+  const s = await startServer();
+  try {
+    const client = await s.connect();
+    client.send(geth.stats("early", false, 1));
+    client.send(geth.block("early", 7));
+    client.send('{"_latency":12}'); // primus-spark-latency
+    client.send(geth.nodePing("early", "t0"));
+    assert.ok((await client.next()).startsWith('{"emit":["node-pong",{"clientTime":"t0","serverTime":'));
+    client.send(geth.hello(`early:${s.user}`, s.password));
+    assert.equal(await client.next(), READY);
+    client.send(geth.pending("early", 3));
+    await arrived(s, "early", "pending");
+    assert.deepEqual(s.messages("early", "statistics"), []); // dropped, not replayed late
+    assert.deepEqual(s.messages("early", "block"), []);
+    const stats = s.ethstats.stats();
+    assert.equal(stats.ignored_before_hello, 2);
+    assert.equal(stats.malformed, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("garbage or a malformed hello closes the socket unauthenticated", async () => {
   const s = await startServer();
   try {
     for (
       const frame of [
-        geth.stats("early", false, 1),
         "not json",
         '{"emit":["hello",{"id":"","secret":"x"}]}',
         '{"emit":["hello","x"]}',
@@ -451,6 +484,47 @@ Deno.test("a report before hello, or a malformed hello, closes the socket unauth
       assert.equal((await within(client.closed, 2000, "close")).code, 1008);
     }
     assert.equal(s.recorder.messages.length, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("Primus' path and query (/api/?_primuscb=…) upgrade like /api; the server sends Primus heartbeats", async () => {
+  const s = await startServer({ pingIntervalSeconds: 0.5 });
+  try {
+    const client = await openClient(`${s.url}/?_primuscb=1733400000000-0`);
+    client.send(geth.hello(`primus:${s.user}`, s.password));
+    assert.equal(await client.next(), READY);
+    const ping = await client.next(3000);
+    assert.match(ping, /^"primus::ping::\d{13}"$/);
+    assert.ok(Math.abs(Number(ping.slice(15, -1)) - Date.now()) < 5000);
+    client.send(ping.replace("ping", "pong"));
+    client.send(geth.pending("primus", 1));
+    await arrived(s, "primus", "pending");
+    assert.ok((s.ethstats.stats().pings_sent ?? 0) >= 1);
+    assert.equal(s.ethstats.stats().malformed, 0);
+    await client.close();
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a history reply with null or broken entries keeps the rest; nothing counted malformed", async () => {
+  const s = await startServer({ historyRequestLimit: 0 });
+  try {
+    const node = await s.login("gappy");
+    node.send(
+      `{"emit":["history",{"history":[${geth.blockJson(9)},null,{"number":"x"},${
+        geth.blockJson(7)
+      }],"id":"gappy"}]}\n`,
+    );
+    const history = await arrived(s, "gappy", "history");
+    assert.deepEqual(history.data, {
+      type: "history",
+      body: { history: [geth.reported(9), geth.reported(7)] },
+    });
+    assert.equal(s.ethstats.stats().history_entries_skipped, 2);
+    assert.equal(s.ethstats.stats().malformed, 0);
   } finally {
     await s.close();
   }
@@ -583,7 +657,7 @@ Deno.test("malformed frames from a logged-in node are counted and ignored; other
       `{"emit":["pending",{"id":"node-a","stats":{"pending":-1}}]}`,
       `{"emit":["latency",{"id":"node-a","latency":"fast"}]}`,
       `{"emit":["node-ping",{"id":"node-a"}]}`,
-      `{"emit":["history",{"id":"node-a","history":[{"number":1}]}]}`,
+      `{"emit":["history",{"id":"node-a","history":{"number":1}}]}`,
       `{"emit":["block_new_payload",{"id":"node-a","block":{"number":1,"hash":"0x1"}}]}`,
       `{"emit":["pending",${deep}]}`,
       new Uint8Array([0x7b, 0x7d]),
@@ -731,7 +805,7 @@ Deno.test("history is asked for in chunks of 10, newest first, one request per n
     const published = await arrived(s, "hist-a", "history");
     assert.deepEqual(published.data, {
       type: "history",
-      body: { history: range(90, 99).reverse().map((n) => JSON.parse(geth.blockJson(n))) },
+      body: { history: range(90, 99).reverse().map((n) => geth.reported(n)) },
     });
 
     // The node lacks 80..84: answered without them, they are not asked for again.

@@ -1,0 +1,194 @@
+/**
+ * Frames of the ethstats protocol as real clients send them, read into the bodies the
+ * original POA agent sends on `/data` (`DESIGN.md`, Protocol API), so receivers see one shape:
+ *
+ * - numbers may come as JSON numbers, decimal strings (web3 0.x: `gasPrice`, geth:
+ *   `latency`, `difficulty`) or hex strings (Besu: every block quantity); integers become
+ *   numbers when they are safe integers, else decimal strings; `difficulty` and
+ *   `totalDifficulty` are always decimal strings (as the original agent sent them);
+ * - `transactions` come as hash strings (web3), `{hash}` (geth, Nethermind) or full objects
+ *   (Besu) and become hash strings;
+ * - a `history` reply keeps its valid blocks and skips the rest (geth sends `null` for a
+ *   block it cannot assemble);
+ * - unknown keys are kept in blocks and `information`, dropped elsewhere, never refused.
+ *
+ * Primus control strings (`"primus::ping::<ms>"`, pongs, `primus::id::`) and JSON that is not
+ * an emit (primus-spark-latency's `{"_latency": N}`) are recognised, not malformed.
+ */
+import { z } from "zod";
+import { MAX_DEPTH, tooDeep } from "../../core/body.ts";
+
+/** A decoded text frame. */
+export type Frame =
+  | { kind: "emit"; name: string; payload: unknown }
+  /** A Primus heartbeat from the client: send `reply` back. */
+  | { kind: "ping"; reply: string }
+  /** Understood and needs nothing: a pong, a Primus control string, `{"_latency": N}`. */
+  | { kind: "control" }
+  | { kind: "unusable"; message: string };
+
+const PRIMUS = "primus::";
+const PRIMUS_PING = "primus::ping::";
+
+/** Reads one text frame (geth ends its frames with a newline; JSON.parse allows it). */
+export function decodeFrame(text: string): Frame {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    // Primus' JSON parser quotes its control strings; an unquoted one is still understood.
+    if (text.startsWith(PRIMUS_PING)) return { kind: "ping", reply: JSON.stringify(pong(text.trimEnd())) };
+    if (text.startsWith(PRIMUS)) return { kind: "control" };
+    return { kind: "unusable", message: "frames must be JSON" };
+  }
+  if (typeof frame === "string") {
+    if (frame.startsWith(PRIMUS_PING)) return { kind: "ping", reply: JSON.stringify(pong(frame)) };
+    if (frame.startsWith(PRIMUS)) return { kind: "control" };
+    return { kind: "unusable", message: 'frames must be {"emit": [name, payload]}' };
+  }
+  if (frame === null || typeof frame !== "object" || Array.isArray(frame)) {
+    return { kind: "unusable", message: 'frames must be {"emit": [name, payload]}' };
+  }
+  if (tooDeep(frame)) {
+    return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
+  }
+  const emitted = (frame as Record<string, unknown>)["emit"];
+  if (emitted === undefined) return { kind: "control" }; // {"_latency": N} and other plugin frames
+  if (!Array.isArray(emitted) || typeof emitted[0] !== "string") {
+    return { kind: "unusable", message: 'frames must be {"emit": [name, payload]}' };
+  }
+  return { kind: "emit", name: emitted[0], payload: emitted[1] };
+}
+
+function pong(ping: string): string {
+  return "primus::pong::" + ping.slice(PRIMUS_PING.length);
+}
+
+/** A Primus heartbeat from the server, as Primus' JSON parser encodes it. */
+export function primusPing(now: number): string {
+  return JSON.stringify(PRIMUS_PING + now);
+}
+
+/** Tells a Primus client to stop: it ends without reconnecting (geth and others just see a close). */
+export const PRIMUS_SERVER_CLOSE = JSON.stringify("primus::server::close");
+
+// ---- values ----
+
+const DECIMAL = /^[0-9]{1,78}$/;
+const HEX = /^0x[0-9a-fA-F]{1,64}$/;
+
+/** A non-negative integer as a number when it is a safe integer, else as a decimal string. */
+function integerValue(value: number | string): number | string {
+  if (typeof value === "number") return value;
+  const n = BigInt(value); // decimal or 0x-hex
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
+}
+
+/** A non-negative integer quantity: a JSON number, or a decimal or hex string. */
+const integer = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(DECIMAL),
+  z.string().regex(HEX),
+]).transform(integerValue);
+
+/** A big quantity (difficulty): always a decimal string. */
+const bigDecimal = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(DECIMAL),
+  z.string().regex(HEX),
+]).transform((value) => BigInt(value).toString());
+
+/** A non-negative number that may come as a decimal string (`latency`, `uptime`). */
+const decimal = z.union([
+  z.number().nonnegative(),
+  z.string().regex(/^[0-9]{1,15}(\.[0-9]{1,9})?$/).transform(Number),
+]);
+
+const nodeId = z.string().min(1).max(256);
+const scalar = z.union([z.string().max(1024), z.number()]);
+const hash = z.string().max(256);
+
+/** A block number as a safe integer, or null (numbers beyond 2^53 are kept, not used). */
+export function safeBlockNumber(value: number | string): number | null {
+  return typeof value === "number" ? value : null;
+}
+
+// ---- payloads ----
+
+const infoSchema = z.looseObject({
+  name: scalar.optional(),
+  node: scalar.optional(),
+  port: scalar.optional(),
+  net: scalar.optional(),
+  protocol: scalar.optional(),
+  api: scalar.optional(),
+  os: scalar.optional(),
+  os_v: scalar.optional(),
+  client: scalar.optional(),
+  canUpdateHistory: z.boolean().optional(),
+});
+
+export const helloPayload = z.object({
+  id: nodeId,
+  info: infoSchema.default({}),
+  secret: z.string().max(2048),
+});
+export type Hello = z.infer<typeof helloPayload>;
+
+/** A transaction as a hash: web3 sends hash strings, geth `{hash}`, Besu full objects. */
+const transaction = z.union([hash, z.looseObject({ hash }).transform((t) => t.hash)]);
+
+const blockSchema = z.looseObject({
+  number: integer,
+  hash,
+  parentHash: hash.optional(),
+  timestamp: integer.optional(),
+  miner: hash.optional(),
+  gasUsed: integer.optional(),
+  gasLimit: integer.optional(),
+  size: integer.optional(),
+  difficulty: bigDecimal.optional(),
+  totalDifficulty: bigDecimal.nullable().optional(),
+  transactions: z.array(transaction).optional(),
+  transactionsRoot: hash.optional(),
+  stateRoot: hash.optional(),
+  uncles: z.array(z.unknown()).optional(),
+});
+export type Block = z.infer<typeof blockSchema>;
+
+const syncingObject = z.looseObject({
+  currentBlock: integer.nullable().optional(),
+  highestBlock: integer.nullable().optional(),
+  startingBlock: integer.nullable().optional(),
+});
+
+export const nodePingPayload = z.object({ clientTime: z.union([z.string().max(256), z.number()]) });
+export const latencyPayload = z.object({ latency: decimal });
+export const blockPayload = z.object({ block: blockSchema });
+export const pendingPayload = z.object({ stats: z.object({ pending: integer }) });
+export const statsPayload = z.object({
+  stats: z.object({
+    active: z.boolean(),
+    syncing: z.union([z.boolean(), syncingObject]),
+    // Dropped by go-ethereum after the merge; the original agent always sent them.
+    mining: z.boolean().default(false),
+    hashrate: z.union([integer, decimal]).default(0),
+    peers: integer,
+    gasPrice: integer.nullable().default(null),
+    uptime: decimal.nullable().default(null),
+  }),
+});
+export const historyPayload = z.object({ history: z.array(z.unknown()) });
+export const newPayloadPayload = z.object({
+  block: z.looseObject({ number: integer, hash, processingTime: z.number().nonnegative() }),
+});
+
+/** The valid blocks of a history reply, in order, and how many entries were skipped. */
+export function historyBlocks(entries: unknown[]): { blocks: Block[]; skipped: number } {
+  const blocks: Block[] = [];
+  for (const entry of entries) {
+    const parsed = blockSchema.safeParse(entry);
+    if (parsed.success) blocks.push(parsed.data);
+  }
+  return { blocks, skipped: entries.length - blocks.length };
+}

@@ -1,0 +1,169 @@
+/**
+ * Frames as each client puts them on the wire (research notes in the README, "Nodes on the
+ * ethstats socket"), read into the original agent's shapes. The live clients are exercised in
+ * tests/real_clients_test.ts; these pin each encoding rule on its own.
+ */
+import assert from "node:assert/strict";
+import {
+  blockPayload,
+  decodeFrame,
+  historyBlocks,
+  latencyPayload,
+  pendingPayload,
+  PRIMUS_SERVER_CLOSE,
+  primusPing,
+  statsPayload,
+} from "./frames.ts";
+
+const H = (c: string) => "0x" + c.repeat(64);
+
+Deno.test("decodeFrame: emits, Primus heartbeats in both spellings, control frames, garbage", () => {
+  assert.deepEqual(decodeFrame('{"emit":["hello",{"id":"a"}]}\n'), {
+    kind: "emit",
+    name: "hello",
+    payload: { id: "a" },
+  });
+  assert.deepEqual(decodeFrame('"primus::ping::1700000000000"'), {
+    kind: "ping",
+    reply: '"primus::pong::1700000000000"',
+  });
+  assert.deepEqual(decodeFrame("primus::ping::17\n"), { kind: "ping", reply: '"primus::pong::17"' });
+  for (const control of ['"primus::pong::1"', "primus::pong::1", '"primus::id::abc"', '{"_latency":12}']) {
+    assert.deepEqual(decodeFrame(control), { kind: "control" }, control);
+  }
+  for (const bad of ["not json", "null", "[1]", '"hi"', '{"emit":"x"}', '{"emit":[1]}']) {
+    assert.equal(decodeFrame(bad).kind, "unusable", bad);
+  }
+  let deep = "1";
+  for (let i = 0; i < 100; i++) deep = `[${deep}]`;
+  assert.equal(decodeFrame(`{"emit":["x",${deep}]}`).kind, "unusable");
+  assert.equal(primusPing(5), '"primus::ping::5"');
+  assert.equal(PRIMUS_SERVER_CLOSE, '"primus::server::close"');
+});
+
+Deno.test("web3 0.x stats (eth-net-intelligence-api): gasPrice as a decimal string, a syncing object", () => {
+  const stats = statsPayload.parse({
+    id: "n",
+    stats: {
+      active: true,
+      syncing: { startingBlock: 1, currentBlock: 50, highestBlock: 100, progress: 50 },
+      mining: false,
+      hashrate: 0,
+      peers: 25,
+      gasPrice: "20000000000",
+      uptime: 99.5,
+    },
+  }).stats;
+  assert.equal(stats.gasPrice, 20000000000);
+  assert.deepEqual(stats.syncing, { startingBlock: 1, currentBlock: 50, highestBlock: 100, progress: 50 });
+  assert.equal(stats.uptime, 99.5);
+  // a gas price beyond 2^53 stays exact, as a decimal string
+  assert.equal(
+    statsPayload.parse({
+      stats: { active: true, syncing: false, peers: 1, gasPrice: "123456789012345678901" },
+    })
+      .stats.gasPrice,
+    "123456789012345678901",
+  );
+  // Besu / hex numbers, and current geth without mining/hashrate
+  const besu = statsPayload.parse({
+    stats: { active: true, syncing: true, peers: "0x19", gasPrice: "0x3b9aca00" },
+  });
+  assert.deepEqual(besu.stats, {
+    active: true,
+    syncing: true,
+    mining: false,
+    hashrate: 0,
+    peers: 25,
+    gasPrice: 1000000000,
+    uptime: null,
+  });
+  assert.equal(
+    statsPayload.safeParse({ stats: { active: true, syncing: false, peers: -1, gasPrice: 1 } }).success,
+    false,
+  );
+});
+
+Deno.test("latency and pending as numbers or strings (geth, Besu), never negative or words", () => {
+  assert.equal(latencyPayload.parse({ latency: "3" }).latency, 3);
+  assert.equal(latencyPayload.parse({ latency: 2.5 }).latency, 2.5);
+  assert.equal(latencyPayload.safeParse({ latency: "fast" }).success, false);
+  assert.equal(pendingPayload.parse({ stats: { pending: "0x0a" } }).stats.pending, 10);
+  assert.equal(pendingPayload.safeParse({ stats: { pending: -1 } }).success, false);
+});
+
+Deno.test("blocks: web3 hash strings, geth {hash}, Besu full objects and hex quantities all read alike", () => {
+  const common = { hash: H("b"), parentHash: H("a"), miner: "0x" + "c".repeat(40), uncles: [] };
+  // web3 0.x outputBlockFormatter: numbers, BigNumber difficulties as decimal strings, tx hashes
+  const web3 = blockPayload.parse({
+    block: {
+      ...common,
+      number: 100,
+      gasLimit: 30000000,
+      gasUsed: 21000,
+      size: 675,
+      timestamp: 1700001200,
+      difficulty: "0",
+      totalDifficulty: "58750003716598352816469",
+      transactions: [H("1"), H("2")],
+      sha3Uncles: H("d"),
+    },
+  }).block;
+  const geth = blockPayload.parse({
+    block: {
+      ...common,
+      number: 100,
+      gasLimit: 30000000,
+      gasUsed: 21000,
+      size: 675,
+      timestamp: 1700001200,
+      difficulty: "0",
+      totalDifficulty: "58750003716598352816469",
+      transactions: [{ hash: H("1") }, { hash: H("2") }],
+      sha3Uncles: H("d"),
+    },
+  }).block;
+  const besu = blockPayload.parse({
+    block: {
+      ...common,
+      number: "0x64",
+      gasLimit: "0x1c9c380",
+      gasUsed: "0x5208",
+      size: "0x2a3",
+      timestamp: "0x6553f5b0",
+      difficulty: "0x0",
+      totalDifficulty: "0xc70d815d562d3cfa955",
+      transactions: [
+        { hash: H("1"), from: "0x" + "e".repeat(40), gas: "0x5208", input: "0x" },
+        { hash: H("2"), nonce: "0x1" },
+      ],
+      sha3Uncles: H("d"),
+    },
+  }).block;
+  assert.deepEqual(web3, geth);
+  assert.deepEqual(besu, geth);
+  assert.deepEqual(web3.transactions, [H("1"), H("2")]);
+  assert.equal(web3.totalDifficulty, "58750003716598352816469");
+  assert.equal(web3.sha3Uncles, H("d")); // unknown keys are kept
+  // Nethermind: one empty object per uncle is kept as it came
+  assert.deepEqual(blockPayload.parse({ block: { number: 1, hash: H("1"), uncles: [{}] } }).block.uncles, [
+    {},
+  ]);
+  assert.equal(blockPayload.safeParse({ block: { number: "twelve", hash: H("1") } }).success, false);
+  assert.equal(
+    blockPayload.safeParse({ block: { number: 1, hash: H("1"), transactions: [7] } }).success,
+    false,
+  );
+});
+
+Deno.test("history: null and broken entries are skipped, the rest kept in order", () => {
+  const { blocks, skipped } = historyBlocks([
+    { number: 3, hash: H("3") },
+    null,
+    { number: "x", hash: H("2") },
+    { number: 1, hash: H("1"), transactions: [{ hash: H("f") }] },
+  ]);
+  assert.equal(skipped, 2);
+  assert.deepEqual(blocks.map((b) => b.number), [3, 1]);
+  assert.deepEqual(blocks[1]?.transactions, [H("f")]);
+});
