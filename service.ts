@@ -74,8 +74,11 @@ function dirname(path: string): string {
 /** The receivers of a config without a `receivers` key. */
 export function defaultReceivers(config: Config): ReceiverConfig[] {
   const has = (t: string) => config.metrics.includes(t);
+  // The original dashboard feed: Ethereum and networking reports (system statistics would
+  // look like a node's statistics to its clients). Custom metric sets get every type.
+  const feed = config.metrics.filter((t) => t === "ethereum_metrics" || t === "networking_metrics");
   const list: ReceiverConfig[] = [
-    { id: "dashboard", type: "dashboard", subscribe: [...config.metrics] },
+    { id: "dashboard", type: "dashboard", subscribe: feed.length > 0 ? feed : [...config.metrics] },
     { id: "web", type: "web", subscribe: [...config.metrics] },
   ];
   if (has("ethereum_metrics")) {

@@ -1,14 +1,22 @@
 /** Salted, slow password hashes (scrypt) compared in constant time. */
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 
-const N = 16384;
+/**
+ * scrypt cost of new hashes: N = 2^13, r = 8 (8 MiB and ~18 ms of a core per guess here). The
+ * POA agent gives up on a login after 500 ms, so 24 agents logging in at once (a restart of a
+ * network's agents) must all be answered within it: on this 2-core box 24 first logins take
+ * ~240 ms at N = 2^13 and ~560 ms at 2^14 (BENCHMARKS.md, "First logins"). Each guess at a stolen
+ * hash still costs an attacker 8 MiB of memory, which is what keeps GPUs from running many at
+ * once. Stored hashes carry their own parameters, so hashes made with other settings keep working.
+ */
+const N = 8192;
 const R = 8;
 const P = 1;
 const KEYLEN = 32;
 
 /**
- * scrypt runs at most this many at once. Each takes 128·N·r bytes (16 MB here) that the
- * allocator keeps afterwards, so concurrent logins would otherwise grow RSS by 16 MB each;
+ * scrypt runs at most this many at once. Each takes 128·N·r bytes (8 MiB here) that the
+ * allocator keeps afterwards, so concurrent logins would otherwise grow RSS by 8 MiB each;
  * two keep both cores busy.
  */
 export const SCRYPT_CONCURRENCY = 2;

@@ -24,3 +24,13 @@ Deno.test("a failing scrypt (malformed parameters) frees its slot", async () => 
   assert.equal(scryptLoad().running, 0);
   assert.ok(await verifyPassword("ok", await hashPassword("ok")));
 });
+
+Deno.test("hashes made with other scrypt settings (the earlier N = 2^14) still verify", async () => {
+  const { scryptSync, randomBytes } = await import("node:crypto");
+  const salt = randomBytes(16);
+  const key = scryptSync("old-password", salt, 32, { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+  const stored = `scrypt$16384$8$1$${salt.toString("base64")}$${key.toString("base64")}`;
+  assert.equal(await verifyPassword("old-password", stored), true);
+  assert.equal(await verifyPassword("other", stored), false);
+  assert.match(await hashPassword("new"), /^scrypt\$8192\$8\$1\$/);
+});

@@ -34,6 +34,13 @@ const schema = z.object({
     "pending",
     "latency",
   ]),
+  /**
+   * Metric types whose reports are replayed. The replay is keyed by payload type, and frames
+   * carry no metric type (the original's `{agent_id, data}`), so another metric type's
+   * `statistics` (system_metrics: `cpu_load`…) would replay as the node's Ethereum statistics;
+   * reports of other subscribed types are forwarded live only.
+   */
+  replayMetrics: z.array(z.string().min(1)).default(["ethereum_metrics", "networking_metrics"]),
   /** Agents remembered for replay; the least recently heard-from one is forgotten beyond it. */
   maxAgents: z.number().int().positive().default(10_000),
 }).strict();
@@ -144,6 +151,7 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
   const limit = options.maxClientBufferBytes;
   const replayTypes = [...new Set(options.replayTypes)];
   const replayed = new Set(replayTypes);
+  const replayedMetrics = new Set(options.replayMetrics);
   const clients = new Set<Client>();
   /** Latest frame per replayed type, per agent; Map order = least recently updated first. */
   const agents = new Map<string, Map<string, Frame>>();
@@ -298,7 +306,9 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
           if (text === undefined) continue;
           broadcast(text, utf8Length(text));
         }
-        if (type !== undefined) remember(message.agentId, type, frame);
+        if (type !== undefined && replayedMetrics.has(message.dataType)) {
+          remember(message.agentId, type, frame);
+        }
         // Lets the sockets drain before the next message once half the limit went out unflushed.
         if (sinceYield * 2 >= limit && clients.size > 0) {
           await yieldToEventLoop();

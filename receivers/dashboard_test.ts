@@ -7,11 +7,11 @@ const INACTIVE = {
   body: { active: false, mining: false, hashrate: 0, peers: 0, gasPrice: null, syncing: null, uptime: null },
 };
 
-function message(agentId: string, data: Record<string, unknown>): Message {
+function message(agentId: string, data: Record<string, unknown>, dataType = "ethereum_metrics"): Message {
   return {
     id: crypto.randomUUID(),
     agentId,
-    dataType: "ethereum_metrics",
+    dataType,
     messageType: "data",
     data,
     receivedAt: Date.now(),
@@ -114,8 +114,38 @@ Deno.test("options: wsSecret is required, defaults apply, unknown keys are rejec
     maxClientBufferBytes: 1024 * 1024,
     maxClientsPerAddress: 50,
     replayTypes: ["information", "statistics", "block", "pending", "latency"],
+    replayMetrics: ["ethereum_metrics", "networking_metrics"],
     maxAgents: 10_000,
   });
+});
+
+Deno.test("system statistics go out live but never replay as a node's statistics (the POA agent sends both)", async () => {
+  const { receiver, secret } = dashboard();
+  const server = listen(receiver);
+  let live: Client | undefined;
+  let late: Client | undefined;
+  try {
+    live = await connect(server.url, { headers: { wssecret: secret } });
+    const eth = { type: "statistics", body: { active: true, peers: 5 } };
+    const system = { type: "statistics", body: { cpu_load: 0.5, memory_usage: 0.2, disk_usage: 10 } };
+    const latency = { type: "latency", body: { latency: 12 } };
+    // the POA agent: Ethereum statistics every 5 s, system statistics every 5 s, latency under networking
+    await receiver.receive([
+      message("a", eth),
+      message("a", system, "system_metrics"),
+      message("a", latency, "networking_metrics"),
+    ]);
+    await waitFor("the live frames", () => live!.frames.length === 3);
+    late = await connect(server.url, { headers: { wssecret: secret } });
+    await waitFor("the replay", () => late!.frames.length === 2);
+    await sleep(100);
+    assert.deepEqual(late.frames, [{ agent_id: "a", data: eth }, { agent_id: "a", data: latency }]);
+  } finally {
+    await live?.close();
+    await late?.close();
+    await receiver.close();
+    await server.close();
+  }
 });
 
 Deno.test("the registry entry builds a live receiver on the dashboard route group", async () => {

@@ -316,6 +316,19 @@ export function createWebState(options: WebStateOptions): WebState {
       const body = payloadBody(message);
       if (type === undefined || body === undefined) return;
       const system = message.dataType === "system_metrics";
+      if (!system && type === "history") {
+        // Blocks a node fills in on request (go-ethereum, the POA agent) are recent blocks too;
+        // they say nothing new about the node itself.
+        const history = body["history"];
+        if (Array.isArray(history)) {
+          for (const entry of history) {
+            if (entry !== null && typeof entry === "object") {
+              addBlock(entry as Record<string, unknown>, message.agentId, message.receivedAt);
+            }
+          }
+        }
+        return;
+      }
       if (system && type !== "statistics") return;
       if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = touch(message.agentId, message.receivedAt);

@@ -106,6 +106,18 @@ Deno.test("recent blocks: one entry per number, highest numbers kept, reports co
   assert.deepEqual(state.blocks().map((b) => b.number), [16, 14, 13]);
 });
 
+Deno.test("recent blocks: blocks that arrive only in history replies fill the ring", () => {
+  const state = createWebState(options({ maxBlocks: 5 }));
+  state.apply(message("geth", blockData(20), 1));
+  const history = { type: "history", body: { history: [19, 18, 17].map((n) => blockData(n).body) } };
+  state.apply(message("geth", history, 2));
+  state.apply(message("geth", { type: "history", body: { history: [null, "x", blockData(16).body] } }, 3));
+  assert.deepEqual(state.blocks().map((b) => b.number), [20, 19, 18, 17, 16]);
+  assert.equal(state.blocks(2)[1]!.firstSeen, 2);
+  // the node's own last block is still the one it reported as its head
+  assert.equal(state.node("geth")!.last.block!["number"], 20);
+});
+
 Deno.test("an inactive node is greyed, active again on its next report, and forgotten after removeInactiveAfterMs", () => {
   let now = 10_000;
   const state = createWebState(options({ removeInactiveAfterMs: 5000, now: () => now }));

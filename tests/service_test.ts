@@ -1,38 +1,14 @@
 /** The whole service on real listeners: TLS, restarts, the agent flow end to end, shutdown. */
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { z } from "zod";
 import type { Message } from "../core/message.ts";
-import type { ReceiverType } from "../receivers/types.ts";
 import { ALL_REPORTS, information, statisticsSynced } from "./support/fixtures.ts";
-import { ADMIN, basic, waitFor } from "./support/harness.ts";
+import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
 import { agentSession } from "./support/agent.ts";
 import { startTestService } from "./support/service.ts";
 import { wsClient } from "./support/ws.ts";
 
 const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
-
-/** A config-driven test receiver type; every instance records into `seen[id]`. */
-function recorderType(seen: Record<string, { messages: Message[]; inactive: string[] }>): ReceiverType {
-  return {
-    options: z.object({}).strict(),
-    create(_options, context) {
-      const record: { messages: Message[]; inactive: string[] } = { messages: [], inactive: [] };
-      seen[context.config.id] = record;
-      return {
-        id: context.config.id,
-        durable: false,
-        receive(batch) {
-          record.messages.push(...batch);
-          return Promise.resolve();
-        },
-        inactive(agentId) {
-          record.inactive.push(agentId);
-        },
-      };
-    },
-  };
-}
 
 async function send(
   base: string,

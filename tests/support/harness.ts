@@ -11,9 +11,34 @@ import { createHttpMetrics } from "../../core/metrics.ts";
 import type { Message } from "../../core/message.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../../core/runner.ts";
 import { createSharedBlocks, type SharedBlocks } from "../../core/shared_blocks.ts";
-import type { Receiver } from "../../receivers/types.ts";
+import type { Receiver, ReceiverType } from "../../receivers/types.ts";
+import { z } from "zod";
 
 export const ADMIN = { name: "root", password: "root-password-123" };
+
+/** A config-driven test receiver type (for startTestService); every instance records into `seen[id]`. */
+export function recorderType(
+  seen: Record<string, { messages: Message[]; inactive: string[] }>,
+): ReceiverType {
+  return {
+    options: z.object({}).strict(),
+    create(_options, context) {
+      const record: { messages: Message[]; inactive: string[] } = { messages: [], inactive: [] };
+      seen[context.config.id] = record;
+      return {
+        id: context.config.id,
+        durable: false,
+        receive(batch) {
+          record.messages.push(...batch);
+          return Promise.resolve();
+        },
+        inactive(agentId) {
+          record.inactive.push(agentId);
+        },
+      };
+    },
+  };
+}
 
 /** A live receiver that records what it gets. */
 export interface RecordingReceiver extends Receiver {

@@ -1,0 +1,516 @@
+/**
+ * Client software nobody here wrote, against the whole service:
+ *
+ * - eth-net-intelligence-api (the classic ethstats agent: Primus 4.0.5 + primus-emit +
+ *   primus-spark-latency, web3 0.15.3), vendored unchanged in tests/clients/ from
+ *   github.com/cubedro/eth-net-intelligence-api at 9dab49f and run with Node. Its Ethereum node
+ *   is a scripted JSON-RPC endpoint (the answers a go-ethereum node gives), so every frame the
+ *   service reads was formatted by web3 0.x and sent by Primus.
+ * - the Primus 8 client (a server heartbeat is required within its ping timeout).
+ * - POA Network's agent (poa-netstats-agent, Elixir/hackney): it cannot run here (no Erlang
+ *   runtime), so its requests are replayed byte for byte as its source builds them: msgpack
+ *   bodies, `user-agent: hackney/1.12.1`, an empty Bearer first, `/session` with
+ *   `{"agent-id"}`, one retry, and its 41-block history.
+ * - go-ethereum, Nethermind and Besu need their binaries, which this machine does not have: their
+ *   frames and URL rules are pinned in ingress/ethstats/{credentials,frames,routes}_test.ts.
+ *
+ * `deno task test` installs tests/clients (npm ci) before the suite runs.
+ */
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import { parseConfig } from "../core/config.ts";
+import type { Message } from "../core/message.ts";
+import { defaultReceivers } from "../service.ts";
+import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
+import { startTestService, type TestService } from "./support/service.ts";
+import { wsClient } from "./support/ws.ts";
+
+const CLIENTS = new URL("./clients/", import.meta.url).pathname;
+const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
+
+async function createUser(base: string, name: string, password: string): Promise<void> {
+  const res = await fetch(`${base}/user`, {
+    method: "POST",
+    headers: { ...adminAuth, "content-type": "application/json" },
+    body: JSON.stringify({ "user-name": name, password }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+/** A Node child whose stdout lines are kept; killed (SIGKILL) by `stop`. */
+interface NodeChild {
+  lines: string[];
+  stop(): Promise<void>;
+}
+
+function runNode(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): NodeChild {
+  const child = new Deno.Command("node", {
+    args,
+    cwd: options.cwd ?? CLIENTS,
+    env: options.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      lines.push(...parts);
+      if (lines.length > 5000) lines.splice(0, lines.length - 5000);
+    }
+  };
+  const done = Promise.all([collect(child.stdout), collect(child.stderr), child.status]);
+  return {
+    lines,
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await done;
+    },
+  };
+}
+
+// ---- a go-ethereum node's JSON-RPC answers, for web3 0.15 ----
+
+const HEAD = 100;
+const hex = (n: number) => "0x" + n.toString(16);
+const hash = (tag: string, n: number) => "0x" + `${tag}${n}`.padStart(64, "0");
+
+function rpcBlock(n: number) {
+  return {
+    number: hex(n),
+    hash: hash("b", n),
+    parentHash: hash("b", n - 1),
+    nonce: "0x0000000000000000",
+    mixHash: "0x" + "0".repeat(64),
+    sha3Uncles: "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
+    logsBloom: "0x" + "0".repeat(512),
+    transactionsRoot: "0x" + "1".repeat(64),
+    stateRoot: "0x" + "2".repeat(64),
+    receiptsRoot: "0x" + "3".repeat(64),
+    miner: "0x" + "a".repeat(40),
+    difficulty: "0x0",
+    totalDifficulty: "0xc70d815d562d3cfa955",
+    extraData: "0x6765746820",
+    size: "0x2a3",
+    gasLimit: "0x1c9c380",
+    gasUsed: "0x5208",
+    timestamp: hex(1700000000 + n * 12),
+    baseFeePerGas: "0x3b9aca00",
+    transactions: [hash("c", n)],
+    uncles: [],
+  };
+}
+
+function rpcAnswer(method: string, params: unknown[]): unknown {
+  switch (method) {
+    case "net_listening":
+      return true;
+    case "eth_coinbase":
+      return "0x" + "a".repeat(40);
+    case "web3_clientVersion":
+      return "Geth/v1.14.12-stable/linux-amd64/go1.23.4";
+    case "net_version":
+      return "1";
+    case "eth_protocolVersion":
+      return "0x44";
+    case "net_peerCount":
+      return "0x19";
+    case "eth_mining":
+      return false;
+    case "eth_hashrate":
+      return "0x0";
+    case "eth_gasPrice":
+      return "0x4a817c800"; // web3 0.x hands it on as a BigNumber: "20000000000" on the wire
+    case "eth_syncing":
+      return false;
+    case "eth_getBlockTransactionCountByNumber":
+      return "0x3";
+    case "eth_blockNumber":
+      return hex(HEAD);
+    case "eth_getBlockByNumber": {
+      const which = params[0];
+      return rpcBlock(which === "latest" || which === "pending" ? HEAD : parseInt(String(which), 16));
+    }
+    case "eth_getBlockByHash":
+      return rpcBlock(HEAD);
+    case "eth_newBlockFilter":
+      return "0x1";
+    case "eth_newPendingTransactionFilter":
+      return "0x2";
+    case "eth_getFilterChanges":
+      return [];
+    case "eth_uninstallFilter":
+      return true;
+    default:
+      return null;
+  }
+}
+
+function startRpc(): { port: number; close(): Promise<void> } {
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    async (req) => {
+      const body = await req.json();
+      const answer = (r: { id: unknown; method: string; params?: unknown[] }) => ({
+        jsonrpc: "2.0",
+        id: r.id,
+        result: rpcAnswer(r.method, r.params ?? []),
+      });
+      return Response.json(Array.isArray(body) ? body.map(answer) : answer(body));
+    },
+  );
+  return {
+    port: server.addr.port,
+    async close() {
+      controller.abort();
+      await server.finished;
+    },
+  };
+}
+
+function startEnia(service: TestService, rpcPort: number, name: string, secret: string): NodeChild {
+  return runNode(["app.js"], {
+    cwd: `${CLIENTS}eth-net-intelligence-api`,
+    env: {
+      RPC_HOST: "127.0.0.1",
+      RPC_PORT: String(rpcPort),
+      WS_SERVER: service.base.replace("http", "ws"),
+      WS_SECRET: secret,
+      INSTANCE_NAME: name,
+      CONTACT_DETAILS: "ops@example.org",
+      NODE_ENV: "test",
+    },
+  });
+}
+
+function ethstatsStats(service: TestService): Record<string, number> {
+  return service.service.ethstats!.stats();
+}
+
+async function withRecorder(
+  config: Record<string, unknown>,
+  fn: (service: TestService, messages: Message[]) => Promise<void>,
+): Promise<void> {
+  const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
+  const service = await startTestService({
+    receivers: [{ id: "rec", type: "recorder", subscribe: ["ethereum_metrics", "networking_metrics"] }],
+    ...config,
+  }, { recorder: recorderType(seen) });
+  try {
+    await fn(service, seen["rec"]!.messages);
+  } finally {
+    await service.close();
+  }
+}
+
+function ofType(messages: Message[], agentId: string, type: string): Message[] {
+  return messages.filter((m) => m.agentId === agentId && m.data["type"] === type);
+}
+
+Deno.test({
+  name:
+    "eth-net-intelligence-api (Primus 4 + web3 0.15) connects through /api/ with WS_SECRET user:password; every report arrives as the original agent's shape",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({}, async (service, messages) => {
+      await createUser(service.base, "alice", "alice-pa55word");
+      const rpc = startRpc();
+      const enia = startEnia(service, rpc.port, "enia-node", "alice:alice-pa55word");
+      try {
+        const id = "eniaNode"; // lodash camelCase of INSTANCE_NAME, as the agent sends it
+        const need = ["information", "block", "pending", "statistics", "history", "latency"];
+        await waitFor(
+          () => need.every((t) => ofType(messages, id, t).length > 0),
+          25_000,
+          "every report type from eth-net-intelligence-api",
+        ).catch((err) => {
+          throw new Error(
+            `${err.message}; got ${messages.map((m) => m.data["type"])}; agent said:\n${
+              enia.lines.slice(-30).join("\n")
+            }`,
+          );
+        });
+        const info = ofType(messages, id, "information")[0]!.data["body"] as Record<string, unknown>;
+        assert.equal(info["name"], "enia-node");
+        assert.equal(info["node"], "Geth/v1.14.12-stable/linux-amd64/go1.23.4");
+
+        const stats = ofType(messages, id, "statistics").at(-1)!.data["body"] as Record<string, unknown>;
+        assert.equal(stats["gasPrice"], 20_000_000_000); // sent as the decimal string "20000000000"
+        assert.equal(stats["peers"], 25);
+        assert.equal(stats["syncing"], false);
+
+        const block = ofType(messages, id, "block").at(-1)!.data["body"] as Record<string, unknown>;
+        assert.equal(block["number"], HEAD);
+        assert.deepEqual(block["transactions"], [hash("c", HEAD)]); // web3's hash strings
+        assert.equal(block["totalDifficulty"], "58750003716598352816469");
+
+        // The service asked for the blocks below the head; web3 formatted them the same way.
+        const history = ofType(messages, id, "history")[0]!.data["body"] as {
+          history: Array<{ number: number }>;
+        };
+        assert.ok(history.history.length > 0);
+        assert.ok(history.history.every((b) => b.number < HEAD && b.number >= HEAD - 50));
+
+        const s = ethstatsStats(service);
+        assert.equal(s["malformed"], 0, JSON.stringify(s)); // _latency frames included
+        assert.equal(s["logins_ok"], 1);
+        assert.equal(s["logins_failed"], 0);
+      } finally {
+        await enia.stop();
+        await rpc.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "eth-net-intelligence-api with a wrong secret stops (primus::server::close) instead of redialling every 0.5 s",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({}, async (service) => {
+      const rpc = startRpc();
+      const enia = startEnia(service, rpc.port, "enia-bad", "nobody:wrong");
+      try {
+        await waitFor(() => (ethstatsStats(service)["logins_failed"] ?? 0) >= 1, 15_000, "the refused login");
+        await new Promise((resolve) => setTimeout(resolve, 4000));
+        const s = ethstatsStats(service);
+        // Before: a plain close made Primus reconnect ~every 0.5 s (8 or more connections here).
+        assert.equal(s["connections_total"], 1, JSON.stringify(s));
+        assert.equal(s["logins_failed"], 1);
+      } finally {
+        await enia.stop();
+        await rpc.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a Primus 8 client stays connected across its ping timeout: the server's primus::ping heartbeats keep it up",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({ ethstats: { pingIntervalSeconds: 1 } }, async (service, messages) => {
+      await createUser(service.base, "bob", "bob-pa55word");
+      // pingTimeout 2.5 s (45 s by default): without a server heartbeat Primus drops the line.
+      const probe = runNode([
+        "primus_probe.js",
+        "8",
+        service.base.replace("http", "ws"),
+        "p8:bob", // geth's form: display name, then the user; the secret is the password
+        "bob-pa55word",
+        "7000",
+        "2500",
+      ]);
+      try {
+        await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
+        const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
+        assert.ok(events.includes("ready"), probe.lines.join("\n"));
+        assert.ok(events.includes("node-pong"), probe.lines.join("\n"));
+        assert.ok(events.filter((e) => e === "incoming::ping").length >= 4, probe.lines.join("\n"));
+        for (const bad of ["timeout", "reconnect scheduled", "end", "close"]) {
+          assert.ok(!events.includes(bad), `${bad}: ${probe.lines.join("\n")}`);
+        }
+        assert.equal(ethstatsStats(service)["connections_total"], 1);
+        assert.deepEqual(ofType(messages, "p8", "pending").map((m) => m.data["body"]), [{ pending: 4 }]);
+      } finally {
+        await probe.stop();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "the Primus 4 client of eth-net-intelligence-api refused once ends for good (no un-authorization handler needed)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({}, async (service) => {
+      const probe = runNode([
+        "primus_probe.js",
+        "4",
+        service.base.replace("http", "ws"),
+        "x",
+        "wrong",
+        "3000",
+      ]);
+      try {
+        await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
+        const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
+        assert.ok(events.includes("end"), probe.lines.join("\n"));
+        assert.ok(!events.includes("reconnect scheduled"), probe.lines.join("\n"));
+        assert.equal(ethstatsStats(service)["connections_total"], 1);
+      } finally {
+        await probe.stop();
+      }
+    });
+  },
+});
+
+// ---- POA Network's agent, replayed as its source builds each request ----
+
+const HACKNEY = { "user-agent": "hackney/1.12.1", "content-type": "application/msgpack" };
+
+/** poa-netstats-agent's block body (`format_block/1`): ints, decimal strings, hash strings. */
+function poaBlock(n: number, txs: number) {
+  return {
+    author: "0x" + "6f".repeat(20),
+    difficulty: "340282366920938463463374607431768211454",
+    extraData: "0xd583010b088650617269747986312e32372e32826c69",
+    gasLimit: 8000000,
+    gasUsed: 21000 * txs,
+    hash: hash("b", n),
+    miner: "0x" + "6f".repeat(20),
+    number: n,
+    parentHash: hash("b", n - 1),
+    receiptsRoot: "0x" + "3".repeat(64),
+    sealFields: ["0x84" + "1".repeat(8), "0xb841" + "2".repeat(130)],
+    sha3Uncles: "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
+    signature: "ab".repeat(65),
+    size: 780 + txs * 110,
+    stateRoot: "0x" + "2".repeat(64),
+    step: "307012345",
+    timestamp: 1535000000 + n * 5,
+    totalDifficulty: "4199" + "0".repeat(30),
+    transactions: Array.from({ length: txs }, (_, i) => "0x" + `${n}f${i}`.padStart(64, "0")),
+    transactionsRoot: "0x" + "1".repeat(64),
+    uncles: [],
+  };
+}
+
+Deno.test({
+  name:
+    "POA agent: empty Bearer → 401 → /session (Basic, msgpack agent-id, hackney) → retry; a 1.7 MB history passes the default limit; the default dashboard replays Ethereum statistics, not system ones",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The default receivers' dashboard entry, as a config without `receivers` gets it.
+    const dashboard = defaultReceivers(parseConfig({}))[0]!;
+    assert.equal(dashboard.type, "dashboard");
+    assert.deepEqual(dashboard.subscribe, ["ethereum_metrics", "networking_metrics"]);
+    const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
+    const service = await startTestService({
+      receivers: [dashboard, {
+        id: "rec",
+        type: "recorder",
+        subscribe: ["ethereum_metrics", "system_metrics"],
+      }],
+    }, { recorder: recorderType(seen) });
+    try {
+      await createUser(service.base, "AhvK0DSj", "EkiuUkyOD6KLas8");
+      const id = "elixirNodeJSIntegration";
+      let token = "";
+      let sessions = 0;
+      /** The agent's `post/3`: one request, and on 401 a new token and one retry. */
+      const post = async (path: string, body: unknown): Promise<number> => {
+        const send = () =>
+          fetch(`${service.base}${path}`, {
+            method: "POST",
+            headers: { ...HACKNEY, authorization: `Bearer ${token}` },
+            body: encode(body),
+          });
+        let res = await send();
+        if (res.status === 401) {
+          await res.body?.cancel();
+          sessions++;
+          const session = await fetch(`${service.base}/session`, {
+            method: "POST",
+            headers: { ...HACKNEY, authorization: "Basic " + btoa("AhvK0DSj:EkiuUkyOD6KLas8") },
+            body: encode({ "agent-id": id }),
+          });
+          assert.equal(session.status, 200);
+          token = (JSON.parse(await session.text()) as { token: string }).token; // Poison.decode!
+          res = await send();
+        }
+        await res.body?.cancel();
+        return res.status;
+      };
+      const data = (type: string, payload: Record<string, unknown>) =>
+        post("/data", { id, type, data: payload });
+
+      assert.equal(
+        await data("ethereum_metrics", {
+          type: "information",
+          body: {
+            name: "Elixir-NodeJS-Integration",
+            contact: "myemail@gmail.com",
+            coinbase: "0x" + "6f".repeat(20),
+            node: "Parity//v1.11.8-stable/x86_64-linux-gnu/rustc1.27.2",
+            net: "77",
+            protocol: 63,
+            api: "",
+            ip: "10.0.0.5",
+            port: "",
+            os: "linux",
+            os_v: "4.15.0",
+            client: "0.1.0",
+            canUpdateHistory: true,
+          },
+        }),
+        200,
+      );
+      assert.equal(sessions, 1); // the first request went out with an empty Bearer
+      const ethStats = {
+        type: "statistics",
+        body: {
+          active: true,
+          mining: true,
+          hashrate: 0,
+          peers: 5,
+          gasPrice: 1000000000,
+          syncing: false,
+          uptime: 100.0,
+        },
+      };
+      assert.equal(await data("ethereum_metrics", ethStats), 200);
+      assert.equal(await data("ethereum_metrics", { type: "block", body: poaBlock(1234, 600) }), 200);
+      const history = {
+        type: "history",
+        body: { history: Array.from({ length: 41 }, (_, i) => poaBlock(1234 - i, 600)) },
+      };
+      const historyBytes = encode({ id, type: "ethereum_metrics", data: history }).byteLength;
+      assert.ok(historyBytes > 1_700_000 && historyBytes < 8_000_000, `${historyBytes} bytes`);
+      assert.equal(await data("ethereum_metrics", history), 200);
+      assert.equal(await data("ethereum_metrics", { type: "pending", body: { pending: 3 } }), 200);
+      const system = { type: "statistics", body: { cpu_load: 12.5, memory_usage: 0.83, disk_usage: 41 } };
+      assert.equal(await data("system_metrics", system), 200);
+      assert.equal(await post("/ping", { id }), 200);
+      assert.equal(await data("networking_metrics", { type: "latency", body: { latency: 4 } }), 200);
+      assert.equal(sessions, 1);
+
+      const recorded = seen["rec"]!.messages;
+      await waitFor(() => recorded.length === 6, 5000, "the recorded reports"); // latency is networking_metrics
+      const h = recorded.find((m) => m.data["type"] === "history")!.data["body"] as { history: unknown[] };
+      assert.equal(h.history.length, 41);
+
+      // A dashboard that connects now gets the node's Ethereum statistics as its last.
+      const client = await wsClient<{ agent_id: string; data: Record<string, unknown> }>(
+        service.base.replace("http", "ws") + "/ws",
+        { wssecret: service.wsSecret },
+      );
+      try {
+        await waitFor(() => client.frames.length >= 2, 5000, "the dashboard replay");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const stats = client.frames.filter((f) => f.data["type"] === "statistics");
+        assert.deepEqual(stats, [{ agent_id: id, data: ethStats }]);
+        assert.ok(!client.frames.some((f) => JSON.stringify(f).includes("cpu_load")));
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await service.close();
+    }
+  },
+});
