@@ -273,6 +273,55 @@ Deno.test({
 
 Deno.test({
   name:
+    "eth-net-intelligence-api rides out a service restart: its queued frames before hello are answered or dropped, it logs in again",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const dir = await Deno.makeTempDir({ prefix: "poa-restart-" });
+    const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
+    const start = () =>
+      startTestService(
+        {
+          listen: [{ hostname: "127.0.0.1", port }],
+          receivers: [{ id: "rec", type: "recorder", subscribe: ["ethereum_metrics", "networking_metrics"] }],
+        },
+        { recorder: recorderType(seen) },
+        dir,
+      );
+    let service = await start();
+    const rpc = startRpc();
+    await createUser(service.base, "carol", "carol-pa55word");
+    const enia = startEnia(service, rpc.port, "enia-restart", "carol:carol-pa55word");
+    const reports = () => ofType(seen["rec"]!.messages, "eniaRestart", "statistics").length;
+    try {
+      await waitFor(() => reports() > 0, 25_000, "reports");
+      await service.stop(); // sockets closed with 1001: Primus reconnects, queueing its reports meanwhile
+      await new Promise((resolve) => setTimeout(resolve, 4000)); // over the agent's 3 s node-ping interval
+      service = await start(); // same port, same users (Deno KV in the data dir); a new recorder
+      await waitFor(() => reports() > 0, 25_000, "reports again").catch((err) => {
+        throw new Error(
+          `${err.message}: ${JSON.stringify(ethstatsStats(service))}\n${enia.lines.slice(-20).join("\n")}`,
+        );
+      });
+      const s = ethstatsStats(service);
+      assert.equal(s["logins_ok"], 1, JSON.stringify(s));
+      assert.equal(s["ignored"], 0); // what it flushed right after hello was held during the login
+      assert.equal(s["logins_failed"], 0);
+      assert.equal(s["malformed"], 0);
+      assert.equal(s["connections_total"], 1);
+    } finally {
+      await enia.stop();
+      await rpc.close();
+      await service.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "eth-net-intelligence-api with a wrong secret stops (primus::server::close) instead of redialling every 0.5 s",
   sanitizeResources: false,
   sanitizeOps: false,

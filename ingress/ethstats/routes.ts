@@ -74,6 +74,8 @@ export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
  * node has sent something within this window (three report intervals).
  */
 const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
+/** Reports held per socket while its login is checked (characters of frame text); more are dropped. */
+const MAX_HELD_BYTES = 64 * 1024;
 const SWEEP_INTERVAL_MS = 1000;
 
 /** Close codes (RFC 6455). */
@@ -105,6 +107,12 @@ interface Connection {
   lastFrameAt: number;
   /** When the server last sent this socket a Primus heartbeat. */
   pingedAt: number;
+  /**
+   * Reports that came while the login was being checked (Nethermind does not wait for `ready`,
+   * a reconnected Primus client flushes its queue right after `hello`), handled once it is ready.
+   */
+  held: Array<{ name: string; payload: unknown }>;
+  heldBytes: number;
   /** Token bucket for maxMessagesPerSecond. */
   tokens: number;
   refilledAt: number;
@@ -311,6 +319,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     activity.ping(conn.agentId);
     const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
     publish(conn, "information", info);
+    const held = conn.held;
+    conn.held = [];
+    conn.heldBytes = 0;
+    for (const { name, payload } of held) dispatch(conn, name, payload);
   }
 
   function onBlockNumber(conn: Connection, n: number): void {
@@ -473,10 +485,17 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       return;
     }
     if (conn.state === "authenticating") {
-      // go-ethereum waits for "ready" before it sends anything else.
-      counters.ignored++;
+      if (name === "node-ping") reports.get(name)!(conn, payload);
+      else if (conn.heldBytes + data.length <= MAX_HELD_BYTES) {
+        conn.held.push({ name, payload });
+        conn.heldBytes += data.length;
+      } else counters.ignored_before_hello++;
       return;
     }
+    dispatch(conn, name, payload);
+  }
+
+  function dispatch(conn: Connection, name: string, payload: unknown): void {
     const handle = reports.get(name);
     if (!handle) counters.ignored++; // a repeated hello, or an event another client invented
     else if (!handle(conn, payload)) counters.malformed++;
@@ -581,6 +600,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         headBlock: null,
         lastFrameAt: now,
         pingedAt: now,
+        held: [],
+        heldBytes: 0,
         tokens: burst,
         refilledAt: now,
       };
