@@ -7,10 +7,18 @@ interface UserValueV1 {
   passwordHash: string;
   active: boolean;
   createdAt: string;
+  /** Missing in records written before token epochs. */
+  tokenEpoch?: string;
 }
 
 function toUser(name: string, value: UserValueV1): StoredUser {
-  return { name, passwordHash: value.passwordHash, active: value.active, createdAt: value.createdAt };
+  return {
+    name,
+    passwordHash: value.passwordHash,
+    active: value.active,
+    createdAt: value.createdAt,
+    tokenEpoch: value.tokenEpoch ?? "",
+  };
 }
 
 /** Creates the KV-backed auth store over an open KV handle (the caller owns closing it). */
@@ -22,6 +30,7 @@ export function createKvAuthStore(kv: Deno.Kv): AuthStore {
         passwordHash: user.passwordHash,
         active: user.active,
         createdAt: user.createdAt,
+        tokenEpoch: user.tokenEpoch,
       };
       const res = await kv.atomic().check({ key: userKey(user.name), versionstamp: null })
         .set(userKey(user.name), value).commit();
@@ -44,12 +53,12 @@ export function createKvAuthStore(kv: Deno.Kv): AuthStore {
       const res = await kv.atomic().check(entry).delete(userKey(name)).commit();
       return res.ok;
     },
-    async setActive(name, active) {
+    async setActive(name, active, tokenEpoch) {
       for (let attempt = 0; attempt < 10; attempt++) {
         const entry = await kv.get<UserValueV1>(userKey(name));
         if (entry.value === null) return false;
-        const res = await kv.atomic().check(entry).set(userKey(name), { ...entry.value, active })
-          .commit();
+        const value = { ...entry.value, active, tokenEpoch: tokenEpoch ?? entry.value.tokenEpoch };
+        const res = await kv.atomic().check(entry).set(userKey(name), value).commit();
         if (res.ok) return true;
       }
       throw new Error(`setActive(${name}) kept conflicting`);

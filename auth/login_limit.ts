@@ -1,78 +1,146 @@
-/** Brute-force protection: failed Basic-auth attempts per client address and per user name. */
+/**
+ * Brute-force protection for password logins (Basic auth on `/session` and the admin routes,
+ * the ethstats `hello`). An attempt is counted when it *starts*, so guesses sent in parallel get
+ * no more password checks than the limit allows; one that turns out right (or right for a
+ * banned or inactive user: not a guess) is taken back when it ends.
+ *
+ * Keys, each a sliding window of attempts:
+ * - per user name and client address pair (`maxFailures`): a misconfigured or banned agent
+ *   retrying every few seconds locks out only itself, not its neighbours behind one NAT;
+ * - per client address (`maxFailuresPerAddress`, higher): one address guessing across many names;
+ * - admin logins in their own keys, so no agent at an address can lock the admins out.
+ *
+ * Memory: at most `maxKeys` keys (the least recently used are forgotten), each holding at most
+ * its limit of timestamps: with the defaults about 50,000 × (100 × 8 B + ~150 B) ≈ 48 MB worst case.
+ */
 
 export interface LoginLimitOptions {
-  /** Failures within the window that lock a key; 0 turns the limit off. */
+  /** Failed attempts within the window that lock a user name at an address; 0 turns the limit off. */
   maxFailures: number;
+  /** Failed attempts within the window that lock an address for every name (default 10 × maxFailures). */
+  maxFailuresPerAddress?: number;
   windowSeconds: number;
   /** Clock in epoch ms (tests inject one). */
   now?: () => number;
-  /** Most keys tracked at once; the oldest are forgotten beyond it. */
+  /** Most keys tracked at once; the least recently used are forgotten beyond it. */
   maxKeys?: number;
 }
 
-export type LimitState = { limited: false } | { limited: true; retryAfterSeconds: number };
+/** Who is logging in: agent users and admins are counted apart. */
+export type LoginScope = "agent" | "admin";
 
-/** A sliding-window failure counter. */
-export interface LoginLimiter {
-  /** Whether any of the keys is locked now. Does not count as a failure. */
-  check(keys: string[]): LimitState;
-  /** Records one failed attempt against every key. */
-  fail(keys: string[]): void;
-  /** Failures recorded since start (for /metrics). */
-  readonly failures: number;
+/** How an attempt ended: only `wrong` stays counted. */
+export type AttemptOutcome = "ok" | "wrong" | "not_a_guess";
+
+export interface LoginAttempt {
+  /** Ends the attempt (once; later calls do nothing). */
+  settle(outcome: AttemptOutcome): void;
 }
 
-/** Creates a limiter; keys look like `addr:1.2.3.4` or `user:alice`. */
+export type AttemptStart =
+  | { limited: false; attempt: LoginAttempt }
+  | { limited: true; retryAfterSeconds: number };
+
+/** A sliding-window attempt counter. */
+export interface LoginLimiter {
+  /**
+   * Starts an attempt for `user` (null when the request named none) from `address`: refused
+   * when a key is at its limit, else counted until it is settled as not wrong.
+   */
+  begin(scope: LoginScope, address: string, user: string | null): AttemptStart;
+  /** Attempts that ended wrong, since start (for /metrics). */
+  readonly failures: number;
+  /** Attempts refused because a key was at its limit, since start (for /metrics). */
+  readonly refused: number;
+  /** Keys tracked now. */
+  readonly keys: number;
+}
+
+/** Creates a limiter. */
 export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
   const now = options.now ?? Date.now;
   const windowMs = options.windowSeconds * 1000;
-  const maxKeys = options.maxKeys ?? 100_000;
+  const maxKeys = options.maxKeys ?? 50_000;
+  const perPair = options.maxFailures;
+  const perAddress = options.maxFailuresPerAddress ?? perPair * 10;
+  /** key → attempt times, oldest first; Map order = least recently used first. */
   const attempts = new Map<string, number[]>();
   let failures = 0;
+  let refused = 0;
 
   function recent(key: string, t: number): number[] {
-    const list = attempts.get(key);
-    if (!list) return [];
+    const list = attempts.get(key) ?? [];
     while (list.length > 0 && list[0]! <= t - windowMs) list.shift();
-    if (list.length === 0) attempts.delete(key);
     return list;
+  }
+
+  function keysOf(scope: LoginScope, address: string, user: string | null): Array<[string, number]> {
+    const keys: Array<[string, number]> = [[`${scope}\0addr\0${address}`, perAddress]];
+    if (user !== null) keys.push([`${scope}\0pair\0${address}\0${user}`, perPair]);
+    return keys;
   }
 
   return {
     get failures() {
       return failures;
     },
-    check(keys) {
-      if (options.maxFailures <= 0) return { limited: false };
-      const t = now();
-      let retryAt = 0;
-      for (const key of keys) {
-        const list = recent(key, t);
-        if (list.length >= options.maxFailures) {
-          // Locked until the oldest failure that keeps the count at the limit leaves the window.
-          const unlock = list[list.length - options.maxFailures]! + windowMs;
-          retryAt = Math.max(retryAt, unlock);
-        }
-      }
-      if (retryAt === 0) return { limited: false };
-      return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((retryAt - t) / 1000)) };
+    get refused() {
+      return refused;
     },
-    fail(keys) {
-      failures++;
-      if (options.maxFailures <= 0) return;
+    get keys() {
+      return attempts.size;
+    },
+    begin(scope, address, user) {
+      if (perPair <= 0) {
+        return {
+          limited: false,
+          attempt: {
+            settle(outcome) {
+              if (outcome === "wrong") failures++;
+            },
+          },
+        };
+      }
       const t = now();
-      for (const key of keys) {
+      const keys = keysOf(scope, address, user);
+      let retryAt = 0;
+      for (const [key, max] of keys) {
+        const list = recent(key, t);
+        // Locked until the oldest attempt that keeps the count at the limit leaves the window.
+        if (list.length >= max) retryAt = Math.max(retryAt, list[list.length - max]! + windowMs);
+      }
+      if (retryAt > 0) {
+        refused++;
+        return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((retryAt - t) / 1000)) };
+      }
+      for (const [key, max] of keys) {
         const list = recent(key, t);
         list.push(t);
-        if (list.length > options.maxFailures) list.shift();
-        attempts.delete(key);
+        if (list.length > max) list.shift();
+        attempts.delete(key); // re-inserted: most recently used last
         attempts.set(key, list);
       }
-      while (attempts.size > maxKeys) {
-        const oldest = attempts.keys().next().value;
-        if (oldest === undefined) break;
-        attempts.delete(oldest);
-      }
+      while (attempts.size > maxKeys) attempts.delete(attempts.keys().next().value!);
+      let settled = false;
+      return {
+        limited: false,
+        attempt: {
+          settle(outcome) {
+            if (settled) return;
+            settled = true;
+            if (outcome === "wrong") {
+              failures++;
+              return;
+            }
+            for (const [key] of keys) {
+              const list = attempts.get(key);
+              const i = list?.lastIndexOf(t) ?? -1;
+              if (i >= 0) list!.splice(i, 1);
+              if (list?.length === 0) attempts.delete(key);
+            }
+          },
+        },
+      };
     },
   };
 }

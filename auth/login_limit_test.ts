@@ -1,22 +1,104 @@
 import assert from "node:assert/strict";
 import { createLoginLimiter } from "./login_limit.ts";
 
-Deno.test("a key locks after maxFailures within the window and unlocks when the oldest leaves it", () => {
-  let now = 0;
-  const limiter = createLoginLimiter({ maxFailures: 2, windowSeconds: 10, now: () => now });
-  limiter.fail(["user:a"]);
-  now = 4000;
-  limiter.fail(["user:a"]);
-  assert.deepEqual(limiter.check(["user:a"]), { limited: true, retryAfterSeconds: 6 });
-  assert.deepEqual(limiter.check(["user:b"]), { limited: false });
-  now = 10_001;
-  assert.deepEqual(limiter.check(["user:a"]), { limited: false });
-  assert.equal(limiter.failures, 2);
+function limiter(extra: Partial<Parameters<typeof createLoginLimiter>[0]> = {}) {
+  let t = 1_000_000;
+  const l = createLoginLimiter({
+    maxFailures: 3,
+    maxFailuresPerAddress: 5,
+    windowSeconds: 10,
+    now: () => t,
+    ...extra,
+  });
+  return { l, advance: (ms: number) => (t += ms) };
+}
+
+Deno.test("attempts count when they start: parallel guesses get no more checks than the limit", () => {
+  const { l } = limiter();
+  const started = Array.from({ length: 10 }, () => l.begin("agent", "10.0.0.1", "alice"));
+  assert.deepEqual(started.map((s) => s.limited), [
+    false,
+    false,
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
+  for (const s of started) if (!s.limited) s.attempt.settle("wrong");
+  assert.equal(l.failures, 3);
+  assert.equal(l.refused, 7);
+  // even the right password is refused now, until the window passes
+  assert.equal(l.begin("agent", "10.0.0.1", "alice").limited, true);
 });
 
-Deno.test("the limiter forgets the oldest keys beyond maxKeys", () => {
-  const limiter = createLoginLimiter({ maxFailures: 1, windowSeconds: 10, maxKeys: 3 });
-  for (const k of ["a", "b", "c", "d"]) limiter.fail([k]);
-  assert.deepEqual(limiter.check(["a"]), { limited: false });
-  assert.equal(limiter.check(["d"]).limited, true);
+Deno.test("a right password (or a banned user's right password) is taken back; only wrong ones stay counted", () => {
+  const { l } = limiter();
+  for (let i = 0; i < 10; i++) {
+    const s = l.begin("agent", "10.0.0.1", "alice");
+    assert.equal(s.limited, false);
+    if (!s.limited) s.attempt.settle(i % 2 === 0 ? "ok" : "not_a_guess");
+  }
+  assert.equal(l.failures, 0);
+  assert.equal(l.keys, 0);
+});
+
+Deno.test("one locked user at an address does not lock its neighbours or the admins there", () => {
+  const { l, advance } = limiter();
+  for (let i = 0; i < 3; i++) {
+    const s = l.begin("agent", "nat", "banned-agent");
+    if (!s.limited) s.attempt.settle("wrong");
+  }
+  assert.equal(l.begin("agent", "nat", "banned-agent").limited, true);
+  const neighbour = l.begin("agent", "nat", "bob");
+  assert.equal(neighbour.limited, false);
+  assert.equal(l.begin("admin", "nat", "root").limited, false);
+  assert.equal(l.begin("agent", "elsewhere", "banned-agent").limited, false);
+  // the window slides: the lock ends
+  advance(10_001);
+  assert.equal(l.begin("agent", "nat", "banned-agent").limited, false);
+});
+
+Deno.test("guessing across many names from one address hits the per-address ceiling; Retry-After says when it lifts", () => {
+  const { l, advance } = limiter();
+  for (const name of ["a", "b", "c", "d", "e"]) {
+    const s = l.begin("agent", "attacker", name);
+    if (!s.limited) s.attempt.settle("wrong");
+    advance(1000);
+  }
+  const refused = l.begin("agent", "attacker", "f");
+  assert.deepEqual(refused, { limited: true, retryAfterSeconds: 5 });
+  assert.equal(l.begin("admin", "attacker", "root").limited, false); // admins are counted apart
+  assert.equal(l.begin("agent", "other", "f").limited, false);
+});
+
+Deno.test("maxFailures 0 turns the limit off but still counts failures; keys are bounded", () => {
+  const off = createLoginLimiter({ maxFailures: 0, windowSeconds: 10 });
+  for (let i = 0; i < 50; i++) {
+    const s = off.begin("agent", "x", "y");
+    assert.equal(s.limited, false);
+    if (!s.limited) s.attempt.settle("wrong");
+  }
+  assert.equal(off.failures, 50);
+  const { l } = limiter({ maxKeys: 100 });
+  for (let i = 0; i < 1000; i++) {
+    const s = l.begin("agent", `addr-${i}`, `user-${i}`);
+    if (!s.limited) s.attempt.settle("wrong");
+  }
+  assert.ok(l.keys <= 100);
+});
+
+Deno.test("settling twice does nothing", () => {
+  const { l } = limiter();
+  const s = l.begin("agent", "a", "u");
+  assert.equal(s.limited, false);
+  if (!s.limited) {
+    s.attempt.settle("wrong");
+    s.attempt.settle("ok");
+  }
+  assert.equal(l.failures, 1);
+  assert.equal(l.keys, 2);
 });

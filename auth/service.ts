@@ -10,7 +10,13 @@ import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
 /** What a token check concludes. */
 export type TokenCheck =
   | { ok: true; user: string; jti: string; exp: number }
-  | { ok: false; reason: "invalid" | "expired" | "banned" | "inactive" | "unknown_user" };
+  | { ok: false; reason: "invalid" | "expired" | "banned" | "inactive" | "unknown_user" | "revoked" };
+
+/**
+ * A password login: `inactive` is the right password of a banned or deactivated user (refused,
+ * but not a guess); `wrong` covers unknown users too.
+ */
+export type LoginOutcome = "ok" | "wrong" | "inactive";
 
 export type CreateUserResult =
   | { ok: true; name: string; password: string }
@@ -26,15 +32,18 @@ export interface AuthServiceOptions {
   now?: () => number;
 }
 
+/** What a signature-checked token says; `ep` is "" for tokens issued before token epochs. */
+type Claims = { sub: string; jti: string; exp: number; ep: string };
+
 /** The auth operations routes use. */
 export interface AuthService {
   /**
-   * Checks user/password of an agent user; false for unknown, wrong or inactive. A password
-   * verified once is remembered (as a keyed digest) while the user's stored hash stays the
-   * same and the user stays active, so a repeated login costs no scrypt.
+   * Checks user/password of an agent user. A password verified once is remembered (as a keyed
+   * digest) while the user's stored hash stays the same and the user stays active, so a
+   * repeated login costs no scrypt.
    */
-  login(name: string, password: string): Promise<boolean>;
-  /** Signs a token for `name` with `sub`, `iat`, `exp`, `jti`. */
+  login(name: string, password: string): Promise<LoginOutcome>;
+  /** Signs a token for `name` with `sub`, `iat`, `exp`, `jti` and `ep` (the user's token epoch). */
   issueToken(name: string): Promise<string>;
   /**
    * Checks a token: signature, expiry, bans, user. A token verified before is answered from
@@ -80,7 +89,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const key = await importKey(options.secret);
   const cacheSize = options.tokenCacheSize ?? 100_000;
   /** name → what the hot path needs, in step with the store (watch). */
-  const users = new Map<string, { active: boolean; passwordHash: string }>();
+  const users = new Map<string, { active: boolean; passwordHash: string; tokenEpoch: string }>();
   /**
    * name → HMAC of a password that verified against `passwordHash`. The HMAC key is random
    * per process, so the digests are no use outside it.
@@ -91,7 +100,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   /** jti → exp (epoch s) */
   const bans = new Map<string, number>();
   /** token → verified claims; only signature-checked tokens enter. */
-  const verified = new Map<string, { sub: string; jti: string; exp: number }>();
+  const verified = new Map<string, Claims>();
   const stats: Record<string, number> = {
     ok: 0,
     invalid: 0,
@@ -99,19 +108,20 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     banned: 0,
     inactive: 0,
     unknown_user: 0,
+    revoked: 0,
   };
   const loginStats = { cached: 0, scrypt: 0, shared: 0 };
   /** name + password digest → its scrypt check in flight: simultaneous logins share one. */
-  const verifying = new Map<string, Promise<boolean>>();
+  const verifying = new Map<string, Promise<LoginOutcome>>();
+  const remember = (u: StoredUser) =>
+    users.set(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
 
-  for (const u of await store.listUsers()) {
-    users.set(u.name, { active: u.active, passwordHash: u.passwordHash });
-  }
+  for (const u of await store.listUsers()) remember(u);
   for (const b of await store.listBans()) bans.set(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {
     const u = await store.getUser(name);
-    if (u) users.set(name, { active: u.active, passwordHash: u.passwordHash });
+    if (u) remember(u);
     else users.delete(name);
     verifiedLogins.delete(name);
   }
@@ -128,8 +138,6 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     for (const [tok, claims] of verified) if (claims.exp <= t) verified.delete(tok);
   }, 60_000);
 
-  type Claims = { sub: string; jti: string; exp: number };
-
   async function verifyClaims(token: string): Promise<Claims | "invalid" | "expired"> {
     let payload: Record<string, unknown>;
     try {
@@ -138,12 +146,13 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     } catch {
       return "invalid";
     }
-    const { sub, jti, exp } = payload;
+    const { sub, jti, exp, ep } = payload;
     if (typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number") {
       return "invalid";
     }
+    if (ep !== undefined && typeof ep !== "string") return "invalid";
     if (exp <= now() / 1000) return "expired";
-    const claims = { sub, jti, exp };
+    const claims = { sub, jti, exp, ep: ep ?? "" };
     if (verified.size >= cacheSize) {
       const oldest = verified.keys().next().value;
       if (oldest !== undefined) verified.delete(oldest);
@@ -158,9 +167,13 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     if (claims === "invalid" || claims === "expired") result = { ok: false, reason: claims };
     else if (claims.exp <= now() / 1000) result = { ok: false, reason: "expired" };
     else if (bans.has(claims.jti)) result = { ok: false, reason: "banned" };
-    else if (!users.has(claims.sub)) result = { ok: false, reason: "unknown_user" };
-    else if (!users.get(claims.sub)!.active) result = { ok: false, reason: "inactive" };
-    else result = { ok: true, user: claims.sub, jti: claims.jti, exp: claims.exp };
+    else {
+      const user = users.get(claims.sub);
+      if (user === undefined) result = { ok: false, reason: "unknown_user" };
+      else if (user.tokenEpoch !== claims.ep) result = { ok: false, reason: "revoked" };
+      else if (!user.active) result = { ok: false, reason: "inactive" };
+      else result = { ok: true, user: claims.sub, jti: claims.jti, exp: claims.exp };
+    }
     stats[result.ok ? "ok" : result.reason]!++;
     return result;
   }
@@ -182,7 +195,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
         known.passwordHash === current.passwordHash && timingSafeEqual(known.digest, digest)
       ) {
         loginStats.cached++;
-        return true;
+        return "ok";
       }
       const flight = `${name}\0${digest.toString("base64")}`;
       const inFlight = verifying.get(flight);
@@ -197,12 +210,14 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
           password,
           user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
         );
-        if (!ok || user === null || !user.active) return false;
+        if (!ok || user === null) return "wrong";
+        if (!user.active) return "inactive";
+        remember(user); // the token about to be issued carries its epoch
         if (verifiedLogins.size >= cacheSize && !verifiedLogins.has(name)) {
           verifiedLogins.delete(verifiedLogins.keys().next().value!);
         }
         verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
-        return true;
+        return "ok" as const;
       })();
       verifying.set(flight, check);
       try {
@@ -214,7 +229,13 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     async issueToken(name) {
       const iat = Math.floor(now() / 1000);
       return await sign(
-        { sub: name, iat, exp: iat + options.ttlSeconds, jti: crypto.randomUUID() },
+        {
+          sub: name,
+          iat,
+          exp: iat + options.ttlSeconds,
+          jti: crypto.randomUUID(),
+          ep: users.get(name)?.tokenEpoch ?? "",
+        },
         key,
         "HS256",
       );
@@ -234,14 +255,16 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       const userName = requestedName ?? randomString(8);
       const password = requestedPassword ?? randomString(15);
       const passwordHash = await hashPassword(password);
-      const result = await store.createUser({
+      const user: StoredUser = {
         name: userName,
         passwordHash,
         active: true,
         createdAt: new Date(now()).toISOString(),
-      });
+        tokenEpoch: crypto.randomUUID(),
+      };
+      const result = await store.createUser(user);
       if (result === "exists") return { ok: false, reason: "exists" };
-      users.set(userName, { active: true, passwordHash });
+      remember(user);
       return { ok: true, name: userName, password };
     },
     listUsers() {
@@ -254,10 +277,13 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       return deleted;
     },
     async setActive(userName, active) {
-      const found = await store.setActive(userName, active);
+      // Deactivating starts a new token epoch: the user's tokens stay dead after a reactivation.
+      const tokenEpoch = active ? undefined : crypto.randomUUID();
+      const found = await store.setActive(userName, active, tokenEpoch);
       const current = users.get(userName);
-      if (found && current) users.set(userName, { ...current, active });
-      else if (found) await refreshUser(userName);
+      if (found && current) {
+        users.set(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });
+      } else if (found) await refreshUser(userName);
       verifiedLogins.delete(userName);
       return found;
     },

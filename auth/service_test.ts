@@ -47,9 +47,9 @@ Deno.test("a repeated login with the right password is answered without scrypt",
   await withKvService(async (auth) => {
     const user = name();
     assert.ok((await auth.createUser(user, "pw-one")).ok);
-    assert.equal(await auth.login(user, "pw-one"), true);
+    assert.equal(await auth.login(user, "pw-one"), "ok");
     assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 1, shared: 0 });
-    for (let i = 0; i < 5; i++) assert.equal(await auth.login(user, "pw-one"), true);
+    for (let i = 0; i < 5; i++) assert.equal(await auth.login(user, "pw-one"), "ok");
     assert.deepEqual(auth.loginStats, { cached: 5, scrypt: 1, shared: 0 });
   });
 });
@@ -62,11 +62,11 @@ Deno.test("simultaneous logins with one user and password share one scrypt run; 
       ...Array.from({ length: 20 }, () => auth.login(user, "pw-one")),
       ...Array.from({ length: 5 }, () => auth.login(user, "pw-wrong")),
     ]);
-    assert.deepEqual(results, [...Array(20).fill(true), ...Array(5).fill(false)]);
+    assert.deepEqual(results, [...Array(20).fill("ok"), ...Array(5).fill("wrong")]);
     assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 2, shared: 23 });
     // Once settled, the right password is cached and the wrong one is checked afresh.
-    assert.equal(await auth.login(user, "pw-one"), true);
-    assert.equal(await auth.login(user, "pw-wrong"), false);
+    assert.equal(await auth.login(user, "pw-one"), "ok");
+    assert.equal(await auth.login(user, "pw-wrong"), "wrong");
     assert.deepEqual(auth.loginStats, { cached: 1, scrypt: 3, shared: 23 });
   });
 });
@@ -77,16 +77,16 @@ Deno.test("a wrong password is never accepted from the cache and always runs scr
     const other = name();
     assert.ok((await auth.createUser(user, "pw-one")).ok);
     assert.ok((await auth.createUser(other, "pw-two")).ok);
-    assert.equal(await auth.login(user, "pw-one"), true);
-    assert.equal(await auth.login(other, "pw-two"), true);
+    assert.equal(await auth.login(user, "pw-one"), "ok");
+    assert.equal(await auth.login(other, "pw-two"), "ok");
     for (
       const [u, p] of [[user, "pw-one "], [user, "pw-on"], [user, ""], [user, "pw-two"], [other, "pw-one"]]
     ) {
-      assert.equal(await auth.login(u!, p!), false, `${u}:${p}`);
+      assert.equal(await auth.login(u!, p!), "wrong", `${u}:${p}`);
     }
     assert.deepEqual(auth.loginStats, { cached: 0, scrypt: 7, shared: 0 });
     // The right password still hits after the failures.
-    assert.equal(await auth.login(user, "pw-one"), true);
+    assert.equal(await auth.login(user, "pw-one"), "ok");
     assert.equal(auth.loginStats.cached, 1);
   });
 });
@@ -95,20 +95,21 @@ Deno.test("deactivating or deleting a user ends its cached login; a re-created u
   await withKvService(async (auth) => {
     const user = name();
     assert.ok((await auth.createUser(user, "old-pw")).ok);
-    assert.equal(await auth.login(user, "old-pw"), true);
+    assert.equal(await auth.login(user, "old-pw"), "ok");
 
     assert.ok(await auth.setActive(user, false));
-    assert.equal(await auth.login(user, "old-pw"), false);
+    assert.equal(await auth.login(user, "old-pw"), "inactive"); // refused, but not a guess
+    assert.equal(await auth.login(user, "wrong-pw"), "wrong");
     assert.ok(await auth.setActive(user, true));
-    assert.equal(await auth.login(user, "old-pw"), true);
+    assert.equal(await auth.login(user, "old-pw"), "ok");
     assert.equal(auth.loginStats.cached, 0); // verified afresh after each change
 
     assert.ok(await auth.deleteUser(user));
-    assert.equal(await auth.login(user, "old-pw"), false);
+    assert.equal(await auth.login(user, "old-pw"), "wrong");
     assert.ok((await auth.createUser(user, "new-pw")).ok);
-    assert.equal(await auth.login(user, "old-pw"), false);
-    assert.equal(await auth.login(user, "new-pw"), true);
-    assert.equal(await auth.login(user, "new-pw"), true);
+    assert.equal(await auth.login(user, "old-pw"), "wrong");
+    assert.equal(await auth.login(user, "new-pw"), "ok");
+    assert.equal(await auth.login(user, "new-pw"), "ok");
     assert.equal(auth.loginStats.cached, 1);
   });
 });
@@ -122,8 +123,8 @@ Deno.test("a password hash or status changed in the shared store by another inst
     await withService(store, async (auth) => {
       const user = name();
       assert.ok((await auth.createUser(user, "first-pw")).ok);
-      assert.equal(await auth.login(user, "first-pw"), true);
-      assert.equal(await auth.login(user, "first-pw"), true);
+      assert.equal(await auth.login(user, "first-pw"), "ok");
+      assert.equal(await auth.login(user, "first-pw"), "ok");
       assert.equal(auth.loginStats.cached, 1);
 
       // An operator (or another instance) sets a new password hash directly in the store.
@@ -135,18 +136,18 @@ Deno.test("a password hash or status changed in the shared store by another inst
       let oldAccepted = true;
       const deadline = Date.now() + 3000;
       while (oldAccepted && Date.now() < deadline) {
-        oldAccepted = await auth.login(user, "first-pw");
+        oldAccepted = await auth.login(user, "first-pw") === "ok";
         if (oldAccepted) await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal(oldAccepted, false, "the old password is refused once the change arrived");
       assert.ok(auth.loginStats.scrypt > scrypt);
-      assert.equal(await auth.login(user, "first-pw"), false);
-      assert.equal(await auth.login(user, "second-pw"), true);
+      assert.equal(await auth.login(user, "first-pw"), "wrong");
+      assert.equal(await auth.login(user, "second-pw"), "ok");
 
       // Deactivated by another instance: no cached login either.
       await pg.sql`update poa_users set active = false where name = ${user}`;
       await until(() => !auth.isActiveUser(user), 3000, "deactivation arrives");
-      assert.equal(await auth.login(user, "second-pw"), false);
+      assert.equal(await auth.login(user, "second-pw"), "inactive");
     });
   } finally {
     await store.close();

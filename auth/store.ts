@@ -7,6 +7,12 @@ export interface StoredUser {
   active: boolean;
   /** ISO-8601 creation time. */
   createdAt: string;
+  /**
+   * Tokens carry the epoch of their user when issued and are valid only while it is unchanged:
+   * a new random one at creation and at every deactivation, so a token never comes back to life
+   * (re-created user, reactivated user). "" for users stored before epochs existed.
+   */
+  tokenEpoch: string;
 }
 
 /** A banned token, kept until the token would have expired anyway. */
@@ -31,7 +37,8 @@ export interface AuthStore {
   getUser(name: string): Promise<StoredUser | null>;
   listUsers(): Promise<StoredUser[]>;
   deleteUser(name: string): Promise<boolean>;
-  setActive(name: string, active: boolean): Promise<boolean>;
+  /** Sets `active`, and the user's token epoch when one is given. */
+  setActive(name: string, active: boolean, tokenEpoch?: string): Promise<boolean>;
   banToken(ban: Ban): Promise<void>;
   listBans(): Promise<Ban[]>;
   /** Returns the stored JWT secret, storing `candidate` first if there is none (atomic). */

@@ -22,6 +22,7 @@ interface UserRow {
   password_hash: string;
   active: boolean;
   created_at: Date;
+  token_epoch: string;
 }
 
 function toUser(row: UserRow): StoredUser {
@@ -30,6 +31,7 @@ function toUser(row: UserRow): StoredUser {
     passwordHash: row.password_hash,
     active: row.active,
     createdAt: row.created_at.toISOString(),
+    tokenEpoch: row.token_epoch,
   };
 }
 
@@ -122,8 +124,8 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
     },
     async createUser(user) {
       const rows = await sql`
-        insert into poa_users (name, password_hash, active, created_at)
-        values (${user.name}, ${user.passwordHash}, ${user.active}, ${user.createdAt})
+        insert into poa_users (name, password_hash, active, created_at, token_epoch)
+        values (${user.name}, ${user.passwordHash}, ${user.active}, ${user.createdAt}, ${user.tokenEpoch})
         on conflict (name) do nothing
         returning name`;
       knownNames.add(user.name);
@@ -134,7 +136,7 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
       const previous = userReads.get(name) ?? Promise.resolve();
       const read = previous.catch(() => {}).then(async () => {
         const [row] = await sql<UserRow[]>`
-          select name, password_hash, active, created_at from poa_users where name = ${name}`;
+          select name, password_hash, active, created_at, token_epoch from poa_users where name = ${name}`;
         return row ? toUser(row) : null;
       });
       userReads.set(name, read);
@@ -145,7 +147,7 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
     },
     async listUsers() {
       const rows = await sql<UserRow[]>`
-        select name, password_hash, active, created_at from poa_users order by created_at, name`;
+        select name, password_hash, active, created_at, token_epoch from poa_users order by created_at, name`;
       for (const r of rows) knownNames.add(r.name);
       return rows.map(toUser);
     },
@@ -153,8 +155,11 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
       const rows = await sql`delete from poa_users where name = ${name} returning name`;
       return rows.length > 0;
     },
-    async setActive(name, active) {
-      const rows = await sql`update poa_users set active = ${active} where name = ${name} returning name`;
+    async setActive(name, active, tokenEpoch) {
+      const rows = tokenEpoch === undefined
+        ? await sql`update poa_users set active = ${active} where name = ${name} returning name`
+        : await sql`
+          update poa_users set active = ${active}, token_epoch = ${tokenEpoch} where name = ${name} returning name`;
       return rows.length > 0;
     },
     async banToken(ban: Ban) {

@@ -25,7 +25,13 @@ Deno.test("pg auth store: users, bans and the JWT secret are shared, and every c
     const unwatch = b.watch((change) => seen.push(change));
     await b.listening();
 
-    const user = { name: "node1", passwordHash: "hash", active: true, createdAt: new Date().toISOString() };
+    const user = {
+      name: "node1",
+      passwordHash: "hash",
+      active: true,
+      createdAt: new Date().toISOString(),
+      tokenEpoch: "e1",
+    };
     assert.equal(await a.createUser(user), "created");
     assert.equal(await b.createUser(user), "exists");
     assert.deepEqual(await b.getUser("node1"), user);

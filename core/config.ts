@@ -101,8 +101,11 @@ export const configSchema = z.object({
     .min(1).default(DEFAULT_METRICS),
   inactivityTimeoutMs: z.number().int().positive().default(7000),
   receivers: z.array(receiverSchema).optional(),
+  /** Password login attempts (auth/login_limit.ts): per user name and address, and per address. */
   loginLimit: z.object({
     maxFailures: z.number().int().min(0).default(10),
+    /** Failures from one address across every name (default 10 × maxFailures). */
+    maxFailuresPerAddress: z.number().int().positive().optional(),
     windowSeconds: z.number().int().positive().default(300),
   }).strict().default({ maxFailures: 10, windowSeconds: 300 }),
   /** The original accepted 8 MB; the POA agent's history of 41 blocks is 1–2 MB on a busy chain. */

@@ -3,8 +3,8 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { parseBasic } from "../auth/headers.ts";
-import type { LoginLimiter } from "../auth/login_limit.ts";
-import type { AuthService } from "../auth/service.ts";
+import type { LoginLimiter, LoginScope } from "../auth/login_limit.ts";
+import type { AuthService, LoginOutcome } from "../auth/service.ts";
 import { type AppEnv, clientAddress } from "../core/app_env.ts";
 import { readBody } from "../core/body.ts";
 import { AppError } from "../core/errors.ts";
@@ -28,31 +28,35 @@ const tokenBody = z.object({ token: z.unknown().optional() });
 const userBody = z.object({ user: z.unknown().optional() });
 
 /**
- * Checks Basic credentials with the login limit: 429 while locked, 401 when wrong (counted).
- * `verify` returns whether the credentials are good.
+ * Checks Basic credentials under the login limit (auth/login_limit.ts): 429 while locked, 401
+ * when wrong. `verify` says how the credentials fared; a right password of an inactive user is
+ * refused without counting as a guess.
  */
 async function basicLogin(
   c: Context<AppEnv>,
   limiter: LoginLimiter,
-  verify: (user: string, password: string) => boolean | Promise<boolean>,
+  scope: LoginScope,
+  verify: (user: string, password: string) => LoginOutcome | Promise<LoginOutcome>,
 ): Promise<string> {
   const creds = parseBasic(c.req.header("authorization"));
-  const keys = [`addr:${clientAddress(c)}`];
-  if (creds) keys.push(`user:${creds.user}`);
-  const state = limiter.check(keys);
-  if (state.limited) {
+  const start = limiter.begin(scope, clientAddress(c), creds?.user ?? null);
+  if (start.limited) {
     throw new AppError(429, "too_many_attempts", "too many failed logins; retry later", {
-      "retry-after": String(state.retryAfterSeconds),
+      "retry-after": String(start.retryAfterSeconds),
     });
   }
+  let outcome: LoginOutcome = "wrong";
+  try {
+    if (creds) outcome = await verify(creds.user, creds.password);
+  } finally {
+    start.attempt.settle(outcome === "ok" ? "ok" : outcome === "inactive" ? "not_a_guess" : "wrong");
+  }
   if (!creds) {
-    limiter.fail(keys);
     throw new AppError(401, "unauthorized", "send Authorization: Basic base64(user:password)", {
       "www-authenticate": 'Basic realm="poa-backend"',
     });
   }
-  if (!(await verify(creds.user, creds.password))) {
-    limiter.fail(keys);
+  if (outcome !== "ok") {
     throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", {
       "www-authenticate": 'Basic realm="poa-backend"',
     });
@@ -63,7 +67,12 @@ async function basicLogin(
 /** Middleware factory: the request must carry an admin's Basic credentials. */
 export function requireAdmin(deps: AuthRoutesDeps): MiddlewareHandler<AppEnv> {
   return async function requireAdminMiddleware(c, next) {
-    await basicLogin(c, deps.limiter, (user, password) => deps.auth.isAdmin(user, password));
+    await basicLogin(
+      c,
+      deps.limiter,
+      "admin",
+      (user, password) => deps.auth.isAdmin(user, password) ? "ok" : "wrong",
+    );
     await next();
   };
 }
@@ -75,7 +84,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.post("/session", async (c) => {
-    const user = await basicLogin(c, deps.limiter, (u, p) => auth.login(u, p));
+    const user = await basicLogin(c, deps.limiter, "agent", (u, p) => auth.login(u, p));
     await readBody(c, sessionBody, bodyOptions);
     return c.json({ token: await auth.issueToken(user) });
   });

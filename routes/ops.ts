@@ -43,8 +43,14 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
     {
       name: "poa_failed_logins_total",
       type: "counter",
-      help: "Failed Basic-auth attempts (session and admin).",
+      help: "Failed password logins (session, admin, ethstats hello).",
       samples: [{ value: deps.limiter.failures }],
+    },
+    {
+      name: "poa_login_limited_total",
+      type: "counter",
+      help: "Password logins refused by the login limit (429, or un-authorization on the ethstats socket).",
+      samples: [{ value: deps.limiter.refused }],
     },
     {
       name: "poa_messages_published_total",

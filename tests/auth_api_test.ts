@@ -125,7 +125,7 @@ for (const enc of ENCODINGS) {
 
   Deno.test(`[${enc}] PATCH /user/:name sets active; 404 unknown; 422 not a boolean`, () =>
     withHarness(async (h) => {
-      const { user, token } = await userWithToken(h, enc);
+      const { user, password, token } = await userWithToken(h, enc);
       const off = await h.app.request(
         `/user/${user}`,
         withBody(enc, { active: false }, { method: "PATCH", headers: adminAuth }),
@@ -137,7 +137,14 @@ for (const enc of ENCODINGS) {
         withBody(enc, { active: true }, { method: "PATCH", headers: adminAuth }),
       );
       assert.equal(on.status, 204);
-      assert.equal((await ping(h, token)).status, 200);
+      // Reactivated, but its old token stays dead; a new session works.
+      assert.equal((await ping(h, token)).status, 401);
+      const session = await h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic(user, password) },
+      });
+      assert.equal(session.status, 200);
+      assert.equal((await ping(h, (await session.json()).token)).status, 200);
       const bad = await h.app.request(
         `/user/${user}`,
         withBody(enc, { active: "no" }, { method: "PATCH", headers: adminAuth }),
@@ -324,8 +331,10 @@ Deno.test("after maxFailures failed logins the address and the name get 429 with
     assert.equal(locked.status, 429);
     assert.equal((await errorOf(locked)).error, "too_many_attempts");
     assert.equal(Number(locked.headers.get("retry-after")), 60);
-    // Admin routes share the limit: the same address is locked there too.
-    assert.equal((await h.app.request("/user", { headers: adminAuth })).status, 429);
+    // Admins are counted apart, and other users at the same address are not locked out.
+    assert.equal((await h.app.request("/user", { headers: adminAuth })).status, 200);
+    const neighbour = await userWithToken(h);
+    assert.equal((await attempt(neighbour.user, neighbour.password)).status, 200);
     now += 30_000;
     const later = await attempt(user, password);
     assert.equal(later.status, 429, "429 answers do not extend the window");
@@ -336,6 +345,88 @@ Deno.test("after maxFailures failed logins the address and the name get 429 with
     await h.close();
   }
 });
+
+Deno.test("400 parallel wrong passwords then the right one: no more checks than the limit, then 429", async () => {
+  const h = await createHarness({ maxFailures: 10, windowSeconds: 60 });
+  try {
+    const { user, password } = await userWithToken(h);
+    const scryptBefore = h.auth.loginStats.scrypt;
+    const guesses = await Promise.all(
+      Array.from(
+        { length: 400 },
+        (_, i) =>
+          h.app.request("/session", {
+            method: "POST",
+            headers: { authorization: basic(user, `guess-${i}`) },
+          }),
+      ),
+    );
+    const statuses = guesses.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 401).length, 10);
+    assert.equal(statuses.filter((s) => s === 429).length, 390);
+    assert.equal(h.auth.loginStats.scrypt - scryptBefore, 10); // the rest never reached scrypt
+    const right = await h.app.request("/session", {
+      method: "POST",
+      headers: { authorization: basic(user, password) },
+    });
+    assert.equal(right.status, 429);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a banned user's agent retrying with its right password is refused but never locks anything", async () => {
+  const h = await createHarness({ maxFailures: 3, windowSeconds: 60 });
+  try {
+    const { user, password } = await userWithToken(h);
+    const ban = await h.app.request("/blacklist/user", withBody("json", { user }, { headers: adminAuth }));
+    assert.equal(ban.status, 200);
+    for (let i = 0; i < 20; i++) {
+      const res = await h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic(user, password) },
+      });
+      assert.equal(res.status, 401);
+    }
+    assert.equal(h.limiter.failures, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("tokens never come back: not after delete + re-create (any password), not after a ban + reactivation", () =>
+  withHarness(async (h) => {
+    const { user, password, token } = await userWithToken(h);
+    assert.equal((await ping(h, token)).status, 200);
+    assert.equal(
+      (await h.app.request(`/user/${user}`, { method: "DELETE", headers: adminAuth })).status,
+      204,
+    );
+    const again = await h.app.request(
+      "/user",
+      withBody("json", { "user-name": user, password }, { headers: adminAuth }),
+    );
+    assert.equal(again.status, 200);
+    assert.equal((await ping(h, token)).status, 401);
+
+    const second = await h.app.request("/session", {
+      method: "POST",
+      headers: { authorization: basic(user, password) },
+    });
+    const token2 = (await second.json()).token;
+    assert.equal((await ping(h, token2)).status, 200);
+    assert.equal(
+      (await h.app.request("/blacklist/user", withBody("json", { user }, { headers: adminAuth }))).status,
+      200,
+    );
+    const on = await h.app.request(
+      `/user/${user}`,
+      withBody("json", { active: true }, { method: "PATCH", headers: adminAuth }),
+    );
+    assert.equal(on.status, 204);
+    assert.equal((await ping(h, token2)).status, 401);
+    assert.equal(h.auth.stats["revoked"]! >= 2, true);
+  }));
 
 Deno.test("successful logins do not count toward the limit; maxFailures 0 turns it off", async () => {
   const h = await createHarness({ maxFailures: 2, windowSeconds: 60 });

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { z } from "zod";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
-import type { AuthService } from "../../auth/service.ts";
+import type { AuthService, LoginOutcome } from "../../auth/service.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
 import { type AppEnv, clientAddress } from "../../core/app_env.ts";
 import type { Bus } from "../../core/bus.ts";
@@ -40,8 +40,8 @@ export interface EthstatsRoutesDeps {
   activity: ActivityMonitor;
   options: Config["ethstats"];
   /**
-   * When given, failed ethstats logins count against `addr:<ip>` and `user:<name>` like
-   * failed Basic-auth attempts, and a locked key is refused without running scrypt.
+   * When given, ethstats logins are agent login attempts (auth/login_limit.ts), like Basic-auth
+   * ones, and a locked user or address is refused without running scrypt.
    */
   limiter?: LoginLimiter;
   /** A socket that has not sent `hello` within this time is closed (default 10 s). */
@@ -281,21 +281,20 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       isUser: (user) => auth.isActiveUser(user),
     });
     if (creds.kind === "shared") return { ok: true, user: null, agentId: creds.agentId, displayName: null };
-    const keys = [`addr:${address}`, `user:${creds.user}`];
-    const state = limiter?.check(keys);
-    if (state?.limited) {
-      return { ok: false, message: `too many failed logins; retry in ${state.retryAfterSeconds} s` };
+    const start = limiter?.begin("agent", address, creds.user);
+    if (start?.limited) {
+      return { ok: false, message: `too many failed logins; retry in ${start.retryAfterSeconds} s` };
     }
-    let ok = false;
+    let outcome: LoginOutcome = "wrong";
     try {
-      ok = await auth.login(creds.user, creds.password);
+      outcome = await auth.login(creds.user, creds.password);
     } catch (err) {
       console.error("ethstats: login failed with an error:", err);
+    } finally {
+      start?.attempt.settle(outcome === "ok" ? "ok" : outcome === "inactive" ? "not_a_guess" : "wrong");
     }
-    if (!ok) {
-      limiter?.fail(keys);
-      return { ok: false, message: "wrong secret" };
-    }
+    if (outcome === "inactive") return { ok: false, message: "user is inactive or deleted" };
+    if (outcome !== "ok") return { ok: false, message: "wrong secret" };
     return { ok: true, user: creds.user, agentId: creds.agentId, displayName: creds.displayName };
   }
 

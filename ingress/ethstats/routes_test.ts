@@ -947,6 +947,26 @@ Deno.test("failed ethstats logins count against the login limiter", async () => 
   }
 });
 
+Deno.test("44 parallel wrong hellos then the right one: no more password checks than the limit", async () => {
+  const limiter = createLoginLimiter({ maxFailures: 5, windowSeconds: 60 });
+  const s = await startServer({}, { limiter });
+  try {
+    const scryptBefore = s.auth.loginStats.scrypt;
+    const clients = await Promise.all(Array.from({ length: 44 }, () => s.connect()));
+    for (const [i, c] of clients.entries()) c.send(geth.hello(`n:${s.user}`, `guess-${i}`));
+    const replies = await Promise.all(clients.map((c) => c.next()));
+    assert.equal(replies.filter((r) => r.includes('"wrong secret"')).length, 5);
+    assert.equal(replies.filter((r) => r.includes("too many failed logins")).length, 39);
+    assert.equal(s.auth.loginStats.scrypt - scryptBefore, 5);
+    const c = await s.connect();
+    c.send(geth.hello(`n:${s.user}`, s.password));
+    assert.ok((await c.next()).includes("too many failed logins"));
+    assert.equal(limiter.refused, 40);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("a connected node stays active between go-ethereum's sparse reports", async () => {
   // go-ethereum reports every 15 s on a quiet chain, above the 7 s activity timeout.
   const s = await startServer({}, { inactivityTimeoutMs: 1500 });

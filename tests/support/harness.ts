@@ -2,7 +2,7 @@
 import { encode } from "@msgpack/msgpack";
 import { createApp } from "../../app.ts";
 import { createKvAuthStore } from "../../auth/kv_store.ts";
-import { createLoginLimiter } from "../../auth/login_limit.ts";
+import { createLoginLimiter, type LoginLimiter } from "../../auth/login_limit.ts";
 import { type AuthService, createAuthService } from "../../auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
 import { type Bus, createLocalBus } from "../../core/bus.ts";
@@ -73,6 +73,7 @@ export interface Harness {
   recorder: RecordingReceiver;
   runner: ReceiverRunner;
   blocks: SharedBlocks;
+  limiter: LoginLimiter;
   kv: Deno.Kv;
   close(): Promise<void>;
 }
@@ -131,6 +132,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     recorder,
     runner,
     blocks,
+    limiter,
     kv,
     async close() {
       activity.close();
