@@ -16,6 +16,7 @@ import { type Bus, createLocalBus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
 import { createHttpMetrics, samplesBy } from "./core/metrics.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
+import { listenSupervised, type SupervisedListener } from "./core/listener.ts";
 import { createSharedBlocks } from "./core/shared_blocks.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
@@ -232,6 +233,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       : undefined;
 
     let ready = false;
+    /** The listeners, kept serving through accept failures (core/listener.ts). */
+    const supervised: SupervisedListener[] = [];
     const deps = {
       auth,
       limiter,
@@ -246,6 +249,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
       httpMetrics: createHttpMetrics(),
       ethstats,
       extraMetrics: () => [
+        {
+          name: "poa_listener_restarts_total",
+          type: "counter" as const,
+          help: "Times a listener's accept loop failed (e.g. out of file descriptors) and it listened again.",
+          samples: [{ value: supervised.reduce((n, l) => n + l.restarts(), 0) }],
+        },
         {
           name: "poa_shared_blocks",
           type: "gauge" as const,
@@ -266,12 +275,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const listeners: ListenerInfo[] = [];
     for (const listen of config.listen) {
       const app = createApp(deps, listen.routes);
-      const controller = new AbortController();
-      const common = {
+      const server = listenSupervised({
         hostname: listen.hostname,
         port: listen.port,
-        signal: controller.signal,
-        onListen: () => {},
+        tls: listen.tls
+          ? {
+            cert: await Deno.readTextFile(listen.tls.certFile),
+            key: await Deno.readTextFile(listen.tls.keyFile),
+          }
+          : undefined,
+        handler: (req, info) => app.fetch(req, info),
         onError: (err: unknown) => {
           console.error("listener error:", err);
           return new Response(JSON.stringify({ error: "internal_error", message: "internal server error" }), {
@@ -279,20 +292,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
             headers: { "content-type": "application/json" },
           });
         },
-      };
-      const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => app.fetch(req, info);
-      const server = listen.tls
-        ? Deno.serve({
-          ...common,
-          cert: await Deno.readTextFile(listen.tls.certFile),
-          key: await Deno.readTextFile(listen.tls.keyFile),
-        }, handler)
-        : Deno.serve(common, handler);
-      cleanups.push(async () => {
-        controller.abort();
-        await server.finished;
+        log,
       });
-      const addr = server.addr as Deno.NetAddr;
+      supervised.push(server);
+      cleanups.push(() => server.close());
+      const addr = server.addr;
       listeners.push({ hostname: addr.hostname, port: addr.port, tls: !!listen.tls, routes: listen.routes });
       log(
         `listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${

@@ -1,0 +1,122 @@
+/**
+ * Attacks that must not stop the process or cost more than a stated bound (README, "Limits
+ * under abuse"). Each one is bounded in time and runs on 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import { ADMIN, basic } from "./support/harness.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** main.ts as a child under `ulimit -n <fds>`; resolves once it listens. */
+async function startService(fds: number, config: Record<string, unknown> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "poa-abuse-" });
+  const port = freePort();
+  await Deno.writeTextFile(
+    `${dir}/config.json`,
+    JSON.stringify({
+      listen: [{ hostname: "127.0.0.1", port }],
+      admins: [ADMIN],
+      kv: { path: `${dir}/poa.kv` },
+      dataDir: dir,
+      receivers: [{ id: "archive", type: "jsonl", subscribe: ["ethereum_metrics"], path: `${dir}/a.jsonl` }],
+      ...config,
+    }),
+  );
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit -n ${fds} && exec "$0" run -A "$1" --config "$2"`,
+      Deno.execPath(),
+      MAIN,
+      `${dir}/config.json`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out: string[] = [];
+  const reader = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out.push(chunk);
+  })();
+  const errText = new Response(child.stderr).text();
+  const deadline = Date.now() + 20_000;
+  while (!out.join("").includes("listening on")) {
+    if (Date.now() > deadline) throw new Error("service did not start: " + out.join(""));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    port,
+    output: () => out.join(""),
+    async stop(): Promise<{ code: number; stderr: string }> {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const status = await child.status;
+      await reader;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return { code: status.code, stderr: await errText };
+    },
+    status: child.status,
+  };
+}
+
+Deno.test({
+  name: "idle connections exhaust the file descriptors: the process lives on and accepts again once they go",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(256);
+    let exited = false;
+    svc.status.then(() => exited = true);
+    const conns: Deno.Conn[] = [];
+    try {
+      let refused = 0;
+      for (let i = 0; i < 600 && refused < 20; i++) {
+        try {
+          const c = await Deno.connect({ hostname: "127.0.0.1", port: svc.port });
+          // half of them send half a header and stop
+          if (i % 2 === 0) {
+            await c.write(new TextEncoder().encode("POST /ping HTTP/1.1\r\nHost: x\r\nContent-Le"));
+          }
+          conns.push(c);
+        } catch {
+          refused++;
+        }
+      }
+      assert.ok(refused > 0 || conns.length >= 256, "the descriptors ran out");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(exited, false, "the process survived the accept failure");
+      for (const c of conns.splice(0)) c.close();
+      // Accepting again within a few seconds.
+      let health = 0;
+      const deadline = Date.now() + 10_000;
+      while (health !== 200 && Date.now() < deadline) {
+        health = await fetch(`${svc.base}/healthz`).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        }, () => 0);
+        if (health !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(health, 200);
+      const metrics = await fetch(`${svc.base}/metrics`, {
+        headers: { authorization: basic(ADMIN.name, ADMIN.password) },
+      })
+        .then((r) => r.text());
+      const restarts = Number(/poa_listener_restarts_total (\d+)/.exec(metrics)?.[1] ?? "NaN");
+      assert.ok(restarts >= 1, metrics.slice(0, 200));
+    } finally {
+      for (const c of conns) c.close();
+      const { code } = await svc.stop();
+      assert.equal(code, 0);
+    }
+  },
+});
