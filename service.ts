@@ -67,6 +67,16 @@ async function persistedSecret(path: string, length: number): Promise<{ value: s
   return { value, created: true };
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
@@ -106,15 +116,25 @@ export async function startService(config: Config, options: ServiceOptions = {})
   };
 
   try {
-    await Deno.mkdir(config.dataDir, { recursive: true });
+    // Others may pass through the data dir (the embedded Postgres runs as OS user postgres under
+    // root) but not list it; the secrets in it are 0600.
+    if (!(await exists(config.dataDir))) await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o711 });
     // Cluster mode (config.cluster): NATS JetStream queue and shared auth state; closed last.
     const cluster = config.cluster ? await openCluster(config, { log }) : undefined;
     if (cluster) cleanups.push(() => cluster.close());
     const useKv = config.cluster?.authStore !== "postgres";
-    if (useKv && !config.kv.path.includes("://")) {
+    const kvFile = useKv && !config.kv.path.includes("://") && config.kv.path !== ":memory:";
+    if (kvFile) {
       await Deno.mkdir(dirname(config.kv.path), { recursive: true });
+      // Users' password hashes and the generated JWT secret: readable by the service only.
+      (await Deno.open(config.kv.path, { create: true, write: true, mode: 0o600 })).close();
     }
     const kv = useKv ? await Deno.openKv(config.kv.path) : undefined;
+    if (kvFile) {
+      for (const suffix of ["", "-wal", "-shm"]) {
+        await Deno.chmod(config.kv.path + suffix, 0o600).catch(() => {});
+      }
+    }
     if (kv) cleanups.push(() => kv.close());
 
     let database: Promise<Awaited<ReturnType<typeof openDatabase>>> | undefined;

@@ -3,6 +3,19 @@
  * published: receivers must not change a message or its data, which other messages may share
  * (equal block bodies are one object, core/shared_blocks.ts).
  */
+import { z } from "zod";
+
+/**
+ * An agent id, wherever one comes in (`/data` and `/ping` bodies, ethstats `hello.id`, the read
+ * API's paths): 1–256 characters without control characters. Receivers store it as text, and
+ * Postgres text cannot hold a NUL: such an id would make every write of its messages fail.
+ */
+export const agentIdSchema = z.string({ error: "must be a string" })
+  .min(1, "must not be empty")
+  .max(256, "must be at most 256 characters")
+  // deno-lint-ignore no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
+
 export interface Message {
   /** Unique per accepted report; receivers use it to make writes idempotent. */
   id: string;

@@ -21,7 +21,15 @@ import type { ReceiverType } from "./types.ts";
 
 const options = tableOptionsSchema("eth_stats");
 
-const block = z.string().nullable().optional();
+/**
+ * `syncing` block numbers as the client sent them: the original agent's hex strings, or numbers
+ * (ethstats nodes), stored as text. A NUL (which Postgres text cannot hold) makes the body invalid:
+ * skipped and counted, never retried forever.
+ */
+const block = z.union([
+  z.string().max(100).refine((s) => !s.includes("\u0000"), "must not contain NUL"),
+  z.number().int().nonnegative().transform(String),
+]).nullable().optional();
 
 const body = z.object({
   active: z.boolean(),

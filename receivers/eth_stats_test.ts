@@ -194,6 +194,22 @@ Deno.test("eth_stats receiver", async (t) => {
       assert.deepEqual([row!.current_block, row!.highest_block, row!.starting_block], ["0x10", null, null]);
     });
 
+    await t.step(
+      "block numbers an ethstats node reports as numbers are stored as their decimal text",
+      async () => {
+        const receiver = await build(server.sql);
+        const id = agent();
+        await receiver.receive([
+          statistics(id, {
+            ...syncingStats(),
+            syncing: { currentBlock: 1000, highestBlock: null, startingBlock: null },
+          }),
+        ]);
+        const [row] = await rowsOf(server.sql, id);
+        assert.equal(row!.current_block, "1000");
+      },
+    );
+
     await t.step("date is stored in UTC whatever the session time zone", async () => {
       const url = server.url;
       const auckland = postgres(url, {
@@ -277,7 +293,7 @@ Deno.test("eth_stats receiver", async (t) => {
           { ...syncedStats(), peers: 2 ** 31 }, // out of the int column's range
           { ...syncedStats(), hashrate: 2 ** 60 }, // past 2^53: not exact in JSON
           { ...syncedStats(), syncing: true }, // neither false nor an object
-          { ...syncedStats(), syncing: { currentBlock: 17 } }, // a number for a block string
+          { ...syncedStats(), syncing: { currentBlock: -17 } }, // not a block number
           { ...syncedStats(), syncing: { currentBlock: "0x1\u0000" } }, // Postgres text has no NUL
           "not an object", // body not an object
           [1, 2, 3], // body an array

@@ -5,6 +5,7 @@
 import type postgres from "postgres";
 import { z } from "zod";
 import { AppError } from "../core/errors.ts";
+import { agentIdSchema } from "../core/message.ts";
 
 /** The latest instant Postgres `timestamp` and JS both represent: 9999-12-31T23:59:59.999Z. */
 const MAX_TIME_MS = 253_402_300_799_999;
@@ -100,7 +101,7 @@ export const nodesQuerySchema = z.object({
 export const nodeQuerySchema = z.object({ secret }).strict();
 
 /** Path parameter `:id`: an agent id as the protocol accepts it. */
-export const nodeParams = z.object({ id: z.string().min(1).max(256) });
+export const nodeParams = z.object({ id: agentIdSchema });
 
 /** Validates query parameters (or path parameters); failures are 422 `invalid_query`. */
 export function parseQuery<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {

@@ -9,6 +9,7 @@ import type { AppEnv } from "../core/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../core/body.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../core/errors.ts";
+import { agentIdSchema } from "../core/message.ts";
 import { shareBlockPayload, type SharedBlocks } from "../core/shared_blocks.ts";
 
 export interface ProtocolRoutesDeps {
@@ -22,10 +23,7 @@ export interface ProtocolRoutesDeps {
   blocks?: SharedBlocks;
 }
 
-const agentId = z.string({ error: "must be a string" }).min(1, "must not be empty").max(
-  256,
-  "must be at most 256 characters",
-);
+const agentId = agentIdSchema;
 const idBody = z.object({ id: agentId });
 
 /** A JSON object (a map once decoded), kept as it is: no copy of the agent's payload. */

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { ADMIN, basic } from "./support/harness.ts";
+import { startTestService } from "./support/service.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -119,4 +120,20 @@ Deno.test({
       assert.equal(code, 0);
     }
   },
+});
+
+Deno.test("the data dir cannot be listed by others and the KV file (password hashes, JWT secret) is 0600", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "poa-modes-" });
+  const dir = `${parent}/data`;
+  const t = await startTestService({ dataDir: dir, kv: { path: `${dir}/poa.kv` } }, {}, dir);
+  try {
+    assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o711);
+    for (const name of ["poa.kv", "poa.kv-wal", "poa.kv-shm"]) {
+      const stat = await Deno.stat(`${dir}/${name}`).catch(() => null);
+      if (stat) assert.equal(stat.mode! & 0o077, 0, `${name} is ${(stat.mode! & 0o777).toString(8)}`);
+    }
+  } finally {
+    await t.close();
+    await Deno.remove(parent, { recursive: true }).catch(() => {});
+  }
 });

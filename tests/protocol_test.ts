@@ -91,6 +91,8 @@ for (const enc of ENCODINGS) {
         ["/data", { id: "a", type: "ethereum_metrics", data: [1, 2] }],
         ["/data", { id: "a", type: "ethereum_metrics" }],
         ["/data", { id: ["a"], type: "ethereum_metrics", data: {} }],
+        ["/data", { id: "a\u0000b", type: "ethereum_metrics", data: {} }], // Postgres text has no NUL
+        ["/ping", { id: "line\nbreak" }],
       ];
       for (const [path, body] of bad) await expectError(await post(h, path, token, enc, body), 422);
       let deep: unknown = {};

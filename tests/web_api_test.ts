@@ -334,6 +334,8 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
       for (const kind of ["eth_stats", "system_stats"]) {
         for (const [query, param] of cases) await assert422(`${base}/v1/nodes/n1/${kind}?${query}`, param);
         await assert422(`${base}/v1/nodes/${"x".repeat(257)}/${kind}`, "256");
+        // Postgres text cannot hold a NUL: a 422, not a 503 from the database
+        await assert422(`${base}/v1/nodes/a%00b/${kind}`, "control characters");
       }
       // The widest range allowed is fine.
       const { status } = await getJson(`${base}/v1/nodes/n1/eth_stats?from=${T0}&to=${T0 + 7 * day}`);

@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { MAX_DEPTH, tooDeep } from "../../core/body.ts";
+import { agentIdSchema } from "../../core/message.ts";
 
 /** A decoded text frame. */
 export type Frame =
@@ -104,7 +105,7 @@ const decimal = z.union([
   z.string().regex(/^[0-9]{1,15}(\.[0-9]{1,9})?$/).transform(Number),
 ]);
 
-const nodeId = z.string().min(1).max(256);
+const nodeId = agentIdSchema;
 const scalar = z.union([z.string().max(1024), z.number()]);
 const hash = z.string().max(256);
 
