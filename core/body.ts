@@ -74,23 +74,21 @@ export async function readLimited(req: Request, limit: number): Promise<Uint8Arr
 
 /**
  * Makes a decoded msgpack value JSON-compatible in place, in one walk without recursion
- * (timestamp → ISO string; binary is refused with 422), and refuses nesting deeper than
- * MAX_DEPTH (422). 64-bit integers decode to numbers, as in JSON.
+ * (timestamp → ISO string; binary is refused with 422). Its depth was checked on the bytes.
+ * 64-bit integers decode to numbers, as in JSON.
  */
 function normalizeMsgpack(value: unknown): unknown {
   value = convert(value);
-  const stack: Array<[object, number]> = [];
-  if (value !== null && typeof value === "object") stack.push([value, 0]);
+  const stack: object[] = [];
+  if (value !== null && typeof value === "object") stack.push(value);
   while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (depth >= MAX_DEPTH) throw tooDeepError();
-    const record = v as Record<string, unknown>;
+    const record = stack.pop() as Record<string, unknown>;
     for (const key in record) {
       let child = record[key];
       if (child !== null && typeof child !== "string" && typeof child !== "number") {
         child = record[key] = convert(child);
       }
-      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+      if (child !== null && typeof child === "object") stack.push(child);
     }
   }
   return value;
@@ -109,43 +107,20 @@ function convert(value: unknown): unknown {
 }
 
 /**
- * True when a decoded value nests deeper than `max` arrays/objects. Recursive, but never more
- * than `max` + 1 calls deep; it allocates nothing, as it runs on every ethstats frame.
+ * Whether JSON text nests arrays/objects deeper than `max` levels, from its bytes or characters,
+ * before anything is parsed: brackets outside strings are counted (all of them are ASCII). Same
+ * verdict as a walk of the parsed value (core/body_test.ts), without building it (a body nested a million deep
+ * would otherwise cost hundreds of megabytes before its 422).
  */
-export function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
-  return value !== null && typeof value === "object" && deeperThan(value, 0, max);
-}
-
-function deeperThan(value: object, depth: number, max: number): boolean {
-  if (depth >= max) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const child: unknown = value[i];
-      if (child !== null && typeof child === "object" && deeperThan(child, depth + 1, max)) return true;
-    }
-    return false;
-  }
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    const child = record[key];
-    if (child !== null && typeof child === "object" && deeperThan(child, depth + 1, max)) return true;
-  }
-  return false;
-}
-
-/**
- * Whether valid JSON text nests arrays/objects deeper than `max` levels, from its bytes: brackets
- * outside strings are counted (all of them are ASCII in UTF-8). Same verdict as `tooDeep` on the
- * parsed value, without walking it.
- */
-export function jsonTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
+export function jsonTooDeep(text: Uint8Array | string, max = MAX_DEPTH): boolean {
+  const at: (i: number) => number = typeof text === "string" ? (i) => text.charCodeAt(i) : (i) => text[i]!;
   let depth = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
+  for (let i = 0; i < text.length; i++) {
+    const b = at(i);
     if (b === 0x22) {
       // Skip the string: up to the next quote that is not escaped.
-      for (i++; i < bytes.length; i++) {
-        const c = bytes[i]!;
+      for (i++; i < text.length; i++) {
+        const c = at(i);
         if (c === 0x5c) i++;
         else if (c === 0x22) break;
       }
@@ -158,11 +133,131 @@ export function jsonTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
   return false;
 }
 
+/**
+ * Whether MessagePack bytes nest maps/arrays deeper than `max` levels, read from the type bytes
+ * before anything is decoded (the decoder would build every level first). Malformed or truncated
+ * input is left for the decoder to refuse.
+ */
+export function msgpackTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  /** Items still to read in each open container; the first entry is the top-level value. */
+  const remaining: number[] = [1];
+  let pos = 0;
+  const n = bytes.byteLength;
+  while (remaining.length > 0 && pos < n) {
+    remaining[remaining.length - 1]!--;
+    const b = bytes[pos++]!;
+    let children = 0;
+    let skip = 0;
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) skip = 0;
+    else if (b <= 0x8f) children = (b & 0x0f) * 2;
+    else if (b <= 0x9f) children = b & 0x0f;
+    else if (b <= 0xbf) skip = b & 0x1f;
+    else {
+      const need = (k: number) => pos + k <= n;
+      switch (b) {
+        case 0xc4: // bin8, str8
+        case 0xd9:
+          if (!need(1)) return false;
+          skip = 1 + bytes[pos]!;
+          break;
+        case 0xc5: // bin16, str16
+        case 0xda:
+          if (!need(2)) return false;
+          skip = 2 + view.getUint16(pos);
+          break;
+        case 0xc6: // bin32, str32
+        case 0xdb:
+          if (!need(4)) return false;
+          skip = 4 + view.getUint32(pos);
+          break;
+        case 0xc7: // ext8/16/32: length, type, data
+          if (!need(1)) return false;
+          skip = 2 + bytes[pos]!;
+          break;
+        case 0xc8:
+          if (!need(2)) return false;
+          skip = 3 + view.getUint16(pos);
+          break;
+        case 0xc9:
+          if (!need(4)) return false;
+          skip = 5 + view.getUint32(pos);
+          break;
+        case 0xca: // float32, float64, (u)int8-64
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xd4: // fixext 1, 2, 4, 8, 16: type + data
+          skip = 2;
+          break;
+        case 0xd5:
+          skip = 3;
+          break;
+        case 0xd6:
+          skip = 5;
+          break;
+        case 0xd7:
+          skip = 9;
+          break;
+        case 0xd8:
+          skip = 17;
+          break;
+        case 0xdc: // array16/32, map16/32
+          if (!need(2)) return false;
+          children = view.getUint16(pos);
+          skip = 2;
+          break;
+        case 0xdd:
+          if (!need(4)) return false;
+          children = view.getUint32(pos);
+          skip = 4;
+          break;
+        case 0xde:
+          if (!need(2)) return false;
+          children = view.getUint16(pos) * 2;
+          skip = 2;
+          break;
+        case 0xdf:
+          if (!need(4)) return false;
+          children = view.getUint32(pos) * 2;
+          skip = 4;
+          break;
+        default: // 0xc1: never used
+          return false;
+      }
+    }
+    pos += skip;
+    const container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
+    if (container) {
+      if (remaining.length > max) return true; // this container opens level remaining.length
+      if (children > 0) remaining.push(children);
+    }
+    while (remaining.length > 0 && remaining[remaining.length - 1] === 0) remaining.pop();
+  }
+  return false;
+}
+
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Decodes raw bytes; an empty body is an empty map. Undecodable input is a 400. */
 export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown {
   if (bytes.byteLength === 0) return {};
+  // The depth is checked on the bytes, before a deep value is built.
+  if (encoding === "json" ? jsonTooDeep(bytes) : msgpackTooDeep(bytes)) throw tooDeepError();
   let value: unknown;
   try {
     value = encoding === "json"
@@ -171,10 +266,8 @@ export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown 
   } catch {
     throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
   }
-  if (encoding === "msgpack") return normalizeMsgpack(value);
-  // JSON.parse output needs no conversion: only the depth is checked, on the bytes.
-  if (jsonTooDeep(bytes)) throw tooDeepError();
-  return value;
+  // JSON.parse output needs no conversion.
+  return encoding === "msgpack" ? normalizeMsgpack(value) : value;
 }
 
 export interface ReadBodyOptions {

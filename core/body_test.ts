@@ -1,8 +1,30 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { decodeBytes, encodingOf, jsonTooDeep, MAX_DEPTH, tooDeep } from "./body.ts";
+import { decodeBytes, encodingOf, jsonTooDeep, MAX_DEPTH, msgpackTooDeep } from "./body.ts";
 import { AppError } from "./errors.ts";
+
+/** The reference: whether a decoded value nests deeper than `max` arrays/objects. */
+function tooDeep(value: unknown, max = MAX_DEPTH): boolean {
+  return value !== null && typeof value === "object" && deeperThan(value, 0, max);
+}
+
+function deeperThan(value: object, depth: number, max: number): boolean {
+  if (depth >= max) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (child !== null && typeof child === "object" && deeperThan(child, depth + 1, max)) return true;
+    }
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const child = record[key];
+    if (child !== null && typeof child === "object" && deeperThan(child, depth + 1, max)) return true;
+  }
+  return false;
+}
 
 Deno.test("encodingOf accepts JSON and msgpack content types only", () => {
   assert.equal(encodingOf("application/json; charset=utf-8"), "json");
@@ -70,6 +92,57 @@ Deno.test("jsonTooDeep on the bytes agrees with tooDeep on the parsed value", ()
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("msgpackTooDeep on the bytes agrees with tooDeep on the decoded value, for every msgpack type", () => {
+  for (const levels of [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1]) {
+    for (const asMap of [false, true]) {
+      let v: unknown = asMap ? {} : [];
+      for (let i = 1; i < levels; i++) {
+        v = asMap ? { k: v, big: "x".repeat(300), n: -(2 ** 40) } : [1.5, v, new Date(0)];
+      }
+      assert.equal(msgpackTooDeep(encode(v)), tooDeep(v), `levels ${levels}`);
+    }
+  }
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: "small" },
+      fc.integer(),
+      fc.double(),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.string({ maxLength: 300 }),
+      fc.uint8Array({ maxLength: 70_000 }).map((b) => b.length > 70 ? b.subarray(0, 70) : b),
+      fc.constant(null),
+      fc.boolean(),
+      fc.date({ noInvalidDate: true }),
+      fc.array(tie("node"), { maxLength: 20 }),
+      fc.dictionary(fc.string({ maxLength: 10 }), tie("node"), { maxKeys: 20 }),
+    ),
+  })).node;
+  fc.assert(
+    fc.property(value, fc.integer({ min: 1, max: 8 }), (v, max) => {
+      const bytes = encode(v, { useBigInt64: true });
+      // binary, timestamps and 64-bit integers are scalars in msgpack (and after normalizing)
+      const scalars = JSON.parse(
+        JSON.stringify(v, (_k, x) => typeof x === "bigint" || x instanceof Uint8Array ? "scalar" : x),
+      );
+      return msgpackTooDeep(bytes, max) === tooDeep(scalars, max);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("a body nested a million levels deep is 422 too_deep, refused before it is decoded", () => {
+  const levels = 1_000_000;
+  const msgpack = new Uint8Array(levels + 1).fill(0x91); // fixarray of one, a million times
+  msgpack[levels] = 0x01;
+  const json = new TextEncoder().encode("[".repeat(levels) + "1" + "]".repeat(levels));
+  for (const [bytes, encoding] of [[msgpack, "msgpack"], [json, "json"]] as const) {
+    assert.throws(
+      () => decodeBytes(bytes, encoding),
+      (err) => err instanceof AppError && err.code === "too_deep",
+    );
+  }
 });
 
 Deno.test("tooDeep counts arrays and objects alike and allows exactly MAX_DEPTH levels", () => {

@@ -16,7 +16,7 @@
  * an emit (primus-spark-latency's `{"_latency": N}`) are recognised, not malformed.
  */
 import { z } from "zod";
-import { MAX_DEPTH, tooDeep } from "../../core/body.ts";
+import { jsonTooDeep, MAX_DEPTH } from "../../core/body.ts";
 import { agentIdSchema } from "../../core/message.ts";
 
 /** A decoded text frame. */
@@ -33,6 +33,10 @@ const PRIMUS_PING = "primus::ping::";
 
 /** Reads one text frame (geth ends its frames with a newline; JSON.parse allows it). */
 export function decodeFrame(text: string): Frame {
+  // The depth is checked on the text, before a deep value is built.
+  if (jsonTooDeep(text)) {
+    return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
+  }
   let frame: unknown;
   try {
     frame = JSON.parse(text);
@@ -49,9 +53,6 @@ export function decodeFrame(text: string): Frame {
   }
   if (frame === null || typeof frame !== "object" || Array.isArray(frame)) {
     return { kind: "unusable", message: 'frames must be {"emit": [name, payload]}' };
-  }
-  if (tooDeep(frame)) {
-    return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
   }
   const emitted = (frame as Record<string, unknown>)["emit"];
   if (emitted === undefined) return { kind: "control" }; // {"_latency": N} and other plugin frames
