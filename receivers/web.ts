@@ -30,6 +30,7 @@ import {
   querySystemStats,
 } from "./web_history.ts";
 import { createWebState } from "./web_state.ts";
+import { createRateLimiter, rateLimited } from "../core/rate_limit.ts";
 
 const tableName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier");
 
@@ -64,6 +65,15 @@ const schema = z.object({
   systemStatsTable: tableName.default("system_stats"),
   /** Lifetime of the access cookie (when `requireSecret`). */
   cookieMaxAgeSeconds: z.number().int().positive().default(30 * 86_400),
+  /**
+   * Requests per second per client address on the page, its assets, the feed and the read API
+   * (a token bucket `burst` deep; 429 beyond it). `perSecond` 0 turns it off (e.g. behind one
+   * proxy address for every viewer, if that proxy limits them itself).
+   */
+  rateLimit: z.object({
+    perSecond: z.number().min(0).default(20),
+    burst: z.number().int().positive().default(60),
+  }).strict().default({ perSecond: 20, burst: 60 }),
   /** Directory of the page and its assets (default: `web/` of this repository). */
   assetsDir: z.string().min(1).optional(),
 }).strict().refine((o) => !o.requireSecret || o.wsSecret !== undefined, {
@@ -146,7 +156,9 @@ export async function createWebReceiver(
 
   const access = createAccess(options, token);
   const perAddress = createAddressLimit(options.maxClientsPerAddress);
+  const rate = createRateLimiter(options.rateLimit);
   const app = new Hono<AppEnv>();
+  app.use(rateLimited(rate));
 
   app.get("/", access, (c) => {
     if (c.req.query("secret") !== undefined) {
@@ -284,7 +296,7 @@ export async function createWebReceiver(
       feed.close();
     },
     stats() {
-      return { ...state.stats(), ...feed.stats(), ...counters };
+      return { ...state.stats(), ...feed.stats(), ...counters, rate_limited: rate.refused };
     },
   };
 }

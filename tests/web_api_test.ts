@@ -98,6 +98,7 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
           flushIntervalMs: 100,
           maxBlocks: 5,
           maxRangeMs: 7 * 86_400_000,
+          rateLimit: { perSecond: 0 }, // this test sends hundreds of requests from one address
         },
         { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
         { id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] },
@@ -632,6 +633,34 @@ Deno.test("the feed refuses a page past maxClientsPerAddress with 429, and admit
     clients.push(admitted);
   } finally {
     for (const client of clients) await client.close();
+    await t.close();
+  }
+});
+
+Deno.test("one address flooding the read API gets 429 with Retry-After; agents' /ping is not held up", async () => {
+  const t = await webService({ rateLimit: { perSecond: 5, burst: 10 } });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${t.base}/v1/nodes`);
+      statuses.push(res.status);
+      if (res.status === 429) {
+        assert.equal(res.headers.get("retry-after"), "1");
+        assert.equal((await res.json()).error, "rate_limited");
+      } else await res.body?.cancel();
+    }
+    assert.ok(
+      statuses.filter((s) => s === 200).length >= 10 && statuses.filter((s) => s === 200).length <= 13,
+    );
+    assert.ok(statuses.filter((s) => s === 429).length >= 27);
+    // the page and the feed are limited too; the protocol routes are not
+    assert.equal(await fetch(`${t.base}/`).then(async (r) => (await r.body?.cancel(), r.status)), 429);
+    const ping = await fetch(`${t.base}/ping`, { method: "POST" });
+    await ping.body?.cancel();
+    assert.notEqual(ping.status, 429);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await getJson(`${t.base}/v1/nodes`)).status, 200); // refilled
+  } finally {
     await t.close();
   }
 });
