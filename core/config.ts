@@ -119,6 +119,14 @@ export const configSchema = z.object({
     maxFrameBytes: z.number().int().positive().default(8_000_000),
     maxMessagesPerSecond: z.number().positive().default(50),
     maxConnectionsPerAddress: z.number().int().positive().default(50),
+    /**
+     * Sockets that have not logged in yet, in all and per address; more are refused before the
+     * upgrade (503 / 429). Deno buffers a whole websocket message before the service sees it (up
+     * to 64 MiB, denoland/deno#15809), so these bound what unauthenticated peers can make the
+     * process hold: 64 × 64 MiB in all, 8 × 64 MiB per address. Logins take milliseconds.
+     */
+    maxUnauthenticated: z.number().int().positive().default(64),
+    maxUnauthenticatedPerAddress: z.number().int().positive().default(8),
     historyRequestLimit: z.number().int().min(0).max(1000).default(50),
     /** A logged-in socket that sends nothing for this long is closed (go-ethereum reports every 15 s). */
     silentCloseSeconds: z.number().positive().default(60),
@@ -133,6 +141,8 @@ export const configSchema = z.object({
     maxFrameBytes: 8_000_000,
     maxMessagesPerSecond: 50,
     maxConnectionsPerAddress: 50,
+    maxUnauthenticated: 64,
+    maxUnauthenticatedPerAddress: 8,
     historyRequestLimit: 50,
     silentCloseSeconds: 60,
     pingIntervalSeconds: 20,

@@ -55,6 +55,7 @@ async function startService(fds: number, config: Record<string, unknown> = {}) {
   return {
     base,
     port,
+    pid: child.pid,
     output: () => out.join(""),
     async stop(): Promise<{ code: number; stderr: string }> {
       try {
@@ -136,4 +137,58 @@ Deno.test("the data dir cannot be listed by others and the KV file (password has
     await t.close();
     await Deno.remove(parent, { recursive: true }).catch(() => {});
   }
+});
+
+/** Peak resident memory of a process, from /proc (VmHWM), in bytes. */
+async function peakRss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+Deno.test({
+  name:
+    "50 sockets that never log in each send a 60 MB frame: 8 are let in, the rest refused; peak RSS stays bounded",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096);
+    try {
+      const before = await peakRss(svc.pid);
+      const frame = "x".repeat(60 * 1024 * 1024);
+      const results = await Promise.all(Array.from({ length: 50 }, () =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${svc.port}/api`);
+          const timer = setTimeout(() => resolve("timeout"), 20_000);
+          ws.onopen = () => {
+            try {
+              ws.send(frame);
+            } catch {
+              // closed meanwhile
+            }
+          };
+          ws.onerror = () => {};
+          ws.onclose = (e) => {
+            clearTimeout(timer);
+            resolve(e.code === 1009 ? "too big" : `closed ${e.code}`);
+          };
+        })));
+      const tooBig = results.filter((r) => r === "too big").length;
+      assert.ok(tooBig <= 8, JSON.stringify(results));
+      assert.ok(!results.includes("timeout"));
+      const grew = (await peakRss(svc.pid)) - before;
+      console.log(
+        `abuse: 60 MB frames: ${
+          JSON.stringify(
+            results.reduce((m, r) => ({ ...m, [r]: (m[r] ?? 0) + 1 }), {} as Record<string, number>),
+          )
+        }, peak RSS +${(grew / 2 ** 20).toFixed(0)} MiB`,
+      );
+      // 8 sockets × one 60 MB message buffered by Deno (and its text copy) at most
+      assert.ok(grew < 8 * 3 * 64 * 1024 * 1024, `peak RSS grew by ${(grew / 2 ** 20).toFixed(0)} MiB`);
+      const health = await fetch(`${svc.base}/healthz`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+    } finally {
+      await svc.stop();
+    }
+  },
 });

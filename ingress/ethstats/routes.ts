@@ -113,6 +113,8 @@ interface Connection {
    */
   held: Array<{ name: string; payload: unknown }>;
   heldBytes: number;
+  /** Counted in `unauthenticated` (until it logs in or closes). */
+  unauthenticated: boolean;
   /** Token bucket for maxMessagesPerSecond. */
   tokens: number;
   refilledAt: number;
@@ -136,6 +138,7 @@ type Counter =
   | "limited_frame_size"
   | "limited_rate"
   | "limited_connections"
+  | "limited_unauthenticated"
   | "closed_inactive_user"
   | "closed_hello_timeout"
   | "closed_silent"
@@ -182,6 +185,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     limited_frame_size: 0,
     limited_rate: 0,
     limited_connections: 0,
+    limited_unauthenticated: 0,
     closed_inactive_user: 0,
     closed_hello_timeout: 0,
     closed_silent: 0,
@@ -190,6 +194,9 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   };
   const connections = new Set<Connection>();
   const perAddress = new Map<string, number>();
+  /** Sockets not logged in yet (state new or authenticating), in all and per address. */
+  let unauthenticated = 0;
+  const unauthenticatedPerAddress = new Map<string, number>();
   /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
   const perAgent = new Map<string, number>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
@@ -221,6 +228,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
   function finish(conn: Connection): void {
     const wasReady = conn.state === "ready";
+    if (conn.state === "new" || conn.state === "authenticating") loggedIn(conn);
     conn.state = "closed";
     if (!connections.delete(conn)) return;
     history.forget(conn); // another node may be asked at once
@@ -239,6 +247,16 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       clearInterval(sweepTimer);
       sweepTimer = undefined;
     }
+  }
+
+  /** The socket no longer counts as unauthenticated (it logged in, or it is gone). */
+  function loggedIn(conn: Connection): void {
+    if (!conn.unauthenticated) return;
+    conn.unauthenticated = false;
+    unauthenticated--;
+    const left = (unauthenticatedPerAddress.get(conn.address) ?? 1) - 1;
+    if (left > 0) unauthenticatedPerAddress.set(conn.address, left);
+    else unauthenticatedPerAddress.delete(conn.address);
   }
 
   /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
@@ -308,6 +326,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       return;
     }
     counters.logins_ok++;
+    loggedIn(conn);
     conn.state = "ready";
     conn.agentId = result.agentId;
     conn.user = result.user;
@@ -576,6 +595,20 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         });
       }
       const address = clientAddress(c);
+      if (unauthenticated >= options.maxUnauthenticated) {
+        counters.limited++;
+        counters.limited_unauthenticated++;
+        return errorResponse(503, "busy", "too many nodes logging in at once; retry shortly", {
+          "retry-after": "1",
+        });
+      }
+      if ((unauthenticatedPerAddress.get(address) ?? 0) >= options.maxUnauthenticatedPerAddress) {
+        counters.limited++;
+        counters.limited_unauthenticated++;
+        return errorResponse(429, "too_many_connections", "too many sockets logging in from this address", {
+          "retry-after": "1",
+        });
+      }
       let upgraded: { socket: WebSocket; response: Response };
       try {
         // No idle ping: it re-arms a timer per frame received (see silentTimeoutMs).
@@ -601,6 +634,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         pingedAt: now,
         held: [],
         heldBytes: 0,
+        unauthenticated: true,
         tokens: burst,
         refilledAt: now,
       };
@@ -617,6 +651,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       }
       connections.add(conn);
       perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      unauthenticated++;
+      unauthenticatedPerAddress.set(address, (unauthenticatedPerAddress.get(address) ?? 0) + 1);
       sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);
       socket.onmessage = (event) => {
         try {

@@ -533,6 +533,50 @@ Deno.test("a history reply with null or broken entries keeps the rest; nothing c
   }
 });
 
+Deno.test("sockets not logged in are capped per address and in all, before the upgrade; logging in frees the slot", async () => {
+  const s = await startServer({ maxUnauthenticatedPerAddress: 3, maxUnauthenticated: 1000 });
+  try {
+    const silent = await Promise.all([s.connect(), s.connect(), s.connect()]);
+    const refused = await fetch(s.url.replace("ws", "http"), {
+      headers: {
+        upgrade: "websocket",
+        connection: "upgrade",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    assert.equal((await refused.json()).error, "too_many_connections");
+    silent[0]!.send(geth.hello(`a:${s.user}`, s.password)); // logs in: no longer counted
+    assert.equal(await silent[0]!.next(), READY);
+    const node = await s.login("b"); // fits again
+    assert.ok(node.isOpen());
+    await silent[1]!.close(); // a closed one frees its slot too
+    await waitFor(() => s.ethstats.stats().connections_open === 3, 2000, "close seen");
+    await s.login("c");
+    assert.equal(s.ethstats.stats().limited_unauthenticated, 1);
+  } finally {
+    await s.close();
+  }
+  const all = await startServer({ maxUnauthenticated: 2 });
+  try {
+    await Promise.all([all.connect(), all.connect()]);
+    const busy = await fetch(all.url.replace("ws", "http"), {
+      headers: {
+        upgrade: "websocket",
+        connection: "upgrade",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+    assert.equal(busy.status, 503);
+    await busy.body?.cancel();
+  } finally {
+    await all.close();
+  }
+});
+
 Deno.test("a socket that sends no hello is closed after the hello timeout", async () => {
   const s = await startServer({}, { helloTimeoutMs: 200 });
   try {
@@ -949,7 +993,7 @@ Deno.test("failed ethstats logins count against the login limiter", async () => 
 
 Deno.test("44 parallel wrong hellos then the right one: no more password checks than the limit", async () => {
   const limiter = createLoginLimiter({ maxFailures: 5, windowSeconds: 60 });
-  const s = await startServer({}, { limiter });
+  const s = await startServer({ maxUnauthenticatedPerAddress: 50 }, { limiter });
   try {
     const scryptBefore = s.auth.loginStats.scrypt;
     const clients = await Promise.all(Array.from({ length: 44 }, () => s.connect()));
