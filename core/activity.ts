@@ -7,6 +7,7 @@ export interface ActivityMonitor {
   bye(agentId: string): void;
   /** Reports every agent past the timeout now (the timer calls it); returns how many. */
   sweep(): number;
+  /** Active agents, and inactive ones remembered (for `bye`) until they are forgotten. */
   readonly knownAgents: number;
   readonly activeAgents: number;
   close(): void;
@@ -15,6 +16,13 @@ export interface ActivityMonitor {
 export interface ActivityOptions {
   timeoutMs: number;
   onInactive: (agentId: string) => void;
+  /**
+   * An agent reported inactive is remembered this long (default 1 h), so a late `bye` is not
+   * reported twice; at most `maxRemembered` of them (default 100,000, ~10 MB). Past either bound
+   * it is forgotten: memory does not grow with every agent id ever seen.
+   */
+  forgetAfterMs?: number;
+  maxRemembered?: number;
   /** How often the sweep runs (default timeoutMs/10, between 50 ms and 1 s). */
   sweepIntervalMs?: number;
   now?: () => number;
@@ -39,7 +47,10 @@ interface Active {
 export function createActivityMonitor(options: ActivityOptions): ActivityMonitor {
   const now = options.now ?? Date.now;
   const active = new Map<string, Active>();
-  const known = new Set<string>();
+  /** Agents reported inactive → when; Map order = oldest first. */
+  const gone = new Map<string, number>();
+  const forgetAfterMs = options.forgetAfterMs ?? 3_600_000;
+  const maxRemembered = options.maxRemembered ?? 100_000;
   const interval = options.sweepIntervalMs ??
     Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 10)));
   const slotMs = Math.max(1, Math.ceil(options.timeoutMs / 10));
@@ -49,6 +60,8 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
   let newestSlot = -Infinity;
 
   function report(agentId: string): void {
+    gone.delete(agentId);
+    gone.set(agentId, now());
     try {
       options.onInactive(agentId);
     } catch (err) {
@@ -67,7 +80,16 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
     else slots.set(slot, [agentId]);
   }
 
+  function forget(): void {
+    const before = now() - forgetAfterMs;
+    for (const [agentId, at] of gone) {
+      if (at > before && gone.size <= maxRemembered) break;
+      gone.delete(agentId);
+    }
+  }
+
   function sweep(): number {
+    forget();
     const deadline = now() - options.timeoutMs;
     let count = 0;
     for (const [slot, ids] of slots) {
@@ -104,7 +126,7 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
       const entry = active.get(agentId);
       if (entry === undefined) {
         active.set(agentId, { last: t, slot });
-        known.add(agentId);
+        gone.delete(agentId);
         list(agentId, slot);
         return;
       }
@@ -117,12 +139,10 @@ export function createActivityMonitor(options: ActivityOptions): ActivityMonitor
     },
     bye(agentId) {
       // Reported unless it already was (timed out, or a second bye); also if it never pinged.
-      const wasActive = active.delete(agentId) || !known.has(agentId);
-      known.add(agentId);
-      if (wasActive) report(agentId);
+      if (active.delete(agentId) || !gone.has(agentId)) report(agentId);
     },
     get knownAgents() {
-      return known.size;
+      return active.size + gone.size;
     },
     get activeAgents() {
       return active.size;

@@ -127,3 +127,40 @@ Deno.test("a clock that goes back never makes an agent inactive early; it is sti
     monitor.close();
   }
 });
+
+Deno.test("agents long gone are forgotten: 200,000 one-off ids leave at most maxRemembered behind", () => {
+  const clock = { now: 0 };
+  const reported: string[] = [];
+  const monitor = createActivityMonitor({
+    timeoutMs: 1000,
+    sweepIntervalMs: 1_000_000,
+    forgetAfterMs: 60_000,
+    maxRemembered: 1000,
+    now: () => clock.now,
+    onInactive: (id) => reported.push(id),
+  });
+  try {
+    for (let i = 0; i < 200_000; i++) {
+      monitor.ping(`agent-${i}`);
+      if (i % 10_000 === 9_999) {
+        clock.now += 2000;
+        monitor.sweep();
+      }
+    }
+    clock.now += 2000;
+    monitor.sweep();
+    monitor.sweep();
+    assert.equal(reported.length, 200_000);
+    assert.ok(monitor.knownAgents <= 1000, `${monitor.knownAgents}`);
+    // a bye from a remembered agent is not reported twice; a forgotten one is reported (once)
+    monitor.bye("agent-199999");
+    assert.equal(reported.length, 200_000);
+    clock.now += 61_000;
+    monitor.sweep();
+    assert.equal(monitor.knownAgents, 0);
+    monitor.bye("agent-199999");
+    assert.equal(reported.length, 200_001);
+  } finally {
+    monitor.close();
+  }
+});

@@ -9,6 +9,7 @@
  * nearly every head, right in the burst (BENCHMARKS.md). Message data is read-only for
  * receivers (core/message.ts), which is what makes sharing one object safe.
  */
+import { approxJsonBytes } from "./json_size.ts";
 import { dataBody } from "./message.ts";
 
 /** Keeps the recent blocks and hands out the kept copy of an equal one. */
@@ -35,13 +36,21 @@ export function shareBlockPayload(
 
 /** Blocks kept by default: many heads of several networks, ~1 KB each. */
 const DEFAULT_CAPACITY = 256;
+/**
+ * A larger block is passed on without being kept (kept blocks are held beyond their messages):
+ * what the store holds stays under capacity × this, 64 MiB by default, whatever agents send.
+ */
+const DEFAULT_MAX_BLOCK_BYTES = 256 * 1024;
 
 /**
  * Creates the store: blocks by hash, least recently reported dropped first. A block whose
  * fields differ from the kept one of the same hash (another client's encoding, a lying node)
  * replaces it and is passed on as it came; it is never merged with it.
  */
-export function createSharedBlocks(capacity = DEFAULT_CAPACITY): SharedBlocks {
+export function createSharedBlocks(
+  capacity = DEFAULT_CAPACITY,
+  maxBlockBytes = DEFAULT_MAX_BLOCK_BYTES,
+): SharedBlocks {
   const recent = new Map<string, Record<string, unknown>>();
   let shared = 0;
   return {
@@ -55,6 +64,7 @@ export function createSharedBlocks(capacity = DEFAULT_CAPACITY): SharedBlocks {
         shared++;
         return known as typeof block;
       }
+      if (approxJsonBytes(block, maxBlockBytes) > maxBlockBytes) return block;
       recent.set(hash, block);
       if (recent.size > capacity) recent.delete(recent.keys().next().value!);
       return block;

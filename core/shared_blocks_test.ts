@@ -83,3 +83,18 @@ Deno.test("the store keeps at most its capacity, dropping the least recently rep
   assert.equal(blocks.share(two), two);
   assert.equal(blocks.stats().kept, 2);
 });
+
+Deno.test("a block larger than maxBlockBytes is passed on but never kept: the store stays bounded in bytes", () => {
+  const blocks = createSharedBlocks(4, 1024);
+  const big = {
+    hash: "0xbig",
+    transactions: Array.from({ length: 100 }, (_, i) => `0x${i}`.padEnd(66, "0")),
+  };
+  assert.equal(blocks.share(big), big);
+  const again = { ...big };
+  assert.equal(blocks.share(again), again); // not shared: the first was never kept
+  assert.deepEqual(blocks.stats(), { shared: 0, kept: 0 });
+  const small = { hash: "0xsmall", number: 1 };
+  blocks.share(small);
+  assert.equal(blocks.share({ ...small }), small);
+});

@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { approxJsonBytes } from "../core/json_size.ts";
 import { safeEqual } from "../auth/password.ts";
 import { type AppEnv, clientAddress } from "../core/app_env.ts";
 import { errorResponse } from "../core/errors.ts";
@@ -41,6 +42,13 @@ const schema = z.object({
    * reports of other subscribed types are forwarded live only.
    */
   replayMetrics: z.array(z.string().min(1)).default(["ethereum_metrics", "networking_metrics"]),
+  /**
+   * Bytes of frames kept for replay, over all agents (least recently heard-from agents are
+   * forgotten beyond it), and the largest frame kept (a larger one goes out live only, and the
+   * agent's previous one of its type is dropped). Worst case: maxReplayBytes, whatever the agents send.
+   */
+  maxReplayBytes: z.number().int().positive().default(64 * 1024 * 1024),
+  maxReplayFrameBytes: z.number().int().positive().default(256 * 1024),
   /** Agents remembered for replay; the least recently heard-from one is forgotten beyond it. */
   maxAgents: z.number().int().positive().default(10_000),
 }).strict();
@@ -70,7 +78,9 @@ export interface DashboardReceiver extends Receiver {
     clients_refused: number;
     sent_total: number;
     agents: number;
+    replay_bytes: number;
     agents_evicted: number;
+    replay_skipped_large: number;
     skipped_unserializable: number;
   };
 }
@@ -100,6 +110,8 @@ interface Frame {
   /** The payload until it is serialized; then only the text is kept. */
   data?: Record<string, unknown>;
   text?: string;
+  /** About its size as text, counted against maxReplayBytes while it is kept. */
+  bytes?: number;
 }
 
 /** Serializes one outgoing frame; undefined when `data` is not JSON (e.g. a BigInt). */
@@ -164,11 +176,29 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
     clients_refused: 0,
     sent_total: 0,
     agents_evicted: 0,
+    replay_skipped_large: 0,
     skipped_unserializable: 0,
   };
 
+  /** Bytes of the frames kept for replay (their `bytes`). */
+  let replayBytes = 0;
+
+  /** Drops one kept frame of an agent. */
+  function unkeep(last: Map<string, Frame>, type: string): void {
+    replayBytes -= last.get(type)?.bytes ?? 0;
+    last.delete(type);
+  }
+
+  function forgetAgent(agentId: string): void {
+    const last = agents.get(agentId);
+    if (last === undefined) return;
+    for (const frame of last.values()) replayBytes -= frame.bytes ?? 0;
+    agents.delete(agentId);
+  }
+
   function remember(agentId: string, type: string, frame: Frame): void {
     if (!replayed.has(type)) return;
+    frame.bytes = frame.text?.length ?? approxJsonBytes(frame.data, options.maxReplayFrameBytes);
     let last = agents.get(agentId);
     if (last) {
       agents.delete(agentId);
@@ -176,12 +206,24 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       last = new Map();
       if (agents.size >= options.maxAgents) {
         const oldest = agents.keys().next().value;
-        if (oldest !== undefined) agents.delete(oldest);
+        if (oldest !== undefined) forgetAgent(oldest);
         counters.agents_evicted++;
       }
     }
     agents.set(agentId, last);
+    unkeep(last, type);
+    if (frame.bytes > options.maxReplayFrameBytes) {
+      // Not kept; nor is the older report of this type, which would replay as the latest.
+      counters.replay_skipped_large++;
+      return;
+    }
     last.set(type, frame);
+    replayBytes += frame.bytes;
+    while (replayBytes > options.maxReplayBytes && agents.size > 1) {
+      const oldest = agents.keys().next().value!;
+      forgetAgent(oldest);
+      counters.agents_evicted++;
+    }
   }
 
   /** A frame's wire text, made on first need; undefined (counted) when it is not JSON. */
@@ -225,21 +267,21 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       return;
     }
     const client: Client = { socket, allowance: limit };
-    let replayBytes = 0;
+    let sent = 0;
     for (const last of agents.values()) {
       for (const type of replayTypes) {
         const frame = last.get(type);
         if (frame === undefined) continue;
         const text = textOf(frame);
         if (text === undefined) {
-          last.delete(type);
+          unkeep(last, type);
           continue;
         }
         send(client, text);
-        replayBytes += utf8Length(text);
+        sent += utf8Length(text);
       }
     }
-    client.allowance = limit + replayBytes;
+    client.allowance = limit + sent;
     if (socket.readyState === WebSocket.OPEN) clients.add(client);
     socket.addEventListener("close", () => clients.delete(client));
     socket.addEventListener("error", () => clients.delete(client));
@@ -332,7 +374,7 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
         const entry: AgentSnapshot = { agentId, last: {} };
         for (const [type, frame] of last) {
           const text = textOf(frame);
-          if (text === undefined) last.delete(type);
+          if (text === undefined) unkeep(last, type);
           else entry.last[type] = JSON.parse(text).data;
         }
         out.push(entry);
@@ -340,7 +382,7 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
       return out;
     },
     stats() {
-      return { clients: clients.size, agents: agents.size, ...counters };
+      return { clients: clients.size, agents: agents.size, replay_bytes: replayBytes, ...counters };
     },
   };
 }

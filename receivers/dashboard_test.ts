@@ -115,6 +115,8 @@ Deno.test("options: wsSecret is required, defaults apply, unknown keys are rejec
     maxClientsPerAddress: 50,
     replayTypes: ["information", "statistics", "block", "pending", "latency"],
     replayMetrics: ["ethereum_metrics", "networking_metrics"],
+    maxReplayBytes: 64 * 1024 * 1024,
+    maxReplayFrameBytes: 256 * 1024,
     maxAgents: 10_000,
   });
 });
@@ -523,4 +525,43 @@ Deno.test("beyond maxAgents the least recently updated agent is forgotten", asyn
   receiver.snapshot()[0]!.last["information"]!["type"] = "changed";
   assert.equal(receiver.snapshot()[0]!.last["information"]!["type"], "information");
   await receiver.close();
+});
+
+Deno.test("replay state is bounded in bytes: 400 agents with 1 MB blocks keep none of them; 100 KB reports evict old agents", async () => {
+  const { receiver } = dashboard({ maxReplayBytes: 1024 * 1024, maxReplayFrameBytes: 200 * 1024 });
+  try {
+    const huge = {
+      type: "block",
+      body: { number: 1, transactions: Array.from({ length: 14_000 }, (_, i) => `0x${i}`.padEnd(66, "0")) },
+    };
+    for (let i = 0; i < 400; i++) {
+      await receiver.receive([
+        message(`big-${i}`, { type: "statistics", body: { peers: i } }),
+        message(`big-${i}`, huge),
+      ]);
+    }
+    let stats = receiver.stats();
+    assert.equal(stats.replay_skipped_large, 400);
+    assert.ok(stats.replay_bytes < 100 * 1024, `${stats.replay_bytes}`);
+    // their statistics are still replayed; the huge blocks are not
+    assert.ok(
+      receiver.snapshot().every((a) => a.last["block"] === undefined && a.last["statistics"] !== undefined),
+    );
+
+    const medium = { type: "block", body: { number: 2, extra: "y".repeat(100 * 1024) } };
+    for (let i = 0; i < 50; i++) await receiver.receive([message(`mid-${i}`, medium)]);
+    stats = receiver.stats();
+    assert.ok(stats.replay_bytes <= 1024 * 1024, `${stats.replay_bytes}`);
+    assert.ok(stats.agents_evicted > 0);
+    const kept = receiver.snapshot().map((a) => a.agentId);
+    assert.ok(kept.includes("mid-49") && !kept.includes("big-0"), "the least recently heard-from go first");
+    // a later small block of an agent replaces its skipped one
+    await receiver.receive([message("big-399", { type: "block", body: { number: 3 } })]);
+    assert.deepEqual(receiver.snapshot().find((a) => a.agentId === "big-399")?.last["block"], {
+      type: "block",
+      body: { number: 3 },
+    });
+  } finally {
+    await receiver.close();
+  }
 });
