@@ -15,8 +15,12 @@ function freePort(): number {
   return port;
 }
 
-/** main.ts as a child under `ulimit -n <fds>`; resolves once it listens. */
-async function startService(fds: number, config: Record<string, unknown> = {}) {
+/** main.ts as a child under `ulimit -n <fds>` (and V8 flags); resolves once it listens. */
+async function startService(
+  fds: number,
+  config: Record<string, unknown> = {},
+  v8Flags = "--heap-growing-percent=50",
+) {
   const dir = await Deno.makeTempDir({ prefix: "poa-abuse-" });
   const port = freePort();
   await Deno.writeTextFile(
@@ -115,6 +119,10 @@ Deno.test({
         .then((r) => r.text());
       const restarts = Number(/poa_listener_restarts_total (\d+)/.exec(metrics)?.[1] ?? "NaN");
       assert.ok(restarts >= 1, metrics.slice(0, 200));
+      console.log(
+        `abuse: idle and half-sent connections under ulimit -n 256: ${refused} connects refused while out of ` +
+          `descriptors, process alive, listener restarted ${restarts}×, /healthz 200 once they closed; peak RSS ${await mib(svc.pid)}`,
+      );
     } finally {
       for (const c of conns) c.close();
       const { code } = await svc.stop();
@@ -143,6 +151,12 @@ Deno.test("the data dir cannot be listed by others and the KV file (password has
 async function peakRss(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+/** Resident memory of a process now, from /proc (VmRSS), in bytes. */
+async function rss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
 Deno.test({
@@ -187,6 +201,211 @@ Deno.test({
       const health = await fetch(`${svc.base}/healthz`);
       assert.equal(health.status, 200);
       await health.body?.cancel();
+    } finally {
+      await svc.stop();
+    }
+  },
+});
+
+async function mib(pid: number): Promise<string> {
+  return `${((await peakRss(pid)) / 2 ** 20).toFixed(0)} MiB`;
+}
+
+async function createUser(base: string, name: string, password: string): Promise<void> {
+  const res = await fetch(`${base}/user`, {
+    method: "POST",
+    headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
+    body: JSON.stringify({ "user-name": name, password }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+async function session(base: string, user: string, password: string): Promise<Response> {
+  return await fetch(`${base}/session`, {
+    method: "POST",
+    headers: { authorization: basic(user, password) },
+  });
+}
+
+Deno.test({
+  name:
+    "399 parallel wrong passwords then the right one over HTTP: 10 checked, the rest 429; neighbours and admins unaffected",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096);
+    try {
+      await createUser(svc.base, "victim", "victim-password");
+      await createUser(svc.base, "neighbour", "neighbour-password");
+      const statuses = await Promise.all(
+        Array.from(
+          { length: 399 },
+          (_, i) =>
+            session(svc.base, "victim", `guess-${i}`).then(async (r) => (await r.body?.cancel(), r.status)),
+        ),
+      );
+      const right = await session(svc.base, "victim", "victim-password");
+      await right.body?.cancel();
+      const count = (s: number) => statuses.filter((x) => x === s).length;
+      assert.equal(count(401), 10);
+      assert.equal(count(429), 389);
+      assert.equal(right.status, 429);
+      const neighbour = await session(svc.base, "neighbour", "neighbour-password");
+      await neighbour.body?.cancel();
+      assert.equal(neighbour.status, 200);
+      const admin = await fetch(`${svc.base}/user`, {
+        headers: { authorization: basic(ADMIN.name, ADMIN.password) },
+      });
+      await admin.body?.cancel();
+      assert.equal(admin.status, 200);
+      console.log(
+        `abuse: login race: 399 parallel guesses → ${count(401)} × 401, ${
+          count(429)
+        } × 429; right password 429; neighbour 200, admin 200; peak RSS ${await mib(svc.pid)}`,
+      );
+    } finally {
+      await svc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "16 msgpack bodies nested a million deep: 422 each, /healthz keeps answering, memory unmoved",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096);
+    try {
+      await createUser(svc.base, "deep", "deep-password");
+      const token = (await (await session(svc.base, "deep", "deep-password")).json()).token;
+      const levels = 1_000_000;
+      const body = new Uint8Array(levels + 1).fill(0x91);
+      body[levels] = 0x01;
+      const before = await peakRss(svc.pid);
+      let slowest = 0;
+      const health = (async () => {
+        for (let i = 0; i < 20; i++) {
+          const t = performance.now();
+          const r = await fetch(`${svc.base}/healthz`);
+          await r.body?.cancel();
+          slowest = Math.max(slowest, performance.now() - t);
+        }
+      })();
+      const statuses = await Promise.all(Array.from({ length: 16 }, () =>
+        fetch(`${svc.base}/data`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/msgpack" },
+          body,
+        }).then(async (r) => ({ status: r.status, error: (await r.json()).error }))));
+      await health;
+      assert.ok(
+        statuses.every((s) => s.status === 422 && s.error === "too_deep"),
+        JSON.stringify(statuses[0]),
+      );
+      const grew = (await peakRss(svc.pid)) - before;
+      assert.ok(grew < 100 * 2 ** 20, `peak RSS grew ${(grew / 2 ** 20).toFixed(0)} MiB`);
+      console.log(
+        `abuse: 16 × 1M-deep msgpack: 16 × 422 too_deep, slowest /healthz meanwhile ${
+          slowest.toFixed(0)
+        } ms, peak RSS +${(grew / 2 ** 20).toFixed(0)} MiB`,
+      );
+    } finally {
+      await svc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "tokens never revive and NUL ids never reach Postgres (process level)",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096);
+    try {
+      await createUser(svc.base, "phoenix", "first-password");
+      const token = (await (await session(svc.base, "phoenix", "first-password")).json()).token;
+      const ping = (id = "n1") =>
+        fetch(`${svc.base}/ping`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ id }),
+        }).then(async (r) => (await r.body?.cancel(), r.status));
+      assert.equal(await ping(), 200);
+      assert.equal(await ping("a\u0000b"), 422);
+      const del = await fetch(`${svc.base}/user/phoenix`, {
+        method: "DELETE",
+        headers: { authorization: basic(ADMIN.name, ADMIN.password) },
+      });
+      await del.body?.cancel();
+      await createUser(svc.base, "phoenix", "second-password");
+      assert.equal(await ping(), 401);
+      console.log(
+        `abuse: token of a deleted and re-created user → 401; NUL id → 422; peak RSS ${await mib(svc.pid)}`,
+      );
+    } finally {
+      await svc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "800 new agent ids each sending a 1 MB block: memory stays flat (byte budgets, nothing kept after delivery)",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096, {
+      receivers: [
+        { id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics", "networking_metrics"] },
+        { id: "web", type: "web", subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"] },
+      ],
+    });
+    try {
+      await createUser(svc.base, "pump", "pump-password");
+      const token = (await (await session(svc.base, "pump", "pump-password")).json()).token;
+      const transactions = Array.from({ length: 14_000 }, (_, i) => "0x" + String(i).padStart(64, "0"));
+      const pump = async (from: number) => {
+        for (let round = 0; round < 40; round++) {
+          await Promise.all(Array.from({ length: 10 }, async (_, k) => {
+            const i = from + round * 10 + k;
+            const body = JSON.stringify({
+              id: `agent-${i}`,
+              type: "ethereum_metrics",
+              data: {
+                type: "block",
+                body: { number: i, hash: `0x${i.toString(16).padStart(64, "0")}`, transactions },
+              },
+            });
+            const res = await fetch(`${svc.base}/data`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              body,
+            });
+            await res.body?.cancel();
+            assert.equal(res.status, 200);
+          }));
+        }
+        await new Promise((r) => setTimeout(r, 1000)); // the queues drain
+        return await rss(svc.pid);
+      };
+      const first = await pump(0);
+      const second = await pump(400);
+      const health = await fetch(`${svc.base}/healthz`);
+      await health.body?.cancel();
+      assert.equal(health.status, 200);
+      const metrics = await fetch(`${svc.base}/metrics`).then((r) => r.text());
+      const replay = /stat="replay_bytes"[^}]*\} (\d+)/.exec(metrics)?.[1];
+      const heap = (kind: string) =>
+        Number(new RegExp(`poa_js_heap_bytes\\{kind="${kind}"\\} (\\d+)`).exec(metrics)?.[1]);
+      const m = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+      console.log(
+        `abuse: 800 new ids × 1 MB blocks: resident ${m(first)} → ${m(second)}, ` +
+          `peak ${await mib(svc.pid)}, heap used ${m(heap("used"))}, external ${m(heap("external"))}; ` +
+          `dashboard replay ${replay ?? "?"} bytes`,
+      );
+      // Before: +520 MiB resident with the second 400 ids and 1 GB of heap in use (delivered
+      // reports stayed reachable in the receivers' queues, and the replay kept every block).
+      assert.ok(
+        second - first < 64 * 2 ** 20,
+        `resident memory grew ${m(second - first)} with the second 400 ids`,
+      );
+      assert.ok(heap("used") < 200 * 2 ** 20, `heap used ${m(heap("used"))}`);
     } finally {
       await svc.stop();
     }
