@@ -121,7 +121,9 @@ Deno.test({
       assert.ok(restarts >= 1, metrics.slice(0, 200));
       console.log(
         `abuse: idle and half-sent connections under ulimit -n 256: ${refused} connects refused while out of ` +
-          `descriptors, process alive, listener restarted ${restarts}×, /healthz 200 once they closed; peak RSS ${await mib(svc.pid)}`,
+          `descriptors, process alive, listener restarted ${restarts}×, /healthz 200 once they closed; peak RSS ${await mib(
+            svc.pid,
+          )}`,
       );
     } finally {
       for (const c of conns) c.close();
