@@ -15,12 +15,8 @@ function freePort(): number {
   return port;
 }
 
-/** main.ts as a child under `ulimit -n <fds>` (and V8 flags); resolves once it listens. */
-async function startService(
-  fds: number,
-  config: Record<string, unknown> = {},
-  v8Flags = "--heap-growing-percent=50",
-) {
+/** main.ts as a child as `deno task start` runs it, under `ulimit -n <fds>`; resolves once it listens. */
+async function startService(fds: number, config: Record<string, unknown> = {}) {
   const dir = await Deno.makeTempDir({ prefix: "poa-abuse-" });
   const port = freePort();
   await Deno.writeTextFile(
@@ -37,7 +33,7 @@ async function startService(
   const child = new Deno.Command("bash", {
     args: [
       "-c",
-      `ulimit -n ${fds} && exec "$0" run -A "$1" --config "$2"`,
+      `ulimit -n ${fds} && MALLOC_ARENA_MAX=2 exec "$0" run -A --v8-flags=--heap-growing-percent=50 "$1" --config "$2"`,
       Deno.execPath(),
       MAIN,
       `${dir}/config.json`,
