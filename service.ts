@@ -226,6 +226,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
         spillFlushMs: config.queue.spillFlushMs,
         maxSpillBuffer: config.queue.maxSpillBuffer,
         maxSpillBytes: config.queue.maxSpillBytes,
+        maxQueueBytes: config.queue.maxBytes,
+        maxSpillBufferBytes: config.queue.maxSpillBufferBytes,
       }));
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));

@@ -50,6 +50,15 @@ const queueSchema = z.object({
    * oldest are dropped. Larger than `maxItems` so that a burst held back (below) fits in half.
    */
   maxLiveItems: z.number().int().positive().default(50_000),
+  /**
+   * Bytes of reports (as they came in) one receiver's queue keeps in memory, whichever bound
+   * comes first: durable receivers spill beyond it, live ones drop the oldest. With
+   * `maxSpillBufferBytes` the worst case a receiver holds in memory is 256 MiB, whatever the
+   * report sizes (up to `bodyLimitBytes` each).
+   */
+  maxBytes: z.number().int().positive().default(128 * 1024 * 1024),
+  /** Bytes of reports waiting for a spill write; at the bound /data answers 503 `overloaded`. */
+  maxSpillBufferBytes: z.number().int().positive().default(128 * 1024 * 1024),
   /** Most items per spill segment file (one write and fsync each). */
   segmentSize: z.number().int().positive().default(1000),
   /** A partial spill segment is written this long after its first item (ms). */
@@ -150,6 +159,8 @@ export const configSchema = z.object({
   queue: queueSchema.default({
     maxItems: 10_000,
     maxLiveItems: 50_000,
+    maxBytes: 128 * 1024 * 1024,
+    maxSpillBufferBytes: 128 * 1024 * 1024,
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,

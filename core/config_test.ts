@@ -10,6 +10,8 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   assert.deepEqual(config.queue, {
     maxItems: 10_000,
     maxLiveItems: 50_000,
+    maxBytes: 128 * 1024 * 1024,
+    maxSpillBufferBytes: 128 * 1024 * 1024,
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
@@ -23,6 +25,8 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   assert.deepEqual(parseConfig({ queue: { maxSpillBuffer: 5 } }).queue, {
     maxItems: 10_000,
     maxLiveItems: 50_000,
+    maxBytes: 128 * 1024 * 1024,
+    maxSpillBufferBytes: 128 * 1024 * 1024,
     segmentSize: 1000,
     spillFlushMs: 100,
     maxSpillBuffer: 5,

@@ -28,6 +28,11 @@ export interface Message {
   data: Record<string, unknown>;
   /** Epoch milliseconds when the service accepted the report. */
   receivedAt: number;
+  /**
+   * About how many bytes the report took as it came in (the request body, the ethstats frame),
+   * counted against the queues' byte bounds; absent counts as 0.
+   */
+  bytes?: number;
 }
 
 /** The `type` of an original agent payload (`information`, `statistics`, …), if any. */

@@ -47,6 +47,12 @@ export interface RunnerOptions {
   maxBatch?: number;
   /** Items kept in memory; beyond it durable receivers spill, live ones drop the oldest (default 10,000). */
   maxQueue?: number;
+  /**
+   * Bytes of the queued messages (their `Message.bytes`, the size they came in with) kept in
+   * memory; beyond it durable receivers spill and live ones drop the oldest, as at `maxQueue`
+   * (default: no bound).
+   */
+  maxQueueBytes?: number;
   /** Wait this long for a batch to fill when the queue is short (default 0; never while replaying). */
   lingerMs?: number;
   /** Spill directory (durable receivers only). */
@@ -68,6 +74,8 @@ export interface RunnerOptions {
    * bound `push` refuses messages with `full` (inactive events are always taken).
    */
   maxSpillBuffer?: number;
+  /** Bytes of messages waiting for a spill write at which messages are refused with `full` (default: no bound). */
+  maxSpillBufferBytes?: number;
   /** Bytes of spill files on disk at which messages are refused with `full` (default: no bound). */
   maxSpillBytes?: number;
   /** While this says busy (a burst of incoming frames), delivery waits; see `maxHoldMs`. */
@@ -82,6 +90,9 @@ export interface RunnerOptions {
 /** Counters of one runner, for /metrics. */
 export interface RunnerStats {
   queue_depth: number;
+  /** Bytes of the messages in the memory queue, and in the spill buffer (`Message.bytes`). */
+  queue_bytes: number;
+  spill_buffer_bytes: number;
   spill_buffered: number;
   spill_pending: number;
   spill_bytes: number;
@@ -122,6 +133,17 @@ interface Run {
   count: number;
 }
 
+/** The size a queued item counts with against the byte bounds. */
+function sizeOf(item: QueueItem): number {
+  return item.kind === "message" ? item.message.bytes ?? 0 : 0;
+}
+
+function sumOf(items: readonly QueueItem[]): number {
+  let n = 0;
+  for (const item of items) n += sizeOf(item);
+  return n;
+}
+
 /** Sleeps `ms`, or less if `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -156,6 +178,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const spillFlushMs = options.spillFlushMs ?? 100;
   const maxSpillBuffer = options.maxSpillBuffer ?? 20_000;
   const maxSpillBytes = options.maxSpillBytes ?? Infinity;
+  const maxQueueBytes = options.maxQueueBytes ?? Infinity;
+  const maxSpillBufferBytes = options.maxSpillBufferBytes ?? Infinity;
   const holdWhile = options.holdWhile;
   const maxHoldMs = options.maxHoldMs ?? 2_000;
   const durable = receiver.durable;
@@ -165,6 +189,11 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let queue: QueueItem[] = [];
   let head = 0;
   const depth = () => queue.length - head;
+  /** Bytes of the messages from `head` (and of the spill buffer, and of the write in flight). */
+  let queuedBytes = 0;
+  let spillBufferBytes = 0;
+  let spillWritingBytes = 0;
+  const overQueue = () => depth() >= maxQueue || queuedBytes >= maxQueueBytes;
   /** The queue from `head`, as runs; a segment's file is removed once its run is delivered. */
   let runs: Run[] = [];
 
@@ -193,7 +222,10 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
-  const counters: Omit<RunnerStats, "queue_depth" | "spill_buffered" | "spill_pending" | "spill_bytes"> = {
+  const counters: Omit<
+    RunnerStats,
+    "queue_depth" | "queue_bytes" | "spill_buffer_bytes" | "spill_buffered" | "spill_pending" | "spill_bytes"
+  > = {
     spilled_total: 0,
     replayed_total: 0,
     batches_total: 0,
@@ -251,7 +283,10 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   /** Appends items to the queue as one run (`segment`: the spill file they were loaded from). */
   function enqueue(items: readonly QueueItem[], segment: string | null): void {
     if (items.length === 0) return;
-    for (const item of items) queue.push(item);
+    for (const item of items) {
+      queue.push(item);
+      queuedBytes += sizeOf(item);
+    }
     const last = runs[runs.length - 1];
     if (segment === null && last && last.segment === null) last.count += items.length;
     else runs.push({ segment, count: items.length });
@@ -260,6 +295,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   /** Appends one item that lives only in memory (the push path: no array per item). */
   function enqueueOne(item: QueueItem): void {
     queue.push(item);
+    queuedBytes += sizeOf(item);
     const last = runs[runs.length - 1];
     if (last && last.segment === null) last.count++;
     else runs.push({ segment: null, count: 1 });
@@ -269,7 +305,10 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   function consume(n: number): string[] {
     // Delivered items must not stay reachable until the next compaction: a thousand 1 MB
     // reports would otherwise stay in memory per receiver after they were delivered.
-    for (let i = head; i < head + n && i < queue.length; i++) (queue as unknown[])[i] = undefined;
+    for (let i = head; i < head + n && i < queue.length; i++) {
+      queuedBytes -= sizeOf(queue[i]!);
+      (queue as unknown[])[i] = undefined;
+    }
     head += n;
     if (head >= queue.length) {
       queue = [];
@@ -323,6 +362,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     const store = spill;
     const items = spillBuffer.splice(0, segmentSize);
     spillWritingItems = items.length;
+    spillWritingBytes = sumOf(items);
+    spillBufferBytes -= spillWritingBytes;
     spillWriting = store.append(items)
       .then(() => {
         counters.spilled_total += items.length;
@@ -331,11 +372,13 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         // Keep them in memory (in front: they are older than the rest of the buffer).
         console.error(`receiver ${receiver.id}: spill write failed, keeping items in memory:`, err);
         spillBuffer = items.concat(spillBuffer);
+        spillBufferBytes += sumOf(items);
         return sleep(1000, stopSignal.signal);
       })
       .finally(() => {
         spillWriting = null;
         spillWritingItems = 0;
+        spillWritingBytes = 0;
         if (!stopping) scheduleSpill();
         notify();
       });
@@ -343,11 +386,12 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
 
   /** The spill can take no more messages: its memory buffer or its files are at their bound. */
   function spillIsFull(): boolean {
-    return spillBuffered() >= maxSpillBuffer || (spill?.pendingBytes ?? 0) >= maxSpillBytes;
+    return spillBuffered() >= maxSpillBuffer || spillBufferBytes + spillWritingBytes >= maxSpillBufferBytes ||
+      (spill?.pendingBytes ?? 0) >= maxSpillBytes;
   }
 
   function full(): boolean {
-    return durable && accepting && (spillMode || depth() >= maxQueue) && spillIsFull();
+    return durable && accepting && (spillMode || overQueue()) && spillIsFull();
   }
 
   function accepts(message: Message): boolean {
@@ -364,7 +408,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       return "closed";
     }
     if (durable) {
-      if (spillMode || depth() >= maxQueue) {
+      if (spillMode || overQueue()) {
         // Inactive events come from the service itself, nobody would retry them: always taken.
         if (item.kind === "message" && spillIsFull()) {
           counters.refused_total++;
@@ -372,6 +416,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         }
         spillMode = true;
         spillBuffer.push(item);
+        spillBufferBytes += sizeOf(item);
         scheduleSpill();
         return "spilled";
       }
@@ -380,7 +425,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       return "queued";
     }
     let result: PushResult = "queued";
-    if (depth() >= maxQueue) {
+    while (overQueue() && depth() > 0) {
       consume(1);
       counters.dropped_total++;
       result = "dropped_oldest";
@@ -421,6 +466,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         clearSpillTimer();
         const items = spillBuffer;
         spillBuffer = [];
+        spillBufferBytes = 0;
         enqueue(items, null);
       }
       spillMode = false;
@@ -539,6 +585,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     loadedSegments = 0;
     queue = [];
     head = 0;
+    queuedBytes = 0;
     for (let end = rest.length; end > 0; end -= segmentSize) {
       await spill.prepend(rest.slice(Math.max(0, end - segmentSize), end));
     }
@@ -548,6 +595,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     while (spillBuffer.length > 0) {
       const items = spillBuffer.splice(0, segmentSize);
       await spill.append(items);
+      spillBufferBytes -= sumOf(items);
       counters.spilled_total += items.length;
     }
   }
@@ -602,6 +650,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     stats() {
       return {
         queue_depth: depth() + spillBuffered(),
+        queue_bytes: queuedBytes,
+        spill_buffer_bytes: spillBufferBytes + spillWritingBytes,
         spill_buffered: spillBuffered(),
         spill_pending: spill?.pendingItems ?? 0,
         spill_bytes: spill?.pendingBytes ?? 0,

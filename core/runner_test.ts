@@ -212,6 +212,58 @@ Deno.test("a live receiver's full queue drops the oldest, counted", async () => 
   await runner.drain(1000);
 });
 
+function sized(n: number, bytes: number): QueueItem {
+  const item = message(n);
+  if (item.kind === "message") item.message.bytes = bytes;
+  return item;
+}
+
+Deno.test("the memory queues are bounded in bytes too: a live one drops the oldest, a durable one spills, and the spill buffer refuses", async () => {
+  const live = flaky(false);
+  live.state.failing = true;
+  const runner = createReceiverRunner(live.receiver, {
+    maxQueue: 1000,
+    maxQueueBytes: 10 * 1024 * 1024,
+    retryBaseMs: 1,
+    retryCapMs: 2,
+    liveAttempts: 1000,
+  });
+  await runner.start();
+  const results = Array.from({ length: 30 }, (_, i) => runner.push(sized(i, 1024 * 1024))); // 1 MB reports
+  assert.equal(results.filter((r) => r === "dropped_oldest").length, 20);
+  assert.equal(runner.stats().queue_bytes, 10 * 1024 * 1024);
+  live.state.failing = false;
+  await until(() => live.got.length >= 10);
+  assert.deepEqual(live.got, ids(20, 30));
+  assert.equal(runner.stats().queue_bytes, 0);
+  await runner.drain(1000);
+
+  const dir = await Deno.makeTempDir();
+  try {
+    const { got, state, runner: durable } = await failingDurable(dir, {
+      maxQueue: 1000,
+      maxQueueBytes: 5 * 1024 * 1024,
+      maxSpillBufferBytes: 8 * 1024 * 1024,
+      segmentSize: 1000,
+      spillFlushMs: 60_000, // nothing reaches the disk during the test's pushes
+    });
+    const out = Array.from({ length: 20 }, (_, i) => durable.push(sized(i, 1024 * 1024)));
+    assert.deepEqual(
+      [out.slice(0, 5), out.slice(5, 13), out.slice(13)].map((r) => [...new Set(r)]),
+      [["queued"], ["spilled"], ["full"]],
+    );
+    assert.equal(durable.stats().spill_buffer_bytes, 8 * 1024 * 1024);
+    state.failing = false;
+    await until(() => got.length === 13);
+    assert.deepEqual(got, ids(0, 13));
+    assert.equal(durable.stats().queue_bytes, 0);
+    assert.equal(durable.stats().spill_buffer_bytes, 0);
+    await durable.drain(1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("a durable receiver that fails spills beyond the memory bound and replays in order, once", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -69,7 +69,10 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
    * service): a JSON/msgpack content type, even for an empty body (415); a valid bearer token of
    * an existing, active user (401); then the body: size (413), decoding (400), shape (422).
    */
-  async function accept<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  async function accept<S extends z.ZodType>(
+    c: Context<AppEnv>,
+    schema: S,
+  ): Promise<{ value: z.infer<S>; bytes: number }> {
     const req = c.req.raw;
     const encoding = encodingOf(req.headers.get("content-type"));
     if (encoding === null) {
@@ -84,19 +87,20 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     const pending = auth.checkToken(token);
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
-    return validate(schema, decodeMap(await readLimited(req, limit), encoding));
+    const body = await readLimited(req, limit);
+    return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength };
   }
 
   const app = new Hono<AppEnv>();
 
   app.post("/ping", async (c) => {
-    const { id } = await accept(c, idBody);
+    const { id } = (await accept(c, idBody)).value;
     activity.ping(id);
     return c.body(SUCCESS, 200, JSON_TYPE);
   });
 
   app.post("/data", async (c) => {
-    const value = await accept(c, dataBody);
+    const { value, bytes } = await accept(c, dataBody);
     const published = bus.publish({
       id: crypto.randomUUID(),
       agentId: value.id,
@@ -104,6 +108,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       messageType: "data",
       data: blocks ? shareBlockPayload(blocks, value.data) : value.data,
       receivedAt: Date.now(),
+      bytes,
     });
     // The local bus answers at once; the cluster bus resolves on the broker's ack.
     const result = published instanceof Promise ? await published : published;
@@ -119,7 +124,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
   });
 
   app.post("/bye", async (c) => {
-    const { id } = await accept(c, idBody);
+    const { id } = (await accept(c, idBody)).value;
     activity.bye(id);
     return c.body(SUCCESS, 200, JSON_TYPE);
   });

@@ -111,7 +111,9 @@ interface Connection {
    * Reports that came while the login was being checked (Nethermind does not wait for `ready`,
    * a reconnected Primus client flushes its queue right after `hello`), handled once it is ready.
    */
-  held: Array<{ name: string; payload: unknown }>;
+  held: Array<{ name: string; payload: unknown; bytes: number }>;
+  /** Length of the frame being handled (what its reports weigh in the queues). */
+  frameBytes: number;
   heldBytes: number;
   /** Counted in `unauthenticated` (until it logs in or closes). */
   unauthenticated: boolean;
@@ -279,6 +281,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       messageType: "data",
       data: { type, body },
       receivedAt: Date.now(),
+      bytes: conn.frameBytes,
     });
     // The ethstats protocol has no per-report answer to refuse with: an overloaded report is
     // lost to the node, counted (bus pushes `full`, receiver `refused_total`, `overloaded` here).
@@ -340,7 +343,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     const held = conn.held;
     conn.held = [];
     conn.heldBytes = 0;
-    for (const { name, payload } of held) dispatch(conn, name, payload);
+    for (const { name, payload, bytes } of held) {
+      conn.frameBytes = bytes;
+      dispatch(conn, name, payload);
+    }
   }
 
   function onBlockNumber(conn: Connection, n: number): void {
@@ -483,6 +489,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     }
 
     if (typeof data !== "string") return unusable(conn, "binary frames are not part of the protocol");
+    conn.frameBytes = data.length;
     const frame = decodeFrame(data);
     switch (frame.kind) {
       case "ping":
@@ -505,7 +512,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     if (conn.state === "authenticating") {
       if (name === "node-ping") reports.get(name)!(conn, payload);
       else if (conn.heldBytes + data.length <= MAX_HELD_BYTES) {
-        conn.held.push({ name, payload });
+        conn.held.push({ name, payload, bytes: data.length });
         conn.heldBytes += data.length;
       } else counters.ignored_before_hello++;
       return;
@@ -634,6 +641,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         pingedAt: now,
         held: [],
         heldBytes: 0,
+        frameBytes: 0,
         unauthenticated: true,
         tokens: burst,
         refilledAt: now,
