@@ -14,14 +14,14 @@ import { type ActivityMonitor, createActivityMonitor } from "./core/activity.ts"
 import { createIngressMeter } from "./core/ingress.ts";
 import { type Bus, createLocalBus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
-import { createHttpMetrics, samplesBy } from "./core/metrics.ts";
+import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
-import { listenSupervised, type SupervisedListener } from "./core/listener.ts";
+import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
 import { createSharedBlocks } from "./core/shared_blocks.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
-import type { Receiver, ReceiverType } from "./receivers/types.ts";
+import type { Receiver, ReceiverType } from "./core/receiver.ts";
 
 export interface ServiceOptions {
   /** Receiver types by name (default: the built-in ones); tests add their own. */
@@ -255,7 +255,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       : undefined;
 
     let ready = false;
-    /** The listeners, kept serving through accept failures (core/listener.ts). */
+    /** The listeners, kept serving through accept failures (http/listener.ts). */
     const supervised: SupervisedListener[] = [];
     const deps = {
       auth,

@@ -11,7 +11,7 @@
  * figures show the box's limit as much as the design's.
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
-import { type LocalCluster, startLocalCluster } from "../cluster/run.ts";
+import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
 import { flag, freePort } from "./process.ts";
 import { haveWrk, runWrk, type WrkResult } from "./wrk.ts";

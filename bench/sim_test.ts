@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import type { Message } from "../core/message.ts";
-import type { ReceiverType } from "../receivers/types.ts";
+import type { ReceiverType } from "../core/receiver.ts";
 import { ADMIN } from "../tests/support/harness.ts";
 import { startTestService } from "../tests/support/service.ts";
 import { runSimulation } from "./sim.ts";

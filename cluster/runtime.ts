@@ -9,7 +9,7 @@ import type { AuthStore } from "../auth/store.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import { type Config, ConfigError } from "../core/config.ts";
 import { createClusterActivityMonitor } from "./activity.ts";
-import { createJetStreamQueue, type JetStreamQueue } from "./jetstream_bus.ts";
+import { createJetStreamQueue, type JetStreamQueue } from "./jetstream_queue.ts";
 import { connectNats, type NatsRuntime } from "./nats.ts";
 import { withNatsInvalidations } from "./nats_auth_store.ts";
 import { createPgAuthStore } from "./pg_auth_store.ts";

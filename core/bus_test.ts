@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createLocalBus } from "./bus.ts";
 import { type Message, payloadType } from "./message.ts";
 import { createReceiverRunner } from "./runner.ts";
-import type { Receiver } from "../receivers/types.ts";
+import type { Receiver } from "./receiver.ts";
 
 function report(n: number, type: string): Message {
   return {

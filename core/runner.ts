@@ -18,13 +18,11 @@
  */
 import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
+import type { QueueItem } from "./queue_item.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
-import type { Receiver } from "../receivers/types.ts";
 
-/** What travels through a receiver queue: a message, or an agent gone inactive. */
-export type QueueItem =
-  | { kind: "message"; message: Message }
-  | { kind: "inactive"; agentId: string };
+export type { QueueItem };
+import type { Receiver } from "./receiver.ts";
 
 /**
  * Where a pushed item went. `filtered`: the receiver does not store it (`Receiver.accepts`);

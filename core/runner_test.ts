@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
 import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
-import type { Receiver } from "../receivers/types.ts";
+import type { Receiver } from "./receiver.ts";
 
 function message(n: number): QueueItem {
   return {

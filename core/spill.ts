@@ -1,5 +1,5 @@
 /** Durable overflow for a receiver's queue: numbered JSON segment files, replayed in order. */
-import type { QueueItem } from "./runner.ts";
+import type { QueueItem } from "./queue_item.ts";
 
 /** A segment loaded back from disk. */
 export interface Segment {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { QueueItem } from "./runner.ts";
+import type { QueueItem } from "./queue_item.ts";
 import { openSpillStore } from "./spill.ts";
 
 const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ kind: "inactive", agentId }));

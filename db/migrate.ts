@@ -1,10 +1,8 @@
 /**
  * Versioned schema migrations: the `*.sql` files of `db/migrations`, applied once each in
- * name order and recorded in `schema_migrations`. Run as a script (`deno task migrate`) it
- * reads the config like main.ts, opens the database and prints what it applied.
+ * name order and recorded in `schema_migrations` (`deno task migrate`: tasks/migrate.ts).
  */
 import type postgres from "postgres";
-import { loadProcessConfig } from "../core/config.ts";
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -84,35 +82,3 @@ async function ensureMigrationsTable(tx: postgres.TransactionSql): Promise<void>
     );
   }
 }
-
-async function main(): Promise<number> {
-  const loaded = await loadProcessConfig();
-  if (!loaded.ok) {
-    console.error(loaded.message);
-    return 2;
-  }
-  const config = loaded.config;
-  // Imported here: database.ts imports this module.
-  const { openDatabase } = await import("./database.ts");
-  let db;
-  try {
-    db = await openDatabase({ url: config.postgres.url, dataDir: config.dataDir });
-  } catch (err) {
-    console.error(`migrate: ${(err as Error).message}`);
-    return 1;
-  }
-  try {
-    const where = db.embedded ? `embedded server in ${config.dataDir}/postgres` : "postgres.url";
-    console.log(
-      db.applied.length > 0
-        ? `applied ${db.applied.join(", ")} (${where})`
-        : `nothing to apply: the schema is up to date (${where})`,
-    );
-  } finally {
-    await db.close();
-  }
-  return 0;
-}
-
-// Not a top-level await: database.ts imports this module, which must finish evaluating first.
-if (import.meta.main) main().then((code) => Deno.exit(code));

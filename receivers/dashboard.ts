@@ -6,11 +6,11 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { approxJsonBytes } from "../core/json_size.ts";
 import { safeEqual } from "../auth/password.ts";
-import { type AppEnv, clientAddress } from "../core/app_env.ts";
-import { errorResponse } from "../core/errors.ts";
-import { closeQuietly, createAddressLimit, trySend } from "../core/ws.ts";
+import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import { errorResponse } from "../http/errors.ts";
+import { closeQuietly, createAddressLimit, trySend } from "../http/websocket.ts";
 import { type Message, payloadType } from "../core/message.ts";
-import type { Receiver, ReceiverType } from "./types.ts";
+import type { Receiver, ReceiverType } from "../core/receiver.ts";
 
 const schema = z.object({
   /** Path of the websocket endpoint on the `dashboard` route group. */

@@ -24,7 +24,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { z } from "zod";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
-import type { Receiver, ReceiverType } from "./types.ts";
+import type { Receiver, ReceiverType } from "../core/receiver.ts";
 
 const schema = z.object({
   /** A custom endpoint (DynamoDB Local, dynalite); absent → the region's AWS endpoint. */

@@ -9,7 +9,7 @@ import {
 import type { Message } from "../core/message.ts";
 import { startDynalite } from "../tests/support/dynalite.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
-import type { Receiver } from "./types.ts";
+import type { Receiver } from "../core/receiver.ts";
 
 /** Fresh each time: the SDK tags a credentials object it is given (adds `$source`). */
 function credentials() {

@@ -17,7 +17,7 @@
  */
 import { z } from "zod";
 import { createStatsTableReceiver, tableOptionsSchema } from "./stats_table.ts";
-import type { ReceiverType } from "./types.ts";
+import type { ReceiverType } from "../core/receiver.ts";
 
 const options = tableOptionsSchema("eth_stats");
 

@@ -4,7 +4,7 @@ import type { Message } from "../core/message.ts";
 import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
-import type { Receiver } from "./types.ts";
+import type { Receiver } from "../core/receiver.ts";
 
 const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 

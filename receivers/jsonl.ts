@@ -4,7 +4,7 @@
  * pipeline retries it (a torn partial line is possible only if the disk fills mid-write).
  */
 import { z } from "zod";
-import type { Receiver, ReceiverType } from "./types.ts";
+import type { Receiver, ReceiverType } from "../core/receiver.ts";
 
 const schema = z.object({
   /** The file to append to (created with its directory when missing). */

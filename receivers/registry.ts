@@ -6,8 +6,8 @@ import { dynamodbReceiverType } from "./dynamodb.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
 import { jsonlReceiverType } from "./jsonl.ts";
 import { systemStatsReceiverType } from "./system_stats.ts";
-import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
-import { webReceiverType } from "./web.ts";
+import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
+import { webReceiverType } from "../web_dashboard/receiver.ts";
 
 /** Receiver types by config `type`. Adding a receiver: one file and one line here. */
 export function builtinReceiverTypes(): Map<string, ReceiverType> {

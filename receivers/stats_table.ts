@@ -20,7 +20,7 @@ import type postgres from "postgres";
 import { z } from "zod";
 import { describeIssue } from "../core/config.ts";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
-import type { Receiver } from "./types.ts";
+import type { Receiver } from "../core/receiver.ts";
 
 /** Options common to the statistics receivers: the table (created like the base table if missing). */
 export function tableOptionsSchema(baseTable: string) {

@@ -5,9 +5,9 @@ import { z } from "zod";
 import { parseBasic } from "../auth/headers.ts";
 import type { LoginLimiter, LoginScope } from "../auth/login_limit.ts";
 import type { AuthService, LoginOutcome } from "../auth/service.ts";
-import { type AppEnv, clientAddress } from "../core/app_env.ts";
-import { readBody } from "../core/body.ts";
-import { AppError } from "../core/errors.ts";
+import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import { readBody } from "../http/body.ts";
+import { AppError } from "../http/errors.ts";
 
 export interface AuthRoutesDeps {
   auth: AuthService;

@@ -3,10 +3,10 @@ import { Hono } from "hono";
 import type { LoginLimiter } from "../auth/login_limit.ts";
 import type { AuthService } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
-import type { AppEnv } from "../core/app_env.ts";
+import type { AppEnv } from "../http/app_env.ts";
 import type { Bus } from "../core/bus.ts";
-import { AppError } from "../core/errors.ts";
-import { type Family, type HttpMetrics, renderFamilies, samplesBy } from "../core/metrics.ts";
+import { AppError } from "../http/errors.ts";
+import { type Family, type HttpMetrics, renderFamilies, samplesBy } from "../http/prometheus.ts";
 import type { ReceiverRunner } from "../core/runner.ts";
 
 export interface OpsRoutesDeps {

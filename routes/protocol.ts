@@ -5,10 +5,10 @@ import { z } from "zod";
 import { parseBearer } from "../auth/headers.ts";
 import type { AuthService, TokenCheck } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
-import type { AppEnv } from "../core/app_env.ts";
-import { decodeMap, encodingOf, readLimited, validate } from "../core/body.ts";
+import type { AppEnv } from "../http/app_env.ts";
+import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
 import type { Bus } from "../core/bus.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../http/errors.ts";
 import { agentIdSchema } from "../core/message.ts";
 import { shareBlockPayload, type SharedBlocks } from "../core/shared_blocks.ts";
 

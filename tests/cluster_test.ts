@@ -1,9 +1,9 @@
 /**
  * Cluster mode end to end: a real nats-server (JetStream, file storage), a real Postgres and
- * three instances as processes behind the round-robin balancer (cluster/run.ts).
+ * three instances as processes behind the round-robin balancer (tasks/cluster.ts).
  */
 import assert from "node:assert/strict";
-import { type LocalCluster, natsServerBinary, startLocalCluster } from "../cluster/run.ts";
+import { type LocalCluster, natsServerBinary, startLocalCluster } from "../tasks/cluster.ts";
 import { agentSession, report } from "./support/agent.ts";
 import { wsClient } from "./support/ws.ts";
 import { connect } from "@nats-io/transport-node";

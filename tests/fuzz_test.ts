@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encode } from "@msgpack/msgpack";
 import { parseBasic, parseBearer } from "../auth/headers.ts";
-import { decodeBytes } from "../core/body.ts";
-import { AppError } from "../core/errors.ts";
+import { decodeBytes } from "../http/body.ts";
+import { AppError } from "../http/errors.ts";
 import { ConfigError, parseConfig } from "../core/config.ts";
 import { createHarness, userWithToken } from "./support/harness.ts";
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { ACCESS_COOKIE } from "../receivers/web.ts";
+import { ACCESS_COOKIE } from "../web_dashboard/receiver.ts";
 import { createAgent, eventually } from "./support/agent.ts";
 import { wsClient } from "./support/ws.ts";
 import { block, information, latency, pending, systemStatistics } from "./support/fixtures.ts";

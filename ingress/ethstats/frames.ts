@@ -16,7 +16,7 @@
  * an emit (primus-spark-latency's `{"_latency": N}`) are recognised, not malformed.
  */
 import { z } from "zod";
-import { jsonTooDeep, MAX_DEPTH } from "../../core/body.ts";
+import { jsonTooDeep, MAX_DEPTH } from "../../http/body.ts";
 import { agentIdSchema } from "../../core/message.ts";
 
 /** A decoded text frame. */

@@ -9,11 +9,11 @@ import type { z } from "zod";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
 import type { AuthService, LoginOutcome } from "../../auth/service.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
-import { type AppEnv, clientAddress } from "../../core/app_env.ts";
+import { type AppEnv, clientAddress } from "../../http/app_env.ts";
 import type { Bus } from "../../core/bus.ts";
 import type { IngressMeter } from "../../core/ingress.ts";
 import type { Config } from "../../core/config.ts";
-import { errorResponse } from "../../core/errors.ts";
+import { errorResponse } from "../../http/errors.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
 import { readCredentials } from "./credentials.ts";
 import {

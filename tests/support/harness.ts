@@ -7,11 +7,11 @@ import { type AuthService, createAuthService } from "../../auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
 import { type Bus, createLocalBus } from "../../core/bus.ts";
 import { DEFAULT_METRICS } from "../../core/config.ts";
-import { createHttpMetrics } from "../../core/metrics.ts";
+import { createHttpMetrics } from "../../http/prometheus.ts";
 import type { Message } from "../../core/message.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../../core/runner.ts";
 import { createSharedBlocks, type SharedBlocks } from "../../core/shared_blocks.ts";
-import type { Receiver, ReceiverType } from "../../receivers/types.ts";
+import type { Receiver, ReceiverType } from "../../core/receiver.ts";
 import { z } from "zod";
 
 export const ADMIN = { name: "root", password: "root-password-123" };

@@ -1,7 +1,7 @@
 /** Starts the whole service in-process on 127.0.0.1 with a temporary data directory. */
 import { parseConfig } from "../../core/config.ts";
 import { builtinReceiverTypes } from "../../receivers/registry.ts";
-import type { ReceiverType } from "../../receivers/types.ts";
+import type { ReceiverType } from "../../core/receiver.ts";
 import { type Service, startService } from "../../service.ts";
 import { ADMIN } from "./harness.ts";
 

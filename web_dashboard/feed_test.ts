@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { createFeed } from "./web_feed.ts";
-import { createWebState } from "./web_state.ts";
+import { createFeed } from "./feed.ts";
+import { createWebState } from "./state.ts";
 
 /** The part of a WebSocket the feed uses, recording what it is sent. */
 class FakeSocket extends EventTarget {

@@ -4,8 +4,8 @@
  * those only the reports that changed — built and serialized once for every client. A client
  * that does not keep up is closed.
  */
-import { closeQuietly, trySend } from "../core/ws.ts";
-import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./web_state.ts";
+import { closeQuietly, trySend } from "../http/websocket.ts";
+import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
 export interface NodeView<T> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { AppEnv } from "./app_env.ts";
-import { createHttpMetrics } from "./metrics.ts";
+import { createHttpMetrics } from "./prometheus.ts";
 
 /** The samples of a rendered family as a map "name{labels}" → value. */
 function samples(text: string): Map<string, number> {

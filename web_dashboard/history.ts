@@ -4,7 +4,7 @@
  */
 import type postgres from "postgres";
 import { z } from "zod";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../http/errors.ts";
 import { agentIdSchema } from "../core/message.ts";
 
 /** The latest instant Postgres `timestamp` and JS both represent: 9999-12-31T23:59:59.999Z. */

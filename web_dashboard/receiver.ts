@@ -12,13 +12,13 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { safeEqual } from "../auth/password.ts";
-import { type AppEnv, clientAddress } from "../core/app_env.ts";
-import { AppError, errorResponse } from "../core/errors.ts";
+import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import { AppError, errorResponse } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
-import { createAddressLimit } from "../core/ws.ts";
-import type { Receiver, ReceiverContext, ReceiverType } from "./types.ts";
-import { assetResponse, loadAssets } from "./web_assets.ts";
-import { blockView, createFeed, nodeView } from "./web_feed.ts";
+import { createAddressLimit } from "../http/websocket.ts";
+import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
+import { assetResponse, loadAssets } from "./assets.ts";
+import { blockView, createFeed, nodeView } from "./feed.ts";
 import {
   blocksQuerySchema,
   historyQuerySchema,
@@ -28,9 +28,9 @@ import {
   parseQuery,
   queryEthStats,
   querySystemStats,
-} from "./web_history.ts";
-import { createWebState } from "./web_state.ts";
-import { createRateLimiter, rateLimited } from "../core/rate_limit.ts";
+} from "./history.ts";
+import { createWebState } from "./state.ts";
+import { createRateLimiter, rateLimited } from "../http/rate_limit.ts";
 
 const tableName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier");
 

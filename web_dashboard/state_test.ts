@@ -8,7 +8,7 @@ import {
   statisticsSyncing,
   systemStatistics,
 } from "../tests/support/fixtures.ts";
-import { createWebState, MAX_STRING, toSafeInteger } from "./web_state.ts";
+import { createWebState, MAX_STRING, toSafeInteger } from "./state.ts";
 
 function message(
   agentId: string,

@@ -27,10 +27,10 @@ import {
 } from "@nats-io/jetstream";
 import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { type Bus, emptyPushCounts, type Subscription } from "../core/bus.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
 import type { QueueItem, ReceiverRunner } from "../core/runner.ts";
-import type { Receiver } from "../receivers/types.ts";
+import type { Receiver } from "../core/receiver.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
 
 export interface JetStreamQueueOptions {

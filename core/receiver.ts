@@ -2,9 +2,9 @@
 import type { Hono } from "hono";
 import type postgres from "postgres";
 import type { z } from "zod";
-import type { AppEnv } from "../core/app_env.ts";
-import type { ReceiverConfig, RouteGroup } from "../core/config.ts";
-import type { Message } from "../core/message.ts";
+import type { AppEnv } from "../http/app_env.ts";
+import type { ReceiverConfig, RouteGroup } from "./config.ts";
+import type { Message } from "./message.ts";
 
 /**
  * A sink for Messages. The pipeline calls `receive` with batches from the receiver's own

@@ -109,7 +109,7 @@ function convert(value: unknown): unknown {
 /**
  * Whether JSON text nests arrays/objects deeper than `max` levels, from its bytes or characters,
  * before anything is parsed: brackets outside strings are counted (all of them are ASCII). Same
- * verdict as a walk of the parsed value (core/body_test.ts), without building it (a body nested a million deep
+ * verdict as a walk of the parsed value (http/body_test.ts), without building it (a body nested a million deep
  * would otherwise cost hundreds of megabytes before its 422).
  */
 export function jsonTooDeep(text: Uint8Array | string, max = MAX_DEPTH): boolean {
