@@ -1,4 +1,4 @@
-/** Builds the Hono app from injected dependencies; main.ts serves it. */
+/** Builds the Hono app from injected dependencies; service.ts serves it (http/listener.ts). */
 import { Hono } from "hono";
 import type { LoginLimiter } from "./auth/login_limit.ts";
 import type { AuthService } from "./auth/service.ts";

@@ -38,7 +38,7 @@ export interface Receiver {
   routes?: { group: RouteGroup; app: Hono<AppEnv> };
 }
 
-/** Everything a receiver factory may use; opened by main.ts, shared by receivers. */
+/** Everything a receiver factory may use; opened by service.ts, shared by receivers. */
 export interface ReceiverContext {
   /** The receiver's config entry, validated by the factory's own schema. */
   config: ReceiverConfig;
