@@ -1,5 +1,7 @@
 /** Entry point: reads the config, starts the service, and stops it on SIGINT/SIGTERM. */
-import { loadProcessConfig } from "./core/config.ts";
+import { ConfigError, loadProcessConfig } from "./core/config.ts";
+import { ListenError } from "./http/listener.ts";
+import { builtinReceiverTypes, checkReceiverTypes } from "./receivers/registry.ts";
 import { startService } from "./service.ts";
 
 async function main(): Promise<number> {
@@ -9,7 +11,19 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loaded.config;
-  const service = await startService(config, { env: Deno.env.toObject() });
+  let service;
+  try {
+    checkReceiverTypes(builtinReceiverTypes(), config.receivers ?? []);
+    service = await startService(config, { env: Deno.env.toObject() });
+  } catch (err) {
+    // Start-up errors an operator can fix (a port in use, a bad receiver option, an unreachable
+    // database) are one line and exit code 2, not a stack trace.
+    const known = err instanceof ConfigError || err instanceof ListenError;
+    console.error(
+      known ? (err as Error).message : `start-up failed: ${err instanceof Error ? err.message : err}`,
+    );
+    return 2;
+  }
   const stopped = Promise.withResolvers<void>();
   let stopping = false;
   const onSignal = (signal: Deno.Signal) => {

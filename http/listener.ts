@@ -19,6 +19,14 @@ export interface ListenOptions {
   log?: (line: string) => void;
 }
 
+/** A listener could not be opened (port in use, no permission…): a start-up error, said in one line. */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ListenError";
+  }
+}
+
 export interface SupervisedListener {
   addr: Deno.NetAddr;
   /** Times the accept loop failed and the address was served again. */
@@ -75,7 +83,17 @@ export function listenSupervised(options: ListenOptions): SupervisedListener {
     }, retryMs);
   }
 
-  const first = serve(options.port);
+  let first: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    first = serve(options.port);
+  } catch (err) {
+    const why = err instanceof Deno.errors.AddrInUse
+      ? "the address is already in use"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied (ports below 1024 need privileges)"
+      : (err as Error).message;
+    throw new ListenError(`cannot listen on ${options.hostname}:${options.port}: ${why}`);
+  }
   const addr = first.addr;
   watch(first, addr.port); // port 0 → the one chosen, kept for every restart
   return {

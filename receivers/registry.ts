@@ -21,6 +21,31 @@ export function builtinReceiverTypes(): Map<string, ReceiverType> {
   ]);
 }
 
+/**
+ * Checks that every receiver entry names a known type, before anything starts (main.ts): a typo
+ * is one line and exit code 2. Each type's own options are validated when it is built.
+ */
+export function checkReceiverTypes(
+  types: ReadonlyMap<string, ReceiverType>,
+  entries: ReceiverConfig[],
+): void {
+  entries.forEach((entry, index) => {
+    if (!types.has(entry.type)) throw unknownType(types, entry, index);
+  });
+}
+
+function unknownType(
+  types: ReadonlyMap<string, ReceiverType>,
+  entry: ReceiverConfig,
+  index: number,
+): ConfigError {
+  return new ConfigError(
+    `invalid config: receivers.${index}.type: unknown receiver type "${entry.type}" (known: ${
+      [...types.keys()].join(", ")
+    })`,
+  );
+}
+
 /** Validates a receiver entry against its type's schema and builds it. */
 export async function buildReceiver(
   types: ReadonlyMap<string, ReceiverType>,
@@ -29,13 +54,7 @@ export async function buildReceiver(
   context: Omit<ReceiverContext, "config">,
 ): Promise<Receiver> {
   const type = types.get(entry.type);
-  if (!type) {
-    throw new ConfigError(
-      `invalid config: receivers.${index}.type: unknown receiver type "${entry.type}" (known: ${
-        [...types.keys()].join(", ")
-      })`,
-    );
-  }
+  if (!type) throw unknownType(types, entry, index);
   const { id: _id, type: _type, subscribe: _subscribe, ...rest } = entry;
   const parsed = type.options.safeParse(rest);
   if (!parsed.success) {

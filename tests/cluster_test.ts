@@ -16,6 +16,11 @@ const METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
 const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
 
 const haveNats = await natsServerBinary().then(() => true, () => false);
+if (!haveNats && !Deno.env.get("CI")) {
+  console.warn(
+    "cluster_test: nats-server is missing (apt-get install nats-server): the cluster tests are skipped",
+  );
+}
 
 /** Runs `fn` against a fresh cluster; prints the processes' last output when it fails. */
 async function withCluster(

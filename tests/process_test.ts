@@ -27,6 +27,46 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
   }
 });
 
+Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-startup-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (busy.addr as Deno.NetAddr).port;
+    const base = { admins: [ADMIN], kv: { path: `${dir}/poa.kv` }, dataDir: dir };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [
+        { ...base, listen: [{ hostname: "127.0.0.1", port }], receivers: [] },
+        new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use$`),
+      ],
+      [
+        {
+          ...base,
+          listen: [{ hostname: "127.0.0.1", port: freePort() }],
+          receivers: [{ id: "x", type: "jsnol", subscribe: ["ethereum_metrics"] }],
+        },
+        /^invalid config: receivers\.0\.type: unknown receiver type "jsnol" \(known: .*jsonl.*\)$/,
+      ],
+    ];
+    for (const [config, expected] of cases) {
+      await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) =>
+        !l.startsWith("warning:")
+      );
+      assert.equal(out.code, 2, stderr.join("\n"));
+      assert.equal(stderr.length, 1, stderr.join("\n"));
+      assert.match(stderr[0]!, expected);
+    }
+  } finally {
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every accepted message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-sigterm-" });
   const port = freePort();
