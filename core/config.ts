@@ -1,5 +1,6 @@
 /** Service configuration: a JSON file validated with zod, environment overrides, defaults that run. */
 import { z } from "zod";
+import { describeZodError } from "../http/validation.ts";
 
 /** The route groups a listener can serve. */
 export const ROUTE_GROUPS = ["auth", "protocol", "dashboard", "ops"] as const;
@@ -185,21 +186,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** Formats zod issues as `key.path: problem` (paths under `prefix`, e.g. `receivers.0.`). */
-export function describeIssue(error: z.ZodError, prefix = ""): string {
-  return error.issues.map((issue) => {
-    const path = issue.path.length > 0 ? prefix + issue.path.join(".") : prefix.slice(0, -1) || "(root)";
-    if (issue.code === "unrecognized_keys") {
-      return `${path}: unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
-    }
-    return `${path}: ${issue.message}`;
-  }).join("; ");
-}
-
 /** Validates a parsed JSON value and applies defaults. */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`invalid config: ${describeIssue(result.error)}`);
+  if (!result.success) throw new ConfigError(`invalid config: ${describeZodError(result.error)}`);
   const ids = new Set<string>();
   for (const [i, r] of (result.data.receivers ?? []).entries()) {
     if (ids.has(r.id)) throw new ConfigError(`invalid config: receivers.${i}.id: duplicate id "${r.id}"`);

@@ -3,6 +3,7 @@ import { decode as decodeMsgpack } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "./errors.ts";
+import { parseOr422 } from "./validation.ts";
 
 /** The encodings the service accepts on request bodies. */
 export type BodyEncoding = "json" | "msgpack";
@@ -309,11 +310,7 @@ export function decodeMap(bytes: Uint8Array, encoding: BodyEncoding): Record<str
   return decoded as Record<string, unknown>;
 }
 
-/** Validates with zod; failures are 422 naming the first offending field. */
+/** Validates with zod; failures are 422 `invalid_body` naming the first offending field. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue && issue.path.length > 0 ? issue.path.join(".") : "body";
-  throw new AppError(422, "invalid_body", `${path}: ${issue?.message ?? "invalid"}`);
+  return parseOr422(schema, value, "invalid_body");
 }

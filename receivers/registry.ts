@@ -1,6 +1,7 @@
 /** Maps a receiver config `type` to its options schema and factory. */
 import type { ReceiverConfig } from "../core/config.ts";
-import { ConfigError, describeIssue } from "../core/config.ts";
+import { ConfigError } from "../core/config.ts";
+import { describeZodError } from "../http/validation.ts";
 import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
@@ -59,7 +60,7 @@ export async function buildReceiver(
   const parsed = type.options.safeParse(rest);
   if (!parsed.success) {
     throw new ConfigError(
-      `invalid config: ${describeIssue(parsed.error, `receivers.${index}.`)}`,
+      `invalid config: ${describeZodError(parsed.error, `receivers.${index}.`)}`,
     );
   }
   return await type.create(parsed.data, { ...context, config: entry });

@@ -18,7 +18,7 @@
  */
 import type postgres from "postgres";
 import { z } from "zod";
-import { describeIssue } from "../core/config.ts";
+import { describeZodError } from "../http/validation.ts";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import type { Receiver } from "../core/receiver.ts";
 
@@ -101,7 +101,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     const body = payloadBody(message);
     if (!body) return skip(message, "body is not an object");
     const parsed = spec.body.safeParse(body);
-    if (!parsed.success) return skip(message, describeIssue(parsed.error));
+    if (!parsed.success) return skip(message, describeZodError(parsed.error));
     const date = new Date(message.receivedAt);
     const year = date.getUTCFullYear();
     if (Number.isNaN(year) || year < 1 || year > 9999) {

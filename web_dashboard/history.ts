@@ -4,7 +4,7 @@
  */
 import type postgres from "postgres";
 import { z } from "zod";
-import { AppError } from "../http/errors.ts";
+import { parseOr422 } from "../http/validation.ts";
 import { agentIdSchema } from "../core/message.ts";
 
 /** The latest instant Postgres `timestamp` and JS both represent: 9999-12-31T23:59:59.999Z. */
@@ -105,13 +105,7 @@ export const nodeParams = z.object({ id: agentIdSchema });
 
 /** Validates query parameters (or path parameters); failures are 422 `invalid_query`. */
 export function parseQuery<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const message = issue.code === "unrecognized_keys"
-    ? `unknown parameter ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`
-    : `${issue.path.join(".") || "query"}: ${issue.message}`;
-  throw new AppError(422, "invalid_query", message);
+  return parseOr422(schema, value, "invalid_query");
 }
 
 function formatDuration(ms: number): string {
