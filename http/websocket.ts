@@ -1,4 +1,7 @@
-/** Websocket helpers shared by the feeds: sends and closes that never throw. */
+/** Websocket helpers shared by every socket: the upgrade, address limits, sends and closes that never throw. */
+import type { Context } from "hono";
+import { type AppEnv, clientAddress } from "./app_env.ts";
+import { errorResponse } from "./errors.ts";
 
 /** Sends a text frame; false when the socket can no longer send (closing or closed). */
 export function trySend(socket: WebSocket, text: string): boolean {
@@ -48,4 +51,55 @@ export function createAddressLimit(max: number): AddressLimit {
     },
     count: (address) => open.get(address) ?? 0,
   };
+}
+
+export interface UpgradeOptions {
+  /** Said in the 426 answer to a plain GET, e.g. "/feed is a websocket endpoint". */
+  endpoint: string;
+  /** When this returns a message, the upgrade is refused with 503 (shutting down, full). */
+  unavailable?: () => string | undefined;
+  /** Sockets per address; beyond it 429 `too_many_connections` with `limitMessage`. */
+  limit?: { sockets: AddressLimit; message: string; onRefused?: () => void };
+  /** Passed to `Deno.upgradeWebSocket` (an echoed subprotocol, the idle ping). */
+  upgrade?: Deno.UpgradeWebSocketOptions;
+}
+
+export type Upgraded =
+  | { ok: true; socket: WebSocket; response: Response; address: string }
+  | { ok: false; response: Response };
+
+/**
+ * The one websocket upgrade of the service (dashboard feed, web feed, ethstats): 426 without an
+ * upgrade request, 503 when unavailable, 429 past the address limit, 400 for an invalid
+ * handshake; the upgraded socket counts against its address until it has closed. Callers check
+ * their own credentials first (a secret, a cookie) and set their handlers on the socket.
+ */
+export function upgradeSocket(c: Context<AppEnv>, options: UpgradeOptions): Upgraded {
+  const req = c.req.raw;
+  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return {
+      ok: false,
+      response: errorResponse(426, "upgrade_required", options.endpoint, { upgrade: "websocket" }),
+    };
+  }
+  const unavailable = options.unavailable?.();
+  if (unavailable !== undefined) {
+    return { ok: false, response: errorResponse(503, "unavailable", unavailable) };
+  }
+  const address = clientAddress(c);
+  if (options.limit && !options.limit.sockets.allows(address)) {
+    options.limit.onRefused?.();
+    return { ok: false, response: errorResponse(429, "too_many_connections", options.limit.message) };
+  }
+  let upgraded: { socket: WebSocket; response: Response };
+  try {
+    upgraded = Deno.upgradeWebSocket(req, options.upgrade ?? {});
+  } catch (err) {
+    return {
+      ok: false,
+      response: errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`),
+    };
+  }
+  options.limit?.sockets.track(address, upgraded.socket);
+  return { ok: true, ...upgraded, address };
 }

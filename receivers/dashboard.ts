@@ -6,9 +6,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { approxJsonBytes } from "../core/json_size.ts";
 import { safeEqual } from "../auth/password.ts";
-import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import type { AppEnv } from "../http/app_env.ts";
 import { errorResponse } from "../http/errors.ts";
-import { closeQuietly, createAddressLimit, trySend } from "../http/websocket.ts";
+import { closeQuietly, createAddressLimit, trySend, upgradeSocket } from "../http/websocket.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 
@@ -292,7 +292,6 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
     const req = c.req.raw;
     // Everything from the request is read before the upgrade: afterwards its headers throw.
     const secrets = presentedSecrets(req);
-    const wantsUpgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket";
     let authorized = false;
     for (const value of [secrets.header, secrets.query]) {
       if (value !== undefined && safeEqual(value, options.wsSecret)) authorized = true;
@@ -306,29 +305,18 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
         "send the dashboard secret as the wssecret header, a wssecret.<secret> subprotocol or ?wssecret=",
       );
     }
-    if (!wantsUpgrade) {
-      return errorResponse(426, "upgrade_required", `${options.wsPath} is a websocket endpoint`, {
-        upgrade: "websocket",
-      });
-    }
-    if (closed) return errorResponse(503, "unavailable", "the dashboard feed is shutting down");
-    const address = clientAddress(c);
-    if (!perAddress.allows(address)) {
-      counters.clients_refused++;
-      return errorResponse(
-        429,
-        "too_many_connections",
-        `at most ${options.maxClientsPerAddress} dashboard connections per address`,
-      );
-    }
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(req, protocolOk ? { protocol: secrets.protocol } : {});
-    } catch (err) {
-      return errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`);
-    }
+    const upgraded = upgradeSocket(c, {
+      endpoint: `${options.wsPath} is a websocket endpoint`,
+      unavailable: () => closed ? "the dashboard feed is shutting down" : undefined,
+      limit: {
+        sockets: perAddress,
+        message: `at most ${options.maxClientsPerAddress} dashboard connections per address`,
+        onRefused: () => counters.clients_refused++,
+      },
+      upgrade: protocolOk ? { protocol: secrets.protocol } : {},
+    });
+    if (!upgraded.ok) return upgraded.response;
     const { socket, response } = upgraded;
-    perAddress.track(address, socket);
     socket.addEventListener("open", () => onOpen(socket), { once: true });
     // Messages from clients are ignored; Deno still reads (and answers pings and closes).
     return response;

@@ -12,10 +12,10 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { safeEqual } from "../auth/password.ts";
-import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import type { AppEnv } from "../http/app_env.ts";
 import { AppError, errorResponse } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
-import { createAddressLimit } from "../http/websocket.ts";
+import { createAddressLimit, upgradeSocket } from "../http/websocket.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
 import { assetResponse, loadAssets } from "./assets.ts";
 import { blockView, createFeed, nodeView } from "./feed.ts";
@@ -175,31 +175,17 @@ export async function createWebReceiver(
   });
 
   app.get("/feed", access, (c) => {
-    const req = c.req.raw;
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return errorResponse(426, "upgrade_required", "/feed is a websocket endpoint", {
-        upgrade: "websocket",
-      });
-    }
-    if (feed.full) return errorResponse(503, "unavailable", "too many dashboard pages connected");
-    const address = clientAddress(c);
-    if (!perAddress.allows(address)) {
-      return errorResponse(
-        429,
-        "too_many_connections",
-        `at most ${options.maxClientsPerAddress} feed connections per address`,
-      );
-    }
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(req);
-    } catch (err) {
-      return errorResponse(400, "bad_request", `invalid websocket upgrade: ${(err as Error).message}`);
-    }
-    const { socket, response } = upgraded;
-    perAddress.track(address, socket);
-    socket.addEventListener("open", () => feed.open(socket), { once: true });
-    return response;
+    const upgraded = upgradeSocket(c, {
+      endpoint: "/feed is a websocket endpoint",
+      unavailable: () => feed.full ? "too many dashboard pages connected" : undefined,
+      limit: {
+        sockets: perAddress,
+        message: `at most ${options.maxClientsPerAddress} feed connections per address`,
+      },
+    });
+    if (!upgraded.ok) return upgraded.response;
+    upgraded.socket.addEventListener("open", () => feed.open(upgraded.socket), { once: true });
+    return upgraded.response;
   });
 
   app.get("/v1/nodes", access, (c) => {

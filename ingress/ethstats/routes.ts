@@ -14,6 +14,7 @@ import type { Bus } from "../../core/bus.ts";
 import type { IngressMeter } from "../../core/ingress.ts";
 import type { Config } from "../../core/config.ts";
 import { errorResponse } from "../../http/errors.ts";
+import { createAddressLimit, upgradeSocket } from "../../http/websocket.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
 import { readCredentials } from "./credentials.ts";
 import {
@@ -195,7 +196,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     overloaded: 0,
   };
   const connections = new Set<Connection>();
-  const perAddress = new Map<string, number>();
+  /** Open sockets per address (maxConnectionsPerAddress), counted until each has closed. */
+  const perAddress = createAddressLimit(options.maxConnectionsPerAddress);
   /** Sockets not logged in yet (state new or authenticating), in all and per address. */
   let unauthenticated = 0;
   const unauthenticatedPerAddress = new Map<string, number>();
@@ -234,9 +236,6 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     conn.state = "closed";
     if (!connections.delete(conn)) return;
     history.forget(conn); // another node may be asked at once
-    const left = (perAddress.get(conn.address) ?? 1) - 1;
-    if (left > 0) perAddress.set(conn.address, left);
-    else perAddress.delete(conn.address);
     if (wasReady) {
       const sockets = (perAgent.get(conn.agentId) ?? 1) - 1;
       if (sockets > 0) perAgent.set(conn.agentId, sockets);
@@ -595,12 +594,6 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     // Primus clients (eth-net-intelligence-api) dial `/api/?_primuscb=…`.
     const paths = options.path.endsWith("/") ? [options.path] : [options.path, options.path + "/"];
     app.on("GET", paths, (c) => {
-      if (shutDown) return errorResponse(503, "shutting_down", "the service is stopping");
-      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-        return errorResponse(426, "upgrade_required", "connect with a websocket (ethstats protocol)", {
-          upgrade: "websocket",
-        });
-      }
       const address = clientAddress(c);
       if (unauthenticated >= options.maxUnauthenticated) {
         counters.limited++;
@@ -616,13 +609,21 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
           "retry-after": "1",
         });
       }
-      let upgraded: { socket: WebSocket; response: Response };
-      try {
+      const upgraded = upgradeSocket(c, {
+        endpoint: "connect with a websocket (ethstats protocol)",
+        unavailable: () => shutDown ? "the service is stopping" : undefined,
+        limit: {
+          sockets: perAddress,
+          message: `at most ${options.maxConnectionsPerAddress} connections per address`,
+          onRefused: () => {
+            counters.limited++;
+            counters.limited_connections++;
+          },
+        },
         // No idle ping: it re-arms a timer per frame received (see silentTimeoutMs).
-        upgraded = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 0 });
-      } catch {
-        return errorResponse(400, "bad_request", "not a valid websocket upgrade request");
-      }
+        upgrade: { idleTimeout: 0 },
+      });
+      if (!upgraded.ok) return upgraded.response;
       const { socket, response } = upgraded;
       socket.binaryType = "arraybuffer";
       counters.connections_total++;
@@ -646,19 +647,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         tokens: burst,
         refilledAt: now,
       };
-      if ((perAddress.get(address) ?? 0) >= options.maxConnectionsPerAddress) {
-        counters.limited++;
-        counters.limited_connections++;
-        socket.onopen = () => {
-          const message = `at most ${options.maxConnectionsPerAddress} connections per address`;
-          send(conn, errorFrame("too_many_connections", message));
-          conn.state = "closed";
-          socket.close(POLICY_VIOLATION, "too many connections");
-        };
-        return response;
-      }
       connections.add(conn);
-      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
       unauthenticated++;
       unauthenticatedPerAddress.set(address, (unauthenticatedPerAddress.get(address) ?? 0) + 1);
       sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);

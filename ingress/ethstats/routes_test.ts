@@ -790,20 +790,25 @@ Deno.test("flooding past maxMessagesPerSecond is refused with an error and disco
   }
 });
 
-Deno.test("connections over maxConnectionsPerAddress are told and closed; the others are unaffected", async () => {
+Deno.test("connections over maxConnectionsPerAddress are refused with 429 before the upgrade; the others are unaffected", async () => {
   const s = await startServer({ maxConnectionsPerAddress: 2 });
   try {
     const first = await s.login("first");
     const second = await s.connect(); // counts before its hello
-    const third = await s.connect();
-    const reply = JSON.parse(await third.next());
-    assert.deepEqual(reply.emit.slice(0, 1), ["error"]);
-    assert.equal(reply.emit[1].error, "too_many_connections");
-    assert.equal((await within(third.closed, 2000, "close")).code, 1008);
+    const refused = await fetch(s.url.replace("ws", "http"), {
+      headers: {
+        upgrade: "websocket",
+        connection: "upgrade",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+    assert.equal(refused.status, 429);
+    assert.equal((await refused.json()).error, "too_many_connections");
 
     first.send(geth.pending("first", 1));
     await arrived(s, "first", "pending");
-    second.send(geth.hello("second", `${s.user}:${s.password}`));
+    second.send(geth.hello(`second:${s.user}`, s.password));
     assert.equal(await second.next(), READY);
 
     // A closed connection frees its slot.
