@@ -5,14 +5,12 @@
  */
 import type postgres from "postgres";
 import { createApp } from "./app.ts";
-import { createKvAuthStore } from "./auth/kv_store.ts";
-import { openCluster } from "./cluster/runtime.ts";
 import { createLoginLimiter, type LoginLimiter } from "./auth/login_limit.ts";
 import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
-import { type ActivityMonitor, createActivityMonitor } from "./core/activity.ts";
+import type { ActivityMonitor } from "./core/activity.ts";
 import { createIngressMeter } from "./core/ingress.ts";
-import { type Bus, createLocalBus } from "./core/bus.ts";
+import type { Bus } from "./core/bus.ts";
 import type { Config, ReceiverConfig } from "./core/config.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
@@ -22,6 +20,7 @@ import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import type { Receiver, ReceiverType } from "./core/receiver.ts";
+import { openRuntime } from "./runtime/runtime.ts";
 
 export interface ServiceOptions {
   /** Receiver types by name (default: the built-in ones); tests add their own. */
@@ -119,10 +118,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Others may pass through the data dir (the embedded Postgres runs as OS user postgres under
     // root) but not list it; the secrets in it are 0600.
     if (!(await exists(config.dataDir))) await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o711 });
-    // Cluster mode (config.cluster): NATS JetStream queue and shared auth state; closed last.
-    const cluster = config.cluster ? await openCluster(config, { log }) : undefined;
-    if (cluster) cleanups.push(() => cluster.close());
-    const useKv = config.cluster?.authStore !== "postgres";
+    // Local, or cluster mode (config.cluster: NATS JetStream queue, shared auth state); closed last.
+    const runtime = await openRuntime(config, { log });
+    cleanups.push(() => runtime.close());
+    const useKv = runtime.usesKv;
     const kvFile = useKv && !config.kv.path.includes("://") && config.kv.path !== ":memory:";
     if (kvFile) {
       await Deno.mkdir(dirname(config.kv.path), { recursive: true });
@@ -158,9 +157,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await (await database?.catch(() => undefined))?.close();
     });
 
-    const store = cluster
-      ? await cluster.openAuthStore({ kv, postgres: postgresClient })
-      : createKvAuthStore(kv!);
+    const store = await runtime.openAuthStore({ kv, postgres: postgresClient });
     let secret = config.jwt.secret;
     if (!secret) {
       const stored = await store.ensureSecret(randomString(64));
@@ -216,7 +213,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         postgres: postgresClient,
       });
       receivers.push(receiver);
-      runners.push(createReceiverRunner(cluster ? cluster.queue.track(receiver) : receiver, {
+      runners.push(createReceiverRunner(runtime.wrapReceiver(receiver), {
         spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
         lingerMs: receiver.durable ? 20 : 0,
         maxQueue: receiver.durable ? config.queue.maxItems : config.queue.maxLiveItems,
@@ -231,14 +228,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
       }));
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));
-    const bus = cluster ? await cluster.queue.start(subscriptions) : createLocalBus(subscriptions);
-    const activityOptions = {
+    const bus = await runtime.startBus(subscriptions);
+    const activity = await runtime.createActivity({
       timeoutMs: config.inactivityTimeoutMs,
       onInactive: (agentId: string) => bus.inactive(agentId),
-    };
-    const activity = cluster
-      ? await cluster.createActivity(activityOptions)
-      : createActivityMonitor(activityOptions);
+    });
     cleanups.push(() => activity.close());
     let drained = false;
     cleanups.push(async () => {
@@ -246,7 +240,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       drained = true;
       await Promise.all(runners.map((r) => r.drain(config.shutdownTimeoutMs)));
     });
-    if (cluster) cleanups.push(() => cluster.queue.stopConsuming()); // before the drain above
+    cleanups.push(() => runtime.stopConsuming()); // before the drain above
     for (const runner of runners) await runner.start();
     // Every node reports each block: one object per block for all of them (core/shared_blocks.ts).
     const blocks = createSharedBlocks();

@@ -1,7 +1,7 @@
 /**
  * Cluster mode for one instance (`config.cluster`): the NATS connection and the cluster
  * implementations of the three seams — auth store, bus (JetStream queue), activity monitor.
- * service.ts picks these instead of the local ones; everything else is the same.
+ * runtime/runtime.ts offers them to service.ts in place of the local ones; everything else is the same.
  */
 import type postgres from "postgres";
 import { createKvAuthStore } from "../auth/kv_store.ts";
