@@ -3,6 +3,7 @@
  * queues, the bus, the activity monitor and the listeners. main.ts adds signals; tests call
  * `startService` directly to run as many independent services as they like.
  */
+import type { Hono } from "hono";
 import type postgres from "postgres";
 import { createApp } from "./app.ts";
 import { createLoginLimiter, type LoginLimiter } from "./auth/login_limit.ts";
@@ -11,11 +12,12 @@ import { type AuthService, createAuthService } from "./auth/service.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
-import type { Config, ReceiverConfig } from "./core/config.ts";
+import { type Config, type ReceiverConfig, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
-import { createSharedBlocks } from "./core/shared_blocks.ts";
+import { createSharedBlocks, type SharedBlocks } from "./core/shared_blocks.ts";
+import type { AppEnv } from "./http/app_env.ts";
 import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
@@ -29,6 +31,8 @@ export interface ServiceOptions {
   env?: { POA_WS_SECRET?: string };
   /** Log lines (default console.log). */
   log?: (line: string) => void;
+  /** Clock for tokens and the login limit (tests move it). */
+  now?: () => number;
 }
 
 /** A bound listener. */
@@ -39,9 +43,8 @@ export interface ListenerInfo {
   routes: readonly string[];
 }
 
-/** A running service. */
-export interface Service {
-  listeners: ListenerInfo[];
+/** The service built from a config, everything but its listeners (tests use it without any). */
+export interface BuiltService {
   auth: AuthService;
   bus: Bus;
   activity: ActivityMonitor;
@@ -49,8 +52,23 @@ export interface Service {
   runners: ReceiverRunner[];
   receivers: Receiver[];
   ethstats?: EthstatsRoutes;
-  /** Stops listeners, drains queues into receivers, closes everything. Idempotent. */
+  blocks: SharedBlocks;
+  /** The Hono app serving `routes` (every group when omitted). */
+  app(routes?: readonly RouteGroup[]): Hono<AppEnv>;
+  /** Counts a listener in /metrics and closes it on shutdown, before the queues drain. */
+  addListener(listener: SupervisedListener): void;
+  /** /healthz answers ok from now on (until shutdown). */
+  markReady(): void;
+  /**
+   * Closes the ethstats sockets (their nodes reported inactive), the listeners, then drains the
+   * queues into the receivers and closes everything. Idempotent.
+   */
   shutdown(): Promise<void>;
+}
+
+/** A running service: built, and listening. */
+export interface Service extends BuiltService {
+  listeners: ListenerInfo[];
 }
 
 /** Reads a secret from a 0600 file in the data dir, creating it the first time. */
@@ -100,8 +118,52 @@ export function defaultReceivers(config: Config): ReceiverConfig[] {
   return list;
 }
 
-/** Starts the whole service from a validated config. */
+/** Starts the whole service from a validated config: builds it, then listens as `config.listen` says. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const built = await buildService(config, options);
+  try {
+    const listeners: ListenerInfo[] = [];
+    for (const listen of config.listen) {
+      const app = built.app(listen.routes);
+      const server = listenSupervised({
+        hostname: listen.hostname,
+        port: listen.port,
+        tls: listen.tls
+          ? {
+            cert: await Deno.readTextFile(listen.tls.certFile),
+            key: await Deno.readTextFile(listen.tls.keyFile),
+          }
+          : undefined,
+        handler: (req, info) => app.fetch(req, info),
+        onError: (err: unknown) => {
+          console.error("listener error:", err);
+          return new Response(JSON.stringify({ error: "internal_error", message: "internal server error" }), {
+            status: 500,
+            headers: { "content-type": "application/json" },
+          });
+        },
+        log,
+      });
+      built.addListener(server);
+      const addr = server.addr;
+      listeners.push({ hostname: addr.hostname, port: addr.port, tls: !!listen.tls, routes: listen.routes });
+      log(
+        `listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${
+          listen.routes.join(", ")
+        })`,
+      );
+    }
+    built.markReady();
+    return { ...built, listeners };
+  } catch (err) {
+    await built.shutdown();
+    throw err;
+  }
+}
+
+/** Builds the service from a validated config: stores, receivers and their queues, the bus, the apps. */
+export async function buildService(config: Config, options: ServiceOptions = {}): Promise<BuiltService> {
   const log = options.log ?? ((line: string) => console.log(line));
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
@@ -175,9 +237,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
       admins = [{ name: "admin", password: pw.value }];
       log(`warning: no admins configured; admin "admin" has the password in ${path}`);
     }
-    const auth = await createAuthService({ store, secret, ttlSeconds: config.jwt.ttlSeconds, admins });
+    const auth = await createAuthService({
+      store,
+      secret,
+      ttlSeconds: config.jwt.ttlSeconds,
+      admins,
+      now: options.now,
+    });
     cleanups.push(() => auth.close());
-    const limiter = createLoginLimiter(config.loginLimit);
+    const limiter = createLoginLimiter({ ...config.loginLimit, now: options.now });
 
     const types = options.receiverTypes ?? builtinReceiverTypes();
     const entries = config.receivers ?? defaultReceivers(config);
@@ -288,45 +356,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       ],
     };
 
-    const listeners: ListenerInfo[] = [];
-    for (const listen of config.listen) {
-      const app = createApp(deps, listen.routes);
-      const server = listenSupervised({
-        hostname: listen.hostname,
-        port: listen.port,
-        tls: listen.tls
-          ? {
-            cert: await Deno.readTextFile(listen.tls.certFile),
-            key: await Deno.readTextFile(listen.tls.keyFile),
-          }
-          : undefined,
-        handler: (req, info) => app.fetch(req, info),
-        onError: (err: unknown) => {
-          console.error("listener error:", err);
-          return new Response(JSON.stringify({ error: "internal_error", message: "internal server error" }), {
-            status: 500,
-            headers: { "content-type": "application/json" },
-          });
-        },
-        log,
-      });
-      supervised.push(server);
-      cleanups.push(() => server.close());
-      const addr = server.addr;
-      listeners.push({ hostname: addr.hostname, port: addr.port, tls: !!listen.tls, routes: listen.routes });
-      log(
-        `listening on ${listen.tls ? "https" : "http"}://${addr.hostname}:${addr.port} (${
-          listen.routes.join(", ")
-        })`,
-      );
-    }
-    // Pushed last, so it runs first on shutdown: nodes are reported inactive before queues drain.
-    if (ethstats) cleanups.push(() => ethstats.close());
-    ready = true;
-
     let shutdownPromise: Promise<void> | undefined;
     return {
-      listeners,
       auth,
       bus,
       activity,
@@ -334,9 +365,23 @@ export async function startService(config: Config, options: ServiceOptions = {})
       runners,
       receivers,
       ethstats,
+      blocks,
+      app: (routes = ROUTE_GROUPS) => createApp(deps, routes),
+      addListener(listener) {
+        supervised.push(listener);
+        cleanups.push(() => listener.close());
+      },
+      markReady() {
+        ready = true;
+      },
       shutdown() {
         ready = false;
-        return shutdownPromise ??= cleanup();
+        // Nodes are reported inactive (ethstats sockets closed) before the listeners close and
+        // the queues drain.
+        return shutdownPromise ??= (async () => {
+          ethstats?.close();
+          await cleanup();
+        })();
       },
     };
   } catch (err) {

@@ -1,16 +1,17 @@
-/** Test harness: an in-process app over real (in-memory) Deno KV and a recording receiver. */
+/** Test harness: the service as built for production, in process, over in-memory Deno KV and a recording receiver. */
 import { encode } from "@msgpack/msgpack";
-import { createApp } from "../../app.ts";
-import { createKvAuthStore } from "../../auth/kv_store.ts";
-import { createLoginLimiter, type LoginLimiter } from "../../auth/login_limit.ts";
-import { type AuthService, createAuthService } from "../../auth/service.ts";
-import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
-import { type Bus, createLocalBus } from "../../core/bus.ts";
-import { DEFAULT_METRICS } from "../../core/config.ts";
-import { createHttpMetrics } from "../../http/prometheus.ts";
+import type { Hono } from "hono";
+import type { LoginLimiter } from "../../auth/login_limit.ts";
+import type { AuthService } from "../../auth/service.ts";
+import type { ActivityMonitor } from "../../core/activity.ts";
+import type { Bus } from "../../core/bus.ts";
+import { DEFAULT_METRICS, parseConfig } from "../../core/config.ts";
 import type { Message } from "../../core/message.ts";
-import { createReceiverRunner, type ReceiverRunner } from "../../core/runner.ts";
-import { createSharedBlocks, type SharedBlocks } from "../../core/shared_blocks.ts";
+import type { ReceiverRunner } from "../../core/runner.ts";
+import type { SharedBlocks } from "../../core/shared_blocks.ts";
+import type { AppEnv } from "../../http/app_env.ts";
+import { builtinReceiverTypes } from "../../receivers/registry.ts";
+import { buildService } from "../../service.ts";
 import type { Receiver, ReceiverType } from "../../core/receiver.ts";
 import { z } from "zod";
 
@@ -66,7 +67,7 @@ export function recordingReceiver(id = "recorder"): RecordingReceiver {
 }
 
 export interface Harness {
-  app: ReturnType<typeof createApp>;
+  app: Hono<AppEnv>;
   auth: AuthService;
   bus: Bus;
   activity: ActivityMonitor;
@@ -74,7 +75,6 @@ export interface Harness {
   runner: ReceiverRunner;
   blocks: SharedBlocks;
   limiter: LoginLimiter;
-  kv: Deno.Kv;
   close(): Promise<void>;
 }
 
@@ -87,58 +87,42 @@ export interface HarnessOptions {
   now?: () => number;
 }
 
-/** Builds an app with every route group over an in-memory KV. */
+/**
+ * The service as service.ts builds it (buildService: the same wiring as in production) over an
+ * in-memory Deno KV, with one recording receiver on every metric type and no listener: tests
+ * call `app.request`. ethstats is off (its tests build its handler themselves).
+ */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const kv = await Deno.openKv(":memory:");
-  const auth = await createAuthService({
-    store: createKvAuthStore(kv),
-    secret: crypto.randomUUID() + crypto.randomUUID(),
-    ttlSeconds: options.ttlSeconds ?? 3600,
-    admins: [ADMIN],
-    now: options.now,
-  });
-  const limiter = createLoginLimiter({
-    maxFailures: options.maxFailures ?? 0,
-    windowSeconds: options.windowSeconds ?? 60,
-    now: options.now,
-  });
+  const dataDir = await Deno.makeTempDir({ prefix: "poa-harness-" });
   const recorder = recordingReceiver();
-  const runner = createReceiverRunner(recorder);
-  await runner.start();
-  const bus = createLocalBus([{ runner, subscribe: DEFAULT_METRICS }]);
-  const activity = createActivityMonitor({
-    timeoutMs: options.inactivityTimeoutMs ?? 7000,
-    onInactive: (id) => bus.inactive(id),
-  });
-  const blocks = createSharedBlocks();
-  const app = createApp({
-    auth,
-    limiter,
-    bus,
-    activity,
-    metrics: DEFAULT_METRICS,
+  const types = builtinReceiverTypes();
+  types.set("recorder", { options: z.object({}).strict(), create: () => recorder });
+  const config = parseConfig({
+    listen: [{ hostname: "127.0.0.1", port: 0 }],
+    admins: [ADMIN],
+    jwt: { secret: crypto.randomUUID() + crypto.randomUUID(), ttlSeconds: options.ttlSeconds ?? 3600 },
+    kv: { path: ":memory:" },
+    dataDir,
+    loginLimit: { maxFailures: options.maxFailures ?? 0, windowSeconds: options.windowSeconds ?? 60 },
+    inactivityTimeoutMs: options.inactivityTimeoutMs ?? 7000,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    blocks,
-    receivers: [],
-    runners: [runner],
-    ready: () => true,
-    httpMetrics: createHttpMetrics(),
+    ethstats: { enabled: false },
+    receivers: [{ id: "recorder", type: "recorder", subscribe: DEFAULT_METRICS }],
   });
+  const built = await buildService(config, { receiverTypes: types, log: () => {}, now: options.now });
+  built.markReady();
   return {
-    app,
-    auth,
-    bus,
-    activity,
+    app: built.app(),
+    auth: built.auth,
+    bus: built.bus,
+    activity: built.activity,
     recorder,
-    runner,
-    blocks,
-    limiter,
-    kv,
+    runner: built.runners[0]!,
+    blocks: built.blocks,
+    limiter: built.limiter,
     async close() {
-      activity.close();
-      await runner.drain(1000);
-      auth.close();
-      kv.close();
+      await built.shutdown();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
 }
