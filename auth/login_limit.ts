@@ -32,6 +32,11 @@ export type LoginScope = "agent" | "admin";
 /** How an attempt ended: only `wrong` stays counted. */
 export type AttemptOutcome = "ok" | "wrong" | "not_a_guess";
 
+/** A password check's result as the limit counts it: an inactive user's right password is not a guess. */
+export function attemptOutcome(login: "ok" | "wrong" | "inactive"): AttemptOutcome {
+  return login === "inactive" ? "not_a_guess" : login;
+}
+
 export interface LoginAttempt {
   /** Ends the attempt (once; later calls do nothing). */
   settle(outcome: AttemptOutcome): void;

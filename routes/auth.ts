@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { parseBasic } from "../auth/headers.ts";
-import type { LoginLimiter, LoginScope } from "../auth/login_limit.ts";
+import { attemptOutcome, type LoginLimiter, type LoginScope } from "../auth/login_limit.ts";
 import type { AuthService, LoginOutcome } from "../auth/service.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { readBody } from "../http/body.ts";
@@ -49,7 +49,7 @@ async function basicLogin(
   try {
     if (creds) outcome = await verify(creds.user, creds.password);
   } finally {
-    start.attempt.settle(outcome === "ok" ? "ok" : outcome === "inactive" ? "not_a_guess" : "wrong");
+    start.attempt.settle(attemptOutcome(outcome));
   }
   if (!creds) {
     throw new AppError(401, "unauthorized", "send Authorization: Basic base64(user:password)", {

@@ -17,7 +17,10 @@
  *    secret is the password: geth `--ethstats alice:pw@host` logs in as `alice`, and
  *    `--ethstats node-7:alice:pw@host` logs in as `alice` and shows as `node-7`.
  */
+import { attemptOutcome, type LoginLimiter } from "../../auth/login_limit.ts";
 import { safeEqual } from "../../auth/password.ts";
+import type { AuthService, LoginOutcome } from "../../auth/service.ts";
+import type { Hello } from "./frames.ts";
 
 export type EthstatsCredentials =
   /** The shared secret matched: no user, no per-user bans. */
@@ -66,4 +69,41 @@ export function readCredentials(
     agentId: id === nodeName ? display : id,
     displayName: display,
   };
+}
+
+/** What a hello logs in as, or why not. */
+export type HelloLogin =
+  | { ok: true; user: string | null; agentId: string; displayName: string | null }
+  | { ok: false; message: string };
+
+/**
+ * Logs a hello in: reads its credentials, then (unless the shared secret matched) checks the
+ * password under the login limit, as an agent login attempt from `address`.
+ */
+export async function authenticateHello(
+  deps: { auth: AuthService; limiter?: LoginLimiter; sharedSecret?: string },
+  address: string,
+  hello: Hello,
+): Promise<HelloLogin> {
+  const name = typeof hello.info.name === "string" ? hello.info.name : null;
+  const creds = readCredentials(hello.id, name, hello.secret, {
+    sharedSecret: deps.sharedSecret,
+    isUser: (user) => deps.auth.isActiveUser(user),
+  });
+  if (creds.kind === "shared") return { ok: true, user: null, agentId: creds.agentId, displayName: null };
+  const start = deps.limiter?.begin("agent", address, creds.user);
+  if (start?.limited) {
+    return { ok: false, message: `too many failed logins; retry in ${start.retryAfterSeconds} s` };
+  }
+  let outcome: LoginOutcome = "wrong";
+  try {
+    outcome = await deps.auth.login(creds.user, creds.password);
+  } catch (err) {
+    console.error("ethstats: login failed with an error:", err);
+  } finally {
+    start?.attempt.settle(attemptOutcome(outcome));
+  }
+  if (outcome === "inactive") return { ok: false, message: "user is inactive or deleted" };
+  if (outcome !== "ok") return { ok: false, message: "wrong secret" };
+  return { ok: true, user: creds.user, agentId: creds.agentId, displayName: creds.displayName };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readCredentials } from "./credentials.ts";
+import { authenticateHello, readCredentials } from "./credentials.ts";
 
 const users = new Set(["alice", "node1"]);
 const rules = { sharedSecret: "shared-secret-123", isUser: (n: string) => users.has(n) };
@@ -118,4 +118,43 @@ Deno.test("the shared secret wins and keeps hello.id; without one it is just a p
   assert.equal(creds.kind, "user");
   // no info.name: hello.id is the name
   assert.equal(readCredentials("x:alice", null, "pw", rules).agentId, "x");
+});
+
+Deno.test("authenticateHello: the geth form logs in; wrong secrets count as guesses, a deactivated user's right one does not", async () => {
+  const { createKvAuthStore } = await import("../../auth/kv_store.ts");
+  const { createAuthService } = await import("../../auth/service.ts");
+  const { createLoginLimiter } = await import("../../auth/login_limit.ts");
+  const kv = await Deno.openKv(":memory:");
+  const auth = await createAuthService({
+    store: createKvAuthStore(kv),
+    secret: "s".repeat(40),
+    ttlSeconds: 60,
+    admins: [],
+  });
+  try {
+    await auth.createUser("alice", "alice-password");
+    const limiter = createLoginLimiter({ maxFailures: 5, windowSeconds: 60 });
+    const deps = { auth, limiter };
+    const hello = (name: string, secret: string) => ({ id: name, info: { name }, secret });
+    assert.deepEqual(await authenticateHello(deps, "a", hello("eu-1:alice", "alice-password")), {
+      ok: true,
+      user: "alice",
+      agentId: "eu-1",
+      displayName: "eu-1",
+    });
+    assert.deepEqual(await authenticateHello(deps, "a", hello("alice", "nope")), {
+      ok: false,
+      message: "wrong secret",
+    });
+    assert.equal(limiter.failures, 1);
+    await auth.setActive("alice", false);
+    assert.deepEqual(await authenticateHello(deps, "a", hello("alice", "alice-password")), {
+      ok: false,
+      message: "user is inactive or deleted",
+    });
+    assert.equal(limiter.failures, 1);
+  } finally {
+    auth.close();
+    kv.close();
+  }
 });

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { z } from "zod";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
-import type { AuthService, LoginOutcome } from "../../auth/service.ts";
+import type { AuthService } from "../../auth/service.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
 import { type AppEnv, clientAddress } from "../../http/app_env.ts";
 import type { Bus } from "../../core/bus.ts";
@@ -16,7 +16,7 @@ import type { Config } from "../../core/config.ts";
 import { errorResponse } from "../../http/errors.ts";
 import { createAddressLimit, upgradeSocket } from "../../http/websocket.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
-import { readCredentials } from "./credentials.ts";
+import { authenticateHello } from "./credentials.ts";
 import {
   blockPayload,
   decodeFrame,
@@ -122,10 +122,6 @@ interface Connection {
   tokens: number;
   refilledAt: number;
 }
-
-type AuthResult =
-  | { ok: true; user: string | null; agentId: string; displayName: string | null }
-  | { ok: false; message: string };
 
 type Counter =
   | "connections_total"
@@ -294,33 +290,13 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     } else if (result.state === "overloaded") counters.overloaded++;
   }
 
-  async function authenticate(address: string, hello: Hello): Promise<AuthResult> {
-    const name = typeof hello.info.name === "string" ? hello.info.name : null;
-    const creds = readCredentials(hello.id, name, hello.secret, {
-      sharedSecret: options.sharedSecret,
-      isUser: (user) => auth.isActiveUser(user),
-    });
-    if (creds.kind === "shared") return { ok: true, user: null, agentId: creds.agentId, displayName: null };
-    const start = limiter?.begin("agent", address, creds.user);
-    if (start?.limited) {
-      return { ok: false, message: `too many failed logins; retry in ${start.retryAfterSeconds} s` };
-    }
-    let outcome: LoginOutcome = "wrong";
-    try {
-      outcome = await auth.login(creds.user, creds.password);
-    } catch (err) {
-      console.error("ethstats: login failed with an error:", err);
-    } finally {
-      start?.attempt.settle(outcome === "ok" ? "ok" : outcome === "inactive" ? "not_a_guess" : "wrong");
-    }
-    if (outcome === "inactive") return { ok: false, message: "user is inactive or deleted" };
-    if (outcome !== "ok") return { ok: false, message: "wrong secret" };
-    return { ok: true, user: creds.user, agentId: creds.agentId, displayName: creds.displayName };
-  }
-
   async function login(conn: Connection, hello: Hello): Promise<void> {
     conn.state = "authenticating";
-    const result = await authenticate(conn.address, hello);
+    const result = await authenticateHello(
+      { auth, limiter, sharedSecret: options.sharedSecret },
+      conn.address,
+      hello,
+    );
     if (conn.state !== "authenticating") return; // closed while scrypt ran
     if (!result.ok) {
       counters.logins_failed++;
