@@ -154,7 +154,12 @@ async function machineInfo() {
     nproc = Number(new TextDecoder().decode(out.stdout).trim()) || nproc;
   } catch { /* keep navigator's */ }
   const imports = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).imports as Record<string, string>;
-  const version = (name: string) => imports[name]?.replace(/^npm:/, "") ?? "?";
+  const vendored = JSON.parse(await Deno.readTextFile(`${ROOT}vendor/postgres/package.json`))
+    .version as string;
+  const version = (name: string) =>
+    imports[name]?.startsWith("./vendor/")
+      ? `${name}@${vendored} (vendored)`
+      : imports[name]?.replace(/^npm:/, "") ?? "?";
   return {
     date: new Date().toISOString(),
     nproc,

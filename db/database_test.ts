@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import type postgres from "postgres";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { openDatabase } from "./database.ts";
 import { listMigrations } from "./migrate.ts";
 
-async function tables(sql: import("postgres").Sql): Promise<string[]> {
+async function tables(sql: postgres.Sql): Promise<string[]> {
   const rows = await sql<{ table_name: string }[]>`
     select table_name from information_schema.tables
     where table_schema = current_schema() and table_name in ('eth_stats', 'system_stats', 'schema_migrations')
