@@ -255,22 +255,17 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     const ingress = config.ethstats.enabled && config.queue.burstFramesPerSecond > 0
       ? createIngressMeter({ busyAtPerSecond: config.queue.burstFramesPerSecond })
       : undefined;
-    for (const [i, rawEntry] of entries.entries()) {
-      let entry = rawEntry;
-      const needsSecret = entry.type === "dashboard" ||
-        (entry.type === "web" && entry["requireSecret"] === true);
-      if (needsSecret && entry["wsSecret"] === undefined) {
+    /** The dashboard secret for feeds configured without one (read or generated once). */
+    let sharedWsSecret: Promise<string> | undefined;
+    const wsSecret = () =>
+      sharedWsSecret ??= (async () => {
         const env = options.env?.POA_WS_SECRET;
-        const generated = env
-          ? { value: env, created: false }
-          : await persistedSecret(`${config.dataDir}/ws-secret`, 32);
-        entry = { ...entry, wsSecret: generated.value };
-        if (!env) {
-          log(
-            `warning: receiver "${entry.id}" has no wsSecret; using the one in ${config.dataDir}/ws-secret`,
-          );
-        }
-      }
+        if (env) return env;
+        const path = `${config.dataDir}/ws-secret`;
+        log(`warning: a dashboard feed has no wsSecret; using the one in ${path}`);
+        return (await persistedSecret(path, 32)).value;
+      })();
+    for (const [i, entry] of entries.entries()) {
       for (const type of entry.subscribe) {
         if (!config.metrics.includes(type)) {
           log(`warning: receivers.${i} (${entry.id}) subscribes to "${type}", which is not in metrics`);
@@ -279,6 +274,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       const receiver = await buildReceiver(types, entry, i, {
         dataDir: config.dataDir,
         postgres: postgresClient,
+        wsSecret,
       });
       receivers.push(receiver);
       runners.push(createReceiverRunner(runtime.wrapReceiver(receiver), {

@@ -46,6 +46,11 @@ export interface ReceiverContext {
   dataDir: string;
   /** The shared Postgres client (opened on first use: embedded server or `postgres.url`). */
   postgres(): Promise<postgres.Sql>;
+  /**
+   * The dashboard secret the feeds share, for a receiver configured without its own:
+   * `POA_WS_SECRET`, else `<dataDir>/ws-secret` (generated once, 0600).
+   */
+  wsSecret?(): Promise<string>;
 }
 
 /** A registry entry: the options schema of a type and the factory that builds it. */

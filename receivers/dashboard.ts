@@ -16,7 +16,8 @@ const schema = z.object({
   /** Path of the websocket endpoint on the `dashboard` route group. */
   wsPath: z.string().startsWith("/").default("/ws"),
   /** The shared secret a client must present (header, subprotocol or query parameter). */
-  wsSecret: z.string().min(1),
+  /** Default: the service's dashboard secret (`POA_WS_SECRET`, else `data/ws-secret`). */
+  wsSecret: z.string().min(1).optional(),
   /**
    * A client with more than this many bytes still unsent (Deno's own write queue, beyond what the
    * kernel socket buffers hold) is not reading: it is closed with 1008 and dropped.
@@ -159,7 +160,10 @@ interface Client {
 }
 
 /** Creates a dashboard receiver. */
-export function createDashboardReceiver(id: string, options: DashboardOptions): DashboardReceiver {
+export function createDashboardReceiver(
+  id: string,
+  options: DashboardOptions & { wsSecret: string },
+): DashboardReceiver {
   const limit = options.maxClientBufferBytes;
   const replayTypes = [...new Set(options.replayTypes)];
   const replayed = new Set(replayTypes);
@@ -378,5 +382,9 @@ export function createDashboardReceiver(id: string, options: DashboardOptions): 
 /** Registry entry for `type: "dashboard"`. */
 export const dashboardReceiverType: ReceiverType<typeof schema> = {
   options: schema,
-  create: (options, context) => createDashboardReceiver(context.config.id, options),
+  async create(options, context) {
+    const wsSecret = options.wsSecret ?? await context.wsSecret?.();
+    if (wsSecret === undefined) throw new Error(`receiver ${context.config.id}: no wsSecret`);
+    return createDashboardReceiver(context.config.id, { ...options, wsSecret });
+  },
 };

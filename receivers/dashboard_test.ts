@@ -21,7 +21,10 @@ function message(agentId: string, data: Record<string, unknown>, dataType = "eth
 function dashboard(overrides: Record<string, unknown> = {}): { receiver: DashboardReceiver; secret: string } {
   const secret = crypto.randomUUID().replaceAll("-", "");
   const options = dashboardReceiverType.options.parse({ wsSecret: secret, ...overrides });
-  return { receiver: createDashboardReceiver("dashboard", options), secret };
+  return {
+    receiver: createDashboardReceiver("dashboard", { ...options, wsSecret: options.wsSecret ?? secret }),
+    secret,
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -103,9 +106,9 @@ function upgradeHeaders(extra: Record<string, string> = {}): Record<string, stri
   };
 }
 
-Deno.test("options: wsSecret is required, defaults apply, unknown keys are rejected", () => {
+Deno.test("options: wsSecret is optional (the service's secret then), defaults apply, unknown keys are rejected", async () => {
   const schema = dashboardReceiverType.options;
-  assert.equal(schema.safeParse({}).success, false);
+  assert.equal(schema.safeParse({}).success, true);
   assert.equal(schema.safeParse({ wsSecret: "" }).success, false);
   assert.equal(schema.safeParse({ wsSecret: "s", wsPth: "/x" }).success, false);
   assert.deepEqual(schema.parse({ wsSecret: "s" }), {
@@ -119,6 +122,21 @@ Deno.test("options: wsSecret is required, defaults apply, unknown keys are rejec
     maxReplayFrameBytes: 256 * 1024,
     maxAgents: 10_000,
   });
+  // Without one, the receiver takes the service's shared secret, and refuses to start without either.
+  const context = {
+    config: { id: "d", type: "dashboard", subscribe: [] },
+    dataDir: "unused",
+    postgres: () => Promise.reject(new Error("unused")),
+  };
+  const shared = await dashboardReceiverType.create(schema.parse({}), {
+    ...context,
+    wsSecret: () => Promise.resolve("shared-secret"),
+  });
+  await shared.close?.();
+  await assert.rejects(
+    async () => await dashboardReceiverType.create(schema.parse({}), context),
+    /no wsSecret/,
+  );
 });
 
 Deno.test("system statistics go out live but never replay as a node's statistics (the POA agent sends both)", async () => {

@@ -76,10 +76,7 @@ const schema = z.object({
   }).strict().default({ perSecond: 20, burst: 60 }),
   /** Directory of the page and its assets (default: `web/` of this repository). */
   assetsDir: z.string().min(1).optional(),
-}).strict().refine((o) => !o.requireSecret || o.wsSecret !== undefined, {
-  path: ["wsSecret"],
-  message: "requireSecret needs a wsSecret (or POA_WS_SECRET)",
-});
+}).strict();
 
 /** Validated web dashboard options (defaults applied). */
 export type WebOptions = z.infer<typeof schema>;
@@ -348,5 +345,14 @@ function isHttps(c: Context<AppEnv>): boolean {
 /** Registry entry for `type: "web"`. */
 export const webReceiverType: ReceiverType<typeof schema> = {
   options: schema,
-  create: (options, context) => createWebReceiver(context.config.id, options, context),
+  async create(options, context) {
+    if (options.requireSecret && options.wsSecret === undefined) {
+      const wsSecret = await context.wsSecret?.();
+      if (wsSecret === undefined) {
+        throw new Error(`receiver ${context.config.id}: requireSecret needs a wsSecret`);
+      }
+      options = { ...options, wsSecret };
+    }
+    return createWebReceiver(context.config.id, options, context);
+  },
 };
