@@ -18,6 +18,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
+import { createItemQueue, sizeOf, sumOf } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
 
@@ -125,23 +126,6 @@ export interface ReceiverRunner {
   stats(): RunnerStats;
 }
 
-/** Consecutive queue items that came from one spill segment (`segment`), or only live in memory (null). */
-interface Run {
-  segment: string | null;
-  count: number;
-}
-
-/** The size a queued item counts with against the byte bounds. */
-function sizeOf(item: QueueItem): number {
-  return item.kind === "message" ? item.message.bytes ?? 0 : 0;
-}
-
-function sumOf(items: readonly QueueItem[]): number {
-  let n = 0;
-  for (const item of items) n += sizeOf(item);
-  return n;
-}
-
 /** Sleeps `ms`, or less if `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -183,17 +167,12 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
 
-  // Array with a moving head: O(1) dequeue without shifting.
-  let queue: QueueItem[] = [];
-  let head = 0;
-  const depth = () => queue.length - head;
-  /** Bytes of the messages from `head` (and of the spill buffer, and of the write in flight). */
-  let queuedBytes = 0;
+  const queue = createItemQueue();
+  const depth = () => queue.depth;
+  /** Bytes of the spill buffer, and of the write in flight. */
   let spillBufferBytes = 0;
   let spillWritingBytes = 0;
-  const overQueue = () => depth() >= maxQueue || queuedBytes >= maxQueueBytes;
-  /** The queue from `head`, as runs; a segment's file is removed once its run is delivered. */
-  let runs: Run[] = [];
+  const overQueue = () => queue.depth >= maxQueue || queue.bytes >= maxQueueBytes;
 
   let spill: SpillStore | undefined;
   /** Items waiting to be written as spill segments (newest of all). */
@@ -269,63 +248,6 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       };
       if (ms !== undefined) timer = setTimeout(() => notify(), ms);
     });
-  }
-
-  function compact(): void {
-    if (head > 1024 && head * 2 > queue.length) {
-      queue = queue.slice(head);
-      head = 0;
-    }
-  }
-
-  /** Appends items to the queue as one run (`segment`: the spill file they were loaded from). */
-  function enqueue(items: readonly QueueItem[], segment: string | null): void {
-    if (items.length === 0) return;
-    for (const item of items) {
-      queue.push(item);
-      queuedBytes += sizeOf(item);
-    }
-    const last = runs[runs.length - 1];
-    if (segment === null && last && last.segment === null) last.count += items.length;
-    else runs.push({ segment, count: items.length });
-  }
-
-  /** Appends one item that lives only in memory (the push path: no array per item). */
-  function enqueueOne(item: QueueItem): void {
-    queue.push(item);
-    queuedBytes += sizeOf(item);
-    const last = runs[runs.length - 1];
-    if (last && last.segment === null) last.count++;
-    else runs.push({ segment: null, count: 1 });
-  }
-
-  /** Takes `n` items off the front; returns the segments whose items have all been taken. */
-  function consume(n: number): string[] {
-    // Delivered items must not stay reachable until the next compaction: a thousand 1 MB
-    // reports would otherwise stay in memory per receiver after they were delivered.
-    for (let i = head; i < head + n && i < queue.length; i++) {
-      queuedBytes -= sizeOf(queue[i]!);
-      (queue as unknown[])[i] = undefined;
-    }
-    head += n;
-    if (head >= queue.length) {
-      queue = [];
-      head = 0;
-    }
-    compact();
-    const done: string[] = [];
-    while (n > 0) {
-      const run = runs[0];
-      if (!run) break;
-      const k = Math.min(n, run.count);
-      run.count -= k;
-      n -= k;
-      if (run.count === 0) {
-        runs.shift();
-        if (run.segment !== null) done.push(run.segment);
-      }
-    }
-    return done;
   }
 
   /** Removes the files of delivered segments. */
@@ -418,17 +340,17 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         scheduleSpill();
         return "spilled";
       }
-      enqueueOne(item);
+      queue.push(item);
       notifySoon();
       return "queued";
     }
     let result: PushResult = "queued";
     while (overQueue() && depth() > 0) {
-      consume(1);
+      queue.take(1);
       counters.dropped_total++;
       result = "dropped_oldest";
     }
-    enqueueOne(item);
+    queue.push(item);
     notifySoon();
     return result;
   }
@@ -446,7 +368,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
           ? await spill.next(lastLoaded)
           : await spill.oldest();
         if (!segment || closedOut) break;
-        enqueue(segment.items, segment.name);
+        queue.pushRun(segment.items, segment.name);
         loadedSegments++;
         lastLoaded = segment.name;
         counters.replayed_total += segment.items.length;
@@ -465,7 +387,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         const items = spillBuffer;
         spillBuffer = [];
         spillBufferBytes = 0;
-        enqueue(items, null);
+        queue.pushRun(items, null);
       }
       spillMode = false;
       break;
@@ -504,7 +426,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
    */
   function shouldHold(): boolean {
     if (!holdWhile || stopping || spillMode || depth() * 2 >= maxQueue) return false;
-    const first = queue[head]!;
+    const first = queue.first()!;
     if (first.kind !== "message" || Date.now() - first.message.receivedAt >= maxHoldMs) return false;
     return holdWhile.busy();
   }
@@ -538,20 +460,15 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         await waitForWork(lingerMs);
         lingering = false;
       }
-      const first = queue[head]!;
+      const first = queue.first()!;
       if (first.kind === "inactive") {
         const ok = await withRetry("inactive", () => receiver.inactive?.(first.agentId));
         if (closedOut || (!ok && stopSignal.signal.aborted)) return;
         if (!ok) counters.dropped_total++;
-        await (removing = removeSegments(consume(1)));
+        await (removing = removeSegments(queue.take(1)));
         continue;
       }
-      const batch: Message[] = [];
-      for (let i = head; i < queue.length && batch.length < maxBatch; i++) {
-        const item = queue[i]!;
-        if (item.kind !== "message") break;
-        batch.push(item.message);
-      }
+      const batch = queue.messages(maxBatch);
       const ok = await withRetry("receive", () => receiver.receive(batch));
       // Items stay queued; drain spills them (a late success is written again: idempotent).
       if (closedOut || (!ok && stopSignal.signal.aborted)) return;
@@ -561,7 +478,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       } else {
         counters.dropped_total += batch.length;
       }
-      await (removing = removeSegments(consume(batch.length)));
+      await (removing = removeSegments(queue.take(batch.length)));
       // One batch per turn: a receiver that finished synchronously would otherwise take the
       // whole backlog in one macrotask, and every socket read and ping answer would wait for it.
       if (depth() > 0) await nextTurn();
@@ -577,13 +494,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     // The queue is older than everything on disk: it goes in front, in order, last chunk first.
     // Items of loaded segments are rewritten with it, then their files go.
     // Taken at once: a segment the loop is still reading stays on disk, out of this.
-    const rest = queue.slice(head);
-    const loaded = runs.flatMap((run) => run.segment === null ? [] : [run.segment]);
-    runs = [];
+    const { items: rest, segments: loaded } = queue.takeAll();
     loadedSegments = 0;
-    queue = [];
-    head = 0;
-    queuedBytes = 0;
     for (let end = rest.length; end > 0; end -= segmentSize) {
       await spill.prepend(rest.slice(Math.max(0, end - segmentSize), end));
     }
@@ -648,7 +560,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     stats() {
       return {
         queue_depth: depth() + spillBuffered(),
-        queue_bytes: queuedBytes,
+        queue_bytes: queue.bytes,
         spill_buffer_bytes: spillBufferBytes + spillWritingBytes,
         spill_buffered: spillBuffered(),
         spill_pending: spill?.pendingItems ?? 0,
