@@ -180,6 +180,36 @@ export const statsPayload = z.object({
     uptime: decimal.nullable().default(null),
   }),
 });
+/**
+ * The original agent's `statistics` body from a node's `stats`. go-ethereum only says whether it
+ * syncs; the original agent sent eth_syncing's object, so `true` becomes one with the node's
+ * head block (`headBlock`, from its block reports) as the current block.
+ */
+export function statisticsBody(
+  stats: z.output<typeof statsPayload>["stats"],
+  headBlock: number | null,
+): Record<string, unknown> {
+  const s = stats.syncing;
+  const syncing = s === false
+    ? false
+    : s === true
+    ? { currentBlock: headBlock, highestBlock: null, startingBlock: null }
+    : {
+      currentBlock: s.currentBlock ?? null,
+      highestBlock: s.highestBlock ?? null,
+      startingBlock: s.startingBlock ?? null,
+    };
+  return {
+    active: stats.active,
+    mining: stats.mining,
+    hashrate: stats.hashrate,
+    peers: stats.peers,
+    gasPrice: stats.gasPrice,
+    syncing,
+    uptime: stats.uptime,
+  };
+}
+
 export const historyPayload = z.object({ history: z.array(z.unknown()) });
 export const newPayloadPayload = z.object({
   block: z.looseObject({ number: integer, hash, processingTime: z.number().nonnegative() }),

@@ -12,6 +12,7 @@ import {
   pendingPayload,
   PRIMUS_SERVER_CLOSE,
   primusPing,
+  statisticsBody,
   statsPayload,
 } from "./frames.ts";
 
@@ -166,4 +167,27 @@ Deno.test("history: null and broken entries are skipped, the rest kept in order"
   assert.equal(skipped, 2);
   assert.deepEqual(blocks.map((b) => b.number), [3, 1]);
   assert.deepEqual(blocks[1]?.transactions, [H("f")]);
+});
+
+Deno.test("statisticsBody: geth's syncing true becomes the original's object with the node's head block", () => {
+  const stats = statsPayload.parse({ stats: { active: true, syncing: true, peers: 3, gasPrice: 1 } }).stats;
+  assert.deepEqual(statisticsBody(stats, 1000).syncing, {
+    currentBlock: 1000,
+    highestBlock: null,
+    startingBlock: null,
+  });
+  const synced = statsPayload.parse({ stats: { active: true, syncing: false, peers: 3, gasPrice: 1 } }).stats;
+  assert.equal(statisticsBody(synced, 1000).syncing, false);
+  const web3 = statsPayload.parse({
+    stats: {
+      active: true,
+      syncing: { currentBlock: 5, highestBlock: 9, startingBlock: 0, progress: 50 },
+      peers: 3,
+    },
+  }).stats;
+  assert.deepEqual(statisticsBody(web3, null).syncing, {
+    currentBlock: 5,
+    highestBlock: 9,
+    startingBlock: 0,
+  });
 });

@@ -31,6 +31,7 @@ import {
   PRIMUS_SERVER_CLOSE,
   primusPing,
   safeBlockNumber,
+  statisticsBody,
   statsPayload,
 } from "./frames.ts";
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
@@ -377,26 +378,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     ],
     [
       "stats",
-      on(statsPayload, (conn, { stats: s }) => {
-        // go-ethereum only says true or false; the original agent sent eth_syncing's object.
-        const syncing = s.syncing === false
-          ? false
-          : s.syncing === true
-          ? { currentBlock: conn.headBlock, highestBlock: null, startingBlock: null }
-          : {
-            currentBlock: s.syncing.currentBlock ?? null,
-            highestBlock: s.syncing.highestBlock ?? null,
-            startingBlock: s.syncing.startingBlock ?? null,
-          };
-        publish(conn, "statistics", {
-          active: s.active,
-          mining: s.mining,
-          hashrate: s.hashrate,
-          peers: s.peers,
-          gasPrice: s.gasPrice,
-          syncing,
-          uptime: s.uptime,
-        });
+      on(statsPayload, (conn, { stats }) => {
+        publish(conn, "statistics", statisticsBody(stats, conn.headBlock));
       }),
     ],
     [
