@@ -3,17 +3,10 @@
  * under abuse"). Each one is bounded in time and runs on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { ADMIN, basic } from "./support/harness.ts";
+import { ADMIN, basic, freePort } from "./support/harness.ts";
 import { startTestService } from "./support/service.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** main.ts as a child as `deno task start` runs it, under `ulimit -n <fds>`; resolves once it listens. */
 async function startService(fds: number, config: Record<string, unknown> = {}) {

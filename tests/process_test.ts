@@ -1,15 +1,8 @@
 /** main.ts as a process: config errors, and SIGTERM with messages in flight. */
 import assert from "node:assert/strict";
-import { ADMIN, basic } from "./support/harness.ts";
+import { ADMIN, basic, freePort } from "./support/harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 Deno.test("an invalid config file stops start-up with a message naming the key", async () => {
   const path = await Deno.makeTempFile({ suffix: ".json" });

@@ -21,7 +21,7 @@ import { encode } from "@msgpack/msgpack";
 import { parseConfig } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
 import { defaultReceivers } from "../service.ts";
-import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
+import { ADMIN, basic, freePort, recorderType, waitFor } from "./support/harness.ts";
 import { startTestService, type TestService } from "./support/service.ts";
 import { wsClient } from "./support/ws.ts";
 
@@ -277,9 +277,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
+    const port = freePort();
     const dir = await Deno.makeTempDir({ prefix: "poa-restart-" });
     const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
     const start = () =>

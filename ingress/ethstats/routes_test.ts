@@ -112,6 +112,18 @@ interface Client {
   close(): Promise<void>;
 }
 
+/** A websocket upgrade request made with fetch, to read the HTTP answer of a refused upgrade. */
+function upgradeRequest(url: string): Promise<Response> {
+  return fetch(url.replace("ws", "http"), {
+    headers: {
+      upgrade: "websocket",
+      connection: "upgrade",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    },
+  });
+}
+
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -537,14 +549,7 @@ Deno.test("sockets not logged in are capped per address and in all, before the u
   const s = await startServer({ maxUnauthenticatedPerAddress: 3, maxUnauthenticated: 1000 });
   try {
     const silent = await Promise.all([s.connect(), s.connect(), s.connect()]);
-    const refused = await fetch(s.url.replace("ws", "http"), {
-      headers: {
-        upgrade: "websocket",
-        connection: "upgrade",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      },
-    });
+    const refused = await upgradeRequest(s.url);
     assert.equal(refused.status, 429);
     assert.equal(refused.headers.get("retry-after"), "1");
     assert.equal((await refused.json()).error, "too_many_connections");
@@ -562,14 +567,7 @@ Deno.test("sockets not logged in are capped per address and in all, before the u
   const all = await startServer({ maxUnauthenticated: 2 });
   try {
     await Promise.all([all.connect(), all.connect()]);
-    const busy = await fetch(all.url.replace("ws", "http"), {
-      headers: {
-        upgrade: "websocket",
-        connection: "upgrade",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      },
-    });
+    const busy = await upgradeRequest(all.url);
     assert.equal(busy.status, 503);
     await busy.body?.cancel();
   } finally {
@@ -795,14 +793,7 @@ Deno.test("connections over maxConnectionsPerAddress are refused with 429 before
   try {
     const first = await s.login("first");
     const second = await s.connect(); // counts before its hello
-    const refused = await fetch(s.url.replace("ws", "http"), {
-      headers: {
-        upgrade: "websocket",
-        connection: "upgrade",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      },
-    });
+    const refused = await upgradeRequest(s.url);
     assert.equal(refused.status, 429);
     assert.equal((await refused.json()).error, "too_many_connections");
 

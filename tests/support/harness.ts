@@ -15,6 +15,14 @@ import { buildService } from "../../service.ts";
 import type { Receiver, ReceiverType } from "../../core/receiver.ts";
 import { z } from "zod";
 
+/** A port nothing listens on right now (for a process told to listen there). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
 export const ADMIN = { name: "root", password: "root-password-123" };
 
 /** A config-driven test receiver type (for startTestService); every instance records into `seen[id]`. */
