@@ -868,6 +868,7 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
         path: "/api",
         sharedSecret,
         maxConnectionsPerAddress: 100_000,
+        maxUnauthenticatedPerAddress: 100_000,
         maxMessagesPerSecond: 100_000,
       },
     });

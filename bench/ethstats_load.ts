@@ -24,6 +24,8 @@ export interface EthstatsResult {
   nodes: number;
   loggedIn: number;
   loginFailures: number;
+  /** Connections closed before `ready` (e.g. a 503/429 upgrade) and tried again. */
+  connectRetries: number;
   /** Seconds from the first connect to the last `ready`. */
   loginSeconds: number;
   /** Sockets closed by the server or by an error after login. */
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
   let reportMessages = 0;
   let historyRequests = 0;
   let loggedIn = 0;
+  let connectRetries = 0;
   const nodes: Node[] = [];
   let head = 20_000_000;
 
@@ -175,12 +178,17 @@ async function main(): Promise<void> {
   const send = (node: Node, name: string, payload: unknown) =>
     sendText(node, JSON.stringify({ emit: [name, payload] }));
 
-  function connect(i: number): Promise<void> {
+  /**
+   * One connection attempt: "ready", "refused" (un-authorization) or "closed" (the upgrade was
+   * refused, e.g. 503/429 while the server's cap on sockets not logged in yet is reached, or
+   * the socket closed before ready).
+   */
+  function attempt(i: number): Promise<"ready" | "refused" | "closed"> {
     const id = `${prefix}-${i}`;
     const ws = new WebSocket(url, { headers: { origin: "http://localhost" } });
     const node: Node = { id, ws, ready: false, closed: false, pingSentAt: 0, pingResolve: null };
     nodes.push(node);
-    const done = Promise.withResolvers<void>();
+    const done = Promise.withResolvers<"ready" | "refused" | "closed">();
     ws.onopen = () => {
       ws.send(JSON.stringify({
         emit: ["hello", {
@@ -217,7 +225,7 @@ async function main(): Promise<void> {
       if (name === "ready") {
         node.ready = true;
         loggedIn++;
-        done.resolve();
+        done.resolve("ready");
       } else if (name === "node-pong") {
         const rttMs = performance.now() - node.pingSentAt;
         rtt.record(rttMs);
@@ -231,17 +239,25 @@ async function main(): Promise<void> {
         send(node, "history", { id, history: list.map(gethBlock) });
       } else if (name === "un-authorization") {
         loginFailures++;
-        done.resolve();
+        done.resolve("refused");
       }
     };
     ws.onclose = () => {
       if (node.ready && !node.closed) dropped++;
       node.closed = true;
-      done.resolve();
+      done.resolve("closed");
       node.pingResolve?.();
     };
     ws.onerror = () => {};
     return done.promise;
+  }
+
+  /** Connects until logged in or refused, retrying a closed attempt after 1-2 s as geth does (after 10 s). */
+  async function connect(i: number, deadline: number): Promise<void> {
+    while ((await attempt(i)) === "closed" && performance.now() + 2000 < deadline) {
+      connectRetries++;
+      await sleep(1000 + Math.random() * 1000);
+    }
   }
 
   /** node-ping → wait for node-pong (≤ 5 s, geth's timeout). */
@@ -280,9 +296,10 @@ async function main(): Promise<void> {
 
   // ---- login, ramped ----
   const loginStart = performance.now();
+  const loginDeadlineAt = loginStart + 120_000;
   const logins: Promise<void>[] = [];
   for (let i = 0; i < nodesN; i++) {
-    logins.push(connect(i));
+    logins.push(connect(i, loginDeadlineAt));
     if ((i + 1) % Math.max(1, Math.floor(connectPerSecond / 20)) === 0) await sleep(50);
   }
   const loginDeadline = sleep(120_000);
@@ -291,7 +308,7 @@ async function main(): Promise<void> {
   console.error(
     `[ethstats] ${loggedIn}/${nodesN} nodes logged in in ${
       loginSeconds.toFixed(1)
-    } s (${loginFailures} refused)`,
+    } s (${loginFailures} refused, ${connectRetries} connections retried)`,
   );
 
   const live = () => nodes.filter((n) => n.ready && !n.closed);
@@ -381,6 +398,7 @@ async function main(): Promise<void> {
     nodes: nodesN,
     loggedIn,
     loginFailures,
+    connectRetries,
     loginSeconds,
     dropped,
     pingTimeouts,
