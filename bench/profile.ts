@@ -6,6 +6,7 @@
  * `deno run -A bench/profile.ts --path /data --encoding json --duration 8`
  * `deno run -A bench/profile.ts --agents 1000 --duration 15` (the agent simulator instead of wrk)
  * `deno run -A bench/profile.ts --agents 2500 --receivers default` (none | dashboard (default) | default)
+ * `deno run -A bench/profile.ts --ethstats-nodes 100 --receivers default` (ethstats_load.ts flood instead)
  *
  * Evidence for "what limits the service", not part of the test suite.
  */
@@ -107,6 +108,7 @@ if (import.meta.main) {
   const top = Number(flag("top", "40"));
   const agents = Number(flag("agents", "0"));
   const receivers = flag("receivers", "dashboard");
+  const ethstatsNodes = Number(flag("ethstats-nodes", "0"));
   const dir = await Deno.makeTempDir({ prefix: "poa-profile-" });
   const port = freePort();
   const inspectPort = freePort();
@@ -116,6 +118,18 @@ if (import.meta.main) {
     jwt: { secret: "bench-jwt-secret-0123456789abcdef" },
     kv: { path: `${dir}/poa.kv` },
     dataDir: dir,
+    loginLimit: { maxFailures: 0 },
+    ...(ethstatsNodes > 0
+      ? {
+        ethstats: {
+          enabled: true,
+          sharedSecret: "profile-shared-secret",
+          maxConnectionsPerAddress: 100_000,
+          maxUnauthenticatedPerAddress: 100_000,
+          maxMessagesPerSecond: 100_000,
+        },
+      }
+      : {}),
   };
   // "default": the service's default receivers (with the embedded Postgres under `dir`).
   if (receivers === "none") config.receivers = [];
@@ -170,7 +184,34 @@ if (import.meta.main) {
       await send("Profiler.enable");
       await send("Profiler.setSamplingInterval", { interval: 200 });
       await send("Profiler.start");
-      if (agents > 0) {
+      if (ethstatsNodes > 0) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            new URL("./ethstats_load.ts", import.meta.url).pathname,
+            "--url",
+            base,
+            "--mode",
+            "flood",
+            "--nodes",
+            String(ethstatsNodes),
+            "--secret",
+            "profile-shared-secret",
+            "--duration",
+            String(duration),
+          ],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("RESULT "));
+        const r = line ? JSON.parse(line.slice(7)) : undefined;
+        console.log(
+          `ethstats flood, ${ethstatsNodes} nodes: ${
+            r?.messagesPerSecond?.toFixed(0)
+          } msg/s (profiling slows it)`,
+        );
+      } else if (agents > 0) {
         const sim = await runSimulation({
           agents,
           durationS: duration,
