@@ -114,24 +114,50 @@ function convert(value: unknown): unknown {
  * would otherwise cost hundreds of megabytes before its 422).
  */
 export function jsonTooDeep(text: Uint8Array | string, max = MAX_DEPTH): boolean {
-  const at: (i: number) => number = typeof text === "string" ? (i) => text.charCodeAt(i) : (i) => text[i]!;
+  return typeof text === "string" ? textTooDeep(text, max) : bytesTooDeep(text, max);
+}
+
+// Two copies of one loop, on purpose: an accessor shared by both made the scan of every ethstats
+// frame eight times slower. Strings are skipped with indexOf (a quote is closed unless an odd
+// run of backslashes precedes it); an unterminated string is left for the parser to refuse.
+
+function textTooDeep(text: string, max: number): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
-    const b = at(i);
-    if (b === 0x22) {
-      // Skip the string: up to the next quote that is not escaped.
-      for (i++; i < text.length; i++) {
-        const c = at(i);
-        if (c === 0x5c) i++;
-        else if (c === 0x22) break;
-      }
-    } else if (b === 0x7b || b === 0x5b) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      do {
+        i = text.indexOf('"', i + 1);
+        if (i === -1) return false;
+      } while (escaped(i, (k) => text.charCodeAt(k)));
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) return true;
-    } else if (b === 0x7d || b === 0x5d) {
-      depth--;
-    }
+    } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return false;
+}
+
+function bytesTooDeep(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === 0x22) {
+      do {
+        i = bytes.indexOf(0x22, i + 1);
+        if (i === -1) return false;
+      } while (escaped(i, (k) => bytes[k]!));
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** Whether the quote at `quote` is escaped: an odd number of backslashes right before it. */
+function escaped(quote: number, at: (i: number) => number): boolean {
+  let k = quote - 1;
+  while (k >= 0 && at(k) === 0x5c) k--;
+  return (quote - 1 - k) % 2 === 1;
 }
 
 /**

@@ -69,7 +69,7 @@ Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes
   assert.deepEqual(decodeBytes(new Uint8Array(0), "json"), {});
 });
 
-Deno.test("jsonTooDeep on the bytes agrees with tooDeep on the parsed value", () => {
+Deno.test("jsonTooDeep on the bytes and on the text agrees with tooDeep on the parsed value", () => {
   const nest = (levels: number, inner: unknown, asObject: boolean): unknown => {
     let v = inner;
     for (let i = 0; i < levels; i++) v = asObject ? { k: v, s: '}]\\"[{' } : [v, '"[', "\\"];
@@ -80,15 +80,19 @@ Deno.test("jsonTooDeep on the bytes agrees with tooDeep on the parsed value", ()
     for (const asObject of [false, true]) {
       for (const inner of [1, "[[[{", [], {}, '\\\\"{']) {
         const value = nest(levels, inner, asObject);
-        const bytes = new TextEncoder().encode(JSON.stringify(value));
+        const text = JSON.stringify(value);
+        const bytes = new TextEncoder().encode(text);
         assert.equal(jsonTooDeep(bytes), tooDeep(value), `levels ${levels}, ${JSON.stringify(inner)}`);
+        assert.equal(jsonTooDeep(text), tooDeep(value), `text, levels ${levels}, ${JSON.stringify(inner)}`);
       }
     }
   }
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), (value, max) => {
-      const bytes = new TextEncoder().encode(JSON.stringify(value));
-      return jsonTooDeep(bytes, max) === tooDeep(value, max);
+      const text = JSON.stringify(value);
+      const expected = tooDeep(value, max);
+      return jsonTooDeep(new TextEncoder().encode(text), max) === expected &&
+        jsonTooDeep(text, max) === expected;
     }),
     { numRuns: 2000 },
   );
