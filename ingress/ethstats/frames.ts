@@ -18,6 +18,7 @@
 import { z } from "zod";
 import { jsonTooDeep, MAX_DEPTH } from "../../http/body.ts";
 import { agentIdSchema } from "../../core/message.ts";
+import { canonicalBlock } from "./canonical.ts";
 
 /** A decoded text frame. */
 export type Frame =
@@ -219,6 +220,11 @@ export const newPayloadPayload = z.object({
 export function historyBlocks(entries: unknown[]): { blocks: Block[]; skipped: number } {
   const blocks: Block[] = [];
   for (const entry of entries) {
+    const fast = canonicalBlock(entry);
+    if (fast !== undefined) {
+      blocks.push(fast);
+      continue;
+    }
     const parsed = blockSchema.safeParse(entry);
     if (parsed.success) blocks.push(parsed.data);
   }

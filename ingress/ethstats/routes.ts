@@ -5,7 +5,6 @@
  * original agent's, so the receivers and the dashboard need no change.
  */
 import { Hono } from "hono";
-import type { z } from "zod";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
 import type { AuthService } from "../../auth/service.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
@@ -17,23 +16,8 @@ import { errorResponse } from "../../http/errors.ts";
 import { createAddressLimit, upgradeSocket } from "../../http/websocket.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
 import { authenticateHello } from "./credentials.ts";
-import {
-  blockPayload,
-  decodeFrame,
-  type Hello,
-  helloPayload,
-  historyBlocks,
-  historyPayload,
-  latencyPayload,
-  newPayloadPayload,
-  nodePingPayload,
-  pendingPayload,
-  PRIMUS_SERVER_CLOSE,
-  primusPing,
-  safeBlockNumber,
-  statisticsBody,
-  statsPayload,
-} from "./frames.ts";
+import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
+import { createReportHandlers } from "./reports.ts";
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 
 export interface EthstatsRoutesDeps {
@@ -325,86 +309,24 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     }
   }
 
-  function onBlockNumber(conn: Connection, n: number): void {
-    conn.headBlock = Math.max(conn.headBlock ?? 0, n);
-    askHistory(conn, history.block(conn, n, Date.now()));
-  }
-
   function askHistory(conn: Connection, list: HistoryRequest): void {
     if (list !== null) send(conn, emit("history", { list }));
   }
 
-  /** A report handler: validates the payload, then acts; false when the payload is malformed. */
-  function on<S extends z.ZodType>(
-    schema: S,
-    handle: (conn: Connection, value: z.infer<S>) => void,
-  ): (conn: Connection, raw: unknown) => boolean {
-    return (conn, raw) => {
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) return false;
-      handle(conn, parsed.data);
-      return true;
-    };
-  }
-
-  /** What a logged-in node may emit, by event name. */
-  const reports = new Map<string, (conn: Connection, raw: unknown) => boolean>([
-    [
-      "node-ping",
-      on(nodePingPayload, (conn, { clientTime }) => {
-        send(conn, emit("node-pong", { clientTime, serverTime: Date.now() }));
-      }),
-    ],
-    [
-      "latency",
-      on(latencyPayload, (conn, { latency }) => {
-        publish(conn, "latency", { latency });
-      }),
-    ],
-    [
-      "block",
-      on(blockPayload, (conn, payload) => {
-        const block = share(payload.block);
-        const n = safeBlockNumber(block.number);
-        if (n !== null) onBlockNumber(conn, n);
-        publish(conn, "block", block);
-      }),
-    ],
-    [
-      "pending",
-      on(pendingPayload, (conn, { stats }) => {
-        publish(conn, "pending", { pending: stats.pending });
-      }),
-    ],
-    [
-      "stats",
-      on(statsPayload, (conn, { stats }) => {
-        publish(conn, "statistics", statisticsBody(stats, conn.headBlock));
-      }),
-    ],
-    [
-      "history",
-      on(historyPayload, (conn, payload) => {
-        const read = historyBlocks(payload.history);
-        counters.history_entries_skipped += read.skipped;
-        const blocks = read.blocks.map(share);
-        publish(conn, "history", { history: blocks });
-        const numbers: number[] = [];
-        for (const block of blocks) {
-          const n = safeBlockNumber(block.number);
-          if (n !== null) numbers.push(n);
-        }
-        askHistory(conn, history.history(conn, numbers, Date.now()));
-      }),
-    ],
-    // Its own type: receivers select on `type` and pass it by; the dashboard feed forwards it.
-    [
-      "block_new_payload",
-      on(newPayloadPayload, (conn, { block }) => {
-        publish(conn, "block_new_payload", block);
-      }),
-    ],
-  ]);
+  /** What a logged-in node may emit, by event name (reports.ts). */
+  const reports = createReportHandlers<Connection>({
+    publish,
+    send,
+    share,
+    blocks(conn, numbers, fromHistory) {
+      const now = Date.now();
+      if (fromHistory) askHistory(conn, history.history(conn, numbers, now));
+      else askHistory(conn, history.block(conn, numbers[0]!, now));
+    },
+    skipped(count) {
+      counters.history_entries_skipped += count;
+    },
+  });
 
   /** Refills the token bucket; false when the frame is over maxMessagesPerSecond. */
   function takeToken(conn: Connection, now: number): boolean {
