@@ -15,15 +15,21 @@
  * The loop takes one batch per turn of the event loop, and while `holdWhile` (the ingress meter)
  * says a burst is coming in, it waits: up to `maxHoldMs` for the oldest message and half of
  * `maxQueue`, so holding back never drops or spills anything.
+ *
+ * Its parts, each tested alone: the memory queue (item_queue.ts), the spill buffer
+ * (spill_buffer.ts), the segment files (spill.ts), the retry and hold policy
+ * (delivery_policy.ts). What stays here is the loop, the overflow choice and the replay order.
  */
 import { setImmediate } from "node:timers";
+import { createRetry, shouldHold, sleep } from "./delivery_policy.ts";
 import type { Message } from "./message.ts";
-import { createItemQueue, sizeOf, sumOf } from "./item_queue.ts";
+import { createItemQueue } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
+import type { Receiver } from "./receiver.ts";
+import { createSpillBuffer } from "./spill_buffer.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
 
 export type { QueueItem };
-import type { Receiver } from "./receiver.ts";
 
 /**
  * Where a pushed item went. `filtered`: the receiver does not store it (`Receiver.accepts`);
@@ -126,20 +132,6 @@ export interface ReceiverRunner {
   stats(): RunnerStats;
 }
 
-/** Sleeps `ms`, or less if `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
 /** Resolves after the current turn of the event loop, its I/O callbacks included. */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -162,26 +154,38 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const maxSpillBytes = options.maxSpillBytes ?? Infinity;
   const maxQueueBytes = options.maxQueueBytes ?? Infinity;
   const maxSpillBufferBytes = options.maxSpillBufferBytes ?? Infinity;
-  const holdWhile = options.holdWhile;
   const maxHoldMs = options.maxHoldMs ?? 2_000;
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
 
   const queue = createItemQueue();
   const depth = () => queue.depth;
-  /** Bytes of the spill buffer, and of the write in flight. */
-  let spillBufferBytes = 0;
-  let spillWritingBytes = 0;
   const overQueue = () => queue.depth >= maxQueue || queue.bytes >= maxQueueBytes;
+
+  let accepting = true;
+  let stopping = false;
+  const stopSignal = new AbortController();
 
   let spill: SpillStore | undefined;
   /** Items waiting to be written as spill segments (newest of all). */
-  let spillBuffer: QueueItem[] = [];
-  let spillWriting: Promise<void> | null = null;
-  /** Items of the write in flight: still only in memory, so they count against the bound. */
-  let spillWritingItems = 0;
-  const spillBuffered = () => spillBuffer.length + spillWritingItems;
-  let spillTimer: ReturnType<typeof setTimeout> | undefined;
+  const spillBuffer = createSpillBuffer({
+    store: () => spill,
+    segmentSize,
+    flushMs: spillFlushMs,
+    maxItems: maxSpillBuffer,
+    maxBytes: maxSpillBufferBytes,
+    stopping: () => stopping,
+    signal: stopSignal.signal,
+    onSettled: () => notify(),
+    label: receiver.id,
+  });
+  const retry = createRetry({
+    baseMs,
+    capMs,
+    attempts: durable ? Infinity : liveAttempts,
+    signal: stopSignal.signal,
+    label: receiver.id,
+  });
   /** While true, new items go behind the spilled ones to keep order. */
   let spillMode = false;
   /** Segments loaded into the queue whose files are still on disk, and the newest of them. */
@@ -192,23 +196,26 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   /** The loop's removal of delivered segment files, awaited by drain before it returns. */
   let removing: Promise<void> = Promise.resolve();
 
-  let accepting = true;
-  let stopping = false;
-  const stopSignal = new AbortController();
   let wake: (() => void) | null = null;
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
+  /** `spilled_total` counts the memory queue written out at shutdown; the buffer counts its own. */
   const counters: Omit<
     RunnerStats,
-    "queue_depth" | "queue_bytes" | "spill_buffer_bytes" | "spill_buffered" | "spill_pending" | "spill_bytes"
+    | "queue_depth"
+    | "queue_bytes"
+    | "spill_buffer_bytes"
+    | "spill_buffered"
+    | "spill_pending"
+    | "spill_bytes"
+    | "retries_total"
+    | "errors_total"
   > = {
     spilled_total: 0,
     replayed_total: 0,
     batches_total: 0,
     delivered_total: 0,
-    retries_total: 0,
-    errors_total: 0,
     dropped_total: 0,
     filtered_total: 0,
     refused_total: 0,
@@ -263,51 +270,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
   }
 
-  function clearSpillTimer(): void {
-    if (spillTimer === undefined) return;
-    clearTimeout(spillTimer);
-    spillTimer = undefined;
-  }
-
-  /** Writes the buffer when a segment's worth waits (or on shutdown), else once `spillFlushMs` passed. */
-  function scheduleSpill(): void {
-    if (!spill || spillWriting || spillBuffer.length === 0) return;
-    if (spillBuffer.length >= segmentSize || stopping) return writeSpill();
-    spillTimer ??= setTimeout(writeSpill, spillFlushMs);
-  }
-
-  function writeSpill(): void {
-    clearSpillTimer();
-    if (!spill || spillWriting || spillBuffer.length === 0) return;
-    const store = spill;
-    const items = spillBuffer.splice(0, segmentSize);
-    spillWritingItems = items.length;
-    spillWritingBytes = sumOf(items);
-    spillBufferBytes -= spillWritingBytes;
-    spillWriting = store.append(items)
-      .then(() => {
-        counters.spilled_total += items.length;
-      })
-      .catch((err) => {
-        // Keep them in memory (in front: they are older than the rest of the buffer).
-        console.error(`receiver ${receiver.id}: spill write failed, keeping items in memory:`, err);
-        spillBuffer = items.concat(spillBuffer);
-        spillBufferBytes += sumOf(items);
-        return sleep(1000, stopSignal.signal);
-      })
-      .finally(() => {
-        spillWriting = null;
-        spillWritingItems = 0;
-        spillWritingBytes = 0;
-        if (!stopping) scheduleSpill();
-        notify();
-      });
-  }
-
   /** The spill can take no more messages: its memory buffer or its files are at their bound. */
   function spillIsFull(): boolean {
-    return spillBuffered() >= maxSpillBuffer || spillBufferBytes + spillWritingBytes >= maxSpillBufferBytes ||
-      (spill?.pendingBytes ?? 0) >= maxSpillBytes;
+    return spillBuffer.atBound() || (spill?.pendingBytes ?? 0) >= maxSpillBytes;
   }
 
   function full(): boolean {
@@ -335,9 +300,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
           return "full";
         }
         spillMode = true;
-        spillBuffer.push(item);
-        spillBufferBytes += sizeOf(item);
-        scheduleSpill();
+        spillBuffer.add(item);
         return "spilled";
       }
       queue.push(item);
@@ -374,61 +337,32 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         counters.replayed_total += segment.items.length;
         continue;
       }
-      if (spillWriting) {
+      const writing = spillBuffer.writing();
+      if (writing) {
         if (depth() > 0) break;
-        await spillWriting;
+        await writing;
         continue;
       }
-      if (spillBuffer.length > 0) {
+      if (spillBuffer.waiting() > 0) {
         // Nothing on disk is newer: the unwritten buffer is next. Taken straight back when it
         // fits the memory bound (or the queue is empty), else it goes out as a segment first.
-        if (depth() > 0 && depth() + spillBuffer.length > maxQueue) break;
-        clearSpillTimer();
-        const items = spillBuffer;
-        spillBuffer = [];
-        spillBufferBytes = 0;
-        queue.pushRun(items, null);
+        if (depth() > 0 && depth() + spillBuffer.waiting() > maxQueue) break;
+        queue.pushRun(spillBuffer.takeWaiting(), null);
       }
       spillMode = false;
       break;
     }
   }
 
-  function backoff(attempt: number): number {
-    const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
-    return exp / 2 + Math.random() * exp / 2;
-  }
-
-  /** Runs `op` until it succeeds (durable) or up to `liveAttempts` (live). False = gave up. */
-  async function withRetry(what: string, op: () => Promise<void> | void): Promise<boolean> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        await op();
-        return true;
-      } catch (err) {
-        counters.errors_total++;
-        if (attempt === 0 || attempt % 10 === 0) {
-          console.error(`receiver ${receiver.id}: ${what} failed (attempt ${attempt + 1}):`, err);
-        }
-        if (stopSignal.signal.aborted) return false;
-        if (!durable && attempt + 1 >= liveAttempts) return false;
-        counters.retries_total++;
-        await sleep(backoff(attempt), stopSignal.signal);
-        if (stopSignal.signal.aborted) return false;
-      }
-    }
-  }
-
-  /**
-   * Whether delivery should wait for the burst to pass: only messages are held (an inactive
-   * event goes at once), for at most `maxHoldMs` after the oldest arrived, and only while the
-   * queue is below half its bound and nothing waits in the spill.
-   */
-  function shouldHold(): boolean {
-    if (!holdWhile || stopping || spillMode || depth() * 2 >= maxQueue) return false;
-    const first = queue.first()!;
-    if (first.kind !== "message" || Date.now() - first.message.receivedAt >= maxHoldMs) return false;
-    return holdWhile.busy();
+  function hold(): boolean {
+    return shouldHold({
+      holdWhile: options.holdWhile,
+      maxHoldMs,
+      maxQueue,
+      urgent: stopping || spillMode,
+      depth: depth(),
+      first: queue.first()!,
+    });
   }
 
   async function loop(): Promise<void> {
@@ -437,7 +371,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         initialized = true;
         break;
       }
-      const ok = await withRetry("init", () => receiver.init!());
+      const ok = await retry.run("init", () => receiver.init!());
       if (ok) initialized = true;
       else if (stopSignal.signal.aborted) return;
     }
@@ -449,9 +383,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         await waitForWork();
         continue;
       }
-      if (shouldHold()) {
+      if (hold()) {
         counters.held_total++;
-        do await sleep(HOLD_POLL_MS, stopSignal.signal); while (shouldHold());
+        do await sleep(HOLD_POLL_MS, stopSignal.signal); while (hold());
         continue;
       }
       // No linger while replaying: the spill has a batch ready, and more is waiting behind it.
@@ -462,14 +396,14 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       }
       const first = queue.first()!;
       if (first.kind === "inactive") {
-        const ok = await withRetry("inactive", () => receiver.inactive?.(first.agentId));
+        const ok = await retry.run("inactive", () => receiver.inactive?.(first.agentId));
         if (closedOut || (!ok && stopSignal.signal.aborted)) return;
         if (!ok) counters.dropped_total++;
         await (removing = removeSegments(queue.take(1)));
         continue;
       }
       const batch = queue.messages(maxBatch);
-      const ok = await withRetry("receive", () => receiver.receive(batch));
+      const ok = await retry.run("receive", () => receiver.receive(batch));
       // Items stay queued; drain spills them (a late success is written again: idempotent).
       if (closedOut || (!ok && stopSignal.signal.aborted)) return;
       if (ok) {
@@ -489,8 +423,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   async function spillRemainder(): Promise<void> {
     if (!spill) return;
     closedOut = true;
-    clearSpillTimer();
-    if (spillWriting) await spillWriting.catch(() => {});
+    spillBuffer.cancel();
+    const inFlight = spillBuffer.writing();
+    if (inFlight) await inFlight.catch(() => {});
     // The queue is older than everything on disk: it goes in front, in order, last chunk first.
     // Items of loaded segments are rewritten with it, then their files go.
     // Taken at once: a segment the loop is still reading stays on disk, out of this.
@@ -502,12 +437,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     counters.spilled_total += rest.length;
     for (const name of loaded) await spill.remove(name);
     await removing; // delivered segments the loop is still removing: gone before drain returns
-    while (spillBuffer.length > 0) {
-      const items = spillBuffer.splice(0, segmentSize);
-      await spill.append(items);
-      spillBufferBytes -= sumOf(items);
-      counters.spilled_total += items.length;
-    }
+    await spillBuffer.flush();
   }
 
   return {
@@ -530,7 +460,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     async drain(timeoutMs) {
       accepting = false;
       stopping = true;
-      scheduleSpill(); // at once, no flush timer while stopping
+      spillBuffer.schedule(); // at once, no flush timer while stopping
       notify();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
@@ -544,8 +474,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         console.warn(`receiver ${receiver.id}: drain timed out with ${depth()} item(s) queued`);
       }
       if (durable) {
-        if (result === "timeout" || depth() > 0 || spillBuffer.length > 0) await spillRemainder();
-        clearSpillTimer();
+        if (result === "timeout" || depth() > 0 || spillBuffer.waiting() > 0) await spillRemainder();
+        spillBuffer.cancel();
       } else if (depth() > 0) {
         counters.dropped_total += depth();
       }
@@ -559,13 +489,16 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     },
     stats() {
       return {
-        queue_depth: depth() + spillBuffered(),
+        queue_depth: depth() + spillBuffer.items(),
         queue_bytes: queue.bytes,
-        spill_buffer_bytes: spillBufferBytes + spillWritingBytes,
-        spill_buffered: spillBuffered(),
+        spill_buffer_bytes: spillBuffer.bytes(),
+        spill_buffered: spillBuffer.items(),
         spill_pending: spill?.pendingItems ?? 0,
         spill_bytes: spill?.pendingBytes ?? 0,
         ...counters,
+        spilled_total: counters.spilled_total + spillBuffer.written(),
+        retries_total: retry.retries(),
+        errors_total: retry.errors(),
       };
     },
   };

@@ -1,0 +1,98 @@
+/**
+ * How a runner retries a receiver's calls, and when it holds delivery back.
+ *
+ * Retry: capped exponential backoff with jitter, forever for a durable receiver (its messages
+ * are never dropped), `attempts` times for a live one; a shutdown (the signal) ends the wait
+ * and the retries. The first failure and every tenth are logged.
+ *
+ * Hold: while a burst of frames comes in, delivery waits (see `shouldHold`).
+ */
+import type { QueueItem } from "./queue_item.ts";
+
+/** Sleeps `ms`, or less if `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+export interface RetryOptions {
+  /** First delay and cap, in ms. */
+  baseMs: number;
+  capMs: number;
+  /** Attempts before giving up (Infinity: until it works or the signal aborts). */
+  attempts: number;
+  signal: AbortSignal;
+  /** Name in the log lines. */
+  label: string;
+}
+
+export interface Retry {
+  /** Runs `op` until it succeeds, the attempts are used up or the signal aborts. False = gave up. */
+  run(what: string, op: () => Promise<void> | void): Promise<boolean>;
+  /** Failed attempts, and the waits after them. */
+  errors(): number;
+  retries(): number;
+}
+
+/** Delay before attempt `attempt + 1`: between half and all of min(cap, base × 2^attempt). */
+export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
+  const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
+  return exp / 2 + Math.random() * exp / 2;
+}
+
+export function createRetry(options: RetryOptions): Retry {
+  let errors = 0;
+  let retries = 0;
+  return {
+    async run(what, op) {
+      for (let attempt = 0;; attempt++) {
+        try {
+          await op();
+          return true;
+        } catch (err) {
+          errors++;
+          if (attempt === 0 || attempt % 10 === 0) {
+            console.error(`receiver ${options.label}: ${what} failed (attempt ${attempt + 1}):`, err);
+          }
+          if (options.signal.aborted || attempt + 1 >= options.attempts) return false;
+          retries++;
+          await sleep(backoffMs(attempt, options.baseMs, options.capMs), options.signal);
+          if (options.signal.aborted) return false;
+        }
+      }
+    },
+    errors: () => errors,
+    retries: () => retries,
+  };
+}
+
+/** What `shouldHold` looks at. */
+export interface HoldState {
+  holdWhile?: { busy(): boolean };
+  maxHoldMs: number;
+  maxQueue: number;
+  /** Stopping, or replaying the spill: never held. */
+  urgent: boolean;
+  depth: number;
+  /** The oldest queued item. */
+  first: QueueItem;
+}
+
+/**
+ * Whether delivery should wait for the burst to pass: only messages are held (an inactive
+ * event goes at once), for at most `maxHoldMs` after the oldest arrived, and only while the
+ * queue is below half its bound and nothing waits in the spill.
+ */
+export function shouldHold(s: HoldState, now = Date.now()): boolean {
+  if (!s.holdWhile || s.urgent || s.depth * 2 >= s.maxQueue) return false;
+  if (s.first.kind !== "message" || now - s.first.message.receivedAt >= s.maxHoldMs) return false;
+  return s.holdWhile.busy();
+}

@@ -1,0 +1,142 @@
+/**
+ * A durable receiver's spill buffer: the newest items, waiting in memory to be written to the
+ * spill store as one segment. A segment is written once `segmentSize` items wait, or
+ * `flushMs` after the first arrived, or at once while stopping; one write at a time. A failed
+ * write puts its items back in front (they are older than the rest) and is tried again after a
+ * second. Items of the write in flight still count against the bounds: they are only in memory
+ * until the write is done.
+ */
+import { sleep } from "./delivery_policy.ts";
+import { sizeOf, sumOf } from "./item_queue.ts";
+import type { QueueItem } from "./queue_item.ts";
+import type { SpillStore } from "./spill.ts";
+
+export interface SpillBufferOptions {
+  /** The store; undefined until it is opened (items wait in memory until then). */
+  store(): SpillStore | undefined;
+  /** Most items per segment. */
+  segmentSize: number;
+  /** A segment is written this long after its first item, if it has not filled before. */
+  flushMs: number;
+  /** Items (and their bytes, `Message.bytes`) at which `atBound()` says the buffer takes no more. */
+  maxItems: number;
+  maxBytes: number;
+  /** While true, a segment is written as soon as there is something to write, and not rescheduled. */
+  stopping(): boolean;
+  /** Aborted on shutdown: ends the pause after a failed write. */
+  signal: AbortSignal;
+  /** After every write, written or failed (the runner's loop may be waiting for it). */
+  onSettled(): void;
+  /** Name in the log lines. */
+  label: string;
+}
+
+export interface SpillBuffer {
+  /** Items in memory: waiting, and in the write in flight. */
+  items(): number;
+  /** Their bytes. */
+  bytes(): number;
+  /** Items waiting for a write (not the one in flight). */
+  waiting(): number;
+  /** The write in flight, if any. */
+  writing(): Promise<void> | null;
+  /** Items written to the store so far. */
+  written(): number;
+  /** At its bound in items or bytes: the runner refuses messages. */
+  atBound(): boolean;
+  /** Adds the newest item and schedules a write. */
+  add(item: QueueItem): void;
+  /** Writes now if a segment's worth waits (or stopping), else within `flushMs`. */
+  schedule(): void;
+  /** Takes every waiting item back (replay reached them before they were written). */
+  takeWaiting(): QueueItem[];
+  /** Shutdown: after the write in flight, writes everything still waiting, in segments. */
+  flush(): Promise<void>;
+  /** Cancels a scheduled write. */
+  cancel(): void;
+}
+
+export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
+  const { segmentSize, flushMs, maxItems, maxBytes } = options;
+  let waiting: QueueItem[] = [];
+  let waitingBytes = 0;
+  let writing: Promise<void> | null = null;
+  let writingItems = 0;
+  let writingBytes = 0;
+  let written = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  function cancel(): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+  }
+
+  function schedule(): void {
+    if (!options.store() || writing || waiting.length === 0) return;
+    if (waiting.length >= segmentSize || options.stopping()) return write();
+    timer ??= setTimeout(write, flushMs);
+  }
+
+  function write(): void {
+    cancel();
+    const store = options.store();
+    if (!store || writing || waiting.length === 0) return;
+    const items = waiting.splice(0, segmentSize);
+    writingItems = items.length;
+    writingBytes = sumOf(items);
+    waitingBytes -= writingBytes;
+    writing = store.append(items)
+      .then(() => {
+        written += items.length;
+      })
+      .catch((err) => {
+        console.error(`receiver ${options.label}: spill write failed, keeping items in memory:`, err);
+        waiting = items.concat(waiting);
+        waitingBytes += sumOf(items);
+        return sleep(1000, options.signal);
+      })
+      .finally(() => {
+        writing = null;
+        writingItems = 0;
+        writingBytes = 0;
+        if (!options.stopping()) schedule();
+        options.onSettled();
+      });
+  }
+
+  return {
+    items: () => waiting.length + writingItems,
+    bytes: () => waitingBytes + writingBytes,
+    waiting: () => waiting.length,
+    writing: () => writing,
+    written: () => written,
+    atBound: () => waiting.length + writingItems >= maxItems || waitingBytes + writingBytes >= maxBytes,
+    add(item) {
+      waiting.push(item);
+      waitingBytes += sizeOf(item);
+      schedule();
+    },
+    schedule,
+    takeWaiting() {
+      cancel();
+      const items = waiting;
+      waiting = [];
+      waitingBytes = 0;
+      return items;
+    },
+    async flush() {
+      cancel();
+      if (writing) await writing.catch(() => {});
+      const store = options.store();
+      if (!store) return;
+      while (waiting.length > 0) {
+        const items = waiting.splice(0, segmentSize);
+        await store.append(items);
+        waitingBytes -= sumOf(items);
+        written += items.length;
+      }
+    },
+    cancel,
+  };
+}
