@@ -121,6 +121,8 @@ export interface ReceiverRunner {
   accepts(message: Message): boolean;
   /** True while a message pushed now would be refused (`full`). */
   full(): boolean;
+  /** Whether the receiver's `init` has succeeded (it is retried until it does). */
+  initialized(): boolean;
   push(item: QueueItem): PushResult;
   /** Opens the spill store and starts the loop (init and replay happen in the loop). */
   start(): Promise<void>;
@@ -444,6 +446,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     receiver,
     accepts,
     full,
+    initialized: () => initialized,
     push,
     async start() {
       if (durable) {

@@ -143,6 +143,12 @@ export function createOpsRoutes(deps: OpsRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/healthz", (c) => {
     if (!deps.ready()) throw new AppError(503, "not_ready", "the service is starting or stopping");
+    // Ready once every receiver has initialized (its tables exist, its store answers); a sink
+    // that fails later does not flip this: its messages wait in the queue and the spill.
+    const starting = deps.runners.filter((r) => !r.initialized()).map((r) => r.receiver.id);
+    if (starting.length > 0) {
+      throw new AppError(503, "not_ready", `receivers still starting: ${starting.join(", ")}`);
+    }
     return c.json({ status: "ok" });
   });
   app.get("/metrics", (c) => {

@@ -1,6 +1,8 @@
 /** The whole service on real listeners: TLS, restarts, the agent flow end to end, shutdown. */
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
+import { z } from "zod";
+import type { ReceiverType } from "../core/receiver.ts";
 import type { Message } from "../core/message.ts";
 import { ALL_REPORTS, information, statisticsSynced } from "./support/fixtures.ts";
 import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
@@ -236,5 +238,44 @@ Deno.test("a listener with tls serves HTTPS with the configured certificate", as
     client.close();
     await t.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("/healthz is 503 naming the receivers still starting until each one's init has succeeded", async () => {
+  let sinkUp = false;
+  const slowStart = {
+    options: z.object({}).strict(),
+    create: (_options: unknown, context: { config: { id: string } }) => ({
+      id: context.config.id,
+      durable: false,
+      init() {
+        if (!sinkUp) return Promise.reject(new Error("sink not reachable yet"));
+        return Promise.resolve();
+      },
+      receive: () => Promise.resolve(),
+    }),
+  };
+  const t = await startTestService({
+    receivers: [{ id: "slow-sink", type: "slow", subscribe: ["ethereum_metrics"] }],
+  }, { slow: slowStart as ReceiverType });
+  try {
+    const starting = await fetch(`${t.base}/healthz`);
+    assert.equal(starting.status, 503);
+    assert.deepEqual(await starting.json(), {
+      error: "not_ready",
+      message: "receivers still starting: slow-sink",
+    });
+    sinkUp = true;
+    // The runner retries init with backoff (100 ms doubling, capped at 5 s).
+    let status = 503;
+    for (const deadline = Date.now() + 10_000; status !== 200 && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await fetch(`${t.base}/healthz`);
+      await res.body?.cancel();
+      status = res.status;
+    }
+    assert.equal(status, 200);
+  } finally {
+    await t.close();
   }
 });
