@@ -15,6 +15,24 @@ import type { Config } from "../../core/config.ts";
 import { errorResponse } from "../../http/errors.ts";
 import { createAddressLimit, upgradeSocket } from "../../http/websocket.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
+import {
+  ACTIVE_WITHOUT_FRAMES_MS,
+  binarySize,
+  type Connection,
+  createLoginGate,
+  emit,
+  errorFrame,
+  exceedsBytes,
+  GOING_AWAY,
+  INTERNAL_ERROR,
+  MAX_HELD_BYTES,
+  MESSAGE_TOO_BIG,
+  POLICY_VIOLATION,
+  READY,
+  sendFrame,
+  SWEEP_INTERVAL_MS,
+  takeToken,
+} from "./connection.ts";
 import { authenticateHello } from "./credentials.ts";
 import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
 import { createReportHandlers } from "./reports.ts";
@@ -53,61 +71,6 @@ export interface EthstatsRoutes {
 /** The metric type every ethstats report is published under. */
 export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
 
-/**
- * go-ethereum sends a full report every 15 s and otherwise only on new blocks or
- * transactions, so on a quiet chain its frames can be further apart than the activity
- * timeout (7 s by default). An open socket therefore keeps its node active as long as the
- * node has sent something within this window (three report intervals).
- */
-const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
-/** Reports held per socket while its login is checked (characters of frame text); more are dropped. */
-const MAX_HELD_BYTES = 64 * 1024;
-const SWEEP_INTERVAL_MS = 1000;
-
-/** Close codes (RFC 6455). */
-const POLICY_VIOLATION = 1008;
-const MESSAGE_TOO_BIG = 1009;
-const GOING_AWAY = 1001;
-const INTERNAL_ERROR = 1011;
-
-// The node requires exactly this reply; anything else is "unauthorized".
-const READY = '{"emit":["ready"]}';
-
-/** A connection's life: waiting for hello, checking the secret, reporting, gone. */
-type ConnState = "new" | "authenticating" | "ready" | "closed";
-
-interface Connection {
-  socket: WebSocket;
-  address: string;
-  state: ConnState;
-  openedAt: number;
-  /** `hello.id`: the agent id of every Message from this socket. */
-  agentId: string;
-  /** The agent user whose bans apply; null when the shared secret was used. */
-  user: string | null;
-  canUpdateHistory: boolean;
-  /** `hello.info.net`: nodes of one network share a block record (see `ChainRecord`). */
-  net: string;
-  /** The highest block number this socket reported (for `syncing: true` and history). */
-  headBlock: number | null;
-  lastFrameAt: number;
-  /** When the server last sent this socket a Primus heartbeat. */
-  pingedAt: number;
-  /**
-   * Reports that came while the login was being checked (Nethermind does not wait for `ready`,
-   * a reconnected Primus client flushes its queue right after `hello`), handled once it is ready.
-   */
-  held: Array<{ name: string; payload: unknown; bytes: number }>;
-  /** Length of the frame being handled (what its reports weigh in the queues). */
-  frameBytes: number;
-  heldBytes: number;
-  /** Counted in `unauthenticated` (until it logs in or closes). */
-  unauthenticated: boolean;
-  /** Token bucket for maxMessagesPerSecond. */
-  tokens: number;
-  refilledAt: number;
-}
-
 type Counter =
   | "connections_total"
   | "logins_ok"
@@ -128,28 +91,6 @@ type Counter =
   | "closed_silent"
   | "published"
   | "overloaded";
-
-/** An emit frame as the server sends it. */
-function emit(name: string, payload?: unknown): string {
-  return JSON.stringify({ emit: payload === undefined ? [name] : [name, payload] });
-}
-
-function errorFrame(code: string, message: string): string {
-  return emit("error", { error: code, message });
-}
-
-/** UTF-8 size of a string, computed only when the cheap bounds cannot decide. */
-function exceedsBytes(text: string, limit: number): boolean {
-  if (text.length > limit) return true; // every UTF-16 unit is at least one UTF-8 byte
-  if (text.length * 3 <= limit) return false; // and at most three
-  return new TextEncoder().encode(text).byteLength > limit;
-}
-
-function binarySize(data: unknown): number {
-  if (data instanceof ArrayBuffer) return data.byteLength;
-  if (data instanceof Blob) return data.size;
-  return ArrayBuffer.isView(data) ? data.byteLength : 0;
-}
 
 /** Builds the ethstats websocket handler. */
 export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
@@ -180,8 +121,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   /** Open sockets per address (maxConnectionsPerAddress), counted until each has closed. */
   const perAddress = createAddressLimit(options.maxConnectionsPerAddress);
   /** Sockets not logged in yet (state new or authenticating), in all and per address. */
-  let unauthenticated = 0;
-  const unauthenticatedPerAddress = new Map<string, number>();
+  const gate = createLoginGate(options.maxUnauthenticated, options.maxUnauthenticatedPerAddress);
   /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
   const perAgent = new Map<string, number>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
@@ -202,13 +142,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
   let shutDown = false;
 
-  function send(conn: Connection, frame: string): void {
-    try {
-      if (conn.socket.readyState === WebSocket.OPEN) conn.socket.send(frame);
-    } catch {
-      // The peer went away; onclose finishes the connection.
-    }
-  }
+  const send = sendFrame;
 
   /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
   function finish(conn: Connection): void {
@@ -235,10 +169,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   function loggedIn(conn: Connection): void {
     if (!conn.unauthenticated) return;
     conn.unauthenticated = false;
-    unauthenticated--;
-    const left = (unauthenticatedPerAddress.get(conn.address) ?? 1) - 1;
-    if (left > 0) unauthenticatedPerAddress.set(conn.address, left);
-    else unauthenticatedPerAddress.delete(conn.address);
+    gate.leave(conn.address);
   }
 
   /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
@@ -328,15 +259,6 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     },
   });
 
-  /** Refills the token bucket; false when the frame is over maxMessagesPerSecond. */
-  function takeToken(conn: Connection, now: number): boolean {
-    conn.tokens = Math.min(burst, conn.tokens + (now - conn.refilledAt) * rate / 1000);
-    conn.refilledAt = now;
-    if (conn.tokens < 1) return false;
-    conn.tokens -= 1;
-    return true;
-  }
-
   function onFrame(conn: Connection, data: unknown): void {
     if (conn.state === "closed") return;
     counters.frames++;
@@ -352,7 +274,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       drop(conn, errorFrame("frame_too_large", message), MESSAGE_TOO_BIG, "frame too large");
       return;
     }
-    if (!takeToken(conn, now)) {
+    if (!takeToken(conn, now, rate, burst)) {
       counters.limited++;
       counters.limited_rate++;
       const message = `more than ${rate} messages per second`;
@@ -476,19 +398,17 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     const paths = options.path.endsWith("/") ? [options.path] : [options.path, options.path + "/"];
     app.on("GET", paths, (c) => {
       const address = clientAddress(c);
-      if (unauthenticated >= options.maxUnauthenticated) {
+      const refused = gate.admit(address);
+      if (refused !== null) {
         counters.limited++;
         counters.limited_unauthenticated++;
-        return errorResponse(503, "busy", "too many nodes logging in at once; retry shortly", {
-          "retry-after": "1",
-        });
-      }
-      if ((unauthenticatedPerAddress.get(address) ?? 0) >= options.maxUnauthenticatedPerAddress) {
-        counters.limited++;
-        counters.limited_unauthenticated++;
-        return errorResponse(429, "too_many_connections", "too many sockets logging in from this address", {
-          "retry-after": "1",
-        });
+        return refused === "busy"
+          ? errorResponse(503, "busy", "too many nodes logging in at once; retry shortly", {
+            "retry-after": "1",
+          })
+          : errorResponse(429, "too_many_connections", "too many sockets logging in from this address", {
+            "retry-after": "1",
+          });
       }
       const upgraded = upgradeSocket(c, {
         endpoint: "connect with a websocket (ethstats protocol)",
@@ -504,7 +424,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         // No idle ping: it re-arms a timer per frame received (see silentTimeoutMs).
         upgrade: { idleTimeout: 0 },
       });
-      if (!upgraded.ok) return upgraded.response;
+      if (!upgraded.ok) {
+        gate.leave(address);
+        return upgraded.response;
+      }
       const { socket, response } = upgraded;
       socket.binaryType = "arraybuffer";
       counters.connections_total++;
@@ -529,8 +452,6 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         refilledAt: now,
       };
       connections.add(conn);
-      unauthenticated++;
-      unauthenticatedPerAddress.set(address, (unauthenticatedPerAddress.get(address) ?? 0) + 1);
       sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);
       socket.onmessage = (event) => {
         try {

@@ -566,6 +566,11 @@ Deno.test("sockets not logged in are capped per address and in all, before the u
   }
   const all = await startServer({ maxUnauthenticated: 2 });
   try {
+    for (let i = 0; i < 5; i++) {
+      const plain = await fetch(all.url.replace("ws", "http")); // no upgrade: 426, takes no slot
+      assert.equal(plain.status, 426);
+      await plain.body?.cancel();
+    }
     await Promise.all([all.connect(), all.connect()]);
     const busy = await upgradeRequest(all.url);
     assert.equal(busy.status, 503);

@@ -1,0 +1,133 @@
+/**
+ * One ethstats socket as the handler (`routes.ts`) keeps it: its state, the frames the server
+ * sends, the close codes, the per-socket rate limit, and the gate on sockets not logged in yet.
+ */
+/**
+ * go-ethereum sends a full report every 15 s and otherwise only on new blocks or
+ * transactions, so on a quiet chain its frames can be further apart than the activity
+ * timeout (7 s by default). An open socket therefore keeps its node active as long as the
+ * node has sent something within this window (three report intervals).
+ */
+export const ACTIVE_WITHOUT_FRAMES_MS = 45_000;
+/** Reports held per socket while its login is checked (characters of frame text); more are dropped. */
+export const MAX_HELD_BYTES = 64 * 1024;
+export const SWEEP_INTERVAL_MS = 1000;
+
+/** Close codes (RFC 6455). */
+export const POLICY_VIOLATION = 1008;
+export const MESSAGE_TOO_BIG = 1009;
+export const GOING_AWAY = 1001;
+export const INTERNAL_ERROR = 1011;
+
+// The node requires exactly this reply; anything else is "unauthorized".
+export const READY = '{"emit":["ready"]}';
+
+/** A connection's life: waiting for hello, checking the secret, reporting, gone. */
+export type ConnState = "new" | "authenticating" | "ready" | "closed";
+
+export interface Connection {
+  socket: WebSocket;
+  address: string;
+  state: ConnState;
+  openedAt: number;
+  /** `hello.id`: the agent id of every Message from this socket. */
+  agentId: string;
+  /** The agent user whose bans apply; null when the shared secret was used. */
+  user: string | null;
+  canUpdateHistory: boolean;
+  /** `hello.info.net`: nodes of one network share a block record (history.ts). */
+  net: string;
+  /** The highest block number this socket reported (for `syncing: true` and history). */
+  headBlock: number | null;
+  lastFrameAt: number;
+  /** When the server last sent this socket a Primus heartbeat. */
+  pingedAt: number;
+  /**
+   * Reports that came while the login was being checked (Nethermind does not wait for `ready`,
+   * a reconnected Primus client flushes its queue right after `hello`), handled once it is ready.
+   */
+  held: Array<{ name: string; payload: unknown; bytes: number }>;
+  /** Length of the frame being handled (what its reports weigh in the queues). */
+  frameBytes: number;
+  heldBytes: number;
+  /** Counted in `unauthenticated` (until it logs in or closes). */
+  unauthenticated: boolean;
+  /** Token bucket for maxMessagesPerSecond. */
+  tokens: number;
+  refilledAt: number;
+}
+
+/** An emit frame as the server sends it. */
+export function emit(name: string, payload?: unknown): string {
+  return JSON.stringify({ emit: payload === undefined ? [name] : [name, payload] });
+}
+
+export function errorFrame(code: string, message: string): string {
+  return emit("error", { error: code, message });
+}
+
+/** UTF-8 size of a string, computed only when the cheap bounds cannot decide. */
+export function exceedsBytes(text: string, limit: number): boolean {
+  if (text.length > limit) return true; // every UTF-16 unit is at least one UTF-8 byte
+  if (text.length * 3 <= limit) return false; // and at most three
+  return new TextEncoder().encode(text).byteLength > limit;
+}
+
+export function binarySize(data: unknown): number {
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  return ArrayBuffer.isView(data) ? data.byteLength : 0;
+}
+
+/**
+ * Sockets that have not logged in yet, in all and per address: Deno buffers a whole frame
+ * (up to 64 MiB) before anything can check it, so what peers without credentials can make the
+ * process hold is bounded by capping these sockets (and the hello timeout time-boxes them).
+ */
+export interface LoginGate {
+  /** Why a new socket may not open now, or null when it may (then it is counted). */
+  admit(address: string): "busy" | "address" | null;
+  /** The socket logged in or closed: no longer counted. */
+  leave(address: string): void;
+  count(): number;
+}
+
+export function createLoginGate(maxAll: number, maxPerAddress: number): LoginGate {
+  let all = 0;
+  const perAddress = new Map<string, number>();
+  return {
+    admit(address) {
+      if (all >= maxAll) return "busy";
+      const here = perAddress.get(address) ?? 0;
+      if (here >= maxPerAddress) return "address";
+      all++;
+      perAddress.set(address, here + 1);
+      return null;
+    },
+    leave(address) {
+      all--;
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    },
+    count: () => all,
+  };
+}
+
+/** Sends a frame unless the socket is gone (its onclose finishes the connection). */
+export function sendFrame(conn: Connection, frame: string): void {
+  try {
+    if (conn.socket.readyState === WebSocket.OPEN) conn.socket.send(frame);
+  } catch {
+    // The peer went away.
+  }
+}
+
+/** Refills the token bucket (`rate` per second, up to `burst`); false when the frame is over the rate. */
+export function takeToken(conn: Connection, now: number, rate: number, burst: number): boolean {
+  conn.tokens = Math.min(burst, conn.tokens + (now - conn.refilledAt) * rate / 1000);
+  conn.refilledAt = now;
+  if (conn.tokens < 1) return false;
+  conn.tokens -= 1;
+  return true;
+}

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { type Connection, createLoginGate, exceedsBytes, takeToken } from "./connection.ts";
+
+Deno.test("login gate: capped in all and per address; a socket that leaves frees its slot", () => {
+  const gate = createLoginGate(3, 2);
+  assert.equal(gate.admit("a"), null);
+  assert.equal(gate.admit("a"), null);
+  assert.equal(gate.admit("a"), "address");
+  assert.equal(gate.admit("b"), null);
+  assert.equal(gate.admit("c"), "busy");
+  assert.equal(gate.count(), 3);
+  gate.leave("a");
+  assert.equal(gate.admit("c"), null);
+  assert.equal(gate.admit("a"), "busy");
+  gate.leave("b");
+  assert.equal(gate.admit("a"), null);
+  assert.equal(gate.admit("a"), "busy");
+});
+
+Deno.test("token bucket: a burst, then the rate", () => {
+  const conn = { tokens: 3, refilledAt: 0 } as Connection;
+  const taken = [0, 0, 0, 0].map(() => takeToken(conn, 0, 2, 3));
+  assert.deepEqual(taken, [true, true, true, false]);
+  assert.equal(takeToken(conn, 499, 2, 3), false); // 0.998 of a token
+  assert.equal(takeToken(conn, 500, 2, 3), true);
+  assert.equal(takeToken(conn, 10_000, 2, 3), true); // refilled to the burst, not beyond
+  assert.equal(conn.tokens, 2);
+});
+
+Deno.test("exceedsBytes counts UTF-8 bytes, not characters", () => {
+  assert.equal(exceedsBytes("abc", 3), false);
+  assert.equal(exceedsBytes("abcd", 3), true);
+  assert.equal(exceedsBytes("é".repeat(2), 3), true); // 4 bytes in 2 characters
+  assert.equal(exceedsBytes("€", 3), false);
+});
