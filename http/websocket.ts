@@ -13,6 +13,28 @@ export function trySend(socket: WebSocket, text: string): boolean {
   }
 }
 
+/**
+ * A client of a broadcast feed (the dashboard feeds): its socket, and the unsent bytes it may
+ * have queued before it is closed as too slow (the limit, raised by what its snapshot or replay
+ * queued at connect).
+ */
+export interface FeedClient {
+  socket: WebSocket;
+  allowance: number;
+}
+
+/**
+ * Whether a feed client keeps up: false when Deno holds more unsent bytes for it
+ * (`bufferedAmount`) than its allowance; once it has caught up to `limit` its allowance returns
+ * to `limit`.
+ */
+export function keepsUp(client: FeedClient, limit: number): boolean {
+  const unsent = client.socket.bufferedAmount;
+  if (unsent > client.allowance) return false;
+  if (unsent <= limit) client.allowance = limit;
+  return true;
+}
+
 /** Closes a socket with a code and reason; a socket already closing is left as it is. */
 export function closeQuietly(socket: WebSocket, code: number, reason: string): void {
   try {

@@ -8,7 +8,14 @@ import { approxJsonBytes } from "../core/json_size.ts";
 import { safeEqual } from "../auth/password.ts";
 import type { AppEnv } from "../http/app_env.ts";
 import { errorResponse } from "../http/errors.ts";
-import { closeQuietly, createAddressLimit, trySend, upgradeSocket } from "../http/websocket.ts";
+import {
+  closeQuietly,
+  createAddressLimit,
+  type FeedClient,
+  keepsUp,
+  trySend,
+  upgradeSocket,
+} from "../http/websocket.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 
@@ -153,11 +160,8 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-interface Client {
-  socket: WebSocket;
-  /** Unsent bytes tolerated: the limit, plus the replay burst until the client first catches up. */
-  allowance: number;
-}
+/** A feed client; its allowance starts at the limit plus its replay burst. */
+type Client = FeedClient;
 
 /** Creates a dashboard receiver. */
 export function createDashboardReceiver(
@@ -252,14 +256,11 @@ export function createDashboardReceiver(
 
   function broadcast(text: string, bytes: number): void {
     for (const client of clients) {
-      // bufferedAmount: bytes Deno has accepted but not yet written to the socket.
-      const unsent = client.socket.bufferedAmount;
-      if (unsent > client.allowance) {
+      if (!keepsUp(client, limit)) {
         counters.clients_closed_slow++;
         drop(client, 1008, "client too slow: not reading");
         continue;
       }
-      if (unsent <= limit) client.allowance = limit;
       send(client, text);
     }
     sinceYield += bytes;

@@ -4,7 +4,7 @@
  * those only the reports that changed — built and serialized once for every client. A client
  * that does not keep up is closed.
  */
-import { closeQuietly, trySend } from "../http/websocket.ts";
+import { closeQuietly, type FeedClient, keepsUp, trySend } from "../http/websocket.ts";
 import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
@@ -75,11 +75,8 @@ export interface Feed {
   stats(): { clients: number; frames_sent: number; clients_closed_slow: number; snapshot_bytes: number };
 }
 
-interface Client {
-  socket: WebSocket;
-  /** Unsent bytes tolerated: the limit, plus the snapshot until the client first catches up. */
-  allowance: number;
-}
+/** A feed client; its allowance starts at the limit plus its snapshot. */
+type Client = FeedClient;
 
 /** Creates the feed over a dashboard state. */
 export function createFeed(state: WebState, options: FeedOptions): Feed {
@@ -145,14 +142,11 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         blocks: changes.blocks.map((b) => blockView(b, epochMs)),
       });
       for (const client of [...clients]) {
-        // bufferedAmount: bytes Deno has accepted but not yet written to the socket.
-        const unsent = client.socket.bufferedAmount;
-        if (unsent > client.allowance) {
+        if (!keepsUp(client, limit)) {
           counters.clients_closed_slow++;
           drop(client, 1008, "client too slow: not reading");
           continue;
         }
-        if (unsent <= limit) client.allowance = limit;
         send(client, text);
       }
     },
