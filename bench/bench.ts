@@ -1415,7 +1415,9 @@ function renderMarkdown(r: Results, plots: string[]): string {
       const f = e.flood!;
       L.push(
         `Nodes on websockets at \`/api\` (load process \`bench/ethstats_load.ts\`), default receivers on Postgres; the bench ` +
-          `config raises \`maxMessagesPerSecond\` and \`maxConnectionsPerAddress\` (every node comes from 127.0.0.1). ` +
+          `config raises \`maxMessagesPerSecond\`, \`maxConnectionsPerAddress\` and \`maxUnauthenticatedPerAddress\` (every node ` +
+          `comes from 127.0.0.1; the cap on sockets logging in at once stays at its default, and a node refused by it ` +
+          `connects again after 1-2 s as geth does after 10 s: "login" counts those retries). ` +
           `Paced runs follow go-ethereum's ethstats loop: each node's full report every ${r.options.ethstatsIntervalS} s on its ` +
           `own ticker (node-ping → node-pong → latency, then block, pending, stats), and on each new head of one shared chain ` +
           `(every ${r.options.ethstatsBlockIntervalS} s) block + pending from every node within 1 s of each other; logins with ` +
@@ -1431,7 +1433,9 @@ function renderMarkdown(r: Results, plots: string[]): string {
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
       );
       const row = (name: string, x: EthstatsResult) =>
-        `| ${name} | ${n0(x.nodes)} | ${x.loggedIn} in ${x.loginSeconds.toFixed(1)} s | ${
+        `| ${name} | ${n0(x.nodes)} | ${n0(x.loggedIn)} in ${x.loginSeconds.toFixed(1)} s${
+          x.connectRetries ? ` (${n0(x.connectRetries)} retried)` : ""
+        } | ${
           formatMs(x.rtt.p50Ms)
         } / ${formatMs(x.rtt.p99Ms)} / ${formatMs(x.rtt.maxMs)} | ${x.pingTimeouts} | ${x.dropped} | ${
           n0(x.messagesPerSecond)
