@@ -2,9 +2,13 @@
  * The cluster bus on NATS JetStream.
  *
  * - `publish` stores the Message in the stream (`<root>.msg.<metric type>`, msgpack) and
- *   resolves on the JetStream ack: a 200 on /data means "stored by JetStream". Through a NATS
- *   restart it keeps retrying for `publishTimeoutMs`, then fails with 503. A retry whose first
- *   attempt was stored after all is stored twice, and written once: receivers key on Message.id.
+ *   resolves on the JetStream ack. An ack that does not come within `publishTimeoutMs` (NATS
+ *   away, a leader election) leaves the report in doubt: it goes to the instance's outbox on disk
+ *   (cluster/outbox.ts), which publishes it again with the same Message id until JetStream takes
+ *   it. So a 200 means "stored by JetStream or in the outbox", a 503 (outbox at its bound,
+ *   checked before publishing) "not published at all". A report stored twice this way is written
+ *   once (receivers key on Message.id) and shown once (the live feeds drop a resent copy whose
+ *   first they saw).
  * - Durable (storage) receivers: durable pull consumers named after the receiver id, shared by
  *   every instance, so each message is handled by one instance (on NATS 2.9, which takes one
  *   filter subject per consumer, one consumer per metric type plus one for inactive agents).
@@ -25,19 +29,22 @@ import {
   DeliverPolicy,
   type JsMsg,
 } from "@nats-io/jetstream";
-import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { headers, type Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { type Bus, emptyPushCounts, type Subscription } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
 import type { QueueItem, ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../core/receiver.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
+import type { Outbox } from "./outbox.ts";
 
 export interface JetStreamQueueOptions {
   /** Redelivery delay of an unacked message (ms). */
   ackWaitMs: number;
-  /** How long `publish` keeps trying before it fails (ms). */
+  /** How long `publish` waits for the JetStream ack before the report goes to the outbox (ms). */
   publishTimeoutMs: number;
+  /** Where reports in doubt wait to be published again (opened with `republisher`). */
+  outbox: Outbox;
   log?: (line: string) => void;
 }
 
@@ -66,6 +73,37 @@ interface Tracked {
   inactive: Map<string, JsMsg[]>;
 }
 
+/** Header on a report published again from the outbox (its first copy may be in the stream). */
+export const RESENT_HEADER = "Poa-Resent";
+/** Resent reports the live feeds can recognise as already shown: the ids of this many recent reports. */
+const RECENT_IDS = 100_000;
+
+/** Publishes the outbox's reports with their Message id as JetStream's de-duplication id. */
+export function republisher(nats: NatsRuntime): (messages: Message[]) => Promise<void> {
+  return async (messages) => {
+    const h = headers();
+    h.set(RESENT_HEADER, "1");
+    await Promise.all(
+      messages.map((m) =>
+        nats.js.publish(nats.subjects.message(m.dataType), encode(m), {
+          msgID: m.id,
+          headers: h,
+          timeout: 5000,
+        })
+      ),
+    );
+  };
+}
+
+/** Rejects with `timedOut` unless `promise` settles within `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => timer = setTimeout(() => reject(new Error(`no ack within ${ms} ms`)), ms)),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
 export async function consumerName(receiverId: string): Promise<string> {
   if (/^[A-Za-z0-9_-]{1,64}$/.test(receiverId)) return receiverId;
@@ -91,6 +129,8 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
 
   const published = new Map<string, number>();
   const pushes = emptyPushCounts();
+  const { outbox } = options;
+  let resentDropped = 0;
 
   function decodeItem(jm: { subject: string; data: Uint8Array }): QueueItem | undefined {
     try {
@@ -250,11 +290,22 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
    * live queues themselves: what is published while this instance is disconnected is missed.
    */
   function startLive(live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }>): void {
+    /** Ids of the reports shown lately, oldest first: a resent copy of one of them is dropped. */
+    const recent = new Set<string>();
     liveSubscription = nats.nc.subscribe(subjects.all, {
       callback: (err, msg) => {
         if (err) return;
         const item = decodeItem(msg);
         if (!item) return;
+        if (item.kind === "message") {
+          const id = item.message.id;
+          if (recent.has(id) && msg.headers?.get(RESENT_HEADER)) {
+            resentDropped++;
+            return;
+          }
+          recent.add(id);
+          if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
+        }
         for (const { runner, subscribe } of live) {
           if (wants(subscribe, item)) pushes[runner.push(item)]++;
         }
@@ -318,32 +369,37 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
       return {
         async publish(message) {
           published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
-          const data = encode(message);
-          const subject = subjects.message(message.dataType);
-          const deadline = Date.now() + options.publishTimeoutMs;
-          for (let attempt = 0;; attempt++) {
-            const left = deadline - Date.now();
+          if (outbox.full()) {
+            throw new AppError(
+              503,
+              "queue_unavailable",
+              "the message queue is unreachable and this instance's outbox is full; the report was not stored, send it again",
+              { "retry-after": "5" },
+            );
+          }
+          // Behind what waits in the outbox: an agent's reports reach the stream in order.
+          if (!outbox.busy()) {
             try {
-              // No Nats-Msg-Id: server-side dedupe halves publish throughput, and a retried
-              // publish stored twice is written once anyway (receivers key on Message.id).
-              await js.publish(subject, data, {
-                timeout: Math.max(250, Math.min(left, 5000)),
-              });
+              await within(
+                js.publish(subjects.message(message.dataType), encode(message), {
+                  timeout: options.publishTimeoutMs,
+                }),
+                options.publishTimeoutMs,
+              );
               return { state: "published" };
-            } catch (err) {
-              const delay = Math.min(500, 50 * 2 ** attempt);
-              if (Date.now() + delay >= deadline) {
-                console.error(`cluster: publishing ${message.id} failed:`, (err as Error).message);
-                throw new AppError(
-                  503,
-                  "queue_unavailable",
-                  "the message queue did not accept the report in time; send it again",
-                  { "retry-after": "1" },
-                );
-              }
-              await sleep(delay);
+            } catch {
+              // In doubt (no ack in time, connection lost): the outbox publishes it again.
             }
           }
+          try {
+            await outbox.accept(message);
+          } catch (err) {
+            console.error(`cluster: writing ${message.id} to the outbox failed:`, (err as Error).message);
+            throw new AppError(503, "queue_unavailable", "the report could not be queued; send it again", {
+              "retry-after": "1",
+            });
+          }
+          return { state: "published" };
         },
         inactive(agentId) {
           const data = encode({ agentId });
@@ -364,7 +420,11 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           })();
         },
         stats() {
-          return { published: Object.fromEntries(published), pushes: { ...pushes } };
+          return {
+            published: Object.fromEntries(published),
+            pushes: { ...pushes },
+            outbox: { ...outbox.stats(), live_resent_dropped: resentDropped },
+          };
         },
       };
     },

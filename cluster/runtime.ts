@@ -9,9 +9,10 @@ import type { AuthStore } from "../auth/store.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import { type Config, ConfigError } from "../core/config.ts";
 import { createClusterActivityMonitor } from "./activity.ts";
-import { createJetStreamQueue, type JetStreamQueue } from "./jetstream_queue.ts";
+import { createJetStreamQueue, type JetStreamQueue, republisher } from "./jetstream_queue.ts";
 import { connectNats, type NatsRuntime } from "./nats.ts";
 import { withNatsInvalidations } from "./nats_auth_store.ts";
+import { openOutbox } from "./outbox.ts";
 import { createPgAuthStore } from "./pg_auth_store.ts";
 
 /** The cluster parts of one instance. */
@@ -49,9 +50,17 @@ export async function openCluster(
   }
   const nats = await connectNats(cluster.nats, { log });
   log(`cluster: connected to NATS ${nats.nc.getServer()} (JetStream stream ${nats.subjects.stream})`);
+  const outbox = await openOutbox({
+    dir: `${config.dataDir}/outbox`,
+    maxBytes: cluster.nats.outboxMaxBytes,
+    publish: republisher(nats),
+  });
+  const waiting = outbox.stats().pending;
+  if (waiting > 0) log(`cluster: publishing ${waiting} report(s) left in the outbox`);
   const queue = createJetStreamQueue(nats, {
     ackWaitMs: cluster.nats.ackWaitSeconds * 1000,
     publishTimeoutMs: cluster.nats.publishTimeoutMs,
+    outbox,
     log,
   });
   let store: AuthStore | undefined;
@@ -77,6 +86,7 @@ export async function openCluster(
       return closing ??= (async () => {
         activity?.close();
         queue.release();
+        await outbox.close(); // what is left is published at the next start
         try {
           await store?.close();
         } catch (err) {

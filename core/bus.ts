@@ -17,8 +17,12 @@ export interface Bus {
   publish(message: Message): PublishResult | Promise<PublishResult>;
   /** Tells every receiver that an agent went inactive. */
   inactive(agentId: string): void;
-  /** Messages published per metric type, and push outcomes (for /metrics). */
-  stats(): { published: Record<string, number>; pushes: Record<PushResult, number> };
+  /** Messages published per metric type, push outcomes, the cluster outbox's counters (for /metrics). */
+  stats(): {
+    published: Record<string, number>;
+    pushes: Record<PushResult, number>;
+    outbox?: Record<string, number>;
+  };
 }
 
 const PUBLISHED: PublishResult = { state: "published" };

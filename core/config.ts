@@ -35,8 +35,13 @@ const clusterSchema = z.object({
     maxAgeSeconds: z.number().int().positive().default(86_400),
     /** A delivered message not acked within this is redelivered (to any instance). */
     ackWaitSeconds: z.number().int().positive().default(30),
-    /** How long /data waits for the JetStream ack (through reconnects) before answering 503. */
-    publishTimeoutMs: z.number().int().positive().default(10_000),
+    /**
+     * How long a report waits for the JetStream ack before it goes to the instance's outbox
+     * (`<dataDir>/outbox`), which publishes it again until JetStream takes it (cluster/outbox.ts).
+     */
+    publishTimeoutMs: z.number().int().positive().default(2_000),
+    /** Bytes of reports the outbox holds on disk; beyond it reports get 503 before any publish. */
+    outboxMaxBytes: z.number().int().positive().default(512 * 1024 * 1024),
   }).strict(),
   /** Where users, banned tokens and the JWT secret live: Postgres (`postgres.url`) or `kv.path`. */
   authStore: z.enum(["kv", "postgres"]).default("postgres"),

@@ -65,6 +65,15 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
         "Items handed to receiver queues, by outcome (queued, spilled, dropped_oldest, closed, filtered, full).",
       samples: samplesBy("outcome", bus.pushes),
     },
+    ...(bus.outbox
+      ? [{
+        name: "poa_cluster_outbox",
+        type: "gauge" as const,
+        help: "Cluster outbox: reports waiting to be published again (pending, bytes), written to it, " +
+          "published from it, failed attempts, resent copies the live feeds dropped.",
+        samples: samplesBy("stat", bus.outbox),
+      }]
+      : []),
     {
       name: "poa_agents_known",
       type: "gauge",

@@ -59,6 +59,8 @@ export interface NatsProcess {
   readonly running: boolean;
   start(): Promise<void>;
   kill(signal?: Deno.Signal): Promise<void>;
+  /** Sends a signal without waiting for anything (SIGSTOP, SIGCONT). */
+  signal(signal: Deno.Signal): void;
   output(): string;
 }
 
@@ -181,6 +183,7 @@ function processHandle(
 ): {
   start(): Promise<void>;
   kill(signal?: Deno.Signal): Promise<void>;
+  signal(signal: Deno.Signal): void;
   readonly running: boolean;
   output(): string;
 } {
@@ -228,6 +231,9 @@ function processHandle(
       await c.exited;
       clearTimeout(timer);
       running = false;
+    },
+    signal(signal) {
+      if (running) child?.proc.kill(signal);
     },
     output: () => out.text(),
   };
@@ -280,10 +286,14 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       },
       start: () => natsHandle.start(),
       kill: (signal) => natsHandle.kill(signal),
+      signal: (signal) => natsHandle.signal(signal),
       output: () => natsHandle.output(),
     };
     await nats.start();
-    cleanups.push(() => nats.kill("SIGTERM"));
+    cleanups.push(() => {
+      nats.signal("SIGCONT"); // a paused server would not hear the SIGTERM
+      return nats.kill("SIGTERM");
+    });
 
     // One Postgres for all.
     let databaseUrl = options.databaseUrl ?? Deno.env.get("DATABASE_URL");

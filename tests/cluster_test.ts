@@ -427,3 +427,77 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "cluster: nats-server paused (SIGSTOP) under load, agents resending what got an error: every report stored once and shown once",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    await withCluster({ cluster: { nats: { publishTimeoutMs: 1000 } } }, async (cluster, pg) => {
+      const token = await agentSession(cluster.instances[0]!.url);
+      // A live feed on every instance: each must show each report once, wherever it came in.
+      const feeds = await Promise.all(cluster.instances.map((i) => dashboard(i.url, cluster.wsSecret)));
+      const total = 600;
+      const accepted = new Set<string>();
+      const errors = new Map<number, number>();
+      let paused: Promise<void> | undefined;
+      using client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+      let next = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < total) {
+          const id = `resend-${next++}`;
+          // An agent: the same report again until it is answered 200.
+          for (let attempt = 0;; attempt++) {
+            let status = 0;
+            try {
+              status = await post(cluster.url, "/data", token, {
+                id,
+                type: "ethereum_metrics",
+                data: statisticsSynced,
+              }, client);
+            } catch {
+              status = 0;
+            }
+            if (status === 200) break;
+            errors.set(status, (errors.get(status) ?? 0) + 1);
+            assert.ok(attempt < 200, `${id}: no 200 after 200 attempts`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          accepted.add(id);
+          if (!paused && accepted.size >= 200) {
+            paused = (async () => {
+              cluster.nats.signal("SIGSTOP");
+              await new Promise((r) => setTimeout(r, 4000));
+              cluster.nats.signal("SIGCONT");
+            })();
+          }
+        }
+      }));
+      await paused;
+      await assertStoredOnce(pg, accepted, 30_000);
+      const shown = (f: Frame) => f.agent_id.startsWith("resend-") && !isInactive(f);
+      for (const [i, feed] of feeds.entries()) {
+        await until(
+          () => new Set(feed.frames.filter(shown).map((f) => f.agent_id)).size === total,
+          20_000,
+          `feed ${i}`,
+        );
+        await new Promise((r) => setTimeout(r, 500)); // a late duplicate would arrive by now
+        const seen = new Map<string, number>();
+        for (const f of feed.frames.filter(shown)) seen.set(f.agent_id, (seen.get(f.agent_id) ?? 0) + 1);
+        const twice = [...seen].filter(([, n]) => n > 1);
+        assert.deepEqual(twice, [], `instance ${i} showed reports more than once`);
+      }
+      // The pause sent reports through the outboxes (200 after publishTimeoutMs), not back as errors.
+      const outboxed = await Promise.all(cluster.instances.map(async (i) => {
+        const text = await (await fetch(`${i.url}/metrics`)).text();
+        return Number(/poa_cluster_outbox\{stat="accepted_total"\} (\d+)/.exec(text)?.[1] ?? 0);
+      }));
+      assert.ok(outboxed.reduce((a, b) => a + b, 0) > 0, `no report went through an outbox: ${outboxed}`);
+      console.log(
+        `outboxed per instance ${outboxed.join(", ")}; errors answered: ${JSON.stringify([...errors])}`,
+      );
+      await Promise.all(feeds.map((f) => f.close()));
+    });
+  },
+});
