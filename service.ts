@@ -9,6 +9,7 @@ import { createApp } from "./app.ts";
 import { createLoginLimiter, type LoginLimiter } from "./auth/login_limit.ts";
 import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
+import { withDeadline } from "./auth/store.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
@@ -219,7 +220,10 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       await (await database?.catch(() => undefined))?.close();
     });
 
-    const store = await runtime.openAuthStore({ kv, postgres: postgresClient });
+    const store = withDeadline(
+      await runtime.openAuthStore({ kv, postgres: postgresClient }),
+      config.authStoreTimeoutMs,
+    );
     let secret = config.jwt.secret;
     if (!secret) {
       const stored = await store.ensureSecret(randomString(64));

@@ -47,3 +47,41 @@ export interface AuthStore {
   watch(onChange: (change: AuthChange) => void): () => void;
   close(): void | Promise<void>;
 }
+
+/** The store did not answer within its deadline (Postgres away or stuck): the caller answers 503. */
+export class StoreUnavailableError extends Error {
+  constructor(what: string, timeoutMs: number) {
+    super(`the auth store did not answer ${what} within ${timeoutMs} ms`);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/**
+ * The store with a deadline on every call: a login or admin call while the store's database is
+ * unreachable fails after `timeoutMs` with StoreUnavailableError instead of waiting for TCP
+ * timeouts (the call itself is left to finish or fail on its own).
+ */
+export function withDeadline(store: AuthStore, timeoutMs: number): AuthStore {
+  const bounded =
+    <A extends unknown[], R>(what: string, call: (...args: A) => Promise<R>) => (...args: A) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([
+        call(...args),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StoreUnavailableError(what, timeoutMs)), timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    };
+  return {
+    createUser: bounded("createUser", (user) => store.createUser(user)),
+    getUser: bounded("getUser", (name) => store.getUser(name)),
+    listUsers: bounded("listUsers", () => store.listUsers()),
+    deleteUser: bounded("deleteUser", (name) => store.deleteUser(name)),
+    setActive: bounded("setActive", (name, active, epoch) => store.setActive(name, active, epoch)),
+    banToken: bounded("banToken", (ban) => store.banToken(ban)),
+    listBans: bounded("listBans", () => store.listBans()),
+    ensureSecret: bounded("ensureSecret", (candidate) => store.ensureSecret(candidate)),
+    watch: (onChange) => store.watch(onChange),
+    close: () => store.close(),
+  };
+}

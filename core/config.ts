@@ -175,6 +175,8 @@ export const configSchema = z.object({
     maxBurstHoldMs: 2_000,
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
+  /** Longest a login or admin call waits for the auth store (Postgres in a cluster) before a 503. */
+  authStoreTimeoutMs: z.number().int().positive().default(5_000),
   cluster: clusterSchema.optional(),
 }).strict();
 

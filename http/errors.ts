@@ -1,4 +1,5 @@
 /** One error vocabulary for the whole service, mapped to HTTP in one place. */
+import { StoreUnavailableError } from "../auth/store.ts";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
@@ -40,8 +41,15 @@ export function errorResponse(
   });
 }
 
-/** Hono `onError` handler: AppErrors keep their status, anything else is a logged 500. */
+/**
+ * Hono `onError` handler: AppErrors keep their status, an auth store past its deadline is a 503
+ * with Retry-After, anything else is a logged 500.
+ */
 export function handleError(err: Error, c: Context): Response {
+  if (err instanceof StoreUnavailableError) {
+    c.header("retry-after", "5");
+    return c.json(errorBody("auth_store_unavailable", `${err.message}; retry shortly`), 503);
+  }
   if (err instanceof AppError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     return c.json(errorBody(err.code, err.message), err.status);

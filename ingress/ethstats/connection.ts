@@ -18,6 +18,7 @@ export const POLICY_VIOLATION = 1008;
 export const MESSAGE_TOO_BIG = 1009;
 export const GOING_AWAY = 1001;
 export const INTERNAL_ERROR = 1011;
+export const TRY_AGAIN_LATER = 1013;
 
 // The node requires exactly this reply; anything else is "unauthorized".
 export const READY = '{"emit":["ready"]}';

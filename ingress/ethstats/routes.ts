@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
 import type { AuthService } from "../../auth/service.ts";
+import { StoreUnavailableError } from "../../auth/store.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
 import { type AppEnv, clientAddress } from "../../http/app_env.ts";
 import type { Bus } from "../../core/bus.ts";
@@ -32,6 +33,7 @@ import {
   sendFrame,
   SWEEP_INTERVAL_MS,
   takeToken,
+  TRY_AGAIN_LATER,
 } from "./connection.ts";
 import { authenticateHello } from "./credentials.ts";
 import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
@@ -337,6 +339,13 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       return;
     }
     login(conn, hello.data).catch((err) => {
+      counters.logins_failed++;
+      if (err instanceof StoreUnavailableError) {
+        // Not a refusal: the node connects again (geth after 10 s) and is checked then.
+        const frame = errorFrame("auth_store_unavailable", `${err.message}; retry shortly`);
+        drop(conn, frame, TRY_AGAIN_LATER, "auth store unavailable");
+        return;
+      }
       console.error("ethstats: login crashed:", err);
       drop(conn, null, POLICY_VIOLATION, "unauthorized");
     });

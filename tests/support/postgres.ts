@@ -15,6 +15,11 @@ export interface TestPostgres {
   stop(): Promise<void>;
   /** Starts the same server again on the same port and data (embedded only). */
   start(): Promise<void>;
+  /**
+   * Freezes the server and its backends (SIGSTOP: connections stay open, nothing answers) or
+   * thaws them (SIGCONT) — a stuck database, not a stopped one (embedded only).
+   */
+  freeze(on: boolean): Promise<void>;
   /** Ends the pool and removes everything: the database, or the server and its directory. */
   close(): Promise<void>;
 }
@@ -45,6 +50,7 @@ async function freshDatabase(serverUrl: string): Promise<TestPostgres> {
     sql,
     stop: unsupported,
     start: unsupported,
+    freeze: unsupported,
     close() {
       closing ??= (async () => {
         try {
@@ -73,6 +79,14 @@ async function embeddedServer(): Promise<TestPostgres> {
   const sql = postgres(url, { max: 10, onnotice: () => {} });
   let current: typeof server | undefined = server;
   let closing: Promise<void> | undefined;
+  let frozen = false;
+  async function freeze(on: boolean): Promise<void> {
+    const postmaster = Number((await Deno.readTextFile(`${dataDir}/pgdata/postmaster.pid`)).split("\n")[0]);
+    for (const pid of [postmaster, ...await childrenOf(postmaster)]) {
+      Deno.kill(pid, on ? "SIGSTOP" : "SIGCONT");
+    }
+    frozen = on;
+  }
   return {
     url,
     sql,
@@ -84,9 +98,11 @@ async function embeddedServer(): Promise<TestPostgres> {
       if (closing) throw new Error("the test database is closed");
       current ??= await startEmbeddedPostgres({ dataDir, port });
     },
+    freeze,
     close() {
       closing ??= (async () => {
         try {
+          if (frozen) await freeze(false);
           await sql.end({ timeout: 1 });
           await current?.stop();
           current = undefined;
@@ -97,4 +113,21 @@ async function embeddedServer(): Promise<TestPostgres> {
       return closing;
     },
   };
+}
+
+/** Pids whose parent is `pid` (from /proc). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      // pid (comm) state ppid …: comm may hold spaces, so read after the last ")"
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(entry.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
