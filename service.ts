@@ -123,6 +123,7 @@ export function defaultReceivers(config: Config): ReceiverConfig[] {
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? ((line: string) => console.log(line));
   const built = await buildService(config, options);
+  const trustedProxies = config.trustedProxies.length > 0 ? new Set(config.trustedProxies) : undefined;
   try {
     const listeners: ListenerInfo[] = [];
     for (const listen of config.listen) {
@@ -136,7 +137,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
             key: await Deno.readTextFile(listen.tls.keyFile),
           }
           : undefined,
-        handler: (req, info) => app.fetch(req, info),
+        handler: trustedProxies
+          ? (req, info) =>
+            app.fetch(req, { remoteAddr: info.remoteAddr, completed: info.completed, trustedProxies })
+          : (req, info) => app.fetch(req, info),
         onError: (err: unknown) => {
           console.error("listener error:", err);
           return new Response(JSON.stringify({ error: "internal_error", message: "internal server error" }), {

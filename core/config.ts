@@ -125,6 +125,11 @@ export const configSchema = z.object({
   }).strict().default({ maxFailures: 10, windowSeconds: 300 }),
   /** The original accepted 8 MB; the POA agent's history of 41 blocks is 1–2 MB on a busy chain. */
   bodyLimitBytes: z.number().int().positive().default(8_000_000),
+  /**
+   * Addresses of the proxies in front (a load balancer): for requests from them the client is
+   * the rightmost untrusted `X-Forwarded-For` entry, so per-address limits see the real client.
+   */
+  trustedProxies: z.array(z.string().min(1)).default([]),
   /** Nodes that speak the ethstats websocket protocol directly (go-ethereum --ethstats). */
   ethstats: z.object({
     enabled: z.boolean().default(true),
