@@ -1435,11 +1435,11 @@ function renderMarkdown(r: Results, plots: string[]): string {
       const row = (name: string, x: EthstatsResult) =>
         `| ${name} | ${n0(x.nodes)} | ${n0(x.loggedIn)} in ${x.loginSeconds.toFixed(1)} s${
           x.connectRetries ? ` (${n0(x.connectRetries)} retried)` : ""
-        } | ${
-          formatMs(x.rtt.p50Ms)
-        } / ${formatMs(x.rtt.p99Ms)} / ${formatMs(x.rtt.maxMs)} | ${x.pingTimeouts} | ${x.dropped} | ${
-          n0(x.messagesPerSecond)
-        } | ${cpuPerFrameUs(x).toFixed(0)} µs | ${mb(x.serverRssMaxBytes)} |`;
+        } | ${formatMs(x.rtt.p50Ms)} / ${formatMs(x.rtt.p99Ms)} / ${
+          formatMs(x.rtt.maxMs)
+        } | ${x.pingTimeouts} | ${x.dropped} | ${n0(x.messagesPerSecond)} | ${
+          cpuPerFrameUs(x).toFixed(0)
+        } µs | ${mb(x.serverRssMaxBytes)} |`;
       L.push(row("flood", f), ...e.paced!.map((x) => row("paced", x)));
       if (e.bare) L.push(row("paced, bare server", e.bare));
       L.push("");

@@ -20,7 +20,10 @@ Deno.test("clientAddress: X-Forwarded-For only from a trusted proxy, its rightmo
   // A client's own header is further left: HAProxy appended what it saw.
   assert.equal(await addressOf("127.0.0.1", "6.6.6.6, 198.51.100.7", ["127.0.0.1"]), "198.51.100.7");
   // Two proxies in a row.
-  assert.equal(await addressOf("127.0.0.1", "198.51.100.7, 10.1.1.1", ["127.0.0.1", "10.1.1.1"]), "198.51.100.7");
+  assert.equal(
+    await addressOf("127.0.0.1", "198.51.100.7, 10.1.1.1", ["127.0.0.1", "10.1.1.1"]),
+    "198.51.100.7",
+  );
   assert.equal(await addressOf("127.0.0.1", undefined, ["127.0.0.1"]), "127.0.0.1");
   assert.equal(await addressOf("127.0.0.1", " , ", ["127.0.0.1"]), "127.0.0.1");
 });
