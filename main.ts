@@ -14,7 +14,7 @@ async function main(): Promise<number> {
   let service;
   try {
     checkReceiverTypes(builtinReceiverTypes(), config.receivers ?? []);
-    service = await startService(config, { env: Deno.env.toObject() });
+    service = await startService(config, { env: loaded.env });
   } catch (err) {
     // Start-up errors an operator can fix (a port in use, a bad receiver option, an unreachable
     // database) are one line and exit code 2, not a stack trace.

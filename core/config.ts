@@ -180,6 +180,12 @@ export const configSchema = z.object({
     maxBurstHoldMs: 2_000,
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * A file of \`KEY=value\` lines read as environment variables (POA_ADMIN_PASSWORD, POA_WS_SECRET,
+   * POA_JWT_SECRET, DATABASE_URL…; the process environment wins), relative to the config file:
+   * secrets kept out of the config. Refused when others may read it (mode must be 0600 or 0400).
+   */
+  envFile: z.string().min(1).optional(),
   /** Longest a login or admin call waits for the auth store (Postgres in a cluster) before a 503. */
   authStoreTimeoutMs: z.number().int().positive().default(5_000),
   cluster: clusterSchema.optional(),
@@ -239,8 +245,48 @@ export function applyEnv(config: Config, env: ConfigEnv): Config {
   return out;
 }
 
+/** Reads `envFile`: `KEY=value` lines (blank lines and `#` comments skipped), owner-only. */
+export async function readEnvFile(path: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    const info = await Deno.stat(path);
+    if (info.mode !== null && (info.mode & 0o077) !== 0) {
+      throw new ConfigError(
+        `envFile ${path} may be read by others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 ${path}`,
+      );
+    }
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read envFile ${path}: ${(err as Error).message}`);
+  }
+  const out: Record<string, string> = {};
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`envFile ${path}:${i + 1}: expected KEY=value`);
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
 /** Reads and validates a config file (or the defaults when `path` is undefined). */
-export async function loadConfig(path: string | undefined, env: ConfigEnv = {}): Promise<Config> {
+export async function loadConfig(
+  path: string | undefined,
+  env: Record<string, string | undefined> = {},
+): Promise<Config> {
+  return (await loadConfigAndEnv(path, env)).config;
+}
+
+/**
+ * The config and the environment it was read with: `env` over the config's `envFile`
+ * (what the service reads from the environment, e.g. POA_WS_SECRET, comes from both).
+ */
+export async function loadConfigAndEnv(
+  path: string | undefined,
+  env: Record<string, string | undefined> = {},
+): Promise<{ config: Config; env: Record<string, string> }> {
   let raw: unknown = {};
   if (path !== undefined) {
     let text: string;
@@ -255,7 +301,20 @@ export async function loadConfig(path: string | undefined, env: ConfigEnv = {}):
       throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
     }
   }
-  return applyEnv(parseConfig(raw), env);
+  const parsed = parseConfig(raw);
+  let merged = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  if (parsed.envFile !== undefined) {
+    const base = path === undefined
+      ? Deno.cwd()
+      : path.includes("/")
+      ? path.slice(0, path.lastIndexOf("/"))
+      : ".";
+    const file = parsed.envFile.startsWith("/") ? parsed.envFile : `${base}/${parsed.envFile}`;
+    merged = { ...await readEnvFile(file), ...merged };
+  }
+  return { config: applyEnv(parsed, merged), env: merged };
 }
 
 /** The config path from `--config <path>` / `--config=<path>` or `POA_CONFIG`. */
@@ -276,9 +335,9 @@ export function configPathFrom(args: string[], env: { POA_CONFIG?: string }): st
 export async function loadProcessConfig(
   args: string[] = Deno.args,
   env: Record<string, string> = Deno.env.toObject(),
-): Promise<{ ok: true; config: Config } | { ok: false; message: string }> {
+): Promise<{ ok: true; config: Config; env: Record<string, string> } | { ok: false; message: string }> {
   try {
-    return { ok: true, config: await loadConfig(configPathFrom(args, env), env) };
+    return { ok: true, ...await loadConfigAndEnv(configPathFrom(args, env), env) };
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, message: err.message };
     throw err;

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { applyEnv, ConfigError, configPathFrom, loadConfig, parseConfig } from "./config.ts";
+import {
+  applyEnv,
+  ConfigError,
+  configPathFrom,
+  loadConfig,
+  loadConfigAndEnv,
+  parseConfig,
+} from "./config.ts";
 
 Deno.test("no config file gives defaults that run: one listener serving every route group", () => {
   const config = parseConfig({});
@@ -103,5 +110,28 @@ Deno.test("loadConfig reports unreadable files and invalid JSON", async () => {
     assert.equal((await loadConfig(path)).inactivityTimeoutMs, 100);
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("envFile: secrets read from an owner-only file beside the config; the process environment wins", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-envfile-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ envFile: "secrets.env" }));
+    await Deno.writeTextFile(
+      `${dir}/secrets.env`,
+      "# shared by the instances\nPOA_ADMIN_PASSWORD=from-the-file-123\n\nDATABASE_URL=postgres://u:p@db/poa\nPOA_WS_SECRET=ws-from-file\n",
+      { mode: 0o600 },
+    );
+    const { config, env } = await loadConfigAndEnv(`${dir}/config.json`, { POA_WS_SECRET: "ws-from-env" });
+    assert.deepEqual(config.admins.find((a) => a.name === "admin")?.password, "from-the-file-123");
+    assert.equal(config.postgres.url, "postgres://u:p@db/poa");
+    assert.equal(env.POA_WS_SECRET, "ws-from-env");
+    await Deno.chmod(`${dir}/secrets.env`, 0o644);
+    await assert.rejects(loadConfigAndEnv(`${dir}/config.json`, {}), /may be read by others \(mode 644\)/);
+    await Deno.writeTextFile(`${dir}/secrets.env`, "not a pair\n", { mode: 0o600 });
+    await Deno.chmod(`${dir}/secrets.env`, 0o600);
+    await assert.rejects(loadConfigAndEnv(`${dir}/config.json`, {}), /secrets.env:1: expected KEY=value/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
