@@ -380,9 +380,13 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           // Behind what waits in the outbox: an agent's reports reach the stream in order.
           if (!outbox.busy()) {
             try {
+              // An id from the agent's Idempotency-Key is JetStream's de-duplication id: a resend
+              // within the stream's window (2 min) is stored once.
+              const dedupe = message.idempotent ? { msgID: message.id } : {};
               await within(
                 js.publish(subjects.message(message.dataType), encode(message), {
                   timeout: options.publishTimeoutMs,
+                  ...dedupe,
                 }),
                 options.publishTimeoutMs,
               );

@@ -3,6 +3,7 @@
  * published: receivers must not change a message or its data, which other messages may share
  * (equal block bodies are one object, core/shared_blocks.ts).
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 /**
@@ -17,8 +18,13 @@ export const agentIdSchema = z.string({ error: "must be a string" })
   .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
 
 export interface Message {
-  /** Unique per accepted report; receivers use it to make writes idempotent. */
+  /**
+   * Unique per accepted report; receivers use it to make writes idempotent. Derived from the
+   * agent's `Idempotency-Key` when it sent one (then `idempotent` is set): a resend has the same id.
+   */
   id: string;
+  /** The id derives from the agent's Idempotency-Key: the cluster bus lets JetStream drop a resend. */
+  idempotent?: true;
   agentId: string;
   /** The metric type, e.g. `ethereum_metrics`; the bus routes on it. */
   dataType: string;
@@ -50,4 +56,17 @@ export function payloadBody(message: Message): Record<string, unknown> | undefin
 export function dataBody(data: Record<string, unknown>): Record<string, unknown> | undefined {
   const b = data["body"];
   return b !== null && typeof b === "object" && !Array.isArray(b) ? b as Record<string, unknown> : undefined;
+}
+
+/**
+ * The Message id of a report sent with an `Idempotency-Key`: a UUID (version 8, RFC 9562) from
+ * SHA-256 of the user and the key, so one agent's resend maps to the same id and two users'
+ * keys never collide.
+ */
+export function idempotentId(user: string, key: string): string {
+  const h = createHash("sha256").update(user).update("\n").update(key).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80; // version 8
+  h[8] = (h[8]! & 0x3f) | 0x80; // variant 10
+  const x = h.subarray(0, 16).toString("hex");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

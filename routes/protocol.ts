@@ -9,7 +9,7 @@ import type { AppEnv } from "../http/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
-import { agentIdSchema } from "../core/message.ts";
+import { agentIdSchema, idempotentId } from "../core/message.ts";
 import { shareBlockPayload, type SharedBlocks } from "../core/shared_blocks.ts";
 
 export interface ProtocolRoutesDeps {
@@ -25,6 +25,8 @@ export interface ProtocolRoutesDeps {
 
 const agentId = agentIdSchema;
 const idBody = z.object({ id: agentId });
+/** An agent's `Idempotency-Key`: its resend of a report carries the same key (README, Protocol). */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** A JSON object (a map once decoded), kept as it is: no copy of the agent's payload. */
 function isMap(value: unknown): value is Record<string, unknown> {
@@ -72,7 +74,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
   async function accept<S extends z.ZodType>(
     c: Context<AppEnv>,
     schema: S,
-  ): Promise<{ value: z.infer<S>; bytes: number }> {
+  ): Promise<{ value: z.infer<S>; bytes: number; user: string }> {
     const req = c.req.raw;
     const encoding = encodingOf(req.headers.get("content-type"));
     if (encoding === null) {
@@ -88,7 +90,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
     const body = await readLimited(req, limit);
-    return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength };
+    return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength, user: check.user };
   }
 
   const app = new Hono<AppEnv>();
@@ -100,9 +102,19 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
   });
 
   app.post("/data", async (c) => {
-    const { value, bytes } = await accept(c, dataBody);
+    const key = c.req.header("idempotency-key");
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new AppError(
+        422,
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1-200 printable ASCII characters",
+      );
+    }
+    const { value, bytes, user } = await accept(c, dataBody);
     const published = bus.publish({
-      id: crypto.randomUUID(),
+      ...(key === undefined
+        ? { id: crypto.randomUUID() }
+        : { id: idempotentId(user, key), idempotent: true }),
       agentId: value.id,
       dataType: value.type,
       messageType: "data",

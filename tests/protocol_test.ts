@@ -213,3 +213,41 @@ Deno.test("an agent that stops pinging is reported inactive once", () =>
     await new Promise((r) => setTimeout(r, 400));
     assert.deepEqual(h.recorder.inactiveAgents, ["sleepy"], "reported once");
   }, { inactivityTimeoutMs: 200 }));
+
+Deno.test("/data with an Idempotency-Key: a resend keeps the Message id (per user); a malformed key is 422", () =>
+  withHarness(async (h) => {
+    const one = await userWithToken(h);
+    const two = await userWithToken(h);
+    const body = { id: "k1", type: "ethereum_metrics", data: { type: "pending", body: { pending: 1 } } };
+    const send = (token: string, key?: string) =>
+      h.app.request(
+        "/data",
+        withBody("json", body, {
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(key === undefined ? {} : { "idempotency-key": key }),
+          },
+        }),
+      );
+    for (
+      const [token, key] of [[one.token, "r-1"], [one.token, "r-1"], [two.token, "r-1"], [
+        one.token,
+        undefined,
+      ]]
+    ) {
+      const res = await send(token!, key);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    }
+    await waitFor(() => h.recorder.messages.length === 4);
+    const [first, resend, otherUser, unkeyed] = h.recorder.messages;
+    assert.equal(resend!.id, first!.id);
+    assert.equal(first!.idempotent, true);
+    assert.match(first!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(otherUser!.id, first!.id);
+    assert.notEqual(unkeyed!.id, first!.id);
+    assert.equal(unkeyed!.idempotent, undefined);
+    for (const bad of ["", "has space", "x".repeat(201), "é"]) {
+      await expectError(await send(one.token, bad), 422, "invalid_idempotency_key");
+    }
+  }));
