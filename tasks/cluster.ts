@@ -1,20 +1,30 @@
 /**
- * A whole cluster on one machine, for demos and tests (`deno task cluster`): nats-server with
- * JetStream (file storage), Postgres (DATABASE_URL, or an embedded server), N instances of the
- * service as child processes on their own ports, and the round-robin TCP balancer in front.
+ * A whole cluster on one machine, the deployment shape of the README's "Production deployment"
+ * run locally (`deno task cluster`): a 3-node NATS cluster (three nats-server processes with
+ * routes, JetStream on file storage, stream replicas 3), Postgres (DATABASE_URL, or an embedded
+ * server), N instances of the service, and Debian's HAProxy in front (tasks/haproxy.ts: health
+ * checks on /healthz, websockets passed through, header and idle timeouts).
  *
  * ```sh
  * deno task cluster                      # balancer on 127.0.0.1:4000, instances on 4001-4003
- * deno task cluster --port 5000 --instances 2 --dir /tmp/poa-cluster
+ * deno task cluster --port 5000 --instances 2 --nats-nodes 1 --dir /tmp/poa-cluster
  * ```
  *
- * Everything lives under `--dir` (default `data/cluster`): `nats/` (JetStream store),
+ * Everything lives under `--dir` (default `data/cluster`): `nats-N/` (JetStream stores),
  * `postgres/` (embedded server), `instance-N/` (config.json and data dir of each instance),
- * `admin-password` and `ws-secret` (shared by every instance). Ctrl-C stops it all.
+ * `haproxy.cfg`, and the secrets every instance shares: `admin-password`, `ws-secret` and
+ * `secrets.env` (0600, what each instance's `envFile` points at: its config.json holds no
+ * secret and starts the instance on its own, `deno task start --config <dir>/instance-1/config.json`).
+ *
+ * The runner supervises what it started: an instance or NATS node that exits on its own is
+ * logged and started again (backoff 1 s doubling to 30 s). Every child runs in its own session,
+ * so a Ctrl-C reaches only the runner, which stops the parts in order (balancer, instances with
+ * their graceful drain, NATS, Postgres); so does SIGTERM, and the runner's parent going away
+ * (`npx` or `deno task` killed).
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
-import { type Balancer, startBalancer } from "./balancer.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
+import { haproxyBinary, haproxyConfig } from "./haproxy.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -23,68 +33,92 @@ export interface LocalClusterOptions {
   dir: string;
   /** Instances to run (default 3). */
   instances?: number;
+  /** nats-server processes forming the NATS cluster (default 3; the stream gets as many replicas). */
+  natsNodes?: number;
   /** Listen hostname of the balancer and the instances (default 127.0.0.1). */
   hostname?: string;
   /** Balancer port; instances get the next ones. 0 (default) picks free ports. */
   port?: number;
-  /** nats-server port (default: a free one). */
-  natsPort?: number;
   /** An existing Postgres; without it an embedded server runs in `dir/postgres`. */
   databaseUrl?: string;
   /** Keys merged into every instance's config (receivers, inactivityTimeoutMs, cluster.nats…). */
   config?: Record<string, unknown>;
   /** The admin of every instance (default: `admin` with a password kept in `dir/admin-password`). */
   admin?: { name: string; password: string };
+  /** Start again what exits on its own (default true). */
+  supervise?: boolean;
   /** Receives every line the processes print, prefixed with their name. */
   log?: (line: string) => void;
 }
 
-/** One instance process. */
-export interface InstanceProcess {
+/** A process the runner started. */
+export interface ManagedProcess {
   name: string;
-  port: number;
-  url: string;
   readonly running: boolean;
-  /** Starts it (again) and waits until `/healthz` answers 200. */
+  /** Times the supervisor started it again after it exited on its own. */
+  readonly restarts: number;
+  /** Starts it (again) and waits until it is ready. */
   start(): Promise<void>;
-  /** Sends a signal and waits for the process to exit. */
+  /** Stops it for good (no restart): sends a signal and waits for the exit. */
   kill(signal?: Deno.Signal): Promise<void>;
+  /** Sends a signal and nothing else (SIGSTOP, SIGCONT; a SIGKILL here is a crash the supervisor sees). */
+  signal(signal: Deno.Signal): void;
   /** Its last output lines. */
   output(): string;
 }
 
-/** The nats-server process. */
-export interface NatsProcess {
+/** One instance process. */
+export interface InstanceProcess extends ManagedProcess {
+  port: number;
   url: string;
-  readonly running: boolean;
-  start(): Promise<void>;
-  kill(signal?: Deno.Signal): Promise<void>;
-  /** Sends a signal without waiting for anything (SIGSTOP, SIGCONT). */
-  signal(signal: Deno.Signal): void;
-  output(): string;
+}
+
+/** One nats-server process. */
+export interface NatsProcess extends ManagedProcess {
+  url: string;
 }
 
 /** A running local cluster. */
 export interface LocalCluster {
   /** `http://host:port` of the balancer. */
   url: string;
-  balancer: Balancer;
+  balancer: ManagedProcess;
   instances: InstanceProcess[];
-  nats: NatsProcess;
+  nats: NatsProcess[];
   databaseUrl: string;
   admin: { name: string; password: string };
   wsSecret: string;
-  /** Stops the instances (SIGTERM), the balancer, nats-server and the embedded Postgres. */
+  /** Stops the balancer, the instances (SIGTERM: graceful), the NATS nodes and the embedded Postgres. */
   close(): Promise<void>;
 }
 
 const OUTPUT_LINES = 200;
+const RESTART_MAX_MS = 30_000;
+/** A process that ran this long before it died starts again after the first delay. */
+const STABLE_MS = 60_000;
 
+/**
+ * A port free now, below the kernel's ephemeral range: a port from that range can be taken,
+ * between this check and the process binding it, as the source port of some outgoing
+ * connection (a NATS node dialling its routes did exactly that).
+ */
 function freePort(hostname: string): number {
-  const l = Deno.listen({ hostname, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  let below = 32768;
+  try {
+    below = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: the usual lower bound
+  }
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * Math.max(1, below - 10_000));
+    try {
+      Deno.listen({ hostname, port }).close();
+      return port;
+    } catch {
+      // taken
+    }
+  }
+  throw new Error(`no free port below ${below}`);
 }
 
 async function secretFile(path: string, envValue: string | undefined): Promise<string> {
@@ -126,14 +160,23 @@ interface Child {
   exited: Promise<Deno.CommandStatus>;
 }
 
-/** Spawns a process whose output goes line by line to `onLine` (and is kept for `output()`). */
+/**
+ * Spawns a process in a session of its own (`setsid`: a terminal's Ctrl-C reaches the runner
+ * only, which stops it in order), its output going line by line to `onLine`.
+ */
 function spawn(
   cmd: string,
   args: string[],
   env: Record<string, string>,
   onLine: (line: string) => void,
 ): Child {
-  const proc = new Deno.Command(cmd, { args, env, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  const proc = new Deno.Command("setsid", {
+    args: [cmd, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
@@ -173,38 +216,68 @@ function ring(): { push(line: string): void; text(): string } {
   };
 }
 
-function processHandle(
+/**
+ * A process the runner can start, stop and supervise: when it exits without `kill()` and
+ * `supervise` is on, the death is logged and it is started again after a backoff.
+ */
+function managedProcess(
   name: string,
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-  log: (line: string) => void,
+  command: { cmd: string; args: string[]; env: Record<string, string> },
   ready: () => Promise<boolean>,
-): {
-  start(): Promise<void>;
-  kill(signal?: Deno.Signal): Promise<void>;
-  signal(signal: Deno.Signal): void;
-  readonly running: boolean;
-  output(): string;
-} {
+  options: { log: (line: string) => void; supervise: boolean },
+): ManagedProcess {
   const out = ring();
   let child: Child | undefined;
   let running = false;
-  return {
+  /** Set by kill(): the exit is wanted, nothing restarts it. */
+  let stopped = true;
+  let restarts = 0;
+  let delayMs = 1000;
+  let restartTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Starts it again after the current delay (once, however many reasons come). */
+  function scheduleRestart(reason: string): void {
+    if (stopped || !options.supervise || restartTimer !== undefined) return;
+    options.log(`[supervisor] ${name} ${reason}; starting it again in ${delayMs / 1000} s`);
+    restartTimer = setTimeout(async () => {
+      restartTimer = undefined;
+      if (stopped) return;
+      restarts++;
+      try {
+        await self.start();
+      } catch (err) {
+        scheduleRestart(`did not start (${(err as Error).message.split("\n")[0]})`);
+      }
+    }, delayMs);
+    delayMs = Math.min(RESTART_MAX_MS, delayMs * 2);
+  }
+
+  function onExit(c: Child, status: Deno.CommandStatus, startedAt: number): void {
+    if (child !== c) return;
+    running = false;
+    if (Date.now() - startedAt > STABLE_MS) delayMs = 1000;
+    scheduleRestart(`exited (${status.signal ? `signal ${status.signal}` : `code ${status.code}`})`);
+  }
+
+  const self: ManagedProcess = {
+    name,
     get running() {
       return running;
     },
+    get restarts() {
+      return restarts;
+    },
     async start() {
       if (running) return;
-      const c = spawn(cmd, args, env, (line) => {
+      stopped = false;
+      const startedAt = Date.now();
+      const c = spawn(command.cmd, command.args, command.env, (line) => {
         out.push(line);
-        log(`[${name}] ${line}`);
+        options.log(`[${name}] ${line}`);
       });
       child = c;
       running = true;
-      c.exited.then(() => {
-        if (child === c) running = false;
-      });
+      c.exited.then((status) => onExit(c, status, startedAt));
       try {
         await waitFor(name, ready, 60_000, () => running);
       } catch (err) {
@@ -216,9 +289,12 @@ function processHandle(
       }
     },
     async kill(signal: Deno.Signal = "SIGTERM") {
+      stopped = true;
+      clearTimeout(restartTimer);
       const c = child;
       if (!c || !running) return;
       try {
+        c.proc.kill("SIGCONT"); // a paused process would not act on the signal
         c.proc.kill(signal);
       } catch {
         // already gone
@@ -237,13 +313,16 @@ function processHandle(
     },
     output: () => out.text(),
   };
+  return self;
 }
 
-/** Starts nats-server, Postgres, the instances and the balancer. */
+/** Starts the NATS nodes, Postgres, the instances and the balancer. */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const log = options.log ?? ((line: string) => console.log(line));
   const hostname = options.hostname ?? "127.0.0.1";
   const count = options.instances ?? 3;
+  const natsCount = options.natsNodes ?? 3;
+  const supervise = options.supervise ?? true;
   await Deno.mkdir(options.dir, { recursive: true });
   const dir = await Deno.realPath(options.dir);
   const cleanups: Array<() => Promise<void>> = [];
@@ -257,6 +336,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     }
   };
   try {
+    // Binaries first: a missing one is a clear error before anything is written or started.
+    const natsBinary = await natsServerBinary();
+    const haproxy = await haproxyBinary();
     const admin = options.admin ??
       {
         name: "admin",
@@ -264,36 +346,33 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       };
     const wsSecret = await secretFile(`${dir}/ws-secret`, Deno.env.get("POA_WS_SECRET"));
 
-    // NATS with JetStream on file storage.
-    const natsPort = options.natsPort || freePort("127.0.0.1");
-    const natsUrl = `nats://127.0.0.1:${natsPort}`;
-    const natsHandle = processHandle(
-      "nats",
-      await natsServerBinary(),
-      ["-js", "-sd", `${dir}/nats`, "-a", "127.0.0.1", "-p", String(natsPort), "-n", "poa-local"],
-      {},
-      log,
-      async () => {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: natsPort });
-        c.close();
-        return true;
-      },
-    );
-    const nats: NatsProcess = {
-      url: natsUrl,
-      get running() {
-        return natsHandle.running;
-      },
-      start: () => natsHandle.start(),
-      kill: (signal) => natsHandle.kill(signal),
-      signal: (signal) => natsHandle.signal(signal),
-      output: () => natsHandle.output(),
-    };
-    await nats.start();
-    cleanups.push(() => {
-      nats.signal("SIGCONT"); // a paused server would not hear the SIGTERM
-      return nats.kill("SIGTERM");
+    // The NATS cluster: each node routes to the others; JetStream on file storage.
+    const natsPorts = Array.from({ length: natsCount }, () => ({
+      client: freePort("127.0.0.1"),
+      route: freePort("127.0.0.1"),
+      monitor: freePort("127.0.0.1"),
+    }));
+    const nats: NatsProcess[] = natsPorts.map((ports, i) => {
+      const name = `nats-${i + 1}`;
+      const routes = natsPorts.filter((p) => p !== ports).map((p) => `nats://127.0.0.1:${p.route}`);
+      const args = ["-js", "-sd", `${dir}/${name}`, "-a", "127.0.0.1", "-p", String(ports.client)];
+      args.push("-m", String(ports.monitor), "-n", name);
+      if (natsCount > 1) {
+        args.push("--cluster_name", "poa-local", "--cluster", `nats://127.0.0.1:${ports.route}`);
+        args.push("--routes", routes.join(","));
+      }
+      // Ready once JetStream is (in a cluster: a meta leader is elected).
+      const process = managedProcess(name, { cmd: natsBinary, args, env: {} }, async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.monitor}/healthz`);
+        await res.body?.cancel();
+        return res.status === 200;
+      }, { log, supervise });
+      return Object.assign(process, { url: `nats://127.0.0.1:${ports.client}` });
     });
+    cleanups.push(async () => {
+      await Promise.all(nats.map((n) => n.kill("SIGTERM")));
+    });
+    await Promise.all(nats.map((n) => n.start())); // together: a lone node elects no leader
 
     // One Postgres for all.
     let databaseUrl = options.databaseUrl ?? Deno.env.get("DATABASE_URL");
@@ -303,6 +382,16 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       databaseUrl = pg.url;
       log(`[postgres] embedded server on 127.0.0.1:${pg.port}`);
     }
+
+    // Secrets every instance reads through its envFile; nothing secret in the configs.
+    const secrets = [
+      `POA_ADMIN_NAME=${admin.name}`,
+      `POA_ADMIN_PASSWORD=${admin.password}`,
+      `POA_WS_SECRET=${wsSecret}`,
+      `DATABASE_URL=${databaseUrl}`,
+    ];
+    await Deno.writeTextFile(`${dir}/secrets.env`, secrets.join("\n") + "\n", { mode: 0o600 });
+    await Deno.chmod(`${dir}/secrets.env`, 0o600); // an older file keeps its mode otherwise
 
     const basePort = options.port ?? 0;
     const balancerPort = basePort || freePort(hostname);
@@ -315,48 +404,34 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       const extra = options.config ?? {};
       const extraCluster = (extra.cluster ?? {}) as Record<string, unknown>;
       const config = {
+        trustedProxies: [hostname === "0.0.0.0" ? "127.0.0.1" : hostname],
         ...extra,
         listen: [{ hostname, port }],
         dataDir,
+        envFile: "../secrets.env",
         kv: { path: `${dataDir}/poa.kv` },
-        postgres: { url: databaseUrl },
         cluster: {
           authStore: "postgres",
           ...extraCluster,
-          nats: { servers: natsUrl, ...(extraCluster.nats as Record<string, unknown> ?? {}) },
+          nats: {
+            servers: nats.map((n) => n.url),
+            replicas: natsCount,
+            ...(extraCluster.nats as Record<string, unknown> ?? {}),
+          },
         },
       };
       await Deno.writeTextFile(`${dataDir}/config.json`, JSON.stringify(config, null, 2));
       const url = `http://${hostname}:${port}`;
-      const handle = processHandle(
-        name,
-        Deno.execPath(),
-        ["run", "--allow-all", ...serviceDenoArgs(), MAIN, "--config", `${dataDir}/config.json`],
-        {
-          ...SERVICE_ENV,
-          POA_ADMIN_NAME: admin.name,
-          POA_ADMIN_PASSWORD: admin.password,
-          POA_WS_SECRET: wsSecret,
-          NO_COLOR: "1",
-        },
-        log,
-        async () => {
-          const res = await fetch(`${url}/healthz`);
-          await res.body?.cancel();
-          return res.status === 200;
-        },
-      );
-      instances.push({
-        name,
-        port,
-        url,
-        get running() {
-          return handle.running;
-        },
-        start: () => handle.start(),
-        kill: (signal) => handle.kill(signal),
-        output: () => handle.output(),
-      });
+      const process = managedProcess(name, {
+        cmd: Deno.execPath(),
+        args: ["run", "--allow-all", ...serviceDenoArgs(), MAIN, "--config", `${dataDir}/config.json`],
+        env: { ...SERVICE_ENV, NO_COLOR: "1" },
+      }, async () => {
+        const res = await fetch(`${url}/healthz`);
+        await res.body?.cancel();
+        return res.status === 200;
+      }, { log, supervise });
+      instances.push(Object.assign(process, { port, url }));
     }
     cleanups.push(async () => {
       await Promise.all(instances.map((i) => i.kill("SIGTERM")));
@@ -365,16 +440,31 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     await instances[0]!.start();
     await Promise.all(instances.slice(1).map((i) => i.start()));
 
-    const balancer = startBalancer({
-      hostname,
-      port: balancerPort,
-      upstreams: instances.map((i) => ({ hostname, port: i.port })),
-    });
-    cleanups.push(() => balancer.close());
+    const haproxyFile = `${dir}/haproxy.cfg`;
+    await Deno.writeTextFile(
+      haproxyFile,
+      haproxyConfig({
+        bind: { hostname, port: balancerPort },
+        servers: instances.map((i) => ({ name: i.name, hostname, port: i.port })),
+      }),
+    );
+    const url = `http://${hostname}:${balancerPort}`;
+    const balancer = managedProcess(
+      "haproxy",
+      { cmd: haproxy, args: ["-f", haproxyFile, "-db"], env: {} },
+      async () => {
+        const res = await fetch(`${url}/healthz`);
+        await res.body?.cancel();
+        return res.status === 200;
+      },
+      { log, supervise },
+    );
+    cleanups.push(() => balancer.kill("SIGTERM"));
+    await balancer.start();
 
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${hostname}:${balancer.port}`,
+      url,
       balancer,
       instances,
       nats,
@@ -396,33 +486,57 @@ function flag(args: string[], name: string): string | undefined {
   return eq?.slice(name.length + 3);
 }
 
+/** The parent's pid now (/proc: it changes when the parent dies and the process is adopted). */
+function parentPid(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
 async function main(): Promise<number> {
   const args = Deno.args;
   const port = Number(flag(args, "port") ?? 4000);
   const instances = Number(flag(args, "instances") ?? 3);
+  const natsNodes = Number(flag(args, "nats-nodes") ?? 3);
   const dir = flag(args, "dir") ?? "data/cluster";
   const hostname = flag(args, "hostname") ?? "127.0.0.1";
-  if (!Number.isInteger(port) || !Number.isInteger(instances) || instances < 1) {
+  if (![port, instances, natsNodes].every(Number.isInteger) || instances < 1 || natsNodes < 1) {
     console.error(
-      "usage: deno task cluster [--port 4000] [--instances 3] [--dir data/cluster] [--hostname 127.0.0.1]",
+      "usage: deno task cluster [--port 4000] [--instances 3] [--nats-nodes 3] [--dir data/cluster] [--hostname 127.0.0.1]",
     );
     return 2;
   }
-  const cluster = await startLocalCluster({ dir, port, instances, hostname });
+  const stop = Promise.withResolvers<string>();
+  Deno.addSignalListener("SIGINT", () => stop.resolve("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop.resolve("SIGTERM"));
+  const parent = parentPid();
+  const orphaned = setInterval(() => {
+    if (parentPid() !== parent) stop.resolve("the process that started the runner is gone");
+  }, 1000);
+  let cluster: LocalCluster;
+  try {
+    cluster = await startLocalCluster({ dir, port, instances, natsNodes, hostname });
+  } catch (err) {
+    clearInterval(orphaned);
+    console.error(`cluster: ${(err as Error).message}`);
+    return 2;
+  }
   console.log(`
 cluster up:
-  balancer    ${cluster.url}   (round-robin over the instances)
-${cluster.instances.map((i) => `  ${i.name}  ${i.url}`).join("\n")}
-  nats        ${cluster.nats.url}   (JetStream store in ${dir}/nats)
+  balancer    ${cluster.url}   (HAProxy, config ${dir}/haproxy.cfg)
+${cluster.instances.map((i) => `  ${i.name}  ${i.url}   (config ${dir}/${i.name}/config.json)`).join("\n")}
+${
+    cluster.nats.map((n) => `  ${n.name.padEnd(10)}  ${n.url}   (JetStream store in ${dir}/${n.name})`).join(
+      "\n",
+    )
+  }
   postgres    ${cluster.databaseUrl.replace(/:[^:@/]*@/, ":***@")}
   admin       ${cluster.admin.name} / ${cluster.admin.password}   (${dir}/admin-password)
   ws secret   ${cluster.wsSecret}   (${dir}/ws-secret)
-Ctrl-C stops everything.`);
-  const stop = Promise.withResolvers<void>();
-  Deno.addSignalListener("SIGINT", () => stop.resolve());
-  Deno.addSignalListener("SIGTERM", () => stop.resolve());
-  await stop.promise;
-  console.log("stopping the cluster…");
+  secrets     ${dir}/secrets.env (0600, every instance's envFile)
+Instances and NATS nodes that exit are started again. Ctrl-C (or SIGTERM) stops everything.`);
+  const why = await stop.promise;
+  clearInterval(orphaned);
+  console.log(`${why}: stopping the cluster…`);
   await cluster.close();
   return 0;
 }
