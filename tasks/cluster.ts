@@ -486,10 +486,33 @@ function flag(args: string[], name: string): string | undefined {
   return eq?.slice(name.length + 3);
 }
 
-/** The parent's pid now (/proc: it changes when the parent dies and the process is adopted). */
-function parentPid(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+/** A process's parent pid and start time (field 22 of /proc/<pid>/stat), or null when it is gone. */
+function procStat(pid: number): { ppid: number; started: string; comm: string } | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const comm = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+    return { ppid: Number(fields[1]), started: fields[19]!, comm };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The launchers above this process (`deno task`, the `sh -c` npm runs it with, `npm exec`/`npx`,
+ * node): when one of them goes (killed, or its terminal closed), the runner stops what it started
+ * instead of living on as an orphan with a cluster nobody can stop. The first ancestor that is not a launcher (the
+ * user's shell, systemd) is not watched.
+ */
+function launchers(): Array<{ pid: number; started: string }> {
+  const out: Array<{ pid: number; started: string }> = [];
+  for (let pid = Deno.ppid; pid > 1;) {
+    const s = procStat(pid);
+    if (s === null || !/^(deno|node|npm|npx|sh$|dash$)/.test(s.comm)) break;
+    out.push({ pid, started: s.started });
+    pid = s.ppid;
+  }
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -508,9 +531,10 @@ async function main(): Promise<number> {
   const stop = Promise.withResolvers<string>();
   Deno.addSignalListener("SIGINT", () => stop.resolve("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop.resolve("SIGTERM"));
-  const parent = parentPid();
+  const watched = launchers();
   const orphaned = setInterval(() => {
-    if (parentPid() !== parent) stop.resolve("the process that started the runner is gone");
+    const gone = watched.find((l) => procStat(l.pid)?.started !== l.started);
+    if (gone) stop.resolve(`the process that launched the runner (pid ${gone.pid}) is gone`);
   }, 1000);
   let cluster: LocalCluster;
   try {
