@@ -1,7 +1,9 @@
 /**
- * Cluster throughput on this machine: accepted `POST /data` per second (wrk) through the
- * balancer with 1, 2 and 3 instances, and the per-instance cost of the JetStream publish-ack
- * against single-node mode (one instance hit directly, cluster vs local queue).
+ * Cluster throughput on this machine: accepted `POST /data` per second (wrk) through HAProxy
+ * with 1, 2 and 3 instances on a 3-node NATS cluster, and the per-instance cost of the JetStream
+ * publish-ack against single-node mode (one instance hit directly, cluster vs local queue), with
+ * the CPU each kind of process spent per accepted report (instances, NATS nodes, HAProxy,
+ * Postgres; wrk's own is left out).
  *
  * ```sh
  * deno run -A bench/cluster_bench.ts [--duration 8] [--connections 32] [--out bench/CLUSTER_BENCHMARKS.md]
@@ -13,10 +15,12 @@
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
-import { flag, freePort } from "./process.ts";
+import { flag, freePort, procStat } from "./process.ts";
 import { haveWrk, runWrk, type WrkResult } from "./wrk.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const HEADER = "| setup | accepted /data req/s | p50 ms | p99 ms | errors | CPU µs/report (vs single) | " +
+  "instances | NATS | HAProxy | Postgres |\n|---|---|---|---|---|---|---|---|---|---|";
 const ADMIN = { name: "bench", password: "bench-password-123" };
 const RECEIVERS = [
   {
@@ -69,20 +73,58 @@ function requests(hostPort: string, token: string): Uint8Array[] {
   });
 }
 
-async function measure(url: string, token: string, workDir: string): Promise<WrkResult> {
+/** Processes by kind, whose CPU a run is charged with. */
+type Groups = Record<string, number[]>;
+
+function cpuSeconds(groups: Groups): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(groups).map((
+      [kind, pids],
+    ) => [kind, pids.reduce((t, pid) => t + (procStat(pid)?.cpuS ?? 0), 0)]),
+  );
+}
+
+/** Pids whose parent is `pid` (Postgres backends under their postmaster). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+interface Measured {
+  wrk: WrkResult;
+  /** CPU µs per accepted report, by kind of process, over the measured run. */
+  cpuUsPerReport: Record<string, number>;
+}
+
+async function measure(url: string, token: string, workDir: string, groups: () => Groups): Promise<Measured> {
   const durationS = Number(flag("duration", "8"));
   const connections = Number(flag("connections", "32"));
   const hostPort = new URL(url).host;
   // Warm-up (JIT, pools, consumers), then the measured run.
   await runWrk({ url, requests: requests(hostPort, token), connections, durationS: 2, workDir });
-  return await runWrk({ url, requests: requests(hostPort, token), connections, durationS, workDir });
+  const charged = groups(); // after the warm-up: Postgres backends of the pools exist now
+  const before = cpuSeconds(charged);
+  const wrk = await runWrk({ url, requests: requests(hostPort, token), connections, durationS, workDir });
+  const after = cpuSeconds(charged);
+  const accepted = Math.max(1, wrk.requestsPerSecond * durationS);
+  const cpuUsPerReport = Object.fromEntries(
+    Object.keys(charged).map((k) => [k, (after[k]! - before[k]!) / accepted * 1e6]),
+  );
+  return { wrk, cpuUsPerReport };
 }
 
 /** One single-node instance (no cluster key) on the shared Postgres. */
 async function singleNode(
   dir: string,
   databaseUrl: string,
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; pid: number; close(): Promise<void> }> {
   const port = freePort();
   const config = {
     listen: [{ hostname: "127.0.0.1", port }],
@@ -114,6 +156,7 @@ async function singleNode(
   }
   return {
     url,
+    pid: child.pid,
     async close() {
       child.kill("SIGTERM");
       await child.status;
@@ -130,18 +173,36 @@ async function main(): Promise<number> {
   await Deno.chmod(root, 0o755); // the embedded server may run as another OS user
   const pg = await startEmbeddedPostgres({ dataDir: `${root}/postgres` });
   const rows: string[] = [];
-  const line = (what: string, r: WrkResult) => {
+  const postmaster = Number(
+    (await Deno.readTextFile(`${root}/postgres/pgdata/postmaster.pid`)).split("\n")[0],
+  );
+  const postgresPids = () => [postmaster, ...childrenOf(postmaster)];
+  let singleCpu = 0;
+  const line = (what: string, m: Measured) => {
+    const r = m.wrk;
+    const c = m.cpuUsPerReport;
+    const total = Object.values(c).reduce((a, b) => a + b, 0);
+    if (singleCpu === 0) singleCpu = total;
+    const us = (k: string) => c[k] === undefined ? "–" : c[k]!.toFixed(0);
     const row = `| ${what} | ${Math.round(r.requestsPerSecond)} | ${r.p50Ms.toFixed(2)} | ${
       r.p99Ms.toFixed(2)
-    } | ${r.non2xx + r.socketErrors} |`;
+    } | ${r.non2xx + r.socketErrors} | ${total.toFixed(0)} (${(total / singleCpu).toFixed(1)}×) | ${
+      us("service")
+    } | ${us("nats")} | ${us("haproxy")} | ${us("postgres")} |`;
     rows.push(row);
     console.log(row);
   };
   try {
-    console.log("| setup | accepted /data req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|");
+    console.log(HEADER);
     const single = await singleNode(`${root}/single`, pg.url);
     try {
-      line("single node, direct (local queue)", await measure(single.url, await session(single.url), root));
+      line(
+        "single node, direct (local queue)",
+        await measure(single.url, await session(single.url), root, () => ({
+          service: [single.pid],
+          postgres: postgresPids(),
+        })),
+      );
     } finally {
       await single.close();
     }
@@ -156,14 +217,24 @@ async function main(): Promise<number> {
           log: () => {},
           config: { receivers: RECEIVERS, ethstats: { enabled: false } },
         });
+        const c = cluster;
+        const groups = (direct: boolean) => () => ({
+          service: c.instances.flatMap((i) => i.pid ?? []),
+          nats: c.nats.flatMap((x) => x.pid ?? []),
+          ...(direct ? {} : { haproxy: c.balancer.pid === undefined ? [] : [c.balancer.pid] }),
+          postgres: postgresPids(),
+        });
         const token = await session(cluster.url);
         if (n === 1) {
           line(
             "cluster, 1 instance, direct (JetStream publish-ack)",
-            await measure(cluster.instances[0]!.url, token, root),
+            await measure(cluster.instances[0]!.url, token, root, groups(true)),
           );
         }
-        line(`cluster, ${n} instance(s), through the balancer`, await measure(cluster.url, token, root));
+        line(
+          `cluster, ${n} instance(s), through HAProxy`,
+          await measure(cluster.url, token, root, groups(false)),
+        );
       } finally {
         await cluster?.close();
       }
@@ -182,8 +253,9 @@ async function main(): Promise<number> {
       `${
         flag("duration", "8")
       } s after a 2 s warm-up; statistics reports of 100 agents; receivers dashboard, ` +
-      `eth_stats, system_stats; nats-server, Postgres, the instances, the balancer and wrk all on this box.\n\n` +
-      `| setup | accepted /data req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|\n${
+      `eth_stats, system_stats; a 3-node NATS cluster (stream replicas 3), Postgres, the instances, HAProxy ` +
+      `and wrk all on this box. CPU: µs of CPU time per accepted report over the measured run, by kind of ` +
+      `process (wrk's own left out), and the total against the single node's.\n\n${HEADER}\n${
         rows.join("\n")
       }\n`,
   );

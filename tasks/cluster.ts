@@ -57,6 +57,8 @@ export interface ManagedProcess {
   readonly running: boolean;
   /** Times the supervisor started it again after it exited on its own. */
   readonly restarts: number;
+  /** Its pid while it runs. */
+  readonly pid: number | undefined;
   /** Starts it (again) and waits until it is ready. */
   start(): Promise<void>;
   /** Stops it for good (no restart): sends a signal and waits for the exit. */
@@ -266,6 +268,9 @@ function managedProcess(
     },
     get restarts() {
       return restarts;
+    },
+    get pid() {
+      return running ? child?.proc.pid : undefined;
     },
     async start() {
       if (running) return;
