@@ -7,6 +7,7 @@
  * `deno run -A bench/profile.ts --agents 1000 --duration 15` (the agent simulator instead of wrk)
  * `deno run -A bench/profile.ts --agents 2500 --receivers default` (none | dashboard (default) | default)
  * `deno run -A bench/profile.ts --ethstats-nodes 100 --receivers default` (ethstats_load.ts flood instead)
+ * `deno run -A bench/profile.ts --nats nats://127.0.0.1:4222 --receivers default` (cluster mode on that NATS)
  *
  * Evidence for "what limits the service", not part of the test suite.
  */
@@ -109,6 +110,7 @@ if (import.meta.main) {
   const agents = Number(flag("agents", "0"));
   const receivers = flag("receivers", "dashboard");
   const ethstatsNodes = Number(flag("ethstats-nodes", "0"));
+  const nats = flag("nats", "");
   const dir = await Deno.makeTempDir({ prefix: "poa-profile-" });
   const port = freePort();
   const inspectPort = freePort();
@@ -119,6 +121,7 @@ if (import.meta.main) {
     kv: { path: `${dir}/poa.kv` },
     dataDir: dir,
     loginLimit: { maxFailures: 0 },
+    ...(nats ? { cluster: { nats: { servers: nats }, authStore: "kv" } } : {}),
     ...(ethstatsNodes > 0
       ? {
         ethstats: {

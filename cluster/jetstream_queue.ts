@@ -2,7 +2,9 @@
  * The cluster bus on NATS JetStream.
  *
  * - `publish` stores the Message in the stream (`<root>.msg.<metric type>`, msgpack) and
- *   resolves on the JetStream ack. An ack that does not come within `publishTimeoutMs` (NATS
+ *   resolves on the JetStream ack. Reports of one metric type that arrive in the same turn of the
+ *   event loop go out as one stream message (a msgpack array): one publish, ack, replication and
+ *   consumer delivery for all of them; consumers ack it once every report in it was written. An ack that does not come within `publishTimeoutMs` (NATS
  *   away, a leader election) leaves the report in doubt: it goes to the instance's outbox on disk
  *   (cluster/outbox.ts), which publishes it again with the same Message id until JetStream takes
  *   it. So a 200 means "stored by JetStream or in the outbox", a 503 (outbox at its bound,
@@ -21,6 +23,7 @@
  * - `inactive` is a stream message too (`<root>.inactive`), so every instance and every
  *   storage receiver hears it once.
  */
+import { setImmediate } from "node:timers";
 import { decode, encode } from "@msgpack/msgpack";
 import {
   AckPolicy,
@@ -64,11 +67,16 @@ export interface JetStreamQueue {
 const HIGH_WATER = 2000;
 /** Messages a consumer asks JetStream for at once. */
 const PULL_BATCH = 1000;
+/** Reports published as one stream message at most, and batches of a type awaiting their ack (see `toStream`). */
+const MAX_PUBLISH_BATCH = 200;
+const MAX_IN_FLIGHT = 2;
 
 interface Tracked {
   receiver: Receiver;
   /** Message id → the JetStream delivery to ack once written. */
   pending: Map<string, JsMsg>;
+  /** Deliveries holding several messages (a batch): how many of them are still to be written. */
+  remaining: Map<JsMsg, number>;
   /** Agent id → inactive deliveries, in order. */
   inactive: Map<string, JsMsg[]>;
 }
@@ -95,15 +103,6 @@ export function republisher(nats: NatsRuntime): (messages: Message[]) => Promise
   };
 }
 
-/** Rejects with `timedOut` unless `promise` settles within `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => timer = setTimeout(() => reject(new Error(`no ack within ${ms} ms`)), ms)),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
 export async function consumerName(receiverId: string): Promise<string> {
   if (/^[A-Za-z0-9_-]{1,64}$/.test(receiverId)) return receiverId;
@@ -113,6 +112,17 @@ export async function consumerName(receiverId: string): Promise<string> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One of a delivery's messages is written: the delivery is acked once all of them are. */
+function settle(state: Tracked, jm: JsMsg): void {
+  const left = (state.remaining.get(jm) ?? 1) - 1;
+  if (left > 0) {
+    state.remaining.set(jm, left);
+    return;
+  }
+  state.remaining.delete(jm);
+  jm.ack();
 }
 
 /** Creates the queue over an open NATS runtime (the caller closes the connection). */
@@ -132,19 +142,24 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
   const { outbox } = options;
   let resentDropped = 0;
 
-  function decodeItem(jm: { subject: string; data: Uint8Array }): QueueItem | undefined {
+  /**
+   * The items of a stream message: one Message, a batch of Messages (an array, published
+   * together), or an inactive event; undefined when it cannot be read.
+   */
+  function decodeItems(jm: { subject: string; data: Uint8Array }): QueueItem[] | undefined {
     try {
-      const value = decode(jm.data) as Record<string, unknown>;
+      const value = decode(jm.data) as Record<string, unknown> | Array<Record<string, unknown>>;
       if (jm.subject === subjects.inactive) {
-        return typeof value.agentId === "string" ? { kind: "inactive", agentId: value.agentId } : undefined;
+        const agentId = (value as Record<string, unknown>).agentId;
+        return typeof agentId === "string" ? [{ kind: "inactive", agentId }] : undefined;
       }
-      if (jm.subject.startsWith(msgPrefix) && typeof value.id === "string") {
-        return { kind: "message", message: value as unknown as Message };
-      }
+      if (!jm.subject.startsWith(msgPrefix)) return undefined;
+      const list = Array.isArray(value) ? value : [value];
+      if (list.length === 0 || !list.every((m) => typeof m?.id === "string")) return undefined;
+      return list.map((m) => ({ kind: "message", message: m as unknown as Message }));
     } catch {
-      // malformed
+      return undefined; // malformed
     }
-    return undefined;
   }
 
   function wants(subscribe: ReadonlySet<string>, item: QueueItem): boolean {
@@ -246,39 +261,53 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         const consumer = await js.consumers.get(subjects.stream, c.name);
         return await consumer.consume({ max_messages: PULL_BATCH });
       }, async (jm) => {
-        const item = decodeItem(jm);
-        if (!item) {
+        const items = decodeItems(jm);
+        if (!items) {
           console.error(`cluster: dropping an undecodable stream message on ${jm.subject} (seq ${jm.seq})`);
           jm.term();
           return;
         }
-        if (!wants(wanted, item)) {
+        const mine = items.filter((item) => wants(wanted, item));
+        if (mine.length === 0) {
           jm.ack();
           return;
         }
-        if (item.kind === "message" && state.pending.has(item.message.id)) {
-          // A redelivery of one still queued here: ack the newest delivery.
-          state.pending.set(item.message.id, jm);
+        // A redelivery of messages still queued here: the newest delivery is the one to ack.
+        if (mine.every((item) => item.kind === "message" && state.pending.has(item.message.id))) {
+          for (const item of mine) if (item.kind === "message") state.pending.set(item.message.id, jm);
+          if (mine.length > 1) state.remaining.set(jm, mine.length);
           return;
         }
-        const result = runner.push(item);
-        pushes[result]++;
-        if (result === "filtered") {
-          jm.ack(); // the receiver does not store it: done
-          return;
+        let waiting = 0;
+        for (const item of mine) {
+          if (item.kind === "message" && state.pending.has(item.message.id)) {
+            state.pending.set(item.message.id, jm);
+            waiting++;
+            continue;
+          }
+          const result = runner.push(item);
+          pushes[result]++;
+          if (result === "filtered") continue; // the receiver does not store it: done
+          if (result === "full") {
+            // Held back by HIGH_WATER, so rare: JetStream redelivers the whole message later
+            // (what was pushed of it is written once: writes are idempotent by Message id).
+            for (const other of mine) if (other.kind === "message") state.pending.delete(other.message.id);
+            state.remaining.delete(jm);
+            jm.nak(1000);
+            return;
+          }
+          // Registered after the push: delivery (and so the ack) happens on a later turn.
+          waiting++;
+          if (item.kind === "message") {
+            state.pending.set(item.message.id, jm);
+          } else {
+            const list = state.inactive.get(item.agentId) ?? [];
+            list.push(jm);
+            state.inactive.set(item.agentId, list);
+          }
         }
-        if (result === "full") {
-          jm.nak(1000); // held back by HIGH_WATER, so rare: JetStream keeps it and redelivers
-          return;
-        }
-        // Registered after the push: delivery (and so the ack) happens on a later turn.
-        if (item.kind === "message") {
-          state.pending.set(item.message.id, jm);
-        } else {
-          const list = state.inactive.get(item.agentId) ?? [];
-          list.push(jm);
-          state.inactive.set(item.agentId, list);
-        }
+        if (waiting === 0) jm.ack();
+        else if (waiting > 1) state.remaining.set(jm, waiting);
         while (!stopped && runner.stats().queue_depth >= HIGH_WATER) await sleep(5);
       });
     }
@@ -295,28 +324,86 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     liveSubscription = nats.nc.subscribe(subjects.all, {
       callback: (err, msg) => {
         if (err) return;
-        const item = decodeItem(msg);
-        if (!item) return;
-        if (item.kind === "message") {
-          const id = item.message.id;
-          if (recent.has(id) && msg.headers?.get(RESENT_HEADER)) {
-            resentDropped++;
-            return;
+        const items = decodeItems(msg);
+        if (!items) return;
+        const resent = msg.headers?.get(RESENT_HEADER);
+        for (const item of items) {
+          if (item.kind === "message") {
+            const id = item.message.id;
+            if (resent && recent.has(id)) {
+              resentDropped++;
+              continue;
+            }
+            recent.add(id);
+            if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
           }
-          recent.add(id);
-          if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
-        }
-        for (const { runner, subscribe } of live) {
-          if (wants(subscribe, item)) pushes[runner.push(item)]++;
+          for (const { runner, subscribe } of live) {
+            if (wants(subscribe, item)) pushes[runner.push(item)]++;
+          }
         }
       },
     });
   }
 
+  /** Per metric type: reports waiting to go out together, and batches whose ack is awaited. */
+  const lanes = new Map<
+    string,
+    {
+      waiting: { messages: Message[]; done: PromiseWithResolvers<boolean> } | null;
+      inFlight: number;
+      scheduled: boolean;
+    }
+  >();
+
+  /**
+   * Publishes a report, batched with the others of its metric type (up to MAX_PUBLISH_BATCH):
+   * one stream message, one ack, one replication and one delivery per consumer for all of them.
+   * A batch leaves at the end of the current turn of the event loop while fewer than
+   * MAX_IN_FLIGHT of its type await their ack, else when one of them is acked: at low load a
+   * report goes at once, under load batches grow to cover the ack's round trip. True once
+   * JetStream acked it; false when in doubt. A report with an Idempotency-Key goes alone, its id
+   * as JetStream's de-duplication id (a resend within the stream's 2-minute window is stored once).
+   */
+  function toStream(message: Message): Promise<boolean> {
+    const subject = subjects.message(message.dataType);
+    // The client's own timer bounds the wait, connected or not (it buffers while reconnecting
+    // and still rejects at the timeout).
+    const send = (data: Uint8Array, msgID?: string) =>
+      js.publish(subject, data, { timeout: options.publishTimeoutMs, ...(msgID ? { msgID } : {}) })
+        .then(() => true, () => false);
+    if (message.idempotent) return send(encode(message), message.id);
+    let lane = lanes.get(message.dataType);
+    if (lane === undefined) {
+      lanes.set(message.dataType, lane = { waiting: null, inFlight: 0, scheduled: false });
+    }
+    const l = lane;
+    const flush = () => {
+      l.scheduled = false;
+      const batch = l.waiting;
+      if (batch === null || l.inFlight >= MAX_IN_FLIGHT) return;
+      l.waiting = null;
+      l.inFlight++;
+      send(encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then((ok) => {
+        l.inFlight--;
+        batch.done.resolve(ok);
+        if (l.waiting !== null && !l.scheduled) flush();
+      });
+    };
+    l.waiting ??= { messages: [], done: Promise.withResolvers<boolean>() };
+    const batch = l.waiting;
+    batch.messages.push(message);
+    if (batch.messages.length >= MAX_PUBLISH_BATCH && l.inFlight < MAX_IN_FLIGHT) flush();
+    else if (!l.scheduled && l.inFlight < MAX_IN_FLIGHT) {
+      l.scheduled = true;
+      setImmediate(flush);
+    }
+    return batch.done.promise;
+  }
+
   return {
     track(receiver) {
       if (!receiver.durable) return receiver;
-      const state: Tracked = { receiver, pending: new Map(), inactive: new Map() };
+      const state: Tracked = { receiver, pending: new Map(), remaining: new Map(), inactive: new Map() };
       const wrapper: Receiver = {
         id: receiver.id,
         durable: true,
@@ -329,7 +416,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
             const jm = state.pending.get(m.id);
             if (!jm) continue;
             state.pending.delete(m.id);
-            jm.ack();
+            settle(state, jm);
           }
         },
         async inactive(agentId) {
@@ -337,7 +424,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           const list = state.inactive.get(agentId);
           const jm = list?.shift();
           if (list && list.length === 0) state.inactive.delete(agentId);
-          jm?.ack();
+          if (jm) settle(state, jm);
         },
         close: receiver.close ? () => receiver.close!() : undefined,
         stats: receiver.stats ? () => receiver.stats!() : undefined,
@@ -361,7 +448,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
       // Held messages stay ours while a slow or failing sink retries.
       workingTimer = setInterval(() => {
         for (const state of tracked.values()) {
-          for (const jm of state.pending.values()) jm.working();
+          for (const jm of new Set(state.pending.values())) jm.working();
           for (const list of state.inactive.values()) for (const jm of list) jm.working();
         }
       }, Math.max(1000, Math.floor(options.ackWaitMs / 3)));
@@ -378,23 +465,8 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
             );
           }
           // Behind what waits in the outbox: an agent's reports reach the stream in order.
-          if (!outbox.busy()) {
-            try {
-              // An id from the agent's Idempotency-Key is JetStream's de-duplication id: a resend
-              // within the stream's window (2 min) is stored once.
-              const dedupe = message.idempotent ? { msgID: message.id } : {};
-              await within(
-                js.publish(subjects.message(message.dataType), encode(message), {
-                  timeout: options.publishTimeoutMs,
-                  ...dedupe,
-                }),
-                options.publishTimeoutMs,
-              );
-              return { state: "published" };
-            } catch {
-              // In doubt (no ack in time, connection lost): the outbox publishes it again.
-            }
-          }
+          if (!outbox.busy() && await toStream(message)) return { state: "published" };
+          // In doubt (no ack in time, connection lost): the outbox publishes it again.
           try {
             await outbox.accept(message);
           } catch (err) {
@@ -443,9 +515,10 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
 
     release() {
       for (const state of tracked.values()) {
-        for (const jm of state.pending.values()) jm.nak();
+        for (const jm of new Set(state.pending.values())) jm.nak();
         for (const list of state.inactive.values()) for (const jm of list) jm.nak();
         state.pending.clear();
+        state.remaining.clear();
         state.inactive.clear();
       }
     },

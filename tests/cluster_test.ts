@@ -623,3 +623,44 @@ Deno.test({
     }, { natsNodes: 3 });
   },
 });
+
+Deno.test({
+  name: "cluster: reports arriving together go out as one stream message, are stored once each and acked",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    await withCluster({}, async (cluster, pg) => {
+      const url = cluster.instances[0]!.url;
+      const token = await agentSession(url);
+      const nc = await connect({ servers: cluster.nats[0]!.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const before = (await jsm.streams.info("POA")).state.messages;
+        const ids = Array.from({ length: 60 }, (_, i) => `batched-${i}`);
+        const statuses = await Promise.all(
+          ids.map((id) =>
+            post(url, "/data", token, { id, type: "ethereum_metrics", data: statisticsSynced })
+          ),
+        );
+        assert.ok(statuses.every((s) => s === 200), JSON.stringify(statuses));
+        const stored = (await jsm.streams.info("POA")).state.messages - before;
+        assert.ok(
+          stored < ids.length,
+          `${ids.length} reports became ${stored} stream messages: none batched`,
+        );
+        await assertStoredOnce(pg, new Set(ids), 20_000);
+        // Every delivery of the eth_stats consumer was acked once its reports were written.
+        await until(
+          async () => {
+            const names = await jsm.consumers.list("POA").next();
+            return names.filter((c) => c.name.startsWith("eth_stats")).every((c) => c.num_ack_pending === 0);
+          },
+          10_000,
+          "no delivery left unacked",
+        );
+        console.log(`${ids.length} reports sent at once: ${stored} stream message(s)`);
+      } finally {
+        await nc.close();
+      }
+    });
+  },
+});
