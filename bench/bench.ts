@@ -43,10 +43,11 @@ import { haveWrk, runWrk, type WrkResult, wrkVersion } from "./wrk.ts";
 import type { FanoutResult } from "./fanout_load.ts";
 import type { EthstatsResult } from "./ethstats_load.ts";
 import { benchLogins, type LoginsResult } from "./logins.ts";
+import { benchCluster, type ClusterRow } from "./cluster_bench.ts";
 
 const HERE = new URL("./", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
-const SECTIONS = ["http", "pg", "fanout", "agents", "ethstats", "logins"] as const;
+const SECTIONS = ["http", "pg", "fanout", "agents", "ethstats", "logins", "cluster"] as const;
 type Section = typeof SECTIONS[number];
 
 interface BenchOptions {
@@ -1000,6 +1001,7 @@ interface Results {
   agents?: AgentsSection;
   ethstats?: EthstatsSection;
   logins?: LoginsResult;
+  cluster?: { rows: ClusterRow[] };
   /** Sections not measured in this run, taken from the run of `carriedFrom` (see carryOver). */
   carried?: string[];
   carriedFrom?: string;
@@ -1023,6 +1025,21 @@ const n0 = (x: number) => formatNumber(x);
 
 function targets(r: Results): Target[] {
   const t: Target[] = [];
+  if (r.cluster) {
+    const total = (row: ClusterRow) => Object.values(row.cpuUsPerReport).reduce((a, b) => a + b, 0);
+    const single = r.cluster.rows.find((x) => x.setup.startsWith("single"));
+    const one = r.cluster.rows.find((x) => x.setup.startsWith("cluster, 1 instance(s)"));
+    if (single && one) {
+      const ratio = total(one) / total(single);
+      t.push({
+        issue: "19",
+        target:
+          "cluster mode CPU per report ≤ 2× a single node's (one instance through HAProxy, 3-node NATS)",
+        measured: `${total(one).toFixed(0)} µs vs ${total(single).toFixed(0)} µs (${ratio.toFixed(1)}×)`,
+        holds: ratio <= 2,
+      });
+    }
+  }
   if (r.logins) {
     const l = r.logins;
     const worst = Math.max(...l.perRound.map((x) => x.maxMs));
@@ -1462,6 +1479,32 @@ function renderMarkdown(r: Results, plots: string[]): string {
       "",
     );
   }
+  if (r.cluster) {
+    const single = r.cluster.rows[0];
+    const total = (row: ClusterRow) => Object.values(row.cpuUsPerReport).reduce((a, b) => a + b, 0);
+    const us = (row: ClusterRow, k: string) =>
+      row.cpuUsPerReport[k] === undefined ? "–" : `${row.cpuUsPerReport[k]!.toFixed(0)} µs`;
+    L.push(
+      "### Cluster mode: one node against 1-3 instances on a 3-node NATS cluster",
+      "",
+      "`POST /data` statistics reports of 100 agents (wrk, 32 connections, after a 2 s warm-up) against a single " +
+        "node, then `deno task cluster`'s shape (`tasks/cluster.ts`: three nats-server processes with routes, stream " +
+        "replicas 3, HAProxy in front) with 1, 2 and 3 instances; receivers dashboard, eth_stats, system_stats on one " +
+        "Postgres. Everything shares this box's cores. CPU: CPU time per accepted report over the measured run, by " +
+        "kind of process (wrk's own left out).",
+      "",
+      "| setup | accepted /data req/s | p50 / p99 | errors | CPU per report (vs single) | instances | NATS | HAProxy | Postgres |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...r.cluster.rows.map((row) =>
+        `| ${row.setup} | ${n0(row.requestsPerSecond)} | ${formatMs(row.p50Ms)} / ${
+          formatMs(row.p99Ms)
+        } | ${row.errors} | ${total(row).toFixed(0)} µs (${
+          single ? (total(row) / total(single)).toFixed(1) : "?"
+        }×) | ${us(row, "service")} | ${us(row, "nats")} | ${us(row, "haproxy")} | ${us(row, "postgres")} |`
+      ),
+      "",
+    );
+  }
   if (Object.keys(r.errors).length > 0) {
     L.push("### Sections that failed", "");
     for (const [k, v] of Object.entries(r.errors)) L.push(`- ${k}: ${v}`);
@@ -1683,6 +1726,10 @@ async function main(): Promise<number> {
     results.agents = await run("agents", () => benchAgents(o, work, pg!.url));
     results.ethstats = await run("ethstats", () => benchEthstats(o, work, pg!.url));
     results.logins = await run("logins", () => benchLogins(work, adminHeader, 24, o.quick ? 2 : 5));
+    results.cluster = await run(
+      "cluster",
+      () => benchCluster({ durationS: o.quick ? 3 : 8, connections: 32, work, log }),
+    );
   } finally {
     await pg?.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});

@@ -5,9 +5,7 @@
  * the CPU each kind of process spent per accepted report (instances, NATS nodes, HAProxy,
  * Postgres; wrk's own is left out).
  *
- * ```sh
- * deno run -A bench/cluster_bench.ts [--duration 8] [--connections 32] [--out bench/CLUSTER_BENCHMARKS.md]
- * ```
+ * The `cluster` section of `deno task bench` (`deno task bench --only cluster`): BENCHMARKS.md.
  *
  * Every instance, nats-server, Postgres, the balancer and wrk share this box's cores, so the
  * figures show the box's limit as much as the design's.
@@ -15,12 +13,10 @@
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
-import { flag, freePort, procStat } from "./process.ts";
-import { haveWrk, runWrk, type WrkResult } from "./wrk.ts";
+import { freePort, procStat } from "./process.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const HEADER = "| setup | accepted /data req/s | p50 ms | p99 ms | errors | CPU µs/report (vs single) | " +
-  "instances | NATS | HAProxy | Postgres |\n|---|---|---|---|---|---|---|---|---|---|";
 const ADMIN = { name: "bench", password: "bench-password-123" };
 const RECEIVERS = [
   {
@@ -103,9 +99,13 @@ interface Measured {
   cpuUsPerReport: Record<string, number>;
 }
 
-async function measure(url: string, token: string, workDir: string, groups: () => Groups): Promise<Measured> {
-  const durationS = Number(flag("duration", "8"));
-  const connections = Number(flag("connections", "32"));
+async function measure(
+  o: ClusterBenchOptions,
+  url: string,
+  token: string,
+  groups: () => Groups,
+): Promise<Measured> {
+  const { durationS, connections, work: workDir } = o;
   const hostPort = new URL(url).host;
   // Warm-up (JIT, pools, consumers), then the measured run.
   await runWrk({ url, requests: requests(hostPort, token), connections, durationS: 2, workDir });
@@ -164,41 +164,56 @@ async function singleNode(
   };
 }
 
-async function main(): Promise<number> {
-  if (!(await haveWrk())) {
-    console.error("wrk is not installed (apt-get install wrk)");
-    return 1;
-  }
-  const root = await Deno.makeTempDir({ prefix: "poa-cluster-bench-" });
+export interface ClusterBenchOptions {
+  /** Seconds of each measured wrk run (after a 2 s warm-up). */
+  durationS: number;
+  connections: number;
+  /** Working directory (the caller removes it). */
+  work: string;
+  log(line: string): void;
+}
+
+/** One measured setup. */
+export interface ClusterRow {
+  setup: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** CPU µs per accepted report by kind: service (the instances), nats, haproxy, postgres. */
+  cpuUsPerReport: Record<string, number>;
+}
+
+/** The single node, then clusters of 1-3 instances on a 3-node NATS cluster, side by side. */
+export async function benchCluster(o: ClusterBenchOptions): Promise<{ rows: ClusterRow[] }> {
+  const root = `${o.work}/cluster`;
+  await Deno.mkdir(root, { recursive: true });
   await Deno.chmod(root, 0o755); // the embedded server may run as another OS user
   const pg = await startEmbeddedPostgres({ dataDir: `${root}/postgres` });
-  const rows: string[] = [];
+  const rows: ClusterRow[] = [];
   const postmaster = Number(
     (await Deno.readTextFile(`${root}/postgres/pgdata/postmaster.pid`)).split("\n")[0],
   );
   const postgresPids = () => [postmaster, ...childrenOf(postmaster)];
-  let singleCpu = 0;
-  const line = (what: string, m: Measured) => {
+  const add = (setup: string, m: Measured) => {
     const r = m.wrk;
-    const c = m.cpuUsPerReport;
-    const total = Object.values(c).reduce((a, b) => a + b, 0);
-    if (singleCpu === 0) singleCpu = total;
-    const us = (k: string) => c[k] === undefined ? "–" : c[k]!.toFixed(0);
-    const row = `| ${what} | ${Math.round(r.requestsPerSecond)} | ${r.p50Ms.toFixed(2)} | ${
-      r.p99Ms.toFixed(2)
-    } | ${r.non2xx + r.socketErrors} | ${total.toFixed(0)} (${(total / singleCpu).toFixed(1)}×) | ${
-      us("service")
-    } | ${us("nats")} | ${us("haproxy")} | ${us("postgres")} |`;
-    rows.push(row);
-    console.log(row);
+    rows.push({
+      setup,
+      requestsPerSecond: r.requestsPerSecond,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      errors: r.non2xx + r.socketErrors,
+      cpuUsPerReport: m.cpuUsPerReport,
+    });
+    const total = Object.values(m.cpuUsPerReport).reduce((a, b) => a + b, 0);
+    o.log(`  ${setup}: ${Math.round(r.requestsPerSecond)} req/s, ${total.toFixed(0)} µs CPU per report`);
   };
   try {
-    console.log(HEADER);
     const single = await singleNode(`${root}/single`, pg.url);
     try {
-      line(
+      add(
         "single node, direct (local queue)",
-        await measure(single.url, await session(single.url), root, () => ({
+        await measure(o, single.url, await session(single.url), () => ({
           service: [single.pid],
           postgres: postgresPids(),
         })),
@@ -226,14 +241,14 @@ async function main(): Promise<number> {
         });
         const token = await session(cluster.url);
         if (n === 1) {
-          line(
+          add(
             "cluster, 1 instance, direct (JetStream publish-ack)",
-            await measure(cluster.instances[0]!.url, token, root, groups(true)),
+            await measure(o, cluster.instances[0]!.url, token, groups(true)),
           );
         }
-        line(
+        add(
           `cluster, ${n} instance(s), through HAProxy`,
-          await measure(cluster.url, token, root, groups(false)),
+          await measure(o, cluster.url, token, groups(false)),
         );
       } finally {
         await cluster?.close();
@@ -241,29 +256,6 @@ async function main(): Promise<number> {
     }
   } finally {
     await pg.stop();
-    await Deno.remove(root, { recursive: true }).catch(() => {});
   }
-  const out = flag("out", "bench/CLUSTER_BENCHMARKS.md");
-  const cpu =
-    (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
-  await Deno.writeTextFile(
-    out,
-    `## Cluster mode (bench/cluster_bench.ts)\n\n` +
-      `${navigator.hardwareConcurrency} cores (${cpu}); wrk ${flag("connections", "32")} connections, ` +
-      `${
-        flag("duration", "8")
-      } s after a 2 s warm-up; statistics reports of 100 agents; receivers dashboard, ` +
-      `eth_stats, system_stats; a 3-node NATS cluster (stream replicas 3), Postgres, the instances, HAProxy ` +
-      `and wrk all on this box. CPU: µs of CPU time per accepted report over the measured run, by kind of ` +
-      `process (wrk's own left out), and the total against the single node's.\n\n${HEADER}\n${
-        rows.join("\n")
-      }\n`,
-  );
-  // Formatted as `deno task check` wants it (aligned table columns).
-  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", out], stdout: "null", stderr: "null" })
-    .output();
-  console.log(`written to ${out}`);
-  return 0;
+  return { rows };
 }
-
-if (import.meta.main) Deno.exit(await main());
