@@ -495,3 +495,80 @@ Deno.test({
     await service.close();
   }
 });
+
+Deno.test({
+  name: "web dashboard in Chromium: propagation per node and the network histogram, from known arrival times",
+  ignore: skipBrowser,
+}, async () => {
+  const service = await startTestService({
+    postgres: { url: "postgres://nobody:nothing@127.0.0.1:1/none" }, // history is not used here
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 100 }],
+  });
+  let browser: Browser | undefined;
+  try {
+    // Straight onto the bus with the arrival times the service would have stamped.
+    const t0 = Date.now() - 60_000;
+    const publish = (agentId: string, data: Record<string, unknown>, receivedAt: number) =>
+      service.service.bus.publish({
+        id: crypto.randomUUID(),
+        agentId,
+        dataType: "ethereum_metrics",
+        messageType: "data",
+        data,
+        receivedAt,
+      });
+    const block = (n: number) => ({ type: "block", body: blockBody(n, t0) });
+    for (const id of ["first", "second", "slow"]) {
+      publish(id, {
+        type: "information",
+        body: { name: id, node: "Geth/v1.14.11-stable/linux-amd64/go1.23.2" },
+      }, t0);
+    }
+    publish("first", block(TOP), t0 + 1000);
+    publish("second", block(TOP), t0 + 1300); // 300 ms after the first
+    publish("slow", block(TOP), t0 + 4000); // 3 s after
+    publish("second", block(TOP + 1), t0 + 13_000); // first this time
+    publish("first", block(TOP + 1), t0 + 13_050); // 50 ms after
+    const api = await (await fetch(`${service.base}/v1/propagation`)).json();
+    assert.deepEqual(api.network.counts, [3, 0, 1, 0, 0, 1, 0]);
+    assert.deepEqual(
+      Object.fromEntries(
+        api.nodes.map((n: { id: string; lastMs: number; avgMs: number }) => [n.id, [n.lastMs, n.avgMs]]),
+      ),
+      { first: [50, 25], second: [0, 150], slow: [3000, 3000] },
+    );
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1680, height: 920 } });
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    await page.goto(`${service.base}/`);
+    await waitForText(page, cell("slow", "propagation"), "3.00 s");
+    assert.equal(await text(page, cell("first", "propagation")), "50 ms");
+    assert.equal(await text(page, cell("second", "propagation")), "0 ms");
+    assert.equal(
+      await page.locator(cell("first", "propagation")).getAttribute("title"),
+      "average 25 ms over its recent blocks",
+    );
+    assert.equal(await page.locator(`${cell("slow", "propagation")} .prop-bar.slow`).count(), 1);
+    assert.equal(await page.locator(`${cell("second", "propagation")} .prop-bar.fast`).count(), 1);
+    assert.equal(await page.locator("#chart-propagation").getAttribute("data-points"), "7");
+    // Sorting by propagation: slowest first (as every numeric column), then fastest first.
+    const topRow = (id: string) =>
+      page.waitForFunction(
+        (want) =>
+          (globalThis as unknown as PageGlobals).document.querySelector("#nodes tbody tr[data-node]")
+            ?.getAttribute("data-node") === want,
+        id,
+        { timeout: WAIT_MS },
+      );
+    await page.click('th[data-sort="propagation"]');
+    await topRow("slow");
+    await page.click('th[data-sort="propagation"]');
+    await topRow("second");
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser?.close();
+    await service.close();
+  }
+});

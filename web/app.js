@@ -13,6 +13,8 @@ const state = {
   /** number -> block */
   blocks: new Map(),
   blocksVersion: 0,
+  /** the network's propagation histogram: { binsMs, counts, blocks } (from the feed) */
+  propagation: null,
   settings: { maxBlocks: 200, flushIntervalMs: 500, removeInactiveAfterMs: 3_600_000 },
   /** server time minus local time, from the latest frame */
   offset: 0,
@@ -77,6 +79,7 @@ const COLUMNS = {
   latency: (n) => num(n.last.latency?.latency),
   block: (n) => num(n.last.block?.number),
   blockAge: (n) => (n.blockReceivedAt === null ? null : serverNow() - n.blockReceivedAt),
+  propagation: (n) => n.propagation?.lastMs ?? null,
   pending: (n) => num(n.last.pending?.pending),
   gasPrice: (n) => {
     const wei = num(n.last.statistics?.gasPrice);
@@ -96,6 +99,7 @@ const FORMAT = {
   latency: (v) => (v === null ? "–" : `${Math.round(v)} ms`),
   block: (v) => (v === null ? "–" : `#${v.toLocaleString("en-US")}`),
   blockAge: (v) => ago(v),
+  propagation: (v) => (v === null ? "–" : v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(2)} s`),
   pending: (v) => (v === null ? "–" : String(v)),
   gasPrice: (v) => (v === null ? "–" : `${+v.toFixed(2)} gwei`),
   uptime: (v) => fixed(v, 0, "%"),
@@ -109,6 +113,7 @@ const NUMERIC = new Set([
   "latency",
   "block",
   "blockAge",
+  "propagation",
   "pending",
   "gasPrice",
   "uptime",
@@ -132,6 +137,13 @@ function applySnapshot(frame) {
   state.blocksVersion++;
   for (const node of frame.nodes) state.nodes.set(node.id, { ...node, v: 1 });
   addBlocks(frame.blocks);
+  setPropagation(frame.propagation);
+}
+
+function setPropagation(propagation) {
+  if (!propagation) return;
+  state.propagation = propagation;
+  state.blocksVersion++; // redraws the charts
 }
 
 function applyUpdate(frame) {
@@ -143,6 +155,7 @@ function applyUpdate(frame) {
   }
   for (const id of frame.removed) state.nodes.delete(id);
   addBlocks(frame.blocks);
+  setPropagation(frame.propagation);
 }
 
 function addBlocks(blocks) {
@@ -335,6 +348,10 @@ function updateRow(row, node) {
       badge.textContent = text;
       continue;
     }
+    if (key === "propagation") {
+      renderPropagation(td, node.propagation);
+      continue;
+    }
     const text = FORMAT[key](value(node));
     if (td.textContent !== text) td.textContent = text;
     if (key === "client" || key === "name") {
@@ -343,6 +360,28 @@ function updateRow(row, node) {
   }
   row.tr.classList.toggle("inactive", !node.active);
   row.tr.classList.toggle("selected", node.id === state.selected);
+}
+
+/** How long after the first node a node got its latest block: a bar (full at 2 s) and the figure. */
+function renderPropagation(td, propagation) {
+  const last = propagation?.lastMs ?? null;
+  const text = FORMAT.propagation(last);
+  if (td.dataset.text === text) return;
+  td.dataset.text = text;
+  td.replaceChildren();
+  if (last !== null) {
+    const bar = document.createElement("span");
+    bar.className = `prop-bar ${last < 250 ? "fast" : last < 1000 ? "ok" : "slow"}`;
+    bar.style.width = `${Math.max(2, Math.min(100, (last / 2000) * 100))}%`;
+    td.appendChild(bar);
+  }
+  const label = document.createElement("span");
+  label.className = "prop-text";
+  label.textContent = text;
+  td.appendChild(label);
+  td.title = propagation?.avgMs == null
+    ? ""
+    : `average ${FORMAT.propagation(propagation.avgMs)} over its recent blocks`;
 }
 
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
@@ -570,6 +609,8 @@ function renderBlockCharts() {
   barChart($("#chart-block-time"), times, css("--chart-1"), (v) => `${+v.toFixed(1)}`);
   barChart($("#chart-transactions"), shown.map((b) => b.transactionCount), css("--chart-2"), compact);
   barChart($("#chart-gas"), shown.map((b) => b.gasUsed), css("--chart-3"), compact);
+  const p = state.propagation;
+  if (p) barChart($("#chart-propagation"), p.counts, css("--chart-1"), compact);
 }
 
 // ---------------------------------------------------------------- node detail and history

@@ -15,6 +15,7 @@ export interface NodeView<T> {
   lastSeen: T;
   inactiveSince: T | null;
   blockReceivedAt: T | null;
+  propagation: NodeState["propagation"];
   last: NodeState["last"];
 }
 
@@ -27,6 +28,7 @@ export function nodeView<T>(node: NodeState, time: (ms: number) => T): NodeView<
     lastSeen: time(node.lastSeen),
     inactiveSince: node.inactiveSince === null ? null : time(node.inactiveSince),
     blockReceivedAt: node.blockReceivedAt === null ? null : time(node.blockReceivedAt),
+    propagation: node.propagation,
     last: node.last,
   };
 }
@@ -109,6 +111,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
       settings: options.settings,
       nodes,
       blocks: state.blocks().map((b) => blockView(b, epochMs)),
+      propagation: state.propagation(),
     });
   }
 
@@ -140,6 +143,8 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         nodes: changes.nodes.map(changeView),
         removed: changes.removed,
         blocks: changes.blocks.map((b) => blockView(b, epochMs)),
+        // Only with new blocks or node changes: the histogram moves with block reports.
+        propagation: state.propagation(),
       });
       for (const client of [...clients]) {
         if (!keepsUp(client, limit)) {

@@ -6,7 +6,8 @@
  * - `GET /` the page; `GET /assets/<file>` its script and style (from `web/`);
  * - `GET /feed` websocket: a snapshot, then one frame per flush with the changed nodes only;
  * - `GET /v1/nodes`, `/v1/nodes/:id`, `/v1/nodes/:id/eth_stats`, `/v1/nodes/:id/system_stats`,
- *   `/v1/blocks`.
+ *   `/v1/blocks`, `/v1/propagation` (the network's histogram over the recent blocks, each node's
+ *   last and average delay).
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
@@ -231,6 +232,12 @@ export async function createWebReceiver(
   app.get("/v1/blocks", access, (c) => {
     const query = parseQuery(blocksQuerySchema(options.maxBlocks), c.req.query());
     return c.json({ now: iso(now()), blocks: state.blocks(query.limit).map((b) => blockView(b, iso)) });
+  });
+
+  app.get("/v1/propagation", access, (c) => {
+    const nodes = [];
+    for (const node of state.nodes()) nodes.push({ id: node.id, ...node.propagation });
+    return c.json({ now: iso(now()), network: state.propagation(), nodes });
   });
 
   /** Runs a query with the shared client; an unreachable or failing Postgres is 503, never a crash. */

@@ -20,6 +20,24 @@ export interface NodeReports {
   system?: Record<string, Scalar>;
 }
 
+/**
+ * Upper bounds (ms) of the propagation histogram's bins; the last bin holds everything slower.
+ * A node's propagation for a block is how long after the first report of that block (from any
+ * node) the service got this node's: arrival times are the service's own clock, so clock skew
+ * between nodes does not enter (network and agent delays do).
+ */
+export const PROPAGATION_BINS_MS = [100, 250, 500, 1000, 2000, 5000] as const;
+/** Blocks a node's average propagation is taken over (its most recent). */
+export const PROPAGATION_AVERAGE_OF = 20;
+
+/** How fast a node gets blocks, after the first node to report each. */
+export interface Propagation {
+  /** Delay of its latest block (0 when it reported it first); null before any. */
+  lastMs: number | null;
+  /** Mean delay over its last PROPAGATION_AVERAGE_OF blocks. */
+  avgMs: number | null;
+}
+
 /** One node (agent) as the dashboard knows it. Times are epoch milliseconds. */
 export interface NodeState {
   id: string;
@@ -31,6 +49,7 @@ export interface NodeState {
   inactiveSince: number | null;
   /** When the service accepted the node's latest block report. */
   blockReceivedAt: number | null;
+  propagation: Propagation;
   last: NodeReports;
 }
 
@@ -52,6 +71,8 @@ export interface BlockEntry {
   firstSeenBy: string;
   /** How many reports of it arrived (bounded by the number of nodes). */
   reports: number;
+  /** Nodes whose first report of it fell in each PROPAGATION_BINS_MS bin (one more for slower). */
+  propagation: number[];
 }
 
 /** A node that changed, with the reports that changed ("all" for a node new since the last time). */
@@ -89,6 +110,8 @@ export interface WebState {
   readonly size: number;
   /** Recent blocks, highest number first (at most `limit`). */
   blocks(limit?: number): BlockEntry[];
+  /** The network's propagation histogram over the blocks kept (counts per PROPAGATION_BINS_MS bin). */
+  propagation(): { binsMs: readonly number[]; counts: number[]; blocks: number };
   /** Nodes changed, removed and blocks added since the previous call. */
   takeChanges(): Changes;
   /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
@@ -205,6 +228,16 @@ function sanitizeBlock(body: Record<string, unknown>): Record<string, Scalar> {
 interface TrackedNode extends NodeState {
   /** Change bits since the last take (REPORT_BITS, NEW, LISTED). */
   changes: number;
+  /** Its recent propagation delays (at most PROPAGATION_AVERAGE_OF), oldest first. */
+  delays: number[];
+  /** The hash of the last block counted for it: geth repeats its head in every full report. */
+  countedHash: string | null;
+}
+
+/** The histogram bin of a delay. */
+export function propagationBin(ms: number): number {
+  const i = PROPAGATION_BINS_MS.findIndex((bound) => ms < bound);
+  return i === -1 ? PROPAGATION_BINS_MS.length : i;
 }
 
 /** Creates an empty state. */
@@ -263,8 +296,11 @@ export function createWebState(options: WebStateOptions): WebState {
         lastSeen: at,
         inactiveSince: null,
         blockReceivedAt: null,
+        propagation: { lastMs: null, avgMs: null },
         last: {},
         changes: 0,
+        delays: [],
+        countedHash: null,
       };
       removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
       markChanged(node, NEW);
@@ -276,18 +312,19 @@ export function createWebState(options: WebStateOptions): WebState {
     return node;
   }
 
-  function addBlock(body: Record<string, unknown>, agentId: string, at: number): void {
+  /** Records a report of a block; the block's entry (new or known), or undefined when not kept. */
+  function addBlock(body: Record<string, unknown>, agentId: string, at: number): BlockEntry | undefined {
     const number = toSafeInteger(body["number"]);
-    if (number === null) return;
+    if (number === null) return undefined;
     const known = blocks.get(number);
     if (known) {
       known.reports++;
-      return;
+      return known;
     }
     if (blocks.size >= options.maxBlocks) {
       let lowest = Infinity;
       for (const n of blocks.keys()) lowest = Math.min(lowest, n);
-      if (number < lowest) return; // older than everything kept
+      if (number < lowest) return undefined; // older than everything kept
       blocks.delete(lowest);
     }
     const entry: BlockEntry = {
@@ -303,11 +340,30 @@ export function createWebState(options: WebStateOptions): WebState {
       firstSeen: at,
       firstSeenBy: agentId,
       reports: 1,
+      propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
     };
     blocks.set(number, entry);
     sortedBlocks = null;
     newBlocks.push(entry);
     if (newBlocks.length > options.maxBlocks) newBlocks = newBlocks.slice(-options.maxBlocks);
+    return entry;
+  }
+
+  /**
+   * A node's first report of a block it shares with the block's entry (same hash): its delay
+   * after the first report, into the node's figures and the block's histogram.
+   */
+  function propagate(node: TrackedNode, entry: BlockEntry, hash: string | null, at: number): void {
+    if (hash === null || hash !== entry.hash || hash === node.countedHash) return;
+    node.countedHash = hash;
+    const delay = Math.max(0, at - entry.firstSeen);
+    entry.propagation[propagationBin(delay)]!++;
+    node.delays.push(delay);
+    if (node.delays.length > PROPAGATION_AVERAGE_OF) node.delays.shift();
+    node.propagation = {
+      lastMs: delay,
+      avgMs: Math.round(node.delays.reduce((a, b) => a + b, 0) / node.delays.length),
+    };
   }
 
   return {
@@ -346,7 +402,8 @@ export function createWebState(options: WebStateOptions): WebState {
         if (summary === undefined) blockSummaries.set(body, summary = sanitizeBlock(body));
         node.last.block = summary;
         node.blockReceivedAt = message.receivedAt;
-        addBlock(body, message.agentId, message.receivedAt);
+        const entry = addBlock(body, message.agentId, message.receivedAt);
+        if (entry) propagate(node, entry, stringOrNull(body["hash"]), message.receivedAt);
       } else if (type === "pending") {
         node.last.pending = pick(body, ["pending"]);
       } else {
@@ -382,6 +439,11 @@ export function createWebState(options: WebStateOptions): WebState {
     blocks(limit = options.maxBlocks) {
       sortedBlocks ??= [...blocks.values()].sort((a, b) => b.number - a.number);
       return sortedBlocks.slice(0, limit);
+    },
+    propagation() {
+      const counts = new Array(PROPAGATION_BINS_MS.length + 1).fill(0);
+      for (const entry of blocks.values()) entry.propagation.forEach((n, i) => counts[i] += n);
+      return { binsMs: PROPAGATION_BINS_MS, counts, blocks: blocks.size };
     },
     takeChanges() {
       const out: Changes = {

@@ -206,3 +206,35 @@ Deno.test("discardChanges forgets what changed, removals and new blocks, but kee
   state.apply(message("b", latency, 5));
   assert.deepEqual(state.takeChanges().nodes.map((c) => [c.node.id, c.reports]), [["b", ["latency"]]]);
 });
+
+Deno.test("propagation: each node's delay after the first report of a block, its average, the network histogram", () => {
+  const state = createWebState(options());
+  const at = (node: string, n: number, ms: number, extra: Record<string, unknown> = {}) =>
+    state.apply(message(node, blockData(n, extra), ms));
+  at("a", 10, 1000); // first: 0 ms
+  at("b", 10, 1300); // 300 ms
+  at("c", 10, 4000); // 3 s
+  at("a", 10, 16_000); // geth's full report repeats its head: not a second arrival
+  at("fork", 10, 1100, { hash: "0xother" }); // another hash at the height: no propagation figure
+  at("b", 11, 13_000);
+  at("a", 11, 13_050);
+  assert.deepEqual(state.node("a")!.propagation, { lastMs: 50, avgMs: 25 });
+  assert.deepEqual(state.node("b")!.propagation, { lastMs: 0, avgMs: 150 });
+  assert.deepEqual(state.node("c")!.propagation, { lastMs: 3000, avgMs: 3000 });
+  assert.deepEqual(state.node("fork")!.propagation, { lastMs: null, avgMs: null });
+  const network = state.propagation();
+  assert.deepEqual(network.binsMs, [100, 250, 500, 1000, 2000, 5000]);
+  // block 10: 0 ms, 300 ms (250-500), 3 s (2-5 s); block 11: 0 and 50 ms
+  assert.deepEqual(network.counts, [3, 0, 1, 0, 0, 1, 0]);
+  assert.equal(network.blocks, 2);
+  assert.deepEqual(state.blocks().find((b) => b.number === 10)!.propagation, [1, 0, 1, 0, 0, 1, 0]);
+});
+
+Deno.test("propagation: the average is over the node's last 20 blocks", () => {
+  const state = createWebState(options({ maxBlocks: 100 }));
+  for (let n = 1; n <= 30; n++) {
+    state.apply(message("first", blockData(n), n * 1000));
+    state.apply(message("late", blockData(n), n * 1000 + (n <= 10 ? 5000 : 100)));
+  }
+  assert.deepEqual(state.node("late")!.propagation, { lastMs: 100, avgMs: 100 }); // the 5 s ones aged out
+});
