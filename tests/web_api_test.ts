@@ -149,6 +149,7 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
           "inactiveSince",
           "last",
           "lastSeen",
+          "propagation",
         ]);
         const view = node as unknown as Record<string, unknown>;
         assert.equal(view["id"], id);
