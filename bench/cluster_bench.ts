@@ -12,6 +12,7 @@
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
+import { childrenOf } from "../tasks/process.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
 import { freePort, procStat } from "./process.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
@@ -78,19 +79,6 @@ function cpuSeconds(groups: Groups): Record<string, number> {
       [kind, pids],
     ) => [kind, pids.reduce((t, pid) => t + (procStat(pid)?.cpuS ?? 0), 0)]),
   );
-}
-
-/** Pids whose parent is `pid` (Postgres backends under their postmaster). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry.name));
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 interface Measured {

@@ -24,7 +24,16 @@
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
-import { haproxyBinary, haproxyConfig } from "./haproxy.ts";
+import { haproxyConfig } from "./haproxy.ts";
+import {
+  freePort,
+  haproxyBinary,
+  launchers,
+  type ManagedProcess,
+  managedProcess,
+  natsServerBinary,
+  procStat,
+} from "./process.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -49,24 +58,6 @@ export interface LocalClusterOptions {
   supervise?: boolean;
   /** Receives every line the processes print, prefixed with their name. */
   log?: (line: string) => void;
-}
-
-/** A process the runner started. */
-export interface ManagedProcess {
-  name: string;
-  readonly running: boolean;
-  /** Times the supervisor started it again after it exited on its own. */
-  readonly restarts: number;
-  /** Its pid while it runs. */
-  readonly pid: number | undefined;
-  /** Starts it (again) and waits until it is ready. */
-  start(): Promise<void>;
-  /** Stops it for good (no restart): sends a signal and waits for the exit. */
-  kill(signal?: Deno.Signal): Promise<void>;
-  /** Sends a signal and nothing else (SIGSTOP, SIGCONT; a SIGKILL here is a crash the supervisor sees). */
-  signal(signal: Deno.Signal): void;
-  /** Its last output lines. */
-  output(): string;
 }
 
 /** One instance process. */
@@ -94,35 +85,6 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-const OUTPUT_LINES = 200;
-const RESTART_MAX_MS = 30_000;
-/** A process that ran this long before it died starts again after the first delay. */
-const STABLE_MS = 60_000;
-
-/**
- * A port free now, below the kernel's ephemeral range: a port from that range can be taken,
- * between this check and the process binding it, as the source port of some outgoing
- * connection (a NATS node dialling its routes did exactly that).
- */
-function freePort(hostname: string): number {
-  let below = 32768;
-  try {
-    below = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0]);
-  } catch {
-    // not Linux: the usual lower bound
-  }
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, below - 10_000));
-    try {
-      Deno.listen({ hostname, port }).close();
-      return port;
-    } catch {
-      // taken
-    }
-  }
-  throw new Error(`no free port below ${below}`);
-}
-
 async function secretFile(path: string, envValue: string | undefined): Promise<string> {
   if (envValue) return envValue;
   try {
@@ -135,190 +97,6 @@ async function secretFile(path: string, envValue: string | undefined): Promise<s
   const value = btoa(String.fromCharCode(...bytes)).replaceAll("+", "x").replaceAll("/", "y");
   await Deno.writeTextFile(path, value + "\n", { mode: 0o600 });
   return value;
-}
-
-/** The nats-server binary: $NATS_SERVER, on PATH, or Debian's /usr/sbin/nats-server. */
-export async function natsServerBinary(): Promise<string> {
-  const candidates = [
-    Deno.env.get("NATS_SERVER"),
-    "nats-server",
-    "/usr/sbin/nats-server",
-    "/usr/bin/nats-server",
-  ];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      const out = await new Deno.Command(c, { args: ["--version"], stdout: "null", stderr: "null" }).output();
-      if (out.success) return c;
-    } catch {
-      // not there
-    }
-  }
-  throw new Error("nats-server not found: install it (apt-get install nats-server) or set NATS_SERVER");
-}
-
-interface Child {
-  proc: Deno.ChildProcess;
-  exited: Promise<Deno.CommandStatus>;
-}
-
-/**
- * Spawns a process in a session of its own (`setsid`: a terminal's Ctrl-C reaches the runner
- * only, which stops it in order), its output going line by line to `onLine`.
- */
-function spawn(
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-  onLine: (line: string) => void,
-): Child {
-  const proc = new Deno.Command("setsid", {
-    args: [cmd, ...args],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const lines = rest.split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) onLine(line);
-    }
-    if (rest) onLine(rest);
-  };
-  const pumps = Promise.all([pump(proc.stdout), pump(proc.stderr)]).catch(() => {});
-  const exited = (async () => {
-    const status = await proc.status;
-    await pumps;
-    return status;
-  })();
-  return { proc, exited };
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, alive: () => boolean) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (!alive()) throw new Error(`${what} exited while starting`);
-    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function ring(): { push(line: string): void; text(): string } {
-  const lines: string[] = [];
-  return {
-    push(line) {
-      lines.push(line);
-      if (lines.length > OUTPUT_LINES) lines.shift();
-    },
-    text: () => lines.join("\n"),
-  };
-}
-
-/**
- * A process the runner can start, stop and supervise: when it exits without `kill()` and
- * `supervise` is on, the death is logged and it is started again after a backoff.
- */
-function managedProcess(
-  name: string,
-  command: { cmd: string; args: string[]; env: Record<string, string> },
-  ready: () => Promise<boolean>,
-  options: { log: (line: string) => void; supervise: boolean },
-): ManagedProcess {
-  const out = ring();
-  let child: Child | undefined;
-  let running = false;
-  /** Set by kill(): the exit is wanted, nothing restarts it. */
-  let stopped = true;
-  let restarts = 0;
-  let delayMs = 1000;
-  let restartTimer: ReturnType<typeof setTimeout> | undefined;
-
-  /** Starts it again after the current delay (once, however many reasons come). */
-  function scheduleRestart(reason: string): void {
-    if (stopped || !options.supervise || restartTimer !== undefined) return;
-    options.log(`[supervisor] ${name} ${reason}; starting it again in ${delayMs / 1000} s`);
-    restartTimer = setTimeout(async () => {
-      restartTimer = undefined;
-      if (stopped) return;
-      restarts++;
-      try {
-        await self.start();
-      } catch (err) {
-        scheduleRestart(`did not start (${(err as Error).message.split("\n")[0]})`);
-      }
-    }, delayMs);
-    delayMs = Math.min(RESTART_MAX_MS, delayMs * 2);
-  }
-
-  function onExit(c: Child, status: Deno.CommandStatus, startedAt: number): void {
-    if (child !== c) return;
-    running = false;
-    if (Date.now() - startedAt > STABLE_MS) delayMs = 1000;
-    scheduleRestart(`exited (${status.signal ? `signal ${status.signal}` : `code ${status.code}`})`);
-  }
-
-  const self: ManagedProcess = {
-    name,
-    get running() {
-      return running;
-    },
-    get restarts() {
-      return restarts;
-    },
-    get pid() {
-      return running ? child?.proc.pid : undefined;
-    },
-    async start() {
-      if (running) return;
-      stopped = false;
-      const startedAt = Date.now();
-      const c = spawn(command.cmd, command.args, command.env, (line) => {
-        out.push(line);
-        options.log(`[${name}] ${line}`);
-      });
-      child = c;
-      running = true;
-      c.exited.then((status) => onExit(c, status, startedAt));
-      try {
-        await waitFor(name, ready, 60_000, () => running);
-      } catch (err) {
-        if (running) {
-          c.proc.kill("SIGKILL");
-          await c.exited;
-        }
-        throw new Error(`${(err as Error).message}\n${out.text()}`);
-      }
-    },
-    async kill(signal: Deno.Signal = "SIGTERM") {
-      stopped = true;
-      clearTimeout(restartTimer);
-      const c = child;
-      if (!c || !running) return;
-      try {
-        c.proc.kill("SIGCONT"); // a paused process would not act on the signal
-        c.proc.kill(signal);
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          c.proc.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 20_000);
-      await c.exited;
-      clearTimeout(timer);
-      running = false;
-    },
-    signal(signal) {
-      if (running) child?.proc.kill(signal);
-    },
-    output: () => out.text(),
-  };
-  return self;
 }
 
 /** Starts the NATS nodes, Postgres, the instances and the balancer. */
@@ -489,35 +267,6 @@ function flag(args: string[], name: string): string | undefined {
   if (i >= 0) return args[i + 1];
   const eq = args.find((a) => a.startsWith(`--${name}=`));
   return eq?.slice(name.length + 3);
-}
-
-/** A process's parent pid and start time (field 22 of /proc/<pid>/stat), or null when it is gone. */
-function procStat(pid: number): { ppid: number; started: string; comm: string } | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const comm = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
-    return { ppid: Number(fields[1]), started: fields[19]!, comm };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The launchers above this process (`deno task`, the `sh -c` npm runs it with, `npm exec`/`npx`,
- * node): when one of them goes (killed, or its terminal closed), the runner stops what it started
- * instead of living on as an orphan with a cluster nobody can stop. The first ancestor that is not a launcher (the
- * user's shell, systemd) is not watched.
- */
-function launchers(): Array<{ pid: number; started: string }> {
-  const out: Array<{ pid: number; started: string }> = [];
-  for (let pid = Deno.ppid; pid > 1;) {
-    const s = procStat(pid);
-    if (s === null || !/^(deno|node|npm|npx|sh$|dash$)/.test(s.comm)) break;
-    out.push({ pid, started: s.started });
-    pid = s.ppid;
-  }
-  return out;
 }
 
 async function main(): Promise<number> {

@@ -74,17 +74,3 @@ export const EXAMPLE: HaproxyOptions = {
   bind: { hostname: "0.0.0.0", port: 4000 },
   servers: [1, 2, 3].map((i) => ({ name: `instance-${i}`, hostname: `10.0.0.1${i}`, port: 4000 })),
 };
-
-/** The haproxy binary: $HAPROXY, on PATH, or Debian's /usr/sbin/haproxy. */
-export async function haproxyBinary(): Promise<string> {
-  for (const c of [Deno.env.get("HAPROXY"), "haproxy", "/usr/sbin/haproxy"]) {
-    if (!c) continue;
-    try {
-      const out = await new Deno.Command(c, { args: ["-v"], stdout: "null", stderr: "null" }).output();
-      if (out.success) return c;
-    } catch {
-      // not there
-    }
-  }
-  throw new Error("haproxy not found: install it (apt-get install haproxy) or set HAPROXY");
-}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { EXAMPLE, haproxyBinary, haproxyConfig } from "./haproxy.ts";
+import { EXAMPLE, haproxyConfig } from "./haproxy.ts";
+import { haproxyBinary } from "./process.ts";
 
 const haveHaproxy = await haproxyBinary().then(() => true, () => false);
 

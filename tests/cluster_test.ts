@@ -3,8 +3,8 @@
  * cluster), a real Postgres and three instances as processes behind HAProxy (tasks/cluster.ts).
  */
 import assert from "node:assert/strict";
-import { type LocalCluster, natsServerBinary, startLocalCluster } from "../tasks/cluster.ts";
-import { haproxyBinary } from "../tasks/haproxy.ts";
+import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
+import { haproxyBinary, natsServerBinary } from "../tasks/process.ts";
 import { agentSession, report } from "./support/agent.ts";
 import { wsClient } from "./support/ws.ts";
 import { connect } from "@nats-io/transport-node";

@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import { startEmbeddedPostgres } from "../../db/embedded.ts";
+import { childrenOf } from "../../tasks/process.ts";
 
 /** A test database. Close it in the test that started it. */
 export interface TestPostgres {
@@ -113,21 +114,4 @@ async function embeddedServer(): Promise<TestPostgres> {
       return closing;
     },
   };
-}
-
-/** Pids whose parent is `pid` (from /proc). */
-async function childrenOf(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-      // pid (comm) state ppid …: comm may hold spaces, so read after the last ")"
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(entry.name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
