@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
 import { createItemQueue } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
+import { numberedItem } from "../tests/support/fixtures.ts";
 
 function msg(n: number, bytes = 10): QueueItem {
-  return {
-    kind: "message",
-    message: {
-      id: `m${n}`,
-      agentId: "a",
-      dataType: "d",
-      messageType: "data",
-      data: {},
-      receivedAt: 0,
-      bytes,
-    },
-  };
+  return numberedItem(n, { bytes, receivedAt: 0 });
 }
 
 Deno.test("item queue: order, bytes, runs of spill segments released once all their items are taken", () => {

@@ -3,19 +3,10 @@ import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
 import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
 import type { Receiver } from "./receiver.ts";
+import { numberedItem } from "../tests/support/fixtures.ts";
 
 function message(n: number): QueueItem {
-  return {
-    kind: "message",
-    message: {
-      id: `m${n}`,
-      agentId: "a",
-      dataType: "ethereum_metrics",
-      messageType: "data",
-      data: { n },
-      receivedAt: Date.now(),
-    },
-  };
+  return numberedItem(n);
 }
 
 /** A receiver that fails while `failing` is true and records what it got, in order. */

@@ -2,20 +2,10 @@ import assert from "node:assert/strict";
 import type { QueueItem } from "./queue_item.ts";
 import { createSpillBuffer, type SpillBufferOptions } from "./spill_buffer.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
+import { numberedItem } from "../tests/support/fixtures.ts";
 
 function msg(n: number, bytes = 10): QueueItem {
-  return {
-    kind: "message",
-    message: {
-      id: `m${n}`,
-      agentId: "a",
-      dataType: "t",
-      messageType: "data",
-      data: { n },
-      receivedAt: 0,
-      bytes,
-    },
-  };
+  return numberedItem(n, { bytes, receivedAt: 0 });
 }
 
 async function setup(over: Partial<SpillBufferOptions> = {}, store?: (s: SpillStore) => SpillStore) {

@@ -1,4 +1,5 @@
 /** Report payloads shaped like the original agent's (`{type, body}` under `data`). */
+import type { Message } from "../../core/message.ts";
 
 export const information = {
   type: "information",
@@ -74,3 +75,25 @@ export const ALL_REPORTS: Array<{ type: string; data: Record<string, unknown> }>
   { type: "networking_metrics", data: latency },
   { type: "system_metrics", data: systemStatistics },
 ];
+
+/**
+ * Queue item number `n` for the queue, spill and runner tests: message id `m<n>`, `data: {n}`,
+ * of `bytes` (absent when not given) and received at `receivedAt` (default now).
+ */
+export function numberedItem(
+  n: number,
+  options: { bytes?: number; receivedAt?: number } = {},
+): { kind: "message"; message: Message } {
+  return {
+    kind: "message",
+    message: {
+      id: `m${n}`,
+      agentId: "a",
+      dataType: "ethereum_metrics",
+      messageType: "data",
+      data: { n },
+      receivedAt: options.receivedAt ?? Date.now(),
+      ...(options.bytes === undefined ? {} : { bytes: options.bytes }),
+    },
+  };
+}
