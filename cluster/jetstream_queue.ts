@@ -345,15 +345,50 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     });
   }
 
-  /** Per metric type: reports waiting to go out together, and batches whose ack is awaited. */
-  const lanes = new Map<
-    string,
-    {
-      waiting: { messages: Message[]; done: PromiseWithResolvers<boolean> } | null;
-      inFlight: number;
-      scheduled: boolean;
-    }
-  >();
+  /** A metric type's publishing: reports waiting to go out together, batches awaiting their ack. */
+  interface Lane {
+    waiting: { messages: Message[]; done: PromiseWithResolvers<boolean> } | null;
+    inFlight: number;
+    scheduled: boolean;
+    /** Sends the waiting batch unless MAX_IN_FLIGHT batches await their ack. */
+    flush(): void;
+  }
+  const lanes = new Map<string, Lane>();
+
+  /**
+   * Stores `data` on `subject`: true once JetStream acked it, false when in doubt. The client's
+   * own timer bounds the wait, connected or not (it buffers while reconnecting and still
+   * rejects at the timeout).
+   */
+  function send(subject: string, data: Uint8Array, msgID?: string): Promise<boolean> {
+    return js.publish(subject, data, { timeout: options.publishTimeoutMs, ...(msgID ? { msgID } : {}) })
+      .then(() => true, () => false);
+  }
+
+  function laneOf(dataType: string): Lane {
+    const known = lanes.get(dataType);
+    if (known) return known;
+    const subject = subjects.message(dataType);
+    const lane: Lane = {
+      waiting: null,
+      inFlight: 0,
+      scheduled: false,
+      flush() {
+        lane.scheduled = false;
+        const batch = lane.waiting;
+        if (batch === null || lane.inFlight >= MAX_IN_FLIGHT) return;
+        lane.waiting = null;
+        lane.inFlight++;
+        send(subject, encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then((ok) => {
+          lane.inFlight--;
+          batch.done.resolve(ok);
+          if (lane.waiting !== null && !lane.scheduled) lane.flush();
+        });
+      },
+    };
+    lanes.set(dataType, lane);
+    return lane;
+  }
 
   /**
    * Publishes a report, batched with the others of its metric type (up to MAX_PUBLISH_BATCH):
@@ -365,37 +400,15 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
    * as JetStream's de-duplication id (a resend within the stream's 2-minute window is stored once).
    */
   function toStream(message: Message): Promise<boolean> {
-    const subject = subjects.message(message.dataType);
-    // The client's own timer bounds the wait, connected or not (it buffers while reconnecting
-    // and still rejects at the timeout).
-    const send = (data: Uint8Array, msgID?: string) =>
-      js.publish(subject, data, { timeout: options.publishTimeoutMs, ...(msgID ? { msgID } : {}) })
-        .then(() => true, () => false);
-    if (message.idempotent) return send(encode(message), message.id);
-    let lane = lanes.get(message.dataType);
-    if (lane === undefined) {
-      lanes.set(message.dataType, lane = { waiting: null, inFlight: 0, scheduled: false });
-    }
-    const l = lane;
-    const flush = () => {
-      l.scheduled = false;
-      const batch = l.waiting;
-      if (batch === null || l.inFlight >= MAX_IN_FLIGHT) return;
-      l.waiting = null;
-      l.inFlight++;
-      send(encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then((ok) => {
-        l.inFlight--;
-        batch.done.resolve(ok);
-        if (l.waiting !== null && !l.scheduled) flush();
-      });
-    };
-    l.waiting ??= { messages: [], done: Promise.withResolvers<boolean>() };
-    const batch = l.waiting;
+    if (message.idempotent) return send(subjects.message(message.dataType), encode(message), message.id);
+    const lane = laneOf(message.dataType);
+    lane.waiting ??= { messages: [], done: Promise.withResolvers<boolean>() };
+    const batch = lane.waiting;
     batch.messages.push(message);
-    if (batch.messages.length >= MAX_PUBLISH_BATCH && l.inFlight < MAX_IN_FLIGHT) flush();
-    else if (!l.scheduled && l.inFlight < MAX_IN_FLIGHT) {
-      l.scheduled = true;
-      setImmediate(flush);
+    if (batch.messages.length >= MAX_PUBLISH_BATCH && lane.inFlight < MAX_IN_FLIGHT) lane.flush();
+    else if (!lane.scheduled && lane.inFlight < MAX_IN_FLIGHT) {
+      lane.scheduled = true;
+      setImmediate(lane.flush);
     }
     return batch.done.promise;
   }
