@@ -2,8 +2,8 @@
  * The cluster bus on NATS JetStream.
  *
  * - `publish` stores the Message in the stream (`<root>.msg.<metric type>`, msgpack) and
- *   resolves on the JetStream ack. Reports of one metric type that arrive in the same turn of the
- *   event loop go out as one stream message (a msgpack array): one publish, ack, replication and
+ *   resolves on the JetStream ack (cluster/stream_publisher.ts). Reports of one metric type that
+ *   arrive together go out as one stream message (a msgpack array): one publish, ack, replication and
  *   consumer delivery for all of them; consumers ack it once every report in it was written. An ack that does not come within `publishTimeoutMs` (NATS
  *   away, a leader election) leaves the report in doubt: it goes to the instance's outbox on disk
  *   (cluster/outbox.ts), which publishes it again with the same Message id until JetStream takes
@@ -23,7 +23,6 @@
  * - `inactive` is a stream message too (`<root>.inactive`), so every instance and every
  *   storage receiver hears it once.
  */
-import { setImmediate } from "node:timers";
 import { decode, encode } from "@msgpack/msgpack";
 import {
   AckPolicy,
@@ -32,7 +31,7 @@ import {
   DeliverPolicy,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { headers, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { type Bus, emptyPushCounts, type Subscription } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
@@ -40,6 +39,7 @@ import type { QueueItem, ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../core/receiver.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
 import type { Outbox } from "./outbox.ts";
+import { createStreamPublisher, RESENT_HEADER } from "./stream_publisher.ts";
 
 export interface JetStreamQueueOptions {
   /** Redelivery delay of an unacked message (ms). */
@@ -67,9 +67,6 @@ export interface JetStreamQueue {
 const HIGH_WATER = 2000;
 /** Messages a consumer asks JetStream for at once. */
 const PULL_BATCH = 1000;
-/** Reports published as one stream message at most, and batches of a type awaiting their ack (see `toStream`). */
-const MAX_PUBLISH_BATCH = 200;
-const MAX_IN_FLIGHT = 2;
 
 interface Tracked {
   receiver: Receiver;
@@ -81,27 +78,8 @@ interface Tracked {
   inactive: Map<string, JsMsg[]>;
 }
 
-/** Header on a report published again from the outbox (its first copy may be in the stream). */
-export const RESENT_HEADER = "Poa-Resent";
 /** Resent reports the live feeds can recognise as already shown: the ids of this many recent reports. */
 const RECENT_IDS = 100_000;
-
-/** Publishes the outbox's reports with their Message id as JetStream's de-duplication id. */
-export function republisher(nats: NatsRuntime): (messages: Message[]) => Promise<void> {
-  return async (messages) => {
-    const h = headers();
-    h.set(RESENT_HEADER, "1");
-    await Promise.all(
-      messages.map((m) =>
-        nats.js.publish(nats.subjects.message(m.dataType), encode(m), {
-          msgID: m.id,
-          headers: h,
-          timeout: 5000,
-        })
-      ),
-    );
-  };
-}
 
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
 export async function consumerName(receiverId: string): Promise<string> {
@@ -345,73 +323,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     });
   }
 
-  /** A metric type's publishing: reports waiting to go out together, batches awaiting their ack. */
-  interface Lane {
-    waiting: { messages: Message[]; done: PromiseWithResolvers<boolean> } | null;
-    inFlight: number;
-    scheduled: boolean;
-    /** Sends the waiting batch unless MAX_IN_FLIGHT batches await their ack. */
-    flush(): void;
-  }
-  const lanes = new Map<string, Lane>();
-
-  /**
-   * Stores `data` on `subject`: true once JetStream acked it, false when in doubt. The client's
-   * own timer bounds the wait, connected or not (it buffers while reconnecting and still
-   * rejects at the timeout).
-   */
-  function send(subject: string, data: Uint8Array, msgID?: string): Promise<boolean> {
-    return js.publish(subject, data, { timeout: options.publishTimeoutMs, ...(msgID ? { msgID } : {}) })
-      .then(() => true, () => false);
-  }
-
-  function laneOf(dataType: string): Lane {
-    const known = lanes.get(dataType);
-    if (known) return known;
-    const subject = subjects.message(dataType);
-    const lane: Lane = {
-      waiting: null,
-      inFlight: 0,
-      scheduled: false,
-      flush() {
-        lane.scheduled = false;
-        const batch = lane.waiting;
-        if (batch === null || lane.inFlight >= MAX_IN_FLIGHT) return;
-        lane.waiting = null;
-        lane.inFlight++;
-        send(subject, encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then((ok) => {
-          lane.inFlight--;
-          batch.done.resolve(ok);
-          if (lane.waiting !== null && !lane.scheduled) lane.flush();
-        });
-      },
-    };
-    lanes.set(dataType, lane);
-    return lane;
-  }
-
-  /**
-   * Publishes a report, batched with the others of its metric type (up to MAX_PUBLISH_BATCH):
-   * one stream message, one ack, one replication and one delivery per consumer for all of them.
-   * A batch leaves at the end of the current turn of the event loop while fewer than
-   * MAX_IN_FLIGHT of its type await their ack, else when one of them is acked: at low load a
-   * report goes at once, under load batches grow to cover the ack's round trip. True once
-   * JetStream acked it; false when in doubt. A report with an Idempotency-Key goes alone, its id
-   * as JetStream's de-duplication id (a resend within the stream's 2-minute window is stored once).
-   */
-  function toStream(message: Message): Promise<boolean> {
-    if (message.idempotent) return send(subjects.message(message.dataType), encode(message), message.id);
-    const lane = laneOf(message.dataType);
-    lane.waiting ??= { messages: [], done: Promise.withResolvers<boolean>() };
-    const batch = lane.waiting;
-    batch.messages.push(message);
-    if (batch.messages.length >= MAX_PUBLISH_BATCH && lane.inFlight < MAX_IN_FLIGHT) lane.flush();
-    else if (!lane.scheduled && lane.inFlight < MAX_IN_FLIGHT) {
-      lane.scheduled = true;
-      setImmediate(lane.flush);
-    }
-    return batch.done.promise;
-  }
+  const toStream = createStreamPublisher(nats, options.publishTimeoutMs);
 
   return {
     track(receiver) {
