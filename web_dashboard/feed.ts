@@ -5,6 +5,7 @@
  * that does not keep up is closed.
  */
 import { closeQuietly, type FeedClient, keepsUp, trySend } from "../http/websocket.ts";
+import type { Fork } from "./chain.ts";
 import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
@@ -16,6 +17,7 @@ export interface NodeView<T> {
   inactiveSince: T | null;
   blockReceivedAt: T | null;
   propagation: NodeState["propagation"];
+  behindSince: T | null;
   last: NodeState["last"];
 }
 
@@ -29,11 +31,18 @@ export function nodeView<T>(node: NodeState, time: (ms: number) => T): NodeView<
     inactiveSince: node.inactiveSince === null ? null : time(node.inactiveSince),
     blockReceivedAt: node.blockReceivedAt === null ? null : time(node.blockReceivedAt),
     propagation: node.propagation,
+    behindSince: node.behindSince === null ? null : time(node.behindSince),
     last: node.last,
   };
 }
 
 const epochMs = (ms: number) => ms;
+
+/** The chain's health as the feed and the read API show it: best block and forks. */
+export function chainView(state: WebState): { best: number | null; forks: Fork[] } {
+  const { best, forks } = state.chain();
+  return { best, forks };
+}
 
 /**
  * A changed node in an update frame: `full` with every report for a node the pages may not know,
@@ -112,6 +121,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
       nodes,
       blocks: state.blocks().map((b) => blockView(b, epochMs)),
       propagation: state.propagation(),
+      chain: chainView(state),
     });
   }
 
@@ -145,6 +155,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         blocks: changes.blocks.map((b) => blockView(b, epochMs)),
         // Only with new blocks or node changes: the histogram moves with block reports.
         propagation: state.propagation(),
+        chain: chainView(state),
       });
       for (const client of [...clients]) {
         if (!keepsUp(client, limit)) {

@@ -7,7 +7,7 @@
  * - `GET /feed` websocket: a snapshot, then one frame per flush with the changed nodes only;
  * - `GET /v1/nodes`, `/v1/nodes/:id`, `/v1/nodes/:id/eth_stats`, `/v1/nodes/:id/system_stats`,
  *   `/v1/blocks`, `/v1/propagation` (the network's histogram over the recent blocks, each node's
- *   last and average delay).
+ *   last and average delay), `/v1/chain` (best block, forks, nodes behind and stuck).
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
@@ -19,7 +19,7 @@ import type { Message } from "../core/message.ts";
 import { createAddressLimit, upgradeSocket } from "../http/websocket.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
 import { assetResponse, loadAssets } from "./assets.ts";
-import { blockView, createFeed, nodeView } from "./feed.ts";
+import { blockView, chainView, createFeed, nodeView } from "./feed.ts";
 import {
   blocksQuerySchema,
   historyQuerySchema,
@@ -51,6 +51,10 @@ const schema = z.object({
   maxNodes: z.number().int().positive().max(100_000).default(10_000),
   /** Recent blocks kept (highest numbers), for the charts and `GET /v1/blocks`. */
   maxBlocks: z.number().int().min(1).max(1000).default(200),
+  /** A node whose latest block is more than this many blocks below the best one is behind. */
+  behindBlocks: z.number().int().min(0).default(3),
+  /** A node behind for longer than this is stuck (flagged on the page and in `/v1/chain`). */
+  stuckAfterMs: z.number().int().positive().default(60_000),
   /** Connected pages at most. */
   maxClients: z.number().int().positive().default(1000),
   /** Feed websockets one address may hold open (closing ones included); more are 429. */
@@ -123,6 +127,7 @@ export async function createWebReceiver(
     maxNodes: options.maxNodes,
     maxBlocks: options.maxBlocks,
     removeInactiveAfterMs: options.removeInactiveAfterMs,
+    behindBlocks: options.behindBlocks,
     now,
   });
   const feed = createFeed(state, {
@@ -132,6 +137,8 @@ export async function createWebReceiver(
       flushIntervalMs: options.flushIntervalMs,
       removeInactiveAfterMs: options.removeInactiveAfterMs,
       maxBlocks: options.maxBlocks,
+      behindBlocks: options.behindBlocks,
+      stuckAfterMs: options.stuckAfterMs,
     },
     now,
   });
@@ -148,6 +155,7 @@ export async function createWebReceiver(
       lastSweep = now();
       state.sweep();
     }
+    state.checkChain();
     if (feed.stats().clients > 0) feed.flush(state.takeChanges());
     else state.discardChanges();
   }, options.flushIntervalMs);
@@ -238,6 +246,27 @@ export async function createWebReceiver(
     const nodes = [];
     for (const node of state.nodes()) nodes.push({ id: node.id, ...node.propagation });
     return c.json({ now: iso(now()), network: state.propagation(), nodes });
+  });
+
+  app.get("/v1/chain", access, (c) => {
+    const at = now();
+    const behind = [];
+    for (const node of state.nodes()) {
+      if (node.behindSince === null) continue;
+      behind.push({
+        id: node.id,
+        block: node.last.block?.["number"] ?? null,
+        behindSince: iso(node.behindSince),
+        stuck: at - node.behindSince >= options.stuckAfterMs,
+      });
+    }
+    return c.json({
+      now: iso(at),
+      ...chainView(state),
+      behindBlocks: options.behindBlocks,
+      stuckAfterMs: options.stuckAfterMs,
+      behind,
+    });
   });
 
   /** Runs a query with the shared client; an unreachable or failing Postgres is 503, never a crash. */

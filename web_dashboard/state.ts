@@ -3,6 +3,7 @@
  * recent blocks in a bounded ring, and which of them changed since the feed last flushed.
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
+import { type ChainHealth, chainHealth } from "./chain.ts";
 
 /** A JSON value as kept from an agent report: primitives only, strings bounded. */
 type Scalar = string | number | boolean | null;
@@ -50,6 +51,11 @@ export interface NodeState {
   /** When the service accepted the node's latest block report. */
   blockReceivedAt: number | null;
   propagation: Propagation;
+  /**
+   * Since when its head has been more than `behindBlocks` below the network's best block (or it
+   * has none while others do), as of the last `checkChain()`; null when it is not behind.
+   */
+  behindSince: number | null;
   last: NodeReports;
 }
 
@@ -63,6 +69,8 @@ export interface BlockEntry {
   miner: string | null;
   gasUsed: number | null;
   gasLimit: number | null;
+  /** Block difficulty; approximate above 2^53 (mainnet's PoW values), for tiles and charts. */
+  difficulty: number | null;
   transactionCount: number | null;
   uncleCount: number | null;
   /** When the first report of it was accepted, epoch ms. */
@@ -95,6 +103,8 @@ export interface WebStateOptions {
   maxBlocks: number;
   /** An inactive node is forgotten this long after it went inactive. */
   removeInactiveAfterMs: number;
+  /** A node whose head is more than this many blocks below the best one is behind. */
+  behindBlocks?: number;
   now?: () => number;
 }
 
@@ -112,6 +122,13 @@ export interface WebState {
   blocks(limit?: number): BlockEntry[];
   /** The network's propagation histogram over the blocks kept (counts per PROPAGATION_BINS_MS bin). */
   propagation(): { binsMs: readonly number[]; counts: number[]; blocks: number };
+  /**
+   * Reads forks and nodes behind off the nodes' heads, updates each node's `behindSince` (a node
+   * whose flag changes counts as changed) and returns the result, also kept for `chain()`.
+   */
+  checkChain(): ChainHealth;
+  /** The result of the last `checkChain()`. */
+  chain(): ChainHealth;
   /** Nodes changed, removed and blocks added since the previous call. */
   takeChanges(): Changes;
   /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
@@ -190,6 +207,16 @@ function pick(body: Record<string, unknown>, keys: readonly string[]): Record<st
   return out;
 }
 
+/**
+ * A non-negative number from a number, a decimal string or a 0x hex string, approximate beyond
+ * 2^53 (difficulties); null for anything else.
+ */
+export function toApproxNumber(value: unknown): number | null {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : null;
+  if (typeof value === "string" && /^(0x[0-9a-f]{1,64}|[0-9]{1,78})$/i.test(value)) return Number(value);
+  return null;
+}
+
 /** A non-negative safe integer from a number, a decimal string or a 0x hex string. */
 export function toSafeInteger(value: unknown): number | null {
   let n: number;
@@ -257,6 +284,8 @@ export function createWebState(options: WebStateOptions): WebState {
   const removed = new Set<string>();
   let newBlocks: BlockEntry[] = [];
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
+  const behindBlocks = options.behindBlocks ?? 3;
+  let health: ChainHealth = { best: null, forks: [], behind: new Set() };
 
   function discardChanges(): void {
     for (const node of changed) node.changes = 0;
@@ -297,6 +326,7 @@ export function createWebState(options: WebStateOptions): WebState {
         inactiveSince: null,
         blockReceivedAt: null,
         propagation: { lastMs: null, avgMs: null },
+        behindSince: null,
         last: {},
         changes: 0,
         delays: [],
@@ -335,6 +365,7 @@ export function createWebState(options: WebStateOptions): WebState {
       miner: stringOrNull(body["miner"]),
       gasUsed: toSafeInteger(body["gasUsed"]),
       gasLimit: toSafeInteger(body["gasLimit"]),
+      difficulty: toApproxNumber(body["difficulty"]),
       transactionCount: Array.isArray(body["transactions"]) ? body["transactions"].length : null,
       uncleCount: Array.isArray(body["uncles"]) ? body["uncles"].length : null,
       firstSeen: at,
@@ -445,6 +476,18 @@ export function createWebState(options: WebStateOptions): WebState {
       for (const entry of blocks.values()) entry.propagation.forEach((n, i) => counts[i] += n);
       return { binsMs: PROPAGATION_BINS_MS, counts, blocks: blocks.size };
     },
+    checkChain() {
+      health = chainHealth(nodes.values(), behindBlocks);
+      const at = now();
+      for (const node of nodes.values()) {
+        const behind = health.behind.has(node.id);
+        if (behind === (node.behindSince !== null)) continue;
+        node.behindSince = behind ? at : null;
+        markChanged(node, 0);
+      }
+      return health;
+    },
+    chain: () => health,
     takeChanges() {
       const out: Changes = {
         nodes: changed.flatMap((node) => {

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import type { Message } from "../core/message.ts";
+import { MAX_BRANCH_NODES } from "./chain.ts";
+import { createWebState } from "./state.ts";
+
+function blockReport(agentId: string, number: number, hash: string, receivedAt = 1000): Message {
+  return {
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data: { type: "block", body: { number, hash, parentHash: "0x0", transactions: [], uncles: [] } },
+    receivedAt,
+  };
+}
+
+function stateAt(clock: { now: number }, behindBlocks = 3) {
+  return createWebState({
+    maxNodes: 1000,
+    maxBlocks: 50,
+    removeInactiveAfterMs: 60_000,
+    behindBlocks,
+    now: () => clock.now,
+  });
+}
+
+Deno.test("chain: nodes at one height on two hashes are a fork, branches with most nodes first", () => {
+  const clock = { now: 5000 };
+  const state = stateAt(clock);
+  for (const id of ["a", "b", "c"]) state.apply(blockReport(id, 10, "0xaaa"));
+  for (const id of ["e", "d"]) state.apply(blockReport(id, 10, "0xbbb"));
+  state.apply(blockReport("f", 9, "0x999"));
+  const health = state.checkChain();
+  assert.equal(health.best, 10);
+  assert.deepEqual(health.forks, [{
+    number: 10,
+    branches: [
+      { hash: "0xaaa", count: 3, nodes: ["a", "b", "c"] },
+      { hash: "0xbbb", count: 2, nodes: ["d", "e"] },
+    ],
+  }]);
+  assert.equal(state.chain(), health);
+  // The minority moves on to the majority's chain: no fork any more.
+  for (const id of ["d", "e"]) state.apply(blockReport(id, 11, "0xccc"));
+  for (const id of ["a", "b", "c"]) state.apply(blockReport(id, 11, "0xccc"));
+  assert.deepEqual(state.checkChain().forks, []);
+});
+
+Deno.test("chain: an inactive node's head is not a branch, and branch lists are bounded", () => {
+  const state = stateAt({ now: 0 });
+  for (let i = 0; i < MAX_BRANCH_NODES + 20; i++) state.apply(blockReport(`n${i}`, 7, "0x1"));
+  state.apply(blockReport("lone", 7, "0x2"));
+  let fork = state.checkChain().forks[0]!;
+  assert.equal(fork.branches[0]!.count, MAX_BRANCH_NODES + 20);
+  assert.equal(fork.branches[0]!.nodes.length, MAX_BRANCH_NODES);
+  state.inactive("lone");
+  fork = state.checkChain().forks[0]!;
+  assert.equal(fork, undefined);
+});
+
+Deno.test("chain: a node more than behindBlocks below the best is behind since the check that saw it, and changes", () => {
+  const clock = { now: 1000 };
+  const state = stateAt(clock, 2);
+  state.apply(blockReport("lead", 100, "0x100"));
+  state.apply(blockReport("slow", 98, "0x98"));
+  state.apply(blockReport("stuck", 97, "0x97"));
+  state.takeChanges();
+  let health = state.checkChain();
+  assert.deepEqual([...health.behind], ["stuck"]);
+  assert.equal(state.node("stuck")!.behindSince, 1000);
+  assert.equal(state.node("slow")!.behindSince, null);
+  // The flag is a change the pages hear about; staying behind is not a new one.
+  assert.deepEqual(state.takeChanges().nodes.map((c) => c.node.id), ["stuck"]);
+  clock.now = 4000;
+  health = state.checkChain();
+  assert.equal(state.node("stuck")!.behindSince, 1000, "behind since the first check that saw it");
+  assert.deepEqual(state.takeChanges().nodes, []);
+  // It catches up: no longer behind.
+  state.apply(blockReport("stuck", 100, "0x100", 4000));
+  state.takeChanges();
+  state.checkChain();
+  assert.equal(state.node("stuck")!.behindSince, null);
+  assert.deepEqual(state.takeChanges().nodes.map((c) => c.node.id), ["stuck"]);
+});
+
+Deno.test("chain: a node without any block while others have some is behind; an empty network has no best", () => {
+  const state = stateAt({ now: 0 });
+  assert.deepEqual(state.checkChain(), { best: null, forks: [], behind: new Set() });
+  state.apply({
+    id: crypto.randomUUID(),
+    agentId: "syncing",
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data: { type: "statistics", body: { peers: 1 } },
+    receivedAt: 0,
+  });
+  assert.deepEqual(state.checkChain().behind, new Set());
+  state.apply(blockReport("lead", 5, "0x5"));
+  assert.deepEqual([...state.checkChain().behind], ["syncing"]);
+});
