@@ -136,6 +136,9 @@ const NODES: NodeSpec[] = [
   block,
 } as NodeSpec));
 
+/** The validators' coinbases: they seal the blocks in turn. */
+const MINERS = [1, 2, 3].map((i) => `0x${String(i).repeat(40)}`);
+
 function blockBody(number: number, now: number) {
   // A 5 s chain with some jitter and varying load, so the block charts have a shape.
   const transactions = Array.from({ length: (number * 7) % 23 }, (_, i) => `0x${number.toString(16)}${i}`);
@@ -144,11 +147,12 @@ function blockBody(number: number, now: number) {
     hash: `0x${number.toString(16).padStart(64, "0")}`,
     parentHash: `0x${(number - 1).toString(16).padStart(64, "0")}`,
     timestamp: Math.floor(now / 1000) - (TOP - number) * 5 + ((number * 13) % 3) - 1,
-    miner: "0x0000000000000000000000000000000000000000",
+    miner: MINERS[number % MINERS.length],
     gasUsed: 21_000 * transactions.length + ((number * 7919) % 90_000),
-    gasLimit: 8_000_000,
+    gasLimit: 8_000_000 + (number % 9) * 1024,
+    difficulty: String(131_072 + (number % 11) * 4096),
     transactions,
-    uncles: [],
+    uncles: number % 7 === 0 ? [`0x${(number + 1).toString(16).padStart(64, "f")}`] : [],
   };
 }
 
@@ -156,7 +160,15 @@ async function report(agent: Agent, spec: NodeSpec, now: number): Promise<void> 
   await agent.ping();
   await agent.send("ethereum_metrics", {
     type: "information",
-    body: { name: spec.name, node: spec.client, net: "99", protocol: "63", os: "linux", os_v: "5.15.0" },
+    body: {
+      name: spec.name,
+      node: spec.client,
+      net: "99",
+      protocol: "63",
+      os: "linux",
+      os_v: "5.15.0",
+      coinbase: spec.id.startsWith("validator-") ? MINERS[Number(spec.id.slice(-1)) - 1] : undefined,
+    },
   });
   await agent.send("ethereum_metrics", {
     type: "statistics",
@@ -566,6 +578,130 @@ Deno.test({
     await topRow("slow");
     await page.click('th[data-sort="propagation"]');
     await topRow("second");
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser?.close();
+    await service.close();
+  }
+});
+
+Deno.test({
+  name:
+    "web dashboard in Chromium: a fork of two branches, nodes behind then stuck, chain tiles, miners, pinning kept across reloads",
+  ignore: skipBrowser,
+}, async () => {
+  const service = await startTestService({
+    postgres: { url: "postgres://nobody:nothing@127.0.0.1:1/none" }, // history is not used here
+    receivers: [{
+      id: "web",
+      type: "web",
+      subscribe: METRICS,
+      flushIntervalMs: 100,
+      behindBlocks: 3,
+      stuckAfterMs: 4000,
+    }],
+  });
+  let browser: Browser | undefined;
+  try {
+    const now = Date.now();
+    const publish = (agentId: string, data: Record<string, unknown>) =>
+      service.service.bus.publish({
+        id: crypto.randomUUID(),
+        agentId,
+        dataType: "ethereum_metrics",
+        messageType: "data",
+        data,
+        receivedAt: Date.now(),
+      });
+    const ids = ["a", "b", "c", "d", "e", "f"];
+    for (const id of ids) {
+      publish(id, {
+        type: "information",
+        body: { name: `node-${id}`, node: "Geth/v1.14.11-stable/linux-amd64/go1.23.2", coinbase: MINERS[0] },
+      });
+    }
+    // Blocks TOP-20..TOP, sealed in turn by the three miners (TOP-14 and TOP-7 have an uncle).
+    for (let n = TOP - 20; n <= TOP; n++) publish("a", { type: "block", body: blockBody(n, now) });
+    for (const id of ["b", "c"]) publish(id, { type: "block", body: blockBody(TOP, now) });
+    const other = { ...blockBody(TOP, now), hash: `0x${"b".repeat(64)}` };
+    for (const id of ["d", "e"]) publish(id, { type: "block", body: other });
+    publish("f", { type: "block", body: blockBody(TOP - 5, now) });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: { width: 1680, height: 920 } });
+    let page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    await page.goto(`${service.base}/`);
+
+    // The fork: which nodes on which branch, the biggest branch first; minority nodes flagged.
+    const fork = `#chain .fork[data-number="${TOP}"]`;
+    await page.locator(fork).waitFor({ timeout: WAIT_MS });
+    assert.equal(await page.locator("#chain").isVisible(), true);
+    assert.match(await text(page, `${fork} .branch.main`), /3 nodes: node-a, node-b, node-c$/);
+    assert.match(await text(page, `${fork} .branch.minority`), /^0xbbbbbb…bbbb · 2 nodes: node-d, node-e$/);
+    await waitForText(page, cell("d", "status"), "fork");
+    assert.equal(await text(page, cell("e", "status")), "fork");
+    assert.equal(await text(page, cell("a", "status")), "active");
+    // f is 5 blocks behind (threshold 3): behind at once, stuck after 4 s without a report.
+    await waitForText(page, cell("f", "status"), "behind");
+    await waitForText(page, cell("f", "status"), "stuck");
+    assert.match(
+      await text(page, "#behind-summary"),
+      /^1 node more than 3 blocks behind .*1 of them for over 4 s/,
+    );
+    const chain = await (await fetch(`${service.base}/v1/chain`)).json();
+    assert.equal(chain.best, TOP);
+    assert.deepEqual(chain.forks[0].branches.map((b: { count: number }) => b.count), [3, 2]);
+    assert.deepEqual(chain.behind.map((b: { id: string; stuck: boolean }) => [b.id, b.stuck]), [["f", true]]);
+
+    // Tiles from the best block; hashrate = difficulty over the average block time (5 s here).
+    const head = blockBody(TOP, now);
+    const difficulty = Number(head.difficulty);
+    assert.equal(await text(page, "#difficulty"), `${+(difficulty / 1e3).toFixed(1)}k`);
+    assert.equal(await text(page, "#gas-limit"), `${+(head.gasLimit / 1e6).toFixed(1)}M`);
+    assert.equal(await text(page, "#uncles"), "3"); // TOP-14, TOP-7 and TOP are multiples of 7
+    assert.match(await text(page, "#hashrate"), /^[0-9.]+kH\/s$/);
+    assert.equal(await page.locator("#chart-difficulty").getAttribute("data-points"), "21");
+    assert.equal(await page.locator("#chart-gas-limit").getAttribute("data-points"), "21");
+    assert.equal(await page.locator("#chart-uncles").getAttribute("data-points"), "21");
+    // Miners: 21 blocks among three coinbases, 7 each; the first is named after its nodes.
+    const miners = await page.locator("#miners li").evaluateAll((items) =>
+      items.map((li) => [li.getAttribute("data-count"), li.querySelector(".miner-name")!.textContent])
+    );
+    assert.equal(miners.length, 3);
+    assert.deepEqual(miners.map(([count]) => count), ["7", "7", "7"]);
+    assert.ok(miners.some(([, name]) => name === "node-f"), JSON.stringify(miners)); // last node with that coinbase
+    assert.equal(await text(page, "#miners-span"), "of the last 21 blocks");
+
+    // Pinning: e goes to the top, and stays there after a reload (kept in the browser).
+    const topRow = (p: Page) =>
+      p.evaluate(() =>
+        (globalThis as unknown as PageGlobals).document.querySelector("#nodes tbody tr[data-node]")
+          ?.getAttribute("data-node")
+      );
+    assert.equal(await topRow(page), "a");
+    await page.click('tr[data-node="e"] td.pin button');
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as PageGlobals).document.querySelector("#nodes tbody tr[data-node]")
+          ?.getAttribute("data-node") === "e",
+      undefined,
+      { timeout: WAIT_MS },
+    );
+    await page.close();
+    page = await context.newPage();
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    await page.goto(`${service.base}/`);
+    await page.locator('tr[data-node="e"] td.pin button[aria-pressed="true"]').waitFor({ timeout: WAIT_MS });
+    assert.equal(await topRow(page), "e");
+
+    // Everyone on one chain again: no fork, nobody behind, the panel goes away.
+    const next = blockBody(TOP + 1, now);
+    for (const id of ids) publish(id, { type: "block", body: next });
+    await waitForText(page, cell("d", "status"), "active");
+    await waitForText(page, cell("f", "status"), "active");
+    await page.locator("#chain").waitFor({ state: "hidden", timeout: WAIT_MS });
     assert.deepEqual(problems, []);
   } finally {
     await browser?.close();

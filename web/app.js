@@ -6,6 +6,7 @@ const RENDER_EVERY_MS = 250;
 const TICK_MS = 1000;
 const HISTORY_REFRESH_MS = 15_000;
 const CHART_BLOCKS = 40;
+const PINNED_KEY = "poa-dashboard-pinned";
 
 const state = {
   /** id -> node view from the feed, plus `v` (bumped on every change) */
@@ -15,7 +16,21 @@ const state = {
   blocksVersion: 0,
   /** the network's propagation histogram: { binsMs, counts, blocks } (from the feed) */
   propagation: null,
-  settings: { maxBlocks: 200, flushIntervalMs: 500, removeInactiveAfterMs: 3_600_000 },
+  /** the chain's health from the feed: { best, forks: [{ number, branches: [{ hash, count, nodes }] }] } */
+  chain: { best: null, forks: [] },
+  /** ids of the nodes whose head is on a minority branch of a fork (bumps chainVersion) */
+  forked: new Set(),
+  chainVersion: 0,
+  chainKey: "",
+  /** ids of the nodes pinned to the top, kept in localStorage */
+  pinned: loadPinned(),
+  settings: {
+    maxBlocks: 200,
+    flushIntervalMs: 500,
+    removeInactiveAfterMs: 3_600_000,
+    behindBlocks: 3,
+    stuckAfterMs: 60_000,
+  },
   /** server time minus local time, from the latest frame */
   offset: 0,
   sort: { key: "name", dir: 1 },
@@ -25,6 +40,28 @@ const state = {
 };
 
 const $ = (selector) => document.querySelector(selector);
+
+function loadPinned() {
+  try {
+    const ids = JSON.parse(localStorage.getItem(PINNED_KEY) ?? "[]");
+    return new Set(Array.isArray(ids) ? ids.filter((id) => typeof id === "string") : []);
+  } catch {
+    return new Set(); // storage disabled or garbled: nothing pinned
+  }
+}
+
+function togglePin(id) {
+  if (state.pinned.has(id)) state.pinned.delete(id);
+  else state.pinned.add(id);
+  try {
+    localStorage.setItem(PINNED_KEY, JSON.stringify([...state.pinned]));
+  } catch {
+    // storage full or disabled: the pin lasts as long as the page
+  }
+  const node = state.nodes.get(id);
+  if (node) node.v++;
+  scheduleRender();
+}
 const serverNow = () => Date.now() + state.offset;
 
 // ---------------------------------------------------------------- formatting
@@ -54,6 +91,8 @@ function fixed(value, digits, suffix = "") {
 function compact(value) {
   if (value === null || value === undefined) return "–";
   const abs = Math.abs(value);
+  if (abs >= 1e15) return value.toExponential(2);
+  if (abs >= 1e12) return `${+(value / 1e12).toFixed(1)}T`;
   if (abs >= 1e9) return `${+(value / 1e9).toFixed(1)}G`;
   if (abs >= 1e6) return `${+(value / 1e6).toFixed(1)}M`;
   if (abs >= 1e3) return `${+(value / 1e3).toFixed(1)}k`;
@@ -122,10 +161,20 @@ const NUMERIC = new Set([
   "disk",
 ]);
 
+/**
+ * One word for a node, the most urgent first: inactive, fork (its head is on a minority branch),
+ * stuck (behind for longer than stuckAfterMs), syncing, behind, active.
+ */
 function status(node) {
   if (!node.active) return "inactive";
+  if (state.forked.has(node.id)) return "fork";
+  const behindFor = node.behindSince === null || node.behindSince === undefined
+    ? null
+    : serverNow() - node.behindSince;
+  if (behindFor !== null && behindFor >= state.settings.stuckAfterMs) return "stuck";
   const syncing = node.last.statistics?.syncing;
-  return syncing && typeof syncing === "object" ? "syncing" : "active";
+  if (syncing && typeof syncing === "object") return "syncing";
+  return behindFor !== null ? "behind" : "active";
 }
 
 // ---------------------------------------------------------------- feed
@@ -138,6 +187,21 @@ function applySnapshot(frame) {
   for (const node of frame.nodes) state.nodes.set(node.id, { ...node, v: 1 });
   addBlocks(frame.blocks);
   setPropagation(frame.propagation);
+  setChain(frame.chain);
+}
+
+/** The forks: nodes on any branch but the one with the most nodes are marked "fork". */
+function setChain(chain) {
+  if (!chain) return;
+  state.chain = chain;
+  const key = JSON.stringify(chain.forks);
+  if (key === state.chainKey) return;
+  state.chainKey = key;
+  state.forked = new Set();
+  for (const fork of chain.forks) {
+    for (const branch of fork.branches.slice(1)) for (const id of branch.nodes) state.forked.add(id);
+  }
+  state.chainVersion++;
 }
 
 function setPropagation(propagation) {
@@ -156,6 +220,7 @@ function applyUpdate(frame) {
   for (const id of frame.removed) state.nodes.delete(id);
   addBlocks(frame.blocks);
   setPropagation(frame.propagation);
+  setChain(frame.chain);
 }
 
 function addBlocks(blocks) {
@@ -226,6 +291,7 @@ function render() {
   // Charts first: they read canvas sizes, which is cheap before the table is changed (no forced layout).
   renderBlockCharts();
   renderHeader();
+  renderChain();
   renderTable();
   if (state.selected !== null) renderDetailInfo();
   state.renders++;
@@ -287,6 +353,73 @@ function renderHeader() {
   }
   $("#active-nodes").textContent = `${active}/${state.nodes.size}`;
   $("#avg-latency").textContent = latencyCount === 0 ? "–" : `${Math.round(latencySum / latencyCount)} ms`;
+  renderChainTiles(avg);
+}
+
+/** Difficulty, hashrate (difficulty over the average block time), gas limit, uncles of the last 50. */
+function renderChainTiles(avgBlockTime) {
+  const blocks = sortedBlocks();
+  const head = blocks[0];
+  const difficulty = head?.difficulty ?? null;
+  $("#difficulty").textContent = compact(difficulty);
+  $("#hashrate").textContent = difficulty === null || !(avgBlockTime > 0)
+    ? "–"
+    : `${compact(difficulty / avgBlockTime)}H/s`;
+  $("#gas-limit").textContent = compact(head?.gasLimit ?? null);
+  const last50 = blocks.slice(0, 50).filter((b) => b.uncleCount !== null);
+  $("#uncles").textContent = last50.length === 0 ? "–" : String(last50.reduce((n, b) => n + b.uncleCount, 0));
+}
+
+const short = (hash) => (hash.length > 14 ? `${hash.slice(0, 8)}…${hash.slice(-4)}` : hash);
+
+/** The forks (which nodes on which branch) and how many nodes are behind or stuck. */
+function renderChain() {
+  let behind = 0;
+  let stuck = 0;
+  for (const node of state.nodes.values()) {
+    const s = status(node);
+    if (s === "behind") behind++;
+    else if (s === "stuck") stuck++;
+  }
+  const forks = state.chain.forks;
+  const section = $("#chain");
+  section.hidden = forks.length === 0 && behind === 0 && stuck === 0;
+  const key = `${state.chainKey}|${behind}|${stuck}`;
+  if (section.dataset.key === key) return;
+  section.dataset.key = key;
+  const list = document.createDocumentFragment();
+  for (const fork of forks) {
+    const div = document.createElement("div");
+    div.className = "fork";
+    div.dataset.number = String(fork.number);
+    const title = document.createElement("strong");
+    title.textContent = `Fork at #${fork.number.toLocaleString("en-US")}`;
+    div.appendChild(title);
+    fork.branches.forEach((branch, i) => {
+      const p = document.createElement("p");
+      p.className = i === 0 ? "branch main" : "branch minority";
+      p.dataset.hash = branch.hash;
+      const names = branch.nodes.map((id) => {
+        const node = state.nodes.get(id);
+        return node ? String(COLUMNS.name(node)) : id;
+      });
+      const more = branch.count > names.length ? ` and ${branch.count - names.length} more` : "";
+      p.textContent = `${short(branch.hash)} · ${branch.count} node${branch.count === 1 ? "" : "s"}: ${
+        names.join(", ")
+      }${more}`;
+      p.title = branch.hash;
+      div.appendChild(p);
+    });
+    list.appendChild(div);
+  }
+  $("#forks").replaceChildren(list);
+  const { behindBlocks, stuckAfterMs } = state.settings;
+  $("#behind-summary").textContent = behind + stuck === 0
+    ? ""
+    : `${behind + stuck} node${
+      behind + stuck === 1 ? "" : "s"
+    } more than ${behindBlocks} blocks behind the best block` +
+      (stuck > 0 ? `, ${stuck} of them for over ${Math.round(stuckAfterMs / 1000)} s (stuck)` : "");
 }
 
 function renderLastBlockAge(best = bestBlock()) {
@@ -314,7 +447,7 @@ function spacer() {
   tr.className = "spacer";
   tr.setAttribute("aria-hidden", "true");
   const td = document.createElement("td");
-  td.colSpan = Object.keys(COLUMNS).length;
+  td.colSpan = Object.keys(COLUMNS).length + 1; // and the pin
   tr.appendChild(td);
   return tr;
 }
@@ -323,6 +456,17 @@ function createRow(node) {
   const tr = document.createElement("tr");
   tr.dataset.node = node.id;
   const cells = {};
+  const pin = document.createElement("td");
+  pin.className = "pin";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    togglePin(node.id);
+  });
+  pin.appendChild(button);
+  tr.appendChild(pin);
+  cells.pin = button;
   for (const key of Object.keys(COLUMNS)) {
     const td = document.createElement("td");
     td.dataset.col = key;
@@ -335,17 +479,15 @@ function createRow(node) {
 }
 
 function updateRow(row, node) {
+  const pinned = state.pinned.has(node.id);
+  row.cells.pin.textContent = pinned ? "★" : "☆";
+  row.cells.pin.setAttribute("aria-pressed", String(pinned));
+  row.cells.pin.title = pinned ? "unpin" : "pin to the top";
+  row.tr.classList.toggle("pinned", pinned);
   for (const [key, value] of Object.entries(COLUMNS)) {
     const td = row.cells[key];
     if (key === "status") {
-      const text = value(node);
-      let badge = td.firstElementChild;
-      if (!badge) {
-        badge = document.createElement("span");
-        td.appendChild(badge);
-      }
-      badge.className = `badge ${text}`;
-      badge.textContent = text;
+      renderStatus(td, node);
       continue;
     }
     if (key === "propagation") {
@@ -360,6 +502,18 @@ function updateRow(row, node) {
   }
   row.tr.classList.toggle("inactive", !node.active);
   row.tr.classList.toggle("selected", node.id === state.selected);
+}
+
+function renderStatus(td, node) {
+  const text = status(node);
+  let badge = td.firstElementChild;
+  if (!badge) {
+    badge = document.createElement("span");
+    td.appendChild(badge);
+  }
+  if (badge.textContent === text) return;
+  badge.className = `badge ${text}`;
+  badge.textContent = text;
 }
 
 /** How long after the first node a node got its latest block: a bar (full at 2 s) and the figure. */
@@ -392,9 +546,15 @@ function sortedNodes() {
   const value = COLUMNS[key];
   const keyed = [];
   for (const node of state.nodes.values()) {
-    keyed.push({ node, key: value(node), name: String(COLUMNS.name(node)) });
+    keyed.push({
+      node,
+      key: value(node),
+      name: String(COLUMNS.name(node)),
+      pinned: state.pinned.has(node.id),
+    });
   }
   keyed.sort((a, b) => {
+    if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
     if (a.key === null && b.key !== null) return 1;
     if (b.key === null && a.key !== null) return -1;
     if (a.key !== null && b.key !== null && a.key !== b.key) {
@@ -437,9 +597,11 @@ function renderWindow() {
       row = createRow(node);
       rows.set(node.id, row);
     }
-    if (row.v !== node.v) {
+    // A row is redrawn when its node changed or the forks did (its status may be "fork" now).
+    const version = node.v * 1e6 + state.chainVersion;
+    if (row.v !== version) {
       updateRow(row, node);
-      row.v = node.v;
+      row.v = version;
     }
   }
   spacerTop.firstChild.style.height = `${start * rowHeight}px`;
@@ -464,6 +626,7 @@ function renderAges() {
     const td = row.cells.blockAge;
     if (td.textContent !== text) td.textContent = text;
     td.classList.toggle("stale", age !== null && age > 60_000);
+    renderStatus(row.cells.status, node); // behind turns stuck with time alone
   }
 }
 
@@ -481,6 +644,7 @@ function onScroll() {
 function tick() {
   renderLastBlockAge();
   renderAges();
+  renderChain(); // behind turns stuck with time alone
 }
 
 // ---------------------------------------------------------------- charts
@@ -609,8 +773,50 @@ function renderBlockCharts() {
   barChart($("#chart-block-time"), times, css("--chart-1"), (v) => `${+v.toFixed(1)}`);
   barChart($("#chart-transactions"), shown.map((b) => b.transactionCount), css("--chart-2"), compact);
   barChart($("#chart-gas"), shown.map((b) => b.gasUsed), css("--chart-3"), compact);
+  barChart($("#chart-difficulty"), shown.map((b) => b.difficulty ?? null), css("--chart-1"), compact);
+  barChart($("#chart-gas-limit"), shown.map((b) => b.gasLimit), css("--chart-2"), compact);
+  barChart($("#chart-uncles"), shown.map((b) => b.uncleCount), css("--chart-3"), compact);
+  renderMiners(sortedBlocks());
   const p = state.propagation;
   if (p) barChart($("#chart-propagation"), p.counts, css("--chart-1"), compact);
+}
+
+const MINERS_SHOWN = 8;
+
+/** Who sealed how many of the blocks kept; a miner address is named after the node whose coinbase it is. */
+function renderMiners(blocks) {
+  const counts = new Map();
+  for (const block of blocks) {
+    if (block.miner === null) continue;
+    const miner = block.miner.toLowerCase();
+    counts.set(miner, (counts.get(miner) ?? 0) + 1);
+  }
+  const names = new Map();
+  for (const node of state.nodes.values()) {
+    const coinbase = node.last.information?.coinbase;
+    if (typeof coinbase === "string") names.set(coinbase.toLowerCase(), String(COLUMNS.name(node)));
+  }
+  const top = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MINERS_SHOWN);
+  const max = top[0]?.[1] ?? 1;
+  const items = top.map(([miner, count]) => {
+    const li = document.createElement("li");
+    li.dataset.miner = miner;
+    li.dataset.count = String(count);
+    const label = document.createElement("span");
+    label.className = "miner-name";
+    label.textContent = names.get(miner) ?? short(miner);
+    label.title = miner;
+    const bar = document.createElement("span");
+    bar.className = "miner-bar";
+    bar.style.width = `${Math.max(2, (count / max) * 100)}%`;
+    const figure = document.createElement("span");
+    figure.className = "miner-count";
+    figure.textContent = String(count);
+    li.append(label, bar, figure);
+    return li;
+  });
+  $("#miners").replaceChildren(...items);
+  $("#miners-span").textContent = `of the last ${blocks.length} blocks`;
 }
 
 // ---------------------------------------------------------------- node detail and history
