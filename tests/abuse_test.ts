@@ -344,7 +344,12 @@ Deno.test({
     const svc = await startService(4096, {
       receivers: [
         { id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics", "networking_metrics"] },
-        { id: "web", type: "web", subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"] },
+        {
+          id: "web",
+          type: "web",
+          subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"],
+          persistBlocks: false, // memory is measured here, not Postgres
+        },
       ],
     });
     try {

@@ -143,6 +143,7 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
         );
         assert.deepEqual(Object.keys(node).sort(), [
           "active",
+          "behindSince",
           "blockReceivedAt",
           "firstSeen",
           "id",
@@ -155,6 +156,7 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
         assert.equal(view["id"], id);
         assert.equal(view["active"], true);
         assert.equal(view["inactiveSince"], null);
+        assert.equal(view["behindSince"], null);
         const lastSeen = Date.parse(view["lastSeen"] as string);
         assert.ok(lastSeen >= before - 1000 && lastSeen <= Date.now() + 1000, `lastSeen ${view["lastSeen"]}`);
         assert.match(view["firstSeen"] as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
@@ -746,5 +748,49 @@ Deno.test("requireSecret: ?secret= is traded for an HttpOnly cookie; without eit
   } finally {
     await client?.close();
     await t.close();
+  }
+});
+
+Deno.test("web read API: recent blocks (miners, gas, uncles) and their propagation come back after a restart (Postgres)", async () => {
+  const pg = await startTestPostgres();
+  const dataDir = await Deno.makeTempDir({ prefix: "poa-web-restart-" });
+  const web = { id: "web", type: "web", subscribe: METRICS, persistIntervalMs: 100 };
+  const start = () => startTestService({ postgres: { url: pg.url }, receivers: [web] }, {}, dataDir);
+  let service: TestService | undefined;
+  try {
+    service = await start();
+    const t0 = Date.now() - 60_000;
+    for (let n = 1; n <= 12; n++) {
+      for (const [agentId, delay] of [["a", 0], ["b", 400], ["c", 1500]] as const) {
+        service.service.bus.publish({
+          id: crypto.randomUUID(),
+          agentId,
+          dataType: "ethereum_metrics",
+          messageType: "data",
+          data: { type: "block", body: { ...block.body, number: n, hash: `0x${n}`, miner: `0x${n % 3}` } },
+          receivedAt: t0 + n * 5000 + delay,
+        });
+      }
+    }
+    const wanted = (await getJson(`${service.base}/v1/blocks?limit=12`)).body;
+    const histogram = (await getJson(`${service.base}/v1/propagation`)).body["network"];
+    assert.equal((wanted["blocks"] as unknown[]).length, 12);
+    assert.deepEqual((histogram as { counts: number[] }).counts, [12, 0, 12, 0, 12, 0, 0]);
+    await service.stop(); // saves what changed since the last tick
+
+    service = await start();
+    // Read back in the background at start: within a few ticks.
+    const deadline = Date.now() + 10_000;
+    let got = (await getJson(`${service.base}/v1/blocks?limit=12`)).body;
+    while ((got["blocks"] as unknown[]).length < 12 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      got = (await getJson(`${service.base}/v1/blocks?limit=12`)).body;
+    }
+    assert.deepEqual(got["blocks"], wanted["blocks"]);
+    assert.deepEqual((await getJson(`${service.base}/v1/propagation`)).body["network"], histogram);
+    assert.equal(service.service.receivers[0]!.stats!()["blocks_restored"], 12);
+  } finally {
+    await service?.close();
+    await pg.close();
   }
 });

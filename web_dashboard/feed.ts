@@ -38,6 +38,19 @@ export function nodeView<T>(node: NodeState, time: (ms: number) => T): NodeView<
 
 const epochMs = (ms: number) => ms;
 
+/**
+ * Blocks a page holds at most (its charts show 40, the miners and uncle tiles 50+); the service
+ * may keep many more for the read API and the histogram.
+ */
+export const PAGE_BLOCKS = 200;
+
+/** The highest PAGE_BLOCKS of `blocks`, as the feed shows them. */
+function pageBlocks(blocks: BlockEntry[]) {
+  const top = blocks.length <= PAGE_BLOCKS ? blocks : [...blocks].sort((a, b) => b.number - a.number)
+    .slice(0, PAGE_BLOCKS);
+  return top.map((b) => blockView(b, epochMs));
+}
+
 /** The chain's health as the feed and the read API show it: best block and forks. */
 export function chainView(state: WebState): { best: number | null; forks: Fork[] } {
   const { best, forks } = state.chain();
@@ -119,7 +132,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
       now: now(),
       settings: options.settings,
       nodes,
-      blocks: state.blocks().map((b) => blockView(b, epochMs)),
+      blocks: pageBlocks(state.blocks(PAGE_BLOCKS)),
       propagation: state.propagation(),
       chain: chainView(state),
     });
@@ -152,7 +165,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         now: now(),
         nodes: changes.nodes.map(changeView),
         removed: changes.removed,
-        blocks: changes.blocks.map((b) => blockView(b, epochMs)),
+        blocks: pageBlocks(changes.blocks),
         // Only with new blocks or node changes: the histogram moves with block reports.
         propagation: state.propagation(),
         chain: chainView(state),

@@ -19,7 +19,7 @@ import type { Message } from "../core/message.ts";
 import { createAddressLimit, upgradeSocket } from "../http/websocket.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
 import { assetResponse, loadAssets } from "./assets.ts";
-import { blockView, chainView, createFeed, nodeView } from "./feed.ts";
+import { blockView, chainView, createFeed, nodeView, PAGE_BLOCKS } from "./feed.ts";
 import {
   blocksQuerySchema,
   historyQuerySchema,
@@ -31,6 +31,7 @@ import {
   querySystemStats,
 } from "./history.ts";
 import { createWebState } from "./state.ts";
+import { createBlockStore, startBlockPersistence } from "./block_store.ts";
 import { createRateLimiter, rateLimited } from "../http/rate_limit.ts";
 
 const tableName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier");
@@ -49,8 +50,19 @@ const schema = z.object({
   removeInactiveAfterMs: z.number().int().positive().default(3_600_000),
   /** Nodes kept in memory; the least recently heard-from one is forgotten beyond it. */
   maxNodes: z.number().int().positive().max(100_000).default(10_000),
-  /** Recent blocks kept (highest numbers), for the charts and `GET /v1/blocks`. */
-  maxBlocks: z.number().int().min(1).max(1000).default(200),
+  /**
+   * Recent blocks kept (highest numbers), for `GET /v1/blocks`, the miners and the propagation
+   * histogram; the page gets the latest PAGE_BLOCKS of them. 2,000 is about 3 hours of 5 s blocks.
+   */
+  maxBlocks: z.number().int().min(1).max(20_000).default(2000),
+  /**
+   * Keep the recent blocks and their propagation in Postgres (`blocksTable`), read back at start:
+   * the page shows them again after a restart. Off: memory only.
+   */
+  persistBlocks: z.boolean().default(true),
+  blocksTable: tableName.default("web_blocks"),
+  /** How often changed blocks are saved. */
+  persistIntervalMs: z.number().int().min(100).max(600_000).default(5000),
   /** A node whose latest block is more than this many blocks below the best one is behind. */
   behindBlocks: z.number().int().min(0).default(3),
   /** A node behind for longer than this is stuck (flagged on the page and in `/v1/chain`). */
@@ -90,7 +102,7 @@ export type WebOptions = z.infer<typeof schema>;
 export interface WebReceiver extends Receiver {
   routes: { group: "dashboard"; app: Hono<AppEnv> };
   inactive(agentId: string): void;
-  close(): void;
+  close(): Promise<void>;
   stats(): Record<string, number>;
 }
 
@@ -136,13 +148,20 @@ export async function createWebReceiver(
     settings: {
       flushIntervalMs: options.flushIntervalMs,
       removeInactiveAfterMs: options.removeInactiveAfterMs,
-      maxBlocks: options.maxBlocks,
+      maxBlocks: Math.min(options.maxBlocks, PAGE_BLOCKS),
       behindBlocks: options.behindBlocks,
       stuckAfterMs: options.stuckAfterMs,
     },
     now,
   });
   const counters = { skipped_malformed: 0, history_unavailable: 0 };
+  const persistence = options.persistBlocks
+    ? startBlockPersistence(
+      state,
+      async () => createBlockStore(await context.postgres(), options.blocksTable),
+      { intervalMs: options.persistIntervalMs, limit: options.maxBlocks, id },
+    )
+    : undefined;
 
   // One timer: flush the changes to the pages and, less often, forget long-inactive nodes.
   const sweepEveryMs = Math.max(
@@ -310,12 +329,19 @@ export async function createWebReceiver(
     inactive(agentId: string) {
       state.inactive(agentId);
     },
-    close() {
+    async close() {
       clearInterval(timer);
       feed.close();
+      await persistence?.close();
     },
     stats() {
-      return { ...state.stats(), ...feed.stats(), ...counters, rate_limited: rate.refused };
+      return {
+        ...state.stats(),
+        ...feed.stats(),
+        ...counters,
+        ...persistence?.stats(),
+        rate_limited: rate.refused,
+      };
     },
   };
 }

@@ -129,6 +129,15 @@ export interface WebState {
   checkChain(): ChainHealth;
   /** The result of the last `checkChain()`. */
   chain(): ChainHealth;
+  /**
+   * Puts blocks read back from storage into the ring (numbers already known are skipped), as if
+   * reported: a restart keeps the recent blocks and their propagation.
+   */
+  restoreBlocks(entries: BlockEntry[]): void;
+  /** Blocks added or changed (reports, propagation) since the previous call, still in the ring. */
+  takeDirtyBlocks(): BlockEntry[];
+  /** Marks blocks changed again (a save that failed), those still in the ring. */
+  markDirty(entries: BlockEntry[]): void;
   /** Nodes changed, removed and blocks added since the previous call. */
   takeChanges(): Changes;
   /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
@@ -283,6 +292,8 @@ export function createWebState(options: WebStateOptions): WebState {
   let changed: TrackedNode[] = [];
   const removed = new Set<string>();
   let newBlocks: BlockEntry[] = [];
+  /** Blocks to save: at most the ring's entries plus those added since the last take. */
+  let dirty = new Set<BlockEntry>();
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
   const behindBlocks = options.behindBlocks ?? 3;
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
@@ -349,15 +360,11 @@ export function createWebState(options: WebStateOptions): WebState {
     const known = blocks.get(number);
     if (known) {
       known.reports++;
+      dirty.add(known);
       return known;
     }
-    if (blocks.size >= options.maxBlocks) {
-      let lowest = Infinity;
-      for (const n of blocks.keys()) lowest = Math.min(lowest, n);
-      if (number < lowest) return undefined; // older than everything kept
-      blocks.delete(lowest);
-    }
-    const entry: BlockEntry = {
+    if (!roomFor(number)) return undefined; // older than everything kept
+    return insertBlock({
       number,
       hash: stringOrNull(body["hash"]),
       parentHash: stringOrNull(body["parentHash"]),
@@ -372,9 +379,23 @@ export function createWebState(options: WebStateOptions): WebState {
       firstSeenBy: agentId,
       reports: 1,
       propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
-    };
-    blocks.set(number, entry);
+    });
+  }
+
+  /** Makes room for a block of `number`: false when it is older than everything kept. */
+  function roomFor(number: number): boolean {
+    if (blocks.size < options.maxBlocks) return true;
+    let lowest = Infinity;
+    for (const n of blocks.keys()) lowest = Math.min(lowest, n);
+    if (number < lowest) return false;
+    blocks.delete(lowest);
+    return true;
+  }
+
+  function insertBlock(entry: BlockEntry): BlockEntry {
+    blocks.set(entry.number, entry);
     sortedBlocks = null;
+    dirty.add(entry);
     newBlocks.push(entry);
     if (newBlocks.length > options.maxBlocks) newBlocks = newBlocks.slice(-options.maxBlocks);
     return entry;
@@ -389,6 +410,7 @@ export function createWebState(options: WebStateOptions): WebState {
     node.countedHash = hash;
     const delay = Math.max(0, at - entry.firstSeen);
     entry.propagation[propagationBin(delay)]!++;
+    dirty.add(entry);
     node.delays.push(delay);
     if (node.delays.length > PROPAGATION_AVERAGE_OF) node.delays.shift();
     node.propagation = {
@@ -488,6 +510,22 @@ export function createWebState(options: WebStateOptions): WebState {
       return health;
     },
     chain: () => health,
+    restoreBlocks(entries) {
+      // Highest first: when they do not all fit, the oldest are the ones left out.
+      for (const entry of [...entries].sort((a, b) => b.number - a.number)) {
+        if (blocks.has(entry.number) || !roomFor(entry.number)) continue;
+        insertBlock({ ...entry, propagation: [...entry.propagation] });
+        dirty.delete(blocks.get(entry.number)!); // as stored
+      }
+    },
+    takeDirtyBlocks() {
+      const out = [...dirty].filter((b) => blocks.get(b.number) === b);
+      dirty = new Set();
+      return out;
+    },
+    markDirty(entries) {
+      for (const entry of entries) if (blocks.get(entry.number) === entry) dirty.add(entry);
+    },
     takeChanges() {
       const out: Changes = {
         nodes: changed.flatMap((node) => {

@@ -1,0 +1,194 @@
+/**
+ * The web dashboard's recent blocks in Postgres (table `web_blocks`, db/migrations/0200): saved as
+ * they change, read back at start, so charts, miners and the propagation histogram survive a
+ * restart (eth-netstats keeps its blocks in memory only).
+ */
+import type postgres from "postgres";
+import { type BlockEntry, PROPAGATION_BINS_MS, type WebState } from "./state.ts";
+
+/** Rows written per statement at most (a whole ring after an outage is a few statements). */
+const SAVE_CHUNK = 500;
+
+export interface BlockStore {
+  /** The `limit` highest blocks, highest first. */
+  load(limit: number): Promise<BlockEntry[]>;
+  /** Inserts or updates these blocks (by number). */
+  save(blocks: BlockEntry[]): Promise<void>;
+}
+
+interface BlockRow {
+  number: string;
+  hash: string | null;
+  parent_hash: string | null;
+  timestamp: string | null;
+  miner: string | null;
+  gas_used: string | null;
+  gas_limit: string | null;
+  difficulty: number | null;
+  transaction_count: number | null;
+  uncle_count: number | null;
+  first_seen: Date;
+  first_seen_by: string;
+  reports: number;
+  propagation: number[];
+}
+
+const orNull = (value: string | null) => (value === null ? null : Number(value));
+
+function toEntry(row: BlockRow): BlockEntry {
+  // A histogram written with other bins (an older version) is not comparable: start it afresh.
+  const bins = PROPAGATION_BINS_MS.length + 1;
+  const propagation = row.propagation.length === bins ? row.propagation : new Array(bins).fill(0);
+  return {
+    number: Number(row.number),
+    hash: row.hash,
+    parentHash: row.parent_hash,
+    timestamp: orNull(row.timestamp),
+    miner: row.miner,
+    gasUsed: orNull(row.gas_used),
+    gasLimit: orNull(row.gas_limit),
+    difficulty: row.difficulty,
+    transactionCount: row.transaction_count,
+    uncleCount: row.uncle_count,
+    firstSeen: row.first_seen.getTime(),
+    firstSeenBy: row.first_seen_by,
+    reports: row.reports,
+    propagation,
+  };
+}
+
+/** Strings Postgres text cannot hold (NUL) are dropped rather than failing the whole save. */
+const text = (value: string | null) => (value === null || value.includes("\0") ? null : value);
+
+function toRow(entry: BlockEntry) {
+  return {
+    number: entry.number,
+    hash: text(entry.hash),
+    parent_hash: text(entry.parentHash),
+    timestamp: entry.timestamp,
+    miner: text(entry.miner),
+    gas_used: entry.gasUsed,
+    gas_limit: entry.gasLimit,
+    difficulty: entry.difficulty,
+    transaction_count: entry.transactionCount,
+    uncle_count: entry.uncleCount,
+    first_seen: new Date(entry.firstSeen),
+    first_seen_by: entry.firstSeenBy.replaceAll("\0", ""),
+    reports: entry.reports,
+    propagation: entry.propagation,
+  };
+}
+
+/** A block store over `table` (created like `web_blocks` when it is another name). */
+export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
+  let ready: Promise<void> | undefined;
+  function prepare(): Promise<void> {
+    ready ??= (async () => {
+      if (table !== "web_blocks") {
+        await sql`create table if not exists ${sql(table)} (like web_blocks including all)`;
+      }
+    })().catch((err) => {
+      ready = undefined;
+      throw err;
+    });
+    return ready;
+  }
+  return {
+    async load(limit) {
+      await prepare();
+      const rows = await sql<BlockRow[]>`
+        select * from ${sql(table)} order by number desc limit ${limit}`;
+      return rows.map(toEntry);
+    },
+    async save(blocks) {
+      if (blocks.length === 0) return;
+      await prepare();
+      for (let i = 0; i < blocks.length; i += SAVE_CHUNK) {
+        const rows = blocks.slice(i, i + SAVE_CHUNK).map(toRow);
+        await sql`
+          insert into ${sql(table)} ${sql(rows)}
+          on conflict (number) do update set
+            reports = excluded.reports,
+            propagation = excluded.propagation`;
+      }
+    },
+  };
+}
+
+export interface BlockPersistenceOptions {
+  /** How often changed blocks are saved (and, until it worked once, the stored ones read back). */
+  intervalMs: number;
+  /** Blocks read back at start (the ring's size). */
+  limit: number;
+  /** Name for log lines. */
+  id: string;
+}
+
+/** Keeps a state's blocks in a store: read back once, then saved as they change. */
+export interface BlockPersistence {
+  /** Saves what changed since the last save (also run on the timer). */
+  flush(): Promise<void>;
+  /** Stops the timer after a last save. */
+  close(): Promise<void>;
+  stats(): { blocks_restored: number; blocks_saved: number; blocks_save_failed: number };
+}
+
+/**
+ * Reads the stored blocks back into `state`, then saves the changed ones every `intervalMs`. An
+ * unreachable store is retried on the next tick (what failed stays marked as changed, bounded by
+ * the ring); the dashboard works meanwhile, from memory.
+ */
+export function startBlockPersistence(
+  state: Pick<WebState, "restoreBlocks" | "takeDirtyBlocks" | "markDirty">,
+  store: () => Promise<BlockStore>,
+  options: BlockPersistenceOptions,
+): BlockPersistence {
+  const counters = { blocks_restored: 0, blocks_saved: 0, blocks_save_failed: 0 };
+  let restored = false;
+  let failing = false;
+  let running: Promise<void> | undefined;
+
+  async function tick(): Promise<void> {
+    const pending = state.takeDirtyBlocks();
+    try {
+      const s = await store();
+      if (!restored) {
+        const entries = await s.load(options.limit);
+        state.restoreBlocks(entries);
+        restored = true;
+        counters.blocks_restored = entries.length;
+      }
+      await s.save(pending);
+      counters.blocks_saved += pending.length;
+      if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
+      failing = false;
+    } catch (err) {
+      state.markDirty(pending);
+      counters.blocks_save_failed++;
+      if (!failing) {
+        console.warn(
+          `receiver ${options.id}: recent blocks not saved (will retry): ${(err as Error).message}`,
+        );
+      }
+      failing = true;
+    }
+  }
+
+  /** One tick at a time: a slow save is not overtaken by the next one. */
+  function flush(): Promise<void> {
+    running ??= tick().finally(() => running = undefined);
+    return running;
+  }
+
+  const timer = setInterval(flush, options.intervalMs);
+  void flush(); // read back at once
+  return {
+    flush,
+    async close() {
+      clearInterval(timer);
+      await running;
+      await flush();
+    },
+    stats: () => ({ ...counters }),
+  };
+}

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import type { Message } from "../core/message.ts";
+import { migrate } from "../db/migrate.ts";
+import { startTestPostgres } from "../tests/support/postgres.ts";
+import { type BlockStore, createBlockStore, startBlockPersistence } from "./block_store.ts";
+import { createWebState } from "./state.ts";
+
+function blockReport(agentId: string, number: number, receivedAt: number): Message {
+  return {
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data: {
+      type: "block",
+      body: {
+        number,
+        hash: `0x${number.toString(16)}`,
+        parentHash: `0x${(number - 1).toString(16)}`,
+        timestamp: 1_700_000_000 + number * 5,
+        miner: "0x1111111111111111111111111111111111111111",
+        gasUsed: 21_000,
+        gasLimit: "0x7a1200",
+        difficulty: "340282366920938463463374607431768211454",
+        transactions: ["0xa"],
+        uncles: [],
+      },
+    },
+    receivedAt,
+  };
+}
+
+async function rows(sql: postgres.Sql, table: string): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`select count(*)::int as count from ${sql(table)}`;
+  return row!.count;
+}
+
+const newState = () => createWebState({ maxNodes: 100, maxBlocks: 50, removeInactiveAfterMs: 60_000 });
+
+Deno.test("recent blocks and their propagation survive a restart through Postgres; a failed save is retried", async () => {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    const t0 = Date.UTC(2026, 0, 1);
+    const before = newState();
+    for (let n = 100; n < 110; n++) {
+      before.apply(blockReport("first", n, t0 + n * 5000));
+      before.apply(blockReport("second", n, t0 + n * 5000 + 300));
+      before.apply(blockReport("slow", n, t0 + n * 5000 + 2500));
+    }
+    // The store is down at first: nothing is lost, it is saved on a later tick.
+    let down = true;
+    const store = createBlockStore(pg.sql, "web_blocks");
+    const flaky = (): Promise<BlockStore> =>
+      down ? Promise.reject(new Error("connection refused")) : Promise.resolve(store);
+    const persistence = startBlockPersistence(before, flaky, { intervalMs: 60_000, limit: 50, id: "web" });
+    await persistence.flush();
+    assert.equal(persistence.stats().blocks_save_failed, 1);
+    down = false;
+    await persistence.flush();
+    assert.equal(persistence.stats().blocks_saved, 10);
+    // A later report changes a stored block: it is saved again, not duplicated.
+    before.apply(blockReport("late", 109, t0 + 109 * 5000 + 7000));
+    await persistence.close();
+    assert.equal(await rows(pg.sql, "web_blocks"), 10);
+
+    const after = newState();
+    const restored = startBlockPersistence(after, () => Promise.resolve(store), {
+      intervalMs: 60_000,
+      limit: 50,
+      id: "web",
+    });
+    await restored.flush();
+    assert.equal(restored.stats().blocks_restored, 10);
+    assert.deepEqual(after.blocks(), before.blocks());
+    assert.deepEqual(after.propagation(), before.propagation());
+    assert.deepEqual(after.propagation().counts, [10, 0, 10, 0, 0, 10, 1]);
+    const top = after.blocks(1)[0]!;
+    assert.equal(top.reports, 4);
+    assert.equal(top.gasLimit, 8_000_000);
+    assert.equal(top.difficulty, 340282366920938463463374607431768211454);
+    assert.equal(top.firstSeenBy, "first");
+    // Restored blocks are not saved back as changes; new reports are.
+    assert.deepEqual(after.takeDirtyBlocks(), []);
+    after.apply(blockReport("first", 110, t0 + 110 * 5000));
+    assert.deepEqual(after.takeDirtyBlocks().map((b) => b.number), [110]);
+    await restored.close();
+  } finally {
+    await pg.close();
+  }
+});
+
+Deno.test("a block store on another table creates it like web_blocks; only the ring's size is read back", async () => {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    const state = newState();
+    for (let n = 1; n <= 30; n++) state.apply(blockReport("a", n, 1000 * n));
+    const store = createBlockStore(pg.sql, "web_blocks_testnet");
+    await store.save(state.takeDirtyBlocks());
+    const loaded = await store.load(5);
+    assert.deepEqual(loaded.map((b) => b.number), [30, 29, 28, 27, 26]);
+    const small = createWebState({ maxNodes: 10, maxBlocks: 3, removeInactiveAfterMs: 1000 });
+    small.restoreBlocks(await store.load(30));
+    assert.deepEqual(small.blocks().map((b) => b.number), [30, 29, 28], "the oldest are left out");
+    assert.equal(await rows(pg.sql, "web_blocks"), 0);
+  } finally {
+    await pg.close();
+  }
+});
