@@ -44,10 +44,11 @@ import type { FanoutResult } from "./fanout_load.ts";
 import type { EthstatsResult } from "./ethstats_load.ts";
 import { benchLogins, type LoginsResult } from "./logins.ts";
 import { benchCluster, type ClusterRow } from "./cluster_bench.ts";
+import { benchDashboard, type DashboardRow } from "./dashboard_bench.ts";
 
 const HERE = new URL("./", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
-const SECTIONS = ["http", "pg", "fanout", "agents", "ethstats", "logins", "cluster"] as const;
+const SECTIONS = ["http", "pg", "fanout", "agents", "ethstats", "logins", "cluster", "dashboard"] as const;
 type Section = typeof SECTIONS[number];
 
 interface BenchOptions {
@@ -1002,6 +1003,7 @@ interface Results {
   ethstats?: EthstatsSection;
   logins?: LoginsResult;
   cluster?: { rows: ClusterRow[] };
+  dashboard?: { rows: DashboardRow[]; durationS: number };
   /** Sections not measured in this run, taken from the run of `carriedFrom` (see carryOver). */
   carried?: string[];
   carriedFrom?: string;
@@ -1025,6 +1027,18 @@ const n0 = (x: number) => formatNumber(x);
 
 function targets(r: Results): Target[] {
   const t: Target[] = [];
+  const page = r.dashboard?.rows.find((row) => row.nodes === 10_000);
+  if (page) {
+    t.push({
+      issue: "20",
+      target:
+        "the dashboard page stays responsive with 10,000 nodes (no task over 50 ms, ≥ 50 animation frames/s)",
+      measured: `${page.longTasks} long tasks, ${page.animationFps.toFixed(0)} fps, render p99 ${
+        page.renderMs.p99.toFixed(1)
+      } ms, feed ${(page.feedBytesPerSecond / 1024).toFixed(0)} KB/s`,
+      holds: page.longTasks === 0 && page.animationFps >= 50,
+    });
+  }
   if (r.cluster) {
     const total = (row: ClusterRow) => Object.values(row.cpuUsPerReport).reduce((a, b) => a + b, 0);
     const single = r.cluster.rows.find((x) => x.setup.startsWith("single"));
@@ -1505,6 +1519,32 @@ function renderMarkdown(r: Results, plots: string[]): string {
       "",
     );
   }
+  if (r.dashboard) {
+    const kbs = (b: number) => `${(b / 1024).toFixed(0)} KB`;
+    L.push(
+      "### The web dashboard page with many nodes (Chromium)",
+      "",
+      "Debian's Chromium (headless, `bench/dashboard_bench.ts`) with the dashboard page open while every node " +
+        "reports on go-ethereum's cadence: statistics and latency every 15 s, and every node reports each new " +
+        "block (one every 5 s) within 1.5 s. Reports go straight onto the service's bus (web receiver only, in " +
+        `the bench process). Measured ${r.dashboard.durationS} s after the snapshot and one block round. A render ` +
+        "is the page's `render()` (charts, tiles, chain panel, the table's visible rows); animation frames count " +
+        "`requestAnimationFrame` callbacks (60/s when the page never blocks); long tasks are the browser's (over 50 ms).",
+      "",
+      "| nodes | reports/s | snapshot | feed per page | frames/s | render p50 / p99 / max | animation fps (longest frame) | long tasks | table rows in the DOM |",
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...r.dashboard.rows.map((row) =>
+        `| ${n0(row.nodes)} | ${n0(row.reportsPerSecond)} | ${kbs(row.snapshotBytes)} | ${
+          kbs(row.feedBytesPerSecond)
+        }/s | ${row.framesPerSecond.toFixed(1)} | ${row.renderMs.p50.toFixed(1)} / ${
+          row.renderMs.p99.toFixed(1)
+        } / ${row.renderMs.max.toFixed(1)} ms | ${row.animationFps.toFixed(0)} (${
+          row.longestFrameMs.toFixed(0)
+        } ms) | ${row.longTasks} | ${row.domRows} |`
+      ),
+      "",
+    );
+  }
   if (Object.keys(r.errors).length > 0) {
     L.push("### Sections that failed", "");
     for (const [k, v] of Object.entries(r.errors)) L.push(`- ${k}: ${v}`);
@@ -1730,6 +1770,12 @@ async function main(): Promise<number> {
       "cluster",
       () => benchCluster({ durationS: o.quick ? 3 : 8, connections: 32, work, log }),
     );
+    const dashboardS = o.quick ? 5 : 20;
+    const dashboard = await run(
+      "dashboard",
+      () => benchDashboard({ nodes: o.quick ? [1000] : [1000, 10_000], durationS: dashboardS, work, log }),
+    );
+    if (dashboard) results.dashboard = { ...dashboard, durationS: dashboardS };
   } finally {
     await pg?.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});

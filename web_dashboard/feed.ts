@@ -58,15 +58,36 @@ export function chainView(state: WebState): { best: number | null; forks: Fork[]
 }
 
 /**
+ * A node's block as the page gets it: its number only. The block's other fields are in the feed's
+ * `blocks` once, not in every node that reports it (at 10,000 nodes each block would be sent 10,000
+ * times), and forks come computed in `chain`; the read API keeps the whole summary.
+ */
+const pageBlockOf = new WeakMap<object, { number: unknown }>();
+
+function pageLast(last: NodeState["last"]): NodeState["last"] {
+  const block = last.block;
+  if (block === undefined) return last;
+  let small = pageBlockOf.get(block);
+  if (small === undefined) pageBlockOf.set(block, small = { number: block["number"] });
+  return { ...last, block: small as Record<string, string | number> };
+}
+
+/** A node as the pages get it (feed snapshot): times in epoch ms, the block reduced. */
+function pageView(node: NodeState): NodeView<number> {
+  const view = nodeView(node, epochMs);
+  return { ...view, last: pageLast(view.last) };
+}
+
+/**
  * A changed node in an update frame: `full` with every report for a node the pages may not know,
  * else only the reports that changed (the page merges them into what it has).
  */
 function changeView(change: NodeChange): NodeView<number> & { full: boolean } {
+  if (change.reports === "all") return { ...pageView(change.node), full: true };
   const view = nodeView(change.node, epochMs);
-  if (change.reports === "all") return { ...view, full: true };
   const last: NodeState["last"] = {};
   for (const type of change.reports) Object.assign(last, { [type]: change.node.last[type] });
-  return { ...view, last, full: false };
+  return { ...view, last: pageLast(last), full: false };
 }
 
 /** A block as the feed and the read API show it (times in epoch ms or ISO). */
@@ -126,7 +147,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
 
   function snapshot(): string {
     const nodes = [];
-    for (const node of state.nodes()) nodes.push(nodeView(node, epochMs));
+    for (const node of state.nodes()) nodes.push(pageView(node));
     return JSON.stringify({
       type: "snapshot",
       now: now(),

@@ -121,3 +121,40 @@ Deno.test("the feed refuses pages beyond maxClients and after close", () => {
   feed.open(late as unknown as WebSocket);
   assert.deepEqual(late.closedWith, [1001, "server shutting down"]);
 });
+
+Deno.test("pages get a node's block as its number only (the block itself once, in blocks), and the chain", () => {
+  const { state, feed } = setup();
+  const blockReport = (agentId: string): Message => ({
+    ...pending(agentId, 0),
+    data: {
+      type: "block",
+      body: {
+        number: 7,
+        hash: "0x7",
+        parentHash: "0x6",
+        miner: "0xm",
+        gasLimit: 8,
+        transactions: [],
+        uncles: [],
+      },
+    },
+  });
+  state.apply(blockReport("a"));
+  state.checkChain();
+  const socket = new FakeSocket();
+  feed.open(socket as unknown as WebSocket);
+  const snapshot = socket.sent[0] as {
+    nodes: Array<{ last: Record<string, unknown> }>;
+    blocks: Array<Record<string, unknown>>;
+    chain: unknown;
+  };
+  assert.deepEqual(snapshot.nodes[0]!.last["block"], { number: 7 });
+  assert.equal(snapshot.blocks[0]!["miner"], "0xm");
+  assert.deepEqual(snapshot.chain, { best: 7, forks: [] });
+  state.apply(blockReport("b"));
+  feed.flush(state.takeChanges());
+  const update = socket.sent[1] as { nodes: Array<{ last: Record<string, unknown> }> };
+  assert.deepEqual(update.nodes[0]!.last["block"], { number: 7 });
+  // The read API keeps the whole summary.
+  assert.equal(state.node("b")!.last.block!["hash"], "0x7");
+});
