@@ -2,6 +2,7 @@
 import type { ReceiverConfig } from "../core/config.ts";
 import { ConfigError } from "../core/config.ts";
 import { describeZodError } from "../http/validation.ts";
+import { alertsReceiverType } from "./alerts.ts";
 import { dashboardReceiverType } from "./dashboard.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
@@ -13,6 +14,7 @@ import { webReceiverType } from "../web_dashboard/receiver.ts";
 /** Receiver types by config `type`. Adding a receiver: one file and one line here. */
 export function builtinReceiverTypes(): Map<string, ReceiverType> {
   return new Map<string, ReceiverType>([
+    ["alerts", alertsReceiverType],
     ["dashboard", dashboardReceiverType],
     ["dynamodb", dynamodbReceiverType],
     ["eth_stats", ethStatsReceiverType],

@@ -1,0 +1,436 @@
+/**
+ * The `alerts` receiver: posts a JSON webhook when a node goes inactive, falls behind, sits on a
+ * minority branch of a fork, or comes back.
+ *
+ * It keeps its own copy of the web dashboard's node state (web_dashboard/state.ts: latest reports,
+ * active/inactive, `checkChain()` for the best block, forks and `behindSince`) and looks at it every
+ * `checkIntervalMs`; `inactive` alerts go out as soon as the pipeline reports the node inactive.
+ * Each condition alerts once per episode; `back` closes a node's episode once nothing is wrong.
+ *
+ * Delivery reuses the runner of durable receivers (core/runner.ts): each alert is a Message in an
+ * inner runner over a one-alert-per-call webhook sink, so a failing endpoint is retried with capped
+ * backoff, alerts beyond the memory bound are spilled to `<dataDir>/alerts/<id>/`, whatever is
+ * undelivered at close is written there and replayed, in order, by the next start. At the bounds
+ * (`maxMemoryAlerts` waiting for a spill write, `maxDiskBytes` of spill files) new alerts are
+ * refused: dropped, counted (`alerts_refused`) and logged; the older ones are kept.
+ */
+import { z } from "zod";
+import { type Message, payloadType } from "../core/message.ts";
+import type { Receiver, ReceiverType } from "../core/receiver.ts";
+import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
+import { createWebState, type NodeState, type WebState } from "../web_dashboard/state.ts";
+import type { ChainHealth } from "../web_dashboard/chain.ts";
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+const schema = z.object({
+  /** The webhook: every alert is POSTed here as JSON. */
+  url: z.string().refine(isHttpUrl, "must be an http:// or https:// URL"),
+  /** Extra request headers (e.g. `authorization`); their values are never logged. */
+  headers: z.record(z.string().min(1), z.string()).default({}),
+  /** A POST that has not answered in this long counts as failed (and is retried). */
+  timeoutMs: z.number().int().positive().default(10_000),
+  /** How often nodes are checked for `behind`, `fork` and `back`. */
+  checkIntervalMs: z.number().int().min(10).default(5_000),
+  /** A node whose head is more than this many blocks below the best one is behind. */
+  behindBlocks: z.number().int().min(0).default(3),
+  /** Alert `behind` once a node has been behind for this long. */
+  behindForMs: z.number().int().min(0).default(60_000),
+  /** Alert `fork` once a node has been on a minority branch of a fork for this long (0: at once). */
+  forkForMs: z.number().int().min(0).default(0),
+  /** Retry backoff of a failed POST: first delay and cap, doubling with jitter. */
+  retryBaseMs: z.number().int().positive().default(1_000),
+  retryCapMs: z.number().int().positive().default(60_000),
+  /** Alerts held in memory (queue, and waiting for a spill write) before they go to disk / are refused. */
+  maxMemoryAlerts: z.number().int().positive().default(1_000),
+  /** Bytes of spill files at which new alerts are refused (the endpoint has been down a long time). */
+  maxDiskBytes: z.number().int().positive().default(64 * 1024 * 1024),
+  /** On close, how long undelivered alerts may still be tried before they are written to disk. */
+  closeTimeoutMs: z.number().int().min(0).default(2_000),
+  /** Nodes tracked; the least recently heard-from one is forgotten beyond it. */
+  maxNodes: z.number().int().positive().max(100_000).default(10_000),
+  /** An inactive node is forgotten this long after it went inactive (no `back` if it returns later). */
+  forgetInactiveAfterMs: z.number().int().positive().default(7 * 86_400_000),
+}).strict();
+
+/** Validated alerts options (defaults applied). */
+export type AlertsOptions = z.infer<typeof schema>;
+
+export type AlertEvent = "inactive" | "behind" | "fork" | "back";
+type Condition = Exclude<AlertEvent, "back">;
+const CONDITIONS: readonly Condition[] = ["inactive", "behind", "fork"];
+
+/** The webhook body (documented in README, "Alerts (webhooks)"). */
+export interface Alert {
+  /** Unique per alert, the same on every resend: the endpoint's de-duplication key. */
+  id: string;
+  event: AlertEvent;
+  /** The agent id. */
+  node: string;
+  /** The node's name from its last `information` report, else null. */
+  name: string | null;
+  /** When the alert was raised (ISO 8601). */
+  at: string;
+  /** When the condition began (for `back`: the earliest of the conditions it closes). */
+  since: string;
+  /** The node's head block number, null before any. */
+  block: number | null;
+  /** The best block among active nodes, null before any. */
+  best: number | null;
+  /** `fork` only: the fork's height, the node's hash and the hash with the most nodes. */
+  fork?: { number: number; hash: string; nodes: number; mainHash: string; mainNodes: number };
+  /** `back` only: the alerts of the episode it closes. */
+  resolved?: Condition[];
+}
+
+/** A node on a branch of a fork that has fewer nodes than the fork's largest branch. */
+type Minority = NonNullable<Alert["fork"]>;
+
+function minorities(health: ChainHealth): Map<string, Minority> {
+  const out = new Map<string, Minority>();
+  for (const fork of health.forks) {
+    const main = fork.branches[0]!;
+    for (const branch of fork.branches.slice(1)) {
+      if (branch.count >= main.count) continue; // a tie has no majority
+      for (const node of branch.nodes) {
+        if (!out.has(node)) {
+          out.set(node, {
+            number: fork.number,
+            hash: branch.hash,
+            nodes: branch.count,
+            mainHash: main.hash,
+            mainNodes: main.count,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** What the detector remembers of a node with something open. */
+interface Track {
+  /** Conditions alerted and not yet over, with when each began. */
+  open: Map<Condition, number>;
+  /** Conditions alerted in this episode (for `back`). */
+  alerted: Set<Condition>;
+  /** Since when the node has been on a minority branch (before its `fork` alert). */
+  forkSince: number | null;
+  /** When the earliest condition alerted in this episode began. */
+  episodeSince: number;
+}
+
+/** Turns the node state into alerts: once per condition and episode, `back` when all is well. */
+export interface AlertDetector {
+  readonly state: WebState;
+  /** The node was reported inactive: `inactive` alert when it was active. */
+  inactive(agentId: string): Alert[];
+  /** Looks at every node: `behind`, `fork` and `back` alerts. */
+  check(): Alert[];
+}
+
+/** Creates a detector over its own node state. */
+export function createAlertDetector(
+  options: Pick<
+    AlertsOptions,
+    "behindBlocks" | "behindForMs" | "forkForMs" | "maxNodes" | "forgetInactiveAfterMs"
+  >,
+  now: () => number = Date.now,
+): AlertDetector {
+  const state = createWebState({
+    maxNodes: options.maxNodes,
+    maxBlocks: 16,
+    removeInactiveAfterMs: options.forgetInactiveAfterMs,
+    behindBlocks: options.behindBlocks,
+    now,
+  });
+  const tracks = new Map<string, Track>();
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  function trackOf(id: string): Track {
+    let t = tracks.get(id);
+    if (!t) {
+      tracks.set(id, t = { open: new Map(), alerted: new Set(), forkSince: null, episodeSince: Infinity });
+    }
+    return t;
+  }
+
+  function alert(
+    event: AlertEvent,
+    node: NodeState,
+    since: number,
+    best: number | null,
+    extra: Partial<Alert> = {},
+  ): Alert {
+    const name = node.last.information?.["name"];
+    const block = node.last.block?.["number"];
+    return {
+      id: crypto.randomUUID(),
+      event,
+      node: node.id,
+      name: typeof name === "string" ? name : null,
+      at: iso(now()),
+      since: iso(since),
+      block: typeof block === "number" ? block : null,
+      best,
+      ...extra,
+    };
+  }
+
+  function open(track: Track, condition: Condition, since: number): void {
+    track.open.set(condition, since);
+    track.alerted.add(condition);
+    track.episodeSince = Math.min(track.episodeSince, since);
+  }
+
+  return {
+    state,
+    inactive(agentId) {
+      const node = state.node(agentId);
+      const wasActive = node?.active === true;
+      state.inactive(agentId);
+      if (!node || !wasActive) return [];
+      const track = trackOf(agentId);
+      if (track.open.has("inactive")) return [];
+      const since = node.inactiveSince ?? now();
+      open(track, "inactive", since);
+      return [alert("inactive", node, since, state.chain().best)];
+    },
+    check() {
+      const at = now();
+      state.sweep();
+      const health = state.checkChain();
+      const onMinority = minorities(health);
+      const out: Alert[] = [];
+      for (const id of tracks.keys()) {
+        if (!state.node(id)) tracks.delete(id); // forgotten (inactive too long, or evicted)
+      }
+      for (const node of state.nodes()) {
+        const minority = node.active ? onMinority.get(node.id) : undefined;
+        let track = tracks.get(node.id);
+        if (!track && node.behindSince === null && !minority) continue; // nothing to watch
+        track ??= trackOf(node.id);
+        if (node.active) track.open.delete("inactive");
+        if (node.behindSince === null) track.open.delete("behind");
+        else if (!track.open.has("behind") && at - node.behindSince >= options.behindForMs) {
+          open(track, "behind", node.behindSince);
+          out.push(alert("behind", node, node.behindSince, health.best));
+        }
+        if (!minority) {
+          track.forkSince = null;
+          track.open.delete("fork");
+        } else {
+          track.forkSince ??= at;
+          if (!track.open.has("fork") && at - track.forkSince >= options.forkForMs) {
+            open(track, "fork", track.forkSince);
+            out.push(alert("fork", node, track.forkSince, health.best, { fork: minority }));
+          }
+        }
+        const healthy = node.active && node.behindSince === null && !minority;
+        if (healthy && track.alerted.size > 0) {
+          const resolved = CONDITIONS.filter((c) => track!.alerted.has(c));
+          out.push(alert("back", node, track.episodeSince, health.best, { resolved }));
+        }
+        if (healthy) tracks.delete(node.id);
+      }
+      return out;
+    },
+  };
+}
+
+/** An error's message with its causes (fetch's says "fetch failed", the cause says why). */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
+/** Counters of a webhook sink. */
+interface SinkCounters {
+  delivered: number;
+}
+
+/**
+ * A durable receiver that POSTs each message's `data` (an Alert) to the webhook, one per call: a
+ * non-2xx answer, a network error or a timeout throws, and the runner retries that alert.
+ */
+function createWebhookSink(
+  id: string,
+  options: Pick<AlertsOptions, "url" | "headers" | "timeoutMs">,
+  counters: SinkCounters,
+): Receiver {
+  const closing = new AbortController();
+  const origin = new URL(options.url).origin; // logged instead of the URL (it may carry a token)
+  const href = new URL(options.url).href;
+  const hideUrl = (text: string) => text.replaceAll(options.url, origin).replaceAll(href, origin);
+  async function post(alert: Alert): Promise<void> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
+    let status: number;
+    try {
+      const res = await fetch(options.url, {
+        method: "POST",
+        headers: {
+          ...options.headers,
+          "content-type": "application/json",
+          "idempotency-key": alert.id,
+        },
+        body: JSON.stringify(alert),
+        signal: AbortSignal.any([timeout.signal, closing.signal]),
+      });
+      status = res.status;
+      await res.body?.cancel();
+    } catch (err) {
+      const why = timeout.signal.aborted
+        ? `no answer in ${options.timeoutMs} ms`
+        : closing.signal.aborted
+        ? "closing"
+        : hideUrl(describe(err));
+      throw new Error(`webhook ${origin}: POST of alert ${alert.id} failed: ${why}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (status < 200 || status > 299) {
+      throw new Error(`webhook ${origin}: POST of alert ${alert.id} answered ${status}`);
+    }
+  }
+  return {
+    id,
+    durable: true,
+    async receive(batch) {
+      for (const message of batch) {
+        await post(message.data as unknown as Alert);
+        counters.delivered++;
+      }
+    },
+    close() {
+      closing.abort();
+    },
+  };
+}
+
+/** The alerts receiver: a live receiver of node reports with `check()` for tests. */
+export interface AlertsReceiver extends Receiver {
+  init(): Promise<void>;
+  inactive(agentId: string): void;
+  /** Looks at every node now (the timer calls it every `checkIntervalMs`). */
+  check(): void;
+  close(): Promise<void>;
+  stats(): Record<string, number>;
+}
+
+/** Creates an alerts receiver; its undelivered alerts live under `<dataDir>/alerts/<id>/`. */
+export function createAlertsReceiver(
+  id: string,
+  options: AlertsOptions,
+  context: { dataDir: string; now?: () => number },
+): AlertsReceiver {
+  const now = context.now ?? Date.now;
+  const detector = createAlertDetector(options, now);
+  const counters = { delivered: 0 };
+  const raised: Record<AlertEvent, number> = { inactive: 0, behind: 0, fork: 0, back: 0 };
+  let refused = 0;
+  const runner: ReceiverRunner = createReceiverRunner(createWebhookSink(id, options, counters), {
+    maxBatch: 1,
+    maxQueue: options.maxMemoryAlerts,
+    maxSpillBuffer: options.maxMemoryAlerts,
+    maxSpillBytes: options.maxDiskBytes,
+    segmentSize: 100,
+    retryBaseMs: options.retryBaseMs,
+    retryCapMs: options.retryCapMs,
+    spillDir: `${context.dataDir}/alerts/${encodeURIComponent(id)}`,
+  });
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let started = false;
+  let closed = false;
+
+  function send(alerts: Alert[]): void {
+    for (const alert of alerts) {
+      raised[alert.event]++;
+      const body = JSON.stringify(alert);
+      const message: Message = {
+        id: alert.id,
+        agentId: alert.node,
+        dataType: "alerts",
+        messageType: "data",
+        data: alert as unknown as Record<string, unknown>,
+        receivedAt: Date.parse(alert.at),
+        bytes: body.length,
+      };
+      const result = runner.push({ kind: "message", message });
+      if (result === "full" || result === "closed") {
+        refused++;
+        if (refused === 1 || refused % 100 === 0) {
+          console.error(
+            `receiver ${id}: ${alert.event} alert of ${alert.node} dropped: pending alerts at their bound ` +
+              `(${refused} dropped so far)`,
+          );
+        }
+      }
+    }
+  }
+
+  function check(): void {
+    if (!closed) send(detector.check());
+  }
+
+  return {
+    id,
+    durable: false,
+    async init() {
+      if (started) return;
+      await runner.start();
+      started = true;
+      timer = setInterval(check, options.checkIntervalMs);
+    },
+    accepts(message) {
+      return message.dataType === "ethereum_metrics" && payloadType(message) !== "history";
+    },
+    receive(batch) {
+      for (const message of batch) detector.state.apply(message);
+      return Promise.resolve();
+    },
+    inactive(agentId) {
+      if (!closed) send(detector.inactive(agentId));
+    },
+    check,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      if (started) await runner.drain(options.closeTimeoutMs);
+    },
+    stats() {
+      const r = runner.stats();
+      return {
+        alerts_inactive: raised.inactive,
+        alerts_behind: raised.behind,
+        alerts_fork: raised.fork,
+        alerts_back: raised.back,
+        alerts_delivered: counters.delivered,
+        alerts_failed_attempts: r.errors_total,
+        alerts_pending: r.queue_depth + r.spill_pending,
+        alerts_spilled: r.spilled_total,
+        alerts_refused: refused,
+        nodes: detector.state.size,
+      };
+    },
+  };
+}
+
+/** Registry entry of the `alerts` receiver. */
+export const alertsReceiverType: ReceiverType<typeof schema> = {
+  options: schema,
+  create: (options, context) =>
+    createAlertsReceiver(context.config.id, options, { dataDir: context.dataDir }),
+};

@@ -1,0 +1,362 @@
+import assert from "node:assert/strict";
+import type { Message } from "../core/message.ts";
+import { ConfigError } from "../core/config.ts";
+import { type Alert, type AlertsOptions, alertsReceiverType, createAlertsReceiver } from "./alerts.ts";
+import { buildReceiver, builtinReceiverTypes } from "./registry.ts";
+
+const T0 = Date.parse("2024-01-01T00:00:00Z");
+
+/** A real webhook endpoint on 127.0.0.1 recording the POSTs it answers with a 2xx. */
+interface Endpoint {
+  url: string;
+  received: Alert[];
+  /** Every POST, answered or not. */
+  attempts: number;
+  authorization: Array<string | null>;
+  close(): Promise<void>;
+}
+
+function startEndpoint(answer: (attempt: number) => number = () => 200, port = 0): Endpoint {
+  const controller = new AbortController();
+  const endpoint: Endpoint = {
+    url: "",
+    received: [],
+    attempts: 0,
+    authorization: [],
+    async close() {
+      controller.abort();
+      await server.finished;
+    },
+  };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, signal: controller.signal, onListen() {} },
+    async (req) => {
+      const alert = await req.json() as Alert;
+      const status = answer(++endpoint.attempts);
+      endpoint.authorization.push(req.headers.get("authorization"));
+      if (status >= 200 && status < 300) endpoint.received.push(alert);
+      return new Response(null, { status });
+    },
+  );
+  endpoint.url = `http://127.0.0.1:${server.addr.port}/hook`;
+  return endpoint;
+}
+
+/** A port nothing listens on right now: an endpoint that is down. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function eventually(probe: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function options(url: string, extra: Record<string, unknown> = {}): AlertsOptions {
+  return alertsReceiverType.options.parse({
+    url,
+    checkIntervalMs: 3_600_000, // the tests call check() with their own clock
+    retryBaseMs: 10,
+    retryCapMs: 50,
+    closeTimeoutMs: 200,
+    ...extra,
+  });
+}
+
+function blockReport(
+  agentId: string,
+  number: number,
+  at: number,
+  hash = `0x${number.toString(16)}`,
+): Message {
+  return {
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data: { type: "block", body: { number, hash, parentHash: "0x0", timestamp: 1 } },
+    receivedAt: at,
+  };
+}
+
+/** A receiver with a test clock `clock.t`, its data dir and endpoint, closed by `done()`. */
+async function setup(
+  extra: Record<string, unknown> = {},
+  endpoint: Endpoint = startEndpoint(),
+  dataDir?: string,
+) {
+  const dir = dataDir ?? await Deno.makeTempDir({ prefix: "poa-alerts-" });
+  const clock = { t: T0 };
+  const receiver = createAlertsReceiver("alerts", options(endpoint.url, extra), {
+    dataDir: dir,
+    now: () => clock.t,
+  });
+  await receiver.init();
+  return {
+    receiver,
+    endpoint,
+    clock,
+    dir,
+    report: (agentId: string, number: number, hash?: string) =>
+      receiver.receive([blockReport(agentId, number, clock.t, hash)]),
+    async done() {
+      await receiver.close();
+      await endpoint.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("alerts: a node reported inactive alerts once, and back when it reports again", async () => {
+  const s = await setup({ headers: { authorization: "Bearer hook-secret" } });
+  try {
+    await s.report("a", 100);
+    await s.report("b", 100);
+    s.receiver.check();
+    s.clock.t += 1_000;
+    s.receiver.inactive("a");
+    s.receiver.inactive("a"); // the same episode: no second alert
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 1, "the inactive alert");
+    const inactive = s.endpoint.received[0]!;
+    assert.equal(inactive.event, "inactive");
+    assert.equal(inactive.node, "a");
+    assert.equal(inactive.at, new Date(T0 + 1_000).toISOString());
+    assert.equal(inactive.since, new Date(T0 + 1_000).toISOString());
+    assert.equal(inactive.block, 100);
+    assert.match(inactive.id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(s.endpoint.authorization, ["Bearer hook-secret"]);
+
+    s.clock.t += 5_000;
+    s.receiver.check(); // still inactive: nothing new
+    await s.report("a", 101);
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 2, "the back alert");
+    const back = s.endpoint.received[1]!;
+    assert.equal(back.event, "back");
+    assert.equal(back.node, "a");
+    assert.deepEqual(back.resolved, ["inactive"]);
+    assert.equal(back.since, inactive.since);
+    assert.equal(back.block, 101);
+    assert.notEqual(back.id, inactive.id);
+    s.receiver.check();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(s.endpoint.received.length, 2);
+    const stats = s.receiver.stats();
+    assert.equal(stats["alerts_inactive"], 1);
+    assert.equal(stats["alerts_back"], 1);
+    assert.equal(stats["alerts_delivered"], 2);
+    assert.equal(stats["alerts_pending"], 0);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("alerts: a node behind alerts after behindForMs and not before, once, then back", async () => {
+  const s = await setup({ behindBlocks: 3, behindForMs: 10_000 });
+  try {
+    await s.report("a", 100);
+    await s.report("b", 100);
+    s.receiver.check();
+    await s.report("a", 110);
+    s.receiver.check(); // b behind since now
+    const behindFrom = s.clock.t;
+    s.clock.t += 9_999;
+    s.receiver.check();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(s.endpoint.received.length, 0, "not before behindForMs");
+    s.clock.t += 1;
+    s.receiver.check();
+    s.clock.t += 60_000;
+    s.receiver.check(); // still behind: no repeat
+    await eventually(() => s.endpoint.received.length === 1, "the behind alert");
+    const behind = s.endpoint.received[0]!;
+    assert.equal(behind.event, "behind");
+    assert.equal(behind.node, "b");
+    assert.equal(behind.block, 100);
+    assert.equal(behind.best, 110);
+    assert.equal(behind.since, new Date(behindFrom).toISOString());
+    assert.equal(behind.at, new Date(behindFrom + 10_000).toISOString());
+
+    await s.report("b", 109); // within behindBlocks of the best
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 2, "the back alert");
+    const back = s.endpoint.received[1]!;
+    assert.equal(back.event, "back");
+    assert.equal(back.node, "b");
+    assert.deepEqual(back.resolved, ["behind"]);
+    assert.equal(s.endpoint.received.filter((a) => a.node === "a").length, 0);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("alerts: a node on a minority branch of a fork alerts after forkForMs", async () => {
+  const s = await setup({ forkForMs: 2_000 });
+  try {
+    for (const id of ["a", "b", "c"]) await s.report(id, 50, "0xmain");
+    await s.report("d", 50, "0xother");
+    s.receiver.check();
+    s.clock.t += 1_999;
+    s.receiver.check();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(s.endpoint.received.length, 0, "not before forkForMs");
+    s.clock.t += 1;
+    s.receiver.check();
+    s.clock.t += 1_000;
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 1, "the fork alert");
+    const fork = s.endpoint.received[0]!;
+    assert.equal(fork.event, "fork");
+    assert.equal(fork.node, "d");
+    assert.equal(fork.since, new Date(T0).toISOString());
+    assert.deepEqual(fork.fork, { number: 50, hash: "0xother", nodes: 1, mainHash: "0xmain", mainNodes: 3 });
+
+    await s.report("d", 50, "0xmain"); // reorganized onto the main branch
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 2, "the back alert");
+    assert.equal(s.endpoint.received[1]!.event, "back");
+    assert.deepEqual(s.endpoint.received[1]!.resolved, ["fork"]);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("alerts: a fork of two equal branches has no minority and alerts nobody", async () => {
+  const s = await setup();
+  try {
+    await s.report("a", 50, "0x1");
+    await s.report("b", 50, "0x2");
+    s.receiver.check();
+    s.clock.t += 60_000;
+    s.receiver.check();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(s.endpoint.received.length, 0);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("alerts: an endpoint answering 500 three times then 200 gets each alert once, in order", async () => {
+  const endpoint = startEndpoint((attempt) => attempt <= 3 ? 500 : 200);
+  const s = await setup({}, endpoint);
+  try {
+    for (const id of ["n1", "n2", "n3"]) await s.report(id, 10);
+    for (const id of ["n1", "n2", "n3"]) s.receiver.inactive(id);
+    await eventually(() => endpoint.received.length === 3, "three alerts");
+    assert.deepEqual(endpoint.received.map((a) => a.node), ["n1", "n2", "n3"]);
+    assert.equal(new Set(endpoint.received.map((a) => a.id)).size, 3);
+    assert.equal(endpoint.attempts, 6);
+    const stats = s.receiver.stats();
+    assert.equal(stats["alerts_delivered"], 3);
+    assert.equal(stats["alerts_failed_attempts"], 3);
+    assert.equal(stats["alerts_pending"], 0);
+  } finally {
+    await s.done();
+  }
+});
+
+Deno.test("alerts: alerts undelivered at close are delivered, in order, after a restart with the same dataDir", async () => {
+  const port = freePort(); // the endpoint is down: nothing listens there yet
+  const dir = await Deno.makeTempDir({ prefix: "poa-alerts-" });
+  const down = { url: `http://127.0.0.1:${port}/hook`, received: [], attempts: 0, authorization: [] };
+  const first = createAlertsReceiver("alerts", options(down.url, { closeTimeoutMs: 50 }), { dataDir: dir });
+  await first.init();
+  const ids: string[] = [];
+  try {
+    for (const id of ["x", "y"]) {
+      await first.receive([blockReport(id, 7, Date.now())]);
+      first.inactive(id);
+    }
+    await eventually(() => first.stats()["alerts_failed_attempts"]! >= 2, "failed attempts");
+    assert.equal(first.stats()["alerts_pending"], 2);
+  } finally {
+    await first.close();
+  }
+  const files = [...Deno.readDirSync(`${dir}/alerts/alerts`)].map((e) => e.name);
+  assert.ok(files.some((name) => name.endsWith(".json")), `spill files: ${files}`);
+
+  const endpoint = startEndpoint(() => 200, port);
+  const second = createAlertsReceiver("alerts", options(endpoint.url), { dataDir: dir });
+  try {
+    await second.init();
+    await eventually(() => endpoint.received.length === 2, "the alerts after the restart");
+    assert.deepEqual(endpoint.received.map((a) => [a.event, a.node]), [["inactive", "x"], ["inactive", "y"]]);
+    ids.push(...endpoint.received.map((a) => a.id));
+    assert.equal(new Set(ids).size, 2);
+    await eventually(() => second.stats()["alerts_pending"] === 0, "nothing pending");
+  } finally {
+    await second.close();
+    await endpoint.close();
+  }
+  assert.deepEqual([...Deno.readDirSync(`${dir}/alerts/alerts`)], [], "spill files removed once delivered");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("alerts: pending alerts are bounded: beyond the bounds new alerts are dropped and counted, the oldest kept", async () => {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "poa-alerts-" });
+  const url = `http://127.0.0.1:${port}/hook`;
+  const bounded = options(url, { maxMemoryAlerts: 2, maxDiskBytes: 1, closeTimeoutMs: 0 });
+  const first = createAlertsReceiver("alerts", bounded, { dataDir: dir });
+  await first.init();
+  try {
+    for (let i = 0; i < 10; i++) {
+      await first.receive([blockReport(`n${i}`, 7, Date.now())]);
+      first.inactive(`n${i}`);
+    }
+    // 2 in the memory queue, 2 waiting for a spill write, the other 6 refused
+    assert.equal(first.stats()["alerts_inactive"], 10);
+    assert.equal(first.stats()["alerts_refused"], 6);
+    assert.equal(first.stats()["alerts_pending"], 4);
+    // once the spill files hold maxDiskBytes, every new alert is refused
+    await eventually(() => first.stats()["alerts_spilled"]! >= 2, "the spill write");
+    await first.receive([blockReport("late", 7, Date.now())]);
+    first.inactive("late");
+    assert.equal(first.stats()["alerts_refused"], 7);
+    assert.equal(first.stats()["alerts_pending"], 4);
+  } finally {
+    await first.close();
+  }
+  const endpoint = startEndpoint(() => 200, port);
+  const second = createAlertsReceiver("alerts", options(endpoint.url), { dataDir: dir });
+  try {
+    await second.init();
+    await eventually(() => endpoint.received.length === 4, "the kept alerts");
+    assert.deepEqual(endpoint.received.map((a) => a.node), ["n0", "n1", "n2", "n3"]);
+  } finally {
+    await second.close();
+    await endpoint.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("alerts: options are strict and errors name the key", async () => {
+  const types = builtinReceiverTypes();
+  const context = { dataDir: "/nonexistent", postgres: () => Promise.reject(new Error("unused")) };
+  for (
+    const [entry, key] of [
+      [{ url: "ftp://example.org/hook" }, "receivers.0.url"],
+      [{ url: "http://127.0.0.1:9/hook", behindForMs: -1 }, "receivers.0.behindForMs"],
+      [{ url: "http://127.0.0.1:9/hook", bogus: true }, "bogus"],
+      [{}, "receivers.0.url"],
+    ] as const
+  ) {
+    await assert.rejects(
+      buildReceiver(
+        types,
+        { id: "alerts", type: "alerts", subscribe: ["ethereum_metrics"], ...entry },
+        0,
+        context,
+      ),
+      (err: unknown) => err instanceof ConfigError && err.message.includes(key),
+      JSON.stringify(entry),
+    );
+  }
+});
