@@ -39,6 +39,12 @@ export interface Message {
    * counted against the queues' byte bounds; absent counts as 0.
    */
   bytes?: number;
+  /**
+   * The reporting client's IP address as the ingress saw it (`/data`: `clientAddress`, which
+   * honours `trustedProxies`; ethstats: the socket's at upgrade). Absent from older or in-process
+   * senders. Receivers that store rows ignore it; the web dashboard places nodes on its map by it.
+   */
+  address?: string;
 }
 
 /** The `type` of an original agent payload (`information`, `statistics`, …), if any. */

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { parseBearer } from "../auth/headers.ts";
 import type { AuthService, TokenCheck } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
-import type { AppEnv } from "../http/app_env.ts";
+import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
@@ -121,6 +121,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       data: blocks ? shareBlockPayload(blocks, value.data) : value.data,
       receivedAt: Date.now(),
       bytes,
+      address: clientAddress(c),
     });
     // The local bus answers at once; the cluster bus resolves on the broker's ack.
     const result = published instanceof Promise ? await published : published;

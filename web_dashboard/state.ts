@@ -4,6 +4,7 @@
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import { type ChainHealth, chainHealth } from "./chain.ts";
+import type { GeoLocation } from "./geo.ts";
 
 /** A JSON value as kept from an agent report: primitives only, strings bounded. */
 type Scalar = string | number | boolean | null;
@@ -56,6 +57,8 @@ export interface NodeState {
    * has none while others do), as of the last `checkChain()`; null when it is not behind.
    */
   behindSince: number | null;
+  /** Where its reports come from (`WebStateOptions.locate` on its address); null when unknown or no map. */
+  location: GeoLocation | null;
   last: NodeReports;
 }
 
@@ -105,6 +108,11 @@ export interface WebStateOptions {
   removeInactiveAfterMs: number;
   /** A node whose head is more than this many blocks below the best one is behind. */
   behindBlocks?: number;
+  /**
+   * Places an address on the map (web_dashboard/geo.ts), called when a node's `Message.address`
+   * first comes or changes, never per report; absent = no map (`location` stays null).
+   */
+  locate?: (address: string) => GeoLocation | null;
   now?: () => number;
 }
 
@@ -268,6 +276,8 @@ interface TrackedNode extends NodeState {
   delays: number[];
   /** The hash of the last block counted for it: geth repeats its head in every full report. */
   countedHash: string | null;
+  /** The address its `location` was looked up for. */
+  address: string | undefined;
 }
 
 /** The histogram bin of a delay. */
@@ -296,6 +306,7 @@ export function createWebState(options: WebStateOptions): WebState {
   let dirty = new Set<BlockEntry>();
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
   const behindBlocks = options.behindBlocks ?? 3;
+  const locate = options.locate;
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
 
   function discardChanges(): void {
@@ -338,10 +349,12 @@ export function createWebState(options: WebStateOptions): WebState {
         blockReceivedAt: null,
         propagation: { lastMs: null, avgMs: null },
         behindSince: null,
+        location: null,
         last: {},
         changes: 0,
         delays: [],
         countedHash: null,
+        address: undefined,
       };
       removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
       markChanged(node, NEW);
@@ -441,6 +454,10 @@ export function createWebState(options: WebStateOptions): WebState {
       if (system && type !== "statistics") return;
       if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = touch(message.agentId, message.receivedAt);
+      if (locate !== undefined && message.address !== undefined && message.address !== node.address) {
+        node.address = message.address;
+        node.location = locate(message.address);
+      }
       const report: keyof NodeReports = system ? "system" : type as keyof NodeReports;
       markChanged(node, bitOf[report]);
       if (system) {

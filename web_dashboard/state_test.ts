@@ -238,3 +238,32 @@ Deno.test("propagation: the average is over the node's last 20 blocks", () => {
   }
   assert.deepEqual(state.node("late")!.propagation, { lastMs: 100, avgMs: 100 }); // the 5 s ones aged out
 });
+
+Deno.test("a node's location is looked up when its address first comes and when it changes, not per report", () => {
+  const asked: string[] = [];
+  const state = createWebState(options({
+    locate: (address) => {
+      asked.push(address);
+      return address === "192.0.2.1" ? null : { lat: 1, lon: 2, country: "XX", city: address };
+    },
+  }));
+  state.apply(message("n1", statisticsSyncing)); // no address (an in-process sender)
+  assert.equal(state.node("n1")!.location, null);
+  for (let i = 0; i < 3; i++) state.apply({ ...message("n1", latency), address: "203.0.113.5" });
+  assert.deepEqual(state.node("n1")!.location, { lat: 1, lon: 2, country: "XX", city: "203.0.113.5" });
+  state.apply({ ...message("n1", latency), address: "192.0.2.1" });
+  assert.equal(state.node("n1")!.location, null);
+  assert.deepEqual(asked, ["203.0.113.5", "192.0.2.1"]);
+  state.takeChanges();
+  state.apply({ ...message("n1", pending), address: "198.51.100.7" });
+  assert.deepEqual(state.takeChanges().nodes.map((c) => [c.node.id, c.node.location?.city]), [[
+    "n1",
+    "198.51.100.7",
+  ]]);
+});
+
+Deno.test("without locate (no map) nodes have no location", () => {
+  const state = createWebState(options());
+  state.apply({ ...message("n1", latency), address: "8.8.8.8" });
+  assert.equal(state.node("n1")!.location, null);
+});

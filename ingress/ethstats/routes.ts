@@ -195,6 +195,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       data: { type, body },
       receivedAt: Date.now(),
       bytes: conn.frameBytes,
+      address: conn.address,
     });
     // The ethstats protocol has no per-report answer to refuse with: an overloaded report is
     // lost to the node, counted (bus pushes `full`, receiver `refused_total`, `overloaded` here).
