@@ -172,6 +172,56 @@ function publicIPv6(a: string): boolean {
   return first >= 0x2000 && first < 0x4000;
 }
 
+/**
+ * A ring that crosses ±180° (Russia's Chukotka, Fiji) jumps from one edge of the map to the
+ * other, which a plain canvas path draws as a line across the world: such a ring becomes its
+ * parts on each side, cut along the edge. A ring around a pole (Antarctica) is left as it is:
+ * its one jump runs along the map's bottom edge.
+ */
+export function splitAtAntimeridian(ring: number[], precision: number): number[][] {
+  let crosses = false;
+  for (let i = 2; i < ring.length && !crosses; i += 2) crosses = Math.abs(ring[i]! - ring[i - 2]!) > 180;
+  if (!crosses) return [ring];
+  // Longitudes made continuous (beyond ±180 where the ring crosses), closing point dropped.
+  const points: Array<[number, number]> = [];
+  for (let i = 0; i < ring.length - 2; i += 2) {
+    let lon = ring[i]!;
+    const prev = points[points.length - 1];
+    if (prev) { while (lon - prev[0] > 180) lon -= 360; }
+    if (prev) { while (prev[0] - lon > 180) lon += 360; }
+    points.push([lon, ring[i + 1]!]);
+  }
+  const first = points[0]!, last = points[points.length - 1]!;
+  if (Math.abs(last[0] - first[0]) > 180) return [ring];
+  const shift = points.some(([lon]) => lon > 180) ? -360 : 360;
+  const parts: number[][] = [];
+  for (const offset of [0, shift]) {
+    let part = points.map(([lon, lat]): [number, number] => [lon + offset, lat]);
+    part = clip(part, (lon) => lon <= 180, 180);
+    part = clip(part, (lon) => lon >= -180, -180);
+    if (part.length < 3) continue;
+    const flat = part.flatMap(([lon, lat]) => [round(lon, precision), round(lat, precision)]);
+    parts.push(flat.concat(flat.slice(0, 2)));
+  }
+  return parts;
+}
+
+/** Sutherland–Hodgman: the polygon on the `inside` side of the meridian `edge`. */
+function clip(
+  polygon: Array<[number, number]>,
+  inside: (lon: number) => boolean,
+  edge: number,
+): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < polygon.length; i++) {
+    const a = polygon[i]!, b = polygon[(i + 1) % polygon.length]!;
+    const ina = inside(a[0]), inb = inside(b[0]);
+    if (ina) out.push(a);
+    if (ina !== inb) out.push([edge, a[1] + (edge - a[0]) * (b[1] - a[1]) / (b[0] - a[0])]);
+  }
+  return out;
+}
+
 /** TopoJSON as world-atlas ships it (quantized, delta-encoded arcs). */
 interface Topology {
   transform: { scale: [number, number]; translate: [number, number] };
@@ -216,7 +266,9 @@ export function worldOutline(topology: Topology, precision: number): WorldOutlin
       : g.type === "MultiPolygon"
       ? g.arcs as number[][][]
       : [];
-    const rings = polygons.flat().map(ring).filter((r) => r.length >= 6);
+    const rings = polygons.flat().flatMap((r) => splitAtAntimeridian(ring(r), precision)).filter((r) =>
+      r.length >= 6
+    );
     if (rings.length === 0) continue;
     countries.push({ ...(g.id === undefined ? {} : { id: g.id }), name: g.properties?.name ?? "", rings });
   }
