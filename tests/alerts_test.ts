@@ -99,8 +99,19 @@ Deno.test("service: an alerts receiver posts inactive when an agent says bye or 
       assert.equal(back.block, 1001);
     }
 
-    const metrics = await (await fetch(`${t.base}/metrics`)).text();
-    assert.match(metrics, /poa_receiver_stat\{receiver="alerts",stat="alerts_delivered"\} 4/);
+    // The endpoint records a POST before the receiver has read the answer: poll.
+    const metrics = await eventually(
+      async () => {
+        const text = await (await fetch(`${t.base}/metrics`)).text();
+        return /poa_receiver_stat\{receiver="alerts",stat="alerts_delivered"\} 4\n/.test(text)
+          ? text
+          : undefined;
+      },
+      5_000,
+      "alerts_delivered 4 in /metrics",
+    );
+    assert.match(metrics, /poa_receiver_stat\{receiver="alerts",stat="alerts_inactive"\} 2\n/);
+    assert.match(metrics, /poa_receiver_stat\{receiver="alerts",stat="alerts_back"\} 2\n/);
     assert.ok(!metrics.includes("webhook-secret"), "header values are never shown");
   } finally {
     await t.close();
