@@ -340,6 +340,11 @@ export function createAlertsReceiver(
   const counters = { delivered: 0 };
   const raised: Record<AlertEvent, number> = { inactive: 0, behind: 0, fork: 0, back: 0 };
   let refused = 0;
+  /**
+   * Alerts taken (spilled ones found at start included) minus those delivered: the runner's
+   * queue_depth + spill_pending counts a replayed segment twice until its file is removed.
+   */
+  let taken = 0;
   const runner: ReceiverRunner = createReceiverRunner(createWebhookSink(id, options, counters), {
     maxBatch: 1,
     maxQueue: options.maxMemoryAlerts,
@@ -368,7 +373,8 @@ export function createAlertsReceiver(
         bytes: body.length,
       };
       const result = runner.push({ kind: "message", message });
-      if (result === "full" || result === "closed") {
+      if (result === "queued" || result === "spilled") taken++;
+      else {
         refused++;
         if (refused === 1 || refused % 100 === 0) {
           console.error(
@@ -390,6 +396,7 @@ export function createAlertsReceiver(
     async init() {
       if (started) return;
       await runner.start();
+      taken += runner.stats().spill_pending; // left by the previous run; the loop has not loaded them yet
       started = true;
       timer = setInterval(check, options.checkIntervalMs);
     },
@@ -419,7 +426,7 @@ export function createAlertsReceiver(
         alerts_back: raised.back,
         alerts_delivered: counters.delivered,
         alerts_failed_attempts: r.errors_total,
-        alerts_pending: r.queue_depth + r.spill_pending,
+        alerts_pending: taken - counters.delivered,
         alerts_spilled: r.spilled_total,
         alerts_refused: refused,
         nodes: detector.state.size,
