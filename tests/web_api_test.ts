@@ -150,6 +150,7 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
           "inactiveSince",
           "last",
           "lastSeen",
+          "location",
           "propagation",
         ]);
         const view = node as unknown as Record<string, unknown>;

@@ -139,6 +139,15 @@ const NODES: NodeSpec[] = [
 /** The validators' coinbases: they seal the blocks in turn. */
 const MINERS = [1, 2, 3].map((i) => `0x${String(i).repeat(40)}`);
 
+/** Where the nodes report from (public addresses of the geolocation database shipped for the map). */
+const ADDRESSES: Record<string, string> = {
+  "validator-1": "81.2.69.142", // Bracknell, GB
+  "validator-2": "35.180.0.1", // Paris, FR
+  "bootnode-eu": "5.9.0.1", // DE
+  "archive-us": "8.8.8.8", // US
+  "rpc-asia": "52.76.0.1", // Singapore, SG
+};
+
 function blockBody(number: number, now: number) {
   // A 5 s chain with some jitter and varying load, so the block charts have a shape.
   const transactions = Array.from({ length: (number * 7) % 23 }, (_, i) => `0x${number.toString(16)}${i}`);
@@ -271,6 +280,8 @@ Deno.test({
     service = await startTestService({
       postgres: { url: pg.url },
       inactivityTimeoutMs: 1500,
+      // The agents come through a "proxy" on 127.0.0.1 with their public addresses: the map.
+      trustedProxies: ["127.0.0.1"],
       receivers: [
         { id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200 },
         { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
@@ -281,7 +292,7 @@ Deno.test({
     const now = Date.now();
 
     const agents = new Map<string, Agent>();
-    for (const spec of NODES) agents.set(spec.id, await createAgent(base, spec.id));
+    for (const spec of NODES) agents.set(spec.id, await createAgent(base, spec.id, ADDRESSES[spec.id]));
     // Recent chain history, reported by the first validator, then each node's own head.
     const first = agents.get("validator-1")!;
     for (let n = TOP - 40; n < TOP - 1; n++) {
@@ -346,6 +357,9 @@ Deno.test({
     assert.match(await text(page, "#last-block-age"), /^\d+s ago$/);
     const bars = await page.locator("#chart-block-time").getAttribute("data-points");
     assert.ok(Number(bars) >= 30, `block time chart has ${bars} bars`);
+    // The map: every node located from its (forwarded) address, five places.
+    await page.waitForSelector('#map[data-points="5"][data-places="5"]', { timeout: WAIT_MS });
+    assert.equal(await text(page, "#map-count"), "5 of 5 located");
 
     // Sorting: by peers, most first.
     await page.click('th[data-sort="peers"]');
@@ -381,6 +395,7 @@ Deno.test({
     await page.click(`tr[data-node="${v1.id}"]`);
     await page.waitForSelector("#history[data-state=ready]", { timeout: WAIT_MS });
     assert.equal(await text(page, "#detail-name"), v1.name);
+    assert.match(await text(page, "#detail-info"), /Location\s+Bracknell, GB/);
     // 59 seeded rows plus the one each receiver wrote from the live report, per table.
     assert.equal(await page.locator("#history").getAttribute("data-points"), "120");
     for (const series of ["peers", "gas_price", "cpu_load", "memory_usage", "disk_usage"]) {

@@ -30,7 +30,10 @@ const state = {
     removeInactiveAfterMs: 3_600_000,
     behindBlocks: 3,
     stuckAfterMs: 60_000,
+    map: 0,
   },
+  /** the world outline for the map (assets/world.json), once loaded */
+  world: null,
   /** server time minus local time, from the latest frame */
   offset: 0,
   sort: { key: "name", dir: 1 },
@@ -181,6 +184,7 @@ function status(node) {
 
 function applySnapshot(frame) {
   state.settings = { ...state.settings, ...frame.settings };
+  if (state.settings.map && state.world === null) loadWorld();
   state.nodes.clear();
   state.blocks.clear();
   state.blocksVersion++;
@@ -215,7 +219,9 @@ function applyUpdate(frame) {
     const old = state.nodes.get(node.id);
     // Known nodes come with only the reports that changed; `full` ones with all of them.
     const last = old && !node.full ? { ...old.last, ...node.last } : node.last;
-    state.nodes.set(node.id, { ...node, last, v: (old?.v ?? 0) + 1 });
+    // A location comes with the node's information; other changes leave the known one.
+    const location = "location" in node ? node.location : old?.location ?? null;
+    state.nodes.set(node.id, { ...node, location, last, v: (old?.v ?? 0) + 1 });
   }
   for (const id of frame.removed) state.nodes.delete(id);
   addBlocks(frame.blocks);
@@ -290,6 +296,7 @@ function render() {
   const started = performance.now();
   // Charts first: they read canvas sizes, which is cheap before the table is changed (no forced layout).
   renderBlockCharts();
+  renderMap();
   renderHeader();
   renderChain();
   renderTable();
@@ -645,6 +652,7 @@ function tick() {
   renderLastBlockAge();
   renderAges();
   renderChain(); // behind turns stuck with time alone
+  renderMap(); // the last changes, once the throttle lets it
 }
 
 // ---------------------------------------------------------------- charts
@@ -819,6 +827,81 @@ function renderMiners(blocks) {
   $("#miners-span").textContent = `of the last ${blocks.length} blocks`;
 }
 
+// ---------------------------------------------------------------- map
+
+const MAP_EVERY_MS = 1000;
+/** Latitudes shown (the poles' empty rows left out), equirectangular. */
+const MAP_TOP = 84;
+const MAP_BOTTOM = -58;
+let mapDrawn = 0;
+
+async function loadWorld() {
+  state.world = false; // loading
+  try {
+    state.world = await fetchJson("assets/world.json");
+    mapDrawn = 0;
+    scheduleRender();
+  } catch {
+    state.world = null; // tried again with the next snapshot
+  }
+}
+
+const STATUS_COLOR = {
+  active: "--good",
+  syncing: "--warn",
+  behind: "--warn",
+  stuck: "--bad",
+  fork: "--bad",
+  inactive: "--muted",
+};
+
+/** Countries, then one dot per place (nodes at one location together, sized by their count). */
+function renderMap() {
+  const figure = $("#map-figure");
+  figure.hidden = !state.settings.map;
+  if (!state.settings.map || !state.world) return;
+  if (performance.now() - mapDrawn < MAP_EVERY_MS) return;
+  mapDrawn = performance.now();
+  const canvas = $("#map");
+  const { ctx, w, h } = prepare(canvas);
+  const x = (lon) => ((lon + 180) / 360) * w;
+  const y = (lat) => ((MAP_TOP - lat) / (MAP_TOP - MAP_BOTTOM)) * h;
+  ctx.fillStyle = css("--line");
+  ctx.beginPath();
+  for (const country of state.world.countries) {
+    for (const ring of country.rings) {
+      ctx.moveTo(x(ring[0]), y(ring[1]));
+      for (let i = 2; i < ring.length; i += 2) ctx.lineTo(x(ring[i]), y(ring[i + 1]));
+      ctx.closePath();
+    }
+  }
+  ctx.fill("evenodd");
+  const places = new Map();
+  let located = 0;
+  for (const node of state.nodes.values()) {
+    const at = node.location;
+    if (!at) continue;
+    located++;
+    const key = `${at.lat},${at.lon}`;
+    let place = places.get(key);
+    if (!place) places.set(key, place = { at, count: 0, worst: "active" });
+    place.count++;
+    const s = status(node);
+    if (s !== "active" && (place.worst === "active" || s === "fork" || s === "stuck")) place.worst = s;
+  }
+  for (const place of places.values()) {
+    ctx.fillStyle = css(STATUS_COLOR[place.worst] ?? "--good");
+    ctx.globalAlpha = 0.85;
+    ctx.beginPath();
+    ctx.arc(x(place.at.lon), y(place.at.lat), Math.min(9, 2.5 + Math.sqrt(place.count)), 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  ctx.globalAlpha = 1;
+  canvas.dataset.points = String(located);
+  canvas.dataset.places = String(places.size);
+  $("#map-count").textContent = `${located} of ${state.nodes.size} located`;
+}
+
 // ---------------------------------------------------------------- node detail and history
 
 let historyTimer = null;
@@ -853,6 +936,7 @@ function renderDetailInfo() {
     ["Coinbase", info.coinbase],
     ["Contact", info.contact],
     ["OS", info.os && `${info.os} ${info.os_v ?? ""}`.trim()],
+    ["Location", node.location && [node.location.city, node.location.country].filter(Boolean).join(", ")],
     ["First seen", new Date(node.firstSeen).toLocaleString()],
     ["Last seen", new Date(node.lastSeen).toLocaleString()],
   ];

@@ -35,6 +35,11 @@ async function hashOf(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** An asset made in memory (e.g. the map's world outline), hashed like the files. */
+export async function memoryAsset(body: Uint8Array<ArrayBuffer>, contentType: string): Promise<Asset> {
+  return { body, contentType, hash: await hashOf(body) };
+}
+
 /** Reads `dir` (index.html and the files beside it); throws when index.html is missing. */
 export async function loadAssets(dir: string | URL): Promise<Assets> {
   const files = new Map<string, Asset>();

@@ -18,6 +18,8 @@ export interface NodeView<T> {
   blockReceivedAt: T | null;
   propagation: NodeState["propagation"];
   behindSince: T | null;
+  /** Where its address is (the map); null when unknown, private or the map is off. */
+  location: NodeState["location"];
   last: NodeState["last"];
 }
 
@@ -32,6 +34,7 @@ export function nodeView<T>(node: NodeState, time: (ms: number) => T): NodeView<
     blockReceivedAt: node.blockReceivedAt === null ? null : time(node.blockReceivedAt),
     propagation: node.propagation,
     behindSince: node.behindSince === null ? null : time(node.behindSince),
+    location: node.location,
     last: node.last,
   };
 }
@@ -82,12 +85,17 @@ function pageView(node: NodeState): NodeView<number> {
  * A changed node in an update frame: `full` with every report for a node the pages may not know,
  * else only the reports that changed (the page merges them into what it has).
  */
-function changeView(change: NodeChange): NodeView<number> & { full: boolean } {
+function changeView(
+  change: NodeChange,
+): Omit<NodeView<number>, "location"> & { location?: NodeState["location"]; full: boolean } {
   if (change.reports === "all") return { ...pageView(change.node), full: true };
-  const view = nodeView(change.node, epochMs);
+  const { location, ...view } = nodeView(change.node, epochMs);
   const last: NodeState["last"] = {};
   for (const type of change.reports) Object.assign(last, { [type]: change.node.last[type] });
-  return { ...view, last: pageLast(last), full: false };
+  // The location changes only with the address, and then comes as an `information` change.
+  return change.reports.includes("information")
+    ? { ...view, location, last: pageLast(last), full: false }
+    : { ...view, last: pageLast(last), full: false };
 }
 
 /** A block as the feed and the read API show it (times in epoch ms or ISO). */

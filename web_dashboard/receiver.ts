@@ -18,7 +18,8 @@ import { AppError, errorResponse } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
 import { createAddressLimit, upgradeSocket } from "../http/websocket.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
-import { assetResponse, loadAssets } from "./assets.ts";
+import { assetResponse, loadAssets, memoryAsset } from "./assets.ts";
+import { createGeo } from "./geo.ts";
 import { blockView, chainView, createFeed, nodeView, PAGE_BLOCKS } from "./feed.ts";
 import {
   blocksQuerySchema,
@@ -67,6 +68,12 @@ const schema = z.object({
   behindBlocks: z.number().int().min(0).default(3),
   /** A node behind for longer than this is stuck (flagged on the page and in `/v1/chain`). */
   stuckAfterMs: z.number().int().positive().default(60_000),
+  /**
+   * The node map: each node's location from its address, looked up in a geolocation database
+   * shipped in an npm package (read at start, ~60 MB of memory; no network call). False: no map,
+   * the database is not loaded.
+   */
+  map: z.boolean().default(true),
   /** Connected pages at most. */
   maxClients: z.number().int().positive().default(1000),
   /** Feed websockets one address may hold open (closing ones included); more are 429. */
@@ -135,11 +142,17 @@ export async function createWebReceiver(
   const now = context.now ?? Date.now;
   const assets = await loadAssets(options.assetsDir ?? new URL("../web/", import.meta.url));
   const token = options.requireSecret ? await accessToken(options.wsSecret!) : undefined;
+  const geo = options.map ? createGeo() : undefined;
+  await geo?.load();
+  const world = geo
+    ? await memoryAsset(new TextEncoder().encode(JSON.stringify(geo.world())), "application/json")
+    : undefined;
   const state = createWebState({
     maxNodes: options.maxNodes,
     maxBlocks: options.maxBlocks,
     removeInactiveAfterMs: options.removeInactiveAfterMs,
     behindBlocks: options.behindBlocks,
+    locate: geo?.lookup,
     now,
   });
   const feed = createFeed(state, {
@@ -151,6 +164,7 @@ export async function createWebReceiver(
       maxBlocks: Math.min(options.maxBlocks, PAGE_BLOCKS),
       behindBlocks: options.behindBlocks,
       stuckAfterMs: options.stuckAfterMs,
+      map: options.map ? 1 : 0,
     },
     now,
   });
@@ -194,7 +208,8 @@ export async function createWebReceiver(
   });
 
   app.get("/assets/:file", (c) => {
-    const asset = assets.files.get(c.req.param("file"));
+    const file = c.req.param("file");
+    const asset = file === "world.json" && world ? world : assets.files.get(file);
     if (!asset) throw new AppError(404, "not_found", `no asset ${c.req.param("file")}`);
     return assetResponse(asset, requestVersion(c));
   });

@@ -457,6 +457,7 @@ export function createWebState(options: WebStateOptions): WebState {
       if (locate !== undefined && message.address !== undefined && message.address !== node.address) {
         node.address = message.address;
         node.location = locate(message.address);
+        markChanged(node, bitOf.information); // pages get the location with the node's information
       }
       const report: keyof NodeReports = system ? "system" : type as keyof NodeReports;
       markChanged(node, bitOf[report]);

@@ -26,10 +26,15 @@ export async function report(
   token: string,
   path: string,
   body: Record<string, unknown>,
+  forwardedFor?: string,
 ): Promise<void> {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      ...(forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor }),
+    },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -44,14 +49,17 @@ export interface Agent {
   bye(): Promise<void>;
 }
 
-/** Creates an agent (its own user and token) with the given id. */
-export async function createAgent(base: string, id: string): Promise<Agent> {
+/**
+ * Creates an agent (its own user and token) with the given id; `forwardedFor` is the client
+ * address a trusted proxy would pass on (X-Forwarded-For), e.g. a public address for the map.
+ */
+export async function createAgent(base: string, id: string, forwardedFor?: string): Promise<Agent> {
   const token = await agentSession(base);
   return {
     id,
-    ping: () => report(base, token, "/ping", { id }),
-    send: (type, data) => report(base, token, "/data", { id, type, data }),
-    bye: () => report(base, token, "/bye", { id }),
+    ping: () => report(base, token, "/ping", { id }, forwardedFor),
+    send: (type, data) => report(base, token, "/data", { id, type, data }, forwardedFor),
+    bye: () => report(base, token, "/bye", { id }, forwardedFor),
   };
 }
 
