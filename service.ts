@@ -159,11 +159,30 @@ export async function startService(config: Config, options: ServiceOptions = {})
         })`,
       );
     }
+    const files = openFilesLimit();
+    if (files !== null) {
+      log(
+        `open files: at most ${files} (each connection takes one; raise with ulimit -n / prlimit / LimitNOFILE= ` +
+          `for more connections)`,
+      );
+    }
     built.markReady();
     return { ...built, listeners };
   } catch (err) {
     await built.shutdown();
     throw err;
+  }
+}
+
+/** This process's soft limit on open files (Linux /proc), or null where it cannot be read. */
+export function openFilesLimit(limits?: string): number | null {
+  try {
+    const text = limits ?? Deno.readTextFileSync("/proc/self/limits");
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (!match) return null;
+    return match[1] === "unlimited" ? Infinity : Number(match[1]);
+  } catch {
+    return null;
   }
 }
 

@@ -66,8 +66,15 @@ function handler(req: Request): Response | Promise<Response> {
   });
 }
 
-Deno.serve({
-  hostname: "127.0.0.1",
-  port,
-  onListen: ({ port }) => console.log(`listening on http://127.0.0.1:${port} (${mode})`),
-}, handler);
+// `--hostnames 127.0.0.1,127.0.0.2`: the same port on several loopback addresses (more than one
+// destination's ephemeral ports for the load); "listening on" once all listen.
+const hostnames = arg("hostnames", "127.0.0.1").split(",");
+for (const [i, hostname] of hostnames.entries()) {
+  Deno.serve({
+    hostname,
+    port,
+    onListen: ({ port }) => {
+      if (i === hostnames.length - 1) console.log(`listening on http://${hostname}:${port} (${mode})`);
+    },
+  }, handler);
+}

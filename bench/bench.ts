@@ -27,13 +27,13 @@ import {
   BENCH_ADMIN,
   BENCH_WS_SECRET,
   type Child,
+  denoCommand,
   freePort,
   metric,
   type Metrics,
   procStat,
   sampleProcess,
   scrapeMetrics,
-  type ServiceProcess,
   spawnDeno,
   startServiceProcess,
 } from "./process.ts";
@@ -246,18 +246,49 @@ function protocolRequests(
 }
 
 /** A bare baseline server (`bare_server.ts --mode <mode>`) on a free port, once it listens. */
-async function startBareServer(mode: string): Promise<Child & { port: number; base: string }> {
+async function startBareServer(
+  mode: string,
+  listen: { hostnames: string[]; nofile?: number } = { hostnames: ["127.0.0.1"] },
+): Promise<Child & { port: number; base: string }> {
   const port = freePort();
-  const child = await spawnDeno(`${HERE}bare_server.ts`, ["--mode", mode, "--port", String(port)], {
-    ready: /listening on/,
-  });
-  return { ...child, port, base: `http://127.0.0.1:${port}` };
+  const child = await spawnDeno(
+    `${HERE}bare_server.ts`,
+    ["--mode", mode, "--port", String(port), "--hostnames", listen.hostnames.join(",")],
+    { ready: /listening on/, nofile: listen.nofile },
+  );
+  return { ...child, port, base: listen.hostnames.map((h) => `http://${h}:${port}`).join(",") };
+}
+
+/**
+ * Where `nodes` websockets can reach one server on this box: one loopback address gives a client
+ * ~28,000 ephemeral ports towards it (ip_local_port_range), so beyond ~20,000 the server also
+ * listens on 127.0.0.2 (the whole 127/8 is loopback). Every socket is an open file in the server
+ * and in the load process: above the soft limit they get `prlimit --nofile`, which only a process
+ * allowed to raise its hard limit (CAP_SYS_RESOURCE) can go beyond; past that, a clear error.
+ */
+function socketPlan(nodes: number): { hostnames: string[]; nofile?: number } {
+  const hostnames = Array.from(
+    { length: Math.max(1, Math.ceil(nodes / 20_000)) },
+    (_, i) => `127.0.0.${i + 1}`,
+  );
+  const needed = nodes + 1000; // listeners, Postgres, KV, the runtime's own
+  const limits = Deno.readTextFileSync("/proc/self/limits");
+  const [, soft, hard] = /^Max open files\s+(\d+)\s+(\d+)/m.exec(limits) ?? [];
+  if (soft === undefined || needed <= Number(soft)) return { hostnames };
+  if (needed > Number(hard)) {
+    throw new Error(
+      `${nodes} nodes need about ${needed} open files in the server and in the load process; this machine's ` +
+        `hard limit is ${hard} per process and raising it needs CAP_SYS_RESOURCE (prlimit: Operation not permitted)`,
+    );
+  }
+  return { hostnames, nofile: needed };
 }
 
 /** Runs a load script as its own process and returns its `RESULT` JSON. */
-async function runLoadProcess<T>(script: string, args: string[]): Promise<T> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${HERE}${script}`, ...args],
+async function runLoadProcess<T>(script: string, args: string[], nofile?: number): Promise<T> {
+  const command = denoCommand(["run", "-A", `${HERE}${script}`, ...args], nofile);
+  const out = await new Deno.Command(command.cmd, {
+    args: command.args,
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -861,9 +892,12 @@ function cpuPerFrameUs(x: EthstatsResult): number {
 async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Promise<EthstatsSection> {
   const sharedSecret = "bench-shared-secret";
   let seq = 0;
-  const start = async () => {
+  const start = async (nodes = 0) => {
     const dir = `${work}/ethstats-${seq++}`;
-    return await startServiceProcess(dir, {
+    const plan = socketPlan(nodes);
+    const port = freePort();
+    const svc = await startServiceProcess(dir, {
+      listen: plan.hostnames.map((hostname) => ({ hostname, port })),
       postgres: { url: pgUrl },
       ethstats: {
         enabled: true,
@@ -873,9 +907,10 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
         maxUnauthenticatedPerAddress: 100_000,
         maxMessagesPerSecond: 100_000,
       },
-    });
+    }, { port, nofile: plan.nofile });
+    return { ...svc, base: plan.hostnames.map((h) => `http://${h}:${port}`).join(","), plan };
   };
-  let svc: ServiceProcess;
+  let svc: Awaited<ReturnType<typeof start>>;
   try {
     svc = await start();
   } catch (err) {
@@ -885,7 +920,7 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
     };
   }
   try {
-    const probe = await fetch(`${svc.base}/api`);
+    const probe = await fetch(`${svc.base.split(",")[0]}/api`);
     await probe.body?.cancel();
     if (probe.status !== 426) {
       return { wired: false, note: `GET /api answered ${probe.status}: the ethstats handler is not mounted` };
@@ -947,7 +982,7 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
     for (const [i, nodes] of counts.entries()) {
       await svc.stop();
       await sleep(2000);
-      svc = await start();
+      svc = await start(nodes);
       const last = i === counts.length - 1;
       const duration = last
         ? o.ethstatsDurationS
@@ -955,6 +990,7 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
       const x = await runLoadProcess<EthstatsResult>(
         "ethstats_load.ts",
         pacedArgs(svc.base, svc.pid, nodes, duration, `paced${nodes}`),
+        svc.plan.nofile,
       );
       paced.push(x);
       log(
@@ -968,12 +1004,14 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
     await svc.stop();
     await sleep(2000);
     // The same load on the least an ethstats server does (bare_server.ts --mode ethstats).
-    const bareServer = await startBareServer("ethstats");
+    const plan = socketPlan(o.ethstatsNodes);
+    const bareServer = await startBareServer("ethstats", plan);
     let bare: EthstatsResult;
     try {
       bare = await runLoadProcess<EthstatsResult>(
         "ethstats_load.ts",
         pacedArgs(bareServer.base, bareServer.pid, o.ethstatsNodes, o.ethstatsDurationS, "bare"),
+        plan.nofile,
       );
     } finally {
       bareServer.signal("SIGTERM");

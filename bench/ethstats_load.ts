@@ -143,7 +143,9 @@ export function spread<T>(nodes: readonly T[], spreadMs: number, report: (node: 
 }
 
 async function main(): Promise<void> {
-  const url = flag("url").replace(/^http/, "ws") + flag("path", "/api");
+  // Several addresses of one service (`--url http://127.0.0.1:P,http://127.0.0.2:P`): node i dials
+  // the (i mod n)-th, so the load is not capped by one destination's ~28,000 ephemeral ports.
+  const urls = flag("url").split(",").map((u) => u.replace(/^http/, "ws") + flag("path", "/api"));
   const mode = flag("mode", "paced") as "paced" | "flood";
   const nodesN = Number(flag("nodes", "100"));
   const secret = flag("secret");
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
    */
   function attempt(i: number): Promise<"ready" | "refused" | "closed"> {
     const id = `${prefix}-${i}`;
-    const ws = new WebSocket(url, { headers: { origin: "http://localhost" } });
+    const ws = new WebSocket(urls[i % urls.length]!, { headers: { origin: "http://localhost" } });
     const node: Node = { id, ws, ready: false, closed: false, pingSentAt: 0, pingResolve: null };
     nodes.push(node);
     const done = Promise.withResolvers<"ready" | "refused" | "closed">();

@@ -36,15 +36,36 @@ export interface Child {
   status: Promise<Deno.CommandStatus>;
 }
 
+/**
+ * The command line that runs Deno with `args`, under `prlimit --nofile=<n>` when `nofile` is
+ * given: more open files than this machine's default 20,000 (raising the hard limit needs root,
+ * as the bench runs; prlimit then execs Deno, so the pid is Deno's).
+ */
+export function denoCommand(args: string[], nofile?: number): { cmd: string; args: string[] } {
+  if (nofile === undefined) return { cmd: Deno.execPath(), args };
+  return { cmd: "prlimit", args: [`--nofile=${nofile}:${nofile}`, "--", Deno.execPath(), ...args] };
+}
+
 /** Spawns `deno run -A <script> ...args`, collecting its output; resolves once `ready` matches. */
 export async function spawnDeno(
   script: string,
   args: string[],
-  options: { ready?: RegExp; timeoutMs?: number; env?: Record<string, string>; v8Flags?: string[] } = {},
+  options: {
+    ready?: RegExp;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    v8Flags?: string[];
+    /** Open files allowed (see denoCommand). */
+    nofile?: number;
+  } = {},
 ): Promise<Child> {
   const flags = [...SERVICE_V8_FLAGS, ...(options.v8Flags ?? [])];
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--v8-flags=${flags.join(",")}`, script, ...args],
+  const command = denoCommand(
+    ["run", "-A", `--v8-flags=${flags.join(",")}`, script, ...args],
+    options.nofile,
+  );
+  const process = new Deno.Command(command.cmd, {
+    args: command.args,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -115,7 +136,7 @@ export const BENCH_WS_SECRET = "bench-ws-secret-0123456789";
 export async function startServiceProcess(
   dataDir: string,
   config: Record<string, unknown>,
-  options: { port?: number; timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { port?: number; timeoutMs?: number; env?: Record<string, string>; nofile?: number } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? freePort();
   const full = {
@@ -133,6 +154,7 @@ export async function startServiceProcess(
     ready: /listening on https?:/,
     timeoutMs: options.timeoutMs ?? 120_000,
     env: { POA_WS_SECRET: BENCH_WS_SECRET, ...options.env },
+    nofile: options.nofile,
   });
   return {
     ...child,

@@ -8,6 +8,7 @@ import { ALL_REPORTS, information, statisticsSynced } from "./support/fixtures.t
 import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
 import { agentSession } from "./support/agent.ts";
 import { startTestService } from "./support/service.ts";
+import { openFilesLimit } from "../service.ts";
 import { wsClient } from "./support/ws.ts";
 
 const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
@@ -278,4 +279,27 @@ Deno.test("/healthz is 503 naming the receivers still starting until each one's 
   } finally {
     await t.close();
   }
+});
+
+Deno.test("openFilesLimit reads this process's soft limit (what the service logs at start)", async () => {
+  const limits = "Limit                     Soft Limit           Hard Limit           Units     \n" +
+    "Max open files            20000                40000                files     \n";
+  assert.equal(openFilesLimit(limits), 20000);
+  assert.equal(
+    openFilesLimit("Max open files            unlimited            unlimited            files"),
+    Infinity,
+  );
+  assert.equal(openFilesLimit("nothing here"), null);
+  // This process's own, as `prlimit` would set it for a child.
+  const out = await new Deno.Command("prlimit", {
+    args: [
+      "--nofile=12345:12345",
+      "--",
+      Deno.execPath(),
+      "eval",
+      "console.log(Deno.readTextFileSync('/proc/self/limits'))",
+    ],
+    stdout: "piped",
+  }).output();
+  assert.equal(openFilesLimit(new TextDecoder().decode(out.stdout)), 12345);
 });
