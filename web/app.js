@@ -194,7 +194,7 @@ function applySnapshot(frame) {
   setChain(frame.chain);
 }
 
-/** The forks: nodes on any branch but the one with the most nodes are marked "fork". */
+/** The forks: nodes on a branch with fewer nodes than the biggest one are marked "fork". */
 function setChain(chain) {
   if (!chain) return;
   state.chain = chain;
@@ -203,7 +203,11 @@ function setChain(chain) {
   state.chainKey = key;
   state.forked = new Set();
   for (const fork of chain.forks) {
-    for (const branch of fork.branches.slice(1)) for (const id of branch.nodes) state.forked.add(id);
+    const main = fork.branches[0];
+    for (const branch of fork.branches.slice(1)) {
+      if (branch.count === main.count) continue; // a tie has no majority (as the alerts receiver)
+      for (const id of branch.nodes) state.forked.add(id);
+    }
   }
   state.chainVersion++;
 }
@@ -402,9 +406,9 @@ function renderChain() {
     const title = document.createElement("strong");
     title.textContent = `Fork at #${fork.number.toLocaleString("en-US")}`;
     div.appendChild(title);
-    fork.branches.forEach((branch, i) => {
+    fork.branches.forEach((branch) => {
       const p = document.createElement("p");
-      p.className = i === 0 ? "branch main" : "branch minority";
+      p.className = branch.count < fork.branches[0].count ? "branch minority" : "branch main";
       p.dataset.hash = branch.hash;
       const names = branch.nodes.map((id) => {
         const node = state.nodes.get(id);
