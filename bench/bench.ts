@@ -67,6 +67,8 @@ interface BenchOptions {
   ethstatsSweep: number[];
   ethstatsIntervalS: number;
   ethstatsBlockIntervalS: number;
+  /** Nodes of the capacity run (service and bare server): the most one process's open files allow; 0 skips it. */
+  ethstatsCapacity: number;
   only: Set<Section>;
   out: string;
   waitQuiet: boolean;
@@ -109,6 +111,7 @@ function parseArgs(args: string[]): BenchOptions {
     ethstatsSweep: list("ethstats-sweep", [1000, 3000], [100]),
     ethstatsIntervalS: num("ethstats-interval", 15, 4),
     ethstatsBlockIntervalS: num("ethstats-block-interval", 12, 3),
+    ethstatsCapacity: num("ethstats-capacity", fileLimits().capacity, 0),
     only: new Set(sections as Section[]),
     out: get("out") ?? (quick ? `${HERE}results/quick.md` : `${ROOT}BENCHMARKS.md`),
     waitQuiet: args.includes("--wait-quiet"),
@@ -259,6 +262,18 @@ async function startBareServer(
   return { ...child, port, base: listen.hostnames.map((h) => `http://${h}:${port}`).join(",") };
 }
 
+/** Open files a server needs besides its nodes' sockets: listeners, Postgres, KV, the runtime's own. */
+const FILES_BESIDES_NODES = 1000;
+
+/** This process's open-files limits, and the most nodes (whole thousands) a server and a load process may hold. */
+function fileLimits(): { soft: number; hard: number; capacity: number } {
+  const limits = Deno.readTextFileSync("/proc/self/limits");
+  const [, soft, hard] = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(limits) ?? [];
+  const n = (v: string | undefined) => (v === undefined || v === "unlimited" ? 1_000_000 : Number(v));
+  const capacity = Math.floor((n(hard) - FILES_BESIDES_NODES) / 1000) * 1000;
+  return { soft: n(soft), hard: n(hard), capacity };
+}
+
 /**
  * Where `nodes` websockets can reach one server on this box: one loopback address gives a client
  * ~28,000 ephemeral ports towards it (ip_local_port_range), so beyond ~20,000 the server also
@@ -271,11 +286,10 @@ function socketPlan(nodes: number): { hostnames: string[]; nofile?: number } {
     { length: Math.max(1, Math.ceil(nodes / 20_000)) },
     (_, i) => `127.0.0.${i + 1}`,
   );
-  const needed = nodes + 1000; // listeners, Postgres, KV, the runtime's own
-  const limits = Deno.readTextFileSync("/proc/self/limits");
-  const [, soft, hard] = /^Max open files\s+(\d+)\s+(\d+)/m.exec(limits) ?? [];
-  if (soft === undefined || needed <= Number(soft)) return { hostnames };
-  if (needed > Number(hard)) {
+  const needed = nodes + FILES_BESIDES_NODES;
+  const { soft, hard } = fileLimits();
+  if (needed <= soft) return { hostnames };
+  if (needed > hard) {
     throw new Error(
       `${nodes} nodes need about ${needed} open files in the server and in the load process; this machine's ` +
         `hard limit is ${hard} per process and raising it needs CAP_SYS_RESOURCE (prlimit: Operation not permitted)`,
@@ -882,6 +896,8 @@ interface EthstatsSection {
   paced?: EthstatsResult[];
   /** The target's paced load against the bare ethstats server (what the box can do at all). */
   bare?: EthstatsResult;
+  /** The most nodes one process may hold here (open files), on the service and the bare server. */
+  capacity?: { service: EthstatsResult; bare: EthstatsResult; hardLimit: number };
 }
 
 /** Server CPU per frame the nodes sent (the server's whole CPU over the measured window). */
@@ -1022,10 +1038,57 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
         (bare.serverRssMaxBytes / 1e6).toFixed(0)
       } MB, ${cpuPerFrameUs(bare).toFixed(0)} µs CPU/frame`,
     );
-    return { wired: true, flood, floods, paced, bare };
+    const capacity = o.ethstatsCapacity > o.ethstatsNodes
+      ? await ethstatsCapacity(o, start, pacedArgs)
+      : undefined;
+    return { wired: true, flood, floods, paced, bare, capacity };
   } finally {
     await svc.stop();
   }
+}
+
+/** The capacity run: the most nodes one process may hold here, on a fresh service, then the bare server. */
+async function ethstatsCapacity(
+  o: BenchOptions,
+  start: (
+    nodes: number,
+  ) => Promise<{ base: string; pid: number; plan: { nofile?: number }; stop(): Promise<number> }>,
+  pacedArgs: (base: string, pid: number, nodes: number, duration: number, prefix: string) => string[],
+): Promise<EthstatsSection["capacity"]> {
+  const nodes = o.ethstatsCapacity;
+  const duration = Math.max(o.ethstatsIntervalS * 2, Math.round(o.ethstatsDurationS / 2));
+  await sleep(2000);
+  const svc = await start(nodes);
+  let service: EthstatsResult;
+  try {
+    service = await runLoadProcess<EthstatsResult>(
+      "ethstats_load.ts",
+      pacedArgs(svc.base, svc.pid, nodes, duration, `capacity${nodes}`),
+      svc.plan.nofile,
+    );
+  } finally {
+    await svc.stop();
+  }
+  await sleep(2000);
+  const plan = socketPlan(nodes);
+  const bareServer = await startBareServer("ethstats", plan);
+  let bare: EthstatsResult;
+  try {
+    bare = await runLoadProcess<EthstatsResult>(
+      "ethstats_load.ts",
+      pacedArgs(bareServer.base, bareServer.pid, nodes, duration, "capacity-bare"),
+      plan.nofile,
+    );
+  } finally {
+    bareServer.signal("SIGTERM");
+    await bareServer.status;
+  }
+  log(
+    `  capacity ${nodes}: ping p99 ${formatMs(service.rtt.p99Ms)} (bare ${formatMs(bare.rtt.p99Ms)}), RSS ${
+      (service.serverRssMaxBytes / 1e6).toFixed(0)
+    } MB, ${cpuPerFrameUs(service).toFixed(0)} µs CPU/frame (bare ${cpuPerFrameUs(bare).toFixed(0)})`,
+  );
+  return { service, bare, hardLimit: fileLimits().hard };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1209,6 +1272,44 @@ function targets(r: Results): Target[] {
         (e.floods ?? [e.flood!]).map((f) => n0(f.messagesPerSecond)).join(", ")
       })`,
       holds: e.flood!.messagesPerSecond >= 20_000,
+    });
+    if (e.bare && full) {
+      const ratio = cpuPerFrameUs(big) / cpuPerFrameUs(e.bare);
+      t.push({
+        issue: "21",
+        target: `CPU per ethstats frame ≤ 1.3× the bare websocket server's at ${n0(big.nodes)} nodes`,
+        measured: `${cpuPerFrameUs(big).toFixed(0)} µs vs ${cpuPerFrameUs(e.bare).toFixed(0)} µs (${
+          ratio.toFixed(2)
+        }×)`,
+        holds: ratio <= 1.3,
+      });
+    }
+    const cap = e.capacity;
+    const wanted = 30_000;
+    t.push({
+      issue: "21",
+      target:
+        `${n0(wanted)} geth-paced ethstats nodes: all logged in, ping p99 < 100 ms, 0 dropped, 0 timeouts, ` +
+        "RSS < 1 GB (≤ 32 KB per node)",
+      measured: cap
+        ? `not runnable on this box: ${n0(wanted)} sockets need more than the ${
+          n0(cap.hardLimit)
+        } open files one process may hold here (hard limit; raising it needs CAP_SYS_RESOURCE, which this machine ` +
+          `does not give). At ${n0(cap.service.nodes)} nodes: ${n0(cap.service.loggedIn)} logged in, p99 ${
+            formatMs(cap.service.rtt.p99Ms)
+          } (bare server ${
+            formatMs(cap.bare.rtt.p99Ms)
+          }), ${cap.service.dropped} dropped, ${cap.service.pingTimeouts} ` +
+          `timeouts, RSS ${mb(cap.service.serverRssMaxBytes)} (${
+            (cap.service.serverRssMaxBytes / cap.service.nodes / 1024).toFixed(1)
+          } KB per node), ${cpuPerFrameUs(cap.service).toFixed(0)} µs CPU/frame (bare ${
+            cpuPerFrameUs(cap.bare).toFixed(0)
+          })`
+        : "not measured in this run (--ethstats-capacity)",
+      holds: cap && cap.service.nodes >= wanted
+        ? cap.service.rtt.p99Ms < 100 && cap.service.dropped === 0 && cap.service.pingTimeouts === 0 &&
+          cap.service.serverRssMaxBytes < 1e9
+        : false,
     });
     // /proc counts CPU in 10 ms ticks: below ~0.3 s of CPU a per-frame figure is noise.
     const first = paced[0]!;
@@ -1511,7 +1612,22 @@ function renderMarkdown(r: Results, plots: string[]): string {
         } µs | ${mb(x.serverRssMaxBytes)} |`;
       L.push(row("flood", f), ...e.paced!.map((x) => row("paced", x)));
       if (e.bare) L.push(row("paced, bare server", e.bare));
+      if (e.capacity) {
+        L.push(row("capacity", e.capacity.service), row("capacity, bare server", e.capacity.bare));
+      }
       L.push("");
+      if (e.capacity) {
+        L.push(
+          `The capacity rows hold the most nodes one process may have sockets for here: each socket is an open file, ` +
+            `and the hard limit is ${
+              n0(e.capacity.hardLimit)
+            } per process (raising it needs CAP_SYS_RESOURCE, which this machine does not ` +
+            `give: \`prlimit --nofile\` fails with "Operation not permitted"). Above 20,000 nodes the bench also listens ` +
+            `on 127.0.0.2 (one destination address gives a client ~28,000 ephemeral ports) and raises the limit with ` +
+            `prlimit where it may.`,
+          "",
+        );
+      }
     }
   }
   if (r.logins) {
@@ -1731,6 +1847,8 @@ const HELP = `deno task bench [options] — measurements side by side; writes BE
   --ethstats-sweep a,b      smaller node counts first (1000,3000; quick 100)
   --ethstats-interval S     geth's full-report interval (15; quick 4)
   --ethstats-block-interval S  seconds between chain heads (12; quick 3)
+  --ethstats-capacity N     nodes of the capacity run on the service and the bare server (the most one
+                            process's open files allow here; quick 0 = skipped)
   --out FILE                report file (BENCHMARKS.md)
   --wait-quiet              wait (up to 2 minutes) for the machine to be idle first
   --rewrite                 only re-render the report from bench/results/latest.json (or quick.json)`;
