@@ -4,7 +4,8 @@
  * restart (eth-netstats keeps its blocks in memory only).
  */
 import type postgres from "postgres";
-import { type BlockEntry, PROPAGATION_BINS_MS, type WebState } from "./state.ts";
+import { type BlockEntry, PROPAGATION_BINS_MS } from "./block_ring.ts";
+import type { WebState } from "./state.ts";
 
 /** Rows written per statement at most (a whole ring after an outage is a few statements). */
 const SAVE_CHUNK = 500;

@@ -6,7 +6,8 @@
  */
 import { closeQuietly, type FeedClient, keepsUp, trySend } from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
-import type { BlockEntry, Changes, NodeChange, NodeState, WebState } from "./state.ts";
+import type { BlockEntry } from "./block_ring.ts";
+import type { Changes, NodeChange, NodeState, WebState } from "./state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
 export interface NodeView<T> {

@@ -3,6 +3,7 @@
  * recent blocks in a bounded ring, and which of them changed since the feed last flushed.
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
+import { type BlockEntry, createBlockRing, MAX_STRING, propagationBin, stringOrNull } from "./block_ring.ts";
 import { type ChainHealth, chainHealth } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
 
@@ -22,13 +23,6 @@ export interface NodeReports {
   system?: Record<string, Scalar>;
 }
 
-/**
- * Upper bounds (ms) of the propagation histogram's bins; the last bin holds everything slower.
- * A node's propagation for a block is how long after the first report of that block (from any
- * node) the service got this node's: arrival times are the service's own clock, so clock skew
- * between nodes does not enter (network and agent delays do).
- */
-export const PROPAGATION_BINS_MS = [100, 250, 500, 1000, 2000, 5000] as const;
 /** Blocks a node's average propagation is taken over (its most recent). */
 export const PROPAGATION_AVERAGE_OF = 20;
 
@@ -60,30 +54,6 @@ export interface NodeState {
   /** Where its reports come from (`WebStateOptions.locate` on its address); null when unknown or no map. */
   location: GeoLocation | null;
   last: NodeReports;
-}
-
-/** One block of the network, as first reported by any node. */
-export interface BlockEntry {
-  number: number;
-  hash: string | null;
-  parentHash: string | null;
-  /** Block timestamp, seconds (as in the block header). */
-  timestamp: number | null;
-  miner: string | null;
-  gasUsed: number | null;
-  gasLimit: number | null;
-  /** Block difficulty; approximate above 2^53 (mainnet's PoW values), for tiles and charts. */
-  difficulty: number | null;
-  transactionCount: number | null;
-  uncleCount: number | null;
-  /** When the first report of it was accepted, epoch ms. */
-  firstSeen: number;
-  /** The node that reported it first. */
-  firstSeenBy: string;
-  /** How many reports of it arrived (bounded by the number of nodes). */
-  reports: number;
-  /** Nodes whose first report of it fell in each PROPAGATION_BINS_MS bin (one more for slower). */
-  propagation: number[];
 }
 
 /** A node that changed, with the reports that changed ("all" for a node new since the last time). */
@@ -153,9 +123,6 @@ export interface WebState {
   stats(): { nodes: number; blocks: number; nodes_removed: number; nodes_evicted: number };
 }
 
-/** Longest string kept from a report (names, hashes, client versions). */
-export const MAX_STRING = 256;
-
 const INFORMATION_KEYS = [
   "name",
   "contact",
@@ -224,30 +191,6 @@ function pick(body: Record<string, unknown>, keys: readonly string[]): Record<st
   return out;
 }
 
-/**
- * A non-negative number from a number, a decimal string or a 0x hex string, approximate beyond
- * 2^53 (difficulties); null for anything else.
- */
-export function toApproxNumber(value: unknown): number | null {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : null;
-  if (typeof value === "string" && /^(0x[0-9a-f]{1,64}|[0-9]{1,78})$/i.test(value)) return Number(value);
-  return null;
-}
-
-/** A non-negative safe integer from a number, a decimal string or a 0x hex string. */
-export function toSafeInteger(value: unknown): number | null {
-  let n: number;
-  if (typeof value === "number") n = value;
-  else if (typeof value === "string" && /^0x[0-9a-f]{1,14}$/i.test(value)) n = parseInt(value.slice(2), 16);
-  else if (typeof value === "string" && /^[0-9]{1,16}$/.test(value)) n = Number(value);
-  else return null;
-  return Number.isSafeInteger(n) && n >= 0 ? n : null;
-}
-
-function stringOrNull(value: unknown): string | null {
-  return typeof value === "string" ? value.slice(0, MAX_STRING) : null;
-}
-
 function sanitizeStatistics(body: Record<string, unknown>): NonNullable<NodeReports["statistics"]> {
   const out: NonNullable<NodeReports["statistics"]> = pick(body, STATISTICS_KEYS);
   const syncing = body["syncing"];
@@ -280,12 +223,6 @@ interface TrackedNode extends NodeState {
   address: string | undefined;
 }
 
-/** The histogram bin of a delay. */
-export function propagationBin(ms: number): number {
-  const i = PROPAGATION_BINS_MS.findIndex((bound) => ms < bound);
-  return i === -1 ? PROPAGATION_BINS_MS.length : i;
-}
-
 /** Creates an empty state. */
 export function createWebState(options: WebStateOptions): WebState {
   const now = options.now ?? Date.now;
@@ -295,15 +232,10 @@ export function createWebState(options: WebStateOptions): WebState {
   const blockSummaries = new WeakMap<Record<string, unknown>, Record<string, Scalar>>();
   /** The inactive nodes' ids: exactly the nodes whose `active` is false. */
   const inactiveIds = new Set<string>();
-  /** Blocks by number; at most one entry per number (the first hash reported wins). */
-  const blocks = new Map<number, BlockEntry>();
-  let sortedBlocks: BlockEntry[] | null = [];
+  const ring = createBlockRing(options.maxBlocks);
   /** Nodes changed since the last take, in the order of their first change (each once: LISTED). */
   let changed: TrackedNode[] = [];
   const removed = new Set<string>();
-  let newBlocks: BlockEntry[] = [];
-  /** Blocks to save: at most the ring's entries plus those added since the last take. */
-  let dirty = new Set<BlockEntry>();
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
   const behindBlocks = options.behindBlocks ?? 3;
   const locate = options.locate;
@@ -313,7 +245,7 @@ export function createWebState(options: WebStateOptions): WebState {
     for (const node of changed) node.changes = 0;
     changed = [];
     removed.clear();
-    newBlocks = [];
+    ring.discardNew();
   }
 
   function markChanged(node: TrackedNode, bits: number): void {
@@ -366,54 +298,6 @@ export function createWebState(options: WebStateOptions): WebState {
     return node;
   }
 
-  /** Records a report of a block; the block's entry (new or known), or undefined when not kept. */
-  function addBlock(body: Record<string, unknown>, agentId: string, at: number): BlockEntry | undefined {
-    const number = toSafeInteger(body["number"]);
-    if (number === null) return undefined;
-    const known = blocks.get(number);
-    if (known) {
-      known.reports++;
-      dirty.add(known);
-      return known;
-    }
-    if (!roomFor(number)) return undefined; // older than everything kept
-    return insertBlock({
-      number,
-      hash: stringOrNull(body["hash"]),
-      parentHash: stringOrNull(body["parentHash"]),
-      timestamp: toSafeInteger(body["timestamp"]),
-      miner: stringOrNull(body["miner"]),
-      gasUsed: toSafeInteger(body["gasUsed"]),
-      gasLimit: toSafeInteger(body["gasLimit"]),
-      difficulty: toApproxNumber(body["difficulty"]),
-      transactionCount: Array.isArray(body["transactions"]) ? body["transactions"].length : null,
-      uncleCount: Array.isArray(body["uncles"]) ? body["uncles"].length : null,
-      firstSeen: at,
-      firstSeenBy: agentId,
-      reports: 1,
-      propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
-    });
-  }
-
-  /** Makes room for a block of `number`: false when it is older than everything kept. */
-  function roomFor(number: number): boolean {
-    if (blocks.size < options.maxBlocks) return true;
-    let lowest = Infinity;
-    for (const n of blocks.keys()) lowest = Math.min(lowest, n);
-    if (number < lowest) return false;
-    blocks.delete(lowest);
-    return true;
-  }
-
-  function insertBlock(entry: BlockEntry): BlockEntry {
-    blocks.set(entry.number, entry);
-    sortedBlocks = null;
-    dirty.add(entry);
-    newBlocks.push(entry);
-    if (newBlocks.length > options.maxBlocks) newBlocks = newBlocks.slice(-options.maxBlocks);
-    return entry;
-  }
-
   /**
    * A node's first report of a block it shares with the block's entry (same hash): its delay
    * after the first report, into the node's figures and the block's histogram.
@@ -422,8 +306,7 @@ export function createWebState(options: WebStateOptions): WebState {
     if (hash === null || hash !== entry.hash || hash === node.countedHash) return;
     node.countedHash = hash;
     const delay = Math.max(0, at - entry.firstSeen);
-    entry.propagation[propagationBin(delay)]!++;
-    dirty.add(entry);
+    ring.countArrival(entry, propagationBin(delay));
     node.delays.push(delay);
     if (node.delays.length > PROPAGATION_AVERAGE_OF) node.delays.shift();
     node.propagation = {
@@ -445,7 +328,7 @@ export function createWebState(options: WebStateOptions): WebState {
         if (Array.isArray(history)) {
           for (const entry of history) {
             if (entry !== null && typeof entry === "object") {
-              addBlock(entry as Record<string, unknown>, message.agentId, message.receivedAt);
+              ring.add(entry as Record<string, unknown>, message.agentId, message.receivedAt);
             }
           }
         }
@@ -473,7 +356,7 @@ export function createWebState(options: WebStateOptions): WebState {
         if (summary === undefined) blockSummaries.set(body, summary = sanitizeBlock(body));
         node.last.block = summary;
         node.blockReceivedAt = message.receivedAt;
-        const entry = addBlock(body, message.agentId, message.receivedAt);
+        const entry = ring.add(body, message.agentId, message.receivedAt);
         if (entry) propagate(node, entry, stringOrNull(body["hash"]), message.receivedAt);
       } else if (type === "pending") {
         node.last.pending = pick(body, ["pending"]);
@@ -507,15 +390,8 @@ export function createWebState(options: WebStateOptions): WebState {
     get size() {
       return nodes.size;
     },
-    blocks(limit = options.maxBlocks) {
-      sortedBlocks ??= [...blocks.values()].sort((a, b) => b.number - a.number);
-      return sortedBlocks.slice(0, limit);
-    },
-    propagation() {
-      const counts = new Array(PROPAGATION_BINS_MS.length + 1).fill(0);
-      for (const entry of blocks.values()) entry.propagation.forEach((n, i) => counts[i] += n);
-      return { binsMs: PROPAGATION_BINS_MS, counts, blocks: blocks.size };
-    },
+    blocks: (limit = options.maxBlocks) => ring.sorted(limit),
+    propagation: () => ring.histogram(),
     checkChain() {
       health = chainHealth(nodes.values(), behindBlocks);
       const at = now();
@@ -528,22 +404,9 @@ export function createWebState(options: WebStateOptions): WebState {
       return health;
     },
     chain: () => health,
-    restoreBlocks(entries) {
-      // Highest first: when they do not all fit, the oldest are the ones left out.
-      for (const entry of [...entries].sort((a, b) => b.number - a.number)) {
-        if (blocks.has(entry.number) || !roomFor(entry.number)) continue;
-        insertBlock({ ...entry, propagation: [...entry.propagation] });
-        dirty.delete(blocks.get(entry.number)!); // as stored
-      }
-    },
-    takeDirtyBlocks() {
-      const out = [...dirty].filter((b) => blocks.get(b.number) === b);
-      dirty = new Set();
-      return out;
-    },
-    markDirty(entries) {
-      for (const entry of entries) if (blocks.get(entry.number) === entry) dirty.add(entry);
-    },
+    restoreBlocks: (entries) => ring.restore(entries),
+    takeDirtyBlocks: () => ring.takeDirty(),
+    markDirty: (entries) => ring.markDirty(entries),
     takeChanges() {
       const out: Changes = {
         nodes: changed.flatMap((node) => {
@@ -555,15 +418,14 @@ export function createWebState(options: WebStateOptions): WebState {
           return [{ node, reports }];
         }),
         removed: [...removed],
-        // A block pushed out of the ring before the flush is not worth announcing.
-        blocks: newBlocks.filter((b) => blocks.get(b.number) === b),
+        blocks: ring.takeNew(),
       };
       discardChanges();
       return out;
     },
     discardChanges,
     stats() {
-      return { nodes: nodes.size, blocks: blocks.size, ...counters };
+      return { nodes: nodes.size, blocks: ring.size, ...counters };
     },
   };
 }

@@ -8,7 +8,8 @@ import {
   statisticsSyncing,
   systemStatistics,
 } from "../tests/support/fixtures.ts";
-import { createWebState, MAX_STRING, toSafeInteger } from "./state.ts";
+import { MAX_STRING, toSafeInteger } from "./block_ring.ts";
+import { createWebState } from "./state.ts";
 
 function message(
   agentId: string,

@@ -1,0 +1,191 @@
+/**
+ * The dashboard's recent blocks: one entry per block number (the first hash reported wins), the
+ * highest `maxBlocks` numbers kept, each with its propagation histogram; which were added (for the
+ * pages) and which changed (for storage, web_dashboard/block_store.ts) since they last asked.
+ */
+
+/** Longest string kept from a report (names, hashes, client versions). */
+export const MAX_STRING = 256;
+
+/**
+ * Upper bounds (ms) of the propagation histogram's bins; the last bin holds everything slower.
+ * A node's propagation for a block is how long after the first report of that block (from any
+ * node) the service got this node's: arrival times are the service's own clock, so clock skew
+ * between nodes does not enter (network and agent delays do).
+ */
+export const PROPAGATION_BINS_MS = [100, 250, 500, 1000, 2000, 5000] as const;
+/** The histogram bin of a delay. */
+export function propagationBin(ms: number): number {
+  const i = PROPAGATION_BINS_MS.findIndex((bound) => ms < bound);
+  return i === -1 ? PROPAGATION_BINS_MS.length : i;
+}
+
+/** One block of the network, as first reported by any node. */
+export interface BlockEntry {
+  number: number;
+  hash: string | null;
+  parentHash: string | null;
+  /** Block timestamp, seconds (as in the block header). */
+  timestamp: number | null;
+  miner: string | null;
+  gasUsed: number | null;
+  gasLimit: number | null;
+  /** Block difficulty; approximate above 2^53 (mainnet's PoW values), for tiles and charts. */
+  difficulty: number | null;
+  transactionCount: number | null;
+  uncleCount: number | null;
+  /** When the first report of it was accepted, epoch ms. */
+  firstSeen: number;
+  /** The node that reported it first. */
+  firstSeenBy: string;
+  /** How many reports of it arrived (bounded by the number of nodes). */
+  reports: number;
+  /** Nodes whose first report of it fell in each PROPAGATION_BINS_MS bin (one more for slower). */
+  propagation: number[];
+}
+
+/**
+ * A non-negative number from a number, a decimal string or a 0x hex string, approximate beyond
+ * 2^53 (difficulties); null for anything else.
+ */
+export function toApproxNumber(value: unknown): number | null {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : null;
+  if (typeof value === "string" && /^(0x[0-9a-f]{1,64}|[0-9]{1,78})$/i.test(value)) return Number(value);
+  return null;
+}
+
+/** A non-negative safe integer from a number, a decimal string or a 0x hex string. */
+export function toSafeInteger(value: unknown): number | null {
+  let n: number;
+  if (typeof value === "number") n = value;
+  else if (typeof value === "string" && /^0x[0-9a-f]{1,14}$/i.test(value)) n = parseInt(value.slice(2), 16);
+  else if (typeof value === "string" && /^[0-9]{1,16}$/.test(value)) n = Number(value);
+  else return null;
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/** A string cut to MAX_STRING, or null for anything else. */
+export function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value.slice(0, MAX_STRING) : null;
+}
+
+/** The recent blocks. */
+export interface BlockRing {
+  /** Records a report of a block; its entry (new or known), or undefined when not kept. */
+  add(body: Record<string, unknown>, agentId: string, at: number): BlockEntry | undefined;
+  /** A node's first report of `entry`, in histogram bin `bin`. */
+  countArrival(entry: BlockEntry, bin: number): void;
+  /** Highest number first, at most `limit`. */
+  sorted(limit: number): BlockEntry[];
+  /** The network's propagation histogram over the blocks kept. */
+  histogram(): { binsMs: readonly number[]; counts: number[]; blocks: number };
+  /** Blocks read back from storage (numbers already known are skipped); not changes to save. */
+  restore(entries: BlockEntry[]): void;
+  /** Added or changed since the previous call, still kept. */
+  takeDirty(): BlockEntry[];
+  /** Changed again (a save that failed), those still kept. */
+  markDirty(entries: BlockEntry[]): void;
+  /** Added since the previous call (or `discardNew`), still kept. */
+  takeNew(): BlockEntry[];
+  discardNew(): void;
+  readonly size: number;
+}
+
+/** An empty ring of at most `maxBlocks` blocks. */
+export function createBlockRing(maxBlocks: number): BlockRing {
+  const blocks = new Map<number, BlockEntry>();
+  let sortedBlocks: BlockEntry[] | null = [];
+  let added: BlockEntry[] = [];
+  /** Blocks to save: at most the ring's entries plus those added since the last take. */
+  let dirty = new Set<BlockEntry>();
+  const kept = (entry: BlockEntry) => blocks.get(entry.number) === entry;
+
+  /** Makes room for a block of `number`: false when it is older than everything kept. */
+  function roomFor(number: number): boolean {
+    if (blocks.size < maxBlocks) return true;
+    let lowest = Infinity;
+    for (const n of blocks.keys()) lowest = Math.min(lowest, n);
+    if (number < lowest) return false;
+    blocks.delete(lowest);
+    return true;
+  }
+
+  function insert(entry: BlockEntry): BlockEntry {
+    blocks.set(entry.number, entry);
+    sortedBlocks = null;
+    dirty.add(entry);
+    added.push(entry);
+    if (added.length > maxBlocks) added = added.slice(-maxBlocks);
+    return entry;
+  }
+
+  return {
+    add(body, agentId, at) {
+      const number = toSafeInteger(body["number"]);
+      if (number === null) return undefined;
+      const known = blocks.get(number);
+      if (known) {
+        known.reports++;
+        dirty.add(known);
+        return known;
+      }
+      if (!roomFor(number)) return undefined; // older than everything kept
+      return insert({
+        number,
+        hash: stringOrNull(body["hash"]),
+        parentHash: stringOrNull(body["parentHash"]),
+        timestamp: toSafeInteger(body["timestamp"]),
+        miner: stringOrNull(body["miner"]),
+        gasUsed: toSafeInteger(body["gasUsed"]),
+        gasLimit: toSafeInteger(body["gasLimit"]),
+        difficulty: toApproxNumber(body["difficulty"]),
+        transactionCount: Array.isArray(body["transactions"]) ? body["transactions"].length : null,
+        uncleCount: Array.isArray(body["uncles"]) ? body["uncles"].length : null,
+        firstSeen: at,
+        firstSeenBy: agentId,
+        reports: 1,
+        propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
+      });
+    },
+    countArrival(entry, bin) {
+      entry.propagation[bin]!++;
+      dirty.add(entry);
+    },
+    sorted(limit) {
+      sortedBlocks ??= [...blocks.values()].sort((a, b) => b.number - a.number);
+      return sortedBlocks.slice(0, limit);
+    },
+    histogram() {
+      const counts = new Array(PROPAGATION_BINS_MS.length + 1).fill(0);
+      for (const entry of blocks.values()) entry.propagation.forEach((n, i) => counts[i] += n);
+      return { binsMs: PROPAGATION_BINS_MS, counts, blocks: blocks.size };
+    },
+    restore(entries) {
+      // Highest first: when they do not all fit, the oldest are the ones left out.
+      for (const entry of [...entries].sort((a, b) => b.number - a.number)) {
+        if (blocks.has(entry.number) || !roomFor(entry.number)) continue;
+        dirty.delete(insert({ ...entry, propagation: [...entry.propagation] })); // as stored
+      }
+    },
+    takeDirty() {
+      const out = [...dirty].filter(kept);
+      dirty = new Set();
+      return out;
+    },
+    markDirty(entries) {
+      for (const entry of entries) if (kept(entry)) dirty.add(entry);
+    },
+    takeNew() {
+      // A block pushed out of the ring before the pages heard of it is not worth announcing.
+      const out = added.filter(kept);
+      added = [];
+      return out;
+    },
+    discardNew() {
+      added = [];
+    },
+    get size() {
+      return blocks.size;
+    },
+  };
+}
