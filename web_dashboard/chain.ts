@@ -46,11 +46,11 @@ export function chainHealth(nodes: Iterable<NodeState>, behindBlocks: number): C
   let best: number | null = null;
   /** height → hash → node ids */
   const heights = new Map<number, Map<string, string[]>>();
-  const heads: Array<[string, number | null]> = [];
+  const active: NodeState[] = [];
   for (const node of nodes) {
     if (!node.active) continue;
+    active.push(node);
     const h = head(node);
-    heads.push([node.id, h?.number ?? null]);
     if (h === null) continue;
     if (best === null || h.number > best) best = h.number;
     if (h.hash === null) continue;
@@ -74,8 +74,9 @@ export function chainHealth(nodes: Iterable<NodeState>, behindBlocks: number): C
   forks.sort((a, b) => b.number - a.number);
   const behind = new Set<string>();
   if (best !== null) {
-    for (const [id, number] of heads) {
-      if (number === null || best - number > behindBlocks) behind.add(id);
+    for (const node of active) {
+      const number = node.last.block?.["number"];
+      if (typeof number !== "number" || best - number > behindBlocks) behind.add(node.id);
     }
   }
   return { best, forks: forks.slice(0, MAX_FORKS), behind };

@@ -98,3 +98,20 @@ Deno.test("chain: a node without any block while others have some is behind; an 
   state.apply(blockReport("lead", 5, "0x5"));
   assert.deepEqual([...state.checkChain().behind], ["syncing"]);
 });
+
+Deno.test("chain: read again only when a head or a node's activity changed since the last check", () => {
+  const state = stateAt({ now: 0 });
+  state.apply(blockReport("a", 5, "0x5"));
+  const first = state.checkChain();
+  assert.equal(state.checkChain(), first, "nothing changed: the same result, the nodes not walked");
+  state.apply({ ...blockReport("a", 5, "0x5"), data: { type: "pending", body: { pending: 1 } } });
+  assert.equal(state.checkChain(), first, "a report that is not a block changes no head");
+  state.apply(blockReport("b", 9, "0x9"));
+  const second = state.checkChain();
+  assert.notEqual(second, first);
+  assert.deepEqual([...second.behind], ["a"]);
+  state.inactive("a");
+  assert.deepEqual([...state.checkChain().behind], [], "an inactive node is not behind");
+  state.apply({ ...blockReport("a", 5, "0x5"), data: { type: "pending", body: { pending: 2 } } });
+  assert.deepEqual([...state.checkChain().behind], ["a"], "active again: behind again");
+});

@@ -102,7 +102,8 @@ export interface WebState {
   propagation(): { binsMs: readonly number[]; counts: number[]; blocks: number };
   /**
    * Reads forks and nodes behind off the nodes' heads, updates each node's `behindSince` (a node
-   * whose flag changes counts as changed) and returns the result, also kept for `chain()`.
+   * whose flag changes counts as changed) and returns the result, also kept for `chain()`. When no
+   * head and no node's activity changed since the last call, returns that call's result.
    */
   checkChain(): ChainHealth;
   /** The result of the last `checkChain()`. */
@@ -240,6 +241,11 @@ export function createWebState(options: WebStateOptions): WebState {
   const behindBlocks = options.behindBlocks ?? 3;
   const locate = options.locate;
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
+  /**
+   * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
+   * did, the chain reads the same, and 10,000 nodes are not walked again every flush.
+   */
+  let headsChanged = false;
 
   function discardChanges(): void {
     for (const node of changed) node.changes = 0;
@@ -254,6 +260,7 @@ export function createWebState(options: WebStateOptions): WebState {
   }
 
   function forget(id: string): void {
+    headsChanged = true;
     nodes.delete(id);
     inactiveIds.delete(id);
     removed.add(id); // a node listed in `changed` is skipped there: it is no longer in `nodes`
@@ -263,8 +270,12 @@ export function createWebState(options: WebStateOptions): WebState {
     let node = nodes.get(id);
     if (node) {
       nodes.delete(id);
-      if (!node.active) inactiveIds.delete(id);
+      if (!node.active) {
+        inactiveIds.delete(id);
+        headsChanged = true;
+      }
     } else {
+      headsChanged = true;
       if (nodes.size >= options.maxNodes) {
         const oldest = nodes.keys().next().value;
         if (oldest !== undefined) {
@@ -356,6 +367,7 @@ export function createWebState(options: WebStateOptions): WebState {
         if (summary === undefined) blockSummaries.set(body, summary = sanitizeBlock(body));
         node.last.block = summary;
         node.blockReceivedAt = message.receivedAt;
+        headsChanged = true;
         const entry = ring.add(body, message.agentId, message.receivedAt);
         if (entry) propagate(node, entry, stringOrNull(body["hash"]), message.receivedAt);
       } else if (type === "pending") {
@@ -368,6 +380,7 @@ export function createWebState(options: WebStateOptions): WebState {
       const node = nodes.get(agentId);
       if (!node || !node.active) return;
       node.active = false;
+      headsChanged = true;
       node.inactiveSince = now();
       inactiveIds.add(agentId);
       markChanged(node, 0);
@@ -393,6 +406,8 @@ export function createWebState(options: WebStateOptions): WebState {
     blocks: (limit = options.maxBlocks) => ring.sorted(limit),
     propagation: () => ring.histogram(),
     checkChain() {
+      if (!headsChanged) return health;
+      headsChanged = false;
       health = chainHealth(nodes.values(), behindBlocks);
       const at = now();
       for (const node of nodes.values()) {
