@@ -6,7 +6,8 @@
  * `deno run -A bench/profile.ts --path /data --encoding json --duration 8`
  * `deno run -A bench/profile.ts --agents 1000 --duration 15` (the agent simulator instead of wrk)
  * `deno run -A bench/profile.ts --agents 2500 --receivers default` (none | dashboard (default) | default)
- * `deno run -A bench/profile.ts --ethstats-nodes 100 --receivers default` (ethstats_load.ts flood instead)
+ * `deno run -A bench/profile.ts --ethstats-nodes 100 --receivers default` (ethstats_load.ts flood instead;
+ *  `--ethstats-mode paced --ethstats-nodes 10000` for geth's cadence)
  * `deno run -A bench/profile.ts --nats nats://127.0.0.1:4222 --receivers default` (cluster mode on that NATS)
  *
  * Evidence for "what limits the service", not part of the test suite.
@@ -110,6 +111,8 @@ if (import.meta.main) {
   const agents = Number(flag("agents", "0"));
   const receivers = flag("receivers", "dashboard");
   const ethstatsNodes = Number(flag("ethstats-nodes", "0"));
+  /** `flood` (bursts, the per-frame cost) or `paced` (go-ethereum's cadence, what a network costs). */
+  const ethstatsMode = flag("ethstats-mode", "flood");
   const nats = flag("nats", "");
   const dir = await Deno.makeTempDir({ prefix: "poa-profile-" });
   const port = freePort();
@@ -196,7 +199,7 @@ if (import.meta.main) {
             "--url",
             base,
             "--mode",
-            "flood",
+            ethstatsMode,
             "--nodes",
             String(ethstatsNodes),
             "--secret",
@@ -210,7 +213,7 @@ if (import.meta.main) {
         const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("RESULT "));
         const r = line ? JSON.parse(line.slice(7)) : undefined;
         console.log(
-          `ethstats flood, ${ethstatsNodes} nodes: ${
+          `ethstats ${ethstatsMode}, ${ethstatsNodes} nodes: ${
             r?.messagesPerSecond?.toFixed(0)
           } msg/s (profiling slows it)`,
         );
