@@ -32,7 +32,7 @@ import {
   querySystemStats,
 } from "./history.ts";
 import { createWebState } from "./state.ts";
-import { createBlockStore, startBlockPersistence } from "./block_store.ts";
+import { type BlockStore, createBlockStore, startBlockPersistence } from "./block_store.ts";
 import { createRateLimiter, rateLimited } from "../http/rate_limit.ts";
 
 const tableName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier");
@@ -169,10 +169,11 @@ export async function createWebReceiver(
     now,
   });
   const counters = { skipped_malformed: 0, history_unavailable: 0 };
+  let store: BlockStore | undefined;
   const persistence = options.persistBlocks
     ? startBlockPersistence(
       state,
-      async () => createBlockStore(await context.postgres(), options.blocksTable),
+      async () => store ??= createBlockStore(await context.postgres(), options.blocksTable),
       { intervalMs: options.persistIntervalMs, limit: options.maxBlocks, id },
     )
     : undefined;
