@@ -9,7 +9,7 @@ import { createAgent, eventually } from "./support/agent.ts";
 import { wsClient } from "./support/ws.ts";
 import { block, information, latency, pending, systemStatistics } from "./support/fixtures.ts";
 import { startTestPostgres } from "./support/postgres.ts";
-import { startTestService, type TestService } from "./support/service.ts";
+import { publishReport, startTestService, type TestService } from "./support/service.ts";
 
 const METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
 /** Nothing listens on port 1: a Postgres that is down. */
@@ -763,14 +763,10 @@ Deno.test("web read API: recent blocks (miners, gas, uncles) and their propagati
     const t0 = Date.now() - 60_000;
     for (let n = 1; n <= 12; n++) {
       for (const [agentId, delay] of [["a", 0], ["b", 400], ["c", 1500]] as const) {
-        service.service.bus.publish({
-          id: crypto.randomUUID(),
-          agentId,
-          dataType: "ethereum_metrics",
-          messageType: "data",
-          data: { type: "block", body: { ...block.body, number: n, hash: `0x${n}`, miner: `0x${n % 3}` } },
-          receivedAt: t0 + n * 5000 + delay,
-        });
+        publishReport(service, agentId, {
+          type: "block",
+          body: { ...block.body, number: n, hash: `0x${n}`, miner: `0x${n % 3}` },
+        }, { receivedAt: t0 + n * 5000 + delay });
       }
     }
     const wanted = (await getJson(`${service.base}/v1/blocks?limit=12`)).body;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type Agent, createAgent } from "./support/agent.ts";
 import { startTestPostgres } from "./support/postgres.ts";
-import { startTestService, type TestService } from "./support/service.ts";
+import { publishReport, startTestService, type TestService } from "./support/service.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** Without Debian's chromium the browser tests are skipped, loudly; in CI (which installs it) they fail. */
@@ -437,14 +437,7 @@ Deno.test({
     // Straight onto the bus (the protocol path is covered above): every node reports
     // statistics, latency and host statistics about once a second, and follows the chain.
     const publish = (agentId: string, dataType: string, data: Record<string, unknown>) =>
-      service.service.bus.publish({
-        id: crypto.randomUUID(),
-        agentId,
-        dataType,
-        messageType: "data",
-        data,
-        receivedAt: Date.now(),
-      });
+      publishReport(service, agentId, data, { dataType });
     for (let i = 0; i < nodes; i++) {
       publish(`node-${i}`, "ethereum_metrics", {
         type: "information",
@@ -536,14 +529,7 @@ Deno.test({
     // Straight onto the bus with the arrival times the service would have stamped.
     const t0 = Date.now() - 60_000;
     const publish = (agentId: string, data: Record<string, unknown>, receivedAt: number) =>
-      service.service.bus.publish({
-        id: crypto.randomUUID(),
-        agentId,
-        dataType: "ethereum_metrics",
-        messageType: "data",
-        data,
-        receivedAt,
-      });
+      publishReport(service, agentId, data, { receivedAt });
     const block = (n: number) => ({ type: "block", body: blockBody(n, t0) });
     for (const id of ["first", "second", "slow"]) {
       publish(id, {
@@ -619,15 +605,7 @@ Deno.test({
   let browser: Browser | undefined;
   try {
     const now = Date.now();
-    const publish = (agentId: string, data: Record<string, unknown>) =>
-      service.service.bus.publish({
-        id: crypto.randomUUID(),
-        agentId,
-        dataType: "ethereum_metrics",
-        messageType: "data",
-        data,
-        receivedAt: Date.now(),
-      });
+    const publish = (agentId: string, data: Record<string, unknown>) => publishReport(service, agentId, data);
     const ids = ["a", "b", "c", "d", "e", "f"];
     for (const id of ids) {
       publish(id, {

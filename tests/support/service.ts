@@ -54,3 +54,24 @@ export async function startTestService(
     },
   };
 }
+
+/**
+ * Publishes a report straight onto the service's bus, as the ingress would after its checks:
+ * for tests of what receivers make of reports (known arrival times, thousands of nodes) where
+ * the protocol path is not what is tested. `receivedAt` defaults to now.
+ */
+export function publishReport(
+  service: TestService,
+  agentId: string,
+  data: Record<string, unknown>,
+  options: { dataType?: string; receivedAt?: number } = {},
+): void {
+  service.service.bus.publish({
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: options.dataType ?? "ethereum_metrics",
+    messageType: "data",
+    data,
+    receivedAt: options.receivedAt ?? Date.now(),
+  });
+}
