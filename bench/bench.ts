@@ -350,6 +350,8 @@ interface HttpCaseResult {
   ratio: number;
   /** Ceiling CPU per request / this CPU per request (median of per-round ratios). */
   cpuRatio: number;
+  /** This CPU per request / the Hono floor's (median of per-round ratios). */
+  cpuVsFloor: number;
 }
 
 interface HttpSection {
@@ -360,7 +362,10 @@ interface HttpSection {
   metrics: Record<string, number>;
 }
 
-async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
+/** The Hono floor of bench/floor.ts: a Hono route behind one middleware that reads and parses the body. */
+const FLOOR_VARIANT = "hono+middleware+parse";
+
+async function benchHttp(o: BenchOptions, work: string, pgUrl: string): Promise<HttpSection> {
   log(
     `HTTP: bare Deno.serve vs the service, wrk -c${o.connections}, ${o.rounds} round(s) of ${o.httpSeconds} s`,
   );
@@ -372,6 +377,8 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
       subscribe: ["ethereum_metrics", "networking_metrics", "system_metrics"],
     }],
   });
+  // The same service with its default receivers: every statistics report becomes an eth_stats row.
+  const svcDefault = await startServiceProcess(`${work}/http-default`, { postgres: { url: pgUrl } });
   const bares: Child[] = [];
   try {
     const barePorts: Record<string, number> = {};
@@ -380,12 +387,23 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
       bares.push(bare);
       barePorts[mode] = bare.port;
     }
+    const floorPort = freePort();
+    const floor = await spawnDeno(`${HERE}floor_server.ts`, [FLOOR_VARIANT, String(floorPort)], {
+      ready: /listening on/,
+    });
+    bares.push(floor);
     const tokens = await createTokens(svc.base, 20, "wrk");
     const svcHost = `127.0.0.1:${svc.port}`;
     const sets = {
       dataJson: protocolRequests(svcHost, tokens, "/data", "json"),
       dataMsgpack: protocolRequests(svcHost, tokens, "/data", "msgpack"),
       ping: protocolRequests(svcHost, tokens, "/ping", "json"),
+      dataDefault: protocolRequests(
+        `127.0.0.1:${svcDefault.port}`,
+        await createTokens(svcDefault.base, 20, "wrk"),
+        "/data",
+        "json",
+      ),
     };
     const wrk = (port: number, requests: Uint8Array[], durationS = o.httpSeconds) => () =>
       runWrk({
@@ -403,10 +421,22 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
         pid: bares[0]!.pid,
       },
       {
+        name: "floor",
+        label: "Hono floor: a route behind one middleware, reads and parses the body (bench/floor_server.ts)",
+        run: wrk(floorPort, sets.dataJson),
+        pid: floor.pid,
+      },
+      {
         name: "data-json",
         label: "service POST /data (JSON)",
         run: wrk(svc.port, sets.dataJson),
         pid: svc.pid,
+      },
+      {
+        name: "data-default",
+        label: "service POST /data (JSON), default receivers (eth_stats rows in Postgres)",
+        run: wrk(svcDefault.port, sets.dataDefault),
+        pid: svcDefault.pid,
       },
       {
         name: "data-msgpack",
@@ -421,6 +451,8 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
       await wrk(svc.port, set, 1)();
       await wrk(barePorts["http-read"]!, set, 1)();
     }
+    await wrk(floorPort, sets.dataJson, 1)();
+    await wrk(svcDefault.port, sets.dataDefault, 1)();
     const results = new Map<string, HttpCaseResult["rounds"]>(cases.map((c) => [c.name, []]));
     for (let round = 0; round < o.rounds; round++) {
       const order = cases.map((_, i) => cases[(i + round) % cases.length]!);
@@ -457,7 +489,9 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
       }`,
     );
     const metrics = await scrapeMetrics(svc.base);
+    const defaultMetrics = await scrapeMetrics(svcDefault.base);
     const ceil = results.get("ceiling")!;
+    const floorRounds = results.get("floor")!;
     const out: HttpCaseResult[] = cases.map((c) => {
       const rounds = results.get(c.name)!;
       return {
@@ -470,6 +504,9 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
         cpuUsPerRequest: median(rounds.map((r) => r.serverCpuUsPerRequest)),
         ratio: median(rounds.map((r, i) => r.requestsPerSecond / ceil[i]!.requestsPerSecond)),
         cpuRatio: median(rounds.map((r, i) => ceil[i]!.serverCpuUsPerRequest / r.serverCpuUsPerRequest)),
+        cpuVsFloor: median(
+          rounds.map((r, i) => r.serverCpuUsPerRequest / floorRounds[i]!.serverCpuUsPerRequest),
+        ),
       };
     });
     return {
@@ -484,6 +521,12 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
         tokenAll: metric(metrics, "poa_token_checks_total"),
         published: metric(metrics, "poa_messages_published_total"),
         dashboardDropped: metric(metrics, "poa_receiver_dropped_total", { receiver: "dashboard" }),
+        defaultData200: metric(defaultMetrics, "poa_http_requests_total", { route: "/data", status: "200" }),
+        defaultRequestsAll: metric(defaultMetrics, "poa_http_requests_total"),
+        defaultRowsWritten: metric(defaultMetrics, "poa_receiver_stat", {
+          receiver: "eth_stats",
+          stat: "rows_written",
+        }),
       },
     };
   } finally {
@@ -492,6 +535,7 @@ async function benchHttp(o: BenchOptions, work: string): Promise<HttpSection> {
       await b.status;
     }
     await svc.stop();
+    await svcDefault.stop();
   }
 }
 
@@ -1105,7 +1149,7 @@ interface Results {
   logins?: LoginsResult;
   cluster?: { rows: ClusterRow[] };
   dashboard?: { rows: DashboardRow[]; durationS: number };
-  /** Sections not measured in this run, taken from the run of `carriedFrom` (see carryOver). */
+  /** Sections not measured in this run, taken from earlier runs, the oldest of `carriedFrom` (see carryOver). */
   carried?: string[];
   carriedFrom?: string;
   errors: Record<string, string>;
@@ -1166,6 +1210,21 @@ function targets(r: Results): Target[] {
       measured: `slowest of ${l.rounds} rounds ${formatMs(worst)}${ok ? "" : " (some logins refused)"}`,
       holds: ok && worst < l.timeoutMs,
     });
+  }
+  const floor = r.http?.cases.find((c) => c.name === "floor");
+  if (r.http && floor) {
+    for (const name of ["data-json", "data-default"]) {
+      const c = r.http.cases.find((c) => c.name === name)!;
+      t.push({
+        issue: "21",
+        target:
+          `${c.label}: CPU per request ≤ 1.3× the Hono floor's, p99 < 10 ms at ${r.options.connections} connections`,
+        measured: `${c.cpuUsPerRequest.toFixed(1)} µs vs ${floor.cpuUsPerRequest.toFixed(1)} µs (${
+          c.cpuVsFloor.toFixed(2)
+        }×), p99 ${formatMs(c.p99Ms)}`,
+        holds: c.cpuVsFloor <= 1.3 && c.p99Ms < 10,
+      });
+    }
   }
   if (r.http) {
     for (const name of ["data-json", "data-msgpack"]) {
@@ -1356,7 +1415,7 @@ function renderMarkdown(r: Results, plots: string[]): string {
     L.push(
       `This run measured ${r.options.only.join(", ")}; the sections ${
         r.carried.join(", ")
-      } are carried over from the run of ${r.carriedFrom}.`,
+      } are carried over from earlier runs (the oldest of ${r.carriedFrom}).`,
       "",
     );
   }
@@ -1374,19 +1433,22 @@ function renderMarkdown(r: Results, plots: string[]): string {
       "",
       `wrk, ${r.options.connections} connections, 1 thread, ${r.options.httpSeconds} s per run, ${r.options.rounds} interleaved round(s) ` +
         `after a warm-up; the service runs as \`main.ts --config\` with the dashboard receiver only (no external server in the ` +
-        `request path); requests rotate over 20 users' tokens and 100 agent ids; the /data body is an ethereum \`statistics\` ` +
+        `request path), and a second instance with its default receivers (dashboard, web, eth_stats and system_stats on ` +
+        `the embedded Postgres); the Hono floor is the cheapest Hono route that reads and parses the same requests; requests rotate over 20 users' tokens and 100 agent ids; the /data body is an ethereum \`statistics\` ` +
         `report (request ${h.requestBytes.dataJson} bytes in JSON, ${h.requestBytes.dataMsgpack} in msgpack). Medians over the ` +
         `rounds; ratios are medians of the per-round ratios. "CPU/request" is the server process's CPU time (/proc) divided by ` +
         `the requests answered: it moves far less than req/s when other work shares the machine.`,
       "",
-      "| target | req/s | p50 | p99 | server CPU | CPU/request | req/s vs ceiling | CPU/request vs ceiling |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|",
+      "| target | req/s | p50 | p99 | server CPU | CPU/request | req/s vs ceiling | CPU/request vs ceiling | CPU/request vs Hono floor |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     );
     for (const c of h.cases) {
       L.push(
         `| ${c.label} | ${n0(c.rps)} | ${formatMs(c.p50Ms)} | ${formatMs(c.p99Ms)} | ${
           median(c.rounds.map((x) => x.serverCpuPercent)).toFixed(0)
-        } % | ${c.cpuUsPerRequest.toFixed(1)} µs | ${pct(c.ratio)} | ${pct(c.cpuRatio)} |`,
+        } % | ${c.cpuUsPerRequest.toFixed(1)} µs | ${pct(c.ratio)} | ${pct(c.cpuRatio)} | ${
+          c.cpuVsFloor === undefined ? "" : `${c.cpuVsFloor.toFixed(2)}×`
+        } |`,
       );
     }
     L.push(
@@ -1408,7 +1470,14 @@ function renderMarkdown(r: Results, plots: string[]): string {
         } of ${n0(h.metrics.tokenAll!)} token checks ok; ` +
         `${n0(h.metrics.published!)} messages published, ${
           n0(h.metrics.dashboardDropped!)
-        } dropped by the dashboard queue.`,
+        } dropped by the dashboard queue.` +
+        (h.metrics.defaultRowsWritten === undefined
+          ? ""
+          : ` The instance with the default receivers: ${
+            n0(h.metrics.defaultData200!)
+          } \`POST /data\` answered 200 of ${n0(h.metrics.defaultRequestsAll!)} requests, ${
+            n0(h.metrics.defaultRowsWritten)
+          } eth_stats rows written by the end of the runs.`),
       "",
     );
   }
@@ -1728,7 +1797,9 @@ async function carryOver(results: Results): Promise<void> {
   if (carried.length > 0) {
     const from = previous.carriedFrom ?? previous.machine.date;
     results.carriedFrom = from;
-    results.carried = [...new Set([...(previous.carried ?? []), ...carried])];
+    // Sections measured now are no longer carried, whatever the previous run carried.
+    results.carried = [...new Set([...(previous.carried ?? []), ...carried])]
+      .filter((section) => !results.options.only.includes(section));
   }
 }
 
@@ -1898,7 +1969,7 @@ async function main(): Promise<number> {
   const results: Results = { options: { ...o, only: [...o.only] }, machine, errors: {}, durationS: 0 };
   let pg: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
   try {
-    const needsPg = o.only.has("pg") || o.only.has("agents") || o.only.has("ethstats");
+    const needsPg = o.only.has("http") || o.only.has("pg") || o.only.has("agents") || o.only.has("ethstats");
     if (needsPg) {
       pg = await startEmbeddedPostgres({ dataDir: `${work}/postgres` });
       const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
@@ -1916,7 +1987,7 @@ async function main(): Promise<number> {
         return undefined;
       }
     };
-    results.http = await run("http", () => benchHttp(o, work));
+    results.http = await run("http", () => benchHttp(o, work, pg!.url));
     results.pg = await run("pg", () => benchPostgres(o, work, pg!.url));
     results.fanout = await run("fanout", () => benchFanout(o, work));
     results.agents = await run("agents", () => benchAgents(o, work, pg!.url));
