@@ -138,7 +138,11 @@ Deno.test("eth_stats receiver", async (t) => {
           starting_block: "0x40ad3",
           msg_id: msg.id,
         }]);
-        assert.deepEqual(receiver.stats!(), { rows_written: 1, skipped_malformed: 0 });
+        assert.deepEqual(receiver.stats!(), {
+          rows_written: 1,
+          skipped_malformed: 0,
+          batches_rewritten: 0,
+        });
       },
     );
 
@@ -263,6 +267,29 @@ Deno.test("eth_stats receiver", async (t) => {
       await receiver.receive(batch);
       assert.equal(await countOf(server.sql, id), 50);
       assert.equal(receiver.stats!().rows_written, 50);
+      assert.equal(receiver.stats!().batches_rewritten, 1);
+    });
+
+    await t.step("a batch of stored and new reports stores the new ones once (a replay)", async () => {
+      const receiver = await build(server.sql);
+      const id = agent();
+      const stored = Array.from({ length: 30 }, () => statistics(id, syncingStats()));
+      await receiver.receive(stored.slice(0, 20));
+      // The first 20 are in; the replayed batch overlaps them and brings 10 new ones.
+      await receiver.receive(stored);
+      assert.equal(await countOf(server.sql, id), 30);
+      assert.deepEqual(receiver.stats!(), {
+        rows_written: 30,
+        skipped_malformed: 0,
+        batches_rewritten: 1,
+      });
+      // A later batch of new reports goes in as a plain insert again.
+      await receiver.receive([statistics(id, syncingStats())]);
+      assert.deepEqual(receiver.stats!(), {
+        rows_written: 31,
+        skipped_malformed: 0,
+        batches_rewritten: 1,
+      });
     });
 
     await t.step("message ids that are not UUIDs are still written once", async () => {
@@ -308,14 +335,22 @@ Deno.test("eth_stats receiver", async (t) => {
         const warnings = await capturingWarnings(() => receiver.receive(batch));
         assert.equal(await countOf(server.sql, good), 2);
         assert.equal(await countOf(server.sql, bad), 0);
-        assert.deepEqual(receiver.stats!(), { rows_written: 2, skipped_malformed: malformed.length + 1 });
+        assert.deepEqual(receiver.stats!(), {
+          rows_written: 2,
+          skipped_malformed: malformed.length + 1,
+          batches_rewritten: 0,
+        });
         assert.equal(warnings.length, malformed.length + 1);
         for (const line of warnings.slice(0, -1)) assert.ok(line.includes(`agent "${bad}"`), line);
         assert.match(warnings[0]!, /peers/);
         assert.match(warnings.at(-1)!, /agent_id contains a NUL character/);
         // The pipeline retries a batch whole: the same messages are not counted twice.
         assert.deepEqual(await capturingWarnings(() => receiver.receive(batch)), []);
-        assert.deepEqual(receiver.stats!(), { rows_written: 2, skipped_malformed: malformed.length + 1 });
+        assert.deepEqual(receiver.stats!(), {
+          rows_written: 2,
+          skipped_malformed: malformed.length + 1,
+          batches_rewritten: 1,
+        });
       },
     );
 
@@ -330,7 +365,11 @@ Deno.test("eth_stats receiver", async (t) => {
         message(id, {}),
       ]);
       assert.equal(await countOf(server.sql, id), 0);
-      assert.deepEqual(receiver.stats!(), { rows_written: 0, skipped_malformed: 0 });
+      assert.deepEqual(receiver.stats!(), {
+        rows_written: 0,
+        skipped_malformed: 0,
+        batches_rewritten: 0,
+      });
     });
 
     await t.step({

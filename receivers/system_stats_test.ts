@@ -97,7 +97,7 @@ Deno.test("system_stats receiver", async (t) => {
         memory_usage: 10.1234,
         msg_id: msg.id,
       }]);
-      assert.deepEqual(receiver.stats!(), { rows_written: 1, skipped_malformed: 0 });
+      assert.deepEqual(receiver.stats!(), { rows_written: 1, skipped_malformed: 0, batches_rewritten: 0 });
     });
 
     await t.step("a batch of 1000 messages is written with one INSERT statement", async () => {
@@ -159,7 +159,11 @@ Deno.test("system_stats receiver", async (t) => {
         );
         assert.equal(await countOf(server.sql, good), 2);
         assert.equal(await countOf(server.sql, bad), 0);
-        assert.deepEqual(receiver.stats!(), { rows_written: 2, skipped_malformed: malformed.length });
+        assert.deepEqual(receiver.stats!(), {
+          rows_written: 2,
+          skipped_malformed: malformed.length,
+          batches_rewritten: 0,
+        });
         assert.equal(warnings.length, malformed.length);
         for (const line of warnings) assert.ok(line.includes(`agent "${bad}"`), line);
       },
@@ -173,7 +177,7 @@ Deno.test("system_stats receiver", async (t) => {
         message(id, { body: systemStats() }),
       ]);
       assert.equal(await countOf(server.sql, id), 0);
-      assert.deepEqual(receiver.stats!(), { rows_written: 0, skipped_malformed: 0 });
+      assert.deepEqual(receiver.stats!(), { rows_written: 0, skipped_malformed: 0, batches_rewritten: 0 });
     });
 
     await t.step({
