@@ -15,6 +15,7 @@
  * ```
  */
 import { encode } from "@msgpack/msgpack";
+import process from "node:process";
 import postgres from "postgres";
 import { createReceiverRunner } from "../core/runner.ts";
 import type { Message } from "../core/message.ts";
@@ -543,7 +544,16 @@ interface PgResult {
   rawRowsPerSecond: number;
   receiverRowsPerSecond: number;
   ratio: number;
-  rounds: Array<{ raw: number; receiver: number }>;
+  /**
+   * Rows/s of the raw multi-row insert (the reference), of a raw insert of one array per column
+   * (the receiver's statement) and of the receiver; the bench process's CPU per row for each.
+   */
+  rounds: Array<{
+    raw: number;
+    rawUnnest?: number;
+    receiver: number;
+    cpuUsPerRow?: { raw: number; rawUnnest: number; receiver: number };
+  }>;
   endToEnd?: {
     acceptedRequests: number;
     httpRequestsPerSecond: number;
@@ -600,17 +610,34 @@ async function benchPostgres(o: BenchOptions, work: string, pgUrl: string): Prom
     // As service.ts builds it: batches of up to 500, 20 ms linger for durable receivers.
     const runner = createReceiverRunner(receiver, { spillDir: `${work}/pg-receiver/spill`, lingerMs: 20 });
     await runner.start();
-    const raw = async (seconds: number) => {
-      let rows = 0;
-      const end = performance.now() + seconds * 1000;
-      const t0 = performance.now();
-      while (performance.now() < end) {
-        const batch = Array.from({ length: 500 }, (_, i) => ethStatsRow(rows + i));
-        await sql`insert into eth_stats ${sql(batch)}`;
-        rows += batch.length;
-      }
-      return rows / ((performance.now() - t0) / 1000);
-    };
+    const raw =
+      (insert: (batch: ReturnType<typeof ethStatsRow>[]) => Promise<unknown>) => async (seconds: number) => {
+        let rows = 0;
+        const end = performance.now() + seconds * 1000;
+        const t0 = performance.now();
+        while (performance.now() < end) {
+          const batch = Array.from({ length: 500 }, (_, i) => ethStatsRow(rows + i));
+          await insert(batch);
+          rows += batch.length;
+        }
+        return { rows, perSecond: rows / ((performance.now() - t0) / 1000) };
+      };
+    const multiRow = raw((batch) => sql`insert into eth_stats ${sql(batch)}`);
+    // The same insert as the receiver's: one array per column.
+    const unnest = raw((batch) => {
+      const column = <K extends keyof (typeof batch)[0]>(k: K) =>
+        sql.array(batch.map((row) => row[k]) as string[]);
+      return sql`insert into eth_stats (date, agent_id, active, mining, hashrate, peers, gas_price, current_block,
+          highest_block, starting_block, msg_id)
+        select * from unnest(${column("date")}::timestamp[], ${column("agent_id")}::text[], ${
+        column("active")
+      }::bool[],
+          ${column("mining")}::bool[], ${column("hashrate")}::int8[], ${column("peers")}::int4[],
+          ${column("gas_price")}::int8[], ${column("current_block")}::text[], ${
+        column("highest_block")
+      }::text[],
+          ${column("starting_block")}::text[], ${column("msg_id")}::uuid[])`;
+    });
     const viaReceiver = async (seconds: number) => {
       const written = () => (receiver.stats?.()["rows_written"] ?? 0);
       const w0 = written();
@@ -624,25 +651,43 @@ async function benchPostgres(o: BenchOptions, work: string, pgUrl: string): Prom
         }
         await sleep(1);
       }
-      return (written() - w0) / ((performance.now() - t0) / 1000);
+      const rows = written() - w0;
+      return { rows, perSecond: rows / ((performance.now() - t0) / 1000) };
     };
-    await raw(1);
+    // Each writer's rate, and this process's CPU per row while it ran (it does nothing else).
+    const measure = async (writer: (seconds: number) => Promise<{ rows: number; perSecond: number }>) => {
+      const cpu0 = process.cpuUsage();
+      const { rows, perSecond } = await writer(o.pgSeconds);
+      const cpu = process.cpuUsage(cpu0);
+      return { perSecond, cpuUs: (cpu.user + cpu.system) / Math.max(1, rows) };
+    };
+    await multiRow(1);
+    await unnest(1);
     await viaReceiver(1);
+    const writers = { raw: multiRow, rawUnnest: unnest, receiver: viaReceiver };
+    const names = Object.keys(writers) as Array<keyof typeof writers>;
     for (let r = 0; r < o.rounds; r++) {
-      // The table grows as the runs go (its index gets slower): the order alternates per round.
-      let a: number, b: number;
-      if (r % 2 === 0) {
-        a = await raw(o.pgSeconds);
-        b = await viaReceiver(o.pgSeconds);
-      } else {
-        b = await viaReceiver(o.pgSeconds);
-        a = await raw(o.pgSeconds);
+      // The table grows as the runs go (its index gets slower): who goes first rotates per round.
+      const got = {} as Record<keyof typeof writers, { perSecond: number; cpuUs: number }>;
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(k + r) % names.length]!;
+        got[name] = await measure(writers[name]);
       }
-      rounds.push({ raw: a, receiver: b });
+      rounds.push({
+        raw: got.raw.perSecond,
+        rawUnnest: got.rawUnnest.perSecond,
+        receiver: got.receiver.perSecond,
+        cpuUsPerRow: { raw: got.raw.cpuUs, rawUnnest: got.rawUnnest.cpuUs, receiver: got.receiver.cpuUs },
+      });
       log(
-        `  round ${r + 1}: raw ${a.toFixed(0)} rows/s, receiver ${b.toFixed(0)} rows/s (${
-          (b / a * 100).toFixed(0)
-        } %)`,
+        `  round ${r + 1}: raw ${got.raw.perSecond.toFixed(0)} rows/s (${
+          got.raw.cpuUs.toFixed(1)
+        } µs CPU/row), ` +
+          `raw unnest ${got.rawUnnest.perSecond.toFixed(0)} (${got.rawUnnest.cpuUs.toFixed(1)}), receiver ${
+            got.receiver.perSecond.toFixed(0)
+          } (${got.receiver.cpuUs.toFixed(1)}): ${
+            (got.receiver.perSecond / got.raw.perSecond * 100).toFixed(0)
+          } %`,
       );
     }
     await runner.drain(30_000);
@@ -1500,19 +1545,31 @@ function renderMarkdown(r: Results, plots: string[]): string {
   if (r.pg) {
     const p = r.pg;
     L.push(
-      "### eth_stats: receiver vs raw multi-row insert (same Postgres, same run)",
+      "### eth_stats: receiver vs raw inserts (same Postgres, same run)",
       "",
-      "Raw: postgres.js `sql`insert into eth_stats ${sql(rows)}`` in batches of 500 on one connection. Receiver: the `eth_stats` " +
-        "receiver behind its runner as service.ts builds it (batches ≤ 500, 20 ms linger; validation, row mapping and " +
-        "`on conflict (msg_id) do nothing`), fed to keep its queue at ~5,000. Both write into the same table, interleaved; the one that goes " +
-        "first alternates per round, as the table and its index grow during the runs.",
+      "Raw (the reference): postgres.js `sql`insert into eth_stats ${sql(rows)}`` — a multi-row VALUES list — in batches " +
+        "of 500 on one connection. Raw unnest: the receiver's statement written by hand, `insert … select * from " +
+        "unnest($1::timestamp[], …)` with one array per column, same batches. Receiver: the `eth_stats` receiver behind its " +
+        "runner as service.ts builds it (batches ≤ 500, 20 ms linger; validation, row mapping, the unique `msg_id`), fed " +
+        "to keep its queue at ~5,000. All write into the same table, interleaved; who goes first rotates per round, as " +
+        "the table and its index grow during the runs. CPU/row is the bench process's CPU (it builds the rows or " +
+        "messages too) per row written: the client-side cost of each way of writing.",
       "",
-      "| round | raw rows/s | receiver rows/s | ratio |",
-      "|---:|---:|---:|---:|",
+      "| round | raw rows/s | raw unnest rows/s | receiver rows/s | receiver vs raw | CPU/row raw, unnest, receiver |",
+      "|---:|---:|---:|---:|---:|---:|",
       ...p.rounds.map((x, i) =>
-        `| ${i + 1} | ${n0(x.raw)} | ${n0(x.receiver)} | ${pct(x.receiver / x.raw)} |`
+        `| ${i + 1} | ${n0(x.raw)} | ${x.rawUnnest === undefined ? "" : n0(x.rawUnnest)} | ${
+          n0(x.receiver)
+        } | ${pct(x.receiver / x.raw)} | ${
+          x.cpuUsPerRow === undefined
+            ? ""
+            : [x.cpuUsPerRow.raw, x.cpuUsPerRow.rawUnnest, x.cpuUsPerRow.receiver].map((c) =>
+              `${c.toFixed(1)} µs`
+            )
+              .join(", ")
+        } |`
       ),
-      `| median | ${n0(p.rawRowsPerSecond)} | ${n0(p.receiverRowsPerSecond)} | ${pct(p.ratio)} |`,
+      `| median | ${n0(p.rawRowsPerSecond)} | | ${n0(p.receiverRowsPerSecond)} | ${pct(p.ratio)} | |`,
       "",
     );
     if (p.endToEnd) {

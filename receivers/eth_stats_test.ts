@@ -259,6 +259,28 @@ Deno.test("eth_stats receiver", async (t) => {
       }
     });
 
+    await t.step("text with quotes, backslashes, commas, braces and NULL is stored as sent", async () => {
+      // Every column goes to Postgres as an array literal: what its syntax uses must round-trip.
+      const receiver = await build(server.sql);
+      const odd = [`a"b\\c,{d}`, "NULL", "null", "ünï 😀 ' or 1=1 --", " padded ", "x\ty"];
+      const batch = odd.map((id, i) =>
+        statistics(id, {
+          ...syncingStats(),
+          peers: i,
+          syncing: { currentBlock: id, highestBlock: "NULL", startingBlock: null },
+        })
+      );
+      await receiver.receive(batch);
+      for (const id of odd) {
+        const rows = await rowsOf(server.sql, id);
+        assert.equal(rows.length, 1, id);
+        assert.deepEqual(
+          [rows[0]!.agent_id, rows[0]!.current_block, rows[0]!.highest_block, rows[0]!.starting_block],
+          [id, id, "NULL", null],
+        );
+      }
+    });
+
     await t.step("the same batch received twice is stored exactly once", async () => {
       const receiver = await build(server.sql);
       const id = agent();
