@@ -83,9 +83,11 @@ async function embeddedServer(): Promise<TestPostgres> {
   let frozen = false;
   async function freeze(on: boolean): Promise<void> {
     const postmaster = Number((await Deno.readTextFile(`${dataDir}/pgdata/postmaster.pid`)).split("\n")[0]);
-    for (const pid of [postmaster, ...await childrenOf(postmaster)]) {
-      Deno.kill(pid, on ? "SIGSTOP" : "SIGCONT");
-    }
+    const signal = on ? "SIGSTOP" : "SIGCONT";
+    // The postmaster first: once it is stopped it forks no new backend, so the children listed
+    // after it are all there are (listed before, one forked in between would keep serving).
+    Deno.kill(postmaster, signal);
+    for (const pid of childrenOf(postmaster)) Deno.kill(pid, signal);
     frozen = on;
   }
   return {
