@@ -25,6 +25,7 @@ import { z } from "zod";
 import { describeZodError } from "../http/validation.ts";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import type { Receiver } from "../core/receiver.ts";
+import { recentIds } from "../core/recent_ids.ts";
 
 /** Options common to the statistics receivers: the table (created like the base table if missing). */
 export function tableOptionsSchema(baseTable: string) {
@@ -79,7 +80,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
 ): Receiver {
   const table = options.table;
   const counters = { rows_written: 0, skipped_malformed: 0, batches_rewritten: 0 };
-  const recentlySkipped = new Set<string>();
+  const recentlySkipped = recentIds(SKIPPED_REMEMBERED);
   let ready: Promise<Writer> | undefined;
 
   function prepare(): Promise<Writer> {
@@ -132,9 +133,6 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     // A batch is retried whole after a failed write: count and warn once per message.
     if (recentlySkipped.has(message.id)) return undefined;
     recentlySkipped.add(message.id);
-    if (recentlySkipped.size > SKIPPED_REMEMBERED) {
-      recentlySkipped.delete(recentlySkipped.values().next().value!);
-    }
     counters.skipped_malformed++;
     console.warn(
       `receiver ${id}: skipped ${spec.what} from agent ${JSON.stringify(message.agentId)} ` +
