@@ -9,8 +9,8 @@
  *   (cluster/outbox.ts), which publishes it again with the same Message id until JetStream takes
  *   it. So a 200 means "stored by JetStream or in the outbox", a 503 (outbox at its bound,
  *   checked before publishing) "not published at all". A report stored twice this way is written
- *   once (receivers key on Message.id) and shown once (the live feeds drop a resent copy whose
- *   first they saw).
+ *   once (receivers key on Message.id) and shown once (the live feeds drop a copy of a report
+ *   they already showed).
  * - Durable (storage) receivers: durable pull consumers named after the receiver id, shared by
  *   every instance, so each message is handled by one instance (on NATS 2.9, which takes one
  *   filter subject per consumer, one consumer per metric type plus one for inactive agents).
@@ -19,7 +19,8 @@
  *   JetStream redelivers them to another after `ackWaitSeconds`. Writes are idempotent by
  *   Message id, so a redelivery stores nothing twice.
  * - Live receivers (dashboard, web): a NATS subscription on the stream's subjects per
- *   instance, so every instance's clients see every agent whichever instance it talks to.
+ *   instance, so every instance's clients see every agent whichever instance it talks to; its
+ *   own reports an instance shows from memory once acked.
  * - `inactive` is a stream message too (`<root>.inactive`), so every instance and every
  *   storage receiver hears it once.
  */
@@ -37,9 +38,10 @@ import { AppError } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
 import type { QueueItem, ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../core/receiver.ts";
+import { recentIds } from "../core/recent_ids.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
 import type { Outbox } from "./outbox.ts";
-import { createStreamPublisher, RESENT_HEADER } from "./stream_publisher.ts";
+import { createStreamPublisher, ORIGIN_HEADER } from "./stream_publisher.ts";
 
 export interface JetStreamQueueOptions {
   /** Redelivery delay of an unacked message (ms). */
@@ -78,7 +80,7 @@ interface Tracked {
   inactive: Map<string, JsMsg[]>;
 }
 
-/** Resent reports the live feeds can recognise as already shown: the ids of this many recent reports. */
+/** Resent reports the live feeds can recognise as already shown: the ids of up to this many recent reports. */
 const RECENT_IDS = 100_000;
 
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
@@ -291,39 +293,48 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     }
   }
 
+  /** The live receivers (dashboard, web) and what they subscribe to. */
+  const live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }> = [];
+  /** Ids of the reports shown lately: another copy of one of them (resent, or a duplicate) is dropped. */
+  const recent = recentIds(RECENT_IDS);
+  /** Names this instance on what it publishes, so its live feeds skip their own reports' copies. */
+  const origin = crypto.randomUUID();
+
+  /** Hands an item to the live receivers, once per report id. */
+  function showLive(item: QueueItem): void {
+    if (item.kind === "message") {
+      const id = item.message.id;
+      if (recent.has(id)) {
+        resentDropped++;
+        return;
+      }
+      recent.add(id);
+    }
+    for (const { runner, subscribe } of live) {
+      if (wants(subscribe, item)) pushes[runner.push(item)]++;
+    }
+  }
+
   /**
    * Live receivers hear the stream's subjects as a plain NATS subscription: the server hands
    * every publish to it as it stores it, with no consumer state to keep. Best effort, like the
    * live queues themselves: what is published while this instance is disconnected is missed.
+   * What this instance published itself it shows once JetStream acked it (`publish`), without
+   * decoding it again: the subscription's copy of it is skipped. An outbox resend carries no
+   * origin, so a report that was in doubt is shown when its resend comes by.
    */
-  function startLive(live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }>): void {
-    /** Ids of the reports shown lately, oldest first: a resent copy of one of them is dropped. */
-    const recent = new Set<string>();
+  function startLive(): void {
     liveSubscription = nats.nc.subscribe(subjects.all, {
       callback: (err, msg) => {
         if (err) return;
+        if (msg.headers?.get(ORIGIN_HEADER) === origin) return;
         const items = decodeItems(msg);
-        if (!items) return;
-        const resent = msg.headers?.get(RESENT_HEADER);
-        for (const item of items) {
-          if (item.kind === "message") {
-            const id = item.message.id;
-            if (resent && recent.has(id)) {
-              resentDropped++;
-              continue;
-            }
-            recent.add(id);
-            if (recent.size > RECENT_IDS) recent.delete(recent.values().next().value!);
-          }
-          for (const { runner, subscribe } of live) {
-            if (wants(subscribe, item)) pushes[runner.push(item)]++;
-          }
-        }
+        if (items) { for (const item of items) showLive(item); }
       },
     });
   }
 
-  const toStream = createStreamPublisher(nats, options.publishTimeoutMs);
+  const toStream = createStreamPublisher(nats, options.publishTimeoutMs, origin);
 
   return {
     track(receiver) {
@@ -359,7 +370,6 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     },
 
     async start(subscriptions) {
-      const live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }> = [];
       const durables: Promise<void>[] = [];
       for (const { runner, subscribe } of subscriptions) {
         const state = tracked.get(runner.receiver);
@@ -369,7 +379,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         } else live.push({ runner, subscribe: new Set(subscribe) });
       }
       await Promise.all(durables);
-      if (live.length > 0) startLive(live);
+      if (live.length > 0) startLive();
       // Held messages stay ours while a slow or failing sink retries.
       workingTimer = setInterval(() => {
         for (const state of tracked.values()) {
@@ -390,7 +400,9 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
             );
           }
           // Behind what waits in the outbox: an agent's reports reach the stream in order.
-          if (!outbox.busy() && await toStream(message)) return { state: "published" };
+          const stored = outbox.busy() ? false : await toStream(message);
+          if (stored === "stored") showLive({ kind: "message", message });
+          if (stored) return { state: "published" };
           // In doubt (no ack in time, connection lost): the outbox publishes it again.
           try {
             await outbox.accept(message);

@@ -9,8 +9,8 @@
  *
  * A report whose first publish was in doubt (timed out, connection lost) may be stored twice in
  * the stream; both copies carry one Message id: storage receivers write it once
- * (`on conflict (msg_id)`), and the copy from the outbox is marked (`Poa-Resent` header) so the
- * live feeds drop it when they already showed the first (jetstream_queue.ts).
+ * (`on conflict (msg_id)`), and the live feeds drop a copy of a report they already showed
+ * (jetstream_queue.ts).
  *
  * While the outbox holds anything, new reports go behind it, so an agent's reports reach the
  * stream in the order they came. Segments are written by core/spill.ts (one file per batch,

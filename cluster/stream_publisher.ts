@@ -12,35 +12,39 @@ import type { NatsRuntime } from "./nats.ts";
 const MAX_PUBLISH_BATCH = 200;
 const MAX_IN_FLIGHT = 2;
 
-/** Header on a report published again from the outbox (its first copy may be in the stream). */
-export const RESENT_HEADER = "Poa-Resent";
+/** Header naming the instance that published a stream message (not set on outbox resends). */
+export const ORIGIN_HEADER = "Poa-Origin";
+
+/**
+ * A publish's outcome: "stored" once JetStream acked it, "duplicate" when JetStream already had
+ * a report with its de-duplication id (an Idempotency-Key resent), false when in doubt.
+ */
+export type Stored = "stored" | "duplicate" | false;
 
 /** Publishes the outbox's reports with their Message id as JetStream's de-duplication id. */
 export function republisher(nats: NatsRuntime): (messages: Message[]) => Promise<void> {
   return async (messages) => {
-    const h = headers();
-    h.set(RESENT_HEADER, "1");
     await Promise.all(
       messages.map((m) =>
-        nats.js.publish(nats.subjects.message(m.dataType), encode(m), {
-          msgID: m.id,
-          headers: h,
-          timeout: 5000,
-        })
+        nats.js.publish(nats.subjects.message(m.dataType), encode(m), { msgID: m.id, timeout: 5000 })
       ),
     );
   };
 }
 
-/** The stream publisher of one instance: `(message) => true once acked, false when in doubt`. */
+/** The stream publisher of one instance, `origin` naming it on what it publishes. */
 export function createStreamPublisher(
   nats: NatsRuntime,
   publishTimeoutMs: number,
-): (message: Message) => Promise<boolean> {
+  origin: string,
+): (message: Message) => Promise<Stored> {
   const { js, subjects } = nats;
+  /** Every stream message this publisher sends says it came from `origin` (never mutated: no msgID). */
+  const originHeaders = headers();
+  originHeaders.set(ORIGIN_HEADER, origin);
   /** A metric type's publishing: reports waiting to go out together, batches awaiting their ack. */
   interface Lane {
-    waiting: { messages: Message[]; done: PromiseWithResolvers<boolean> } | null;
+    waiting: { messages: Message[]; done: PromiseWithResolvers<Stored> } | null;
     inFlight: number;
     scheduled: boolean;
     /** Sends the waiting batch unless MAX_IN_FLIGHT batches await their ack. */
@@ -49,13 +53,17 @@ export function createStreamPublisher(
   const lanes = new Map<string, Lane>();
 
   /**
-   * Stores `data` on `subject`: true once JetStream acked it, false when in doubt. The client's
-   * own timer bounds the wait, connected or not (it buffers while reconnecting and still
-   * rejects at the timeout).
+   * Stores `data` on `subject` (see `Stored`). The client's own timer bounds the wait, connected
+   * or not (it buffers while reconnecting and still rejects at the timeout).
    */
-  function send(subject: string, data: Uint8Array, msgID?: string): Promise<boolean> {
-    return js.publish(subject, data, { timeout: publishTimeoutMs, ...(msgID ? { msgID } : {}) })
-      .then(() => true, () => false);
+  function send(subject: string, data: Uint8Array, msgID?: string): Promise<Stored> {
+    let h = originHeaders;
+    if (msgID) {
+      h = headers(); // js.publish adds the de-duplication id to the headers it is given
+      h.set(ORIGIN_HEADER, origin);
+    }
+    return js.publish(subject, data, { timeout: publishTimeoutMs, headers: h, ...(msgID ? { msgID } : {}) })
+      .then((ack): Stored => ack.duplicate ? "duplicate" : "stored", () => false);
   }
 
   function laneOf(dataType: string): Lane {
@@ -72,11 +80,13 @@ export function createStreamPublisher(
         if (batch === null || lane.inFlight >= MAX_IN_FLIGHT) return;
         lane.waiting = null;
         lane.inFlight++;
-        send(subject, encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then((ok) => {
-          lane.inFlight--;
-          batch.done.resolve(ok);
-          if (lane.waiting !== null && !lane.scheduled) lane.flush();
-        });
+        send(subject, encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then(
+          (stored) => {
+            lane.inFlight--;
+            batch.done.resolve(stored);
+            if (lane.waiting !== null && !lane.scheduled) lane.flush();
+          },
+        );
       },
     };
     lanes.set(dataType, lane);
@@ -88,14 +98,14 @@ export function createStreamPublisher(
    * one stream message, one ack, one replication and one delivery per consumer for all of them.
    * A batch leaves at the end of the current turn of the event loop while fewer than
    * MAX_IN_FLIGHT of its type await their ack, else when one of them is acked: at low load a
-   * report goes at once, under load batches grow to cover the ack's round trip. True once
-   * JetStream acked it; false when in doubt. A report with an Idempotency-Key goes alone, its id
+   * report goes at once, under load batches grow to cover the ack's round trip. A report with
+   * an Idempotency-Key goes alone, its id
    * as JetStream's de-duplication id (a resend within the stream's 2-minute window is stored once).
    */
-  function toStream(message: Message): Promise<boolean> {
+  function toStream(message: Message): Promise<Stored> {
     if (message.idempotent) return send(subjects.message(message.dataType), encode(message), message.id);
     const lane = laneOf(message.dataType);
-    lane.waiting ??= { messages: [], done: Promise.withResolvers<boolean>() };
+    lane.waiting ??= { messages: [], done: Promise.withResolvers<Stored>() };
     const batch = lane.waiting;
     batch.messages.push(message);
     if (batch.messages.length >= MAX_PUBLISH_BATCH && lane.inFlight < MAX_IN_FLIGHT) lane.flush();

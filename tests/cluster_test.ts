@@ -317,6 +317,27 @@ Deno.test({
           for (const client of clients) {
             assert.equal(client.frames.filter((f) => agents.includes(f.agent_id)).length, 3);
           }
+          // Sent again with its Idempotency-Key through another instance: JetStream keeps the first
+          // copy, and no feed shows the second (each instance hears that publish all the same).
+          const token = await agentSession(a);
+          for (const base of [a, b]) {
+            const keyed = { id: "keyed-resend", type: "ethereum_metrics", data: information };
+            assert.equal(
+              await post(base, "/data", token, keyed, undefined, { "idempotency-key": "k-1" }),
+              200,
+            );
+          }
+          for (const client of clients) {
+            await until(
+              () => client.frames.some((f) => f.agent_id === "keyed-resend"),
+              5000,
+              "the keyed report",
+            );
+          }
+          await new Promise((r) => setTimeout(r, 300)); // a second copy would arrive by now
+          for (const client of clients) {
+            assert.equal(client.frames.filter((f) => f.agent_id === "keyed-resend").length, 1);
+          }
         } finally {
           await Promise.all(clients.map((x) => x.close()));
         }
