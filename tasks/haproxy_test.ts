@@ -38,6 +38,7 @@ Deno.test({
       haproxyConfig({
         bind: { hostname: "127.0.0.1", port },
         servers: [{ name: "one", hostname: "127.0.0.1", port: backend.addr.port }],
+        threads: 1, // as deno task cluster runs it
         headerTimeoutSeconds: 1,
       }),
     );
