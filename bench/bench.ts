@@ -1239,16 +1239,25 @@ function targets(r: Results): Target[] {
   }
   if (r.cluster) {
     const total = (row: ClusterRow) => Object.values(row.cpuUsPerReport).reduce((a, b) => a + b, 0);
-    const single = r.cluster.rows.find((x) => x.setup.startsWith("single"));
-    const one = r.cluster.rows.find((x) => x.setup.startsWith("cluster, 1 instance(s)"));
-    if (single && one) {
-      const ratio = total(one) / total(single);
+    const rows = r.cluster.rows;
+    const pairs = [...new Set(rows.map((x) => x.connections))].flatMap((connections) => {
+      const at = (prefix: string) =>
+        rows.find((x) => x.connections === connections && x.setup.startsWith(prefix));
+      const single = at("single");
+      const one = at("cluster, 1 instance(s)");
+      return single && one ? [{ connections, single, one, ratio: total(one) / total(single) }] : [];
+    });
+    if (pairs.length > 0) {
       t.push({
         issue: "19",
         target:
           "cluster mode CPU per report ≤ 2× a single node's (one instance through HAProxy, 3-node NATS)",
-        measured: `${total(one).toFixed(0)} µs vs ${total(single).toFixed(0)} µs (${ratio.toFixed(1)}×)`,
-        holds: ratio <= 2,
+        measured: pairs.map((p) =>
+          `${p.connections} connections: ${total(p.one).toFixed(0)} µs vs ${total(p.single).toFixed(0)} µs (${
+            p.ratio.toFixed(1)
+          }×)`
+        ).join("; "),
+        holds: pairs.every((p) => p.ratio <= 2),
       });
     }
   }
@@ -1804,28 +1813,33 @@ function renderMarkdown(r: Results, plots: string[]): string {
     );
   }
   if (r.cluster) {
-    const single = r.cluster.rows[0];
+    const singleAt = (connections: number) =>
+      r.cluster!.rows.find((x) => x.connections === connections && x.setup.startsWith("single"));
     const total = (row: ClusterRow) => Object.values(row.cpuUsPerReport).reduce((a, b) => a + b, 0);
     const us = (row: ClusterRow, k: string) =>
       row.cpuUsPerReport[k] === undefined ? "–" : `${row.cpuUsPerReport[k]!.toFixed(0)} µs`;
     L.push(
       "### Cluster mode: one node against 1-3 instances on a 3-node NATS cluster",
       "",
-      "`POST /data` statistics reports of 100 agents (wrk, 32 connections, after a 2 s warm-up) against a single " +
-        "node, then `deno task cluster`'s shape (`tasks/cluster.ts`: three nats-server processes with routes, stream " +
-        "replicas 3, HAProxy in front) with 1, 2 and 3 instances; receivers dashboard, eth_stats, system_stats on one " +
-        "Postgres. Everything shares this box's cores. CPU: CPU time per accepted report over the measured run, by " +
-        "kind of process (wrk's own left out).",
+      "`POST /data` statistics reports of 100 agents (wrk, after a 2 s warm-up) against a single node, then " +
+        "`deno task cluster`'s shape (`tasks/cluster.ts`: three nats-server processes with routes, stream replicas 3, " +
+        "HAProxy in front) with 1, 2 and 3 instances; receivers dashboard, eth_stats, system_stats on one Postgres. " +
+        "Everything shares this box's cores. The single node and one instance through HAProxy are also measured " +
+        "with many more connections, the many agents reporting at once that cluster mode is for: the reports that " +
+        "arrive together go out as one stream message, so NATS's cost per report falls as they grow. CPU: CPU time " +
+        "per accepted report over the measured run, by kind of process (wrk's own left out), against the single " +
+        "node at the same number of connections.",
       "",
-      "| setup | accepted /data req/s | p50 / p99 | errors | CPU per report (vs single) | instances | NATS | HAProxy | Postgres |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-      ...r.cluster.rows.map((row) =>
-        `| ${row.setup} | ${n0(row.requestsPerSecond)} | ${formatMs(row.p50Ms)} / ${
-          formatMs(row.p99Ms)
-        } | ${row.errors} | ${total(row).toFixed(0)} µs (${
+      "| setup | connections | accepted /data req/s | p50 / p99 | errors | CPU per report (vs single) | instances | NATS | HAProxy | Postgres |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...r.cluster.rows.map((row) => {
+        const single = singleAt(row.connections);
+        return `| ${row.setup} | ${row.connections} | ${n0(row.requestsPerSecond)} | ${
+          formatMs(row.p50Ms)
+        } / ${formatMs(row.p99Ms)} | ${row.errors} | ${total(row).toFixed(0)} µs (${
           single ? (total(row) / total(single)).toFixed(1) : "?"
-        }×) | ${us(row, "service")} | ${us(row, "nats")} | ${us(row, "haproxy")} | ${us(row, "postgres")} |`
-      ),
+        }×) | ${us(row, "service")} | ${us(row, "nats")} | ${us(row, "haproxy")} | ${us(row, "postgres")} |`;
+      }),
       "",
     );
   }
@@ -2082,7 +2096,7 @@ async function main(): Promise<number> {
     results.logins = await run("logins", () => benchLogins(work, adminHeader, 24, o.quick ? 2 : 5));
     results.cluster = await run(
       "cluster",
-      () => benchCluster({ durationS: o.quick ? 3 : 8, connections: 32, work, log }),
+      () => benchCluster({ durationS: o.quick ? 3 : 8, connections: 32, heavyConnections: 256, work, log }),
     );
     const dashboardS = o.quick ? 5 : 20;
     const dashboard = await run(

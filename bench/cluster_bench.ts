@@ -89,11 +89,12 @@ interface Measured {
 
 async function measure(
   o: ClusterBenchOptions,
+  connections: number,
   url: string,
   token: string,
   groups: () => Groups,
 ): Promise<Measured> {
-  const { durationS, connections, work: workDir } = o;
+  const { durationS, work: workDir } = o;
   const hostPort = new URL(url).host;
   // Warm-up (JIT, pools, consumers), then the measured run.
   await runWrk({ url, requests: requests(hostPort, token), connections, durationS: 2, workDir });
@@ -155,7 +156,13 @@ async function singleNode(
 export interface ClusterBenchOptions {
   /** Seconds of each measured wrk run (after a 2 s warm-up). */
   durationS: number;
+  /** wrk connections of every setup. */
   connections: number;
+  /**
+   * wrk connections of a second run of the single node and of one instance through HAProxy:
+   * the many agents reporting at once that cluster mode is for (more reports per stream message).
+   */
+  heavyConnections: number;
   /** Working directory (the caller removes it). */
   work: string;
   log(line: string): void;
@@ -164,6 +171,7 @@ export interface ClusterBenchOptions {
 /** One measured setup. */
 export interface ClusterRow {
   setup: string;
+  connections: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -183,10 +191,11 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<{ rows: Clus
     (await Deno.readTextFile(`${root}/postgres/pgdata/postmaster.pid`)).split("\n")[0],
   );
   const postgresPids = () => [postmaster, ...childrenOf(postmaster)];
-  const add = (setup: string, m: Measured) => {
+  const add = (setup: string, connections: number, m: Measured) => {
     const r = m.wrk;
     rows.push({
       setup,
+      connections,
       requestsPerSecond: r.requestsPerSecond,
       p50Ms: r.p50Ms,
       p99Ms: r.p99Ms,
@@ -194,18 +203,26 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<{ rows: Clus
       cpuUsPerReport: m.cpuUsPerReport,
     });
     const total = Object.values(m.cpuUsPerReport).reduce((a, b) => a + b, 0);
-    o.log(`  ${setup}: ${Math.round(r.requestsPerSecond)} req/s, ${total.toFixed(0)} µs CPU per report`);
+    o.log(
+      `  ${setup}, ${connections} connections: ${Math.round(r.requestsPerSecond)} req/s, ${
+        total.toFixed(0)
+      } µs CPU per report`,
+    );
   };
   try {
     const single = await singleNode(`${root}/single`, pg.url);
     try {
-      add(
-        "single node, direct (local queue)",
-        await measure(o, single.url, await session(single.url), () => ({
-          service: [single.pid],
-          postgres: postgresPids(),
-        })),
-      );
+      const token = await session(single.url);
+      for (const connections of [o.connections, o.heavyConnections]) {
+        add(
+          "single node, direct (local queue)",
+          connections,
+          await measure(o, connections, single.url, token, () => ({
+            service: [single.pid],
+            postgres: postgresPids(),
+          })),
+        );
+      }
     } finally {
       await single.close();
     }
@@ -231,13 +248,17 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<{ rows: Clus
         if (n === 1) {
           add(
             "cluster, 1 instance, direct (JetStream publish-ack)",
-            await measure(o, cluster.instances[0]!.url, token, groups(true)),
+            o.connections,
+            await measure(o, o.connections, cluster.instances[0]!.url, token, groups(true)),
           );
         }
-        add(
-          `cluster, ${n} instance(s), through HAProxy`,
-          await measure(o, cluster.url, token, groups(false)),
-        );
+        for (const connections of n === 1 ? [o.connections, o.heavyConnections] : [o.connections]) {
+          add(
+            `cluster, ${n} instance(s), through HAProxy`,
+            connections,
+            await measure(o, connections, cluster.url, token, groups(false)),
+          );
+        }
       } finally {
         await cluster?.close();
       }
