@@ -300,8 +300,15 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
   /** Names this instance on what it publishes, so its live feeds skip their own reports' copies. */
   const origin = crypto.randomUUID();
 
-  /** Hands an item to the live receivers, once per report id. */
-  function showLive(item: QueueItem): void {
+  /** Hands an item to the live receivers. */
+  function toLive(item: QueueItem): void {
+    for (const { runner, subscribe } of live) {
+      if (wants(subscribe, item)) pushes[runner.push(item)]++;
+    }
+  }
+
+  /** Hands an item the subscription brought to the live receivers, once per report id. */
+  function heard(item: QueueItem): void {
     if (item.kind === "message") {
       const id = item.message.id;
       if (recent.has(id)) {
@@ -310,9 +317,17 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
       }
       recent.add(id);
     }
-    for (const { runner, subscribe } of live) {
-      if (wants(subscribe, item)) pushes[runner.push(item)]++;
-    }
+    toLive(item);
+  }
+
+  /**
+   * Shows a report this instance published, once JetStream acked it. Acked, it has no other
+   * copy to come, unless it carries an Idempotency-Key (a resend through another instance):
+   * only those are remembered (a big Set costs ~1.3 µs per id here, GC included).
+   */
+  function showOwn(message: Message): void {
+    if (message.idempotent) recent.add(message.id);
+    toLive({ kind: "message", message });
   }
 
   /**
@@ -329,7 +344,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         if (err) return;
         if (msg.headers?.get(ORIGIN_HEADER) === origin) return;
         const items = decodeItems(msg);
-        if (items) { for (const item of items) showLive(item); }
+        if (items) { for (const item of items) heard(item); }
       },
     });
   }
@@ -401,7 +416,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           }
           // Behind what waits in the outbox: an agent's reports reach the stream in order.
           const stored = outbox.busy() ? false : await toStream(message);
-          if (stored === "stored") showLive({ kind: "message", message });
+          if (stored === "stored") showOwn(message);
           if (stored) return { state: "published" };
           // In doubt (no ack in time, connection lost): the outbox publishes it again.
           try {
