@@ -10,9 +10,11 @@
  * - per client address (`maxFailuresPerAddress`, higher): one address guessing across many names;
  * - admin logins in their own keys, so no agent at an address can lock the admins out.
  *
- * Memory: at most `maxKeys` keys (the least recently used are forgotten), each holding at most
- * its limit of timestamps: with the defaults about 50,000 × (100 × 8 B + ~150 B) ≈ 48 MB worst case.
+ * Memory: at most `maxKeys` keys (the least recently used are forgotten, core/bounded_map.ts),
+ * each holding at most its limit of timestamps: with the defaults about 50,000 × (100 × 8 B +
+ * ~150 B) ≈ 48 MB worst case.
  */
+import { BoundedMap } from "../core/bounded_map.ts";
 
 export interface LoginLimitOptions {
   /** Failed attempts within the window that lock a user name at an address; 0 turns the limit off. */
@@ -68,8 +70,8 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
   const maxKeys = options.maxKeys ?? 50_000;
   const perPair = options.maxFailures;
   const perAddress = options.maxFailuresPerAddress ?? perPair * 10;
-  /** key → attempt times, oldest first; Map order = least recently used first. */
-  const attempts = new Map<string, number[]>();
+  /** key → attempt times, oldest first; the least recently used keys are dropped first. */
+  const attempts = new BoundedMap<string, number[]>(maxKeys);
   let failures = 0;
   let refused = 0;
 
@@ -122,10 +124,8 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
         const list = recent(key, t);
         list.push(t);
         if (list.length > max) list.shift();
-        attempts.delete(key); // re-inserted: most recently used last
         attempts.set(key, list);
       }
-      while (attempts.size > maxKeys) attempts.delete(attempts.keys().next().value!);
       let settled = false;
       return {
         limited: false,

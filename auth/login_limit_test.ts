@@ -91,6 +91,21 @@ Deno.test("maxFailures 0 turns the limit off but still counts failures; keys are
   assert.ok(l.keys <= 100);
 });
 
+Deno.test("a spray of 10× maxKeys other addresses does not unlock an address that keeps guessing", () => {
+  const { l, advance } = limiter({ maxKeys: 100 });
+  for (let i = 0; i < 3; i++) {
+    const s = l.begin("agent", "guesser", "admin");
+    if (!s.limited) s.attempt.settle("wrong");
+  }
+  for (let i = 0; i < 1000; i++) {
+    const s = l.begin("agent", `spray-${i}`, `user-${i}`);
+    if (!s.limited) s.attempt.settle("wrong");
+    if (i % 20 === 0) assert.equal(l.begin("agent", "guesser", "admin").limited, true, `unlocked at ${i}`);
+    advance(1);
+    assert.ok(l.keys <= 100);
+  }
+});
+
 Deno.test("settling twice does nothing", () => {
   const { l } = limiter();
   const s = l.begin("agent", "a", "u");

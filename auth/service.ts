@@ -6,6 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { sign, verify } from "hono/jwt";
 import { hashPassword, randomString, safeEqual, verifyPassword } from "./password.ts";
 import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
+import { BoundedMap } from "../core/bounded_map.ts";
 
 /** What a token check concludes. */
 export type TokenCheck =
@@ -27,7 +28,10 @@ export interface AuthServiceOptions {
   secret: string;
   ttlSeconds: number;
   admins: Array<{ name: string; password: string }>;
-  /** Verified tokens remembered at once (default 100,000). */
+  /**
+   * Verified tokens (and verified logins) remembered at most (default 100,000): the least
+   * recently used are forgotten first, and the last half of that are always kept.
+   */
   tokenCacheSize?: number;
   now?: () => number;
 }
@@ -94,13 +98,13 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
    * name → HMAC of a password that verified against `passwordHash`. The HMAC key is random
    * per process, so the digests are no use outside it.
    */
-  const verifiedLogins = new Map<string, { digest: Buffer; passwordHash: string }>();
+  const verifiedLogins = new BoundedMap<string, { digest: Buffer; passwordHash: string }>(cacheSize);
   const loginKey = randomBytes(32);
   const digestOf = (password: string) => createHmac("sha256", loginKey).update(password).digest();
   /** jti → exp (epoch s) */
   const bans = new Map<string, number>();
   /** token → verified claims; only signature-checked tokens enter. */
-  const verified = new Map<string, Claims>();
+  const verified = new BoundedMap<string, Claims>(cacheSize);
   const stats: Record<string, number> = {
     ok: 0,
     invalid: 0,
@@ -153,10 +157,6 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     if (ep !== undefined && typeof ep !== "string") return "invalid";
     if (exp <= now() / 1000) return "expired";
     const claims = { sub, jti, exp, ep: ep ?? "" };
-    if (verified.size >= cacheSize) {
-      const oldest = verified.keys().next().value;
-      if (oldest !== undefined) verified.delete(oldest);
-    }
     verified.set(token, claims);
     return claims;
   }
@@ -213,9 +213,6 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
         if (!ok || user === null) return "wrong";
         if (!user.active) return "inactive";
         remember(user); // the token about to be issued carries its epoch
-        if (verifiedLogins.size >= cacheSize && !verifiedLogins.has(name)) {
-          verifiedLogins.delete(verifiedLogins.keys().next().value!);
-        }
         verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
         return "ok" as const;
       })();

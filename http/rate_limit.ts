@@ -2,11 +2,13 @@
  * Requests per client address: a token bucket each (`perSecond` refill, `burst` deep), for the
  * public surfaces (the web dashboard's page, assets and read API) so one address flooding them
  * cannot take the CPU from the agents. At most `maxAddresses` buckets are kept (a full bucket is
- * the same as none, so the least recently used are dropped): ~100 B each, 10 MB at the default.
+ * the same as none, so the least recently used are dropped, core/bounded_map.ts): ~100 B each,
+ * 10 MB at the default. An address spray costs each request the same as one address does.
  */
 import type { MiddlewareHandler } from "hono";
 import { type AppEnv, clientAddress } from "./app_env.ts";
 import { AppError } from "./errors.ts";
+import { BoundedMap } from "../core/bounded_map.ts";
 
 export interface RateLimitOptions {
   /** Requests per second per address in the long run; 0 turns the limit off. */
@@ -26,8 +28,8 @@ export interface RateLimiter {
 export function createRateLimiter(options: RateLimitOptions): RateLimiter {
   const now = options.now ?? Date.now;
   const maxAddresses = options.maxAddresses ?? 100_000;
-  /** address → tokens and when they were counted; Map order = least recently used first. */
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  /** address → tokens and when they were counted. */
+  const buckets = new BoundedMap<string, { tokens: number; at: number }>(maxAddresses);
   let refused = 0;
   return {
     get refused() {
@@ -36,12 +38,13 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
     take(address) {
       if (options.perSecond <= 0) return 0;
       const t = now();
-      const bucket = buckets.get(address) ?? { tokens: options.burst, at: t };
-      buckets.delete(address);
+      let bucket = buckets.get(address);
+      if (bucket === undefined) {
+        bucket = { tokens: options.burst, at: t };
+        buckets.set(address, bucket);
+      }
       bucket.tokens = Math.min(options.burst, bucket.tokens + (t - bucket.at) * options.perSecond / 1000);
       bucket.at = t;
-      buckets.set(address, bucket);
-      if (buckets.size > maxAddresses) buckets.delete(buckets.keys().next().value!);
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
         return 0;

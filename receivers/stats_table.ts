@@ -25,7 +25,7 @@ import { z } from "zod";
 import { describeZodError } from "../http/validation.ts";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import type { Receiver } from "../core/receiver.ts";
-import { recentIds } from "../core/recent_ids.ts";
+import { BoundedMap } from "../core/bounded_map.ts";
 
 /** Options common to the statistics receivers: the table (created like the base table if missing). */
 export function tableOptionsSchema(baseTable: string) {
@@ -80,7 +80,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
 ): Receiver {
   const table = options.table;
   const counters = { rows_written: 0, skipped_malformed: 0, batches_rewritten: 0 };
-  const recentlySkipped = recentIds(SKIPPED_REMEMBERED);
+  const recentlySkipped = new BoundedMap<string, true>(SKIPPED_REMEMBERED);
   let ready: Promise<Writer> | undefined;
 
   function prepare(): Promise<Writer> {
@@ -132,7 +132,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
   function skip(message: Message, why: string): undefined {
     // A batch is retried whole after a failed write: count and warn once per message.
     if (recentlySkipped.has(message.id)) return undefined;
-    recentlySkipped.add(message.id);
+    recentlySkipped.set(message.id, true);
     counters.skipped_malformed++;
     console.warn(
       `receiver ${id}: skipped ${spec.what} from agent ${JSON.stringify(message.agentId)} ` +
