@@ -56,7 +56,7 @@ const schema = z.object({
   /** On close, how long undelivered alerts may still be tried before they are written to disk. */
   closeTimeoutMs: z.number().int().min(0).default(2_000),
   /** Nodes tracked; the least recently heard-from one is forgotten beyond it. */
-  maxNodes: z.number().int().positive().max(100_000).default(10_000),
+  maxNodes: z.number().int().positive().max(100_000).default(50_000),
   /** An inactive node is forgotten this long after it went inactive (no `back` if it returns later). */
   forgetInactiveAfterMs: z.number().int().positive().default(7 * 86_400_000),
 }).strict();

@@ -58,7 +58,7 @@ const schema = z.object({
   maxReplayBytes: z.number().int().positive().default(64 * 1024 * 1024),
   maxReplayFrameBytes: z.number().int().positive().default(256 * 1024),
   /** Agents remembered for replay; the least recently heard-from one is forgotten beyond it. */
-  maxAgents: z.number().int().positive().default(10_000),
+  maxAgents: z.number().int().positive().default(50_000),
 }).strict();
 
 /** Validated dashboard options (defaults applied). */

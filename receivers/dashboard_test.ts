@@ -120,7 +120,7 @@ Deno.test("options: wsSecret is optional (the service's secret then), defaults a
     replayMetrics: ["ethereum_metrics", "networking_metrics"],
     maxReplayBytes: 64 * 1024 * 1024,
     maxReplayFrameBytes: 256 * 1024,
-    maxAgents: 10_000,
+    maxAgents: 50_000,
   });
   // Without one, the receiver takes the service's shared secret, and refuses to start without either.
   const context = {

@@ -50,7 +50,7 @@ const schema = z.object({
   /** An inactive node is removed from the page and the API this long after it went inactive. */
   removeInactiveAfterMs: z.number().int().positive().default(3_600_000),
   /** Nodes kept in memory; the least recently heard-from one is forgotten beyond it. */
-  maxNodes: z.number().int().positive().max(100_000).default(10_000),
+  maxNodes: z.number().int().positive().max(100_000).default(50_000),
   /**
    * Recent blocks kept (highest numbers), for `GET /v1/blocks`, the miners and the propagation
    * histogram; the page gets the latest PAGE_BLOCKS of them. 2,000 is about 3 hours of 5 s blocks.
