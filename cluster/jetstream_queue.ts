@@ -3,9 +3,10 @@
  *
  * - `publish` stores the Message in the stream (`<root>.msg.<metric type>`, msgpack) and
  *   resolves on the JetStream ack (cluster/stream_publisher.ts). Reports of one metric type that
- *   arrive together go out as one stream message (a msgpack array): one publish, ack, replication and
- *   consumer delivery for all of them; consumers ack it once every report in it was written. An ack that does not come within `publishTimeoutMs` (NATS
- *   away, a leader election) leaves the report in doubt: it goes to the instance's outbox on disk
+ *   arrive together go out as one stream message (a msgpack array): one publish, ack,
+ *   replication and consumer delivery for all of them; consumers ack it once every report in it
+ *   was written. An ack that does not come within `publishTimeoutMs` (NATS away, a leader
+ *   election) leaves the report in doubt: it goes to the instance's outbox on disk
  *   (cluster/outbox.ts), which publishes it again with the same Message id until JetStream takes
  *   it. So a 200 means "stored by JetStream or in the outbox", a 503 (outbox at its bound,
  *   checked before publishing) "not published at all". A report stored twice this way is written
@@ -18,13 +19,12 @@
  *   receiver wrote them; until then the instance keeps them (`working()`), and if it dies
  *   JetStream redelivers them to another after `ackWaitSeconds`. Writes are idempotent by
  *   Message id, so a redelivery stores nothing twice.
- * - Live receivers (dashboard, web): a NATS subscription on the stream's subjects per
- *   instance, so every instance's clients see every agent whichever instance it talks to; its
- *   own reports an instance shows from memory once acked.
+ * - Live receivers (dashboard, web): cluster/live_feed.ts, so every instance's clients see
+ *   every agent whichever instance it talks to.
  * - `inactive` is a stream message too (`<root>.inactive`), so every instance and every
  *   storage receiver hears it once.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -32,16 +32,15 @@ import {
   DeliverPolicy,
   type JsMsg,
 } from "@nats-io/jetstream";
-import type { Subscription as NatsSubscription } from "@nats-io/transport-node";
 import { type Bus, emptyPushCounts, type Subscription } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
-import type { Message } from "../core/message.ts";
-import type { QueueItem, ReceiverRunner } from "../core/runner.ts";
+import type { ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../core/receiver.ts";
-import { BoundedMap } from "../core/bounded_map.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
 import type { Outbox } from "./outbox.ts";
-import { createStreamPublisher, ORIGIN_HEADER } from "./stream_publisher.ts";
+import { createLiveFeed } from "./live_feed.ts";
+import { decodeItems, wants } from "./stream_items.ts";
+import { createStreamPublisher } from "./stream_publisher.ts";
 
 export interface JetStreamQueueOptions {
   /** Redelivery delay of an unacked message (ms). */
@@ -80,9 +79,6 @@ interface Tracked {
   inactive: Map<string, JsMsg[]>;
 }
 
-/** Resent reports the live feeds can recognise as already shown: the ids of up to this many recent reports. */
-const RECENT_IDS = 100_000;
-
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
 export async function consumerName(receiverId: string): Promise<string> {
   if (/^[A-Za-z0-9_-]{1,64}$/.test(receiverId)) return receiverId;
@@ -109,42 +105,15 @@ function settle(state: Tracked, jm: JsMsg): void {
 export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueOptions): JetStreamQueue {
   const log = options.log ?? ((line: string) => console.log(line));
   const { js, jsm, subjects } = nats;
-  const msgPrefix = subjects.message("");
   const tracked = new Map<Receiver, Tracked>();
   const iterators = new Set<ConsumerMessages>();
   const loops: Promise<void>[] = [];
   let stopped = false;
   let workingTimer: ReturnType<typeof setInterval> | undefined;
-  let liveSubscription: NatsSubscription | undefined;
 
   const published = new Map<string, number>();
   const pushes = emptyPushCounts();
   const { outbox } = options;
-  let resentDropped = 0;
-
-  /**
-   * The items of a stream message: one Message, a batch of Messages (an array, published
-   * together), or an inactive event; undefined when it cannot be read.
-   */
-  function decodeItems(jm: { subject: string; data: Uint8Array }): QueueItem[] | undefined {
-    try {
-      const value = decode(jm.data) as Record<string, unknown> | Array<Record<string, unknown>>;
-      if (jm.subject === subjects.inactive) {
-        const agentId = (value as Record<string, unknown>).agentId;
-        return typeof agentId === "string" ? [{ kind: "inactive", agentId }] : undefined;
-      }
-      if (!jm.subject.startsWith(msgPrefix)) return undefined;
-      const list = Array.isArray(value) ? value : [value];
-      if (list.length === 0 || !list.every((m) => typeof m?.id === "string")) return undefined;
-      return list.map((m) => ({ kind: "message", message: m as unknown as Message }));
-    } catch {
-      return undefined; // malformed
-    }
-  }
-
-  function wants(subscribe: ReadonlySet<string>, item: QueueItem): boolean {
-    return item.kind === "inactive" || subscribe.has(item.message.dataType);
-  }
 
   /**
    * The durable consumers of a receiver: one with all its subjects on NATS 2.10+, else (2.9
@@ -241,7 +210,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         const consumer = await js.consumers.get(subjects.stream, c.name);
         return await consumer.consume({ max_messages: PULL_BATCH });
       }, async (jm) => {
-        const items = decodeItems(jm);
+        const items = decodeItems(subjects, jm);
         if (!items) {
           console.error(`cluster: dropping an undecodable stream message on ${jm.subject} (seq ${jm.seq})`);
           jm.term();
@@ -293,63 +262,8 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     }
   }
 
-  /** The live receivers (dashboard, web) and what they subscribe to. */
-  const live: Array<{ runner: ReceiverRunner; subscribe: ReadonlySet<string> }> = [];
-  /** Ids of the reports shown lately: another copy of one of them (resent, or a duplicate) is dropped. */
-  const recent = new BoundedMap<string, true>(RECENT_IDS);
-  /** Names this instance on what it publishes, so its live feeds skip their own reports' copies. */
-  const origin = crypto.randomUUID();
-
-  /** Hands an item to the live receivers. */
-  function toLive(item: QueueItem): void {
-    for (const { runner, subscribe } of live) {
-      if (wants(subscribe, item)) pushes[runner.push(item)]++;
-    }
-  }
-
-  /** Hands an item the subscription brought to the live receivers, once per report id. */
-  function heard(item: QueueItem): void {
-    if (item.kind === "message") {
-      const id = item.message.id;
-      if (recent.has(id)) {
-        resentDropped++;
-        return;
-      }
-      recent.set(id, true);
-    }
-    toLive(item);
-  }
-
-  /**
-   * Shows a report this instance published, once JetStream acked it. Acked, it has no other
-   * copy to come, unless it carries an Idempotency-Key (a resend through another instance):
-   * only those are remembered (remembering an id costs ~1.3 µs here, GC included).
-   */
-  function showOwn(message: Message): void {
-    if (message.idempotent) recent.set(message.id, true);
-    toLive({ kind: "message", message });
-  }
-
-  /**
-   * Live receivers hear the stream's subjects as a plain NATS subscription: the server hands
-   * every publish to it as it stores it, with no consumer state to keep. Best effort, like the
-   * live queues themselves: what is published while this instance is disconnected is missed.
-   * What this instance published itself it shows once JetStream acked it (`publish`), without
-   * decoding it again: the subscription's copy of it is skipped. An outbox resend carries no
-   * origin, so a report that was in doubt is shown when its resend comes by.
-   */
-  function startLive(): void {
-    liveSubscription = nats.nc.subscribe(subjects.all, {
-      callback: (err, msg) => {
-        if (err) return;
-        if (msg.headers?.get(ORIGIN_HEADER) === origin) return;
-        const items = decodeItems(msg);
-        if (items) { for (const item of items) heard(item); }
-      },
-    });
-  }
-
-  const toStream = createStreamPublisher(nats, options.publishTimeoutMs, origin);
+  const liveFeed = createLiveFeed(nats, pushes);
+  const toStream = createStreamPublisher(nats, options.publishTimeoutMs, liveFeed.origin);
 
   return {
     track(receiver) {
@@ -391,10 +305,10 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         if (state) durables.push(startDurable(runner, subscribe, state));
         else if (runner.receiver.durable) {
           throw new Error(`cluster: durable receiver ${runner.receiver.id} was not tracked`);
-        } else live.push({ runner, subscribe: new Set(subscribe) });
+        } else liveFeed.add(runner, subscribe);
       }
       await Promise.all(durables);
-      if (live.length > 0) startLive();
+      liveFeed.start();
       // Held messages stay ours while a slow or failing sink retries.
       workingTimer = setInterval(() => {
         for (const state of tracked.values()) {
@@ -416,7 +330,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           }
           // Behind what waits in the outbox: an agent's reports reach the stream in order.
           const stored = outbox.busy() ? false : await toStream(message);
-          if (stored === "stored") showOwn(message);
+          if (stored === "stored") liveFeed.showOwn(message);
           if (stored) return { state: "published" };
           // In doubt (no ack in time, connection lost): the outbox publishes it again.
           try {
@@ -451,7 +365,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           return {
             published: Object.fromEntries(published),
             pushes: { ...pushes },
-            outbox: { ...outbox.stats(), live_resent_dropped: resentDropped },
+            outbox: { ...outbox.stats(), live_resent_dropped: liveFeed.dropped },
           };
         },
       };
@@ -460,7 +374,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     async stopConsuming() {
       stopped = true;
       clearInterval(workingTimer);
-      liveSubscription?.unsubscribe();
+      liveFeed.stop();
       for (const iter of iterators) iter.stop();
       await Promise.race([Promise.all(loops), sleep(2000)]);
     },
