@@ -14,6 +14,8 @@ export interface DetectorOptions {
   forkForMs: number;
   maxNodes: number;
   forgetInactiveAfterMs: number;
+  /** Told once, when a node is first forgotten to make room (default console.warn). */
+  warn?: (line: string) => void;
 }
 
 export type AlertEvent = "inactive" | "behind" | "fork" | "back";
@@ -96,6 +98,7 @@ export function createAlertDetector(
 ): AlertDetector {
   const state = createWebState({
     maxNodes: options.maxNodes,
+    warn: options.warn,
     maxBlocks: 16,
     removeInactiveAfterMs: options.forgetInactiveAfterMs,
     behindBlocks: options.behindBlocks,

@@ -155,7 +155,10 @@ export function createAlertsReceiver(
   context: { dataDir: string; now?: () => number },
 ): AlertsReceiver {
   const now = context.now ?? Date.now;
-  const detector = createAlertDetector(options, now);
+  const detector = createAlertDetector(
+    { ...options, warn: (line) => console.warn(`receiver ${id}: ${line}`) },
+    now,
+  );
   const counters = { delivered: 0 };
   const raised: Record<AlertEvent, number> = { inactive: 0, behind: 0, fork: 0, back: 0 };
   let refused = 0;

@@ -204,6 +204,9 @@ export function createDashboardReceiver(
     agents.delete(agentId);
   }
 
+  /** Told once: agents past maxAgents take turns being forgotten. */
+  let warnedMaxAgents = false;
+
   function remember(agentId: string, type: string, frame: Frame): void {
     if (!replayed.has(type)) return;
     frame.bytes = frame.text?.length ?? approxJsonBytes(frame.data, options.maxReplayFrameBytes);
@@ -216,6 +219,14 @@ export function createDashboardReceiver(
         const oldest = agents.keys().next().value;
         if (oldest !== undefined) forgetAgent(oldest);
         counters.agents_evicted++;
+        if (!warnedMaxAgents) {
+          warnedMaxAgents = true;
+          console.warn(
+            `receiver ${id}: more than maxAgents (${options.maxAgents}) agents report: the least recently ` +
+              "heard-from are forgotten, and re-added when they report again (agents_evicted counts them); " +
+              "set maxAgents above the number of agents",
+          );
+        }
       }
     }
     agents.set(agentId, last);

@@ -536,9 +536,20 @@ Deno.test("with a client connected, an unserializable message is skipped at once
 Deno.test("beyond maxAgents the least recently updated agent is forgotten", async () => {
   const { receiver } = dashboard({ maxAgents: 2 });
   const info = { type: "information", body: {} };
-  await receiver.receive([message("a", info), message("b", info), message("a", info), message("c", info)]);
-  assert.deepEqual(receiver.snapshot().map((s) => s.agentId), ["a", "c"]);
-  assert.equal(receiver.stats().agents_evicted, 1);
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (line: string) => warnings.push(line);
+  try {
+    await receiver.receive([message("a", info), message("b", info), message("a", info), message("c", info)]);
+    await receiver.receive([message("d", info)]);
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warnings.length, 1, "told once");
+  assert.match(warnings[0]!, /more than maxAgents \(2\) agents report.*set maxAgents above/);
+  await receiver.receive([message("c", info)]);
+  assert.deepEqual(receiver.snapshot().map((s) => s.agentId), ["d", "c"]);
+  assert.equal(receiver.stats().agents_evicted, 2);
   // Snapshots are copies: changing one does not change the receiver.
   receiver.snapshot()[0]!.last["information"]!["type"] = "changed";
   assert.equal(receiver.snapshot()[0]!.last["information"]!["type"], "information");

@@ -153,6 +153,7 @@ export async function createWebReceiver(
     removeInactiveAfterMs: options.removeInactiveAfterMs,
     behindBlocks: options.behindBlocks,
     locate: geo?.lookup,
+    warn: (line) => console.warn(`receiver ${id}: ${line}`),
     now,
   });
   const feed = createFeed(state, {

@@ -83,6 +83,8 @@ export interface WebStateOptions {
    * first comes or changes, never per report; absent = no map (`location` stays null).
    */
   locate?: (address: string) => GeoLocation | null;
+  /** Told once, when a node is first forgotten to make room (default console.warn). */
+  warn?: (line: string) => void;
   now?: () => number;
 }
 
@@ -238,6 +240,7 @@ export function createWebState(options: WebStateOptions): WebState {
   let changed: TrackedNode[] = [];
   const removed = new Set<string>();
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
+  const warn = options.warn ?? ((line: string) => console.warn(`web state: ${line}`));
   const behindBlocks = options.behindBlocks ?? 3;
   const locate = options.locate;
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
@@ -280,7 +283,13 @@ export function createWebState(options: WebStateOptions): WebState {
         const oldest = nodes.keys().next().value;
         if (oldest !== undefined) {
           forget(oldest);
-          counters.nodes_evicted++;
+          if (counters.nodes_evicted++ === 0) {
+            warn(
+              `more than maxNodes (${options.maxNodes}) nodes report: the least recently heard-from are ` +
+                "forgotten, and re-added when they report again (nodes_evicted counts them); set maxNodes " +
+                "above the number of nodes",
+            );
+          }
         }
       }
       node = {

@@ -147,7 +147,10 @@ Deno.test("an inactive node is greyed, active again on its next report, and forg
 
 Deno.test("takeChanges coalesces: a node changed many times is reported once, removals and new blocks once", () => {
   let now = 0;
-  const state = createWebState(options({ maxNodes: 2, removeInactiveAfterMs: 10, now: () => now }));
+  const warnings: string[] = [];
+  const state = createWebState(
+    options({ maxNodes: 2, removeInactiveAfterMs: 10, now: () => now, warn: (line) => warnings.push(line) }),
+  );
   for (let i = 0; i < 100; i++) state.apply(message("busy", { type: "pending", body: { pending: i } }, i));
   state.apply(message("quiet", blockData(5)));
   let changes = state.takeChanges();
@@ -174,6 +177,8 @@ Deno.test("takeChanges coalesces: a node changed many times is reported once, re
   assert.deepEqual(changes.removed, ["quiet"]);
   assert.deepEqual(changes.nodes.map((c) => c.node.id), ["third"]);
   assert.equal(state.stats().nodes_evicted, 1);
+  assert.deepEqual(warnings.length, 1);
+  assert.match(warnings[0]!, /more than maxNodes \(2\) nodes report.*set maxNodes above/);
   // Removed, then back before the flush: reported as a new node (all reports), not as removed.
   state.inactive("busy");
   now = 100;
