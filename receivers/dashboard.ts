@@ -18,6 +18,7 @@ import {
 } from "../http/websocket.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
+import { overCapWarning } from "../core/cap_warning.ts";
 
 const schema = z.object({
   /** Path of the websocket endpoint on the `dashboard` route group. */
@@ -221,11 +222,8 @@ export function createDashboardReceiver(
         counters.agents_evicted++;
         if (!warnedMaxAgents) {
           warnedMaxAgents = true;
-          console.warn(
-            `receiver ${id}: more than maxAgents (${options.maxAgents}) agents report: the least recently ` +
-              "heard-from are forgotten, and re-added when they report again (agents_evicted counts them); " +
-              "set maxAgents above the number of agents",
-          );
+          const warning = overCapWarning("maxAgents", options.maxAgents, "agents", "agents_evicted");
+          console.warn(`receiver ${id}: ${warning}`);
         }
       }
     }

@@ -3,6 +3,7 @@
  * recent blocks in a bounded ring, and which of them changed since the feed last flushed.
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
+import { overCapWarning } from "../core/cap_warning.ts";
 import { type BlockEntry, createBlockRing, MAX_STRING, propagationBin, stringOrNull } from "./block_ring.ts";
 import { type ChainHealth, chainHealth } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
@@ -284,11 +285,7 @@ export function createWebState(options: WebStateOptions): WebState {
         if (oldest !== undefined) {
           forget(oldest);
           if (counters.nodes_evicted++ === 0) {
-            warn(
-              `more than maxNodes (${options.maxNodes}) nodes report: the least recently heard-from are ` +
-                "forgotten, and re-added when they report again (nodes_evicted counts them); set maxNodes " +
-                "above the number of nodes",
-            );
+            warn(overCapWarning("maxNodes", options.maxNodes, "nodes", "nodes_evicted"));
           }
         }
       }
