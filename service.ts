@@ -13,7 +13,7 @@ import { withDeadline } from "./auth/store.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
-import { type Config, type ReceiverConfig, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
+import { type Config, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
@@ -98,25 +98,6 @@ async function exists(path: string): Promise<boolean> {
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
-}
-
-/** The receivers of a config without a `receivers` key. */
-export function defaultReceivers(config: Config): ReceiverConfig[] {
-  const has = (t: string) => config.metrics.includes(t);
-  // The original dashboard feed: Ethereum and networking reports (system statistics would
-  // look like a node's statistics to its clients). Custom metric sets get every type.
-  const feed = config.metrics.filter((t) => t === "ethereum_metrics" || t === "networking_metrics");
-  const list: ReceiverConfig[] = [
-    { id: "dashboard", type: "dashboard", subscribe: feed.length > 0 ? feed : [...config.metrics] },
-    { id: "web", type: "web", subscribe: [...config.metrics] },
-  ];
-  if (has("ethereum_metrics")) {
-    list.push({ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] });
-  }
-  if (has("system_metrics")) {
-    list.push({ id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] });
-  }
-  return list;
 }
 
 /** Starts the whole service from a validated config: builds it, then listens as `config.listen` says. */

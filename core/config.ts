@@ -196,6 +196,25 @@ export type ListenerConfig = Config["listen"][number];
 export type ReceiverConfig = z.infer<typeof receiverSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 
+/** The receivers of a config without a `receivers` key. */
+export function defaultReceivers(config: Config): ReceiverConfig[] {
+  const has = (t: string) => config.metrics.includes(t);
+  // The original dashboard feed: Ethereum and networking reports (system statistics would
+  // look like a node's statistics to its clients). Custom metric sets get every type.
+  const feed = config.metrics.filter((t) => t === "ethereum_metrics" || t === "networking_metrics");
+  const list: ReceiverConfig[] = [
+    { id: "dashboard", type: "dashboard", subscribe: feed.length > 0 ? feed : [...config.metrics] },
+    { id: "web", type: "web", subscribe: [...config.metrics] },
+  ];
+  if (has("ethereum_metrics")) {
+    list.push({ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] });
+  }
+  if (has("system_metrics")) {
+    list.push({ id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] });
+  }
+  return list;
+}
+
 /** Thrown when the configuration cannot be used; the message names the key and the problem. */
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -18,9 +18,8 @@
  */
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { parseConfig } from "../core/config.ts";
+import { defaultReceivers, parseConfig } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
-import { defaultReceivers } from "../service.ts";
 import { ADMIN, basic, freePort, recorderType, waitFor } from "./support/harness.ts";
 import { startTestService, type TestService } from "./support/service.ts";
 import { wsClient } from "./support/ws.ts";
