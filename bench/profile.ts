@@ -9,6 +9,7 @@
  * `deno run -A bench/profile.ts --ethstats-nodes 100 --receivers default` (ethstats_load.ts flood instead;
  *  `--ethstats-mode paced --ethstats-nodes 10000` for geth's cadence)
  * `deno run -A bench/profile.ts --nats nats://127.0.0.1:4222 --receivers default` (cluster mode on that NATS)
+ * `--connections 256` (wrk's connections; default 50)
  *
  * Evidence for "what limits the service", not part of the test suite.
  */
@@ -108,6 +109,7 @@ if (import.meta.main) {
   const encoding = flag("encoding", "json");
   const duration = Number(flag("duration", "8"));
   const top = Number(flag("top", "40"));
+  const connections = Number(flag("connections", "50"));
   const agents = Number(flag("agents", "0"));
   const receivers = flag("receivers", "dashboard");
   const ethstatsNodes = Number(flag("ethstats-nodes", "0"));
@@ -229,7 +231,7 @@ if (import.meta.main) {
           `${agents} agents: ${sim.requestsPerSecond.toFixed(0)} req/s, p99 ${sim.latency.p99.toFixed(1)} ms`,
         );
       } else {
-        const r = await runWrk({ url: base, requests, connections: 50, durationS: duration, workDir: dir });
+        const r = await runWrk({ url: base, requests, connections, durationS: duration, workDir: dir });
         console.log(
           `${path} ${encoding}: ${
             r.requestsPerSecond.toFixed(0)
