@@ -11,6 +11,7 @@ import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
 import { withDeadline } from "./auth/store.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
+import { exists, secretFile } from "./core/files.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
 import { type Config, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
@@ -73,28 +74,6 @@ export interface Service extends BuiltService {
 }
 
 /** Reads a secret from a 0600 file in the data dir, creating it the first time. */
-async function persistedSecret(path: string, length: number): Promise<{ value: string; created: boolean }> {
-  try {
-    const value = (await Deno.readTextFile(path)).trim();
-    if (value) return { value, created: false };
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  const value = randomString(length);
-  await Deno.writeTextFile(path, value + "\n", { mode: 0o600 });
-  return { value, created: true };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
@@ -241,7 +220,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     let admins = config.admins;
     if (admins.length === 0) {
       const path = `${config.dataDir}/admin-password`;
-      const pw = await persistedSecret(path, 24);
+      const pw = await secretFile(path, () => randomString(24));
       admins = [{ name: "admin", password: pw.value }];
       log(`warning: no admins configured; admin "admin" has the password in ${path}`);
     }
@@ -271,7 +250,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         if (env) return env;
         const path = `${config.dataDir}/ws-secret`;
         log(`warning: a dashboard feed has no wsSecret; using the one in ${path}`);
-        return (await persistedSecret(path, 32)).value;
+        return (await secretFile(path, () => randomString(32))).value;
       })();
     for (const [i, entry] of entries.entries()) {
       for (const type of entry.subscribe) {

@@ -13,7 +13,8 @@
  */
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
-import { checkReachable, clearStaleServer, ensureOsUser, exists } from "./embedded_host.ts";
+import { exists, secretFile } from "../core/files.ts";
+import { checkReachable, clearStaleServer, ensureOsUser } from "./embedded_host.ts";
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -81,7 +82,9 @@ export async function startEmbeddedPostgres(
     await Deno.chown(dir, ids.uid, ids.gid);
     await checkReachable(dir, ids);
   }
-  const password = await ensurePassword(`${dir}/password`);
+  const password = (await secretFile(`${dir}/password`, randomHex, {
+    emptyError: `${dir}/password is empty; remove it only together with the cluster next to it`,
+  })).value;
   const log = createLogRing();
   const settings = {
     user: "postgres",
@@ -215,24 +218,11 @@ async function removeStaleInitDirs(dir: string): Promise<void> {
 }
 
 /** Reads the password file, or creates it (0600) with a random password. */
-async function ensurePassword(path: string): Promise<string> {
-  for (;;) {
-    try {
-      const value = (await Deno.readTextFile(path)).trim();
-      if (value) return value;
-      throw new Error(`${path} is empty; remove it only together with the cluster next to it`);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-    const bytes = crypto.getRandomValues(new Uint8Array(24));
-    const value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    try {
-      await Deno.writeTextFile(path, value + "\n", { mode: 0o600, createNew: true });
-      return value;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err; // a concurrent start won: read theirs
-    }
-  }
+/** A new server password: 48 hex digits. */
+function randomHex(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
 }
 
 /** A port on 127.0.0.1 that was free a moment ago. */

@@ -3,6 +3,7 @@
  * as when the service is root, whether that user can reach the data directory, and the
  * processes that use a data directory, to clear a server a killed run left behind.
  */
+import { exists } from "../core/files.ts";
 
 /** The OS user the server runs as when the service runs as root. */
 const OS_USER = "postgres";
@@ -167,16 +168,6 @@ export async function checkReachable(dir: string, ids: { uid: number; gid: numbe
         `Set postgres.url in the config (or DATABASE_URL) to use an external server, or set dataDir ` +
         `to a directory every user can traverse (e.g. /var/lib/poa-backend).`,
     );
-  }
-}
-
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
   }
 }
 

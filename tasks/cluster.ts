@@ -23,6 +23,8 @@
  * (`npx` or `deno task` killed).
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
+import { randomString } from "../auth/password.ts";
+import { secretFile } from "../core/files.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
 import { haproxyConfig } from "./haproxy.ts";
 import {
@@ -85,18 +87,10 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-async function secretFile(path: string, envValue: string | undefined): Promise<string> {
+/** A secret from the environment, else kept in `path` (0600) across runs. */
+async function clusterSecret(path: string, envValue: string | undefined): Promise<string> {
   if (envValue) return envValue;
-  try {
-    const v = (await Deno.readTextFile(path)).trim();
-    if (v) return v;
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  const value = btoa(String.fromCharCode(...bytes)).replaceAll("+", "x").replaceAll("/", "y");
-  await Deno.writeTextFile(path, value + "\n", { mode: 0o600 });
-  return value;
+  return (await secretFile(path, () => randomString(24))).value;
 }
 
 /** Starts the NATS nodes, Postgres, the instances and the balancer. */
@@ -125,9 +119,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const admin = options.admin ??
       {
         name: "admin",
-        password: await secretFile(`${dir}/admin-password`, Deno.env.get("POA_ADMIN_PASSWORD")),
+        password: await clusterSecret(`${dir}/admin-password`, Deno.env.get("POA_ADMIN_PASSWORD")),
       };
-    const wsSecret = await secretFile(`${dir}/ws-secret`, Deno.env.get("POA_WS_SECRET"));
+    const wsSecret = await clusterSecret(`${dir}/ws-secret`, Deno.env.get("POA_WS_SECRET"));
 
     // The NATS cluster: each node routes to the others; JetStream on file storage.
     const natsPorts = Array.from({ length: natsCount }, () => ({

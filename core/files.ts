@@ -1,0 +1,50 @@
+/** File helpers the service, the embedded Postgres and the cluster runner share. */
+
+/** Whether `path` exists (a symlink counts as what it points at). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+export interface SecretFileOptions {
+  /**
+   * What an existing empty file means: made anew (default), or this error (a secret that
+   * something else already depends on, e.g. the password of a Postgres cluster).
+   */
+  emptyError?: string;
+}
+
+/**
+ * The secret kept in `path` (trimmed), or a new one from `make()` written there with mode 0600.
+ * Two processes starting at once agree: the file is created exclusively, and the one that
+ * loses reads the winner's secret.
+ */
+export async function secretFile(
+  path: string,
+  make: () => string,
+  options: SecretFileOptions = {},
+): Promise<{ value: string; created: boolean }> {
+  for (;;) {
+    let text: string | undefined;
+    try {
+      text = (await Deno.readTextFile(path)).trim();
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    if (text) return { value: text, created: false };
+    if (text !== undefined && options.emptyError !== undefined) throw new Error(options.emptyError);
+    const value = make();
+    try {
+      // An empty file is replaced in place; a missing one is created only if still missing.
+      await Deno.writeTextFile(path, value + "\n", { mode: 0o600, createNew: text === undefined });
+      return { value, created: true };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err; // a concurrent start won: read theirs
+    }
+  }
+}
