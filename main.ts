@@ -4,6 +4,13 @@ import { ListenError } from "./http/listener.ts";
 import { builtinReceiverTypes, checkReceiverTypes } from "./receivers/registry.ts";
 import { startService } from "./service.ts";
 
+/**
+ * A signal within this long of the first is that same signal again: one Ctrl-C reaches the
+ * service more than once when it runs under `npx … task start` (the terminal signals the
+ * whole process group, and npm exec passes the signal on to its child as well).
+ */
+const REPEAT_GRACE_MS = 1_000;
+
 async function main(): Promise<number> {
   const loaded = await loadProcessConfig();
   if (!loaded.ok) {
@@ -25,14 +32,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const stopped = Promise.withResolvers<void>();
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const onSignal = (signal: Deno.Signal) => {
-    if (stopping) {
+    if (stoppingSince !== null) {
+      if (performance.now() - stoppingSince < REPEAT_GRACE_MS) return; // the same Ctrl-C
       console.error(`${signal} again: exiting at once`);
       Deno.exit(130);
     }
-    stopping = true;
-    console.log(`${signal}: stopping (send it again to exit at once)`);
+    stoppingSince = performance.now();
+    console.log(`${signal}: stopping (send it again after a second to exit at once)`);
     service.shutdown().then(stopped.resolve, stopped.reject);
   };
   Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));

@@ -153,3 +153,93 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a signal a second later exits at once", async () => {
+  // A DynamoDB endpoint that accepts connections and never answers: the receiver cannot
+  // initialise, so its queued block waits and the shutdown takes its shutdownTimeoutMs.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  const dir = await Deno.makeTempDir({ prefix: "poa-sigint-" });
+  const port = freePort();
+  const config = {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [ADMIN],
+    kv: { path: `${dir}/poa.kv` },
+    dataDir: dir,
+    shutdownTimeoutMs: 30_000,
+    receivers: [{
+      id: "blocks",
+      type: "dynamodb",
+      subscribe: ["ethereum_metrics"],
+      endpoint: `http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}`,
+      table: "blocks",
+      accessKeyId: "test",
+      secretAccessKey: "test",
+    }],
+  };
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const reading = (async () => {
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) log += text;
+  })();
+  const stderrText = new Response(child.stderr).text();
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!log.includes("listening on")) {
+      assert.ok(Date.now() < deadline, "service did not start: " + log);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const base = `http://127.0.0.1:${port}`;
+    const created = await fetch(`${base}/user`, {
+      method: "POST",
+      headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
+      body: JSON.stringify({ "user-name": "agent", password: "agent-password" }),
+    });
+    assert.equal(created.status, 200);
+    await created.body?.cancel();
+    const { token } = await (await fetch(`${base}/session`, {
+      method: "POST",
+      headers: { authorization: basic("agent", "agent-password") },
+    })).json();
+    const block = await fetch(`${base}/data`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "agent-1",
+        type: "ethereum_metrics",
+        data: { type: "block", body: { number: 1, hash: "0x01", parentHash: "0x00", timestamp: 1 } },
+      }),
+    });
+    assert.equal(block.status, 200);
+    await block.body?.cancel();
+
+    const exited = child.status.then((s) => s.code);
+    const after = (ms: number) => new Promise<"running">((r) => setTimeout(() => r("running"), ms));
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGINT"); // the same Ctrl-C, passed on by npm exec
+    assert.equal(await Promise.race([exited, after(1_500)]), "running", "the repeat ended the drain");
+    assert.match(log, /SIGINT: stopping/);
+    child.kill("SIGINT"); // a second Ctrl-C, well after the first
+    assert.equal(await Promise.race([exited, after(5_000)]), 130, await stderrText);
+    assert.match(await stderrText, /SIGINT again: exiting at once/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await child.status;
+    await reading.catch(() => {});
+    silent.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
