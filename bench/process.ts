@@ -136,7 +136,14 @@ export const BENCH_WS_SECRET = "bench-ws-secret-0123456789";
 export async function startServiceProcess(
   dataDir: string,
   config: Record<string, unknown>,
-  options: { port?: number; timeoutMs?: number; env?: Record<string, string>; nofile?: number } = {},
+  options: {
+    port?: number;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+    nofile?: number;
+    /** More V8 flags (e.g. `--perf-basic-prof` for a `perf record` of the service). */
+    v8Flags?: string[];
+  } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? freePort();
   const full = {
@@ -155,6 +162,7 @@ export async function startServiceProcess(
     timeoutMs: options.timeoutMs ?? 120_000,
     env: { POA_WS_SECRET: BENCH_WS_SECRET, ...options.env },
     nofile: options.nofile,
+    v8Flags: options.v8Flags,
   });
   return {
     ...child,
