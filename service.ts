@@ -73,7 +73,6 @@ export interface Service extends BuiltService {
   listeners: ListenerInfo[];
 }
 
-/** Reads a secret from a 0600 file in the data dir, creating it the first time. */
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);

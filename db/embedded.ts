@@ -217,12 +217,10 @@ async function removeStaleInitDirs(dir: string): Promise<void> {
   }
 }
 
-/** Reads the password file, or creates it (0600) with a random password. */
 /** A new server password: 48 hex digits. */
 function randomHex(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A port on 127.0.0.1 that was free a moment ago. */
