@@ -32,52 +32,132 @@ export interface ChainHealth {
   behind: Set<string>;
 }
 
-/** A head of a node: number and hash of its latest block report. */
-function head(node: NodeState): { number: number; hash: string | null } | null {
-  const block = node.last.block;
+/** A node's head: the number of its latest block, and its hash when it has one. */
+interface Head {
+  number: number;
+  hash: string | null;
+}
+
+/** The head in a block summary; null when it has no numeric `number` (or there is no block). */
+function headOf(block: Record<string, unknown> | null | undefined): Head | null {
   const number = block?.["number"];
   if (typeof number !== "number") return null;
   const hash = block?.["hash"];
   return { number, hash: typeof hash === "string" ? hash : null };
 }
 
-/** Reads the chain's health off the nodes (active ones only). O(nodes). */
-export function chainHealth(nodes: Iterable<NodeState>, behindBlocks: number): ChainHealth {
-  let best: number | null = null;
-  /** height → hash → node ids */
-  const heights = new Map<number, Map<string, string[]>>();
-  const active: NodeState[] = [];
-  for (const node of nodes) {
-    if (!node.active) continue;
-    active.push(node);
-    const h = head(node);
-    if (h === null) continue;
-    if (best === null || h.number > best) best = h.number;
-    if (h.hash === null) continue;
-    let hashes = heights.get(h.number);
-    if (!hashes) heights.set(h.number, hashes = new Map());
-    let ids = hashes.get(h.hash);
-    if (!ids) hashes.set(h.hash, ids = []);
-    ids.push(node.id);
+/** The active nodes at one height: those on each hash, and those whose block has none. */
+interface Height {
+  hashes: Map<string, Set<string>>;
+  unhashed: Set<string>;
+  count: number;
+}
+
+/**
+ * The active nodes' heads, kept up to date as they change: `health()` then reads the chain in
+ * O(heights + nodes behind + fork branches), not O(nodes) (30,000 nodes took 3-23 ms a walk).
+ */
+export interface HeadIndex {
+  /** An active node and its latest block (null or undefined: none yet). */
+  set(id: string, block: Record<string, unknown> | null | undefined): void;
+  /** A node no longer counted: inactive, or forgotten. */
+  remove(id: string): void;
+  /** The chain's health as the active nodes' heads say now. */
+  health(behindBlocks: number): ChainHealth;
+}
+
+/** The first MAX_BRANCH_NODES ids of a branch (in the order they got there), sorted. */
+function firstIds(ids: Set<string>): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    if (out.length === MAX_BRANCH_NODES) break;
+    out.push(id);
   }
-  const forks: Fork[] = [];
-  for (const [number, hashes] of heights) {
-    if (hashes.size < 2) continue;
-    const branches = [...hashes].map(([hash, ids]) => ({
-      hash,
-      count: ids.length,
-      nodes: ids.slice(0, MAX_BRANCH_NODES).sort(),
-    }));
-    branches.sort((a, b) => b.count - a.count || (a.hash < b.hash ? -1 : 1));
-    forks.push({ number, branches });
-  }
-  forks.sort((a, b) => b.number - a.number);
-  const behind = new Set<string>();
-  if (best !== null) {
-    for (const node of active) {
-      const number = node.last.block?.["number"];
-      if (typeof number !== "number" || best - number > behindBlocks) behind.add(node.id);
+  return out.sort();
+}
+
+export function createHeadIndex(): HeadIndex {
+  /** Active node → its head (null: no block with a number yet). */
+  const heads = new Map<string, Head | null>();
+  const heights = new Map<number, Height>();
+  const headless = new Set<string>();
+
+  function remove(id: string): void {
+    const old = heads.get(id);
+    if (old === undefined) return;
+    heads.delete(id);
+    if (old === null) {
+      headless.delete(id);
+      return;
     }
+    const at = heights.get(old.number)!;
+    if (old.hash === null) at.unhashed.delete(id);
+    else {
+      const ids = at.hashes.get(old.hash)!;
+      ids.delete(id);
+      if (ids.size === 0) at.hashes.delete(old.hash);
+    }
+    if (--at.count === 0) heights.delete(old.number);
   }
-  return { best, forks: forks.slice(0, MAX_FORKS), behind };
+
+  return {
+    set(id, block) {
+      const head = headOf(block);
+      const old = heads.get(id);
+      if (
+        old !== undefined &&
+        (old === null || head === null ? old === head : old.number === head.number && old.hash === head.hash)
+      ) return;
+      remove(id);
+      heads.set(id, head);
+      if (head === null) {
+        headless.add(id);
+        return;
+      }
+      let at = heights.get(head.number);
+      if (!at) heights.set(head.number, at = { hashes: new Map(), unhashed: new Set(), count: 0 });
+      at.count++;
+      if (head.hash === null) {
+        at.unhashed.add(id);
+        return;
+      }
+      let ids = at.hashes.get(head.hash);
+      if (!ids) at.hashes.set(head.hash, ids = new Set());
+      ids.add(id);
+    },
+    remove,
+    health(behindBlocks) {
+      let best: number | null = null;
+      for (const number of heights.keys()) if (best === null || number > best) best = number;
+      const forks: Fork[] = [];
+      for (const [number, at] of heights) {
+        if (at.hashes.size < 2) continue;
+        const branches = [...at.hashes].map(([hash, ids]) => ({
+          hash,
+          count: ids.size,
+          nodes: firstIds(ids),
+        }));
+        branches.sort((a, b) => b.count - a.count || (a.hash < b.hash ? -1 : 1));
+        forks.push({ number, branches });
+      }
+      forks.sort((a, b) => b.number - a.number);
+      const behind = new Set<string>();
+      if (best !== null) {
+        for (const id of headless) behind.add(id);
+        for (const [number, at] of heights) {
+          if (best - number <= behindBlocks) continue;
+          for (const id of at.unhashed) behind.add(id);
+          for (const ids of at.hashes.values()) for (const id of ids) behind.add(id);
+        }
+      }
+      return { best, forks: forks.slice(0, MAX_FORKS), behind };
+    },
+  };
+}
+
+/** Reads the chain's health off the nodes (active ones only), from scratch. O(nodes). */
+export function chainHealth(nodes: Iterable<NodeState>, behindBlocks: number): ChainHealth {
+  const index = createHeadIndex();
+  for (const node of nodes) if (node.active) index.set(node.id, node.last.block);
+  return index.health(behindBlocks);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { MAX_BRANCH_NODES } from "./chain.ts";
+import { chainHealth, MAX_BRANCH_NODES } from "./chain.ts";
 import { createWebState } from "./state.ts";
 
 function blockReport(agentId: string, number: number, hash: string, receivedAt = 1000): Message {
@@ -114,4 +114,55 @@ Deno.test("chain: read again only when a head or a node's activity changed since
   assert.deepEqual([...state.checkChain().behind], [], "an inactive node is not behind");
   state.apply({ ...blockReport("a", 5, "0x5"), data: { type: "pending", body: { pending: 2 } } });
   assert.deepEqual([...state.checkChain().behind], ["a"], "active again: behind again");
+});
+
+Deno.test("chain: the heads kept as reports come read the same as a walk over every node, after any mix of changes", () => {
+  const clock = { now: 0 };
+  const behindBlocks = 2;
+  const state = createWebState({
+    maxNodes: 20, // 30 ids: some are evicted and come back as new nodes
+    maxBlocks: 50,
+    removeInactiveAfterMs: 5_000,
+    behindBlocks,
+    now: () => clock.now,
+  });
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed % n;
+  };
+  const stats = (agentId: string): Message => ({
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: "ethereum_metrics",
+    messageType: "data",
+    data: { type: "statistics", body: { active: true, peers: 3 } },
+    receivedAt: clock.now,
+  });
+  for (let step = 0; step < 3_000; step++) {
+    clock.now += 10;
+    const id = `n${random(30)}`;
+    const what = random(10);
+    if (what < 5) {
+      const number = 100 + random(8);
+      const body: Record<string, unknown> = { number, hash: `0x${number}-${random(3)}` };
+      if (random(12) === 0) delete body.hash;
+      if (random(15) === 0) body.number = "not a number";
+      state.apply({ ...blockReport(id, 0, "", clock.now), data: { type: "block", body } });
+    } else if (what < 7) state.apply(stats(id)); // a new node (no block), or one back from inactive
+    else if (what < 9) state.inactive(id);
+    else {
+      clock.now += 2_000;
+      state.sweep(); // forgets nodes inactive for 5 s
+    }
+    if (random(3) !== 0) continue; // several changes between checks too
+    const kept = state.checkChain();
+    const walked = chainHealth(state.nodes(), behindBlocks);
+    assert.equal(kept.best, walked.best, `step ${step}`);
+    assert.deepEqual(kept.forks, walked.forks, `step ${step}`);
+    assert.deepEqual([...kept.behind].sort(), [...walked.behind].sort(), `step ${step}`);
+    for (const node of state.nodes()) {
+      assert.equal(node.behindSince !== null, kept.behind.has(node.id), `step ${step}: ${node.id}`);
+    }
+  }
 });

@@ -5,7 +5,7 @@
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import { overCapWarning } from "../core/cap_warning.ts";
 import { type BlockEntry, createBlockRing, MAX_STRING, propagationBin, stringOrNull } from "./block_ring.ts";
-import { type ChainHealth, chainHealth } from "./chain.ts";
+import { type ChainHealth, createHeadIndex } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
 
 /** A JSON value as kept from an agent report: primitives only, strings bounded. */
@@ -245,6 +245,8 @@ export function createWebState(options: WebStateOptions): WebState {
   const behindBlocks = options.behindBlocks ?? 3;
   const locate = options.locate;
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
+  /** The active nodes' heads, kept as reports come (see `checkChain`). */
+  const heads = createHeadIndex();
   /**
    * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
    * did, the chain reads the same, and 10,000 nodes are not walked again every flush.
@@ -265,6 +267,7 @@ export function createWebState(options: WebStateOptions): WebState {
 
   function forget(id: string): void {
     headsChanged = true;
+    heads.remove(id);
     nodes.delete(id);
     inactiveIds.delete(id);
     removed.add(id); // a node listed in `changed` is skipped there: it is no longer in `nodes`
@@ -276,6 +279,7 @@ export function createWebState(options: WebStateOptions): WebState {
       nodes.delete(id);
       if (!node.active) {
         inactiveIds.delete(id);
+        heads.set(id, node.last.block);
         headsChanged = true;
       }
     } else {
@@ -306,6 +310,7 @@ export function createWebState(options: WebStateOptions): WebState {
         address: undefined,
       };
       removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
+      heads.set(id, null);
       markChanged(node, NEW);
     }
     nodes.set(id, node);
@@ -373,6 +378,7 @@ export function createWebState(options: WebStateOptions): WebState {
         if (summary === undefined) blockSummaries.set(body, summary = sanitizeBlock(body));
         node.last.block = summary;
         node.blockReceivedAt = message.receivedAt;
+        heads.set(node.id, summary);
         headsChanged = true;
         const entry = ring.add(body, message.agentId, message.receivedAt);
         if (entry) propagate(node, entry, stringOrNull(body["hash"]), message.receivedAt);
@@ -386,6 +392,7 @@ export function createWebState(options: WebStateOptions): WebState {
       const node = nodes.get(agentId);
       if (!node || !node.active) return;
       node.active = false;
+      heads.remove(agentId);
       headsChanged = true;
       node.inactiveSince = now();
       inactiveIds.add(agentId);
@@ -414,12 +421,21 @@ export function createWebState(options: WebStateOptions): WebState {
     checkChain() {
       if (!headsChanged) return health;
       headsChanged = false;
-      health = chainHealth(nodes.values(), behindBlocks);
+      const before = health.behind;
+      health = heads.health(behindBlocks);
+      // Only the nodes behind before or now can change: a node is behind since a time exactly
+      // while it is in the last result's `behind` (a node forgotten and back starts anew).
       const at = now();
-      for (const node of nodes.values()) {
-        const behind = health.behind.has(node.id);
-        if (behind === (node.behindSince !== null)) continue;
-        node.behindSince = behind ? at : null;
+      for (const id of health.behind) {
+        const node = nodes.get(id);
+        if (node === undefined || node.behindSince !== null) continue;
+        node.behindSince = at;
+        markChanged(node, 0);
+      }
+      for (const id of before) {
+        const node = nodes.get(id);
+        if (node === undefined || node.behindSince === null || health.behind.has(id)) continue;
+        node.behindSince = null;
         markChanged(node, 0);
       }
       return health;
