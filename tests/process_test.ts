@@ -60,6 +60,69 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
   }
 });
 
+/** main.ts running as a process on `config` (written to `dir`), once it listens. */
+interface MainProcess {
+  child: Deno.ChildProcess;
+  base: string;
+  /** Its standard output so far. */
+  log(): string;
+  stderr: Promise<string>;
+  /** Kills it if it still runs and waits for it and its output. */
+  stop(): Promise<void>;
+}
+
+async function startMain(dir: string, config: Record<string, unknown>, port: number): Promise<MainProcess> {
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const reading = (async () => {
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) log += text;
+  })();
+  const main: MainProcess = {
+    child,
+    base: `http://127.0.0.1:${port}`,
+    log: () => log,
+    stderr: new Response(child.stderr).text(),
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await child.status;
+      await reading.catch(() => {});
+      await main.stderr.catch(() => {});
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  while (!log.includes("listening on")) {
+    if (Date.now() >= deadline) {
+      await main.stop();
+      assert.fail("service did not start: " + log);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return main;
+}
+
+/** Creates an agent user through the admin API and returns a session token for it. */
+async function agentToken(base: string): Promise<string> {
+  const created = await fetch(`${base}/user`, {
+    method: "POST",
+    headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
+    body: JSON.stringify({ "user-name": "agent", password: "agent-password" }),
+  });
+  assert.equal(created.status, 200);
+  await created.body?.cancel();
+  const { token } = await (await fetch(`${base}/session`, {
+    method: "POST",
+    headers: { authorization: basic("agent", "agent-password") },
+  })).json();
+  return token;
+}
+
 Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every accepted message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-sigterm-" });
   const port = freePort();
@@ -75,35 +138,10 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
       path: `${dir}/archive.jsonl`,
     }],
   };
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stderrText = new Response(child.stderr).text();
+  const main = await startMain(dir, config, port);
+  const { child, base } = main;
   try {
-    let log = "";
-    const deadline = Date.now() + 20_000;
-    while (!log.includes("listening on")) {
-      assert.ok(Date.now() < deadline, "service did not start: " + log);
-      const { value, done } = await stdout.read();
-      if (done) break;
-      log += value;
-    }
-    const base = `http://127.0.0.1:${port}`;
-    const created = await fetch(`${base}/user`, {
-      method: "POST",
-      headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
-      body: JSON.stringify({ "user-name": "agent", password: "agent-password" }),
-    });
-    assert.equal(created.status, 200);
-    await created.body?.cancel();
-    const { token } = await (await fetch(`${base}/session`, {
-      method: "POST",
-      headers: { authorization: basic("agent", "agent-password") },
-    })).json();
+    const token = await agentToken(base);
     const accepted: string[] = [];
     let killed = false;
     // Eight agents keep sending; SIGTERM arrives while requests are in flight.
@@ -135,10 +173,7 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
     }));
     assert.ok(killed);
     const status = await child.status;
-    (async () => {
-      while (!(await stdout.read()).done) { /* drain */ }
-    })();
-    assert.equal(status.code, 0, await stderrText);
+    assert.equal(status.code, 0, await main.stderr);
     const lines = (await Deno.readTextFile(`${dir}/archive.jsonl`)).trim().split("\n").map((l) =>
       JSON.parse(l).agentId
     );
@@ -146,10 +181,7 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
     assert.deepEqual(new Set(lines), new Set(accepted));
     assert.equal(lines.length, accepted.length);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await child.status;
+    await main.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -180,35 +212,11 @@ Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a sign
       secretAccessKey: "test",
     }],
   };
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const reading = (async () => {
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) log += text;
-  })();
-  const stderrText = new Response(child.stderr).text();
+  let main: MainProcess | undefined;
   try {
-    const deadline = Date.now() + 20_000;
-    while (!log.includes("listening on")) {
-      assert.ok(Date.now() < deadline, "service did not start: " + log);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const base = `http://127.0.0.1:${port}`;
-    const created = await fetch(`${base}/user`, {
-      method: "POST",
-      headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
-      body: JSON.stringify({ "user-name": "agent", password: "agent-password" }),
-    });
-    assert.equal(created.status, 200);
-    await created.body?.cancel();
-    const { token } = await (await fetch(`${base}/session`, {
-      method: "POST",
-      headers: { authorization: basic("agent", "agent-password") },
-    })).json();
+    main = await startMain(dir, config, port);
+    const { child, base } = main;
+    const token = await agentToken(base);
     const block = await fetch(`${base}/data`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -227,16 +235,12 @@ Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a sign
     await new Promise((r) => setTimeout(r, 20));
     child.kill("SIGINT"); // the same Ctrl-C, passed on by npm exec
     assert.equal(await Promise.race([exited, after(1_500)]), "running", "the repeat ended the drain");
-    assert.match(log, /SIGINT: stopping/);
+    assert.match(main.log(), /SIGINT: stopping/);
     child.kill("SIGINT"); // a second Ctrl-C, well after the first
-    assert.equal(await Promise.race([exited, after(5_000)]), 130, await stderrText);
-    assert.match(await stderrText, /SIGINT again: exiting at once/);
+    assert.equal(await Promise.race([exited, after(5_000)]), 130, await main.stderr);
+    assert.match(await main.stderr, /SIGINT again: exiting at once/);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await child.status;
-    await reading.catch(() => {});
+    await main?.stop();
     silent.close();
     await accepting.catch(() => {});
     for (const conn of held) conn.close();
