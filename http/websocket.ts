@@ -13,26 +13,134 @@ export function trySend(socket: WebSocket, text: string): boolean {
   }
 }
 
+/** UTF-8 size of a string (what `bufferedAmount` counts), without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // Surrogate halves count 2 each: 4 bytes per astral character.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
+
+/** Unsent bytes Deno may hold for a socket before its next frames wait in its {@link Outbox}. */
+export const OUTBOX_HIGH_WATER = 512 * 1024;
+const PUMP_MIN_MS = 5;
+const PUMP_MAX_MS = 1000;
+
 /**
- * A client of a broadcast feed (the dashboard feeds): its socket, and the unsent bytes it may
- * have queued before it is closed as too slow (the limit, raised by what its snapshot or replay
+ * A socket's outgoing frames in order, handed to Deno only while it holds less than `highWater`
+ * unsent bytes for the socket. Deno cannot take back what it was handed, nor drop a connection
+ * whose peer does not read (the socket lingers in CLOSING with its bytes): a client that does not
+ * read costs about `highWater` in Deno plus the frames waiting here, which are references to
+ * strings shared with every other client (a snapshot's parts, a broadcast frame), not copies.
+ */
+export interface Outbox {
+  /** Queues `text` (`bytes`: its UTF-8 size); false once the socket can no longer send. */
+  send(text: string, bytes: number): boolean;
+  /** Unsent bytes: those Deno holds for the socket and those waiting here. */
+  unsent(): number;
+  /** Forgets what waits and stops (the socket closed or was dropped). */
+  clear(): void;
+}
+
+/** Creates the {@link Outbox} of `socket`; it clears itself when the socket closes. */
+export function createOutbox(socket: WebSocket, highWater = OUTBOX_HIGH_WATER): Outbox {
+  let waiting: Array<{ text: string; bytes: number }> = [];
+  let head = 0;
+  let waitingBytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let delay = PUMP_MIN_MS;
+  let bufferedAfter = 0;
+  let dead = false;
+
+  function clear(): void {
+    dead = true;
+    waiting = [];
+    head = 0;
+    waitingBytes = 0;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  }
+
+  /** Hands waiting frames to Deno up to the high water; false when the socket cannot send. */
+  function pump(): boolean {
+    while (head < waiting.length && socket.bufferedAmount < highWater) {
+      const frame = waiting[head]!;
+      waiting[head++] = undefined!;
+      waitingBytes -= frame.bytes;
+      if (!trySend(socket, frame.text)) {
+        clear();
+        return false;
+      }
+    }
+    if (head === waiting.length) {
+      waiting = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > waiting.length) {
+      waiting = waiting.slice(head);
+      head = 0;
+    }
+    return true;
+  }
+
+  /** Polls while frames wait: soon while the peer reads, backing off to a second while it does not. */
+  function schedule(): void {
+    if (timer !== undefined || dead || head === waiting.length) return;
+    bufferedAfter = socket.bufferedAmount;
+    timer = setTimeout(() => {
+      timer = undefined;
+      delay = socket.bufferedAmount < bufferedAfter ? PUMP_MIN_MS : Math.min(PUMP_MAX_MS, delay * 2);
+      if (pump()) schedule();
+    }, delay);
+  }
+
+  socket.addEventListener("close", clear, { once: true });
+  return {
+    send(text, bytes) {
+      if (dead) return false;
+      if (head === waiting.length && socket.bufferedAmount < highWater) {
+        if (trySend(socket, text)) return true;
+        clear();
+        return false;
+      }
+      waiting.push({ text, bytes });
+      waitingBytes += bytes;
+      schedule();
+      return true;
+    },
+    unsent: () => socket.bufferedAmount + waitingBytes,
+    clear,
+  };
+}
+
+/**
+ * A client of a broadcast feed (the dashboard feeds): its socket and outbox, and the unsent bytes
+ * it may have before it is closed as too slow (the limit, raised by what its snapshot or replay
  * queued at connect).
  */
 export interface FeedClient {
   socket: WebSocket;
+  out: Outbox;
   allowance: number;
 }
 
 /**
- * Whether a feed client keeps up: false when Deno holds more unsent bytes for it
- * (`bufferedAmount`) than its allowance; once it has caught up to `limit` its allowance returns
- * to `limit`.
+ * Whether a feed client keeps up: false when it has more unsent bytes (in Deno and in its
+ * outbox) than its allowance; once it has caught up to `limit` its allowance returns to `limit`.
  */
 export function keepsUp(client: FeedClient, limit: number): boolean {
-  const unsent = client.socket.bufferedAmount;
+  const unsent = client.out.unsent();
   if (unsent > client.allowance) return false;
   if (unsent <= limit) client.allowance = limit;
   return true;
+}
+
+/** Closes a feed client's socket and forgets what waits in its outbox. */
+export function dropClient(client: FeedClient, code: number, reason: string): void {
+  client.out.clear();
+  closeQuietly(client.socket, code, reason);
 }
 
 /** Closes a socket with a code and reason; a socket already closing is left as it is. */

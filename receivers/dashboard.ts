@@ -9,12 +9,13 @@ import { safeEqual } from "../auth/password.ts";
 import type { AppEnv } from "../http/app_env.ts";
 import { errorResponse } from "../http/errors.ts";
 import {
-  closeQuietly,
   createAddressLimit,
+  createOutbox,
+  dropClient,
   type FeedClient,
   keepsUp,
-  trySend,
   upgradeSocket,
+  utf8Length,
 } from "../http/websocket.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
@@ -145,17 +146,6 @@ function presentedSecrets(req: Request): { header?: string; protocol?: string; q
   return out;
 }
 
-/** UTF-8 size of a string (what `bufferedAmount` counts), without encoding it. */
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    // Surrogate halves count 2 each: 4 bytes per astral character.
-    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
-  }
-  return bytes;
-}
-
 /** Yields to the event loop so Deno can hand queued websocket frames to the kernel. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -255,11 +245,11 @@ export function createDashboardReceiver(
 
   function drop(client: Client, code: number, reason: string): void {
     clients.delete(client);
-    closeQuietly(client.socket, code, reason);
+    dropClient(client, code, reason);
   }
 
-  function send(client: Client, text: string): void {
-    if (trySend(client.socket, text)) counters.sent_total++;
+  function send(client: Client, text: string, bytes: number): void {
+    if (client.out.send(text, bytes)) counters.sent_total++;
     else clients.delete(client);
   }
 
@@ -270,7 +260,7 @@ export function createDashboardReceiver(
         drop(client, 1008, "client too slow: not reading");
         continue;
       }
-      send(client, text);
+      send(client, text, bytes);
     }
     sinceYield += bytes;
   }
@@ -280,7 +270,7 @@ export function createDashboardReceiver(
       socket.close(1001, "server shutting down");
       return;
     }
-    const client: Client = { socket, allowance: limit };
+    const client: Client = { socket, out: createOutbox(socket), allowance: limit };
     let sent = 0;
     for (const last of agents.values()) {
       for (const type of replayTypes) {
@@ -291,8 +281,9 @@ export function createDashboardReceiver(
           unkeep(last, type);
           continue;
         }
-        send(client, text);
-        sent += utf8Length(text);
+        const bytes = utf8Length(text);
+        send(client, text, bytes);
+        sent += bytes;
       }
     }
     client.allowance = limit + sent;

@@ -608,6 +608,67 @@ Deno.test("the feed sends a snapshot, then coalesces: many reports of a node wit
   }
 });
 
+/** A websocket upgrade of `path` over a raw TCP connection that then never reads a byte. */
+async function nonReader(port: number, path: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  ));
+  return conn;
+}
+
+Deno.test("pages connecting together share one snapshot, sent in parts the page joins; 40 pages that never read hold none of it up", async () => {
+  const nodes = 3000;
+  // Every page connecting before the next flush gets the same snapshot.
+  const flushIntervalMs = 10_000;
+  const started = Date.now();
+  const t = await webService({ flushIntervalMs, maxClientsPerAddress: 50 });
+  const stalled: Deno.TcpConn[] = [];
+  let reader: WebSocket | undefined;
+  try {
+    for (let i = 0; i < nodes; i++) publishReport(t, `node-${i}`, information);
+    await eventually(
+      async () => ((await getJson(`${t.base}/v1/nodes?limit=1`)).body["total"] === nodes || undefined),
+      5000,
+      "nodes known",
+    );
+    const port = Number(new URL(t.base).port);
+    for (let i = 0; i < 40; i++) stalled.push(await nonReader(port, "/feed"));
+    const stats = () => t.service.receivers[0]!.stats!();
+    await eventually(() => stats()["clients"] === 40 || undefined, 5000, "40 stalled pages connected");
+
+    // A page that reads, as web/app.js does: a `parts` header, then that many frames joined.
+    const texts: string[] = [];
+    reader = new WebSocket(`${t.base.replace("http", "ws")}/feed`);
+    reader.onmessage = (e) => texts.push(e.data);
+    const snapshot = await eventually(
+      () => {
+        if (texts.length === 0) return undefined;
+        const header = JSON.parse(texts[0]!);
+        if (header.type !== "parts") return header;
+        return texts.length === header.count + 1 ? JSON.parse(texts.slice(1).join("")) : undefined;
+      },
+      10_000,
+      "the snapshot",
+    );
+    assert.equal(
+      JSON.parse(texts[0]!).type,
+      "parts",
+      `a ${stats()["snapshot_bytes"]}-byte snapshot in one frame`,
+    );
+    assert.equal(snapshot.type, "snapshot");
+    assert.equal(snapshot.nodes.length, nodes);
+    const flushes = Math.floor((Date.now() - started) / flushIntervalMs);
+    assert.ok(stats()["snapshots_built"]! <= 1 + flushes, `${stats()["snapshots_built"]} snapshots built`);
+    assert.equal(stats()["clients"], 41);
+  } finally {
+    reader?.close();
+    for (const conn of stalled) conn.close();
+    await t.close();
+  }
+});
+
 Deno.test("the feed refuses a page past maxClientsPerAddress with 429, and admits one once another has closed", async () => {
   const t = await webService({ maxClientsPerAddress: 2 });
   const url = `${t.base.replace("http", "ws")}/feed`;

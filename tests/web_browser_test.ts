@@ -477,9 +477,16 @@ Deno.test({
     const problems: string[] = [];
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
     let frames = 0;
-    page.on("websocket", (ws) => ws.on("framereceived", () => frames++));
+    let first: string | undefined;
+    page.on("websocket", (ws) =>
+      ws.on("framereceived", (frame) => {
+        frames++;
+        first ??= String(frame.payload);
+      }));
     await page.goto(`${service.base}/`);
     await waitForText(page, "#active-nodes", `${nodes}/${nodes}`);
+    // The snapshot of 1,000 nodes is long: it came in parts, which the page joined.
+    assert.match(first ?? "", /^\{"type":"parts","count":\d+\}$/);
 
     const rendersOf = async () => Number(await page.locator("body").getAttribute("data-renders"));
     const framesSent = () => service.service.receivers[0]!.stats!()["frames_sent"]!;

@@ -254,11 +254,24 @@ function connect() {
   socket.onopen = () => {
     retryMs = 1000;
   };
+  // A long snapshot comes as {"type":"parts","count":n} and n text frames to join.
+  let parts = null;
   socket.onmessage = (event) => {
+    let text = event.data;
+    if (parts !== null) {
+      parts.texts.push(text);
+      if (parts.texts.length < parts.count) return;
+      text = parts.texts.join("");
+      parts = null;
+    }
     let frame;
     try {
-      frame = JSON.parse(event.data);
+      frame = JSON.parse(text);
     } catch {
+      return;
+    }
+    if (frame.type === "parts") {
+      parts = { count: frame.count, texts: [] };
       return;
     }
     state.offset = frame.now - Date.now();

@@ -1,13 +1,15 @@
 /**
  * The browser feed of the web dashboard: a full snapshot when a page connects, then at most one
  * frame per flush interval with only the nodes that changed since the previous flush, and of
- * those only the reports that changed — built and serialized once for every client. A client
- * that does not keep up is closed.
+ * those only the reports that changed — built and serialized once for every client. The snapshot
+ * is built at most once per flush interval, however many pages connect, and a long one goes out
+ * in parts through each client's outbox: a page that does not read holds about one part in Deno,
+ * not a copy of the snapshot. A client that does not keep up is closed.
  */
-import { closeQuietly, type FeedClient, keepsUp, trySend } from "../http/websocket.ts";
+import { createOutbox, dropClient, type FeedClient, keepsUp, utf8Length } from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
 import type { BlockEntry } from "./block_ring.ts";
-import type { Changes, NodeChange, NodeState, WebState } from "./state.ts";
+import type { NodeChange, NodeState, WebState } from "./state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
 export interface NodeView<T> {
@@ -106,6 +108,40 @@ export function blockView<T>(block: BlockEntry, time: (ms: number) => T): Omit<B
   return { ...block, firstSeen: time(block.firstSeen) };
 }
 
+/**
+ * Characters per part of a snapshot longer than this: it goes out as `{"type":"parts","count":n}`
+ * followed by n text frames that the page joins and parses as the snapshot.
+ */
+export const SNAPSHOT_PART_CHARS = 256 * 1024;
+
+/** A snapshot's frames as they go out, and their UTF-8 size in all. */
+interface Snapshot {
+  frames: Array<{ text: string; bytes: number }>;
+  bytes: number;
+}
+
+/** `text` as one frame, or a `parts` header and slices that never split a surrogate pair. */
+export function snapshotFrames(text: string, partChars = SNAPSHOT_PART_CHARS): Snapshot {
+  if (text.length <= partChars) {
+    const bytes = utf8Length(text);
+    return { frames: [{ text, bytes }], bytes };
+  }
+  const parts: Array<{ text: string; bytes: number }> = [];
+  let bytes = 0;
+  for (let start = 0; start < text.length;) {
+    let end = Math.min(text.length, start + partChars);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    const part = text.slice(start, end);
+    const size = utf8Length(part);
+    parts.push({ text: part, bytes: size });
+    bytes += size;
+    start = end;
+  }
+  const header = JSON.stringify({ type: "parts", count: parts.length });
+  return { frames: [{ text: header, bytes: header.length }, ...parts], bytes: bytes + header.length };
+}
+
 export interface FeedOptions {
   /** Unsent bytes a client may have queued before it is closed as too slow. */
   maxClientBufferBytes: number;
@@ -122,11 +158,20 @@ export interface Feed {
   readonly full: boolean;
   /** Sends the snapshot to a freshly opened socket and adds it to the flushes. */
   open(socket: WebSocket): void;
-  /** Sends one frame with `changes` to every page (nothing when there are none). */
-  flush(changes: Changes): void;
+  /**
+   * Sends one frame with the state's changes since the last flush to every page (nothing when
+   * there are none; without pages they are discarded), and lets the next page get a new snapshot.
+   */
+  flush(): void;
   /** Closes every page with 1001 and refuses new ones. */
   close(): void;
-  stats(): { clients: number; frames_sent: number; clients_closed_slow: number; snapshot_bytes: number };
+  stats(): {
+    clients: number;
+    frames_sent: number;
+    clients_closed_slow: number;
+    snapshot_bytes: number;
+    snapshots_built: number;
+  };
 }
 
 /** A feed client; its allowance starts at the limit plus its snapshot. */
@@ -138,15 +183,20 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
   const limit = options.maxClientBufferBytes;
   const clients = new Set<Client>();
   let closed = false;
-  const counters = { frames_sent: 0, clients_closed_slow: 0, snapshot_bytes: 0 };
+  const counters = { frames_sent: 0, clients_closed_slow: 0, snapshot_bytes: 0, snapshots_built: 0 };
+  /**
+   * The snapshot pages get until the next flush: a page that connects later gets the changes
+   * since it was built in that flush's update, like a page that connected when it was built.
+   */
+  let cached: Snapshot | undefined;
 
   function drop(client: Client, code: number, reason: string): void {
     clients.delete(client);
-    closeQuietly(client.socket, code, reason);
+    dropClient(client, code, reason);
   }
 
-  function send(client: Client, text: string): boolean {
-    if (!trySend(client.socket, text)) {
+  function send(client: Client, text: string, bytes: number): boolean {
+    if (!client.out.send(text, bytes)) {
       clients.delete(client);
       return false;
     }
@@ -154,10 +204,11 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
     return true;
   }
 
-  function snapshot(): string {
+  function snapshot(): Snapshot {
+    if (cached !== undefined) return cached;
     const nodes = [];
     for (const node of state.nodes()) nodes.push(pageView(node));
-    return JSON.stringify({
+    cached = snapshotFrames(JSON.stringify({
       type: "snapshot",
       now: now(),
       settings: options.settings,
@@ -165,7 +216,10 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
       blocks: pageBlocks(state.blocks(PAGE_BLOCKS)),
       propagation: state.propagation(),
       chain: chainView(state),
-    });
+    }));
+    counters.snapshot_bytes = cached.bytes;
+    counters.snapshots_built++;
+    return cached;
   }
 
   return {
@@ -177,18 +231,20 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         socket.close(1001, "server shutting down");
         return;
       }
-      const text = snapshot();
-      counters.snapshot_bytes = text.length;
-      const client: Client = { socket, allowance: limit };
-      if (!send(client, text)) return;
-      // The snapshot may alone exceed the limit (thousands of nodes): tolerate it once.
-      client.allowance = limit + new TextEncoder().encode(text).byteLength;
+      const { frames, bytes } = snapshot();
+      const client: Client = { socket, out: createOutbox(socket), allowance: limit + bytes };
+      for (const frame of frames) if (!send(client, frame.text, frame.bytes)) return;
       if (socket.readyState === WebSocket.OPEN) clients.add(client);
       socket.addEventListener("close", () => clients.delete(client));
       socket.addEventListener("error", () => clients.delete(client));
     },
-    flush(changes) {
-      if (clients.size === 0) return;
+    flush() {
+      cached = undefined;
+      if (clients.size === 0) {
+        state.discardChanges();
+        return;
+      }
+      const changes = state.takeChanges();
       if (changes.nodes.length === 0 && changes.removed.length === 0 && changes.blocks.length === 0) return;
       const text = JSON.stringify({
         type: "update",
@@ -200,13 +256,14 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         propagation: state.propagation(),
         chain: chainView(state),
       });
+      const bytes = utf8Length(text);
       for (const client of [...clients]) {
         if (!keepsUp(client, limit)) {
           counters.clients_closed_slow++;
           drop(client, 1008, "client too slow: not reading");
           continue;
         }
-        send(client, text);
+        send(client, text, bytes);
       }
     },
     close() {

@@ -1,16 +1,40 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { createFeed } from "./feed.ts";
+import { OUTBOX_HIGH_WATER, utf8Length } from "../http/websocket.ts";
+import { createFeed, SNAPSHOT_PART_CHARS, snapshotFrames } from "./feed.ts";
 import { createWebState } from "./state.ts";
 
-/** The part of a WebSocket the feed uses, recording what it is sent. */
+/** The frames a page makes of what it was sent: a `parts` header's parts joined, then parsed. */
+function pageFrames(texts: string[]): Array<Record<string, unknown>> {
+  const frames = [];
+  for (let i = 0; i < texts.length; i++) {
+    const frame = JSON.parse(texts[i]!);
+    if (frame.type !== "parts") {
+      frames.push(frame);
+      continue;
+    }
+    frames.push(JSON.parse(texts.slice(i + 1, i + 1 + frame.count).join("")));
+    i += frame.count;
+  }
+  return frames;
+}
+
+/**
+ * The part of a WebSocket the feed uses, recording what it is sent; a page that `reads` takes
+ * every frame at once, one that does not leaves them in Deno (`bufferedAmount`).
+ */
 class FakeSocket extends EventTarget {
   readyState: number = WebSocket.OPEN;
   bufferedAmount = 0;
-  sent: Array<Record<string, unknown>> = [];
+  reads = true;
+  texts: string[] = [];
   closedWith: [number, string] | undefined;
+  get sent() {
+    return pageFrames(this.texts);
+  }
   send(text: string) {
-    this.sent.push(JSON.parse(text));
+    this.texts.push(text);
+    if (!this.reads) this.bufferedAmount += utf8Length(text);
   }
   close(code: number, reason: string) {
     this.closedWith = [code, reason];
@@ -34,9 +58,9 @@ function information(agentId: string): Message {
   return { ...pending(agentId, 0), data: { type: "information", body: { name: agentId } } };
 }
 
-function setup(maxClients = 10) {
+function setup(maxClients = 10, maxNodes = 100) {
   const state = createWebState({
-    maxNodes: 100,
+    maxNodes,
     maxBlocks: 10,
     removeInactiveAfterMs: 1000,
     now: () => 5000,
@@ -54,7 +78,7 @@ Deno.test("a new page gets a snapshot of every node, then one frame per flush wi
   const { state, feed } = setup();
   state.apply(pending("a", 1));
   state.apply(pending("b", 1));
-  feed.flush(state.takeChanges()); // no page yet: nothing sent, changes consumed
+  feed.flush(); // no page yet: nothing sent, changes discarded
   const socket = new FakeSocket();
   feed.open(socket as unknown as WebSocket);
   assert.equal(socket.sent.length, 1);
@@ -65,8 +89,8 @@ Deno.test("a new page gets a snapshot of every node, then one frame per flush wi
   assert.deepEqual((snapshot["nodes"] as Array<{ id: string }>).map((n) => n.id), ["a", "b"]);
 
   for (let i = 2; i < 50; i++) state.apply(pending("a", i));
-  feed.flush(state.takeChanges());
-  feed.flush(state.takeChanges()); // nothing changed: no frame
+  feed.flush();
+  feed.flush(); // nothing changed: no frame
   assert.equal(socket.sent.length, 2);
   const update = socket.sent[1] as {
     type: string;
@@ -84,7 +108,7 @@ Deno.test("a new page gets a snapshot of every node, then one frame per flush wi
   state.apply(information("c"));
   state.apply(pending("c", 3));
   state.apply(pending("a", 50));
-  feed.flush(state.takeChanges());
+  feed.flush();
   const next = socket.sent[2] as typeof update;
   assert.deepEqual(next.nodes.map((n) => [n.id, n.last, n.full]).sort(), [
     ["a", { pending: { pending: 50 } }, false],
@@ -102,7 +126,7 @@ Deno.test("a page that does not read is closed with 1008 once its unsent bytes p
   feed.open(fast as unknown as WebSocket);
   slow.bufferedAmount = 5000; // past the limit plus its (small) snapshot
   state.apply(pending("a", 1));
-  feed.flush(state.takeChanges());
+  feed.flush();
   assert.deepEqual(slow.closedWith, [1008, "client too slow: not reading"]);
   assert.equal(fast.closedWith, undefined);
   assert.equal(fast.sent.length, 2);
@@ -152,9 +176,63 @@ Deno.test("pages get a node's block as its number only (the block itself once, i
   assert.equal(snapshot.blocks[0]!["miner"], "0xm");
   assert.deepEqual(snapshot.chain, { best: 7, forks: [] });
   state.apply(blockReport("b"));
-  feed.flush(state.takeChanges());
+  feed.flush();
   const update = socket.sent[1] as { nodes: Array<{ last: Record<string, unknown> }> };
   assert.deepEqual(update.nodes[0]!.last["block"], { number: 7 });
   // The read API keeps the whole summary.
   assert.equal(state.node("b")!.last.block!["hash"], "0x7");
+});
+
+Deno.test("a long snapshot goes out as parts that join back to it, never splitting a surrogate pair", () => {
+  const text = JSON.stringify({ type: "snapshot", names: Array.from({ length: 400 }, (_, i) => `😀${i}é`) });
+  for (const partChars of [7, 8, 100, text.length - 1]) {
+    const { frames, bytes } = snapshotFrames(text, partChars);
+    const header = JSON.parse(frames[0]!.text);
+    assert.equal(header.type, "parts");
+    assert.equal(header.count, frames.length - 1);
+    const parts = frames.slice(1).map((f) => f.text);
+    assert.equal(parts.join(""), text);
+    for (const part of parts) {
+      assert.ok(part.length <= partChars);
+      assert.equal(part.isWellFormed(), true, "a part splits a surrogate pair");
+    }
+    assert.equal(bytes, frames.reduce((n, f) => n + utf8Length(f.text), 0));
+    assert.deepEqual(pageFrames(frames.map((f) => f.text)), [JSON.parse(text)]);
+  }
+  assert.deepEqual(snapshotFrames(text, text.length).frames.map((f) => f.text), [text]);
+});
+
+Deno.test("pages connecting between flushes share one snapshot; one that does not read holds about the high water, not the snapshot", () => {
+  const { state, feed } = setup(1000, 10_000);
+  // A snapshot of several parts.
+  for (let i = 0; i < 10_000; i++) state.apply(information(`node-${i}`));
+  const readers = Array.from({ length: 3 }, () => new FakeSocket());
+  const idle = Array.from({ length: 50 }, () => {
+    const socket = new FakeSocket();
+    socket.reads = false;
+    return socket;
+  });
+  for (const socket of [...readers, ...idle]) feed.open(socket as unknown as WebSocket);
+  const { snapshot_bytes, snapshots_built } = feed.stats();
+  assert.equal(snapshots_built, 1);
+  // Handed to Deno at most: below the high water, then one part (ASCII here: a byte per character).
+  const held = OUTBOX_HIGH_WATER + SNAPSHOT_PART_CHARS;
+  assert.ok(snapshot_bytes > 2 * held, `${snapshot_bytes} bytes`);
+  for (const socket of readers) {
+    const [snapshot] = socket.sent as Array<{ type: string; nodes: unknown[] }>;
+    assert.equal(snapshot!.type, "snapshot");
+    assert.equal(snapshot!.nodes.length, 10_000);
+  }
+  for (const socket of idle) {
+    assert.ok(socket.bufferedAmount <= held, `${socket.bufferedAmount} bytes held`);
+  }
+  // After a flush the next page gets a new snapshot, with what changed since.
+  state.apply(pending("node-1", 7));
+  feed.flush();
+  const late = new FakeSocket();
+  feed.open(late as unknown as WebSocket);
+  assert.equal(feed.stats().snapshots_built, 2);
+  const [snapshot] = late.sent as Array<{ nodes: Array<{ id: string; last: Record<string, unknown> }> }>;
+  assert.deepEqual(snapshot!.nodes.find((n) => n.id === "node-1")!.last["pending"], { pending: 7 });
+  feed.close();
 });

@@ -191,8 +191,7 @@ export async function createWebReceiver(
       state.sweep();
     }
     state.checkChain();
-    if (feed.stats().clients > 0) feed.flush(state.takeChanges());
-    else state.discardChanges();
+    feed.flush();
   }, options.flushIntervalMs);
 
   const access = createAccess(options, token);
