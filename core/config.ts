@@ -140,6 +140,12 @@ export const configSchema = z.object({
     maxMessagesPerSecond: z.number().positive().default(50),
     maxConnectionsPerAddress: z.number().int().positive().default(50),
     /**
+     * After a socket is dropped for flooding or an oversized frame, its address may not open
+     * another for this long (429 with Retry-After; its open sockets are left alone): reconnecting
+     * does not start a fresh allowance. 0: off.
+     */
+    violationCooldownSeconds: z.number().min(0).default(10),
+    /**
      * Sockets that have not logged in yet, in all and per address; more are refused before the
      * upgrade (503 / 429). Deno buffers a whole websocket message before the service sees it (up
      * to 64 MiB, denoland/deno#15809), so these bound what unauthenticated peers can make the
@@ -161,6 +167,7 @@ export const configSchema = z.object({
     maxFrameBytes: 8_000_000,
     maxMessagesPerSecond: 50,
     maxConnectionsPerAddress: 50,
+    violationCooldownSeconds: 10,
     maxUnauthenticated: 64,
     maxUnauthenticatedPerAddress: 8,
     historyRequestLimit: 50,

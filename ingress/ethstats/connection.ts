@@ -115,6 +115,40 @@ export function createLoginGate(maxAll: number, maxPerAddress: number): LoginGat
   };
 }
 
+/**
+ * Addresses whose socket was dropped for a policy violation (flooding, an oversized frame), each
+ * barred from opening another socket for the same `ms`: an address that reconnects at once does
+ * not get a fresh rate allowance. At most `maxAddresses` are remembered (the oldest go first).
+ */
+export interface PenaltyBox {
+  penalize(address: string, now: number): void;
+  /** Milliseconds until `address` may open a socket again; 0 when it may now. */
+  waitMs(address: string, now: number): number;
+}
+
+export function createPenaltyBox(ms: number, maxAddresses = 100_000): PenaltyBox {
+  /** Address → until when; insertion order is expiry order (every penalty lasts `ms`). */
+  const until = new Map<string, number>();
+  return {
+    penalize(address, now) {
+      if (ms <= 0) return;
+      until.delete(address);
+      for (const [oldest, end] of until) {
+        if (end > now && until.size < maxAddresses) break;
+        until.delete(oldest);
+      }
+      until.set(address, now + ms);
+    },
+    waitMs(address, now) {
+      const end = until.get(address);
+      if (end === undefined) return 0;
+      if (end > now) return end - now;
+      until.delete(address);
+      return 0;
+    },
+  };
+}
+
 /** Sends a frame unless the socket is gone (its onclose finishes the connection). */
 export function sendFrame(conn: Connection, frame: string): void {
   try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Connection, createLoginGate, exceedsBytes, takeToken } from "./connection.ts";
+import { type Connection, createLoginGate, createPenaltyBox, exceedsBytes, takeToken } from "./connection.ts";
 
 Deno.test("login gate: capped in all and per address; a socket that leaves frees its slot", () => {
   const gate = createLoginGate(3, 2);
@@ -32,4 +32,21 @@ Deno.test("exceedsBytes counts UTF-8 bytes, not characters", () => {
   assert.equal(exceedsBytes("abcd", 3), true);
   assert.equal(exceedsBytes("é".repeat(2), 3), true); // 4 bytes in 2 characters
   assert.equal(exceedsBytes("€", 3), false);
+});
+
+Deno.test("penalty box: an address waits out its cooldown; the oldest are forgotten past the cap; 0 is off", () => {
+  const box = createPenaltyBox(1000, 2);
+  box.penalize("a", 0);
+  assert.equal(box.waitMs("a", 400), 600);
+  assert.equal(box.waitMs("b", 400), 0);
+  box.penalize("b", 500);
+  box.penalize("a", 600); // again: a full cooldown from now
+  assert.equal(box.waitMs("a", 700), 900);
+  box.penalize("c", 700); // past 2 addresses: b, the oldest, goes
+  assert.equal(box.waitMs("b", 800), 0);
+  assert.equal(box.waitMs("c", 800), 900);
+  assert.equal(box.waitMs("a", 1600), 0);
+  const off = createPenaltyBox(0);
+  off.penalize("a", 0);
+  assert.equal(off.waitMs("a", 0), 0);
 });

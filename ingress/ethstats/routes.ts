@@ -21,6 +21,7 @@ import {
   binarySize,
   type Connection,
   createLoginGate,
+  createPenaltyBox,
   emit,
   errorFrame,
   exceedsBytes,
@@ -88,6 +89,7 @@ type Counter =
   | "limited_rate"
   | "limited_connections"
   | "limited_unauthenticated"
+  | "limited_cooldown"
   | "closed_inactive_user"
   | "closed_hello_timeout"
   | "closed_silent"
@@ -113,6 +115,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     limited_rate: 0,
     limited_connections: 0,
     limited_unauthenticated: 0,
+    limited_cooldown: 0,
     closed_inactive_user: 0,
     closed_hello_timeout: 0,
     closed_silent: 0,
@@ -124,6 +127,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
   const perAddress = createAddressLimit(options.maxConnectionsPerAddress);
   /** Sockets not logged in yet (state new or authenticating), in all and per address. */
   const gate = createLoginGate(options.maxUnauthenticated, options.maxUnauthenticatedPerAddress);
+  /** Addresses that just had a socket dropped for flooding or an oversized frame. */
+  const penalties = createPenaltyBox(options.violationCooldownSeconds * 1000);
   /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
   const perAgent = new Map<string, number>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
@@ -274,6 +279,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       counters.limited++;
       counters.limited_frame_size++;
       const message = `frames are limited to ${options.maxFrameBytes} bytes`;
+      penalties.penalize(conn.address, now);
       drop(conn, errorFrame("frame_too_large", message), MESSAGE_TOO_BIG, "frame too large");
       return;
     }
@@ -281,6 +287,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       counters.limited++;
       counters.limited_rate++;
       const message = `more than ${rate} messages per second`;
+      penalties.penalize(conn.address, now);
       drop(conn, errorFrame("rate_limited", message), POLICY_VIOLATION, "rate limited");
       return;
     }
@@ -408,6 +415,18 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     const paths = options.path.endsWith("/") ? [options.path] : [options.path, options.path + "/"];
     app.on("GET", paths, (c) => {
       const address = clientAddress(c);
+      const waitMs = penalties.waitMs(address, Date.now());
+      if (waitMs > 0) {
+        counters.limited++;
+        counters.limited_cooldown++;
+        const seconds = Math.ceil(waitMs / 1000);
+        return errorResponse(
+          429,
+          "rate_limited",
+          `a socket from this address was dropped for flooding or an oversized frame; reconnect in ${seconds} s`,
+          { "retry-after": String(seconds) },
+        );
+      }
       const refused = gate.admit(address);
       if (refused !== null) {
         counters.limited++;

@@ -793,6 +793,48 @@ Deno.test("flooding past maxMessagesPerSecond is refused with an error and disco
   }
 });
 
+Deno.test("a flooder that reconnects gets no fresh allowance: its address waits out the cooldown (429, Retry-After), then may connect", async () => {
+  const s = await startServer({ maxMessagesPerSecond: 20, violationCooldownSeconds: 1 });
+  try {
+    const calm = await s.login("calm");
+    let accepted = 0;
+    const started = Date.now();
+    // The attack: flood, get dropped, reconnect at once and flood again, for 800 ms.
+    while (Date.now() - started < 800) {
+      const id = `flood-${Date.now()}`;
+      const flood = await s.login(id).catch(() => undefined);
+      if (flood === undefined) {
+        const refused = await upgradeRequest(s.url);
+        assert.equal(refused.status, 429);
+        assert.equal(refused.headers.get("retry-after"), "1");
+        assert.equal((await refused.json()).error, "rate_limited");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      for (let i = 0; i < 100; i++) flood.send(geth.pending(id, i));
+      await within(flood.closed, 3000, "flood closed");
+      accepted++;
+    }
+    // One socket flooded; every reconnect within the second after was refused before the upgrade.
+    assert.equal(accepted, 1);
+    assert.equal(s.ethstats.stats().limited_rate, 1);
+    assert.ok(s.ethstats.stats().limited_cooldown! >= 2);
+    // Sockets already open from the address are left alone.
+    calm.send(geth.pending("calm", 1));
+    await arrived(s, "calm", "pending", 1);
+    // The cooldown over, the address may connect again.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() - started)));
+    let back: Awaited<ReturnType<typeof s.login>> | undefined;
+    for (let attempt = 0; attempt < 40 && back === undefined; attempt++) {
+      back = await s.login("back").catch(() => undefined);
+      if (back === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(back?.isOpen(), "connects once the cooldown is over");
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("connections over maxConnectionsPerAddress are refused with 429 before the upgrade; the others are unaffected", async () => {
   const s = await startServer({ maxConnectionsPerAddress: 2 });
   try {
