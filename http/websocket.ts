@@ -116,25 +116,38 @@ export function createOutbox(socket: WebSocket, highWater = OUTBOX_HIGH_WATER): 
 }
 
 /**
- * A client of a broadcast feed (the dashboard feeds): its socket and outbox, and the unsent bytes
- * it may have before it is closed as too slow (the limit, raised by what its snapshot or replay
- * queued at connect).
+ * A client of a broadcast feed (the dashboard feeds): its socket and outbox, the unsent bytes it
+ * may have before it is closed as too slow (the limit, raised by what its snapshot or replay
+ * queued at connect), and until when that raise holds.
  */
 export interface FeedClient {
   socket: WebSocket;
   out: Outbox;
   allowance: number;
+  graceUntil: number;
+}
+
+/**
+ * How long a feed client may take its snapshot or replay: past it, more unsent bytes than the
+ * limit close it like any slow client, so that a page that never reads does not keep its place
+ * among the feed's clients for good.
+ */
+export const BURST_GRACE_MS = 120_000;
+
+/** A feed client of `socket` connecting at `now`, allowed `burst` bytes beyond `limit` for a while. */
+export function createFeedClient(socket: WebSocket, limit: number, burst: number, now: number): FeedClient {
+  return { socket, out: createOutbox(socket), allowance: limit + burst, graceUntil: now + BURST_GRACE_MS };
 }
 
 /**
  * Whether a feed client keeps up: false when it has more unsent bytes (in Deno and in its
- * outbox) than its allowance; once it has caught up to `limit` its allowance returns to `limit`.
+ * outbox) than its allowance; once it has caught up to `limit`, or its grace is over, its
+ * allowance is `limit`.
  */
-export function keepsUp(client: FeedClient, limit: number): boolean {
+export function keepsUp(client: FeedClient, limit: number, now: number): boolean {
   const unsent = client.out.unsent();
-  if (unsent > client.allowance) return false;
-  if (unsent <= limit) client.allowance = limit;
-  return true;
+  if (unsent <= limit || now >= client.graceUntil) client.allowance = limit;
+  return unsent <= client.allowance;
 }
 
 /** Closes a feed client's socket and forgets what waits in its outbox. */

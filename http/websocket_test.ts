@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createAddressLimit, createOutbox, type FeedClient, keepsUp, utf8Length } from "./websocket.ts";
+import {
+  BURST_GRACE_MS,
+  createAddressLimit,
+  createFeedClient,
+  createOutbox,
+  keepsUp,
+  utf8Length,
+} from "./websocket.ts";
 
 /** The part of a WebSocket an outbox uses: what it was handed, and Deno's unsent bytes. */
 class FakeSocket extends EventTarget {
@@ -11,22 +18,24 @@ class FakeSocket extends EventTarget {
   }
 }
 
-Deno.test("keepsUp: a client over its allowance is too slow; caught up, its allowance returns to the limit", () => {
+Deno.test("keepsUp: a client over its allowance is too slow; caught up or past its grace, its allowance is the limit", () => {
   const socket = new FakeSocket();
-  const client: FeedClient = {
-    socket: socket as unknown as WebSocket,
-    out: createOutbox(socket as unknown as WebSocket),
-    allowance: 1000 + 5000, // limit + snapshot
-  };
+  const client = createFeedClient(socket as unknown as WebSocket, 1000, 5000, 0); // limit + snapshot
   socket.bufferedAmount = 5500; // the snapshot still going out: tolerated
-  assert.equal(keepsUp(client, 1000), true);
+  assert.equal(keepsUp(client, 1000, 1), true);
   assert.equal(client.allowance, 6000);
   socket.bufferedAmount = 800; // caught up
-  assert.equal(keepsUp(client, 1000), true);
+  assert.equal(keepsUp(client, 1000, 2), true);
   assert.equal(client.allowance, 1000);
   socket.bufferedAmount = 1001;
-  assert.equal(keepsUp(client, 1000), false);
+  assert.equal(keepsUp(client, 1000, 3), false);
+  // A client that has not taken its snapshot when its grace ends is too slow.
+  const stalled = createFeedClient(socket as unknown as WebSocket, 1000, 5000, 0);
+  socket.bufferedAmount = 5500;
+  assert.equal(keepsUp(stalled, 1000, BURST_GRACE_MS - 1), true);
+  assert.equal(keepsUp(stalled, 1000, BURST_GRACE_MS), false);
   client.out.clear();
+  stalled.out.clear();
 });
 
 Deno.test("outbox: a socket that does not read is handed frames only up to the high water; the rest go in order once it drains", async () => {

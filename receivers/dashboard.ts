@@ -10,7 +10,7 @@ import type { AppEnv } from "../http/app_env.ts";
 import { errorResponse } from "../http/errors.ts";
 import {
   createAddressLimit,
-  createOutbox,
+  createFeedClient,
   dropClient,
   type FeedClient,
   keepsUp,
@@ -254,8 +254,9 @@ export function createDashboardReceiver(
   }
 
   function broadcast(text: string, bytes: number): void {
+    const now = Date.now();
     for (const client of clients) {
-      if (!keepsUp(client, limit)) {
+      if (!keepsUp(client, limit, now)) {
         counters.clients_closed_slow++;
         drop(client, 1008, "client too slow: not reading");
         continue;
@@ -270,7 +271,7 @@ export function createDashboardReceiver(
       socket.close(1001, "server shutting down");
       return;
     }
-    const client: Client = { socket, out: createOutbox(socket), allowance: limit };
+    const client = createFeedClient(socket, limit, 0, Date.now());
     let sent = 0;
     for (const last of agents.values()) {
       for (const type of replayTypes) {

@@ -6,7 +6,7 @@
  * in parts through each client's outbox: a page that does not read holds about one part in Deno,
  * not a copy of the snapshot. A client that does not keep up is closed.
  */
-import { createOutbox, dropClient, type FeedClient, keepsUp, utf8Length } from "../http/websocket.ts";
+import { createFeedClient, dropClient, type FeedClient, keepsUp, utf8Length } from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
 import type { BlockEntry } from "./block_ring.ts";
 import type { NodeChange, NodeState, WebState } from "./state.ts";
@@ -232,7 +232,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         return;
       }
       const { frames, bytes } = snapshot();
-      const client: Client = { socket, out: createOutbox(socket), allowance: limit + bytes };
+      const client = createFeedClient(socket, limit, bytes, now());
       for (const frame of frames) if (!send(client, frame.text, frame.bytes)) return;
       if (socket.readyState === WebSocket.OPEN) clients.add(client);
       socket.addEventListener("close", () => clients.delete(client));
@@ -244,11 +244,18 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         state.discardChanges();
         return;
       }
+      // At every flush, changes or not: a page that does not read is closed once past its limit.
+      const at = now();
+      for (const client of [...clients]) {
+        if (keepsUp(client, limit, at)) continue;
+        counters.clients_closed_slow++;
+        drop(client, 1008, "client too slow: not reading");
+      }
       const changes = state.takeChanges();
       if (changes.nodes.length === 0 && changes.removed.length === 0 && changes.blocks.length === 0) return;
       const text = JSON.stringify({
         type: "update",
-        now: now(),
+        now: at,
         nodes: changes.nodes.map(changeView),
         removed: changes.removed,
         blocks: pageBlocks(changes.blocks),
@@ -257,14 +264,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         chain: chainView(state),
       });
       const bytes = utf8Length(text);
-      for (const client of [...clients]) {
-        if (!keepsUp(client, limit)) {
-          counters.clients_closed_slow++;
-          drop(client, 1008, "client too slow: not reading");
-          continue;
-        }
-        send(client, text, bytes);
-      }
+      for (const client of [...clients]) send(client, text, bytes);
     },
     close() {
       closed = true;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { OUTBOX_HIGH_WATER, utf8Length } from "../http/websocket.ts";
+import { BURST_GRACE_MS, OUTBOX_HIGH_WATER, utf8Length } from "../http/websocket.ts";
 import { createFeed, SNAPSHOT_PART_CHARS, snapshotFrames } from "./feed.ts";
 import { createWebState } from "./state.ts";
 
@@ -58,7 +58,7 @@ function information(agentId: string): Message {
   return { ...pending(agentId, 0), data: { type: "information", body: { name: agentId } } };
 }
 
-function setup(maxClients = 10, maxNodes = 100) {
+function setup(maxClients = 10, maxNodes = 100, clock = { now: 5000 }) {
   const state = createWebState({
     maxNodes,
     maxBlocks: 10,
@@ -69,7 +69,7 @@ function setup(maxClients = 10, maxNodes = 100) {
     maxClientBufferBytes: 1000,
     maxClients,
     settings: { flushIntervalMs: 500 },
-    now: () => 5000,
+    now: () => clock.now,
   });
   return { state, feed };
 }
@@ -234,5 +234,24 @@ Deno.test("pages connecting between flushes share one snapshot; one that does no
   assert.equal(feed.stats().snapshots_built, 2);
   const [snapshot] = late.sent as Array<{ nodes: Array<{ id: string; last: Record<string, unknown> }> }>;
   assert.deepEqual(snapshot!.nodes.find((n) => n.id === "node-1")!.last["pending"], { pending: 7 });
+  feed.close();
+});
+
+Deno.test("a page that has not taken its snapshot when its grace ends is closed at the next flush, with nothing to send", () => {
+  const clock = { now: 5000 };
+  const { state, feed } = setup(10, 10_000, clock);
+  for (let i = 0; i < 10_000; i++) state.apply(information(`node-${i}`));
+  const stalled = new FakeSocket();
+  stalled.reads = false;
+  const reader = new FakeSocket();
+  feed.open(stalled as unknown as WebSocket);
+  feed.open(reader as unknown as WebSocket);
+  feed.flush();
+  assert.equal(feed.stats().clients, 2);
+  clock.now += BURST_GRACE_MS;
+  feed.flush(); // no changes
+  assert.deepEqual(stalled.closedWith, [1008, "client too slow: not reading"]);
+  assert.equal(reader.closedWith, undefined);
+  assert.deepEqual(feed.stats().clients, 1);
   feed.close();
 });
