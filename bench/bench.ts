@@ -1888,6 +1888,8 @@ async function carryOver(results: Results): Promise<void> {
   } catch {
     return;
   }
+  // A run without Postgres-backed sections started no Postgres to ask: the carried ones name it.
+  results.machine.postgres ||= previous.machine.postgres;
   const carried: string[] = [];
   for (const section of SECTIONS) {
     if (results.options.only.includes(section) || previous[section] === undefined) continue;
