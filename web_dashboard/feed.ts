@@ -2,9 +2,11 @@
  * The browser feed of the web dashboard: a full snapshot when a page connects, then at most one
  * frame per flush interval with only the nodes that changed since the previous flush, and of
  * those only the reports that changed — built and serialized once for every client. The snapshot
- * is built at most once per flush interval, however many pages connect, and a long one goes out
- * in parts through each client's outbox: a page that does not read holds about one part in Deno,
- * not a copy of the snapshot. A client that does not keep up is closed.
+ * is built at most once per flush interval, however many pages connect, a few milliseconds at a
+ * time between turns of the event loop (at 20,000 nodes it is tens of MB: built in one go it held
+ * every agent's report for 150–200 ms), and a long one goes out in parts through each client's
+ * outbox: a page that does not read holds about one part in Deno, not a copy of the snapshot. A
+ * client that does not keep up is closed.
  */
 import { createFeedClient, dropClient, type FeedClient, keepsUp, utf8Length } from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
@@ -114,33 +116,20 @@ export function blockView<T>(block: BlockEntry, time: (ms: number) => T): Omit<B
  */
 export const SNAPSHOT_PART_CHARS = 256 * 1024;
 
-/** A snapshot's frames as they go out, and their UTF-8 size in all. */
-interface Snapshot {
-  frames: Array<{ text: string; bytes: number }>;
+/** A text frame and its UTF-8 size. */
+interface Frame {
+  text: string;
   bytes: number;
 }
 
-/** `text` as one frame, or a `parts` header and slices that never split a surrogate pair. */
-export function snapshotFrames(text: string, partChars = SNAPSHOT_PART_CHARS): Snapshot {
-  if (text.length <= partChars) {
-    const bytes = utf8Length(text);
-    return { frames: [{ text, bytes }], bytes };
-  }
-  const parts: Array<{ text: string; bytes: number }> = [];
-  let bytes = 0;
-  for (let start = 0; start < text.length;) {
-    let end = Math.min(text.length, start + partChars);
-    const last = text.charCodeAt(end - 1);
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-    const part = text.slice(start, end);
-    const size = utf8Length(part);
-    parts.push({ text: part, bytes: size });
-    bytes += size;
-    start = end;
-  }
-  const header = JSON.stringify({ type: "parts", count: parts.length });
-  return { frames: [{ text: header, bytes: header.length }, ...parts], bytes: bytes + header.length };
+/** A snapshot's frames as they go out, and their UTF-8 size in all. */
+interface Snapshot {
+  frames: Frame[];
+  bytes: number;
 }
+
+/** Wall time a snapshot build works before it lets the event loop run (ms). */
+export const BUILD_SLICE_MS = 5;
 
 export interface FeedOptions {
   /** Unsent bytes a client may have queued before it is closed as too slow. */
@@ -149,15 +138,23 @@ export interface FeedOptions {
   maxClients: number;
   /** Settings the page needs (flush interval, removal time, ring size). */
   settings: Record<string, number>;
+  /** Wall time a snapshot build works before it yields (default BUILD_SLICE_MS; 0: one node per turn). */
+  buildSliceMs?: number;
   now?: () => number;
 }
 
 /** The set of connected pages. */
 export interface Feed {
-  /** Whether another page may connect. */
+  /** Whether another page may connect (pages waiting for their snapshot count). */
   readonly full: boolean;
-  /** Sends the snapshot to a freshly opened socket and adds it to the flushes. */
+  /**
+   * Sends the snapshot to a freshly opened socket and adds it to the flushes: at once when this
+   * flush interval's snapshot is built, else once the build it joins (or starts) is done, followed
+   * by the updates flushed meanwhile.
+   */
   open(socket: WebSocket): void;
+  /** Resolves once no snapshot is being built. */
+  built(): Promise<void>;
   /**
    * Sends one frame with the state's changes since the last flush to every page (nothing when
    * there are none; without pages they are discarded), and lets the next page get a new snapshot.
@@ -167,6 +164,8 @@ export interface Feed {
   close(): void;
   stats(): {
     clients: number;
+    /** Pages waiting for the snapshot being built. */
+    clients_waiting: number;
     frames_sent: number;
     clients_closed_slow: number;
     snapshot_bytes: number;
@@ -177,18 +176,60 @@ export interface Feed {
 /** A feed client; its allowance starts at the limit plus its snapshot. */
 type Client = FeedClient;
 
+/**
+ * A snapshot being built: the pages waiting for it, and the update frames flushed since it
+ * started (they follow the snapshot, as some of its nodes were serialized before those changes).
+ */
+interface Build {
+  waiting: Set<WebSocket>;
+  updates: Frame[];
+  done: PromiseWithResolvers<void>;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Puts a snapshot's pieces (head, node texts, tail) into frames of about `partChars`, each
+ * piece whole, with their UTF-8 sizes counted as pieces come (a build adds them slice by slice).
+ */
+export function createFramer(partChars: number) {
+  const parts: Frame[] = [];
+  let text = "";
+  let bytes = 0;
+  return {
+    add(piece: string): void {
+      if (text.length > 0 && text.length + piece.length > partChars) {
+        parts.push({ text, bytes });
+        text = "";
+        bytes = 0;
+      }
+      text += piece;
+      bytes += utf8Length(piece);
+    },
+    /** One frame when it all fits, else a `parts` header and the parts. */
+    finish(): Snapshot {
+      if (parts.length === 0) return { frames: [{ text, bytes }], bytes };
+      parts.push({ text, bytes });
+      const header = JSON.stringify({ type: "parts", count: parts.length });
+      const total = parts.reduce((n, p) => n + p.bytes, header.length);
+      return { frames: [{ text: header, bytes: header.length }, ...parts], bytes: total };
+    },
+  };
+}
+
 /** Creates the feed over a dashboard state. */
 export function createFeed(state: WebState, options: FeedOptions): Feed {
   const now = options.now ?? Date.now;
   const limit = options.maxClientBufferBytes;
+  const sliceMs = options.buildSliceMs ?? BUILD_SLICE_MS;
   const clients = new Set<Client>();
   let closed = false;
   const counters = { frames_sent: 0, clients_closed_slow: 0, snapshot_bytes: 0, snapshots_built: 0 };
   /**
-   * The snapshot pages get until the next flush: a page that connects later gets the changes
-   * since it was built in that flush's update, like a page that connected when it was built.
+   * The snapshot pages get until the next flush, with the updates flushed while it was built: a
+   * page that connects later gets the changes since then in that flush's update, like the others.
    */
-  let cached: Snapshot | undefined;
+  let cached: { snapshot: Snapshot; updates: Frame[] } | undefined;
+  let building: Build | undefined;
 
   function drop(client: Client, code: number, reason: string): void {
     clients.delete(client);
@@ -204,43 +245,88 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
     return true;
   }
 
-  function snapshot(): Snapshot {
-    if (cached !== undefined) return cached;
-    const nodes = [];
-    for (const node of state.nodes()) nodes.push(pageView(node));
-    cached = snapshotFrames(JSON.stringify({
-      type: "snapshot",
-      now: now(),
-      settings: options.settings,
-      nodes,
-      blocks: pageBlocks(state.blocks(PAGE_BLOCKS)),
-      propagation: state.propagation(),
-      chain: chainView(state),
-    }));
-    counters.snapshot_bytes = cached.bytes;
+  /** Hands a page its snapshot and the updates since, then adds it to the flushes. */
+  function deliver(socket: WebSocket, { snapshot, updates }: NonNullable<typeof cached>): void {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    const burst = updates.reduce((n, u) => n + u.bytes, snapshot.bytes);
+    const client = createFeedClient(socket, limit, burst, now());
+    for (const frame of [...snapshot.frames, ...updates]) if (!send(client, frame.text, frame.bytes)) return;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    clients.add(client);
+    socket.addEventListener("close", () => clients.delete(client));
+    socket.addEventListener("error", () => clients.delete(client));
+  }
+
+  /**
+   * Builds the snapshot BUILD_SLICE_MS at a time: the nodes known when it starts, each serialized
+   * (and put in its part) as it is when its turn comes (a node removed meanwhile goes in, and its
+   * removal follows in an update); blocks, histogram and chain at the end. The text is what one
+   * JSON.stringify of the snapshot object would make. A small one is done within `open`.
+   */
+  function build(): Build {
+    const job: Build = { waiting: new Set(), updates: [], done: Promise.withResolvers<void>() };
+    building = job;
+    const nodes = [...state.nodes()];
+    const framer = createFramer(SNAPSHOT_PART_CHARS);
+    const head = JSON.stringify({ type: "snapshot", now: now(), settings: options.settings });
+    framer.add(`${head.slice(0, -1)},"nodes":[`);
+    let next = 0;
+    const step = () => {
+      job.timer = undefined;
+      const started = performance.now();
+      while (next < nodes.length) {
+        const text = JSON.stringify(pageView(nodes[next]!));
+        framer.add(next++ === 0 ? text : `,${text}`);
+        if (performance.now() - started >= sliceMs) break;
+      }
+      if (next < nodes.length) {
+        job.timer = setTimeout(step, 0);
+        return;
+      }
+      const tail = JSON.stringify({
+        blocks: pageBlocks(state.blocks(PAGE_BLOCKS)),
+        propagation: state.propagation(),
+        chain: chainView(state),
+      });
+      framer.add(`],${tail.slice(1)}`);
+      finish(job, framer.finish());
+    };
+    step();
+    return job;
+  }
+
+  function finish(job: Build, snapshot: Snapshot): void {
+    counters.snapshot_bytes = snapshot.bytes;
     counters.snapshots_built++;
-    return cached;
+    building = undefined;
+    cached = { snapshot, updates: job.updates };
+    for (const socket of job.waiting) deliver(socket, cached);
+    job.done.resolve();
   }
 
   return {
     get full() {
-      return closed || clients.size >= options.maxClients;
+      return closed || clients.size + (building?.waiting.size ?? 0) >= options.maxClients;
     },
     open(socket) {
       if (closed) {
         socket.close(1001, "server shutting down");
         return;
       }
-      const { frames, bytes } = snapshot();
-      const client = createFeedClient(socket, limit, bytes, now());
-      for (const frame of frames) if (!send(client, frame.text, frame.bytes)) return;
-      if (socket.readyState === WebSocket.OPEN) clients.add(client);
-      socket.addEventListener("close", () => clients.delete(client));
-      socket.addEventListener("error", () => clients.delete(client));
+      if (cached !== undefined) return deliver(socket, cached);
+      const job = building ?? build();
+      if (job !== building) return deliver(socket, cached!); // built within this call
+      job.waiting.add(socket);
+      const leave = () => job.waiting.delete(socket);
+      socket.addEventListener("close", leave);
+      socket.addEventListener("error", leave);
+    },
+    built() {
+      return building?.done.promise ?? Promise.resolve();
     },
     flush() {
       cached = undefined;
-      if (clients.size === 0) {
+      if (clients.size === 0 && building === undefined) {
         state.discardChanges();
         return;
       }
@@ -264,14 +350,21 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         chain: chainView(state),
       });
       const bytes = utf8Length(text);
+      building?.updates.push({ text, bytes });
       for (const client of [...clients]) send(client, text, bytes);
     },
     close() {
       closed = true;
+      if (building !== undefined) {
+        clearTimeout(building.timer);
+        for (const socket of building.waiting) socket.close(1001, "server shutting down");
+        building.done.resolve();
+        building = undefined;
+      }
       for (const client of [...clients]) drop(client, 1001, "server shutting down");
     },
     stats() {
-      return { clients: clients.size, ...counters };
+      return { clients: clients.size, clients_waiting: building?.waiting.size ?? 0, ...counters };
     },
   };
 }

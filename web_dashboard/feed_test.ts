@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
 import { BURST_GRACE_MS, OUTBOX_HIGH_WATER, utf8Length } from "../http/websocket.ts";
-import { createFeed, SNAPSHOT_PART_CHARS, snapshotFrames } from "./feed.ts";
+import { createFeed, createFramer, SNAPSHOT_PART_CHARS } from "./feed.ts";
 import { createWebState } from "./state.ts";
 
 /** The frames a page makes of what it was sent: a `parts` header's parts joined, then parsed. */
@@ -58,7 +58,7 @@ function information(agentId: string): Message {
   return { ...pending(agentId, 0), data: { type: "information", body: { name: agentId } } };
 }
 
-function setup(maxClients = 10, maxNodes = 100, clock = { now: 5000 }) {
+function setup(maxClients = 10, maxNodes = 100, clock = { now: 5000 }, buildSliceMs?: number) {
   const state = createWebState({
     maxNodes,
     maxBlocks: 10,
@@ -69,6 +69,7 @@ function setup(maxClients = 10, maxNodes = 100, clock = { now: 5000 }) {
     maxClientBufferBytes: 1000,
     maxClients,
     settings: { flushIntervalMs: 500 },
+    buildSliceMs,
     now: () => clock.now,
   });
   return { state, feed };
@@ -183,26 +184,35 @@ Deno.test("pages get a node's block as its number only (the block itself once, i
   assert.equal(state.node("b")!.last.block!["hash"], "0x7");
 });
 
-Deno.test("a long snapshot goes out as parts that join back to it, never splitting a surrogate pair", () => {
-  const text = JSON.stringify({ type: "snapshot", names: Array.from({ length: 400 }, (_, i) => `😀${i}é`) });
-  for (const partChars of [7, 8, 100, text.length - 1]) {
-    const { frames, bytes } = snapshotFrames(text, partChars);
+Deno.test("a long snapshot goes out as parts of whole pieces that join back to it", () => {
+  const pieces = Array.from({ length: 400 }, (_, i) => JSON.stringify(`😀${i}é`));
+  const text = `[${pieces.join(",")}]`;
+  for (const partChars of [7, 100, 1000, text.length - 1]) {
+    const framer = createFramer(partChars);
+    framer.add("[");
+    pieces.forEach((piece, i) => framer.add(i === 0 ? piece : `,${piece}`));
+    framer.add("]");
+    const { frames, bytes } = framer.finish();
     const header = JSON.parse(frames[0]!.text);
     assert.equal(header.type, "parts");
     assert.equal(header.count, frames.length - 1);
     const parts = frames.slice(1).map((f) => f.text);
     assert.equal(parts.join(""), text);
     for (const part of parts) {
-      assert.ok(part.length <= partChars);
+      // A piece longer than a part is a part of its own, never cut.
+      assert.ok(part.length <= Math.max(partChars, 1 + pieces[0]!.length + 4), `${part.length} chars`);
       assert.equal(part.isWellFormed(), true, "a part splits a surrogate pair");
     }
+    for (const frame of frames) assert.equal(frame.bytes, utf8Length(frame.text));
     assert.equal(bytes, frames.reduce((n, f) => n + utf8Length(f.text), 0));
     assert.deepEqual(pageFrames(frames.map((f) => f.text)), [JSON.parse(text)]);
   }
-  assert.deepEqual(snapshotFrames(text, text.length).frames.map((f) => f.text), [text]);
+  const whole = createFramer(text.length);
+  whole.add(text);
+  assert.deepEqual(whole.finish().frames.map((f) => f.text), [text]);
 });
 
-Deno.test("pages connecting between flushes share one snapshot; one that does not read holds about the high water, not the snapshot", () => {
+Deno.test("pages connecting between flushes share one snapshot; one that does not read holds about the high water, not the snapshot", async () => {
   const { state, feed } = setup(1000, 10_000);
   // A snapshot of several parts.
   for (let i = 0; i < 10_000; i++) state.apply(information(`node-${i}`));
@@ -213,6 +223,7 @@ Deno.test("pages connecting between flushes share one snapshot; one that does no
     return socket;
   });
   for (const socket of [...readers, ...idle]) feed.open(socket as unknown as WebSocket);
+  await feed.built();
   const { snapshot_bytes, snapshots_built } = feed.stats();
   assert.equal(snapshots_built, 1);
   // Handed to Deno at most: below the high water, then one part (ASCII here: a byte per character).
@@ -231,13 +242,14 @@ Deno.test("pages connecting between flushes share one snapshot; one that does no
   feed.flush();
   const late = new FakeSocket();
   feed.open(late as unknown as WebSocket);
+  await feed.built();
   assert.equal(feed.stats().snapshots_built, 2);
   const [snapshot] = late.sent as Array<{ nodes: Array<{ id: string; last: Record<string, unknown> }> }>;
   assert.deepEqual(snapshot!.nodes.find((n) => n.id === "node-1")!.last["pending"], { pending: 7 });
   feed.close();
 });
 
-Deno.test("a page that has not taken its snapshot when its grace ends is closed at the next flush, with nothing to send", () => {
+Deno.test("a page that has not taken its snapshot when its grace ends is closed at the next flush, with nothing to send", async () => {
   const clock = { now: 5000 };
   const { state, feed } = setup(10, 10_000, clock);
   for (let i = 0; i < 10_000; i++) state.apply(information(`node-${i}`));
@@ -246,6 +258,7 @@ Deno.test("a page that has not taken its snapshot when its grace ends is closed 
   const reader = new FakeSocket();
   feed.open(stalled as unknown as WebSocket);
   feed.open(reader as unknown as WebSocket);
+  await feed.built();
   feed.flush();
   assert.equal(feed.stats().clients, 2);
   clock.now += BURST_GRACE_MS;
@@ -254,4 +267,59 @@ Deno.test("a page that has not taken its snapshot when its grace ends is closed 
   assert.equal(reader.closedWith, undefined);
   assert.deepEqual(feed.stats().clients, 1);
   feed.close();
+});
+
+Deno.test("a snapshot is built a slice at a time: pages joining the build get it with the updates flushed meanwhile", async () => {
+  const { state, feed } = setup(10, 1000, { now: 5000 }, 0); // one node per turn of the event loop
+  for (let i = 0; i < 50; i++) state.apply(information(`node-${i}`));
+  state.apply(pending("node-0", 1));
+  feed.flush(); // no page: discarded
+  const first = new FakeSocket();
+  feed.open(first as unknown as WebSocket);
+  assert.equal(first.texts.length, 0, "sent before the build was done");
+  assert.equal(feed.stats().clients_waiting, 1);
+  // The event loop runs between slices: reports come in and flushes go out meanwhile.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  state.apply(pending("node-49", 9)); // perhaps serialized already
+  state.apply(information("node-new")); // not among the nodes the build serializes
+  feed.flush();
+  const second = new FakeSocket();
+  feed.open(second as unknown as WebSocket);
+  const quitter = new FakeSocket();
+  feed.open(quitter as unknown as WebSocket);
+  quitter.close(1000, "bye");
+  assert.equal(feed.stats().clients_waiting, 2);
+  await feed.built();
+  assert.equal(feed.stats().snapshots_built, 1);
+  assert.equal(feed.stats().clients, 2);
+  assert.equal(quitter.texts.length, 0);
+  for (const page of [first, second]) {
+    const [snapshot, update, ...more] = page.sent as Array<Record<string, unknown>>;
+    assert.equal(snapshot!.type, "snapshot");
+    assert.equal((snapshot!.nodes as unknown[]).length, 50);
+    assert.equal(update!.type, "update");
+    const nodes = update!.nodes as Array<{ id: string; full: boolean; last: Record<string, unknown> }>;
+    assert.deepEqual(nodes.find((n) => n.id === "node-49")!.last["pending"], { pending: 9 });
+    assert.equal(nodes.find((n) => n.id === "node-new")!.full, true);
+    assert.deepEqual(more, []);
+  }
+  // Until the next flush, a page gets that snapshot and its updates at once.
+  const third = new FakeSocket();
+  feed.open(third as unknown as WebSocket);
+  assert.deepEqual(third.texts, first.texts);
+  feed.close();
+});
+
+Deno.test("closing the feed mid-build closes the pages waiting for the snapshot", async () => {
+  const { state, feed } = setup(10, 100, { now: 5000 }, 0);
+  for (let i = 0; i < 20; i++) state.apply(information(`node-${i}`));
+  const page = new FakeSocket();
+  feed.open(page as unknown as WebSocket);
+  assert.equal(feed.full, false);
+  feed.close();
+  await feed.built();
+  assert.deepEqual(page.closedWith, [1001, "server shutting down"]);
+  assert.equal(page.texts.length, 0);
+  await new Promise((resolve) => setTimeout(resolve, 5)); // no slice runs after close
+  assert.equal(feed.stats().snapshots_built, 0);
 });
