@@ -266,6 +266,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       runners.push(createReceiverRunner(runtime.wrapReceiver(receiver), {
         spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
         lingerMs: receiver.durable ? 20 : 0,
+        maxBatch: receiver.maxBatch,
         maxQueue: receiver.durable ? config.queue.maxItems : config.queue.maxLiveItems,
         holdWhile: ingress,
         maxHoldMs: config.queue.maxBurstHoldMs,

@@ -609,7 +609,11 @@ async function benchPostgres(o: BenchOptions, work: string, pgUrl: string): Prom
       postgres: () => Promise.resolve(sql),
     });
     // As service.ts builds it: batches of up to 500, 20 ms linger for durable receivers.
-    const runner = createReceiverRunner(receiver, { spillDir: `${work}/pg-receiver/spill`, lingerMs: 20 });
+    const runner = createReceiverRunner(receiver, {
+      spillDir: `${work}/pg-receiver/spill`,
+      lingerMs: 20,
+      maxBatch: receiver.maxBatch,
+    });
     await runner.start();
     const raw =
       (insert: (batch: ReturnType<typeof ethStatsRow>[]) => Promise<unknown>) => async (seconds: number) => {

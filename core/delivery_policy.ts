@@ -7,7 +7,16 @@
  *
  * Hold: while a burst of frames comes in, delivery waits (see `shouldHold`).
  */
+import { setImmediate } from "node:timers";
 import type { QueueItem } from "./queue_item.ts";
+
+/**
+ * Resolves after the current turn of the event loop, its I/O callbacks included (`setImmediate`:
+ * not a timer, whose idle-loop wake-up costs tens of µs).
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Sleeps `ms`, or less if `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {

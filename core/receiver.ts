@@ -19,6 +19,12 @@ export interface Receiver {
    * feed) drop the oldest when their queue is full, counted.
    */
   readonly durable: boolean;
+  /**
+   * Most messages per `receive` call (default 500, the runner's). A Postgres receiver asks for
+   * fewer: the client serializes a batch's parameters in one go on the event loop, and every
+   * request waits for that.
+   */
+  readonly maxBatch?: number;
   init?(): Promise<void>;
   /**
    * Whether the receiver stores this message at all (e.g. only `statistics`). Applied when a

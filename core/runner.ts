@@ -21,7 +21,7 @@
  * (delivery_policy.ts). What stays here is the loop, the overflow choice and the replay order.
  */
 import { setImmediate } from "node:timers";
-import { createRetry, shouldHold, sleep } from "./delivery_policy.ts";
+import { createRetry, nextTurn, shouldHold, sleep } from "./delivery_policy.ts";
 import type { Message } from "./message.ts";
 import { createItemQueue } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
@@ -132,11 +132,6 @@ export interface ReceiverRunner {
    */
   drain(timeoutMs: number): Promise<void>;
   stats(): RunnerStats;
-}
-
-/** Resolves after the current turn of the event loop, its I/O callbacks included. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** How often a held loop looks again whether the burst is over. */

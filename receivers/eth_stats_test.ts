@@ -232,6 +232,34 @@ Deno.test("eth_stats receiver", async (t) => {
       }
     });
 
+    await t.step(
+      "a large batch is turned into rows a slice at a time: the event loop runs in between",
+      async () => {
+        const receiver = await build(server.sql);
+        await receiver.init!();
+        const id = agent();
+        let read = 0;
+        const batch = Array.from({ length: 5000 }, (_, i) => {
+          const m = statistics(id, { ...syncedStats(), peers: i }, { receivedAt: RECEIVED_AT + i });
+          const data = m.data;
+          return Object.defineProperty(m, "data", {
+            get: () => (read++, data),
+          });
+        });
+        const written = receiver.receive(batch);
+        const readBeforeReturning = read;
+        const ticked = new Promise<number>((resolve) => setTimeout(() => resolve(read), 0));
+        await written;
+        assert.ok(
+          readBeforeReturning < read,
+          `${readBeforeReturning} of ${read} reads before receive returned`,
+        );
+        assert.ok(await ticked < read, "a timer ran only once every row was made");
+        assert.equal(await countOf(server.sql, id), 5000);
+        assert.equal(receiver.maxBatch, 200);
+      },
+    );
+
     await t.step("a batch of 1000 messages is written with one INSERT statement", async () => {
       const statements: string[] = [];
       const observed = postgres(server.url, {
