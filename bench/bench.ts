@@ -608,7 +608,7 @@ async function benchPostgres(o: BenchOptions, work: string, pgUrl: string): Prom
       dataDir: `${work}/pg-receiver`,
       postgres: () => Promise.resolve(sql),
     });
-    // As service.ts builds it: batches of up to 500, 20 ms linger for durable receivers.
+    // As service.ts builds it: batches of up to its maxBatch (200), 20 ms linger for durable receivers.
     const runner = createReceiverRunner(receiver, {
       spillDir: `${work}/pg-receiver/spill`,
       lingerMs: 20,
@@ -1577,7 +1577,7 @@ function renderMarkdown(r: Results, plots: string[]): string {
       "Raw (the reference): postgres.js `sql`insert into eth_stats ${sql(rows)}`` — a multi-row VALUES list — in batches " +
         "of 500 on one connection. Raw unnest: the receiver's statement written by hand, `insert … select * from " +
         "unnest($1::timestamp[], …)` with one array per column, same batches. Receiver: the `eth_stats` receiver behind its " +
-        "runner as service.ts builds it (batches ≤ 500, 20 ms linger; validation, row mapping, the unique `msg_id`), fed " +
+        "runner as service.ts builds it (batches ≤ 200, 20 ms linger; validation, row mapping, the unique `msg_id`), fed " +
         "to keep its queue at ~5,000. All write into the same table, interleaved; who goes first rotates per round, as " +
         "the table and its index grow during the runs. CPU/row is the bench process's CPU (it builds the rows or " +
         "messages too) per row written: the client-side cost of each way of writing.",
