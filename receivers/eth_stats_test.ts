@@ -4,6 +4,8 @@ import type { Message } from "../core/message.ts";
 import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
+import { arrayLiteral } from "./stats_table.ts";
+import { arraySerializer } from "../vendor/postgres/src/types.js";
 import type { Receiver } from "../core/receiver.ts";
 
 const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
@@ -462,4 +464,11 @@ Deno.test("eth_stats receiver", async (t) => {
   } finally {
     await server.close();
   }
+});
+
+Deno.test("a column's array literal is the text postgres.js makes of the same array", () => {
+  const values = ['a"b', "c\\d", "{e,f}", "NULL", "", " x ", 'h\\"i', "😀", "2024-01-02T03:04:05.678Z"];
+  const rows = [...values, 1, 0, -2.5, 20_000_000_000, true, false, null].map((value) => ({ v: value }));
+  const viaPostgresJs = arraySerializer(rows.map((r) => r.v), undefined, { transform: {} }, 1009);
+  assert.equal(arrayLiteral(rows, "v"), viaPostgresJs);
 });
