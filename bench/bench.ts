@@ -105,8 +105,9 @@ function parseArgs(args: string[]): BenchOptions {
     fanoutClients: num("fanout-clients", 1000, 1000),
     agents: num("agents", 10_000, 300),
     agentsDurationS: num("agents-duration", 120, 10),
-    // 4,000 is 80 % of 5,000: the capacity ratio of issue 21 is read at that grain.
-    agentsSweep: list("agents-sweep", [1000, 2500, 4000, 5000], []),
+    // 4,000 is 80 % of 5,000 and 8,000 of the 10,000 target: the capacity ratio of issue 21 is read
+    // at that grain.
+    agentsSweep: list("agents-sweep", [1000, 2500, 4000, 5000, 8000], []),
     sweepDurationS: num("sweep-duration", 30, 10),
     ethstatsNodes: num("ethstats-nodes", 10_000, 300),
     ethstatsDurationS: num("ethstats-duration", 120, 12),
@@ -2018,7 +2019,7 @@ const HELP = `deno task bench [options] — measurements side by side; writes BE
   --fanout-clients N        dashboard websocket clients (1000)
   --agents N                the target's agent count (10000; quick 300)
   --agents-duration S       its measured seconds (120; quick 10)
-  --agents-sweep a,b,c      smaller agent counts first (1000,2500,4000,5000; quick none)
+  --agents-sweep a,b,c      smaller agent counts first (1000,2500,4000,5000,8000; quick none)
   --sweep-duration S        their measured seconds (30)
   --ethstats-nodes N        the target's ethstats node count (10000; quick 300)
   --ethstats-duration S     its measured seconds (120; quick 12)
