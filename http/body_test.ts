@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { decodeBytes, encodingOf, jsonTooDeep, MAX_DEPTH, msgpackTooDeep } from "./body.ts";
+import {
+  decodeBytes,
+  decodeUtf8,
+  encodingOf,
+  jsonTooDeep,
+  MAX_DEPTH,
+  msgpackTooDeep,
+  PARSE_FIRST_CHARS,
+  parseJson,
+  TOO_DEEP,
+} from "./body.ts";
 import { AppError } from "./errors.ts";
 
 /** The reference: whether a decoded value nests deeper than `max` arrays/objects. */
@@ -43,16 +53,18 @@ Deno.test("msgpack values become JSON-compatible: timestamps as ISO strings, 64-
   assert.equal(value.big, 2 ** 40);
 });
 
+/** The status and code of the AppError `fn` throws; null when it throws none. */
+function code(fn: () => unknown): [number, string] | null {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof AppError);
+    return [err.status, err.code];
+  }
+  return null;
+}
+
 Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes 400", () => {
-  const code = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (err) {
-      assert.ok(err instanceof AppError);
-      return [err.status, err.code];
-    }
-    return null;
-  };
   assert.deepEqual(code(() => decodeBytes(encode({ blob: new Uint8Array([1, 2]) }), "msgpack")), [
     422,
     "invalid_body",
@@ -69,7 +81,12 @@ Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes
   assert.deepEqual(decodeBytes(new Uint8Array(0), "json"), {});
 });
 
-Deno.test("jsonTooDeep on the bytes and on the text agrees with tooDeep on the parsed value", () => {
+Deno.test("jsonTooDeep and parseJson, parsing first or scanning first, agree with tooDeep on the parsed value", () => {
+  const verdicts = (text: string, max = MAX_DEPTH) => {
+    const parsedFirst = parseJson(text, max) === TOO_DEEP;
+    const scannedFirst = parseJson(text, max, 0) === TOO_DEEP;
+    return [jsonTooDeep(text, max), parsedFirst, scannedFirst];
+  };
   const nest = (levels: number, inner: unknown, asObject: boolean): unknown => {
     let v = inner;
     for (let i = 0; i < levels; i++) v = asObject ? { k: v, s: '}]\\"[{' } : [v, '"[', "\\"];
@@ -80,22 +97,42 @@ Deno.test("jsonTooDeep on the bytes and on the text agrees with tooDeep on the p
     for (const asObject of [false, true]) {
       for (const inner of [1, "[[[{", [], {}, '\\\\"{']) {
         const value = nest(levels, inner, asObject);
-        const text = JSON.stringify(value);
-        const bytes = new TextEncoder().encode(text);
-        assert.equal(jsonTooDeep(bytes), tooDeep(value), `levels ${levels}, ${JSON.stringify(inner)}`);
-        assert.equal(jsonTooDeep(text), tooDeep(value), `text, levels ${levels}, ${JSON.stringify(inner)}`);
+        const expected = tooDeep(value);
+        assert.deepEqual(
+          verdicts(JSON.stringify(value)),
+          [expected, expected, expected],
+          `levels ${levels}, ${JSON.stringify(inner)}`,
+        );
       }
     }
   }
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), (value, max) => {
-      const text = JSON.stringify(value);
       const expected = tooDeep(value, max);
-      return jsonTooDeep(new TextEncoder().encode(text), max) === expected &&
-        jsonTooDeep(text, max) === expected;
+      return verdicts(JSON.stringify(value), max).every((v) => v === expected);
     }),
     { numRuns: 2000 },
   );
+  // parseJson gives the value back when it is not too deep.
+  assert.deepEqual(parseJson('{"a":[1,{"b":null}]}'), { a: [1, { b: null }] });
+  assert.deepEqual(parseJson('{"a":[1,{"b":null}]}', MAX_DEPTH, 0), { a: [1, { b: null }] });
+});
+
+Deno.test("a JSON body just under the parse-first size, nested as deep as it can be, is 422 too_deep", () => {
+  const levels = Math.floor((PARSE_FIRST_CHARS - 1) / 2);
+  const text = "[".repeat(levels) + "1" + "]".repeat(levels);
+  assert.ok(text.length <= PARSE_FIRST_CHARS);
+  assert.deepEqual(code(() => decodeBytes(new TextEncoder().encode(text), "json")), [422, "too_deep"]);
+});
+
+Deno.test("decodeUtf8 refuses invalid UTF-8 and keeps a real U+FFFD", () => {
+  const enc = new TextEncoder();
+  assert.equal(decodeUtf8(enc.encode('{"a":"\uFFFD é"}')), '{"a":"\uFFFD é"}');
+  assert.equal(decodeUtf8(enc.encode("\uFEFF{}")), "{}"); // a BOM is dropped, as before
+  for (const bad of [[0x7b, 0xff, 0x7d], [0x22, 0xc3], [0xed, 0xa0, 0x80], [0xef, 0xbf, 0xbd, 0x80]]) {
+    assert.throws(() => decodeUtf8(new Uint8Array(bad)), TypeError, JSON.stringify(bad));
+    assert.deepEqual(code(() => decodeBytes(new Uint8Array(bad), "json")), [400, "malformed_body"]);
+  }
 });
 
 Deno.test("msgpackTooDeep on the bytes agrees with tooDeep on the decoded value, for every msgpack type", () => {

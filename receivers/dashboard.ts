@@ -218,13 +218,14 @@ export function createDashboardReceiver(
       }
     }
     agents.set(agentId, last);
-    unkeep(last, type);
+    replayBytes -= last.get(type)?.bytes ?? 0;
     if (frame.bytes > options.maxReplayFrameBytes) {
       // Not kept; nor is the older report of this type, which would replay as the latest.
+      last.delete(type);
       counters.replay_skipped_large++;
       return;
     }
-    last.set(type, frame);
+    last.set(type, frame); // in place of the older one: one map operation
     replayBytes += frame.bytes;
     while (replayBytes > options.maxReplayBytes && agents.size > 1) {
       const oldest = agents.keys().next().value!;

@@ -16,7 +16,7 @@
  * an emit (primus-spark-latency's `{"_latency": N}`) are recognised, not malformed.
  */
 import { z } from "zod";
-import { jsonTooDeep, MAX_DEPTH } from "../../http/body.ts";
+import { MAX_DEPTH, parseJson, TOO_DEEP } from "../../http/body.ts";
 import { agentIdSchema } from "../../core/message.ts";
 import { canonicalBlock } from "./canonical.ts";
 
@@ -34,18 +34,17 @@ const PRIMUS_PING = "primus::ping::";
 
 /** Reads one text frame (geth ends its frames with a newline; JSON.parse allows it). */
 export function decodeFrame(text: string): Frame {
-  // The depth is checked on the text, before a deep value is built.
-  if (jsonTooDeep(text)) {
-    return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
-  }
   let frame: unknown;
   try {
-    frame = JSON.parse(text);
+    frame = parseJson(text);
   } catch {
     // Primus' JSON parser quotes its control strings; an unquoted one is still understood.
     if (text.startsWith(PRIMUS_PING)) return { kind: "ping", reply: JSON.stringify(pong(text.trimEnd())) };
     if (text.startsWith(PRIMUS)) return { kind: "control" };
     return { kind: "unusable", message: "frames must be JSON" };
+  }
+  if (frame === TOO_DEEP) {
+    return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
   }
   if (typeof frame === "string") {
     if (frame.startsWith(PRIMUS_PING)) return { kind: "ping", reply: JSON.stringify(pong(frame)) };
