@@ -140,11 +140,21 @@ function valueTooDeep(value: unknown, max: number): boolean {
   const stack: object[] = [value];
   const depths: number[] = [1];
   while (stack.length > 0) {
-    const node = stack.pop() as Record<string, unknown>;
+    const node = stack.pop()!;
     const depth = depths.pop()!;
-    // for…in walks an array's indices too (as strings); JSON.parse makes no holes or prototypes.
-    for (const key in node) {
-      const child = node[key];
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child === null || typeof child !== "object") continue;
+        if (depth >= max) return true;
+        stack.push(child);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    const record = node as Record<string, unknown>;
+    for (const key in record) {
+      const child = record[key];
       if (child === null || typeof child !== "object") continue;
       if (depth >= max) return true;
       stack.push(child);
