@@ -14,7 +14,6 @@
  * deno task bench --agents 10000 --agents-duration 120 --ethstats-nodes 10000
  * ```
  */
-import { encode } from "@msgpack/msgpack";
 import process from "node:process";
 import postgres from "postgres";
 import { createReceiverRunner } from "../core/runner.ts";
@@ -23,7 +22,7 @@ import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import { ethStatsReceiverType } from "../receivers/eth_stats.ts";
 import { formatMs } from "./histogram.ts";
-import { buildRequest } from "./http_client.ts";
+import { createTokens, protocolRequests, STATISTICS } from "./agent_requests.ts";
 import {
   BENCH_ADMIN,
   BENCH_WS_SECRET,
@@ -195,61 +194,6 @@ async function measureBackground(seconds: number): Promise<number> {
 // Helpers against a running service
 
 const adminHeader = "Basic " + btoa(`${BENCH_ADMIN.name}:${BENCH_ADMIN.password}`);
-
-/** Creates `n` agent users and returns a session token for each. */
-async function createTokens(base: string, n: number, prefix: string): Promise<string[]> {
-  const tokens: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const name = `${prefix}${i}`;
-    const password = `password-${name}`;
-    const created = await fetch(`${base}/user`, {
-      method: "POST",
-      headers: { authorization: adminHeader, "content-type": "application/json" },
-      body: JSON.stringify({ "user-name": name, password }),
-    });
-    await created.body?.cancel();
-    if (created.status !== 200) throw new Error(`POST /user: ${created.status}`);
-    const session = await fetch(`${base}/session`, {
-      method: "POST",
-      headers: { authorization: "Basic " + btoa(`${name}:${password}`) },
-    });
-    if (session.status !== 200) throw new Error(`POST /session: ${session.status}`);
-    tokens.push((await session.json()).token);
-  }
-  return tokens;
-}
-
-const STATISTICS = {
-  type: "statistics",
-  body: {
-    active: true,
-    mining: false,
-    hashrate: 0,
-    peers: 12,
-    gasPrice: 1_000_000_000,
-    syncing: false,
-    uptime: 100,
-  },
-};
-
-/** Raw requests for wrk: `agents` agent ids over the tokens. */
-function protocolRequests(
-  host: string,
-  tokens: string[],
-  path: "/data" | "/ping",
-  encoding: "json" | "msgpack",
-  agents = 100,
-): Uint8Array[] {
-  return Array.from({ length: agents }, (_, i) => {
-    const body = path === "/data"
-      ? { id: `wrk-agent-${i}`, type: "ethereum_metrics", data: STATISTICS }
-      : { id: `wrk-agent-${i}` };
-    return buildRequest("POST", path, host, {
-      authorization: `Bearer ${tokens[i % tokens.length]}`,
-      "content-type": encoding === "json" ? "application/json" : "application/msgpack",
-    }, encoding === "json" ? JSON.stringify(body) : encode(body));
-  });
-}
 
 /** A bare baseline server (`bare_server.ts --mode <mode>`) on a free port, once it listens. */
 async function startBareServer(

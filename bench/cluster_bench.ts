@@ -14,6 +14,7 @@ import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
 import { childrenOf } from "../tasks/process.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
+import { createTokens, protocolRequests } from "./agent_requests.ts";
 import { freePort, procStat } from "./process.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
@@ -28,46 +29,9 @@ const RECEIVERS = [
   { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
   { id: "system_stats", type: "system_stats", subscribe: ["system_metrics"] },
 ];
-const STATISTICS = {
-  type: "statistics",
-  body: {
-    active: true,
-    mining: false,
-    hashrate: 0,
-    peers: 12,
-    gasPrice: 1000000000,
-    syncing: false,
-    uptime: 100,
-  },
-};
-
+/** A session token of a new agent user of the service at `base`. */
 async function session(base: string): Promise<string> {
-  const user = "b" + crypto.randomUUID().slice(0, 8);
-  const auth = "Basic " + btoa(`${ADMIN.name}:${ADMIN.password}`);
-  const created = await fetch(`${base}/user`, {
-    method: "POST",
-    headers: { authorization: auth, "content-type": "application/json" },
-    body: JSON.stringify({ "user-name": user, password: "bench-agent-password" }),
-  });
-  if (created.status !== 200) throw new Error(`create user: ${created.status}`);
-  await created.body?.cancel();
-  const res = await fetch(`${base}/session`, {
-    method: "POST",
-    headers: { authorization: "Basic " + btoa(`${user}:bench-agent-password`) },
-  });
-  return (await res.json()).token;
-}
-
-/** Raw `POST /data` requests (statistics of 100 agents) for wrk. */
-function requests(hostPort: string, token: string): Uint8Array[] {
-  const enc = new TextEncoder();
-  return Array.from({ length: 100 }, (_, i) => {
-    const body = JSON.stringify({ id: `bench-${i}`, type: "ethereum_metrics", data: STATISTICS });
-    return enc.encode(
-      `POST /data HTTP/1.1\r\nHost: ${hostPort}\r\ncontent-type: application/json\r\n` +
-        `authorization: Bearer ${token}\r\ncontent-length: ${enc.encode(body).byteLength}\r\n\r\n${body}`,
-    );
-  });
+  return (await createTokens(base, 1, "b" + crypto.randomUUID().slice(0, 8), ADMIN))[0]!;
 }
 
 /** Processes by kind, whose CPU a run is charged with. */
@@ -97,10 +61,22 @@ async function measure(
   const { durationS, work: workDir } = o;
   const hostPort = new URL(url).host;
   // Warm-up (JIT, pools, consumers), then the measured run.
-  await runWrk({ url, requests: requests(hostPort, token), connections, durationS: 2, workDir });
+  await runWrk({
+    url,
+    requests: protocolRequests(hostPort, [token], "/data", "json"),
+    connections,
+    durationS: 2,
+    workDir,
+  });
   const charged = groups(); // after the warm-up: Postgres backends of the pools exist now
   const before = cpuSeconds(charged);
-  const wrk = await runWrk({ url, requests: requests(hostPort, token), connections, durationS, workDir });
+  const wrk = await runWrk({
+    url,
+    requests: protocolRequests(hostPort, [token], "/data", "json"),
+    connections,
+    durationS,
+    workDir,
+  });
   const after = cpuSeconds(charged);
   const accepted = Math.max(1, wrk.requestsPerSecond * durationS);
   const cpuUsPerReport = Object.fromEntries(

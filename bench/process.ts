@@ -57,6 +57,8 @@ export async function spawnDeno(
     v8Flags?: string[];
     /** Open files allowed (see denoCommand). */
     nofile?: number;
+    /** Working directory, whose deno.json resolves the script's imports (default this one's). */
+    cwd?: string;
   } = {},
 ): Promise<Child> {
   const flags = [...SERVICE_V8_FLAGS, ...(options.v8Flags ?? [])];
@@ -69,6 +71,7 @@ export async function spawnDeno(
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
+    cwd: options.cwd,
     // How `deno task start` runs the service (core/runtime_flags.ts), for the service and the
     // bare servers alike (and the load processes: it only bounds their memory).
     env: { ...SERVICE_ENV, ...options.env },
@@ -143,6 +146,8 @@ export async function startServiceProcess(
     nofile?: number;
     /** More V8 flags (e.g. `--perf-basic-prof` for a `perf record` of the service). */
     v8Flags?: string[];
+    /** The entry point (default this checkout's `main.ts`; bench/ab.ts runs another checkout's). */
+    main?: string;
   } = {},
 ): Promise<ServiceProcess> {
   const port = options.port ?? freePort();
@@ -157,12 +162,13 @@ export async function startServiceProcess(
   };
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.writeTextFile(`${dataDir}/config.json`, JSON.stringify(full, null, 2));
-  const child = await spawnDeno(MAIN, ["--config", `${dataDir}/config.json`], {
+  const child = await spawnDeno(options.main ?? MAIN, ["--config", `${dataDir}/config.json`], {
     ready: /listening on https?:/,
     timeoutMs: options.timeoutMs ?? 120_000,
     env: { POA_WS_SECRET: BENCH_WS_SECRET, ...options.env },
     nofile: options.nofile,
     v8Flags: options.v8Flags,
+    cwd: options.main?.slice(0, options.main.lastIndexOf("/")),
   });
   return {
     ...child,

@@ -13,8 +13,7 @@
  *
  * Evidence for "what limits the service", not part of the test suite.
  */
-import { encode } from "@msgpack/msgpack";
-import { buildRequest } from "./http_client.ts";
+import { createTokens, protocolRequests } from "./agent_requests.ts";
 import { BENCH_ADMIN, flag, freePort, spawnDeno } from "./process.ts";
 import { runSimulation } from "./sim.ts";
 import { runWrk } from "./wrk.ts";
@@ -157,37 +156,12 @@ if (import.meta.main) {
   ], { ready: /listening on https?:/ });
   try {
     const base = `http://127.0.0.1:${port}`;
-    const adm = "Basic " + btoa(`${BENCH_ADMIN.name}:${BENCH_ADMIN.password}`);
-    await (await fetch(`${base}/user`, {
-      method: "POST",
-      headers: { authorization: adm, "content-type": "application/json" },
-      body: JSON.stringify({ "user-name": "prof", password: "profile-password" }),
-    })).body?.cancel();
-    const { token } = await (await fetch(`${base}/session`, {
-      method: "POST",
-      headers: { authorization: "Basic " + btoa("prof:profile-password") },
-    })).json();
-    const stats = {
-      type: "statistics",
-      body: {
-        active: true,
-        mining: false,
-        hashrate: 0,
-        peers: 12,
-        gasPrice: 1e9,
-        syncing: false,
-        uptime: 100,
-      },
-    };
-    const requests = Array.from({ length: 100 }, (_, i) => {
-      const body = path === "/data"
-        ? { id: `agent-${i}`, type: "ethereum_metrics", data: stats }
-        : { id: `agent-${i}` };
-      return buildRequest("POST", path, `127.0.0.1:${port}`, {
-        authorization: `Bearer ${token}`,
-        "content-type": encoding === "json" ? "application/json" : "application/msgpack",
-      }, encoding === "json" ? JSON.stringify(body) : encode(body));
-    });
+    const requests = protocolRequests(
+      `127.0.0.1:${port}`,
+      await createTokens(base, 1, "prof"),
+      path as "/data" | "/ping",
+      encoding as "json" | "msgpack",
+    );
     const profile = await withInspector(inspectPort, async (send) => {
       await send("Profiler.enable");
       await send("Profiler.setSamplingInterval", { interval: 200 });
