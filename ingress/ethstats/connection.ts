@@ -58,6 +58,29 @@ export interface Connection {
   refilledAt: number;
 }
 
+/** A socket's connection as it opens: waiting for `hello`, its rate bucket full. */
+export function newConnection(socket: WebSocket, address: string, now: number, tokens: number): Connection {
+  return {
+    socket,
+    address,
+    state: "new",
+    openedAt: now,
+    agentId: "",
+    user: null,
+    canUpdateHistory: true,
+    net: "",
+    headBlock: null,
+    lastFrameAt: now,
+    pingedAt: now,
+    held: [],
+    heldBytes: 0,
+    frameBytes: 0,
+    unauthenticated: true,
+    tokens,
+    refilledAt: now,
+  };
+}
+
 /** An emit frame as the server sends it. */
 export function emit(name: string, payload?: unknown): string {
   return JSON.stringify({ emit: payload === undefined ? [name] : [name, payload] });

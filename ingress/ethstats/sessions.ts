@@ -1,0 +1,421 @@
+/**
+ * The ethstats sockets once upgraded (routes.ts admits them): each one's login (`hello`), its
+ * frames (size and rate limits, decoding, the reports it may emit), and one sweep timer for all of
+ * them (bans, silence and hello timeouts, activity, Primus heartbeats). A node is reported
+ * inactive when its last socket closes.
+ */
+import type { LoginLimiter } from "../../auth/login_limit.ts";
+import type { AuthService } from "../../auth/service.ts";
+import { StoreUnavailableError } from "../../auth/store.ts";
+import type { ActivityMonitor } from "../../core/activity.ts";
+import type { Bus } from "../../core/bus.ts";
+import type { Config } from "../../core/config.ts";
+import type { IngressMeter } from "../../core/ingress.ts";
+import {
+  ACTIVE_WITHOUT_FRAMES_MS,
+  binarySize,
+  type Connection,
+  emit,
+  errorFrame,
+  exceedsBytes,
+  GOING_AWAY,
+  INTERNAL_ERROR,
+  type LoginGate,
+  MAX_HELD_BYTES,
+  MESSAGE_TOO_BIG,
+  newConnection,
+  type PenaltyBox,
+  POLICY_VIOLATION,
+  READY,
+  sendFrame,
+  SWEEP_INTERVAL_MS,
+  takeToken,
+  TRY_AGAIN_LATER,
+} from "./connection.ts";
+import { authenticateHello } from "./credentials.ts";
+import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
+import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
+import { createReportHandlers } from "./reports.ts";
+
+/** The metric type every ethstats report is published under. */
+export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
+
+/** The handler's counters (/metrics), kept by the sessions and counted by routes.ts too. */
+const COUNTERS = [
+  "connections_total",
+  "logins_ok",
+  "logins_failed",
+  "frames",
+  "malformed",
+  "ignored",
+  "ignored_before_hello",
+  "history_entries_skipped",
+  "pings_sent",
+  "limited",
+  "limited_frame_size",
+  "limited_rate",
+  "limited_connections",
+  "limited_unauthenticated",
+  "limited_cooldown",
+  "closed_inactive_user",
+  "closed_hello_timeout",
+  "closed_silent",
+  "published",
+  "overloaded",
+] as const;
+export type EthstatsCounter = typeof COUNTERS[number];
+
+/** What the handler needs from the service (routes.ts passes them on). */
+export interface EthstatsHandlerDeps {
+  auth: AuthService;
+  bus: Bus;
+  activity: ActivityMonitor;
+  options: Config["ethstats"];
+  /**
+   * When given, ethstats logins are agent login attempts (auth/login_limit.ts), like Basic-auth
+   * ones, and a locked user or address is refused without running scrypt.
+   */
+  limiter?: LoginLimiter;
+  /** A socket that has not sent `hello` within this time is closed (default 10 s). */
+  helloTimeoutMs?: number;
+  /** An unanswered history request frees its network for another node after this (default 10 s). */
+  historyTimeoutMs?: number;
+  /** Counts every frame read, so receivers can hold their work during a burst (core/ingress.ts). */
+  ingress?: IngressMeter;
+}
+
+export interface EthstatsSessionsDeps extends EthstatsHandlerDeps {
+  /** Makes equal block reports of many nodes share one object (core/shared_blocks.ts). */
+  share<B extends Record<string, unknown>>(block: B): B;
+  /** The gate a socket passed while not logged in: left once it logs in or closes. */
+  gate: LoginGate;
+  /** Where an address that floods or sends an oversized frame waits out its cooldown. */
+  penalties: PenaltyBox;
+}
+
+/** The upgraded sockets. */
+export interface EthstatsSessions {
+  counters: Record<EthstatsCounter, number>;
+  /** Takes an upgraded socket from `address`, which the gate admitted. */
+  open(socket: WebSocket, address: string): void;
+  /** Sockets open. */
+  size(): number;
+  /** History requests' counters (history.ts). */
+  historyStats(): Record<string, number>;
+  /** Closes every socket (1001; nodes reported inactive) and stops the sweep timer. */
+  close(): void;
+}
+
+/** Creates the sessions of the ethstats handler. */
+export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSessions {
+  const { auth, bus, activity, options, limiter, ingress, share, gate, penalties } = deps;
+  const counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<EthstatsCounter, number>;
+  const connections = new Set<Connection>();
+  /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
+  const perAgent = new Map<string, number>();
+  const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
+  /**
+   * A logged-in socket with no frame for this long (default: four report intervals) is closed:
+   * its peer is gone or stuck. This replaces Deno's websocket idle timeout (a ping after 15 s of
+   * silence), which is off for these sockets because it re-arms a timer on every frame received:
+   * at 10,000 nodes a timer object per frame, each living long enough to die in the old generation.
+   */
+  const silentTimeoutMs = options.silentCloseSeconds * 1000;
+  const pingIntervalMs = options.pingIntervalSeconds * 1000;
+  const history = createHistoryBackfill<Connection>({
+    limit: options.historyRequestLimit,
+    timeoutMs: deps.historyTimeoutMs ?? 10_000,
+  });
+  const rate = options.maxMessagesPerSecond;
+  const burst = Math.max(1, rate);
+  let sweepTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
+  function finish(conn: Connection): void {
+    const wasReady = conn.state === "ready";
+    if (conn.state === "new" || conn.state === "authenticating") loggedIn(conn);
+    conn.state = "closed";
+    if (!connections.delete(conn)) return;
+    history.forget(conn); // another node may be asked at once
+    if (wasReady) {
+      const sockets = (perAgent.get(conn.agentId) ?? 1) - 1;
+      if (sockets > 0) perAgent.set(conn.agentId, sockets);
+      else {
+        perAgent.delete(conn.agentId);
+        activity.bye(conn.agentId);
+      }
+    }
+    if (connections.size === 0 && sweepTimer !== undefined) {
+      clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    }
+  }
+
+  /** The socket no longer counts as unauthenticated (it logged in, or it is gone). */
+  function loggedIn(conn: Connection): void {
+    if (!conn.unauthenticated) return;
+    conn.unauthenticated = false;
+    gate.leave(conn.address);
+  }
+
+  /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
+  function drop(conn: Connection, frame: string | null, code: number, reason: string): void {
+    if (frame !== null) sendFrame(conn, frame);
+    try {
+      conn.socket.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+    finish(conn);
+  }
+
+  function publish(conn: Connection, type: string, body: Record<string, unknown>): void {
+    counters.published++;
+    const result = bus.publish({
+      id: crypto.randomUUID(),
+      agentId: conn.agentId,
+      dataType: ETHSTATS_DATA_TYPE,
+      messageType: "data",
+      data: { type, body },
+      receivedAt: Date.now(),
+      bytes: conn.frameBytes,
+      address: conn.address,
+    });
+    // The ethstats protocol has no per-report answer to refuse with: an overloaded report is
+    // lost to the node, counted (bus pushes `full`, receiver `refused_total`, `overloaded` here).
+    if (result instanceof Promise) {
+      result.then(
+        (r) => {
+          if (r.state === "overloaded") counters.overloaded++;
+        },
+        (err) => console.error(`ethstats: publishing ${type} of ${conn.agentId} failed:`, err),
+      );
+    } else if (result.state === "overloaded") counters.overloaded++;
+  }
+
+  async function login(conn: Connection, hello: Hello): Promise<void> {
+    conn.state = "authenticating";
+    const result = await authenticateHello(
+      { auth, limiter, sharedSecret: options.sharedSecret },
+      conn.address,
+      hello,
+    );
+    if (conn.state !== "authenticating") return; // closed while scrypt ran
+    if (!result.ok) {
+      counters.logins_failed++;
+      refuse(conn, result.message);
+      return;
+    }
+    counters.logins_ok++;
+    loggedIn(conn);
+    conn.state = "ready";
+    conn.agentId = result.agentId;
+    conn.user = result.user;
+    conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
+    conn.net = String(hello.info.net ?? "");
+    perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
+    sendFrame(conn, READY);
+    activity.ping(conn.agentId);
+    const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
+    publish(conn, "information", info);
+    const held = conn.held;
+    conn.held = [];
+    conn.heldBytes = 0;
+    for (const { name, payload, bytes } of held) {
+      conn.frameBytes = bytes;
+      dispatch(conn, name, payload);
+    }
+  }
+
+  function askHistory(conn: Connection, list: HistoryRequest): void {
+    if (list !== null) sendFrame(conn, emit("history", { list }));
+  }
+
+  /** What a logged-in node may emit, by event name (reports.ts). */
+  const reports = createReportHandlers<Connection>({
+    publish,
+    send: sendFrame,
+    share,
+    blocks(conn, numbers, fromHistory) {
+      const now = Date.now();
+      if (fromHistory) askHistory(conn, history.history(conn, numbers, now));
+      else askHistory(conn, history.block(conn, numbers[0]!, now));
+    },
+    skipped(count) {
+      counters.history_entries_skipped += count;
+    },
+  });
+
+  function onFrame(conn: Connection, data: unknown): void {
+    if (conn.state === "closed") return;
+    counters.frames++;
+    ingress?.note();
+    const now = Date.now();
+    const tooLarge = typeof data === "string"
+      ? exceedsBytes(data, options.maxFrameBytes)
+      : binarySize(data) > options.maxFrameBytes;
+    if (tooLarge) {
+      counters.limited++;
+      counters.limited_frame_size++;
+      const message = `frames are limited to ${options.maxFrameBytes} bytes`;
+      penalties.penalize(conn.address, now);
+      drop(conn, errorFrame("frame_too_large", message), MESSAGE_TOO_BIG, "frame too large");
+      return;
+    }
+    if (!takeToken(conn, now, rate, burst)) {
+      counters.limited++;
+      counters.limited_rate++;
+      const message = `more than ${rate} messages per second`;
+      penalties.penalize(conn.address, now);
+      drop(conn, errorFrame("rate_limited", message), POLICY_VIOLATION, "rate limited");
+      return;
+    }
+    conn.lastFrameAt = now;
+    if (conn.state === "ready") {
+      if (conn.user !== null && !auth.isActiveUser(conn.user)) {
+        closeInactiveUser(conn);
+        return;
+      }
+      activity.ping(conn.agentId);
+    }
+
+    if (typeof data !== "string") return unusable(conn, "binary frames are not part of the protocol");
+    conn.frameBytes = data.length;
+    const frame = decodeFrame(data);
+    switch (frame.kind) {
+      case "ping":
+        sendFrame(conn, frame.reply);
+        return;
+      case "control":
+        return;
+      case "unusable":
+        return unusable(conn, frame.message);
+    }
+    const { name, payload } = frame;
+    if (conn.state === "new") {
+      if (name === "hello") return onHello(conn, payload);
+      // A Primus client sends what it queued while offline before its hello: answer pings,
+      // drop the rest (its hello follows; the hello timeout and the rate limit bound the wait).
+      if (name === "node-ping") reports.get(name)!(conn, payload);
+      else counters.ignored_before_hello++;
+      return;
+    }
+    if (conn.state === "authenticating") {
+      if (name === "node-ping") reports.get(name)!(conn, payload);
+      else if (conn.heldBytes + data.length <= MAX_HELD_BYTES) {
+        conn.held.push({ name, payload, bytes: data.length });
+        conn.heldBytes += data.length;
+      } else counters.ignored_before_hello++;
+      return;
+    }
+    dispatch(conn, name, payload);
+  }
+
+  function dispatch(conn: Connection, name: string, payload: unknown): void {
+    const handle = reports.get(name);
+    if (!handle) counters.ignored++; // a repeated hello, or an event another client invented
+    else if (!handle(conn, payload)) counters.malformed++;
+  }
+
+  function onHello(conn: Connection, payload: unknown): void {
+    const hello = helloPayload.safeParse(payload);
+    if (!hello.success) {
+      counters.malformed++;
+      counters.logins_failed++;
+      refuse(conn, "malformed hello");
+      return;
+    }
+    login(conn, hello.data).catch((err) => {
+      counters.logins_failed++;
+      if (err instanceof StoreUnavailableError) {
+        // Not a refusal: the node connects again (geth after 10 s) and is checked then.
+        const frame = errorFrame("auth_store_unavailable", `${err.message}; retry shortly`);
+        drop(conn, frame, TRY_AGAIN_LATER, "auth store unavailable");
+        return;
+      }
+      console.error("ethstats: login crashed:", err);
+      drop(conn, null, POLICY_VIOLATION, "unauthorized");
+    });
+  }
+
+  /** A frame that cannot be understood: ignored from a logged-in node, fatal before login. */
+  function unusable(conn: Connection, message: string): void {
+    counters.malformed++;
+    if (conn.state === "new") refuse(conn, message);
+  }
+
+  /**
+   * Refuses a node for good: `un-authorization` (go-ethereum reads any first frame other than
+   * `ready` as "unauthorized" and retries in 10 s), then `primus::server::close`, after which a
+   * Primus client ends instead of reconnecting every half second.
+   */
+  function refuse(conn: Connection, message: string): void {
+    sendFrame(conn, emit("un-authorization", message));
+    drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
+  }
+
+  function closeInactiveUser(conn: Connection): void {
+    counters.closed_inactive_user++;
+    refuse(conn, "user is inactive or deleted");
+  }
+
+  /**
+   * One timer for all sockets: bans and deactivations, hello and silence timeouts, activity of
+   * quiet nodes, Primus heartbeats (each socket on its own phase, so they spread over the interval).
+   */
+  function sweep(): void {
+    const now = Date.now();
+    for (const conn of connections) {
+      if (conn.state === "ready") {
+        const silentMs = now - conn.lastFrameAt;
+        if (conn.user !== null && !auth.isActiveUser(conn.user)) closeInactiveUser(conn);
+        else if (silentMs >= silentTimeoutMs) {
+          counters.closed_silent++;
+          const message = `no frame for ${Math.round(silentMs / 1000)} s`;
+          drop(conn, errorFrame("silent", message), GOING_AWAY, "no frames");
+        } else {
+          if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
+          if (pingIntervalMs > 0 && now - conn.pingedAt >= pingIntervalMs) {
+            conn.pingedAt = now;
+            counters.pings_sent++;
+            sendFrame(conn, primusPing(now));
+          }
+        }
+      } else if (conn.state === "new" && now - conn.openedAt > helloTimeoutMs) {
+        counters.closed_hello_timeout++;
+        refuse(conn, "no hello");
+      }
+    }
+  }
+
+  return {
+    counters,
+    open(socket, address) {
+      const now = Date.now();
+      const conn = newConnection(socket, address, now, burst);
+      connections.add(conn);
+      sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);
+      socket.onmessage = (event) => {
+        try {
+          onFrame(conn, event.data);
+        } catch (err) {
+          // A bug must cost this socket, not the process or the other sockets.
+          console.error("ethstats: frame handling failed:", err);
+          drop(conn, null, INTERNAL_ERROR, "internal error");
+        }
+      };
+      socket.onopen = () => {
+        if (conn.state === "closed") socket.close(GOING_AWAY, "server shutting down"); // close() raced the upgrade
+      };
+      socket.onclose = () => finish(conn);
+      socket.onerror = () => {}; // onclose follows
+    },
+    size: () => connections.size,
+    historyStats: () => history.stats(),
+    close() {
+      for (const conn of [...connections]) drop(conn, null, GOING_AWAY, "server shutting down");
+      if (sweepTimer !== undefined) clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    },
+  };
+}
