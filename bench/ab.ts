@@ -8,12 +8,16 @@
  * deno run -A bench/ab.ts --base HEAD~1                      # POST /data, JSON, dashboard receiver
  * deno run -A bench/ab.ts --base 6c81bbe --receivers default --rounds 16 --seconds 4
  * deno run -A bench/ab.ts --base main --encoding msgpack --path /ping
+ * deno run -A bench/ab.ts --base HEAD~1 --paired                # the three servers loaded at once
  * ```
  *
  * The base commit is checked out in a temporary git worktree (its own `deno install`, removed
  * afterwards). wrk with 50 connections replays each server's requests in turn, the order rotating
  * every round; CPU per request is the server's CPU time (/proc) over the requests answered. The
- * result is the median over the rounds of each round's ratios.
+ * result is the median over the rounds of each round's ratios. With `--paired` the three servers
+ * are loaded at the same time, each by its own wrk: they share the box's slow and fast moments, so
+ * their ratio to each other is steadier (this/base 0.70–1.03 over 8 rounds where one at a time gave
+ * 0.50–1.82); their ratio to the floor is then not the bench's (six busy processes on two cores).
  */
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
@@ -53,6 +57,7 @@ async function main(): Promise<void> {
   const encoding = flag("encoding", "json") as "json" | "msgpack";
   const path = flag("path", "/data") as "/data" | "/ping";
   const receivers = flag("receivers", "dashboard");
+  const paired = Deno.args.includes("--paired");
   if (receivers !== "dashboard" && receivers !== "default") throw new Error("--receivers dashboard|default");
 
   const root = await git(["rev-parse", "--show-toplevel"], HERE);
@@ -119,19 +124,27 @@ async function main(): Promise<void> {
         workDir: work,
       });
     for (const t of targets) await wrk(t, 2); // JIT warm-up
-    console.log(`${path} ${encoding}, ${receivers} receivers: floor, base ${commit}, this checkout`);
-    for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[(i + round) % targets.length]!;
-        await new Promise((r) => setTimeout(r, 300));
-        const before = procStat(t.pid);
-        const result = await wrk(t, seconds);
+    console.log(
+      `${path} ${encoding}, ${receivers} receivers: floor, base ${commit}, this checkout` +
+        (paired ? " (paired: loaded at once)" : ""),
+    );
+    /** Loads `group` at once, each target by its own wrk, and records each one's CPU per request. */
+    const measure = async (group: Target[]) => {
+      await new Promise((r) => setTimeout(r, 300));
+      const before = group.map((t) => procStat(t.pid));
+      const results = await Promise.all(group.map((t) => wrk(t, seconds)));
+      group.forEach((t, i) => {
         const after = procStat(t.pid);
-        if (!before || !after || result.requests === 0) throw new Error(`${t.name}: no measurement`);
+        const result = results[i]!;
+        if (!before[i] || !after || result.requests === 0) throw new Error(`${t.name}: no measurement`);
         if (result.non2xx > 0) throw new Error(`${t.name}: ${result.non2xx} answers were not 2xx`);
-        t.cpuUs.push((after.cpuS - before.cpuS) / result.requests * 1e6);
+        t.cpuUs.push((after.cpuS - before[i]!.cpuS) / result.requests * 1e6);
         t.p99Ms.push(result.p99Ms);
-      }
+      });
+    };
+    for (let round = 0; round < rounds; round++) {
+      if (paired) await measure(targets);
+      else for (let i = 0; i < targets.length; i++) await measure([targets[(i + round) % targets.length]!]);
       const [f, a, b] = targets.map((t) => t.cpuUs[round]!) as [number, number, number];
       console.log(
         `round ${round + 1}: CPU/request floor ${f.toFixed(1)} µs, ${commit} ${a.toFixed(1)} µs ` +
