@@ -7,7 +7,7 @@
  * - `GET /feed` websocket: a snapshot, then one frame per flush with the changed nodes only;
  * - `GET /v1/nodes`, `/v1/nodes/:id`, `/v1/nodes/:id/eth_stats`, `/v1/nodes/:id/system_stats`,
  *   `/v1/blocks`, `/v1/propagation` (the network's histogram over the recent blocks, each node's
- *   last and average delay), `/v1/chain` (best block, forks, nodes behind and stuck).
+ *   last and average delay), `/v1/chain` (best block, forks, nodes behind and stuck): api.ts.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
@@ -20,17 +20,8 @@ import { createAddressLimit, upgradeSocket } from "../http/websocket.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
 import { assetResponse, loadAssets, memoryAsset } from "./assets.ts";
 import { createGeo } from "./geo.ts";
-import { blockView, chainView, createFeed, nodeView, PAGE_BLOCKS } from "./feed.ts";
-import {
-  blocksQuerySchema,
-  historyQuerySchema,
-  nodeParams,
-  nodeQuerySchema,
-  nodesQuerySchema,
-  parseQuery,
-  queryEthStats,
-  querySystemStats,
-} from "./history.ts";
+import { createFeed, PAGE_BLOCKS } from "./feed.ts";
+import { createWebApi } from "./api.ts";
 import { createWebState } from "./state.ts";
 import { type BlockStore, createBlockStore, startBlockPersistence } from "./block_store.ts";
 import { createRateLimiter, rateLimited } from "../http/rate_limit.ts";
@@ -131,8 +122,6 @@ async function accessToken(secret: string): Promise<string> {
   return btoa(String.fromCharCode(...mac)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /** Creates a web dashboard receiver. */
 export async function createWebReceiver(
   id: string,
@@ -229,103 +218,20 @@ export async function createWebReceiver(
     return upgraded.response;
   });
 
-  app.get("/v1/nodes", access, (c) => {
-    const query = parseQuery(nodesQuerySchema, c.req.query());
-    const all = [...state.nodes()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const page = all.slice(query.offset, query.offset + query.limit);
-    return c.json({
-      now: iso(now()),
-      total: all.length,
-      offset: query.offset,
-      limit: query.limit,
-      nodes: page.map((n) => nodeView(n, iso)),
-    });
-  });
-
-  app.get("/v1/nodes/:id", access, (c) => {
-    const agentId = parseQuery(nodeParams, { id: c.req.param("id") }).id;
-    parseQuery(nodeQuerySchema, c.req.query());
-    const node = state.node(agentId);
-    if (!node) throw new AppError(404, "not_found", `no node ${JSON.stringify(agentId)} is known`);
-    return c.json({ now: iso(now()), node: nodeView(node, iso) });
-  });
-
-  const historyQuery = historyQuerySchema(options.maxRangeMs);
-  for (const kind of ["eth_stats", "system_stats"] as const) {
-    app.get(`/v1/nodes/:id/${kind}`, access, async (c) => {
-      const agentId = parseQuery(nodeParams, { id: c.req.param("id") }).id;
-      const query = parseQuery(historyQuery, c.req.query());
-      const rows = await withPostgres(async (sql) =>
-        kind === "eth_stats"
-          ? await queryEthStats(sql, options.ethStatsTable, agentId, query)
-          : await querySystemStats(sql, options.systemStatsTable, agentId, query)
-      );
-      return c.json({
-        agent_id: agentId,
-        from: iso(query.from),
-        to: iso(query.to),
-        order: query.order,
-        limit: query.limit,
-        count: rows.length,
-        rows,
-      });
-    });
-  }
-
-  app.get("/v1/blocks", access, (c) => {
-    const query = parseQuery(blocksQuerySchema(options.maxBlocks), c.req.query());
-    return c.json({ now: iso(now()), blocks: state.blocks(query.limit).map((b) => blockView(b, iso)) });
-  });
-
-  app.get("/v1/propagation", access, (c) => {
-    const nodes = [];
-    for (const node of state.nodes()) nodes.push({ id: node.id, ...node.propagation });
-    return c.json({ now: iso(now()), network: state.propagation(), nodes });
-  });
-
-  app.get("/v1/chain", access, (c) => {
-    const at = now();
-    const behind = [];
-    for (const node of state.nodes()) {
-      if (node.behindSince === null) continue;
-      behind.push({
-        id: node.id,
-        block: node.last.block?.["number"] ?? null,
-        behindSince: iso(node.behindSince),
-        stuck: at - node.behindSince >= options.stuckAfterMs,
-      });
-    }
-    return c.json({
-      now: iso(at),
-      ...chainView(state),
-      behindBlocks: options.behindBlocks,
-      stuckAfterMs: options.stuckAfterMs,
-      behind,
-    });
-  });
-
-  /** Runs a query with the shared client; an unreachable or failing Postgres is 503, never a crash. */
-  async function withPostgres<T>(run: (sql: Awaited<ReturnType<ReceiverContext["postgres"]>>) => Promise<T>) {
-    let timeout: ReturnType<typeof setTimeout> | undefined;
-    try {
-      return await Promise.race([
-        context.postgres().then(run),
-        new Promise<never>((_, reject) => {
-          timeout = setTimeout(() => reject(new Error("timed out")), options.historyTimeoutMs);
-        }),
-      ]);
-    } catch (err) {
-      counters.history_unavailable++;
-      console.warn(`receiver ${id}: history query failed: ${(err as Error).message}`);
-      throw new AppError(
-        503,
-        "unavailable",
-        "the statistics history (Postgres) is unavailable; try again later",
-      );
-    } finally {
-      clearTimeout(timeout);
-    }
-  }
+  app.route(
+    "/",
+    createWebApi({
+      state,
+      options,
+      access,
+      postgres: context.postgres,
+      now,
+      onHistoryUnavailable(err) {
+        counters.history_unavailable++;
+        console.warn(`receiver ${id}: history query failed: ${err.message}`);
+      },
+    }),
+  );
 
   return {
     id,
