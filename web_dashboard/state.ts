@@ -4,18 +4,24 @@
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import { overCapWarning } from "../core/cap_warning.ts";
-import { type BlockEntry, createBlockRing, MAX_STRING, propagationBin, stringOrNull } from "./block_ring.ts";
+import { type BlockEntry, createBlockRing, propagationBin, stringOrNull } from "./block_ring.ts";
 import { type ChainHealth, createHeadIndex } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
-
-/** A JSON value as kept from an agent report: primitives only, strings bounded. */
-type Scalar = string | number | boolean | null;
+import {
+  INFORMATION_KEYS,
+  pick,
+  sanitizeBlock,
+  type SanitizedStatistics,
+  sanitizeStatistics,
+  type Scalar,
+  SYSTEM_KEYS,
+} from "./sanitize.ts";
 
 /** The reports kept per node; each is the body the agent sent, reduced to known fields. */
 export interface NodeReports {
   information?: Record<string, Scalar>;
   /** Ethereum statistics; `syncing` is false, null or `{currentBlock, highestBlock, startingBlock}`. */
-  statistics?: Record<string, Scalar | Record<string, Scalar>>;
+  statistics?: SanitizedStatistics;
   /** The block without its transactions and uncles (counted instead). */
   block?: Record<string, Scalar>;
   pending?: Record<string, Scalar>;
@@ -127,35 +133,6 @@ export interface WebState {
   stats(): { nodes: number; blocks: number; nodes_removed: number; nodes_evicted: number };
 }
 
-const INFORMATION_KEYS = [
-  "name",
-  "contact",
-  "coinbase",
-  "node",
-  "net",
-  "protocol",
-  "api",
-  "port",
-  "os",
-  "os_v",
-  "client",
-  "canUpdateHistory",
-];
-const STATISTICS_KEYS = ["active", "mining", "hashrate", "peers", "gasPrice", "uptime"];
-const SYNCING_KEYS = ["currentBlock", "highestBlock", "startingBlock"];
-const BLOCK_KEYS = [
-  "number",
-  "hash",
-  "parentHash",
-  "timestamp",
-  "miner",
-  "gasUsed",
-  "gasLimit",
-  "difficulty",
-  "totalDifficulty",
-  "size",
-];
-const SYSTEM_KEYS = ["cpu_load", "memory_usage", "disk_usage"];
 /** The `ethereum_metrics` payload types the state keeps. */
 const ETHEREUM_TYPES = new Set(["information", "statistics", "block", "pending", "latency"]);
 
@@ -177,43 +154,6 @@ const REPORT_BITS: ReadonlyArray<readonly [keyof NodeReports, number]> = [
 const NEW = 64;
 const LISTED = 128;
 const bitOf = Object.fromEntries(REPORT_BITS) as Record<keyof NodeReports, number>;
-
-function scalar(value: unknown): Scalar | undefined {
-  if (value === null || typeof value === "boolean") return value;
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string") return value.length > MAX_STRING ? value.slice(0, MAX_STRING) : value;
-  return undefined;
-}
-
-/** Keeps the listed keys whose values are scalars: a report can never grow the state. */
-function pick(body: Record<string, unknown>, keys: readonly string[]): Record<string, Scalar> {
-  const out: Record<string, Scalar> = {};
-  for (const key of keys) {
-    const value = scalar(body[key]);
-    if (value !== undefined) out[key] = value;
-  }
-  return out;
-}
-
-function sanitizeStatistics(body: Record<string, unknown>): NonNullable<NodeReports["statistics"]> {
-  const out: NonNullable<NodeReports["statistics"]> = pick(body, STATISTICS_KEYS);
-  const syncing = body["syncing"];
-  if (syncing !== null && typeof syncing === "object" && !Array.isArray(syncing)) {
-    out["syncing"] = pick(syncing as Record<string, unknown>, SYNCING_KEYS);
-  } else if (syncing === false || syncing === null || syncing === true) {
-    out["syncing"] = syncing;
-  }
-  return out;
-}
-
-function sanitizeBlock(body: Record<string, unknown>): Record<string, Scalar> {
-  const out = pick(body, BLOCK_KEYS);
-  const transactions = body["transactions"];
-  if (Array.isArray(transactions)) out["transactionCount"] = transactions.length;
-  const uncles = body["uncles"];
-  if (Array.isArray(uncles)) out["uncleCount"] = uncles.length;
-  return out;
-}
 
 /** A node with the state's own bookkeeping (views copy the NodeState fields one by one). */
 interface TrackedNode extends NodeState {
