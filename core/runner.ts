@@ -18,9 +18,9 @@
  *
  * Its parts, each tested alone: the memory queue (item_queue.ts), the spill buffer
  * (spill_buffer.ts), the segment files (spill.ts), the retry and hold policy
- * (delivery_policy.ts). What stays here is the loop, the overflow choice and the replay order.
+ * (delivery_policy.ts), the loop's sleep and wake-ups (wake_signal.ts). What stays here is the
+ * loop, the overflow choice and the replay order.
  */
-import { setImmediate } from "node:timers";
 import { createRetry, nextTurn, shouldHold, sleep } from "./delivery_policy.ts";
 import type { Message } from "./message.ts";
 import { createItemQueue } from "./item_queue.ts";
@@ -28,6 +28,7 @@ import type { QueueItem } from "./queue_item.ts";
 import type { Receiver } from "./receiver.ts";
 import { createSpillBuffer } from "./spill_buffer.ts";
 import { openSpillStore, type SpillStore } from "./spill.ts";
+import { createWakeSignal } from "./wake_signal.ts";
 
 export type { QueueItem };
 
@@ -158,6 +159,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const queue = createItemQueue();
   const depth = () => queue.depth;
   const overQueue = () => queue.depth >= maxQueue || queue.bytes >= maxQueueBytes;
+  /** The loop's sleep: woken by pushes (once per turn), by the spill buffer and by drain. */
+  const wakeUp = createWakeSignal(() => depth() >= maxBatch);
 
   let accepting = true;
   let stopping = false;
@@ -173,7 +176,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     maxBytes: maxSpillBufferBytes,
     stopping: () => stopping,
     signal: stopSignal.signal,
-    onSettled: () => notify(),
+    onSettled: () => wakeUp.notify(),
     label: receiver.id,
   });
   const retry = createRetry({
@@ -193,7 +196,6 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   /** The loop's removal of delivered segment files, awaited by drain before it returns. */
   let removing: Promise<void> = Promise.resolve();
 
-  let wake: (() => void) | null = null;
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
@@ -218,41 +220,6 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     refused_total: 0,
     held_total: 0,
   };
-
-  function notify(): void {
-    const w = wake;
-    wake = null;
-    w?.();
-  }
-
-  let wakeScheduled = false;
-  /** True while the loop waits `lingerMs` for a batch to fill: only a full batch ends it early. */
-  let lingering = false;
-  /**
-   * Wakes an idle loop once this turn of the event loop is over (`setImmediate`: after its I/O
-   * callbacks), so the items pushed by every request or frame handled in the turn go out as one
-   * batch, not one call each. Not `setTimeout(0)`: a timer costs an idle-loop wake-up (tens of
-   * µs of CPU here) and at least a millisecond.
-   */
-  function notifySoon(): void {
-    if (wake === null || wakeScheduled || (lingering && depth() < maxBatch)) return;
-    wakeScheduled = true;
-    setImmediate(() => {
-      wakeScheduled = false;
-      notify();
-    });
-  }
-
-  function waitForWork(ms?: number): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      wake = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        resolve();
-      };
-      if (ms !== undefined) timer = setTimeout(() => notify(), ms);
-    });
-  }
 
   /** Removes the files of delivered segments. */
   async function removeSegments(names: string[]): Promise<void> {
@@ -301,7 +268,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         return "spilled";
       }
       queue.push(item);
-      notifySoon();
+      wakeUp.notifySoon();
       return "queued";
     }
     let result: PushResult = "queued";
@@ -311,7 +278,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       result = "dropped_oldest";
     }
     queue.push(item);
-    notifySoon();
+    wakeUp.notifySoon();
     return result;
   }
 
@@ -377,7 +344,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       if (closedOut) return;
       if (depth() === 0) {
         if (stopping) return;
-        await waitForWork();
+        await wakeUp.wait();
         continue;
       }
       if (hold()) {
@@ -387,9 +354,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       }
       // No linger while replaying: the spill has a batch ready, and more is waiting behind it.
       if (lingerMs > 0 && depth() < maxBatch && !stopping && !spillMode) {
-        lingering = true;
-        await waitForWork(lingerMs);
-        lingering = false;
+        await wakeUp.linger(lingerMs);
       }
       const first = queue.first()!;
       if (first.kind === "inactive") {
@@ -459,7 +424,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       accepting = false;
       stopping = true;
       spillBuffer.schedule(); // at once, no flush timer while stopping
-      notify();
+      wakeUp.notify();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), timeoutMs);
@@ -467,7 +432,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       const result = await Promise.race([loopDone.then(() => "done" as const), timedOut]);
       clearTimeout(timer);
       stopSignal.abort();
-      notify();
+      wakeUp.notify();
       if (result === "timeout") {
         console.warn(`receiver ${receiver.id}: drain timed out with ${depth()} item(s) queued`);
       }
