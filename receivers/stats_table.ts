@@ -27,6 +27,7 @@ import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import type { Receiver } from "../core/receiver.ts";
 import { BoundedMap } from "../core/bounded_map.ts";
 import { nextTurn } from "../core/delivery_policy.ts";
+import { createIsoClock } from "../core/iso_time.ts";
 
 /** Options common to the statistics receivers: the table (created like the base table if missing). */
 export function tableOptionsSchema(baseTable: string) {
@@ -91,6 +92,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
   const table = options.table;
   const counters = { rows_written: 0, skipped_malformed: 0, batches_rewritten: 0 };
   const recentlySkipped = new BoundedMap<string, true>(SKIPPED_REMEMBERED);
+  const isoTime = createIsoClock();
   let ready: Promise<Writer> | undefined;
 
   function prepare(): Promise<Writer> {
@@ -156,13 +158,10 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     if (!body) return skip(message, "body is not an object");
     const parsed = spec.body.safeParse(body);
     if (!parsed.success) return skip(message, describeZodError(parsed.error));
-    const date = new Date(message.receivedAt);
-    const year = date.getUTCFullYear();
-    if (Number.isNaN(year) || year < 1 || year > 9999) {
-      return skip(message, `receivedAt ${message.receivedAt} is not a valid time`);
-    }
+    const date = isoTime(message.receivedAt);
+    if (date === null) return skip(message, `receivedAt ${message.receivedAt} is not a valid time`);
     const row: Row = {
-      date: date.toISOString(),
+      date,
       agent_id: message.agentId,
       ...spec.columns(parsed.data),
       msg_id: msgId,
@@ -187,6 +186,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     async receive(batch) {
       const rows: Row[] = [];
       let slice = performance.now();
+      let made = 0;
       for (const message of batch) {
         if (payloadType(message) !== "statistics") continue;
         // A UUID id (the routes make them so) is the msg_id as it is, without a promise per row.
@@ -195,8 +195,9 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
           UUID.test(message.id) ? message.id.toLowerCase() : await derivedMsgId(message.id),
         );
         if (row) rows.push(row);
-        // Validating a batch takes milliseconds: requests and pings are answered between slices.
-        if (performance.now() - slice >= ROW_SLICE_MS) {
+        // Validating a batch takes milliseconds: requests and pings are answered between slices
+        // (the clock is read every 16 rows: a read costs a twentieth of a row).
+        if ((++made & 15) === 0 && performance.now() - slice >= ROW_SLICE_MS) {
           await nextTurn();
           slice = performance.now();
         }
@@ -243,8 +244,9 @@ export function arrayLiteral(rows: Row[], column: string): string {
       literal += "null";
       continue;
     }
-    const text = typeof value === "string" ? value : String(value);
-    literal += ARRAY_ESCAPED.test(text) ? `"${text.replace(/[\\"]/g, "\\$&")}"` : `"${text}"`;
+    // A number or boolean has no quote or backslash to escape.
+    if (typeof value !== "string") literal += `"${value}"`;
+    else literal += ARRAY_ESCAPED.test(value) ? `"${value.replace(/[\\"]/g, "\\$&")}"` : `"${value}"`;
   }
   return literal + "}";
 }
