@@ -25,6 +25,7 @@ import {
 import { z } from "zod";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
+import { createIsoClock } from "../core/iso_time.ts";
 
 const schema = z.object({
   /** A custom endpoint (DynamoDB Local, dynalite); absent → the region's AWS endpoint. */
@@ -103,13 +104,16 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
     return ready;
   }
 
+  const isoTime = createIsoClock();
+
   function toItem(message: Message): Record<string, AttributeValue> | undefined {
     const body = payloadBody(message);
     if (!body) return skip(message, "block body is not an object");
     const { transactions: _t, uncles: _u, ...block } = body;
     const blockValue = toAttribute(block, 0);
     if (!blockValue) return skip(message, `block nests deeper than ${MAX_BODY_DEPTH} levels`);
-    const msgTime = new Date(message.receivedAt).toISOString();
+    const msgTime = isoTime(message.receivedAt);
+    if (msgTime === null) return skip(message, `receivedAt ${message.receivedAt} is not a valid time`);
     const item: Record<string, AttributeValue> = {
       msg_type: { S: "block" },
       msg_id: { S: `${msgTime}#${message.id}` },

@@ -300,7 +300,7 @@ Deno.test("non-block messages are not accepted at push time, and ignored by rece
   }
 });
 
-Deno.test("a block whose body is not an object is skipped, counted and named in a warning", async () => {
+Deno.test("a block whose body is not an object (or whose time is not one) is skipped, counted and named in a warning", async () => {
   const dynalite = await startDynalite();
   const table = tableName();
   const receiver = await build(dynalite.endpoint, table);
@@ -314,16 +314,17 @@ Deno.test("a block whose body is not an object is skipped, counted and named in 
       blockMessage(null, { agentId: "bad-agent" }),
       blockMessage({ extraData: "x".repeat(500 * 1024) }, { agentId: "bad-agent" }),
       blockMessage(deep(40), { agentId: "bad-agent" }),
+      blockMessage(block(2), { agentId: "bad-agent", receivedAt: NaN }),
       blockMessage(block(1), { agentId: "good-agent" }),
     ]);
     const all = await items(dynalite.endpoint, table);
     assert.deepEqual(blockNumbers(all), [1]);
     assert.deepEqual(receiver.stats?.(), {
       items_written: 1,
-      skipped_malformed: 5,
+      skipped_malformed: 6,
       unprocessed_retries: 0,
     });
-    assert.equal(warnings.length, 5);
+    assert.equal(warnings.length, 6);
     assert.ok(warnings.every((w) => w.includes("bad-agent")), warnings.join("\n"));
   } finally {
     console.warn = warn;
