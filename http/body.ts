@@ -111,56 +111,21 @@ function convert(value: unknown): unknown {
 export const TOO_DEEP: unique symbol = Symbol("too deep");
 
 /**
- * Texts up to this many characters are parsed before their depth is checked: the value they can
- * build is small (V8's JSON.parse is not recursive), and a walk of it costs a tenth of a scan of
- * the text. Longer texts are scanned first, so that a body nested a million deep is refused
- * before it costs hundreds of megabytes.
- */
-export const PARSE_FIRST_CHARS = 32 * 1024;
-
-/**
  * Parses JSON text nested at most `max` arrays/objects deep: the value, or TOO_DEEP. Text that is
- * not JSON throws JSON.parse's SyntaxError.
+ * not JSON throws JSON.parse's SyntaxError. Nothing deeper than `max` is ever built: only a text
+ * with more than `max` opening brackets can nest that deep, and only such a text is scanned before
+ * it is parsed (a count by indexOf costs a few of the scan's 0.2–0.5 µs on a report; parsing first and
+ * walking the value would let 32 KiB nested 16,000 deep cost 4 ms before its 422).
  */
-export function parseJson(
-  text: string,
-  max = MAX_DEPTH,
-  parseFirstChars = PARSE_FIRST_CHARS,
-): unknown | typeof TOO_DEEP {
-  if (text.length <= parseFirstChars) {
-    const value = JSON.parse(text);
-    return valueTooDeep(value, max) ? TOO_DEEP : value;
-  }
-  return jsonTooDeep(text, max) ? TOO_DEEP : JSON.parse(text);
+export function parseJson(text: string, max = MAX_DEPTH): unknown | typeof TOO_DEEP {
+  return moreOpeningsThan(text, max) && jsonTooDeep(text, max) ? TOO_DEEP : JSON.parse(text);
 }
 
-/** Whether a parsed value nests arrays/objects deeper than `max` levels, walked without recursion. */
-function valueTooDeep(value: unknown, max: number): boolean {
-  if (value === null || typeof value !== "object") return false;
-  const stack: object[] = [value];
-  const depths: number[] = [1];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    const depth = depths.pop()!;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const child: unknown = node[i];
-        if (child === null || typeof child !== "object") continue;
-        if (depth >= max) return true;
-        stack.push(child);
-        depths.push(depth + 1);
-      }
-      continue;
-    }
-    const record = node as Record<string, unknown>;
-    for (const key in record) {
-      const child = record[key];
-      if (child === null || typeof child !== "object") continue;
-      if (depth >= max) return true;
-      stack.push(child);
-      depths.push(depth + 1);
-    }
-  }
+/** Whether `text` holds more than `max` `{` and `[` together, inside strings or not. */
+function moreOpeningsThan(text: string, max: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf("{"); i !== -1; i = text.indexOf("{", i + 1)) if (++count > max) return true;
+  for (let i = text.indexOf("["); i !== -1; i = text.indexOf("[", i + 1)) if (++count > max) return true;
   return false;
 }
 
