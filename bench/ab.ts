@@ -23,6 +23,7 @@ import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import postgres from "postgres";
 import { createTokens, protocolRequests } from "./agent_requests.ts";
+import { median } from "./histogram.ts";
 import { flag, freePort, procStat, spawnDeno, startServiceProcess } from "./process.ts";
 import { runWrk } from "./wrk.ts";
 
@@ -33,12 +34,6 @@ async function git(args: string[], cwd: string): Promise<string> {
   const text = new TextDecoder().decode(out.stdout).trim();
   if (!out.success) throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
   return text;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 interface Target {

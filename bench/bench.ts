@@ -21,7 +21,7 @@ import type { Message } from "../core/message.ts";
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import { ethStatsReceiverType } from "../receivers/eth_stats.ts";
-import { formatMs } from "./histogram.ts";
+import { formatMs, median } from "./histogram.ts";
 import { createTokens, protocolRequests, STATISTICS } from "./agent_requests.ts";
 import {
   BENCH_ADMIN,
@@ -122,12 +122,6 @@ function parseArgs(args: string[]): BenchOptions {
 
 const log = (line: string) => console.error(`[bench] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => {
-  const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Machine

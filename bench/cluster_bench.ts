@@ -61,22 +61,11 @@ async function measure(
   const { durationS, work: workDir } = o;
   const hostPort = new URL(url).host;
   // Warm-up (JIT, pools, consumers), then the measured run.
-  await runWrk({
-    url,
-    requests: protocolRequests(hostPort, [token], "/data", "json"),
-    connections,
-    durationS: 2,
-    workDir,
-  });
+  const requests = protocolRequests(hostPort, [token], "/data", "json");
+  await runWrk({ url, requests, connections, durationS: 2, workDir });
   const charged = groups(); // after the warm-up: Postgres backends of the pools exist now
   const before = cpuSeconds(charged);
-  const wrk = await runWrk({
-    url,
-    requests: protocolRequests(hostPort, [token], "/data", "json"),
-    connections,
-    durationS,
-    workDir,
-  });
+  const wrk = await runWrk({ url, requests, connections, durationS, workDir });
   const after = cpuSeconds(charged);
   const accepted = Math.max(1, wrk.requestsPerSecond * durationS);
   const cpuUsPerReport = Object.fromEntries(
