@@ -15,7 +15,7 @@ import { type LocalCluster, startLocalCluster } from "../tasks/cluster.ts";
 import { childrenOf } from "../tasks/process.ts";
 import { SERVICE_ENV, serviceDenoArgs } from "../core/runtime_flags.ts";
 import { createTokens, protocolRequests } from "./agent_requests.ts";
-import { freePort, procStat } from "./process.ts";
+import { freePort, procStat, waitHealthy } from "./process.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -98,16 +98,7 @@ async function singleNode(
     stderr: "null",
   }).spawn();
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/healthz`);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch { /* starting */ }
-    if (Date.now() > deadline) throw new Error("single node did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitHealthy(url, 30_000);
   return {
     url,
     pid: child.pid,

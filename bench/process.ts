@@ -170,9 +170,17 @@ export async function startServiceProcess(
     v8Flags: options.v8Flags,
     cwd: options.main?.slice(0, options.main.lastIndexOf("/")),
   });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(base, options.timeoutMs ?? 120_000);
+  } catch (err) {
+    child.signal("SIGKILL");
+    await child.status;
+    throw new Error(`${(err as Error).message}:\n${child.output().slice(-3000)}`);
+  }
   return {
     ...child,
-    base: `http://127.0.0.1:${port}`,
+    base,
     port,
     dataDir,
     config: full,
@@ -190,6 +198,24 @@ export async function startServiceProcess(
       return (await child.status).code;
     },
   };
+}
+
+/**
+ * Waits until `GET /healthz` answers 200: listening and every receiver initialised (the embedded
+ * Postgres started, the tables migrated). Measuring before that would count a start-up's work and
+ * spills as the load's.
+ */
+export async function waitHealthy(base: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${base}/healthz`);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`${base}/healthz did not answer 200 within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** CPU seconds (user + system) and RSS bytes of a process, from /proc. */

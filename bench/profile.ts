@@ -10,11 +10,16 @@
  *  `--ethstats-mode paced --ethstats-nodes 10000` for geth's cadence)
  * `deno run -A bench/profile.ts --nats nats://127.0.0.1:4222 --receivers default` (cluster mode on that NATS)
  * `--connections 256` (wrk's connections; default 50)
+ * `--alloc` (V8's sampling heap profiler instead of the CPU profiler: bytes allocated per function,
+ *  garbage included, and per request or frame)
+ * `--floor` (profile bench/floor_server.ts's Hono floor instead of the service, with wrk)
+ * `--save out.cpuprofile` (also writes the raw profile: Chrome DevTools opens it; with `--alloc`
+ *  a .heapprofile)
  *
  * Evidence for "what limits the service", not part of the test suite.
  */
 import { createTokens, protocolRequests } from "./agent_requests.ts";
-import { BENCH_ADMIN, flag, freePort, spawnDeno } from "./process.ts";
+import { BENCH_ADMIN, flag, freePort, spawnDeno, waitHealthy } from "./process.ts";
 import { runSimulation } from "./sim.ts";
 import { runWrk } from "./wrk.ts";
 
@@ -103,6 +108,44 @@ export function summarizeProfile(profile: Profile): {
   return { totalMs: total, self: sorted(self), inclusive: sorted(incl) };
 }
 
+interface HeapNode {
+  callFrame: ProfileNode["callFrame"];
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated per function (self and inclusive), heaviest first, from a sampling heap profile. */
+export function summarizeHeapProfile(head: HeapNode): {
+  totalBytes: number;
+  self: Array<{ name: string; bytes: number }>;
+  inclusive: Array<{ name: string; bytes: number }>;
+} {
+  const self = new Map<string, number>();
+  const incl = new Map<string, number>();
+  const label = (n: HeapNode) =>
+    `${n.callFrame.functionName || "(anonymous)"} ${
+      n.callFrame.url.replace(/^.*\/(node_modules\/\.deno\/|main\/)/, "").replace(/^file:\/\//, "")
+    }:${n.callFrame.lineNumber + 1}`;
+  // Returns the bytes under `n`; a function counts once per path even when it recurses.
+  const walk = (n: HeapNode, onPath: Set<string>): number => {
+    const l = label(n);
+    self.set(l, (self.get(l) ?? 0) + n.selfSize);
+    const fresh = !onPath.has(l);
+    if (fresh) onPath.add(l);
+    let bytes = n.selfSize;
+    for (const c of n.children) bytes += walk(c, onPath);
+    if (fresh) {
+      onPath.delete(l);
+      incl.set(l, (incl.get(l) ?? 0) + bytes);
+    }
+    return bytes;
+  };
+  const totalBytes = walk(head, new Set());
+  const sorted = (m: Map<string, number>) =>
+    [...m].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+  return { totalBytes, self: sorted(self), inclusive: sorted(incl) };
+}
+
 if (import.meta.main) {
   const path = flag("path", "/data");
   const encoding = flag("encoding", "json");
@@ -115,7 +158,11 @@ if (import.meta.main) {
   /** `flood` (bursts, the per-frame cost) or `paced` (go-ethereum's cadence, what a network costs). */
   const ethstatsMode = flag("ethstats-mode", "flood");
   const nats = flag("nats", "");
-  const dir = await Deno.makeTempDir({ prefix: "poa-profile-" });
+  const alloc = Deno.args.includes("--alloc");
+  const floor = Deno.args.includes("--floor");
+  const save = flag("save", "");
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "poa-profile-" });
+  await Deno.chmod(dir, 0o755); // the embedded Postgres runs as OS user postgres when we are root
   const port = freePort();
   const inspectPort = freePort();
   const config: Record<string, unknown> = {
@@ -149,23 +196,38 @@ if (import.meta.main) {
     }];
   } else if (receivers !== "default") throw new Error("--receivers: none, dashboard or default");
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
-  const child = await spawnDeno(`--inspect=127.0.0.1:${inspectPort}`, [
-    new URL("../main.ts", import.meta.url).pathname,
-    "--config",
-    `${dir}/config.json`,
-  ], { ready: /listening on https?:/ });
+  // `--floor`: the HTTP section's Hono floor (bench/floor_server.ts) under the same wrk requests.
+  const child = await spawnDeno(
+    `--inspect=127.0.0.1:${inspectPort}`,
+    floor
+      ? [new URL("./floor_server.ts", import.meta.url).pathname, "hono+middleware+parse", String(port)]
+      : [new URL("../main.ts", import.meta.url).pathname, "--config", `${dir}/config.json`],
+    { ready: /listening on https?:/ },
+  );
   try {
     const base = `http://127.0.0.1:${port}`;
+    if (!floor) await waitHealthy(base, 120_000); // receivers ready: no start-up work profiled
     const requests = protocolRequests(
       `127.0.0.1:${port}`,
-      await createTokens(base, 1, "prof"),
+      floor ? ["floor-takes-any-token"] : await createTokens(base, 1, "prof"),
       path as "/data" | "/ping",
       encoding as "json" | "msgpack",
     );
+    let handled = 0;
     const profile = await withInspector(inspectPort, async (send) => {
-      await send("Profiler.enable");
-      await send("Profiler.setSamplingInterval", { interval: 200 });
-      await send("Profiler.start");
+      if (alloc) {
+        await send("HeapProfiler.enable");
+        // Every allocation counts, also what a scavenge or a mark-compact collects (garbage).
+        await send("HeapProfiler.startSampling", {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      } else {
+        await send("Profiler.enable");
+        await send("Profiler.setSamplingInterval", { interval: 200 });
+        await send("Profiler.start");
+      }
       if (ethstatsNodes > 0) {
         const out = await new Deno.Command(Deno.execPath(), {
           args: [
@@ -188,6 +250,7 @@ if (import.meta.main) {
         }).output();
         const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("RESULT "));
         const r = line ? JSON.parse(line.slice(7)) : undefined;
+        handled = r?.framesSent ?? 0;
         console.log(
           `ethstats ${ethstatsMode}, ${ethstatsNodes} nodes: ${
             r?.messagesPerSecond?.toFixed(0)
@@ -198,28 +261,42 @@ if (import.meta.main) {
           agents,
           durationS: duration,
           url: base,
-          user: "prof:profile-password",
+          user: "prof0:password-prof0", // made by createTokens above
           rampS: 3,
         });
+        handled = sim.requestsPerSecond * duration;
         console.log(
           `${agents} agents: ${sim.requestsPerSecond.toFixed(0)} req/s, p99 ${sim.latency.p99.toFixed(1)} ms`,
         );
       } else {
         const r = await runWrk({ url: base, requests, connections, durationS: duration, workDir: dir });
+        handled = r.requests;
         console.log(
           `${path} ${encoding}: ${
             r.requestsPerSecond.toFixed(0)
           } req/s (profiling slows it), p99 ${r.p99Ms} ms`,
         );
       }
+      if (alloc) return (await send("HeapProfiler.stopSampling"))["profile"] as { head: HeapNode };
       return (await send("Profiler.stop"))["profile"] as Profile;
     });
-    const s = summarizeProfile(profile);
-    const pct = (ms: number) => `${(ms / s.totalMs * 100).toFixed(1).padStart(5)} %`;
-    console.log(`\nself time (total ${s.totalMs.toFixed(0)} ms sampled):`);
-    for (const f of s.self.slice(0, top)) console.log(`${pct(f.ms)}  ${f.name}`);
-    console.log(`\ninclusive time:`);
-    for (const f of s.inclusive.slice(0, top)) console.log(`${pct(f.ms)}  ${f.name}`);
+    if (save) await Deno.writeTextFile(save, JSON.stringify(profile));
+    if (alloc) {
+      const h = summarizeHeapProfile((profile as { head: HeapNode }).head);
+      const per = (bytes: number) => `${(bytes / Math.max(1, handled)).toFixed(0).padStart(6)} B`;
+      console.log(`\nallocated per request or frame, sampled (${handled} handled): ${per(h.totalBytes)}`);
+      console.log(`\nself:`);
+      for (const f of h.self.slice(0, top)) console.log(`${per(f.bytes)}  ${f.name}`);
+      console.log(`\ninclusive:`);
+      for (const f of h.inclusive.slice(0, top)) console.log(`${per(f.bytes)}  ${f.name}`);
+    } else {
+      const s = summarizeProfile(profile as Profile);
+      const pct = (ms: number) => `${(ms / s.totalMs * 100).toFixed(1).padStart(5)} %`;
+      console.log(`\nself time (total ${s.totalMs.toFixed(0)} ms sampled):`);
+      for (const f of s.self.slice(0, top)) console.log(`${pct(f.ms)}  ${f.name}`);
+      console.log(`\ninclusive time:`);
+      for (const f of s.inclusive.slice(0, top)) console.log(`${pct(f.ms)}  ${f.name}`);
+    }
   } finally {
     child.signal("SIGTERM");
     await child.status;
