@@ -96,9 +96,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
             key: await Deno.readTextFile(listen.tls.keyFile),
           }
           : undefined,
+        // Only remoteAddr is read: Deno makes `info.completed` (a promise) when it is touched.
         handler: trustedProxies
-          ? (req, info) =>
-            app.fetch(req, { remoteAddr: info.remoteAddr, completed: info.completed, trustedProxies })
+          ? (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr, trustedProxies })
           : (req, info) => app.fetch(req, info),
         onError: (err: unknown) => {
           console.error("listener error:", err);

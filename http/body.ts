@@ -29,21 +29,26 @@ export function encodingOf(contentType: string | undefined | null): BodyEncoding
   return null;
 }
 
+const UNREADABLE = () => {
+  throw new AppError(400, "bad_request", "request body could not be read");
+};
+const asBytes = (body: ArrayBuffer) => new Uint8Array(body);
+
 /** Reads at most `limit` bytes of a request body; more is a 413, whatever Content-Length said. */
-export async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
+export function readLimited(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) {
-    throw new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+  if (declared === null) return readStream(req, limit);
+  if (Number(declared) > limit) {
+    return Promise.reject(new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`));
   }
-  if (declared !== null) {
-    // Framed by Content-Length (checked above): one read, no stream pumping. `req.body` is not
-    // touched here: making the stream would take Deno off its whole-body fast path.
-    try {
-      return new Uint8Array(await req.arrayBuffer());
-    } catch {
-      throw new AppError(400, "bad_request", "request body could not be read");
-    }
-  }
+  // Framed by Content-Length (checked above): one read, no stream pumping. `req.body` is not
+  // touched here: making the stream would take Deno off its whole-body fast path. (No async
+  // function here: this is every report's path, and the one promise chain allocates less.)
+  return req.arrayBuffer().then(asBytes, UNREADABLE);
+}
+
+/** A body without Content-Length (chunked), read until `limit` bytes. */
+async function readStream(req: Request, limit: number): Promise<Uint8Array> {
   if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -9,7 +9,7 @@ import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
-import { agentIdSchema, idempotentId } from "../core/message.ts";
+import { agentIdSchema, idempotentId, type Message } from "../core/message.ts";
 import { shareBlockPayload, type SharedBlocks } from "../core/shared_blocks.ts";
 
 export interface ProtocolRoutesDeps {
@@ -111,10 +111,9 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       );
     }
     const { value, bytes, user } = await accept(c, dataBody);
-    const published = bus.publish({
-      ...(key === undefined
-        ? { id: crypto.randomUUID() }
-        : { id: idempotentId(user, key), idempotent: true }),
+    // Every field set in one literal (one object shape; a spread would copy an object first).
+    const message: Message = {
+      id: key === undefined ? crypto.randomUUID() : idempotentId(user, key),
       agentId: value.id,
       dataType: value.type,
       messageType: "data",
@@ -122,7 +121,9 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       receivedAt: Date.now(),
       bytes,
       address: clientAddress(c),
-    });
+    };
+    if (key !== undefined) message.idempotent = true;
+    const published = bus.publish(message);
     // The local bus answers at once; the cluster bus resolves on the broker's ack.
     const result = published instanceof Promise ? await published : published;
     if (result.state === "overloaded") {
