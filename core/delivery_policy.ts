@@ -44,8 +44,12 @@ export interface RetryOptions {
 }
 
 export interface Retry {
-  /** Runs `op` until it succeeds, the attempts are used up or the signal aborts. False = gave up. */
-  run(what: string, op: () => Promise<void> | void): Promise<boolean>;
+  /**
+   * Runs `op` until it succeeds, the attempts are used up or the signal aborts. False = gave up.
+   * An `op` that succeeds synchronously at once is answered with `true` itself, not a promise:
+   * a live receiver's batch of one report then costs no promise and no microtask here.
+   */
+  run(what: string, op: () => Promise<void> | void): boolean | Promise<boolean>;
   /** Failed attempts, and the waits after them. */
   errors(): number;
   retries(): number;
@@ -60,23 +64,41 @@ export function backoffMs(attempt: number, baseMs: number, capMs: number): numbe
 export function createRetry(options: RetryOptions): Retry {
   let errors = 0;
   let retries = 0;
-  return {
-    async run(what, op) {
-      for (let attempt = 0;; attempt++) {
-        try {
-          await op();
-          return true;
-        } catch (err) {
-          errors++;
-          if (attempt === 0 || attempt % 10 === 0) {
-            console.error(`receiver ${options.label}: ${what} failed (attempt ${attempt + 1}):`, err);
-          }
-          if (options.signal.aborted || attempt + 1 >= options.attempts) return false;
-          retries++;
-          await sleep(backoffMs(attempt, options.baseMs, options.capMs), options.signal);
-          if (options.signal.aborted) return false;
-        }
+  /** After attempt `attempt` failed with `err`: waits, tries again, until done or given up. */
+  async function retryAfter(
+    what: string,
+    op: () => Promise<void> | void,
+    attempt: number,
+    err: unknown,
+  ): Promise<boolean> {
+    for (;; attempt++) {
+      errors++;
+      if (attempt === 0 || attempt % 10 === 0) {
+        console.error(`receiver ${options.label}: ${what} failed (attempt ${attempt + 1}):`, err);
       }
+      if (options.signal.aborted || attempt + 1 >= options.attempts) return false;
+      retries++;
+      await sleep(backoffMs(attempt, options.baseMs, options.capMs), options.signal);
+      if (options.signal.aborted) return false;
+      try {
+        await op();
+        return true;
+      } catch (e) {
+        err = e;
+      }
+    }
+  }
+
+  return {
+    run(what, op) {
+      let first: Promise<void> | void;
+      try {
+        first = op();
+      } catch (err) {
+        return retryAfter(what, op, 0, err);
+      }
+      if (first === undefined) return true;
+      return Promise.resolve(first).then(() => true, (err) => retryAfter(what, op, 0, err));
     },
     errors: () => errors,
     retries: () => retries,

@@ -27,6 +27,26 @@ Deno.test("retry: durable retries until the call works, live gives up after its 
   assert.equal(live.retries(), 2);
 });
 
+Deno.test("retry: a call that works synchronously is answered true at once; a rejected promise is retried like a throw", async () => {
+  const stop = new AbortController();
+  const retry = createRetry({ baseMs: 1, capMs: 4, attempts: Infinity, signal: stop.signal, label: "t" });
+  let calls = 0;
+  assert.equal(retry.run("receive", () => void calls++), true); // no promise to wait for
+  assert.equal(calls, 1);
+  const resolved = retry.run("receive", () => Promise.resolve());
+  assert.ok(resolved instanceof Promise);
+  assert.equal(await resolved, true);
+  let rejections = 0;
+  const rejecting = () => rejections++ < 3 ? Promise.reject(new Error("down")) : Promise.resolve();
+  assert.equal(await retry.run("receive", rejecting), true);
+  assert.equal(rejections, 4);
+  assert.equal(retry.errors(), 3);
+  assert.equal(retry.retries(), 3);
+  const f = failing(2); // throws synchronously twice, then works
+  assert.equal(await retry.run("receive", f.op), true);
+  assert.equal(f.calls(), 3);
+});
+
 Deno.test("retry: a shutdown ends the wait at once and gives up", async () => {
   const stop = new AbortController();
   const retry = createRetry({

@@ -33,7 +33,8 @@ export interface Receiver {
    * of the subscribed metric types.
    */
   accepts?(message: Message): boolean;
-  receive(batch: Message[]): Promise<void>;
+  /** Takes a batch; a receiver that is done at once (in memory) may return nothing instead of a promise. */
+  receive(batch: Message[]): Promise<void> | void;
   /** The agent stopped pinging or said bye. Delivered in order with the messages. */
   inactive?(agentId: string): Promise<void> | void;
   /** Called on shutdown once the queue has drained. */

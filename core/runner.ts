@@ -319,6 +319,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   }
 
   function hold(): boolean {
+    if (!options.holdWhile) return false; // most receivers: no object, no clock read per batch
     return shouldHold({
       holdWhile: options.holdWhile,
       maxHoldMs,
@@ -365,7 +366,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         continue;
       }
       const batch = queue.messages(maxBatch);
-      const ok = await retry.run("receive", () => receiver.receive(batch));
+      // A receiver that took the batch synchronously (the live ones) costs no promise here.
+      const received = retry.run("receive", () => receiver.receive(batch));
+      const ok = received === true || await received;
       // Items stay queued; drain spills them (a late success is written again: idempotent).
       if (closedOut || (!ok && stopSignal.signal.aborted)) return;
       if (ok) {
@@ -374,7 +377,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       } else {
         counters.dropped_total += batch.length;
       }
-      await (removing = removeSegments(queue.take(batch.length)));
+      const delivered = queue.take(batch.length);
+      if (delivered.length > 0) await (removing = removeSegments(delivered));
       // One batch per turn: a receiver that finished synchronously would otherwise take the
       // whole backlog in one macrotask, and every socket read and ping answer would wait for it.
       if (depth() > 0) await nextTurn();

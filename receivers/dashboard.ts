@@ -267,6 +267,34 @@ export function createDashboardReceiver(
     sinceYield += bytes;
   }
 
+  /**
+   * Broadcasts and remembers `batch` from `start` on, synchronously (no promise: the usual case)
+   * until half the clients' limit went out unflushed; then the rest follows after a yield that
+   * lets the sockets drain.
+   */
+  function receiveFrom(batch: Message[], start: number): Promise<void> | void {
+    for (let i = start; i < batch.length; i++) {
+      const message = batch[i]!;
+      const frame: Frame = { agentId: message.agentId, data: message.data };
+      const type = payloadType(message);
+      // Without clients nothing is serialized: a frame is only kept for a later replay.
+      if (clients.size > 0) {
+        const text = textOf(frame);
+        if (text === undefined) continue;
+        broadcast(text, utf8Length(text));
+      }
+      if (type !== undefined && replayedMetrics.has(message.dataType)) {
+        remember(message.agentId, type, frame);
+      }
+      if (sinceYield * 2 >= limit && clients.size > 0) {
+        return yieldToEventLoop().then(() => {
+          sinceYield = 0;
+          return receiveFrom(batch, i + 1);
+        });
+      }
+    }
+  }
+
   function onOpen(socket: WebSocket): void {
     if (closed) {
       socket.close(1001, "server shutting down");
@@ -333,25 +361,8 @@ export function createDashboardReceiver(
     id,
     durable: false,
     routes: { group: "dashboard", app },
-    async receive(batch: Message[]) {
-      for (const message of batch) {
-        const frame: Frame = { agentId: message.agentId, data: message.data };
-        const type = payloadType(message);
-        // Without clients nothing is serialized: a frame is only kept for a later replay.
-        if (clients.size > 0) {
-          const text = textOf(frame);
-          if (text === undefined) continue;
-          broadcast(text, utf8Length(text));
-        }
-        if (type !== undefined && replayedMetrics.has(message.dataType)) {
-          remember(message.agentId, type, frame);
-        }
-        // Lets the sockets drain before the next message once half the limit went out unflushed.
-        if (sinceYield * 2 >= limit && clients.size > 0) {
-          await yieldToEventLoop();
-          sinceYield = 0;
-        }
-      }
+    receive(batch: Message[]) {
+      return receiveFrom(batch, 0);
     },
     inactive(agentId: string) {
       const frame: Frame = { agentId, data: inactivePayload() };

@@ -344,7 +344,7 @@ Deno.test("DynamoDB down: receive rejects within seconds; after restart a retry 
     await dynalite.stop();
     const batch = Array.from({ length: 30 }, (_, i) => blockMessage(block(100 + i)));
     const started = performance.now();
-    await assert.rejects(receiver.receive(batch));
+    await assert.rejects(async () => await receiver.receive(batch));
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 5_000, `rejected after ${elapsed} ms`);
 
@@ -385,7 +385,9 @@ Deno.test("with createTable false a missing table makes receive reject", async (
   const dynalite = await startDynalite();
   const receiver = await build(dynalite.endpoint, tableName(), { createTable: false });
   try {
-    await assert.rejects(receiver.receive([blockMessage(block(1))]), { name: "ResourceNotFoundException" });
+    await assert.rejects(async () => await receiver.receive([blockMessage(block(1))]), {
+      name: "ResourceNotFoundException",
+    });
   } finally {
     await receiver.close?.();
     await dynalite.close();
@@ -435,7 +437,10 @@ Deno.test("items still unprocessed after the bounded attempts make receive rejec
   const receiver = await build(fake.endpoint, tableName(), { createTable: false });
   try {
     const started = performance.now();
-    await assert.rejects(receiver.receive([blockMessage(block(1))]), /unprocessed after 8 attempts/);
+    await assert.rejects(
+      async () => await receiver.receive([blockMessage(block(1))]),
+      /unprocessed after 8 attempts/,
+    );
     assert.ok(performance.now() - started < 10_000);
     assert.equal(fake.state.calls, 8);
     assert.equal(receiver.stats?.()["items_written"], 0);

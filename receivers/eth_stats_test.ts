@@ -87,7 +87,7 @@ async function countOf(sql: postgres.Sql, agentId: string): Promise<number> {
 }
 
 /** Runs `fn` with console.warn captured. */
-async function capturingWarnings(fn: () => Promise<void>): Promise<string[]> {
+async function capturingWarnings(fn: () => Promise<void> | void): Promise<string[]> {
   const lines: string[] = [];
   const original = console.warn;
   console.warn = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
@@ -435,7 +435,7 @@ Deno.test("eth_stats receiver", async (t) => {
         await server.stop();
         const batch = [...before, ...Array.from({ length: 5 }, () => statistics(id, syncingStats()))];
         try {
-          await assert.rejects(receiver.receive(batch));
+          await assert.rejects(async () => await receiver.receive(batch));
         } finally {
           await server.start();
         }

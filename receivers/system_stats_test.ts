@@ -56,7 +56,7 @@ async function countOf(sql: postgres.Sql, agentId: string): Promise<number> {
   return row!.n;
 }
 
-async function capturingWarnings(fn: () => Promise<void>): Promise<string[]> {
+async function capturingWarnings(fn: () => Promise<void> | void): Promise<string[]> {
   const lines: string[] = [];
   const original = console.warn;
   console.warn = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
@@ -191,7 +191,7 @@ Deno.test("system_stats receiver", async (t) => {
         await server.stop();
         const batch = [...first, statistics(id, systemStats())];
         try {
-          await assert.rejects(receiver.receive(batch));
+          await assert.rejects(async () => await receiver.receive(batch));
         } finally {
           await server.start();
         }

@@ -246,7 +246,6 @@ export async function createWebReceiver(
           console.warn(`receiver ${id}: skipped a report of ${JSON.stringify(message.agentId)}: ${err}`);
         }
       }
-      return Promise.resolve();
     },
     inactive(agentId: string) {
       state.inactive(agentId);
