@@ -1218,16 +1218,20 @@ function targets(r: Results): Target[] {
   }
   const floor = r.http?.cases.find((c) => c.name === "floor");
   if (r.http && floor) {
+    // Issue 21, target 3: /data within 1.3× the floor with p99 < 10 ms; the default receivers' row
+    // is to be reported against the floor too, and its p99 brought under 10 ms.
     for (const name of ["data-json", "data-default"]) {
       const c = r.http.cases.find((c) => c.name === name)!;
+      const cpuBound = name === "data-json";
       t.push({
         issue: "21",
-        target:
-          `${c.label}: CPU per request ≤ 1.3× the Hono floor's, p99 < 10 ms at ${r.options.connections} connections`,
+        target: cpuBound
+          ? `${c.label}: CPU per request ≤ 1.3× the Hono floor's, p99 < 10 ms at ${r.options.connections} connections`
+          : `${c.label}: p99 < 10 ms at ${r.options.connections} connections, CPU per request reported against the Hono floor's`,
         measured: `${c.cpuUsPerRequest.toFixed(1)} µs vs ${floor.cpuUsPerRequest.toFixed(1)} µs (${
           c.cpuVsFloor.toFixed(2)
         }×), p99 ${formatMs(c.p99Ms)}`,
-        holds: c.cpuVsFloor <= 1.3 && c.p99Ms < 10,
+        holds: (!cpuBound || c.cpuVsFloor <= 1.3) && c.p99Ms < 10,
       });
     }
   }
