@@ -20,6 +20,7 @@ import {
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 import { overCapWarning } from "../core/cap_warning.ts";
+import { RecencyMap } from "../core/recency_map.ts";
 
 const schema = z.object({
   /** Path of the websocket endpoint on the `dashboard` route group. */
@@ -165,7 +166,7 @@ export function createDashboardReceiver(
   const replayedMetrics = new Set(options.replayMetrics);
   const clients = new Set<Client>();
   /** Latest frame per replayed type, per agent; Map order = least recently updated first. */
-  const agents = new Map<string, Map<string, Frame>>();
+  const agents = new RecencyMap<string, Map<string, Frame>>();
   let closed = false;
   /** Bytes broadcast since the last yield: bounds what a healthy client can have queued unsent. */
   let sinceYield = 0;
@@ -201,13 +202,11 @@ export function createDashboardReceiver(
   function remember(agentId: string, type: string, frame: Frame): void {
     if (!replayed.has(type)) return;
     frame.bytes = frame.text?.length ?? approxJsonBytes(frame.data, options.maxReplayFrameBytes);
-    let last = agents.get(agentId);
-    if (last) {
-      agents.delete(agentId);
-    } else {
+    let last = agents.touch(agentId);
+    if (last === undefined) {
       last = new Map();
       if (agents.size >= options.maxAgents) {
-        const oldest = agents.keys().next().value;
+        const oldest = agents.oldestKey();
         if (oldest !== undefined) forgetAgent(oldest);
         counters.agents_evicted++;
         if (!warnedMaxAgents) {
@@ -216,8 +215,8 @@ export function createDashboardReceiver(
           console.warn(`receiver ${id}: ${warning}`);
         }
       }
+      agents.set(agentId, last);
     }
-    agents.set(agentId, last);
     replayBytes -= last.get(type)?.bytes ?? 0;
     if (frame.bytes > options.maxReplayFrameBytes) {
       // Not kept; nor is the older report of this type, which would replay as the latest.
@@ -228,7 +227,7 @@ export function createDashboardReceiver(
     last.set(type, frame); // in place of the older one: one map operation
     replayBytes += frame.bytes;
     while (replayBytes > options.maxReplayBytes && agents.size > 1) {
-      const oldest = agents.keys().next().value!;
+      const oldest = agents.oldestKey()!;
       forgetAgent(oldest);
       counters.agents_evicted++;
     }

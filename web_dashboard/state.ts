@@ -4,6 +4,7 @@
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import { overCapWarning } from "../core/cap_warning.ts";
+import { RecencyMap } from "../core/recency_map.ts";
 import { type BlockEntry, createBlockRing, propagationBin, stringOrNull } from "./block_ring.ts";
 import { type ChainHealth, createHeadIndex } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
@@ -170,8 +171,8 @@ interface TrackedNode extends NodeState {
 /** Creates an empty state. */
 export function createWebState(options: WebStateOptions): WebState {
   const now = options.now ?? Date.now;
-  /** Map order = least recently heard from first (delete + set on every report). */
-  const nodes = new Map<string, TrackedNode>();
+  /** Least recently heard from first (every report makes its node the newest). */
+  const nodes = new RecencyMap<string, TrackedNode>();
   /** Block summaries by reported body; read-only, shared by the nodes that reported it. */
   const blockSummaries = new WeakMap<Record<string, unknown>, Record<string, Scalar>>();
   /** The inactive nodes' ids: exactly the nodes whose `active` is false. */
@@ -214,9 +215,8 @@ export function createWebState(options: WebStateOptions): WebState {
   }
 
   function touch(id: string, at: number): TrackedNode {
-    let node = nodes.get(id);
+    let node = nodes.touch(id); // now the most recently heard from
     if (node) {
-      nodes.delete(id);
       if (!node.active) {
         inactiveIds.delete(id);
         heads.set(id, node.last.block);
@@ -225,7 +225,7 @@ export function createWebState(options: WebStateOptions): WebState {
     } else {
       headsChanged = true;
       if (nodes.size >= options.maxNodes) {
-        const oldest = nodes.keys().next().value;
+        const oldest = nodes.oldestKey();
         if (oldest !== undefined) {
           forget(oldest);
           if (counters.nodes_evicted++ === 0) {
@@ -252,8 +252,8 @@ export function createWebState(options: WebStateOptions): WebState {
       removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
       heads.set(id, null);
       markChanged(node, NEW);
+      nodes.set(id, node);
     }
-    nodes.set(id, node);
     node.lastSeen = Math.max(node.lastSeen, at);
     node.active = true;
     node.inactiveSince = null;
