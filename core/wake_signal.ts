@@ -21,6 +21,22 @@ export interface WakeSignal {
   linger(ms: number): Promise<void>;
 }
 
+/**
+ * Wake-ups due at the end of this turn, all runners' together: one `setImmediate` per turn
+ * for every loop to wake, not one each (Deno's node:timers gives each an async id and hooks).
+ */
+let dueAtTurnEnd: Array<() => void> = [];
+
+function wakeDue(): void {
+  const due = dueAtTurnEnd;
+  dueAtTurnEnd = [];
+  for (const wake of due) wake();
+}
+
+function atTurnEnd(wake: () => void): void {
+  if (dueAtTurnEnd.push(wake) === 1) setImmediate(wakeDue);
+}
+
 export function createWakeSignal(batchFull: () => boolean): WakeSignal {
   let wake: (() => void) | null = null;
   let scheduled = false;
@@ -43,15 +59,17 @@ export function createWakeSignal(batchFull: () => boolean): WakeSignal {
     });
   }
 
+  function wakeAtTurnEnd(): void {
+    scheduled = false;
+    notify();
+  }
+
   return {
     notify,
     notifySoon() {
       if (wake === null || scheduled || (lingering && !batchFull())) return;
       scheduled = true;
-      setImmediate(() => {
-        scheduled = false;
-        notify();
-      });
+      atTurnEnd(wakeAtTurnEnd);
     },
     wait,
     async linger(ms) {

@@ -53,3 +53,23 @@ Deno.test("while lingering, only a full batch ends the wait early", async () => 
   signal.notifySoon();
   await waiting;
 });
+
+Deno.test("several loops asked to wake in one turn all wake after it, in the order they were asked", async () => {
+  const signals = [0, 1, 2].map(() => createWakeSignal(() => false));
+  const order: number[] = [];
+  const waiting = signals.map((s, i) => s.wait().then(() => order.push(i)));
+  signals[2]!.notifySoon();
+  signals[0]!.notifySoon();
+  signals[1]!.notifySoon();
+  await Promise.resolve();
+  assert.equal(order.length, 0, "not within the turn");
+  await Promise.all(waiting);
+  assert.deepEqual(order, [2, 0, 1]);
+  // And again on a later turn: the shared wake-up is scheduled anew.
+  const again = signals[1]!.wait().then(() => order.push(1));
+  signals[1]!.notifySoon();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((_, reject) => timer = setTimeout(() => reject(new Error("never woken")), 2_000));
+  await Promise.race([again, late]).finally(() => clearTimeout(timer));
+  assert.deepEqual(order, [2, 0, 1, 1]);
+});
