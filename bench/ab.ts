@@ -9,6 +9,7 @@
  * deno run -A bench/ab.ts --base 6c81bbe --receivers default --rounds 16 --seconds 4
  * deno run -A bench/ab.ts --base main --encoding msgpack --path /ping
  * deno run -A bench/ab.ts --base HEAD~1 --paired                # the three servers loaded at once
+ * deno run -A bench/ab.ts --base HEAD~1 --in-process --rounds 16  # both builds in this process (ab_in_process.ts)
  * ```
  *
  * The base commit is checked out in a temporary git worktree (its own `deno install`, removed
@@ -23,6 +24,7 @@ import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import postgres from "postgres";
 import { createTokens, protocolRequests } from "./agent_requests.ts";
+import { runInProcess } from "./ab_in_process.ts";
 import { median } from "./histogram.ts";
 import { flag, freePort, procStat, spawnDeno, startServiceProcess } from "./process.ts";
 import { runWrk } from "./wrk.ts";
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   const path = flag("path", "/data") as "/data" | "/ping";
   const receivers = flag("receivers", "dashboard");
   const paired = Deno.args.includes("--paired");
+  const inProcess = Deno.args.includes("--in-process");
   if (receivers !== "dashboard" && receivers !== "default") throw new Error("--receivers dashboard|default");
 
   const root = await git(["rev-parse", "--show-toplevel"], HERE);
@@ -71,6 +74,14 @@ async function main(): Promise<void> {
       stderr: "piped",
     }).output();
     if (!installed.success) throw new Error(`deno install in ${tree} failed`);
+    if (inProcess) {
+      await runInProcess({ base: tree, current: root, baseName: commit }, {
+        rounds,
+        path,
+        operations: Number(flag("operations", "20000")),
+      });
+      return;
+    }
 
     const config: Record<string, unknown> = {};
     if (receivers === "default") {
