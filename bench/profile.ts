@@ -67,6 +67,16 @@ async function withInspector<T>(
   }
 }
 
+/** This checkout's root, as the profiles' script URLs begin. */
+const ROOT_URL = new URL("../", import.meta.url).href;
+
+/** "function file:line", the file relative to this checkout or to its npm package. */
+function frameLabel(frame: ProfileNode["callFrame"]): string {
+  const url = frame.url.startsWith(ROOT_URL) ? frame.url.slice(ROOT_URL.length) : frame.url;
+  const file = url.replace(/^(.*\/)?node_modules\/\.deno\//, "").replace(/^file:\/\//, "");
+  return `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`;
+}
+
 /** Self and inclusive time per function (ms), heaviest first. */
 export function summarizeProfile(profile: Profile): {
   totalMs: number;
@@ -76,13 +86,7 @@ export function summarizeProfile(profile: Profile): {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = (n: ProfileNode) => {
-    const file = n.callFrame.url.replace(/^.*\/(node_modules\/\.deno\/|main\/)/, "").replace(
-      /^file:\/\//,
-      "",
-    );
-    return `${n.callFrame.functionName || "(anonymous)"} ${file}:${n.callFrame.lineNumber + 1}`;
-  };
+  const label = (n: ProfileNode) => frameLabel(n.callFrame);
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
   let total = 0;
@@ -122,10 +126,7 @@ export function summarizeHeapProfile(head: HeapNode): {
 } {
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
-  const label = (n: HeapNode) =>
-    `${n.callFrame.functionName || "(anonymous)"} ${
-      n.callFrame.url.replace(/^.*\/(node_modules\/\.deno\/|main\/)/, "").replace(/^file:\/\//, "")
-    }:${n.callFrame.lineNumber + 1}`;
+  const label = (n: HeapNode) => frameLabel(n.callFrame);
   // Returns the bytes under `n`; a function counts once per path even when it recurses.
   const walk = (n: HeapNode, onPath: Set<string>): number => {
     const l = label(n);

@@ -3,7 +3,7 @@ import { summarizeHeapProfile, summarizeProfile } from "./profile.ts";
 
 const frame = (functionName: string, lineNumber = 0) => ({
   functionName,
-  url: "file:///work/main/routes/protocol.ts",
+  url: new URL("../routes/protocol.ts", import.meta.url).href,
   lineNumber,
 });
 
