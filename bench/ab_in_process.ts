@@ -118,7 +118,7 @@ function turnWorkload(built: BuiltLike): Workload {
 
 /**
  * Runs both workloads on `base` and `current` in `rounds` interleaved rounds (who goes first
- * alternates) and prints each round and the medians.
+ * alternates) and prints, per workload, the medians and how many rounds this build won.
  */
 export async function runInProcess(
   dirs: { base: string; current: string; baseName: string },
@@ -134,7 +134,6 @@ export async function runInProcess(
   const web = { id: "web", type: "web", subscribe: ["ethereum_metrics"], persistBlocks: false };
   const services: Array<{ built: BuiltLike; dir: string }> = [];
   try {
-    const workloads: Array<{ name: string; run: [Workload, Workload] }> = [];
     const requests: Workload[] = [];
     const turns: Workload[] = [];
     for (const build of builds) {
@@ -144,8 +143,10 @@ export async function runInProcess(
       requests.push(await requestWorkload(forRequests.built, options.path));
       turns.push(turnWorkload(forTurns.built));
     }
-    workloads.push({ name: `${options.path} request`, run: requests as [Workload, Workload] });
-    workloads.push({ name: "report per turn", run: turns as [Workload, Workload] });
+    const workloads = [
+      { name: `${options.path} request`, run: requests as [Workload, Workload] },
+      { name: "report per turn", run: turns as [Workload, Workload] },
+    ];
     for (const { name, run } of workloads) {
       for (const w of run) await w(Math.ceil(options.operations / 2)); // JIT warm-up
       const times: [number[], number[]] = [[], []];
