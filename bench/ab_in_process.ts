@@ -9,7 +9,7 @@
  *   the event loop (as paced ethstats frames and one agent per connection deliver them), into
  *   the dashboard and web receivers.
  */
-import { setImmediate } from "node:timers";
+import { nextTurn } from "../core/delivery_policy.ts";
 import { STATISTICS } from "./agent_requests.ts";
 import { median } from "./histogram.ts";
 
@@ -36,7 +36,6 @@ async function loadBuild(name: string, dir: string): Promise<Build> {
 
 const ADMIN = { name: "root", password: "root-password-123" };
 const AGENTS = 10_000;
-const afterTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A service of `build` with `receivers`, no listener, in a temporary directory. */
 async function serviceOf(build: Build, receivers: unknown[]): Promise<{ built: BuiltLike; dir: string }> {
@@ -109,9 +108,9 @@ function turnWorkload(built: BuiltLike): Workload {
         receivedAt: Date.now(),
         bytes: 500,
       });
-      await afterTurn();
+      await nextTurn();
     }
-    for (let i = 0; i < 3; i++) await afterTurn(); // the receivers' last wake-ups
+    for (let i = 0; i < 3; i++) await nextTurn(); // the receivers' last wake-ups
     return (performance.now() - started) * 1000 / n;
   };
 }

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
+import { nextTurn } from "./delivery_policy.ts";
 import { createWakeSignal } from "./wake_signal.ts";
-
-const afterTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 Deno.test("notifySoon wakes the waiting loop once, after the turn in which it was called", async () => {
   const signal = createWakeSignal(() => false);
@@ -17,7 +15,7 @@ Deno.test("notifySoon wakes the waiting loop once, after the turn in which it wa
   signal.notifySoon();
   let woken = false;
   const later = signal.wait(30).then(() => woken = true);
-  await afterTurn();
+  await nextTurn();
   assert.equal(woken, false);
   await later;
 });
@@ -40,8 +38,8 @@ Deno.test("while lingering, only a full batch ends the wait early", async () => 
   let done = false;
   const lingering = signal.linger(2_000).then(() => done = true);
   signal.notifySoon();
-  await afterTurn();
-  await afterTurn();
+  await nextTurn();
+  await nextTurn();
   assert.equal(done, false, "a push that does not fill the batch keeps it lingering");
   full = true;
   signal.notifySoon();
