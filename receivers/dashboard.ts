@@ -4,7 +4,6 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { approxJsonBytes } from "../core/json_size.ts";
 import { safeEqual } from "../auth/password.ts";
 import type { AppEnv } from "../http/app_env.ts";
 import { errorResponse } from "../http/errors.ts";
@@ -19,8 +18,7 @@ import {
 } from "../http/websocket.ts";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
-import { overCapWarning } from "../core/cap_warning.ts";
-import { RecencyMap } from "../core/recency_map.ts";
+import { createReplayStore, type Frame } from "./dashboard_replay.ts";
 
 const schema = z.object({
   /** Path of the websocket endpoint on the `dashboard` route group. */
@@ -115,16 +113,6 @@ function inactivePayload(): Record<string, unknown> {
   };
 }
 
-/** One outgoing message; its text is made when a client needs it. */
-interface Frame {
-  agentId: string;
-  /** The payload until it is serialized; then only the text is kept. */
-  data?: Record<string, unknown>;
-  text?: string;
-  /** About its size as text, counted against maxReplayBytes while it is kept. */
-  bytes?: number;
-}
-
 /** Serializes one outgoing frame; undefined when `data` is not JSON (e.g. a BigInt). */
 function serialize(agentId: string, data: Record<string, unknown>): string | undefined {
   try {
@@ -162,11 +150,15 @@ export function createDashboardReceiver(
 ): DashboardReceiver {
   const limit = options.maxClientBufferBytes;
   const replayTypes = [...new Set(options.replayTypes)];
-  const replayed = new Set(replayTypes);
   const replayedMetrics = new Set(options.replayMetrics);
   const clients = new Set<Client>();
-  /** Latest frame per replayed type, per agent; Map order = least recently updated first. */
-  const agents = new RecencyMap<string, Map<string, Frame>>();
+  const replay = createReplayStore({
+    replayTypes,
+    maxAgents: options.maxAgents,
+    maxReplayBytes: options.maxReplayBytes,
+    maxReplayFrameBytes: options.maxReplayFrameBytes,
+    warn: (line) => console.warn(`receiver ${id}: ${line}`),
+  });
   let closed = false;
   /** Bytes broadcast since the last yield: bounds what a healthy client can have queued unsent. */
   let sinceYield = 0;
@@ -175,63 +167,8 @@ export function createDashboardReceiver(
     clients_closed_slow: 0,
     clients_refused: 0,
     sent_total: 0,
-    agents_evicted: 0,
-    replay_skipped_large: 0,
     skipped_unserializable: 0,
   };
-
-  /** Bytes of the frames kept for replay (their `bytes`). */
-  let replayBytes = 0;
-
-  /** Drops one kept frame of an agent. */
-  function unkeep(last: Map<string, Frame>, type: string): void {
-    replayBytes -= last.get(type)?.bytes ?? 0;
-    last.delete(type);
-  }
-
-  function forgetAgent(agentId: string): void {
-    const last = agents.get(agentId);
-    if (last === undefined) return;
-    for (const frame of last.values()) replayBytes -= frame.bytes ?? 0;
-    agents.delete(agentId);
-  }
-
-  /** Told once: agents past maxAgents take turns being forgotten. */
-  let warnedMaxAgents = false;
-
-  function remember(agentId: string, type: string, frame: Frame): void {
-    if (!replayed.has(type)) return;
-    frame.bytes = frame.text?.length ?? approxJsonBytes(frame.data, options.maxReplayFrameBytes);
-    let last = agents.touch(agentId);
-    if (last === undefined) {
-      last = new Map();
-      if (agents.size >= options.maxAgents) {
-        const oldest = agents.oldestKey();
-        if (oldest !== undefined) forgetAgent(oldest);
-        counters.agents_evicted++;
-        if (!warnedMaxAgents) {
-          warnedMaxAgents = true;
-          const warning = overCapWarning("maxAgents", options.maxAgents, "agents", "agents_evicted");
-          console.warn(`receiver ${id}: ${warning}`);
-        }
-      }
-      agents.set(agentId, last);
-    }
-    replayBytes -= last.get(type)?.bytes ?? 0;
-    if (frame.bytes > options.maxReplayFrameBytes) {
-      // Not kept; nor is the older report of this type, which would replay as the latest.
-      last.delete(type);
-      counters.replay_skipped_large++;
-      return;
-    }
-    last.set(type, frame); // in place of the older one: one map operation
-    replayBytes += frame.bytes;
-    while (replayBytes > options.maxReplayBytes && agents.size > 1) {
-      const oldest = agents.oldestKey()!;
-      forgetAgent(oldest);
-      counters.agents_evicted++;
-    }
-  }
 
   /** A frame's wire text, made on first need; undefined (counted) when it is not JSON. */
   function textOf(frame: Frame): string | undefined {
@@ -283,7 +220,7 @@ export function createDashboardReceiver(
         broadcast(text, utf8Length(text));
       }
       if (type !== undefined && replayedMetrics.has(message.dataType)) {
-        remember(message.agentId, type, frame);
+        replay.remember(message.agentId, type, frame);
       }
       if (sinceYield * 2 >= limit && clients.size > 0) {
         return yieldToEventLoop().then(() => {
@@ -301,13 +238,13 @@ export function createDashboardReceiver(
     }
     const client = createFeedClient(socket, limit, 0, Date.now());
     let sent = 0;
-    for (const last of agents.values()) {
+    for (const [, last] of replay.agents()) {
       for (const type of replayTypes) {
         const frame = last.get(type);
         if (frame === undefined) continue;
         const text = textOf(frame);
         if (text === undefined) {
-          unkeep(last, type);
+          replay.unkeep(last, type);
           continue;
         }
         const bytes = utf8Length(text);
@@ -366,7 +303,7 @@ export function createDashboardReceiver(
     inactive(agentId: string) {
       const frame: Frame = { agentId, data: inactivePayload() };
       const text = textOf(frame)!;
-      remember(agentId, "statistics", frame);
+      replay.remember(agentId, "statistics", frame);
       broadcast(text, utf8Length(text));
     },
     close() {
@@ -375,11 +312,11 @@ export function createDashboardReceiver(
     },
     snapshot() {
       const out: AgentSnapshot[] = [];
-      for (const [agentId, last] of agents) {
+      for (const [agentId, last] of replay.agents()) {
         const entry: AgentSnapshot = { agentId, last: {} };
         for (const [type, frame] of last) {
           const text = textOf(frame);
-          if (text === undefined) unkeep(last, type);
+          if (text === undefined) replay.unkeep(last, type);
           else entry.last[type] = JSON.parse(text).data;
         }
         out.push(entry);
@@ -387,7 +324,7 @@ export function createDashboardReceiver(
       return out;
     },
     stats() {
-      return { clients: clients.size, agents: agents.size, replay_bytes: replayBytes, ...counters };
+      return { clients: clients.size, ...replay.stats(), ...counters };
     },
   };
 }
