@@ -358,27 +358,31 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         await wakeUp.linger(lingerMs);
       }
       const first = queue.first()!;
-      if (first.kind === "inactive") {
-        const ok = await retry.run("inactive", () => receiver.inactive?.(first.agentId));
-        if (closedOut || (!ok && stopSignal.signal.aborted)) return;
-        if (!ok) counters.dropped_total++;
-        await (removing = removeSegments(queue.take(1)));
-        continue;
-      }
-      const batch = queue.messages(maxBatch);
+      // A durable item stays queued while it goes out: drain spills it if it is not done (a late
+      // success is written again: idempotent). A live one leaves the queue now, so that
+      // drop-oldest only drops what waits behind it (the queue holds at most maxQueue items
+      // besides the one or the batch in flight), never items whose place newer ones would take.
+      const batch = first.kind === "inactive" ? null : queue.messages(maxBatch);
+      const count = batch ? batch.length : 1;
+      if (!durable) queue.take(count);
       // A receiver that took the batch synchronously (the live ones) costs no promise here.
-      const received = retry.run("receive", () => receiver.receive(batch));
-      const ok = received === true || await received;
-      // Items stay queued; drain spills them (a late success is written again: idempotent).
-      if (closedOut || (!ok && stopSignal.signal.aborted)) return;
-      if (ok) {
+      const sent = first.kind === "inactive"
+        ? retry.run("inactive", () => receiver.inactive?.(first.agentId))
+        : retry.run("receive", () => receiver.receive(batch!));
+      const ok = sent === true || await sent;
+      if (closedOut) return;
+      const stopped = !ok && stopSignal.signal.aborted;
+      if (ok && batch) {
         counters.batches_total++;
-        counters.delivered_total += batch.length;
-      } else {
-        counters.dropped_total += batch.length;
+        counters.delivered_total += count;
+      } else if (!ok && !(durable && stopped)) {
+        counters.dropped_total += count;
       }
-      const delivered = queue.take(batch.length);
-      if (delivered.length > 0) await (removing = removeSegments(delivered));
+      if (stopped) return;
+      if (durable) {
+        const delivered = queue.take(count);
+        if (delivered.length > 0) await (removing = removeSegments(delivered));
+      }
       // One batch per turn: a receiver that finished synchronously would otherwise take the
       // whole backlog in one macrotask, and every socket read and ping answer would wait for it.
       if (depth() > 0) await nextTurn();

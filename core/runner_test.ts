@@ -203,6 +203,35 @@ Deno.test("a live receiver's full queue drops the oldest, counted", async () => 
   await runner.drain(1000);
 });
 
+Deno.test("a live receiver's full queue drops what waits, not the batch in flight: the newest are delivered, each counted once", async () => {
+  const got: string[] = [];
+  let release: (() => void) | undefined;
+  const receiver: Receiver = {
+    id: "slow",
+    durable: false,
+    receive(batch: Message[]) {
+      const ids = batch.map((m) => m.id);
+      // The first batch waits for release(), the next ones go through at once.
+      if (release) return void got.push(...ids);
+      return new Promise<void>((resolve) => release = resolve).then(() => void got.push(...ids));
+    },
+  };
+  const runner = createReceiverRunner(receiver, { maxQueue: 2, maxBatch: 2 });
+  await runner.start();
+  runner.push(message(0));
+  runner.push(message(1));
+  await until(() => release !== undefined); // [m0, m1] in flight
+  // The batch in flight is out of the queue: two more fit, the fifth drops the oldest waiting (m2).
+  assert.deepEqual([2, 3, 4].map((n) => runner.push(message(n))), ["queued", "queued", "dropped_oldest"]);
+  release!();
+  await until(() => got.length >= 4);
+  await runner.drain(1000);
+  assert.deepEqual(got, ["m0", "m1", "m3", "m4"]);
+  const stats = runner.stats();
+  assert.equal(stats.delivered_total, 4);
+  assert.equal(stats.dropped_total, 1);
+});
+
 function sized(n: number, bytes: number): QueueItem {
   const item = message(n);
   if (item.kind === "message") item.message.bytes = bytes;
