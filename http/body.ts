@@ -108,7 +108,13 @@ function convert(value: unknown): unknown {
   if (value instanceof Uint8Array) {
     throw new AppError(422, "invalid_body", "binary values are not accepted in the body");
   }
-  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Date) {
+    // A timestamp beyond ±8.64e15 ms decodes to an invalid Date, which has no ISO string.
+    if (Number.isNaN(value.getTime())) {
+      throw new AppError(422, "invalid_body", "a timestamp in the body is out of range");
+    }
+    return value.toISOString();
+  }
   return value;
 }
 

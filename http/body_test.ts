@@ -80,6 +80,34 @@ Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes
   assert.deepEqual(decodeBytes(new Uint8Array(0), "json"), {});
 });
 
+Deno.test("a msgpack timestamp beyond what a Date holds is 422, not a 500", () => {
+  // {"id": timestamp 96 with 2^62 seconds}: decodes to an invalid Date (toISOString throws).
+  const body = new Uint8Array([
+    0x81,
+    0xa2,
+    0x69,
+    0x64,
+    0xc7,
+    0x0c,
+    0xff,
+    0,
+    0,
+    0,
+    0,
+    0x40,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  assert.deepEqual(code(() => decodeBytes(body, "msgpack")), [422, "invalid_body"]);
+  const nested = encode({ data: { list: [1, new Date(8.64e15)] } }); // the largest valid one passes
+  assert.deepEqual(decodeBytes(nested, "msgpack"), { data: { list: [1, "+275760-09-13T00:00:00.000Z"] } });
+});
+
 Deno.test("jsonTooDeep and parseJson agree with tooDeep on the parsed value", () => {
   const verdicts = (
     text: string,

@@ -2,6 +2,9 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app_env.ts";
 
+/** Method labels kept as they are; any other method (a client may send any token) is "other". */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 interface Histogram {
@@ -51,7 +54,8 @@ export function createHttpMetrics(): HttpMetrics {
         // routePath keeps labels bounded ("/user/:name", not every name); 404s share one label.
         const path = c.req.routePath;
         const route = status === 404 && c.error === undefined && path === "/*" ? "unmatched" : path;
-        const stats = statsOf(c.req.method, route);
+        const method = c.req.method;
+        const stats = statsOf(METHODS.has(method) ? method : "other", route);
         stats.statuses.set(status, (stats.statuses.get(status) ?? 0) + 1);
         const seconds = (performance.now() - start) / 1000;
         // Per-bucket counts here; render() makes them cumulative.

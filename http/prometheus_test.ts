@@ -62,3 +62,19 @@ Deno.test("the latency histogram is cumulative, ends at the count, and labels us
   assert.equal(previous, 3);
   assert.equal(s.get('poa_http_request_duration_seconds_count{method="GET",route="/fast/:id"}'), 3);
 });
+
+Deno.test("made-up request methods share one label: a client cannot grow /metrics with them", async () => {
+  const metrics = createHttpMetrics();
+  const app = new Hono<AppEnv>();
+  app.use("*", metrics.middleware);
+  app.get("/x", (c) => c.text("ok"));
+  await app.request("/x");
+  const before = metrics.render().length;
+  for (let i = 0; i < 200; i++) await app.request("/x", { method: `M${i}${"X".repeat(500)}` });
+  const text = metrics.render();
+  const s = samples(text);
+  assert.equal(s.get('poa_http_requests_total{method="other",route="unmatched",status="404"}'), 200);
+  assert.equal(s.get('poa_http_requests_total{method="GET",route="/x",status="200"}'), 1);
+  assert.ok(!text.includes("XXXX"), "no method name in the labels");
+  assert.ok(text.length < before * 3, `${text.length} bytes after 200 methods, ${before} before`);
+});
