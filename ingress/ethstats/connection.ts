@@ -172,13 +172,29 @@ export function createPenaltyBox(ms: number, maxAddresses = 100_000): PenaltyBox
   };
 }
 
-/** Sends a frame unless the socket is gone (its onclose finishes the connection). */
-export function sendFrame(conn: Connection, frame: string): void {
+/**
+ * What the server's frames to one node may leave unsent (characters; every frame it sends is
+ * small: ready, pongs, history requests, heartbeats). A peer that does not read is closed
+ * instead: its unsent frames would otherwise stay in memory for as long as it keeps the socket.
+ */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/**
+ * Sends a frame unless the socket is gone (its onclose finishes the connection). False when the
+ * peer left more than MAX_UNSENT_BYTES unread: the socket is then closed (1008), nothing sent.
+ */
+export function sendFrame(conn: Connection, frame: string): boolean {
   try {
-    if (conn.socket.readyState === WebSocket.OPEN) conn.socket.send(frame);
+    if (conn.socket.readyState !== WebSocket.OPEN) return true;
+    if (conn.socket.bufferedAmount + frame.length > MAX_UNSENT_BYTES) {
+      conn.socket.close(POLICY_VIOLATION, "not reading");
+      return false;
+    }
+    conn.socket.send(frame);
   } catch {
     // The peer went away.
   }
+  return true;
 }
 
 /** Refills the token bucket (`rate` per second, up to `burst`); false when the frame is over the rate. */

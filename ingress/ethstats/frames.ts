@@ -31,6 +31,11 @@ export type Frame =
 
 const PRIMUS = "primus::";
 const PRIMUS_PING = "primus::ping::";
+/**
+ * A Primus heartbeat is `primus::ping::<Date.now()>`; only such short ones are answered (a pong
+ * echoes the ping: a long one would make the server send back what it was sent).
+ */
+const MAX_PING_LENGTH = 64;
 
 /** Reads one text frame (geth ends its frames with a newline; JSON.parse allows it). */
 export function decodeFrame(text: string): Frame {
@@ -39,7 +44,7 @@ export function decodeFrame(text: string): Frame {
     frame = parseJson(text);
   } catch {
     // Primus' JSON parser quotes its control strings; an unquoted one is still understood.
-    if (text.startsWith(PRIMUS_PING)) return { kind: "ping", reply: JSON.stringify(pong(text.trimEnd())) };
+    if (text.startsWith(PRIMUS_PING)) return ping(text.trimEnd());
     if (text.startsWith(PRIMUS)) return { kind: "control" };
     return { kind: "unusable", message: "frames must be JSON" };
   }
@@ -47,7 +52,7 @@ export function decodeFrame(text: string): Frame {
     return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
   }
   if (typeof frame === "string") {
-    if (frame.startsWith(PRIMUS_PING)) return { kind: "ping", reply: JSON.stringify(pong(frame)) };
+    if (frame.startsWith(PRIMUS_PING)) return ping(frame);
     if (frame.startsWith(PRIMUS)) return { kind: "control" };
     return { kind: "unusable", message: 'frames must be {"emit": [name, payload]}' };
   }
@@ -62,8 +67,11 @@ export function decodeFrame(text: string): Frame {
   return { kind: "emit", name: emitted[0], payload: emitted[1] };
 }
 
-function pong(ping: string): string {
-  return "primus::pong::" + ping.slice(PRIMUS_PING.length);
+function ping(text: string): Frame {
+  if (text.length > MAX_PING_LENGTH) {
+    return { kind: "unusable", message: `Primus pings are at most ${MAX_PING_LENGTH} characters` };
+  }
+  return { kind: "ping", reply: JSON.stringify("primus::pong::" + text.slice(PRIMUS_PING.length)) };
 }
 
 /** A Primus heartbeat from the server, as Primus' JSON parser encodes it. */

@@ -38,6 +38,10 @@ Deno.test("decodeFrame: emits, Primus heartbeats in both spellings, control fram
   let deep = "1";
   for (let i = 0; i < 100; i++) deep = `[${deep}]`;
   assert.equal(decodeFrame(`{"emit":["x",${deep}]}`).kind, "unusable");
+  // A pong echoes its ping: only a heartbeat's short ping is answered, not megabytes sent back.
+  for (const long of [`"primus::ping::${"1".repeat(60)}"`, `primus::ping::${"x".repeat(7_000_000)}`]) {
+    assert.equal(decodeFrame(long).kind, "unusable", long.slice(0, 20));
+  }
   assert.equal(primusPing(5), '"primus::ping::5"');
   assert.equal(PRIMUS_SERVER_CLOSE, '"primus::server::close"');
 });

@@ -758,6 +758,60 @@ Deno.test("a frame over maxFrameBytes is refused with an error and close 1009; o
   }
 });
 
+/** A client over a raw TCP socket that sends masked text frames and never reads what it is sent. */
+async function deafClient(url: string): Promise<{ send(text: string): Promise<void>; close(): void }> {
+  const { hostname, port, pathname } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const encoder = new TextEncoder();
+  await conn.write(encoder.encode(
+    `GET ${pathname} HTTP/1.1\r\nhost: ${hostname}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+      `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n`,
+  ));
+  const head = new Uint8Array(1024);
+  const n = await conn.read(head); // the 101 (and perhaps "ready"); nothing is read after it
+  assert.match(new TextDecoder().decode(head.subarray(0, n ?? 0)), /^HTTP\/1.1 101/);
+  return {
+    async send(text) {
+      const payload = encoder.encode(text);
+      assert.ok(payload.length < 65536);
+      const frame = new Uint8Array(8 + payload.length); // FIN + text, masked, 16-bit length, zero mask
+      frame.set([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff, 0, 0, 0, 0]);
+      frame.set(payload, 8);
+      await conn.write(frame);
+    },
+    close: () => conn.close(),
+  };
+}
+
+Deno.test("a node that never reads what the server sends is closed once its unsent frames pass 1 MiB", async () => {
+  const s = await startServer({ maxMessagesPerSecond: 1_000_000 });
+  const deaf = await deafClient(s.url);
+  try {
+    const calm = await s.login("calm");
+    await deaf.send(geth.hello(`deaf:${s.user}`, s.password));
+    // Each node-ping is answered with a node-pong carrying its 256-character clientTime back.
+    const ping = geth.nodePing("deaf", "t".repeat(256));
+    let sent = 0;
+    try {
+      while (s.ethstats.stats().closed_not_reading === 0 && sent < 200_000) {
+        await deaf.send(ping);
+        if (++sent % 500 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+    } catch {
+      // the server closed the socket
+    }
+    await waitFor(() => s.ethstats.stats().closed_not_reading === 1, 5000);
+    // Unread pongs: the kernel's buffers at both ends, then at most MAX_UNSENT_BYTES in the server.
+    console.log(`ethstats: a node that does not read was closed after ${sent} node-pings`);
+    calm.send(geth.pending("calm", 1));
+    await arrived(s, "calm", "pending");
+    assert.ok(calm.isOpen());
+  } finally {
+    deaf.close();
+    await s.close();
+  }
+});
+
 Deno.test("flooding past maxMessagesPerSecond is refused with an error and disconnected; other sockets unaffected", async () => {
   const s = await startServer({ maxMessagesPerSecond: 20 });
   try {

@@ -60,6 +60,7 @@ const COUNTERS = [
   "closed_inactive_user",
   "closed_hello_timeout",
   "closed_silent",
+  "closed_not_reading",
   "published",
   "overloaded",
 ] as const;
@@ -151,6 +152,11 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     }
   }
 
+  /** Sends a frame; a node that does not read what it is sent is closed (sendFrame), counted. */
+  function send(conn: Connection, frame: string): void {
+    if (!sendFrame(conn, frame)) counters.closed_not_reading++;
+  }
+
   /** The socket no longer counts as unauthenticated (it logged in, or it is gone). */
   function loggedIn(conn: Connection): void {
     if (!conn.unauthenticated) return;
@@ -160,7 +166,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
 
   /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
   function drop(conn: Connection, frame: string | null, code: number, reason: string): void {
-    if (frame !== null) sendFrame(conn, frame);
+    if (frame !== null) send(conn, frame);
     try {
       conn.socket.close(code, reason);
     } catch {
@@ -214,7 +220,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
     conn.net = String(hello.info.net ?? "");
     perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
-    sendFrame(conn, READY);
+    send(conn, READY);
     activity.ping(conn.agentId);
     const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
     publish(conn, "information", info);
@@ -228,13 +234,13 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   }
 
   function askHistory(conn: Connection, list: HistoryRequest): void {
-    if (list !== null) sendFrame(conn, emit("history", { list }));
+    if (list !== null) send(conn, emit("history", { list }));
   }
 
   /** What a logged-in node may emit, by event name (reports.ts). */
   const reports = createReportHandlers<Connection>({
     publish,
-    send: sendFrame,
+    send,
     share,
     blocks(conn, numbers, fromHistory) {
       const now = Date.now();
@@ -284,7 +290,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     const frame = decodeFrame(data);
     switch (frame.kind) {
       case "ping":
-        sendFrame(conn, frame.reply);
+        send(conn, frame.reply);
         return;
       case "control":
         return;
@@ -350,7 +356,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
    * Primus client ends instead of reconnecting every half second.
    */
   function refuse(conn: Connection, message: string): void {
-    sendFrame(conn, emit("un-authorization", message));
+    send(conn, emit("un-authorization", message));
     drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
   }
 
@@ -378,7 +384,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
           if (pingIntervalMs > 0 && now - conn.pingedAt >= pingIntervalMs) {
             conn.pingedAt = now;
             counters.pings_sent++;
-            sendFrame(conn, primusPing(now));
+            send(conn, primusPing(now));
           }
         }
       } else if (conn.state === "new" && now - conn.openedAt > helloTimeoutMs) {
