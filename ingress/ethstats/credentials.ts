@@ -61,13 +61,15 @@ export function readCredentials(
   const last = nodeName.lastIndexOf(":");
   if (last < 0) return { kind: "user", user: nodeName, password: secret, agentId: id, displayName: null };
   const display = nodeName.slice(0, last);
+  const user = nodeName.slice(last + 1);
   return {
     kind: "user",
-    user: nodeName.slice(last + 1),
+    user,
     password: secret,
-    // geth sends the name as its id too: the node reports under the display part.
-    agentId: id === nodeName ? display : id,
-    displayName: display,
+    // geth sends the name as its id too: the node reports under the display part (under the
+    // user's name when that part is empty, `:alice`: an agent id is never empty).
+    agentId: id !== nodeName ? id : display === "" ? user : display,
+    displayName: display === "" ? user : display,
   };
 }
 

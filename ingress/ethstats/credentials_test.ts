@@ -69,6 +69,15 @@ Deno.test("geth --ethstats display:user:password@host shows the display name", (
   const creds = readCredentials(deep.name, deep.name, deep.secret, rules);
   assert.equal(creds.kind === "user" && creds.user, "alice");
   assert.equal(creds.agentId, "eu:west:node-7");
+  // An empty display part (`:alice:pw@h`) shows and reports as the user: no empty agent id.
+  const bare = gethSplit(":alice:pw@h");
+  assert.deepEqual(readCredentials(bare.name, bare.name, bare.secret, rules), {
+    kind: "user",
+    user: "alice",
+    password: "pw",
+    agentId: "alice",
+    displayName: "alice",
+  });
 });
 
 Deno.test("verbatim user:password secrets (Nethermind, eth-net-intelligence-api) log in as that user", () => {
