@@ -10,6 +10,16 @@ export type BodyEncoding = "json" | "msgpack";
 
 /** Maximum nesting depth of a decoded body; deeper input is refused with 422. */
 export const MAX_DEPTH = 64;
+/**
+ * Most objects and arrays a body (or an ethstats frame) may hold; more is refused with 422. Each
+ * costs the heap far more than its 2-3 characters or 1 byte on the wire (8 MB of `{},` is 2.6
+ * million objects, over 150 MB), while the largest real report, a POA agent's 41-block history,
+ * holds a few hundred (a few thousand with full transactions).
+ */
+export const MAX_CONTAINERS = 100_000;
+
+/** Why a body is refused before it is decoded: it nests too deep, or holds too many containers. */
+export type ShapeProblem = "too_deep" | "too_many" | null;
 
 /** Maps a content-type header to an encoding, or null when it is neither JSON nor msgpack. */
 export function encodingOf(contentType: string | undefined | null): BodyEncoding | null {
@@ -100,8 +110,14 @@ function normalizeMsgpack(value: unknown): unknown {
   return value;
 }
 
-function tooDeepError(): AppError {
-  return new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`);
+function shapeError(problem: "too_deep" | "too_many"): AppError {
+  return problem === "too_deep"
+    ? new AppError(422, "too_deep", `request body nests deeper than ${MAX_DEPTH} levels`)
+    : new AppError(
+      422,
+      "too_many_values",
+      `request body holds more than ${MAX_CONTAINERS} objects and arrays`,
+    );
 }
 
 function convert(value: unknown): unknown {
@@ -118,18 +134,24 @@ function convert(value: unknown): unknown {
   return value;
 }
 
-/** What `parseJson` returns for text that nests deeper than allowed. */
+/** What `parseJson` returns for text that nests too deep, or holds too many containers. */
 export const TOO_DEEP: unique symbol = Symbol("too deep");
+export const TOO_MANY: unique symbol = Symbol("too many");
 
 /**
- * Parses JSON text nested at most `max` arrays/objects deep: the value, or TOO_DEEP. Text that is
- * not JSON throws JSON.parse's SyntaxError. Nothing deeper than `max` is ever built: only a text
- * with more than `max` opening brackets can nest that deep, and only such a text is scanned before
- * it is parsed (a count by indexOf costs a few of the scan's 0.2–0.5 µs on a report; parsing first and
- * walking the value would let 32 KiB nested 16,000 deep cost 4 ms before its 422).
+ * Parses JSON text nested at most `maxDepth` arrays/objects deep and holding at most
+ * MAX_CONTAINERS of them: the value, or TOO_DEEP / TOO_MANY. Text that is not JSON throws
+ * JSON.parse's SyntaxError. Neither is ever built: only a text with more than `maxDepth` opening
+ * brackets can be either, and only such a text is scanned before it is parsed (a count by indexOf
+ * costs a few of the scan's 0.2–0.5 µs on a report; parsing first and walking the value would let
+ * 32 KiB nested 16,000 deep cost 4 ms before its 422).
  */
-export function parseJson(text: string, max = MAX_DEPTH): unknown | typeof TOO_DEEP {
-  return moreOpeningsThan(text, max) && jsonTooDeep(text, max) ? TOO_DEEP : JSON.parse(text);
+export function parseJson(text: string, maxDepth = MAX_DEPTH): unknown | typeof TOO_DEEP | typeof TOO_MANY {
+  if (moreOpeningsThan(text, maxDepth)) {
+    const problem = jsonShape(text, maxDepth);
+    if (problem !== null) return problem === "too_deep" ? TOO_DEEP : TOO_MANY;
+  }
+  return JSON.parse(text);
 }
 
 /** Whether `text` holds more than `max` `{` and `[` together, inside strings or not. */
@@ -141,25 +163,28 @@ function moreOpeningsThan(text: string, max: number): boolean {
 }
 
 /**
- * Whether JSON text nests arrays/objects deeper than `max` levels, from its characters, before
- * anything is parsed: brackets outside strings are counted. Same verdict as a walk of the parsed
- * value (http/body_test.ts). Strings are skipped with indexOf (a quote is closed unless an odd
- * run of backslashes precedes it); an unterminated string is left for the parser to refuse.
+ * Whether JSON text nests arrays/objects deeper than `maxDepth` levels, or holds more than
+ * `maxContainers` of them, from its characters, before anything is parsed: brackets outside
+ * strings are counted. Same verdict as a walk of the parsed value (http/body_test.ts). Strings are
+ * skipped with indexOf (a quote is closed unless an odd run of backslashes precedes it); an
+ * unterminated string is left for the parser to refuse.
  */
-export function jsonTooDeep(text: string, max = MAX_DEPTH): boolean {
+export function jsonShape(text: string, maxDepth = MAX_DEPTH, maxContainers = MAX_CONTAINERS): ShapeProblem {
   let depth = 0;
+  let containers = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       do {
         i = text.indexOf('"', i + 1);
-        if (i === -1) return false;
+        if (i === -1) return null;
       } while (escaped(text, i));
     } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
+      if (++depth > maxDepth) return "too_deep";
+      if (++containers > maxContainers) return "too_many";
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return false;
+  return null;
 }
 
 /** Whether the quote at `quote` is escaped: an odd number of backslashes right before it. */
@@ -170,16 +195,21 @@ function escaped(text: string, quote: number): boolean {
 }
 
 /**
- * Whether MessagePack bytes nest maps/arrays deeper than `max` levels, read from the type bytes
- * before anything is decoded (the decoder would build every level first). Malformed or truncated
- * input is left for the decoder to refuse.
+ * Whether MessagePack bytes nest maps/arrays deeper than `maxDepth` levels, or hold more than
+ * `maxContainers` of them, read from the type bytes before anything is decoded (the decoder would
+ * build them all first). Malformed or truncated input is left for the decoder to refuse.
  */
-export function msgpackTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
+export function msgpackShape(
+  bytes: Uint8Array,
+  maxDepth = MAX_DEPTH,
+  maxContainers = MAX_CONTAINERS,
+): ShapeProblem {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   /** Items still to read in each open container; the first entry is the top-level value. */
   const remaining: number[] = [1];
   let pos = 0;
   const n = bytes.byteLength;
+  let containers = 0;
   while (remaining.length > 0 && pos < n) {
     remaining[remaining.length - 1]!--;
     const b = bytes[pos++]!;
@@ -194,29 +224,29 @@ export function msgpackTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
       switch (b) {
         case 0xc4: // bin8, str8
         case 0xd9:
-          if (!need(1)) return false;
+          if (!need(1)) return null;
           skip = 1 + bytes[pos]!;
           break;
         case 0xc5: // bin16, str16
         case 0xda:
-          if (!need(2)) return false;
+          if (!need(2)) return null;
           skip = 2 + view.getUint16(pos);
           break;
         case 0xc6: // bin32, str32
         case 0xdb:
-          if (!need(4)) return false;
+          if (!need(4)) return null;
           skip = 4 + view.getUint32(pos);
           break;
         case 0xc7: // ext8/16/32: length, type, data
-          if (!need(1)) return false;
+          if (!need(1)) return null;
           skip = 2 + bytes[pos]!;
           break;
         case 0xc8:
-          if (!need(2)) return false;
+          if (!need(2)) return null;
           skip = 3 + view.getUint16(pos);
           break;
         case 0xc9:
-          if (!need(4)) return false;
+          if (!need(4)) return null;
           skip = 5 + view.getUint32(pos);
           break;
         case 0xca: // float32, float64, (u)int8-64
@@ -253,38 +283,39 @@ export function msgpackTooDeep(bytes: Uint8Array, max = MAX_DEPTH): boolean {
           skip = 17;
           break;
         case 0xdc: // array16/32, map16/32
-          if (!need(2)) return false;
+          if (!need(2)) return null;
           children = view.getUint16(pos);
           skip = 2;
           break;
         case 0xdd:
-          if (!need(4)) return false;
+          if (!need(4)) return null;
           children = view.getUint32(pos);
           skip = 4;
           break;
         case 0xde:
-          if (!need(2)) return false;
+          if (!need(2)) return null;
           children = view.getUint16(pos) * 2;
           skip = 2;
           break;
         case 0xdf:
-          if (!need(4)) return false;
+          if (!need(4)) return null;
           children = view.getUint32(pos) * 2;
           skip = 4;
           break;
         default: // 0xc1: never used
-          return false;
+          return null;
       }
     }
     pos += skip;
     const container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
     if (container) {
-      if (remaining.length > max) return true; // this container opens level remaining.length
+      if (remaining.length > maxDepth) return "too_deep"; // this container opens level remaining.length
+      if (++containers > maxContainers) return "too_many";
       if (children > 0) remaining.push(children);
     }
     while (remaining.length > 0 && remaining[remaining.length - 1] === 0) remaining.pop();
   }
-  return false;
+  return null;
 }
 
 const utf8 = new TextDecoder();
@@ -303,15 +334,17 @@ export function decodeUtf8(bytes: Uint8Array): string {
 /** Decodes raw bytes; an empty body is an empty map. Undecodable input is a 400. */
 export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown {
   if (bytes.byteLength === 0) return {};
-  // msgpack's depth is checked on the bytes, before a deep value is built; JSON's by parseJson.
-  if (encoding === "msgpack" && msgpackTooDeep(bytes)) throw tooDeepError();
+  // msgpack's shape is checked on the bytes, before the value is built; JSON's by parseJson.
+  const problem = encoding === "msgpack" ? msgpackShape(bytes) : null;
+  if (problem !== null) throw shapeError(problem);
   let value: unknown;
   try {
     value = encoding === "json" ? parseJson(decodeUtf8(bytes)) : decodeMsgpack(bytes, { useBigInt64: false });
   } catch {
     throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
   }
-  if (value === TOO_DEEP) throw tooDeepError();
+  if (value === TOO_DEEP) throw shapeError("too_deep");
+  if (value === TOO_MANY) throw shapeError("too_many");
   // JSON.parse output needs no conversion.
   return encoding === "msgpack" ? normalizeMsgpack(value) : value;
 }

@@ -5,11 +5,13 @@ import {
   decodeBytes,
   decodeUtf8,
   encodingOf,
-  jsonTooDeep,
+  jsonShape,
+  MAX_CONTAINERS,
   MAX_DEPTH,
-  msgpackTooDeep,
+  msgpackShape,
   parseJson,
   TOO_DEEP,
+  TOO_MANY,
 } from "./body.ts";
 import { AppError } from "./errors.ts";
 
@@ -108,11 +110,11 @@ Deno.test("a msgpack timestamp beyond what a Date holds is 422, not a 500", () =
   assert.deepEqual(decodeBytes(nested, "msgpack"), { data: { list: [1, "+275760-09-13T00:00:00.000Z"] } });
 });
 
-Deno.test("jsonTooDeep and parseJson agree with tooDeep on the parsed value", () => {
+Deno.test("jsonShape and parseJson agree with tooDeep on the parsed value", () => {
   const verdicts = (
     text: string,
     max = MAX_DEPTH,
-  ) => [jsonTooDeep(text, max), parseJson(text, max) === TOO_DEEP];
+  ) => [jsonShape(text, max) === "too_deep", parseJson(text, max) === TOO_DEEP];
   const nest = (levels: number, inner: unknown, asObject: boolean): unknown => {
     let v = inner;
     for (let i = 0; i < levels; i++) v = asObject ? { k: v, s: '}]\\"[{' } : [v, '"[', "\\"];
@@ -176,14 +178,14 @@ Deno.test("decodeUtf8 refuses invalid UTF-8 and keeps a real U+FFFD", () => {
   }
 });
 
-Deno.test("msgpackTooDeep on the bytes agrees with tooDeep on the decoded value, for every msgpack type", () => {
+Deno.test("msgpackShape on the bytes agrees with tooDeep on the decoded value, for every msgpack type", () => {
   for (const levels of [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1]) {
     for (const asMap of [false, true]) {
       let v: unknown = asMap ? {} : [];
       for (let i = 1; i < levels; i++) {
         v = asMap ? { k: v, big: "x".repeat(300), n: -(2 ** 40) } : [1.5, v, new Date(0)];
       }
-      assert.equal(msgpackTooDeep(encode(v)), tooDeep(v), `levels ${levels}`);
+      assert.equal(msgpackShape(encode(v)) === "too_deep", tooDeep(v), `levels ${levels}`);
     }
   }
   const value = fc.letrec((tie) => ({
@@ -208,7 +210,7 @@ Deno.test("msgpackTooDeep on the bytes agrees with tooDeep on the decoded value,
       const scalars = JSON.parse(
         JSON.stringify(v, (_k, x) => typeof x === "bigint" || x instanceof Uint8Array ? "scalar" : x),
       );
-      return msgpackTooDeep(bytes, max) === tooDeep(scalars, max);
+      return (msgpackShape(bytes, max) === "too_deep") === tooDeep(scalars, max);
     }),
     { numRuns: 2000 },
   );
@@ -225,6 +227,55 @@ Deno.test("a body nested a million levels deep is 422 too_deep, refused before i
       (err) => err instanceof AppError && err.code === "too_deep",
     );
   }
+});
+
+/** Objects and arrays in a decoded value. */
+function containers(value: unknown): number {
+  if (value === null || typeof value !== "object") return 0;
+  let n = 1;
+  for (const child of Object.values(value)) n += containers(child);
+  return n;
+}
+
+Deno.test("a body of more than MAX_CONTAINERS objects and arrays is 422 too_many_values, before it is decoded", () => {
+  // A top-level array of n empty maps: n + 1 containers, one byte (msgpack) or three characters each.
+  const msgpackOf = (n: number) => {
+    const bytes = new Uint8Array(5 + n).fill(0x80);
+    bytes.set([0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+    return bytes;
+  };
+  const jsonOf = (n: number) => new TextEncoder().encode(`[${Array(n).fill("{}").join(",")}]`);
+  for (const [encode, encoding] of [[msgpackOf, "msgpack"], [jsonOf, "json"]] as const) {
+    assert.equal((decodeBytes(encode(MAX_CONTAINERS - 1), encoding) as unknown[]).length, MAX_CONTAINERS - 1);
+    assert.deepEqual(code(() => decodeBytes(encode(MAX_CONTAINERS), encoding)), [422, "too_many_values"]);
+  }
+  // Brackets inside strings are not containers.
+  const text = JSON.stringify({ s: "[{".repeat(MAX_CONTAINERS) });
+  assert.equal(jsonShape(text), null);
+  assert.equal(parseJson(text) === TOO_MANY, false);
+});
+
+Deno.test("jsonShape and msgpackShape count containers as a walk of the decoded value does", () => {
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: "small" },
+      fc.integer(),
+      fc.string({ maxLength: 20 }),
+      fc.constant(null),
+      fc.array(tie("node"), { maxLength: 8 }),
+      fc.dictionary(fc.string({ maxLength: 5 }), tie("node"), { maxKeys: 8 }),
+    ),
+  })).node;
+  fc.assert(
+    fc.property(value, fc.integer({ min: 0, max: 30 }), (v, max) => {
+      const many = containers(v) > max;
+      const depthOk = !tooDeep(v);
+      return !depthOk ||
+        ((jsonShape(JSON.stringify(v), MAX_DEPTH, max) === "too_many") === many &&
+          (msgpackShape(encode(v), MAX_DEPTH, max) === "too_many") === many);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 Deno.test("tooDeep counts arrays and objects alike and allows exactly MAX_DEPTH levels", () => {

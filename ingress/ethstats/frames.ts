@@ -16,7 +16,7 @@
  * an emit (primus-spark-latency's `{"_latency": N}`) are recognised, not malformed.
  */
 import { z } from "zod";
-import { MAX_DEPTH, parseJson, TOO_DEEP } from "../../http/body.ts";
+import { MAX_CONTAINERS, MAX_DEPTH, parseJson, TOO_DEEP, TOO_MANY } from "../../http/body.ts";
 import { agentIdSchema } from "../../core/message.ts";
 import { canonicalBlock } from "./canonical.ts";
 
@@ -50,6 +50,12 @@ export function decodeFrame(text: string): Frame {
   }
   if (frame === TOO_DEEP) {
     return { kind: "unusable", message: `frames must not nest deeper than ${MAX_DEPTH} levels` };
+  }
+  if (frame === TOO_MANY) {
+    return {
+      kind: "unusable",
+      message: `frames must not hold more than ${MAX_CONTAINERS} objects and arrays`,
+    };
   }
   if (typeof frame === "string") {
     if (frame.startsWith(PRIMUS_PING)) return ping(frame);
