@@ -17,6 +17,8 @@ export interface OpsRoutesDeps {
   activity: ActivityMonitor;
   limiter: LoginLimiter;
   runners: readonly ReceiverRunner[];
+  /** The accepted metric types: each has its published count from the start, 0 until a report. */
+  metrics: readonly string[];
   httpMetrics?: HttpMetrics;
   /** Extra families (e.g. the ethstats handler's counters). */
   extraMetrics?: () => Family[];
@@ -56,7 +58,10 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
       name: "poa_messages_published_total",
       type: "counter",
       help: "Messages published on the bus, by metric type.",
-      samples: samplesBy("metric_type", bus.published),
+      samples: samplesBy("metric_type", {
+        ...Object.fromEntries(deps.metrics.map((type) => [type, 0])),
+        ...bus.published,
+      }),
     },
     {
       name: "poa_bus_pushes_total",

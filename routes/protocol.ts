@@ -111,6 +111,9 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       );
     }
     const { value, bytes, user } = await accept(c, dataBody);
+    // A report is a sign of life as a ping is: an agent that reports is never left "active" for
+    // good without ever pinging, nor left inactive after a /bye when it reports again.
+    activity.ping(value.id);
     // Every field set in one literal (one object shape; a spread would copy an object first).
     const message: Message = {
       id: key === undefined ? crypto.randomUUID() : idempotentId(user, key),

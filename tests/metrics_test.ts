@@ -35,6 +35,8 @@ Deno.test("GET /metrics counts requests by route and status, token checks, messa
       'poa_token_checks_total{outcome="ok"} 2',
       'poa_token_checks_total{outcome="invalid"} 1',
       'poa_messages_published_total{metric_type="system_metrics"} 1',
+      // Every accepted metric type from the start, not only once a report of it came.
+      'poa_messages_published_total{metric_type="ethereum_metrics"} 0',
       "poa_failed_logins_total 2",
       'poa_bus_pushes_total{outcome="queued"} 1',
       "poa_agents_active 1",

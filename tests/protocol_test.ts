@@ -214,6 +214,25 @@ Deno.test("an agent that stops pinging is reported inactive once", () =>
     assert.deepEqual(h.recorder.inactiveAgents, ["sleepy"], "reported once");
   }, { inactivityTimeoutMs: 200 }));
 
+Deno.test("an agent that only sends /data is active while it reports and inactive once it stops, also after a /bye", () =>
+  withHarness(async (h) => {
+    const { token } = await userWithToken(h);
+    const report = {
+      id: "reporter",
+      type: "ethereum_metrics",
+      data: { type: "pending", body: { pending: 1 } },
+    };
+    assert.equal((await post(h, "/data", token, "json", report)).status, 200);
+    await waitFor(() => h.recorder.inactiveAgents.length === 1, 3000, "inactive");
+    assert.deepEqual(h.recorder.inactiveAgents, ["reporter"]);
+    // It comes back with a report (not a ping), then says bye, then reports again.
+    assert.equal((await post(h, "/data", token, "json", report)).status, 200);
+    assert.equal((await post(h, "/bye", token, "json", { id: "reporter" })).status, 200);
+    assert.equal((await post(h, "/data", token, "json", report)).status, 200);
+    await waitFor(() => h.recorder.inactiveAgents.length === 3, 3000, "inactive after the last report");
+    assert.deepEqual(h.recorder.inactiveAgents, ["reporter", "reporter", "reporter"]);
+  }, { inactivityTimeoutMs: 200 }));
+
 Deno.test("/data with an Idempotency-Key: a resend keeps the Message id (per user); a malformed key is 422", () =>
   withHarness(async (h) => {
     const one = await userWithToken(h);
