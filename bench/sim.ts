@@ -16,7 +16,7 @@
  * (default: one connection per agent, as real agents have).
  *
  * ```sh
- * deno task sim --url http://127.0.0.1:4000 --admin admin:$(cat data/admin-password) --agents 100
+ * deno task sim --url http://127.0.0.1:4000 --admin-password-file data/admin-password --agents 100
  * deno task sim --user node1:a-long-password --agents 10 --encoding msgpack --rate 5
  * ```
  *
@@ -1241,6 +1241,15 @@ export function parseSimArgs(args: string[]): SimOptions & { json?: boolean; hel
       case "--admin":
         out.admin = take();
         break;
+      case "--admin-password-file": {
+        // The admin's password from a file (`data/admin-password`): `deno task` echoes its
+        // command line, so a password given as an argument would be printed.
+        const file = take();
+        if (file === undefined) throw new Error(`${arg} needs a file`);
+        const name = out.admin?.split(":", 1)[0] || "admin";
+        out.admin = `${name}:${Deno.readTextFileSync(file).trim()}`;
+        break;
+      }
       case "--user":
         out.user = take();
         break;
@@ -1301,6 +1310,8 @@ const HELP = `deno task sim [options] — simulated agents against a running ser
 
   --url BASE            service base URL (default http://127.0.0.1:4000)
   --admin NAME:PASS     an admin: creates the simulation's users (deleted at the end)
+  --admin-password-file FILE
+                        the admin's password from FILE (name: --admin NAME before it, else admin)
   --user NAME:PASS      or an existing agent user shared by every agent
   --agents N            number of agents (default 10)
   --users N             users created with --admin (default min(agents, 100))

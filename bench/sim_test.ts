@@ -5,7 +5,7 @@ import type { Message } from "../core/message.ts";
 import type { ReceiverType } from "../core/receiver.ts";
 import { ADMIN } from "../tests/support/harness.ts";
 import { startTestService } from "../tests/support/service.ts";
-import { runSimulation } from "./sim.ts";
+import { parseSimArgs, runSimulation } from "./sim.ts";
 
 function recorderType(seen: Message[], inactive: string[]): ReceiverType {
   return {
@@ -110,3 +110,18 @@ for (const [encoding, workers] of [["json", 1], ["msgpack", 1], ["json", 2]] as 
     }
   });
 }
+
+Deno.test("--admin-password-file reads the admin's password from a file, so deno task does not echo it", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "s3cret-pass\n");
+    assert.equal(parseSimArgs(["--admin-password-file", file]).admin, "admin:s3cret-pass");
+    assert.equal(
+      parseSimArgs(["--admin", "root", `--admin-password-file=${file}`]).admin,
+      "root:s3cret-pass",
+    );
+    assert.throws(() => parseSimArgs(["--admin-password-file"]), /needs a file/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
