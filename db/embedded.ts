@@ -108,6 +108,7 @@ export async function startEmbeddedPostgres(
   for (let attempt = 1;; attempt++) {
     const port = options.port ?? freePort();
     const pg = new EmbeddedPostgres({ ...settings, databaseDir: pgdata, port });
+    inOwnSession(pg);
     log.clear();
     try {
       await pg.start();
@@ -122,6 +123,18 @@ export async function startEmbeddedPostgres(
     await Deno.writeTextFile(`${dir}/owner.pid`, `${Deno.pid}\n`);
     return running(pg, child, port, `${dir}/owner.pid`, password);
   }
+}
+
+/**
+ * Starts the server in a session of its own (spawn's `detached`): a terminal's Ctrl-C, which
+ * goes to the whole foreground process group, then reaches only the service, which drains its
+ * receivers into Postgres and stops the server last, not the server first. The library spreads
+ * what `getUidAndGid` gives into the server's spawn options, so that is where it goes.
+ */
+function inOwnSession(pg: EmbeddedPostgresInstance): void {
+  const self = pg as unknown as { getUidAndGid(): Promise<Record<string, unknown>> };
+  const ids = self.getUidAndGid.bind(pg);
+  self.getUidAndGid = async () => ({ ...(await ids()), detached: true });
 }
 
 function running(

@@ -114,6 +114,28 @@ Deno.test("embedded postgres", async (t) => {
       },
     );
 
+    await t.step(
+      "the server runs in a session of its own: a terminal's Ctrl-C reaches the service, not it",
+      async () => {
+        const server = await startEmbeddedPostgres({ dataDir });
+        try {
+          // /proc/<pid>/stat after the command: state, ppid, pgrp, session.
+          const ids = async (pid: number | "self") => {
+            const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+            const [, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            return { pgrp: Number(pgrp), session: Number(session) };
+          };
+          const pid = await postmasterPid(dataDir);
+          const [ours, its] = [await ids("self"), await ids(pid)];
+          assert.notEqual(its.session, ours.session);
+          assert.notEqual(its.pgrp, ours.pgrp);
+          assert.equal(its.session, pid);
+        } finally {
+          await server.stop();
+        }
+      },
+    );
+
     await t.step("a second start on a directory whose server runs in this process is refused", async () => {
       const server = await startEmbeddedPostgres({ dataDir });
       try {
