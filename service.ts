@@ -3,6 +3,7 @@
  * queues, the bus, the activity monitor and the listeners. main.ts adds signals; tests call
  * `startService` directly to run as many independent services as they like.
  */
+import { dirname, resolve } from "node:path";
 import type { Hono } from "hono";
 import type postgres from "postgres";
 import { createApp } from "./app.ts";
@@ -14,7 +15,7 @@ import type { ActivityMonitor } from "./core/activity.ts";
 import { exists, secretFile } from "./core/files.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
-import { type Config, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
+import { type Config, ConfigError, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
@@ -73,29 +74,36 @@ export interface Service extends BuiltService {
   listeners: ListenerInfo[];
 }
 
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+/** A listener's certificate and key, or a ConfigError naming the key of the file it could not read. */
+async function readTls(
+  files: { certFile: string; keyFile: string },
+  index: number,
+): Promise<{ cert: string; key: string }> {
+  const read = (key: "certFile" | "keyFile") =>
+    Deno.readTextFile(files[key]).catch((err) => {
+      throw new ConfigError(
+        `listen.${index}.tls.${key}: cannot read ${resolve(files[key])}: ${(err as Error).message}`,
+      );
+    });
+  return { cert: await read("certFile"), key: await read("keyFile") };
 }
 
 /** Starts the whole service from a validated config: builds it, then listens as `config.listen` says. */
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? ((line: string) => console.log(line));
+  // Every listener's certificate is read before anything starts: a missing file is one line
+  // naming its key, not a failure after other listeners, Postgres and the receivers started.
+  const tls = await Promise.all(config.listen.map((listen, i) => listen.tls && readTls(listen.tls, i)));
   const built = await buildService(config, options);
   const trustedProxies = config.trustedProxies.length > 0 ? new Set(config.trustedProxies) : undefined;
   try {
     const listeners: ListenerInfo[] = [];
-    for (const listen of config.listen) {
+    for (const [i, listen] of config.listen.entries()) {
       const app = built.app(listen.routes);
       const server = listenSupervised({
         hostname: listen.hostname,
         port: listen.port,
-        tls: listen.tls
-          ? {
-            cert: await Deno.readTextFile(listen.tls.certFile),
-            key: await Deno.readTextFile(listen.tls.keyFile),
-          }
-          : undefined,
+        tls: tls[i],
         // Only remoteAddr is read: Deno makes `info.completed` (a promise) when it is touched.
         handler: trustedProxies
           ? (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr, trustedProxies })
@@ -163,12 +171,16 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     // Others may pass through the data dir (the embedded Postgres runs as OS user postgres under
     // root) but not list it; the secrets in it are 0600.
     if (!(await exists(config.dataDir))) await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o711 });
+    // One service per data dir (its spill files, embedded Postgres, KV): released last.
+    const lock = await lockDataDir(config.dataDir);
+    cleanups.push(() => lock.close());
     // Local, or cluster mode (config.cluster: NATS JetStream queue, shared auth state); closed last.
     const runtime = await openRuntime(config, { log });
     cleanups.push(() => runtime.close());
     const useKv = runtime.usesKv;
     const kvFile = useKv && !config.kv.path.includes("://") && config.kv.path !== ":memory:";
     if (kvFile) {
+      await refuseLegacyKv(config);
       await Deno.mkdir(dirname(config.kv.path), { recursive: true });
       // Users' password hashes and the generated JWT secret: readable by the service only.
       (await Deno.open(config.kv.path, { create: true, write: true, mode: 0o600 })).close();
@@ -371,4 +383,44 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     await cleanup();
     throw err;
   }
+}
+
+/** Where the KV file was by default before it followed `dataDir`. */
+const LEGACY_KV_PATH = "data/poa.kv";
+
+/**
+ * A service whose `dataDir` is not `data` kept its KV file (users, bans, the JWT secret) in
+ * `data/poa.kv` until the file followed `dataDir`: rather than start with no users, it says where
+ * they are.
+ */
+async function refuseLegacyKv(config: Config): Promise<void> {
+  if (!config.kv.inDataDir || (await exists(config.kv.path))) return;
+  if (resolve(config.dataDir) === resolve(dirname(LEGACY_KV_PATH)) || !(await exists(LEGACY_KV_PATH))) return;
+  throw new ConfigError(
+    `kv.path: the users, bans and JWT secret are in ${LEGACY_KV_PATH} (kv.path did not follow dataDir before); ` +
+      `move it to ${config.kv.path}, or set "kv": {"path": "${LEGACY_KV_PATH}"}`,
+  );
+}
+
+/**
+ * Takes `<dataDir>/service.lock` (an advisory lock, released when the process ends however it
+ * ends): a second service on the same data dir stops at start-up with a message saying so,
+ * instead of serving while its embedded Postgres and spill files are another process's.
+ */
+async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  const path = `${dataDir}/service.lock`;
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    const holder = (await Deno.readTextFile(path).catch(() => "")).trim();
+    throw new ConfigError(
+      `dataDir ${resolve(dataDir)} is in use by another service process${
+        holder ? ` (pid ${holder})` : ""
+      }: ` +
+        "stop it, or give this one a dataDir of its own",
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
 }

@@ -106,10 +106,9 @@ export const configSchema = z.object({
     z.object({ name: z.string().min(1), password: z.string().min(8, "must be at least 8 characters") })
       .strict(),
   ).default([]),
-  kv: z.object({ path: z.string().min(1).default("data/poa.kv") }).strict().default({
-    path: "data/poa.kv",
-  }),
-  /** Where spill files, the embedded Postgres and other local state live. */
+  /** Users, bans and the generated JWT secret (`authStore` "kv"): `<dataDir>/poa.kv` by default. */
+  kv: z.object({ path: z.string().min(1).optional() }).strict().default({}),
+  /** Where spill files, the embedded Postgres, the KV file and other local state live. */
   dataDir: z.string().min(1).default("data"),
   postgres: z.object({ url: z.string().min(1).optional() }).strict().default({}),
   metrics: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.-]"))
@@ -196,7 +195,11 @@ export const configSchema = z.object({
   /** Longest a login or admin call waits for the auth store (Postgres in a cluster) before a 503. */
   authStoreTimeoutMs: z.number().int().positive().default(5_000),
   cluster: clusterSchema.optional(),
-}).strict();
+}).strict().transform((config) => ({
+  ...config,
+  // All local state in one directory: setting dataDir moves the KV file with the rest.
+  kv: { path: config.kv.path ?? `${config.dataDir}/poa.kv`, inDataDir: config.kv.path === undefined },
+}));
 
 export type Config = z.infer<typeof configSchema>;
 export type ListenerConfig = Config["listen"][number];

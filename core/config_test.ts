@@ -28,6 +28,10 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   });
   assert.equal(config.ethstats.silentCloseSeconds, 60);
   assert.equal(parseConfig({ ethstats: { path: "/ws" } }).ethstats.silentCloseSeconds, 60);
+  // The KV file lives in dataDir unless kv.path says otherwise.
+  assert.equal(config.kv.path, "data/poa.kv");
+  assert.equal(parseConfig({ dataDir: "/srv/poa" }).kv.path, "/srv/poa/poa.kv");
+  assert.equal(parseConfig({ dataDir: "/srv/poa", kv: { path: "/var/kv" } }).kv.path, "/var/kv");
   // A partial queue section keeps the other defaults.
   assert.deepEqual(parseConfig({ queue: { maxSpillBuffer: 5 } }).queue, {
     maxItems: 10_000,

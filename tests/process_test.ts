@@ -20,7 +20,7 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
   }
 });
 
-Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type", async () => {
+Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type, a missing certificate, users left in the old KV path", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-startup-" });
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
@@ -39,11 +39,31 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
         },
         /^invalid config: receivers\.0\.type: unknown receiver type "jsnol" \(known: .*jsonl.*\)$/,
       ],
+      [
+        // The certificate is read before anything listens or starts (relative to the working directory).
+        {
+          ...base,
+          listen: [
+            { hostname: "127.0.0.1", port: freePort() },
+            { hostname: "127.0.0.1", port: freePort(), tls: { certFile: "cert.pem", keyFile: "key.pem" } },
+          ],
+          receivers: [],
+        },
+        new RegExp(`^listen\\.1\\.tls\\.certFile: cannot read ${dir}/cert\\.pem: No such file`),
+      ],
+      [
+        // Run from `dir`, whose data/poa.kv holds the users: the KV file now follows dataDir.
+        { admins: [ADMIN], dataDir: `${dir}/state`, listen: [{ hostname: "127.0.0.1", port: freePort() }] },
+        /^kv\.path: the users, bans and JWT secret are in data\/poa\.kv .*move it to .*\/state\/poa\.kv/,
+      ],
     ];
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.writeTextFile(`${dir}/data/poa.kv`, "");
     for (const [config, expected] of cases) {
       await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
+        cwd: dir,
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -303,3 +303,22 @@ Deno.test("openFilesLimit reads this process's soft limit (what the service logs
   }).output();
   assert.equal(openFilesLimit(new TextDecoder().decode(out.stdout)), 12345);
 });
+
+Deno.test("a second service on the same data dir stops at start-up, naming the dir; once the first stops it starts", async () => {
+  const first = await startTestService();
+  try {
+    await assert.rejects(
+      startTestService({}, {}, first.dataDir),
+      (err: Error) =>
+        err.message.startsWith(
+          `dataDir ${first.dataDir} is in use by another service process (pid ${Deno.pid})`,
+        ),
+    );
+    assert.equal(await fetch(`${first.base}/healthz`).then((r) => (r.body?.cancel(), r.status)), 200);
+    await first.stop();
+    const second = await startTestService({}, {}, first.dataDir);
+    await second.stop();
+  } finally {
+    await first.close();
+  }
+});
