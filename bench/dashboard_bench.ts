@@ -55,12 +55,18 @@ interface PageProbe {
   frames: number;
   longestFrameMs: number;
   longTasks: number;
+  /** The feed's events as the page's EventSource gets them: the snapshot (its parts), then updates. */
+  snapshotBytes: number;
+  feedBytes: number;
+  feedFrames: number;
 }
 
 /** Runs in the page before its script: collects render times, animation frames and long tasks. */
 function installProbe(): void {
   const g = globalThis as unknown as {
     __probe: PageProbe;
+    EventSource: typeof EventSource;
+    TextEncoder: typeof TextEncoder;
     PerformanceObserver: typeof PerformanceObserver;
     MutationObserver: new (cb: () => void) => { observe(node: unknown, options: unknown): void };
     document: {
@@ -69,8 +75,30 @@ function installProbe(): void {
     };
     requestAnimationFrame(cb: (t: number) => void): void;
   };
-  const probe: PageProbe = { renderMs: [], frames: 0, longestFrameMs: 0, longTasks: 0 };
+  const probe: PageProbe = {
+    renderMs: [],
+    frames: 0,
+    longestFrameMs: 0,
+    longTasks: 0,
+    snapshotBytes: 0,
+    feedBytes: 0,
+    feedFrames: 0,
+  };
   g.__probe = probe;
+  const encoder = new g.TextEncoder();
+  const Native = g.EventSource;
+  g.EventSource = class extends Native {
+    constructor(url: string | URL, init?: EventSourceInit) {
+      super(url, init);
+      this.addEventListener("message", (e) => {
+        const size = encoder.encode(e.data).byteLength;
+        if (e.data.startsWith('{"type":"update"')) {
+          probe.feedBytes += size;
+          probe.feedFrames++;
+        } else probe.snapshotBytes += size; // the snapshot, or its parts header and parts
+      });
+    }
+  };
   new g.PerformanceObserver((list) => probe.longTasks += list.getEntries().length)
     .observe({ entryTypes: ["longtask"] });
   let last = 0;
@@ -186,20 +214,6 @@ async function measure(nodes: number, o: DashboardBenchOptions): Promise<Dashboa
   try {
     const page = await browser.newPage({ viewport: { width: 1680, height: 920 } });
     await page.addInitScript(installProbe);
-    let bytes = 0;
-    let frames = 0;
-    let snapshotBytes = 0;
-    page.on("websocket", (ws) =>
-      ws.on("framereceived", (frame) => {
-        const size = typeof frame.payload === "string"
-          ? new TextEncoder().encode(frame.payload).byteLength
-          : frame.payload.byteLength;
-        if (snapshotBytes === 0) snapshotBytes = size;
-        else {
-          bytes += size;
-          frames++;
-        }
-      }));
     await page.goto(`${base}/`);
     await page.waitForFunction(
       (want) =>
@@ -216,10 +230,10 @@ async function measure(nodes: number, o: DashboardBenchOptions): Promise<Dashboa
         p.frames = 0;
         p.longestFrameMs = 0;
         p.longTasks = 0;
+        p.feedBytes = 0;
+        p.feedFrames = 0;
       });
     await reset();
-    bytes = 0;
-    frames = 0;
     const publishedBefore = published;
     const started = performance.now();
     await page.waitForTimeout(o.durationS * 1000);
@@ -231,9 +245,9 @@ async function measure(nodes: number, o: DashboardBenchOptions): Promise<Dashboa
     const row: DashboardRow = {
       nodes,
       reportsPerSecond: (published - publishedBefore) / seconds,
-      snapshotBytes,
-      feedBytesPerSecond: bytes / seconds,
-      framesPerSecond: frames / seconds,
+      snapshotBytes: probe.snapshotBytes,
+      feedBytesPerSecond: probe.feedBytes / seconds,
+      framesPerSecond: probe.feedFrames / seconds,
       renderMs: { p50: renders.quantile(0.5), p99: renders.quantile(0.99), max: renders.max },
       renders: renders.count,
       animationFps: probe.frames / seconds,

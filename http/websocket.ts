@@ -3,8 +3,22 @@ import type { Context } from "hono";
 import { type AppEnv, clientAddress } from "./app_env.ts";
 import { errorResponse } from "./errors.ts";
 
+/**
+ * What a feed needs of its connection to a client: a websocket (the dashboard's `/ws`) or a
+ * server-sent event stream (the web page's `/feed`, http/event_stream.ts).
+ */
+export interface FeedSocket {
+  /** WebSocket's values: 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Bytes handed over and not yet sent. */
+  readonly bufferedAmount: number;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "close" | "error", listener: () => void, options?: { once?: boolean }): void;
+}
+
 /** Sends a text frame; false when the socket can no longer send (closing or closed). */
-export function trySend(socket: WebSocket, text: string): boolean {
+export function trySend(socket: FeedSocket, text: string): boolean {
   try {
     socket.send(text);
     return true;
@@ -46,7 +60,7 @@ export interface Outbox {
 }
 
 /** Creates the {@link Outbox} of `socket`; it clears itself when the socket closes. */
-export function createOutbox(socket: WebSocket, highWater = OUTBOX_HIGH_WATER): Outbox {
+export function createOutbox(socket: FeedSocket, highWater = OUTBOX_HIGH_WATER): Outbox {
   let waiting: Array<{ text: string; bytes: number }> = [];
   let head = 0;
   let waitingBytes = 0;
@@ -121,7 +135,7 @@ export function createOutbox(socket: WebSocket, highWater = OUTBOX_HIGH_WATER): 
  * queued at connect), and until when that raise holds.
  */
 export interface FeedClient {
-  socket: WebSocket;
+  socket: FeedSocket;
   out: Outbox;
   allowance: number;
   graceUntil: number;
@@ -135,7 +149,7 @@ export interface FeedClient {
 export const BURST_GRACE_MS = 120_000;
 
 /** A feed client of `socket` connecting at `now`, allowed `burst` bytes beyond `limit` for a while. */
-export function createFeedClient(socket: WebSocket, limit: number, burst: number, now: number): FeedClient {
+export function createFeedClient(socket: FeedSocket, limit: number, burst: number, now: number): FeedClient {
   return { socket, out: createOutbox(socket), allowance: limit + burst, graceUntil: now + BURST_GRACE_MS };
 }
 
@@ -157,7 +171,7 @@ export function dropClient(client: FeedClient, code: number, reason: string): vo
 }
 
 /** Closes a socket with a code and reason; a socket already closing is left as it is. */
-export function closeQuietly(socket: WebSocket, code: number, reason: string): void {
+export function closeQuietly(socket: FeedSocket, code: number, reason: string): void {
   try {
     socket.close(code, reason);
   } catch {
@@ -174,7 +188,7 @@ export interface AddressLimit {
   /** Whether `address` may open one more socket. */
   allows(address: string): boolean;
   /** Counts `socket` against `address` until it has closed. */
-  track(address: string, socket: WebSocket): void;
+  track(address: string, socket: FeedSocket): void;
   /** Sockets counted for `address`. */
   count(address: string): number;
 }

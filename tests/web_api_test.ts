@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { ACCESS_COOKIE } from "../web_dashboard/receiver.ts";
 import { createAgent, eventually } from "./support/agent.ts";
-import { wsClient } from "./support/ws.ts";
+import { eventStreamClient } from "./support/event_stream.ts";
 import { block, information, latency, pending, systemStatistics } from "./support/fixtures.ts";
 import { startTestPostgres } from "./support/postgres.ts";
 import { publishReport, startTestService, type TestService } from "./support/service.ts";
@@ -519,9 +519,12 @@ Deno.test("the page and its assets: content types, versioned links cached for go
       assert.equal(res.status, 404, missing);
       assert.equal((await res.json()).error, "not_found");
     }
-    const notWs = await getJson(`${t.base}/feed`);
-    assert.equal(notWs.status, 426);
-    assert.equal(notWs.body["error"], "upgrade_required");
+    // The feed is a stream of server-sent events, for the page's EventSource.
+    const feed = await fetch(`${t.base}/feed`);
+    assert.equal(feed.status, 200);
+    assert.equal(feed.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    assert.equal(feed.headers.get("cache-control"), "no-store");
+    await feed.body?.cancel();
   } finally {
     await t.close();
   }
@@ -537,7 +540,7 @@ interface Frame {
 }
 
 function feedClient(url: string, headers: Record<string, string> = {}) {
-  return wsClient<Frame>(url, headers);
+  return eventStreamClient<Frame>(url, headers);
 }
 
 Deno.test("the feed sends a snapshot, then coalesces: many reports of a node within a flush become one update", async () => {
@@ -554,7 +557,7 @@ Deno.test("the feed sends a snapshot, then coalesces: many reports of a node wit
     );
     // Let a flush pass: a change not yet flushed when a page connects is sent once more after its snapshot.
     await new Promise((resolve) => setTimeout(resolve, 2 * flushIntervalMs));
-    client = await feedClient(`${t.base.replace("http", "ws")}/feed`);
+    client = await feedClient(`${t.base}/feed`);
     await eventually(() => client!.frames.length >= 1 || undefined, 3000, "snapshot");
     const snapshot = client.frames[0]!;
     assert.equal(snapshot.type, "snapshot");
@@ -608,13 +611,10 @@ Deno.test("the feed sends a snapshot, then coalesces: many reports of a node wit
   }
 });
 
-/** A websocket upgrade of `path` over a raw TCP connection that then never reads a byte. */
+/** A GET of `path` over a raw TCP connection that then never reads a byte. */
 async function nonReader(port: number, path: string): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-  ));
+  await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
   return conn;
 }
 
@@ -625,7 +625,7 @@ Deno.test("pages connecting together share one snapshot, sent in parts the page 
   const started = Date.now();
   const t = await webService({ flushIntervalMs, maxClientsPerAddress: 50 });
   const stalled: Deno.TcpConn[] = [];
-  let reader: WebSocket | undefined;
+  let reader: Awaited<ReturnType<typeof feedClient>> | undefined;
   try {
     for (let i = 0; i < nodes; i++) publishReport(t, `node-${i}`, information);
     await eventually(
@@ -638,20 +638,10 @@ Deno.test("pages connecting together share one snapshot, sent in parts the page 
     const stats = () => t.service.receivers[0]!.stats!();
     await eventually(() => stats()["clients"] === 40 || undefined, 5000, "40 stalled pages connected");
 
-    // A page that reads, as web/app.js does: a `parts` header, then that many frames joined.
-    const texts: string[] = [];
-    reader = new WebSocket(`${t.base.replace("http", "ws")}/feed`);
-    reader.onmessage = (e) => texts.push(e.data);
-    const snapshot = await eventually(
-      () => {
-        if (texts.length === 0) return undefined;
-        const header = JSON.parse(texts[0]!);
-        if (header.type !== "parts") return header;
-        return texts.length === header.count + 1 ? JSON.parse(texts.slice(1).join("")) : undefined;
-      },
-      10_000,
-      "the snapshot",
-    );
+    // A page that reads, as web/app.js does: a `parts` header, then that many events joined.
+    reader = await feedClient(`${t.base}/feed`);
+    const texts = reader.texts;
+    const snapshot = await eventually(() => reader!.frames[0], 10_000, "the snapshot");
     assert.equal(
       JSON.parse(texts[0]!).type,
       "parts",
@@ -663,7 +653,7 @@ Deno.test("pages connecting together share one snapshot, sent in parts the page 
     assert.ok(stats()["snapshots_built"]! <= 1 + flushes, `${stats()["snapshots_built"]} snapshots built`);
     assert.equal(stats()["clients"], 41);
   } finally {
-    reader?.close();
+    await reader?.close();
     for (const conn of stalled) conn.close();
     await t.close();
   }
@@ -671,18 +661,11 @@ Deno.test("pages connecting together share one snapshot, sent in parts the page 
 
 Deno.test("the feed refuses a page past maxClientsPerAddress with 429, and admits one once another has closed", async () => {
   const t = await webService({ maxClientsPerAddress: 2 });
-  const url = `${t.base.replace("http", "ws")}/feed`;
+  const url = `${t.base}/feed`;
   const clients: Array<Awaited<ReturnType<typeof feedClient>>> = [];
   try {
     clients.push(await feedClient(url), await feedClient(url));
-    const refused = await fetch(`${t.base}/feed`, {
-      headers: {
-        upgrade: "websocket",
-        connection: "Upgrade",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-        "sec-websocket-version": "13",
-      },
-    });
+    const refused = await fetch(url);
     assert.equal(refused.status, 429);
     assert.deepEqual(await refused.json(), {
       error: "too_many_connections",
@@ -735,7 +718,7 @@ Deno.test("public by default: page, feed and read API need no secret", async () 
   try {
     assert.equal(await fetch(`${t.base}/`).then(async (r) => (await r.body?.cancel(), r.status)), 200);
     assert.equal((await getJson(`${t.base}/v1/nodes`)).status, 200);
-    const client = await feedClient(`${t.base.replace("http", "ws")}/feed`);
+    const client = await feedClient(`${t.base}/feed`);
     await eventually(() => client.frames.length >= 1 || undefined, 3000, "snapshot");
     await client.close();
   } finally {
@@ -747,13 +730,6 @@ Deno.test("requireSecret: ?secret= is traded for an HttpOnly cookie; without eit
   const t = await webService({ requireSecret: true });
   let client: Awaited<ReturnType<typeof feedClient>> | undefined;
   try {
-    const ws = t.base.replace("http", "ws");
-    const upgrade = {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": btoa("0123456789abcdef"),
-      "sec-websocket-version": "13",
-    };
     // Nothing presented, or a wrong secret, or a forged cookie: 401 everywhere but the assets.
     const refused: Array<[string, RequestInit]> = [
       ["/", {}],
@@ -762,10 +738,10 @@ Deno.test("requireSecret: ?secret= is traded for an HttpOnly cookie; without eit
       ["/v1/nodes/n1/eth_stats?limit=0", {}],
       ["/v1/nodes/n1/system_stats", {}],
       ["/v1/blocks", {}],
-      ["/feed", { headers: upgrade }],
+      ["/feed", {}],
       ["/?secret=wrong", {}],
       ["/v1/nodes?secret=", {}],
-      ["/feed?secret=wrong", { headers: upgrade }],
+      ["/feed?secret=wrong", {}],
       ["/", { headers: { cookie: `${ACCESS_COOKIE}=forged` } }],
       ["/v1/nodes", { headers: { cookie: `${ACCESS_COOKIE}=${t.wsSecret}` } }],
       ["/v1/nodes", { headers: { wssecret: t.wsSecret, authorization: `Bearer ${t.wsSecret}` } }],
@@ -803,8 +779,8 @@ Deno.test("requireSecret: ?secret= is traded for an HttpOnly cookie; without eit
     // curl style: the secret as a query parameter on the API.
     const api = await getJson(`${t.base}/v1/nodes?secret=${encodeURIComponent(t.wsSecret)}`);
     assert.equal(api.status, 200);
-    // A browser sends the cookie on the websocket handshake.
-    client = await feedClient(`${ws}/feed`, { cookie });
+    // A browser's EventSource sends the cookie (same origin).
+    client = await feedClient(`${t.base}/feed`, { cookie });
     await eventually(() => client!.frames.length >= 1 || undefined, 3000, "snapshot");
     assert.equal(client.frames[0]!.type, "snapshot");
   } finally {

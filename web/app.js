@@ -247,16 +247,15 @@ function addBlocks(blocks) {
 let retryMs = 1000;
 
 function connect() {
-  const url = new URL("feed", location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(url);
+  // Server-sent events: the feed only ever goes from the server to the page.
+  const source = new EventSource(new URL("feed", location.href));
   setConnection("connecting", "connecting…");
-  socket.onopen = () => {
+  source.onopen = () => {
     retryMs = 1000;
   };
-  // A long snapshot comes as {"type":"parts","count":n} and n text frames to join.
+  // A long snapshot comes as {"type":"parts","count":n} and n events to join.
   let parts = null;
-  socket.onmessage = (event) => {
+  source.onmessage = (event) => {
     let text = event.data;
     if (parts !== null) {
       parts.texts.push(text);
@@ -280,7 +279,9 @@ function connect() {
     setConnection("live", "live");
     scheduleRender();
   };
-  socket.onclose = () => {
+  // Our own backoff rather than EventSource's fixed retry; a new stream starts with a snapshot.
+  source.onerror = () => {
+    source.close();
     setConnection("disconnected", `disconnected, retrying in ${Math.round(retryMs / 1000)}s`);
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 30_000);

@@ -8,7 +8,14 @@
  * outbox: a page that does not read holds about one part in Deno, not a copy of the snapshot. A
  * client that does not keep up is closed.
  */
-import { createFeedClient, dropClient, type FeedClient, keepsUp, utf8Length } from "../http/websocket.ts";
+import {
+  createFeedClient,
+  dropClient,
+  type FeedClient,
+  type FeedSocket,
+  keepsUp,
+  utf8Length,
+} from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
 import type { BlockEntry } from "./block_ring.ts";
 import type { NodeChange, NodeState, WebState } from "./state.ts";
@@ -152,7 +159,7 @@ export interface Feed {
    * flush interval's snapshot is built, else once the build it joins (or starts) is done, followed
    * by the updates flushed meanwhile.
    */
-  open(socket: WebSocket): void;
+  open(socket: FeedSocket): void;
   /** Resolves once no snapshot is being built. */
   built(): Promise<void>;
   /**
@@ -181,7 +188,7 @@ type Client = FeedClient;
  * started (they follow the snapshot, as some of its nodes were serialized before those changes).
  */
 interface Build {
-  waiting: Set<WebSocket>;
+  waiting: Set<FeedSocket>;
   updates: Frame[];
   done: PromiseWithResolvers<void>;
   timer?: ReturnType<typeof setTimeout>;
@@ -246,7 +253,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
   }
 
   /** Hands a page its snapshot and the updates since, then adds it to the flushes. */
-  function deliver(socket: WebSocket, { snapshot, updates }: NonNullable<typeof cached>): void {
+  function deliver(socket: FeedSocket, { snapshot, updates }: NonNullable<typeof cached>): void {
     if (socket.readyState !== WebSocket.OPEN) return;
     const burst = updates.reduce((n, u) => n + u.bytes, snapshot.bytes);
     const client = createFeedClient(socket, limit, burst, now());

@@ -4,7 +4,7 @@
  *
  * Routes (on the `dashboard` route group):
  * - `GET /` the page; `GET /assets/<file>` its script and style (from `web/`);
- * - `GET /feed` websocket: a snapshot, then one frame per flush with the changed nodes only;
+ * - `GET /feed` server-sent events: a snapshot, then one event per flush with the changed nodes only;
  * - `GET /v1/nodes`, `/v1/nodes/:id`, `/v1/nodes/:id/eth_stats`, `/v1/nodes/:id/system_stats`,
  *   `/v1/blocks`, `/v1/propagation` (the network's histogram over the recent blocks, each node's
  *   last and average delay), `/v1/chain` (best block, forks, nodes behind and stuck): api.ts.
@@ -16,7 +16,8 @@ import { safeEqual } from "../auth/password.ts";
 import type { AppEnv } from "../http/app_env.ts";
 import { AppError, errorResponse } from "../http/errors.ts";
 import type { Message } from "../core/message.ts";
-import { createAddressLimit, upgradeSocket } from "../http/websocket.ts";
+import { createAddressLimit } from "../http/websocket.ts";
+import { openFeedStream } from "../http/event_stream.ts";
 import type { Receiver, ReceiverContext, ReceiverType } from "../core/receiver.ts";
 import { assetResponse, loadAssets, memoryAsset } from "./assets.ts";
 import { createGeo } from "./geo.ts";
@@ -67,7 +68,7 @@ const schema = z.object({
   map: z.boolean().default(true),
   /** Connected pages at most. */
   maxClients: z.number().int().positive().default(1000),
-  /** Feed websockets one address may hold open (closing ones included); more are 429. */
+  /** Feed streams one address may hold open; more are 429. */
   maxClientsPerAddress: z.number().int().positive().default(50),
   /** A page with more unsent bytes than this (beyond its first snapshot) is closed. */
   maxClientBufferBytes: z.number().int().positive().default(4 * 1024 * 1024),
@@ -204,18 +205,17 @@ export async function createWebReceiver(
     return assetResponse(asset, requestVersion(c));
   });
 
+  // Server-sent events: the page only reads, so the feed gives clients nothing to send on.
   app.get("/feed", access, (c) => {
-    const upgraded = upgradeSocket(c, {
-      endpoint: "/feed is a websocket endpoint",
+    const opened = openFeedStream(c, {
       unavailable: () => feed.full ? "too many dashboard pages connected" : undefined,
       limit: {
-        sockets: perAddress,
+        streams: perAddress,
         message: `at most ${options.maxClientsPerAddress} feed connections per address`,
       },
     });
-    if (!upgraded.ok) return upgraded.response;
-    upgraded.socket.addEventListener("open", () => feed.open(upgraded.socket), { once: true });
-    return upgraded.response;
+    if (opened.ok) feed.open(opened.socket);
+    return opened.response;
   });
 
   app.route(

@@ -1,0 +1,154 @@
+/**
+ * A server-sent event stream (`text/event-stream`, read by the browser's `EventSource`) with the
+ * part of a websocket the feeds use (`FeedSocket`): a read-only feed this way has no channel a
+ * client can send on, so no client can make Deno buffer a 64 MiB message before anything checks
+ * it (denoland/deno#15809), as any websocket peer can.
+ */
+import type { Context } from "hono";
+import { type AppEnv, clientAddress } from "./app_env.ts";
+import { errorResponse } from "./errors.ts";
+import type { AddressLimit, FeedSocket } from "./websocket.ts";
+
+/**
+ * A comment line sent this often: proxies (HAProxy's `timeout server`, nginx's
+ * `proxy_read_timeout`, 60 s by default) close a response that sends nothing for longer.
+ */
+export const HEARTBEAT_MS = 20_000;
+
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+const encoder = new TextEncoder();
+
+/** An event's lines: `data: <line>` each (a client joins them with "\n"), then an empty line. */
+export function eventText(data: string): string {
+  return data.includes("\n") ? `data: ${data.split("\n").join("\ndata: ")}\n\n` : `data: ${data}\n\n`;
+}
+
+/**
+ * An open event stream and the response that carries it. Events wait here until Deno asks for the
+ * next chunk, which it does once it has written the one before: `bufferedAmount` is what waits,
+ * and `close` drops it, so a peer that does not read keeps at most the chunk being written (and
+ * the kernel's buffers), as a dropped websocket does. The stream is CLOSED, and its `close`
+ * listeners called, once Deno has taken its last chunk or the peer has gone.
+ */
+export function openEventStream(heartbeatMs = HEARTBEAT_MS): { socket: FeedSocket; response: Response } {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let readyState = OPEN;
+  const waiting: Uint8Array[] = [];
+  let waitingBytes = 0;
+  /** Deno asked for a chunk while none waited: the next one goes to it at once. */
+  let asked = false;
+  const onClose: Array<() => void> = [];
+
+  function finish(): void {
+    if (readyState === CLOSED) return;
+    readyState = CLOSED;
+    clearInterval(heartbeat);
+    waiting.length = 0;
+    waitingBytes = 0;
+    for (const listener of onClose.splice(0)) listener();
+  }
+
+  function end(): void {
+    try {
+      controller.close();
+    } catch {
+      // the peer went away meanwhile
+    }
+    finish();
+  }
+
+  function push(text: string): void {
+    const chunk = encoder.encode(text);
+    if (asked) {
+      asked = false;
+      controller.enqueue(chunk);
+    } else {
+      waiting.push(chunk);
+      waitingBytes += chunk.byteLength;
+    }
+  }
+
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    pull(c) {
+      const next = waiting.shift();
+      if (next !== undefined) {
+        waitingBytes -= next.byteLength;
+        c.enqueue(next);
+      } else if (readyState === OPEN) asked = true;
+      else end(); // closing, and the last chunk is written
+    },
+    cancel: finish, // the peer went away
+  }, { highWaterMark: 0 });
+
+  const socket: FeedSocket = {
+    get readyState() {
+      return readyState;
+    },
+    get bufferedAmount() {
+      return waitingBytes;
+    },
+    send(text) {
+      if (readyState !== OPEN) throw new Error("the event stream is closed");
+      push(eventText(text));
+    },
+    close() {
+      if (readyState !== OPEN) return;
+      readyState = CLOSING;
+      clearInterval(heartbeat);
+      waiting.length = 0;
+      waitingBytes = 0;
+      if (asked) end(); // nothing being written: done now
+    },
+    addEventListener(type, listener) {
+      if (type !== "close") return; // an event stream has no error of its own apart from closing
+      if (readyState === CLOSED) queueMicrotask(listener);
+      else onClose.push(listener);
+    },
+  };
+  const heartbeat = setInterval(() => push(":\n\n"), heartbeatMs);
+  // A first comment, so the response starts (and the client's `open` fires) before any event.
+  push(":\n\n");
+  const response = new Response(body, {
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      // nginx would otherwise buffer the response until it is complete.
+      "x-accel-buffering": "no",
+    },
+  });
+  return { socket, response };
+}
+
+export interface EventStreamOptions {
+  /** When this returns a message, the stream is refused with 503 (shutting down, full). */
+  unavailable?: () => string | undefined;
+  /** Streams per address; beyond it 429 `too_many_connections` with `message`. */
+  limit: { streams: AddressLimit; message: string };
+}
+
+export type OpenedStream =
+  | { ok: true; socket: FeedSocket; response: Response; address: string }
+  | { ok: false; response: Response };
+
+/**
+ * The event stream of a read-only feed: 503 when unavailable, 429 past the address limit; the
+ * stream counts against its address until it has closed. Callers check credentials first.
+ */
+export function openFeedStream(c: Context<AppEnv>, options: EventStreamOptions): OpenedStream {
+  const unavailable = options.unavailable?.();
+  if (unavailable !== undefined) {
+    return { ok: false, response: errorResponse(503, "unavailable", unavailable) };
+  }
+  const address = clientAddress(c);
+  if (!options.limit.streams.allows(address)) {
+    return { ok: false, response: errorResponse(429, "too_many_connections", options.limit.message) };
+  }
+  const { socket, response } = openEventStream();
+  options.limit.streams.track(address, socket);
+  return { ok: true, socket, response, address };
+}
