@@ -11,12 +11,19 @@ export type BodyEncoding = "json" | "msgpack";
 /** Maximum nesting depth of a decoded body; deeper input is refused with 422. */
 export const MAX_DEPTH = 64;
 /**
- * Most objects and arrays a body (or an ethstats frame) may hold; more is refused with 422. Each
- * costs the heap far more than its 2-3 characters or 1 byte on the wire (8 MB of `{},` is 2.6
- * million objects, over 150 MB), while the largest real report, a POA agent's 41-block history,
- * holds a few hundred (a few thousand with full transactions).
+ * Objects and arrays a body (or an ethstats frame) may hold: MAX_CONTAINERS, or one per
+ * BYTES_PER_CONTAINER bytes of a larger one; more is refused with 422. Each costs the heap far
+ * more than its 2-3 characters or 1 byte on the wire (8 MB of `{},` is 2.6 million objects, over
+ * 150 MB), while real reports carry content in theirs: a go-ethereum history frame of 50 blocks
+ * of 2,000 transactions is 100,000 `{"hash": …}` objects of about 80 bytes each.
  */
 export const MAX_CONTAINERS = 100_000;
+export const BYTES_PER_CONTAINER = 16;
+
+/** The most objects and arrays a body or frame of `size` bytes (or characters) may hold. */
+export function containerLimit(size: number): number {
+  return Math.max(MAX_CONTAINERS, Math.floor(size / BYTES_PER_CONTAINER));
+}
 
 /** Why a body is refused before it is decoded: it nests too deep, or holds too many containers. */
 export type ShapeProblem = "too_deep" | "too_many" | null;
@@ -116,7 +123,7 @@ function shapeError(problem: "too_deep" | "too_many"): AppError {
     : new AppError(
       422,
       "too_many_values",
-      `request body holds more than ${MAX_CONTAINERS} objects and arrays`,
+      `request body holds more objects and arrays than its size allows (${MAX_CONTAINERS}, or one per ${BYTES_PER_CONTAINER} bytes)`,
     );
 }
 
@@ -140,7 +147,7 @@ export const TOO_MANY: unique symbol = Symbol("too many");
 
 /**
  * Parses JSON text nested at most `maxDepth` arrays/objects deep and holding at most
- * MAX_CONTAINERS of them: the value, or TOO_DEEP / TOO_MANY. Text that is not JSON throws
+ * containerLimit(size) of them: the value, or TOO_DEEP / TOO_MANY. Text that is not JSON throws
  * JSON.parse's SyntaxError. Neither is ever built: only a text with more than `maxDepth` opening
  * brackets can be either, and only such a text is scanned before it is parsed (a count by indexOf
  * costs a few of the scan's 0.2–0.5 µs on a report; parsing first and walking the value would let
@@ -169,7 +176,11 @@ function moreOpeningsThan(text: string, max: number): boolean {
  * skipped with indexOf (a quote is closed unless an odd run of backslashes precedes it); an
  * unterminated string is left for the parser to refuse.
  */
-export function jsonShape(text: string, maxDepth = MAX_DEPTH, maxContainers = MAX_CONTAINERS): ShapeProblem {
+export function jsonShape(
+  text: string,
+  maxDepth = MAX_DEPTH,
+  maxContainers = containerLimit(text.length),
+): ShapeProblem {
   let depth = 0;
   let containers = 0;
   for (let i = 0; i < text.length; i++) {
@@ -202,7 +213,7 @@ function escaped(text: string, quote: number): boolean {
 export function msgpackShape(
   bytes: Uint8Array,
   maxDepth = MAX_DEPTH,
-  maxContainers = MAX_CONTAINERS,
+  maxContainers = containerLimit(bytes.byteLength),
 ): ShapeProblem {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   /** Items still to read in each open container; the first entry is the top-level value. */

@@ -249,6 +249,13 @@ Deno.test("a body of more than MAX_CONTAINERS objects and arrays is 422 too_many
     assert.equal((decodeBytes(encode(MAX_CONTAINERS - 1), encoding) as unknown[]).length, MAX_CONTAINERS - 1);
     assert.deepEqual(code(() => decodeBytes(encode(MAX_CONTAINERS), encoding)), [422, "too_many_values"]);
   }
+  // A large body whose objects carry content (a history of transactions as {"hash"}) is allowed
+  // one per 16 bytes: 150,000 of them here.
+  const hashes = `[${
+    Array.from({ length: 150_000 }, (_, i) => `{"hash":"0x${i.toString(16).padStart(64, "0")}"}`)
+  }]`;
+  assert.equal((decodeBytes(new TextEncoder().encode(hashes), "json") as unknown[]).length, 150_000);
+  assert.equal(jsonShape(`[${Array(150_000).fill('{"a":1}').join(",")}]`), "too_many");
   // Brackets inside strings are not containers.
   const text = JSON.stringify({ s: "[{".repeat(MAX_CONTAINERS) });
   assert.equal(jsonShape(text), null);

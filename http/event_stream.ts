@@ -15,6 +15,13 @@ import type { AddressLimit, FeedSocket } from "./websocket.ts";
  */
 export const HEARTBEAT_MS = 20_000;
 
+const EVENT_STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-store",
+  // nginx would otherwise buffer the response until it is complete.
+  "x-accel-buffering": "no",
+};
+
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
@@ -113,14 +120,7 @@ export function openEventStream(heartbeatMs = HEARTBEAT_MS): { socket: FeedSocke
   const heartbeat = setInterval(() => push(":\n\n"), heartbeatMs);
   // A first comment, so the response starts (and the client's `open` fires) before any event.
   push(":\n\n");
-  const response = new Response(body, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      // nginx would otherwise buffer the response until it is complete.
-      "x-accel-buffering": "no",
-    },
-  });
+  const response = new Response(body, { headers: EVENT_STREAM_HEADERS });
   return { socket, response };
 }
 
@@ -140,6 +140,11 @@ export type OpenedStream =
  * stream counts against its address until it has closed. Callers check credentials first.
  */
 export function openFeedStream(c: Context<AppEnv>, options: EventStreamOptions): OpenedStream {
+  // Hono answers HEAD with the GET route and drops the body: a stream opened for it would never
+  // be read nor cancelled, and would hold its place among the feed's clients for good.
+  if (c.req.method !== "GET") {
+    return { ok: false, response: new Response(null, { headers: EVENT_STREAM_HEADERS }) };
+  }
   const unavailable = options.unavailable?.();
   if (unavailable !== undefined) {
     return { ok: false, response: errorResponse(503, "unavailable", unavailable) };

@@ -664,6 +664,13 @@ Deno.test("the feed refuses a page past maxClientsPerAddress with 429, and admit
   const url = `${t.base}/feed`;
   const clients: Array<Awaited<ReturnType<typeof feedClient>>> = [];
   try {
+    // HEAD answers the stream's headers without opening one (nothing would ever read or end it).
+    for (let i = 0; i < 3; i++) {
+      const head = await fetch(url, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    }
+    assert.equal(t.service.receivers[0]!.stats!()["clients"], 0);
     clients.push(await feedClient(url), await feedClient(url));
     const refused = await fetch(url);
     assert.equal(refused.status, 429);

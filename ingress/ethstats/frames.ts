@@ -16,7 +16,14 @@
  * an emit (primus-spark-latency's `{"_latency": N}`) are recognised, not malformed.
  */
 import { z } from "zod";
-import { MAX_CONTAINERS, MAX_DEPTH, parseJson, TOO_DEEP, TOO_MANY } from "../../http/body.ts";
+import {
+  BYTES_PER_CONTAINER,
+  MAX_CONTAINERS,
+  MAX_DEPTH,
+  parseJson,
+  TOO_DEEP,
+  TOO_MANY,
+} from "../../http/body.ts";
 import { agentIdSchema } from "../../core/message.ts";
 import { canonicalBlock } from "./canonical.ts";
 
@@ -54,7 +61,8 @@ export function decodeFrame(text: string): Frame {
   if (frame === TOO_MANY) {
     return {
       kind: "unusable",
-      message: `frames must not hold more than ${MAX_CONTAINERS} objects and arrays`,
+      message:
+        `frames hold at most ${MAX_CONTAINERS} objects and arrays, or one per ${BYTES_PER_CONTAINER} bytes`,
     };
   }
   if (typeof frame === "string") {
