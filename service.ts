@@ -414,9 +414,7 @@ async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
     file.close();
     const holder = (await Deno.readTextFile(path).catch(() => "")).trim();
     throw new ConfigError(
-      `dataDir ${resolve(dataDir)} is in use by another service process${
-        holder ? ` (pid ${holder})` : ""
-      }: ` +
+      `dataDir ${resolve(dataDir)} is in use by a running service${holder ? ` (pid ${holder})` : ""}: ` +
         "stop it, or give this one a dataDir of its own",
     );
   }

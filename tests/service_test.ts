@@ -311,7 +311,7 @@ Deno.test("a second service on the same data dir stops at start-up, naming the d
       startTestService({}, {}, first.dataDir),
       (err: Error) =>
         err.message.startsWith(
-          `dataDir ${first.dataDir} is in use by another service process (pid ${Deno.pid})`,
+          `dataDir ${first.dataDir} is in use by a running service (pid ${Deno.pid})`,
         ),
     );
     assert.equal(await fetch(`${first.base}/healthz`).then((r) => (r.body?.cancel(), r.status)), 200);
