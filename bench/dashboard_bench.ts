@@ -85,6 +85,8 @@ function installProbe(): void {
     feedFrames: 0,
   };
   g.__probe = probe;
+  // The page reads its own stream (as without SharedWorker), where this probe can count it.
+  Object.assign(g, { SharedWorker: undefined });
   const encoder = new g.TextEncoder();
   const Native = g.EventSource;
   g.EventSource = class extends Native {

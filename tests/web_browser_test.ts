@@ -10,6 +10,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { type Agent, createAgent } from "./support/agent.ts";
 import { startTestPostgres } from "./support/postgres.ts";
 import { publishReport, startTestService, type TestService } from "./support/service.ts";
+import { waitFor } from "./support/harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** Without Debian's chromium the browser tests are skipped, loudly; in CI (which installs it) they fail. */
@@ -476,8 +477,10 @@ Deno.test({
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const problems: string[] = [];
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-    // The feed's events as the page's EventSource gets them (the devtools protocol does not show them).
+    // The feed's events as the page's EventSource gets them (the devtools protocol does not show
+    // them): this page reads its own stream, as a browser without SharedWorker does.
     await page.addInitScript(() => {
+      Object.assign(globalThis, { SharedWorker: undefined });
       const events: string[] = [];
       Object.assign(globalThis, { feedEvents: events });
       const Native = globalThis.EventSource;
@@ -525,6 +528,48 @@ Deno.test({
     assert.deepEqual(problems, []);
   } finally {
     clearInterval(load);
+    await browser?.close();
+    await service.close();
+  }
+});
+
+Deno.test({
+  name:
+    "eight tabs of the dashboard in one browser share one feed stream: each goes live, and the API answers",
+  ignore: skipBrowser,
+}, async () => {
+  const service = await startTestService({
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200 }],
+  });
+  let browser: Browser | undefined;
+  try {
+    for (let i = 0; i < 5; i++) {
+      publishReport(service, `node-${i}`, { type: "information", body: { name: `Node ${i}` } });
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const context = await browser.newContext();
+    const problems: string[] = [];
+    const tabs: Page[] = [];
+    // Over HTTP/1.1 a browser keeps 6 connections per host: a stream per tab left the sixth without one.
+    for (let i = 0; i < 8; i++) {
+      const tab = await context.newPage();
+      tab.on("pageerror", (err) => problems.push(`tab ${i}: ${err.message}`));
+      await tab.goto(`${service.base}/`, { timeout: WAIT_MS });
+      await waitForText(tab, "#active-nodes", "5/5");
+      tabs.push(tab);
+    }
+    const stats = () => service.service.receivers[0]!.stats!();
+    assert.equal(stats()["clients"], 1, JSON.stringify(stats()));
+    const status = await tabs[7]!.evaluate(() => fetch("v1/nodes").then((r) => r.status));
+    assert.equal(status, 200);
+    // A report reaches every tab through the one stream.
+    publishReport(service, "node-5", { type: "information", body: { name: "Node 5" } });
+    for (const tab of tabs) await waitForText(tab, "#active-nodes", "6/6");
+    // Tabs that leave: the last one closes the stream.
+    for (const tab of tabs) await tab.close();
+    await waitFor(() => stats()["clients"] === 0, WAIT_MS, "the stream closed with the last tab");
+    assert.deepEqual(problems, []);
+  } finally {
     await browser?.close();
     await service.close();
   }

@@ -244,48 +244,82 @@ function addBlocks(blocks) {
   }
 }
 
-let retryMs = 1000;
-
-function connect() {
-  // Server-sent events: the feed only ever goes from the server to the page.
-  const source = new EventSource(new URL("feed", location.href));
-  setConnection("connecting", "connecting…");
-  source.onopen = () => {
-    retryMs = 1000;
-  };
+/** What the page does with the feed's events, whichever way they come. */
+function createFeedReader() {
   // A long snapshot comes as {"type":"parts","count":n} and n events to join.
   let parts = null;
-  source.onmessage = (event) => {
-    let text = event.data;
-    if (parts !== null) {
-      parts.texts.push(text);
-      if (parts.texts.length < parts.count) return;
-      text = parts.texts.join("");
+  return {
+    /** A new stream: it starts with a snapshot. */
+    open() {
       parts = null;
-    }
-    let frame;
-    try {
-      frame = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (frame.type === "parts") {
-      parts = { count: frame.count, texts: [] };
-      return;
-    }
-    state.offset = frame.now - Date.now();
-    if (frame.type === "snapshot") applySnapshot(frame);
-    else if (frame.type === "update") applyUpdate(frame);
-    setConnection("live", "live");
-    scheduleRender();
+    },
+    event(data) {
+      let text = data;
+      if (parts !== null) {
+        parts.texts.push(text);
+        if (parts.texts.length < parts.count) return;
+        text = parts.texts.join("");
+        parts = null;
+      }
+      let frame;
+      try {
+        frame = JSON.parse(text);
+      } catch {
+        return;
+      }
+      if (frame.type === "parts") {
+        parts = { count: frame.count, texts: [] };
+        return;
+      }
+      state.offset = frame.now - Date.now();
+      if (frame.type === "snapshot") applySnapshot(frame);
+      else if (frame.type === "update") applyUpdate(frame);
+      setConnection("live", "live");
+      scheduleRender();
+    },
+    down(retryMs) {
+      setConnection("disconnected", `disconnected, retrying in ${Math.round(retryMs / 1000)}s`);
+    },
   };
-  // Our own backoff rather than EventSource's fixed retry; a new stream starts with a snapshot.
-  source.onerror = () => {
-    source.close();
-    setConnection("disconnected", `disconnected, retrying in ${Math.round(retryMs / 1000)}s`);
-    setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, 30_000);
+}
+
+/**
+ * The feed is server-sent events: it only ever goes from the server to the page. Tabs share one
+ * stream through a SharedWorker (assets/feed_worker.js: over HTTP/1.1 a browser keeps at most 6
+ * connections to a host, and each stream holds one); without SharedWorker, a stream of its own.
+ */
+function connect() {
+  const reader = createFeedReader();
+  setConnection("connecting", "connecting…");
+  if (typeof SharedWorker === "function") {
+    const worker = new SharedWorker(new URL("assets/feed_worker.js", location.href), { name: "poa-feed" });
+    worker.port.onmessage = ({ data: message }) => {
+      if (message.kind === "open") reader.open();
+      else if (message.kind === "event") reader.event(message.data);
+      else if (message.kind === "down") reader.down(message.retryMs);
+    };
+    worker.port.start();
+    worker.port.postMessage("connect");
+    addEventListener("pagehide", () => worker.port.postMessage("leave"));
+    return;
+  }
+  let retryMs = 1000;
+  const open = () => {
+    const source = new EventSource(new URL("feed", location.href));
+    source.onopen = () => {
+      retryMs = 1000;
+      reader.open();
+    };
+    source.onmessage = (event) => reader.event(event.data);
+    // Our own backoff rather than EventSource's fixed retry; a new stream starts with a snapshot.
+    source.onerror = () => {
+      source.close();
+      reader.down(retryMs);
+      setTimeout(open, retryMs);
+      retryMs = Math.min(retryMs * 2, 30_000);
+    };
   };
+  open();
 }
 
 function setConnection(value, text) {

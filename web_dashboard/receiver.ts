@@ -273,12 +273,13 @@ function requestVersion(
   return { ifNoneMatch: c.req.header("if-none-match"), version: c.req.query("v") };
 }
 
-/** The page may only load its own script, style and feed; it is never framed. */
+/** The page may only load its own script, worker, style and feed; it is never framed. */
 function withPageHeaders(response: Response): Response {
   const headers = new Headers(response.headers);
   headers.set(
     "content-security-policy",
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self' data:; " +
+      "connect-src 'self'; " +
       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   );
   headers.set("referrer-policy", "no-referrer");
