@@ -22,10 +22,32 @@ const EVENT_STREAM_HEADERS = {
   "x-accel-buffering": "no",
 };
 
+/**
+ * Deno is handed an event in slices of at most this many bytes: a peer that does not read holds
+ * one slice in Deno, while the rest waits here as views on the event's bytes.
+ */
+export const CHUNK_BYTES = 64 * 1024;
+/** Events encoded lately, by their text: every page gets the same update, encoded once. */
+const ENCODED_KEPT = 8;
+const encoded = new Map<string, Uint8Array>();
+
+/** The bytes of the event carrying `data`, shared by every stream that sends the same text. */
+function encodedEvent(data: string): Uint8Array {
+  let bytes = encoded.get(data);
+  if (bytes === undefined) {
+    bytes = encoder.encode(eventText(data));
+    encoded.set(data, bytes);
+    if (encoded.size > ENCODED_KEPT) encoded.delete(encoded.keys().next().value!);
+  }
+  return bytes;
+}
+
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 const encoder = new TextEncoder();
+/** A comment line: keeps the stream from looking idle, and is not an event. */
+const COMMENT = encoder.encode(":\n\n");
 
 /** An event's lines: `data: <line>` each (a client joins them with "\n"), then an empty line. */
 export function eventText(data: string): string {
@@ -66,14 +88,16 @@ export function openEventStream(heartbeatMs = HEARTBEAT_MS): { socket: FeedSocke
     finish();
   }
 
-  function push(text: string): void {
-    const chunk = encoder.encode(text);
-    if (asked) {
-      asked = false;
-      controller.enqueue(chunk);
-    } else {
-      waiting.push(chunk);
-      waitingBytes += chunk.byteLength;
+  function push(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.byteLength; at += CHUNK_BYTES) {
+      const chunk = bytes.byteLength <= CHUNK_BYTES ? bytes : bytes.subarray(at, at + CHUNK_BYTES);
+      if (asked) {
+        asked = false;
+        controller.enqueue(chunk);
+      } else {
+        waiting.push(chunk);
+        waitingBytes += chunk.byteLength;
+      }
     }
   }
 
@@ -101,7 +125,7 @@ export function openEventStream(heartbeatMs = HEARTBEAT_MS): { socket: FeedSocke
     },
     send(text) {
       if (readyState !== OPEN) throw new Error("the event stream is closed");
-      push(eventText(text));
+      push(encodedEvent(text));
     },
     close() {
       if (readyState !== OPEN) return;
@@ -117,9 +141,9 @@ export function openEventStream(heartbeatMs = HEARTBEAT_MS): { socket: FeedSocke
       else onClose.push(listener);
     },
   };
-  const heartbeat = setInterval(() => push(":\n\n"), heartbeatMs);
+  const heartbeat = setInterval(() => push(COMMENT), heartbeatMs);
   // A first comment, so the response starts (and the client's `open` fires) before any event.
-  push(":\n\n");
+  push(COMMENT);
   const response = new Response(body, { headers: EVENT_STREAM_HEADERS });
   return { socket, response };
 }

@@ -103,3 +103,29 @@ Deno.test("close() with a peer that reads ends the response after what was alrea
     await server.shutdown();
   }
 });
+
+Deno.test("one event sent to many streams reaches each whole (its bytes shared, handed over in slices)", async () => {
+  const sockets: FeedSocket[] = [];
+  const { url, server } = serve((s) => sockets.push(s));
+  try {
+    const readers = await Promise.all([0, 1, 2].map(async () => {
+      const res = await fetch(url);
+      return res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    }));
+    await until(() => sockets.length === 3, "three streams");
+    const big = JSON.stringify({ pad: "é".repeat(100_000) }); // 200 KB of UTF-8: four slices
+    for (let round = 0; round < 3; round++) for (const socket of sockets) socket.send(big);
+    const expected = ":\n\n" + eventText(big).repeat(3);
+    try {
+      for (const reader of readers) {
+        let text = "";
+        while (text.length < expected.length) text += (await reader.read()).value ?? "";
+        assert.equal(text, expected);
+      }
+    } finally {
+      for (const reader of readers) await reader.cancel();
+    }
+  } finally {
+    await server.shutdown();
+  }
+});

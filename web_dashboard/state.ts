@@ -18,6 +18,9 @@ import {
   SYSTEM_KEYS,
 } from "./sanitize.ts";
 
+/** Blocks of one history report taken into the recent blocks; the rest are left out. */
+export const MAX_HISTORY_ENTRIES = 256;
+
 /** The reports kept per node; each is the body the agent sent, reduced to known fields. */
 export interface NodeReports {
   information?: Record<string, Scalar>;
@@ -288,7 +291,12 @@ export function createWebState(options: WebStateOptions): WebState {
         // they say nothing new about the node itself.
         const history = body["history"];
         if (Array.isArray(history)) {
-          for (const entry of history) {
+          // Real clients send at most 50 (go-ethereum) or 41 (the POA agent) at a time.
+          for (
+            const entry of history.length > MAX_HISTORY_ENTRIES
+              ? history.slice(0, MAX_HISTORY_ENTRIES)
+              : history
+          ) {
             if (entry !== null && typeof entry === "object") {
               ring.add(entry as Record<string, unknown>, message.agentId, message.receivedAt);
             }
