@@ -72,6 +72,8 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
   const perAddress = options.maxFailuresPerAddress ?? perPair * 10;
   /** key → attempt times, oldest first; the least recently used keys are dropped first. */
   const attempts = new BoundedMap<string, number[]>(maxKeys);
+  /** key → its attempts still running (their password check is not done). */
+  const running = new Map<string, number>();
   let failures = 0;
   let refused = 0;
 
@@ -113,8 +115,12 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
       let retryAt = 0;
       for (const [key, max] of keys) {
         const list = recent(key, t);
-        // Locked until the oldest attempt that keeps the count at the limit leaves the window.
-        if (list.length >= max) retryAt = Math.max(retryAt, list[list.length - max]! + windowMs);
+        // Locked until the oldest attempt that keeps the count at the limit leaves the window; but
+        // attempts still running may turn out right and be taken back (a fleet logging in at once
+        // after a restart): then it is worth trying again in a second.
+        if (list.length >= max) {
+          retryAt = Math.max(retryAt, running.has(key) ? t + 1000 : list[list.length - max]! + windowMs);
+        }
       }
       if (retryAt > 0) {
         refused++;
@@ -125,6 +131,7 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
         list.push(t);
         if (list.length > max) list.shift();
         attempts.set(key, list);
+        running.set(key, (running.get(key) ?? 0) + 1);
       }
       let settled = false;
       return {
@@ -133,6 +140,11 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
           settle(outcome) {
             if (settled) return;
             settled = true;
+            for (const [key] of keys) {
+              const n = running.get(key)! - 1;
+              if (n > 0) running.set(key, n);
+              else running.delete(key);
+            }
             if (outcome === "wrong") {
               failures++;
               return;

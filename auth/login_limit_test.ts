@@ -35,6 +35,21 @@ Deno.test("attempts count when they start: parallel guesses get no more checks t
   assert.equal(l.begin("agent", "10.0.0.1", "alice").limited, true);
 });
 
+Deno.test("refused while attempts are still running: Retry-After 1 s, and the wait is the window's once they failed", () => {
+  const { l } = limiter();
+  const running = Array.from({ length: 3 }, () => l.begin("agent", "10.0.0.1", "alice"));
+  const refused = l.begin("agent", "10.0.0.1", "alice");
+  // A fleet's parallel logins with the right password: the checks still running may be taken back.
+  assert.deepEqual(refused, { limited: true, retryAfterSeconds: 1 });
+  for (const s of running) if (!s.limited) s.attempt.settle("ok");
+  assert.equal(l.begin("agent", "10.0.0.1", "alice").limited, false); // taken back: room again
+  const { l: other } = limiter();
+  for (const s of Array.from({ length: 3 }, () => other.begin("agent", "10.0.0.1", "bob"))) {
+    if (!s.limited) s.attempt.settle("wrong");
+  }
+  assert.deepEqual(other.begin("agent", "10.0.0.1", "bob"), { limited: true, retryAfterSeconds: 10 });
+});
+
 Deno.test("a right password (or a banned user's right password) is taken back; only wrong ones stay counted", () => {
   const { l } = limiter();
   for (let i = 0; i < 10; i++) {
