@@ -428,6 +428,11 @@ Deno.test("web read API: nodes, history over Postgres for every parameter and it
         await assert422(`${base}/v1/blocks?${query}`, "limit");
       }
       await assert422(`${base}/v1/blocks?number=1`, "number");
+      // Routes without parameters refuse unknown ones too (the secret is always allowed).
+      for (const path of ["/v1/chain", "/v1/propagation"]) {
+        await assert422(`${base}${path}?net=1`, "net");
+        assert.equal((await getJson(`${base}${path}?secret=`)).status, 200);
+      }
     });
 
     await t.step(

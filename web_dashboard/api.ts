@@ -12,11 +12,11 @@ import {
   blocksQuerySchema,
   historyQuerySchema,
   nodeParams,
-  nodeQuerySchema,
   nodesQuerySchema,
   parseQuery,
   queryEthStats,
   querySystemStats,
+  secretOnlyQuerySchema,
 } from "./history.ts";
 import type { WebOptions } from "./receiver.ts";
 import type { WebState } from "./state.ts";
@@ -63,7 +63,7 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
 
   app.get("/v1/nodes/:id", access, (c) => {
     const agentId = parseQuery(nodeParams, { id: c.req.param("id") }).id;
-    parseQuery(nodeQuerySchema, c.req.query());
+    parseQuery(secretOnlyQuerySchema, c.req.query());
     const node = state.node(agentId);
     if (!node) throw new AppError(404, "not_found", `no node ${JSON.stringify(agentId)} is known`);
     return c.json({ now: iso(now()), node: nodeView(node, iso) });
@@ -97,12 +97,14 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
   });
 
   app.get("/v1/propagation", access, (c) => {
+    parseQuery(secretOnlyQuerySchema, c.req.query()); // no parameters but the secret
     const nodes = [];
     for (const node of state.nodes()) nodes.push({ id: node.id, ...node.propagation });
     return c.json({ now: iso(now()), network: state.propagation(), nodes });
   });
 
   app.get("/v1/chain", access, (c) => {
+    parseQuery(secretOnlyQuerySchema, c.req.query());
     const at = now();
     const behind = [];
     for (const node of state.nodes()) {

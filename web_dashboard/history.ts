@@ -98,7 +98,7 @@ export const nodesQuerySchema = z.object({
 }).strict();
 
 /** Query of `GET /v1/nodes/:id`. */
-export const nodeQuerySchema = z.object({ secret }).strict();
+export const secretOnlyQuerySchema = z.object({ secret }).strict();
 
 /** Path parameter `:id`: an agent id as the protocol accepts it. */
 export const nodeParams = z.object({ id: agentIdSchema });
