@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { openEventStream } from "../http/event_stream.ts";
+import type { FeedSocket } from "../http/websocket.ts";
 import { EXAMPLE, haproxyConfig } from "./haproxy.ts";
 import { haproxyBinary } from "./process.ts";
 
@@ -70,6 +72,65 @@ Deno.test({
       assert.match(text, /^HTTP\/1\.[01] 408/);
       assert.ok(waited >= 800 && waited < 5000, `closed after ${waited} ms`);
     } finally {
+      proxy.kill("SIGTERM");
+      await proxy.status;
+      await backend.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "HAProxy with this config passes the page's event stream through as it is sent (no buffering)",
+  ignore: !haveHaproxy && !Deno.env.get("CI"),
+  async fn() {
+    const streams: FeedSocket[] = [];
+    const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+      const { socket, response } = openEventStream();
+      streams.push(socket);
+      return response;
+    });
+    const dir = await Deno.makeTempDir({ prefix: "haproxy-test-" });
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    await Deno.writeTextFile(
+      `${dir}/haproxy.cfg`,
+      haproxyConfig({
+        bind: { hostname: "127.0.0.1", port },
+        servers: [{ name: "one", hostname: "127.0.0.1", port: backend.addr.port }],
+        threads: 1,
+      }),
+    );
+    const proxy = new Deno.Command(await haproxyBinary(), {
+      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const abort = new AbortController();
+    try {
+      let res: Response | undefined;
+      for (let i = 0; i < 100 && res?.status !== 200; i++) {
+        res = await fetch(`http://127.0.0.1:${port}/feed`, { signal: abort.signal }).catch(() => undefined);
+        if (res?.status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(res?.status, 200, "HAProxy did not pass the stream through");
+      const reader = res!.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      for (const n of [1, 2, 3]) {
+        // Each event on its own, while the response goes on: it arrives without the next one.
+        const sent = Date.now();
+        streams.at(-1)!.send(`{"n":${n}}`);
+        while (!text.includes(`data: {"n":${n}}\n\n`)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error("the stream ended");
+          text += value;
+        }
+        assert.ok(Date.now() - sent < 1000, `event ${n} took ${Date.now() - sent} ms`);
+      }
+      await reader.cancel();
+    } finally {
+      abort.abort();
       proxy.kill("SIGTERM");
       await proxy.status;
       await backend.shutdown();
