@@ -576,6 +576,34 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "with requireSecret, a page opened once with ?secret= goes live: the cookie reaches the shared feed stream",
+  ignore: skipBrowser,
+}, async () => {
+  const service = await startTestService({
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200, requireSecret: true }],
+  });
+  let browser: Browser | undefined;
+  try {
+    publishReport(service, "node-1", { type: "information", body: { name: "Node 1" } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage();
+    await page.goto(`${service.base}/?secret=${encodeURIComponent(service.wsSecret)}`);
+    assert.equal(new URL(page.url()).search, "", "the secret left the address");
+    await waitForText(page, "#active-nodes", "1/1");
+    assert.equal(await page.locator("#connection").getAttribute("data-state"), "live");
+    // Another browser context, without the cookie, is refused the feed.
+    const stranger = await browser.newPage();
+    await stranger.goto(`${service.base}/assets/app.js`); // a public asset, for the origin
+    const status = await stranger.evaluate(() => fetch("/feed").then((r) => (r.body?.cancel(), r.status)));
+    assert.equal(status, 401);
+  } finally {
+    await browser?.close();
+    await service.close();
+  }
+});
+
+Deno.test({
   name: "web dashboard in Chromium: propagation per node and the network histogram, from known arrival times",
   ignore: skipBrowser,
 }, async () => {
