@@ -330,6 +330,16 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           }
           // Behind what waits in the outbox: an agent's reports reach the stream in order.
           const stored = outbox.busy() ? false : await toStream(message);
+          if (stored === "too_large") {
+            // Never in the outbox: it could not be published there either.
+            throw new AppError(
+              413,
+              "payload_too_large",
+              `the report does not fit a message of the cluster's queue (NATS max_payload ${
+                nats.nc.info?.max_payload ?? "?"
+              } bytes); raise max_payload on the NATS servers or send smaller reports`,
+            );
+          }
           if (stored === "stored") liveFeed.showOwn(message);
           if (stored) return { state: "published" };
           // In doubt (no ack in time, connection lost): the outbox publishes it again.

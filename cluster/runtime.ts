@@ -51,6 +51,13 @@ export async function openCluster(
   }
   const nats = await connectNats(cluster.nats, { log });
   log(`cluster: connected to NATS ${nats.nc.getServer()} (JetStream stream ${nats.subjects.stream})`);
+  const maxPayload = nats.nc.info?.max_payload;
+  if (maxPayload !== undefined && maxPayload < config.bodyLimitBytes) {
+    log(
+      `warning: NATS max_payload is ${maxPayload} bytes, below bodyLimitBytes (${config.bodyLimitBytes}): larger ` +
+        `reports are refused with 413 (a POA agent's 41-block history is 1-2 MB); set max_payload: 8MB on every NATS server`,
+    );
+  }
   const outbox = await openOutbox({
     dir: `${config.dataDir}/outbox`,
     maxBytes: cluster.nats.outboxMaxBytes,

@@ -17,18 +17,41 @@ export const ORIGIN_HEADER = "Poa-Origin";
 
 /**
  * A publish's outcome: "stored" once JetStream acked it, "duplicate" when JetStream already had
- * a report with its de-duplication id (an Idempotency-Key resent), false when in doubt.
+ * a report with its de-duplication id (an Idempotency-Key resent), "too_large" when the report
+ * alone is larger than a NATS message may be (nothing was sent), false when in doubt.
  */
-export type Stored = "stored" | "duplicate" | false;
+export type Stored = "stored" | "duplicate" | "too_large" | false;
 
-/** Publishes the outbox's reports with their Message id as JetStream's de-duplication id. */
+/** Room kept in a stream message for its headers (origin, de-duplication id). */
+const HEADER_ROOM = 4096;
+
+/**
+ * The largest stream message payload: the server's `max_payload` (NATS's default is 1 MiB) less
+ * room for the headers. A payload over it is refused by the client at once, for good.
+ */
+export function payloadLimit(nats: NatsRuntime): number {
+  return (nats.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
+}
+
+/**
+ * Publishes the outbox's reports with their Message id as JetStream's de-duplication id. A report
+ * that can never fit a NATS message (the server's max_payload was lowered since) is dropped with
+ * an error line rather than retried for good in front of every report behind it.
+ */
 export function republisher(nats: NatsRuntime): (messages: Message[]) => Promise<void> {
   return async (messages) => {
-    await Promise.all(
-      messages.map((m) =>
-        nats.js.publish(nats.subjects.message(m.dataType), encode(m), { msgID: m.id, timeout: 5000 })
-      ),
-    );
+    const limit = payloadLimit(nats);
+    await Promise.all(messages.map((m) => {
+      const data = encode(m);
+      if (data.byteLength > limit) {
+        console.error(
+          `cluster: report ${m.id} of ${m.agentId} dropped from the outbox: ${data.byteLength} bytes, ` +
+            `more than NATS's max_payload allows (${limit})`,
+        );
+        return;
+      }
+      return nats.js.publish(nats.subjects.message(m.dataType), data, { msgID: m.id, timeout: 5000 });
+    }));
   };
 }
 
@@ -44,12 +67,18 @@ export function createStreamPublisher(
   originHeaders.set(ORIGIN_HEADER, origin);
   /** A metric type's publishing: reports waiting to go out together, batches awaiting their ack. */
   interface Lane {
-    waiting: { messages: Message[]; done: PromiseWithResolvers<Stored> } | null;
+    /** The batch being filled; `bytes` sums its reports' sizes as they came in. */
+    waiting: { messages: Message[]; bytes: number; done: PromiseWithResolvers<Stored> } | null;
     inFlight: number;
     scheduled: boolean;
-    /** Sends the waiting batch unless MAX_IN_FLIGHT batches await their ack. */
-    flush(): void;
+    /** Sends the waiting batch unless MAX_IN_FLIGHT batches await their ack (or `now`). */
+    flush(now?: boolean): void;
   }
+  /**
+   * A batch closes before its reports' sizes pass this: MessagePack may take more bytes than the
+   * JSON a report came in (a float is 9 bytes), so a third of the stream's message size.
+   */
+  const batchBytes = Math.floor(payloadLimit(nats) / 3);
   const lanes = new Map<string, Lane>();
 
   /**
@@ -74,19 +103,24 @@ export function createStreamPublisher(
       waiting: null,
       inFlight: 0,
       scheduled: false,
-      flush() {
+      flush(now = false) {
         lane.scheduled = false;
         const batch = lane.waiting;
-        if (batch === null || lane.inFlight >= MAX_IN_FLIGHT) return;
+        if (batch === null || (lane.inFlight >= MAX_IN_FLIGHT && !now)) return;
         lane.waiting = null;
         lane.inFlight++;
-        send(subject, encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages)).then(
-          (stored) => {
-            lane.inFlight--;
-            batch.done.resolve(stored);
-            if (lane.waiting !== null && !lane.scheduled) lane.flush();
-          },
-        );
+        const data = encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages);
+        // Past the limit after all (reports that grew more than threefold): each goes alone.
+        const sent = data.byteLength > payloadLimit(nats)
+          ? Promise.all(batch.messages.map((m) => alone(m))).then((all): Stored =>
+            all.every((s) => s === "stored" || s === "duplicate") ? "stored" : false
+          )
+          : send(subject, data);
+        sent.then((stored) => {
+          lane.inFlight--;
+          batch.done.resolve(stored);
+          if (lane.waiting !== null && !lane.scheduled) lane.flush();
+        });
       },
     };
     lanes.set(dataType, lane);
@@ -103,17 +137,31 @@ export function createStreamPublisher(
    * as JetStream's de-duplication id (a resend within the stream's 2-minute window is stored once).
    */
   function toStream(message: Message): Promise<Stored> {
-    if (message.idempotent) return send(subjects.message(message.dataType), encode(message), message.id);
+    const bytes = message.bytes ?? 0;
+    if (message.idempotent || bytes > batchBytes) return alone(message);
     const lane = laneOf(message.dataType);
-    lane.waiting ??= { messages: [], done: Promise.withResolvers<Stored>() };
+    // A batch full in bytes goes now, whatever is in flight: the next one starts with this report.
+    if (lane.waiting !== null && lane.waiting.bytes + bytes > batchBytes) lane.flush(true);
+    lane.waiting ??= { messages: [], bytes: 0, done: Promise.withResolvers<Stored>() };
     const batch = lane.waiting;
     batch.messages.push(message);
+    batch.bytes += bytes;
     if (batch.messages.length >= MAX_PUBLISH_BATCH && lane.inFlight < MAX_IN_FLIGHT) lane.flush();
     else if (!lane.scheduled && lane.inFlight < MAX_IN_FLIGHT) {
       lane.scheduled = true;
       setImmediate(lane.flush);
     }
     return batch.done.promise;
+  }
+
+  /**
+   * A report as a stream message of its own (an Idempotency-Key's id as JetStream's
+   * de-duplication id), or "too_large" without sending anything when it cannot fit one.
+   */
+  function alone(message: Message): Promise<Stored> {
+    const data = encode(message);
+    if (data.byteLength > payloadLimit(nats)) return Promise.resolve("too_large");
+    return send(subjects.message(message.dataType), data, message.idempotent ? message.id : undefined);
   }
 
   return toStream;

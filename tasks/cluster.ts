@@ -60,7 +60,15 @@ export interface LocalClusterOptions {
   supervise?: boolean;
   /** Receives every line the processes print, prefixed with their name. */
   log?: (line: string) => void;
+  /**
+   * The NATS servers' `max_payload`, the largest stream message (default 8 MiB, NATS's advised
+   * ceiling; its own default is 1 MiB): a report that does not fit is refused with 413.
+   */
+  natsMaxPayload?: number;
 }
+
+/** The NATS servers' largest message: NATS's advised ceiling, room for an 8 MB report. */
+export const NATS_MAX_PAYLOAD = 8 * 1024 * 1024;
 
 /** One instance process. */
 export interface InstanceProcess extends ManagedProcess {
@@ -129,10 +137,17 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       route: freePort("127.0.0.1"),
       monitor: freePort("127.0.0.1"),
     }));
+    // Room for a report as large as bodyLimitBytes (NATS's 1 MiB default is below a POA agent's
+    // 41-block history): the flags below override the rest.
+    await Deno.writeTextFile(
+      `${dir}/nats.conf`,
+      `max_payload: ${options.natsMaxPayload ?? NATS_MAX_PAYLOAD}\n`,
+    );
     const nats: NatsProcess[] = natsPorts.map((ports, i) => {
       const name = `nats-${i + 1}`;
       const routes = natsPorts.filter((p) => p !== ports).map((p) => `nats://127.0.0.1:${p.route}`);
-      const args = ["-js", "-sd", `${dir}/${name}`, "-a", "127.0.0.1", "-p", String(ports.client)];
+      const args = ["-c", `${dir}/nats.conf`, "-js", "-sd", `${dir}/${name}`, "-a", "127.0.0.1"];
+      args.push("-p", String(ports.client));
       args.push("-m", String(ports.monitor), "-n", name);
       if (natsCount > 1) {
         args.push("--cluster_name", "poa-local", "--cluster", `nats://127.0.0.1:${ports.route}`);

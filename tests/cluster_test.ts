@@ -28,7 +28,7 @@ if (!haveNats && !Deno.env.get("CI")) {
 async function withCluster(
   config: Record<string, unknown>,
   fn: (cluster: LocalCluster, pg: TestPostgres) => Promise<void>,
-  shape: { natsNodes?: number } = {},
+  shape: { natsNodes?: number; natsMaxPayload?: number } = {},
 ): Promise<void> {
   const pg = await startTestPostgres();
   const dir = await Deno.makeTempDir({ prefix: "poa-cluster-test-" });
@@ -39,6 +39,7 @@ async function withCluster(
       databaseUrl: pg.url,
       admin: ADMIN,
       natsNodes: shape.natsNodes ?? 1, // one node unless the test is about the NATS cluster
+      natsMaxPayload: shape.natsMaxPayload,
       log: () => {},
       config: {
         receivers: [
@@ -683,5 +684,46 @@ Deno.test({
         await nc.close();
       }
     });
+  },
+});
+
+Deno.test({
+  name:
+    "cluster: a report larger than a NATS message is 413 and blocks nothing; large reports arriving together are split into messages that fit",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    // 256 KiB messages: a 300 KB report cannot fit one; twenty 20 KB reports cannot fit one together.
+    await withCluster({}, async (cluster, pg) => {
+      const url = cluster.instances[0]!.url;
+      const token = await agentSession(url);
+      const padded = (id: string, bytes: number) => ({
+        id,
+        type: "ethereum_metrics",
+        data: { ...statisticsSynced, body: { ...statisticsSynced.body, note: "x".repeat(bytes) } },
+      });
+      const res = await fetch(`${url}/data`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(padded("huge", 300_000)),
+      });
+      assert.equal(res.status, 413);
+      const body = await res.json();
+      assert.equal(body.error, "payload_too_large");
+      assert.match(body.message, /max_payload 262144 bytes/);
+      // Nothing went to the outbox: the reports after it are stored as usual.
+      const small = Array.from({ length: 10 }, (_, i) => `after-huge-${i}`);
+      const large = Array.from({ length: 20 }, (_, i) => `large-${i}`);
+      const statuses = await Promise.all([
+        ...small.map((id) =>
+          post(url, "/data", token, { id, type: "ethereum_metrics", data: statisticsSynced })
+        ),
+        ...large.map((id) => post(url, "/data", token, padded(id, 20_000))),
+      ]);
+      assert.ok(statuses.every((s) => s === 200), JSON.stringify(statuses));
+      await assertStoredOnce(pg, new Set([...small, ...large]), 20_000);
+      const metrics = await (await fetch(`${url}/metrics`, { headers: adminAuth })).text();
+      assert.match(metrics, /poa_cluster_outbox\{stat="pending"\} 0\n/);
+      assert.match(metrics, /poa_cluster_outbox\{stat="accepted_total"\} 0\n/);
+    }, { natsMaxPayload: 256 * 1024 });
   },
 });
