@@ -11,7 +11,9 @@
  * - what Deno.serve cannot bound itself: a request's headers must arrive within 10 s
  *   (slowloris), idle keep-alive connections close after 10 s, connections are capped;
  * - `X-Forwarded-For` with the client's address: set the instances' `trustedProxies` to the
- *   balancer's address so per-address limits see clients, not the balancer.
+ *   balancer's address so per-address limits see clients, not the balancer;
+ * - no `/metrics` for clients (404 in the service's error shape): Prometheus scrapes each
+ *   instance at its own address.
  */
 
 export interface HaproxyOptions {
@@ -59,6 +61,8 @@ defaults
 frontend poa
     bind ${options.bind.hostname}:${options.bind.port}
     maxconn ${maxconn}
+    # Prometheus scrapes each instance at its own address; clients get no metrics from here.
+    http-request return status 404 content-type application/json string '{"error":"not_found","message":"no route for /metrics"}' if { path /metrics }
     default_backend instances
 
 backend instances

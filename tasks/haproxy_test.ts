@@ -81,7 +81,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "HAProxy with this config passes the page's event stream through as it is sent (no buffering)",
+  name:
+    "HAProxy with this config passes the page's event stream through as it is sent (no buffering), and keeps /metrics to itself",
   ignore: !haveHaproxy && !Deno.env.get("CI"),
   async fn() {
     const streams: FeedSocket[] = [];
@@ -115,6 +116,10 @@ Deno.test({
         if (res?.status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(res?.status, 200, "HAProxy did not pass the stream through");
+      // Metrics are for Prometheus at each instance's own address, not for the balancer's clients.
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(metrics.status, 404);
+      assert.deepEqual(await metrics.json(), { error: "not_found", message: "no route for /metrics" });
       const reader = res!.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
       for (const n of [1, 2, 3]) {
