@@ -565,6 +565,14 @@ Deno.test({
     // A report reaches every tab through the one stream.
     publishReport(service, "node-5", { type: "information", body: { name: "Node 5" } });
     for (const tab of tabs) await waitForText(tab, "#active-nodes", "6/6");
+    // A tab whose worker cannot start (its script refused) reads a stream of its own.
+    const lone = await browser.newContext();
+    await lone.route("**/assets/feed_worker.js", (route) => route.fulfill({ status: 404, body: "" }));
+    const fallback = await lone.newPage();
+    await fallback.goto(`${service.base}/`, { timeout: WAIT_MS });
+    await waitForText(fallback, "#active-nodes", "6/6");
+    await waitFor(() => stats()["clients"] === 2, WAIT_MS, "the fallback's own stream");
+    await lone.close();
     // Tabs that leave: the last one closes the stream.
     for (const tab of tabs) await tab.close();
     await waitFor(() => stats()["clients"] === 0, WAIT_MS, "the stream closed with the last tab");

@@ -291,18 +291,22 @@ function createFeedReader() {
 function connect() {
   const reader = createFeedReader();
   setConnection("connecting", "connecting…");
-  if (typeof SharedWorker === "function") {
-    const worker = new SharedWorker(new URL("assets/feed_worker.js", location.href), { name: "poa-feed" });
-    worker.port.onmessage = ({ data: message }) => {
-      if (message.kind === "open") reader.open();
-      else if (message.kind === "event") reader.event(message.data);
-      else if (message.kind === "down") reader.down(message.retryMs);
-    };
-    worker.port.start();
-    worker.port.postMessage("connect");
-    addEventListener("pagehide", () => worker.port.postMessage("leave"));
-    return;
-  }
+  if (typeof SharedWorker !== "function") return readOwnStream(reader);
+  const worker = new SharedWorker(new URL("assets/feed_worker.js", location.href), { name: "poa-feed" });
+  // A worker that cannot start (its script refused or failing): this tab reads a stream of its own.
+  worker.onerror = () => readOwnStream(reader);
+  worker.port.onmessage = ({ data: message }) => {
+    if (message.kind === "open") reader.open();
+    else if (message.kind === "event") reader.event(message.data);
+    else if (message.kind === "down") reader.down(message.retryMs);
+  };
+  worker.port.start();
+  worker.port.postMessage("connect");
+  addEventListener("pagehide", () => worker.port.postMessage("leave"));
+}
+
+/** The feed on a stream of this tab's own, reopened with backoff when it fails. */
+function readOwnStream(reader) {
   let retryMs = 1000;
   const open = () => {
     const source = new EventSource(new URL("feed", location.href));
