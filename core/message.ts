@@ -66,11 +66,13 @@ export function dataBody(data: Record<string, unknown>): Record<string, unknown>
 
 /**
  * The Message id of a report sent with an `Idempotency-Key`: a UUID (version 8, RFC 9562) from
- * SHA-256 of the user and the key, so one agent's resend maps to the same id and two users'
- * keys never collide.
+ * SHA-256 of the user, the agent id, the metric type and the key, so one agent's resend maps to
+ * the same id, and a key used again by another agent of the user (or for another metric type)
+ * is another report rather than a resend, as are two users' keys.
  */
-export function idempotentId(user: string, key: string): string {
-  const h = createHash("sha256").update(user).update("\n").update(key).digest();
+export function idempotentId(user: string, agentId: string, dataType: string, key: string): string {
+  const h = createHash("sha256").update(user).update("\n").update(agentId).update("\n").update(dataType)
+    .update("\n").update(key).digest();
   h[6] = (h[6]! & 0x0f) | 0x80; // version 8
   h[8] = (h[8]! & 0x3f) | 0x80; // variant 10
   const x = h.subarray(0, 16).toString("hex");

@@ -116,7 +116,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     activity.ping(value.id);
     // Every field set in one literal (one object shape; a spread would copy an object first).
     const message: Message = {
-      id: key === undefined ? crypto.randomUUID() : idempotentId(user, key),
+      id: key === undefined ? crypto.randomUUID() : idempotentId(user, value.id, value.type, key),
       agentId: value.id,
       dataType: value.type,
       messageType: "data",

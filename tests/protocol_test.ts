@@ -258,8 +258,20 @@ Deno.test("/data with an Idempotency-Key: a resend keeps the Message id (per use
       assert.equal(res.status, 200);
       await res.body?.cancel();
     }
-    await waitFor(() => h.recorder.messages.length === 4);
-    const [first, resend, otherUser, unkeyed] = h.recorder.messages;
+    // The same key from another agent of the user, or for another metric type: another report.
+    for (const other of [{ ...body, id: "k2" }, { ...body, type: "networking_metrics" }]) {
+      const res = await h.app.request(
+        "/data",
+        withBody("json", other, {
+          headers: { authorization: `Bearer ${one.token}`, "idempotency-key": "r-1" },
+        }),
+      );
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    }
+    await waitFor(() => h.recorder.messages.length === 6);
+    const [first, resend, otherUser, unkeyed, otherAgent, otherType] = h.recorder.messages;
+    assert.equal(new Set([first!.id, otherAgent!.id, otherType!.id]).size, 3);
     assert.equal(resend!.id, first!.id);
     assert.equal(first!.idempotent, true);
     assert.match(first!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
