@@ -58,6 +58,8 @@ const ACTIVE_TIMEOUT_MS = 60_000;
 const MAX_ITEM_BYTES = 400 * 1024 - 1024;
 /** DynamoDB allows 32 levels of nested M/L. `payload.block` uses two. */
 const MAX_BODY_DEPTH = 30;
+/** DynamoDB's longest attribute name (64 KB of UTF-8). */
+const MAX_NAME_BYTES = 65_535;
 
 const KEY_SCHEMA: KeySchemaElement[] = [
   { AttributeName: "msg_type", KeyType: "HASH" },
@@ -111,7 +113,9 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
     if (!body) return skip(message, "block body is not an object");
     const { transactions: _t, uncles: _u, ...block } = body;
     const blockValue = toAttribute(block, 0);
-    if (!blockValue) return skip(message, `block nests deeper than ${MAX_BODY_DEPTH} levels`);
+    if (!blockValue) {
+      return skip(message, `block nests deeper than ${MAX_BODY_DEPTH} levels or has a key over 64 KB`);
+    }
     const msgTime = isoTime(message.receivedAt);
     if (msgTime === null) return skip(message, `receivedAt ${message.receivedAt} is not a valid time`);
     const item: Record<string, AttributeValue> = {
@@ -170,7 +174,27 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
       await ensureTable();
       const requests: WriteRequest[] = [...items.values()].map((Item) => ({ PutRequest: { Item } }));
       for (let i = 0; i < requests.length; i += BATCH_SIZE) {
-        await writeChunk(requests.slice(i, i + BATCH_SIZE));
+        const chunk = requests.slice(i, i + BATCH_SIZE);
+        try {
+          await writeChunk(chunk);
+        } catch (err) {
+          if (!refused(err)) throw err;
+          // DynamoDB refuses the whole batch for an item it will never take: each goes alone, and
+          // the ones refused again are skipped and counted instead of blocking the queue for good.
+          for (const request of chunk) {
+            try {
+              await writeChunk([request]);
+            } catch (one) {
+              if (!refused(one)) throw one;
+              counters.skipped_malformed++;
+              console.warn(
+                `receiver ${id}: skipped block ${
+                  request.PutRequest!.Item!["msg_id"]!.S
+                }: DynamoDB refused it: ${(one as Error).message}`,
+              );
+            }
+          }
+        }
       }
     },
     close() {
@@ -180,6 +204,11 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
       return { ...counters };
     },
   };
+}
+
+/** An error DynamoDB gives for a request it will never take as it is (not a fault of the moment). */
+function refused(err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === "ValidationException";
 }
 
 /** Creates the table if missing and waits until it is ACTIVE; checks the key schema. */
@@ -280,6 +309,9 @@ function toAttribute(value: unknown, depth: number): AttributeValue | undefined 
       const map: Record<string, AttributeValue> = {};
       for (const [k, element] of Object.entries(value)) {
         if (element === undefined) continue;
+        if (k.length * 3 > MAX_NAME_BYTES && new TextEncoder().encode(k).byteLength > MAX_NAME_BYTES) {
+          return undefined;
+        }
         const v = toAttribute(element, depth + 1);
         if (!v) return undefined;
         map[k] = v;

@@ -333,6 +333,49 @@ Deno.test("a block whose body is not an object (or whose time is not one) is ski
   }
 });
 
+Deno.test("a block DynamoDB refuses (ValidationException) is skipped and counted; the rest of its batch is written", async () => {
+  const dynalite = await startDynalite();
+  // DynamoDB refuses items dynalite takes (an attribute name over 64 KB, a number it cannot hold
+  // when written by another client…): this proxy answers as DynamoDB does for a batch holding one.
+  const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.text();
+    if (body.includes("refused-by-dynamodb")) {
+      return new Response(
+        JSON.stringify({
+          __type: "com.amazon.coral.validate#ValidationException",
+          message: "One or more parameter values were invalid",
+        }),
+        { status: 400, headers: { "content-type": "application/x-amz-json-1.0" } },
+      );
+    }
+    return fetch(dynalite.endpoint, { method: "POST", headers: req.headers, body });
+  });
+  const table = tableName();
+  await (await build(dynalite.endpoint, table)).init!(); // the table, straight on dynalite
+  const receiver = await build(`http://127.0.0.1:${proxy.addr.port}`, table);
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+  try {
+    // An attribute name over 64 KB is known before any request: skipped at once.
+    const longName = { ...block(9), ["k".repeat(70_000)]: 1 };
+    await receiver.receive([
+      blockMessage(block(1)),
+      blockMessage({ ...block(2), note: "refused-by-dynamodb" }),
+      blockMessage(block(3)),
+      blockMessage(longName),
+    ]);
+    assert.deepEqual(blockNumbers(await items(dynalite.endpoint, table)), [1, 3]);
+    assert.deepEqual(receiver.stats?.(), { items_written: 2, skipped_malformed: 2, unprocessed_retries: 0 });
+    assert.equal(warnings.length, 2, warnings.join("\n"));
+  } finally {
+    console.warn = warn;
+    await receiver.close?.();
+    await proxy.shutdown();
+    await dynalite.close();
+  }
+});
+
 Deno.test("DynamoDB down: receive rejects within seconds; after restart a retry lands exactly once", async () => {
   const dynalite = await startDynalite();
   const table = tableName();
