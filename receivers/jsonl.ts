@@ -1,7 +1,8 @@
 /**
  * The `jsonl` receiver: appends every Message as one JSON line to a file — an archive or
- * debugging sink that needs no database. One write per batch; a failed write throws and the
- * pipeline retries it (a torn partial line is possible only if the disk fills mid-write).
+ * debugging sink that needs no database. One write per batch; a failed write (a full disk) is
+ * cut back off the file and throws, and the pipeline retries the batch; a torn last line left by
+ * a crash mid-write is cut off at the next start (its batch was not acknowledged: it comes again).
  */
 import { z } from "zod";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
@@ -22,14 +23,28 @@ export function createJsonlReceiver(id: string, options: z.infer<typeof schema>)
     async init() {
       const dir = options.path.includes("/") ? options.path.slice(0, options.path.lastIndexOf("/")) : ".";
       if (dir) await Deno.mkdir(dir, { recursive: true });
-      file = await Deno.open(options.path, { append: true, create: true });
+      const opened = await Deno.open(options.path, { read: true, append: true, create: true });
+      try {
+        await cutTornLine(opened);
+      } catch (err) {
+        opened.close();
+        throw err;
+      }
+      file = opened;
     },
     async receive(batch) {
       if (!file) throw new Error("jsonl receiver used before init");
       const text = batch.map((m) => JSON.stringify(m)).join("\n") + "\n";
       const bytes = encoder.encode(text);
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      const start = (await file.stat()).size;
+      try {
+        let written = 0;
+        while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      } catch (err) {
+        // What made it to the file is a torn line: gone, so that the retry starts a line of its own.
+        await file.truncate(start).catch(() => {});
+        throw err;
+      }
       lines += batch.length;
     },
     inactive() {},
@@ -41,6 +56,24 @@ export function createJsonlReceiver(id: string, options: z.infer<typeof schema>)
       return { lines_written: lines };
     },
   };
+}
+
+/** Cuts the file back to its last newline when it ends inside a line (a write cut short). */
+async function cutTornLine(file: Deno.FsFile): Promise<void> {
+  const size = (await file.stat()).size;
+  const chunk = new Uint8Array(64 * 1024);
+  for (let end = size; end > 0;) {
+    const from = Math.max(0, end - chunk.length);
+    await file.seek(from, Deno.SeekMode.Start);
+    const part = chunk.subarray(0, end - from);
+    let read = 0;
+    while (read < part.length) read += (await file.read(part.subarray(read))) ?? part.length;
+    const newline = part.lastIndexOf(0x0a);
+    if (newline === part.length - 1 && end === size) return; // ends with a whole line
+    if (newline >= 0) return await file.truncate(from + newline + 1);
+    end = from;
+  }
+  if (size > 0) await file.truncate(0); // one torn line and nothing before it
 }
 
 /** Registry entry of the `jsonl` receiver. */
