@@ -123,7 +123,10 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     history(peer, numbers, now) {
       if (limit <= 0) return null;
       const chain = chainOf(peer.net);
-      for (const n of numbers) note(chain, n);
+      // Blocks of a history reply are old ones: they fill the window, never move its head (only
+      // a node's own block reports do), so an unasked reply of a block far ahead cannot slide
+      // every node's backfill out of reach.
+      for (const n of numbers) if (n <= chain.head) note(chain, n);
       if (chain.asked?.peer !== peer) return null;
       for (const n of chain.asked.list) if (n >= chain.head - limit) chain.settled.add(n);
       chain.asked = null;

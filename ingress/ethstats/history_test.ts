@@ -32,6 +32,15 @@ Deno.test("history: a first head asks for the chunk below it, oldest first; one 
   assert.deepEqual(h.stats(), { history_requests: 3, history_timeouts: 0 });
 });
 
+Deno.test("history: a reply's blocks never move the network's head: an unasked one far ahead stops nobody's backfill", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 20, timeoutMs: 1000 });
+  const honest = peer();
+  const rogue = peer();
+  assert.deepEqual(report(h, honest, 100), range(90, 99));
+  assert.equal(h.history(rogue, [Number.MAX_SAFE_INTEGER], 0), null); // unasked: nothing to follow
+  assert.deepEqual(h.history(honest, range(90, 99), 0), range(80, 89), "the window is still below 100");
+});
+
 Deno.test("history: only up to the peer's own head, per network, never for a peer that cannot", () => {
   const h = createHistoryBackfill<Peer>({ limit: 50, timeoutMs: 1000 });
   const ahead = peer();
