@@ -9,6 +9,14 @@ import type { NodeState } from "./state.ts";
 export const MAX_FORKS = 10;
 /** Node ids listed per branch at most; `count` says how many there are. */
 export const MAX_BRANCH_NODES = 100;
+/**
+ * A head this many blocks above every other node's, and reached by that node alone, is not the
+ * network's best block: a node of another network, or a wrong report (a block numbered 2^53 - 1
+ * would put every other node "behind" and fill the recent blocks for good). Blocks this far above
+ * the best are not kept either (web_dashboard/state.ts). 100,000 blocks are days of any chain: a
+ * node stuck that long in a network of two is the one case it misreads.
+ */
+export const MAX_LEAD_BLOCKS = 100_000;
 
 /** One branch of a fork: the nodes whose head is `hash`. */
 export interface Branch {
@@ -25,7 +33,10 @@ export interface Fork {
 }
 
 export interface ChainHealth {
-  /** Highest block any active node has as its head; null before any. */
+  /**
+   * Highest block an active node has as its head, unless that node alone is there and more than
+   * MAX_LEAD_BLOCKS above every other node (then the next highest); null before any.
+   */
   best: number | null;
   forks: Fork[];
   /** Active nodes whose head is more than `behindBlocks` below `best` (or who have none). */
@@ -64,6 +75,8 @@ export interface HeadIndex {
   remove(id: string): void;
   /** The chain's health as the active nodes' heads say now. */
   health(behindBlocks: number): ChainHealth;
+  /** Its best block alone (ChainHealth.best), in one pass over the heights. */
+  best(): number | null;
 }
 
 /** The first MAX_BRANCH_NODES ids of a branch (in the order they got there), sorted. */
@@ -126,9 +139,9 @@ export function createHeadIndex(): HeadIndex {
       ids.add(id);
     },
     remove,
+    best: () => bestOf(heights),
     health(behindBlocks) {
-      let best: number | null = null;
-      for (const number of heights.keys()) if (best === null || number > best) best = number;
+      const best = bestOf(heights);
       const forks: Fork[] = [];
       for (const [number, at] of heights) {
         if (at.hashes.size < 2) continue;
@@ -153,6 +166,22 @@ export function createHeadIndex(): HeadIndex {
       return { best, forks: forks.slice(0, MAX_FORKS), behind };
     },
   };
+}
+
+/** The best block of the heights the active nodes are at (see ChainHealth.best). */
+function bestOf(heights: ReadonlyMap<number, Height>): number | null {
+  let top: number | null = null;
+  let next: number | null = null;
+  for (const number of heights.keys()) {
+    if (top === null || number > top) {
+      next = top;
+      top = number;
+    } else if (next === null || number > next) next = number;
+  }
+  if (top !== null && next !== null && top - next > MAX_LEAD_BLOCKS && heights.get(top)!.count === 1) {
+    return next;
+  }
+  return top;
 }
 
 /** Reads the chain's health off the nodes (active ones only), from scratch. O(nodes). */

@@ -83,6 +83,34 @@ Deno.test("chain: a node more than behindBlocks below the best is behind since t
   assert.deepEqual(state.takeChanges().nodes.map((c) => c.node.id), ["stuck"]);
 });
 
+Deno.test("chain: a lone node far above all others is not the best block, nor are its blocks kept; the others are not behind", () => {
+  const clock = { now: 1000 };
+  const state = stateAt(clock, 2);
+  for (const id of ["a", "b", "c"]) state.apply(blockReport(id, 5000, "0x5000"));
+  state.apply(blockReport("stuck", 4990, "0x4990"));
+  // One node (another network, a wrong report) far ahead, with a history of more such blocks.
+  const far = Number.MAX_SAFE_INTEGER;
+  state.apply(blockReport("rogue", far, "0xfar"));
+  state.apply({
+    ...blockReport("rogue", 0, ""),
+    data: {
+      type: "history",
+      body: { history: [far - 1, far - 2].map((n) => ({ number: n, hash: `0x${n}` })) },
+    },
+  });
+  let health = state.checkChain();
+  assert.equal(health.best, 5000);
+  assert.deepEqual([...health.behind], ["stuck"], "the real chain's laggard only");
+  assert.deepEqual(state.blocks().map((b) => b.number), [5000, 4990]);
+  // Within MAX_LEAD_BLOCKS a head leads as before; two nodes far up are the network's best.
+  state.apply(blockReport("a", 5003, "0x5003"));
+  assert.equal(state.checkChain().best, 5003);
+  state.apply(blockReport("b", far, "0xfar"));
+  health = state.checkChain();
+  assert.equal(health.best, far);
+  assert.deepEqual([...health.behind].sort(), ["a", "c", "stuck"]);
+});
+
 Deno.test("chain: a node without any block while others have some is behind; an empty network has no best", () => {
   const state = stateAt({ now: 0 });
   assert.deepEqual(state.checkChain(), { best: null, forks: [], behind: new Set() });

@@ -5,8 +5,14 @@
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
 import { overCapWarning } from "../core/cap_warning.ts";
 import { RecencyMap } from "../core/recency_map.ts";
-import { type BlockEntry, createBlockRing, propagationBin, stringOrNull } from "./block_ring.ts";
-import { type ChainHealth, createHeadIndex } from "./chain.ts";
+import {
+  type BlockEntry,
+  createBlockRing,
+  propagationBin,
+  stringOrNull,
+  toSafeInteger,
+} from "./block_ring.ts";
+import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
 import {
   INFORMATION_KEYS,
@@ -197,6 +203,21 @@ export function createWebState(options: WebStateOptions): WebState {
    */
   let headsChanged = false;
 
+  /**
+   * The highest block number kept among the recent blocks: MAX_LEAD_BLOCKS above the best block
+   * (the last check's, else the heads' now), so that a node's far-off numbers (another network, a
+   * wrong report) do not push the network's blocks out of the ring for good.
+   */
+  function blockCeiling(): number {
+    const best = health.best ?? heads.best();
+    return best === null ? Infinity : best + MAX_LEAD_BLOCKS;
+  }
+
+  function believable(block: object, ceiling: number): boolean {
+    const number = toSafeInteger((block as Record<string, unknown>)["number"]);
+    return number === null || number <= ceiling; // no number: the ring refuses it itself
+  }
+
   function discardChanges(): void {
     for (const node of changed) node.changes = 0;
     changed = [];
@@ -292,12 +313,13 @@ export function createWebState(options: WebStateOptions): WebState {
         const history = body["history"];
         if (Array.isArray(history)) {
           // Real clients send at most 50 (go-ethereum) or 41 (the POA agent) at a time.
+          const ceiling = blockCeiling();
           for (
             const entry of history.length > MAX_HISTORY_ENTRIES
               ? history.slice(0, MAX_HISTORY_ENTRIES)
               : history
           ) {
-            if (entry !== null && typeof entry === "object") {
+            if (entry !== null && typeof entry === "object" && believable(entry, ceiling)) {
               ring.add(entry as Record<string, unknown>, message.agentId, message.receivedAt);
             }
           }
@@ -328,7 +350,9 @@ export function createWebState(options: WebStateOptions): WebState {
         node.blockReceivedAt = message.receivedAt;
         heads.set(node.id, summary);
         headsChanged = true;
-        const entry = ring.add(body, message.agentId, message.receivedAt);
+        const entry = believable(body, blockCeiling())
+          ? ring.add(body, message.agentId, message.receivedAt)
+          : undefined;
         if (entry) propagate(node, entry, stringOrNull(body["hash"]), message.receivedAt);
       } else if (type === "pending") {
         node.last.pending = pick(body, ["pending"]);
