@@ -584,6 +584,41 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a tab that leaves for the back-forward cache and comes back joins the shared stream again",
+  ignore: skipBrowser,
+}, async () => {
+  const service = await startTestService({
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200 }],
+  });
+  let browser: Browser | undefined;
+  try {
+    publishReport(service, "node-1", { type: "information", body: { name: "Node 1" } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const page = await browser.newPage();
+    await page.goto(`${service.base}/`);
+    await waitForText(page, "#active-nodes", "1/1");
+    const stats = () => service.service.receivers[0]!.stats!();
+    // What the browser does when it puts the page in its back-forward cache, then restores it.
+    const transition = (type: string) =>
+      page.evaluate((t) => {
+        const g = globalThis as unknown as {
+          PageTransitionEvent: new (type: string, init: { persisted: boolean }) => Event;
+        };
+        dispatchEvent(new g.PageTransitionEvent(t, { persisted: true }));
+      }, type);
+    await transition("pagehide");
+    await waitFor(() => stats()["clients"] === 0, WAIT_MS, "the stream closed with the only tab gone");
+    await transition("pageshow");
+    await waitFor(() => stats()["clients"] === 1, WAIT_MS, "the stream open again");
+    publishReport(service, "node-2", { type: "information", body: { name: "Node 2" } });
+    await waitForText(page, "#active-nodes", "2/2");
+  } finally {
+    await browser?.close();
+    await service.close();
+  }
+});
+
+Deno.test({
   name:
     "with requireSecret, a page opened once with ?secret= goes live: the cookie reaches the shared feed stream",
   ignore: skipBrowser,

@@ -303,6 +303,10 @@ function connect() {
   worker.port.start();
   worker.port.postMessage("connect");
   addEventListener("pagehide", () => worker.port.postMessage("leave"));
+  // Back from the browser's back-forward cache: this tab had left, it joins again (a new snapshot).
+  addEventListener("pageshow", (event) => {
+    if (event.persisted) worker.port.postMessage("connect");
+  });
 }
 
 /** The feed on a stream of this tab's own, reopened with backoff when it fails. */
