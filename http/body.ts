@@ -4,29 +4,18 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "./errors.ts";
 import { parseOr422 } from "./validation.ts";
+import {
+  BYTES_PER_CONTAINER,
+  MAX_CONTAINERS,
+  MAX_DEPTH,
+  msgpackShape,
+  parseJson,
+  TOO_DEEP,
+  TOO_MANY,
+} from "./body_shape.ts";
 
 /** The encodings the service accepts on request bodies. */
 export type BodyEncoding = "json" | "msgpack";
-
-/** Maximum nesting depth of a decoded body; deeper input is refused with 422. */
-export const MAX_DEPTH = 64;
-/**
- * Objects and arrays a body (or an ethstats frame) may hold: MAX_CONTAINERS, or one per
- * BYTES_PER_CONTAINER bytes of a larger one; more is refused with 422. Each costs the heap far
- * more than its 2-3 characters or 1 byte on the wire (8 MB of `{},` is 2.6 million objects, over
- * 150 MB), while real reports carry content in theirs: a go-ethereum history frame of 50 blocks
- * of 2,000 transactions is 100,000 `{"hash": …}` objects of about 80 bytes each.
- */
-export const MAX_CONTAINERS = 100_000;
-export const BYTES_PER_CONTAINER = 16;
-
-/** The most objects and arrays a body or frame of `size` bytes (or characters) may hold. */
-export function containerLimit(size: number): number {
-  return Math.max(MAX_CONTAINERS, Math.floor(size / BYTES_PER_CONTAINER));
-}
-
-/** Why a body is refused before it is decoded: it nests too deep, or holds too many containers. */
-export type ShapeProblem = "too_deep" | "too_many" | null;
 
 /** Maps a content-type header to an encoding, or null when it is neither JSON nor msgpack. */
 export function encodingOf(contentType: string | undefined | null): BodyEncoding | null {
@@ -139,194 +128,6 @@ function convert(value: unknown): unknown {
     return value.toISOString();
   }
   return value;
-}
-
-/** What `parseJson` returns for text that nests too deep, or holds too many containers. */
-export const TOO_DEEP: unique symbol = Symbol("too deep");
-export const TOO_MANY: unique symbol = Symbol("too many");
-
-/**
- * Parses JSON text nested at most `maxDepth` arrays/objects deep and holding at most
- * containerLimit(size) of them: the value, or TOO_DEEP / TOO_MANY. Text that is not JSON throws
- * JSON.parse's SyntaxError. Neither is ever built: only a text with more than `maxDepth` opening
- * brackets can be either, and only such a text is scanned before it is parsed (a count by indexOf
- * costs a few of the scan's 0.2–0.5 µs on a report; parsing first and walking the value would let
- * 32 KiB nested 16,000 deep cost 4 ms before its 422).
- */
-export function parseJson(text: string, maxDepth = MAX_DEPTH): unknown | typeof TOO_DEEP | typeof TOO_MANY {
-  if (moreOpeningsThan(text, maxDepth)) {
-    const problem = jsonShape(text, maxDepth);
-    if (problem !== null) return problem === "too_deep" ? TOO_DEEP : TOO_MANY;
-  }
-  return JSON.parse(text);
-}
-
-/** Whether `text` holds more than `max` `{` and `[` together, inside strings or not. */
-function moreOpeningsThan(text: string, max: number): boolean {
-  let count = 0;
-  for (let i = text.indexOf("{"); i !== -1; i = text.indexOf("{", i + 1)) if (++count > max) return true;
-  for (let i = text.indexOf("["); i !== -1; i = text.indexOf("[", i + 1)) if (++count > max) return true;
-  return false;
-}
-
-/**
- * Whether JSON text nests arrays/objects deeper than `maxDepth` levels, or holds more than
- * `maxContainers` of them, from its characters, before anything is parsed: brackets outside
- * strings are counted. Same verdict as a walk of the parsed value (http/body_test.ts). Strings are
- * skipped with indexOf (a quote is closed unless an odd run of backslashes precedes it); an
- * unterminated string is left for the parser to refuse.
- */
-export function jsonShape(
-  text: string,
-  maxDepth = MAX_DEPTH,
-  maxContainers = containerLimit(text.length),
-): ShapeProblem {
-  let depth = 0;
-  let containers = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      do {
-        i = text.indexOf('"', i + 1);
-        if (i === -1) return null;
-      } while (escaped(text, i));
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return "too_deep";
-      if (++containers > maxContainers) return "too_many";
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return null;
-}
-
-/** Whether the quote at `quote` is escaped: an odd number of backslashes right before it. */
-function escaped(text: string, quote: number): boolean {
-  let k = quote - 1;
-  while (k >= 0 && text.charCodeAt(k) === 0x5c) k--;
-  return (quote - 1 - k) % 2 === 1;
-}
-
-/**
- * Whether MessagePack bytes nest maps/arrays deeper than `maxDepth` levels, or hold more than
- * `maxContainers` of them, read from the type bytes before anything is decoded (the decoder would
- * build them all first). Malformed or truncated input is left for the decoder to refuse.
- */
-export function msgpackShape(
-  bytes: Uint8Array,
-  maxDepth = MAX_DEPTH,
-  maxContainers = containerLimit(bytes.byteLength),
-): ShapeProblem {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  /** Items still to read in each open container; the first entry is the top-level value. */
-  const remaining: number[] = [1];
-  let pos = 0;
-  const n = bytes.byteLength;
-  let containers = 0;
-  while (remaining.length > 0 && pos < n) {
-    remaining[remaining.length - 1]!--;
-    const b = bytes[pos++]!;
-    let children = 0;
-    let skip = 0;
-    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) skip = 0;
-    else if (b <= 0x8f) children = (b & 0x0f) * 2;
-    else if (b <= 0x9f) children = b & 0x0f;
-    else if (b <= 0xbf) skip = b & 0x1f;
-    else {
-      const need = (k: number) => pos + k <= n;
-      switch (b) {
-        case 0xc4: // bin8, str8
-        case 0xd9:
-          if (!need(1)) return null;
-          skip = 1 + bytes[pos]!;
-          break;
-        case 0xc5: // bin16, str16
-        case 0xda:
-          if (!need(2)) return null;
-          skip = 2 + view.getUint16(pos);
-          break;
-        case 0xc6: // bin32, str32
-        case 0xdb:
-          if (!need(4)) return null;
-          skip = 4 + view.getUint32(pos);
-          break;
-        case 0xc7: // ext8/16/32: length, type, data
-          if (!need(1)) return null;
-          skip = 2 + bytes[pos]!;
-          break;
-        case 0xc8:
-          if (!need(2)) return null;
-          skip = 3 + view.getUint16(pos);
-          break;
-        case 0xc9:
-          if (!need(4)) return null;
-          skip = 5 + view.getUint32(pos);
-          break;
-        case 0xca: // float32, float64, (u)int8-64
-        case 0xce:
-        case 0xd2:
-          skip = 4;
-          break;
-        case 0xcb:
-        case 0xcf:
-        case 0xd3:
-          skip = 8;
-          break;
-        case 0xcc:
-        case 0xd0:
-          skip = 1;
-          break;
-        case 0xcd:
-        case 0xd1:
-          skip = 2;
-          break;
-        case 0xd4: // fixext 1, 2, 4, 8, 16: type + data
-          skip = 2;
-          break;
-        case 0xd5:
-          skip = 3;
-          break;
-        case 0xd6:
-          skip = 5;
-          break;
-        case 0xd7:
-          skip = 9;
-          break;
-        case 0xd8:
-          skip = 17;
-          break;
-        case 0xdc: // array16/32, map16/32
-          if (!need(2)) return null;
-          children = view.getUint16(pos);
-          skip = 2;
-          break;
-        case 0xdd:
-          if (!need(4)) return null;
-          children = view.getUint32(pos);
-          skip = 4;
-          break;
-        case 0xde:
-          if (!need(2)) return null;
-          children = view.getUint16(pos) * 2;
-          skip = 2;
-          break;
-        case 0xdf:
-          if (!need(4)) return null;
-          children = view.getUint32(pos) * 2;
-          skip = 4;
-          break;
-        default: // 0xc1: never used
-          return null;
-      }
-    }
-    pos += skip;
-    const container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
-    if (container) {
-      if (remaining.length > maxDepth) return "too_deep"; // this container opens level remaining.length
-      if (++containers > maxContainers) return "too_many";
-      if (children > 0) remaining.push(children);
-    }
-    while (remaining.length > 0 && remaining[remaining.length - 1] === 0) remaining.pop();
-  }
-  return null;
 }
 
 const utf8 = new TextDecoder();

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
+import { decodeBytes, decodeUtf8, encodingOf } from "./body.ts";
 import {
-  decodeBytes,
-  decodeUtf8,
-  encodingOf,
   jsonShape,
   MAX_CONTAINERS,
   MAX_DEPTH,
@@ -12,7 +10,7 @@ import {
   parseJson,
   TOO_DEEP,
   TOO_MANY,
-} from "./body.ts";
+} from "./body_shape.ts";
 import { AppError } from "./errors.ts";
 
 /** The reference: whether a decoded value nests deeper than `max` arrays/objects. */

@@ -23,7 +23,7 @@ import {
   parseJson,
   TOO_DEEP,
   TOO_MANY,
-} from "../../http/body.ts";
+} from "../../http/body_shape.ts";
 import { agentIdSchema } from "../../core/message.ts";
 import { canonicalBlock } from "./canonical.ts";
 
