@@ -3,7 +3,7 @@
  * queues, the bus, the activity monitor and the listeners. main.ts adds signals; tests call
  * `startService` directly to run as many independent services as they like.
  */
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Hono } from "hono";
 import type postgres from "postgres";
 import { createApp } from "./app.ts";
@@ -12,7 +12,8 @@ import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
 import { withDeadline } from "./auth/store.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
-import { exists, secretFile } from "./core/files.ts";
+import { secretFile } from "./core/files.ts";
+import { openDataDir, openKvFile } from "./core/data_dir.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
 import { type Config, ConfigError, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
@@ -168,29 +169,13 @@ export async function buildService(config: Config, options: ServiceOptions = {})
   };
 
   try {
-    // Others may pass through the data dir (the embedded Postgres runs as OS user postgres under
-    // root) but not list it; the secrets in it are 0600.
-    if (!(await exists(config.dataDir))) await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o711 });
     // One service per data dir (its spill files, embedded Postgres, KV): released last.
-    const lock = await lockDataDir(config.dataDir);
+    const lock = await openDataDir(config.dataDir);
     cleanups.push(() => lock.close());
     // Local, or cluster mode (config.cluster: NATS JetStream queue, shared auth state); closed last.
     const runtime = await openRuntime(config, { log });
     cleanups.push(() => runtime.close());
-    const useKv = runtime.usesKv;
-    const kvFile = useKv && !config.kv.path.includes("://") && config.kv.path !== ":memory:";
-    if (kvFile) {
-      await refuseLegacyKv(config);
-      await Deno.mkdir(dirname(config.kv.path), { recursive: true });
-      // Users' password hashes and the generated JWT secret: readable by the service only.
-      (await Deno.open(config.kv.path, { create: true, write: true, mode: 0o600 })).close();
-    }
-    const kv = useKv ? await Deno.openKv(config.kv.path) : undefined;
-    if (kvFile) {
-      for (const suffix of ["", "-wal", "-shm"]) {
-        await Deno.chmod(config.kv.path + suffix, 0o600).catch(() => {});
-      }
-    }
+    const kv = runtime.usesKv ? await openKvFile(config) : undefined;
     if (kv) cleanups.push(() => kv.close());
 
     let database: Promise<Awaited<ReturnType<typeof openDatabase>>> | undefined;
@@ -383,42 +368,4 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     await cleanup();
     throw err;
   }
-}
-
-/** Where the KV file was by default before it followed `dataDir`. */
-const LEGACY_KV_PATH = "data/poa.kv";
-
-/**
- * A service whose `dataDir` is not `data` kept its KV file (users, bans, the JWT secret) in
- * `data/poa.kv` until the file followed `dataDir`: rather than start with no users, it says where
- * they are.
- */
-async function refuseLegacyKv(config: Config): Promise<void> {
-  if (!config.kv.inDataDir || (await exists(config.kv.path))) return;
-  if (resolve(config.dataDir) === resolve(dirname(LEGACY_KV_PATH)) || !(await exists(LEGACY_KV_PATH))) return;
-  throw new ConfigError(
-    `kv.path: the users, bans and JWT secret are in ${LEGACY_KV_PATH} (kv.path did not follow dataDir before); ` +
-      `move it to ${config.kv.path}, or set "kv": {"path": "${LEGACY_KV_PATH}"}`,
-  );
-}
-
-/**
- * Takes `<dataDir>/service.lock` (an advisory lock, released when the process ends however it
- * ends): a second service on the same data dir stops at start-up with a message saying so,
- * instead of serving while its embedded Postgres and spill files are another process's.
- */
-async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
-  const path = `${dataDir}/service.lock`;
-  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
-  if (!(await file.tryLock(true))) {
-    file.close();
-    const holder = (await Deno.readTextFile(path).catch(() => "")).trim();
-    throw new ConfigError(
-      `dataDir ${resolve(dataDir)} is in use by a running service${holder ? ` (pid ${holder})` : ""}: ` +
-        "stop it, or give this one a dataDir of its own",
-    );
-  }
-  await file.truncate(0);
-  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
-  return file;
 }

@@ -1,0 +1,67 @@
+/**
+ * The service's local state on disk: its data dir (one service each, 0711) and the Deno KV file of
+ * users, bans and the generated JWT secret (0600), opened by service.ts at start.
+ */
+import { dirname, resolve } from "node:path";
+import { type Config, ConfigError } from "./config.ts";
+import { exists } from "./files.ts";
+
+/**
+ * Creates `dataDir` when missing (0711: others may pass through it, as the embedded Postgres
+ * does under root as OS user postgres, but not list it) and takes `<dataDir>/service.lock` (an
+ * advisory lock, released when the process ends however it ends): a second service on the same
+ * data dir stops at start-up with a message saying so, instead of serving while its embedded
+ * Postgres and spill files are another process's. The lock is held until the file is closed.
+ */
+export async function openDataDir(dataDir: string): Promise<Deno.FsFile> {
+  if (!(await exists(dataDir))) await Deno.mkdir(dataDir, { recursive: true, mode: 0o711 });
+  const path = `${dataDir}/service.lock`;
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    const holder = (await Deno.readTextFile(path).catch(() => "")).trim();
+    throw new ConfigError(
+      `dataDir ${resolve(dataDir)} is in use by a running service${holder ? ` (pid ${holder})` : ""}: ` +
+        "stop it, or give this one a dataDir of its own",
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
+}
+
+/**
+ * Opens `config.kv.path`: a local file is created readable by the service only (password hashes,
+ * the generated JWT secret), its WAL files too; a KV Connect URL or ":memory:" is opened as it is.
+ */
+export async function openKvFile(config: Config): Promise<Deno.Kv> {
+  const path = config.kv.path;
+  const local = !path.includes("://") && path !== ":memory:";
+  if (local) {
+    await refuseLegacyKv(config);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    (await Deno.open(path, { create: true, write: true, mode: 0o600 })).close();
+  }
+  const kv = await Deno.openKv(path);
+  if (local) {
+    for (const suffix of ["", "-wal", "-shm"]) await Deno.chmod(path + suffix, 0o600).catch(() => {});
+  }
+  return kv;
+}
+
+/** Where the KV file was by default before it followed `dataDir`. */
+const LEGACY_KV_PATH = "data/poa.kv";
+
+/**
+ * A service whose `dataDir` is not `data` kept its KV file (users, bans, the JWT secret) in
+ * `data/poa.kv` until the file followed `dataDir`: rather than start with no users, it says where
+ * they are.
+ */
+async function refuseLegacyKv(config: Config): Promise<void> {
+  if (!config.kv.inDataDir || (await exists(config.kv.path))) return;
+  if (resolve(config.dataDir) === resolve(dirname(LEGACY_KV_PATH)) || !(await exists(LEGACY_KV_PATH))) return;
+  throw new ConfigError(
+    `kv.path: the users, bans and JWT secret are in ${LEGACY_KV_PATH} (kv.path did not follow dataDir before); ` +
+      `move it to ${config.kv.path}, or set "kv": {"path": "${LEGACY_KV_PATH}"}`,
+  );
+}
