@@ -25,31 +25,50 @@ Deno.test({
   },
 });
 
+/**
+ * Runs `fn` with HAProxy (this config, one thread as deno task cluster runs it) on a free port in
+ * front of one backend, `handler` on 127.0.0.1; stops both after.
+ */
+async function withHaproxy(
+  handler: Deno.ServeHandler,
+  options: { headerTimeoutSeconds?: number },
+  fn: (port: number) => Promise<void>,
+): Promise<void> {
+  const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const dir = await Deno.makeTempDir({ prefix: "haproxy-test-" });
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await Deno.writeTextFile(
+    `${dir}/haproxy.cfg`,
+    haproxyConfig({
+      bind: { hostname: "127.0.0.1", port },
+      servers: [{ name: "one", hostname: "127.0.0.1", port: backend.addr.port }],
+      threads: 1,
+      ...options,
+    }),
+  );
+  const proxy = new Deno.Command(await haproxyBinary(), {
+    args: ["-f", `${dir}/haproxy.cfg`, "-db"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await fn(port);
+  } finally {
+    proxy.kill("SIGTERM");
+    await proxy.status;
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "HAProxy with this config closes a half-sent request after the header timeout (what Deno.serve cannot)",
   ignore: !haveHaproxy && !Deno.env.get("CI"),
   async fn() {
-    const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
-    const dir = await Deno.makeTempDir({ prefix: "haproxy-test-" });
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
-    await Deno.writeTextFile(
-      `${dir}/haproxy.cfg`,
-      haproxyConfig({
-        bind: { hostname: "127.0.0.1", port },
-        servers: [{ name: "one", hostname: "127.0.0.1", port: backend.addr.port }],
-        threads: 1, // as deno task cluster runs it
-        headerTimeoutSeconds: 1,
-      }),
-    );
-    const proxy = new Deno.Command(await haproxyBinary(), {
-      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
+    await withHaproxy(() => new Response("ok"), { headerTimeoutSeconds: 1 }, async (port) => {
       let ok = false;
       for (let i = 0; i < 100 && !ok; i++) {
         const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
@@ -71,12 +90,7 @@ Deno.test({
       const waited = Date.now() - started;
       assert.match(text, /^HTTP\/1\.[01] 408/);
       assert.ok(waited >= 800 && waited < 5000, `closed after ${waited} ms`);
-    } finally {
-      proxy.kill("SIGTERM");
-      await proxy.status;
-      await backend.shutdown();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -86,30 +100,13 @@ Deno.test({
   ignore: !haveHaproxy && !Deno.env.get("CI"),
   async fn() {
     const streams: FeedSocket[] = [];
-    const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    const stream = () => {
       const { socket, response } = openEventStream();
       streams.push(socket);
       return response;
-    });
-    const dir = await Deno.makeTempDir({ prefix: "haproxy-test-" });
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
-    await Deno.writeTextFile(
-      `${dir}/haproxy.cfg`,
-      haproxyConfig({
-        bind: { hostname: "127.0.0.1", port },
-        servers: [{ name: "one", hostname: "127.0.0.1", port: backend.addr.port }],
-        threads: 1,
-      }),
-    );
-    const proxy = new Deno.Command(await haproxyBinary(), {
-      args: ["-f", `${dir}/haproxy.cfg`, "-db"],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    };
     const abort = new AbortController();
-    try {
+    await withHaproxy(stream, {}, async (port) => {
       let res: Response | undefined;
       for (let i = 0; i < 100 && res?.status !== 200; i++) {
         res = await fetch(`http://127.0.0.1:${port}/feed`, { signal: abort.signal }).catch(() => undefined);
@@ -134,12 +131,6 @@ Deno.test({
         assert.ok(Date.now() - sent < 1000, `event ${n} took ${Date.now() - sent} ms`);
       }
       await reader.cancel();
-    } finally {
-      abort.abort();
-      proxy.kill("SIGTERM");
-      await proxy.status;
-      await backend.shutdown();
-      await Deno.remove(dir, { recursive: true });
-    }
+    }).finally(() => abort.abort());
   },
 });
