@@ -533,20 +533,37 @@ Deno.test({
   }
 });
 
+/**
+ * Runs `fn` with a service serving the web receiver alone (flushing every 200 ms; `web` merged
+ * into its options), `nodes` nodes known to it (node-0, node-1…) and a browser; closes both.
+ */
+async function withWebInBrowser(
+  web: Record<string, unknown>,
+  nodes: number,
+  fn: (service: TestService, browser: Browser, stats: () => Record<string, number>) => Promise<void>,
+): Promise<void> {
+  const service = await startTestService({
+    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200, ...web }],
+  });
+  let browser: Browser | undefined;
+  try {
+    for (let i = 0; i < nodes; i++) {
+      publishReport(service, `node-${i}`, { type: "information", body: { name: `Node ${i}` } });
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    await fn(service, browser, () => service.service.receivers[0]!.stats!());
+  } finally {
+    await browser?.close();
+    await service.close();
+  }
+}
+
 Deno.test({
   name:
     "eight tabs of the dashboard in one browser share one feed stream: each goes live, and the API answers",
   ignore: skipBrowser,
-}, async () => {
-  const service = await startTestService({
-    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200 }],
-  });
-  let browser: Browser | undefined;
-  try {
-    for (let i = 0; i < 5; i++) {
-      publishReport(service, `node-${i}`, { type: "information", body: { name: `Node ${i}` } });
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, () =>
+  withWebInBrowser({}, 5, async (service, browser, stats) => {
     const context = await browser.newContext();
     const problems: string[] = [];
     const tabs: Page[] = [];
@@ -558,7 +575,6 @@ Deno.test({
       await waitForText(tab, "#active-nodes", "5/5");
       tabs.push(tab);
     }
-    const stats = () => service.service.receivers[0]!.stats!();
     assert.equal(stats()["clients"], 1, JSON.stringify(stats()));
     const status = await tabs[7]!.evaluate(() => fetch("v1/nodes").then((r) => r.status));
     assert.equal(status, 200);
@@ -577,27 +593,16 @@ Deno.test({
     for (const tab of tabs) await tab.close();
     await waitFor(() => stats()["clients"] === 0, WAIT_MS, "the stream closed with the last tab");
     assert.deepEqual(problems, []);
-  } finally {
-    await browser?.close();
-    await service.close();
-  }
-});
+  }));
 
 Deno.test({
   name: "a tab that leaves for the back-forward cache and comes back joins the shared stream again",
   ignore: skipBrowser,
-}, async () => {
-  const service = await startTestService({
-    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200 }],
-  });
-  let browser: Browser | undefined;
-  try {
-    publishReport(service, "node-1", { type: "information", body: { name: "Node 1" } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, () =>
+  withWebInBrowser({}, 1, async (service, browser, stats) => {
     const page = await browser.newPage();
     await page.goto(`${service.base}/`);
     await waitForText(page, "#active-nodes", "1/1");
-    const stats = () => service.service.receivers[0]!.stats!();
     // What the browser does when it puts the page in its back-forward cache, then restores it.
     const transition = (type: string) =>
       page.evaluate((t) => {
@@ -612,24 +617,14 @@ Deno.test({
     await waitFor(() => stats()["clients"] === 1, WAIT_MS, "the stream open again");
     publishReport(service, "node-2", { type: "information", body: { name: "Node 2" } });
     await waitForText(page, "#active-nodes", "2/2");
-  } finally {
-    await browser?.close();
-    await service.close();
-  }
-});
+  }));
 
 Deno.test({
   name:
     "with requireSecret, a page opened once with ?secret= goes live: the cookie reaches the shared feed stream",
   ignore: skipBrowser,
-}, async () => {
-  const service = await startTestService({
-    receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200, requireSecret: true }],
-  });
-  let browser: Browser | undefined;
-  try {
-    publishReport(service, "node-1", { type: "information", body: { name: "Node 1" } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, () =>
+  withWebInBrowser({ requireSecret: true }, 1, async (service, browser) => {
     const page = await browser.newPage();
     await page.goto(`${service.base}/?secret=${encodeURIComponent(service.wsSecret)}`);
     assert.equal(new URL(page.url()).search, "", "the secret left the address");
@@ -640,11 +635,7 @@ Deno.test({
     await stranger.goto(`${service.base}/assets/app.js`); // a public asset, for the origin
     const status = await stranger.evaluate(() => fetch("/feed").then((r) => (r.body?.cancel(), r.status)));
     assert.equal(status, 401);
-  } finally {
-    await browser?.close();
-    await service.close();
-  }
-});
+  }));
 
 Deno.test({
   name: "web dashboard in Chromium: propagation per node and the network histogram, from known arrival times",
