@@ -28,18 +28,28 @@ import type { Receiver } from "../core/receiver.ts";
 import { BoundedMap } from "../core/bounded_map.ts";
 import { nextTurn } from "../core/delivery_policy.ts";
 import { createIsoClock } from "../core/iso_time.ts";
+import { createTablePruner } from "./stats_retention.ts";
 
-/** Options common to the statistics receivers: the table (created like the base table if missing). */
+const DAY_MS = 86_400_000;
+
+/**
+ * Options common to the statistics receivers: the table (created like the base table if
+ * missing), and how long its rows are kept (receivers/stats_retention.ts; absent: for good).
+ */
 export function tableOptionsSchema(baseTable: string) {
   return z.object({
     table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
       .default(baseTable),
+    retentionDays: z.number().positive().max(36_500).optional(),
+    pruneIntervalMs: z.int().min(1_000).max(DAY_MS).default(600_000),
   }).strict();
 }
 
 /** Options of a statistics receiver, after defaults. */
 export interface StatsTableOptions {
   table: string;
+  retentionDays?: number;
+  pruneIntervalMs?: number;
 }
 
 /** What a statistics receiver type defines: its table, columns and body → columns mapping. */
@@ -94,6 +104,15 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
   const recentlySkipped = new BoundedMap<string, true>(SKIPPED_REMEMBERED);
   const isoTime = createIsoClock();
   let ready: Promise<Writer> | undefined;
+  const pruner = options.retentionDays === undefined ? undefined : createTablePruner(
+    async () => (await prepare()).sql,
+    {
+      table,
+      keepMs: options.retentionDays * DAY_MS,
+      intervalMs: options.pruneIntervalMs ?? 600_000,
+      name: `receiver ${id}`,
+    },
+  );
 
   function prepare(): Promise<Writer> {
     // Memoised on success only: a failed init is retried by the next call.
@@ -181,6 +200,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     maxBatch: MAX_BATCH,
     async init() {
       await prepare();
+      pruner?.start();
     },
     accepts: (message) => payloadType(message) === "statistics",
     async receive(batch) {
@@ -223,7 +243,10 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
       }
       counters.rows_written += result.count;
     },
-    stats: () => ({ ...counters }),
+    async close() {
+      await pruner?.stop();
+    },
+    stats: () => ({ ...counters, ...pruner?.stats() }),
   };
 }
 
