@@ -16,6 +16,9 @@
  */
 import { BoundedMap } from "../core/bounded_map.ts";
 
+/** User names longer than this (no agent user has one, auth/service.ts USER_NAME) share a key. */
+const MAX_NAME_IN_KEY = 64;
+
 export interface LoginLimitOptions {
   /** Failed attempts within the window that lock a user name at an address; 0 turns the limit off. */
   maxFailures: number;
@@ -85,7 +88,11 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
 
   function keysOf(scope: LoginScope, address: string, user: string | null): Array<[string, number]> {
     const keys: Array<[string, number]> = [[`${scope}\0addr\0${address}`, perAddress]];
-    if (user !== null) keys.push([`${scope}\0pair\0${address}\0${user}`, perPair]);
+    // A Basic header may name ~3 KB; no agent user's name is over 64 characters, so the longer
+    // ones (guesses all) share one key per address, and a key stays ~150 B.
+    if (user !== null) {
+      keys.push([`${scope}\0pair\0${address}\0${user.length > MAX_NAME_IN_KEY ? "\0long" : user}`, perPair]);
+    }
     return keys;
   }
 

@@ -132,3 +132,13 @@ Deno.test("settling twice does nothing", () => {
   assert.equal(l.failures, 1);
   assert.equal(l.keys, 2);
 });
+
+Deno.test("user names over 64 characters (no user has one) share one key per address: keys stay small", () => {
+  const { l } = limiter({ maxFailures: 1000, maxFailuresPerAddress: 100_000 });
+  for (let i = 0; i < 200; i++) {
+    l.begin("agent", "10.0.0.9", `${i}-${"u".repeat(3000)}`);
+  }
+  assert.equal(l.keys, 2); // the address, and one pair for every long name
+  l.begin("agent", "10.0.0.9", "u".repeat(64));
+  assert.equal(l.keys, 3); // a name a user may have keeps a key of its own
+});

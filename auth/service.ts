@@ -8,6 +8,9 @@ import { hashPassword, randomString, safeEqual, verifyPassword } from "./passwor
 import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
 import { BoundedMap } from "../core/bounded_map.ts";
 
+/** User names: what fits a KV key, a URL path segment and a log line without surprises. */
+export const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+
 /** What a token check concludes. */
 export type TokenCheck =
   | { ok: true; user: string; jti: string; exp: number }
@@ -63,6 +66,11 @@ export interface AuthService {
   banToken(token: string): Promise<boolean>;
   /** Whether `name` exists and is active, from memory. */
   isActiveUser(name: string): boolean;
+  /**
+   * The token epoch of `name` while it exists and is active, from memory: a session logged in
+   * with a password ends when it changes (a ban, even undone; a re-created user).
+   */
+  activeEpoch(name: string): string | undefined;
   /** Counters for /metrics: token checks by outcome. */
   readonly stats: Record<string, number>;
   /**
@@ -119,12 +127,20 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const verifying = new Map<string, Promise<LoginOutcome>>();
   const remember = (u: StoredUser) =>
     users.set(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
+  /**
+   * Bumped by every change to `users` an admin call or the store's watch makes. A login that
+   * read its user from the store before such a change (the read comes before scrypt and its
+   * wait for a slot) must not write that older copy back over a ban or a deletion.
+   */
+  let userChanges = 0;
 
   for (const u of await store.listUsers()) remember(u);
   for (const b of await store.listBans()) bans.set(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {
+    userChanges++; // a login running now reads the change below, not its own older copy
     const u = await store.getUser(name);
+    userChanges++;
     if (u) remember(u);
     else users.delete(name);
     verifiedLogins.delete(name);
@@ -205,14 +221,24 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       }
       loginStats.scrypt++;
       const check = (async () => {
-        const user = await store.getUser(name);
+        const changesBefore = userChanges;
+        // No user has a name outside USER_NAME (above); the store is not asked (Deno KV
+        // refuses keys over 2 KB), and the dummy hash keeps the time the same.
+        const user = USER_NAME.test(name) ? await store.getUser(name) : null;
         const ok = await verifyPassword(
           password,
           user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
         );
         if (!ok || user === null) return "wrong";
-        if (!user.active) return "inactive";
-        remember(user); // the token about to be issued carries its epoch
+        if (userChanges !== changesBefore) {
+          // Banned, deleted or re-created meanwhile: what memory holds now is the latest word.
+          const latest = users.get(name);
+          if (latest === undefined || latest.passwordHash !== user.passwordHash) return "wrong";
+          if (!latest.active) return "inactive";
+        } else {
+          if (!user.active) return "inactive";
+          remember(user); // the token about to be issued carries its epoch
+        }
         verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
         return "ok" as const;
       })();
@@ -261,6 +287,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       };
       const result = await store.createUser(user);
       if (result === "exists") return { ok: false, reason: "exists" };
+      userChanges++;
       remember(user);
       return { ok: true, name: userName, password };
     },
@@ -269,6 +296,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     },
     async deleteUser(userName) {
       const deleted = await store.deleteUser(userName);
+      userChanges++;
       users.delete(userName);
       verifiedLogins.delete(userName);
       return deleted;
@@ -277,6 +305,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       // Deactivating starts a new token epoch: the user's tokens stay dead after a reactivation.
       const tokenEpoch = active ? undefined : crypto.randomUUID();
       const found = await store.setActive(userName, active, tokenEpoch);
+      userChanges++;
       const current = users.get(userName);
       if (found && current) {
         users.set(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });
@@ -293,6 +322,10 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     },
     isActiveUser(userName) {
       return users.get(userName)?.active === true;
+    },
+    activeEpoch(userName) {
+      const user = users.get(userName);
+      return user?.active ? user.tokenEpoch : undefined;
     },
     close() {
       clearInterval(sweep);

@@ -154,3 +154,87 @@ Deno.test("a password hash or status changed in the shared store by another inst
     await pg.close();
   }
 });
+
+/**
+ * A KV store whose getUser answers only when `release` is called: a login that read its user
+ * before an admin call has to finish its scrypt after it (the window is the wait for a slot).
+ */
+async function withHeldReads(
+  fn: (auth: AuthService, held: { read: Promise<void>; release: () => void }) => Promise<void>,
+): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const store = createKvAuthStore(kv);
+  let hold = false;
+  let signalRead = () => {};
+  let release = () => {};
+  const held = {
+    read: new Promise<void>((resolve) => signalRead = resolve),
+    release: () => release(),
+  };
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const holding: AuthStore = {
+    ...store,
+    async getUser(userName) {
+      const user = await store.getUser(userName);
+      if (hold) {
+        signalRead();
+        await gate;
+      }
+      return user;
+    },
+  };
+  try {
+    await withService(holding, (auth) => {
+      hold = true;
+      return fn(auth, held);
+    });
+  } finally {
+    kv.close();
+  }
+}
+
+Deno.test("a ban or a deletion during a login's password check is not undone by that login", async (t) => {
+  for (const action of ["ban", "delete", "re-create"] as const) {
+    await t.step(action, async () => {
+      await withHeldReads(async (auth, held) => {
+        const user = name();
+        assert.ok((await auth.createUser(user, "pw-one")).ok);
+        const login = auth.login(user, "pw-one");
+        await held.read; // the login has the user as it was
+        if (action === "ban") assert.ok(await auth.setActive(user, false));
+        else assert.ok(await auth.deleteUser(user));
+        if (action === "re-create") assert.ok((await auth.createUser(user, "pw-two")).ok);
+        held.release();
+        assert.equal(await login, action === "ban" ? "inactive" : "wrong");
+        assert.equal(auth.isActiveUser(user), action === "re-create");
+        // Nothing of the old login stays: no cached login, and a token issued now is refused.
+        const again = await auth.login(user, "pw-one");
+        assert.equal(again, action === "ban" ? "inactive" : "wrong");
+        assert.equal(auth.loginStats.cached, 0);
+        if (action === "ban") {
+          const check = await auth.checkToken(await auth.issueToken(user));
+          assert.equal(check.ok, false);
+        }
+      });
+    });
+  }
+  await t.step("nothing changed: the login goes through as before", async () => {
+    await withHeldReads(async (auth, held) => {
+      const user = name();
+      assert.ok((await auth.createUser(user, "pw-one")).ok);
+      const login = auth.login(user, "pw-one");
+      await held.read;
+      held.release();
+      assert.equal(await login, "ok");
+      assert.equal((await auth.checkToken(await auth.issueToken(user))).ok, true);
+    });
+  });
+});
+
+Deno.test("a login with a user name no user can have (over 2 KB) is wrong, without asking the store", async () => {
+  await withKvService(async (auth) => {
+    for (const bad of ["u".repeat(65), "u".repeat(3000), "with space", ""]) {
+      assert.equal(await auth.login(bad, "password1"), "wrong", bad.slice(0, 20));
+    }
+  });
+});

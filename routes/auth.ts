@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { parseBasic } from "../auth/headers.ts";
 import { attemptOutcome, type LoginLimiter, type LoginScope } from "../auth/login_limit.ts";
-import type { AuthService, LoginOutcome } from "../auth/service.ts";
+import { type AuthService, type LoginOutcome, USER_NAME } from "../auth/service.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { readBody } from "../http/body.ts";
 import { AppError } from "../http/errors.ts";
@@ -14,9 +14,6 @@ export interface AuthRoutesDeps {
   limiter: LoginLimiter;
   bodyLimitBytes: number;
 }
-
-/** User names: what fits a KV key, a URL path segment and a log line without surprises. */
-export const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 const sessionBody = z.object({ "agent-id": z.string().max(1024).optional() });
 const createUserBody = z.object({

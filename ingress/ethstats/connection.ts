@@ -35,6 +35,8 @@ export interface Connection {
   agentId: string;
   /** The agent user whose bans apply; null when the shared secret was used. */
   user: string | null;
+  /** That user's token epoch at login: a ban (even undone) or a re-creation changes it. */
+  epoch: string | undefined;
   canUpdateHistory: boolean;
   /** `hello.info.net`: nodes of one network share a block record (history.ts). */
   net: string;
@@ -67,6 +69,7 @@ export function newConnection(socket: WebSocket, address: string, now: number, t
     openedAt: now,
     agentId: "",
     user: null,
+    epoch: undefined,
     canUpdateHistory: true,
     net: "",
     headBlock: null,

@@ -685,6 +685,39 @@ Deno.test("a deleted user's node is closed on its next frame and cannot log in a
   }
 });
 
+Deno.test("a ban undone, or the user deleted and re-created, still ends the sockets logged in before", async (t) => {
+  for (const change of ["ban and unban", "delete and re-create"] as const) {
+    await t.step(change, async () => {
+      const s = await startServer();
+      try {
+        const node = await s.login("before");
+        if (change === "ban and unban") {
+          assert.ok(await s.auth.setActive(s.user, false));
+          assert.ok(await s.auth.setActive(s.user, true));
+        } else {
+          assert.ok(await s.auth.deleteUser(s.user));
+          assert.ok((await s.auth.createUser(s.user, "a-new-password")).ok);
+        }
+        // Within a millisecond the user is active again: the socket's login is not.
+        assert.equal((await within(node.closed, 1500, "socket closed")).code, 1008);
+        assert.equal(s.ethstats.stats().closed_inactive_user, 1);
+        const after = await s.connect();
+        after.send(
+          geth.hello(
+            "after",
+            change === "ban and unban" ? `${s.user}:${s.password}` : `${s.user}:a-new-password`,
+          ),
+        );
+        assert.equal(await after.next(), READY);
+        after.send(geth.pending("after", 1));
+        await arrived(s, "after", "pending");
+      } finally {
+        await s.close();
+      }
+    });
+  }
+});
+
 Deno.test("malformed frames from a logged-in node are counted and ignored; other sockets unaffected", async () => {
   const s = await startServer();
   try {

@@ -212,11 +212,19 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       refuse(conn, result.message);
       return;
     }
+    // Read in the login's own turn: a ban that lands after it changes the epoch (userGone).
+    const epoch = result.user === null ? undefined : auth.activeEpoch(result.user);
+    if (result.user !== null && epoch === undefined) {
+      counters.logins_failed++;
+      refuse(conn, "user is inactive or deleted");
+      return;
+    }
     counters.logins_ok++;
     loggedIn(conn);
     conn.state = "ready";
     conn.agentId = result.agentId;
     conn.user = result.user;
+    conn.epoch = epoch;
     conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
     conn.net = String(hello.info.net ?? "");
     perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
@@ -278,7 +286,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     }
     conn.lastFrameAt = now;
     if (conn.state === "ready") {
-      if (conn.user !== null && !auth.isActiveUser(conn.user)) {
+      if (userGone(conn)) {
         closeInactiveUser(conn);
         return;
       }
@@ -360,6 +368,11 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
   }
 
+  /** Whether the user a socket logged in as was banned, deleted or re-created since. */
+  function userGone(conn: Connection): boolean {
+    return conn.user !== null && auth.activeEpoch(conn.user) !== conn.epoch;
+  }
+
   function closeInactiveUser(conn: Connection): void {
     counters.closed_inactive_user++;
     refuse(conn, "user is inactive or deleted");
@@ -374,7 +387,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     for (const conn of connections) {
       if (conn.state === "ready") {
         const silentMs = now - conn.lastFrameAt;
-        if (conn.user !== null && !auth.isActiveUser(conn.user)) closeInactiveUser(conn);
+        if (userGone(conn)) closeInactiveUser(conn);
         else if (silentMs >= silentTimeoutMs) {
           counters.closed_silent++;
           const message = `no frame for ${Math.round(silentMs / 1000)} s`;
