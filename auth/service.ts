@@ -91,6 +91,9 @@ async function importKey(secret: string): Promise<CryptoKey> {
   );
 }
 
+/** Longest a ban is stored (1,000 years): for good, for any token. */
+const MAX_BAN_SECONDS = 1_000 * 365 * 86_400;
+
 // A dummy hash so that unknown users cost the same time as known ones (made on first use).
 let dummyHash: Promise<string> | undefined;
 
@@ -316,7 +319,9 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     async banToken(token) {
       const check = await checkToken(token);
       if (!check.ok) return false;
-      await store.banToken({ jti: check.jti, exp: check.exp });
+      // A token signed with an absurd exp (1e300) is banned for 1,000 years: Deno KV's expireIn
+      // and Postgres's timestamps end well before its exp.
+      await store.banToken({ jti: check.jti, exp: Math.min(check.exp, now() / 1000 + MAX_BAN_SECONDS) });
       bans.set(check.jti, check.exp);
       return true;
     },

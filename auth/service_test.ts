@@ -3,6 +3,7 @@ import { createPgAuthStore } from "../cluster/pg_auth_store.ts";
 import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { createKvAuthStore } from "./kv_store.ts";
+import { sign } from "hono/jwt";
 import { hashPassword } from "./password.ts";
 import { type AuthService, createAuthService } from "./service.ts";
 import type { AuthStore } from "./store.ts";
@@ -237,4 +238,42 @@ Deno.test("a login with a user name no user can have (over 2 KB) is wrong, witho
       assert.equal(await auth.login(bad, "password1"), "wrong", bad.slice(0, 20));
     }
   });
+});
+
+Deno.test("a token signed with an absurd exp (1e300) can be banned, in KV and in Postgres", async () => {
+  const secret = crypto.randomUUID() + crypto.randomUUID();
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const kv = await Deno.openKv(":memory:");
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    for (const store of [createKvAuthStore(kv), createPgAuthStore(pg.sql)]) {
+      const auth = await createAuthService({ store, secret, ttlSeconds: 3600, admins: [] });
+      try {
+        const user = name();
+        assert.ok((await auth.createUser(user, "pw-one")).ok);
+        const epoch = auth.activeEpoch(user)!;
+        const token = await sign(
+          { sub: user, jti: crypto.randomUUID(), exp: 1e300, ep: epoch },
+          key,
+          "HS256",
+        );
+        assert.equal((await auth.checkToken(token)).ok, true);
+        assert.equal(await auth.banToken(token), true);
+        assert.deepEqual(await auth.checkToken(token), { ok: false, reason: "banned" });
+        assert.equal((await store.listBans()).length, 1);
+      } finally {
+        auth.close();
+      }
+    }
+  } finally {
+    kv.close();
+    await pg.close();
+  }
 });
