@@ -10,6 +10,8 @@
  * - `msg_time` (S): ISO-8601 UTC time the service accepted the report.
  * - `payload` (M): `{block: M}`, the block body without `transactions` and `uncles`, as
  *   native DynamoDB maps (not JSON strings). Big numbers that arrive as strings stay S.
+ * - `expires_at` (N), only with `ttlDays`: epoch seconds at which DynamoDB's TTL (enabled by the
+ *   operator on that attribute) may delete the item.
  */
 import {
   type AttributeValue,
@@ -38,6 +40,11 @@ const schema = z.object({
   secretAccessKey: z.string().min(1).optional(),
   /** Create the table on init when it is missing, and wait until it is ACTIVE. */
   createTable: z.boolean().default(true),
+  /**
+   * Items carry `expires_at` (N, epoch seconds) this many days after `msg_time`, for DynamoDB's
+   * TTL to delete them once enabled on that attribute; absent → kept for good.
+   */
+  ttlDays: z.number().positive().max(36_500).optional(),
 }).strict().refine(
   (o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined),
   { message: "accessKeyId and secretAccessKey must be given together", path: ["accessKeyId"] },
@@ -107,6 +114,7 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
   }
 
   const isoTime = createIsoClock();
+  const ttlSeconds = options.ttlDays === undefined ? undefined : Math.round(options.ttlDays * 86_400);
 
   function toItem(message: Message): Record<string, AttributeValue> | undefined {
     const body = payloadBody(message);
@@ -124,6 +132,9 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
       msg_time: { S: msgTime },
       payload: { M: { block: blockValue } },
     };
+    if (ttlSeconds !== undefined) {
+      item.expires_at = { N: String(Math.floor(message.receivedAt / 1000) + ttlSeconds) };
+    }
     if (itemSize(item) > MAX_ITEM_BYTES) return skip(message, "block is larger than 400 KB");
     return item;
   }

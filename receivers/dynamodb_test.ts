@@ -218,6 +218,24 @@ Deno.test("a block becomes an item of native maps without transactions and uncle
   }
 });
 
+Deno.test("with ttlDays an item carries expires_at, epoch seconds that many days after msg_time", async () => {
+  assert.equal(dynamodbReceiverType.options.safeParse({ ttlDays: 0 }).success, false);
+  const dynalite = await startDynalite();
+  const table = tableName();
+  const receiver = await build(dynalite.endpoint, table, { ttlDays: 90 });
+  try {
+    await receiver.receive([blockMessage(block(1))]);
+    const [item] = await items(dynalite.endpoint, table);
+    // 2024-01-02T03:04:05.678Z (the messages' receivedAt) + 90 days, in whole seconds.
+    assert.deepEqual(item!["expires_at"], {
+      N: String(Math.floor(Date.UTC(2024, 0, 2, 3, 4, 5) / 1000) + 90 * 86_400),
+    });
+  } finally {
+    await receiver.close?.();
+    await dynalite.close();
+  }
+});
+
 Deno.test("two blocks in the same millisecond from two agents are two items", async () => {
   const dynalite = await startDynalite();
   const table = tableName();
