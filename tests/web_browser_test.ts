@@ -621,6 +621,36 @@ Deno.test({
 
 Deno.test({
   name:
+    "after a chain reset the page's best block is the active nodes', and the dead chain's blocks leave page and API",
+  ignore: skipBrowser,
+}, () =>
+  withWebInBrowser({ maxBlocks: 20 }, 0, async (service, browser) => {
+    const now = Date.now();
+    for (let n = 500_000; n <= 500_025; n++) {
+      publishReport(service, "old-net", { type: "block", body: blockBody(n, now) });
+    }
+    const page = await browser.newPage();
+    await page.goto(`${service.base}/`);
+    await waitForText(page, "#best-block", "#500,025");
+    service.service.bus.inactive("old-net");
+    publishReport(service, "new-net", { type: "block", body: blockBody(100, now) });
+    await waitForText(page, "#best-block", "#100");
+    for (let n = 101; n <= 110; n++) {
+      publishReport(service, "new-net", { type: "block", body: blockBody(n, now) });
+    }
+    await waitForText(page, "#best-block", "#110");
+    const pageBlocks = () =>
+      page.evaluate(() =>
+        fetch("v1/blocks?limit=20").then((r) => r.json()).then((b: { blocks: Array<{ number: number }> }) =>
+          b.blocks.map((x) => x.number)
+        )
+      );
+    assert.deepEqual((await pageBlocks()).slice(0, 2), [110, 109]);
+    assert.ok((await pageBlocks()).every((n) => n <= 110));
+  }));
+
+Deno.test({
+  name:
     "with requireSecret, a page opened once with ?secret= goes live: the cookie reaches the shared feed stream",
   ignore: skipBrowser,
 }, () =>

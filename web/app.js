@@ -31,6 +31,7 @@ const state = {
     behindBlocks: 3,
     stuckAfterMs: 60_000,
     map: 0,
+    blocksAboveBest: 2000,
   },
   /** the world outline for the map (assets/world.json), once loaded */
   world: null,
@@ -198,6 +199,7 @@ function applySnapshot(frame) {
 function setChain(chain) {
   if (!chain) return;
   state.chain = chain;
+  dropBlocksAboveBest();
   const key = JSON.stringify(chain.forks);
   if (key === state.chainKey) return;
   state.chainKey = key;
@@ -231,6 +233,18 @@ function applyUpdate(frame) {
   addBlocks(frame.blocks);
   setPropagation(frame.propagation);
   setChain(frame.chain);
+}
+
+/** Blocks of a chain no active node is on (a reset network, a node gone) leave, as on the server. */
+function dropBlocksAboveBest() {
+  if (state.chain.best === null) return;
+  const ceiling = state.chain.best + state.settings.blocksAboveBest;
+  for (const n of state.blocks.keys()) {
+    if (n > ceiling) {
+      state.blocks.delete(n);
+      state.blocksVersion++;
+    }
+  }
 }
 
 function addBlocks(blocks) {
@@ -370,16 +384,20 @@ function sortedBlocks() {
   return [...state.blocks.values()].sort((a, b) => b.number - a.number);
 }
 
+/** The best block of the active nodes (the server's `chain.best` once known), and when it came. */
 function bestBlock() {
+  const limit = state.chain.best ?? Infinity;
   let best = null;
   for (const node of state.nodes.values()) {
+    if (!node.active) continue;
     const n = num(node.last.block?.number);
+    if (n !== null && n > limit) continue;
     if (n !== null && (best === null || n > best.number)) best = { number: n, at: node.blockReceivedAt };
     else if (n !== null && n === best.number && node.blockReceivedAt < best.at) {
       best.at = node.blockReceivedAt;
     }
   }
-  const ring = sortedBlocks()[0];
+  const ring = sortedBlocks().find((block) => block.number <= limit);
   if (ring && (best === null || ring.number >= best.number)) {
     best = { number: ring.number, at: ring.firstSeen };
   }

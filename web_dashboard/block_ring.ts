@@ -85,6 +85,13 @@ export interface BlockRing {
   takeDirty(): BlockEntry[];
   /** Changed again (a save that failed), those still kept. */
   markDirty(entries: BlockEntry[]): void;
+  /**
+   * Forgets the blocks numbered above `number` (a chain the active nodes are not on: another
+   * network, or one that was reset); how many.
+   */
+  dropAbove(number: number): number;
+  /** The lowest and highest numbers kept; null when empty. */
+  range(): { lowest: number; highest: number } | null;
   /** Added since the previous call (or `discardNew`), still kept. */
   takeNew(): BlockEntry[];
   discardNew(): void;
@@ -187,6 +194,18 @@ export function createBlockRing(maxBlocks: number): BlockRing {
     },
     markDirty(entries) {
       for (const entry of entries) if (kept(entry)) dirty.add(entry);
+    },
+    dropAbove(number) {
+      let dropped = 0;
+      while (numbers.length > 0 && numbers[numbers.length - 1]! > number) {
+        blocks.delete(numbers.pop()!);
+        dropped++;
+      }
+      if (dropped > 0) sortedBlocks = null;
+      return dropped;
+    },
+    range() {
+      return numbers.length === 0 ? null : { lowest: numbers[0]!, highest: numbers[numbers.length - 1]! };
     },
     takeNew() {
       // A block pushed out of the ring before the pages heard of it is not worth announcing.

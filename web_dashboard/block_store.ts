@@ -13,6 +13,8 @@ const SAVE_CHUNK = 500;
 export interface BlockStore {
   /** The `limit` highest blocks, highest first. */
   load(limit: number): Promise<BlockEntry[]>;
+  /** Deletes the stored blocks outside `lowest`..`highest` (what the ring no longer keeps). */
+  keepRange(lowest: number, highest: number): Promise<void>;
   /** Inserts or updates these blocks (by number). */
   save(blocks: BlockEntry[]): Promise<void>;
 }
@@ -101,6 +103,10 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
         select * from ${sql(table)} order by number desc limit ${limit}`;
       return rows.map(toEntry);
     },
+    async keepRange(lowest, highest) {
+      await prepare();
+      await sql`delete from ${sql(table)} where number < ${lowest} or number > ${highest}`;
+    },
     async save(blocks) {
       if (blocks.length === 0) return;
       await prepare();
@@ -140,7 +146,7 @@ export interface BlockPersistence {
  * the ring); the dashboard works meanwhile, from memory.
  */
 export function startBlockPersistence(
-  state: Pick<WebState, "restoreBlocks" | "takeDirtyBlocks" | "markDirty">,
+  state: Pick<WebState, "restoreBlocks" | "takeDirtyBlocks" | "markDirty" | "blockRange">,
   store: () => Promise<BlockStore>,
   options: BlockPersistenceOptions,
 ): BlockPersistence {
@@ -161,6 +167,10 @@ export function startBlockPersistence(
       }
       await s.save(pending);
       counters.blocks_saved += pending.length;
+      // The table holds what the ring holds: without this it grew by every block for good, and
+      // kept a reset chain's higher numbers to be read back at every start.
+      const range = state.blockRange();
+      if (range !== null) await s.keepRange(range.lowest, range.highest);
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {

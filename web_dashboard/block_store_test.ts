@@ -109,3 +109,37 @@ Deno.test("a block store on another table creates it like web_blocks; only the r
     await pg.close();
   }
 });
+
+Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a reset chain) leave the table", async () => {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    const store = createBlockStore(pg.sql, "web_blocks");
+    const state = newState(); // maxBlocks 50
+    const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
+      intervalMs: 60_000,
+      limit: 50,
+      id: "web",
+    });
+    await persistence.flush(); // the read back at start
+    for (let n = 1001; n <= 1080; n++) state.apply(blockReport("a", n, 1000 * n));
+    await persistence.flush();
+    const stored = () => pg.sql<{ number: string }[]>`select number from web_blocks order by number`;
+    assert.deepEqual(
+      (await stored()).map((r) => Number(r.number)),
+      Array.from({ length: 50 }, (_, i) => 1031 + i),
+    );
+    // The chain is reset: its node leaves, a new one starts low; once the check has seen it, the
+    // old chain's blocks are gone from the ring, then from the table.
+    state.checkChain();
+    state.inactive("a");
+    state.apply(blockReport("b", 5, 2_000_000));
+    state.checkChain();
+    for (let n = 6; n <= 8; n++) state.apply(blockReport("b", n, 2_000_000 + n));
+    await persistence.flush();
+    assert.deepEqual((await stored()).map((r) => Number(r.number)), [6, 7, 8]);
+    await persistence.close();
+  } finally {
+    await pg.close();
+  }
+});

@@ -194,3 +194,35 @@ Deno.test("chain: the heads kept as reports come read the same as a walk over ev
     }
   }
 });
+
+Deno.test("chain: after a reset (the old chain's nodes gone, a new chain far below), the recent blocks are the new chain's", () => {
+  const clock = { now: 1000 };
+  const state = stateAt(clock); // maxBlocks 50
+  for (let n = 500_000; n < 500_060; n++) state.apply(blockReport("old", n, `0x${n}`));
+  state.checkChain();
+  assert.equal(state.blocks()[0]!.number, 500_059);
+  state.inactive("old");
+  assert.equal(state.checkChain().best, null); // no active node: nothing to judge by, all kept
+  assert.equal(state.blocks().length, 50);
+  // The new chain's first block finds the ring full of higher numbers; the check after it sees the
+  // best block at 100 and lets the dead chain go (a flush interval's blocks are not kept).
+  state.apply(blockReport("new", 100, "0x100"));
+  assert.equal(state.checkChain().best, 100);
+  assert.equal(state.stats().blocks_dropped, 50);
+  assert.equal(state.blockRange(), null);
+  // Before: the ring kept the 50 highest numbers (the dead chain's), and no new block ever entered.
+  for (let n = 101; n <= 110; n++) state.apply(blockReport("new", n, `0x${n}`));
+  assert.deepEqual(state.blocks().map((b) => b.number), [110, 109, 108, 107, 106, 105, 104, 103, 102, 101]);
+  assert.deepEqual(state.blockRange(), { lowest: 101, highest: 110 });
+});
+
+Deno.test("chain: the node with the highest block going inactive keeps its blocks while the others are within maxBlocks", () => {
+  const clock = { now: 1000 };
+  const state = stateAt(clock);
+  state.apply(blockReport("ahead", 1010, "0x1010"));
+  state.apply(blockReport("slow", 1000, "0x1000"));
+  state.checkChain();
+  state.inactive("ahead");
+  assert.equal(state.checkChain().best, 1000);
+  assert.deepEqual(state.blocks().map((b) => b.number), [1010, 1000]);
+});

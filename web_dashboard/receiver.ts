@@ -156,6 +156,7 @@ export async function createWebReceiver(
       behindBlocks: options.behindBlocks,
       stuckAfterMs: options.stuckAfterMs,
       map: options.map ? 1 : 0,
+      blocksAboveBest: options.maxBlocks,
     },
     now,
   });

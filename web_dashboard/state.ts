@@ -12,7 +12,7 @@ import {
   stringOrNull,
   toSafeInteger,
 } from "./block_ring.ts";
-import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
+import { type ChainHealth, createHeadIndex } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
 import {
   INFORMATION_KEYS,
@@ -132,6 +132,8 @@ export interface WebState {
    * reported: a restart keeps the recent blocks and their propagation.
    */
   restoreBlocks(entries: BlockEntry[]): void;
+  /** The lowest and highest block numbers kept; null when none are. */
+  blockRange(): { lowest: number; highest: number } | null;
   /** Blocks added or changed (reports, propagation) since the previous call, still in the ring. */
   takeDirtyBlocks(): BlockEntry[];
   /** Marks blocks changed again (a save that failed), those still in the ring. */
@@ -140,7 +142,13 @@ export interface WebState {
   takeChanges(): Changes;
   /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
   discardChanges(): void;
-  stats(): { nodes: number; blocks: number; nodes_removed: number; nodes_evicted: number };
+  stats(): {
+    nodes: number;
+    blocks: number;
+    nodes_removed: number;
+    nodes_evicted: number;
+    blocks_dropped: number;
+  };
 }
 
 /** The `ethereum_metrics` payload types the state keeps. */
@@ -190,7 +198,7 @@ export function createWebState(options: WebStateOptions): WebState {
   /** Nodes changed since the last take, in the order of their first change (each once: LISTED). */
   let changed: TrackedNode[] = [];
   const removed = new Set<string>();
-  const counters = { nodes_removed: 0, nodes_evicted: 0 };
+  const counters = { nodes_removed: 0, nodes_evicted: 0, blocks_dropped: 0 };
   const warn = options.warn ?? ((line: string) => console.warn(`web state: ${line}`));
   const behindBlocks = options.behindBlocks ?? 3;
   const locate = options.locate;
@@ -204,13 +212,14 @@ export function createWebState(options: WebStateOptions): WebState {
   let headsChanged = false;
 
   /**
-   * The highest block number kept among the recent blocks: MAX_LEAD_BLOCKS above the best block
-   * (the last check's, else the heads' now), so that a node's far-off numbers (another network, a
-   * wrong report) do not push the network's blocks out of the ring for good.
+   * The highest block number kept among the recent blocks: `maxBlocks` above the best block (the
+   * last check's, else the heads' now), so that a node's far-off numbers (another network, a wrong
+   * report) do not push the network's blocks out of the ring, and blocks of a chain no active node
+   * is on any more (a network reset, a node gone) leave it (`checkChain`).
    */
   function blockCeiling(): number {
     const best = health.best ?? heads.best();
-    return best === null ? Infinity : best + MAX_LEAD_BLOCKS;
+    return best === null ? Infinity : best + options.maxBlocks;
   }
 
   function believable(block: object, ceiling: number): boolean {
@@ -395,6 +404,7 @@ export function createWebState(options: WebStateOptions): WebState {
       headsChanged = false;
       const before = health.behind;
       health = heads.health(behindBlocks);
+      if (health.best !== null) counters.blocks_dropped += ring.dropAbove(blockCeiling());
       // Only the nodes behind before or now can change: a node is behind since a time exactly
       // while it is in the last result's `behind` (a node forgotten and back starts anew).
       const at = now();
@@ -414,6 +424,7 @@ export function createWebState(options: WebStateOptions): WebState {
     },
     chain: () => health,
     restoreBlocks: (entries) => ring.restore(entries),
+    blockRange: () => ring.range(),
     takeDirtyBlocks: () => ring.takeDirty(),
     markDirty: (entries) => ring.markDirty(entries),
     takeChanges() {
