@@ -343,6 +343,46 @@ Deno.test({
 
 Deno.test({
   name:
+    "a Primus client back from a 4-minute outage flushes its 80 queued node-pings before hello and is not dropped",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({}, async (service, messages) => {
+      await createUser(service.base, "carol", "carol-pa55word");
+      // Before: the queue counted against the rate (burst 50) and the node was closed as soon as it
+      // came back, its address cooled down, over and over after every outage longer than ~75 s.
+      const probe = runNode([
+        "primus_probe.js",
+        "4",
+        service.base.replace("http", "ws"),
+        "back:carol",
+        "carol-pa55word",
+        "4000",
+        "-",
+        "80",
+      ]);
+      try {
+        await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
+        const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
+        assert.ok(events.includes("ready"), probe.lines.join("\n"));
+        for (const bad of ["end", "close", "reconnect scheduled"]) {
+          assert.ok(!events.includes(bad), `${bad}: ${probe.lines.join("\n")}`);
+        }
+        // The newest queued ping and the probe's own after ready: two pongs, two latency reports.
+        assert.equal(events.filter((e) => e === "node-pong").length, 2, probe.lines.join("\n"));
+        const s = ethstatsStats(service);
+        assert.equal(s["limited_rate"], 0, JSON.stringify(s));
+        assert.equal(s["connections_total"], 1);
+        await waitFor(() => ofType(messages, "back", "latency").length === 2, 5000, "two latency reports");
+      } finally {
+        await probe.stop();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
     "a Primus 8 client stays connected across its ping timeout: the server's primus::ping heartbeats keep it up",
   sanitizeResources: false,
   sanitizeOps: false,

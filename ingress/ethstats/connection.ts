@@ -55,9 +55,14 @@ export interface Connection {
   heldBytes: number;
   /** Counted in `unauthenticated` (until it logs in or closes). */
   unauthenticated: boolean;
-  /** Token bucket for maxMessagesPerSecond. */
+  /** Token bucket for maxMessagesPerSecond (once the hello came). */
   tokens: number;
   refilledAt: number;
+  /** Frames and bytes before the hello (a reconnected Primus client's backlog), bounded apart. */
+  earlyFrames: number;
+  earlyBytes: number;
+  /** The newest `node-ping` before the hello, answered once logged in. */
+  earlyPing: unknown;
 }
 
 /** A socket's connection as it opens: waiting for `hello`, its rate bucket full. */
@@ -81,6 +86,9 @@ export function newConnection(socket: WebSocket, address: string, now: number, t
     unauthenticated: true,
     tokens,
     refilledAt: now,
+    earlyFrames: 0,
+    earlyBytes: 0,
+    earlyPing: undefined,
   };
 }
 

@@ -76,7 +76,11 @@ export function readCredentials(
 /** What a hello logs in as, or why not. */
 export type HelloLogin =
   | { ok: true; user: string | null; agentId: string; displayName: string | null }
-  | { ok: false; message: string };
+  | {
+    ok: false;
+    message: string; /** Refused by the login limit, not for its credentials. */
+    limited?: true;
+  };
 
 /**
  * Logs a hello in: reads its credentials, then (unless the shared secret matched) checks the
@@ -95,7 +99,11 @@ export async function authenticateHello(
   if (creds.kind === "shared") return { ok: true, user: null, agentId: creds.agentId, displayName: null };
   const start = deps.limiter?.begin("agent", address, creds.user);
   if (start?.limited) {
-    return { ok: false, message: `too many failed logins; retry in ${start.retryAfterSeconds} s` };
+    return {
+      ok: false,
+      message: `too many failed logins; retry in ${start.retryAfterSeconds} s`,
+      limited: true,
+    };
   }
   let outcome: LoginOutcome = "wrong";
   try {

@@ -356,7 +356,10 @@ Deno.test("a go-ethereum node logs in as --ethstats node:user:password@host, get
 
     // The first block: the server asks for the (bounded) history below it.
     client.send(geth.block(node, 1000));
-    assert.equal(await client.next(), '{"emit":["history",{"list":[995,996,997,998,999]}]}');
+    assert.equal(
+      await client.next(),
+      '{"emit":["history",{"max":999,"min":995,"list":[995,996,997,998,999]}]}',
+    );
     const block = await arrived(s, node, "block");
     assert.deepEqual(block.data, { type: "block", body: geth.reported(1000) });
 
@@ -463,13 +466,15 @@ Deno.test("frames before hello (a Primus client's queue after a reconnect) are a
     client.send(geth.stats("early", false, 1));
     client.send(geth.block("early", 7));
     client.send('{"_latency":12}'); // primus-spark-latency
-    client.send(geth.nodePing("early", "t0"));
-    assert.ok((await client.next()).startsWith('{"emit":["node-pong",{"clientTime":"t0","serverTime":'));
+    // eth-net-intelligence-api pings every 3 s while offline: 60 queued (3 minutes), more than the
+    // rate's burst of 50; only the newest is answered, after ready (each pong makes a latency frame).
+    for (let i = 0; i < 60; i++) client.send(geth.nodePing("early", `t${i}`));
     client.send(geth.hello(`early:${s.user}`, s.password));
     // Nethermind does not wait for ready: reports sent while the login is checked are held, not lost.
     client.send(geth.pending("early", 3));
     client.send(geth.latency("early", "5"));
     assert.equal(await client.next(), READY);
+    assert.ok((await client.next()).startsWith('{"emit":["node-pong",{"clientTime":"t59","serverTime":'));
     await arrived(s, "early", "pending");
     await arrived(s, "early", "latency");
     assert.deepEqual(s.messages("early", "statistics"), []); // dropped, not replayed late
@@ -477,6 +482,8 @@ Deno.test("frames before hello (a Primus client's queue after a reconnect) are a
     const stats = s.ethstats.stats();
     assert.equal(stats.ignored_before_hello, 2);
     assert.equal(stats.malformed, 0);
+    assert.equal(stats.limited_rate, 0);
+    assert.ok(client.isOpen());
   } finally {
     await s.close();
   }
@@ -1132,10 +1139,50 @@ Deno.test("44 parallel wrong hellos then the right one: no more password checks 
     assert.equal(replies.filter((r) => r.includes('"wrong secret"')).length, 5);
     assert.equal(replies.filter((r) => r.includes("too many failed logins")).length, 39);
     assert.equal(s.auth.loginStats.scrypt - scryptBefore, 5);
-    const c = await s.connect();
-    c.send(geth.hello(`n:${s.user}`, s.password));
-    assert.ok((await c.next()).includes("too many failed logins"));
-    assert.equal(limiter.refused, 40);
+    // Refused by the limit, the address cools down: the next socket is a 429 before any hello.
+    await assert.rejects(s.connect(), /websocket connect failed/);
+    assert.equal(limiter.refused, 39);
+    assert.ok(s.ethstats.stats().limited_cooldown! >= 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("before hello: more than 2,000 frames or 256 KiB is a rate violation, whatever the rate", async () => {
+  const s = await startServer();
+  try {
+    const client = await s.connect();
+    const big = geth.nodePing("x", "y".repeat(60_000));
+    for (let i = 0; i < 5; i++) client.send(big);
+    assert.ok((await client.next()).includes("before hello"));
+    assert.equal((await within(client.closed, 2000, "close")).code, 1008);
+    assert.equal(s.ethstats.stats().limited_rate, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a client that reconnects at once when refused (Nethermind) is held off by the cooldown, not looped", async () => {
+  const limiter = createLoginLimiter({ maxFailures: 5, windowSeconds: 60 });
+  const s = await startServer({ violationCooldownSeconds: 10 }, { limiter });
+  try {
+    let upgradesRefused = 0;
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline) {
+      let c;
+      try {
+        c = await s.connect();
+      } catch {
+        upgradesRefused++;
+        continue;
+      }
+      c.send(geth.hello(`n:${s.user}`, "wrong"));
+      await c.next();
+      await within(c.closed, 2000, "close");
+    }
+    // Before: a hello refused every few milliseconds, for as long as the client kept at it.
+    assert.equal(s.ethstats.stats().logins_failed, 6); // 5 wrong, then one refused by the limit
+    assert.ok(upgradesRefused > 0);
   } finally {
     await s.close();
   }

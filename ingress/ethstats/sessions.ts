@@ -37,6 +37,13 @@ import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing 
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 import { createReportHandlers } from "./reports.ts";
 
+/**
+ * What a socket may send before its hello: 2,000 frames is 100 minutes of eth-net-intelligence-api's
+ * 3 s pings (about 80 bytes each). More, or more bytes, is dropped as a rate violation.
+ */
+const MAX_EARLY_FRAMES = 2_000;
+const MAX_EARLY_BYTES = 256 * 1024;
+
 /** The metric type every ethstats report is published under. */
 export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
 
@@ -209,6 +216,10 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     if (conn.state !== "authenticating") return; // closed while scrypt ran
     if (!result.ok) {
       counters.logins_failed++;
+      // Past the login limit the address cools down too: a client that reconnects at once when
+      // refused (Nethermind's Websocket.Client) then gets 429s and waits between attempts, where
+      // it had looped ~1,400 hellos a second.
+      if (result.limited) penalties.penalize(conn.address, Date.now());
       refuse(conn, result.message);
       return;
     }
@@ -229,6 +240,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     conn.net = String(hello.info.net ?? "");
     perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
     send(conn, READY);
+    if (conn.earlyPing !== undefined) reports.get("node-ping")!(conn, conn.earlyPing);
     activity.ping(conn.agentId);
     const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
     publish(conn, "information", info);
@@ -242,7 +254,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   }
 
   function askHistory(conn: Connection, list: HistoryRequest): void {
-    if (list !== null) send(conn, emit("history", { list }));
+    // As eth-netstats asks (Nethermind's parser reads max and min; go-ethereum reads list).
+    if (list !== null) send(conn, emit("history", { max: Math.max(...list), min: Math.min(...list), list }));
   }
 
   /** What a logged-in node may emit, by event name (reports.ts). */
@@ -276,10 +289,19 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       drop(conn, errorFrame("frame_too_large", message), MESSAGE_TOO_BIG, "frame too large");
       return;
     }
-    if (!takeToken(conn, now, rate, burst)) {
+    // Before its hello a reconnected Primus client flushes what it queued while offline
+    // (eth-net-intelligence-api: a node-ping every 3 s, 25 after a 75 s outage): bounded on its
+    // own, not by the rate, which dropped such nodes on every return from an outage.
+    const limited = conn.state === "new"
+      ? ++conn.earlyFrames > MAX_EARLY_FRAMES ||
+        (conn.earlyBytes += typeof data === "string" ? data.length : binarySize(data)) > MAX_EARLY_BYTES
+      : !takeToken(conn, now, rate, burst);
+    if (limited) {
       counters.limited++;
       counters.limited_rate++;
-      const message = `more than ${rate} messages per second`;
+      const message = conn.state === "new"
+        ? `more than ${MAX_EARLY_FRAMES} messages or ${MAX_EARLY_BYTES} bytes before hello`
+        : `more than ${rate} messages per second`;
       penalties.penalize(conn.address, now);
       drop(conn, errorFrame("rate_limited", message), POLICY_VIOLATION, "rate limited");
       return;
@@ -308,9 +330,10 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     const { name, payload } = frame;
     if (conn.state === "new") {
       if (name === "hello") return onHello(conn, payload);
-      // A Primus client sends what it queued while offline before its hello: answer pings,
-      // drop the rest (its hello follows; the hello timeout and the rate limit bound the wait).
-      if (name === "node-ping") reports.get(name)!(conn, payload);
+      // A Primus client sends what it queued while offline before its hello: the newest ping is
+      // answered once logged in (a pong for each made as many latency frames at once, their
+      // clientTimes minutes old); the rest is dropped (its hello follows, within helloTimeout).
+      if (name === "node-ping") conn.earlyPing = payload;
       else counters.ignored_before_hello++;
       return;
     }

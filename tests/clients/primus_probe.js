@@ -3,7 +3,11 @@
 // tests/real_clients_test.ts: it logs in, reports once, and prints every client event as a JSON
 // line, so the test sees what Primus itself decided (reconnects, timeouts, the end).
 //
-//   node primus_probe.js <4|8> <ws://host:port> <name> <secret> <durationMs> [pingTimeoutMs]
+//   node primus_probe.js <4|8> <ws://host:port> <name> <secret> <durationMs> [pingTimeoutMs] [queuedPings]
+//
+// queuedPings: node-pings emitted before the socket opens, as eth-net-intelligence-api's 3 s
+// ping timer does while the server is away (Primus queues them and sends them before "open");
+// each node-pong is then answered with a latency report, as that client does.
 "use strict";
 var version = process.argv[2];
 var Primus = require(version === "8" ? "primus8" : "primus");
@@ -15,7 +19,8 @@ var name = process.argv[4];
 var secret = process.argv[5];
 var durationMs = Number(process.argv[6]);
 var options = { strategy: "disconnect,online,timeout", reconnect: { retries: 30 } };
-if (process.argv[7]) options.pingTimeout = Number(process.argv[7]);
+if (process.argv[7] && process.argv[7] !== "-") options.pingTimeout = Number(process.argv[7]);
+var queuedPings = Number(process.argv[8] || 0);
 
 var server = {
   transformer: "websockets",
@@ -31,6 +36,7 @@ function log(event, detail) {
   process.stdout.write(JSON.stringify({ t: Date.now() - T0, event: event, detail: detail }) + "\n");
 }
 var socket = new Socket(url, options);
+for (var i = 0; i < queuedPings; i++) socket.emit("node-ping", { id: name, clientTime: Date.now() - (queuedPings - i) * 3000 });
 socket.on("open", function () {
   log("open");
   socket.emit("hello", { id: name, info: { name: name, node: "primus-probe", net: "1" }, secret: secret });
@@ -42,6 +48,9 @@ socket.on("ready", function () {
 });
 socket.on("node-pong", function (data) {
   log("node-pong", data);
+  if (queuedPings > 0) {
+    socket.emit("latency", { id: name, latency: Math.ceil((Date.now() - data.clientTime) / 2) });
+  }
 });
 socket.on("un-authorization", function (reason) {
   log("un-authorization", reason);
