@@ -60,6 +60,9 @@ const LEGACY_KV_PATH = "data/poa.kv";
 async function refuseLegacyKv(config: Config): Promise<void> {
   if (!config.kv.inDataDir || (await exists(config.kv.path))) return;
   if (resolve(config.dataDir) === resolve(dirname(LEGACY_KV_PATH)) || !(await exists(LEGACY_KV_PATH))) return;
+  // A service.lock beside it: `data` is the data dir of a service of this version (which made the
+  // lock and its own KV file there), maybe running now; its users are not this service's.
+  if (await exists(`${dirname(LEGACY_KV_PATH)}/service.lock`)) return;
   throw new ConfigError(
     `kv.path: the users, bans and JWT secret are in ${LEGACY_KV_PATH} (kv.path did not follow dataDir before); ` +
       `move it to ${config.kv.path}, or set "kv": {"path": "${LEGACY_KV_PATH}"}`,

@@ -204,7 +204,6 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         listen: [{ hostname, port }],
         dataDir,
         envFile: "../secrets.env",
-        kv: { path: `${dataDir}/poa.kv` },
         cluster: {
           authStore: "postgres",
           ...extraCluster,

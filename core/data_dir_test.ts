@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "./config.ts";
+import { openKvFile } from "./data_dir.ts";
+
+/** Runs `fn` in a fresh working directory holding `data/poa.kv` (and the files given). */
+async function inDirWithDataKv(files: string[], fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "poa-data-dir-" });
+  const before = Deno.cwd();
+  try {
+    await Deno.mkdir(`${dir}/data`);
+    for (const file of ["data/poa.kv", ...files]) await Deno.writeTextFile(`${dir}/${file}`, "");
+    Deno.chdir(dir);
+    await fn(dir);
+  } finally {
+    Deno.chdir(before);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a data/poa.kv left by a version whose KV file did not follow dataDir is refused with where it is", async () => {
+  await inDirWithDataKv([], async (dir) => {
+    const config = parseConfig({ dataDir: `${dir}/state` });
+    await assert.rejects(openKvFile(config), /the users, bans and JWT secret are in data\/poa\.kv/);
+  });
+});
+
+Deno.test("a data/poa.kv beside a service.lock is another service's own (that data dir's): this one opens its own", async () => {
+  await inDirWithDataKv(["data/service.lock"], async (dir) => {
+    const config = parseConfig({ dataDir: `${dir}/state` });
+    const kv = await openKvFile(config);
+    kv.close();
+    assert.ok((await Deno.stat(`${dir}/state/poa.kv`)).isFile);
+  });
+});
