@@ -343,7 +343,7 @@ Deno.test({
     assert.equal(await text(page, cell(v1.id, "pending")), "7");
     assert.equal(await text(page, cell(v1.id, "gasPrice")), "1 gwei");
     assert.equal(await text(page, cell(v1.id, "uptime")), "100%");
-    assert.equal(await text(page, cell(v1.id, "cpu")), "0.42");
+    assert.equal(await text(page, cell(v1.id, "cpu")), "0.42%");
     assert.equal(await text(page, cell(v1.id, "memory")), "61.5%");
     assert.equal(await text(page, cell(v1.id, "disk")), "73%");
     assert.equal(await text(page, cell("archive-us", "block")), `#${(TOP - 1).toLocaleString("en-US")}`);

@@ -95,7 +95,10 @@ function fixed(value, digits, suffix = "") {
 function compact(value) {
   if (value === null || value === undefined) return "–";
   const abs = Math.abs(value);
-  if (abs >= 1e15) return value.toExponential(2);
+  // Short enough for a chart's axis (36 px) and a header tile: POA's difficulty is 3.4e38.
+  if (abs >= 1e21) return value.toExponential(1).replace("e+", "e");
+  if (abs >= 1e18) return `${+(value / 1e18).toFixed(1)}E`;
+  if (abs >= 1e15) return `${+(value / 1e15).toFixed(1)}P`;
   if (abs >= 1e12) return `${+(value / 1e12).toFixed(1)}T`;
   if (abs >= 1e9) return `${+(value / 1e9).toFixed(1)}G`;
   if (abs >= 1e6) return `${+(value / 1e6).toFixed(1)}M`;
@@ -146,7 +149,7 @@ const FORMAT = {
   pending: (v) => (v === null ? "–" : String(v)),
   gasPrice: (v) => (v === null ? "–" : `${+v.toFixed(2)} gwei`),
   uptime: (v) => fixed(v, 0, "%"),
-  cpu: (v) => fixed(v, 2),
+  cpu: (v) => fixed(v, 2, "%"),
   memory: (v) => fixed(v, 1, "%"),
   disk: (v) => fixed(v, 0, "%"),
 };
