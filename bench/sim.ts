@@ -678,7 +678,9 @@ export async function simulateAgents(
       body: {
         name: agent.id,
         contact: "ops@example.org",
-        coinbase: "0x" + hash32(0xc01b, p.from + index).slice(2, 42),
+        // The first 25 agents are the validators whose addresses sign the blocks (`miner` above),
+        // so the dashboard names the miners after them; the others have coinbases of their own.
+        coinbase: "0x" + hash32(p.from + index < 25 ? 0x313e : 0xc01b, p.from + index).slice(2, 42),
         node: "Parity-Ethereum//v2.0.5-stable/x86_64-linux-gnu/rustc1.29.0",
         net: "77",
         protocol: "63",
