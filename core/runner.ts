@@ -113,6 +113,11 @@ export interface RunnerStats {
   refused_total: number;
   /** Times delivery waited for a burst of incoming frames to pass (`holdWhile`). */
   held_total: number;
+  /** Spill segments that could not be read back, set aside as `.corrupt`, and their items. */
+  spill_corrupt_segments: number;
+  spill_corrupt_items: number;
+  /** Times the delivery loop failed unexpectedly (it starts again a second later). */
+  loop_crashes: number;
 }
 
 /** The queue and loop of one receiver. */
@@ -210,6 +215,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     | "spill_bytes"
     | "retries_total"
     | "errors_total"
+    | "spill_corrupt_segments"
+    | "spill_corrupt_items"
   > = {
     spilled_total: 0,
     replayed_total: 0,
@@ -219,6 +226,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     filtered_total: 0,
     refused_total: 0,
     held_total: 0,
+    loop_crashes: 0,
   };
 
   /** Removes the files of delivered segments. */
@@ -389,7 +397,13 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
   }
 
-  /** Durable shutdown: write whatever is still in memory to disk, in order. */
+  /** What spillRemainder took from the queue and has not written yet, and the files it replaces. */
+  let remainder: { items: QueueItem[]; loaded: string[] } | null = null;
+
+  /**
+   * Durable shutdown: write whatever is still in memory to disk, in order. A failed write (a full
+   * disk) throws with nothing lost: called again, it goes on from where it stopped.
+   */
   async function spillRemainder(): Promise<void> {
     if (!spill) return;
     closedOut = true;
@@ -399,15 +413,29 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     // The queue is older than everything on disk: it goes in front, in order, last chunk first.
     // Items of loaded segments are rewritten with it, then their files go.
     // Taken at once: a segment the loop is still reading stays on disk, out of this.
-    const { items: rest, segments: loaded } = queue.takeAll();
-    loadedSegments = 0;
-    for (let end = rest.length; end > 0; end -= segmentSize) {
-      await spill.prepend(rest.slice(Math.max(0, end - segmentSize), end));
+    if (remainder === null) {
+      const { items, segments } = queue.takeAll();
+      remainder = { items, loaded: segments };
+      loadedSegments = 0;
     }
-    counters.spilled_total += rest.length;
-    for (const name of loaded) await spill.remove(name);
+    const { items: rest, loaded } = remainder;
+    while (rest.length > 0) {
+      const chunk = rest.slice(Math.max(0, rest.length - segmentSize));
+      await spill.prepend(chunk);
+      rest.length -= chunk.length;
+      counters.spilled_total += chunk.length;
+    }
+    while (loaded.length > 0) {
+      await spill.remove(loaded[0]!);
+      loaded.shift();
+    }
     await removing; // delivered segments the loop is still removing: gone before drain returns
     await spillBuffer.flush();
+  }
+
+  /** Items drain still has to write to disk (the remainder and the spill buffer). */
+  function unsaved(): number {
+    return (remainder?.items.length ?? depth()) + spillBuffer.waiting();
   }
 
   return {
@@ -424,9 +452,22 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
           console.warn(`receiver ${receiver.id}: replaying ${spill.pendingItems} spilled item(s)`);
         }
       }
-      loopDone = loop().catch((err) => {
-        console.error(`receiver ${receiver.id}: delivery loop crashed:`, err);
-      });
+      loopDone = (async () => {
+        while (true) {
+          try {
+            return await loop();
+          } catch (err) {
+            // An unexpected failure (a spill file that cannot be read, say) once stopped delivery
+            // for good while reports kept being accepted and spilled behind it.
+            if (counters.loop_crashes++ % 60 === 0) {
+              console.error(`receiver ${receiver.id}: delivery loop failed (starting it again in 1 s):`, err);
+            }
+            if (stopping || closedOut) return;
+            await sleep(1000, stopSignal.signal);
+            if (stopping || closedOut) return;
+          }
+        }
+      })();
     },
     async drain(timeoutMs) {
       accepting = false;
@@ -445,7 +486,25 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         console.warn(`receiver ${receiver.id}: drain timed out with ${depth()} item(s) queued`);
       }
       if (durable) {
-        if (result === "timeout" || depth() > 0 || spillBuffer.waiting() > 0) await spillRemainder();
+        if (result === "timeout" || depth() > 0 || spillBuffer.waiting() > 0) {
+          // Accepted reports are not dropped because the disk is full: the write is tried again
+          // every second until it works, or a second signal ends the process (exit code 130).
+          for (let attempt = 0;; attempt++) {
+            try {
+              await spillRemainder();
+              break;
+            } catch (err) {
+              if (attempt % 10 === 0) {
+                console.error(
+                  `receiver ${receiver.id}: ${unsaved()} accepted item(s) could not be written to disk ` +
+                    `(${(err as Error).message}); trying again every second: free space, or send the ` +
+                    "signal again to exit without them",
+                );
+              }
+              await new Promise((resolve) => setTimeout(resolve, 1000));
+            }
+          }
+        }
         spillBuffer.cancel();
       } else if (depth() > 0) {
         counters.dropped_total += depth();
@@ -470,6 +529,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         spilled_total: counters.spilled_total + spillBuffer.written(),
         retries_total: retry.retries(),
         errors_total: retry.errors(),
+        spill_corrupt_segments: spill?.corruptSegments ?? 0,
+        spill_corrupt_items: spill?.corruptItems ?? 0,
       };
     },
   };

@@ -4,6 +4,7 @@ import type { Message } from "./message.ts";
 import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
 import type { Receiver } from "./receiver.ts";
 import { numberedItem } from "../tests/support/fixtures.ts";
+import { openSpillStore } from "./spill.ts";
 
 function message(n: number): QueueItem {
   return numberedItem(n);
@@ -528,6 +529,86 @@ Deno.test("drain in the middle of a multi-segment replay writes the rest back in
     await again.drain(1000);
     assert.equal(segmentFiles(dir), 0);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("drain while spill writes fail (a full disk) keeps trying; nothing accepted is lost once they work", async () => {
+  const dir = await Deno.makeTempDir();
+  const spillDir = `${dir}/spill`;
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
+  try {
+    const first = flaky(true);
+    first.state.failing = true;
+    const runner = createReceiverRunner(first.receiver, {
+      spillDir,
+      maxQueue: 100,
+      segmentSize: 64,
+      retryBaseMs: 5,
+    });
+    await runner.start();
+    for (let i = 0; i < 300; i++) runner.push(message(i));
+    await until(() => runner.stats().spill_pending === 200); // beyond the memory queue: on disk
+    // The disk stops taking writes: the spill directory is a file now (ENOTDIR on every write).
+    await Deno.rename(spillDir, `${dir}/aside`);
+    await Deno.writeTextFile(spillDir, "");
+    let drained = false;
+    const draining = runner.drain(50).then(() => drained = true);
+    await until(() => errors.some((e) => e.includes("could not be written to disk")), 5000);
+    assert.match(errors.join("\n"), /100 accepted item\(s\) could not be written to disk/);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal(
+      drained,
+      false,
+      "still trying: before, the 100 queued items were dropped and drain returned",
+    );
+    await Deno.remove(spillDir);
+    await Deno.rename(`${dir}/aside`, spillDir);
+    await draining;
+
+    const second = flaky(true);
+    const again = createReceiverRunner(second.receiver, { spillDir, maxQueue: 100, segmentSize: 64 });
+    await again.start();
+    await until(() => second.got.length === 300);
+    assert.deepEqual(second.got, ids(0, 300));
+    await again.drain(1000);
+  } finally {
+    console.error = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a spill segment that cannot be read is set aside (.corrupt, counted); the others replay", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
+  try {
+    const store = await openSpillStore(dir);
+    await store.append([message(0), message(1)]);
+    await store.append([message(2), message(3)]);
+    await store.append([message(4), message(5)]);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    const second = `${dir}/${names[1]}`;
+    await Deno.writeTextFile(second, (await Deno.readTextFile(second)).slice(0, 20)); // torn
+
+    const sink = flaky(true);
+    const runner = createReceiverRunner(sink.receiver, { spillDir: dir });
+    await runner.start();
+    // Before: the loop stopped at the torn file for good, and every later report was spilled behind it.
+    await until(() => sink.got.length === 4);
+    assert.deepEqual(sink.got, ["m0", "m1", "m4", "m5"]);
+    assert.equal(runner.stats().spill_corrupt_segments, 1);
+    assert.equal(runner.stats().spill_corrupt_items, 2);
+    assert.match(errors.join("\n"), /cannot be read .*its 2 item\(s\) are not replayed/);
+    runner.push(message(6));
+    await until(() => sink.got.length === 5);
+    await runner.drain(1000);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [`${names[1]}.corrupt`]);
+  } finally {
+    console.error = original;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -22,6 +22,12 @@ export interface SpillStore {
   /** Bytes of the segment files on disk. */
   readonly pendingBytes: number;
   readonly segments: number;
+  /**
+   * Segments that could not be read back (truncated, overwritten) and were set aside as
+   * `<name>.corrupt`, and the items their names said they held: not replayed.
+   */
+  readonly corruptSegments: number;
+  readonly corruptItems: number;
 }
 
 const WIDTH = 16;
@@ -65,9 +71,13 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
       // write() may write less than asked (a full pipe or disk); loop until all of it is out.
       for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       await file.sync(); // durable before it counts as spilled
-    } finally {
+    } catch (err) {
       file.close();
+      // A full disk: the partial file would hold its space until the next start.
+      await Deno.remove(tmp).catch(() => {});
+      throw err;
     }
+    file.close();
     await Deno.rename(tmp, `${dir}/${name}`);
     // The rename is durable only once the directory is synced: until then a power loss can
     // leave just the .tmp file, which the next start removes as a torn write.
@@ -82,14 +92,46 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     pendingBytes += bytes.length;
   }
 
+  let corruptSegments = 0;
+  let corruptItems = 0;
+
+  /**
+   * A segment that cannot be parsed would stop its receiver for good (every start reads it
+   * first): it is renamed out of the way, counted and logged, and the next one is read.
+   */
+  async function setAside(name: string, why: string): Promise<void> {
+    const meta = index.get(name)!;
+    await Deno.rename(`${dir}/${name}`, `${dir}/${name}.corrupt`).catch(() => {});
+    index.delete(name);
+    pendingItems -= meta.count;
+    pendingBytes -= meta.bytes;
+    corruptSegments++;
+    corruptItems += meta.count;
+    console.error(
+      `spill ${dir}: segment ${name} cannot be read (${why}): its ${meta.count} item(s) are not replayed; ` +
+        `the file is kept as ${name}.corrupt`,
+    );
+  }
+
   async function read(afterSeq: number): Promise<Segment | null> {
-    let best: [string, { seq: number }] | undefined;
-    for (const entry of index) {
-      if (entry[1].seq > afterSeq && (!best || entry[1].seq < best[1].seq)) best = entry;
+    while (true) {
+      let best: [string, { seq: number }] | undefined;
+      for (const entry of index) {
+        if (entry[1].seq > afterSeq && (!best || entry[1].seq < best[1].seq)) best = entry;
+      }
+      if (!best) return null;
+      let items: unknown;
+      try {
+        items = JSON.parse(await Deno.readTextFile(`${dir}/${best[0]}`));
+      } catch (err) {
+        // Other read errors (EIO, permissions) are thrown: the runner tries again later.
+        if (!(err instanceof SyntaxError || err instanceof Deno.errors.NotFound)) throw err;
+        await setAside(best[0], (err as Error).message);
+        continue;
+      }
+      if (Array.isArray(items)) return { name: best[0], items: items as QueueItem[] };
+      await setAside(best[0], "not a JSON array");
     }
-    if (!best) return null;
-    const text = await Deno.readTextFile(`${dir}/${best[0]}`);
-    return { name: best[0], items: JSON.parse(text) as QueueItem[] };
   }
 
   return {
@@ -101,6 +143,12 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     },
     get segments() {
       return index.size;
+    },
+    get corruptSegments() {
+      return corruptSegments;
+    },
+    get corruptItems() {
+      return corruptItems;
     },
     async append(items) {
       if (items.length === 0) return;

