@@ -50,8 +50,12 @@ export interface AuthService {
    * repeated login costs no scrypt.
    */
   login(name: string, password: string): Promise<LoginOutcome>;
-  /** Signs a token for `name` with `sub`, `iat`, `exp`, `jti` and `ep` (the user's token epoch). */
-  issueToken(name: string): Promise<string>;
+  /**
+   * Signs a token for `name` with `sub`, `iat`, `exp`, `jti` and `ep`: the token epoch the
+   * password was verified under (`activeEpoch` read right after `login`), not the one the user
+   * has when the token is made: a ban or a re-creation in between leaves the token dead.
+   */
+  issueToken(name: string, epoch: string): Promise<string>;
   /**
    * Checks a token: signature, expiry, bans, user. A token verified before is answered from
    * memory without a promise (the request path awaits only on a first sight).
@@ -252,7 +256,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
         verifying.delete(flight);
       }
     },
-    async issueToken(name) {
+    async issueToken(name, epoch) {
       const iat = Math.floor(now() / 1000);
       return await sign(
         {
@@ -260,7 +264,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
           iat,
           exp: iat + options.ttlSeconds,
           jti: crypto.randomUUID(),
-          ep: users.get(name)?.tokenEpoch ?? "",
+          ep: epoch,
         },
         key,
         "HS256",

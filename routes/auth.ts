@@ -24,6 +24,8 @@ const patchUserBody = z.object({ active: z.boolean({ error: "must be a boolean" 
 const tokenBody = z.object({ token: z.unknown().optional() });
 const userBody = z.object({ user: z.unknown().optional() });
 
+const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="poa-backend"' };
+
 /**
  * Checks Basic credentials under the login limit (auth/login_limit.ts): 429 while locked, 401
  * when wrong. `verify` says how the credentials fared; a right password of an inactive user is
@@ -49,14 +51,15 @@ async function basicLogin(
     start.attempt.settle(attemptOutcome(outcome));
   }
   if (!creds) {
-    throw new AppError(401, "unauthorized", "send Authorization: Basic base64(user:password)", {
-      "www-authenticate": 'Basic realm="poa-backend"',
-    });
+    throw new AppError(
+      401,
+      "unauthorized",
+      "send Authorization: Basic base64(user:password)",
+      BASIC_CHALLENGE,
+    );
   }
   if (outcome !== "ok") {
-    throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", {
-      "www-authenticate": 'Basic realm="poa-backend"',
-    });
+    throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", BASIC_CHALLENGE);
   }
   return creds.user;
 }
@@ -82,8 +85,19 @@ export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
 
   app.post("/session", async (c) => {
     const user = await basicLogin(c, deps.limiter, "agent", (u, p) => auth.login(u, p));
+    // Read in the login's own turn: the body may take a while to come, and a ban or a
+    // re-creation of the user meanwhile must leave the token made after it dead.
+    const epoch = auth.activeEpoch(user);
+    if (epoch === undefined) {
+      throw new AppError(
+        401,
+        "unauthorized",
+        "wrong user name or password, or inactive user",
+        BASIC_CHALLENGE,
+      );
+    }
     await readBody(c, sessionBody, bodyOptions);
-    return c.json({ token: await auth.issueToken(user) });
+    return c.json({ token: await auth.issueToken(user, epoch) });
   });
 
   const admin = requireAdmin(deps);

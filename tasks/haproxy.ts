@@ -71,12 +71,12 @@ backend instances
     option httpchk GET /healthz
     http-check expect status 200
     default-server inter 1s fall 2 rise 1
-    # An instance stopped between two checks refuses connections (or closes an idle one as a
-    # request goes out on it): such a request goes to another instance instead of a 503. Nothing
-    # was received by the first one; a request larger than a buffer (16 KiB) is not retried.
+    # An instance stopped between two checks refuses connections: such a request goes to another
+    # instance instead of a 503. Only connection failures: the first one received nothing (after
+    # "empty-response" a report the instance had stored would be stored again by the next one).
     retries 2
     option redispatch 1
-    retry-on conn-failure empty-response
+    retry-on conn-failure
 ${options.servers.map((s) => `    server ${s.name} ${s.hostname}:${s.port} check`).join("\n")}
 `;
 }

@@ -469,3 +469,40 @@ Deno.test("unknown paths are 404 with the error shape", () =>
     assert.equal(res.status, 404);
     assert.equal((await errorOf(res)).error, "not_found");
   }));
+
+Deno.test("a /session whose body comes slowly, while the user is re-created with a new password or banned and reactivated, gets a dead token", () =>
+  withHarness(async (h) => {
+    for (const change of ["re-create", "ban and reactivate"] as const) {
+      const { user, password } = await userWithToken(h, "json");
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => release = resolve);
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"agent-id":'));
+          await gate; // the password is checked; the rest of the body is still on its way
+          controller.enqueue(new TextEncoder().encode('"a"}'));
+          controller.close();
+        },
+      });
+      const pending = h.app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic(user, password), "content-type": "application/json" },
+        body,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the login done (scrypt)
+      if (change === "re-create") {
+        assert.ok(await h.auth.deleteUser(user));
+        assert.ok((await h.auth.createUser(user, "a-brand-new-password")).ok);
+      } else {
+        assert.ok(await h.auth.setActive(user, false));
+        assert.ok(await h.auth.setActive(user, true));
+      }
+      release();
+      const res = await pending;
+      assert.equal(res.status, 200);
+      const { token } = await res.json();
+      // Before: signed with the epoch the user had by then, so the old password's holder held a live token.
+      const check = await ping(h, token);
+      assert.equal(check.status, 401, change);
+    }
+  }));
