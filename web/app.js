@@ -31,7 +31,6 @@ const state = {
     behindBlocks: 3,
     stuckAfterMs: 60_000,
     map: 0,
-    blocksAboveBest: 2000,
   },
   /** the world outline for the map (assets/world.json), once loaded */
   world: null,
@@ -202,7 +201,6 @@ function applySnapshot(frame) {
 function setChain(chain) {
   if (!chain) return;
   state.chain = chain;
-  dropBlocksAboveBest();
   const key = JSON.stringify(chain.forks);
   if (key === state.chainKey) return;
   state.chainKey = key;
@@ -233,15 +231,14 @@ function applyUpdate(frame) {
     state.nodes.set(node.id, { ...node, location, last, v: (old?.v ?? 0) + 1 });
   }
   for (const id of frame.removed) state.nodes.delete(id);
+  if (typeof frame.dropBlocksAbove === "number") dropBlocksAbove(frame.dropBlocksAbove);
   addBlocks(frame.blocks);
   setPropagation(frame.propagation);
   setChain(frame.chain);
 }
 
-/** Blocks of a chain no active node is on (a reset network, a node gone) leave, as on the server. */
-function dropBlocksAboveBest() {
-  if (state.chain.best === null) return;
-  const ceiling = state.chain.best + state.settings.blocksAboveBest;
+/** Blocks of a chain no active node is on (a reset network) left the server's ring: they go here too. */
+function dropBlocksAbove(ceiling) {
   for (const n of state.blocks.keys()) {
     if (n > ceiling) {
       state.blocks.delete(n);

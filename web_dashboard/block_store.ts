@@ -13,8 +13,8 @@ const SAVE_CHUNK = 500;
 export interface BlockStore {
   /** The `limit` highest blocks, highest first. */
   load(limit: number): Promise<BlockEntry[]>;
-  /** Deletes the stored blocks outside `lowest`..`highest` (what the ring no longer keeps). */
-  keepRange(lowest: number, highest: number): Promise<void>;
+  /** Deletes the stored blocks numbered below `below` and above `above` (null: no bound). */
+  deleteOutside(below: number | null, above: number | null): Promise<void>;
   /** Inserts or updates these blocks (by number). */
   save(blocks: BlockEntry[]): Promise<void>;
 }
@@ -103,9 +103,12 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
         select * from ${sql(table)} order by number desc limit ${limit}`;
       return rows.map(toEntry);
     },
-    async keepRange(lowest, highest) {
+    async deleteOutside(below, above) {
+      if (below === null && above === null) return;
       await prepare();
-      await sql`delete from ${sql(table)} where number < ${lowest} or number > ${highest}`;
+      await sql`delete from ${sql(table)} where number < ${below ?? -1} or number > ${
+        above ?? Number.MAX_SAFE_INTEGER
+      }`;
     },
     async save(blocks) {
       if (blocks.length === 0) return;
@@ -146,7 +149,7 @@ export interface BlockPersistence {
  * the ring); the dashboard works meanwhile, from memory.
  */
 export function startBlockPersistence(
-  state: Pick<WebState, "restoreBlocks" | "takeDirtyBlocks" | "markDirty" | "blockRange">,
+  state: Pick<WebState, "restoreBlocks" | "takeDirtyBlocks" | "markDirty" | "takeBlockBounds">,
   store: () => Promise<BlockStore>,
   options: BlockPersistenceOptions,
 ): BlockPersistence {
@@ -168,9 +171,11 @@ export function startBlockPersistence(
       await s.save(pending);
       counters.blocks_saved += pending.length;
       // The table holds what the ring holds: without this it grew by every block for good, and
-      // kept a reset chain's higher numbers to be read back at every start.
-      const range = state.blockRange();
-      if (range !== null) await s.keepRange(range.lowest, range.highest);
+      // kept a reset chain's higher numbers to be read back at every start. Only what this ring let
+      // go (full: below its lowest; a dead chain's blocks: above the drop), so instances sharing
+      // the table never delete a block another one saved first.
+      const { below, above } = state.takeBlockBounds();
+      await s.deleteOutside(below, above);
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {

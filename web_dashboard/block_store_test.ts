@@ -115,29 +115,39 @@ Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a 
   try {
     await migrate(pg.sql);
     const store = createBlockStore(pg.sql, "web_blocks");
-    const state = newState(); // maxBlocks 50
+    const clock = { now: 1000 };
+    const state = createWebState({
+      maxNodes: 100,
+      maxBlocks: 50,
+      removeInactiveAfterMs: 60_000,
+      now: () => clock.now,
+    });
     const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
       intervalMs: 60_000,
       limit: 50,
       id: "web",
     });
     await persistence.flush(); // the read back at start
+    // Another instance's row above what this one has: never deleted by this one.
+    const other = newState();
+    other.apply(blockReport("other", 2_000, 1000));
+    await store.save(other.takeDirtyBlocks());
     for (let n = 1001; n <= 1080; n++) state.apply(blockReport("a", n, 1000 * n));
     await persistence.flush();
     const stored = () => pg.sql<{ number: string }[]>`select number from web_blocks order by number`;
-    assert.deepEqual(
-      (await stored()).map((r) => Number(r.number)),
-      Array.from({ length: 50 }, (_, i) => 1031 + i),
-    );
-    // The chain is reset: its node leaves, a new one starts low; once the check has seen it, the
-    // old chain's blocks are gone from the ring, then from the table.
+    const numbers = async () => (await stored()).map((r) => Number(r.number));
+    assert.deepEqual(await numbers(), [...Array.from({ length: 50 }, (_, i) => 1031 + i), 2_000]);
+    // The chain is reset: its node leaves, a new one starts low; once chainResetAfterMs has passed
+    // the old chain's blocks are gone from the ring, then from the table.
     state.checkChain();
     state.inactive("a");
     state.apply(blockReport("b", 5, 2_000_000));
     state.checkChain();
+    clock.now += 300_000;
+    state.checkChain();
     for (let n = 6; n <= 8; n++) state.apply(blockReport("b", n, 2_000_000 + n));
     await persistence.flush();
-    assert.deepEqual((await stored()).map((r) => Number(r.number)), [6, 7, 8]);
+    assert.deepEqual(await numbers(), [6, 7, 8]);
     await persistence.close();
   } finally {
     await pg.close();

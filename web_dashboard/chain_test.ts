@@ -195,25 +195,48 @@ Deno.test("chain: the heads kept as reports come read the same as a walk over ev
   }
 });
 
-Deno.test("chain: after a reset (the old chain's nodes gone, a new chain far below), the recent blocks are the new chain's", () => {
+Deno.test("chain: after a reset (the old chain's nodes gone, a new chain far below), the recent blocks become the new chain's", () => {
   const clock = { now: 1000 };
-  const state = stateAt(clock); // maxBlocks 50
+  const state = stateAt(clock); // maxBlocks 50, chainResetAfterMs 300,000 by default
   for (let n = 500_000; n < 500_060; n++) state.apply(blockReport("old", n, `0x${n}`));
   state.checkChain();
-  assert.equal(state.blocks()[0]!.number, 500_059);
   state.inactive("old");
   assert.equal(state.checkChain().best, null); // no active node: nothing to judge by, all kept
-  assert.equal(state.blocks().length, 50);
-  // The new chain's first block finds the ring full of higher numbers; the check after it sees the
-  // best block at 100 and lets the dead chain go (a flush interval's blocks are not kept).
+  // The new chain's first block finds the ring full of higher numbers.
   state.apply(blockReport("new", 100, "0x100"));
   assert.equal(state.checkChain().best, 100);
+  clock.now += 299_000;
+  state.checkChain();
+  assert.equal(state.blocks().length, 50, "not before chainResetAfterMs");
+  clock.now += 1_000;
+  state.checkChain();
+  // Before: the ring kept the 50 highest numbers (the dead chain's) for good, no new block entered.
+  assert.equal(state.blocks().length, 0);
   assert.equal(state.stats().blocks_dropped, 50);
-  assert.equal(state.blockRange(), null);
-  // Before: the ring kept the 50 highest numbers (the dead chain's), and no new block ever entered.
+  assert.equal(state.takeChanges().dropBlocksAbove, 150); // the pages drop them too
+  assert.equal(state.takeChanges().dropBlocksAbove, null);
+  assert.deepEqual(state.takeBlockBounds(), { below: null, above: 150 }); // and the block store
+  assert.deepEqual(state.takeBlockBounds(), { below: null, above: null });
   for (let n = 101; n <= 110; n++) state.apply(blockReport("new", n, `0x${n}`));
   assert.deepEqual(state.blocks().map((b) => b.number), [110, 109, 108, 107, 106, 105, 104, 103, 102, 101]);
-  assert.deepEqual(state.blockRange(), { lowest: 101, highest: 110 });
+});
+
+Deno.test("chain: a lagging node that is briefly the only active one (a restart, a pause) takes no block away", () => {
+  const clock = { now: 1000 };
+  const state = stateAt(clock);
+  for (let n = 100_000; n < 100_050; n++) state.apply(blockReport("validator", n, `0x${n}`));
+  state.checkChain();
+  state.inactive("validator");
+  state.apply(blockReport("syncing", 95_000, "0x95000"));
+  assert.equal(state.checkChain().best, 95_000);
+  clock.now += 60_000;
+  state.apply(blockReport("validator", 100_050, "0x100050")); // back, with the next block
+  assert.equal(state.checkChain().best, 100_050);
+  clock.now += 600_000;
+  state.checkChain();
+  assert.equal(state.blocks().length, 50);
+  assert.equal(state.blocks()[0]!.number, 100_050);
+  assert.equal(state.stats().blocks_dropped, 0);
 });
 
 Deno.test("chain: the node with the highest block going inactive keeps its blocks while the others are within maxBlocks", () => {

@@ -345,13 +345,17 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
         drop(client, 1008, "client too slow: not reading");
       }
       const changes = state.takeChanges();
-      if (changes.nodes.length === 0 && changes.removed.length === 0 && changes.blocks.length === 0) return;
+      if (
+        changes.nodes.length === 0 && changes.removed.length === 0 && changes.blocks.length === 0 &&
+        changes.dropBlocksAbove === null
+      ) return;
       const text = JSON.stringify({
         type: "update",
         now: at,
         nodes: changes.nodes.map(changeView),
         removed: changes.removed,
         blocks: pageBlocks(changes.blocks),
+        ...(changes.dropBlocksAbove === null ? {} : { dropBlocksAbove: changes.dropBlocksAbove }),
         // Only with new blocks or node changes: the histogram moves with block reports.
         propagation: state.propagation(),
         chain: chainView(state),

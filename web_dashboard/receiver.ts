@@ -49,6 +49,11 @@ const schema = z.object({
    */
   maxBlocks: z.number().int().min(1).max(20_000).default(2000),
   /**
+   * How long the recent blocks must reach more than `maxBlocks` above the active nodes' best block
+   * before they are let go as a chain no active node is on (a network reset).
+   */
+  chainResetAfterMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
+  /**
    * Keep the recent blocks and their propagation in Postgres (`blocksTable`), read back at start:
    * the page shows them again after a restart. Off: memory only.
    */
@@ -140,6 +145,7 @@ export async function createWebReceiver(
   const state = createWebState({
     maxNodes: options.maxNodes,
     maxBlocks: options.maxBlocks,
+    chainResetAfterMs: options.chainResetAfterMs,
     removeInactiveAfterMs: options.removeInactiveAfterMs,
     behindBlocks: options.behindBlocks,
     locate: geo?.lookup,
@@ -156,7 +162,6 @@ export async function createWebReceiver(
       behindBlocks: options.behindBlocks,
       stuckAfterMs: options.stuckAfterMs,
       map: options.map ? 1 : 0,
-      blocksAboveBest: options.maxBlocks,
     },
     now,
   });

@@ -12,7 +12,7 @@ import {
   stringOrNull,
   toSafeInteger,
 } from "./block_ring.ts";
-import { type ChainHealth, createHeadIndex } from "./chain.ts";
+import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
 import type { GeoLocation } from "./geo.ts";
 import {
   INFORMATION_KEYS,
@@ -84,6 +84,8 @@ export interface Changes {
   nodes: NodeChange[];
   removed: string[];
   blocks: BlockEntry[];
+  /** Blocks above this number left the ring since the last take (a chain no active node is on). */
+  dropBlocksAbove: number | null;
 }
 
 export interface WebStateOptions {
@@ -91,6 +93,12 @@ export interface WebStateOptions {
   maxNodes: number;
   /** Blocks kept in the ring (highest numbers win). */
   maxBlocks: number;
+  /**
+   * How long the recent blocks must reach more than `maxBlocks` above the active nodes' best
+   * block before they are let go as a chain no active node is on (default 300,000 ms: not for a
+   * lagging node that is briefly the only active one, after a restart, say).
+   */
+  chainResetAfterMs?: number;
   /** An inactive node is forgotten this long after it went inactive. */
   removeInactiveAfterMs: number;
   /** A node whose head is more than this many blocks below the best one is behind. */
@@ -132,8 +140,11 @@ export interface WebState {
    * reported: a restart keeps the recent blocks and their propagation.
    */
   restoreBlocks(entries: BlockEntry[]): void;
-  /** The lowest and highest block numbers kept; null when none are. */
-  blockRange(): { lowest: number; highest: number } | null;
+  /**
+   * What a block store may delete to hold what the ring holds: numbers below `below` (the ring is
+   * full and keeps none of them), and above `above` (dropped since the last call); null: nothing.
+   */
+  takeBlockBounds(): { below: number | null; above: number | null };
   /** Blocks added or changed (reports, propagation) since the previous call, still in the ring. */
   takeDirtyBlocks(): BlockEntry[];
   /** Marks blocks changed again (a save that failed), those still in the ring. */
@@ -212,14 +223,42 @@ export function createWebState(options: WebStateOptions): WebState {
   let headsChanged = false;
 
   /**
-   * The highest block number kept among the recent blocks: `maxBlocks` above the best block (the
-   * last check's, else the heads' now), so that a node's far-off numbers (another network, a wrong
-   * report) do not push the network's blocks out of the ring, and blocks of a chain no active node
-   * is on any more (a network reset, a node gone) leave it (`checkChain`).
+   * The highest block number kept among the recent blocks: MAX_LEAD_BLOCKS above the best block
+   * (the last check's, else the heads' now), so that a node's far-off numbers (another network, a
+   * wrong report) do not push the network's blocks out of the ring for good.
    */
   function blockCeiling(): number {
     const best = health.best ?? heads.best();
-    return best === null ? Infinity : best + options.maxBlocks;
+    return best === null ? Infinity : best + MAX_LEAD_BLOCKS;
+  }
+
+  const chainResetAfterMs = options.chainResetAfterMs ?? 300_000;
+  /** Since when the ring reaches more than maxBlocks above the best block (null: it does not). */
+  let farSince: number | null = null;
+  /** The lowest ceiling of the drops since the pages', and the store's, last take. */
+  let droppedForPages: number | null = null;
+  let droppedForStore: number | null = null;
+
+  /**
+   * Lets go of the blocks of a chain no active node is on any more (a network reset, the only
+   * nodes of a higher network gone): once the recent blocks have reached more than `maxBlocks`
+   * above the best block for `chainResetAfterMs`, those above that go, and the lower chain's
+   * blocks can fill the ring.
+   */
+  function dropDeadChain(at: number): void {
+    const highest = ring.range()?.highest;
+    const best = health.best;
+    if (best === null || highest === undefined || highest <= best + options.maxBlocks) {
+      farSince = null;
+      return;
+    }
+    farSince ??= at;
+    if (at - farSince < chainResetAfterMs) return;
+    const ceiling = best + options.maxBlocks;
+    counters.blocks_dropped += ring.dropAbove(ceiling);
+    droppedForPages = Math.min(droppedForPages ?? Infinity, ceiling);
+    droppedForStore = Math.min(droppedForStore ?? Infinity, ceiling);
+    farSince = null;
   }
 
   function believable(block: object, ceiling: number): boolean {
@@ -232,6 +271,7 @@ export function createWebState(options: WebStateOptions): WebState {
     changed = [];
     removed.clear();
     ring.discardNew();
+    droppedForPages = null; // pages that connect later get a snapshot of the ring as it is
   }
 
   function markChanged(node: TrackedNode, bits: number): void {
@@ -400,11 +440,14 @@ export function createWebState(options: WebStateOptions): WebState {
     blocks: (limit = options.maxBlocks) => ring.sorted(limit),
     propagation: () => ring.histogram(),
     checkChain() {
-      if (!headsChanged) return health;
+      if (!headsChanged) {
+        dropDeadChain(now());
+        return health;
+      }
       headsChanged = false;
       const before = health.behind;
       health = heads.health(behindBlocks);
-      if (health.best !== null) counters.blocks_dropped += ring.dropAbove(blockCeiling());
+      dropDeadChain(now());
       // Only the nodes behind before or now can change: a node is behind since a time exactly
       // while it is in the last result's `behind` (a node forgotten and back starts anew).
       const at = now();
@@ -424,7 +467,15 @@ export function createWebState(options: WebStateOptions): WebState {
     },
     chain: () => health,
     restoreBlocks: (entries) => ring.restore(entries),
-    blockRange: () => ring.range(),
+    takeBlockBounds() {
+      const range = ring.range();
+      const bounds = {
+        below: range !== null && ring.size >= options.maxBlocks ? range.lowest : null,
+        above: droppedForStore,
+      };
+      droppedForStore = null;
+      return bounds;
+    },
     takeDirtyBlocks: () => ring.takeDirty(),
     markDirty: (entries) => ring.markDirty(entries),
     takeChanges() {
@@ -439,6 +490,7 @@ export function createWebState(options: WebStateOptions): WebState {
         }),
         removed: [...removed],
         blocks: ring.takeNew(),
+        dropBlocksAbove: droppedForPages,
       };
       discardChanges();
       return out;
