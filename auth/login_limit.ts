@@ -49,7 +49,8 @@ export interface LoginAttempt {
 
 export type AttemptStart =
   | { limited: false; attempt: LoginAttempt }
-  | { limited: true; retryAfterSeconds: number };
+  /** `by`: the address's key is at its limit (every name), or only this name's at this address. */
+  | { limited: true; retryAfterSeconds: number; by: "address" | "pair" };
 
 /** A sliding-window attempt counter. */
 export interface LoginLimiter {
@@ -120,18 +121,20 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
       const t = now();
       const keys = keysOf(scope, address, user);
       let retryAt = 0;
-      for (const [key, max] of keys) {
+      let by: "address" | "pair" = "pair";
+      for (const [index, [key, max]] of keys.entries()) {
         const list = recent(key, t);
         // Locked until the oldest attempt that keeps the count at the limit leaves the window; but
         // attempts still running may turn out right and be taken back (a fleet logging in at once
         // after a restart): then it is worth trying again in a second.
         if (list.length >= max) {
           retryAt = Math.max(retryAt, running.has(key) ? t + 1000 : list[list.length - max]! + windowMs);
+          if (index === 0) by = "address"; // keysOf puts the address's key first
         }
       }
       if (retryAt > 0) {
         refused++;
-        return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((retryAt - t) / 1000)) };
+        return { limited: true, retryAfterSeconds: Math.max(1, Math.ceil((retryAt - t) / 1000)), by };
       }
       for (const [key, max] of keys) {
         const list = recent(key, t);

@@ -40,14 +40,18 @@ Deno.test("refused while attempts are still running: Retry-After 1 s, and the wa
   const running = Array.from({ length: 3 }, () => l.begin("agent", "10.0.0.1", "alice"));
   const refused = l.begin("agent", "10.0.0.1", "alice");
   // A fleet's parallel logins with the right password: the checks still running may be taken back.
-  assert.deepEqual(refused, { limited: true, retryAfterSeconds: 1 });
+  assert.deepEqual(refused, { limited: true, retryAfterSeconds: 1, by: "pair" });
   for (const s of running) if (!s.limited) s.attempt.settle("ok");
   assert.equal(l.begin("agent", "10.0.0.1", "alice").limited, false); // taken back: room again
   const { l: other } = limiter();
   for (const s of Array.from({ length: 3 }, () => other.begin("agent", "10.0.0.1", "bob"))) {
     if (!s.limited) s.attempt.settle("wrong");
   }
-  assert.deepEqual(other.begin("agent", "10.0.0.1", "bob"), { limited: true, retryAfterSeconds: 10 });
+  assert.deepEqual(other.begin("agent", "10.0.0.1", "bob"), {
+    limited: true,
+    retryAfterSeconds: 10,
+    by: "pair",
+  });
 });
 
 Deno.test("a right password (or a banned user's right password) is taken back; only wrong ones stay counted", () => {
@@ -85,7 +89,7 @@ Deno.test("guessing across many names from one address hits the per-address ceil
     advance(1000);
   }
   const refused = l.begin("agent", "attacker", "f");
-  assert.deepEqual(refused, { limited: true, retryAfterSeconds: 5 });
+  assert.deepEqual(refused, { limited: true, retryAfterSeconds: 5, by: "address" });
   assert.equal(l.begin("admin", "attacker", "root").limited, false); // admins are counted apart
   assert.equal(l.begin("agent", "other", "f").limited, false);
 });
@@ -141,4 +145,14 @@ Deno.test("user names over 64 characters (no user has one) share one key per add
   assert.equal(l.keys, 2); // the address, and one pair for every long name
   l.begin("agent", "10.0.0.9", "u".repeat(64));
   assert.equal(l.keys, 3); // a name a user may have keeps a key of its own
+});
+
+Deno.test("a refusal says which key is at its limit: the name at this address, or the address itself", () => {
+  const { l } = limiter(); // 3 per pair, 5 per address
+  for (let i = 0; i < 3; i++) assert.equal(l.begin("agent", "10.0.0.7", "alice").limited, false);
+  const pair = l.begin("agent", "10.0.0.7", "alice");
+  assert.ok(pair.limited && pair.by === "pair");
+  for (let i = 0; i < 2; i++) assert.equal(l.begin("agent", "10.0.0.7", `bob${i}`).limited, false);
+  const address = l.begin("agent", "10.0.0.7", "carol");
+  assert.ok(address.limited && address.by === "address");
 });

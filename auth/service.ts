@@ -135,19 +135,22 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const remember = (u: StoredUser) =>
     users.set(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
   /**
-   * Bumped by every change to `users` an admin call or the store's watch makes. A login that
-   * read its user from the store before such a change (the read comes before scrypt and its
-   * wait for a slot) must not write that older copy back over a ban or a deletion.
+   * Per user name, bumped by every change to its entry in `users` an admin call or the store's
+   * watch makes. A login that read its user from the store before such a change (the read comes
+   * before scrypt and its wait for a slot) must not write that older copy back over a ban or a
+   * deletion. Per name: a change of another user does not touch a login. One small entry per name
+   * an admin or the watch ever changed.
    */
-  let userChanges = 0;
+  const userChanges = new Map<string, number>();
+  const changed = (name: string) => userChanges.set(name, (userChanges.get(name) ?? 0) + 1);
 
   for (const u of await store.listUsers()) remember(u);
   for (const b of await store.listBans()) bans.set(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {
-    userChanges++; // a login running now reads the change below, not its own older copy
+    changed(name); // a login running now reads the change below, not its own older copy
     const u = await store.getUser(name);
-    userChanges++;
+    changed(name);
     if (u) remember(u);
     else users.delete(name);
     verifiedLogins.delete(name);
@@ -228,7 +231,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       }
       loginStats.scrypt++;
       const check = (async () => {
-        const changesBefore = userChanges;
+        const changesBefore = userChanges.get(name);
         // No user has a name outside USER_NAME (above); the store is not asked (Deno KV
         // refuses keys over 2 KB), and the dummy hash keeps the time the same.
         const user = USER_NAME.test(name) ? await store.getUser(name) : null;
@@ -237,7 +240,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
           user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
         );
         if (!ok || user === null) return "wrong";
-        if (userChanges !== changesBefore) {
+        if (userChanges.get(name) !== changesBefore) {
           // Banned, deleted or re-created meanwhile: what memory holds now is the latest word.
           const latest = users.get(name);
           if (latest === undefined || latest.passwordHash !== user.passwordHash) return "wrong";
@@ -294,7 +297,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       };
       const result = await store.createUser(user);
       if (result === "exists") return { ok: false, reason: "exists" };
-      userChanges++;
+      changed(userName);
       remember(user);
       return { ok: true, name: userName, password };
     },
@@ -303,7 +306,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     },
     async deleteUser(userName) {
       const deleted = await store.deleteUser(userName);
-      userChanges++;
+      changed(userName);
       users.delete(userName);
       verifiedLogins.delete(userName);
       return deleted;
@@ -312,7 +315,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       // Deactivating starts a new token epoch: the user's tokens stay dead after a reactivation.
       const tokenEpoch = active ? undefined : crypto.randomUUID();
       const found = await store.setActive(userName, active, tokenEpoch);
-      userChanges++;
+      changed(userName);
       const current = users.get(userName);
       if (found && current) {
         users.set(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });

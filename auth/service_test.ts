@@ -161,7 +161,11 @@ Deno.test("a password hash or status changed in the shared store by another inst
  * before an admin call has to finish its scrypt after it (the window is the wait for a slot).
  */
 async function withHeldReads(
-  fn: (auth: AuthService, held: { read: Promise<void>; release: () => void }) => Promise<void>,
+  fn: (
+    auth: AuthService,
+    held: { read: Promise<void>; release: () => void },
+    store: AuthStore,
+  ) => Promise<void>,
 ): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   const store = createKvAuthStore(kv);
@@ -187,7 +191,7 @@ async function withHeldReads(
   try {
     await withService(holding, (auth) => {
       hold = true;
-      return fn(auth, held);
+      return fn(auth, held, store);
     });
   } finally {
     kv.close();
@@ -273,4 +277,25 @@ Deno.test("a token signed with an absurd exp (1e300) can be banned, in KV and in
     kv.close();
     await pg.close();
   }
+});
+
+Deno.test("a change to another user during a login's password check does not refuse it", async () => {
+  await withHeldReads(async (auth, held, store) => {
+    const user = name();
+    const other = name();
+    // Created by another instance: in the shared store, not yet in this one's memory.
+    await store.createUser({
+      name: user,
+      passwordHash: await hashPassword("pw-one"),
+      active: true,
+      createdAt: new Date().toISOString(),
+      tokenEpoch: crypto.randomUUID(),
+    });
+    assert.ok((await auth.createUser(other, "pw-two")).ok);
+    const login = auth.login(user, "pw-one");
+    await held.read;
+    assert.ok(await auth.setActive(other, false));
+    held.release();
+    assert.equal(await login, "ok");
+  });
 });

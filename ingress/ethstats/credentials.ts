@@ -78,8 +78,9 @@ export type HelloLogin =
   | { ok: true; user: string | null; agentId: string; displayName: string | null }
   | {
     ok: false;
-    message: string; /** Refused by the login limit, not for its credentials. */
-    limited?: true;
+    message: string;
+    /** Refused by the login limit (which key: auth/login_limit.ts), not for its credentials. */
+    limited?: "address" | "pair";
   };
 
 /**
@@ -102,7 +103,7 @@ export async function authenticateHello(
     return {
       ok: false,
       message: `too many failed logins; retry in ${start.retryAfterSeconds} s`,
-      limited: true,
+      limited: start.by,
     };
   }
   let outcome: LoginOutcome = "wrong";

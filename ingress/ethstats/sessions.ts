@@ -44,6 +44,9 @@ import { createReportHandlers } from "./reports.ts";
 const MAX_EARLY_FRAMES = 2_000;
 const MAX_EARLY_BYTES = 256 * 1024;
 
+/** How long a hello refused because its name is locked at its address waits for its answer. */
+const LIMITED_REFUSAL_DELAY_MS = 1_000;
+
 /** The metric type every ethstats report is published under. */
 export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
 
@@ -216,10 +219,15 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     if (conn.state !== "authenticating") return; // closed while scrypt ran
     if (!result.ok) {
       counters.logins_failed++;
-      // Past the login limit the address cools down too: a client that reconnects at once when
-      // refused (Nethermind's Websocket.Client) then gets 429s and waits between attempts, where
-      // it had looped ~1,400 hellos a second.
-      if (result.limited) penalties.penalize(conn.address, Date.now());
+      // A client that reconnects at once when refused (Nethermind's Websocket.Client) had looped
+      // ~1,400 hellos a second past the login limit. An address at its own limit cools down (429s:
+      // the client waits between attempts); a name locked at an address is refused a second late,
+      // which slows its loop as much without barring its neighbours behind the same NAT.
+      if (result.limited === "address") penalties.penalize(conn.address, Date.now());
+      if (result.limited === "pair") {
+        await new Promise((resolve) => setTimeout(resolve, LIMITED_REFUSAL_DELAY_MS));
+        if (conn.state !== "authenticating") return;
+      }
       refuse(conn, result.message);
       return;
     }
