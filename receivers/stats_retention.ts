@@ -58,8 +58,8 @@ export function createTablePruner(
   const batchRows = options.batchRows ?? 5_000;
   const pauseMs = options.pauseMs ?? 20;
   const { table, name } = options;
-  // Postgres cuts a name at 63 bytes (table names here are ASCII): the name it will have.
-  const indexName = `${table}_date_idx`.slice(0, 63);
+  // Within Postgres's 63 bytes (table names here are ASCII), and never the table's own name.
+  const indexName = `${table.slice(0, 54)}_date_idx`;
   const counters = { rows_pruned: 0, prune_failures: 0 };
   const stopping = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -67,6 +67,7 @@ export function createTablePruner(
   let started = false;
   let indexed = false;
   let failing = false;
+  let indexFailing = false;
 
   /**
    * Makes sure the `date` index exists and is valid; false while another session builds it. A
@@ -94,7 +95,21 @@ export function createTablePruner(
 
   async function prune(): Promise<number> {
     const sql = await connect();
-    if (!indexed) indexed = await ensureIndex(sql);
+    if (!indexed) {
+      try {
+        indexed = await ensureIndex(sql);
+        indexFailing = false;
+      } catch (err) {
+        // No right to make it (a role that does not own the table), say: old rows still go,
+        // each delete reading more of the table; the index is tried again at the next run.
+        if (!indexFailing) {
+          console.warn(`${name}: cannot make index ${indexName} on ${table}: ${(err as Error).message}`);
+        }
+        indexFailing = true;
+      }
+      // Another instance is building it: its deletes will run on it; this run waits for it.
+      if (!indexed && !indexFailing) return 0;
+    }
     // Sent as the inserts send `date`: a UTC ISO string the `timestamp` cast reads without its zone.
     const horizon = new Date(now() - options.keepMs).toISOString();
     const statement = `delete from "${table}" where ctid = any(array(` +

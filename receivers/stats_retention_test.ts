@@ -117,38 +117,57 @@ Deno.test("statistics retention", async (t) => {
       assert.equal(await countOf(sql, "system_stats", agent), 1);
     });
 
-    await t.step("a large backlog is deleted in batches; pruners side by side share it", async () => {
-      const agent = `agent-${crypto.randomUUID()}`;
-      const old = Date.now() - 10 * DAY_MS;
-      const writer = await buildEth(sql, { table: "eth_stats_backlog" });
-      await writer.init!();
-      await writer.receive(Array.from({ length: 500 }, (_, i) => ethStatistics(agent, old + i)));
-      const statements: string[] = [];
-      const counting = new Proxy(sql, {
-        get(target, key, receiver) {
-          if (key !== "unsafe") return Reflect.get(target, key, receiver);
-          return (query: string, ...args: unknown[]) => {
-            statements.push(query);
-            return (target.unsafe as (...a: unknown[]) => unknown)(query, ...args);
-          };
-        },
-      });
-      const pruners = [1, 2].map(() =>
-        createTablePruner(() => Promise.resolve(counting), {
+    await t.step(
+      "a large backlog is deleted in batches, and rows another session holds are skipped, not waited for",
+      async () => {
+        const agent = `agent-${crypto.randomUUID()}`;
+        const old = Date.now() - 10 * DAY_MS;
+        const writer = await buildEth(sql, { table: "eth_stats_backlog" });
+        await writer.init!();
+        await writer.receive(Array.from({ length: 500 }, (_, i) => ethStatistics(agent, old + i)));
+        const statements: string[] = [];
+        const counting = new Proxy(sql, {
+          get(target, key, receiver) {
+            if (key !== "unsafe") return Reflect.get(target, key, receiver);
+            return (query: string, ...args: unknown[]) => {
+              statements.push(query);
+              return (target.unsafe as (...a: unknown[]) => unknown)(query, ...args);
+            };
+          },
+        });
+        const pruner = createTablePruner(() => Promise.resolve(counting), {
           table: "eth_stats_backlog",
           keepMs: DAY_MS,
           intervalMs: 60_000,
           batchRows: 40,
           pauseMs: 0,
           name: "test",
-        })
-      );
-      const deleted = await Promise.all(pruners.map((p) => p.prune()));
-      assert.equal(deleted[0]! + deleted[1]!, 500);
-      assert.equal(await countOf(sql, "eth_stats_backlog", agent), 0);
-      const deletes = statements.filter((s) => s.startsWith("delete")).length;
-      assert.ok(deletes >= 500 / 40, `${deletes} deletes of at most 40 rows`);
-    });
+        });
+        // Another instance's pruner (or anyone) holds 30 of the old rows in an open transaction.
+        let release = () => {};
+        const held = new Promise<void>((resolve) => release = resolve);
+        let locked = () => {};
+        const lockedRows = new Promise<void>((resolve) => locked = resolve);
+        const holder = sql.begin(async (tx) => {
+          await tx`select 1 from eth_stats_backlog where agent_id = ${agent} order by date limit 30 for update`;
+          locked();
+          await held;
+        });
+        await lockedRows;
+        const first = await Promise.race([
+          pruner.prune(),
+          new Promise<"waited">((resolve) => setTimeout(() => resolve("waited"), 5000)),
+        ]);
+        release();
+        await holder;
+        // Without SKIP LOCKED the delete would wait for that transaction (here: 5 s, then "waited").
+        assert.equal(first, 470);
+        assert.equal(await pruner.prune(), 30);
+        assert.equal(await countOf(sql, "eth_stats_backlog", agent), 0);
+        const deletes = statements.filter((s) => s.startsWith("delete")).length;
+        assert.ok(deletes >= 470 / 40, `${deletes} deletes of at most 40 rows`);
+      },
+    );
 
     await t.step("an index build cut short (left invalid) is dropped and built again", async () => {
       // Without `including all`: the date index a receiver made on eth_stats is not copied.

@@ -61,8 +61,6 @@ export interface Connection {
   /** Frames and bytes before the hello (a reconnected Primus client's backlog), bounded apart. */
   earlyFrames: number;
   earlyBytes: number;
-  /** The newest `node-ping` before the hello, answered once logged in. */
-  earlyPing: unknown;
 }
 
 /** A socket's connection as it opens: waiting for `hello`, its rate bucket full. */
@@ -88,7 +86,6 @@ export function newConnection(socket: WebSocket, address: string, now: number, t
     refilledAt: now,
     earlyFrames: 0,
     earlyBytes: 0,
-    earlyPing: undefined,
   };
 }
 

@@ -36,6 +36,7 @@ import { authenticateHello } from "./credentials.ts";
 import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 import { createReportHandlers } from "./reports.ts";
+import { utf8Length } from "../../http/websocket.ts";
 
 /**
  * What a socket may send before its hello: 2,000 frames is 100 minutes of eth-net-intelligence-api's
@@ -248,7 +249,6 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     conn.net = String(hello.info.net ?? "");
     perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
     send(conn, READY);
-    if (conn.earlyPing !== undefined) reports.get("node-ping")!(conn, conn.earlyPing);
     activity.ping(conn.agentId);
     const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
     publish(conn, "information", info);
@@ -302,7 +302,11 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     // own, not by the rate, which dropped such nodes on every return from an outage.
     const limited = conn.state === "new"
       ? ++conn.earlyFrames > MAX_EARLY_FRAMES ||
-        (conn.earlyBytes += typeof data === "string" ? data.length : binarySize(data)) > MAX_EARLY_BYTES
+        (conn.earlyBytes += typeof data !== "string"
+            ? binarySize(data)
+            : data.length > MAX_EARLY_BYTES
+            ? data.length // over the budget whatever its encoding: not walked
+            : utf8Length(data)) > MAX_EARLY_BYTES
       : !takeToken(conn, now, rate, burst);
     if (limited) {
       counters.limited++;
@@ -338,11 +342,10 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     const { name, payload } = frame;
     if (conn.state === "new") {
       if (name === "hello") return onHello(conn, payload);
-      // A Primus client sends what it queued while offline before its hello: the newest ping is
-      // answered once logged in (a pong for each made as many latency frames at once, their
-      // clientTimes minutes old); the rest is dropped (its hello follows, within helloTimeout).
-      if (name === "node-ping") conn.earlyPing = payload;
-      else counters.ignored_before_hello++;
+      // A Primus client sends what it queued while offline before its hello: dropped, pings too
+      // (a pong for each made as many latency frames at once, from clientTimes up to minutes
+      // old; its next ping comes within seconds). Its hello follows, within helloTimeout.
+      counters.ignored_before_hello++;
       return;
     }
     if (conn.state === "authenticating") {
