@@ -273,6 +273,8 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         maxSpillBytes: config.queue.maxSpillBytes,
         maxQueueBytes: config.queue.maxBytes,
         maxSpillBufferBytes: config.queue.maxSpillBufferBytes,
+        // In cluster mode JetStream holds what is not written yet (unacked until it is).
+        spillAfterFailingMs: config.cluster ? Infinity : config.queue.spillAfterFailingMs,
       }));
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));

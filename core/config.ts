@@ -80,6 +80,12 @@ const queueSchema = z.object({
    */
   maxSpillBytes: z.number().int().positive().default(1024 * 1024 * 1024),
   /**
+   * A durable receiver whose batch has been going out this long (ms; failing, or hanging on a
+   * frozen sink) writes the memory queue behind it to its spill: a crash during a long outage then
+   * loses at most that batch. Not in cluster mode (JetStream holds what is not written).
+   */
+  spillAfterFailingMs: z.number().int().min(1).default(5_000),
+  /**
    * ethstats frames per second from which the service counts as taking in a burst (every node
    * reporting a new block within a second): receivers then hold their delivery, so reading
    * sockets and answering pings get the CPU first. 0: never held.
@@ -182,6 +188,7 @@ export const configSchema = z.object({
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
     maxSpillBytes: 1024 * 1024 * 1024,
+    spillAfterFailingMs: 5_000,
     burstFramesPerSecond: 6_000,
     maxBurstHoldMs: 2_000,
   }),

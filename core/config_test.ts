@@ -23,6 +23,7 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
     spillFlushMs: 100,
     maxSpillBuffer: 20_000,
     maxSpillBytes: 1024 * 1024 * 1024,
+    spillAfterFailingMs: 5_000,
     burstFramesPerSecond: 6_000,
     maxBurstHoldMs: 2_000,
   });
@@ -42,6 +43,7 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
     spillFlushMs: 100,
     maxSpillBuffer: 5,
     maxSpillBytes: 1024 * 1024 * 1024,
+    spillAfterFailingMs: 5_000,
     burstFramesPerSecond: 6_000,
     maxBurstHoldMs: 2_000,
   });

@@ -40,6 +40,10 @@ export interface ItemQueue {
   take(n: number): string[];
   /** Empties the queue: its items in order, and the segments they were loaded from. */
   takeAll(): { items: QueueItem[]; segments: string[] };
+  /** The items after the first `keep`, in order, when none of them came from a segment; else null. */
+  memoryOnlyAfter(keep: number): QueueItem[] | null;
+  /** Removes every item after the first `keep`. */
+  truncate(keep: number): void;
 }
 
 export function createItemQueue(): ItemQueue {
@@ -116,6 +120,27 @@ export function createItemQueue(): ItemQueue {
         }
       }
       return done;
+    },
+    memoryOnlyAfter(keep) {
+      let before = 0;
+      for (const run of runs) {
+        if (run.segment !== null && before + run.count > keep) return null;
+        before += run.count;
+      }
+      return items.slice(head + keep) as QueueItem[];
+    },
+    truncate(keep) {
+      const end = head + keep;
+      if (end >= items.length) return;
+      for (let i = end; i < items.length; i++) bytes -= sizeOf(items[i]!);
+      items.length = end;
+      let left = keep;
+      runs = runs.filter((run) => {
+        if (left <= 0) return false;
+        run.count = Math.min(run.count, left);
+        left -= run.count;
+        return true;
+      });
     },
     takeAll() {
       const out = {

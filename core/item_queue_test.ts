@@ -46,3 +46,17 @@ Deno.test("item queue: a long stream stays correct across compactions and keeps 
   q.take(q.depth);
   assert.equal(q.first(), undefined);
 });
+
+Deno.test("item queue: memoryOnlyAfter and truncate keep the head and the segment bookkeeping", () => {
+  const queue = createItemQueue();
+  queue.pushRun([msg(0), msg(1)], "seg-a");
+  queue.push(msg(2));
+  queue.push(msg(3));
+  assert.equal(queue.memoryOnlyAfter(1), null); // item 1 came from seg-a
+  assert.deepEqual(queue.memoryOnlyAfter(2)!.map((i) => i.kind === "message" && i.message.id), ["m2", "m3"]);
+  queue.truncate(2);
+  assert.equal(queue.depth, 2);
+  assert.equal(queue.bytes, 20);
+  assert.deepEqual(queue.take(2), ["seg-a"]);
+  assert.equal(queue.depth, 0);
+});

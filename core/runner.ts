@@ -84,6 +84,12 @@ export interface RunnerOptions {
   maxSpillBufferBytes?: number;
   /** Bytes of spill files on disk at which messages are refused with `full` (default: no bound). */
   maxSpillBytes?: number;
+  /**
+   * A durable receiver whose batch has been going out this long (failing, or hanging) writes the
+   * memory queue behind it to the spill, so that a crash during a long outage loses at most that
+   * batch (default 5,000 ms; Infinity: never).
+   */
+  spillAfterFailingMs?: number;
   /** While this says busy (a burst of incoming frames), delivery waits; see `maxHoldMs`. */
   holdWhile?: { busy(): boolean };
   /**
@@ -184,6 +190,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     onSettled: () => wakeUp.notify(),
     label: receiver.id,
   });
+  const spillAfterFailingMs = options.spillAfterFailingMs ?? 5_000;
   const retry = createRetry({
     baseMs,
     capMs,
@@ -191,6 +198,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     signal: stopSignal.signal,
     label: receiver.id,
   });
+  /** spillQueueTail at work: the loop waits for it before it takes the delivered batch off. */
+  let movingTail: Promise<void> | null = null;
   /** While true, new items go behind the spilled ones to keep order. */
   let spillMode = false;
   /** Segments loaded into the queue whose files are still on disk, and the newest of them. */
@@ -377,7 +386,18 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       const sent = first.kind === "inactive"
         ? retry.run("inactive", () => receiver.inactive?.(first.agentId))
         : retry.run("receive", () => receiver.receive(batch!));
-      const ok = sent === true || await sent;
+      let ok: boolean;
+      if (sent === true) ok = true;
+      else {
+        const slow = durable && spillAfterFailingMs !== Infinity
+          ? setTimeout(() => {
+            movingTail = spillQueueTail(count).finally(() => movingTail = null);
+          }, spillAfterFailingMs)
+          : undefined;
+        ok = await sent;
+        clearTimeout(slow);
+        if (movingTail) await movingTail;
+      }
       if (closedOut) return;
       const stopped = !ok && stopSignal.signal.aborted;
       if (ok && batch) {
@@ -407,6 +427,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   async function spillRemainder(): Promise<void> {
     if (!spill) return;
     closedOut = true;
+    if (movingTail) await movingTail; // its segments go in front of these, in order
     spillBuffer.cancel();
     const inFlight = spillBuffer.writing();
     if (inFlight) await inFlight.catch(() => {});
@@ -431,6 +452,34 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
     await removing; // delivered segments the loop is still removing: gone before drain returns
     await spillBuffer.flush();
+  }
+
+  /**
+   * A batch has been going out for `spillAfterFailingMs` (the sink fails, or hangs: a frozen
+   * database answers nothing): what waits behind it, the `keep` items in flight, is written to
+   * the spill (in front of what is there: it is older) and new items follow it there, so that a
+   * crash during a long outage loses at most the batch in flight, not the whole memory queue.
+   * Only items that live in memory alone (a replayed segment is on disk already). The loop waits
+   * for this before it takes its batch off the queue, so the queue's head stays as it is.
+   */
+  async function spillQueueTail(keep: number): Promise<void> {
+    // Not while a replay is under way: segments written in front of the one being read now
+    // would be read only at the next start.
+    if (!spill || closedOut || loadedSegments > 0 || queue.depth <= keep) return;
+    const rest = queue.memoryOnlyAfter(keep);
+    if (rest === null) return;
+    spillMode = true; // what comes now goes behind them
+    try {
+      for (let end = rest.length; end > 0; end -= segmentSize) {
+        await spill.prepend(rest.slice(Math.max(0, end - segmentSize), end));
+      }
+    } catch (err) {
+      // Kept in memory; what was written already is written again later (idempotent receivers).
+      console.error(`receiver ${receiver.id}: writing the queue to disk while the sink fails failed:`, err);
+      return;
+    }
+    queue.truncate(keep);
+    counters.spilled_total += rest.length;
   }
 
   /** Items drain still has to write to disk (the remainder and the spill buffer). */

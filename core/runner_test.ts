@@ -612,3 +612,64 @@ Deno.test("a spill segment that cannot be read is set aside (.corrupt, counted);
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a durable sink failing for spillAfterFailingMs: the memory queue behind the batch in flight goes to disk, then replays in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { got, state, runner } = await failingDurable(dir, {
+      maxQueue: 1000,
+      maxBatch: 10,
+      segmentSize: 64,
+      spillAfterFailingMs: 100,
+    });
+    for (let i = 0; i < 300; i++) runner.push(message(i));
+    // Before: all 300 stayed in memory for the whole outage; a crash lost them.
+    await until(() => runner.stats().spill_pending === 290, 5000);
+    assert.equal(runner.stats().queue_depth, 10); // the batch in flight
+    for (let i = 300; i < 310; i++) assert.equal(runner.push(message(i)), "spilled"); // behind them
+    state.failing = false;
+    await until(() => got.length === 310);
+    assert.deepEqual(got, ids(0, 310));
+    await runner.drain(1000);
+    assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs: the queue behind the batch goes to disk too", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const got: string[] = [];
+    let release = () => {};
+    let hanging = true;
+    const receiver: Receiver = {
+      id: "hanging",
+      durable: true,
+      async receive(batch) {
+        if (hanging) await new Promise<void>((resolve) => release = resolve);
+        got.push(...batch.map((m) => m.id));
+      },
+    };
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxQueue: 1000,
+      maxBatch: 10,
+      segmentSize: 64,
+      spillAfterFailingMs: 100,
+    });
+    await runner.start();
+    for (let i = 0; i < 300; i++) runner.push(message(i));
+    // Before: a write that never answers kept all 300 in memory (no failure, no retry to hook on).
+    await until(() => runner.stats().spill_pending === 290, 5000);
+    assert.equal(runner.stats().queue_depth, 10);
+    hanging = false;
+    release();
+    await until(() => got.length === 300);
+    assert.deepEqual(got, ids(0, 300));
+    await runner.drain(1000);
+    assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -148,13 +148,37 @@ function inOwnSession(pg: EmbeddedPostgresInstance): void {
 /** How long an immediate shutdown (SIGQUIT), then SIGKILL, each get before the next step (ms). */
 const KILL_AFTER_MS = 5_000;
 
-/** Signals the server's whole process group (it runs detached: the group is its own). */
-function signalGroup(child: ChildProcess, signal: Deno.Signal): void {
-  if (child.pid === undefined) return;
+/**
+ * Signals the server and its children (backends, workers): each child runs in a process group of
+ * its own (Postgres calls setsid in every child), so they are found by their parent pid (Linux
+ * /proc; elsewhere only the server itself is signalled).
+ */
+function signalServer(child: ChildProcess, signal: Deno.Signal): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const pids = [pid];
   try {
-    Deno.kill(-child.pid, signal);
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+        // The fields after the command, which may hold spaces: state, then the parent pid.
+        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
+          pids.push(Number(entry.name));
+        }
+      } catch {
+        // gone meanwhile
+      }
+    }
   } catch {
-    // gone already
+    // no /proc
+  }
+  for (const target of pids) {
+    try {
+      Deno.kill(target, signal);
+    } catch {
+      // gone already
+    }
   }
 }
 
@@ -177,14 +201,14 @@ async function stopProcess({ pg, child }: Process): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = exitOf(child);
   // A frozen server (SIGSTOP) acts on no signal until it runs again: its stop had waited for
-  // good. The server and its backends are one process group (a session of its own).
-  signalGroup(child, "SIGCONT");
+  // good.
+  signalServer(child, "SIGCONT");
   // The library's stop sends SIGINT (fast shutdown) and forgets the process on exit.
   pg.stop().catch(() => {});
   if (await within(exited, STOP_TIMEOUT_MS)) return;
   child.kill("SIGQUIT"); // immediate shutdown: crash recovery on the next start
   if (await within(exited, KILL_AFTER_MS)) return;
-  signalGroup(child, "SIGKILL"); // hung (a disk that does not answer): no more waiting
+  signalServer(child, "SIGKILL"); // hung (a disk that does not answer): no more waiting
   if (!(await within(exited, KILL_AFTER_MS))) {
     console.error(`postgres: the embedded server (pid ${child.pid}) did not stop; left running`);
   }

@@ -167,10 +167,21 @@ Deno.test("embedded postgres", async (t) => {
     await t.step("a frozen server (SIGSTOP, backends too) is stopped within the stop's bounds", async () => {
       const server = await startEmbeddedPostgres({ dataDir });
       const pid = await postmasterPid(dataDir);
-      Deno.kill(-pid, "SIGSTOP");
+      // The server and every child of it (each child is in a process group of its own).
+      const pids = [pid];
+      for (const entry of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(entry.name)) continue;
+        const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
+          pids.push(Number(entry.name));
+        }
+      }
+      assert.ok(pids.length > 3, "backends and workers");
+      for (const p of pids) Deno.kill(p, "SIGSTOP");
       const started = Date.now();
       await server.stop(); // before: waited until something sent SIGCONT
       assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
+      for (const p of pids) assert.throws(() => Deno.kill(p, "SIGCONT"), "none of them is left");
       await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
     });
 
