@@ -8,7 +8,8 @@ import type { Bus } from "./core/bus.ts";
 import type { Family, HttpMetrics } from "./http/prometheus.ts";
 import type { ReceiverRunner } from "./core/runner.ts";
 import { ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
-import { handleError, handleNotFound } from "./http/errors.ts";
+import { handleError } from "./http/errors.ts";
+import { createNotFound } from "./http/not_found.ts";
 import type { SharedBlocks } from "./core/shared_blocks.ts";
 import type { Receiver } from "./core/receiver.ts";
 import { createAuthRoutes } from "./routes/auth.ts";
@@ -42,7 +43,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps, groups: readonly RouteGroup[] = ROUTE_GROUPS): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(handleError);
-  app.notFound(handleNotFound);
+  app.notFound(createNotFound(app));
   if (deps.httpMetrics) app.use("*", deps.httpMetrics.middleware);
   const serves = new Set(groups);
   if (serves.has("ops")) app.route("/", createOpsRoutes(deps));

@@ -57,8 +57,3 @@ export function handleError(err: Error, c: Context): Response {
   console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
   return c.json(errorBody("internal_error", "internal server error"), 500);
 }
-
-/** Hono `notFound` handler. */
-export function handleNotFound(c: Context): Response {
-  return c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404);
-}

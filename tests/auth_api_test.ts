@@ -470,6 +470,26 @@ Deno.test("unknown paths are 404 with the error shape", () =>
     assert.equal((await errorOf(res)).error, "not_found");
   }));
 
+Deno.test("a known path with another method is 405 with Allow and the error shape (was 404)", () =>
+  withHarness(async (h) => {
+    const cases: Array<[string, string, string]> = [
+      ["GET", "/session", "POST"],
+      ["DELETE", "/ping", "POST"],
+      ["PUT", "/user", "GET, HEAD, POST"],
+      ["POST", "/user/node1", "DELETE, PATCH"],
+      ["POST", "/healthz", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await h.app.request(path, { method });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+      const body = await errorOf(res);
+      assert.equal(body.error, "method_not_allowed");
+      assert.match(body.message, new RegExp(`^${method} is not allowed on ${path}; use `));
+    }
+    assert.equal((await h.app.request("/user/a/b", { method: "POST" })).status, 404); // no such path
+  }));
+
 Deno.test("a /session whose body comes slowly, while the user is re-created with a new password or banned and reactivated, gets a dead token", () =>
   withHarness(async (h) => {
     for (const change of ["re-create", "ban and reactivate"] as const) {
