@@ -1099,6 +1099,10 @@ function init() {
     });
   }
   $("#detail-close").addEventListener("click", () => state.selected !== null && select(state.selected));
+  // Below 1800 px the detail is a drawer over the table: Escape closes it as the × does.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && state.selected !== null) select(state.selected);
+  });
   for (const button of document.querySelectorAll(".ranges button")) {
     button.addEventListener("click", () => {
       state.range = Number(button.dataset.range);
