@@ -776,12 +776,18 @@ function axis(ctx, w, h, left, top, bottom, labels) {
   }
 }
 
-/** Bars of `values` (null = gap), scaled from 0 to a rounded maximum. */
-function barChart(canvas, values, color, format) {
+/** The histogram's bins as seconds under its bars: "<0.1", "0.25", …, "≥5". */
+function propagationLabels(binsMs) {
+  const s = (ms) => `${+(ms / 1000).toFixed(2)}`;
+  return [`<${s(binsMs[0])}`, ...binsMs.slice(1).map(s), `≥${s(binsMs[binsMs.length - 1])}`];
+}
+
+/** Bars of `values` (null = gap), scaled from 0 to a rounded maximum; `labels` under the bars. */
+function barChart(canvas, values, color, format, labels) {
   const { ctx, w, h } = prepare(canvas);
   const left = 36;
   const top = 6;
-  const bottom = 4;
+  const bottom = labels ? 14 : 4;
   const max = niceMax(Math.max(0, ...values.filter((v) => v !== null)));
   const y = (v) => top + (h - top - bottom) * (1 - v / max);
   axis(ctx, w, h, left, top, bottom, [[y(max), format(max)], [y(max / 2), format(max / 2)], [y(0), "0"]]);
@@ -792,6 +798,12 @@ function barChart(canvas, values, color, format) {
     const x = left + i * slot + slot * 0.15;
     ctx.fillRect(x, y(v), Math.max(1, slot * 0.7), y(0) - y(v));
   });
+  if (labels) {
+    ctx.fillStyle = css("--muted");
+    ctx.textAlign = "center";
+    ctx.textBaseline = "bottom";
+    labels.forEach((label, i) => ctx.fillText(label, left + (i + 0.5) * slot, h));
+  }
   canvas.dataset.points = String(values.filter((v) => v !== null).length);
 }
 
@@ -864,7 +876,7 @@ function renderBlockCharts() {
   barChart($("#chart-uncles"), shown.map((b) => b.uncleCount), css("--chart-3"), compact);
   renderMiners(sortedBlocks());
   const p = state.propagation;
-  if (p) barChart($("#chart-propagation"), p.counts, css("--chart-1"), compact);
+  if (p) barChart($("#chart-propagation"), p.counts, css("--chart-1"), compact, propagationLabels(p.binsMs));
 }
 
 const MINERS_SHOWN = 8;
