@@ -27,7 +27,7 @@ import { createItemQueue } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
 import type { Receiver } from "./receiver.ts";
 import { createSpillBuffer } from "./spill_buffer.ts";
-import { openSpillStore, type SpillStore } from "./spill.ts";
+import { openSpillStore, prependInOrder, type SpillStore } from "./spill.ts";
 import { createWakeSignal } from "./wake_signal.ts";
 
 export type { QueueItem };
@@ -440,11 +440,11 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       loadedSegments = 0;
     }
     const { items: rest, loaded } = remainder;
-    while (rest.length > 0) {
-      const chunk = rest.slice(Math.max(0, rest.length - segmentSize));
-      await spill.prepend(chunk);
-      rest.length -= chunk.length;
-      counters.spilled_total += chunk.length;
+    const before = rest.length;
+    try {
+      await prependInOrder(spill, rest, segmentSize);
+    } finally {
+      counters.spilled_total += before - rest.length;
     }
     while (loaded.length > 0) {
       await spill.remove(loaded[0]!);
@@ -469,17 +469,16 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     const rest = queue.memoryOnlyAfter(keep);
     if (rest === null) return;
     spillMode = true; // what comes now goes behind them
+    const count = rest.length;
     try {
-      for (let end = rest.length; end > 0; end -= segmentSize) {
-        await spill.prepend(rest.slice(Math.max(0, end - segmentSize), end));
-      }
+      await prependInOrder(spill, rest, segmentSize);
     } catch (err) {
       // Kept in memory; what was written already is written again later (idempotent receivers).
       console.error(`receiver ${receiver.id}: writing the queue to disk while the sink fails failed:`, err);
       return;
     }
     queue.truncate(keep);
-    counters.spilled_total += rest.length;
+    counters.spilled_total += count;
   }
 
   /** Items drain still has to write to disk (the remainder and the spill buffer). */

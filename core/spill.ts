@@ -30,6 +30,23 @@ export interface SpillStore {
   readonly corruptItems: number;
 }
 
+/**
+ * Writes `items` in front of every segment on disk, in order (their last chunk first), taking each
+ * chunk off the end of `items` once it is written: after a failed write, `items` holds what is
+ * still to write, and a call with it again goes on from there.
+ */
+export async function prependInOrder(
+  store: SpillStore,
+  items: QueueItem[],
+  segmentSize: number,
+): Promise<void> {
+  while (items.length > 0) {
+    const chunk = items.slice(Math.max(0, items.length - segmentSize));
+    await store.prepend(chunk);
+    items.length -= chunk.length;
+  }
+}
+
 const WIDTH = 16;
 const ORIGIN = 5_000_000_000_000_000; // room to prepend below and append above
 
