@@ -473,12 +473,13 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     try {
       await prependInOrder(spill, rest, segmentSize);
     } catch (err) {
-      // Kept in memory; what was written already is written again later (idempotent receivers).
       console.error(`receiver ${receiver.id}: writing the queue to disk while the sink fails failed:`, err);
-      return;
+    } finally {
+      // The chunks written are the queue's newest (the last chunk goes first): they leave it, the
+      // rest (`rest` now, in front of them) stays in memory, so nothing is on disk and queued twice.
+      queue.truncate(keep + rest.length);
+      counters.spilled_total += count - rest.length;
     }
-    queue.truncate(keep);
-    counters.spilled_total += count;
   }
 
   /** Items drain still has to write to disk (the remainder and the spill buffer). */

@@ -1,5 +1,5 @@
 /** Durable overflow for a receiver's queue: numbered JSON segment files, replayed in order. */
-import type { QueueItem } from "./queue_item.ts";
+import { isQueueItem, type QueueItem } from "./queue_item.ts";
 
 /** A segment loaded back from disk. */
 export interface Segment {
@@ -146,8 +146,8 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
         await setAside(best[0], (err as Error).message);
         continue;
       }
-      if (Array.isArray(items)) return { name: best[0], items: items as QueueItem[] };
-      await setAside(best[0], "not a JSON array");
+      if (Array.isArray(items) && items.every(isQueueItem)) return { name: best[0], items };
+      await setAside(best[0], Array.isArray(items) ? "an entry is not a queue item" : "not a JSON array");
     }
   }
 
@@ -167,16 +167,17 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     get corruptItems() {
       return corruptItems;
     },
+    // Each counter only ever moves away from the other (room for 5e15 segments either way): a
+    // number is taken before its write starts, so writes in flight together never share one.
+    // (Resetting one counter to the other when a single segment was left let an append and a
+    // prepend in flight at once number later segments out of order, or alike: a file overwritten.)
     async append(items) {
       if (items.length === 0) return;
-      if (index.size === 0) maxSeq = Math.max(maxSeq, minSeq);
       await write(++maxSeq, items);
-      if (index.size === 1) minSeq = maxSeq;
     },
     async prepend(items) {
       if (items.length === 0) return;
       await write(--minSeq, items);
-      if (index.size === 1) maxSeq = minSeq;
     },
     oldest() {
       return read(-Infinity);

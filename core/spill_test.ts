@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { QueueItem } from "./queue_item.ts";
 import { openSpillStore } from "./spill.ts";
+import { numberedItem } from "../tests/support/fixtures.ts";
 
 const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ kind: "inactive", agentId }));
 const agents = (segment: { items: QueueItem[] } | null) =>
@@ -41,6 +42,57 @@ Deno.test("spill segments are read oldest first with next(), appended ones after
     await reopened.remove(oldest.name);
     assert.equal(reopened.pendingBytes, onDisk - size);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an append and a prepend in flight together on a store that had emptied keep their order, and no file is overwritten", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openSpillStore(dir);
+    const run = (from: number, n: number, pad = 0) =>
+      Array.from({ length: n }, (_, i) => ({ ...numberedItem(from + i), pad: "x".repeat(pad) }) as QueueItem);
+    // Earlier appends and a prepend, all replayed and removed since.
+    for (let i = 0; i < 3; i++) await store.append(run(0, 1));
+    await store.prepend(run(0, 1));
+    for (const entry of [...Deno.readDirSync(dir)]) await store.remove(entry.name);
+    // The queue's tail goes in front (small, written first) while the spill buffer's append of
+    // newer items is in flight (large); then newer items still.
+    await Promise.all([store.prepend(run(100, 10)), store.append(run(200, 1000, 3000))]);
+    // Whichever finished first, the next prepend (older still) and appends (newer) keep their places.
+    await store.prepend(run(50, 5));
+    await store.append(run(1200, 10));
+    for (let k = 0; k < 3; k++) await store.append(run(2000 + k * 1000, 1000));
+    const firsts: string[] = [];
+    let total = 0;
+    for (let seg = await store.oldest(); seg; seg = await store.next(seg.name)) {
+      firsts.push((seg.items[0] as { message: { id: string } }).message.id);
+      total += seg.items.length;
+    }
+    // Before: m1200 was numbered below m200's segment, and a later 1000-item segment took m200's name.
+    assert.deepEqual(firsts, ["m50", "m100", "m200", "m1200", "m2000", "m3000", "m4000"]);
+    assert.equal(total, 5 + 10 + 1000 + 10 + 3000);
+    assert.equal(store.pendingItems, total);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a segment that parses but holds something else than queue items is set aside, not delivered", async () => {
+  const dir = await Deno.makeTempDir();
+  const original = console.error;
+  console.error = () => {};
+  try {
+    await Deno.writeTextFile(`${dir}/4000000000000000-3.json`, "[{},{},{}]");
+    await Deno.writeTextFile(`${dir}/4000000000000001-1.json`, "[null]");
+    const store = await openSpillStore(dir);
+    await store.append([numberedItem(1)]);
+    const seg = await store.oldest();
+    assert.deepEqual(seg!.items.map((i) => i.kind === "message" && i.message.id), ["m1"]);
+    assert.equal(store.corruptSegments, 2);
+    assert.equal(store.corruptItems, 4);
+  } finally {
+    console.error = original;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -15,7 +15,7 @@ import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import { sleep } from "../core/delivery_policy.ts";
 import { exists, secretFile } from "../core/files.ts";
-import { checkReachable, clearStaleServer, ensureOsUser } from "./embedded_host.ts";
+import { checkReachable, clearStaleServer, ensureOsUser, signalServer } from "./embedded_host.ts";
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -130,7 +130,7 @@ export async function startEmbeddedPostgres(
 
   const first = await launch(options.port);
   // Started again on the same port (the clients' URL) if it dies on its own.
-  return supervised(first, () => launch(first.port), `${dir}/owner.pid`, password);
+  return supervised(first, () => launch(first.port), { pgdata, ownerFile: `${dir}/owner.pid`, password });
 }
 
 /**
@@ -148,40 +148,6 @@ function inOwnSession(pg: EmbeddedPostgresInstance): void {
 /** How long an immediate shutdown (SIGQUIT), then SIGKILL, each get before the next step (ms). */
 const KILL_AFTER_MS = 5_000;
 
-/**
- * Signals the server and its children (backends, workers): each child runs in a process group of
- * its own (Postgres calls setsid in every child), so they are found by their parent pid (Linux
- * /proc; elsewhere only the server itself is signalled).
- */
-function signalServer(child: ChildProcess, signal: Deno.Signal): void {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  const pids = [pid];
-  try {
-    for (const entry of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-        // The fields after the command, which may hold spaces: state, then the parent pid.
-        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
-          pids.push(Number(entry.name));
-        }
-      } catch {
-        // gone meanwhile
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  for (const target of pids) {
-    try {
-      Deno.kill(target, signal);
-    } catch {
-      // gone already
-    }
-  }
-}
-
 /** One server process of the library. */
 interface Process {
   pg: EmbeddedPostgresInstance;
@@ -197,18 +163,18 @@ function exitOf(child: ChildProcess): Promise<void> {
 }
 
 /** Stops one server process: fast shutdown, then immediate, then SIGKILL, each bounded. */
-async function stopProcess({ pg, child }: Process): Promise<void> {
+async function stopProcess({ pg, child }: Process, pgdata: string): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = exitOf(child);
   // A frozen server (SIGSTOP) acts on no signal until it runs again: its stop had waited for
   // good.
-  signalServer(child, "SIGCONT");
+  await signalServer(pgdata, "SIGCONT");
   // The library's stop sends SIGINT (fast shutdown) and forgets the process on exit.
   pg.stop().catch(() => {});
   if (await within(exited, STOP_TIMEOUT_MS)) return;
   child.kill("SIGQUIT"); // immediate shutdown: crash recovery on the next start
   if (await within(exited, KILL_AFTER_MS)) return;
-  signalServer(child, "SIGKILL"); // hung (a disk that does not answer): no more waiting
+  await signalServer(pgdata, "SIGKILL"); // hung (a disk that does not answer): no more waiting
   if (!(await within(exited, KILL_AFTER_MS))) {
     console.error(`postgres: the embedded server (pid ${child.pid}) did not stop; left running`);
   }
@@ -222,8 +188,7 @@ async function stopProcess({ pg, child }: Process): Promise<void> {
 function supervised(
   first: Process,
   relaunch: () => Promise<Process>,
-  ownerFile: string,
-  password: string,
+  { pgdata, ownerFile, password }: { pgdata: string; ownerFile: string; password: string },
 ): EmbeddedPostgresServer {
   let current = first;
   let stopping: Promise<void> | undefined;
@@ -234,7 +199,9 @@ function supervised(
   // shutdown so no server outlives the process (one that does is stopped by the next start).
   const onUnload = () => {
     const { child } = current;
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGCONT"); // frozen, it would not act on SIGINT (its backends: the next start's clearing)
+    child.kill("SIGINT");
   };
   globalThis.addEventListener("unload", onUnload);
 
@@ -274,7 +241,7 @@ function supervised(
       stopping ??= (async () => {
         stopSignal.abort();
         await restarting;
-        await stopProcess(current);
+        await stopProcess(current, pgdata);
         globalThis.removeEventListener("unload", onUnload);
         await Deno.remove(ownerFile).catch(() => {});
       })();

@@ -50,6 +50,8 @@ export async function clearStaleServer(pgdata: string, ownerFile: string): Promi
     console.warn(
       `embedded Postgres: stopping server pid ${postmaster} left running in ${pgdata} by a killed run`,
     );
+    // A server left frozen (SIGSTOP) acts on no signal until it runs again.
+    for (const pid of users) signal(pid, "SIGCONT");
     signal(postmaster, "SIGINT");
     users = await waitUntilUnused(pgdata, ORPHAN_STOP_TIMEOUT_MS);
     if (users.length > 0) {
@@ -57,8 +59,14 @@ export async function clearStaleServer(pgdata: string, ownerFile: string): Promi
       users = await waitUntilUnused(pgdata, 10_000);
     }
   } else if (users.length > 0) {
-    // Backends outlive a killed postmaster only briefly: they exit when they notice.
+    // Backends outlive a killed postmaster only briefly: they exit when they notice (once they
+    // run: frozen ones are woken).
+    for (const pid of users) signal(pid, "SIGCONT");
     users = await waitUntilUnused(pgdata, 10_000);
+  }
+  if (users.length > 0) {
+    for (const pid of users) signal(pid, "SIGKILL"); // hung: crash recovery at the start below
+    users = await waitUntilUnused(pgdata, 5_000);
   }
   if (users.length > 0) {
     throw new Error(
@@ -66,6 +74,12 @@ export async function clearStaleServer(pgdata: string, ownerFile: string): Promi
     );
   }
   await Deno.remove(lockFile).catch(() => {});
+}
+
+/** Signals every process of the server whose data directory is `pgdata` (server, backends, workers). */
+export async function signalServer(pgdata: string, sig: Deno.Signal): Promise<void> {
+  if (!(await exists("/proc/self/stat"))) return;
+  for (const pid of await processesIn(pgdata)) signal(pid, sig);
 }
 
 /** Pids of live (not zombie) processes whose working directory is `dir`. */

@@ -69,6 +69,17 @@ async function orphanServer(dataDir: string): Promise<number> {
   return await postmasterPid(dataDir);
 }
 
+/** The server and every child of it (each child is in a process group of its own). */
+async function serverProcesses(pid: number): Promise<number[]> {
+  const pids = [pid];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) pids.push(Number(entry.name));
+  }
+  return pids;
+}
+
 Deno.test("embedded postgres", async (t) => {
   const dataDir = await Deno.makeTempDir({ dir: "/tmp", prefix: "poa-embedded-test-" });
   try {
@@ -167,15 +178,7 @@ Deno.test("embedded postgres", async (t) => {
     await t.step("a frozen server (SIGSTOP, backends too) is stopped within the stop's bounds", async () => {
       const server = await startEmbeddedPostgres({ dataDir });
       const pid = await postmasterPid(dataDir);
-      // The server and every child of it (each child is in a process group of its own).
-      const pids = [pid];
-      for (const entry of Deno.readDirSync("/proc")) {
-        if (!/^\d+$/.test(entry.name)) continue;
-        const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
-        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
-          pids.push(Number(entry.name));
-        }
-      }
+      const pids = await serverProcesses(pid);
       assert.ok(pids.length > 3, "backends and workers");
       for (const p of pids) Deno.kill(p, "SIGSTOP");
       const started = Date.now();
@@ -213,6 +216,29 @@ Deno.test("embedded postgres", async (t) => {
           assert.match(warnings.join("\n"), /left running .* by a killed run/);
           const rows = await query(server.url, (sql) => sql`select note from kept`);
           assert.deepEqual(rows.map((r) => r.note), ["x"]);
+        } finally {
+          await server.stop();
+        }
+      },
+    );
+
+    await t.step(
+      "a server left frozen (SIGSTOP, every process) by a killed run is cleared: the directory starts again",
+      async () => {
+        const orphan = await orphanServer(dataDir);
+        for (const pid of await serverProcesses(orphan)) Deno.kill(pid, "SIGSTOP");
+        const warn = console.warn;
+        console.warn = () => {};
+        let server;
+        try {
+          // Before: SIGINT and SIGQUIT to a frozen server did nothing, and the start failed after 40 s.
+          server = await startEmbeddedPostgres({ dataDir });
+        } finally {
+          console.warn = warn;
+        }
+        try {
+          assert.equal(await alive(orphan), false);
+          assert.equal((await query(server.url, (sql) => sql`select 1 as one`))[0]!.one, 1);
         } finally {
           await server.stop();
         }
