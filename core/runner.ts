@@ -353,7 +353,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         initialized = true;
         break;
       }
-      const ok = await retry.run("init", () => receiver.init!());
+      // An init failing for long (the database away at a restart) moves the queue to disk too.
+      const ok = await moveQueueIfSlow(retry.run("init", () => receiver.init!()), 0);
       if (ok) initialized = true;
       else if (stopSignal.signal.aborted) return;
     }
@@ -386,18 +387,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       const sent = first.kind === "inactive"
         ? retry.run("inactive", () => receiver.inactive?.(first.agentId))
         : retry.run("receive", () => receiver.receive(batch!));
-      let ok: boolean;
-      if (sent === true) ok = true;
-      else {
-        const slow = durable && spillAfterFailingMs !== Infinity
-          ? setTimeout(() => {
-            movingTail = spillQueueTail(count).finally(() => movingTail = null);
-          }, spillAfterFailingMs)
-          : undefined;
-        ok = await sent;
-        clearTimeout(slow);
-        if (movingTail) await movingTail;
-      }
+      const ok = sent === true || await moveQueueIfSlow(sent, count);
       if (closedOut) return;
       const stopped = !ok && stopSignal.signal.aborted;
       if (ok && batch) {
@@ -455,6 +445,24 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   }
 
   /**
+   * Waits for `op` (a batch going out, or init); if it takes `spillAfterFailingMs`, the queue
+   * behind its first `keep` items moves to disk meanwhile (spillQueueTail), and the wait ends only
+   * once that move has, so the queue's head is as the loop left it.
+   */
+  async function moveQueueIfSlow(op: boolean | Promise<boolean>, keep: number): Promise<boolean> {
+    if (op === true || op === false || !durable || spillAfterFailingMs === Infinity) return await op;
+    const slow = setTimeout(() => {
+      movingTail = spillQueueTail(keep).finally(() => movingTail = null);
+    }, spillAfterFailingMs);
+    try {
+      return await op;
+    } finally {
+      clearTimeout(slow);
+      if (movingTail) await movingTail;
+    }
+  }
+
+  /**
    * A batch has been going out for `spillAfterFailingMs` (the sink fails, or hangs: a frozen
    * database answers nothing): what waits behind it, the `keep` items in flight, is written to
    * the spill (in front of what is there: it is older) and new items follow it there, so that a
@@ -463,12 +471,15 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
    * for this before it takes its batch off the queue, so the queue's head stays as it is.
    */
   async function spillQueueTail(keep: number): Promise<void> {
+    if (!spill || closedOut) return;
+    // What comes from now on goes to the spill, behind what is queued: also when nothing waits
+    // yet (a quiet outage) or what waits cannot move (below), else it would pile up in memory.
+    spillMode = true;
     // Not while a replay is under way: segments written in front of the one being read now
     // would be read only at the next start.
-    if (!spill || closedOut || loadedSegments > 0 || queue.depth <= keep) return;
+    if (loadedSegments > 0 || queue.depth <= keep) return;
     const rest = queue.memoryOnlyAfter(keep);
     if (rest === null) return;
-    spillMode = true; // what comes now goes behind them
     const count = rest.length;
     try {
       await prependInOrder(spill, rest, segmentSize);

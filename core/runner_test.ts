@@ -637,20 +637,28 @@ Deno.test("a durable sink failing for spillAfterFailingMs: the memory queue behi
   }
 });
 
+/** A durable receiver whose receive (and init, when asked) hangs until `release()`. */
+function hangingSink(options: { initFails?: boolean } = {}) {
+  const got: string[] = [];
+  const state = { hanging: true, initFails: options.initFails ?? false, release: () => {} };
+  const receiver: Receiver = {
+    id: "hanging",
+    durable: true,
+    init() {
+      return state.initFails ? Promise.reject(new Error("database away")) : Promise.resolve();
+    },
+    async receive(batch) {
+      if (state.hanging) await new Promise<void>((resolve) => state.release = resolve);
+      got.push(...batch.map((m) => m.id));
+    },
+  };
+  return { receiver, got, state };
+}
+
 Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs: the queue behind the batch goes to disk too", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const got: string[] = [];
-    let release = () => {};
-    let hanging = true;
-    const receiver: Receiver = {
-      id: "hanging",
-      durable: true,
-      async receive(batch) {
-        if (hanging) await new Promise<void>((resolve) => release = resolve);
-        got.push(...batch.map((m) => m.id));
-      },
-    };
+    const { receiver, got, state } = hangingSink();
     const runner = createReceiverRunner(receiver, {
       spillDir: dir,
       maxQueue: 1000,
@@ -663,12 +671,60 @@ Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs
     // Before: a write that never answers kept all 300 in memory (no failure, no retry to hook on).
     await until(() => runner.stats().spill_pending === 290, 5000);
     assert.equal(runner.stats().queue_depth, 10);
-    hanging = false;
-    release();
+    state.hanging = false;
+    state.release();
     await until(() => got.length === 300);
     assert.deepEqual(got, ids(0, 300));
     await runner.drain(1000);
     assert.equal(segmentFiles(dir), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sink that hangs when nothing waits behind its batch: what comes later goes to disk, not to memory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, state } = hangingSink();
+    const runner = createReceiverRunner(receiver, { spillDir: dir, maxBatch: 10, spillAfterFailingMs: 100 });
+    await runner.start();
+    for (let i = 0; i < 10; i++) runner.push(message(i));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the move found nothing to move
+    for (let i = 10; i < 300; i++) runner.push(message(i));
+    // Before: all 290 stayed in the memory queue for the rest of the outage.
+    await until(() => runner.stats().spill_pending === 290, 5000);
+    assert.equal(runner.stats().queue_depth, 10);
+    state.hanging = false;
+    state.release();
+    await until(() => got.length === 300);
+    assert.deepEqual(got, ids(0, 300));
+    await runner.drain(1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a receiver whose init keeps failing (the database away at start) has its queue moved to disk too", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { receiver, got, state } = hangingSink({ initFails: true });
+    state.hanging = false;
+    const runner = createReceiverRunner(receiver, {
+      spillDir: dir,
+      maxBatch: 10,
+      retryBaseMs: 5,
+      retryCapMs: 20,
+      spillAfterFailingMs: 100,
+    });
+    await runner.start();
+    for (let i = 0; i < 300; i++) runner.push(message(i));
+    // Before: init retried for the whole outage with the 300 in memory.
+    await until(() => runner.stats().spill_pending === 300, 5000);
+    assert.equal(runner.stats().queue_depth, 0);
+    state.initFails = false;
+    await until(() => got.length === 300);
+    assert.deepEqual(got, ids(0, 300));
+    await runner.drain(1000);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

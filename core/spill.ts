@@ -96,17 +96,23 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     }
     file.close();
     await Deno.rename(tmp, `${dir}/${name}`);
-    // The rename is durable only once the directory is synced: until then a power loss can
-    // leave just the .tmp file, which the next start removes as a torn write.
-    const dirHandle = await Deno.open(dir, { read: true });
-    try {
-      await dirHandle.sync();
-    } finally {
-      dirHandle.close();
-    }
+    // In place: it counts as written from here (a failure below must not leave the caller to
+    // keep these items in memory too, delivered now and replayed again from this file later).
     index.set(name, { seq, count: items.length, bytes: bytes.length });
     pendingItems += items.length;
     pendingBytes += bytes.length;
+    // The rename is durable only once the directory is synced: until then a power loss can
+    // leave just the .tmp file, which the next start removes as a torn write.
+    try {
+      const dirHandle = await Deno.open(dir, { read: true });
+      try {
+        await dirHandle.sync();
+      } finally {
+        dirHandle.close();
+      }
+    } catch (err) {
+      console.error(`spill ${dir}: syncing the directory after ${name} failed:`, err);
+    }
   }
 
   let corruptSegments = 0;

@@ -148,6 +148,15 @@ function inOwnSession(pg: EmbeddedPostgresInstance): void {
 /** How long an immediate shutdown (SIGQUIT), then SIGKILL, each get before the next step (ms). */
 const KILL_AFTER_MS = 5_000;
 
+function killPid(pid: number | undefined, signal: Deno.Signal): void {
+  if (pid === undefined) return;
+  try {
+    Deno.kill(pid, signal);
+  } catch {
+    // gone already
+  }
+}
+
 /** One server process of the library. */
 interface Process {
   pg: EmbeddedPostgresInstance;
@@ -168,12 +177,16 @@ async function stopProcess({ pg, child }: Process, pgdata: string): Promise<void
   const exited = exitOf(child);
   // A frozen server (SIGSTOP) acts on no signal until it runs again: its stop had waited for
   // good.
+  // Deno.kill, not child.kill: a ChildProcess signalled once counts as `killed`, and the library's
+  // stop then sends nothing.
+  killPid(child.pid, "SIGCONT");
   await signalServer(pgdata, "SIGCONT");
   // The library's stop sends SIGINT (fast shutdown) and forgets the process on exit.
   pg.stop().catch(() => {});
   if (await within(exited, STOP_TIMEOUT_MS)) return;
   child.kill("SIGQUIT"); // immediate shutdown: crash recovery on the next start
   if (await within(exited, KILL_AFTER_MS)) return;
+  killPid(child.pid, "SIGKILL");
   await signalServer(pgdata, "SIGKILL"); // hung (a disk that does not answer): no more waiting
   if (!(await within(exited, KILL_AFTER_MS))) {
     console.error(`postgres: the embedded server (pid ${child.pid}) did not stop; left running`);
@@ -200,7 +213,7 @@ function supervised(
   const onUnload = () => {
     const { child } = current;
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGCONT"); // frozen, it would not act on SIGINT (its backends: the next start's clearing)
+    killPid(child.pid, "SIGCONT"); // frozen, it would not act on SIGINT (its backends: the next start clears them)
     child.kill("SIGINT");
   };
   globalThis.addEventListener("unload", onUnload);
@@ -240,7 +253,13 @@ function supervised(
     stop() {
       stopping ??= (async () => {
         stopSignal.abort();
-        await restarting;
+        // A replacement that hangs before it is ready (the library waits for its "ready" line
+        // for good) is killed, so that stop stays bounded.
+        if (restarting && !(await within(restarting, STOP_TIMEOUT_MS))) {
+          await signalServer(pgdata, "SIGCONT");
+          await signalServer(pgdata, "SIGKILL");
+          await within(restarting, KILL_AFTER_MS);
+        }
         await stopProcess(current, pgdata);
         globalThis.removeEventListener("unload", onUnload);
         await Deno.remove(ownerFile).catch(() => {});

@@ -51,7 +51,7 @@ export async function clearStaleServer(pgdata: string, ownerFile: string): Promi
       `embedded Postgres: stopping server pid ${postmaster} left running in ${pgdata} by a killed run`,
     );
     // A server left frozen (SIGSTOP) acts on no signal until it runs again.
-    for (const pid of users) signal(pid, "SIGCONT");
+    await signalServer(pgdata, "SIGCONT");
     signal(postmaster, "SIGINT");
     users = await waitUntilUnused(pgdata, ORPHAN_STOP_TIMEOUT_MS);
     if (users.length > 0) {
@@ -61,11 +61,13 @@ export async function clearStaleServer(pgdata: string, ownerFile: string): Promi
   } else if (users.length > 0) {
     // Backends outlive a killed postmaster only briefly: they exit when they notice (once they
     // run: frozen ones are woken).
-    for (const pid of users) signal(pid, "SIGCONT");
+    await signalServer(pgdata, "SIGCONT");
     users = await waitUntilUnused(pgdata, 10_000);
   }
   if (users.length > 0) {
-    for (const pid of users) signal(pid, "SIGKILL"); // hung: crash recovery at the start below
+    // Hung: crash recovery at the start below. Postgres processes only: anything else in the
+    // directory (an operator's shell) is reported below, not killed.
+    for (const pid of await postgresProcessesIn(pgdata)) signal(pid, "SIGKILL");
     users = await waitUntilUnused(pgdata, 5_000);
   }
   if (users.length > 0) {
@@ -76,19 +78,33 @@ export async function clearStaleServer(pgdata: string, ownerFile: string): Promi
   await Deno.remove(lockFile).catch(() => {});
 }
 
-/** Signals every process of the server whose data directory is `pgdata` (server, backends, workers). */
+/**
+ * Signals every Postgres process of the server whose data directory is `pgdata` (server, backends,
+ * workers: their working directory, and their executable `postgres`: a shell an operator left in
+ * that directory is not one of them).
+ */
 export async function signalServer(pgdata: string, sig: Deno.Signal): Promise<void> {
   if (!(await exists("/proc/self/stat"))) return;
-  for (const pid of await processesIn(pgdata)) signal(pid, sig);
+  for (const pid of await postgresProcessesIn(pgdata)) signal(pid, sig);
 }
 
-/** Pids of live (not zombie) processes whose working directory is `dir`. */
+async function postgresProcessesIn(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of await processesIn(dir)) {
+    const comm = await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "");
+    if (comm.trim() === "postgres") pids.push(pid);
+  }
+  return pids;
+}
+
+/** Pids of live (not zombie) processes whose working directory is `dir` (symlinks resolved). */
 async function processesIn(dir: string): Promise<number[]> {
   const pids: number[] = [];
+  const real = await Deno.realPath(dir).catch(() => dir);
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
-      if ((await Deno.readLink(`/proc/${entry.name}/cwd`)) !== dir) continue;
+      if ((await Deno.readLink(`/proc/${entry.name}/cwd`)) !== real) continue;
       const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
       if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z") {
         pids.push(Number(entry.name));

@@ -119,7 +119,11 @@ Deno.test("embedded postgres", async (t) => {
         assert.equal(server.port, port);
         assert.equal(new URL(server.url).port, String(port));
         assert.equal((await query(server.url, (sql) => sql`select 1 as one`))[0]!.one, 1);
+        const started = Date.now();
         await server.stop();
+        // A fast shutdown: not the 60 s wait for an immediate one (a server signalled through
+        // ChildProcess.kill counts as killed, and the library's stop then sent it nothing).
+        assert.ok(Date.now() - started < 10_000, `stop took ${Date.now() - started} ms`);
         await server.stop();
         await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
       },
@@ -172,6 +176,26 @@ Deno.test("embedded postgres", async (t) => {
           await server.stop();
         }
         await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      },
+    );
+
+    await t.step(
+      "stop while a dead server waits to be started again: no new server, stop returns at once",
+      async () => {
+        const server = await startEmbeddedPostgres({ dataDir });
+        const original = console.error;
+        console.error = () => {};
+        try {
+          Deno.kill(await postmasterPid(dataDir), "SIGKILL");
+          await new Promise((resolve) => setTimeout(resolve, 200)); // the exit seen, the restart waiting
+          const started = Date.now();
+          await server.stop();
+          assert.ok(Date.now() - started < 5_000, `stop took ${Date.now() - started} ms`);
+          await new Promise((resolve) => setTimeout(resolve, 1500)); // past the restart's backoff
+          await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+        } finally {
+          console.error = original;
+        }
       },
     );
 

@@ -21,7 +21,7 @@ export function pathPattern(path: string): RegExp {
       source += part.endsWith("?") ? `(?:${segment})?` : segment;
     } else source += part.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
   }
-  return new RegExp(`^${source}/?$`);
+  return new RegExp(`^${source}$`); // as Hono matches: `/session/` is not `/session`
 }
 
 /** Builds the `notFound` handler of `app`; its routes are read on the first miss (all added by then). */
