@@ -2,6 +2,8 @@
  * One ethstats socket as the handler (`routes.ts`) keeps it: its state, the frames the server
  * sends, the close codes, the per-socket rate limit, and the gate on sockets not logged in yet.
  */
+import { utf8Length } from "../../http/websocket.ts";
+
 /**
  * go-ethereum sends a full report every 15 s and otherwise only on new blocks or
  * transactions, so on a quiet chain its frames can be further apart than the activity
@@ -206,6 +208,21 @@ export function sendFrame(conn: Connection, frame: string): boolean {
 }
 
 /** Refills the token bucket (`rate` per second, up to `burst`); false when the frame is over the rate. */
+/**
+ * What a socket may send before its hello: 2,000 frames is 100 minutes of eth-net-intelligence-api's
+ * 3 s pings (about 80 bytes each). More, or more bytes (UTF-8), is a rate violation.
+ */
+export const MAX_EARLY_FRAMES = 2_000;
+export const MAX_EARLY_BYTES = 256 * 1024;
+
+/** Counts a frame sent before the hello against that budget: false once it is over. */
+export function takeEarly(conn: Connection, data: unknown): boolean {
+  conn.earlyBytes += typeof data !== "string" ? binarySize(data) : data.length > MAX_EARLY_BYTES
+    ? data.length // over the budget whatever its encoding: not walked
+    : utf8Length(data);
+  return ++conn.earlyFrames <= MAX_EARLY_FRAMES && conn.earlyBytes <= MAX_EARLY_BYTES;
+}
+
 export function takeToken(conn: Connection, now: number, rate: number, burst: number): boolean {
   conn.tokens = Math.min(burst, conn.tokens + (now - conn.refilledAt) * rate / 1000);
   conn.refilledAt = now;

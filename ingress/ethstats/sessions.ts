@@ -21,6 +21,8 @@ import {
   GOING_AWAY,
   INTERNAL_ERROR,
   type LoginGate,
+  MAX_EARLY_BYTES,
+  MAX_EARLY_FRAMES,
   MAX_HELD_BYTES,
   MESSAGE_TOO_BIG,
   newConnection,
@@ -29,6 +31,7 @@ import {
   READY,
   sendFrame,
   SWEEP_INTERVAL_MS,
+  takeEarly,
   takeToken,
   TRY_AGAIN_LATER,
 } from "./connection.ts";
@@ -36,14 +39,6 @@ import { authenticateHello } from "./credentials.ts";
 import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 import { createReportHandlers } from "./reports.ts";
-import { utf8Length } from "../../http/websocket.ts";
-
-/**
- * What a socket may send before its hello: 2,000 frames is 100 minutes of eth-net-intelligence-api's
- * 3 s pings (about 80 bytes each). More, or more bytes, is dropped as a rate violation.
- */
-const MAX_EARLY_FRAMES = 2_000;
-const MAX_EARLY_BYTES = 256 * 1024;
 
 /** How long a hello refused because its name is locked at its address waits for its answer. */
 const LIMITED_REFUSAL_DELAY_MS = 1_000;
@@ -300,14 +295,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     // Before its hello a reconnected Primus client flushes what it queued while offline
     // (eth-net-intelligence-api: a node-ping every 3 s, 25 after a 75 s outage): bounded on its
     // own, not by the rate, which dropped such nodes on every return from an outage.
-    const limited = conn.state === "new"
-      ? ++conn.earlyFrames > MAX_EARLY_FRAMES ||
-        (conn.earlyBytes += typeof data !== "string"
-            ? binarySize(data)
-            : data.length > MAX_EARLY_BYTES
-            ? data.length // over the budget whatever its encoding: not walked
-            : utf8Length(data)) > MAX_EARLY_BYTES
-      : !takeToken(conn, now, rate, burst);
+    const limited = conn.state === "new" ? !takeEarly(conn, data) : !takeToken(conn, now, rate, burst);
     if (limited) {
       counters.limited++;
       counters.limited_rate++;
