@@ -71,6 +71,31 @@ async function takesMessagesAgain(
 
 const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m${from + i}`);
 
+/** Once the sink works again: m0..m(n-1) arrive, in order, once, and drain leaves no segment file. */
+async function deliversAllInOrder(
+  runner: ReturnType<typeof createReceiverRunner>,
+  got: string[],
+  dir: string,
+  n: number,
+): Promise<void> {
+  await until(() => got.length === n);
+  assert.deepEqual(got, ids(0, n));
+  await runner.drain(1000);
+  assert.equal(segmentFiles(dir), 0);
+}
+
+/** Runs `fn` with what console.error prints collected. */
+async function capturingErrors(fn: (errors: string[]) => Promise<void>): Promise<void> {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
+  try {
+    await fn(errors);
+  } finally {
+    console.error = original;
+  }
+}
+
 Deno.test("a slow receiver gets many messages in few batches, in order", async () => {
   const { receiver, got, batches, state } = flaky(false);
   state.delayMs = 20;
@@ -365,10 +390,7 @@ Deno.test("a trickle into a failing durable sink is spilled in few segment files
     assert.ok(files <= 4, `300 items in ${files} segment files`);
     assert.equal(runner.stats().spill_buffered, 0);
     state.failing = false;
-    await until(() => got.length === 310);
-    assert.deepEqual(got, ids(0, 310));
-    await runner.drain(1000);
-    assert.equal(segmentFiles(dir), 0);
+    await deliversAllInOrder(runner, got, dir, 310);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -536,79 +558,73 @@ Deno.test("drain in the middle of a multi-segment replay writes the rest back in
 Deno.test("drain while spill writes fail (a full disk) keeps trying; nothing accepted is lost once they work", async () => {
   const dir = await Deno.makeTempDir();
   const spillDir = `${dir}/spill`;
-  const errors: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
   try {
-    const first = flaky(true);
-    first.state.failing = true;
-    const runner = createReceiverRunner(first.receiver, {
-      spillDir,
-      maxQueue: 100,
-      segmentSize: 64,
-      retryBaseMs: 5,
-    });
-    await runner.start();
-    for (let i = 0; i < 300; i++) runner.push(message(i));
-    await until(() => runner.stats().spill_pending === 200); // beyond the memory queue: on disk
-    // The disk stops taking writes: the spill directory is a file now (ENOTDIR on every write).
-    await Deno.rename(spillDir, `${dir}/aside`);
-    await Deno.writeTextFile(spillDir, "");
-    let drained = false;
-    const draining = runner.drain(50).then(() => drained = true);
-    await until(() => errors.some((e) => e.includes("could not be written to disk")), 5000);
-    assert.match(errors.join("\n"), /100 accepted item\(s\) could not be written to disk/);
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    assert.equal(
-      drained,
-      false,
-      "still trying: before, the 100 queued items were dropped and drain returned",
-    );
-    await Deno.remove(spillDir);
-    await Deno.rename(`${dir}/aside`, spillDir);
-    await draining;
+    await capturingErrors(async (errors) => {
+      const first = flaky(true);
+      first.state.failing = true;
+      const runner = createReceiverRunner(first.receiver, {
+        spillDir,
+        maxQueue: 100,
+        segmentSize: 64,
+        retryBaseMs: 5,
+      });
+      await runner.start();
+      for (let i = 0; i < 300; i++) runner.push(message(i));
+      await until(() => runner.stats().spill_pending === 200); // beyond the memory queue: on disk
+      // The disk stops taking writes: the spill directory is a file now (ENOTDIR on every write).
+      await Deno.rename(spillDir, `${dir}/aside`);
+      await Deno.writeTextFile(spillDir, "");
+      let drained = false;
+      const draining = runner.drain(50).then(() => drained = true);
+      await until(() => errors.some((e) => e.includes("could not be written to disk")), 5000);
+      assert.match(errors.join("\n"), /100 accepted item\(s\) could not be written to disk/);
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      assert.equal(
+        drained,
+        false,
+        "still trying: before, the 100 queued items were dropped and drain returned",
+      );
+      await Deno.remove(spillDir);
+      await Deno.rename(`${dir}/aside`, spillDir);
+      await draining;
 
-    const second = flaky(true);
-    const again = createReceiverRunner(second.receiver, { spillDir, maxQueue: 100, segmentSize: 64 });
-    await again.start();
-    await until(() => second.got.length === 300);
-    assert.deepEqual(second.got, ids(0, 300));
-    await again.drain(1000);
+      const second = flaky(true);
+      const again = createReceiverRunner(second.receiver, { spillDir, maxQueue: 100, segmentSize: 64 });
+      await again.start();
+      await deliversAllInOrder(again, second.got, spillDir, 300);
+    });
   } finally {
-    console.error = original;
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("a spill segment that cannot be read is set aside (.corrupt, counted); the others replay", async () => {
   const dir = await Deno.makeTempDir();
-  const errors: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
   try {
-    const store = await openSpillStore(dir);
-    await store.append([message(0), message(1)]);
-    await store.append([message(2), message(3)]);
-    await store.append([message(4), message(5)]);
-    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    const second = `${dir}/${names[1]}`;
-    await Deno.writeTextFile(second, (await Deno.readTextFile(second)).slice(0, 20)); // torn
+    await capturingErrors(async (errors) => {
+      const store = await openSpillStore(dir);
+      await store.append([message(0), message(1)]);
+      await store.append([message(2), message(3)]);
+      await store.append([message(4), message(5)]);
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      const second = `${dir}/${names[1]}`;
+      await Deno.writeTextFile(second, (await Deno.readTextFile(second)).slice(0, 20)); // torn
 
-    const sink = flaky(true);
-    const runner = createReceiverRunner(sink.receiver, { spillDir: dir });
-    await runner.start();
-    // Before: the loop stopped at the torn file for good, and every later report was spilled behind it.
-    await until(() => sink.got.length === 4);
-    assert.deepEqual(sink.got, ["m0", "m1", "m4", "m5"]);
-    assert.equal(runner.stats().spill_corrupt_segments, 1);
-    assert.equal(runner.stats().spill_corrupt_items, 2);
-    assert.match(errors.join("\n"), /cannot be read .*its 2 item\(s\) are not replayed/);
-    runner.push(message(6));
-    await until(() => sink.got.length === 5);
-    await runner.drain(1000);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [`${names[1]}.corrupt`]);
+      const sink = flaky(true);
+      const runner = createReceiverRunner(sink.receiver, { spillDir: dir });
+      await runner.start();
+      // Before: the loop stopped at the torn file for good, and every later report was spilled behind it.
+      await until(() => sink.got.length === 4);
+      assert.deepEqual(sink.got, ["m0", "m1", "m4", "m5"]);
+      assert.equal(runner.stats().spill_corrupt_segments, 1);
+      assert.equal(runner.stats().spill_corrupt_items, 2);
+      assert.match(errors.join("\n"), /cannot be read .*its 2 item\(s\) are not replayed/);
+      runner.push(message(6));
+      await until(() => sink.got.length === 5);
+      await runner.drain(1000);
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [`${names[1]}.corrupt`]);
+    });
   } finally {
-    console.error = original;
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -628,19 +644,24 @@ Deno.test("a durable sink failing for spillAfterFailingMs: the memory queue behi
     assert.equal(runner.stats().queue_depth, 10); // the batch in flight
     for (let i = 300; i < 310; i++) assert.equal(runner.push(message(i)), "spilled"); // behind them
     state.failing = false;
-    await until(() => got.length === 310);
-    assert.deepEqual(got, ids(0, 310));
-    await runner.drain(1000);
-    assert.equal(segmentFiles(dir), 0);
+    await deliversAllInOrder(runner, got, dir, 310);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-/** A durable receiver whose receive (and init, when asked) hangs until `release()`. */
+/** A durable receiver whose receive hangs until `unblock()` (and whose init fails, when asked). */
 function hangingSink(options: { initFails?: boolean } = {}) {
   const got: string[] = [];
-  const state = { hanging: true, initFails: options.initFails ?? false, release: () => {} };
+  let release = () => {};
+  const state = {
+    hanging: true,
+    initFails: options.initFails ?? false,
+    unblock() {
+      state.hanging = false;
+      release();
+    },
+  };
   const receiver: Receiver = {
     id: "hanging",
     durable: true,
@@ -648,7 +669,7 @@ function hangingSink(options: { initFails?: boolean } = {}) {
       return state.initFails ? Promise.reject(new Error("database away")) : Promise.resolve();
     },
     async receive(batch) {
-      if (state.hanging) await new Promise<void>((resolve) => state.release = resolve);
+      if (state.hanging) await new Promise<void>((resolve) => release = resolve);
       got.push(...batch.map((m) => m.id));
     },
   };
@@ -671,12 +692,8 @@ Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs
     // Before: a write that never answers kept all 300 in memory (no failure, no retry to hook on).
     await until(() => runner.stats().spill_pending === 290, 5000);
     assert.equal(runner.stats().queue_depth, 10);
-    state.hanging = false;
-    state.release();
-    await until(() => got.length === 300);
-    assert.deepEqual(got, ids(0, 300));
-    await runner.drain(1000);
-    assert.equal(segmentFiles(dir), 0);
+    state.unblock();
+    await deliversAllInOrder(runner, got, dir, 300);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -694,11 +711,8 @@ Deno.test("a sink that hangs when nothing waits behind its batch: what comes lat
     // Before: all 290 stayed in the memory queue for the rest of the outage.
     await until(() => runner.stats().spill_pending === 290, 5000);
     assert.equal(runner.stats().queue_depth, 10);
-    state.hanging = false;
-    state.release();
-    await until(() => got.length === 300);
-    assert.deepEqual(got, ids(0, 300));
-    await runner.drain(1000);
+    state.unblock();
+    await deliversAllInOrder(runner, got, dir, 300);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -722,9 +736,7 @@ Deno.test("a receiver whose init keeps failing (the database away at start) has 
     await until(() => runner.stats().spill_pending === 300, 5000);
     assert.equal(runner.stats().queue_depth, 0);
     state.initFails = false;
-    await until(() => got.length === 300);
-    assert.deepEqual(got, ids(0, 300));
-    await runner.drain(1000);
+    await deliversAllInOrder(runner, got, dir, 300);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -69,6 +69,18 @@ async function orphanServer(dataDir: string): Promise<number> {
   return await postmasterPid(dataDir);
 }
 
+/** Starts the server in `dataDir` with what it warns about collected (clearing a leftover server). */
+async function startCapturingWarnings(dataDir: string) {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (line: string) => void warnings.push(line);
+  try {
+    return { server: await startEmbeddedPostgres({ dataDir }), warnings };
+  } finally {
+    console.warn = warn;
+  }
+}
+
 /** The server and every child of it (each child is in a process group of its own). */
 async function serverProcesses(pid: number): Promise<number[]> {
   const pids = [pid];
@@ -226,15 +238,7 @@ Deno.test("embedded postgres", async (t) => {
       async () => {
         const orphan = await orphanServer(dataDir);
         assert.ok(await alive(orphan), "the orphan outlived its process");
-        const warnings: string[] = [];
-        const warn = console.warn;
-        console.warn = (line: string) => void warnings.push(line);
-        let server;
-        try {
-          server = await startEmbeddedPostgres({ dataDir });
-        } finally {
-          console.warn = warn;
-        }
+        const { server, warnings } = await startCapturingWarnings(dataDir);
         try {
           assert.equal(await alive(orphan), false);
           assert.match(warnings.join("\n"), /left running .* by a killed run/);
@@ -251,17 +255,11 @@ Deno.test("embedded postgres", async (t) => {
       async () => {
         const orphan = await orphanServer(dataDir);
         for (const pid of await serverProcesses(orphan)) Deno.kill(pid, "SIGSTOP");
-        const warn = console.warn;
-        console.warn = () => {};
-        let server;
-        try {
-          // Before: SIGINT and SIGQUIT to a frozen server did nothing, and the start failed after 40 s.
-          server = await startEmbeddedPostgres({ dataDir });
-        } finally {
-          console.warn = warn;
-        }
+        // Before: SIGINT and SIGQUIT to a frozen server did nothing, and the start failed after 40 s.
+        const { server, warnings } = await startCapturingWarnings(dataDir);
         try {
           assert.equal(await alive(orphan), false);
+          assert.match(warnings.join("\n"), /left running .* by a killed run/);
           assert.equal((await query(server.url, (sql) => sql`select 1 as one`))[0]!.one, 1);
         } finally {
           await server.stop();

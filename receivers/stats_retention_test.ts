@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import type { Message } from "../core/message.ts";
 import type { Receiver } from "../core/receiver.ts";
 import { migrate } from "../db/migrate.ts";
+import { eventually } from "../tests/support/agent.ts";
+import {
+  reportMessage,
+  statisticsSynced,
+  systemStatistics as systemStatisticsData,
+} from "../tests/support/fixtures.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { ethStatsReceiverType } from "./eth_stats.ts";
 import { createTablePruner } from "./stats_retention.ts";
@@ -10,44 +15,15 @@ import { systemStatsReceiverType } from "./system_stats.ts";
 
 const DAY_MS = 86_400_000;
 
-function ethStatistics(agentId: string, receivedAt: number): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId,
-    dataType: "ethereum_metrics",
-    messageType: "data",
-    data: {
-      type: "statistics",
-      body: { active: true, mining: false, hashrate: 0, peers: 3, gasPrice: 0, syncing: false },
-    },
-    receivedAt,
-  };
-}
-
-function systemStatistics(agentId: string, receivedAt: number): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId,
-    dataType: "system_metrics",
-    messageType: "data",
-    data: { type: "statistics", body: { cpu_load: 1.5, memory_usage: 40.2, disk_usage: 70 } },
-    receivedAt,
-  };
-}
+const ethStatistics = (agentId: string, receivedAt: number) =>
+  reportMessage(agentId, statisticsSynced, { receivedAt });
+const systemStatistics = (agentId: string, receivedAt: number) =>
+  reportMessage(agentId, systemStatisticsData, { dataType: "system_metrics", receivedAt });
 
 async function countOf(sql: postgres.Sql, table: string, agentId: string): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
     select count(*)::int as n from ${sql(table)} where agent_id = ${agentId}`;
   return row!.n;
-}
-
-/** Waits (bounded) until `check` holds. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 Deno.test("statistics retention", async (t) => {
@@ -75,7 +51,11 @@ Deno.test("statistics retention", async (t) => {
         const receiver = await buildEth(sql, { retentionDays: 30 });
         try {
           await receiver.init!();
-          await eventually(async () => (await countOf(sql, "eth_stats", agent)) === 2, "the old rows to go");
+          await eventually(
+            async () => (await countOf(sql, "eth_stats", agent)) === 2 || undefined,
+            5000,
+            "the old rows to go",
+          );
           const [oldest] = await sql<{ days: number }[]>`
           select extract(epoch from (now() at time zone 'utc') - min(date)) / 86400 as days
           from eth_stats where agent_id = ${agent}`;
@@ -108,7 +88,8 @@ Deno.test("statistics retention", async (t) => {
       try {
         await receiver.init!();
         await eventually(
-          async () => (await countOf(sql, "system_stats_kept", agent)) === 1,
+          async () => (await countOf(sql, "system_stats_kept", agent)) === 1 || undefined,
+          5000,
           "the old row to go",
         );
       } finally {
@@ -202,7 +183,7 @@ Deno.test("statistics retention", async (t) => {
       }, { table: "eth_stats", keepMs: DAY_MS, intervalMs: 20, name: "receiver x" });
       try {
         pruner.start();
-        await eventually(() => Promise.resolve(attempts >= 3), "three attempts");
+        await eventually(() => attempts >= 3 || undefined, 5000, "three attempts");
       } finally {
         await pruner.stop();
         console.error = original;

@@ -74,6 +74,21 @@ function runNode(args: string[], options: { cwd?: string; env?: Record<string, s
   };
 }
 
+/**
+ * Runs tests/clients/primus_probe.js (`args` after the script) until it exits: the events the
+ * real Primus client logged, and its whole output for assertion messages.
+ */
+async function primusProbe(args: string[]): Promise<{ events: string[]; log: string }> {
+  const probe = runNode(["primus_probe.js", ...args]);
+  try {
+    await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
+    const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
+    return { events, log: probe.lines.join("\n") };
+  } finally {
+    await probe.stop();
+  }
+}
+
 // ---- a go-ethereum node's JSON-RPC answers, for web3 0.15 ----
 
 const HEAD = 100;
@@ -351,8 +366,7 @@ Deno.test({
       await createUser(service.base, "carol", "carol-pa55word");
       // Before: the queue counted against the rate (burst 50) and the node was closed as soon as it
       // came back, its address cooled down, over and over after every outage longer than ~75 s.
-      const probe = runNode([
-        "primus_probe.js",
+      const { events, log } = await primusProbe([
         "4",
         service.base.replace("http", "ws"),
         "back:carol",
@@ -361,22 +375,16 @@ Deno.test({
         "-",
         "80",
       ]);
-      try {
-        await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
-        const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
-        assert.ok(events.includes("ready"), probe.lines.join("\n"));
-        for (const bad of ["end", "close", "reconnect scheduled"]) {
-          assert.ok(!events.includes(bad), `${bad}: ${probe.lines.join("\n")}`);
-        }
-        // Only the probe's own ping after ready is answered (not the 80 stale ones): one latency report.
-        assert.equal(events.filter((e) => e === "node-pong").length, 1, probe.lines.join("\n"));
-        const s = ethstatsStats(service);
-        assert.equal(s["limited_rate"], 0, JSON.stringify(s));
-        assert.equal(s["connections_total"], 1);
-        await waitFor(() => ofType(messages, "back", "latency").length === 1, 5000, "its latency report");
-      } finally {
-        await probe.stop();
+      assert.ok(events.includes("ready"), log);
+      for (const bad of ["end", "close", "reconnect scheduled"]) {
+        assert.ok(!events.includes(bad), `${bad}: ${log}`);
       }
+      // Only the probe's own ping after ready is answered (not the 80 stale ones): one latency report.
+      assert.equal(events.filter((e) => e === "node-pong").length, 1, log);
+      const s = ethstatsStats(service);
+      assert.equal(s["limited_rate"], 0, JSON.stringify(s));
+      assert.equal(s["connections_total"], 1);
+      await waitFor(() => ofType(messages, "back", "latency").length === 1, 5000, "its latency report");
     });
   },
 });
@@ -390,8 +398,7 @@ Deno.test({
     await withRecorder({ ethstats: { pingIntervalSeconds: 1 } }, async (service, messages) => {
       await createUser(service.base, "bob", "bob-pa55word");
       // pingTimeout 2.5 s (45 s by default): without a server heartbeat Primus drops the line.
-      const probe = runNode([
-        "primus_probe.js",
+      const { events, log } = await primusProbe([
         "8",
         service.base.replace("http", "ws"),
         "p8:bob", // geth's form: display name, then the user; the secret is the password
@@ -399,20 +406,14 @@ Deno.test({
         "7000",
         "2500",
       ]);
-      try {
-        await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
-        const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
-        assert.ok(events.includes("ready"), probe.lines.join("\n"));
-        assert.ok(events.includes("node-pong"), probe.lines.join("\n"));
-        assert.ok(events.filter((e) => e === "incoming::ping").length >= 4, probe.lines.join("\n"));
-        for (const bad of ["timeout", "reconnect scheduled", "end", "close"]) {
-          assert.ok(!events.includes(bad), `${bad}: ${probe.lines.join("\n")}`);
-        }
-        assert.equal(ethstatsStats(service)["connections_total"], 1);
-        assert.deepEqual(ofType(messages, "p8", "pending").map((m) => m.data["body"]), [{ pending: 4 }]);
-      } finally {
-        await probe.stop();
+      assert.ok(events.includes("ready"), log);
+      assert.ok(events.includes("node-pong"), log);
+      assert.ok(events.filter((e) => e === "incoming::ping").length >= 4, log);
+      for (const bad of ["timeout", "reconnect scheduled", "end", "close"]) {
+        assert.ok(!events.includes(bad), `${bad}: ${log}`);
       }
+      assert.equal(ethstatsStats(service)["connections_total"], 1);
+      assert.deepEqual(ofType(messages, "p8", "pending").map((m) => m.data["body"]), [{ pending: 4 }]);
     });
   },
 });
@@ -424,23 +425,16 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withRecorder({}, async (service) => {
-      const probe = runNode([
-        "primus_probe.js",
+      const { events, log } = await primusProbe([
         "4",
         service.base.replace("http", "ws"),
         "x",
         "wrong",
         "3000",
       ]);
-      try {
-        await waitFor(() => probe.lines.some((l) => l.includes('"exit"')), 15_000, "the probe to finish");
-        const events = probe.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event as string);
-        assert.ok(events.includes("end"), probe.lines.join("\n"));
-        assert.ok(!events.includes("reconnect scheduled"), probe.lines.join("\n"));
-        assert.equal(ethstatsStats(service)["connections_total"], 1);
-      } finally {
-        await probe.stop();
-      }
+      assert.ok(events.includes("end"), log);
+      assert.ok(!events.includes("reconnect scheduled"), log);
+      assert.equal(ethstatsStats(service)["connections_total"], 1);
     });
   },
 });

@@ -2,33 +2,27 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import type { Message } from "../core/message.ts";
 import { migrate } from "../db/migrate.ts";
+import { reportMessage } from "../tests/support/fixtures.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { type BlockStore, createBlockStore, startBlockPersistence } from "./block_store.ts";
 import { createWebState } from "./state.ts";
 
 function blockReport(agentId: string, number: number, receivedAt: number): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId,
-    dataType: "ethereum_metrics",
-    messageType: "data",
-    data: {
-      type: "block",
-      body: {
-        number,
-        hash: `0x${number.toString(16)}`,
-        parentHash: `0x${(number - 1).toString(16)}`,
-        timestamp: 1_700_000_000 + number * 5,
-        miner: "0x1111111111111111111111111111111111111111",
-        gasUsed: 21_000,
-        gasLimit: "0x7a1200",
-        difficulty: "340282366920938463463374607431768211454",
-        transactions: ["0xa"],
-        uncles: [],
-      },
+  return reportMessage(agentId, {
+    type: "block",
+    body: {
+      number,
+      hash: `0x${number.toString(16)}`,
+      parentHash: `0x${(number - 1).toString(16)}`,
+      timestamp: 1_700_000_000 + number * 5,
+      miner: "0x1111111111111111111111111111111111111111",
+      gasUsed: 21_000,
+      gasLimit: "0x7a1200",
+      difficulty: "340282366920938463463374607431768211454",
+      transactions: ["0xa"],
+      uncles: [],
     },
-    receivedAt,
-  };
+  }, { receivedAt });
 }
 
 async function rows(sql: postgres.Sql, table: string): Promise<number> {

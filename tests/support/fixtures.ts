@@ -76,6 +76,22 @@ export const ALL_REPORTS: Array<{ type: string; data: Record<string, unknown> }>
   { type: "system_metrics", data: systemStatistics },
 ];
 
+/** A report as the bus carries it: `data` from `agentId`, of `dataType`, accepted at `receivedAt`. */
+export function reportMessage(
+  agentId: string,
+  data: Record<string, unknown>,
+  options: { dataType?: string; receivedAt?: number } = {},
+): Message {
+  return {
+    id: crypto.randomUUID(),
+    agentId,
+    dataType: options.dataType ?? "ethereum_metrics",
+    messageType: "data",
+    data,
+    receivedAt: options.receivedAt ?? Date.now(),
+  };
+}
+
 /**
  * Queue item number `n` for the queue, spill and runner tests: message id `m<n>`, `data: {n}`,
  * of `bytes` (absent when not given) and received at `receivedAt` (default now).

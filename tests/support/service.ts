@@ -3,6 +3,7 @@ import { parseConfig } from "../../core/config.ts";
 import { builtinReceiverTypes } from "../../receivers/registry.ts";
 import type { ReceiverType } from "../../core/receiver.ts";
 import { type Service, startService } from "../../service.ts";
+import { reportMessage } from "./fixtures.ts";
 import { ADMIN } from "./harness.ts";
 
 export interface TestService {
@@ -66,12 +67,5 @@ export function publishReport(
   data: Record<string, unknown>,
   options: { dataType?: string; receivedAt?: number } = {},
 ): void {
-  service.service.bus.publish({
-    id: crypto.randomUUID(),
-    agentId,
-    dataType: options.dataType ?? "ethereum_metrics",
-    messageType: "data",
-    data,
-    receivedAt: options.receivedAt ?? Date.now(),
-  });
+  service.service.bus.publish(reportMessage(agentId, data, options));
 }
