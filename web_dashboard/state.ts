@@ -13,6 +13,7 @@ import {
   toSafeInteger,
 } from "./block_ring.ts";
 import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
+import { createChainReset } from "./chain_reset.ts";
 import type { GeoLocation } from "./geo.ts";
 import {
   INFORMATION_KEYS,
@@ -232,34 +233,9 @@ export function createWebState(options: WebStateOptions): WebState {
     return best === null ? Infinity : best + MAX_LEAD_BLOCKS;
   }
 
-  const chainResetAfterMs = options.chainResetAfterMs ?? 300_000;
-  /** Since when the ring reaches more than maxBlocks above the best block (null: it does not). */
-  let farSince: number | null = null;
-  /** The lowest ceiling of the drops since the pages', and the store's, last take. */
-  let droppedForPages: number | null = null;
-  let droppedForStore: number | null = null;
-
-  /**
-   * Lets go of the blocks of a chain no active node is on any more (a network reset, the only
-   * nodes of a higher network gone): once the recent blocks have reached more than `maxBlocks`
-   * above the best block for `chainResetAfterMs`, those above that go, and the lower chain's
-   * blocks can fill the ring.
-   */
-  function dropDeadChain(at: number): void {
-    const highest = ring.range()?.highest;
-    const best = health.best;
-    if (best === null || highest === undefined || highest <= best + options.maxBlocks) {
-      farSince = null;
-      return;
-    }
-    farSince ??= at;
-    if (at - farSince < chainResetAfterMs) return;
-    const ceiling = best + options.maxBlocks;
-    counters.blocks_dropped += ring.dropAbove(ceiling);
-    droppedForPages = Math.min(droppedForPages ?? Infinity, ceiling);
-    droppedForStore = Math.min(droppedForStore ?? Infinity, ceiling);
-    farSince = null;
-  }
+  /** Lets go of the blocks of a chain no active node is on any more (web_dashboard/chain_reset.ts). */
+  const chainReset = createChainReset(options.maxBlocks, options.chainResetAfterMs ?? 300_000);
+  const dropDeadChain = (at: number) => counters.blocks_dropped += chainReset.check(ring, health.best, at);
 
   function believable(block: object, ceiling: number): boolean {
     const number = toSafeInteger((block as Record<string, unknown>)["number"]);
@@ -271,7 +247,7 @@ export function createWebState(options: WebStateOptions): WebState {
     changed = [];
     removed.clear();
     ring.discardNew();
-    droppedForPages = null; // pages that connect later get a snapshot of the ring as it is
+    chainReset.takeForPages(); // pages that connect later get a snapshot of the ring as it is
   }
 
   function markChanged(node: TrackedNode, bits: number): void {
@@ -471,9 +447,8 @@ export function createWebState(options: WebStateOptions): WebState {
       const range = ring.range();
       const bounds = {
         below: range !== null && ring.size >= options.maxBlocks ? range.lowest : null,
-        above: droppedForStore,
+        above: chainReset.takeForStore(),
       };
-      droppedForStore = null;
       return bounds;
     },
     takeDirtyBlocks: () => ring.takeDirty(),
@@ -490,7 +465,7 @@ export function createWebState(options: WebStateOptions): WebState {
         }),
         removed: [...removed],
         blocks: ring.takeNew(),
-        dropBlocksAbove: droppedForPages,
+        dropBlocksAbove: chainReset.takeForPages(),
       };
       discardChanges();
       return out;
