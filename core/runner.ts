@@ -16,18 +16,17 @@
  * says a burst is coming in, it waits: up to `maxHoldMs` for the oldest message and half of
  * `maxQueue`, so holding back never drops or spills anything.
  *
- * Its parts, each tested alone: the memory queue (item_queue.ts), the spill buffer
- * (spill_buffer.ts), the segment files (spill.ts), the retry and hold policy
- * (delivery_policy.ts), the loop's sleep and wake-ups (wake_signal.ts). What stays here is the
- * loop, the overflow choice and the replay order.
+ * Its parts, each tested alone: the memory queue (item_queue.ts), a durable receiver's spill
+ * side and replay order (queue_spill.ts, built on spill_buffer.ts and spill.ts), the retry and
+ * hold policy (delivery_policy.ts), the loop's sleep and wake-ups (wake_signal.ts). What stays
+ * here is the loop and the overflow choice.
  */
 import { createRetry, nextTurn, shouldHold, sleep } from "./delivery_policy.ts";
 import type { Message } from "./message.ts";
 import { createItemQueue } from "./item_queue.ts";
+import { createQueueSpill, type QueueSpillStats } from "./queue_spill.ts";
 import type { QueueItem } from "./queue_item.ts";
 import type { Receiver } from "./receiver.ts";
-import { createSpillBuffer } from "./spill_buffer.ts";
-import { openSpillStore, prependInOrder, type SpillStore } from "./spill.ts";
 import { createWakeSignal } from "./wake_signal.ts";
 
 export type { QueueItem };
@@ -149,6 +148,18 @@ export interface ReceiverRunner {
 /** How often a held loop looks again whether the burst is over. */
 const HOLD_POLL_MS = 20;
 
+/** The spill counters of a live receiver, which has none. */
+const NO_SPILL: QueueSpillStats = {
+  spill_buffer_bytes: 0,
+  spill_buffered: 0,
+  spill_pending: 0,
+  spill_bytes: 0,
+  spilled_total: 0,
+  replayed_total: 0,
+  spill_corrupt_segments: 0,
+  spill_corrupt_items: 0,
+};
+
 /** Creates the runner of one receiver. */
 export function createReceiverRunner(receiver: Receiver, options: RunnerOptions = {}): ReceiverRunner {
   const maxBatch = options.maxBatch ?? 500;
@@ -157,12 +168,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const baseMs = options.retryBaseMs ?? 100;
   const capMs = options.retryCapMs ?? 5_000;
   const liveAttempts = options.liveAttempts ?? 3;
-  const segmentSize = options.segmentSize ?? 1000;
-  const spillFlushMs = options.spillFlushMs ?? 100;
-  const maxSpillBuffer = options.maxSpillBuffer ?? 20_000;
-  const maxSpillBytes = options.maxSpillBytes ?? Infinity;
   const maxQueueBytes = options.maxQueueBytes ?? Infinity;
-  const maxSpillBufferBytes = options.maxSpillBufferBytes ?? Infinity;
   const maxHoldMs = options.maxHoldMs ?? 2_000;
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
@@ -177,20 +183,25 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   let stopping = false;
   const stopSignal = new AbortController();
 
-  let spill: SpillStore | undefined;
-  /** Items waiting to be written as spill segments (newest of all). */
-  const spillBuffer = createSpillBuffer({
-    store: () => spill,
-    segmentSize,
-    flushMs: spillFlushMs,
-    maxItems: maxSpillBuffer,
-    maxBytes: maxSpillBufferBytes,
-    stopping: () => stopping,
-    signal: stopSignal.signal,
-    onSettled: () => wakeUp.notify(),
-    label: receiver.id,
-  });
-  const spillAfterFailingMs = options.spillAfterFailingMs ?? 5_000;
+  /** A durable receiver's spill files and buffer, and the replay order (queue_spill.ts). */
+  const side = durable
+    ? createQueueSpill({
+      label: receiver.id,
+      dir: options.spillDir!,
+      queue,
+      maxBatch,
+      maxQueue,
+      segmentSize: options.segmentSize ?? 1000,
+      spillFlushMs: options.spillFlushMs ?? 100,
+      maxSpillBuffer: options.maxSpillBuffer ?? 20_000,
+      maxSpillBufferBytes: options.maxSpillBufferBytes ?? Infinity,
+      maxSpillBytes: options.maxSpillBytes ?? Infinity,
+      spillAfterFailingMs: options.spillAfterFailingMs ?? 5_000,
+      stopping: () => stopping,
+      signal: stopSignal.signal,
+      onSettled: () => wakeUp.notify(),
+    })
+    : null;
   const retry = createRetry({
     baseMs,
     capMs,
@@ -198,37 +209,11 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     signal: stopSignal.signal,
     label: receiver.id,
   });
-  /** spillQueueTail at work: the loop waits for it before it takes the delivered batch off. */
-  let movingTail: Promise<void> | null = null;
-  /** While true, new items go behind the spilled ones to keep order. */
-  let spillMode = false;
-  /** Segments loaded into the queue whose files are still on disk, and the newest of them. */
-  let loadedSegments = 0;
-  let lastLoaded: string | null = null;
-  /** Set once drain wrote the remainder to disk: a late loop turn must not touch the queue. */
-  let closedOut = false;
-  /** The loop's removal of delivered segment files, awaited by drain before it returns. */
-  let removing: Promise<void> = Promise.resolve();
 
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
-  /** `spilled_total` counts the memory queue written out at shutdown; the buffer counts its own. */
-  const counters: Omit<
-    RunnerStats,
-    | "queue_depth"
-    | "queue_bytes"
-    | "spill_buffer_bytes"
-    | "spill_buffered"
-    | "spill_pending"
-    | "spill_bytes"
-    | "retries_total"
-    | "errors_total"
-    | "spill_corrupt_segments"
-    | "spill_corrupt_items"
-  > = {
-    spilled_total: 0,
-    replayed_total: 0,
+  const counters = {
     batches_total: 0,
     delivered_total: 0,
     dropped_total: 0,
@@ -238,26 +223,13 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     loop_crashes: 0,
   };
 
-  /** Removes the files of delivered segments. */
-  async function removeSegments(names: string[]): Promise<void> {
-    for (const name of names) {
-      loadedSegments--;
-      try {
-        await spill!.remove(name);
-      } catch (err) {
-        // Left on disk it is replayed again at the next start; writes are idempotent.
-        console.error(`receiver ${receiver.id}: removing spill segment ${name} failed:`, err);
-      }
-    }
-  }
-
-  /** The spill can take no more messages: its memory buffer or its files are at their bound. */
-  function spillIsFull(): boolean {
-    return spillBuffer.atBound() || (spill?.pendingBytes ?? 0) >= maxSpillBytes;
+  /** Waits for `op`; a durable receiver moves its queue to disk if that takes long (queue_spill.ts). */
+  function settled(op: boolean | Promise<boolean>, keep: number): boolean | Promise<boolean> {
+    return side ? side.moveQueueIfSlow(op, keep) : op;
   }
 
   function full(): boolean {
-    return durable && accepting && (spillMode || overQueue()) && spillIsFull();
+    return side !== null && accepting && (side.diverting() || overQueue()) && side.full();
   }
 
   function accepts(message: Message): boolean {
@@ -273,15 +245,14 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       counters.dropped_total++;
       return "closed";
     }
-    if (durable) {
-      if (spillMode || overQueue()) {
+    if (side) {
+      if (side.diverting() || overQueue()) {
         // Inactive events come from the service itself, nobody would retry them: always taken.
-        if (item.kind === "message" && spillIsFull()) {
+        if (item.kind === "message" && side.full()) {
           counters.refused_total++;
           return "full";
         }
-        spillMode = true;
-        spillBuffer.add(item);
+        side.add(item);
         return "spilled";
       }
       queue.push(item);
@@ -299,53 +270,19 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     return result;
   }
 
-  /**
-   * Fills the queue up to a batch from the spill, oldest first: segments from disk, then the
-   * unwritten buffer once nothing is left on disk. Everything queued is older than everything
-   * spilled, so appending keeps the order.
-   */
-  async function topUp(): Promise<void> {
-    if (!spill) return;
-    while (depth() < maxBatch && !closedOut) {
-      if (spill.segments > loadedSegments) {
-        const segment = loadedSegments > 0 && lastLoaded !== null
-          ? await spill.next(lastLoaded)
-          : await spill.oldest();
-        if (!segment || closedOut) break;
-        queue.pushRun(segment.items, segment.name);
-        loadedSegments++;
-        lastLoaded = segment.name;
-        counters.replayed_total += segment.items.length;
-        continue;
-      }
-      const writing = spillBuffer.writing();
-      if (writing) {
-        if (depth() > 0) break;
-        await writing;
-        continue;
-      }
-      if (spillBuffer.waiting() > 0) {
-        // Nothing on disk is newer: the unwritten buffer is next. Taken straight back when it
-        // fits the memory bound (or the queue is empty), else it goes out as a segment first.
-        if (depth() > 0 && depth() + spillBuffer.waiting() > maxQueue) break;
-        queue.pushRun(spillBuffer.takeWaiting(), null);
-      }
-      spillMode = false;
-      break;
-    }
-  }
-
   function hold(): boolean {
     if (!options.holdWhile) return false; // most receivers: no object, no clock read per batch
     return shouldHold({
       holdWhile: options.holdWhile,
       maxHoldMs,
       maxQueue,
-      urgent: stopping || spillMode,
+      urgent: stopping || (side?.diverting() ?? false),
       depth: depth(),
       first: queue.first()!,
     });
   }
+
+  const closedOut = () => side?.closedOut() ?? false;
 
   async function loop(): Promise<void> {
     while (!initialized) {
@@ -354,13 +291,13 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         break;
       }
       // An init failing for long (the database away at a restart) moves the queue to disk too.
-      const ok = await moveQueueIfSlow(retry.run("init", () => receiver.init!()), 0);
+      const ok = await settled(retry.run("init", () => receiver.init!()), 0);
       if (ok) initialized = true;
       else if (stopSignal.signal.aborted) return;
     }
-    while (!closedOut) {
-      if (spillMode || loadedSegments > 0) await topUp();
-      if (closedOut) return;
+    while (!closedOut()) {
+      if (side?.replaying()) await side.topUp();
+      if (closedOut()) return;
       if (depth() === 0) {
         if (stopping) return;
         await wakeUp.wait();
@@ -372,7 +309,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         continue;
       }
       // No linger while replaying: the spill has a batch ready, and more is waiting behind it.
-      if (lingerMs > 0 && depth() < maxBatch && !stopping && !spillMode) {
+      if (lingerMs > 0 && depth() < maxBatch && !stopping && !side?.diverting()) {
         await wakeUp.linger(lingerMs);
       }
       const first = queue.first()!;
@@ -382,120 +319,29 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       // besides the one or the batch in flight), never items whose place newer ones would take.
       const batch = first.kind === "inactive" ? null : queue.messages(maxBatch);
       const count = batch ? batch.length : 1;
-      if (!durable) queue.take(count);
+      if (!side) queue.take(count);
       // A receiver that took the batch synchronously (the live ones) costs no promise here.
       const sent = first.kind === "inactive"
         ? retry.run("inactive", () => receiver.inactive?.(first.agentId))
         : retry.run("receive", () => receiver.receive(batch!));
-      const ok = sent === true || await moveQueueIfSlow(sent, count);
-      if (closedOut) return;
+      const ok = sent === true || await settled(sent, count);
+      if (closedOut()) return;
       const stopped = !ok && stopSignal.signal.aborted;
       if (ok && batch) {
         counters.batches_total++;
         counters.delivered_total += count;
-      } else if (!ok && !(durable && stopped)) {
+      } else if (!ok && !(side && stopped)) {
         counters.dropped_total += count;
       }
       if (stopped) return;
-      if (durable) {
+      if (side) {
         const delivered = queue.take(count);
-        if (delivered.length > 0) await (removing = removeSegments(delivered));
+        if (delivered.length > 0) await side.removeDelivered(delivered);
       }
       // One batch per turn: a receiver that finished synchronously would otherwise take the
       // whole backlog in one macrotask, and every socket read and ping answer would wait for it.
       if (depth() > 0) await nextTurn();
     }
-  }
-
-  /** What spillRemainder took from the queue and has not written yet, and the files it replaces. */
-  let remainder: { items: QueueItem[]; loaded: string[] } | null = null;
-
-  /**
-   * Durable shutdown: write whatever is still in memory to disk, in order. A failed write (a full
-   * disk) throws with nothing lost: called again, it goes on from where it stopped.
-   */
-  async function spillRemainder(): Promise<void> {
-    if (!spill) return;
-    closedOut = true;
-    if (movingTail) await movingTail; // its segments go in front of these, in order
-    spillBuffer.cancel();
-    const inFlight = spillBuffer.writing();
-    if (inFlight) await inFlight.catch(() => {});
-    // The queue is older than everything on disk: it goes in front, in order, last chunk first.
-    // Items of loaded segments are rewritten with it, then their files go.
-    // Taken at once: a segment the loop is still reading stays on disk, out of this.
-    if (remainder === null) {
-      const { items, segments } = queue.takeAll();
-      remainder = { items, loaded: segments };
-      loadedSegments = 0;
-    }
-    const { items: rest, loaded } = remainder;
-    const before = rest.length;
-    try {
-      await prependInOrder(spill, rest, segmentSize);
-    } finally {
-      counters.spilled_total += before - rest.length;
-    }
-    while (loaded.length > 0) {
-      await spill.remove(loaded[0]!);
-      loaded.shift();
-    }
-    await removing; // delivered segments the loop is still removing: gone before drain returns
-    await spillBuffer.flush();
-  }
-
-  /**
-   * Waits for `op` (a batch going out, or init); if it takes `spillAfterFailingMs`, the queue
-   * behind its first `keep` items moves to disk meanwhile (spillQueueTail), and the wait ends only
-   * once that move has, so the queue's head is as the loop left it.
-   */
-  async function moveQueueIfSlow(op: boolean | Promise<boolean>, keep: number): Promise<boolean> {
-    if (op === true || op === false || !durable || spillAfterFailingMs === Infinity) return await op;
-    const slow = setTimeout(() => {
-      movingTail = spillQueueTail(keep).finally(() => movingTail = null);
-    }, spillAfterFailingMs);
-    try {
-      return await op;
-    } finally {
-      clearTimeout(slow);
-      if (movingTail) await movingTail;
-    }
-  }
-
-  /**
-   * A batch has been going out for `spillAfterFailingMs` (the sink fails, or hangs: a frozen
-   * database answers nothing): what waits behind it, the `keep` items in flight, is written to
-   * the spill (in front of what is there: it is older) and new items follow it there, so that a
-   * crash during a long outage loses at most the batch in flight, not the whole memory queue.
-   * Only items that live in memory alone (a replayed segment is on disk already). The loop waits
-   * for this before it takes its batch off the queue, so the queue's head stays as it is.
-   */
-  async function spillQueueTail(keep: number): Promise<void> {
-    if (!spill || closedOut) return;
-    // What comes from now on goes to the spill, behind what is queued: also when nothing waits
-    // yet (a quiet outage) or what waits cannot move (below), else it would pile up in memory.
-    spillMode = true;
-    // Not while a replay is under way: segments written in front of the one being read now
-    // would be read only at the next start.
-    if (loadedSegments > 0 || queue.depth <= keep) return;
-    const rest = queue.memoryOnlyAfter(keep);
-    if (rest === null) return;
-    const count = rest.length;
-    try {
-      await prependInOrder(spill, rest, segmentSize);
-    } catch (err) {
-      console.error(`receiver ${receiver.id}: writing the queue to disk while the sink fails failed:`, err);
-    } finally {
-      // The chunks written are the queue's newest (the last chunk goes first): they leave it, the
-      // rest (`rest` now, in front of them) stays in memory, so nothing is on disk and queued twice.
-      queue.truncate(keep + rest.length);
-      counters.spilled_total += count - rest.length;
-    }
-  }
-
-  /** Items drain still has to write to disk (the remainder and the spill buffer). */
-  function unsaved(): number {
-    return (remainder?.items.length ?? depth()) + spillBuffer.waiting();
   }
 
   return {
@@ -505,13 +351,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     initialized: () => initialized,
     push,
     async start() {
-      if (durable) {
-        spill = await openSpillStore(options.spillDir!);
-        if (spill.segments > 0) {
-          spillMode = true;
-          console.warn(`receiver ${receiver.id}: replaying ${spill.pendingItems} spilled item(s)`);
-        }
-      }
+      const pending = side ? await side.open() : 0;
+      if (pending > 0) console.warn(`receiver ${receiver.id}: replaying ${pending} spilled item(s)`);
       loopDone = (async () => {
         while (true) {
           try {
@@ -522,9 +363,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
             if (counters.loop_crashes++ % 60 === 0) {
               console.error(`receiver ${receiver.id}: delivery loop failed (starting it again in 1 s):`, err);
             }
-            if (stopping || closedOut) return;
+            if (stopping || closedOut()) return;
             await sleep(1000, stopSignal.signal);
-            if (stopping || closedOut) return;
+            if (stopping || closedOut()) return;
           }
         }
       })();
@@ -532,7 +373,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     async drain(timeoutMs) {
       accepting = false;
       stopping = true;
-      spillBuffer.schedule(); // at once, no flush timer while stopping
+      side?.flushSoon(); // at once, no flush timer while stopping
       wakeUp.notify();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<"timeout">((resolve) => {
@@ -545,30 +386,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       if (result === "timeout") {
         console.warn(`receiver ${receiver.id}: drain timed out with ${depth()} item(s) queued`);
       }
-      if (durable) {
-        if (result === "timeout" || depth() > 0 || spillBuffer.waiting() > 0) {
-          // Accepted reports are not dropped because the disk is full: the write is tried again
-          // every second until it works, or a second signal ends the process (exit code 130).
-          for (let attempt = 0;; attempt++) {
-            try {
-              await spillRemainder();
-              break;
-            } catch (err) {
-              if (attempt % 10 === 0) {
-                console.error(
-                  `receiver ${receiver.id}: ${unsaved()} accepted item(s) could not be written to disk ` +
-                    `(${(err as Error).message}); trying again every second: free space, or send the ` +
-                    "signal again to exit without them",
-                );
-              }
-              await new Promise((resolve) => setTimeout(resolve, 1000));
-            }
-          }
-        }
-        spillBuffer.cancel();
-      } else if (depth() > 0) {
-        counters.dropped_total += depth();
-      }
+      if (side) await side.saveAll(result === "timeout");
+      else if (depth() > 0) counters.dropped_total += depth();
       if (initialized) {
         try {
           await receiver.close?.();
@@ -578,19 +397,14 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       }
     },
     stats() {
+      const spillStats = side?.stats() ?? NO_SPILL;
       return {
-        queue_depth: depth() + spillBuffer.items(),
+        queue_depth: depth() + spillStats.spill_buffered,
         queue_bytes: queue.bytes,
-        spill_buffer_bytes: spillBuffer.bytes(),
-        spill_buffered: spillBuffer.items(),
-        spill_pending: spill?.pendingItems ?? 0,
-        spill_bytes: spill?.pendingBytes ?? 0,
+        ...spillStats,
         ...counters,
-        spilled_total: counters.spilled_total + spillBuffer.written(),
         retries_total: retry.retries(),
         errors_total: retry.errors(),
-        spill_corrupt_segments: spill?.corruptSegments ?? 0,
-        spill_corrupt_items: spill?.corruptItems ?? 0,
       };
     },
   };

@@ -640,8 +640,8 @@ Deno.test("a durable sink failing for spillAfterFailingMs: the memory queue behi
     });
     for (let i = 0; i < 300; i++) runner.push(message(i));
     // Before: all 300 stayed in memory for the whole outage; a crash lost them.
-    await until(() => runner.stats().spill_pending === 290, 5000);
-    assert.equal(runner.stats().queue_depth, 10); // the batch in flight
+    // The files count the items a turn before the queue lets them go: wait for both.
+    await until(() => runner.stats().spill_pending === 290 && runner.stats().queue_depth === 10, 5000);
     for (let i = 300; i < 310; i++) assert.equal(runner.push(message(i)), "spilled"); // behind them
     state.failing = false;
     await deliversAllInOrder(runner, got, dir, 310);
@@ -690,8 +690,7 @@ Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs
     await runner.start();
     for (let i = 0; i < 300; i++) runner.push(message(i));
     // Before: a write that never answers kept all 300 in memory (no failure, no retry to hook on).
-    await until(() => runner.stats().spill_pending === 290, 5000);
-    assert.equal(runner.stats().queue_depth, 10);
+    await until(() => runner.stats().spill_pending === 290 && runner.stats().queue_depth === 10, 5000);
     state.unblock();
     await deliversAllInOrder(runner, got, dir, 300);
   } finally {
@@ -709,8 +708,7 @@ Deno.test("a sink that hangs when nothing waits behind its batch: what comes lat
     await new Promise((resolve) => setTimeout(resolve, 200)); // the move found nothing to move
     for (let i = 10; i < 300; i++) runner.push(message(i));
     // Before: all 290 stayed in the memory queue for the rest of the outage.
-    await until(() => runner.stats().spill_pending === 290, 5000);
-    assert.equal(runner.stats().queue_depth, 10);
+    await until(() => runner.stats().spill_pending === 290 && runner.stats().queue_depth === 10, 5000);
     state.unblock();
     await deliversAllInOrder(runner, got, dir, 300);
   } finally {
@@ -733,8 +731,8 @@ Deno.test("a receiver whose init keeps failing (the database away at start) has 
     await runner.start();
     for (let i = 0; i < 300; i++) runner.push(message(i));
     // Before: init retried for the whole outage with the 300 in memory.
-    await until(() => runner.stats().spill_pending === 300, 5000);
-    assert.equal(runner.stats().queue_depth, 0);
+    // The files count the items before the queue lets them go (a turn later): wait for both.
+    await until(() => runner.stats().spill_pending === 300 && runner.stats().queue_depth === 0, 5000);
     state.initFails = false;
     await deliversAllInOrder(runner, got, dir, 300);
   } finally {
