@@ -30,8 +30,9 @@ export function withNatsInvalidations(store: AuthStore, nc: NatsConnection, subj
       if (deleted) announce({ kind: "user", name });
       return deleted;
     },
-    async setActive(name, active) {
-      const found = await store.setActive(name, active);
+    async setActive(name, active, tokenEpoch) {
+      // The new epoch goes with it: without it a re-activated user's old tokens worked again.
+      const found = await store.setActive(name, active, tokenEpoch);
       if (found) announce({ kind: "user", name });
       return found;
     },
