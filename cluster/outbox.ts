@@ -83,14 +83,18 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
 
   const loop = (async () => {
     for (let attempt = 0; !stop.signal.aborted;) {
-      const segment = store.segments > 0 ? await store.oldest() : null;
-      if (segment === null) {
-        await new Promise<void>((resolve) => wake = resolve); // a write, or close()
-        wake = null;
-        continue;
-      }
-      const messages = segment.items.flatMap((item) => item.kind === "message" ? [item.message] : []);
+      let step = "reading a segment";
       try {
+        // A read error (EIO, a data dir that changed owner) is retried like a failed publish: out
+        // of this loop it was an unhandled rejection that ended the instance.
+        const segment = store.segments > 0 ? await store.oldest() : null;
+        if (segment === null) {
+          await new Promise<void>((resolve) => wake = resolve); // a write, or close()
+          wake = null;
+          continue;
+        }
+        const messages = segment.items.flatMap((item) => item.kind === "message" ? [item.message] : []);
+        step = `publishing ${messages.length} report(s)`;
         await options.publish(messages);
         await store.remove(segment.name);
         republished += messages.length;
@@ -98,10 +102,7 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
       } catch (err) {
         failures++;
         if (attempt === 0 || attempt % 20 === 0) {
-          console.error(
-            `cluster outbox: publishing ${messages.length} report(s) failed, retrying:`,
-            (err as Error).message,
-          );
+          console.error(`cluster outbox: ${step} failed, retrying:`, (err as Error).message);
         }
         await sleep(backoffMs(attempt++, 100, 2000), stop.signal);
       }

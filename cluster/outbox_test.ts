@@ -66,3 +66,36 @@ Deno.test("outbox: full at its byte bound", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("outbox: a segment that cannot be read (I/O error, wrong owner) is tried again, the instance does not die", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "outbox-" });
+  try {
+    let down = true;
+    const published: string[] = [];
+    const publish = (messages: Message[]) => {
+      if (down) return Promise.reject(new Error("no responders"));
+      published.push(...messages.map((m) => m.id));
+      return Promise.resolve();
+    };
+    const outbox = await openOutbox({ dir, maxBytes: 1 << 20, publish });
+    await outbox.accept(msg(1));
+    await until(() => outbox.stats().failures_total > 0, "a failed publish");
+    // The segment becomes unreadable in a way that is not a torn file: EISDIR here (EIO, EACCES alike).
+    const [name] = [...Deno.readDirSync(dir)].map((e) => e.name);
+    const content = Deno.readFileSync(`${dir}/${name}`);
+    Deno.removeSync(`${dir}/${name}`);
+    Deno.mkdirSync(`${dir}/${name}`);
+    down = false;
+    // Before: the read threw out of the publish loop, an unhandled rejection that ended the process.
+    const failures = outbox.stats().failures_total;
+    await until(() => outbox.stats().failures_total > failures + 1, "reads tried again");
+    assert.deepEqual(published, []);
+    Deno.removeSync(`${dir}/${name}`);
+    Deno.writeFileSync(`${dir}/${name}`, content); // readable again
+    await until(() => !outbox.busy(), "the outbox to empty");
+    assert.deepEqual(published, ["m1"]);
+    await outbox.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
