@@ -16,9 +16,10 @@
  *   every instance, so each message is handled by one instance (on NATS 2.9, which takes one
  *   filter subject per consumer, one consumer per metric type plus one for inactive agents).
  *   Messages go through the receiver's usual runner (batches, retries) and are acked once the
- *   receiver wrote them; until then the instance keeps them (`working()`), and if it dies
- *   JetStream redelivers them to another after `ackWaitSeconds`. Writes are idempotent by
- *   Message id, so a redelivery stores nothing twice.
+ *   receiver wrote them (cluster/delivery_acks.ts: a report carried by several stream messages,
+ *   a batch and its outbox resend, acks all of them); until then the instance keeps them
+ *   (`working()`), and if it dies JetStream redelivers them to another after `ackWaitSeconds`.
+ *   Writes are idempotent by Message id, so a redelivery stores nothing twice.
  * - Live receivers (dashboard, web): cluster/live_feed.ts, so every instance's clients see
  *   every agent whichever instance it talks to.
  * - `inactive` is a stream message too (`<root>.inactive`), so every instance and every
@@ -38,6 +39,7 @@ import type { ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../core/receiver.ts";
 import { nanos, type NatsRuntime } from "./nats.ts";
 import type { Outbox } from "./outbox.ts";
+import { createDeliveryAcks, type DeliveryAcks } from "./delivery_acks.ts";
 import { createLiveFeed } from "./live_feed.ts";
 import { decodeItems, wants } from "./stream_items.ts";
 import { createStreamPublisher } from "./stream_publisher.ts";
@@ -69,16 +71,6 @@ const HIGH_WATER = 2000;
 /** Messages a consumer asks JetStream for at once. */
 const PULL_BATCH = 1000;
 
-interface Tracked {
-  receiver: Receiver;
-  /** Message id → the JetStream delivery to ack once written. */
-  pending: Map<string, JsMsg>;
-  /** Deliveries holding several messages (a batch): how many of them are still to be written. */
-  remaining: Map<JsMsg, number>;
-  /** Agent id → inactive deliveries, in order. */
-  inactive: Map<string, JsMsg[]>;
-}
-
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
 export async function consumerName(receiverId: string): Promise<string> {
   if (/^[A-Za-z0-9_-]{1,64}$/.test(receiverId)) return receiverId;
@@ -90,22 +82,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** One of a delivery's messages is written: the delivery is acked once all of them are. */
-function settle(state: Tracked, jm: JsMsg): void {
-  const left = (state.remaining.get(jm) ?? 1) - 1;
-  if (left > 0) {
-    state.remaining.set(jm, left);
-    return;
-  }
-  state.remaining.delete(jm);
-  jm.ack();
-}
-
 /** Creates the queue over an open NATS runtime (the caller closes the connection). */
 export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueOptions): JetStreamQueue {
   const log = options.log ?? ((line: string) => console.log(line));
   const { js, jsm, subjects } = nats;
-  const tracked = new Map<Receiver, Tracked>();
+  /** Each durable receiver's (wrapper's) deliveries, acked once written. */
+  const tracked = new Map<Receiver, DeliveryAcks<JsMsg>>();
   const iterators = new Set<ConsumerMessages>();
   const loops: Promise<void>[] = [];
   let stopped = false;
@@ -199,7 +181,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
   async function startDurable(
     runner: ReceiverRunner,
     subscribe: readonly string[],
-    state: Tracked,
+    acks: DeliveryAcks<JsMsg>,
   ): Promise<void> {
     const wanted = new Set(subscribe);
     const consumers = consumersFor(await consumerName(runner.receiver.id), subscribe);
@@ -221,17 +203,11 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           jm.ack();
           return;
         }
-        // A redelivery of messages still queued here: the newest delivery is the one to ack.
-        if (mine.every((item) => item.kind === "message" && state.pending.has(item.message.id))) {
-          for (const item of mine) if (item.kind === "message") state.pending.set(item.message.id, jm);
-          if (mine.length > 1) state.remaining.set(jm, mine.length);
-          return;
-        }
         let waiting = 0;
         for (const item of mine) {
-          if (item.kind === "message" && state.pending.has(item.message.id)) {
-            state.pending.set(item.message.id, jm);
-            waiting++;
+          // Still queued here (a redelivery, or a resend's copy): acked with its one write.
+          if (item.kind === "message" && acks.has(item.message.id)) {
+            if (acks.waitFor(item.message.id, jm)) waiting++;
             continue;
           }
           const result = runner.push(item);
@@ -240,23 +216,17 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
           if (result === "full") {
             // Held back by HIGH_WATER, so rare: JetStream redelivers the whole message later
             // (what was pushed of it is written once: writes are idempotent by Message id).
-            for (const other of mine) if (other.kind === "message") state.pending.delete(other.message.id);
-            state.remaining.delete(jm);
+            acks.forget(jm, mine.flatMap((other) => other.kind === "message" ? [other.message.id] : []));
             jm.nak(1000);
             return;
           }
           // Registered after the push: delivery (and so the ack) happens on a later turn.
           waiting++;
-          if (item.kind === "message") {
-            state.pending.set(item.message.id, jm);
-          } else {
-            const list = state.inactive.get(item.agentId) ?? [];
-            list.push(jm);
-            state.inactive.set(item.agentId, list);
-          }
+          if (item.kind === "message") acks.waitFor(item.message.id, jm);
+          else acks.waitForInactive(item.agentId, jm);
         }
         if (waiting === 0) jm.ack();
-        else if (waiting > 1) state.remaining.set(jm, waiting);
+        else acks.expect(jm, waiting);
         while (!stopped && runner.stats().queue_depth >= HIGH_WATER) await sleep(5);
       });
     }
@@ -268,7 +238,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
   return {
     track(receiver) {
       if (!receiver.durable) return receiver;
-      const state: Tracked = { receiver, pending: new Map(), remaining: new Map(), inactive: new Map() };
+      const acks = createDeliveryAcks<JsMsg>();
       const wrapper: Receiver = {
         id: receiver.id,
         durable: true,
@@ -277,32 +247,24 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
         accepts: receiver.accepts ? (message) => receiver.accepts!(message) : undefined,
         async receive(batch) {
           await receiver.receive(batch);
-          for (const m of batch) {
-            const jm = state.pending.get(m.id);
-            if (!jm) continue;
-            state.pending.delete(m.id);
-            settle(state, jm);
-          }
+          for (const m of batch) acks.written(m.id);
         },
         async inactive(agentId) {
           await receiver.inactive?.(agentId);
-          const list = state.inactive.get(agentId);
-          const jm = list?.shift();
-          if (list && list.length === 0) state.inactive.delete(agentId);
-          if (jm) settle(state, jm);
+          acks.inactiveWritten(agentId);
         },
         close: receiver.close ? () => receiver.close!() : undefined,
         stats: receiver.stats ? () => receiver.stats!() : undefined,
       };
-      tracked.set(wrapper, state);
+      tracked.set(wrapper, acks);
       return wrapper;
     },
 
     async start(subscriptions) {
       const durables: Promise<void>[] = [];
       for (const { runner, subscribe } of subscriptions) {
-        const state = tracked.get(runner.receiver);
-        if (state) durables.push(startDurable(runner, subscribe, state));
+        const acks = tracked.get(runner.receiver);
+        if (acks) durables.push(startDurable(runner, subscribe, acks));
         else if (runner.receiver.durable) {
           throw new Error(`cluster: durable receiver ${runner.receiver.id} was not tracked`);
         } else liveFeed.add(runner, subscribe);
@@ -311,10 +273,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
       liveFeed.start();
       // Held messages stay ours while a slow or failing sink retries.
       workingTimer = setInterval(() => {
-        for (const state of tracked.values()) {
-          for (const jm of new Set(state.pending.values())) jm.working();
-          for (const list of state.inactive.values()) for (const jm of list) jm.working();
-        }
+        for (const acks of tracked.values()) for (const jm of acks.held()) jm.working();
       }, Math.max(1000, Math.floor(options.ackWaitMs / 3)));
 
       return {
@@ -390,12 +349,9 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     },
 
     release() {
-      for (const state of tracked.values()) {
-        for (const jm of new Set(state.pending.values())) jm.nak();
-        for (const list of state.inactive.values()) for (const jm of list) jm.nak();
-        state.pending.clear();
-        state.remaining.clear();
-        state.inactive.clear();
+      for (const acks of tracked.values()) {
+        for (const jm of acks.held()) jm.nak();
+        acks.clear();
       }
     },
   };
