@@ -57,7 +57,11 @@ export interface PgAuthStore extends AuthStore {
 /** Creates the store over a migrated pool (the caller owns closing the pool). */
 export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions = {}): PgAuthStore {
   const now = options.now ?? Date.now;
-  /** Every user name this instance has heard of: re-checked after a LISTEN reconnect. */
+  /**
+   * The users this instance has seen (created, read, or heard changed): re-checked after a LISTEN
+   * reconnect, for the changes missed meanwhile. Not the names a read found no user for: logins
+   * with made-up names would grow it for good, and every reconnect would re-read them all.
+   */
   const knownNames = new Set<string>();
   /** getUser calls per name run one after another, so a later change is never overwritten by an earlier read. */
   const userReads = new Map<string, Promise<unknown>>();
@@ -132,11 +136,12 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
       return rows.length > 0 ? "created" : "exists";
     },
     getUser(name) {
-      knownNames.add(name);
       const previous = userReads.get(name) ?? Promise.resolve();
       const read = previous.catch(() => {}).then(async () => {
         const [row] = await sql<UserRow[]>`
           select name, password_hash, active, created_at, token_epoch from poa_users where name = ${name}`;
+        if (row) knownNames.add(name);
+        else knownNames.delete(name);
         return row ? toUser(row) : null;
       });
       userReads.set(name, read);

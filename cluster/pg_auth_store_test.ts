@@ -3,7 +3,7 @@ import postgres from "postgres";
 import type { AuthChange } from "../auth/store.ts";
 import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
-import { createPgAuthStore } from "./pg_auth_store.ts";
+import { AUTH_CHANNEL, createPgAuthStore } from "./pg_auth_store.ts";
 
 async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -100,6 +100,42 @@ Deno.test("pg auth store: expired bans are purged from the table", async () => {
       await store.close();
     }
   } finally {
+    await pg.close();
+  }
+});
+
+Deno.test("pg auth store: after a LISTEN reconnect it re-reads the users it knew, not every name a login guessed", async () => {
+  const pg = await startTestPostgres();
+  const store = createPgAuthStore(pg.sql);
+  try {
+    await migrate(pg.sql);
+    const seen: string[] = [];
+    const unwatch = store.watch((change) => change.kind === "user" && seen.push(change.name));
+    await store.listening();
+    const user = {
+      name: "node1",
+      passwordHash: "h",
+      active: true,
+      createdAt: new Date().toISOString(),
+      tokenEpoch: "e",
+    };
+    await store.createUser(user);
+    assert.deepEqual(await store.getUser("node1"), user);
+    // Logins with made-up names: each asks the store for its user.
+    for (let i = 0; i < 300; i++) assert.equal(await store.getUser(`guess${i}`), null);
+    await until(() => seen.includes("node1"), 2000, "the create notified");
+    seen.length = 0;
+    const listeners = await pg.sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where query ilike ${"listen%" + AUTH_CHANNEL + "%"}`;
+    assert.equal(listeners.length, 1);
+    await pg.sql`select pg_terminate_backend(${listeners[0]!.pid})`;
+    await until(() => seen.includes("node1"), 10_000, "the reload after the reconnect");
+    await new Promise((r) => setTimeout(r, 100));
+    // Before: one change (one user read on every instance) per name ever tried, for good.
+    assert.deepEqual(seen, ["node1"]);
+    unwatch();
+  } finally {
+    await store.close();
     await pg.close();
   }
 });
