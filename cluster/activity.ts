@@ -15,6 +15,7 @@
 import { type KV, type KvEntry, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/transport-node";
 import type { ActivityMonitor } from "../core/activity.ts";
+import { RecencyMap } from "../core/recency_map.ts";
 import type { NatsRuntime } from "./nats.ts";
 
 export interface ClusterActivityOptions {
@@ -22,6 +23,11 @@ export interface ClusterActivityOptions {
   onInactive: (agentId: string) => void;
   /** How often the sweep runs (default timeoutMs/10, between 50 ms and 1 s). */
   sweepIntervalMs?: number;
+  /**
+   * Agents counted as known (`knownAgents`) at most (default 100,000); each is forgotten here
+   * once the bucket's TTL has forgotten it too.
+   */
+  maxRemembered?: number;
   now?: () => number;
 }
 
@@ -57,15 +63,25 @@ export async function createClusterActivityMonitor(
   const writeEveryMs = Math.min(1000, Math.floor(options.timeoutMs / 10));
   const interval = options.sweepIntervalMs ??
     Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 10)));
+  const ttlMs = Math.max(3_600_000, options.timeoutMs * 10);
+  const maxRemembered = options.maxRemembered ?? 100_000;
   const kv: KV = await new Kvm(nats.nc).create(nats.subjects.activityBucket, {
     history: 1,
-    ttl: Math.max(3_600_000, options.timeoutMs * 10),
+    ttl: ttlMs,
     replicas: 1,
   });
 
   /** Active agents by last put seen, oldest first (delete + set keeps the order). */
   const active = new Map<string, { revision: number; seenAt: number }>();
-  const known = new Set<string>();
+  /**
+   * Agents heard of (a ping here, or their key in the bucket), by when, oldest first: agent ids
+   * are whatever agents send, so the set is bounded as the local monitor's is.
+   */
+  const known = new RecencyMap<string, number>();
+  function remember(agentId: string): void {
+    known.set(agentId, now());
+    if (known.size > maxRemembered) known.delete(known.oldestKey()!);
+  }
   /** Agents whose put is on its way, so a burst of pings writes once. */
   const writing = new Set<string>();
   let closed = false;
@@ -98,7 +114,7 @@ export async function createClusterActivityMonitor(
     } catch {
       return;
     }
-    known.add(agentId);
+    remember(agentId);
     active.delete(agentId);
     if (entry.operation === "PUT" && entry.string() === ACTIVE) {
       active.set(agentId, { revision: entry.revision, seenAt: now() });
@@ -148,6 +164,14 @@ export async function createClusterActivityMonitor(
   }
 
   function sweep(): number {
+    const forgotten = now() - ttlMs;
+    for (
+      let id = known.oldestKey();
+      id !== undefined && known.get(id)! <= forgotten;
+      id = known.oldestKey()
+    ) {
+      known.delete(id);
+    }
     const deadline = now() - options.timeoutMs - writeEveryMs;
     let count = 0;
     for (const [agentId, seen] of active) {
@@ -164,7 +188,7 @@ export async function createClusterActivityMonitor(
   return {
     sweep,
     ping(agentId) {
-      known.add(agentId);
+      remember(agentId);
       const seen = active.get(agentId);
       if (seen && now() - seen.seenAt < writeEveryMs) return;
       if (writing.has(agentId)) return;
@@ -174,7 +198,7 @@ export async function createClusterActivityMonitor(
         .finally(() => writing.delete(agentId));
     },
     bye(agentId) {
-      known.add(agentId);
+      remember(agentId);
       active.delete(agentId);
       (async () => {
         const current = await kv.get(agentKey(agentId));

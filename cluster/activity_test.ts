@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { agentIdOf, agentKey } from "./activity.ts";
+import { freePort, managedProcess, natsServerBinary } from "../tasks/process.ts";
+import { agentIdOf, agentKey, createClusterActivityMonitor } from "./activity.ts";
+import { connectNats } from "./nats.ts";
 
 Deno.test("activity: any agent id maps to a valid KV key and back", () => {
   for (
@@ -9,4 +11,55 @@ Deno.test("activity: any agent id maps to a valid KV key and back", () => {
     assert.match(key, /^[A-Za-z0-9_-]+$/);
     assert.equal(agentIdOf(key), id);
   }
+});
+
+const nats = await natsServerBinary().catch(() => null);
+
+Deno.test({
+  name:
+    "cluster activity: agents are forgotten as the bucket forgets them, at most maxRemembered (ids are whatever agents send)",
+  ignore: nats === null && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    const port = freePort("127.0.0.1");
+    const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
+    const server = managedProcess(
+      "nats",
+      { cmd: nats!, args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store], env: {} },
+      () => Deno.connect({ hostname: "127.0.0.1", port }).then((c) => (c.close(), true)),
+      { log: () => {}, supervise: false },
+    );
+    await server.start();
+    const runtime = await connectNats({
+      servers: `127.0.0.1:${port}`,
+      stream: "ACT",
+      replicas: 1,
+      maxAgeSeconds: 3600,
+      ackWaitSeconds: 30,
+      publishTimeoutMs: 2000,
+      outboxMaxBytes: 1 << 20,
+    }, { log: () => {} });
+    let clock = Date.now();
+    const monitor = await createClusterActivityMonitor(runtime, {
+      timeoutMs: 60_000,
+      onInactive: () => {},
+      maxRemembered: 100,
+      sweepIntervalMs: 3_600_000, // swept by hand below
+      now: () => clock,
+    });
+    try {
+      for (let i = 0; i < 500; i++) monitor.ping(`agent-${i}`);
+      // Before: every id ever seen stayed, for good.
+      assert.equal(monitor.knownAgents, 100);
+      monitor.ping("agent-499");
+      clock += 2 * 3_600_000; // past the bucket's TTL (1 h)
+      monitor.ping("late");
+      monitor.sweep();
+      assert.equal(monitor.knownAgents, 1);
+    } finally {
+      monitor.close();
+      await runtime.close();
+      await server.kill();
+      await Deno.remove(store, { recursive: true });
+    }
+  },
 });
