@@ -34,6 +34,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { type Bus, emptyPushCounts, type Subscription } from "../core/bus.ts";
+import type { Message } from "../core/message.ts";
 import { AppError } from "../http/errors.ts";
 import type { ReceiverRunner } from "../core/runner.ts";
 import type { Receiver } from "../core/receiver.ts";
@@ -93,7 +94,12 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
   let stopped = false;
   let workingTimer: ReturnType<typeof setInterval> | undefined;
 
+  /** Reports accepted (stored by JetStream or its outbox), by metric type: not the ones refused. */
   const published = new Map<string, number>();
+  function countPublished(message: Message): { state: "published" } {
+    published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
+    return { state: "published" };
+  }
   const pushes = emptyPushCounts();
   const { outbox } = options;
 
@@ -278,7 +284,6 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
 
       return {
         async publish(message) {
-          published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
           if (outbox.full()) {
             throw new AppError(
               503,
@@ -300,7 +305,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
             );
           }
           if (stored === "stored") liveFeed.showOwn(message);
-          if (stored) return { state: "published" };
+          if (stored) return countPublished(message);
           // In doubt (no ack in time, connection lost): the outbox publishes it again.
           try {
             await outbox.accept(message);
@@ -310,7 +315,7 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
               "retry-after": "1",
             });
           }
-          return { state: "published" };
+          return countPublished(message);
         },
         inactive(agentId) {
           const data = encode({ agentId });

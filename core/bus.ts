@@ -49,14 +49,18 @@ export function createLocalBus(subscriptions: Subscription[]): Bus {
     }
   }
   const all = subscriptions.map((s) => s.runner);
+  /** Reports accepted, by metric type (a refused one, answered 503, is not). */
   const published = new Map<string, number>();
+  function countPublished(message: Message): PublishResult {
+    published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
+    return PUBLISHED;
+  }
   const pushes = emptyPushCounts();
 
   return {
     publish(message) {
-      published.set(message.dataType, (published.get(message.dataType) ?? 0) + 1);
       const runners = routes.get(message.dataType);
-      if (!runners) return PUBLISHED;
+      if (!runners) return countPublished(message);
       const item = { kind: "message", message } as const;
       // All or nothing: checked before any queue takes it, so a retry duplicates nothing.
       const refuses = (r: ReceiverRunner) => r.full() && r.accepts(message);
@@ -66,7 +70,7 @@ export function createLocalBus(subscriptions: Subscription[]): Bus {
         return { state: "overloaded", receivers: full.map((r) => r.receiver.id) };
       }
       for (const runner of runners) pushes[runner.push(item)]++;
-      return PUBLISHED;
+      return countPublished(message);
     },
     inactive(agentId) {
       for (const runner of all) pushes[runner.push({ kind: "inactive", agentId })]++;

@@ -55,8 +55,9 @@ Deno.test("publish is all or nothing: a durable receiver at its spill bound refu
     assert.deepEqual(bus.publish(report(3, "statistics")), { state: "overloaded", receivers: ["stats"] });
     // A block is not stored by the full receiver: it goes through.
     assert.deepEqual(bus.publish(report(4, "block")), { state: "published" });
-    const { pushes } = bus.stats();
+    const { pushes, published } = bus.stats();
     assert.deepEqual(pushes, { queued: 5, spilled: 2, dropped_oldest: 0, closed: 0, filtered: 1, full: 1 });
+    assert.deepEqual(published, { ethereum_metrics: 4 }); // the refused one is not counted
     assert.equal(durable.stats().refused_total, 1);
     assert.equal(durable.stats().filtered_total, 1);
     await new Promise((r) => setTimeout(r, 20));

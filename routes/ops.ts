@@ -57,7 +57,7 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
     {
       name: "poa_messages_published_total",
       type: "counter",
-      help: "Messages published on the bus, by metric type.",
+      help: "Reports accepted onto the bus (not those refused with 503), by metric type.",
       samples: samplesBy("metric_type", {
         ...Object.fromEntries(deps.metrics.map((type) => [type, 0])),
         ...bus.published,

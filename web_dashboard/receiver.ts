@@ -181,13 +181,19 @@ export async function createWebReceiver(
     Math.min(60_000, options.removeInactiveAfterMs / 10),
   );
   let lastSweep = now();
+  let timerFailures = 0;
   const timer = setInterval(() => {
-    if (now() - lastSweep >= sweepEveryMs) {
-      lastSweep = now();
-      state.sweep();
+    try {
+      if (now() - lastSweep >= sweepEveryMs) {
+        lastSweep = now();
+        state.sweep();
+      }
+      state.checkChain();
+      feed.flush();
+    } catch (err) {
+      // A throw out of a timer would end the process: the pages miss one flush instead.
+      if (timerFailures++ % 600 === 0) console.error("web dashboard: flushing to the pages failed:", err);
     }
-    state.checkChain();
-    feed.flush();
   }, options.flushIntervalMs);
 
   const access = createAccess(options, token);
