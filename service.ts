@@ -17,6 +17,7 @@ import { openDataDir, openKvFile } from "./core/data_dir.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
 import { type Config, ConfigError, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
+import { createBodyBudget } from "./http/body_budget.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
@@ -294,6 +295,10 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     for (const runner of runners) await runner.start();
     // Every node reports each block: one object per block for all of them (core/shared_blocks.ts).
     const blocks = createSharedBlocks();
+    const bodyBudget = createBodyBudget({
+      perUserBytes: Math.max(config.bodyBytesInFlight.perUser, config.bodyLimitBytes),
+      totalBytes: Math.max(config.bodyBytesInFlight.total, config.bodyLimitBytes),
+    });
     const ethstats = config.ethstats.enabled
       ? createEthstatsRoutes({ auth, bus, activity, limiter, ingress, blocks, options: config.ethstats })
       : undefined;
@@ -308,6 +313,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       activity,
       metrics: config.metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      bodyBudget,
       blocks,
       receivers,
       runners,
@@ -320,6 +326,16 @@ export async function buildService(config: Config, options: ServiceOptions = {})
           type: "counter" as const,
           help: "Times a listener's accept loop failed (e.g. out of file descriptors) and it listened again.",
           samples: [{ value: supervised.reduce((n, l) => n + l.restarts(), 0) }],
+        },
+        {
+          name: "poa_request_body_bytes",
+          type: "gauge" as const,
+          help: "Request bodies: bytes being received now (in_flight), and bodies refused with 503 because " +
+            "their user's or the service's bytes in flight were at bodyBytesInFlight (refused).",
+          samples: samplesBy("stat", {
+            in_flight: bodyBudget.stats().bytes,
+            refused: bodyBudget.stats().refused,
+          }),
         },
         {
           name: "poa_shared_blocks",

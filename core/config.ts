@@ -131,6 +131,14 @@ export const configSchema = z.object({
   /** The original accepted 8 MB; the POA agent's history of 41 blocks is 1–2 MB on a busy chain. */
   bodyLimitBytes: z.number().int().positive().default(8_000_000),
   /**
+   * Bytes of request bodies being received at once, per user and in all (http/body_budget.ts):
+   * beyond them a body is refused with 503 before it is read. Each is at least `bodyLimitBytes`.
+   */
+  bodyBytesInFlight: z.object({
+    perUser: z.number().int().positive().default(16_000_000),
+    total: z.number().int().positive().default(268_435_456),
+  }).strict().default({ perUser: 16_000_000, total: 268_435_456 }),
+  /**
    * Addresses of the proxies in front (a load balancer): for requests from them the client is
    * the rightmost untrusted `X-Forwarded-For` entry, so per-address limits see the real client.
    */

@@ -3,6 +3,7 @@ import { decode as decodeMsgpack } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "./errors.ts";
+import type { BodyBudget } from "./body_budget.ts";
 import { parseOr422 } from "./validation.ts";
 import {
   BYTES_PER_CONTAINER,
@@ -40,22 +41,51 @@ const UNREADABLE = () => {
 };
 const asBytes = (body: ArrayBuffer) => new Uint8Array(body);
 
-/** Reads at most `limit` bytes of a request body; more is a 413, whatever Content-Length said. */
-export function readLimited(req: Request, limit: number): Promise<Uint8Array> {
+export interface ReadLimits {
+  /** Most bytes of the body (413 above it, whatever Content-Length said). */
+  limit: number;
+  /** Bytes of bodies being read, per user and in all; past it 503 (http/body_budget.ts). */
+  budget?: BodyBudget;
+  /** Whose body it is (authenticated before its body is read). */
+  user?: string;
+}
+
+const tooLarge = (limit: number) =>
+  new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+const BUSY = () =>
+  new AppError(
+    503,
+    "overloaded",
+    "too many request bodies are being received (from this user, or in all); send this one again",
+    { "retry-after": "1" },
+  );
+
+/** Reads at most `limit` bytes of a request body, within the budget of bodies being read. */
+export function readLimited(req: Request, limits: ReadLimits): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared === null) return readStream(req, limit);
-  if (Number(declared) > limit) {
-    return Promise.reject(new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`));
-  }
+  if (declared === null) return readStream(req, limits);
+  const size = Number(declared);
+  if (size > limits.limit) return Promise.reject(tooLarge(limits.limit));
+  const { budget, user = "" } = limits;
+  if (budget === undefined) return req.arrayBuffer().then(asBytes, UNREADABLE);
+  // Deno sets aside the declared size as the read starts: reserved first, given back when done.
+  if (!budget.reserve(user, size)) return Promise.reject(BUSY());
   // Framed by Content-Length (checked above): one read, no stream pumping. `req.body` is not
   // touched here: making the stream would take Deno off its whole-body fast path. (No async
   // function here: this is every report's path, and the one promise chain allocates less.)
-  return req.arrayBuffer().then(asBytes, UNREADABLE);
+  return req.arrayBuffer().then((body) => {
+    budget.release(user, size);
+    return asBytes(body);
+  }, () => {
+    budget.release(user, size);
+    return UNREADABLE();
+  });
 }
 
-/** A body without Content-Length (chunked), read until `limit` bytes. */
-async function readStream(req: Request, limit: number): Promise<Uint8Array> {
+/** A body without Content-Length (chunked), read until `limit` bytes, reserved as they come. */
+async function readStream(req: Request, limits: ReadLimits): Promise<Uint8Array> {
   if (!req.body) return new Uint8Array(0);
+  const { limit, budget, user = "" } = limits;
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
@@ -63,16 +93,22 @@ async function readStream(req: Request, limit: number): Promise<Uint8Array> {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
+      if (size + value.byteLength > limit) {
         await reader.cancel().catch(() => {});
-        throw new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+        throw tooLarge(limit);
       }
+      if (budget && !budget.reserve(user, value.byteLength)) {
+        await reader.cancel().catch(() => {});
+        throw BUSY();
+      }
+      size += value.byteLength;
       chunks.push(value);
     }
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError(400, "bad_request", "request body could not be read");
+  } finally {
+    budget?.release(user, size);
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(size);
@@ -161,9 +197,7 @@ export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown 
   return encoding === "msgpack" ? normalizeMsgpack(value) : value;
 }
 
-export interface ReadBodyOptions {
-  /** Maximum body size in bytes (413 above it). */
-  limit: number;
+export interface ReadBodyOptions extends ReadLimits {
   /** Whether a missing content type is tolerated for an empty body (auth API) or not (protocol). */
   allowEmptyWithoutType: boolean;
 }
@@ -178,7 +212,7 @@ export async function readBody<S extends z.ZodType>(
   options: ReadBodyOptions,
 ): Promise<{ value: z.infer<S>; encoding: BodyEncoding }> {
   const encoding = encodingOf(c.req.header("content-type"));
-  const bytes = await readLimited(c.req.raw, options.limit);
+  const bytes = await readLimited(c.req.raw, options);
   if (encoding === null) {
     if (!(options.allowEmptyWithoutType && bytes.byteLength === 0)) {
       throw new AppError(

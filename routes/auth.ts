@@ -7,12 +7,15 @@ import { attemptOutcome, type LoginLimiter, type LoginScope } from "../auth/logi
 import { type AuthService, type LoginOutcome, USER_NAME } from "../auth/service.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { readBody } from "../http/body.ts";
+import type { BodyBudget } from "../http/body_budget.ts";
 import { AppError } from "../http/errors.ts";
 
 export interface AuthRoutesDeps {
   auth: AuthService;
   limiter: LoginLimiter;
   bodyLimitBytes: number;
+  /** Bytes of bodies being received, per user and in all (http/body_budget.ts). */
+  bodyBudget?: BodyBudget;
 }
 
 const sessionBody = z.object({ "agent-id": z.string().max(1024).optional() });
@@ -80,7 +83,13 @@ export function requireAdmin(deps: AuthRoutesDeps): MiddlewareHandler<AppEnv> {
 /** Builds the auth sub-app. */
 export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
   const { auth } = deps;
-  const bodyOptions = { limit: deps.bodyLimitBytes, allowEmptyWithoutType: true };
+  /** Admins' bodies count under the name "" (no user has it). */
+  const bodyOptions = {
+    limit: deps.bodyLimitBytes,
+    allowEmptyWithoutType: true,
+    budget: deps.bodyBudget,
+    user: "",
+  };
   const app = new Hono<AppEnv>();
 
   app.post("/session", async (c) => {
@@ -96,7 +105,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
         BASIC_CHALLENGE,
       );
     }
-    await readBody(c, sessionBody, bodyOptions);
+    await readBody(c, sessionBody, { ...bodyOptions, user });
     return c.json({ token: await auth.issueToken(user, epoch) });
   });
 

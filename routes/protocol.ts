@@ -7,6 +7,7 @@ import type { AuthService, TokenCheck } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
+import type { BodyBudget } from "../http/body_budget.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
 import { agentIdSchema, idempotentId, type Message } from "../core/message.ts";
@@ -21,6 +22,8 @@ export interface ProtocolRoutesDeps {
   bodyLimitBytes: number;
   /** When given, equal block reports of many agents share one object (core/shared_blocks.ts). */
   blocks?: SharedBlocks;
+  /** Bytes of bodies being received, per user and in all (http/body_budget.ts). */
+  bodyBudget?: BodyBudget;
 }
 
 const agentId = agentIdSchema;
@@ -89,7 +92,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     const pending = auth.checkToken(token);
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
-    const body = await readLimited(req, limit);
+    const body = await readLimited(req, { limit, budget: deps.bodyBudget, user: check.user });
     return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength, user: check.user };
   }
 

@@ -407,3 +407,75 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "an agent's connections that declare 7.9 MB bodies and send 60 bytes: 503 beyond its bytes in flight, memory bounded, others served",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096);
+    const conns: Deno.Conn[] = [];
+    try {
+      await createUser(svc.base, "greedy", "greedy-password");
+      await createUser(svc.base, "other", "other-password");
+      const token = async (user: string) =>
+        (await (await session(svc.base, user, `${user}-password`)).json()).token;
+      const [greedy, other] = [await token("greedy"), await token("other")];
+      const before = await peakRss(svc.pid);
+      const head = new TextEncoder().encode(
+        `POST /data HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${greedy}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: 7999000\r\n\r\n{"id":"g","type":"ethereum_metrics","data":{"type":"x","b":"`,
+      );
+      const answers: Promise<string>[] = [];
+      for (let i = 0; i < 300; i++) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: svc.port });
+        conns.push(c);
+        await c.write(head);
+        answers.push((async () => {
+          const buf = new Uint8Array(4096);
+          const n = await Promise.race([
+            c.read(buf),
+            new Promise<null>((r) => setTimeout(() => r(null), 3000)),
+          ]);
+          return n ? new TextDecoder().decode(buf.subarray(0, n)).split("\r\n")[0]! : "no answer";
+        })());
+      }
+      const results = await Promise.all(answers);
+      const refused = results.filter((r) => r.includes(" 503 ")).length;
+      // Before: every one of them was read, 8-16 MB reserved each (300 took 1.7 -> 5.5 GB).
+      assert.equal(refused, 298, JSON.stringify(results.slice(0, 3)));
+      assert.equal(results.filter((r) => r === "no answer").length, 2); // the two within its 16 MB
+      const grew = (await peakRss(svc.pid)) - before;
+      assert.ok(grew < 512 * 2 ** 20, `peak RSS grew by ${(grew / 2 ** 20).toFixed(0)} MiB`);
+      const res = await fetch(`${svc.base}/data`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${other}`, "content-type": "application/json" },
+        body: JSON.stringify({ id: "o", type: "ethereum_metrics", data: { type: "pending", body: {} } }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      for (const c of conns.splice(0)) c.close();
+      // The two half-sent bodies give their bytes back when their connections go.
+      const metrics = async () =>
+        await (await fetch(`${svc.base}/metrics`, {
+          headers: { authorization: basic(ADMIN.name, ADMIN.password) },
+        }))
+          .text();
+      const deadline = Date.now() + 5000;
+      let text = await metrics();
+      while (!/poa_request_body_bytes\{stat="in_flight"\} 0\b/.test(text) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = await metrics();
+      }
+      assert.match(text, /poa_request_body_bytes\{stat="in_flight"\} 0\b/);
+      assert.match(text, /poa_request_body_bytes\{stat="refused"\} 298\b/);
+      console.log(
+        `abuse: 300 half-sent 7.9 MB bodies of one agent: 298 refused with 503, peak RSS +${
+          (grew / 2 ** 20).toFixed(0)
+        } MiB`,
+      );
+    } finally {
+      for (const c of conns) c.close();
+      await svc.stop();
+    }
+  },
+});

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { AppError } from "./errors.ts";
+import { readLimited } from "./body.ts";
+import { createBodyBudget } from "./body_budget.ts";
+
+Deno.test("body budget: per user and in all; what is given back can be taken again", () => {
+  const budget = createBodyBudget({ perUserBytes: 100, totalBytes: 150 });
+  assert.equal(budget.reserve("a", 60), true);
+  assert.equal(budget.reserve("a", 50), false); // a's 100
+  assert.equal(budget.reserve("b", 80), true);
+  assert.equal(budget.reserve("c", 20), false); // 150 in all
+  assert.deepEqual(budget.stats(), { bytes: 140, refused: 2 });
+  budget.release("a", 60);
+  assert.equal(budget.reserve("a", 100), false); // 80 + 100 > 150
+  assert.equal(budget.reserve("c", 70), true);
+  budget.release("b", 80);
+  budget.release("c", 70);
+  assert.equal(budget.stats().bytes, 0);
+});
+
+/** A POST whose body comes as a stream without Content-Length (chunked), in `chunks` pieces. */
+function chunked(chunks: number, size: number): Request {
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === chunks) {
+        controller.close();
+        return;
+      }
+      sent++;
+      controller.enqueue(new Uint8Array(size).fill(0x20));
+    },
+  });
+  return new Request("http://x/data", { method: "POST", body });
+}
+
+Deno.test("a chunked body reserves its bytes as they come: past the budget 503, and the bytes are given back", async () => {
+  const budget = createBodyBudget({ perUserBytes: 1000, totalBytes: 10_000 });
+  const bytes = await readLimited(chunked(3, 300), { limit: 5000, budget, user: "a" });
+  assert.equal(bytes.byteLength, 900);
+  assert.equal(budget.stats().bytes, 0);
+  await assert.rejects(
+    readLimited(chunked(5, 300), { limit: 5000, budget, user: "a" }),
+    (err) => err instanceof AppError && err.status === 503 && err.headers?.["retry-after"] === "1",
+  );
+  assert.equal(budget.stats().bytes, 0);
+  // Another user's bytes in flight do not count against this one's.
+  assert.equal(budget.reserve("b", 1000), true);
+  assert.equal((await readLimited(chunked(3, 300), { limit: 5000, budget, user: "a" })).byteLength, 900);
+});
