@@ -7,6 +7,7 @@ import type { BodyBudget } from "./body_budget.ts";
 import { parseOr422 } from "./validation.ts";
 import {
   BYTES_PER_CONTAINER,
+  BYTES_PER_KEY,
   MAX_CONTAINERS,
   MAX_DEPTH,
   msgpackShape,
@@ -148,7 +149,8 @@ function shapeError(problem: "too_deep" | "too_many"): AppError {
     : new AppError(
       422,
       "too_many_values",
-      `request body holds more objects and arrays than its size allows (${MAX_CONTAINERS}, or one per ${BYTES_PER_CONTAINER} bytes)`,
+      `request body holds more objects and arrays, or keys, than its size allows (${MAX_CONTAINERS} of each, or ` +
+        `one object or array per ${BYTES_PER_CONTAINER} bytes and one key per ${BYTES_PER_KEY} bytes)`,
     );
 }
 

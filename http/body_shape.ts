@@ -21,7 +21,23 @@ export function containerLimit(size: number): number {
   return Math.max(MAX_CONTAINERS, Math.floor(size / BYTES_PER_CONTAINER));
 }
 
-/** Why a body is refused before it is decoded: it nests too deep, or holds too many containers. */
+/**
+ * Keys of objects (maps) a body or frame may hold: MAX_CONTAINERS, or one per BYTES_PER_KEY bytes
+ * of a larger one. A key whose name V8 has not seen costs 1-2 µs to build (JSON.parse and the
+ * msgpack decoder alike): 8 MB of distinct short keys blocked the event loop for 2-3 s. Real
+ * reports repeat a few names (a 50-block history of 2,000 `{"hash": …}` each is 100,000 keys of
+ * about 80 bytes).
+ */
+export const BYTES_PER_KEY = 64;
+
+export function keyLimit(size: number): number {
+  return Math.max(MAX_CONTAINERS, Math.floor(size / BYTES_PER_KEY));
+}
+
+/** Below this many characters a JSON text cannot hold more than MAX_CONTAINERS keys (`"":0,` each). */
+const KEYS_POSSIBLE_FROM = 5 * MAX_CONTAINERS;
+
+/** Why a body is refused before it is decoded: it nests too deep, or holds too many containers or keys. */
 export type ShapeProblem = "too_deep" | "too_many" | null;
 
 /** What `parseJson` returns for text that nests too deep, or holds too many containers. */
@@ -37,11 +53,21 @@ export const TOO_MANY: unique symbol = Symbol("too many");
  * 32 KiB nested 16,000 deep cost 4 ms before its 422).
  */
 export function parseJson(text: string, maxDepth = MAX_DEPTH): unknown | typeof TOO_DEEP | typeof TOO_MANY {
-  if (moreOpeningsThan(text, maxDepth)) {
+  if (
+    moreOpeningsThan(text, maxDepth) ||
+    (text.length >= KEYS_POSSIBLE_FROM && moreThan(text, ":", keyLimit(text.length)))
+  ) {
     const problem = jsonShape(text, maxDepth);
     if (problem !== null) return problem === "too_deep" ? TOO_DEEP : TOO_MANY;
   }
   return JSON.parse(text);
+}
+
+/** Whether `text` holds more than `max` of `char`, inside strings or not. */
+function moreThan(text: string, char: string, max: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf(char); i !== -1; i = text.indexOf(char, i + 1)) if (++count > max) return true;
+  return false;
 }
 
 /** Whether `text` holds more than `max` `{` and `[` together, inside strings or not. */
@@ -54,8 +80,8 @@ function moreOpeningsThan(text: string, max: number): boolean {
 
 /**
  * Whether JSON text nests arrays/objects deeper than `maxDepth` levels, or holds more than
- * `maxContainers` of them, from its characters, before anything is parsed: brackets outside
- * strings are counted. Same verdict as a walk of the parsed value (http/body_test.ts). Strings are
+ * `maxContainers` of them or more than keyLimit(length) keys, from its characters, before anything
+ * is parsed: brackets and colons outside strings are counted. Same verdict as a walk of the parsed value (http/body_test.ts). Strings are
  * skipped with indexOf (a quote is closed unless an odd run of backslashes precedes it); an
  * unterminated string is left for the parser to refuse.
  */
@@ -64,8 +90,10 @@ export function jsonShape(
   maxDepth = MAX_DEPTH,
   maxContainers = containerLimit(text.length),
 ): ShapeProblem {
+  const maxKeys = keyLimit(text.length);
   let depth = 0;
   let containers = 0;
+  let keys = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
@@ -77,6 +105,7 @@ export function jsonShape(
       if (++depth > maxDepth) return "too_deep";
       if (++containers > maxContainers) return "too_many";
     } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x3a && ++keys > maxKeys) return "too_many";
   }
   return null;
 }
@@ -90,7 +119,7 @@ function escaped(text: string, quote: number): boolean {
 
 /**
  * Whether MessagePack bytes nest maps/arrays deeper than `maxDepth` levels, or hold more than
- * `maxContainers` of them, read from the type bytes before anything is decoded (the decoder would
+ * `maxContainers` of them or more than keyLimit(size) map keys, read from the type bytes before anything is decoded (the decoder would
  * build them all first). Malformed or truncated input is left for the decoder to refuse.
  */
 export function msgpackShape(
@@ -104,6 +133,8 @@ export function msgpackShape(
   let pos = 0;
   const n = bytes.byteLength;
   let containers = 0;
+  const maxKeys = keyLimit(n);
+  let keys = 0;
   while (remaining.length > 0 && pos < n) {
     remaining[remaining.length - 1]!--;
     const b = bytes[pos++]!;
@@ -205,6 +236,8 @@ export function msgpackShape(
     if (container) {
       if (remaining.length > maxDepth) return "too_deep"; // this container opens level remaining.length
       if (++containers > maxContainers) return "too_many";
+      const map = b <= 0x8f || b >= 0xde;
+      if (map && (keys += children / 2) > maxKeys) return "too_many";
       if (children > 0) remaining.push(children);
     }
     while (remaining.length > 0 && remaining[remaining.length - 1] === 0) remaining.pop();

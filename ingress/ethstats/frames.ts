@@ -18,6 +18,7 @@
 import { z } from "zod";
 import {
   BYTES_PER_CONTAINER,
+  BYTES_PER_KEY,
   MAX_CONTAINERS,
   MAX_DEPTH,
   parseJson,
@@ -62,7 +63,8 @@ export function decodeFrame(text: string): Frame {
     return {
       kind: "unusable",
       message:
-        `frames hold at most ${MAX_CONTAINERS} objects and arrays, or one per ${BYTES_PER_CONTAINER} bytes`,
+        `frames hold at most ${MAX_CONTAINERS} objects and arrays and as many keys, or one object or array per ` +
+        `${BYTES_PER_CONTAINER} bytes and one key per ${BYTES_PER_KEY} bytes`,
     };
   }
   if (typeof frame === "string") {
