@@ -32,6 +32,9 @@ import { createTablePruner } from "./stats_retention.ts";
 
 const DAY_MS = 86_400_000;
 
+/** Skipped reports are logged once per this long (counted in `skipped_malformed` all the same). */
+const SKIP_LOG_EVERY_MS = 10_000;
+
 /**
  * Options common to the statistics receivers: the table (created like the base table if
  * missing), and how long its rows are kept (receivers/stats_retention.ts; absent: for good).
@@ -160,14 +163,25 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     return statement;
   }
 
+  let lastSkipLog = -Infinity;
+  let skipsNotLogged = 0;
   function skip(message: Message, why: string): undefined {
     // A batch is retried whole after a failed write: count and warn once per message.
     if (recentlySkipped.has(message.id)) return undefined;
     recentlySkipped.set(message.id, true);
     counters.skipped_malformed++;
+    // One line per 10 s at most: an agent sending malformed reports must not flood the log.
+    const t = Date.now();
+    if (t - lastSkipLog < SKIP_LOG_EVERY_MS) {
+      skipsNotLogged++;
+      return undefined;
+    }
+    lastSkipLog = t;
+    const more = skipsNotLogged > 0 ? ` (and ${skipsNotLogged} more since the last such line)` : "";
+    skipsNotLogged = 0;
     console.warn(
       `receiver ${id}: skipped ${spec.what} from agent ${JSON.stringify(message.agentId)} ` +
-        `(message ${message.id}): ${why}`,
+        `(message ${message.id}): ${why}${more}`,
     );
     return undefined;
   }

@@ -164,8 +164,9 @@ Deno.test("system_stats receiver", async (t) => {
           skipped_malformed: malformed.length,
           batches_rewritten: 0,
         });
-        assert.equal(warnings.length, malformed.length);
-        for (const line of warnings) assert.ok(line.includes(`agent "${bad}"`), line);
+        // One line per 10 s, however many are skipped: an agent cannot flood the log.
+        assert.equal(warnings.length, 1);
+        assert.ok(warnings[0]!.includes(`agent "${bad}"`), warnings[0]);
       },
     );
 
