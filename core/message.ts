@@ -9,13 +9,15 @@ import { z } from "zod";
 /**
  * An agent id, wherever one comes in (`/data` and `/ping` bodies, ethstats `hello.id`, the read
  * API's paths): 1–256 characters without control characters. Receivers store it as text, and
- * Postgres text cannot hold a NUL: such an id would make every write of its messages fail.
+ * Postgres text cannot hold a NUL: such an id would make every write of its messages fail. Nor a
+ * lone surrogate (JSON's `"\ud800"`): stored as U+FFFD, ids that differ here would be one there.
  */
 export const agentIdSchema = z.string({ error: "must be a string" })
   .min(1, "must not be empty")
   .max(256, "must be at most 256 characters")
   // deno-lint-ignore no-control-regex
-  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+  .refine((id) => id.isWellFormed(), "must not contain lone surrogates (\\ud800-\\udfff)");
 
 export interface Message {
   /**

@@ -93,6 +93,14 @@ for (const enc of ENCODINGS) {
         ["/data", { id: ["a"], type: "ethereum_metrics", data: {} }],
         ["/data", { id: "a\u0000b", type: "ethereum_metrics", data: {} }], // Postgres text has no NUL
         ["/ping", { id: "line\nbreak" }],
+        // Lone surrogates: "\ud800" and "\udbff" were two nodes in memory and one in Postgres (U+FFFD).
+        ...(enc === "json"
+          ? [["/ping", { id: "a\ud800" }], ["/data", {
+            id: "\udbff",
+            type: "ethereum_metrics",
+            data: {},
+          }]]
+          : []) as Array<[string, unknown]>,
       ];
       for (const [path, body] of bad) await expectError(await post(h, path, token, enc, body), 422);
       let deep: unknown = {};
