@@ -873,3 +873,36 @@ Deno.test({
     await service.close();
   }
 });
+
+Deno.test({
+  name:
+    "what one agent says does not break the page: a latency of 1e308, block #-1 and #1.5, a click on the ★ column",
+  ignore: skipBrowser,
+}, () =>
+  withWebInBrowser({}, 0, async (service, browser) => {
+    const now = Date.now();
+    publishReport(service, "calm", { type: "block", body: blockBody(10, now) });
+    const latency = (id: string, value: number) =>
+      publishReport(service, id, { type: "latency", body: { latency: value } }, {
+        dataType: "networking_metrics",
+      });
+    latency("calm", 40);
+    publishReport(service, "liar", { type: "block", body: { ...blockBody(11, now), number: -1 } });
+    latency("liar", 1e308);
+    publishReport(service, "half", { type: "block", body: { ...blockBody(12, now), number: 1.5 } });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (err) => errors.push(err.message));
+    await page.goto(`${service.base}/`);
+    await waitForText(page, "#active-nodes", "3/3");
+    // Before: "Infinity ms", and "#-1" / "#1.5" in the block column (and as the header's best).
+    await waitForText(page, "#avg-latency", "40 ms");
+    await waitForText(page, cell("liar", "block"), "–");
+    await waitForText(page, cell("half", "block"), "–");
+    await waitForText(page, "#best-block", "#10");
+    // Before: the ★ header sorted by a key no column has, and every render threw from then on.
+    await page.locator("#nodes th.pin").click();
+    publishReport(service, "late", { type: "information", body: { name: "Late node" } });
+    await waitForText(page, "#active-nodes", "4/4");
+    assert.deepEqual(errors, []);
+  }));

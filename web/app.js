@@ -1,5 +1,5 @@
-// The POA dashboard page: one websocket feed (a snapshot, then coalesced updates of changed
-// nodes), a windowed node table, and canvas charts. Renders at most every RENDER_EVERY_MS.
+// The POA dashboard page: one server-sent events feed (a snapshot, then coalesced updates of
+// changed nodes), a windowed node table, and canvas charts. Renders at most every RENDER_EVERY_MS.
 "use strict";
 
 const RENDER_EVERY_MS = 250;
@@ -7,6 +7,8 @@ const TICK_MS = 1000;
 const HISTORY_REFRESH_MS = 15_000;
 const CHART_BLOCKS = 40;
 const PINNED_KEY = "poa-dashboard-pinned";
+/** Latencies above this (an hour) are not a network's: left out of the average. */
+const MAX_LATENCY_MS = 3_600_000;
 
 const state = {
   /** id -> node view from the feed, plus `v` (bumped on every change) */
@@ -78,6 +80,12 @@ function num(value) {
   return null;
 }
 
+/** A block number: a whole number from 0 up (as `num` reads it), else null (`#-1`, `#1.5` are no blocks). */
+function blockNumber(value) {
+  const n = num(value);
+  return n !== null && Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
 function ago(ms) {
   if (ms === null || ms === undefined) return "–";
   const s = Math.max(0, Math.round(ms / 1000));
@@ -122,7 +130,7 @@ const COLUMNS = {
   client: (n) => clientName(n),
   peers: (n) => num(n.last.statistics?.peers),
   latency: (n) => num(n.last.latency?.latency),
-  block: (n) => num(n.last.block?.number),
+  block: (n) => blockNumber(n.last.block?.number),
   blockAge: (n) => (n.blockReceivedAt === null ? null : serverNow() - n.blockReceivedAt),
   propagation: (n) => n.propagation?.lastMs ?? null,
   pending: (n) => num(n.last.pending?.pending),
@@ -390,7 +398,7 @@ function bestBlock() {
   let best = null;
   for (const node of state.nodes.values()) {
     if (!node.active) continue;
-    const n = num(node.last.block?.number);
+    const n = blockNumber(node.last.block?.number);
     if (n !== null && n > limit) continue;
     if (n !== null && (best === null || n > best.number)) best = { number: n, at: node.blockReceivedAt };
     else if (n !== null && n === best.number && node.blockReceivedAt < best.at) {
@@ -431,7 +439,8 @@ function renderHeader() {
     if (!node.active) continue;
     active++;
     const latency = num(node.last.latency?.latency);
-    if (latency !== null) {
+    // What an agent says is its own: a latency of 1e308 (or below 0) made the average "Infinity ms".
+    if (latency !== null && latency >= 0 && latency <= MAX_LATENCY_MS) {
       latencySum += latency;
       latencyCount++;
     }
