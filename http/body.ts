@@ -51,6 +51,12 @@ export interface ReadLimits {
   user?: string;
 }
 
+/**
+ * Bodies this small are not counted against the budget (every report's path stays as it was):
+ * what they can set aside is bounded by the connections, 20,000 × 4 KiB at most here.
+ */
+const UNCOUNTED_BODY_BYTES = 4096;
+
 const tooLarge = (limit: number) =>
   new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
 const BUSY = () =>
@@ -68,7 +74,9 @@ export function readLimited(req: Request, limits: ReadLimits): Promise<Uint8Arra
   const size = Number(declared);
   if (size > limits.limit) return Promise.reject(tooLarge(limits.limit));
   const { budget, user = "" } = limits;
-  if (budget === undefined) return req.arrayBuffer().then(asBytes, UNREADABLE);
+  if (budget === undefined || size <= UNCOUNTED_BODY_BYTES) {
+    return req.arrayBuffer().then(asBytes, UNREADABLE);
+  }
   // Deno sets aside the declared size as the read starts: reserved first, given back when done.
   if (!budget.reserve(user, size)) return Promise.reject(BUSY());
   // Framed by Content-Length (checked above): one read, no stream pumping. `req.body` is not
