@@ -4,7 +4,7 @@ import type { LoginLimiter } from "./auth/login_limit.ts";
 import type { AuthService } from "./auth/service.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
 import type { AppEnv } from "./http/app_env.ts";
-import type { BodyBudget } from "./http/body_budget.ts";
+import type { ByteBudget } from "./http/byte_budget.ts";
 import type { Bus } from "./core/bus.ts";
 import type { Family, HttpMetrics } from "./http/prometheus.ts";
 import type { ReceiverRunner } from "./core/runner.ts";
@@ -26,8 +26,8 @@ export interface AppDeps {
   activity: ActivityMonitor;
   metrics: readonly string[];
   bodyLimitBytes: number;
-  /** Bytes of request bodies being received, per user and in all (http/body_budget.ts). */
-  bodyBudget?: BodyBudget;
+  /** Bytes of request bodies being received, per user and in all (http/byte_budget.ts). */
+  bodyBudget?: ByteBudget;
   /** One copy per block among the agents' and nodes' equal block reports. */
   blocks?: SharedBlocks;
   /** Receivers that serve routes of their own (the dashboard websocket). */

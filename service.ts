@@ -17,7 +17,7 @@ import { openDataDir, openKvFile } from "./core/data_dir.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
 import { type Config, ConfigError, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
-import { createBodyBudget } from "./http/body_budget.ts";
+import { createByteBudget } from "./http/byte_budget.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
@@ -295,8 +295,8 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     for (const runner of runners) await runner.start();
     // Every node reports each block: one object per block for all of them (core/shared_blocks.ts).
     const blocks = createSharedBlocks();
-    const bodyBudget = createBodyBudget({
-      perUserBytes: Math.max(config.bodyBytesInFlight.perUser, config.bodyLimitBytes),
+    const bodyBudget = createByteBudget({
+      perKeyBytes: Math.max(config.bodyBytesInFlight.perUser, config.bodyLimitBytes),
       totalBytes: Math.max(config.bodyBytesInFlight.total, config.bodyLimitBytes),
     });
     const ethstats = config.ethstats.enabled

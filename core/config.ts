@@ -131,7 +131,7 @@ export const configSchema = z.object({
   /** The original accepted 8 MB; the POA agent's history of 41 blocks is 1–2 MB on a busy chain. */
   bodyLimitBytes: z.number().int().positive().default(8_000_000),
   /**
-   * Bytes of request bodies being received at once, per user and in all (http/body_budget.ts):
+   * Bytes of request bodies being received at once, per user and in all (http/byte_budget.ts):
    * beyond them a body is refused with 503 before it is read. Each is at least `bodyLimitBytes`.
    */
   bodyBytesInFlight: z.object({

@@ -3,7 +3,7 @@ import { decode as decodeMsgpack } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "./errors.ts";
-import type { BodyBudget } from "./body_budget.ts";
+import type { ByteBudget } from "./byte_budget.ts";
 import { parseOr422 } from "./validation.ts";
 import {
   BYTES_PER_CONTAINER,
@@ -45,8 +45,8 @@ const asBytes = (body: ArrayBuffer) => new Uint8Array(body);
 export interface ReadLimits {
   /** Most bytes of the body (413 above it, whatever Content-Length said). */
   limit: number;
-  /** Bytes of bodies being read, per user and in all; past it 503 (http/body_budget.ts). */
-  budget?: BodyBudget;
+  /** Bytes of bodies being read, per user and in all; past it 503 (http/byte_budget.ts). */
+  budget?: ByteBudget;
   /** Whose body it is (authenticated before its body is read). */
   user?: string;
 }

@@ -7,15 +7,15 @@ import { attemptOutcome, type LoginLimiter, type LoginScope } from "../auth/logi
 import { type AuthService, type LoginOutcome, USER_NAME } from "../auth/service.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { readBody } from "../http/body.ts";
-import type { BodyBudget } from "../http/body_budget.ts";
+import type { ByteBudget } from "../http/byte_budget.ts";
 import { AppError } from "../http/errors.ts";
 
 export interface AuthRoutesDeps {
   auth: AuthService;
   limiter: LoginLimiter;
   bodyLimitBytes: number;
-  /** Bytes of bodies being received, per user and in all (http/body_budget.ts). */
-  bodyBudget?: BodyBudget;
+  /** Bytes of bodies being received, per user and in all (http/byte_budget.ts). */
+  bodyBudget?: ByteBudget;
 }
 
 const sessionBody = z.object({ "agent-id": z.string().max(1024).optional() });

@@ -7,7 +7,7 @@ import type { AuthService, TokenCheck } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
 import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
-import type { BodyBudget } from "../http/body_budget.ts";
+import type { ByteBudget } from "../http/byte_budget.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
 import { agentIdSchema, idempotentId, type Message } from "../core/message.ts";
@@ -22,8 +22,8 @@ export interface ProtocolRoutesDeps {
   bodyLimitBytes: number;
   /** When given, equal block reports of many agents share one object (core/shared_blocks.ts). */
   blocks?: SharedBlocks;
-  /** Bytes of bodies being received, per user and in all (http/body_budget.ts). */
-  bodyBudget?: BodyBudget;
+  /** Bytes of bodies being received, per user and in all (http/byte_budget.ts). */
+  bodyBudget?: ByteBudget;
 }
 
 const agentId = agentIdSchema;

@@ -725,6 +725,50 @@ Deno.test("one address flooding the read API gets 429 with Retry-After; agents' 
   }
 });
 
+Deno.test("large read API answers never read: 429 past 32 MiB of them per address, given back when the clients go", async () => {
+  const t = await webService({ rateLimit: { perSecond: 1000, burst: 1000 } });
+  const conns: Deno.Conn[] = [];
+  try {
+    // 1,000 nodes whose kept strings are at their 256-character bound, of characters JSON escapes
+    // to six: /v1/nodes?limit=1000 is ~15 MB, more than a socket's buffers take from an unread answer.
+    const long = "\u0001".repeat(256);
+    for (let i = 0; i < 1000; i++) {
+      const body = Object.fromEntries(Object.keys(information.body).map((key) => [key, long]));
+      publishReport(t, `${i}`.padStart(4, "0").padEnd(256, "n"), { type: "information", body });
+    }
+    const page = await getJson(`${t.base}/v1/nodes?limit=1000`); // a reader gets all of it, whole
+    assert.equal((page.body["nodes"] as unknown[]).length, 1000);
+    const stats = () => t.service.receivers[0]!.stats!();
+    const port = Number(new URL(t.base).port);
+    const statuses: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(c);
+      await c.write(new TextEncoder().encode("GET /v1/nodes?limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+      const head = new Uint8Array(512);
+      const n = await c.read(head); // the status line comes at once; the rest is never read
+      statuses.push(new TextDecoder().decode(head.subarray(0, n ?? 0)).split("\r\n")[0]!);
+    }
+    // Before: every one was answered and waited whole in memory (4 GB in 50 s of a real attack).
+    const refused = statuses.filter((s) => s.includes(" 429 ")).length;
+    assert.ok(refused >= 50, `${refused} of 60 refused: ${statuses.slice(-2)}`);
+    assert.ok(stats()["unread_response_bytes"]! <= 32 * 2 ** 20, JSON.stringify(stats()));
+    const other = await fetch(`${t.base}/v1/nodes?limit=1`); // small answers are not held back
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+    for (const c of conns.splice(0)) c.close();
+    await eventually(
+      () => stats()["unread_response_bytes"] === 0 ? true : undefined,
+      5000,
+      "the bytes given back",
+    );
+    assert.equal((await getJson(`${t.base}/v1/nodes?limit=1000`)).status, 200);
+  } finally {
+    for (const c of conns) c.close();
+    await t.close();
+  }
+});
+
 Deno.test("public by default: page, feed and read API need no secret", async () => {
   const t = await webService({});
   try {

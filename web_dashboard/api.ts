@@ -3,8 +3,9 @@
  * `GET /v1/nodes`, `/v1/nodes/:id`, `/v1/nodes/:id/eth_stats`, `/v1/nodes/:id/system_stats`,
  * `/v1/blocks`, `/v1/propagation`, `/v1/chain`. Every route is behind the receiver's access check.
  */
-import { Hono, type MiddlewareHandler } from "hono";
-import type { AppEnv } from "../http/app_env.ts";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import { budgetedJson, type ByteBudget } from "../http/byte_budget.ts";
 import { AppError } from "../http/errors.ts";
 import type { ReceiverContext } from "../core/receiver.ts";
 import { blockView, chainView, nodeView } from "./feed.ts";
@@ -39,6 +40,8 @@ export interface WebApiDeps {
   now: () => number;
   /** A history query failed or timed out; the request is answered 503. */
   onHistoryUnavailable(err: Error): void;
+  /** Bytes of large answers not yet read, per address and in all (http/byte_budget.ts). */
+  responses: ByteBudget;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -47,12 +50,14 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
   const { state, options, access, postgres, now, onHistoryUnavailable } = deps;
   const app = new Hono<AppEnv>();
+  const json = (c: Context<AppEnv>, value: unknown) =>
+    budgetedJson(c, value, deps.responses, clientAddress(c));
 
   app.get("/v1/nodes", access, (c) => {
     const query = parseQuery(nodesQuerySchema, c.req.query());
     const all = [...state.nodes()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const page = all.slice(query.offset, query.offset + query.limit);
-    return c.json({
+    return json(c, {
       now: iso(now()),
       total: all.length,
       offset: query.offset,
@@ -66,7 +71,7 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
     parseQuery(secretOnlyQuerySchema, c.req.query());
     const node = state.node(agentId);
     if (!node) throw new AppError(404, "not_found", `no node ${JSON.stringify(agentId)} is known`);
-    return c.json({ now: iso(now()), node: nodeView(node, iso) });
+    return json(c, { now: iso(now()), node: nodeView(node, iso) });
   });
 
   const historyQuery = historyQuerySchema(options.maxRangeMs);
@@ -79,7 +84,7 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
           ? await queryEthStats(sql, options.ethStatsTable, agentId, query)
           : await querySystemStats(sql, options.systemStatsTable, agentId, query)
       );
-      return c.json({
+      return json(c, {
         agent_id: agentId,
         from: iso(query.from),
         to: iso(query.to),
@@ -93,14 +98,14 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
 
   app.get("/v1/blocks", access, (c) => {
     const query = parseQuery(blocksQuerySchema(options.maxBlocks), c.req.query());
-    return c.json({ now: iso(now()), blocks: state.blocks(query.limit).map((b) => blockView(b, iso)) });
+    return json(c, { now: iso(now()), blocks: state.blocks(query.limit).map((b) => blockView(b, iso)) });
   });
 
   app.get("/v1/propagation", access, (c) => {
     parseQuery(secretOnlyQuerySchema, c.req.query()); // no parameters but the secret
     const nodes = [];
     for (const node of state.nodes()) nodes.push({ id: node.id, ...node.propagation });
-    return c.json({ now: iso(now()), network: state.propagation(), nodes });
+    return json(c, { now: iso(now()), network: state.propagation(), nodes });
   });
 
   app.get("/v1/chain", access, (c) => {
@@ -116,7 +121,7 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
         stuck: at - node.behindSince >= options.stuckAfterMs,
       });
     }
-    return c.json({
+    return json(c, {
       now: iso(at),
       ...chainView(state),
       behindBlocks: options.behindBlocks,

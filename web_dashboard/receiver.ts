@@ -9,6 +9,7 @@
  *   `/v1/blocks`, `/v1/propagation` (the network's histogram over the recent blocks, each node's
  *   last and average delay), `/v1/chain` (best block, forks, nodes behind and stuck): api.ts.
  */
+import { createByteBudget } from "../http/byte_budget.ts";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
@@ -166,6 +167,8 @@ export async function createWebReceiver(
     now,
   });
   const counters = { skipped_malformed: 0, history_unavailable: 0 };
+  /** Large read API answers not yet read by their clients: 32 MiB per address, 256 MiB in all. */
+  const responses = createByteBudget({ perKeyBytes: 32 * 2 ** 20, totalBytes: 256 * 2 ** 20 });
   let store: BlockStore | undefined;
   const persistence = options.persistBlocks
     ? startBlockPersistence(
@@ -242,6 +245,7 @@ export async function createWebReceiver(
         counters.history_unavailable++;
         console.warn(`receiver ${id}: history query failed: ${err.message}`);
       },
+      responses,
     }),
   );
 
@@ -272,6 +276,8 @@ export async function createWebReceiver(
         ...state.stats(),
         ...feed.stats(),
         ...counters,
+        unread_response_bytes: responses.stats().bytes,
+        unread_responses_refused: responses.stats().refused,
         ...persistence?.stats(),
         rate_limited: rate.refused,
       };

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { AppError } from "./errors.ts";
 import { readLimited } from "./body.ts";
-import { createBodyBudget } from "./body_budget.ts";
+import { createByteBudget } from "./byte_budget.ts";
 
 Deno.test("body budget: per user and in all; what is given back can be taken again", () => {
-  const budget = createBodyBudget({ perUserBytes: 100, totalBytes: 150 });
+  const budget = createByteBudget({ perKeyBytes: 100, totalBytes: 150 });
   assert.equal(budget.reserve("a", 60), true);
   assert.equal(budget.reserve("a", 50), false); // a's 100
   assert.equal(budget.reserve("b", 80), true);
@@ -35,7 +35,7 @@ function chunked(chunks: number, size: number): Request {
 }
 
 Deno.test("a chunked body reserves its bytes as they come: past the budget 503, and the bytes are given back", async () => {
-  const budget = createBodyBudget({ perUserBytes: 1000, totalBytes: 10_000 });
+  const budget = createByteBudget({ perKeyBytes: 1000, totalBytes: 10_000 });
   const bytes = await readLimited(chunked(3, 300), { limit: 5000, budget, user: "a" });
   assert.equal(bytes.byteLength, 900);
   assert.equal(budget.stats().bytes, 0);
