@@ -10,10 +10,10 @@ import { errorResponse } from "./errors.ts";
 import type { AddressLimit, FeedSocket } from "./websocket.ts";
 
 /**
- * A comment line sent this often: proxies (HAProxy's `timeout server`, nginx's
- * `proxy_read_timeout`, 60 s by default) close a response that sends nothing for longer.
+ * A comment line sent this often: proxies (HAProxy's `timeout server`, 15 s in deploy/haproxy.cfg;
+ * nginx's `proxy_read_timeout`, 60 s by default) close a response that sends nothing for longer.
  */
-export const HEARTBEAT_MS = 20_000;
+export const HEARTBEAT_MS = 10_000;
 
 const EVENT_STREAM_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

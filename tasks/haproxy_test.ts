@@ -31,7 +31,7 @@ Deno.test({
  */
 async function withHaproxy(
   handler: Deno.ServeHandler | Deno.ServeHandler[],
-  options: { headerTimeoutSeconds?: number },
+  options: { headerTimeoutSeconds?: number; serverTimeoutSeconds?: number },
   fn: (port: number, backends: Deno.HttpServer[]) => Promise<void>,
 ): Promise<void> {
   const backends = [handler].flat().map((h) =>
@@ -162,6 +162,45 @@ Deno.test({
       const answers = [];
       for (let i = 0; i < 20; i++) answers.push(await get());
       assert.deepEqual(answers, Array(20).fill("200 one"));
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "HAProxy with this config: an instance that does not answer is 504 after serverTimeoutSeconds, none left is 503, both in the service's error shape with Retry-After",
+  ignore: !haveHaproxy && !Deno.env.get("CI"),
+  async fn() {
+    // A frozen instance: takes the request, answers only when the test lets it (before it stops).
+    const { promise: frozen, resolve: thaw } = Promise.withResolvers<Response>();
+    await withHaproxy((req) => new URL(req.url).pathname === "/data" ? frozen : new Response("ok"), {
+      serverTimeoutSeconds: 1,
+    }, async (port, backends) => {
+      const deadline = Date.now() + 5000;
+      while ((await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.text(), () => "")) !== "ok") {
+        assert.ok(Date.now() < deadline, "HAProxy did not pass a request through");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/data`, { method: "POST", body: "{}" });
+      const waited = Date.now() - started;
+      // Before: 60 s, then HAProxy's HTML page without Retry-After.
+      assert.equal(res.status, 504);
+      assert.ok(waited < 5000, `answered after ${waited} ms`);
+      assert.equal(res.headers.get("retry-after"), "1");
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal((await res.json()).error, "gateway_timeout");
+      thaw(new Response("late"));
+      await backends[0]!.shutdown();
+      let last: Response | undefined;
+      for (let i = 0; i < 50 && last?.status !== 503; i++) {
+        await last?.body?.cancel();
+        last = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (last.status !== 503) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(last?.status, 503);
+      assert.equal(last!.headers.get("retry-after"), "1");
+      assert.deepEqual(Object.keys(await last!.json()).sort(), ["error", "message"]);
     });
   },
 });
