@@ -3,6 +3,9 @@
  * subprocess, its CPU and RSS from /proc, and its Prometheus metrics.
  */
 import { SERVICE_ENV, SERVICE_V8_FLAGS } from "../core/runtime_flags.ts";
+import { freePort } from "../core/ports.ts";
+
+export { freePort };
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Absolute path of the service entry point. */
@@ -14,14 +17,6 @@ export function flag(name: string, fallback?: string): string {
   const v = i >= 0 ? Deno.args[i + 1] : undefined;
   if (v === undefined && fallback === undefined) throw new Error(`--${name} is required`);
   return v ?? fallback!;
-}
-
-/** A free TCP port on 127.0.0.1 (free a moment ago). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** A running child process with its output collected. */

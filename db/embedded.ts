@@ -16,6 +16,7 @@ import process from "node:process";
 import { sleep } from "../core/delivery_policy.ts";
 import { exists, secretFile } from "../core/files.ts";
 import { checkReachable, clearStaleServer, ensureOsUser, signalServer } from "./embedded_host.ts";
+import { freePort } from "../core/ports.ts";
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -327,14 +328,6 @@ async function removeStaleInitDirs(dir: string): Promise<void> {
 function randomHex(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** A port on 127.0.0.1 that was free a moment ago. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 interface LogRing {

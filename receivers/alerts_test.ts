@@ -3,6 +3,7 @@ import type { Message } from "../core/message.ts";
 import { ConfigError } from "../core/config.ts";
 import { type Alert, type AlertsOptions, alertsReceiverType, createAlertsReceiver } from "./alerts.ts";
 import { buildReceiver, builtinReceiverTypes } from "./registry.ts";
+import { freePort } from "../core/ports.ts";
 
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 
@@ -40,14 +41,6 @@ function startEndpoint(answer: (attempt: number) => number = () => 200, port = 0
   );
   endpoint.url = `http://127.0.0.1:${server.addr.port}/hook`;
   return endpoint;
-}
-
-/** A port nothing listens on right now: an endpoint that is down. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function eventually(probe: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {

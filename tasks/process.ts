@@ -8,35 +8,7 @@ const RESTART_MAX_MS = 30_000;
 /** A process that ran this long before it died starts again after the first delay. */
 const STABLE_MS = 60_000;
 
-/** Ports `freePort` returned in this process. */
-const handedOut = new Set<number>();
-
-/**
- * A port free now, below the kernel's ephemeral range: a port from that range can be taken,
- * between this check and the process binding it, as the source port of some outgoing
- * connection (a NATS node dialling its routes did exactly that). Never the same port twice in
- * one process: ports handed out together are all free now, and none of them bound yet.
- */
-export function freePort(hostname: string): number {
-  let below = 32768;
-  try {
-    below = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0]);
-  } catch {
-    // not Linux: the usual lower bound
-  }
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, below - 10_000));
-    if (handedOut.has(port)) continue;
-    try {
-      Deno.listen({ hostname, port }).close();
-      handedOut.add(port);
-      return port;
-    } catch {
-      // taken
-    }
-  }
-  throw new Error(`no free port below ${below}`);
-}
+export { freePort } from "../core/ports.ts";
 
 /** The first candidate that runs (`<binary> <versionArg>` succeeds), else an error naming the package. */
 async function findBinary(

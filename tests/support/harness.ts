@@ -14,14 +14,7 @@ import { builtinReceiverTypes } from "../../receivers/registry.ts";
 import { buildService } from "../../service.ts";
 import type { Receiver, ReceiverType } from "../../core/receiver.ts";
 import { z } from "zod";
-
-/** A port nothing listens on right now (for a process told to listen there). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+export { freePort } from "../../core/ports.ts";
 
 export const ADMIN = { name: "root", password: "root-password-123" };
 
