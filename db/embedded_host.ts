@@ -135,7 +135,8 @@ async function waitUntilUnused(dir: string, timeoutMs: number): Promise<number[]
   }
 }
 
-function signal(pid: number, sig: Deno.Signal): void {
+/** Sends `sig` to `pid`, which may have exited meanwhile. */
+export function signal(pid: number, sig: Deno.Signal): void {
   try {
     Deno.kill(pid, sig);
   } catch {

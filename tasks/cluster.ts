@@ -35,6 +35,7 @@ import {
   managedProcess,
   natsServerBinary,
   procStat,
+  stopOrphans,
 } from "./process.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -110,6 +111,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const supervise = options.supervise ?? true;
   await Deno.mkdir(options.dir, { recursive: true });
   const dir = await Deno.realPath(options.dir);
+  /** Where the children's pids are recorded while they run (stopOrphans). */
+  const pidDir = `${dir}/pids`;
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -121,6 +124,23 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     }
   };
   try {
+    // One runner per directory: a second one would start NATS nodes on the same stores.
+    const lock = await Deno.open(`${dir}/runner.lock`, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+    if (!(await lock.tryLock(true))) {
+      lock.close();
+      const holder = (await Deno.readTextFile(`${dir}/runner.lock`).catch(() => "")).trim();
+      throw new Error(`${dir} is in use by a running cluster runner${holder ? ` (pid ${holder})` : ""}`);
+    }
+    await lock.truncate(0);
+    await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    cleanups.push(() => Promise.resolve(lock.close()));
+    // What a runner killed with SIGKILL left running here goes first (its NATS nodes hold the stores).
+    await stopOrphans(pidDir, log);
     // Binaries first: a missing one is a clear error before anything is written or started.
     const natsBinary = await natsServerBinary();
     const haproxy = await haproxyBinary();
@@ -161,7 +181,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         const res = await fetch(`http://127.0.0.1:${ports.monitor}/healthz`);
         await res.body?.cancel();
         return res.status === 200;
-      }, { log, supervise });
+      }, { log, supervise, pidDir });
       return Object.assign(process, { url: `nats://127.0.0.1:${ports.client}` });
     });
     cleanups.push(async () => {
@@ -224,7 +244,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         const res = await fetch(`${url}/healthz`);
         await res.body?.cancel();
         return res.status === 200;
-      }, { log, supervise });
+      }, { log, supervise, pidDir });
       instances.push(Object.assign(process, { port, url }));
     }
     cleanups.push(async () => {
@@ -252,7 +272,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         await res.body?.cancel();
         return res.status === 200;
       },
-      { log, supervise },
+      { log, supervise, pidDir },
     );
     cleanups.push(() => balancer.kill("SIGTERM"));
     await balancer.start();

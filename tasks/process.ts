@@ -2,13 +2,14 @@
  * Processes of the local cluster runner (tasks/cluster.ts): started in sessions of their own,
  * supervised, stopped; the binaries they run; what /proc says about a process.
  */
+import { signal } from "../db/embedded_host.ts";
+
+export { freePort } from "../core/ports.ts";
 
 const OUTPUT_LINES = 200;
 const RESTART_MAX_MS = 30_000;
 /** A process that ran this long before it died starts again after the first delay. */
 const STABLE_MS = 60_000;
-
-export { freePort } from "../core/ports.ts";
 
 /** The first candidate that runs (`<binary> <versionArg>` succeeds), else an error naming the package. */
 async function findBinary(
@@ -133,7 +134,15 @@ export function managedProcess(
   name: string,
   command: { cmd: string; args: string[]; env: Record<string, string> },
   ready: () => Promise<boolean>,
-  options: { log: (line: string) => void; supervise: boolean },
+  options: {
+    log: (line: string) => void;
+    supervise: boolean;
+    /**
+     * Where its pid is recorded while it runs (`<pidDir>/<name>.pid`), for `stopOrphans`: a
+     * runner killed with SIGKILL leaves its children running, and the next one finds them there.
+     */
+    pidDir?: string;
+  },
 ): ManagedProcess {
   const out = ring();
   let child: Child | undefined;
@@ -189,6 +198,7 @@ export function managedProcess(
       });
       child = c;
       running = true;
+      if (options.pidDir) recordPid(options.pidDir, name, c.proc.pid);
       c.exited.then((status) => onExit(c, status, startedAt));
       try {
         await waitFor(name, ready, 60_000, () => running);
@@ -219,6 +229,7 @@ export function managedProcess(
       await c.exited;
       clearTimeout(timer);
       running = false;
+      if (options.pidDir) Deno.removeSync(pidFile(options.pidDir, name), { recursive: true });
     },
     signal(signal) {
       if (running) child?.proc.kill(signal);
@@ -226,6 +237,66 @@ export function managedProcess(
     output: () => out.text(),
   };
   return self;
+}
+
+const pidFile = (dir: string, name: string) => `${dir}/${name}.pid`;
+
+/** Records `pid` with its start time (a pid alone may be another process's by the time it is read). */
+function recordPid(dir: string, name: string, pid: number): void {
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(pidFile(dir, name), `${pid} ${procStat(pid)?.started ?? ""}\n`);
+}
+
+/**
+ * Stops the processes recorded in `pidDir` that still run (same pid, same start time): what a
+ * runner killed with SIGKILL left behind. Two nats-servers on one store directory corrupted it.
+ * SIGTERM (after a SIGCONT: a paused one would not act on it), then SIGKILL after `graceMs`.
+ */
+export async function stopOrphans(
+  pidDir: string,
+  log: (line: string) => void,
+  graceMs = 20_000,
+): Promise<number> {
+  let stopped = 0;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(pidDir)];
+  } catch {
+    return 0; // no earlier run
+  }
+  const orphans: Array<{ name: string; pid: number; started: string }> = [];
+  for (const entry of entries) {
+    if (!entry.name.endsWith(".pid")) continue;
+    const [pid, started] = Deno.readTextFileSync(`${pidDir}/${entry.name}`).trim().split(" ");
+    const now = procStat(Number(pid));
+    if (now !== null && started && now.started === started) {
+      orphans.push({ name: entry.name.slice(0, -4), pid: Number(pid), started });
+    }
+    Deno.removeSync(`${pidDir}/${entry.name}`);
+  }
+  // The balancer and the instances first (they drain into NATS), the NATS nodes after them.
+  const nats = (o: { name: string }) => o.name.startsWith("nats-");
+  for (const group of [orphans.filter((o) => !nats(o)), orphans.filter(nats)]) {
+    for (const { name, pid } of group) {
+      log(
+        `[supervisor] ${name} (pid ${pid}) is still running from an earlier run of this directory: stopping it`,
+      );
+      signal(pid, "SIGCONT");
+      signal(pid, "SIGTERM");
+    }
+    const deadline = Date.now() + graceMs;
+    for (const { name, pid, started } of group) {
+      while (procStat(pid)?.started === started && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (procStat(pid)?.started === started) {
+        log(`[supervisor] ${name} (pid ${pid}) did not stop within ${graceMs / 1000} s: killing it`);
+        signal(pid, "SIGKILL");
+      }
+      stopped++;
+    }
+  }
+  return stopped;
 }
 
 /** A process's parent pid and start time (field 22 of /proc/<pid>/stat), or null when it is gone. */
