@@ -62,6 +62,8 @@ export interface NatsRuntime {
 }
 
 const NANOS_PER_MS = 1_000_000;
+/** How long closing waits for the server to confirm the drain before it just closes the connection. */
+const DRAIN_TIMEOUT_MS = 2_000;
 
 /** Milliseconds as the nanoseconds JetStream configs use. */
 export function nanos(ms: number): number {
@@ -109,7 +111,14 @@ export async function connectNats(
   const close = () =>
     closing ??= (async () => {
       if (nc.isClosed()) return;
-      await nc.drain().catch(() => nc.close());
+      // A frozen server never answers the drain's flush: a stopping instance waited for it for good.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const drained = await Promise.race([
+        nc.drain().then(() => true, () => false),
+        new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)),
+      ]);
+      clearTimeout(timer);
+      if (!drained) await nc.close().catch(() => {});
     })();
   try {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });

@@ -555,6 +555,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "cluster: SIGTERM stops an instance within its bounds while nats-server is frozen",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    await withCluster(
+      { shutdownTimeoutMs: 2000, cluster: { nats: { publishTimeoutMs: 500 } } },
+      async (cluster) => {
+        const token = await agentSession(cluster.instances[1]!.url);
+        cluster.nats[0]!.signal("SIGSTOP");
+        try {
+          // A report in the outbox: the instance has a publish to try while it stops.
+          await report(cluster.instances[1]!.url, token, "/data", {
+            id: "frozen-nats",
+            type: "ethereum_metrics",
+            data: statisticsSynced,
+          });
+          const started = Date.now();
+          await cluster.instances[1]!.kill("SIGTERM"); // SIGKILL after 20 s
+          const took = Date.now() - started;
+          // Before: it waited for NATS for good (the drain of the connection), past 25 s.
+          assert.ok(took < 12_000, `stopped after ${took} ms`);
+          assert.ok(!/signal SIGKILL/.test(cluster.instances[1]!.output()), cluster.instances[1]!.output());
+        } finally {
+          cluster.nats[0]!.signal("SIGCONT");
+        }
+      },
+    );
+  },
+});
+
+Deno.test({
   name:
     "cluster: Postgres frozen: uncached logins and admin calls answer 503 + Retry-After within authStoreTimeoutMs, tokens keep working",
   ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
