@@ -67,8 +67,18 @@ export function createStreamPublisher(
   originHeaders.set(ORIGIN_HEADER, origin);
   /** A metric type's publishing: reports waiting to go out together, batches awaiting their ack. */
   interface Lane {
-    /** The batch being filled; `bytes` sums its reports' sizes as they came in. */
-    waiting: { messages: Message[]; bytes: number; done: PromiseWithResolvers<Stored> } | null;
+    /**
+     * The batch being filled; `bytes` sums its reports' sizes as they came in; `since`: when its
+     * first report came, whose answer is due `publishTimeoutMs` later (`expiry`, set while it waits
+     * for a batch in flight to be acked, resolves it then, in doubt).
+     */
+    waiting: {
+      messages: Message[];
+      bytes: number;
+      done: PromiseWithResolvers<Stored>;
+      since: number;
+      expiry: ReturnType<typeof setTimeout> | undefined;
+    } | null;
     inFlight: number;
     scheduled: boolean;
     /** Sends the waiting batch unless MAX_IN_FLIGHT batches await their ack (or `now`). */
@@ -85,14 +95,33 @@ export function createStreamPublisher(
    * Stores `data` on `subject` (see `Stored`). The client's own timer bounds the wait, connected
    * or not (it buffers while reconnecting and still rejects at the timeout).
    */
-  function send(subject: string, data: Uint8Array, msgID?: string): Promise<Stored> {
+  function send(
+    subject: string,
+    data: Uint8Array,
+    msgID?: string,
+    timeout = publishTimeoutMs,
+  ): Promise<Stored> {
     let h = originHeaders;
     if (msgID) {
       h = headers(); // js.publish adds the de-duplication id to the headers it is given
       h.set(ORIGIN_HEADER, origin);
     }
-    return js.publish(subject, data, { timeout: publishTimeoutMs, headers: h, ...(msgID ? { msgID } : {}) })
+    return js.publish(subject, data, { timeout, headers: h, ...(msgID ? { msgID } : {}) })
       .then((ack): Stored => ack.duplicate ? "duplicate" : "stored", () => false);
+  }
+
+  /**
+   * The waiting batch waits for an ack of a batch in flight (NATS slow or away): at its first
+   * report's deadline it is in doubt, as a publish that timed out, and the outbox takes its reports.
+   */
+  function waitForAck(lane: Lane): void {
+    const batch = lane.waiting;
+    if (batch === null || batch.expiry !== undefined) return;
+    batch.expiry = setTimeout(() => {
+      if (lane.waiting !== batch) return;
+      lane.waiting = null;
+      batch.done.resolve(false);
+    }, Math.max(0, publishTimeoutMs - (Date.now() - batch.since)));
   }
 
   function laneOf(dataType: string): Lane {
@@ -106,16 +135,21 @@ export function createStreamPublisher(
       flush(now = false) {
         lane.scheduled = false;
         const batch = lane.waiting;
-        if (batch === null || (lane.inFlight >= MAX_IN_FLIGHT && !now)) return;
+        if (batch === null) return;
+        if (lane.inFlight >= MAX_IN_FLIGHT && !now) return waitForAck(lane);
         lane.waiting = null;
+        clearTimeout(batch.expiry);
+        // What is left of its first report's publishTimeoutMs: a report's answer waits no longer
+        // in all (before: the wait for the batches in flight, then a whole timeout of its own).
+        const left = Math.max(1, publishTimeoutMs - (Date.now() - batch.since));
         lane.inFlight++;
         const data = encode(batch.messages.length === 1 ? batch.messages[0] : batch.messages);
         // Past the limit after all (reports that grew more than threefold): each goes alone.
         const sent = data.byteLength > payloadLimit(nats)
-          ? Promise.all(batch.messages.map((m) => alone(m))).then((all): Stored =>
+          ? Promise.all(batch.messages.map((m) => alone(m, left))).then((all): Stored =>
             all.every((s) => s === "stored" || s === "duplicate") ? "stored" : false
           )
-          : send(subject, data);
+          : send(subject, data, undefined, left);
         sent.then((stored) => {
           lane.inFlight--;
           batch.done.resolve(stored);
@@ -142,7 +176,13 @@ export function createStreamPublisher(
     const lane = laneOf(message.dataType);
     // A batch full in bytes goes now, whatever is in flight: the next one starts with this report.
     if (lane.waiting !== null && lane.waiting.bytes + bytes > batchBytes) lane.flush(true);
-    lane.waiting ??= { messages: [], bytes: 0, done: Promise.withResolvers<Stored>() };
+    lane.waiting ??= {
+      messages: [],
+      bytes: 0,
+      done: Promise.withResolvers<Stored>(),
+      since: Date.now(),
+      expiry: undefined,
+    };
     const batch = lane.waiting;
     batch.messages.push(message);
     batch.bytes += bytes;
@@ -150,7 +190,7 @@ export function createStreamPublisher(
     else if (!lane.scheduled && lane.inFlight < MAX_IN_FLIGHT) {
       lane.scheduled = true;
       setImmediate(lane.flush);
-    }
+    } else if (lane.inFlight >= MAX_IN_FLIGHT) waitForAck(lane);
     return batch.done.promise;
   }
 
@@ -158,10 +198,15 @@ export function createStreamPublisher(
    * A report as a stream message of its own (an Idempotency-Key's id as JetStream's
    * de-duplication id), or "too_large" without sending anything when it cannot fit one.
    */
-  function alone(message: Message): Promise<Stored> {
+  function alone(message: Message, timeout = publishTimeoutMs): Promise<Stored> {
     const data = encode(message);
     if (data.byteLength > payloadLimit(nats)) return Promise.resolve("too_large");
-    return send(subjects.message(message.dataType), data, message.idempotent ? message.id : undefined);
+    return send(
+      subjects.message(message.dataType),
+      data,
+      message.idempotent ? message.id : undefined,
+      timeout,
+    );
   }
 
   return toStream;

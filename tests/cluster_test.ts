@@ -555,6 +555,42 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "cluster: with nats-server frozen, every /data answers within publishTimeoutMs (from the outbox), also behind batches in flight",
+  ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
+  async fn() {
+    await withCluster({ cluster: { nats: { publishTimeoutMs: 2000 } } }, async (cluster) => {
+      const url = cluster.instances[0]!.url;
+      const token = await agentSession(url);
+      cluster.nats[0]!.signal("SIGSTOP");
+      try {
+        // Waves 150 ms apart: the first two go out as batches awaiting their acks, the later ones
+        // wait for those. Before: a later one waited for an in-flight batch's whole timeout, then
+        // for its own (3.7-4 s).
+        const timed = async (i: number) => {
+          const started = Date.now();
+          await report(url, token, "/data", {
+            id: `wave-${i}`,
+            type: "ethereum_metrics",
+            data: statisticsSynced,
+          });
+          return Date.now() - started;
+        };
+        const waves: Promise<number[]>[] = [];
+        for (let w = 0; w < 5; w++) {
+          waves.push(Promise.all(Array.from({ length: 10 }, (_, i) => timed(w * 10 + i))));
+          await new Promise((r) => setTimeout(r, 150));
+        }
+        const took = (await Promise.all(waves)).flat();
+        assert.ok(Math.max(...took) < 2_900, `answered after ${took.join(", ")} ms`);
+      } finally {
+        cluster.nats[0]!.signal("SIGCONT");
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "cluster: SIGTERM stops an instance within its bounds while nats-server is frozen",
   ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
   async fn() {
