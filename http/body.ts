@@ -37,6 +37,20 @@ export function encodingOf(contentType: string | undefined | null): BodyEncoding
   return null;
 }
 
+/**
+ * A body with a content coding (gzip, br…) is 415: the service reads bodies as they are, so a
+ * compressed one was a 400 "not valid json", and plain JSON labelled gzip was taken as it was.
+ */
+export function refuseContentCoding(req: Request): void {
+  const coding = req.headers.get("content-encoding");
+  if (coding === null || coding.trim().toLowerCase() === "identity") return;
+  throw new AppError(
+    415,
+    "unsupported_media_type",
+    `content-encoding ${JSON.stringify(coding.slice(0, 64))} is not supported: send the body uncompressed`,
+  );
+}
+
 const UNREADABLE = () => {
   throw new AppError(400, "bad_request", "request body could not be read");
 };
@@ -222,6 +236,7 @@ export async function readBody<S extends z.ZodType>(
   options: ReadBodyOptions,
 ): Promise<{ value: z.infer<S>; encoding: BodyEncoding }> {
   const encoding = encodingOf(c.req.header("content-type"));
+  refuseContentCoding(c.req.raw);
   const bytes = await readLimited(c.req.raw, options);
   if (encoding === null) {
     if (!(options.allowEmptyWithoutType && bytes.byteLength === 0)) {

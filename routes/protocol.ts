@@ -6,7 +6,7 @@ import { parseBearer } from "../auth/headers.ts";
 import type { AuthService, TokenCheck } from "../auth/service.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
-import { decodeMap, encodingOf, readLimited, validate } from "../http/body.ts";
+import { decodeMap, encodingOf, readLimited, refuseContentCoding, validate } from "../http/body.ts";
 import type { ByteBudget } from "../http/byte_budget.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
@@ -92,6 +92,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     const pending = auth.checkToken(token);
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
+    refuseContentCoding(req);
     const body = await readLimited(req, { limit, budget: deps.bodyBudget, user: check.user });
     return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength, user: check.user };
   }
