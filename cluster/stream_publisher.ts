@@ -69,15 +69,15 @@ export function createStreamPublisher(
   interface Lane {
     /**
      * The batch being filled; `bytes` sums its reports' sizes as they came in; `since`: when its
-     * first report came, whose answer is due `publishTimeoutMs` later (`expiry`, set while it waits
-     * for a batch in flight to be acked, resolves it then, in doubt).
+     * first report came, whose answer is due `publishTimeoutMs` later (`due`, set while it waits
+     * for a batch in flight to be acked, sends it anyway once it has waited a quarter of that).
      */
     waiting: {
       messages: Message[];
       bytes: number;
       done: PromiseWithResolvers<Stored>;
       since: number;
-      expiry: ReturnType<typeof setTimeout> | undefined;
+      due: ReturnType<typeof setTimeout> | undefined;
     } | null;
     inFlight: number;
     scheduled: boolean;
@@ -111,17 +111,17 @@ export function createStreamPublisher(
   }
 
   /**
-   * The waiting batch waits for an ack of a batch in flight (NATS slow or away): at its first
-   * report's deadline it is in doubt, as a publish that timed out, and the outbox takes its reports.
+   * The waiting batch waits for an ack of a batch in flight, but not for long (NATS slow or away:
+   * a whole publish timeout, after which its own began): a quarter of `publishTimeoutMs` after its
+   * first report it goes out whatever is in flight, with the rest of that time for its ack. Acks
+   * slower than that but in time still find every report stored; answers come within the timeout.
    */
   function waitForAck(lane: Lane): void {
     const batch = lane.waiting;
-    if (batch === null || batch.expiry !== undefined) return;
-    batch.expiry = setTimeout(() => {
-      if (lane.waiting !== batch) return;
-      lane.waiting = null;
-      batch.done.resolve(false);
-    }, Math.max(0, publishTimeoutMs - (Date.now() - batch.since)));
+    if (batch === null || batch.due !== undefined) return;
+    batch.due = setTimeout(() => {
+      if (lane.waiting === batch) lane.flush(true);
+    }, Math.max(0, publishTimeoutMs / 4 - (Date.now() - batch.since)));
   }
 
   function laneOf(dataType: string): Lane {
@@ -138,7 +138,7 @@ export function createStreamPublisher(
         if (batch === null) return;
         if (lane.inFlight >= MAX_IN_FLIGHT && !now) return waitForAck(lane);
         lane.waiting = null;
-        clearTimeout(batch.expiry);
+        clearTimeout(batch.due);
         // What is left of its first report's publishTimeoutMs: a report's answer waits no longer
         // in all (before: the wait for the batches in flight, then a whole timeout of its own).
         const left = Math.max(1, publishTimeoutMs - (Date.now() - batch.since));
@@ -181,7 +181,7 @@ export function createStreamPublisher(
       bytes: 0,
       done: Promise.withResolvers<Stored>(),
       since: Date.now(),
-      expiry: undefined,
+      due: undefined,
     };
     const batch = lane.waiting;
     batch.messages.push(message);
