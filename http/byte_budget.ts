@@ -30,6 +30,8 @@ export function createByteBudget(options: ByteBudgetOptions): ByteBudget {
   let refused = 0;
   return {
     reserve(key, bytes) {
+      // A size that is not a count (NaN from a header "5, 5") would make every later check false.
+      if (!Number.isSafeInteger(bytes) || bytes < 0) return false;
       const held = byKey.get(key) ?? 0;
       if (total + bytes > options.totalBytes || held + bytes > options.perKeyBytes) {
         refused++;
@@ -62,7 +64,11 @@ const encoder = new TextEncoder();
 export function budgetedJson(c: Context, value: unknown, budget: ByteBudget, key: string): Response {
   const bytes = encoder.encode(JSON.stringify(value));
   const headers = { "content-type": "application/json" };
-  if (bytes.byteLength <= UNCOUNTED_RESPONSE_BYTES) return c.body(bytes, 200, headers);
+  // HEAD: Hono answers it with the GET route's headers and drops the body unread, so a stream
+  // here would never give its bytes back.
+  if (bytes.byteLength <= UNCOUNTED_RESPONSE_BYTES || c.req.raw.method === "HEAD") {
+    return c.body(bytes, 200, headers);
+  }
   if (!budget.reserve(key, bytes.byteLength)) {
     throw new AppError(
       429,

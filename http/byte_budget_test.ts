@@ -48,3 +48,11 @@ Deno.test("a chunked body reserves its bytes as they come: past the budget 503, 
   assert.equal(budget.reserve("b", 1000), true);
   assert.equal((await readLimited(chunked(3, 300), { limit: 5000, budget, user: "a" })).byteLength, 900);
 });
+
+Deno.test("byte budget: a size that is not a count (NaN, negative, fractional) is refused and leaves the counts as they were", () => {
+  const budget = createByteBudget({ perKeyBytes: 100, totalBytes: 100 });
+  for (const bytes of [NaN, -5, 1.5, Infinity]) assert.equal(budget.reserve("a", bytes), false);
+  assert.equal(budget.reserve("a", 100), true);
+  assert.equal(budget.reserve("b", 1), false); // the bound still holds
+  assert.equal(budget.stats().bytes, 100);
+});

@@ -468,6 +468,19 @@ Deno.test({
       }
       assert.match(text, /poa_request_body_bytes\{stat="in_flight"\} 0\b/);
       assert.match(text, /poa_request_body_bytes\{stat="refused"\} 298\b/);
+      // Two equal Content-Length headers (hyper takes them, the header reads "5100, 5100"): before,
+      // a NaN reservation that switched the bound off for good.
+      const twice = await Deno.connect({ hostname: "127.0.0.1", port: svc.port });
+      conns.push(twice);
+      const body = JSON.stringify({ id: "twice", pad: "x".repeat(5000) });
+      await twice.write(new TextEncoder().encode(
+        `POST /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${other}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${body.length}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      ));
+      const answer = new Uint8Array(4096);
+      const n = await twice.read(answer);
+      assert.match(new TextDecoder().decode(answer.subarray(0, n ?? 0)), /^HTTP\/1\.1 (200|400)/);
+      assert.match(await metrics(), /poa_request_body_bytes\{stat="in_flight"\} 0\b/);
       console.log(
         `abuse: 300 half-sent 7.9 MB bodies of one agent: 298 refused with 503, peak RSS +${
           (grew / 2 ** 20).toFixed(0)

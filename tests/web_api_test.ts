@@ -763,6 +763,15 @@ Deno.test("large read API answers never read: 429 past 32 MiB of them per addres
       "the bytes given back",
     );
     assert.equal((await getJson(`${t.base}/v1/nodes?limit=1000`)).status, 200);
+    // HEAD gets the GET's headers and no body: before, its unread answer stayed counted for good.
+    for (let i = 0; i < 4; i++) {
+      const head = await fetch(`${t.base}/v1/nodes?limit=1000`, { method: "HEAD" });
+      assert.equal(head.status, 200);
+      await head.body?.cancel();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(stats()["unread_response_bytes"], 0);
+    assert.equal((await getJson(`${t.base}/v1/nodes?limit=1000`)).status, 200);
   } finally {
     for (const c of conns) c.close();
     await t.close();
