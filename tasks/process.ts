@@ -229,7 +229,7 @@ export function managedProcess(
       await c.exited;
       clearTimeout(timer);
       running = false;
-      if (options.pidDir) Deno.removeSync(pidFile(options.pidDir, name), { recursive: true });
+      if (options.pidDir) forgetPid(options.pidDir, name);
     },
     signal(signal) {
       if (running) child?.proc.kill(signal);
@@ -240,6 +240,15 @@ export function managedProcess(
 }
 
 const pidFile = (dir: string, name: string) => `${dir}/${name}.pid`;
+
+/** Removes the record of a process stopped for good (already gone: fine). */
+function forgetPid(dir: string, name: string): void {
+  try {
+    Deno.removeSync(pidFile(dir, name));
+  } catch {
+    // removed by a concurrent kill(), or by stopOrphans
+  }
+}
 
 /** Records `pid` with its start time (a pid alone may be another process's by the time it is read). */
 function recordPid(dir: string, name: string, pid: number): void {
