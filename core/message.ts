@@ -16,7 +16,7 @@ export const agentIdSchema = z.string({ error: "must be a string" })
   .min(1, "must not be empty")
   .max(256, "must be at most 256 characters")
   // deno-lint-ignore no-control-regex
-  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, "must not contain control characters")
   .refine((id) => id.isWellFormed(), "must not contain lone surrogates (\\ud800-\\udfff)");
 
 export interface Message {

@@ -22,20 +22,21 @@ export function containerLimit(size: number): number {
 }
 
 /**
- * Keys of objects (maps) a body or frame may hold: MAX_CONTAINERS, or one per BYTES_PER_KEY bytes
- * of a larger one. A key whose name V8 has not seen costs 1-2 µs to build (JSON.parse and the
- * msgpack decoder alike): 8 MB of distinct short keys blocked the event loop for 2-3 s. Real
- * reports repeat a few names (a 50-block history of 2,000 `{"hash": …}` each is 100,000 keys of
- * about 80 bytes).
+ * Keys of objects (maps) a body or frame may hold: MIN_KEYS, or one per BYTES_PER_KEY bytes of a
+ * larger one. A key whose name V8 has not seen costs 1-2 µs to build (JSON.parse and the msgpack
+ * decoder alike): 8 MB of distinct short keys blocked the event loop for 2-3 s, and 99,000 of them
+ * in 0.7 MB for 150 ms. Real reports carry content with their keys: a POA agent history with full
+ * transactions is one key per ~40 bytes, a go-ethereum history frame of `{"hash": …}` one per ~80.
  */
-export const BYTES_PER_KEY = 64;
+export const BYTES_PER_KEY = 32;
+export const MIN_KEYS = 10_000;
 
 export function keyLimit(size: number): number {
-  return Math.max(MAX_CONTAINERS, Math.floor(size / BYTES_PER_KEY));
+  return Math.max(MIN_KEYS, Math.floor(size / BYTES_PER_KEY));
 }
 
-/** Below this many characters a JSON text cannot hold more than MAX_CONTAINERS keys (`"":0,` each). */
-const KEYS_POSSIBLE_FROM = 5 * MAX_CONTAINERS;
+/** Below this many characters a JSON text cannot hold more than MIN_KEYS keys (`"":0,` each). */
+const KEYS_POSSIBLE_FROM = 5 * MIN_KEYS;
 
 /** Why a body is refused before it is decoded: it nests too deep, or holds too many containers or keys. */
 export type ShapeProblem = "too_deep" | "too_many" | null;

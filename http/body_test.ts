@@ -6,6 +6,7 @@ import {
   jsonShape,
   MAX_CONTAINERS,
   MAX_DEPTH,
+  MIN_KEYS,
   msgpackShape,
   parseJson,
   TOO_DEEP,
@@ -282,16 +283,42 @@ Deno.test("a body of more distinct keys than its size allows is 422 too_many_val
       );
     }
   }
-  // Keys within the bound: as many as MAX_CONTAINERS, or one per BYTES_PER_KEY bytes.
-  assert.equal(
-    Object.keys(decodeBytes(encode(keys(MAX_CONTAINERS)), "msgpack") as object).length,
-    MAX_CONTAINERS,
-  );
-  const json = JSON.stringify(keys(MAX_CONTAINERS));
-  assert.equal(
-    Object.keys(decodeBytes(new TextEncoder().encode(json), "json") as object).length,
-    MAX_CONTAINERS,
-  );
+  // Keys within the bound: MIN_KEYS in a small body, and one more is refused (99,000 distinct keys
+  // in 0.7 MB blocked the loop 150 ms under the first version's floor of 100,000).
+  for (const [n, ok] of [[MIN_KEYS, true], [MIN_KEYS + 1, false]] as const) {
+    for (const bytes of [encode(keys(n)), new TextEncoder().encode(JSON.stringify(keys(n)))]) {
+      const encoding = bytes[0] === 0x7b ? "json" : "msgpack";
+      if (ok) assert.equal(Object.keys(decodeBytes(bytes, encoding) as object).length, n);
+      else assert.deepEqual(code(() => decodeBytes(bytes, encoding)), [422, "too_many_values"]);
+    }
+  }
+  // A POA agent's 41-block history with 200 full transactions each (14 keys, ~43 bytes per key,
+  // 5 MB): accepted (the first version's one key per 64 bytes refused it).
+  const hex = (n: number, width: number) => "0x" + n.toString(16).padStart(width, "0");
+  const history = Array.from({ length: 41 }, (_, b) => ({
+    number: 1000 + b,
+    hash: hex(b, 64),
+    transactions: Array.from({ length: 200 }, (_, t) => ({
+      blockHash: hex(b, 64),
+      blockNumber: hex(1000 + b, 0),
+      from: hex(t, 40),
+      gas: "0x5208",
+      gasPrice: "0x3b9aca00",
+      hash: hex(b * 1000 + t, 64),
+      input: "0x",
+      nonce: hex(t, 0),
+      to: hex(t + 1, 40),
+      transactionIndex: hex(t, 0),
+      value: "0xde0b6b3a7640000",
+      v: "0x1b",
+      r: hex(t * 7, 64),
+      s: hex(t * 11, 64),
+    })),
+  }));
+  for (const bytes of [encode({ history }), new TextEncoder().encode(JSON.stringify({ history }))]) {
+    const encoding = bytes[0] === 0x7b ? "json" : "msgpack";
+    assert.equal((decodeBytes(bytes, encoding) as { history: unknown[] }).history.length, 41);
+  }
   // Colons inside strings are not keys: a long text with many is parsed.
   const times = JSON.stringify({ t: Array(200_000).fill("12:00:00") });
   assert.equal((decodeBytes(new TextEncoder().encode(times), "json") as { t: string[] }).t.length, 200_000);

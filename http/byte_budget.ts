@@ -73,7 +73,7 @@ export function budgetedJson(c: Context, value: unknown, budget: ByteBudget, key
     throw new AppError(
       429,
       "unread_responses",
-      "too many large answers to this address are still unread; read them, then ask again",
+      "too many large answers are still unread (to this address, or in all); read them, then ask again",
       { "retry-after": "1" },
     );
   }

@@ -93,6 +93,7 @@ for (const enc of ENCODINGS) {
         ["/data", { id: ["a"], type: "ethereum_metrics", data: {} }],
         ["/data", { id: "a\u0000b", type: "ethereum_metrics", data: {} }], // Postgres text has no NUL
         ["/ping", { id: "line\nbreak" }],
+        ["/ping", { id: "next\u0085line" }], // C1 controls too
         // Lone surrogates: "\ud800" and "\udbff" were two nodes in memory and one in Postgres (U+FFFD).
         ...(enc === "json"
           ? [["/ping", { id: "a\ud800" }], ["/data", {

@@ -21,6 +21,7 @@ import {
   BYTES_PER_KEY,
   MAX_CONTAINERS,
   MAX_DEPTH,
+  MIN_KEYS,
   parseJson,
   TOO_DEEP,
   TOO_MANY,
@@ -63,8 +64,8 @@ export function decodeFrame(text: string): Frame {
     return {
       kind: "unusable",
       message:
-        `frames hold at most ${MAX_CONTAINERS} objects and arrays and as many keys, or one object or array per ` +
-        `${BYTES_PER_CONTAINER} bytes and one key per ${BYTES_PER_KEY} bytes`,
+        `frames hold at most ${MAX_CONTAINERS} objects and arrays or one per ${BYTES_PER_CONTAINER} bytes, and ` +
+        `${MIN_KEYS} keys or one per ${BYTES_PER_KEY} bytes`,
     };
   }
   if (typeof frame === "string") {
