@@ -1,16 +1,15 @@
 /** Request body decoding (JSON or MessagePack) and validation with zod, at the edge. */
-import { decode as decodeMsgpack } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "./errors.ts";
 import type { ByteBudget } from "./byte_budget.ts";
+import { decodeMsgpack } from "./msgpack_decoder.ts";
 import { parseOr422 } from "./validation.ts";
 import {
   BYTES_PER_CONTAINER,
-  BYTES_PER_KEY,
   MAX_CONTAINERS,
   MAX_DEPTH,
-  MIN_KEYS,
+  MAX_KEY_NAMES,
   msgpackShape,
   parseJson,
   TOO_DEEP,
@@ -176,8 +175,8 @@ function shapeError(problem: "too_deep" | "too_many"): AppError {
     : new AppError(
       422,
       "too_many_values",
-      `request body holds more objects and arrays, or keys, than its size allows (${MAX_CONTAINERS} objects and ` +
-        `arrays or one per ${BYTES_PER_CONTAINER} bytes; ${MIN_KEYS} keys or one per ${BYTES_PER_KEY} bytes)`,
+      `request body holds more objects and arrays, or keys, than its size allows (${MAX_CONTAINERS} of each or ` +
+        `one per ${BYTES_PER_CONTAINER} bytes), or keys of more than ${MAX_KEY_NAMES} different names`,
     );
 }
 
@@ -216,7 +215,7 @@ export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown 
   if (problem !== null) throw shapeError(problem);
   let value: unknown;
   try {
-    value = encoding === "json" ? parseJson(decodeUtf8(bytes)) : decodeMsgpack(bytes, { useBigInt64: false });
+    value = encoding === "json" ? parseJson(decodeUtf8(bytes)) : decodeMsgpack(bytes);
   } catch {
     throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
   }

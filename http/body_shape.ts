@@ -22,21 +22,44 @@ export function containerLimit(size: number): number {
 }
 
 /**
- * Keys of objects (maps) a body or frame may hold: MIN_KEYS, or one per BYTES_PER_KEY bytes of a
- * larger one. A key whose name V8 has not seen costs 1-2 µs to build (JSON.parse and the msgpack
- * decoder alike): 8 MB of distinct short keys blocked the event loop for 2-3 s, and 99,000 of them
- * in 0.7 MB for 150 ms. Real reports carry content with their keys: a POA agent history with full
- * transactions is one key per ~40 bytes, a go-ethereum history frame of `{"hash": …}` one per ~80.
+ * Keys of objects (maps) a body or frame may hold: as many as objects and arrays (containerLimit),
+ * and at most MAX_KEY_NAMES different names. A key whose name V8 has not seen costs 1-2 µs to
+ * build (JSON.parse and the msgpack decoder alike): 8 MB of distinct short keys blocked the event
+ * loop for 2-3 s, 99,000 of them in 0.7 MB for 150 ms; a name seen before costs ~0.08 µs. Real
+ * reports repeat a few dozen names however large they are (a POA agent history with full
+ * transactions, EIP-1559 ones too: one key per ~30 bytes, ~40 names).
  */
-export const BYTES_PER_KEY = 32;
-export const MIN_KEYS = 10_000;
+export const MAX_KEY_NAMES = 10_000;
 
-export function keyLimit(size: number): number {
-  return Math.max(MIN_KEYS, Math.floor(size / BYTES_PER_KEY));
+/** Below this many characters a JSON text cannot hold more than MAX_KEY_NAMES keys (`"":0,` each). */
+const KEYS_POSSIBLE_FROM = 5 * MAX_KEY_NAMES;
+
+/**
+ * The names of keys seen, as two 32-bit hashes with seeds of this process (not guessable from
+ * outside, so names cannot be made to collide on purpose) joined into one number.
+ */
+class KeyNames {
+  static #seeds = crypto.getRandomValues(new Uint32Array(2));
+  #names = new Set<number>();
+  #a = 0;
+  #b = 0;
+
+  start(): void {
+    this.#a = KeyNames.#seeds[0]! | 0;
+    this.#b = KeyNames.#seeds[1]! | 0;
+  }
+
+  unit(u: number): void {
+    this.#a = Math.imul(this.#a ^ u, 16777619);
+    this.#b = Math.imul(this.#b ^ u, 2246822519);
+  }
+
+  /** Ends a name; false once more than MAX_KEY_NAMES different ones were seen. */
+  end(): boolean {
+    this.#names.add((this.#a >>> 0) * 2097152 + ((this.#b >>> 0) & 0x1fffff));
+    return this.#names.size <= MAX_KEY_NAMES;
+  }
 }
-
-/** Below this many characters a JSON text cannot hold more than MIN_KEYS keys (`"":0,` each). */
-const KEYS_POSSIBLE_FROM = 5 * MIN_KEYS;
 
 /** Why a body is refused before it is decoded: it nests too deep, or holds too many containers or keys. */
 export type ShapeProblem = "too_deep" | "too_many" | null;
@@ -56,7 +79,7 @@ export const TOO_MANY: unique symbol = Symbol("too many");
 export function parseJson(text: string, maxDepth = MAX_DEPTH): unknown | typeof TOO_DEEP | typeof TOO_MANY {
   if (
     moreOpeningsThan(text, maxDepth) ||
-    (text.length >= KEYS_POSSIBLE_FROM && moreThan(text, ":", keyLimit(text.length)))
+    (text.length >= KEYS_POSSIBLE_FROM && moreThan(text, ":", MAX_KEY_NAMES))
   ) {
     const problem = jsonShape(text, maxDepth);
     if (problem !== null) return problem === "too_deep" ? TOO_DEEP : TOO_MANY;
@@ -81,34 +104,49 @@ function moreOpeningsThan(text: string, max: number): boolean {
 
 /**
  * Whether JSON text nests arrays/objects deeper than `maxDepth` levels, or holds more than
- * `maxContainers` of them or more than keyLimit(length) keys, from its characters, before anything
- * is parsed: brackets and colons outside strings are counted. Same verdict as a walk of the parsed value (http/body_test.ts). Strings are
- * skipped with indexOf (a quote is closed unless an odd run of backslashes precedes it); an
- * unterminated string is left for the parser to refuse.
+ * `maxContainers` of them, or as many keys, or keys of more than MAX_KEY_NAMES names, from its
+ * characters, before anything is parsed: brackets and colons outside strings are counted (and the
+ * names before the colons, in a second pass when there are more than MAX_KEY_NAMES keys). Same
+ * verdict as a walk of the parsed value (http/body_test.ts). Strings are skipped with indexOf (a
+ * quote is closed unless an odd run of backslashes precedes it); an unterminated string is left
+ * for the parser to refuse.
  */
 export function jsonShape(
   text: string,
   maxDepth = MAX_DEPTH,
   maxContainers = containerLimit(text.length),
+  names?: KeyNames,
 ): ShapeProblem {
-  const maxKeys = keyLimit(text.length);
+  const maxKeys = containerLimit(text.length);
   let depth = 0;
   let containers = 0;
   let keys = 0;
+  /** The last string's opening quote and closing quote. */
+  let open = -1;
+  let close = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
+      open = i;
       do {
         i = text.indexOf('"', i + 1);
         if (i === -1) return null;
       } while (escaped(text, i));
+      close = i;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > maxDepth) return "too_deep";
       if (++containers > maxContainers) return "too_many";
     } else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x3a && ++keys > maxKeys) return "too_many";
+    else if (c === 0x3a) {
+      if (++keys > maxKeys) return "too_many";
+      if (names) {
+        names.start();
+        for (let k = open + 1; k < close; k++) names.unit(text.charCodeAt(k));
+        if (!names.end()) return "too_many";
+      }
+    }
   }
-  return null;
+  return !names && keys > MAX_KEY_NAMES ? jsonShape(text, maxDepth, maxContainers, new KeyNames()) : null;
 }
 
 /** Whether the quote at `quote` is escaped: an odd number of backslashes right before it. */
@@ -120,25 +158,46 @@ function escaped(text: string, quote: number): boolean {
 
 /**
  * Whether MessagePack bytes nest maps/arrays deeper than `maxDepth` levels, or hold more than
- * `maxContainers` of them or more than keyLimit(size) map keys, read from the type bytes before anything is decoded (the decoder would
- * build them all first). Malformed or truncated input is left for the decoder to refuse.
+ * `maxContainers` of them, or as many map keys, or keys of more than MAX_KEY_NAMES names (in a
+ * second pass when there are more than MAX_KEY_NAMES keys), read from the type bytes before
+ * anything is decoded (the decoder would build them all first). Malformed or truncated input is
+ * left for the decoder to refuse.
  */
 export function msgpackShape(
   bytes: Uint8Array,
   maxDepth = MAX_DEPTH,
   maxContainers = containerLimit(bytes.byteLength),
+  names?: KeyNames,
 ): ShapeProblem {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   /** Items still to read in each open container; the first entry is the top-level value. */
   const remaining: number[] = [1];
+  /** Whether each open container is a map (its even-numbered items are keys): second pass only. */
+  const maps: boolean[] = [false];
   let pos = 0;
   const n = bytes.byteLength;
   let containers = 0;
-  const maxKeys = keyLimit(n);
+  const maxKeys = containerLimit(n);
   let keys = 0;
   while (remaining.length > 0 && pos < n) {
-    remaining[remaining.length - 1]!--;
+    const top = remaining.length - 1;
+    const key = names !== undefined && maps[top] === true && remaining[top]! % 2 === 0;
+    remaining[top]!--;
     const b = bytes[pos++]!;
+    if (key && ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) {
+      const head = b <= 0xbf ? 0 : b === 0xd9 ? 1 : b === 0xda ? 2 : 4;
+      if (pos + head > n) return null;
+      const length = b <= 0xbf
+        ? b & 0x1f
+        : head === 1
+        ? bytes[pos]!
+        : head === 2
+        ? view.getUint16(pos)
+        : view.getUint32(pos);
+      names.start();
+      for (let k = pos + head, end = Math.min(n, k + length); k < end; k++) names.unit(bytes[k]!);
+      if (!names.end()) return "too_many";
+    }
     let children = 0;
     let skip = 0;
     if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) skip = 0;
@@ -239,9 +298,12 @@ export function msgpackShape(
       if (++containers > maxContainers) return "too_many";
       const map = b <= 0x8f || b >= 0xde;
       if (map && (keys += children / 2) > maxKeys) return "too_many";
-      if (children > 0) remaining.push(children);
+      if (children > 0) {
+        remaining.push(children);
+        if (names) maps[remaining.length - 1] = map;
+      }
     }
     while (remaining.length > 0 && remaining[remaining.length - 1] === 0) remaining.pop();
   }
-  return null;
+  return !names && keys > MAX_KEY_NAMES ? msgpackShape(bytes, maxDepth, maxContainers, new KeyNames()) : null;
 }

@@ -18,10 +18,9 @@
 import { z } from "zod";
 import {
   BYTES_PER_CONTAINER,
-  BYTES_PER_KEY,
   MAX_CONTAINERS,
   MAX_DEPTH,
-  MIN_KEYS,
+  MAX_KEY_NAMES,
   parseJson,
   TOO_DEEP,
   TOO_MANY,
@@ -64,8 +63,8 @@ export function decodeFrame(text: string): Frame {
     return {
       kind: "unusable",
       message:
-        `frames hold at most ${MAX_CONTAINERS} objects and arrays or one per ${BYTES_PER_CONTAINER} bytes, and ` +
-        `${MIN_KEYS} keys or one per ${BYTES_PER_KEY} bytes`,
+        `frames hold at most ${MAX_CONTAINERS} objects and arrays and as many keys (or one per ${BYTES_PER_CONTAINER} ` +
+        `bytes), of at most ${MAX_KEY_NAMES} different names`,
     };
   }
   if (typeof frame === "string") {
