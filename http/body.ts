@@ -126,12 +126,14 @@ async function readStream(req: Request, limits: ReadLimits): Promise<Uint8Array>
         await reader.cancel().catch(() => {});
         throw tooLarge(limit);
       }
-      if (budget && !budget.reserve(user, value.byteLength)) {
-        await reader.cancel().catch(() => {});
-        throw BUSY();
-      }
       if (size + value.byteLength > out.byteLength) {
-        const grown = new Uint8Array(Math.min(limit, Math.max(16_384, 2 * (size + value.byteLength))));
+        // The buffer doubles: what it holds is counted, not just the bytes in it.
+        const capacity = Math.min(limit, Math.max(16_384, 2 * (size + value.byteLength)));
+        if (budget && !budget.reserve(user, capacity - out.byteLength)) {
+          await reader.cancel().catch(() => {});
+          throw BUSY();
+        }
+        const grown = new Uint8Array(capacity);
         grown.set(out.subarray(0, size));
         out = grown;
       }
@@ -142,7 +144,7 @@ async function readStream(req: Request, limits: ReadLimits): Promise<Uint8Array>
     if (err instanceof AppError) throw err;
     throw new AppError(400, "bad_request", "request body could not be read");
   } finally {
-    budget?.release(user, size);
+    budget?.release(user, out.byteLength);
   }
   return out.subarray(0, size);
 }

@@ -34,19 +34,20 @@ function chunked(chunks: number, size: number): Request {
   return new Request("http://x/data", { method: "POST", body });
 }
 
-Deno.test("a chunked body reserves its bytes as they come: past the budget 503, and the bytes are given back", async () => {
-  const budget = createByteBudget({ perKeyBytes: 1000, totalBytes: 10_000 });
-  const bytes = await readLimited(chunked(3, 300), { limit: 5000, budget, user: "a" });
-  assert.equal(bytes.byteLength, 900);
+Deno.test("a chunked body reserves what its buffer holds as it grows: past the budget 503, and all is given back", async () => {
+  const budget = createByteBudget({ perKeyBytes: 40_000, totalBytes: 100_000 });
+  const bytes = await readLimited(chunked(3, 3000), { limit: 50_000, budget, user: "a" });
+  assert.equal(bytes.byteLength, 9000);
   assert.equal(budget.stats().bytes, 0);
+  // 48,000 bytes: the buffer goes 16 KiB, 36,000, then 50,000 (the limit), past the user's 40,000.
   await assert.rejects(
-    readLimited(chunked(5, 300), { limit: 5000, budget, user: "a" }),
+    readLimited(chunked(8, 6000), { limit: 50_000, budget, user: "a" }),
     (err) => err instanceof AppError && err.status === 503 && err.headers?.["retry-after"] === "1",
   );
   assert.equal(budget.stats().bytes, 0);
   // Another user's bytes in flight do not count against this one's.
-  assert.equal(budget.reserve("b", 1000), true);
-  assert.equal((await readLimited(chunked(3, 300), { limit: 5000, budget, user: "a" })).byteLength, 900);
+  assert.equal(budget.reserve("b", 40_000), true);
+  assert.equal((await readLimited(chunked(3, 3000), { limit: 50_000, budget, user: "a" })).byteLength, 9000);
 });
 
 Deno.test("byte budget: a size that is not a count (NaN, negative, fractional) is refused and leaves the counts as they were", () => {
