@@ -2,26 +2,26 @@
  * The MessagePack decoder of request bodies: one instance for every body, with a map-key cache of
  * its own. The library's (16 keys per key length, replaced at random) held too few names: 490,000
  * keys cycling through 10,000 names (http/body_shape.ts allows that many) decoded each key again,
- * 1 µs apiece, 500 ms for one 8 MB body. Here every name seen recently is one lookup, and a key
+ * 1 µs apiece, 500 ms for one 8 MB body. Here a name seen recently is one table slot, and a key
  * that is not valid UTF-8 is refused (the library decoded it leniently).
  */
 import { Decoder } from "@msgpack/msgpack";
 
 /** Longest key cached (longer ones are decoded each time, as the library does past 16 bytes). */
 const MAX_KEY_BYTES = 64;
-/** Names kept; when full the cache starts again (a body holds at most MAX_KEY_NAMES of them). */
-const MAX_NAMES = 16_384;
+/** Slots of the cache (a power of two): names of a body, at most MAX_KEY_NAMES, mostly each in its own. */
+const SLOTS = 1 << 18;
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Map keys by a hash of their bytes, seeded per process (names cannot be made to collide on
- * purpose and grow one bucket), each bucket compared byte by byte.
+ * Map keys in a direct-mapped table: a slot per hash of the key's bytes (seeded per process, so
+ * names cannot be chosen to share slots), compared byte by byte; a new name takes its slot over.
  */
 class KeyCache {
   #seed = crypto.getRandomValues(new Uint32Array(1))[0]! | 0;
-  #buckets = new Map<number, Array<{ bytes: Uint8Array; text: string }>>();
-  #size = 0;
+  #bytes: Array<Uint8Array | undefined> = new Array(SLOTS).fill(undefined);
+  #texts: string[] = new Array(SLOTS).fill("");
 
   canBeCached(byteLength: number): boolean {
     return byteLength > 0 && byteLength <= MAX_KEY_BYTES;
@@ -31,24 +31,21 @@ class KeyCache {
     const end = offset + byteLength;
     let h = this.#seed;
     for (let i = offset; i < end; i++) h = Math.imul(h ^ bytes[i]!, 16777619);
-    let bucket = this.#buckets.get(h);
-    if (bucket !== undefined) {
-      next: for (const entry of bucket) {
-        if (entry.bytes.length !== byteLength) continue;
-        for (let i = 0; i < byteLength; i++) if (entry.bytes[i] !== bytes[offset + i]) continue next;
-        return entry.text;
+    const slot = (h ^ (h >>> 16)) & (SLOTS - 1);
+    const known = this.#bytes[slot];
+    if (known !== undefined && known.length === byteLength) {
+      let same = true;
+      for (let i = 0; i < byteLength; i++) {
+        if (known[i] !== bytes[offset + i]) {
+          same = false;
+          break;
+        }
       }
+      if (same) return this.#texts[slot]!;
     }
     const text = strictUtf8.decode(bytes.subarray(offset, end));
-    if (this.#size >= MAX_NAMES) {
-      this.#buckets.clear();
-      this.#size = 0;
-      bucket = undefined;
-    }
-    const entry = { bytes: bytes.slice(offset, end), text };
-    if (bucket === undefined) this.#buckets.set(h, [entry]);
-    else bucket.push(entry);
-    this.#size++;
+    this.#bytes[slot] = bytes.slice(offset, end);
+    this.#texts[slot] = text;
     return text;
   }
 }
