@@ -16,7 +16,14 @@ import { secretFile } from "./core/files.ts";
 import { openDataDir, openKvFile } from "./core/data_dir.ts";
 import { createIngressMeter } from "./core/ingress.ts";
 import type { Bus } from "./core/bus.ts";
-import { type Config, ConfigError, defaultReceivers, ROUTE_GROUPS, type RouteGroup } from "./core/config.ts";
+import {
+  type Config,
+  ConfigError,
+  defaultReceivers,
+  metricsWithoutReceiver,
+  ROUTE_GROUPS,
+  type RouteGroup,
+} from "./core/config.ts";
 import { createByteBudget } from "./http/byte_budget.ts";
 import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
@@ -233,6 +240,16 @@ export async function buildService(config: Config, options: ServiceOptions = {})
 
     const types = options.receiverTypes ?? builtinReceiverTypes();
     const entries = config.receivers ?? defaultReceivers(config);
+    const unread = metricsWithoutReceiver(config.metrics, entries);
+    if (unread.length > 0) {
+      // A receivers list replaces the default one whole: reports of these are answered 200 and go nowhere.
+      log(
+        `warning: no receiver subscribes to ${
+          unread.join(", ")
+        }: their reports are accepted and kept nowhere ` +
+          "(a receivers list replaces the default one; README, Receivers and queues)",
+      );
+    }
     const receivers: Receiver[] = [];
     const runners: ReceiverRunner[] = [];
     // Bursts are seen in the ethstats frames (every node's block within a second of the others).

@@ -240,6 +240,14 @@ export function defaultReceivers(config: Config): ReceiverConfig[] {
   return list;
 }
 
+/** The metric types no receiver subscribes to: accepted from agents, kept nowhere. */
+export function metricsWithoutReceiver(
+  metrics: readonly string[],
+  receivers: readonly ReceiverConfig[],
+): string[] {
+  return metrics.filter((type) => !receivers.some((r) => r.subscribe.includes(type)));
+}
+
 /** Thrown when the configuration cannot be used; the message names the key and the problem. */
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -361,18 +369,27 @@ export async function loadConfigAndEnv(
   return { config: applyEnv(parsed, merged), env: merged };
 }
 
-/** The config path from `--config <path>` / `--config=<path>` or `POA_CONFIG`. */
+/**
+ * The config path from `--config <path>` / `--config=<path>` or `POA_CONFIG`. Any other argument is
+ * an error: `--port 5000` (as `deno task cluster` takes) once started the service on 0.0.0.0:4000.
+ */
 export function configPathFrom(args: string[], env: { POA_CONFIG?: string }): string | undefined {
+  let path: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--config") {
-      const value = args[i + 1];
+      const value = args[++i];
       if (!value) throw new ConfigError("--config needs a path");
-      return value;
+      path = value;
+    } else if (arg.startsWith("--config=")) path = arg.slice("--config=".length);
+    else {
+      throw new ConfigError(
+        `unknown argument ${JSON.stringify(arg)}: the service takes only --config <file> (or POA_CONFIG); ` +
+          "ports, receivers and every other setting are keys of that file (README, Configuration)",
+      );
     }
-    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
   }
-  return env.POA_CONFIG || undefined;
+  return path ?? (env.POA_CONFIG || undefined);
 }
 
 /** The config of this process (`--config`/`POA_CONFIG` and the environment), or why it cannot be used. */

@@ -3,8 +3,10 @@ import {
   applyEnv,
   ConfigError,
   configPathFrom,
+  defaultReceivers,
   loadConfig,
   loadConfigAndEnv,
+  metricsWithoutReceiver,
   parseConfig,
 } from "./config.ts";
 
@@ -104,6 +106,23 @@ Deno.test("the config path comes from --config or POA_CONFIG", () => {
   assert.equal(configPathFrom([], { POA_CONFIG: "c.json" }), "c.json");
   assert.equal(configPathFrom([], {}), undefined);
   assert.throws(() => configPathFrom(["--config"], {}), ConfigError);
+  // Before: ignored, and the service started with the defaults on 0.0.0.0:4000.
+  for (const args of [["--port", "5000"], ["--help"], ["-c", "a.json"], ["--config", "a.json", "--bogus"]]) {
+    assert.throws(() => configPathFrom(args, {}), /unknown argument/);
+  }
+});
+
+Deno.test("metric types no receiver takes are named", () => {
+  const config = parseConfig({});
+  assert.deepEqual(metricsWithoutReceiver(config.metrics, defaultReceivers(config)), []);
+  // The README's retention example alone: a receivers list replaces the default one whole.
+  const only = parseConfig({
+    receivers: [{ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"], retentionDays: 30 }],
+  });
+  assert.deepEqual(metricsWithoutReceiver(only.metrics, only.receivers!), [
+    "networking_metrics",
+    "system_metrics",
+  ]);
 });
 
 Deno.test("loadConfig reports unreadable files and invalid JSON", async () => {

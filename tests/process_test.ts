@@ -15,6 +15,14 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
     }).output();
     assert.equal(out.code, 2);
     assert.match(new TextDecoder().decode(out.stderr), /listen\.0\.port/);
+    // Any other argument too (before: `--port 5000` was ignored and the service took 0.0.0.0:4000).
+    const other = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "--port", "5000"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(other.code, 2);
+    assert.match(new TextDecoder().decode(other.stderr), /unknown argument "--port"/);
   } finally {
     await Deno.remove(path);
   }
