@@ -72,11 +72,44 @@ const HIGH_WATER = 2000;
 /** Messages a consumer asks JetStream for at once. */
 const PULL_BATCH = 1000;
 
+/** Receiver ids used as they are in consumer names; others are hashed. */
+const PLAIN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** A durable consumer name for a receiver id (consumer names cannot hold `.`, `*`, `>`, spaces). */
 export async function consumerName(receiverId: string): Promise<string> {
-  if (/^[A-Za-z0-9_-]{1,64}$/.test(receiverId)) return receiverId;
+  if (PLAIN_ID.test(receiverId)) return receiverId;
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(receiverId)));
   return "r_" + Array.from(hash.subarray(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A consumer's name on NATS 2.9 (one filter per consumer) for a metric type (`inactive`: inactive agents). */
+function perTypeName(name: string, type: string): string {
+  return `${name}__${type.replaceAll(".", "_")}`;
+}
+
+/**
+ * Two receiver/metric pairs whose NATS 2.9 consumers would have the same name (`a.b` and `a_b`, a
+ * metric type called `inactive`, receiver ids with `__`): they would share one consumer, each getting
+ * part of the other's reports. A receiver id that is hashed (consumerName) clashes with nothing.
+ */
+export function consumerNameClash(
+  receivers: ReadonlyArray<{ id: string; subscribe: readonly string[] }>,
+): string | undefined {
+  const seen = new Map<string, string>();
+  for (const r of receivers) {
+    const consumers = [...new Set(r.subscribe)].map((type) => ({
+      type,
+      what: `receiver ${r.id}, metric type ${type}`,
+    }));
+    consumers.push({ type: "inactive", what: `receiver ${r.id}'s inactive-agents consumer` });
+    for (const { type, what } of consumers) {
+      const name = perTypeName(PLAIN_ID.test(r.id) ? r.id : `hashed ${r.id}`, type);
+      const other = seen.get(name);
+      if (other !== undefined) return `${other} and ${what} would share NATS consumer ${name}`;
+      seen.set(name, what);
+    }
+  }
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -117,10 +150,10 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
     }
     return [
       ...types.map((t) => ({
-        name: `${name}__${t.replaceAll(".", "_")}`,
+        name: perTypeName(name, t),
         filter: { filter_subject: subjects.message(t) },
       })),
-      { name: `${name}__inactive`, filter: { filter_subject: subjects.inactive } },
+      { name: perTypeName(name, "inactive"), filter: { filter_subject: subjects.inactive } },
     ];
   }
 

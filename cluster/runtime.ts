@@ -7,9 +7,9 @@ import type postgres from "postgres";
 import { createKvAuthStore } from "../auth/kv_store.ts";
 import type { AuthStore } from "../auth/store.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
-import { type Config, ConfigError } from "../core/config.ts";
+import { type Config, ConfigError, defaultReceivers } from "../core/config.ts";
 import { createClusterActivityMonitor } from "./activity.ts";
-import { createJetStreamQueue, type JetStreamQueue } from "./jetstream_queue.ts";
+import { consumerNameClash, createJetStreamQueue, type JetStreamQueue } from "./jetstream_queue.ts";
 import { republisher } from "./stream_publisher.ts";
 import { connectNats, type NatsRuntime } from "./nats.ts";
 import { withNatsInvalidations } from "./nats_auth_store.ts";
@@ -42,6 +42,10 @@ export async function openCluster(
     throw new ConfigError(
       'invalid config: cluster.authStore: "postgres" needs postgres.url (or DATABASE_URL): one Postgres shared by every instance',
     );
+  }
+  const clash = consumerNameClash(config.receivers ?? defaultReceivers(config));
+  if (clash) {
+    throw new ConfigError(`invalid config: receivers: ${clash} (rename the metric type or the receiver)`);
   }
   if (cluster.authStore === "kv" && !config.kv.path.includes("://")) {
     log(
