@@ -186,6 +186,28 @@ Deno.test("users and the JWT secret survive a restart (KV file)", async () => {
   }
 });
 
+Deno.test("a generated admin password file goes once admins are configured (it no longer logs in)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-admins-" });
+  try {
+    const first = await startTestService({ admins: [] }, {}, dir);
+    const generated = (await Deno.readTextFile(`${dir}/admin-password`)).trim();
+    const basic = (password: string) => ({ authorization: `Basic ${btoa(`admin:${password}`)}` });
+    assert.equal((await fetch(`${first.base}/user`, { headers: basic(generated) })).status, 200);
+    await first.stop();
+    // Before: the file stayed, and what read it (`deno task sim --admin-password-file`) got 401s.
+    const second = await startTestService({}, {}, dir);
+    try {
+      assert.equal((await fetch(`${second.base}/user`, { headers: basic(generated) })).status, 401);
+      await assert.rejects(Deno.stat(`${dir}/admin-password`), Deno.errors.NotFound);
+      assert.equal((await fetch(`${second.base}/user`, { headers: adminAuth })).status, 200);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a listener with tls serves HTTPS with the configured certificate", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-tls-" });
   const cmd = new Deno.Command("openssl", {
