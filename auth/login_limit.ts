@@ -55,10 +55,10 @@ export type AttemptStart =
 /** A sliding-window attempt counter. */
 export interface LoginLimiter {
   /**
-   * Starts an attempt for `user` (null when the request named none) from `address`: refused
+   * Starts an attempt for `user` from `address` (requests naming no user are no attempt): refused
    * when a key is at its limit, else counted until it is settled as not wrong.
    */
-  begin(scope: LoginScope, address: string, user: string | null): AttemptStart;
+  begin(scope: LoginScope, address: string, user: string): AttemptStart;
   /** Attempts that ended wrong, since start (for /metrics). */
   readonly failures: number;
   /** Attempts refused because a key was at its limit, since start (for /metrics). */
@@ -87,14 +87,11 @@ export function createLoginLimiter(options: LoginLimitOptions): LoginLimiter {
     return list;
   }
 
-  function keysOf(scope: LoginScope, address: string, user: string | null): Array<[string, number]> {
-    const keys: Array<[string, number]> = [[`${scope}\0addr\0${address}`, perAddress]];
+  function keysOf(scope: LoginScope, address: string, user: string): Array<[string, number]> {
     // A Basic header may name ~3 KB; no agent user's name is over 64 characters, so the longer
     // ones (guesses all) share one key per address, and a key stays ~150 B.
-    if (user !== null) {
-      keys.push([`${scope}\0pair\0${address}\0${user.length > MAX_NAME_IN_KEY ? "\0long" : user}`, perPair]);
-    }
-    return keys;
+    const name = user.length > MAX_NAME_IN_KEY ? "\0long" : user;
+    return [[`${scope}\0addr\0${address}`, perAddress], [`${scope}\0pair\0${address}\0${name}`, perPair]];
   }
 
   return {

@@ -18,9 +18,12 @@ export interface AuthRoutesDeps {
   bodyBudget?: ByteBudget;
 }
 
-const sessionBody = z.object({ "agent-id": z.string().max(1024).optional() });
+/** `agent-id` and any other field are informational (DESIGN.md): a map of anything logs in. */
+const sessionBody = z.object({});
 const createUserBody = z.object({
-  "user-name": z.string().regex(USER_NAME, "must be 1-64 of [A-Za-z0-9_.@-]").optional(),
+  "user-name": z.string().regex(USER_NAME, "must be 1-64 of [A-Za-z0-9_.@-]")
+    // curl and every URL library turn /user/. and /user/.. into other paths: such a user could not be managed.
+    .refine((name) => name !== "." && name !== "..", "must not be . or ..").optional(),
   password: z.string().min(8, "must be at least 8 characters").max(256).optional(),
 });
 const patchUserBody = z.object({ active: z.boolean({ error: "must be a boolean" }) });
@@ -41,7 +44,17 @@ async function basicLogin(
   verify: (user: string, password: string) => LoginOutcome | Promise<LoginOutcome>,
 ): Promise<string> {
   const creds = parseBasic(c.req.header("authorization"));
-  const start = limiter.begin(scope, clientAddress(c), creds?.user ?? null);
+  if (!creds) {
+    // No password was tried, so nothing is counted: counted on the address alone (no name to pair
+    // it with), a client sending none locked out every user and admin behind its address.
+    throw new AppError(
+      401,
+      "unauthorized",
+      "send Authorization: Basic base64(user:password), with a user name and a password, in UTF-8",
+      BASIC_CHALLENGE,
+    );
+  }
+  const start = limiter.begin(scope, clientAddress(c), creds.user);
   if (start.limited) {
     throw new AppError(429, "too_many_attempts", "too many failed logins; retry later", {
       "retry-after": String(start.retryAfterSeconds),
@@ -49,17 +62,9 @@ async function basicLogin(
   }
   let outcome: LoginOutcome = "wrong";
   try {
-    if (creds) outcome = await verify(creds.user, creds.password);
+    outcome = await verify(creds.user, creds.password);
   } finally {
     start.attempt.settle(attemptOutcome(outcome));
-  }
-  if (!creds) {
-    throw new AppError(
-      401,
-      "unauthorized",
-      "send Authorization: Basic base64(user:password)",
-      BASIC_CHALLENGE,
-    );
   }
   if (outcome !== "ok") {
     throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", BASIC_CHALLENGE);

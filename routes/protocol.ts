@@ -107,6 +107,8 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
 
   app.post("/data", async (c) => {
     const key = c.req.header("idempotency-key");
+    // After the content type and the token (415, 401 first, as on every route), before anything is kept.
+    const { value, bytes, user } = await accept(c, dataBody);
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new AppError(
         422,
@@ -114,7 +116,6 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
         "Idempotency-Key must be 1-200 printable ASCII characters",
       );
     }
-    const { value, bytes, user } = await accept(c, dataBody);
     // A report is a sign of life as a ping is: an agent that reports is never left "active" for
     // good without ever pinging, nor left inactive after a /bye when it reports again.
     activity.ping(value.id);

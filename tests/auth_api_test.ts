@@ -114,6 +114,15 @@ for (const enc of ENCODINGS) {
         withBody(enc, { "user-name": 42 }, { headers: adminAuth }),
       );
       assert.equal(wrongType.status, 422);
+      // Names a URL cannot carry as a path segment (/user/. is /user/ to curl): was 200, then unmanageable.
+      for (const name of [".", ".."]) {
+        const dots = await h.app.request(
+          "/user",
+          withBody(enc, { "user-name": name }, { headers: adminAuth }),
+        );
+        assert.equal(dots.status, 422);
+        assert.match((await errorOf(dots)).message, /user-name: must not be \. or \.\./);
+      }
       const noAdmin = await h.app.request(
         "/user",
         withBody(enc, {}, { headers: { authorization: basic(ADMIN.name, "nope-nope") } }),
@@ -393,6 +402,55 @@ Deno.test("a banned user's agent retrying with its right password is refused but
     await h.close();
   }
 });
+
+Deno.test("requests without usable credentials are 401 and lock out nobody at their address", async () => {
+  const h = await createHarness({ maxFailures: 3, windowSeconds: 60 });
+  try {
+    const { user, password } = await userWithToken(h);
+    const none: Array<Record<string, string>> = [
+      {},
+      { authorization: basic(user, "") }, // `curl -u user:`
+      { authorization: "Basic " + "A".repeat(5000) },
+      { authorization: "Basic " + btoa("\xe9t\xe9:latin-1") },
+    ];
+    // Before: each counted on the address alone (no name to pair it with), and after 30 of them
+    // (10 × maxFailures) every user and admin behind that address got 429.
+    for (let i = 0; i < 40; i++) {
+      for (const headers of none) {
+        for (const path of ["/session", "/user"]) {
+          const res = await h.app.request(path, { method: path === "/user" ? "GET" : "POST", headers });
+          assert.equal(res.status, 401);
+          assert.match((await errorOf(res)).message, /Basic base64\(user:password\)/);
+        }
+      }
+    }
+    assert.equal(h.limiter.failures, 0);
+    const login = await h.app.request("/session", {
+      method: "POST",
+      headers: { authorization: basic(user, password) },
+    });
+    assert.equal(login.status, 200);
+    assert.equal((await h.app.request("/user", { headers: adminAuth })).status, 200);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("/session takes any map: agent-id is informational, whatever its type", () =>
+  withHarness(async (h) => {
+    const { user, password } = await userWithToken(h);
+    for (
+      const body of [{ "agent-id": 5 }, { "agent-id": null }, { "agent-id": "x".repeat(2000) }, {
+        other: [1],
+      }]
+    ) {
+      const res = await h.app.request(
+        "/session",
+        withBody("json", body, { headers: { authorization: basic(user, password) } }),
+      );
+      assert.equal(res.status, 200, JSON.stringify(body).slice(0, 40)); // was 422 invalid_body
+    }
+  }));
 
 Deno.test("tokens never come back: not after delete + re-create (any password), not after a ban + reactivation", () =>
   withHarness(async (h) => {

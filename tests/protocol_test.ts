@@ -315,4 +315,15 @@ Deno.test("/data with an Idempotency-Key: a resend keeps the Message id (per use
     for (const bad of ["", "has space", "x".repeat(201), "é"]) {
       await expectError(await send(one.token, bad), 422, "invalid_idempotency_key");
     }
+    // The content type and the token come first, as on every route (a bad key was 422 before both).
+    const noType = await h.app.request("/data", {
+      method: "POST",
+      headers: { authorization: `Bearer ${one.token}`, "idempotency-key": "has space" },
+    });
+    await expectError(noType, 415, "unsupported_media_type");
+    const noToken = await h.app.request(
+      "/data",
+      withBody("json", body, { headers: { "idempotency-key": "has space" } }),
+    );
+    await expectError(noToken, 401, "unauthorized");
   }));
