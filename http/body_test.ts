@@ -345,6 +345,21 @@ Deno.test("a body of more distinct keys than its size allows is 422 too_many_val
     400,
     "malformed_body",
   ]);
+  // String values too, short (the library's own decoder) and long (its TextDecoder): before, "U8\xc3\x28"
+  // was "U8è", the same agent id as the valid "U8\xc3\xa8", and long ones had U+FFFD put in.
+  const idOf = (bytes: number[]) => new Uint8Array([0x81, 0xa2, 0x69, 0x64, 0xa0 + bytes.length, ...bytes]);
+  for (const bad of [[0x55, 0x38, 0xc3, 0x28], [0x55, 0x38, 0xff, 0xfe], [0xed, 0xa0, 0x80]]) {
+    assert.deepEqual(code(() => decodeBytes(idOf(bad), "msgpack")), [400, "malformed_body"]);
+  }
+  assert.deepEqual(decodeBytes(idOf([0x55, 0x38, 0xc3, 0xa8]), "msgpack"), { id: "U8è" });
+  const long = encode({ id: "é".repeat(300) });
+  assert.deepEqual(decodeBytes(long, "msgpack"), { id: "é".repeat(300) });
+  long[long.length - 1] = 0x28; // the last é's second byte
+  assert.deepEqual(code(() => decodeBytes(long, "msgpack")), [400, "malformed_body"]);
+  const longKey = encode({ ["k".repeat(70) + "é"]: 1 });
+  assert.equal(Object.keys(decodeBytes(longKey, "msgpack") as object)[0], "k".repeat(70) + "é");
+  longKey[longKey.length - 2] = 0xff; // a key past the cache's 64 bytes
+  assert.deepEqual(code(() => decodeBytes(longKey, "msgpack")), [400, "malformed_body"]);
   // Colons inside strings are not keys: a long text with many is parsed.
   const times = JSON.stringify({ t: Array(200_000).fill("12:00:00") });
   assert.equal((decodeBytes(new TextEncoder().encode(times), "json") as { t: string[] }).t.length, 200_000);

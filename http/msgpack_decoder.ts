@@ -2,8 +2,9 @@
  * The MessagePack decoder of request bodies: one instance for every body, with a map-key cache of
  * its own. The library's (16 keys per key length, replaced at random) held too few names: 490,000
  * keys cycling through 10,000 names (http/body_shape.ts allows that many) decoded each key again,
- * 1 µs apiece, 500 ms for one 8 MB body. Here a name seen recently is one table slot, and a key
- * that is not valid UTF-8 is refused (the library decoded it leniently).
+ * 1 µs apiece, 500 ms for one 8 MB body. Here a name seen recently is one table slot. A key or a
+ * string value that is not valid UTF-8 is refused, as in JSON bodies (the library decodes them
+ * leniently: "U8\xc3\x28" and "U8\xc3\xa8" were one agent id).
  */
 import { Decoder } from "@msgpack/msgpack";
 
@@ -52,6 +53,29 @@ class KeyCache {
 
 /** 64-bit integers decode to numbers, as in JSON. */
 const decoder = new Decoder({ useBigInt64: false, keyDecoder: new KeyCache() });
+
+/** What of the library's Decoder (typed private; @msgpack/msgpack 3.1.3) the strict strings need. */
+interface DecoderInternals {
+  bytes: Uint8Array;
+  pos: number;
+  decodeUtf8String(byteLength: number, headerOffset: number): string;
+}
+const internals = decoder as unknown as DecoderInternals;
+const lenient = internals.decodeUtf8String;
+if (typeof lenient !== "function") {
+  throw new Error("@msgpack/msgpack: no decodeUtf8String (another version?)");
+}
+/** Every string, key or value: ASCII (hashes, numbers) as the library decodes it, the rest strictly. */
+internals.decodeUtf8String = function (this: DecoderInternals, byteLength: number, headerOffset: number) {
+  const start = this.pos + headerOffset;
+  const text = lenient.call(this, byteLength, headerOffset);
+  const bytes = this.bytes;
+  const end = start + byteLength;
+  for (let i = start; i < end; i++) {
+    if (bytes[i]! >= 0x80) return strictUtf8.decode(bytes.subarray(start, end));
+  }
+  return text;
+};
 
 /** Decodes one MessagePack value (throws on malformed input, as the library's `decode`). */
 export function decodeMsgpack(bytes: Uint8Array): unknown {
