@@ -30,7 +30,8 @@ const patchUserBody = z.object({ active: z.boolean({ error: "must be a boolean" 
 const tokenBody = z.object({ token: z.unknown().optional() });
 const userBody = z.object({ user: z.unknown().optional() });
 
-const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="poa-backend"' };
+/** RFC 7617: credentials are read as UTF-8 (others are refused), and the challenge says so. */
+const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="poa-backend", charset="UTF-8"' };
 
 /**
  * Checks Basic credentials under the login limit (auth/login_limit.ts): 429 while locked, 401

@@ -420,6 +420,7 @@ Deno.test("requests without usable credentials are 401 and lock out nobody at th
         for (const path of ["/session", "/user"]) {
           const res = await h.app.request(path, { method: path === "/user" ? "GET" : "POST", headers });
           assert.equal(res.status, 401);
+          assert.equal(res.headers.get("www-authenticate"), 'Basic realm="poa-backend", charset="UTF-8"');
           assert.match((await errorOf(res)).message, /Basic base64\(user:password\)/);
         }
       }
