@@ -66,7 +66,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
           { "retry-after": String(seconds) },
         );
       }
-      const refused = gate.admit(address);
+      let refused = gate.admit(address);
+      if (refused === "busy" && sessions.evictIdle()) refused = gate.admit(address);
       if (refused !== null) {
         counters.limited++;
         counters.limited_unauthenticated++;

@@ -570,14 +570,31 @@ Deno.test("sockets not logged in are capped per address and in all, before the u
   } finally {
     await s.close();
   }
-  const all = await startServer({ maxUnauthenticated: 2 });
+  // One failure locks a name at an address: its next hellos wait a second in their login.
+  const limiter = createLoginLimiter({ maxFailures: 1, windowSeconds: 60 });
+  const all = await startServer({ maxUnauthenticated: 2 }, { limiter });
   try {
     for (let i = 0; i < 5; i++) {
       const plain = await fetch(all.url.replace("ws", "http")); // no upgrade: 426, takes no slot
       assert.equal(plain.status, 426);
       await plain.body?.cancel();
     }
-    await Promise.all([all.connect(), all.connect()]);
+    const idle = [await all.connect(), await all.connect()];
+    // Every slot held by sockets that say nothing: a node still gets in, in the place of the one
+    // silent longest (before: 503 for as long as the idle sockets were renewed within the hello timeout).
+    const node = await all.login("in-spite");
+    assert.match(await idle[0]!.next(), /"error":"busy"/);
+    assert.equal((await within(idle[0]!.closed, 2000, "evicted")).code, 1013);
+    assert.ok(idle[1]!.isOpen() && node.isOpen());
+    assert.equal(all.ethstats.stats().evicted_before_hello, 1);
+    // Sockets whose login is under way are not evicted: then it is 503.
+    const wrong = await all.connect();
+    wrong.send(geth.hello(`x:${all.user}`, "wrong-password"));
+    await within(wrong.closed, 3000, "refused");
+    idle[1]!.send(geth.hello(`y:${all.user}`, all.password)); // locked name: a second in its login
+    const other = await all.connect(); // takes the free slot
+    other.send(geth.hello(`z:${all.user}`, all.password));
+    await waitFor(() => all.ethstats.stats().frames === 4, 2000, "both hellos read");
     const busy = await upgradeRequest(all.url);
     assert.equal(busy.status, 503);
     await busy.body?.cancel();

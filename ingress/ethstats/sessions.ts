@@ -65,6 +65,7 @@ const COUNTERS = [
   "limited_cooldown",
   "closed_inactive_user",
   "closed_hello_timeout",
+  "evicted_before_hello",
   "closed_silent",
   "closed_not_reading",
   "published",
@@ -105,6 +106,13 @@ export interface EthstatsSessions {
   counters: Record<EthstatsCounter, number>;
   /** Takes an upgraded socket from `address`, which the gate admitted. */
   open(socket: WebSocket, address: string): void;
+  /**
+   * Makes room when every login slot is taken: closes (1013) the socket silent longest without a
+   * hello from the address holding the most such sockets. False when none is waiting for its hello
+   * (all are logging in). Without it 64 idle sockets, each renewed before its hello timeout, kept
+   * every node out.
+   */
+  evictIdle(): boolean;
   /** Sockets open. */
   size(): number;
   /** History requests' counters (history.ts). */
@@ -118,6 +126,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   const { auth, bus, activity, options, limiter, ingress, share, gate, penalties } = deps;
   const counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<EthstatsCounter, number>;
   const connections = new Set<Connection>();
+  /** Sockets that have not sent their hello yet, oldest first. */
+  const fresh = new Set<Connection>();
   /** Authenticated sockets per agent id: the node is inactive when its last one closes. */
   const perAgent = new Map<string, number>();
   const helloTimeoutMs = deps.helloTimeoutMs ?? 10_000;
@@ -142,6 +152,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     const wasReady = conn.state === "ready";
     if (conn.state === "new" || conn.state === "authenticating") loggedIn(conn);
     conn.state = "closed";
+    fresh.delete(conn);
     if (!connections.delete(conn)) return;
     history.forget(conn); // another node may be asked at once
     if (wasReady) {
@@ -207,6 +218,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
 
   async function login(conn: Connection, hello: Hello): Promise<void> {
     conn.state = "authenticating";
+    fresh.delete(conn);
     const result = await authenticateHello(
       { auth, limiter, sharedSecret: options.sharedSecret },
       conn.address,
@@ -435,6 +447,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       const now = Date.now();
       const conn = newConnection(socket, address, now, burst);
       connections.add(conn);
+      fresh.add(conn);
       sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);
       socket.onmessage = (event) => {
         try {
@@ -450,6 +463,19 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       };
       socket.onclose = () => finish(conn);
       socket.onerror = () => {}; // onclose follows
+    },
+    evictIdle() {
+      const waiting = new Map<string, number>();
+      for (const conn of fresh) waiting.set(conn.address, (waiting.get(conn.address) ?? 0) + 1);
+      let victim: Connection | undefined;
+      for (const conn of fresh) {
+        if (victim === undefined || waiting.get(conn.address)! > waiting.get(victim.address)!) victim = conn;
+      }
+      if (victim === undefined) return false;
+      counters.evicted_before_hello++;
+      const message = "too many sockets waiting to log in; this one had sent no hello";
+      drop(victim, errorFrame("busy", message), TRY_AGAIN_LATER, "no hello, room needed");
+      return true;
     },
     size: () => connections.size,
     historyStats: () => history.stats(),
