@@ -121,6 +121,9 @@ function rpcBlock(n: number) {
   };
 }
 
+/** go-ethereum's answer to a method it does not have (rpc/errors.go, methodNotFoundError). */
+const METHOD_NOT_FOUND = -32601;
+
 function rpcAnswer(method: string, params: unknown[]): unknown {
   switch (method) {
     case "net_listening":
@@ -166,17 +169,35 @@ function rpcAnswer(method: string, params: unknown[]): unknown {
   }
 }
 
-function startRpc(): { port: number; close(): Promise<void> } {
+/**
+ * A node's JSON-RPC, as go-ethereum 1.14 answers it (rpcAnswer), or as an older one: `version`
+ * for web3_clientVersion, `missing` the methods it answers -32601 to.
+ */
+function startRpc(
+  node: { version?: string; missing?: string[] } = {},
+): { port: number; close(): Promise<void> } {
   const controller = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
     async (req) => {
       const body = await req.json();
-      const answer = (r: { id: unknown; method: string; params?: unknown[] }) => ({
-        jsonrpc: "2.0",
-        id: r.id,
-        result: rpcAnswer(r.method, r.params ?? []),
-      });
+      const answer = (r: { id: unknown; method: string; params?: unknown[] }) =>
+        node.missing?.includes(r.method)
+          ? {
+            jsonrpc: "2.0",
+            id: r.id,
+            error: {
+              code: METHOD_NOT_FOUND,
+              message: `the method ${r.method} does not exist/is not available`,
+            },
+          }
+          : {
+            jsonrpc: "2.0",
+            id: r.id,
+            result: r.method === "web3_clientVersion" && node.version
+              ? node.version
+              : rpcAnswer(r.method, r.params ?? []),
+          };
       return Response.json(Array.isArray(body) ? body.map(answer) : answer(body));
     },
   );
@@ -275,6 +296,43 @@ Deno.test({
 
         const s = ethstatsStats(service);
         assert.equal(s["malformed"], 0, JSON.stringify(s)); // _latency frames included
+        assert.equal(s["logins_ok"], 1);
+        assert.equal(s["logins_failed"], 0);
+      } finally {
+        await enia.stop();
+        await rpc.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "eth-net-intelligence-api beside go-ethereum 1.10-1.13 (no eth_protocolVersion: protocol and api null in its hello) logs in and reports",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({}, async (service, messages) => {
+      await createUser(service.base, "carol", "carol-pa55word");
+      // go-ethereum dropped eth_protocolVersion in 1.10.0; eth_mining and eth_hashrate stayed until 1.14.
+      const rpc = startRpc({
+        version: "Geth/v1.13.15-stable-c5ba367e/linux-amd64/go1.21.6",
+        missing: ["eth_protocolVersion"],
+      });
+      const enia = startEnia(service, rpc.port, "old-geth", "carol:carol-pa55word");
+      try {
+        const id = "oldGeth";
+        // Before: "malformed hello", primus::server::close, and the agent stopped for good.
+        await waitFor(() => ofType(messages, id, "statistics").length > 0, 25_000, "statistics").catch(
+          (err) => {
+            throw new Error(`${err.message}; agent said:\n${enia.lines.slice(-30).join("\n")}`);
+          },
+        );
+        const info = ofType(messages, id, "information")[0]!.data["body"] as Record<string, unknown>;
+        assert.equal(info["node"], "Geth/v1.13.15-stable-c5ba367e/linux-amd64/go1.21.6");
+        assert.equal(info["protocol"], null);
+        assert.equal(info["api"], null);
+        const s = ethstatsStats(service);
         assert.equal(s["logins_ok"], 1);
         assert.equal(s["logins_failed"], 0);
       } finally {

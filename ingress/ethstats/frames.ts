@@ -141,24 +141,32 @@ export function safeBlockNumber(value: number | string): number | null {
 
 // ---- payloads ----
 
+/**
+ * A field of `info`: a string, a number or null, as sent; any other value is dropped, never the
+ * hello (eth-netstats takes any `info`). eth-net-intelligence-api sends `"protocol": null, "api":
+ * null` when its node has no `eth_protocolVersion` (go-ethereum 1.10-1.13): it was refused for good.
+ */
+const infoField = z.union([scalar, z.null()]).optional().catch(undefined);
+
 const infoSchema = z.looseObject({
-  name: scalar.optional(),
-  node: scalar.optional(),
-  port: scalar.optional(),
-  net: scalar.optional(),
-  protocol: scalar.optional(),
-  api: scalar.optional(),
-  os: scalar.optional(),
-  os_v: scalar.optional(),
-  client: scalar.optional(),
-  canUpdateHistory: z.boolean().optional(),
-}).transform((info) =>
+  name: infoField,
+  node: infoField,
+  port: infoField,
+  net: infoField,
+  protocol: infoField,
+  api: infoField,
+  os: infoField,
+  os_v: infoField,
+  client: infoField,
+  canUpdateHistory: z.boolean().optional().catch(undefined),
+}).transform((info) => {
+  for (const key of Object.keys(info)) if (info[key] === undefined) delete info[key];
   // Nethermind's serializer writes its `Os_V` property as "os_V" (Nethermind.EthStats
   // Messages/Models/Info.cs, camelCase policy): the OS version every other client sends as os_v.
-  info.os_v === undefined && scalar.safeParse(info["os_V"]).success
+  return info.os_v === undefined && scalar.safeParse(info["os_V"]).success
     ? { ...info, os_v: info["os_V"] as string }
-    : info
-);
+    : info;
+});
 
 export const helloPayload = z.object({
   id: nodeId,

@@ -208,3 +208,21 @@ Deno.test("Nethermind's hello names the OS version os_V: it is read as os_v (and
   const geth = helloPayload.parse({ id: "g", secret: "s", info: { os: "linux", os_v: "amd64" } });
   assert.equal(geth.info.os_v, "amd64");
 });
+
+Deno.test("a hello's info fields are informational: null kept, other odd values dropped, never the hello", () => {
+  // eth-net-intelligence-api beside go-ethereum 1.10-1.13 (no eth_protocolVersion) sends protocol and api null.
+  const enia = helloPayload.parse({
+    id: "n",
+    secret: "u:p",
+    info: { name: "n", protocol: null, api: null, port: 30303, contact: null },
+  });
+  assert.deepEqual(enia.info, { name: "n", protocol: null, api: null, port: 30303, contact: null });
+  const odd = helloPayload.parse({
+    id: "n",
+    secret: "u:p",
+    info: { name: "x".repeat(2000), port: { tcp: 1 }, net: [1], canUpdateHistory: "yes", os: "linux" },
+  });
+  assert.deepEqual(odd.info, { os: "linux" });
+  // What is not a hello still is not one.
+  assert.equal(helloPayload.safeParse({ id: "n", secret: "u:p", info: null }).success, false);
+});

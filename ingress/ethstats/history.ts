@@ -85,7 +85,8 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   }
 
   /**
-   * Up to HISTORY_CHUNK numbers the network lacks, newest first, among the `limit` below its
+   * Up to HISTORY_CHUNK numbers the network lacks, the newest chosen first (listed ascending, as
+   * eth-netstats lists them), among the `limit` below its
    * head and at or below the peer's own head; at most one request per network is outstanding
    * (until answered, its peer is forgotten, or `timeoutMs`). Never an empty list: go-ethereum
    * reads one as "send your latest 50", whatever the server already has.

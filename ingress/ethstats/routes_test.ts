@@ -985,7 +985,7 @@ function historyList(frame: string): number[] {
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-Deno.test("history is asked for in chunks of 10, newest first, one request per network at a time", async () => {
+Deno.test("history is asked for in chunks of 10, the newest missing first, one request per network at a time", async () => {
   const s = await startServer({ historyRequestLimit: 20 });
   try {
     const a = await s.login("hist-a");
