@@ -105,24 +105,25 @@ const HEX = /^0x[0-9a-fA-F]{1,64}$/;
 
 /** A non-negative integer as a number when it is a safe integer, else as a decimal string. */
 function integerValue(value: number | string): number | string {
-  if (typeof value === "number") return value;
-  const n = BigInt(value); // decimal or 0x-hex
+  if (Number.isSafeInteger(value)) return value;
+  const n = BigInt(value); // decimal or 0x-hex, or a JSON number past 2^53 (as JSON.parse read it)
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
 }
 
+/**
+ * A whole JSON number, past 2^53 too (zod's int() stops there): Nethermind caps a gas price at
+ * 2^63-1 and writes it as a number, which refused its whole stats frame.
+ */
+const wholeNumber = z.number().nonnegative().refine(Number.isInteger, "must be an integer");
+
 /** A non-negative integer quantity: a JSON number, or a decimal or hex string. */
-const integer = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(DECIMAL),
-  z.string().regex(HEX),
-]).transform(integerValue);
+const integer = z.union([wholeNumber, z.string().regex(DECIMAL), z.string().regex(HEX)]).transform(
+  integerValue,
+);
 
 /** A big quantity (difficulty): always a decimal string. */
-const bigDecimal = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(DECIMAL),
-  z.string().regex(HEX),
-]).transform((value) => BigInt(value).toString());
+const bigDecimal = z.union([wholeNumber, z.string().regex(DECIMAL), z.string().regex(HEX)])
+  .transform((value) => BigInt(value).toString());
 
 /** A non-negative number that may come as a decimal string (`latency`, `uptime`). */
 const decimal = z.union([
@@ -212,7 +213,8 @@ export const statsPayload = z.object({
     syncing: z.union([z.boolean(), syncingObject]),
     // Dropped by go-ethereum after the merge; the original agent always sent them.
     mining: z.boolean().default(false),
-    hashrate: z.union([integer, decimal]).default(0),
+    // A number as sent (decimal first: a JSON number past 2^53 stays a number, as it always was).
+    hashrate: z.union([decimal, integer]).default(0),
     peers: integer,
     gasPrice: integer.nullable().default(null),
     uptime: decimal.nullable().default(null),

@@ -88,6 +88,21 @@ Deno.test("web3 0.x stats (eth-net-intelligence-api): gasPrice as a decimal stri
     statsPayload.safeParse({ stats: { active: true, syncing: false, peers: -1, gasPrice: 1 } }).success,
     false,
   );
+  // Nethermind's capped gas price (2^63-1) as a JSON number: the frame was refused; kept as JSON.parse read it.
+  const capped = JSON.parse(
+    '{"stats":{"active":true,"syncing":false,"peers":1,"gasPrice":9223372036854775807}}',
+  );
+  assert.equal(statsPayload.parse(capped).stats.gasPrice, "9223372036854775808");
+  for (const gasPrice of [1.5, -1, "1.5"]) {
+    assert.equal(
+      statsPayload.safeParse({ stats: { active: true, syncing: false, peers: 1, gasPrice } }).success,
+      false,
+    );
+  }
+  assert.equal(
+    blockPayload.parse({ block: { number: 1, hash: "0x1", difficulty: 2 ** 70 } }).block.difficulty,
+    "1180591620717411303424",
+  );
 });
 
 Deno.test("latency and pending as numbers or strings (geth, Besu), never negative or words", () => {
