@@ -34,6 +34,7 @@ import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import type { Receiver, ReceiverType } from "./core/receiver.ts";
+import { unopenedSpills } from "./core/spill.ts";
 import { openRuntime } from "./runtime/runtime.ts";
 
 export interface ServiceOptions {
@@ -258,6 +259,9 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     }
     const receivers: Receiver[] = [];
     const runners: ReceiverRunner[] = [];
+    /** Each receiver's spill files are in a directory of its own, named after its id. */
+    const spillRoot = `${config.dataDir}/spill`;
+    const spillDirName = (id: string) => encodeURIComponent(id);
     // Bursts are seen in the ethstats frames (every node's block within a second of the others).
     const ingress = config.ethstats.enabled && config.queue.burstFramesPerSecond > 0
       ? createIngressMeter({ busyAtPerSecond: config.queue.burstFramesPerSecond })
@@ -285,7 +289,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       });
       receivers.push(receiver);
       runners.push(createReceiverRunner(runtime.wrapReceiver(receiver), {
-        spillDir: `${config.dataDir}/spill/${encodeURIComponent(entry.id)}`,
+        spillDir: `${spillRoot}/${spillDirName(entry.id)}`,
         lingerMs: receiver.durable ? 20 : 0,
         maxBatch: receiver.maxBatch,
         maxQueue: receiver.durable ? config.queue.maxItems : config.queue.maxLiveItems,
@@ -300,6 +304,12 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         // In cluster mode JetStream holds what is not written yet (unacked until it is).
         spillAfterFailingMs: config.cluster ? Infinity : config.queue.spillAfterFailingMs,
       }));
+    }
+    for (const { dir, items } of await unopenedSpills(spillRoot, entries.map((e) => spillDirName(e.id)))) {
+      log(
+        `warning: ${dir} holds ${items} accepted report(s) of a receiver that is no longer configured (removed ` +
+          "or renamed): configure it again under its old id to have them replayed, or remove the directory",
+      );
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));
     const bus = await runtime.startBus(subscriptions);

@@ -249,7 +249,17 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
     removeDelivered: (names) => removing = removeSegments(names),
     async moveQueueIfSlow(op, keep) {
       if (op === true || op === false || spillAfterFailingMs === Infinity) return await op;
+      const started = Date.now();
+      let wasSlow = false;
       const slow = setTimeout(() => {
+        // A hung sink (a frozen database) fails nothing: without this line an outage left no trace
+        // in the log, only spill_pending growing.
+        wasSlow = true;
+        const seconds = spillAfterFailingMs / 1000;
+        console.warn(
+          `receiver ${label}: a batch has been going out for ${seconds} s (its sink is slow, failing or not ` +
+            "answering); what comes next goes to disk until it is out",
+        );
         movingTail = spillQueueTail(keep).finally(() => movingTail = null);
       }, spillAfterFailingMs);
       try {
@@ -257,6 +267,11 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
       } finally {
         clearTimeout(slow);
         if (movingTail) await movingTail;
+        if (wasSlow) {
+          console.warn(
+            `receiver ${label}: that batch went out after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+          );
+        }
       }
     },
     closedOut: () => closedOut,

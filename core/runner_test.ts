@@ -688,11 +688,29 @@ Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs
       spillAfterFailingMs: 100,
     });
     await runner.start();
-    for (let i = 0; i < 300; i++) runner.push(message(i));
-    // Before: a write that never answers kept all 300 in memory (no failure, no retry to hook on).
-    await until(() => runner.stats().spill_pending === 290 && runner.stats().queue_depth === 10, 5000);
-    state.unblock();
-    await deliversAllInOrder(runner, got, dir, 300);
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => warned.push(line);
+    try {
+      for (let i = 0; i < 300; i++) runner.push(message(i));
+      // Before: a write that never answers kept all 300 in memory (no failure, no retry to hook on).
+      await until(() => runner.stats().spill_pending === 290 && runner.stats().queue_depth === 10, 5000);
+      state.unblock();
+      await deliversAllInOrder(runner, got, dir, 300);
+    } finally {
+      console.warn = warn;
+    }
+    // And the outage is in the log (it left no line: nothing failed), once, with its end.
+    assert.equal(
+      warned.filter((l) => /a batch has been going out for 0\.1 s/.test(l)).length,
+      1,
+      warned.join("\n"),
+    );
+    assert.equal(
+      warned.filter((l) => /that batch went out after \d+\.\d s/.test(l)).length,
+      1,
+      warned.join("\n"),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

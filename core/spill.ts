@@ -59,6 +59,31 @@ function parseName(name: string): { seq: number; count: number } | null {
   return m ? { seq: Number(m[1]), count: Number(m[2]) } : null;
 }
 
+/**
+ * Spill directories under `root` that none of `opened` (the configured receivers' directories
+ * names) is, with the items their segment names say they hold: accepted reports of a receiver
+ * removed or renamed since, which nothing replays. Directories holding no segment are left out.
+ */
+export async function unopenedSpills(
+  root: string,
+  opened: readonly string[],
+): Promise<Array<{ dir: string; items: number }>> {
+  const found: Array<{ dir: string; items: number }> = [];
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      if (!entry.isDirectory || opened.includes(entry.name)) continue;
+      let items = 0;
+      for await (const file of Deno.readDir(`${root}/${entry.name}`)) {
+        if (file.isFile) items += parseName(file.name)?.count ?? 0;
+      }
+      if (items > 0) found.push({ dir: `${root}/${entry.name}`, items });
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return found;
+}
+
 /** Opens (creating) the spill directory and indexes the segments already there. */
 export async function openSpillStore(dir: string): Promise<SpillStore> {
   await Deno.mkdir(dir, { recursive: true });

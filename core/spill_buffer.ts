@@ -92,6 +92,10 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
       })
       .catch((err) => {
         console.error(`receiver ${options.label}: spill write failed, keeping items in memory:`, err);
+        // Back among the waiting ones, counted there only during the pause (they were counted
+        // twice: /data refused at half the bound, spill_buffered doubled).
+        writingItems = 0;
+        writingBytes = 0;
         waiting = items.concat(waiting);
         waitingBytes += sumOf(items);
         return sleep(1000, options.signal);

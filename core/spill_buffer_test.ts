@@ -107,6 +107,10 @@ Deno.test("spill buffer: a failed write keeps its items in front and is written 
   await sleep(50); // the failed write pauses a second before the next
   assert.equal(t.buffer.waiting(), 3); // 1 and 2 back in front of 3
   assert.equal(t.buffer.written(), 0);
+  // Counted once during the pause (were 5 items, 50 bytes: at the bound of 5 with 3 held).
+  assert.equal(t.buffer.items(), 3);
+  assert.equal(t.buffer.bytes(), 30);
+  assert.equal(t.buffer.atBound(), false);
   const deadline = Date.now() + 5000;
   while ((await t.onDisk()).length < 3 && Date.now() < deadline) await sleep(50);
   assert.deepEqual(await t.onDisk(), [1, 2, 3]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { QueueItem } from "./queue_item.ts";
-import { openSpillStore } from "./spill.ts";
+import { openSpillStore, unopenedSpills } from "./spill.ts";
 import { numberedItem } from "../tests/support/fixtures.ts";
 
 const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ kind: "inactive", agentId }));
@@ -94,5 +94,22 @@ Deno.test("a segment that parses but holds something else than queue items is se
   } finally {
     console.error = original;
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spill directories no receiver opens are found with the items they hold", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    assert.deepEqual(await unopenedSpills(`${root}/none`, []), []); // no spill dir yet
+    const kept = await openSpillStore(`${root}/eth_stats`);
+    await kept.append(items("a"));
+    const gone = await openSpillStore(`${root}/old%20name`);
+    await gone.append(items("a", "b"));
+    await gone.append(items("c"));
+    await openSpillStore(`${root}/empty`);
+    assert.deepEqual(await unopenedSpills(root, ["eth_stats"]), [{ dir: `${root}/old%20name`, items: 3 }]);
+    assert.deepEqual(await unopenedSpills(root, ["eth_stats", "old%20name"]), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -1,5 +1,8 @@
 /** main.ts as a process: config errors, and SIGTERM with messages in flight. */
 import assert from "node:assert/strict";
+import { openSpillStore } from "../core/spill.ts";
+import { eventually } from "./support/agent.ts";
+import { numberedItem } from "./support/fixtures.ts";
 import { ADMIN, basic, freePort } from "./support/harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -210,6 +213,50 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
     assert.equal(lines.length, accepted.length);
   } finally {
     await main.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a start names the spill directory of a receiver no longer configured, with its reports", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-orphan-spill-" });
+  const port = freePort();
+  const base = {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [ADMIN],
+    kv: { path: `${dir}/poa.kv` },
+    dataDir: dir,
+  };
+  const archive = (id: string) => ({
+    id,
+    type: "jsonl",
+    subscribe: ["ethereum_metrics"],
+    path: `${dir}/${id}.jsonl`,
+  });
+  try {
+    // Accepted reports left in the spill of "archive" (as a shutdown during an outage leaves them).
+    const store = await openSpillStore(`${dir}/spill/archive`);
+    await store.append([1, 2, 3].map((n) => numberedItem(n)));
+    // Before: a start without that receiver said nothing, and the reports stayed there unseen.
+    const renamed = await startMain(dir, { ...base, receivers: [archive("archive-2")] }, port);
+    await renamed.stop();
+    assert.match(
+      renamed.log(),
+      new RegExp(`warning: ${dir}/spill/archive holds 3 accepted report\\(s\\) of a receiver`),
+    );
+    // Configured again under its old id: replayed, and no warning.
+    const back = await startMain(dir, { ...base, receivers: [archive("archive")] }, port);
+    try {
+      assert.doesNotMatch(back.log(), /no longer configured/);
+      const replayed = async () => (await Deno.readTextFile(`${dir}/archive.jsonl`).catch(() => "")).trim();
+      await eventually(
+        async () => (await replayed()).split("\n").length === 3 || undefined,
+        10_000,
+        "the replay",
+      );
+    } finally {
+      await back.stop();
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
