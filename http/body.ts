@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError } from "./errors.ts";
 import type { ByteBudget } from "./byte_budget.ts";
-import { decodeMsgpack } from "./msgpack_decoder.ts";
+import { binText, decodeMsgpack } from "./msgpack_decoder.ts";
 import { parseOr422 } from "./validation.ts";
 import {
   BYTES_PER_CONTAINER,
@@ -183,9 +183,9 @@ function shapeError(problem: "too_deep" | "too_many"): AppError {
 }
 
 function convert(value: unknown): unknown {
-  if (value instanceof Uint8Array) {
-    throw new AppError(422, "invalid_body", "binary values are not accepted in the body");
-  }
+  // A bin is text as the original (Msgpax: Elixir binaries) read it: agents that pack their
+  // strings as bin (Python 2 with use_bin_type) were refused. Only UTF-8, as str values.
+  if (value instanceof Uint8Array) return binText(value);
   if (value instanceof Date) {
     // A timestamp beyond ±8.64e15 ms decodes to an invalid Date, which has no ISO string.
     if (Number.isNaN(value.getTime())) {
@@ -218,7 +218,8 @@ export function decodeBytes(bytes: Uint8Array, encoding: BodyEncoding): unknown 
   let value: unknown;
   try {
     value = encoding === "json" ? parseJson(decodeUtf8(bytes)) : decodeMsgpack(bytes);
-  } catch {
+  } catch (err) {
+    if (err instanceof AppError) throw err;
     throw new AppError(400, "malformed_body", `request body is not valid ${encoding}`);
   }
   if (value === TOO_DEEP) throw shapeError("too_deep");

@@ -184,8 +184,9 @@ export function msgpackShape(
     const key = names !== undefined && maps[top] === true && remaining[top]! % 2 === 0;
     remaining[top]!--;
     const b = bytes[pos++]!;
-    if (key && ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))) {
-      const head = b <= 0xbf ? 0 : b === 0xd9 ? 1 : b === 0xda ? 2 : 4;
+    // str and bin keys (a bin key is read as text too).
+    if (key && ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb) || (b >= 0xc4 && b <= 0xc6))) {
+      const head = b <= 0xbf ? 0 : b === 0xd9 || b === 0xc4 ? 1 : b === 0xda || b === 0xc5 ? 2 : 4;
       if (pos + head > n) return null;
       const length = b <= 0xbf
         ? b & 0x1f

@@ -64,11 +64,31 @@ function code(fn: () => unknown): [number, string] | null {
   return null;
 }
 
-Deno.test("binary msgpack values and over-deep bodies are 422; undecodable bytes 400", () => {
-  assert.deepEqual(code(() => decodeBytes(encode({ blob: new Uint8Array([1, 2]) }), "msgpack")), [
-    422,
-    "invalid_body",
+/** A msgpack map of `n` keys `k0`… packed as bin 8 (as Python 2 agents with use_bin_type pack strings), values 0. */
+function binKeyed(n: number): Uint8Array {
+  const parts: number[] = [0xdf, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  for (let i = 0; i < n; i++) {
+    const key = new TextEncoder().encode(`k${i}`);
+    parts.push(0xc4, key.length, ...key, 0x00);
+  }
+  return new Uint8Array(parts);
+}
+
+Deno.test("msgpack bin is text as the original read it (UTF-8 only); over-deep bodies 422; undecodable bytes 400", () => {
+  // Before: 422 "binary values are not accepted" (the original, Msgpax, took them as strings).
+  const text = new TextEncoder().encode("agent-é");
+  assert.deepEqual(decodeBytes(encode({ id: text, list: [text] }), "msgpack"), {
+    id: "agent-é",
+    list: ["agent-é"],
+  });
+  assert.deepEqual(decodeBytes(binKeyed(2), "msgpack"), { k0: 0, k1: 0 });
+  assert.deepEqual(code(() => decodeBytes(encode({ blob: new Uint8Array([0xff, 2]) }), "msgpack")), [
+    400,
+    "malformed_body",
   ]);
+  const notUtf8Key = binKeyed(1);
+  notUtf8Key[notUtf8Key.length - 2] = 0xff; // the key's last byte
+  assert.deepEqual(code(() => decodeBytes(notUtf8Key, "msgpack")), [400, "malformed_body"]);
   let deep: unknown = 1;
   for (let i = 0; i < MAX_DEPTH + 1; i++) deep = [deep];
   assert.ok(tooDeep(deep));
@@ -292,6 +312,9 @@ Deno.test("a body of more distinct keys than its size allows is 422 too_many_val
       }
     }
   }
+  // bin keys count as names too.
+  assert.equal(Object.keys(decodeBytes(binKeyed(MAX_KEY_NAMES), "msgpack") as object).length, MAX_KEY_NAMES);
+  assert.deepEqual(code(() => decodeBytes(binKeyed(MAX_KEY_NAMES + 1), "msgpack")), [422, "too_many_values"]);
   // Many keys of a few names are cheap (~0.08 µs each) and allowed, as many as containers.
   const repeated = Array.from({ length: 30_000 }, (_, i) => ({ a: i, b: i, c: i })); // 90,000 keys
   for (const bytes of [encode(repeated), new TextEncoder().encode(JSON.stringify(repeated))]) {

@@ -7,6 +7,7 @@
  * leniently: "U8\xc3\x28" and "U8\xc3\xa8" were one agent id).
  */
 import { Decoder } from "@msgpack/msgpack";
+import { AppError } from "./errors.ts";
 
 /** Longest key cached (longer ones are decoded each time, as the library does past 16 bytes). */
 const MAX_KEY_BYTES = 64;
@@ -51,8 +52,32 @@ class KeyCache {
   }
 }
 
+/** A bin (a key, or a value once decoded) as text: UTF-8 only, as str. */
+export function binText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new AppError(
+      400,
+      "malformed_body",
+      "request body is not valid msgpack: a bin that is not UTF-8 text",
+    );
+  }
+}
+
+/** Map keys: str (cached), bin read as text, and integers as the library reads them. */
+function mapKey(key: unknown): string | number {
+  if (typeof key === "string" || typeof key === "number") return key;
+  if (key instanceof Uint8Array) return binText(key);
+  throw new AppError(
+    400,
+    "malformed_body",
+    "request body is not valid msgpack: a map key that is not a string",
+  );
+}
+
 /** 64-bit integers decode to numbers, as in JSON. */
-const decoder = new Decoder({ useBigInt64: false, keyDecoder: new KeyCache() });
+const decoder = new Decoder({ useBigInt64: false, keyDecoder: new KeyCache(), mapKeyConverter: mapKey });
 
 /** What of the library's Decoder (typed private; @msgpack/msgpack 3.1.3) the strict strings need. */
 interface DecoderInternals {

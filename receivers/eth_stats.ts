@@ -6,10 +6,11 @@
  * - `active`, `mining`: booleans; `peers`: an integer in int range.
  * - `hashrate`: a non-negative integer; `gasPrice`: a non-negative integer or null (null is
  *   what the inactive-agent statistics carry). Both must be JSON numbers: decimal strings are
- *   NOT accepted. The original agent sends numbers, DESIGN calls strings for numbers
- *   malformed, and a value past 2^53 wei (9,007,199 gwei) is no realistic gas price; a JSON
- *   number is also kept exact only up to 2^53, so integers must be safe integers (which fit
- *   the bigint columns).
+ *   NOT accepted (the original agent sends numbers; DESIGN calls strings for numbers
+ *   malformed). Past 2^53 they are stored as exact as JSON and MessagePack decoding left them,
+ *   and past the bigint column's range as its largest value: the POA agent packs gas prices
+ *   as uint64 and Nethermind caps one at 2^63-1 (decoded as 2^63), which the original stored
+ *   and which were skipped here.
  * - `syncing`: `false` (or null) → the three block columns are null; an object → its
  *   `currentBlock`, `highestBlock`, `startingBlock` (strings such as "0x44ee0"; missing or
  *   null → null, like the original's `Map.get`; other keys ignored).
@@ -31,12 +32,24 @@ const block = z.union([
   z.number().int().nonnegative().transform(String),
 ]).nullable().optional();
 
+/** The bigint columns' largest value. */
+const BIGINT_MAX = 2n ** 63n - 1n;
+
+/** A non-negative whole number for a bigint column: as it is when safe, else decimal text, at most BIGINT_MAX. */
+const bigintColumn = z.number().nonnegative().refine(Number.isInteger, "must be an integer").transform(
+  (n) => {
+    if (Number.isSafeInteger(n)) return n;
+    const big = BigInt(n);
+    return (big > BIGINT_MAX ? BIGINT_MAX : big).toString();
+  },
+);
+
 const body = z.object({
   active: z.boolean(),
   mining: z.boolean(),
-  hashrate: z.int().min(0),
+  hashrate: bigintColumn,
   peers: z.int().min(0).max(2_147_483_647),
-  gasPrice: z.int().min(0).nullable(),
+  gasPrice: bigintColumn.nullable(),
   syncing: z.union([
     z.literal(false),
     z.null(),

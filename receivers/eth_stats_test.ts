@@ -190,6 +190,30 @@ Deno.test("eth_stats receiver", async (t) => {
       },
     );
 
+    await t.step(
+      "integers past 2^53 are stored as decoded, past the bigint range as its largest",
+      async () => {
+        // The POA agent packs gas prices as uint64; Nethermind caps one at 2^63-1 (2^63 once decoded).
+        // Before: skipped as malformed, after a 200 to the agent.
+        const receiver = await build(server.sql);
+        const id = agent();
+        const cases: Array<[number, number, string, string]> = [
+          [2 ** 60, 2 ** 53 + 2, "1152921504606846976", "9007199254740994"],
+          [0, 2 ** 63, "0", "9223372036854775807"],
+          [1e30, 2 ** 64, "9223372036854775807", "9223372036854775807"],
+        ];
+        await receiver.receive(
+          cases.map(([hashrate, gasPrice], i) =>
+            statistics(id, { ...syncedStats(), hashrate, gasPrice }, { receivedAt: 1_700_000_000_000 + i })
+          ),
+        );
+        const rows = await server
+          .sql`select hashrate::text, gas_price::text from eth_stats where agent_id = ${id} order by date`;
+        assert.deepEqual(rows.map((r) => [r.hashrate, r.gas_price]), cases.map(([, , h, g]) => [h, g]));
+        assert.equal(receiver.stats!().skipped_malformed, 0);
+      },
+    );
+
     await t.step("a syncing object with missing or null block fields stores nulls for them", async () => {
       const receiver = await build(server.sql);
       const id = agent();
@@ -370,7 +394,8 @@ Deno.test("eth_stats receiver", async (t) => {
           { ...syncedStats(), gasPrice: "20000000000" }, // string for a number
           { ...syncedStats(), peers: 2.5 }, // not an integer
           { ...syncedStats(), peers: 2 ** 31 }, // out of the int column's range
-          { ...syncedStats(), hashrate: 2 ** 60 }, // past 2^53: not exact in JSON
+          { ...syncedStats(), hashrate: -1 }, // negative
+          { ...syncedStats(), gasPrice: 1.5 }, // not an integer
           { ...syncedStats(), syncing: true }, // neither false nor an object
           { ...syncedStats(), syncing: { currentBlock: -17 } }, // not a block number
           { ...syncedStats(), syncing: { currentBlock: "0x1\u0000" } }, // Postgres text has no NUL

@@ -242,12 +242,17 @@ export function statisticsBody(
   return {
     active: stats.active,
     mining: stats.mining,
-    hashrate: stats.hashrate,
-    peers: stats.peers,
-    gasPrice: stats.gasPrice,
+    hashrate: asNumber(stats.hashrate),
+    peers: asNumber(stats.peers),
+    gasPrice: stats.gasPrice === null ? null : asNumber(stats.gasPrice),
     syncing,
     uptime: stats.uptime,
   };
+}
+
+/** A quantity as the original agent's JSON carried it: a number (past 2^53 as JSON.parse reads it). */
+function asNumber(value: number | string): number {
+  return typeof value === "number" ? value : Number(value);
 }
 
 export const historyPayload = z.object({ history: z.array(z.unknown()) });

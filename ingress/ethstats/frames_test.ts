@@ -93,6 +93,8 @@ Deno.test("web3 0.x stats (eth-net-intelligence-api): gasPrice as a decimal stri
     '{"stats":{"active":true,"syncing":false,"peers":1,"gasPrice":9223372036854775807}}',
   );
   assert.equal(statsPayload.parse(capped).stats.gasPrice, "9223372036854775808");
+  // The statistics report made of it carries numbers, as the original agent's JSON did (eth_stats stores it).
+  assert.equal(statisticsBody(statsPayload.parse(capped).stats, null).gasPrice, 2 ** 63);
   for (const gasPrice of [1.5, -1, "1.5"]) {
     assert.equal(
       statsPayload.safeParse({ stats: { active: true, syncing: false, peers: 1, gasPrice } }).success,
