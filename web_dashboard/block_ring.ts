@@ -66,7 +66,17 @@ export function toSafeInteger(value: unknown): number | null {
 
 /** A string cut to MAX_STRING, or null for anything else. */
 export function stringOrNull(value: unknown): string | null {
-  return typeof value === "string" ? value.slice(0, MAX_STRING) : null;
+  return typeof value === "string" ? cutString(value) : null;
+}
+
+/**
+ * `text` cut to MAX_STRING UTF-16 units, never between the two halves of a character (a lone
+ * surrogate is not valid Unicode: "a" + 200 emoji ended in \ud83d in the API and the feed).
+ */
+export function cutString(text: string): string {
+  if (text.length <= MAX_STRING) return text;
+  const last = text.charCodeAt(MAX_STRING - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_STRING - 1 : MAX_STRING);
 }
 
 /** The recent blocks. */

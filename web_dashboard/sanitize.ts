@@ -2,7 +2,7 @@
  * What the web dashboard keeps of a report: the known fields only, each a scalar, strings bounded,
  * so that no report can grow the state (web_dashboard/state.ts).
  */
-import { MAX_STRING } from "./block_ring.ts";
+import { cutString } from "./block_ring.ts";
 
 /** A JSON value as kept from an agent report: primitives only, strings bounded. */
 export type Scalar = string | number | boolean | null;
@@ -41,11 +41,11 @@ const BLOCK_KEYS = [
 ];
 export const SYSTEM_KEYS = ["cpu_load", "memory_usage", "disk_usage"];
 
-/** A scalar as kept (a string cut to MAX_STRING), or undefined for anything else. */
+/** A scalar as kept (a string cut by cutString), or undefined for anything else. */
 function scalar(value: unknown): Scalar | undefined {
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value === "string") return value.length > MAX_STRING ? value.slice(0, MAX_STRING) : value;
+  if (typeof value === "string") return cutString(value);
   return undefined;
 }
 

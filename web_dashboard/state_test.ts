@@ -80,6 +80,9 @@ Deno.test("web state keeps only known scalar fields and bounds strings, so a rep
   );
   const node = state.node("n1")!;
   assert.deepEqual(node.last.information, { name: "x".repeat(MAX_STRING) });
+  // Never between the halves of a character (was "a" + 127 emoji + a lone \ud83d).
+  state.apply(message("n1", { type: "information", body: { name: "a" + "😀".repeat(200) } }));
+  assert.equal(state.node("n1")!.last.information!["name"], "a" + "😀".repeat(127));
   assert.deepEqual(node.last.statistics, { peers: 3, syncing: { currentBlock: "0x1" } });
   // Unknown payload types and bodies that are not objects change nothing.
   state.apply(message("n2", { type: "history", body: {} }));
