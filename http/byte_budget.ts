@@ -63,7 +63,8 @@ const encoder = new TextEncoder();
  */
 export function budgetedJson(c: Context, value: unknown, budget: ByteBudget, key: string): Response {
   const bytes = encoder.encode(JSON.stringify(value));
-  const headers = { "content-type": "application/json" };
+  // Said outright: a HEAD answer (Hono drops the body) would otherwise say content-length 0.
+  const headers = { "content-type": "application/json", "content-length": String(bytes.byteLength) };
   // HEAD: Hono answers it with the GET route's headers and drops the body unread, so a stream
   // here would never give its bytes back.
   if (bytes.byteLength <= UNCOUNTED_RESPONSE_BYTES || c.req.raw.method === "HEAD") {

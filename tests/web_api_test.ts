@@ -764,10 +764,22 @@ Deno.test("large read API answers never read: 429 past 32 MiB of them per addres
     );
     assert.equal((await getJson(`${t.base}/v1/nodes?limit=1000`)).status, 200);
     // HEAD gets the GET's headers and no body: before, its unread answer stayed counted for good.
+    const full = await fetch(`${t.base}/v1/nodes?limit=1000`);
+    const length = (await full.arrayBuffer()).byteLength;
+    assert.equal(full.headers.get("content-length"), String(length));
     for (let i = 0; i < 4; i++) {
       const head = await fetch(`${t.base}/v1/nodes?limit=1000`, { method: "HEAD" });
       assert.equal(head.status, 200);
+      // RFC 9110: the GET's length or none (was content-length: 0).
+      assert.equal(head.headers.get("content-length"), String(length));
       await head.body?.cancel();
+    }
+    for (const path of ["/", "/assets/app.js"]) {
+      const get = await fetch(`${t.base}${path}`);
+      const bytes = (await get.arrayBuffer()).byteLength;
+      const head = await fetch(`${t.base}${path}`, { method: "HEAD" });
+      await head.body?.cancel();
+      assert.equal(head.headers.get("content-length"), String(bytes), path);
     }
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(stats()["unread_response_bytes"], 0);
