@@ -73,8 +73,10 @@ defaults
 frontend poa
     bind ${options.bind.hostname}:${options.bind.port}
     maxconn ${maxconn}
-    # Prometheus scrapes each instance at its own address; clients get no metrics from here.
-    http-request return status 404 content-type application/json string '{"error":"not_found","message":"no route for /metrics"}' if { path /metrics }
+    # Prometheus scrapes each instance at its own address; clients get no metrics from here. On the
+    # decoded path, as the instance routes it (/%6detrics, /x/../metrics), so any path ending in
+    # /metrics (a node id "metrics" in the read API too: ask an instance for that one).
+    http-request return status 404 content-type application/json string '{"error":"not_found","message":"no route for /metrics"}' if { path,url_dec -m end /metrics }
     default_backend instances
 
 backend instances

@@ -119,6 +119,38 @@ Deno.test({
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
       assert.equal(metrics.status, 404);
       assert.deepEqual(await metrics.json(), { error: "not_found", message: "no route for /metrics" });
+      // Also as the instance would route it once decoded (fetch would normalise these: raw requests).
+      // Before: 200 and the instance's metrics for /%6detrics.
+      for (
+        const path of [
+          "/%6detrics",
+          "/metric%73",
+          "/%2e/metrics",
+          "/x/../metrics",
+          "/%2E%2E/metrics",
+          "/metrics?a=1",
+        ]
+      ) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(
+          new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`),
+        );
+        // Up to 2 s (an unblocked path reaches the stream backend, which never ends).
+        let answer = "";
+        const until = Date.now() + 2000;
+        const buf = new Uint8Array(4096);
+        while (!answer.includes("}") && Date.now() < until) {
+          const n = await Promise.race([
+            conn.read(buf),
+            new Promise<null>((r) => setTimeout(() => r(null), 200)),
+          ]);
+          if (n === null) continue;
+          answer += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        conn.close();
+        assert.match(answer, /^HTTP\/1\.1 404/, path);
+        assert.match(answer, /no route for \/metrics/, path);
+      }
       const reader = res!.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
       for (const n of [1, 2, 3]) {
