@@ -28,6 +28,11 @@ export interface ClusterActivityOptions {
    * once the bucket's TTL has forgotten it too.
    */
   maxRemembered?: number;
+  /**
+   * Replicas of the bucket (as the stream's: 3 on a 3-node NATS cluster; default 1). A bucket
+   * made with fewer is scaled up: on one node, that node down stopped every instance's start.
+   */
+  replicas?: number;
   now?: () => number;
 }
 
@@ -65,11 +70,16 @@ export async function createClusterActivityMonitor(
     Math.max(50, Math.min(1000, Math.floor(options.timeoutMs / 10)));
   const ttlMs = Math.max(3_600_000, options.timeoutMs * 10);
   const maxRemembered = options.maxRemembered ?? 100_000;
+  const replicas = options.replicas ?? 1;
   const kv: KV = await new Kvm(nats.nc).create(nats.subjects.activityBucket, {
     history: 1,
     ttl: ttlMs,
-    replicas: 1,
+    replicas,
   });
+  const { streamInfo } = await kv.status();
+  if (streamInfo.config.num_replicas !== replicas) {
+    await nats.jsm.streams.update(streamInfo.config.name, { ...streamInfo.config, num_replicas: replicas });
+  }
 
   /** Active agents by last put seen, oldest first (delete + set keeps the order). */
   const active = new Map<string, { revision: number; seenAt: number }>();

@@ -92,7 +92,10 @@ export async function openCluster(
       return store = withNatsInvalidations(createKvAuthStore(kv), nats.nc, nats.subjects.authChanges);
     },
     async createActivity(opts) {
-      return activity = await createClusterActivityMonitor(nats, opts);
+      return activity = await createClusterActivityMonitor(nats, {
+        ...opts,
+        replicas: cluster.nats.replicas,
+      });
     },
     close() {
       return closing ??= (async () => {

@@ -675,6 +675,20 @@ Deno.test({
   },
 });
 
+/** Replicas of the activity KV bucket's stream; `set` changes them (after reading). */
+async function activityReplicas(url: string, set?: number): Promise<number> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const name = (await jsm.streams.names().next()).find((n) => n.startsWith("KV_"))!;
+    const { config } = await jsm.streams.info(name);
+    if (set !== undefined) await jsm.streams.update(name, { ...config, num_replicas: set });
+    return config.num_replicas;
+  } finally {
+    await nc.close();
+  }
+}
+
 Deno.test({
   name:
     "cluster: 3-node NATS cluster, one NATS node and one instance killed under load: the supervisor restarts both, every report stored once",
@@ -682,6 +696,10 @@ Deno.test({
   async fn() {
     await withCluster({ cluster: { nats: { ackWaitSeconds: 2 } } }, async (cluster, pg) => {
       assert.equal(cluster.nats.length, 3);
+      // The agents' activity bucket is replicated as the stream is (it had 1 replica: with its node
+      // down no instance could start). One made before with 1 is scaled up by the next start.
+      assert.equal(await activityReplicas(cluster.nats[0]!.url), 3);
+      await activityReplicas(cluster.nats[0]!.url, 1);
       const token = await agentSession(cluster.instances[0]!.url);
       let crashed = false;
       const { accepted, errors } = await resendingLoad(cluster, token, {
@@ -707,6 +725,7 @@ Deno.test({
       await until(async () => cluster.nats[1]!.running && await healthy(), 60_000, "both started again");
       assert.ok(cluster.nats[1]!.restarts >= 1, `nats-2 restarts ${cluster.nats[1]!.restarts}`);
       assert.ok(cluster.instances[1]!.restarts >= 1, `instance-2 restarts ${cluster.instances[1]!.restarts}`);
+      assert.equal(await activityReplicas(cluster.nats[0]!.url), 3); // the restarted instance scaled it up
       console.log(`errors answered (then resent): ${JSON.stringify([...errors])}`);
     }, { natsNodes: 3 });
   },
