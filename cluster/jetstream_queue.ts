@@ -71,6 +71,8 @@ export interface JetStreamQueue {
 const HIGH_WATER = 2000;
 /** Messages a consumer asks JetStream for at once. */
 const PULL_BATCH = 1000;
+/** How long a pull request lasts (JetStream's heartbeats on it come every half of that). */
+const PULL_EXPIRES_MS = 5_000;
 
 /** Receiver ids used as they are in consumer names; others are hashed. */
 const PLAIN_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -229,7 +231,9 @@ export function createJetStreamQueue(nats: NatsRuntime, options: JetStreamQueueO
       pullLoop(`consumer ${c.name}`, async () => {
         await ensureDurable(c.name, c.filter).catch(() => {});
         const consumer = await js.consumers.get(subjects.stream, c.name);
-        return await consumer.consume({ max_messages: PULL_BATCH });
+        // A pull request's expiry (its heartbeats every half of it) bounds how long a consumer waits on
+        // a NATS node that died holding it: with the library's 30 s, rows stopped for 31-45 s.
+        return await consumer.consume({ max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS });
       }, async (jm) => {
         const items = decodeItems(subjects, jm);
         if (!items) {
