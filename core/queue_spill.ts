@@ -262,14 +262,20 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
         );
         movingTail = spillQueueTail(keep).finally(() => movingTail = null);
       }, spillAfterFailingMs);
+      let delivered = false;
       try {
-        return await op;
+        delivered = await op;
+        return delivered;
       } finally {
         clearTimeout(slow);
         if (movingTail) await movingTail;
         if (wasSlow) {
+          // False: given up (the service stopping: it is saved with the queue).
+          const seconds = ((Date.now() - started) / 1000).toFixed(1);
           console.warn(
-            `receiver ${label}: that batch went out after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+            delivered
+              ? `receiver ${label}: that batch went out after ${seconds} s`
+              : `receiver ${label}: that batch was not delivered (given up after ${seconds} s)`,
           );
         }
       }
