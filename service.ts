@@ -305,10 +305,18 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         spillAfterFailingMs: config.cluster ? Infinity : config.queue.spillAfterFailingMs,
       }));
     }
-    for (const { dir, items } of await unopenedSpills(spillRoot, entries.map((e) => spillDirName(e.id)))) {
+    const orphans = [
+      ...await unopenedSpills(spillRoot, entries.map((e) => spillDirName(e.id))),
+      // An alerts receiver keeps its undelivered alerts apart (receivers/alerts.ts).
+      ...await unopenedSpills(
+        `${config.dataDir}/alerts`,
+        entries.filter((e) => e.type === "alerts").map((e) => spillDirName(e.id)),
+      ),
+    ];
+    for (const { dir, items } of orphans) {
       log(
-        `warning: ${dir} holds ${items} accepted report(s) of a receiver that is no longer configured (removed ` +
-          "or renamed): configure it again under its old id to have them replayed, or remove the directory",
+        `warning: ${dir} holds ${items} accepted report(s) or undelivered alert(s) of a receiver that is no longer ` +
+          "configured (removed or renamed): configure it again under its old id to have them sent, or remove the directory",
       );
     }
     const subscriptions = runners.map((runner, i) => ({ runner, subscribe: entries[i]!.subscribe }));

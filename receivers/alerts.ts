@@ -35,7 +35,11 @@ const schema = z.object({
   /** The webhook: every alert is POSTed here as JSON. */
   url: z.string().refine(isHttpUrl, "must be an http:// or https:// URL"),
   /** Extra request headers (e.g. `authorization`); their values are never logged. */
-  headers: z.record(z.string().min(1), z.string()).default({}),
+  headers: z.record(
+    z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a header name (RFC 9110 token)"),
+    // Checked here: fetch refused such a value at every POST, with the value in its error (logged).
+    z.string().regex(/^[^\0\r\n]*$/, "must not hold a line break or NUL"),
+  ).default({}),
   /** A POST that has not answered in this long counts as failed (and is retried). */
   timeoutMs: z.number().int().positive().default(10_000),
   /** How often nodes are checked for `behind`, `fork` and `back`. */
@@ -90,8 +94,14 @@ function createWebhookSink(
 ): Receiver {
   const closing = new AbortController();
   const origin = new URL(options.url).origin; // logged instead of the URL (it may carry a token)
-  const href = new URL(options.url).href;
-  const hideUrl = (text: string) => text.replaceAll(options.url, origin).replaceAll(href, origin);
+  const parsed = new URL(options.url);
+  const href = parsed.href;
+  // Deno's errors name the URL without its user info.
+  parsed.username = "";
+  parsed.password = "";
+  const bare = parsed.href;
+  const hideUrl = (text: string) =>
+    text.replaceAll(options.url, origin).replaceAll(href, origin).replaceAll(bare, origin);
   async function post(alert: Alert): Promise<void> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
@@ -106,6 +116,9 @@ function createWebhookSink(
         },
         body: JSON.stringify(alert),
         signal: AbortSignal.any([timeout.signal, closing.signal]),
+        // A redirect is not a delivery: followed, a 301/302 made the alert a GET without a body, and
+        // the 2xx at its end counted it delivered. Answered 3xx, it is retried (and logged) instead.
+        redirect: "manual",
       });
       status = res.status;
       await res.body?.cancel();
@@ -120,7 +133,10 @@ function createWebhookSink(
       clearTimeout(timer);
     }
     if (status < 200 || status > 299) {
-      throw new Error(`webhook ${origin}: POST of alert ${alert.id} answered ${status}`);
+      const hint = status >= 300 && status < 400
+        ? " (a redirect: set the webhook url to where it points)"
+        : "";
+      throw new Error(`webhook ${origin}: POST of alert ${alert.id} answered ${status}${hint}`);
     }
   }
   return {
@@ -181,6 +197,44 @@ export function createAlertsReceiver(
   let started = false;
   let closed = false;
 
+  /**
+   * Alerts raised faster than the spill buffer is written (a storm: 2,500 nodes back at once in
+   * one check), pushed as it empties, in order. Only the disk bound refuses an alert; the memory
+   * bound (`maxMemoryAlerts` waiting for a spill write) refused half of such a storm, the webhook
+   * up and the disk empty. The backlog holds at most two alerts per tracked node.
+   */
+  const backlog: Message[] = [];
+  let backlogHead = 0;
+  const maxBacklog = 2 * Math.max(options.maxNodes, options.maxMemoryAlerts);
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+
+  function refuse(message: Message): void {
+    refused++;
+    if (refused === 1 || refused % 100 === 0) {
+      const alert = message.data as unknown as Alert;
+      console.error(
+        `receiver ${id}: ${alert.event} alert of ${alert.node} dropped: pending alerts at their bound ` +
+          `(${refused} dropped so far)`,
+      );
+    }
+  }
+
+  function drain(): void {
+    drainTimer = undefined;
+    while (backlogHead < backlog.length) {
+      const message = backlog[backlogHead]!;
+      const result = runner.push({ kind: "message", message });
+      if (result === "queued" || result === "spilled") taken++;
+      else if (result === "full" && runner.stats().spill_bytes < options.maxDiskBytes) {
+        drainTimer = setTimeout(drain, 20); // the spill buffer is being written
+        return;
+      } else refuse(message);
+      backlogHead++;
+    }
+    backlog.length = 0;
+    backlogHead = 0;
+  }
+
   function send(alerts: Alert[]): void {
     for (const alert of alerts) {
       raised[alert.event]++;
@@ -194,18 +248,10 @@ export function createAlertsReceiver(
         receivedAt: Date.parse(alert.at),
         bytes: body.length,
       };
-      const result = runner.push({ kind: "message", message });
-      if (result === "queued" || result === "spilled") taken++;
-      else {
-        refused++;
-        if (refused === 1 || refused % 100 === 0) {
-          console.error(
-            `receiver ${id}: ${alert.event} alert of ${alert.node} dropped: pending alerts at their bound ` +
-              `(${refused} dropped so far)`,
-          );
-        }
-      }
+      if (backlog.length - backlogHead >= maxBacklog) refuse(message);
+      else backlog.push(message);
     }
+    if (drainTimer === undefined) drain();
   }
 
   function check(): void {
@@ -237,6 +283,12 @@ export function createAlertsReceiver(
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      // A storm's backlog goes into the runner (and so to disk) first, within closeTimeoutMs.
+      const deadline = Date.now() + options.closeTimeoutMs;
+      while (drainTimer !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      clearTimeout(drainTimer);
+      drainTimer = undefined;
+      for (; backlogHead < backlog.length; backlogHead++) refuse(backlog[backlogHead]!);
       if (started) await runner.drain(options.closeTimeoutMs);
     },
     stats() {

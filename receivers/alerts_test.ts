@@ -257,6 +257,60 @@ Deno.test("alerts: an endpoint answering 500 three times then 200 gets each aler
   }
 });
 
+Deno.test("alerts: a redirect is not a delivery: retried and logged, never followed", async () => {
+  // Before: followed; a 302 made the alert a GET without its body, and that 200 counted it delivered.
+  const target = startEndpoint();
+  const controller = new AbortController();
+  let redirects = 0;
+  const redirecting = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    () => (redirects++, new Response(null, { status: 302, headers: { location: target.url } })),
+  );
+  const errors: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => errors.push(args.map(String).join(" "));
+  const s = await setup({}, { ...target, url: `http://127.0.0.1:${redirecting.addr.port}/hook` });
+  try {
+    await s.report("n1", 10);
+    s.receiver.inactive("n1");
+    await eventually(() => redirects >= 3, "retries");
+    assert.equal(target.attempts, 0);
+    assert.equal(s.receiver.stats()["alerts_delivered"], 0);
+    assert.ok(errors.some((e) => /answered 302 \(a redirect/.test(e)), errors.join("\n"));
+  } finally {
+    console.error = error;
+    await s.done();
+    controller.abort();
+    await redirecting.finished;
+  }
+});
+
+Deno.test("alerts: a webhook url's path, query and user info are never logged", async () => {
+  const port = freePort("127.0.0.1"); // nothing listens there
+  const errors: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => errors.push(args.map(String).join(" "));
+  const endpoint = startEndpoint();
+  await endpoint.close();
+  // Before: Deno's error names the URL without its user info, which the exact replace missed.
+  const s = await setup({}, {
+    ...endpoint,
+    url: `http://hookuser:HOOKPASS@127.0.0.1:${port}/hook/SECRETPATH?token=SECRETQ`,
+  });
+  try {
+    await s.report("n1", 10);
+    s.receiver.inactive("n1");
+    await eventually(() => errors.length >= 2, "failed attempts logged");
+    const text = errors.join("\n");
+    assert.doesNotMatch(text, /SECRETPATH|SECRETQ|HOOKPASS|hookuser/, text);
+    assert.match(text, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  } finally {
+    console.error = error;
+    await s.receiver.close();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});
+
 Deno.test("alerts: alerts undelivered at close are delivered, in order, after a restart with the same dataDir", async () => {
   const port = freePort(); // the endpoint is down: nothing listens there yet
   const dir = await Deno.makeTempDir({ prefix: "poa-alerts-" });
@@ -306,12 +360,12 @@ Deno.test("alerts: pending alerts are bounded: beyond the bounds new alerts are 
       await first.receive([blockReport(`n${i}`, 7, Date.now())]);
       first.inactive(`n${i}`);
     }
-    // 2 in the memory queue, 2 waiting for a spill write, the other 6 refused
+    // 2 in the memory queue, 2 waiting for a spill write; the others wait for that write, and once
+    // the spill files hold maxDiskBytes they and every new alert are refused.
     assert.equal(first.stats()["alerts_inactive"], 10);
-    assert.equal(first.stats()["alerts_refused"], 6);
+    await eventually(() => first.stats()["alerts_refused"] === 6, "refusals at the disk bound");
     assert.equal(first.stats()["alerts_pending"], 4);
-    // once the spill files hold maxDiskBytes, every new alert is refused
-    await eventually(() => first.stats()["alerts_spilled"]! >= 2, "the spill write");
+    assert.ok(first.stats()["alerts_spilled"]! >= 2);
     await first.receive([blockReport("late", 7, Date.now())]);
     first.inactive("late");
     assert.equal(first.stats()["alerts_refused"], 7);
@@ -332,6 +386,21 @@ Deno.test("alerts: pending alerts are bounded: beyond the bounds new alerts are 
   }
 });
 
+Deno.test("alerts: a storm of more alerts than maxMemoryAlerts at once, webhook up: none refused, all delivered in order", async () => {
+  // Before: 20 queued, 20 waiting for a spill write, the other 20 refused (the disk empty).
+  const s = await setup({ maxMemoryAlerts: 10 });
+  try {
+    const nodes = Array.from({ length: 60 }, (_, i) => `storm-${i}`);
+    for (const id of nodes) await s.report(id, 10);
+    for (const id of nodes) s.receiver.inactive(id);
+    await eventually(() => s.endpoint.received.length === 60, "60 alerts", 10_000);
+    assert.deepEqual(s.endpoint.received.map((a) => a.node), nodes);
+    assert.equal(s.receiver.stats()["alerts_refused"], 0);
+  } finally {
+    await s.done();
+  }
+});
+
 Deno.test("alerts: options are strict and errors name the key", async () => {
   const types = builtinReceiverTypes();
   const context = { dataDir: "/nonexistent", postgres: () => Promise.reject(new Error("unused")) };
@@ -340,6 +409,12 @@ Deno.test("alerts: options are strict and errors name the key", async () => {
       [{ url: "ftp://example.org/hook" }, "receivers.0.url"],
       [{ url: "http://127.0.0.1:9/hook", behindForMs: -1 }, "receivers.0.behindForMs"],
       [{ url: "http://127.0.0.1:9/hook", bogus: true }, "bogus"],
+      // fetch refused these at every POST, logging the value (a token) in its error.
+      [
+        { url: "http://127.0.0.1:9/hook", headers: { authorization: "Bearer t\nx" } },
+        "receivers.0.headers.authorization",
+      ],
+      [{ url: "http://127.0.0.1:9/hook", headers: { "bad name": "v" } }, "receivers.0.headers"],
       [{}, "receivers.0.url"],
     ] as const
   ) {

@@ -236,17 +236,23 @@ Deno.test("a start names the spill directory of a receiver no longer configured,
     // Accepted reports left in the spill of "archive" (as a shutdown during an outage leaves them).
     const store = await openSpillStore(`${dir}/spill/archive`);
     await store.append([1, 2, 3].map((n) => numberedItem(n)));
+    // And undelivered alerts of an alerts receiver no longer configured.
+    await (await openSpillStore(`${dir}/alerts/pager`)).append([numberedItem(4)]);
     // Before: a start without that receiver said nothing, and the reports stayed there unseen.
     const renamed = await startMain(dir, { ...base, receivers: [archive("archive-2")] }, port);
     await renamed.stop();
     assert.match(
       renamed.log(),
-      new RegExp(`warning: ${dir}/spill/archive holds 3 accepted report\\(s\\) of a receiver`),
+      new RegExp(`warning: ${dir}/spill/archive holds 3 accepted report`),
+    );
+    assert.match(
+      renamed.log(),
+      new RegExp(`warning: ${dir}/alerts/pager holds 1 accepted report\\(s\\) or undelivered`),
     );
     // Configured again under its old id: replayed, and no warning.
     const back = await startMain(dir, { ...base, receivers: [archive("archive")] }, port);
     try {
-      assert.doesNotMatch(back.log(), /no longer configured/);
+      assert.doesNotMatch(back.log(), /spill\/archive holds/);
       const replayed = async () => (await Deno.readTextFile(`${dir}/archive.jsonl`).catch(() => "")).trim();
       await eventually(
         async () => (await replayed()).split("\n").length === 3 || undefined,
