@@ -171,14 +171,19 @@ export function createAlertDetector(
         if (!track && node.behindSince === null && !minority) continue; // nothing to watch
         track ??= trackOf(node.id);
         if (node.active) track.open.delete("inactive");
-        if (node.behindSince === null) track.open.delete("behind");
-        else if (!track.open.has("behind") && at - node.behindSince >= options.behindForMs) {
+        // An inactive node is neither behind nor on a branch as far as the state says: its open
+        // conditions stay open until it is back (it returned still behind: a second alert before).
+        if (node.behindSince === null) {
+          if (node.active) track.open.delete("behind");
+        } else if (!track.open.has("behind") && at - node.behindSince >= options.behindForMs) {
           open(track, "behind", node.behindSince);
           out.push(alert("behind", node, node.behindSince, health.best));
         }
         if (!minority) {
-          track.forkSince = null;
-          track.open.delete("fork");
+          if (node.active) {
+            track.forkSince = null;
+            track.open.delete("fork");
+          }
         } else {
           track.forkSince ??= at;
           if (!track.open.has("fork") && at - track.forkSince >= options.forkForMs) {

@@ -191,6 +191,33 @@ Deno.test("alerts: a node behind alerts after behindForMs and not before, once, 
   }
 });
 
+Deno.test("alerts: behind, then inactive, then back still behind: one behind alert in the episode", async () => {
+  const s = await setup({ behindBlocks: 3, behindForMs: 1_000 });
+  try {
+    await s.report("a", 100);
+    await s.report("b", 100);
+    await s.report("a", 110);
+    s.receiver.check(); // b behind since now
+    s.clock.t += 1_000;
+    s.receiver.check();
+    s.receiver.inactive("b");
+    s.clock.t += 5_000;
+    await s.report("a", 120);
+    await s.report("b", 111); // back, still behind
+    s.clock.t += 5_000;
+    s.receiver.check();
+    await s.report("b", 120);
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 3, "behind, inactive, back");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Before: behind, inactive, behind again, then back.
+    assert.deepEqual(s.endpoint.received.map((a) => a.event), ["behind", "inactive", "back"]);
+    assert.deepEqual(s.endpoint.received[2]!.resolved, ["inactive", "behind"]);
+  } finally {
+    await s.done();
+  }
+});
+
 Deno.test("alerts: a node on a minority branch of a fork alerts after forkForMs", async () => {
   const s = await setup({ forkForMs: 2_000 });
   try {
