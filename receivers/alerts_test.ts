@@ -202,8 +202,10 @@ Deno.test("alerts: behind, then inactive, then back still behind: one behind ale
     s.receiver.check();
     s.receiver.inactive("b");
     s.clock.t += 5_000;
+    s.receiver.check(); // while it is inactive
     await s.report("a", 120);
     await s.report("b", 111); // back, still behind
+    s.receiver.check();
     s.clock.t += 5_000;
     s.receiver.check();
     await s.report("b", 120);
