@@ -419,6 +419,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         // the queues drain.
         return shutdownPromise ??= (async () => {
           ethstats?.close();
+          for (const receiver of receivers) receiver.disconnect?.();
           await cleanup();
         })();
       },

@@ -39,6 +39,12 @@ export interface Receiver {
   inactive?(agentId: string): Promise<void> | void;
   /** Called on shutdown once the queue has drained. */
   close?(): Promise<void> | void;
+  /**
+   * Called on shutdown before the listeners close: ends the receiver's own client connections
+   * (websockets: 1001 going away; the server's shutdown would close them 1005, which no peer may be
+   * sent). It still takes messages until `close`.
+   */
+  disconnect?(): void;
   /** Receiver-specific counters for /metrics (e.g. `skipped_malformed`). */
   stats?(): Record<string, number>;
   /** Routes this receiver serves (e.g. the dashboard websocket), mounted on `group`. */

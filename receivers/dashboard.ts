@@ -293,6 +293,11 @@ export function createDashboardReceiver(
     return response;
   });
 
+  function disconnectAll(): void {
+    closed = true;
+    for (const client of [...clients]) drop(client, 1001, "server shutting down");
+  }
+
   return {
     id,
     durable: false,
@@ -306,10 +311,8 @@ export function createDashboardReceiver(
       replay.remember(agentId, "statistics", frame);
       broadcast(text, utf8Length(text));
     },
-    close() {
-      closed = true;
-      for (const client of [...clients]) drop(client, 1001, "server shutting down");
-    },
+    disconnect: disconnectAll,
+    close: disconnectAll,
     snapshot() {
       const out: AgentSnapshot[] = [];
       for (const [agentId, last] of replay.agents()) {

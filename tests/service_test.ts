@@ -145,6 +145,26 @@ Deno.test("inactivity over a real listener: the dashboard gets the inactive stat
   }
 });
 
+Deno.test("on shutdown, dashboard websockets are closed 1001 going away (were 1005, a code no peer may be sent)", async () => {
+  const t = await startTestService({
+    receivers: [{ id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics"] }],
+  });
+  try {
+    const ws = new WebSocket(`${t.base.replace("http", "ws")}/ws`, { headers: { wssecret: t.wsSecret } });
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("websocket failed"));
+    });
+    const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    ws.onerror = () => {}; // an invalid close code is reported as an error too
+    await t.stop();
+    const event = await closed;
+    assert.equal(event.code, 1001, `code ${event.code} ${event.reason}`);
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("a dashboard client without the secret is refused with 401", async () => {
   const t = await startTestService({
     receivers: [{ id: "dashboard", type: "dashboard", subscribe: ["ethereum_metrics"] }],
