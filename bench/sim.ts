@@ -1056,9 +1056,13 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
   if (createdUsers && !options.keepUsers && options.admin) {
     const admin = splitCredentials(options.admin, "--admin");
     for (const u of users) {
-      await controlRequest("DELETE", `/user/${encodeURIComponent(u.name)}`, {
-        authorization: basic(admin.name, admin.password),
-      }).catch(() => {});
+      const remove = () =>
+        controlRequest("DELETE", `/user/${encodeURIComponent(u.name)}`, {
+          authorization: basic(admin.name, admin.password),
+        });
+      // Once more on a failure: the control connection idled through the run, and a proxy in front
+      // (HAProxy's keep-alive timeout, 10 s) closes it, so the first request after the run fails.
+      await remove().catch(remove).catch(() => {});
     }
   }
   control.close();
