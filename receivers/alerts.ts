@@ -300,7 +300,7 @@ export function createAlertsReceiver(
         alerts_back: raised.back,
         alerts_delivered: counters.delivered,
         alerts_failed_attempts: r.errors_total,
-        alerts_pending: taken - counters.delivered,
+        alerts_pending: taken - counters.delivered + (backlog.length - backlogHead),
         alerts_spilled: r.spilled_total,
         alerts_refused: refused,
         nodes: detector.state.size,
