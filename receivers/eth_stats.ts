@@ -9,8 +9,8 @@
  *   NOT accepted (the original agent sends numbers; DESIGN calls strings for numbers
  *   malformed). Past 2^53 they are stored as exact as JSON and MessagePack decoding left them,
  *   and past the bigint column's range as its largest value: the POA agent packs gas prices
- *   as uint64 and Nethermind caps one at 2^63-1 (decoded as 2^63), which the original stored
- *   and which were skipped here.
+ *   as uint64, and Nethermind's gas price is a long (2^63-1 decodes as 2^63): the original stored
+ *   them, and they were skipped here.
  * - `syncing`: `false` (or null) → the three block columns are null; an object → its
  *   `currentBlock`, `highestBlock`, `startingBlock` (strings such as "0x44ee0"; missing or
  *   null → null, like the original's `Map.get`; other keys ignored).

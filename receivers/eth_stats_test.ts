@@ -193,7 +193,7 @@ Deno.test("eth_stats receiver", async (t) => {
     await t.step(
       "integers past 2^53 are stored as decoded, past the bigint range as its largest",
       async () => {
-        // The POA agent packs gas prices as uint64; Nethermind caps one at 2^63-1 (2^63 once decoded).
+        // The POA agent packs gas prices as uint64; a long's 2^63-1 decodes as 2^63.
         // Before: skipped as malformed, after a 200 to the agent.
         const receiver = await build(server.sql);
         const id = agent();

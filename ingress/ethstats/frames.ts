@@ -111,8 +111,8 @@ function integerValue(value: number | string): number | string {
 }
 
 /**
- * A whole JSON number, past 2^53 too (zod's int() stops there): Nethermind caps a gas price at
- * 2^63-1 and writes it as a number, which refused its whole stats frame.
+ * A whole JSON number, past 2^53 too (zod's int() stops there): a gas price of 2^63-1 (a long's
+ * largest, as a Nethermind node may send it) refused the whole stats frame.
  */
 const wholeNumber = z.number().nonnegative().refine(Number.isInteger, "must be an integer");
 
