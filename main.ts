@@ -45,6 +45,9 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+  // A closing terminal, or `kill -HUP` (logrotate's habit): it ended the process at once, every
+  // report in memory lost. It stops as SIGTERM does.
+  Deno.addSignalListener("SIGHUP", () => onSignal("SIGHUP"));
   await stopped.promise;
   console.log("stopped");
   return 0;

@@ -267,6 +267,48 @@ Deno.test("a start names the spill directory of a receiver no longer configured,
   }
 });
 
+Deno.test("SIGHUP (a closing terminal, kill -HUP) stops as SIGTERM does: exit 0, every accepted report kept", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-sighup-" });
+  const port = freePort();
+  const main = await startMain(dir, {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [ADMIN],
+    kv: { path: `${dir}/poa.kv` },
+    dataDir: dir,
+    receivers: [{
+      id: "archive",
+      type: "jsonl",
+      subscribe: ["ethereum_metrics"],
+      path: `${dir}/archive.jsonl`,
+    }],
+  }, port);
+  try {
+    const token = await agentToken(main.base);
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${main.base}/data`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          id: `hup-${i}`,
+          type: "ethereum_metrics",
+          data: { type: "pending", body: { pending: i } },
+        }),
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    }
+    main.child.kill("SIGHUP");
+    // Before: killed by the signal (exit 129), no drain.
+    assert.equal((await main.child.status).code, 0, await main.stderr);
+    assert.match(main.log(), /SIGHUP: stopping/);
+    const lines = (await Deno.readTextFile(`${dir}/archive.jsonl`)).trim().split("\n");
+    assert.equal(lines.length, 50);
+  } finally {
+    await main.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a signal a second later exits at once", async () => {
   // A DynamoDB endpoint that accepts connections and never answers: the receiver cannot
   // initialise, so its queued block waits and the shutdown takes its shutdownTimeoutMs.
