@@ -84,8 +84,39 @@ export async function unopenedSpills(
   return found;
 }
 
+/**
+ * Longest segment text. A segment is one JSON text, read back whole: past V8's longest string
+ * (2^29 - 24 characters) it could be neither written nor read, and 16 reports of 8 MB of control
+ * characters (6 characters each once escaped) made one. Larger appends are several segments.
+ */
+const MAX_SEGMENT_CHARS = 64 * 1024 * 1024;
+
+/** `items` as segment texts of at most `maxChars` each (a single larger item alone), in order. */
+function segmentTexts(items: QueueItem[], maxChars: number): Array<{ text: string; count: number }> {
+  const out: Array<{ text: string; count: number }> = [];
+  let parts: string[] = [];
+  let length = 2;
+  const close = () => out.push({ text: `[${parts.join(",")}]`, count: parts.length });
+  for (const item of items) {
+    const json = JSON.stringify(item);
+    if (parts.length > 0 && length + json.length + 1 > maxChars) {
+      close();
+      parts = [];
+      length = 2;
+    }
+    parts.push(json);
+    length += json.length + 1;
+  }
+  if (parts.length > 0) close();
+  return out;
+}
+
 /** Opens (creating) the spill directory and indexes the segments already there. */
-export async function openSpillStore(dir: string): Promise<SpillStore> {
+export async function openSpillStore(
+  dir: string,
+  options: { maxSegmentChars?: number } = {},
+): Promise<SpillStore> {
+  const maxSegmentChars = options.maxSegmentChars ?? MAX_SEGMENT_CHARS;
   await Deno.mkdir(dir, { recursive: true });
   const index = new Map<string, { seq: number; count: number; bytes: number }>();
   for await (const entry of Deno.readDir(dir)) {
@@ -104,10 +135,37 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
   let maxSeq = index.size > 0 ? Math.max(...seqs()) : ORIGIN;
   let minSeq = index.size > 0 ? Math.min(...seqs()) : ORIGIN;
 
-  async function write(seq: number, items: QueueItem[]): Promise<void> {
-    const name = segmentName(seq, items.length);
+  /**
+   * Writes `items` as segments numbered `seqs` (one per text, taken before any write starts), in
+   * `order` of the texts; a failure removes those written, so the caller keeps them all.
+   */
+  async function writeAll(items: QueueItem[], seqs: (count: number) => number[], order: "first" | "last") {
+    const texts = segmentTexts(items, maxSegmentChars);
+    const numbers = seqs(texts.length);
+    const indexes = texts.map((_, i) => i);
+    if (order === "last") indexes.reverse();
+    const written: string[] = [];
+    try {
+      for (const i of indexes) written.push(await write(numbers[i]!, texts[i]!));
+    } catch (err) {
+      for (const name of written) await remove(name).catch(() => {});
+      throw err;
+    }
+  }
+
+  async function remove(name: string): Promise<void> {
+    const meta = index.get(name);
+    if (!meta) return;
+    await Deno.remove(`${dir}/${name}`);
+    index.delete(name);
+    pendingItems -= meta.count;
+    pendingBytes -= meta.bytes;
+  }
+
+  async function write(seq: number, segment: { text: string; count: number }): Promise<string> {
+    const name = segmentName(seq, segment.count);
     const tmp = `${dir}/${name}.tmp`;
-    const bytes = new TextEncoder().encode(JSON.stringify(items));
+    const bytes = new TextEncoder().encode(segment.text);
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     try {
       // write() may write less than asked (a full pipe or disk); loop until all of it is out.
@@ -123,8 +181,8 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     await Deno.rename(tmp, `${dir}/${name}`);
     // In place: it counts as written from here (a failure below must not leave the caller to
     // keep these items in memory too, delivered now and replayed again from this file later).
-    index.set(name, { seq, count: items.length, bytes: bytes.length });
-    pendingItems += items.length;
+    index.set(name, { seq, count: segment.count, bytes: bytes.length });
+    pendingItems += segment.count;
     pendingBytes += bytes.length;
     // The rename is durable only once the directory is synced: until then a power loss can
     // leave just the .tmp file, which the next start removes as a torn write.
@@ -138,6 +196,7 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     } catch (err) {
       console.error(`spill ${dir}: syncing the directory after ${name} failed:`, err);
     }
+    return name;
   }
 
   let corruptSegments = 0;
@@ -204,11 +263,12 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     // prepend in flight at once number later segments out of order, or alike: a file overwritten.)
     async append(items) {
       if (items.length === 0) return;
-      await write(++maxSeq, items);
+      await writeAll(items, (n) => Array.from({ length: n }, () => ++maxSeq), "first");
     },
     async prepend(items) {
       if (items.length === 0) return;
-      await write(--minSeq, items);
+      // The newest text nearest the segments there, written first (as prependInOrder goes).
+      await writeAll(items, (n) => Array.from({ length: n }, () => --minSeq).reverse(), "last");
     },
     oldest() {
       return read(-Infinity);
@@ -216,13 +276,6 @@ export async function openSpillStore(dir: string): Promise<SpillStore> {
     next(after) {
       return read(parseName(after)?.seq ?? Infinity);
     },
-    async remove(name) {
-      const meta = index.get(name);
-      if (!meta) return;
-      await Deno.remove(`${dir}/${name}`);
-      index.delete(name);
-      pendingItems -= meta.count;
-      pendingBytes -= meta.bytes;
-    },
+    remove,
   };
 }

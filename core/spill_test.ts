@@ -113,3 +113,26 @@ Deno.test("spill directories no receiver opens are found with the items they hol
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("appends and prepends longer than a segment may be are several segments, read back in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Each item is ~40 characters of JSON: two to a segment of at most 100.
+    const store = await openSpillStore(dir, { maxSegmentChars: 100 });
+    await store.append(items("a", "b", "c", "d", "e"));
+    await store.prepend(items("x", "y", "z"));
+    await store.append(items("f"));
+    assert.equal(store.pendingItems, 9);
+    assert.ok(store.segments >= 5, `${store.segments} segments`);
+    const read: string[] = [];
+    for (let s = await store.oldest(); s; s = await store.next(s.name)) read.push(...agents(s)!);
+    assert.deepEqual(read, ["x", "y", "z", "a", "b", "c", "d", "e", "f"]);
+    // Opened again with the default bound: the same order.
+    const again = await openSpillStore(dir);
+    const reread: string[] = [];
+    for (let s = await again.oldest(); s; s = await again.next(s.name)) reread.push(...agents(s)!);
+    assert.deepEqual(reread, read);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

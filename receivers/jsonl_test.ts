@@ -65,3 +65,31 @@ Deno.test("jsonl: a write the disk refuses is cut back off the file, so the retr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("jsonl: a batch longer than V8's longest string once escaped is written (it failed for good)", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/archive.jsonl`;
+  try {
+    const receiver = createJsonlReceiver("archive", { path });
+    await receiver.init!();
+    // 12 reports of 7.5 M control characters (a /data body allows 8 MB), each 6 characters in JSON:
+    // 540 M characters in all, past V8's 2^29 - 24 (before: RangeError: Invalid string length).
+    const pad = "\u0001".repeat(7_500_000);
+    const batch = Array.from(
+      { length: 12 },
+      (_, n) => ({ ...message(n), data: { type: "pending", body: { pad } } }),
+    );
+    await receiver.receive(batch);
+    await receiver.close!();
+    // Every line whole, in order: the file is the lines back to back (they are ASCII once escaped).
+    const expected = batch.reduce((n, m) => n + JSON.stringify(m).length + 1, 0);
+    assert.ok(expected > 540_000_000);
+    assert.equal((await Deno.stat(path)).size, expected);
+    const file = await Deno.open(path);
+    let newlines = 0;
+    for await (const chunk of file.readable) for (const byte of chunk) if (byte === 0x0a) newlines++;
+    assert.equal(newlines, 12);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
