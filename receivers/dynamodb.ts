@@ -147,6 +147,14 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
     return undefined;
   }
 
+  /**
+   * Items stored since the batch they are in last failed (msg_ids): its retry skips them. Under
+   * steady throttling a retry rewrote every chunk from the first, and a 500-item batch moved only
+   * when all its 20 chunks went through in one pass. Cleared once a batch is written whole.
+   */
+  const stored = new Set<string>();
+  const idOf = (request: WriteRequest) => request.PutRequest!.Item!["msg_id"]!.S!;
+
   async function writeChunk(requests: WriteRequest[]): Promise<void> {
     let pending = requests;
     for (let attempt = 0;; attempt++) {
@@ -155,6 +163,8 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
       );
       const unprocessed = out.UnprocessedItems?.[table] ?? [];
       counters.items_written += pending.length - unprocessed.length;
+      const left = new Set(unprocessed.map(idOf));
+      for (const request of pending) if (!left.has(idOf(request))) stored.add(idOf(request));
       if (unprocessed.length === 0) return;
       if (attempt + 1 >= UNPROCESSED_ATTEMPTS) {
         throw new Error(
@@ -183,7 +193,10 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
       }
       if (items.size === 0) return;
       await ensureTable();
-      const requests: WriteRequest[] = [...items.values()].map((Item) => ({ PutRequest: { Item } }));
+      if (stored.size > 25_000) stored.clear(); // from batches that never came back (spilled)
+      const requests: WriteRequest[] = [...items.values()]
+        .filter((item) => !stored.has(item["msg_id"]!.S!))
+        .map((Item) => ({ PutRequest: { Item } }));
       for (let i = 0; i < requests.length; i += BATCH_SIZE) {
         const chunk = requests.slice(i, i + BATCH_SIZE);
         try {
@@ -207,6 +220,7 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
           }
         }
       }
+      stored.clear();
     },
     close() {
       client.destroy();

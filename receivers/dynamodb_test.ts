@@ -510,3 +510,39 @@ Deno.test("items still unprocessed after the bounded attempts make receive rejec
     await fake.close();
   }
 });
+
+Deno.test("a batch failed by throttling part-way is retried from where it stopped, not from its first chunk", async () => {
+  // 60 blocks: chunks of 25, 25 and 10; the 10 are throttled twice (the SDK's own two attempts).
+  let throttled = 0;
+  const sizes: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const body = await req.json();
+    const requests = Object.values(body.RequestItems)[0] as unknown[];
+    sizes.push(requests.length);
+    if (requests.length === 10 && throttled < 2) {
+      throttled++;
+      return new Response(
+        JSON.stringify({
+          __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+          message: "throttled",
+        }),
+        { status: 400, headers: { "content-type": "application/x-amz-json-1.0" } },
+      );
+    }
+    return new Response(JSON.stringify({ UnprocessedItems: {} }), {
+      headers: { "content-type": "application/x-amz-json-1.0" },
+    });
+  });
+  const receiver = await build(`http://127.0.0.1:${server.addr.port}`, tableName(), { createTable: false });
+  try {
+    const batch = Array.from({ length: 60 }, (_, i) => blockMessage(block(i)));
+    await assert.rejects(async () => await receiver.receive(batch), /throttled/);
+    await receiver.receive(batch); // the pipeline's retry
+    // Before: [25, 25, 10, 10, 25, 25, 10]: every chunk again.
+    assert.deepEqual(sizes, [25, 25, 10, 10, 10]);
+    assert.equal(receiver.stats?.()["items_written"], 60);
+  } finally {
+    await receiver.close?.();
+    await server.shutdown();
+  }
+});
