@@ -144,7 +144,25 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const userChanges = new Map<string, number>();
   const changed = (name: string) => userChanges.set(name, (userChanges.get(name) ?? 0) + 1);
 
-  for (const u of await store.listUsers()) remember(u);
+  // Users from before token epochs (epoch ""), and their tokens (no epoch claim, read as ""):
+  // deactivating or re-creating such a user under that version did not end its tokens, which a
+  // reactivation here brought back. A first epoch ends them all once (agents log in again).
+  let renewed = 0;
+  for (const u of await store.listUsers()) {
+    if (u.tokenEpoch === "") {
+      const epoch = crypto.randomUUID();
+      if (await store.setActive(u.name, u.active, epoch)) {
+        u.tokenEpoch = epoch;
+        renewed++;
+      }
+    }
+    remember(u);
+  }
+  if (renewed > 0) {
+    console.warn(
+      `auth: ${renewed} user(s) from before token epochs got one: their older tokens end (agents log in again)`,
+    );
+  }
   for (const b of await store.listBans()) bans.set(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {

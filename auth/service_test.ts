@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createPgAuthStore } from "../cluster/pg_auth_store.ts";
 import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
+import { userKey } from "./kv_keys.ts";
 import { createKvAuthStore } from "./kv_store.ts";
 import { sign } from "hono/jwt";
 import { hashPassword } from "./password.ts";
@@ -291,4 +292,65 @@ Deno.test("a change to another user during a login's password check does not ref
     held.release();
     assert.equal(await login, "ok");
   });
+});
+
+Deno.test("users from before token epochs get one at start: their older tokens end, even after a deactivation back then", async () => {
+  const secret = crypto.randomUUID() + crypto.randomUUID();
+  const kv = await Deno.openKv(":memory:");
+  try {
+    // As a version without epochs left them: no tokenEpoch in the record, no `ep` in the token.
+    const passwordHash = await hashPassword("old-password");
+    await kv.set(userKey("legacy"), {
+      v: 1,
+      passwordHash,
+      active: true,
+      createdAt: "2026-11-29T00:00:00.000Z",
+    });
+    const old = await sign(
+      { sub: "legacy", jti: crypto.randomUUID(), exp: Date.now() / 1000 + 3600 },
+      secret,
+      "HS256",
+    );
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => warnings.push(line);
+    const auth = await createAuthService({
+      store: createKvAuthStore(kv),
+      secret,
+      ttlSeconds: 3600,
+      admins: [],
+    })
+      .finally(() => console.warn = warn);
+    let epoch = "";
+    try {
+      // Before: ok (the user had been banned and reactivated, or re-created, under that version).
+      assert.deepEqual(await auth.checkToken(old), { ok: false, reason: "revoked" });
+      assert.match(warnings.join("\n"), /1 user\(s\) from before token epochs/);
+      assert.equal(await auth.login("legacy", "old-password"), "ok"); // the password still works
+      epoch = auth.activeEpoch("legacy")!;
+      assert.notEqual(epoch, "");
+      const fresh = await sign(
+        { sub: "legacy", jti: crypto.randomUUID(), exp: Date.now() / 1000 + 3600, ep: epoch },
+        secret,
+        "HS256",
+      );
+      assert.equal((await auth.checkToken(fresh)).ok, true);
+    } finally {
+      auth.close();
+    }
+    // The next start finds the epoch and renews nothing.
+    const again = await createAuthService({
+      store: createKvAuthStore(kv),
+      secret,
+      ttlSeconds: 3600,
+      admins: [],
+    });
+    try {
+      assert.equal(again.activeEpoch("legacy"), epoch);
+    } finally {
+      again.close();
+    }
+  } finally {
+    kv.close();
+  }
 });

@@ -52,6 +52,9 @@ export async function openKvFile(config: Config): Promise<Deno.Kv> {
 /** Where the KV file was by default before it followed `dataDir`. */
 const LEGACY_KV_PATH = "data/poa.kv";
 
+/** What a run leaves in its data dir besides the KV file (every version has made these). */
+const USED_DATA_DIR_ENTRIES = ["postgres", "spill", "admin-password", "ws-secret"];
+
 /**
  * A service whose `dataDir` is not `data` kept its KV file (users, bans, the JWT secret) in
  * `data/poa.kv` until the file followed `dataDir`: rather than start with no users, it says where
@@ -59,6 +62,21 @@ const LEGACY_KV_PATH = "data/poa.kv";
  */
 async function refuseLegacyKv(config: Config): Promise<void> {
   if (!config.kv.inDataDir || (await exists(config.kv.path))) return;
+  // Started from another directory (a new release's), the old file is not in `data/` here: a
+  // data dir an earlier run used (its Postgres, spill files, generated secrets) without a KV file
+  // means the users are elsewhere. Before, the start made an empty one: no users, every token 401,
+  // and no later start said where they were.
+  const used = [];
+  for (const name of USED_DATA_DIR_ENTRIES) if (await exists(`${config.dataDir}/${name}`)) used.push(name);
+  if (used.length > 0 && !(await exists(LEGACY_KV_PATH))) {
+    throw new ConfigError(
+      `kv.path: ${config.kv.path} does not exist, but ${resolve(config.dataDir)} was used before (${
+        used.join(", ")
+      }): ` +
+        `the users, bans and JWT secret of an earlier version are in data/poa.kv under the directory it was started ` +
+        `from; move that file to ${config.kv.path}, or set "kv": {"path": …} to it (or to a new file to start without users)`,
+    );
+  }
   if (resolve(config.dataDir) === resolve(dirname(LEGACY_KV_PATH)) || !(await exists(LEGACY_KV_PATH))) return;
   // A service.lock beside it: `data` is the data dir of a service of this version (which made the
   // lock and its own KV file there), maybe running now; its users are not this service's.

@@ -32,3 +32,26 @@ Deno.test("a data/poa.kv beside a service.lock is another service's own (that da
     assert.ok((await Deno.stat(`${dir}/state/poa.kv`)).isFile);
   });
 });
+
+Deno.test("a used data dir without its KV file is refused, saying where an earlier version kept the users", async () => {
+  // Upgraded from another working directory (a new release's): no data/poa.kv here. Before, an empty
+  // KV was made: no users, every token 401, and later starts said nothing either.
+  const dir = await Deno.makeTempDir({ prefix: "poa-data-dir-" });
+  const before = Deno.cwd();
+  try {
+    Deno.chdir(dir);
+    await Deno.mkdir(`${dir}/state/spill`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/state/admin-password`, "x");
+    const config = parseConfig({ dataDir: `${dir}/state` });
+    await assert.rejects(openKvFile(config), /was used before \(spill, admin-password\).*data\/poa\.kv/);
+    assert.equal(await Deno.stat(`${dir}/state/poa.kv`).then(() => true, () => false), false);
+    // Named outright, a new file is opened (a start without users, chosen).
+    const chosen = parseConfig({ dataDir: `${dir}/state`, kv: { path: `${dir}/state/poa.kv` } });
+    (await openKvFile(chosen)).close();
+    // A fresh data dir opens its own.
+    (await openKvFile(parseConfig({ dataDir: `${dir}/fresh` }))).close();
+  } finally {
+    Deno.chdir(before);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
