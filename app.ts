@@ -4,6 +4,7 @@ import type { LoginLimiter } from "./auth/login_limit.ts";
 import type { AuthService } from "./auth/service.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
 import type { AppEnv } from "./http/app_env.ts";
+import { headLength } from "./http/head_length.ts";
 import type { ByteBudget } from "./http/byte_budget.ts";
 import type { Bus } from "./core/bus.ts";
 import type { Family, HttpMetrics } from "./http/prometheus.ts";
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps, groups: readonly RouteGroup[] = ROUTE_G
   const app = new Hono<AppEnv>();
   app.onError(handleError);
   app.notFound(createNotFound(app));
+  app.use("*", headLength);
   if (deps.httpMetrics) app.use("*", deps.httpMetrics.middleware);
   const serves = new Set(groups);
   if (serves.has("ops")) app.route("/", createOpsRoutes(deps));
