@@ -40,6 +40,8 @@ export interface Connection {
   /** That user's token epoch at login: a ban (even undone) or a re-creation changes it. */
   epoch: string | undefined;
   canUpdateHistory: boolean;
+  /** Why the service closed it, for a socket closed before its upgrade had completed. */
+  closedWith?: { frame: string | null; code: number; reason: string };
   /** `hello.info.net`: nodes of one network share a block record (history.ts). */
   net: string;
   /** The highest block number this socket reported (for `syncing: true` and history). */
@@ -131,9 +133,10 @@ export function createLoginGate(maxAll: number, maxPerAddress: number): LoginGat
   const perAddress = new Map<string, number>();
   return {
     admit(address) {
-      if (all >= maxAll) return "busy";
+      // The address's own bound first: a request refused for it must not make room (evict) first.
       const here = perAddress.get(address) ?? 0;
       if (here >= maxPerAddress) return "address";
+      if (all >= maxAll) return "busy";
       all++;
       perAddress.set(address, here + 1);
       return null;

@@ -67,7 +67,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         );
       }
       let refused = gate.admit(address);
-      if (refused === "busy" && sessions.evictIdle()) refused = gate.admit(address);
+      // Room is made only for what can become a websocket (a request the handshake refuses evicted one).
+      const upgrading = c.req.header("upgrade")?.toLowerCase() === "websocket" &&
+        c.req.header("sec-websocket-key") !== undefined;
+      if (refused === "busy" && upgrading && sessions.evictIdle()) refused = gate.admit(address);
       if (refused !== null) {
         counters.limited++;
         counters.limited_unauthenticated++;

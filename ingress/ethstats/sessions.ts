@@ -183,6 +183,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
 
   /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
   function drop(conn: Connection, frame: string | null, code: number, reason: string): void {
+    conn.closedWith = { frame, code, reason };
     if (frame !== null) send(conn, frame);
     try {
       conn.socket.close(code, reason);
@@ -233,6 +234,9 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       // which slows its loop as much without barring its neighbours behind the same NAT.
       if (result.limited === "address") penalties.penalize(conn.address, Date.now());
       if (result.limited === "pair") {
+        // Its login slot is given back for the wait: 64 such hellos a second from 8 addresses held
+        // every slot (never evicted: logging in) and kept every node out, with no password checked.
+        loggedIn(conn);
         await new Promise((resolve) => setTimeout(resolve, LIMITED_REFUSAL_DELAY_MS));
         if (conn.state !== "authenticating") return;
       }
@@ -459,7 +463,12 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
         }
       };
       socket.onopen = () => {
-        if (conn.state === "closed") socket.close(GOING_AWAY, "server shutting down"); // close() raced the upgrade
+        if (conn.state !== "closed") return;
+        // Closed before the upgrade completed (evicted, or the service stopping): told now, as it
+        // would have been (an evicted socket got 1001 "server shutting down" and no frame).
+        const why = conn.closedWith ?? { frame: null, code: GOING_AWAY, reason: "server shutting down" };
+        if (why.frame !== null) socket.send(why.frame);
+        socket.close(why.code, why.reason);
       };
       socket.onclose = () => finish(conn);
       socket.onerror = () => {}; // onclose follows

@@ -15,10 +15,12 @@ class SocketDouble {
   closedWith: number | undefined;
   onmessage: ((event: { data: unknown }) => void) | null = null;
   onclose: (() => void) | null = null;
+  onopen: (() => void) | null = null;
   send(frame: string): void {
     this.sent.push(frame);
   }
   close(code: number): void {
+    if (this.readyState === WebSocket.CONNECTING) return; // nothing goes out before the upgrade
     this.closedWith = code;
     this.readyState = WebSocket.CLOSED;
   }
@@ -67,6 +69,44 @@ Deno.test("a full login gate makes room by closing the socket silent longest at 
     a2.onmessage!({ data: '{"emit":["hello",{"id":"n","info":{"name":"n"},"secret":"u:wrong-password"}]}' });
     assert.equal(sessions.evictIdle(), false);
     assert.equal(a2.closedWith, undefined);
+  } finally {
+    sessions.close();
+    activity.close();
+    auth.close();
+    kv.close();
+  }
+});
+
+Deno.test("a socket evicted before its upgrade completed is told why once open (was 1001 server shutting down)", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const auth = await createAuthService({
+    store: createKvAuthStore(kv),
+    secret: crypto.randomUUID() + crypto.randomUUID(),
+    ttlSeconds: 3600,
+    admins: [],
+  });
+  const activity = createActivityMonitor({ timeoutMs: 60_000, onInactive: () => {} });
+  const gate = createLoginGate(1, 1);
+  const sessions = createEthstatsSessions({
+    auth,
+    bus: createLocalBus([]),
+    activity,
+    options: configSchema.parse({}).ethstats,
+    share: (block) => block,
+    gate,
+    penalties: createPenaltyBox(0),
+  });
+  try {
+    assert.equal(gate.admit("10.0.0.1"), null);
+    const early = new SocketDouble();
+    early.readyState = WebSocket.CONNECTING;
+    sessions.open(early as unknown as WebSocket, "10.0.0.1");
+    assert.equal(gate.admit("10.0.0.2"), "busy");
+    assert.equal(sessions.evictIdle(), true);
+    early.readyState = WebSocket.OPEN;
+    early.onopen!();
+    assert.match(early.sent[0] ?? "", /"error":"busy"/);
+    assert.equal(early.closedWith, TRY_AGAIN_LATER);
   } finally {
     sessions.close();
     activity.close();
