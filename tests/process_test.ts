@@ -91,6 +91,26 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
   }
 });
 
+/** A process's config on 127.0.0.1:`port` with its state in `dir` (test admin, KV there). */
+function processConfig(
+  dir: string,
+  port: number,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    listen: [{ hostname: "127.0.0.1", port }],
+    admins: [ADMIN],
+    kv: { path: `${dir}/poa.kv` },
+    dataDir: dir,
+    ...extra,
+  };
+}
+
+/** A jsonl receiver `id` of ethereum metrics writing `<dir>/<id>.jsonl`. */
+function archiveReceiver(dir: string, id = "archive") {
+  return { id, type: "jsonl", subscribe: ["ethereum_metrics"], path: `${dir}/${id}.jsonl` };
+}
+
 /** main.ts running as a process on `config` (written to `dir`), once it listens. */
 interface MainProcess {
   child: Deno.ChildProcess;
@@ -157,19 +177,7 @@ async function agentToken(base: string): Promise<string> {
 Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every accepted message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-sigterm-" });
   const port = freePort();
-  const config = {
-    listen: [{ hostname: "127.0.0.1", port }],
-    admins: [ADMIN],
-    kv: { path: `${dir}/poa.kv` },
-    dataDir: dir,
-    receivers: [{
-      id: "archive",
-      type: "jsonl",
-      subscribe: ["ethereum_metrics"],
-      path: `${dir}/archive.jsonl`,
-    }],
-  };
-  const main = await startMain(dir, config, port);
+  const main = await startMain(dir, processConfig(dir, port, { receivers: [archiveReceiver(dir)] }), port);
   const { child, base } = main;
   try {
     const token = await agentToken(base);
@@ -220,18 +228,7 @@ Deno.test("SIGTERM with messages in flight: exit 0 and the receiver got every ac
 Deno.test("a start names the spill directory of a receiver no longer configured, with its reports", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-orphan-spill-" });
   const port = freePort();
-  const base = {
-    listen: [{ hostname: "127.0.0.1", port }],
-    admins: [ADMIN],
-    kv: { path: `${dir}/poa.kv` },
-    dataDir: dir,
-  };
-  const archive = (id: string) => ({
-    id,
-    type: "jsonl",
-    subscribe: ["ethereum_metrics"],
-    path: `${dir}/${id}.jsonl`,
-  });
+  const archive = (id: string) => processConfig(dir, port, { receivers: [archiveReceiver(dir, id)] });
   try {
     // Accepted reports left in the spill of "archive" (as a shutdown during an outage leaves them).
     const store = await openSpillStore(`${dir}/spill/archive`);
@@ -239,7 +236,7 @@ Deno.test("a start names the spill directory of a receiver no longer configured,
     // And undelivered alerts of an alerts receiver no longer configured.
     await (await openSpillStore(`${dir}/alerts/pager`)).append([numberedItem(4)]);
     // Before: a start without that receiver said nothing, and the reports stayed there unseen.
-    const renamed = await startMain(dir, { ...base, receivers: [archive("archive-2")] }, port);
+    const renamed = await startMain(dir, archive("archive-2"), port);
     await renamed.stop();
     assert.match(
       renamed.log(),
@@ -250,7 +247,7 @@ Deno.test("a start names the spill directory of a receiver no longer configured,
       new RegExp(`warning: ${dir}/alerts/pager holds 1 accepted report\\(s\\) or undelivered`),
     );
     // Configured again under its old id: replayed, and no warning.
-    const back = await startMain(dir, { ...base, receivers: [archive("archive")] }, port);
+    const back = await startMain(dir, archive("archive"), port);
     try {
       assert.doesNotMatch(back.log(), /spill\/archive holds/);
       const replayed = async () => (await Deno.readTextFile(`${dir}/archive.jsonl`).catch(() => "")).trim();
@@ -270,18 +267,7 @@ Deno.test("a start names the spill directory of a receiver no longer configured,
 Deno.test("SIGHUP (a closing terminal, kill -HUP) stops as SIGTERM does: exit 0, every accepted report kept", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-sighup-" });
   const port = freePort();
-  const main = await startMain(dir, {
-    listen: [{ hostname: "127.0.0.1", port }],
-    admins: [ADMIN],
-    kv: { path: `${dir}/poa.kv` },
-    dataDir: dir,
-    receivers: [{
-      id: "archive",
-      type: "jsonl",
-      subscribe: ["ethereum_metrics"],
-      path: `${dir}/archive.jsonl`,
-    }],
-  }, port);
+  const main = await startMain(dir, processConfig(dir, port, { receivers: [archiveReceiver(dir)] }), port);
   try {
     const token = await agentToken(main.base);
     for (let i = 0; i < 50; i++) {
@@ -319,11 +305,7 @@ Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a sign
   })();
   const dir = await Deno.makeTempDir({ prefix: "poa-sigint-" });
   const port = freePort();
-  const config = {
-    listen: [{ hostname: "127.0.0.1", port }],
-    admins: [ADMIN],
-    kv: { path: `${dir}/poa.kv` },
-    dataDir: dir,
+  const config = processConfig(dir, port, {
     shutdownTimeoutMs: 30_000,
     receivers: [{
       id: "blocks",
@@ -334,7 +316,7 @@ Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a sign
       accessKeyId: "test",
       secretAccessKey: "test",
     }],
-  };
+  });
   let main: MainProcess | undefined;
   try {
     main = await startMain(dir, config, port);

@@ -4,8 +4,8 @@ import { createAuthService } from "../../auth/service.ts";
 import { createActivityMonitor } from "../../core/activity.ts";
 import { createLocalBus } from "../../core/bus.ts";
 import { configSchema } from "../../core/config.ts";
-import { createLoginGate, createPenaltyBox, TRY_AGAIN_LATER } from "./connection.ts";
-import { createEthstatsSessions } from "./sessions.ts";
+import { createLoginGate, createPenaltyBox, type LoginGate, TRY_AGAIN_LATER } from "./connection.ts";
+import { createEthstatsSessions, type EthstatsSessions } from "./sessions.ts";
 
 /** The side of a websocket the sessions use: what they sent, and how they closed it. */
 class SocketDouble {
@@ -26,7 +26,11 @@ class SocketDouble {
   }
 }
 
-Deno.test("a full login gate makes room by closing the socket silent longest at the address holding the most", async () => {
+/** Runs `fn` with sessions behind `gate` (auth over an in-memory KV), closed after. */
+async function withSessions(
+  gate: LoginGate,
+  fn: (sessions: EthstatsSessions, gate: LoginGate) => Promise<void> | void,
+): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   const auth = await createAuthService({
     store: createKvAuthStore(kv),
@@ -35,7 +39,6 @@ Deno.test("a full login gate makes room by closing the socket silent longest at 
     admins: [],
   });
   const activity = createActivityMonitor({ timeoutMs: 60_000, onInactive: () => {} });
-  const gate = createLoginGate(3, 3);
   const sessions = createEthstatsSessions({
     auth,
     bus: createLocalBus([]),
@@ -45,13 +48,24 @@ Deno.test("a full login gate makes room by closing the socket silent longest at 
     gate,
     penalties: createPenaltyBox(0),
   });
-  const open = (address: string) => {
-    assert.equal(gate.admit(address), null);
-    const socket = new SocketDouble();
-    sessions.open(socket as unknown as WebSocket, address);
-    return socket;
-  };
   try {
+    await fn(sessions, gate);
+  } finally {
+    sessions.close();
+    activity.close();
+    auth.close();
+    kv.close();
+  }
+}
+
+Deno.test("a full login gate makes room by closing the socket silent longest at the address holding the most", async () => {
+  await withSessions(createLoginGate(3, 3), async (sessions, gate) => {
+    const open = (address: string) => {
+      assert.equal(gate.admit(address), null);
+      const socket = new SocketDouble();
+      sessions.open(socket as unknown as WebSocket, address);
+      return socket;
+    };
     const b1 = open("10.0.0.2");
     const a1 = open("10.0.0.1");
     const a2 = open("10.0.0.1");
@@ -69,34 +83,11 @@ Deno.test("a full login gate makes room by closing the socket silent longest at 
     a2.onmessage!({ data: '{"emit":["hello",{"id":"n","info":{"name":"n"},"secret":"u:wrong-password"}]}' });
     assert.equal(sessions.evictIdle(), false);
     assert.equal(a2.closedWith, undefined);
-  } finally {
-    sessions.close();
-    activity.close();
-    auth.close();
-    kv.close();
-  }
+  });
 });
 
 Deno.test("a socket evicted before its upgrade completed is told why once open (was 1001 server shutting down)", async () => {
-  const kv = await Deno.openKv(":memory:");
-  const auth = await createAuthService({
-    store: createKvAuthStore(kv),
-    secret: crypto.randomUUID() + crypto.randomUUID(),
-    ttlSeconds: 3600,
-    admins: [],
-  });
-  const activity = createActivityMonitor({ timeoutMs: 60_000, onInactive: () => {} });
-  const gate = createLoginGate(1, 1);
-  const sessions = createEthstatsSessions({
-    auth,
-    bus: createLocalBus([]),
-    activity,
-    options: configSchema.parse({}).ethstats,
-    share: (block) => block,
-    gate,
-    penalties: createPenaltyBox(0),
-  });
-  try {
+  await withSessions(createLoginGate(1, 1), (sessions, gate) => {
     assert.equal(gate.admit("10.0.0.1"), null);
     const early = new SocketDouble();
     early.readyState = WebSocket.CONNECTING;
@@ -107,10 +98,5 @@ Deno.test("a socket evicted before its upgrade completed is told why once open (
     early.onopen!();
     assert.match(early.sent[0] ?? "", /"error":"busy"/);
     assert.equal(early.closedWith, TRY_AGAIN_LATER);
-  } finally {
-    sessions.close();
-    activity.close();
-    auth.close();
-    kv.close();
-  }
+  });
 });
