@@ -63,7 +63,8 @@ const encoder = new TextEncoder();
  */
 export function budgetedJson(c: Context, value: unknown, budget: ByteBudget, key: string): Response {
   const bytes = encoder.encode(JSON.stringify(value));
-  // Said outright: a HEAD answer (Hono drops the body) would otherwise say content-length 0.
+  // The length is known: a streamed answer says it too, and a HEAD's is not counted again by
+  // copying the body (http/head_length.ts).
   const headers = { "content-type": "application/json", "content-length": String(bytes.byteLength) };
   // HEAD: Hono answers it with the GET route's headers and drops the body unread, so a stream
   // here would never give its bytes back.

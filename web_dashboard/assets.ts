@@ -87,7 +87,5 @@ export function assetResponse(
   };
   const tags = request.ifNoneMatch?.split(",").map((t) => t.trim().replace(/^W\//, ""));
   if (tags?.includes(etag) || tags?.includes("*")) return new Response(null, { status: 304, headers });
-  // Said outright: a HEAD answer (Hono drops the body) would otherwise say content-length 0.
-  headers["content-length"] = String(asset.body.byteLength);
   return new Response(asset.body, { status: 200, headers });
 }
