@@ -59,7 +59,7 @@ async function withSessions(
 }
 
 Deno.test("a full login gate makes room by closing the socket silent longest at the address holding the most", async () => {
-  await withSessions(createLoginGate(3, 3), async (sessions, gate) => {
+  await withSessions(createLoginGate(3, 3), (sessions, gate) => {
     const open = (address: string) => {
       assert.equal(gate.admit(address), null);
       const socket = new SocketDouble();
