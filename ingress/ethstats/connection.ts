@@ -152,6 +152,22 @@ export function createLoginGate(maxAll: number, maxPerAddress: number): LoginGat
 }
 
 /**
+ * Which of the sockets waiting for their hello (oldest first) makes room for a new one: the oldest
+ * at the address holding the most of them, so an address flooding the gate loses its own first.
+ */
+export function evictionCandidate<C extends { address: string }>(waiting: Iterable<C>): C | undefined {
+  const perAddress = new Map<string, number>();
+  for (const conn of waiting) perAddress.set(conn.address, (perAddress.get(conn.address) ?? 0) + 1);
+  let chosen: C | undefined;
+  for (const conn of waiting) {
+    if (chosen === undefined || perAddress.get(conn.address)! > perAddress.get(chosen.address)!) {
+      chosen = conn;
+    }
+  }
+  return chosen;
+}
+
+/**
  * Addresses whose socket was dropped for a policy violation (flooding, an oversized frame), each
  * barred from opening another socket for the same `ms`: an address that reconnects at once does
  * not get a fresh rate allowance. At most `maxAddresses` are remembered (the oldest go first).

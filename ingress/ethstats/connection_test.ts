@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type Connection, createLoginGate, createPenaltyBox, exceedsBytes, takeToken } from "./connection.ts";
+import {
+  type Connection,
+  createLoginGate,
+  createPenaltyBox,
+  evictionCandidate,
+  exceedsBytes,
+  takeToken,
+} from "./connection.ts";
 
 Deno.test("login gate: capped in all and per address; a socket that leaves frees its slot", () => {
   const gate = createLoginGate(3, 2);
@@ -50,4 +57,11 @@ Deno.test("penalty box: an address waits out its cooldown; the oldest are forgot
   const off = createPenaltyBox(0);
   off.penalize("a", 0);
   assert.equal(off.waitMs("a", 0), 0);
+});
+
+Deno.test("eviction: the oldest waiting socket of the address holding the most, else the oldest", () => {
+  const waiting = [{ id: 1, address: "b" }, { id: 2, address: "a" }, { id: 3, address: "a" }];
+  assert.equal(evictionCandidate(waiting)?.id, 2);
+  assert.equal(evictionCandidate(waiting.slice(0, 2))?.id, 1);
+  assert.equal(evictionCandidate([]), undefined);
 });

@@ -17,6 +17,7 @@ import {
   type Connection,
   emit,
   errorFrame,
+  evictionCandidate,
   exceedsBytes,
   GOING_AWAY,
   INTERNAL_ERROR,
@@ -474,12 +475,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       socket.onerror = () => {}; // onclose follows
     },
     evictIdle() {
-      const waiting = new Map<string, number>();
-      for (const conn of fresh) waiting.set(conn.address, (waiting.get(conn.address) ?? 0) + 1);
-      let victim: Connection | undefined;
-      for (const conn of fresh) {
-        if (victim === undefined || waiting.get(conn.address)! > waiting.get(victim.address)!) victim = conn;
-      }
+      const victim = evictionCandidate(fresh);
       if (victim === undefined) return false;
       counters.evicted_before_hello++;
       const message = "too many sockets waiting to log in; this one had sent no hello";
