@@ -64,7 +64,9 @@ export function createKvAuthStore(kv: Deno.Kv): AuthStore {
       throw new Error(`setActive(${name}) kept conflicting`);
     },
     async banToken(ban: Ban) {
-      const ttl = ban.exp * 1000 - Date.now();
+      // Deno KV takes whole milliseconds: an exp with a fraction (a capped one is now/1000 + 1,000
+      // years) threw "expireIn must be a non-negative integer" now and then. Rounded up: never shorter.
+      const ttl = Math.ceil(ban.exp * 1000 - Date.now());
       if (ttl <= 0) return;
       await kv.set(banKey(ban.jti), { v: 1, exp: ban.exp }, { expireIn: ttl });
     },

@@ -354,3 +354,17 @@ Deno.test("users from before token epochs get one at start: their older tokens e
     kv.close();
   }
 });
+
+Deno.test("the KV store bans a token whose exp is not a whole number of milliseconds (it threw now and then)", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = createKvAuthStore(kv);
+    for (const fraction of [0.0001, 0.0004, 0.123456789]) {
+      const jti = crypto.randomUUID();
+      await store.banToken({ jti, exp: Math.floor(Date.now() / 1000) + 60 + fraction });
+      assert.ok((await store.listBans()).some((b) => b.jti === jti));
+    }
+  } finally {
+    kv.close();
+  }
+});
