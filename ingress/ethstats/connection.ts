@@ -226,7 +226,6 @@ export function sendFrame(conn: Connection, frame: string): boolean {
   return true;
 }
 
-/** Refills the token bucket (`rate` per second, up to `burst`); false when the frame is over the rate. */
 /**
  * What a socket may send before its hello: 2,000 frames is 100 minutes of eth-net-intelligence-api's
  * 3 s pings (about 80 bytes each). More, or more bytes (UTF-8), is a rate violation.
@@ -242,10 +241,60 @@ export function takeEarly(conn: Connection, data: unknown): boolean {
   return ++conn.earlyFrames <= MAX_EARLY_FRAMES && conn.earlyBytes <= MAX_EARLY_BYTES;
 }
 
+/** Refills the token bucket (`rate` per second, up to `burst`); false when the frame is over the rate. */
 export function takeToken(conn: Connection, now: number, rate: number, burst: number): boolean {
   conn.tokens = Math.min(burst, conn.tokens + (now - conn.refilledAt) * rate / 1000);
   conn.refilledAt = now;
   if (conn.tokens < 1) return false;
   conn.tokens -= 1;
   return true;
+}
+
+/** Limits on the frames of one socket (ethstats options). */
+export interface FrameLimits {
+  maxFrameBytes: number;
+  /** Frames per second once the hello came, and the bucket's size. */
+  rate: number;
+  burst: number;
+}
+
+/** Why a frame closes its socket: the counter it is told under and what the node is told. */
+export interface FrameRefusal {
+  counter: "limited_frame_size" | "limited_rate";
+  frame: string;
+  code: number;
+  reason: string;
+}
+
+/**
+ * Admits one frame of a socket, or says why it closes the socket: larger than `maxFrameBytes`
+ * (UTF-8), over the budget before the hello, or over the rate after it. Takes the frame's token.
+ */
+export function frameRefusal(
+  conn: Connection,
+  data: unknown,
+  now: number,
+  limits: FrameLimits,
+): FrameRefusal | null {
+  const { maxFrameBytes, rate, burst } = limits;
+  const tooLarge = typeof data === "string"
+    ? exceedsBytes(data, maxFrameBytes)
+    : binarySize(data) > maxFrameBytes;
+  if (tooLarge) {
+    const frame = errorFrame("frame_too_large", `frames are limited to ${maxFrameBytes} bytes`);
+    return { counter: "limited_frame_size", frame, code: MESSAGE_TOO_BIG, reason: "frame too large" };
+  }
+  // Before its hello a reconnected Primus client flushes what it queued while offline
+  // (eth-net-intelligence-api: a node-ping every 3 s, 25 after a 75 s outage): bounded on its
+  // own, not by the rate, which dropped such nodes on every return from an outage.
+  if (conn.state === "new" ? takeEarly(conn, data) : takeToken(conn, now, rate, burst)) return null;
+  const message = conn.state === "new"
+    ? `more than ${MAX_EARLY_FRAMES} messages or ${MAX_EARLY_BYTES} bytes before hello`
+    : `more than ${rate} messages per second`;
+  return {
+    counter: "limited_rate",
+    frame: errorFrame("rate_limited", message),
+    code: POLICY_VIOLATION,
+    reason: "rate limited",
+  };
 }

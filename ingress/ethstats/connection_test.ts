@@ -5,6 +5,11 @@ import {
   createPenaltyBox,
   evictionCandidate,
   exceedsBytes,
+  frameRefusal,
+  MAX_EARLY_FRAMES,
+  MESSAGE_TOO_BIG,
+  newConnection,
+  POLICY_VIOLATION,
   takeToken,
 } from "./connection.ts";
 
@@ -64,4 +69,29 @@ Deno.test("eviction: the oldest waiting socket of the address holding the most, 
   assert.equal(evictionCandidate(waiting)?.id, 2);
   assert.equal(evictionCandidate(waiting.slice(0, 2))?.id, 1);
   assert.equal(evictionCandidate([]), undefined);
+});
+
+Deno.test("frame admission: size in UTF-8 bytes, a budget before hello, the rate after it", () => {
+  const limits = { maxFrameBytes: 8, rate: 2, burst: 2 };
+  const conn = newConnection({} as WebSocket, "a", 0, limits.burst);
+  assert.equal(frameRefusal(conn, "é".repeat(4), 0, limits), null); // 8 bytes
+  const big = frameRefusal(conn, "é".repeat(5), 0, limits);
+  assert.equal(big?.counter, "limited_frame_size");
+  assert.equal(big?.code, MESSAGE_TOO_BIG);
+  assert.match(big!.frame, /"frame_too_large"/);
+  assert.equal(frameRefusal(conn, new Uint8Array(9), 0, limits)?.counter, "limited_frame_size");
+  // Before the hello the rate does not apply, the early budget does (one frame was taken above,
+  // the binary one was refused before it counted).
+  for (let i = 1; i < MAX_EARLY_FRAMES; i++) assert.equal(frameRefusal(conn, "{}", 0, limits), null);
+  const early = frameRefusal(conn, "{}", 0, limits);
+  assert.equal(early?.counter, "limited_rate");
+  assert.match(early!.frame, /before hello/);
+  // Once it is logged in: the token bucket.
+  conn.state = "ready";
+  assert.equal(frameRefusal(conn, "{}", 0, limits), null);
+  assert.equal(frameRefusal(conn, "{}", 0, limits), null);
+  const fast = frameRefusal(conn, "{}", 0, limits);
+  assert.deepEqual([fast?.counter, fast?.code], ["limited_rate", POLICY_VIOLATION]);
+  assert.match(fast!.frame, /more than 2 messages per second/);
+  assert.equal(frameRefusal(conn, "{}", 500, limits), null);
 });

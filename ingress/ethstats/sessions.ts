@@ -13,27 +13,21 @@ import type { Config } from "../../core/config.ts";
 import type { IngressMeter } from "../../core/ingress.ts";
 import {
   ACTIVE_WITHOUT_FRAMES_MS,
-  binarySize,
   type Connection,
   emit,
   errorFrame,
   evictionCandidate,
-  exceedsBytes,
+  frameRefusal,
   GOING_AWAY,
   INTERNAL_ERROR,
   type LoginGate,
-  MAX_EARLY_BYTES,
-  MAX_EARLY_FRAMES,
   MAX_HELD_BYTES,
-  MESSAGE_TOO_BIG,
   newConnection,
   type PenaltyBox,
   POLICY_VIOLATION,
   READY,
   sendFrame,
   SWEEP_INTERVAL_MS,
-  takeEarly,
-  takeToken,
   TRY_AGAIN_LATER,
 } from "./connection.ts";
 import { authenticateHello } from "./credentials.ts";
@@ -146,6 +140,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   });
   const rate = options.maxMessagesPerSecond;
   const burst = Math.max(1, rate);
+  const limits = { maxFrameBytes: options.maxFrameBytes, rate, burst };
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
@@ -298,29 +293,12 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     counters.frames++;
     ingress?.note();
     const now = Date.now();
-    const tooLarge = typeof data === "string"
-      ? exceedsBytes(data, options.maxFrameBytes)
-      : binarySize(data) > options.maxFrameBytes;
-    if (tooLarge) {
+    const refusal = frameRefusal(conn, data, now, limits);
+    if (refusal !== null) {
       counters.limited++;
-      counters.limited_frame_size++;
-      const message = `frames are limited to ${options.maxFrameBytes} bytes`;
+      counters[refusal.counter]++;
       penalties.penalize(conn.address, now);
-      drop(conn, errorFrame("frame_too_large", message), MESSAGE_TOO_BIG, "frame too large");
-      return;
-    }
-    // Before its hello a reconnected Primus client flushes what it queued while offline
-    // (eth-net-intelligence-api: a node-ping every 3 s, 25 after a 75 s outage): bounded on its
-    // own, not by the rate, which dropped such nodes on every return from an outage.
-    const limited = conn.state === "new" ? !takeEarly(conn, data) : !takeToken(conn, now, rate, burst);
-    if (limited) {
-      counters.limited++;
-      counters.limited_rate++;
-      const message = conn.state === "new"
-        ? `more than ${MAX_EARLY_FRAMES} messages or ${MAX_EARLY_BYTES} bytes before hello`
-        : `more than ${rate} messages per second`;
-      penalties.penalize(conn.address, now);
-      drop(conn, errorFrame("rate_limited", message), POLICY_VIOLATION, "rate limited");
+      drop(conn, refusal.frame, refusal.code, refusal.reason);
       return;
     }
     conn.lastFrameAt = now;
