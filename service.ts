@@ -34,7 +34,7 @@ import { openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import type { Receiver, ReceiverType } from "./core/receiver.ts";
-import { unopenedSpills } from "./core/spill.ts";
+import { spillDir, spillDirName, spillRoot, unopenedSpills } from "./core/spill.ts";
 import { openRuntime } from "./runtime/runtime.ts";
 
 export interface ServiceOptions {
@@ -259,9 +259,6 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     }
     const receivers: Receiver[] = [];
     const runners: ReceiverRunner[] = [];
-    /** Each receiver's spill files are in a directory of its own, named after its id. */
-    const spillRoot = `${config.dataDir}/spill`;
-    const spillDirName = (id: string) => encodeURIComponent(id);
     // Bursts are seen in the ethstats frames (every node's block within a second of the others).
     const ingress = config.ethstats.enabled && config.queue.burstFramesPerSecond > 0
       ? createIngressMeter({ busyAtPerSecond: config.queue.burstFramesPerSecond })
@@ -289,7 +286,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       });
       receivers.push(receiver);
       runners.push(createReceiverRunner(runtime.wrapReceiver(receiver), {
-        spillDir: `${spillRoot}/${spillDirName(entry.id)}`,
+        spillDir: spillDir(config.dataDir, "spill", entry.id),
         lingerMs: receiver.durable ? 20 : 0,
         maxBatch: receiver.maxBatch,
         maxQueue: receiver.durable ? config.queue.maxItems : config.queue.maxLiveItems,
@@ -306,10 +303,10 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       }));
     }
     const orphans = [
-      ...await unopenedSpills(spillRoot, entries.map((e) => spillDirName(e.id))),
+      ...await unopenedSpills(spillRoot(config.dataDir, "spill"), entries.map((e) => spillDirName(e.id))),
       // An alerts receiver keeps its undelivered alerts apart (receivers/alerts.ts).
       ...await unopenedSpills(
-        `${config.dataDir}/alerts`,
+        spillRoot(config.dataDir, "alerts"),
         entries.filter((e) => e.type === "alerts").map((e) => spillDirName(e.id)),
       ),
     ];

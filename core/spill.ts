@@ -60,6 +60,27 @@ function parseName(name: string): { seq: number; count: number } | null {
 }
 
 /**
+ * Where spill directories live in the data dir: receiver queues' under `spill/`, the alerts
+ * receiver's own undelivered alerts under `alerts/` (receivers/alerts.ts).
+ */
+export type SpillKind = "spill" | "alerts";
+
+/** The directory holding `kind` spills of every receiver. */
+export function spillRoot(dataDir: string, kind: SpillKind): string {
+  return `${dataDir}/${kind}`;
+}
+
+/** A receiver's own spill directory name under its root: its id, encoded for a path. */
+export function spillDirName(id: string): string {
+  return encodeURIComponent(id);
+}
+
+/** A receiver's spill directory. */
+export function spillDir(dataDir: string, kind: SpillKind, id: string): string {
+  return `${spillRoot(dataDir, kind)}/${spillDirName(id)}`;
+}
+
+/**
  * Spill directories under `root` that none of `opened` (the configured receivers' directories
  * names) is, with the items their segment names say they hold: accepted reports of a receiver
  * removed or renamed since, which nothing replays. Directories holding no segment are left out.

@@ -18,6 +18,7 @@ import { z } from "zod";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
+import { spillDir } from "../core/spill.ts";
 import { type Alert, type AlertEvent, createAlertDetector } from "./alert_detector.ts";
 
 export type { Alert, AlertEvent } from "./alert_detector.ts";
@@ -191,7 +192,7 @@ export function createAlertsReceiver(
     segmentSize: 100,
     retryBaseMs: options.retryBaseMs,
     retryCapMs: options.retryCapMs,
-    spillDir: `${context.dataDir}/alerts/${encodeURIComponent(id)}`,
+    spillDir: spillDir(context.dataDir, "alerts", id),
   });
   let timer: ReturnType<typeof setInterval> | undefined;
   let started = false;
