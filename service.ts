@@ -368,18 +368,28 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         {
           name: "poa_request_body_bytes",
           type: "gauge" as const,
-          help: "Request bodies: bytes being received now (in_flight), and bodies refused with 503 because " +
-            "their user's or the service's bytes in flight were at bodyBytesInFlight (refused).",
-          samples: samplesBy("stat", {
-            in_flight: bodyBudget.stats().bytes,
-            refused: bodyBudget.stats().refused,
-          }),
+          help: "Bytes of request bodies being received now (bounded by bodyBytesInFlight).",
+          samples: samplesBy("stat", { in_flight: bodyBudget.stats().bytes }),
+        },
+        {
+          name: "poa_request_bodies_refused_total",
+          type: "counter" as const,
+          help:
+            "Request bodies refused with 503 because their user's or the service's bytes in flight were at " +
+            "bodyBytesInFlight.",
+          samples: [{ value: bodyBudget.stats().refused }],
         },
         {
           name: "poa_shared_blocks",
           type: "gauge" as const,
-          help: "Block reports answered with the kept copy of an equal block (shared), and blocks kept.",
-          samples: samplesBy("stat", blocks.stats()),
+          help: "Blocks kept so that equal block reports of many nodes share one copy.",
+          samples: samplesBy("stat", { kept: blocks.stats().kept }),
+        },
+        {
+          name: "poa_shared_block_reports_total",
+          type: "counter" as const,
+          help: "Block reports answered with the kept copy of an equal block.",
+          samples: [{ value: blocks.stats().shared }],
         },
         ...(ethstats
           ? [{

@@ -93,7 +93,7 @@ Deno.test("end to end: admin creates a user, the agent reports every data shape 
     const bodyAt = (i: number) => seen["all"]!.messages[i]!.data["body"];
     assert.equal(bodyAt(ALL_REPORTS.length + blockAt), bodyAt(blockAt));
     const metrics = await (await fetch(`${t.base}/metrics`)).text();
-    assert.match(metrics, /^poa_shared_blocks\{stat="shared"\} 1$/m);
+    assert.match(metrics, /^poa_shared_block_reports_total 1$/m);
     // Routing: the system-only receiver sees only system_metrics.
     await waitFor(() => seen["system-only"]!.messages.length === 2, 5000, "system-only deliveries");
     await new Promise((r) => setTimeout(r, 50));
