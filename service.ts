@@ -25,7 +25,7 @@ import {
   type RouteGroup,
 } from "./core/config.ts";
 import { createByteBudget } from "./http/byte_budget.ts";
-import { createHttpMetrics, samplesBy } from "./http/prometheus.ts";
+import { createHttpMetrics, type Family, samplesBy } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
 import { createSharedBlocks, type SharedBlocks } from "./core/shared_blocks.ts";
@@ -391,14 +391,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
           help: "Block reports answered with the kept copy of an equal block.",
           samples: [{ value: blocks.stats().shared }],
         },
-        ...(ethstats
-          ? [{
-            name: "poa_ethstats",
-            type: "gauge" as const,
-            help: "ethstats websocket handler counters (connections, logins, frames, limits).",
-            samples: samplesBy("stat", ethstats.stats()),
-          }]
-          : []),
+        ...(ethstats ? ethstatsMetrics(ethstats.stats()) : []),
       ],
     };
 
@@ -435,4 +428,23 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     await cleanup();
     throw err;
   }
+}
+
+/** The ethstats handler's figures: its counters, and the sockets open now (a gauge). */
+function ethstatsMetrics(stats: Record<string, number>): Family[] {
+  const { connections_open: open, ...counts } = stats;
+  return [
+    {
+      name: "poa_ethstats_total",
+      type: "counter",
+      help: "ethstats websocket handler counters (connections, logins, frames, limits, history requests).",
+      samples: samplesBy("stat", counts),
+    },
+    {
+      name: "poa_ethstats_connections_open",
+      type: "gauge",
+      help: "ethstats websockets open now.",
+      samples: [{ value: open ?? 0 }],
+    },
+  ];
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { basic, createHarness, userWithToken, waitFor, withBody } from "./support/harness.ts";
 
 Deno.test("GET /metrics counts requests by route and status, token checks, messages, queues, agents and failed logins", async () => {
-  const h = await createHarness();
+  const h = await createHarness({ ethstats: true });
   try {
     const { token } = await userWithToken(h);
     const auth = { authorization: `Bearer ${token}` };
@@ -52,6 +52,14 @@ Deno.test("GET /metrics counts requests by route and status, token checks, messa
     for (const line of text.trim().split("\n")) {
       assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [0-9.e+-]+)$/, line);
     }
+    // Counts are counters named *_total (rate() reads them), and nothing else is.
+    for (const [, name, type] of text.matchAll(/^# TYPE (\w+) (\w+)$/gm)) {
+      if (type !== "histogram") {
+        assert.equal(name!.endsWith("_total"), type === "counter", `${name} is a ${type}`);
+      }
+    }
+    assert.match(text, /^poa_ethstats_total\{stat="logins_ok"\} 0$/m);
+    assert.match(text, /^poa_ethstats_connections_open 0$/m);
     // Memory: plausible figures, not fixed ones (RSS above the used heap, both above 1 MB).
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
     const rss = value("process_resident_memory_bytes");

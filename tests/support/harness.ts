@@ -86,12 +86,14 @@ export interface HarnessOptions {
   inactivityTimeoutMs?: number;
   bodyLimitBytes?: number;
   now?: () => number;
+  /** Builds the ethstats handler too (no socket reaches it through `app.request`). */
+  ethstats?: boolean;
 }
 
 /**
  * The service as service.ts builds it (buildService: the same wiring as in production) over an
  * in-memory Deno KV, with one recording receiver on every metric type and no listener: tests
- * call `app.request`. ethstats is off (its tests build its handler themselves).
+ * call `app.request`. ethstats is off unless asked for (its tests build its handler themselves).
  */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = await Deno.makeTempDir({ prefix: "poa-harness-" });
@@ -107,7 +109,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     loginLimit: { maxFailures: options.maxFailures ?? 0, windowSeconds: options.windowSeconds ?? 60 },
     inactivityTimeoutMs: options.inactivityTimeoutMs ?? 7000,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    ethstats: { enabled: false },
+    ethstats: { enabled: options.ethstats ?? false },
     receivers: [{ id: "recorder", type: "recorder", subscribe: DEFAULT_METRICS }],
   });
   const built = await buildService(config, { receiverTypes: types, log: () => {}, now: options.now });
