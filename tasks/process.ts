@@ -250,14 +250,29 @@ function forgetPid(dir: string, name: string): void {
   }
 }
 
-/** Records `pid` with its start time (a pid alone may be another process's by the time it is read). */
-function recordPid(dir: string, name: string, pid: number): void {
-  Deno.mkdirSync(dir, { recursive: true });
-  Deno.writeTextFileSync(pidFile(dir, name), `${pid} ${procStat(pid)?.started ?? ""}\n`);
+/**
+ * This boot of the machine: a process's start time counts from the boot, so after a reboot another
+ * process may have the same pid and start time as one recorded before it.
+ */
+export function bootId(): string {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  } catch {
+    return "";
+  }
 }
 
 /**
- * Stops the processes recorded in `pidDir` that still run (same pid, same start time): what a
+ * Records `pid` with its start time and the boot (a pid alone may be another process's by the time
+ * it is read).
+ */
+function recordPid(dir: string, name: string, pid: number): void {
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(pidFile(dir, name), `${pid} ${procStat(pid)?.started ?? ""} ${bootId()}\n`);
+}
+
+/**
+ * Stops the processes recorded in `pidDir` that still run (same pid, start time and boot): what a
  * runner killed with SIGKILL left behind. Two nats-servers on one store directory corrupted it.
  * SIGTERM (after a SIGCONT: a paused one would not act on it), then SIGKILL after `graceMs`.
  */
@@ -274,11 +289,13 @@ export async function stopOrphans(
     return 0; // no earlier run
   }
   const orphans: Array<{ name: string; pid: number; started: string }> = [];
+  const thisBoot = bootId();
   for (const entry of entries) {
     if (!entry.name.endsWith(".pid")) continue;
-    const [pid, started] = Deno.readTextFileSync(`${pidDir}/${entry.name}`).trim().split(" ");
+    const [pid, started, boot] = Deno.readTextFileSync(`${pidDir}/${entry.name}`).trim().split(" ");
     const now = procStat(Number(pid));
-    if (now !== null && started && now.started === started) {
+    // Records written before the boot id was kept have none: pid and start time decide then.
+    if (now !== null && started && now.started === started && (boot === undefined || boot === thisBoot)) {
       orphans.push({ name: entry.name.slice(0, -4), pid: Number(pid), started });
     }
     Deno.removeSync(`${pidDir}/${entry.name}`);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { startLocalCluster } from "./cluster.ts";
-import { managedProcess, procStat, stopOrphans } from "./process.ts";
+import { bootId, managedProcess, procStat, stopOrphans } from "./process.ts";
 
 const alive = (pid: number, started: string) => procStat(pid)?.started === started;
 
-Deno.test("stopOrphans stops what an earlier runner left running (same pid and start time), and nothing else", async () => {
+Deno.test("stopOrphans stops what an earlier runner left running (same pid, start time and boot), and nothing else", async () => {
   const dir = await Deno.makeTempDir({ prefix: "orphans-" });
   try {
     const lines: string[] = [];
@@ -24,6 +24,14 @@ Deno.test("stopOrphans stops what an earlier runner left running (same pid and s
     const started = procStat(pid)!.started;
     // A record whose pid is now another process's (this one, started at another time): not touched.
     await Deno.writeTextFile(`${dir}/instance-1.pid`, `${Deno.pid} 1\n`);
+    // The same pid and start time, recorded in another boot of the machine: not touched either.
+    const mine = procStat(Deno.pid)!.started;
+    await Deno.writeTextFile(
+      `${dir}/instance-2.pid`,
+      `${Deno.pid} ${mine} 00000000-0000-0000-0000-000000000000\n`,
+    );
+    assert.notEqual(bootId(), "");
+    assert.equal(await Deno.readTextFile(`${dir}/nats-1.pid`), `${pid} ${started} ${bootId()}\n`);
     assert.equal(await stopOrphans(dir, (line) => lines.push(line), 5000), 1);
     for (let i = 0; i < 100 && alive(pid, started); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(alive(pid, started), false, "the orphan still runs");
