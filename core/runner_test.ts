@@ -759,3 +759,66 @@ Deno.test("a receiver whose init keeps failing (the database away at start) has 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("spill writes failing (a full disk) do not keep what waits for them from a sink that is back", async () => {
+  const dir = await Deno.makeTempDir();
+  const spillDir = `${dir}/spill`;
+  try {
+    await capturingErrors(async () => {
+      const sink = await failingDurable(spillDir, { maxQueue: 100, segmentSize: 64, maxSpillBuffer: 1000 });
+      // The disk takes no writes: the spill directory is a file (ENOTDIR on every write).
+      await Deno.remove(spillDir, { recursive: true });
+      await Deno.writeTextFile(spillDir, "");
+      for (let i = 0; i < 300; i++) assert.notEqual(sink.runner.push(message(i)), "full");
+      await until(() => sink.runner.stats().spill_buffered === 200);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // writes fail, and are tried again
+      sink.state.failing = false;
+      // Before: replay waited for a segment write that kept failing and starting again at once
+      // (200 waiting, at least a segment's worth): 100 delivered, the rest held until the disk
+      // was freed, and the buffer at its bound refused new reports meanwhile.
+      await until(() => sink.got.length === 300, 5000);
+      assert.deepEqual(sink.got, ids(0, 300));
+      assert.notEqual(sink.runner.push(message(300)), "full");
+      await until(() => sink.got.length === 301);
+      await sink.runner.drain(1000);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a replayed segment whose file cannot be removed is delivered once, not replayed again and again", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await capturingErrors(async (errors) => {
+      const sink = await failingDurable(dir, { maxQueue: 10, maxBatch: 10, segmentSize: 10 }, (receiver) => {
+        const receive = receiver.receive.bind(receiver);
+        let blocked = false;
+        receiver.receive = async (batch) => {
+          // The first replayed segment's file (m10-m19; m0-m9 were queued in memory) turns into
+          // something that cannot be removed (a non-empty directory: as a read-only mount would
+          // refuse it) while it goes out.
+          if (!sink.state.failing && !blocked && batch[0]?.id === "m10") {
+            const name = [...Deno.readDirSync(dir)].map((e) => e.name).sort()[0]!;
+            await Deno.remove(`${dir}/${name}`);
+            await Deno.mkdir(`${dir}/${name}/x`, { recursive: true });
+            blocked = true;
+          }
+          return await receive(batch);
+        };
+      });
+      for (let i = 0; i < 40; i++) sink.runner.push(message(i));
+      await until(() => sink.runner.stats().spill_pending === 30);
+      sink.state.failing = false;
+      await until(() => sink.got.length >= 40);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Before: the segment was read again after each failed removal, 58× in a real run.
+      assert.deepEqual(sink.got, ids(0, 40));
+      assert.match(errors.join("\n"), /removing spill segment .* failed/);
+      assert.equal(sink.runner.stats().spill_pending, 0);
+      await sink.runner.drain(1000);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

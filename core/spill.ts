@@ -174,20 +174,55 @@ export async function openSpillStore(
     }
   }
 
+  /** Delivered segments whose file could not be removed (a read-only directory): tried again. */
+  const undeleted = new Set<string>();
+
+  /**
+   * Removes a delivered segment. It leaves the index first, whether its file goes or not: a file
+   * that cannot be removed is not replayed again in this run (it was, in a loop: each replay
+   * delivered, then failed to remove, then read it again), only at the next start if still there.
+   * Its removal is tried again when called again for it, and after the next one that works.
+   */
   async function remove(name: string): Promise<void> {
     const meta = index.get(name);
-    if (!meta) return;
-    await Deno.remove(`${dir}/${name}`);
-    index.delete(name);
-    pendingItems -= meta.count;
-    pendingBytes -= meta.bytes;
+    if (meta) {
+      index.delete(name);
+      pendingItems -= meta.count;
+      pendingBytes -= meta.bytes;
+      undeleted.add(name);
+    } else if (!undeleted.has(name)) return;
+    await removeFile(name);
+    // The directory takes removals again: what it refused before goes now.
+    for (const other of undeleted) await removeFile(other).catch(() => {});
+  }
+
+  async function removeFile(name: string): Promise<void> {
+    try {
+      await Deno.remove(`${dir}/${name}`);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    undeleted.delete(name);
+  }
+
+  /** Opens a new file in the spill directory, creating the directory again if it was removed. */
+  async function create(path: string): Promise<Deno.FsFile> {
+    const options = { write: true, create: true, truncate: true };
+    try {
+      return await Deno.open(path, options);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      console.error(`spill ${dir}: the directory was gone; creating it again`);
+      await Deno.mkdir(dir, { recursive: true });
+      return await Deno.open(path, options);
+    }
   }
 
   async function write(seq: number, segment: { text: string; count: number }): Promise<string> {
     const name = segmentName(seq, segment.count);
     const tmp = `${dir}/${name}.tmp`;
     const bytes = new TextEncoder().encode(segment.text);
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const file = await create(tmp);
     try {
       // write() may write less than asked (a full pipe or disk); loop until all of it is out.
       for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));

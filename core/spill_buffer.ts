@@ -3,10 +3,10 @@
  * spill store as one segment. A segment is written once `segmentSize` items wait, or
  * `flushMs` after the first arrived, or at once while stopping; one write at a time. A failed
  * write puts its items back in front (they are older than the rest) and is tried again after a
- * second. Items of the write in flight still count against the bounds: they are only in memory
- * until the write is done.
+ * second; meanwhile they are waiting items like the others, which replay may take back (a sink
+ * that is back gets them while the disk stays full). Items of the write in flight still count
+ * against the bounds: they are only in memory until the write is done.
  */
-import { sleep } from "./delivery_policy.ts";
 import { sizeOf, sumOf } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
 import type { SpillStore } from "./spill.ts";
@@ -38,7 +38,7 @@ export interface SpillBuffer {
   bytes(): number;
   /** Items waiting for a write (not the one in flight). */
   waiting(): number;
-  /** The write in flight, if any. */
+  /** The write in flight, if any (not the pause after a failed one). */
   writing(): Promise<void> | null;
   /** Items written to the store so far. */
   written(): number;
@@ -52,7 +52,7 @@ export interface SpillBuffer {
   takeWaiting(): QueueItem[];
   /** Shutdown: after the write in flight, writes everything still waiting, in segments. */
   flush(): Promise<void>;
-  /** Cancels a scheduled write. */
+  /** Cancels a scheduled write, and the pause after a failed one. */
   cancel(): void;
 }
 
@@ -65,6 +65,8 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
   let writingBytes = 0;
   let written = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The second after a failed write: no write starts (the items wait, and may be taken back). */
+  let pause: ReturnType<typeof setTimeout> | undefined;
 
   function cancel(): void {
     if (timer === undefined) return;
@@ -72,8 +74,15 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
     timer = undefined;
   }
 
+  function endPause(): void {
+    if (pause === undefined) return;
+    clearTimeout(pause);
+    pause = undefined;
+  }
+  options.signal.addEventListener("abort", endPause, { once: true });
+
   function schedule(): void {
-    if (!options.store() || writing || waiting.length === 0) return;
+    if (!options.store() || writing || pause !== undefined || waiting.length === 0) return;
     if (waiting.length >= segmentSize || options.stopping()) return write();
     timer ??= setTimeout(write, flushMs);
   }
@@ -81,7 +90,7 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
   function write(): void {
     cancel();
     const store = options.store();
-    if (!store || writing || waiting.length === 0) return;
+    if (!store || writing || pause !== undefined || waiting.length === 0) return;
     const items = waiting.splice(0, segmentSize);
     writingItems = items.length;
     writingBytes = sumOf(items);
@@ -92,13 +101,18 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
       })
       .catch((err) => {
         console.error(`receiver ${options.label}: spill write failed, keeping items in memory:`, err);
-        // Back among the waiting ones, counted there only during the pause (they were counted
-        // twice: /data refused at half the bound, spill_buffered doubled).
+        // Back among the waiting ones, counted there only (they were counted twice: /data
+        // refused at half the bound, spill_buffered doubled), until the next try in a second.
         writingItems = 0;
         writingBytes = 0;
         waiting = items.concat(waiting);
         waitingBytes += sumOf(items);
-        return sleep(1000, options.signal);
+        if (options.signal.aborted) return;
+        pause = setTimeout(() => {
+          pause = undefined;
+          if (!options.stopping()) schedule();
+          options.onSettled();
+        }, 1000);
       })
       .finally(() => {
         writing = null;
@@ -143,6 +157,9 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
         written += items.length;
       }
     },
-    cancel,
+    cancel() {
+      cancel();
+      endPause();
+    },
   };
 }

@@ -136,3 +136,52 @@ Deno.test("appends and prepends longer than a segment may be are several segment
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a delivered segment whose file cannot be removed is not read again in this run; its removal is tried again", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openSpillStore(dir);
+    await store.append(items("a"));
+    await store.append(items("b"));
+    const first = (await store.oldest())!;
+    // The file cannot go (a read-only directory would refuse it the same way): a non-empty
+    // directory of that name.
+    await Deno.remove(`${dir}/${first.name}`);
+    await Deno.mkdir(`${dir}/${first.name}/x`, { recursive: true });
+    await assert.rejects(store.remove(first.name));
+    // Before, it stayed indexed: oldest() gave it again, and a runner replayed it in a loop.
+    assert.deepEqual(agents(await store.oldest()), ["b"]);
+    assert.equal(store.pendingItems, 1);
+    assert.equal(store.segments, 1);
+    await assert.rejects(store.remove(first.name)); // called again: tried again
+    // Once the directory takes removals again, the next removal takes it along.
+    await Deno.remove(`${dir}/${first.name}/x`);
+    const second = (await store.oldest())!;
+    await store.remove(second.name);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    await store.remove(first.name); // nothing left to do
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a spill directory removed while the service runs is created again by the next write", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await openSpillStore(`${dir}/spill/r`);
+    await Deno.remove(`${dir}/spill`, { recursive: true }); // an operator cleaning up
+    const logged: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args.map(String).join(" "));
+    try {
+      await store.append(items("a")); // before: NotFound on every write for the rest of the run
+    } finally {
+      console.error = original;
+    }
+    assert.match(logged.join("\n"), /the directory was gone; creating it again/);
+    assert.deepEqual(agents(await store.oldest()), ["a"]);
+    assert.equal([...Deno.readDirSync(`${dir}/spill/r`)].length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
