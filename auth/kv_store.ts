@@ -1,6 +1,6 @@
 /** AuthStore on Deno KV (single node). */
 import { banKey, bansPrefix, jwtSecretKey, userKey, usersPrefix } from "./kv_keys.ts";
-import type { AuthStore, Ban, StoredUser } from "./store.ts";
+import { type AuthStore, type Ban, type StoredUser, withStorageFailures } from "./store.ts";
 
 interface UserValueV1 {
   v: 1;
@@ -21,9 +21,12 @@ function toUser(name: string, value: UserValueV1): StoredUser {
   };
 }
 
-/** Creates the KV-backed auth store over an open KV handle (the caller owns closing it). */
+/**
+ * Creates the KV-backed auth store over an open KV handle (the caller owns closing it). A full or
+ * failing disk makes its calls fail with StoreUnavailableError (503).
+ */
 export function createKvAuthStore(kv: Deno.Kv): AuthStore {
-  return {
+  return withStorageFailures({
     async createUser(user) {
       const value: UserValueV1 = {
         v: 1,
@@ -91,5 +94,5 @@ export function createKvAuthStore(kv: Deno.Kv): AuthStore {
       return () => {};
     },
     close() {},
-  };
+  });
 }

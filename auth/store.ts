@@ -48,12 +48,36 @@ export interface AuthStore {
   close(): void | Promise<void>;
 }
 
-/** The store did not answer within its deadline (Postgres away or stuck): the caller answers 503. */
+/**
+ * The store cannot serve the call now (its database did not answer within the deadline, or its disk
+ * is full or failing): the caller answers 503 with Retry-After.
+ */
 export class StoreUnavailableError extends Error {
-  constructor(what: string, timeoutMs: number) {
-    super(`the auth store did not answer ${what} within ${timeoutMs} ms`);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "StoreUnavailableError";
   }
+}
+
+type Wrap = <A extends unknown[], R>(
+  what: string,
+  call: (...args: A) => Promise<R>,
+) => (...args: A) => Promise<R>;
+
+/** The store with each call (but `watch` and `close`) passed through `wrap`, by name. */
+function wrapCalls(store: AuthStore, wrap: Wrap): AuthStore {
+  return {
+    createUser: wrap("createUser", (user) => store.createUser(user)),
+    getUser: wrap("getUser", (name) => store.getUser(name)),
+    listUsers: wrap("listUsers", () => store.listUsers()),
+    deleteUser: wrap("deleteUser", (name) => store.deleteUser(name)),
+    setActive: wrap("setActive", (name, active, epoch) => store.setActive(name, active, epoch)),
+    banToken: wrap("banToken", (ban) => store.banToken(ban)),
+    listBans: wrap("listBans", () => store.listBans()),
+    ensureSecret: wrap("ensureSecret", (candidate) => store.ensureSecret(candidate)),
+    watch: (onChange) => store.watch(onChange),
+    close: () => store.close(),
+  };
 }
 
 /**
@@ -62,26 +86,39 @@ export class StoreUnavailableError extends Error {
  * timeouts (the call itself is left to finish or fail on its own).
  */
 export function withDeadline(store: AuthStore, timeoutMs: number): AuthStore {
-  const bounded =
-    <A extends unknown[], R>(what: string, call: (...args: A) => Promise<R>) => (...args: A) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      return Promise.race([
-        call(...args),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StoreUnavailableError(what, timeoutMs)), timeoutMs);
-        }),
-      ]).finally(() => clearTimeout(timer));
-    };
-  return {
-    createUser: bounded("createUser", (user) => store.createUser(user)),
-    getUser: bounded("getUser", (name) => store.getUser(name)),
-    listUsers: bounded("listUsers", () => store.listUsers()),
-    deleteUser: bounded("deleteUser", (name) => store.deleteUser(name)),
-    setActive: bounded("setActive", (name, active, epoch) => store.setActive(name, active, epoch)),
-    banToken: bounded("banToken", (ban) => store.banToken(ban)),
-    listBans: bounded("listBans", () => store.listBans()),
-    ensureSecret: bounded("ensureSecret", (candidate) => store.ensureSecret(candidate)),
-    watch: (onChange) => store.watch(onChange),
-    close: () => store.close(),
-  };
+  return wrapCalls(store, (what, call) => (...args) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      call(...args),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new StoreUnavailableError(`the auth store did not answer ${what} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  });
+}
+
+/** SQLite's errors for a full, read-only or failing disk (Deno KV throws them as TypeError). */
+const STORAGE_FAILURE = /disk is full|disk I\/O error|readonly database|unable to open database file/i;
+
+/**
+ * The store with its disk's failures (SQLite's, under Deno KV) as StoreUnavailableError, logged
+ * once per call: an admin call on a full disk was a 500 with a stack trace per request.
+ */
+export function withStorageFailures(
+  store: AuthStore,
+  log: (line: string) => void = console.error,
+): AuthStore {
+  return wrapCalls(store, (what, call) => async (...args) => {
+    try {
+      return await call(...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !STORAGE_FAILURE.test(err.message)) throw err;
+      log(`auth store: ${what} failed: ${err.message}`);
+      throw new StoreUnavailableError(`the auth store could not ${what}: ${err.message}`, { cause: err });
+    }
+  });
 }
