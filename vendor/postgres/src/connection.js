@@ -569,7 +569,11 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
       if (needsTypes) {
         initial.reserve && (initial = null)
-        return fetchArrayTypes()
+        // poa-backend patch (porsager/postgres#1192, #1205, #1223): nothing awaited this promise;
+        // when the connection fails during the types query (a reset socket: `read ECONNRESET`,
+        // a terminated backend, a cancel) it rejected unhandled, which ends the process. The error
+        // reaches the connection's own query already (errored() rejects `initial` with it).
+        return fetchArrayTypes().catch(() => { /* settled through errored() */ })
       }
 
       initial && !initial.reserve && execute(initial)
