@@ -1393,7 +1393,13 @@ function targets(r: Results): Target[] {
             (cap.service.serverRssMaxBytes / cap.service.nodes / 1024).toFixed(1)
           } KB per node), ${cpuPerFrameUs(cap.service).toFixed(0)} µs CPU/frame (bare ${
             cpuPerFrameUs(cap.bare).toFixed(0)
-          })`
+          }). And CPU: each new head brings a block and a pending frame from every node within about a ` +
+          `second, ${n0(2 * wanted)} frames at ${n0(wanted)} nodes: ${
+            (2 * wanted * cpuPerFrameUs(cap.bare) / 1e6).toFixed(1)
+          } s of the one core a JavaScript thread has for the bare server at its cost per frame, ${
+            (2 * wanted * cpuPerFrameUs(cap.service) / 1e6).toFixed(1)
+          } s for the service: a p99 under 100 ms needs more than one thread (processes sharing the port) ` +
+          "or a frame several times cheaper than the bare server's"
         : "not measured in this run (--ethstats-capacity)",
       holds: cap && cap.service.nodes >= wanted
         ? cap.service.rtt.p99Ms < 100 && cap.service.dropped === 0 && cap.service.pingTimeouts === 0 &&
