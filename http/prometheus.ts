@@ -108,10 +108,13 @@ export function esc(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** One metric family: name, type, help and samples (labels → value). */
+/**
+ * One metric family: name, type, help and samples (labels → value). `untyped` for a family whose
+ * samples are of both kinds (each receiver's own figures).
+ */
 export interface Family {
   name: string;
-  type: "counter" | "gauge";
+  type: "counter" | "gauge" | "untyped";
   help: string;
   samples: Array<{ labels?: Record<string, string>; value: number }>;
 }

@@ -116,8 +116,10 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
   }
   const own: Family = {
     name: "poa_receiver_stat",
-    type: "gauge",
-    help: "Receiver-specific counters (rows written, malformed skipped, dashboard clients…).",
+    // Counts (rows written) and levels (clients connected) side by side, as each receiver keeps them.
+    type: "untyped",
+    help:
+      "Receiver-specific figures: counts (rows written, malformed skipped…) and levels (dashboard clients…).",
     samples: [],
   };
   for (const runner of deps.runners) {
