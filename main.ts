@@ -1,6 +1,7 @@
 /** Entry point: reads the config, starts the service, and stops it on SIGINT/SIGTERM. */
 import { ConfigError, loadProcessConfig } from "./core/config.ts";
 import { ListenError } from "./http/listener.ts";
+import { guardStrayNetworkErrors } from "./core/stray_errors.ts";
 import { builtinReceiverTypes, checkReceiverTypes } from "./receivers/registry.ts";
 import { startService } from "./service.ts";
 
@@ -18,10 +19,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loaded.config;
+  // A peer's reset that a library's socket throws after it stopped listening must not end the
+  // process and what its queues hold (a NATS server refusing the instance did, 7 times in 10).
+  const stray = guardStrayNetworkErrors();
   let service;
   try {
     checkReceiverTypes(builtinReceiverTypes(), config.receivers ?? []);
-    service = await startService(config, { env: loaded.env });
+    service = await startService(config, { env: loaded.env, strayErrors: stray.count });
   } catch (err) {
     // Start-up errors an operator can fix (a port in use, a bad receiver option, an unreachable
     // database) are one line and exit code 2, not a stack trace.

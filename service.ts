@@ -46,6 +46,8 @@ export interface ServiceOptions {
   log?: (line: string) => void;
   /** Clock for tokens and the login limit (tests move it). */
   now?: () => number;
+  /** Stray network errors the process survived so far (main.ts's guard, core/stray_errors.ts). */
+  strayErrors?: () => number;
 }
 
 /** A bound listener. */
@@ -365,6 +367,15 @@ export async function buildService(config: Config, options: ServiceOptions = {})
           help: "Times a listener's accept loop failed (e.g. out of file descriptors) and it listened again.",
           samples: [{ value: supervised.reduce((n, l) => n + l.restarts(), 0) }],
         },
+        ...(options.strayErrors
+          ? [{
+            name: "poa_stray_network_errors_total",
+            type: "counter" as const,
+            help:
+              "Network errors thrown from sockets no library listened on (logged; the process carried on).",
+            samples: [{ value: options.strayErrors() }],
+          }]
+          : []),
         {
           name: "poa_request_body_bytes",
           type: "gauge" as const,

@@ -87,6 +87,10 @@ export async function connectNats(
     servers,
     name: options.name ?? `poa-backend-${Deno.hostname()}-${Deno.pid}`,
     maxReconnectAttempts: -1,
+    // nats.js gives up for good after two authentication errors in a row, whatever the above says:
+    // a server restarted with credentials the instance lacks left it closed (the outbox growing,
+    // /healthz ok) after the server took it again.
+    ignoreAuthErrorAbort: true,
     reconnectTimeWait: 250,
     reconnectJitter: 100,
     pingInterval: 10_000,

@@ -468,6 +468,7 @@ Deno.test({
       }
       assert.match(text, /poa_request_body_bytes\{stat="in_flight"\} 0\b/);
       assert.match(text, /poa_request_bodies_refused_total 298\b/);
+      assert.match(text, /^poa_stray_network_errors_total 0$/m); // main.ts guards the process (core/stray_errors.ts)
       // Two equal Content-Length headers (hyper takes them, the header reads "5100, 5100"): before,
       // a NaN reservation that switched the bound off for good.
       const twice = await Deno.connect({ hostname: "127.0.0.1", port: svc.port });
