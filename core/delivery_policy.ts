@@ -55,6 +55,19 @@ export interface Retry {
   retries(): number;
 }
 
+/** Settles with `op`'s result, or "timeout" after `ms` if it has not settled by then (it runs on). */
+export async function within<T>(op: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  try {
+    return await Promise.race([op, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Delay before attempt `attempt + 1`: between half and all of min(cap, base × 2^attempt). */
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
   const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));

@@ -21,7 +21,7 @@
  * hold policy (delivery_policy.ts), the loop's sleep and wake-ups (wake_signal.ts). What stays
  * here is the loop and the overflow choice.
  */
-import { createRetry, nextTurn, shouldHold, sleep } from "./delivery_policy.ts";
+import { createRetry, nextTurn, shouldHold, sleep, within } from "./delivery_policy.ts";
 import type { Message } from "./message.ts";
 import { createItemQueue } from "./item_queue.ts";
 import { createQueueSpill, type QueueSpillStats } from "./queue_spill.ts";
@@ -89,6 +89,8 @@ export interface RunnerOptions {
    * batch (default 5,000 ms; Infinity: never).
    */
   spillAfterFailingMs?: number;
+  /** How long the receiver's `close()` may take at shutdown, after its queue was drained or saved (5,000 ms). */
+  closeTimeoutMs?: number;
   /** While this says busy (a burst of incoming frames), delivery waits; see `maxHoldMs`. */
   holdWhile?: { busy(): boolean };
   /**
@@ -170,6 +172,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   const liveAttempts = options.liveAttempts ?? 3;
   const maxQueueBytes = options.maxQueueBytes ?? Infinity;
   const maxHoldMs = options.maxHoldMs ?? 2_000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
   const durable = receiver.durable;
   if (durable && !options.spillDir) throw new Error(`durable receiver ${receiver.id} needs a spillDir`);
 
@@ -375,12 +378,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       stopping = true;
       side?.flushSoon(); // at once, no flush timer while stopping
       wakeUp.notify();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), timeoutMs);
-      });
-      const result = await Promise.race([loopDone.then(() => "done" as const), timedOut]);
-      clearTimeout(timer);
+      const result = await within(loopDone.then(() => "done" as const), timeoutMs);
       stopSignal.abort();
       wakeUp.notify();
       if (result === "timeout") {
@@ -388,11 +386,20 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       }
       if (side) await side.saveAll(result === "timeout");
       else if (depth() > 0) counters.dropped_total += depth();
-      if (initialized) {
-        try {
-          await receiver.close?.();
-        } catch (err) {
-          console.error(`receiver ${receiver.id}: close failed:`, err);
+      if (initialized && receiver.close) {
+        // Bounded too: the web receiver's last block save waited on a frozen Postgres, and the
+        // service never stopped. What is not written by then is the receiver's own (its queue is
+        // saved above).
+        const closing = Promise.resolve().then(() => receiver.close!());
+        const closed = await within(
+          closing.catch((err) => console.error(`receiver ${receiver.id}: close failed:`, err)),
+          closeTimeoutMs,
+        );
+        if (closed === "timeout") {
+          const seconds = closeTimeoutMs / 1000;
+          console.warn(
+            `receiver ${receiver.id}: close did not finish within ${seconds} s; stopping without it`,
+          );
         }
       }
     },

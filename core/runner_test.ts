@@ -822,3 +822,28 @@ Deno.test("a replayed segment whose file cannot be removed is delivered once, no
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a receiver whose close() never returns (its database frozen) does not keep drain from returning", async () => {
+  const sink = flaky(false);
+  let closeCalled = false;
+  sink.receiver.close = () => {
+    closeCalled = true;
+    return new Promise<void>(() => {}); // the web receiver's last block save on a frozen Postgres
+  };
+  const runner = createReceiverRunner(sink.receiver, { closeTimeoutMs: 100 });
+  await runner.start();
+  runner.push(message(0));
+  await until(() => sink.got.length === 1);
+  const warned: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void warned.push(args.map(String).join(" "));
+  try {
+    const started = Date.now();
+    await runner.drain(1000); // before: never returned, and the service never stopped
+    assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+  } finally {
+    console.warn = original;
+  }
+  assert.equal(closeCalled, true);
+  assert.match(warned.join("\n"), /close did not finish within 0.1 s; stopping without it/);
+});
