@@ -202,6 +202,12 @@ export function createDynamodbReceiver(id: string, options: DynamodbReceiverOpti
         try {
           await writeChunk(chunk);
         } catch (err) {
+          if (errorName(err) === "ResourceNotFoundException" && options.createTable) {
+            // The table went away after it was made (deleted; a DynamoDB Local restarted empty):
+            // the retry makes it again, where it failed for good before.
+            console.warn(`receiver ${id}: table ${table} is gone; creating it again`);
+            ready = undefined;
+          }
           if (!refused(err)) throw err;
           // DynamoDB refuses the whole batch for an item it will never take: each goes alone, and
           // the ones refused again are skipped and counted instead of blocking the queue for good.

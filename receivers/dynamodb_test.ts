@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type AttributeValue,
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   QueryCommand,
@@ -544,5 +545,41 @@ Deno.test("a batch failed by throttling part-way is retried from where it stoppe
   } finally {
     await receiver.close?.();
     await server.shutdown();
+  }
+});
+
+Deno.test("a table deleted after it was made (DynamoDB Local restarted empty) is made again by the retry", async () => {
+  const dynalite = await startDynalite();
+  const table = tableName();
+  const receiver = await build(dynalite.endpoint, table);
+  const client = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: "us-east-1",
+    credentials: credentials(),
+  });
+  const warned: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void warned.push(args.map(String).join(" "));
+  try {
+    await receiver.init!();
+    await receiver.receive([blockMessage(block(1))]);
+    await client.send(new DeleteTableCommand({ TableName: table }));
+    for (let i = 0; i < 100; i++) {
+      if (!(await client.send(new DescribeTableCommand({ TableName: table })).catch(() => null))) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The runner retries a failed batch: before, every retry failed (ResourceNotFoundException).
+    await assert.rejects(
+      async () => await receiver.receive([blockMessage(block(2))]),
+      /not found|ResourceNotFound/i,
+    );
+    await receiver.receive([blockMessage(block(2))]);
+    assert.deepEqual(blockNumbers(await items(dynalite.endpoint, table)), [2]);
+    assert.match(warned.join("\n"), new RegExp(`table ${table} is gone; creating it again`));
+  } finally {
+    console.warn = original;
+    client.destroy();
+    await receiver.close?.();
+    await dynalite.close();
   }
 });
