@@ -2,25 +2,17 @@
  * Users, sessions and token checks. Keeps what the hot path needs (user status, bans,
  * verified tokens) in memory, in step with the store, so a token check costs no I/O.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { sign, verify } from "hono/jwt";
-import { hashPassword, randomString, safeEqual, verifyPassword } from "./password.ts";
+import { createPasswordLogins, type LoginOutcome } from "./password_logins.ts";
+import { hashPassword, randomString, safeEqual } from "./password.ts";
 import type { AuthChange, AuthStore, StoredUser } from "./store.ts";
-import { BoundedMap } from "../core/bounded_map.ts";
+import { type Claims, createTokens } from "./tokens.ts";
 
-/** User names: what fits a KV key, a URL path segment and a log line without surprises. */
-export const USER_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+export { type LoginOutcome, USER_NAME } from "./password_logins.ts";
 
 /** What a token check concludes. */
 export type TokenCheck =
   | { ok: true; user: string; jti: string; exp: number }
   | { ok: false; reason: "invalid" | "expired" | "banned" | "inactive" | "unknown_user" | "revoked" };
-
-/**
- * A password login: `inactive` is the right password of a banned or deactivated user (refused,
- * but not a guess); `wrong` covers unknown users too.
- */
-export type LoginOutcome = "ok" | "wrong" | "inactive";
 
 export type CreateUserResult =
   | { ok: true; name: string; password: string }
@@ -38,9 +30,6 @@ export interface AuthServiceOptions {
   tokenCacheSize?: number;
   now?: () => number;
 }
-
-/** What a signature-checked token says; `ep` is "" for tokens issued before token epochs. */
-type Claims = { sub: string; jti: string; exp: number; ep: string };
 
 /** The auth operations routes use. */
 export interface AuthService {
@@ -85,41 +74,24 @@ export interface AuthService {
   close(): void;
 }
 
-async function importKey(secret: string): Promise<CryptoKey> {
-  return await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign", "verify"],
-  );
-}
-
 /** Longest a ban is stored (1,000 years): for good, for any token. */
 const MAX_BAN_SECONDS = 1_000 * 365 * 86_400;
-
-// A dummy hash so that unknown users cost the same time as known ones (made on first use).
-let dummyHash: Promise<string> | undefined;
 
 /** Builds the service and loads users and bans from the store into memory. */
 export async function createAuthService(options: AuthServiceOptions): Promise<AuthService> {
   const { store } = options;
   const now = options.now ?? Date.now;
-  const key = await importKey(options.secret);
   const cacheSize = options.tokenCacheSize ?? 100_000;
+  const tokens = await createTokens({
+    secret: options.secret,
+    ttlSeconds: options.ttlSeconds,
+    cacheSize,
+    now,
+  });
   /** name → what the hot path needs, in step with the store (watch). */
   const users = new Map<string, { active: boolean; passwordHash: string; tokenEpoch: string }>();
-  /**
-   * name → HMAC of a password that verified against `passwordHash`. The HMAC key is random
-   * per process, so the digests are no use outside it.
-   */
-  const verifiedLogins = new BoundedMap<string, { digest: Buffer; passwordHash: string }>(cacheSize);
-  const loginKey = randomBytes(32);
-  const digestOf = (password: string) => createHmac("sha256", loginKey).update(password).digest();
   /** jti → exp (epoch s) */
   const bans = new Map<string, number>();
-  /** token → verified claims; only signature-checked tokens enter. */
-  const verified = new BoundedMap<string, Claims>(cacheSize);
   const stats: Record<string, number> = {
     ok: 0,
     invalid: 0,
@@ -129,9 +101,6 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     unknown_user: 0,
     revoked: 0,
   };
-  const loginStats = { cached: 0, scrypt: 0, shared: 0 };
-  /** name + password digest → its scrypt check in flight: simultaneous logins share one. */
-  const verifying = new Map<string, Promise<LoginOutcome>>();
   const remember = (u: StoredUser) =>
     users.set(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
   /**
@@ -143,6 +112,11 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
    */
   const userChanges = new Map<string, number>();
   const changed = (name: string) => userChanges.set(name, (userChanges.get(name) ?? 0) + 1);
+  const logins = createPasswordLogins(store, {
+    latest: (name) => users.get(name),
+    changes: (name) => userChanges.get(name),
+    remember,
+  }, cacheSize);
 
   // Users from before token epochs (epoch ""), and their tokens (no epoch claim, read as ""):
   // deactivating or re-creating such a user under that version did not end its tokens, which a
@@ -171,7 +145,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     changed(name);
     if (u) remember(u);
     else users.delete(name);
-    verifiedLogins.delete(name);
+    logins.forget(name);
   }
 
   const unwatch = store.watch((change: AuthChange) => {
@@ -183,27 +157,8 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   const sweep = setInterval(() => {
     const t = now() / 1000;
     for (const [jti, exp] of bans) if (exp <= t) bans.delete(jti);
-    for (const [tok, claims] of verified) if (claims.exp <= t) verified.delete(tok);
+    tokens.forgetExpired();
   }, 60_000);
-
-  async function verifyClaims(token: string): Promise<Claims | "invalid" | "expired"> {
-    let payload: Record<string, unknown>;
-    try {
-      // exp is checked below, after the signature, so a forged token is never "expired".
-      payload = await verify(token, key, { alg: "HS256", exp: false, iat: false });
-    } catch {
-      return "invalid";
-    }
-    const { sub, jti, exp, ep } = payload;
-    if (typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number") {
-      return "invalid";
-    }
-    if (ep !== undefined && typeof ep !== "string") return "invalid";
-    if (exp <= now() / 1000) return "expired";
-    const claims = { sub, jti, exp, ep: ep ?? "" };
-    verified.set(token, claims);
-    return claims;
-  }
 
   /** What verified claims (or their failure) mean now: expiry, bans and the user's state. */
   function conclude(claims: Claims | "invalid" | "expired"): TokenCheck {
@@ -223,74 +178,15 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   }
 
   function checkToken(token: string): TokenCheck | Promise<TokenCheck> {
-    const cached = verified.get(token);
-    return cached ? conclude(cached) : verifyClaims(token).then(conclude);
+    const claims = tokens.claims(token);
+    return claims instanceof Promise ? claims.then(conclude) : conclude(claims);
   }
 
   return {
     stats,
-    loginStats,
-    async login(name, password) {
-      const digest = digestOf(password);
-      const known = verifiedLogins.get(name);
-      const current = users.get(name);
-      if (
-        known !== undefined && current !== undefined && current.active &&
-        known.passwordHash === current.passwordHash && timingSafeEqual(known.digest, digest)
-      ) {
-        loginStats.cached++;
-        return "ok";
-      }
-      const flight = `${name}\0${digest.toString("base64")}`;
-      const inFlight = verifying.get(flight);
-      if (inFlight !== undefined) {
-        loginStats.shared++;
-        return inFlight;
-      }
-      loginStats.scrypt++;
-      const check = (async () => {
-        const changesBefore = userChanges.get(name);
-        // No user has a name outside USER_NAME (above); the store is not asked (Deno KV
-        // refuses keys over 2 KB), and the dummy hash keeps the time the same.
-        const user = USER_NAME.test(name) ? await store.getUser(name) : null;
-        const ok = await verifyPassword(
-          password,
-          user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
-        );
-        if (!ok || user === null) return "wrong";
-        if (userChanges.get(name) !== changesBefore) {
-          // Banned, deleted or re-created meanwhile: what memory holds now is the latest word.
-          const latest = users.get(name);
-          if (latest === undefined || latest.passwordHash !== user.passwordHash) return "wrong";
-          if (!latest.active) return "inactive";
-        } else {
-          if (!user.active) return "inactive";
-          remember(user); // the token about to be issued carries its epoch
-        }
-        verifiedLogins.set(name, { digest, passwordHash: user.passwordHash });
-        return "ok" as const;
-      })();
-      verifying.set(flight, check);
-      try {
-        return await check;
-      } finally {
-        verifying.delete(flight);
-      }
-    },
-    async issueToken(name, epoch) {
-      const iat = Math.floor(now() / 1000);
-      return await sign(
-        {
-          sub: name,
-          iat,
-          exp: iat + options.ttlSeconds,
-          jti: crypto.randomUUID(),
-          ep: epoch,
-        },
-        key,
-        "HS256",
-      );
-    },
+    loginStats: logins.stats,
+    login: (name, password) => logins.check(name, password),
+    issueToken: (name, epoch) => tokens.issue(name, epoch),
     checkToken,
     isAdmin(name, password) {
       let found = false;
@@ -326,7 +222,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       const deleted = await store.deleteUser(userName);
       changed(userName);
       users.delete(userName);
-      verifiedLogins.delete(userName);
+      logins.forget(userName);
       return deleted;
     },
     async setActive(userName, active) {
@@ -338,7 +234,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       if (found && current) {
         users.set(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });
       } else if (found) await refreshUser(userName);
-      verifiedLogins.delete(userName);
+      logins.forget(userName);
       return found;
     },
     async banToken(token) {

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { createKvAuthStore } from "./kv_store.ts";
+import { createPasswordLogins } from "./password_logins.ts";
+import { hashPassword } from "./password.ts";
+import type { StoredUser } from "./store.ts";
+
+Deno.test("password logins: scrypt once per verified password, shared by simultaneous logins; a change of the user is the latest word", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = createKvAuthStore(kv);
+    const user: StoredUser = {
+      name: "agent",
+      passwordHash: await hashPassword("right-password"),
+      active: true,
+      createdAt: new Date(0).toISOString(),
+      tokenEpoch: "e1",
+    };
+    await store.createUser(user);
+    const memory = new Map<string, StoredUser>([["agent", user]]);
+    let changes = 0;
+    const logins = createPasswordLogins(store, {
+      latest: (name) => memory.get(name),
+      changes: () => changes,
+      remember: (u) => memory.set(u.name, u),
+    }, 100);
+
+    // Three at once: one scrypt, the others wait for it.
+    const outcomes = await Promise.all([1, 2, 3].map(() => logins.check("agent", "right-password")));
+    assert.deepEqual(outcomes, ["ok", "ok", "ok"]);
+    assert.deepEqual(logins.stats, { cached: 0, scrypt: 1, shared: 2 });
+    assert.equal(await logins.check("agent", "right-password"), "ok");
+    assert.equal(logins.stats.cached, 1);
+    assert.equal(await logins.check("agent", "wrong-password"), "wrong");
+    assert.equal(await logins.check("nobody", "right-password"), "wrong");
+    assert.equal(await logins.check("../x", "right-password"), "wrong"); // not a user name: the store is not asked
+
+    // Deactivated in memory: the remembered password no longer answers.
+    memory.set("agent", { ...user, active: false });
+    logins.forget("agent");
+    await store.setActive("agent", false);
+    assert.equal(await logins.check("agent", "right-password"), "inactive");
+
+    // A ban while scrypt runs for a login that read the user active: memory wins.
+    await store.setActive("agent", true);
+    memory.set("agent", user);
+    const racing = logins.check("agent", "right-password");
+    changes++;
+    memory.set("agent", { ...user, active: false });
+    assert.equal(await racing, "inactive");
+  } finally {
+    kv.close();
+  }
+});
