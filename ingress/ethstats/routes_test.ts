@@ -1141,7 +1141,12 @@ Deno.test("failed ethstats logins count against the login limiter", async () => 
     }
     const c = await s.connect();
     c.send(geth.hello("n", `${s.user}:${s.password}`)); // right, but locked
-    assert.ok((await c.next()).includes("too many failed logins"));
+    const refusal = await c.next();
+    assert.ok(refusal.startsWith('{"emit":["un-authorization",'), refusal); // geth: retry in 10 s
+    assert.ok(refusal.includes("too many failed logins"));
+    // Not primus::server::close (a Primus client would stop for good): it may come back later.
+    assert.equal(JSON.parse(await c.next()).emit[1].error, "rate_limited");
+    assert.equal((await within(c.closed, 2000, "close")).code, 1013);
   } finally {
     await s.close();
   }

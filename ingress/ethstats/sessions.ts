@@ -236,7 +236,15 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
         await new Promise((resolve) => setTimeout(resolve, LIMITED_REFUSAL_DELAY_MS));
         if (conn.state !== "authenticating") return;
       }
-      refuse(conn, result.message);
+      if (result.limited === undefined) refuse(conn, result.message);
+      else {
+        // Not a wrong secret: the node may log in once the window has passed. Told without
+        // primus::server::close, after which eth-net-intelligence-api stops for good: a fleet
+        // sharing a user behind one address, or a node whose neighbour's guesses locked the name,
+        // had to be restarted by hand. Closed 1013: a Primus client reconnects with its backoff.
+        send(conn, emit("un-authorization", result.message));
+        drop(conn, errorFrame("rate_limited", result.message), TRY_AGAIN_LATER, "login limited");
+      }
       return;
     }
     // Read in the login's own turn: a ban that lands after it changes the epoch (userGone).
