@@ -21,17 +21,20 @@ export type LoginOutcome = "ok" | "wrong" | "inactive";
 export interface UserMemory {
   /** The user as memory holds it now (the latest word after an admin call or a store change). */
   latest(name: string): { active: boolean; passwordHash: string } | undefined;
-  /** A number bumped by every change of `name` in memory (admin calls, the store's watch). */
-  changes(name: string): number | undefined;
   /** Keeps a user read from the store. */
   remember(user: StoredUser): void;
 }
 
 export interface PasswordLogins {
   check(name: string, password: string): Promise<LoginOutcome>;
-  /** Forgets the verified password of `name` (its user changed). */
-  forget(name: string): void;
+  /**
+   * `name` changed in memory (an admin call, the store's watch): its verified password is
+   * forgotten, and a login of it running now does not write its older copy of the user back.
+   */
+  changed(name: string): void;
   readonly stats: { cached: number; scrypt: number; shared: number };
+  /** Names with a login verifying now (what is kept per name beyond the verified passwords). */
+  running(): number;
 }
 
 // A dummy hash so that unknown users cost the same time as known ones (made on first use).
@@ -48,30 +51,43 @@ export function createPasswordLogins(store: AuthStore, users: UserMemory, cacheS
   /** name + password digest → its scrypt check in flight: simultaneous logins share one. */
   const verifying = new Map<string, Promise<LoginOutcome>>();
   const stats = { cached: 0, scrypt: 0, shared: 0 };
+  /**
+   * Names with a login verifying now: how many, and how many changes of the user came meanwhile.
+   * Only while one runs: a count kept for every name ever changed grew by one entry per name an
+   * admin call touched (404s included), for good.
+   */
+  const running = new Map<string, { logins: number; changes: number }>();
 
   async function verifyOnce(name: string, password: string, digest: Buffer): Promise<LoginOutcome> {
     // A change of the user while this runs (the store read comes before scrypt and its wait for a
     // slot) must not be undone by this login writing its older copy back over a ban or a deletion.
-    const changesBefore = users.changes(name);
-    // No user has a name outside USER_NAME; the store is not asked (Deno KV refuses keys over
-    // 2 KB), and the dummy hash keeps the time the same.
-    const user = USER_NAME.test(name) ? await store.getUser(name) : null;
-    const ok = await verifyPassword(
-      password,
-      user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
-    );
-    if (!ok || user === null) return "wrong";
-    if (users.changes(name) !== changesBefore) {
-      // Banned, deleted or re-created meanwhile: what memory holds now is the latest word.
-      const latest = users.latest(name);
-      if (latest === undefined || latest.passwordHash !== user.passwordHash) return "wrong";
-      if (!latest.active) return "inactive";
-    } else {
-      if (!user.active) return "inactive";
-      users.remember(user); // the token about to be issued carries its epoch
+    const entry = running.get(name) ?? { logins: 0, changes: 0 };
+    running.set(name, entry);
+    entry.logins++;
+    const changesBefore = entry.changes;
+    try {
+      // No user has a name outside USER_NAME; the store is not asked (Deno KV refuses keys over
+      // 2 KB), and the dummy hash keeps the time the same.
+      const user = USER_NAME.test(name) ? await store.getUser(name) : null;
+      const ok = await verifyPassword(
+        password,
+        user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
+      );
+      if (!ok || user === null) return "wrong";
+      if (entry.changes !== changesBefore) {
+        // Banned, deleted or re-created meanwhile: what memory holds now is the latest word.
+        const latest = users.latest(name);
+        if (latest === undefined || latest.passwordHash !== user.passwordHash) return "wrong";
+        if (!latest.active) return "inactive";
+      } else {
+        if (!user.active) return "inactive";
+        users.remember(user); // the token about to be issued carries its epoch
+      }
+      verified.set(name, { digest, passwordHash: user.passwordHash });
+      return "ok";
+    } finally {
+      if (--entry.logins === 0) running.delete(name);
     }
-    verified.set(name, { digest, passwordHash: user.passwordHash });
-    return "ok";
   }
 
   return {
@@ -102,8 +118,11 @@ export function createPasswordLogins(store: AuthStore, users: UserMemory, cacheS
         verifying.delete(flight);
       }
     },
-    forget(name) {
+    changed(name) {
       verified.delete(name);
+      const entry = running.get(name);
+      if (entry !== undefined) entry.changes++;
     },
+    running: () => running.size,
   };
 }

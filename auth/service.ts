@@ -103,20 +103,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   };
   const remember = (u: StoredUser) =>
     users.set(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
-  /**
-   * Per user name, bumped by every change to its entry in `users` an admin call or the store's
-   * watch makes. A login that read its user from the store before such a change (the read comes
-   * before scrypt and its wait for a slot) must not write that older copy back over a ban or a
-   * deletion. Per name: a change of another user does not touch a login. One small entry per name
-   * an admin or the watch ever changed.
-   */
-  const userChanges = new Map<string, number>();
-  const changed = (name: string) => userChanges.set(name, (userChanges.get(name) ?? 0) + 1);
-  const logins = createPasswordLogins(store, {
-    latest: (name) => users.get(name),
-    changes: (name) => userChanges.get(name),
-    remember,
-  }, cacheSize);
+  const logins = createPasswordLogins(store, { latest: (name) => users.get(name), remember }, cacheSize);
 
   // Users from before token epochs (epoch ""), and their tokens (no epoch claim, read as ""):
   // deactivating or re-creating such a user under that version did not end its tokens, which a
@@ -140,12 +127,11 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   for (const b of await store.listBans()) bans.set(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {
-    changed(name); // a login running now reads the change below, not its own older copy
+    logins.changed(name); // a login running now reads the change below, not its own older copy
     const u = await store.getUser(name);
-    changed(name);
+    logins.changed(name);
     if (u) remember(u);
     else users.delete(name);
-    logins.forget(name);
   }
 
   const unwatch = store.watch((change: AuthChange) => {
@@ -211,7 +197,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       };
       const result = await store.createUser(user);
       if (result === "exists") return { ok: false, reason: "exists" };
-      changed(userName);
+      logins.changed(userName);
       remember(user);
       return { ok: true, name: userName, password };
     },
@@ -220,21 +206,19 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     },
     async deleteUser(userName) {
       const deleted = await store.deleteUser(userName);
-      changed(userName);
+      logins.changed(userName);
       users.delete(userName);
-      logins.forget(userName);
       return deleted;
     },
     async setActive(userName, active) {
       // Deactivating starts a new token epoch: the user's tokens stay dead after a reactivation.
       const tokenEpoch = active ? undefined : crypto.randomUUID();
       const found = await store.setActive(userName, active, tokenEpoch);
-      changed(userName);
+      logins.changed(userName);
       const current = users.get(userName);
       if (found && current) {
         users.set(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });
       } else if (found) await refreshUser(userName);
-      logins.forget(userName);
       return found;
     },
     async banToken(token) {
