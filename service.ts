@@ -25,7 +25,7 @@ import {
   type RouteGroup,
 } from "./core/config.ts";
 import { createByteBudget } from "./http/byte_budget.ts";
-import { createHttpMetrics, type Family, samplesBy } from "./http/prometheus.ts";
+import { createHttpMetrics } from "./http/prometheus.ts";
 import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
 import { createSharedBlocks, type SharedBlocks } from "./core/shared_blocks.ts";
@@ -36,6 +36,7 @@ import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/ro
 import type { Receiver, ReceiverType } from "./core/receiver.ts";
 import { spillDir, spillDirName, spillRoot, unopenedSpills } from "./core/spill.ts";
 import { openRuntime } from "./runtime/runtime.ts";
+import { serviceFamilies } from "./service_metrics.ts";
 
 export interface ServiceOptions {
   /** Receiver types by name (default: the built-in ones); tests add their own. */
@@ -360,50 +361,14 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       ready: () => ready && !drained,
       httpMetrics: createHttpMetrics(),
       ethstats,
-      extraMetrics: () => [
-        {
-          name: "poa_listener_restarts_total",
-          type: "counter" as const,
-          help: "Times a listener's accept loop failed (e.g. out of file descriptors) and it listened again.",
-          samples: [{ value: supervised.reduce((n, l) => n + l.restarts(), 0) }],
-        },
-        ...(options.strayErrors
-          ? [{
-            name: "poa_stray_network_errors_total",
-            type: "counter" as const,
-            help:
-              "Network errors thrown from sockets no library listened on (logged; the process carried on).",
-            samples: [{ value: options.strayErrors() }],
-          }]
-          : []),
-        {
-          name: "poa_request_body_bytes",
-          type: "gauge" as const,
-          help: "Bytes of request bodies being received now (bounded by bodyBytesInFlight).",
-          samples: samplesBy("stat", { in_flight: bodyBudget.stats().bytes }),
-        },
-        {
-          name: "poa_request_bodies_refused_total",
-          type: "counter" as const,
-          help:
-            "Request bodies refused with 503 because their user's or the service's bytes in flight were at " +
-            "bodyBytesInFlight.",
-          samples: [{ value: bodyBudget.stats().refused }],
-        },
-        {
-          name: "poa_shared_blocks",
-          type: "gauge" as const,
-          help: "Blocks kept so that equal block reports of many nodes share one copy.",
-          samples: samplesBy("stat", { kept: blocks.stats().kept }),
-        },
-        {
-          name: "poa_shared_block_reports_total",
-          type: "counter" as const,
-          help: "Block reports answered with the kept copy of an equal block.",
-          samples: [{ value: blocks.stats().shared }],
-        },
-        ...(ethstats ? ethstatsMetrics(ethstats.stats()) : []),
-      ],
+      extraMetrics: () =>
+        serviceFamilies({
+          listenerRestarts: () => supervised.reduce((n, l) => n + l.restarts(), 0),
+          strayErrors: options.strayErrors,
+          bodyBudget,
+          blocks,
+          ethstats,
+        }),
     };
 
     let shutdownPromise: Promise<void> | undefined;
@@ -439,23 +404,4 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     await cleanup();
     throw err;
   }
-}
-
-/** The ethstats handler's figures: its counters, and the sockets open now (a gauge). */
-function ethstatsMetrics(stats: Record<string, number>): Family[] {
-  const { connections_open: open, ...counts } = stats;
-  return [
-    {
-      name: "poa_ethstats_total",
-      type: "counter",
-      help: "ethstats websocket handler counters (connections, logins, frames, limits, history requests).",
-      samples: samplesBy("stat", counts),
-    },
-    {
-      name: "poa_ethstats_connections_open",
-      type: "gauge",
-      help: "ethstats websockets open now.",
-      samples: [{ value: open ?? 0 }],
-    },
-  ];
 }
