@@ -61,11 +61,12 @@ async function basicLogin(
       "retry-after": String(start.retryAfterSeconds),
     });
   }
-  let outcome: LoginOutcome = "wrong";
+  let outcome: LoginOutcome | undefined;
   try {
     outcome = await verify(creds.user, creds.password);
   } finally {
-    start.attempt.settle(attemptOutcome(outcome));
+    // A check that could not run (the auth store away: 503) is no guess; it was counted as one.
+    start.attempt.settle(outcome === undefined ? "not_a_guess" : attemptOutcome(outcome));
   }
   if (outcome !== "ok") {
     throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", BASIC_CHALLENGE);

@@ -1,6 +1,14 @@
 /** The auth API table of DESIGN.md, row by row, in JSON and MessagePack. */
 import assert from "node:assert/strict";
+import { Hono } from "hono";
 import { sign } from "hono/jwt";
+import { createKvAuthStore } from "../auth/kv_store.ts";
+import { createLoginLimiter } from "../auth/login_limit.ts";
+import { createAuthService } from "../auth/service.ts";
+import { StoreUnavailableError } from "../auth/store.ts";
+import type { AppEnv } from "../http/app_env.ts";
+import { handleError } from "../http/errors.ts";
+import { createAuthRoutes } from "../routes/auth.ts";
 import {
   ADMIN,
   basic,
@@ -585,3 +593,51 @@ Deno.test("a /session whose body comes slowly, while the user is re-created with
       assert.equal(check.status, 401, change);
     }
   }));
+
+Deno.test("POST /session while the auth store is away: 503 each time, none counted as a guess; the right password works once it is back", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const kvStore = createKvAuthStore(kv);
+  let down = false;
+  const auth = await createAuthService({
+    store: {
+      ...kvStore,
+      getUser: (name) =>
+        down
+          ? Promise.reject(new StoreUnavailableError("the auth store did not answer getUser within 5000 ms"))
+          : kvStore.getUser(name),
+    },
+    secret: crypto.randomUUID() + crypto.randomUUID(),
+    ttlSeconds: 3600,
+    admins: [],
+  });
+  const app = new Hono<AppEnv>();
+  app.onError(handleError);
+  app.route(
+    "/",
+    createAuthRoutes({
+      auth,
+      limiter: createLoginLimiter({ maxFailures: 2, windowSeconds: 60 }),
+      bodyLimitBytes: 1 << 20,
+    }),
+  );
+  try {
+    assert.ok((await auth.createUser("alice", "alice-pa55word")).ok);
+    const login = () =>
+      app.request("/session", {
+        method: "POST",
+        headers: { authorization: basic("alice", "alice-pa55word") },
+      });
+    down = true;
+    for (let i = 0; i < 3; i++) {
+      const res = await login();
+      assert.equal(res.status, 503);
+      assert.equal((await errorOf(res)).error, "auth_store_unavailable");
+    }
+    down = false;
+    // Before: the three checks that could not run were counted as wrong guesses: 429 for the right password.
+    assert.equal((await login()).status, 200);
+  } finally {
+    auth.close();
+    kv.close();
+  }
+});

@@ -106,13 +106,13 @@ export async function authenticateHello(
       limited: start.by,
     };
   }
-  let outcome: LoginOutcome = "wrong";
+  let outcome: LoginOutcome | undefined;
   try {
     outcome = await deps.auth.login(creds.user, creds.password);
-  } catch (err) {
-    console.error("ethstats: login failed with an error:", err);
   } finally {
-    start?.attempt.settle(attemptOutcome(outcome));
+    // A check that could not run (the auth store away: thrown on, 1013 auth_store_unavailable
+    // by the sessions) is no guess: it was "wrong secret", the permanent close, and counted.
+    start?.attempt.settle(outcome === undefined ? "not_a_guess" : attemptOutcome(outcome));
   }
   if (outcome === "inactive") return { ok: false, message: "user is inactive or deleted" };
   if (outcome !== "ok") return { ok: false, message: "wrong secret" };

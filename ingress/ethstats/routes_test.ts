@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createKvAuthStore } from "../../auth/kv_store.ts";
+import { StoreUnavailableError } from "../../auth/store.ts";
 import { createLoginLimiter, type LoginLimiter } from "../../auth/login_limit.ts";
 import { type AuthService, createAuthService } from "../../auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
@@ -203,11 +204,21 @@ async function startServer(
     /** Counts the frames; the recorder's delivery is held while it says busy. */
     ingress?: IngressMeter;
     blocks?: SharedBlocks;
+    /** While `down`, the auth store's reads fail as an unreachable store's do. */
+    store?: { down: boolean };
   } = {},
 ): Promise<Server> {
   const kv = await Deno.openKv(":memory:");
+  const kvStore = createKvAuthStore(kv);
+  const outage = extra.store;
   const auth = await createAuthService({
-    store: createKvAuthStore(kv),
+    store: outage === undefined ? kvStore : {
+      ...kvStore,
+      getUser: (name) =>
+        outage.down
+          ? Promise.reject(new StoreUnavailableError("the auth store did not answer getUser within 5000 ms"))
+          : kvStore.getUser(name),
+    },
     secret: crypto.randomUUID() + crypto.randomUUID(),
     ttlSeconds: 3600,
     admins: [],
@@ -1147,6 +1158,30 @@ Deno.test("failed ethstats logins count against the login limiter", async () => 
     // Not primus::server::close (a Primus client would stop for good): it may come back later.
     assert.equal(JSON.parse(await c.next()).emit[1].error, "rate_limited");
     assert.equal((await within(c.closed, 2000, "close")).code, 1013);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a right secret while the auth store is away: 1013 auth_store_unavailable, not a refusal, not a guess", async () => {
+  const limiter = createLoginLimiter({ maxFailures: 2, windowSeconds: 60 });
+  const store = { down: true };
+  const s = await startServer({}, { limiter, store });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const c = await s.connect();
+      c.send(geth.hello(`n:${s.user}`, s.password));
+      // Before: un-authorization "wrong secret" and primus::server::close (a Primus agent stopped
+      // for good), counted as a guess: once the store was back the right secret was locked out.
+      const frame = JSON.parse(await c.next());
+      assert.equal(frame.emit[0], "error");
+      assert.equal(frame.emit[1].error, "auth_store_unavailable");
+      assert.equal((await within(c.closed, 2000, "close")).code, 1013);
+    }
+    store.down = false;
+    const c = await s.connect();
+    c.send(geth.hello(`n:${s.user}`, s.password));
+    assert.equal(await c.next(), READY);
   } finally {
     await s.close();
   }
