@@ -96,9 +96,16 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
         const messages = segment.items.flatMap((item) => item.kind === "message" ? [item.message] : []);
         step = `publishing ${messages.length} report(s)`;
         await options.publish(messages);
-        await store.remove(segment.name);
         republished += messages.length;
         attempt = 0;
+        // Published: out of the store's index whatever the removal does (a file left is read
+        // again at the next start only; JetStream's de-duplication window takes the resend).
+        await store.remove(segment.name).catch((err) => {
+          console.error(
+            `cluster outbox: removing published segment ${segment.name} failed:`,
+            (err as Error).message,
+          );
+        });
       } catch (err) {
         failures++;
         if (attempt === 0 || attempt % 20 === 0) {

@@ -152,9 +152,12 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
       }
       if (buffer.waiting() > 0) {
         // Nothing on disk is newer: the unwritten buffer is next. Taken straight back when it
-        // fits the memory bound (or the queue is empty), else it goes out as a segment first.
+        // fits the memory bound, else it goes out as a segment first; into an empty queue, as much
+        // as the bound takes (while spill writes fail the buffer holds up to maxSpillBuffer: taken
+        // whole, queue and buffer held both bounds' worth, 1.75× the documented most).
         if (queue.depth > 0 && queue.depth + buffer.waiting() > maxQueue) break;
-        queue.pushRun(buffer.takeWaiting(), null);
+        queue.pushRun(buffer.takeWaiting(Math.max(1, maxQueue - queue.depth)), null);
+        if (buffer.waiting() > 0) break; // the rest follows: new items go behind it
       }
       spillMode = false;
       break;
@@ -188,8 +191,16 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
       spilled += before - rest.length;
     }
     while (loaded.length > 0) {
-      await spill.remove(loaded[0]!);
-      loaded.shift();
+      const name = loaded.shift()!;
+      await spill.remove(name).catch((err) => {
+        // Its items are written in front already: it would be read again at the next start (twice,
+        // after newer ones). Retried here it held shutdown for good ("0 accepted item(s) could
+        // not be written"), a read-only directory never taking the removal.
+        console.error(
+          `receiver ${label}: removing replayed spill segment ${name} failed (read again at the next start):`,
+          err,
+        );
+      });
     }
     await removing; // delivered segments the loop is still removing: gone before drain returns
     await buffer.flush();

@@ -847,3 +847,97 @@ Deno.test("a receiver whose close() never returns (its database frozen) does not
   assert.equal(closeCalled, true);
   assert.match(warned.join("\n"), /close did not finish within 0.1 s; stopping without it/);
 });
+
+Deno.test("while spill writes fail, what replay takes back from the spill buffer stays within the memory queue's bound", async () => {
+  const dir = await Deno.makeTempDir();
+  const spillDir = `${dir}/spill`;
+  try {
+    await capturingErrors(async () => {
+      const sink = await failingDurable(spillDir, {
+        maxQueue: 100,
+        maxBatch: 50,
+        segmentSize: 50,
+        maxSpillBuffer: 1000,
+        spillAfterFailingMs: Infinity,
+      });
+      await Deno.remove(spillDir, { recursive: true });
+      await Deno.writeTextFile(spillDir, ""); // every spill write fails (ENOTDIR)
+      const accepted: string[] = [];
+      let n = 0;
+      const push = () => {
+        if (sink.runner.push(message(n)) !== "full") accepted.push(`m${n}`);
+        n++;
+      };
+      while (n < 1100) push();
+      sink.state.delayMs = 100; // back, but slow
+      sink.state.failing = false;
+      let mostQueued = 0;
+      const loadEnds = Date.now() + 1500;
+      while (Date.now() < loadEnds) {
+        for (let i = 0; i < 20; i++) push();
+        const s = sink.runner.stats();
+        mostQueued = Math.max(mostQueued, s.queue_depth - s.spill_buffered);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Before: the whole buffer (up to maxSpillBuffer) went into the queue, and the buffer filled
+      // again behind it: 1,000 queued here beside 1,000 buffered.
+      assert.ok(mostQueued <= 100, `${mostQueued} queued in memory`);
+      // The disk and the sink back to normal: everything accepted arrives, in order, once.
+      await Deno.remove(spillDir);
+      sink.state.delayMs = 0;
+      await until(() => sink.got.length >= accepted.length, 10_000);
+      assert.deepEqual(sink.got, accepted);
+      await sink.runner.drain(1000);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("drain while a replayed segment's file cannot be removed: it returns, and the queue is saved in front", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await capturingErrors(async (errors) => {
+      let release!: () => void;
+      const frozen = new Promise<void>((resolve) => release = resolve);
+      const sink = await failingDurable(dir, {
+        maxQueue: 10,
+        maxBatch: 20,
+        segmentSize: 10,
+        spillAfterFailingMs: Infinity,
+      }, (receiver) => {
+        const receive = receiver.receive.bind(receiver);
+        receiver.receive = async (batch) => {
+          if (!sink.state.failing && batch[0]?.id === "m10") await frozen; // a frozen sink
+          return await receive(batch);
+        };
+      });
+      for (let i = 0; i < 40; i++) sink.runner.push(message(i));
+      await until(() => sink.runner.stats().spill_pending === 30 && sink.runner.stats().spill_buffered === 0);
+      sink.state.failing = false;
+      await until(() => sink.got.length === 10 && sink.runner.stats().queue_depth === 20); // m10-m29 loaded
+      const first = [...Deno.readDirSync(dir)].map((e) => e.name).sort()[0]!;
+      await Deno.remove(`${dir}/${first}`);
+      await Deno.mkdir(`${dir}/${first}/x`, { recursive: true }); // cannot be removed
+      // Before: drain never returned, logging "0 accepted item(s) could not be written" every 10 s.
+      await sink.runner.drain(50);
+      assert.match(
+        errors.join("\n"),
+        /removing replayed spill segment .* failed \(read again at the next start\)/,
+      );
+      release();
+      await Deno.remove(`${dir}/${first}`, { recursive: true });
+      // The next start delivers what was left (m0-m9 went out), in order, once: the file was
+      // freed before it, so nothing is read twice.
+      const again = flaky(true);
+      const next = createReceiverRunner(again.receiver, { spillDir: dir, maxQueue: 10, segmentSize: 10 });
+      await next.start();
+      await until(() => again.got.length === 30);
+      assert.deepEqual(again.got, ids(10, 40));
+      await next.drain(1000);
+      assert.equal(segmentFiles(dir), 0);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -48,8 +48,8 @@ export interface SpillBuffer {
   add(item: QueueItem): void;
   /** Writes now if a segment's worth waits (or stopping), else within `flushMs`. */
   schedule(): void;
-  /** Takes every waiting item back (replay reached them before they were written). */
-  takeWaiting(): QueueItem[];
+  /** Takes the oldest `max` waiting items back, all by default (replay reached them before they were written). */
+  takeWaiting(max?: number): QueueItem[];
   /** Shutdown: after the write in flight, writes everything still waiting, in segments. */
   flush(): Promise<void>;
   /** Cancels a scheduled write, and the pause after a failed one. */
@@ -136,11 +136,16 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
       schedule();
     },
     schedule,
-    takeWaiting() {
-      cancel();
-      const items = waiting;
-      waiting = [];
-      waitingBytes = 0;
+    takeWaiting(max = Infinity) {
+      if (max >= waiting.length) {
+        cancel();
+        const items = waiting;
+        waiting = [];
+        waitingBytes = 0;
+        return items;
+      }
+      const items = waiting.splice(0, max);
+      waitingBytes -= sumOf(items);
       return items;
     },
     async flush() {
