@@ -20,6 +20,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import type { ClusterConfig } from "../core/config.ts";
+import { within } from "../core/delivery_policy.ts";
 
 /** Subject and bucket names derived from the stream name. */
 export interface ClusterSubjects {
@@ -116,13 +117,8 @@ export async function connectNats(
     closing ??= (async () => {
       if (nc.isClosed()) return;
       // A frozen server never answers the drain's flush: a stopping instance waited for it for good.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const drained = await Promise.race([
-        nc.drain().then(() => true, () => false),
-        new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)),
-      ]);
-      clearTimeout(timer);
-      if (!drained) await nc.close().catch(() => {});
+      const drained = await within(nc.drain().then(() => true, () => false), DRAIN_TIMEOUT_MS);
+      if (drained !== true) await nc.close().catch(() => {});
     })();
   try {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });

@@ -13,7 +13,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
-import { sleep } from "../core/delivery_policy.ts";
+import { sleep, within } from "../core/delivery_policy.ts";
 import { exists, secretFile } from "../core/files.ts";
 import { checkReachable, clearStaleServer, ensureOsUser, signalServer } from "./embedded_host.ts";
 import { freePort } from "../core/ports.ts";
@@ -184,12 +184,12 @@ async function stopProcess({ pg, child }: Process, pgdata: string): Promise<void
   await signalServer(pgdata, "SIGCONT");
   // The library's stop sends SIGINT (fast shutdown) and forgets the process on exit.
   pg.stop().catch(() => {});
-  if (await within(exited, STOP_TIMEOUT_MS)) return;
+  if (await settles(exited, STOP_TIMEOUT_MS)) return;
   child.kill("SIGQUIT"); // immediate shutdown: crash recovery on the next start
-  if (await within(exited, KILL_AFTER_MS)) return;
+  if (await settles(exited, KILL_AFTER_MS)) return;
   killPid(child.pid, "SIGKILL");
   await signalServer(pgdata, "SIGKILL"); // hung (a disk that does not answer): no more waiting
-  if (!(await within(exited, KILL_AFTER_MS))) {
+  if (!(await settles(exited, KILL_AFTER_MS))) {
     console.error(`postgres: the embedded server (pid ${child.pid}) did not stop; left running`);
   }
 }
@@ -256,10 +256,10 @@ function supervised(
         stopSignal.abort();
         // A replacement that hangs before it is ready (the library waits for its "ready" line
         // for good) is killed, so that stop stays bounded.
-        if (restarting && !(await within(restarting, STOP_TIMEOUT_MS))) {
+        if (restarting && !(await settles(restarting, STOP_TIMEOUT_MS))) {
           await signalServer(pgdata, "SIGCONT");
           await signalServer(pgdata, "SIGKILL");
-          await within(restarting, KILL_AFTER_MS);
+          await settles(restarting, KILL_AFTER_MS);
         }
         await stopProcess(current, pgdata);
         globalThis.removeEventListener("unload", onUnload);
@@ -352,12 +352,7 @@ function createLogRing(): LogRing {
   };
 }
 
-async function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Whether `promise` settled within `ms`. */
+async function settles(promise: Promise<void>, ms: number): Promise<boolean> {
+  return (await within(promise, ms)) !== "timeout";
 }

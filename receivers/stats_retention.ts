@@ -15,7 +15,7 @@
  * - A failure (Postgres away) is logged once per streak and counted; the next interval tries again.
  */
 import type postgres from "postgres";
-import { sleep } from "../core/delivery_policy.ts";
+import { sleep, within } from "../core/delivery_policy.ts";
 
 /** How long `stop` waits for a delete in flight (ms). */
 export const STOP_WAIT_MS = 5_000;
@@ -149,9 +149,7 @@ export function createTablePruner(
       stopping.abort();
       clearTimeout(timer);
       // A delete stuck on a frozen server is not waited for: closing the client ends it.
-      let bound: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([running, new Promise((resolve) => bound = setTimeout(resolve, STOP_WAIT_MS))]);
-      clearTimeout(bound);
+      await within(running, STOP_WAIT_MS);
     },
     stats: () => ({ ...counters }),
   };
