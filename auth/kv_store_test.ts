@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { handleError } from "../http/errors.ts";
+import { capturing } from "../tests/support/console.ts";
 import { createKvAuthStore } from "./kv_store.ts";
 import { StoreUnavailableError } from "./store.ts";
 
@@ -39,11 +40,8 @@ Deno.test("a full disk under the KV store: writes fail as 'auth store unavailabl
       createdAt: new Date(0).toISOString(),
       tokenEpoch: "e",
     });
-    const logged: string[] = [];
-    const original = console.error;
-    console.error = (...args: unknown[]) => void logged.push(args.map(String).join(" "));
     const store = createKvAuthStore(fullDisk(kv));
-    try {
+    const logged = await capturing("error", async (lines) => {
       const user = {
         name: "u",
         passwordHash: "h",
@@ -56,9 +54,8 @@ Deno.test("a full disk under the KV store: writes fail as 'auth store unavailabl
       assert.match(failed.message, /could not createUser: database or disk is full/);
       await assert.rejects(store.banToken({ jti: "j", exp: Date.now() / 1000 + 60 }), StoreUnavailableError);
       assert.equal((await store.getUser("before"))?.name, "before");
-    } finally {
-      console.error = original;
-    }
+      return lines;
+    });
     assert.equal(logged.length, 2); // one line per failed call, no stack
     assert.match(logged[0]!, /^auth store: createUser failed: database or disk is full$/);
 

@@ -110,7 +110,7 @@ const STORAGE_FAILURE = /disk is full|disk I\/O error|readonly database|unable t
  */
 export function withStorageFailures(
   store: AuthStore,
-  log: (line: string) => void = console.error,
+  log: (line: string) => void = (line) => console.error(line),
 ): AuthStore {
   return wrapCalls(store, (what, call) => async (...args) => {
     try {

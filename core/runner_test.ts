@@ -3,6 +3,7 @@ import { setImmediate } from "node:timers";
 import type { Message } from "./message.ts";
 import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
 import type { Receiver } from "./receiver.ts";
+import { capturing } from "../tests/support/console.ts";
 import { numberedItem } from "../tests/support/fixtures.ts";
 import { openSpillStore } from "./spill.ts";
 
@@ -82,18 +83,6 @@ async function deliversAllInOrder(
   assert.deepEqual(got, ids(0, n));
   await runner.drain(1000);
   assert.equal(segmentFiles(dir), 0);
-}
-
-/** Runs `fn` with what console.error prints collected. */
-async function capturingErrors(fn: (errors: string[]) => Promise<void>): Promise<void> {
-  const errors: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => void errors.push(args.map(String).join(" "));
-  try {
-    await fn(errors);
-  } finally {
-    console.error = original;
-  }
 }
 
 Deno.test("a slow receiver gets many messages in few batches, in order", async () => {
@@ -561,7 +550,7 @@ Deno.test("drain while spill writes fail (a full disk) keeps trying; nothing acc
   const dir = await Deno.makeTempDir();
   const spillDir = `${dir}/spill`;
   try {
-    await capturingErrors(async (errors) => {
+    await capturing("error", async (errors) => {
       const first = flaky(true);
       first.state.failing = true;
       const runner = createReceiverRunner(first.receiver, {
@@ -603,7 +592,7 @@ Deno.test("drain while spill writes fail (a full disk) keeps trying; nothing acc
 Deno.test("a spill segment that cannot be read is set aside (.corrupt, counted); the others replay", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await capturingErrors(async (errors) => {
+    await capturing("error", async (errors) => {
       const store = await openSpillStore(dir);
       await store.append([message(0), message(1)]);
       await store.append([message(2), message(3)]);
@@ -764,7 +753,7 @@ Deno.test("spill writes failing (a full disk) do not keep what waits for them fr
   const dir = await Deno.makeTempDir();
   const spillDir = `${dir}/spill`;
   try {
-    await capturingErrors(async () => {
+    await capturing("error", async () => {
       const sink = await failingDurable(spillDir, { maxQueue: 100, segmentSize: 64, maxSpillBuffer: 1000 });
       // The disk takes no writes: the spill directory is a file (ENOTDIR on every write).
       await Deno.remove(spillDir, { recursive: true });
@@ -790,7 +779,7 @@ Deno.test("spill writes failing (a full disk) do not keep what waits for them fr
 Deno.test("a replayed segment whose file cannot be removed is delivered once, not replayed again and again", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await capturingErrors(async (errors) => {
+    await capturing("error", async (errors) => {
       const sink = await failingDurable(dir, { maxQueue: 10, maxBatch: 10, segmentSize: 10 }, (receiver) => {
         const receive = receiver.receive.bind(receiver);
         let blocked = false;
@@ -834,16 +823,12 @@ Deno.test("a receiver whose close() never returns (its database frozen) does not
   await runner.start();
   runner.push(message(0));
   await until(() => sink.got.length === 1);
-  const warned: string[] = [];
-  const original = console.warn;
-  console.warn = (...args: unknown[]) => void warned.push(args.map(String).join(" "));
-  try {
+  const warned = await capturing("warn", async (lines) => {
     const started = Date.now();
     await runner.drain(1000); // before: never returned, and the service never stopped
     assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
-  } finally {
-    console.warn = original;
-  }
+    return lines;
+  });
   assert.equal(closeCalled, true);
   assert.match(warned.join("\n"), /close did not finish within 0.1 s; stopping without it/);
 });
@@ -852,7 +837,7 @@ Deno.test("while spill writes fail, what replay takes back from the spill buffer
   const dir = await Deno.makeTempDir();
   const spillDir = `${dir}/spill`;
   try {
-    await capturingErrors(async () => {
+    await capturing("error", async () => {
       const sink = await failingDurable(spillDir, {
         maxQueue: 100,
         maxBatch: 50,
@@ -897,7 +882,7 @@ Deno.test("while spill writes fail, what replay takes back from the spill buffer
 Deno.test("drain while a replayed segment's file cannot be removed: it returns, and the queue is saved in front", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await capturingErrors(async (errors) => {
+    await capturing("error", async (errors) => {
       let release!: () => void;
       const frozen = new Promise<void>((resolve) => release = resolve);
       const sink = await failingDurable(dir, {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { QueueItem } from "./queue_item.ts";
 import { openSpillStore, unopenedSpills } from "./spill.ts";
+import { capturing } from "../tests/support/console.ts";
 import { numberedItem } from "../tests/support/fixtures.ts";
 
 const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ kind: "inactive", agentId }));
@@ -170,14 +171,10 @@ Deno.test("a spill directory removed while the service runs is created again by 
   try {
     const store = await openSpillStore(`${dir}/spill/r`);
     await Deno.remove(`${dir}/spill`, { recursive: true }); // an operator cleaning up
-    const logged: string[] = [];
-    const original = console.error;
-    console.error = (...args: unknown[]) => void logged.push(args.map(String).join(" "));
-    try {
+    const logged = await capturing("error", async (lines) => {
       await store.append(items("a")); // before: NotFound on every write for the rest of the run
-    } finally {
-      console.error = original;
-    }
+      return lines;
+    });
     assert.match(logged.join("\n"), /the directory was gone; creating it again/);
     assert.deepEqual(agents(await store.oldest()), ["a"]);
     assert.equal([...Deno.readDirSync(`${dir}/spill/r`)].length, 1);

@@ -8,6 +8,7 @@ import {
   QueryCommand,
 } from "@aws-sdk/client-dynamodb";
 import type { Message } from "../core/message.ts";
+import { capturing } from "../tests/support/console.ts";
 import { startDynalite } from "../tests/support/dynalite.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import type { Receiver } from "../core/receiver.ts";
@@ -557,9 +558,6 @@ Deno.test("a table deleted after it was made (DynamoDB Local restarted empty) is
     region: "us-east-1",
     credentials: credentials(),
   });
-  const warned: string[] = [];
-  const original = console.warn;
-  console.warn = (...args: unknown[]) => void warned.push(args.map(String).join(" "));
   try {
     await receiver.init!();
     await receiver.receive([blockMessage(block(1))]);
@@ -569,15 +567,17 @@ Deno.test("a table deleted after it was made (DynamoDB Local restarted empty) is
       await new Promise((r) => setTimeout(r, 50));
     }
     // The runner retries a failed batch: before, every retry failed (ResourceNotFoundException).
-    await assert.rejects(
-      async () => await receiver.receive([blockMessage(block(2))]),
-      /not found|ResourceNotFound/i,
-    );
+    const warned = await capturing("warn", async (lines) => {
+      await assert.rejects(
+        async () => await receiver.receive([blockMessage(block(2))]),
+        /not found|ResourceNotFound/i,
+      );
+      return lines;
+    });
     await receiver.receive([blockMessage(block(2))]);
     assert.deepEqual(blockNumbers(await items(dynalite.endpoint, table)), [2]);
     assert.match(warned.join("\n"), new RegExp(`table ${table} is gone; creating it again`));
   } finally {
-    console.warn = original;
     client.destroy();
     await receiver.close?.();
     await dynalite.close();
