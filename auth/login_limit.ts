@@ -37,9 +37,12 @@ export type LoginScope = "agent" | "admin";
 /** How an attempt ended: only `wrong` stays counted. */
 export type AttemptOutcome = "ok" | "wrong" | "not_a_guess";
 
-/** A password check's result as the limit counts it: an inactive user's right password is not a guess. */
-export function attemptOutcome(login: "ok" | "wrong" | "inactive"): AttemptOutcome {
-  return login === "inactive" ? "not_a_guess" : login;
+/**
+ * A password check's result as the limit counts it: an inactive user's right password is not a
+ * guess, nor is a check that could not run (undefined: the auth store away), which was counted.
+ */
+export function attemptOutcome(login: "ok" | "wrong" | "inactive" | undefined): AttemptOutcome {
+  return login === "inactive" || login === undefined ? "not_a_guess" : login;
 }
 
 export interface LoginAttempt {

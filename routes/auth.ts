@@ -65,8 +65,7 @@ async function basicLogin(
   try {
     outcome = await verify(creds.user, creds.password);
   } finally {
-    // A check that could not run (the auth store away: 503) is no guess; it was counted as one.
-    start.attempt.settle(outcome === undefined ? "not_a_guess" : attemptOutcome(outcome));
+    start.attempt.settle(attemptOutcome(outcome)); // undefined: it threw (the auth store away: 503)
   }
   if (outcome !== "ok") {
     throw new AppError(401, "unauthorized", "wrong user name or password, or inactive user", BASIC_CHALLENGE);

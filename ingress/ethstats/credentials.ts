@@ -112,7 +112,7 @@ export async function authenticateHello(
   } finally {
     // A check that could not run (the auth store away: thrown on, 1013 auth_store_unavailable
     // by the sessions) is no guess: it was "wrong secret", the permanent close, and counted.
-    start?.attempt.settle(outcome === undefined ? "not_a_guess" : attemptOutcome(outcome));
+    start?.attempt.settle(attemptOutcome(outcome));
   }
   if (outcome === "inactive") return { ok: false, message: "user is inactive or deleted" };
   if (outcome !== "ok") return { ok: false, message: "wrong secret" };

@@ -236,15 +236,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
         await new Promise((resolve) => setTimeout(resolve, LIMITED_REFUSAL_DELAY_MS));
         if (conn.state !== "authenticating") return;
       }
-      if (result.limited === undefined) refuse(conn, result.message);
-      else {
-        // Not a wrong secret: the node may log in once the window has passed. Told without
-        // primus::server::close, after which eth-net-intelligence-api stops for good: a fleet
-        // sharing a user behind one address, or a node whose neighbour's guesses locked the name,
-        // had to be restarted by hand. Closed 1013: a Primus client reconnects with its backoff.
-        send(conn, emit("un-authorization", result.message));
-        drop(conn, errorFrame("rate_limited", result.message), TRY_AGAIN_LATER, "login limited");
-      }
+      refuse(conn, result.message, result.limited !== undefined);
       return;
     }
     // Read in the login's own turn: a ban that lands after it changes the epoch (userGone).
@@ -384,13 +376,18 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   }
 
   /**
-   * Refuses a node for good: `un-authorization` (go-ethereum reads any first frame other than
-   * `ready` as "unauthorized" and retries in 10 s), then `primus::server::close`, after which a
-   * Primus client ends instead of reconnecting every half second.
+   * Refuses a node: `un-authorization` (go-ethereum reads any first frame other than `ready` as
+   * "unauthorized" and retries in 10 s), then, for good, `primus::server::close`, after which a
+   * Primus client ends instead of reconnecting every half second. Refused by the login limit
+   * (`forNow`), not for its secret, it may log in once the window has passed: an `error` frame and
+   * 1013 instead, and a Primus client reconnects with its backoff (eth-net-intelligence-api had
+   * stopped for good: a fleet sharing a user behind one address, or a node whose neighbour's
+   * guesses locked the name, had to be restarted by hand).
    */
-  function refuse(conn: Connection, message: string): void {
+  function refuse(conn: Connection, message: string, forNow = false): void {
     send(conn, emit("un-authorization", message));
-    drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
+    if (forNow) drop(conn, errorFrame("rate_limited", message), TRY_AGAIN_LATER, "login limited");
+    else drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
   }
 
   /** Whether the user a socket logged in as was banned, deleted or re-created since. */
