@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freePort, managedProcess, natsServerBinary } from "../tasks/process.ts";
+import { freePort, localNatsServer, natsServerBinary } from "../tasks/process.ts";
 import { agentIdOf, agentKey, createClusterActivityMonitor } from "./activity.ts";
 import { connectNats } from "./nats.ts";
 
@@ -22,12 +22,7 @@ Deno.test({
   async fn() {
     const port = freePort("127.0.0.1");
     const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
-    const server = managedProcess(
-      "nats",
-      { cmd: nats!, args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store], env: {} },
-      () => Deno.connect({ hostname: "127.0.0.1", port }).then((c) => (c.close(), true)),
-      { log: () => {}, supervise: false },
-    );
+    const server = localNatsServer(nats!, port, ["-js", "-sd", store]);
     await server.start();
     const runtime = await connectNats({
       servers: `127.0.0.1:${port}`,

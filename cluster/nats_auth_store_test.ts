@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { createAuthService } from "../auth/service.ts";
 import { createKvAuthStore } from "../auth/kv_store.ts";
-import { freePort, managedProcess, natsServerBinary } from "../tasks/process.ts";
+import { freePort, localNatsServer, natsServerBinary } from "../tasks/process.ts";
 import { withNatsInvalidations } from "./nats_auth_store.ts";
 
 const nats = await natsServerBinary().catch(() => null);
@@ -25,12 +25,7 @@ Deno.test({
   ignore: nats === null && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
   async fn() {
     const port = freePort("127.0.0.1");
-    const server = managedProcess(
-      "nats",
-      { cmd: nats!, args: ["-a", "127.0.0.1", "-p", String(port)], env: {} },
-      () => Deno.connect({ hostname: "127.0.0.1", port }).then((c) => (c.close(), true)),
-      { log: () => {}, supervise: false },
-    );
+    const server = localNatsServer(nats!, port);
     await server.start();
     const kvPath = await Deno.makeTempFile({ suffix: ".kv" });
     const kv = await Deno.openKv(kvPath);

@@ -1,7 +1,7 @@
 /** The NATS connection of an instance against a real nats-server that goes away and comes back. */
 import assert from "node:assert/strict";
 import { guardStrayNetworkErrors } from "../core/stray_errors.ts";
-import { freePort, managedProcess, natsServerBinary } from "../tasks/process.ts";
+import { freePort, localNatsServer, natsServerBinary } from "../tasks/process.ts";
 import { connectNats } from "./nats.ts";
 
 const nats = await natsServerBinary().catch(() => null);
@@ -21,21 +21,12 @@ Deno.test({
   async fn() {
     const port = freePort("127.0.0.1");
     const store = await Deno.makeTempDir({ prefix: "nats-auth-" });
-    const server = (auth: string[]) => {
-      const lines: string[] = [];
-      const process = managedProcess(
-        "nats",
-        { cmd: nats!, args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store, ...auth], env: {} },
-        () => Deno.connect({ hostname: "127.0.0.1", port }).then((c) => (c.close(), true)),
-        { log: (line) => lines.push(line), supervise: false },
-      );
-      return { process, lines };
-    };
+    const server = (auth: string[]) => localNatsServer(nats!, port, ["-js", "-sd", store, ...auth]);
     const logs: string[] = [];
     // As main.ts runs it: nats.js's transport can throw a reset from a socket it stopped listening to.
     const guard = guardStrayNetworkErrors((line) => logs.push(line));
     let current = server([]);
-    await current.process.start();
+    await current.start();
     const runtime = await connectNats({
       servers: `127.0.0.1:${port}`,
       stream: "AUTHTEST",
@@ -46,24 +37,24 @@ Deno.test({
       outboxMaxBytes: 1 << 20,
     }, { log: (line) => logs.push(line) });
     try {
-      await current.process.kill();
+      await current.kill();
       // An operator turns authentication on (the instance's config not updated yet).
       current = server(["--user", "poa", "--pass", "secret"]);
-      await current.process.start();
+      await current.start();
       const refusals = () =>
-        current.lines.filter((l) => /authentication error|Authorization Violation/i.test(l));
+        current.output().split("\n").filter((l) => /authentication error|Authorization Violation/i.test(l));
       // Before: nats.js stopped trying after the second.
       await until("three refused logins", () => refusals().length >= 3, 15_000);
-      await current.process.kill();
+      await current.kill();
       current = server([]);
-      await current.process.start();
+      await current.start();
       // Before, closed for good: /healthz still ok, the outbox growing until a restart.
       await until("a reconnect", () => logs.some((l) => l.startsWith("nats: reconnect")), 15_000);
       assert.equal(runtime.nc.isClosed(), false);
       await runtime.nc.flush();
     } finally {
       await runtime.close();
-      await current.process.kill();
+      await current.kill();
       guard.remove();
       await Deno.remove(store, { recursive: true });
     }

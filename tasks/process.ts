@@ -38,6 +38,20 @@ export function natsServerBinary(): Promise<string> {
   );
 }
 
+/**
+ * One nats-server on 127.0.0.1:`port` (`binary` from natsServerBinary), not supervised, for tests:
+ * `args` follow the address and port (`-js -sd <dir>`, `--user …`); ready once it takes TCP
+ * connections; its log lines in `output()`.
+ */
+export function localNatsServer(binary: string, port: number, args: string[] = []): ManagedProcess {
+  return managedProcess(
+    "nats",
+    { cmd: binary, args: ["-a", "127.0.0.1", "-p", String(port), ...args], env: {} },
+    () => Deno.connect({ hostname: "127.0.0.1", port }).then((c) => (c.close(), true)),
+    { log: () => {}, supervise: false },
+  );
+}
+
 /** The haproxy binary: $HAPROXY, on PATH, or Debian's /usr/sbin/haproxy. */
 export function haproxyBinary(): Promise<string> {
   return findBinary(
