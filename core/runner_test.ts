@@ -4,7 +4,7 @@ import type { Message } from "./message.ts";
 import { createReceiverRunner, type QueueItem, type RunnerOptions } from "./runner.ts";
 import type { Receiver } from "./receiver.ts";
 import { capturing } from "../tests/support/console.ts";
-import { numberedItem } from "../tests/support/fixtures.ts";
+import { failSpillWrites, makeUnremovable, numberedItem } from "../tests/support/fixtures.ts";
 import { openSpillStore } from "./spill.ts";
 
 function message(n: number): QueueItem {
@@ -755,9 +755,7 @@ Deno.test("spill writes failing (a full disk) do not keep what waits for them fr
   try {
     await capturing("error", async () => {
       const sink = await failingDurable(spillDir, { maxQueue: 100, segmentSize: 64, maxSpillBuffer: 1000 });
-      // The disk takes no writes: the spill directory is a file (ENOTDIR on every write).
-      await Deno.remove(spillDir, { recursive: true });
-      await Deno.writeTextFile(spillDir, "");
+      await failSpillWrites(spillDir); // the disk takes no writes
       for (let i = 0; i < 300; i++) assert.notEqual(sink.runner.push(message(i)), "full");
       await until(() => sink.runner.stats().spill_buffered === 200);
       await new Promise((resolve) => setTimeout(resolve, 100)); // writes fail, and are tried again
@@ -788,9 +786,7 @@ Deno.test("a replayed segment whose file cannot be removed is delivered once, no
           // something that cannot be removed (a non-empty directory: as a read-only mount would
           // refuse it) while it goes out.
           if (!sink.state.failing && !blocked && batch[0]?.id === "m10") {
-            const name = [...Deno.readDirSync(dir)].map((e) => e.name).sort()[0]!;
-            await Deno.remove(`${dir}/${name}`);
-            await Deno.mkdir(`${dir}/${name}/x`, { recursive: true });
+            await makeUnremovable(`${dir}/${[...Deno.readDirSync(dir)].map((e) => e.name).sort()[0]!}`);
             blocked = true;
           }
           return await receive(batch);
@@ -845,8 +841,7 @@ Deno.test("while spill writes fail, what replay takes back from the spill buffer
         maxSpillBuffer: 1000,
         spillAfterFailingMs: Infinity,
       });
-      await Deno.remove(spillDir, { recursive: true });
-      await Deno.writeTextFile(spillDir, ""); // every spill write fails (ENOTDIR)
+      await failSpillWrites(spillDir);
       const accepted: string[] = [];
       let n = 0;
       const push = () => {
@@ -902,8 +897,7 @@ Deno.test("drain while a replayed segment's file cannot be removed: it returns, 
       sink.state.failing = false;
       await until(() => sink.got.length === 10 && sink.runner.stats().queue_depth === 20); // m10-m29 loaded
       const first = [...Deno.readDirSync(dir)].map((e) => e.name).sort()[0]!;
-      await Deno.remove(`${dir}/${first}`);
-      await Deno.mkdir(`${dir}/${first}/x`, { recursive: true }); // cannot be removed
+      await makeUnremovable(`${dir}/${first}`);
       // Before: drain never returned, logging "0 accepted item(s) could not be written" every 10 s.
       await sink.runner.drain(50);
       assert.match(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { QueueItem } from "./queue_item.ts";
 import { openSpillStore, unopenedSpills } from "./spill.ts";
 import { capturing } from "../tests/support/console.ts";
-import { numberedItem } from "../tests/support/fixtures.ts";
+import { makeUnremovable, numberedItem } from "../tests/support/fixtures.ts";
 
 const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ kind: "inactive", agentId }));
 const agents = (segment: { items: QueueItem[] } | null) =>
@@ -145,10 +145,7 @@ Deno.test("a delivered segment whose file cannot be removed is not read again in
     await store.append(items("a"));
     await store.append(items("b"));
     const first = (await store.oldest())!;
-    // The file cannot go (a read-only directory would refuse it the same way): a non-empty
-    // directory of that name.
-    await Deno.remove(`${dir}/${first.name}`);
-    await Deno.mkdir(`${dir}/${first.name}/x`, { recursive: true });
+    await makeUnremovable(`${dir}/${first.name}`); // as a read-only directory would
     await assert.rejects(store.remove(first.name));
     // Before, it stayed indexed: oldest() gave it again, and a runner replayed it in a loop.
     assert.deepEqual(agents(await store.oldest()), ["b"]);

@@ -113,3 +113,18 @@ export function numberedItem(
     },
   };
 }
+
+/**
+ * Makes the file at `path` impossible to remove, as a read-only mount would (root ignores file
+ * permissions): it becomes a non-empty directory of that name.
+ */
+export async function makeUnremovable(path: string): Promise<void> {
+  await Deno.remove(path);
+  await Deno.mkdir(`${path}/x`, { recursive: true });
+}
+
+/** Makes every write into the spill directory `dir` fail (ENOTDIR): the directory becomes a file. */
+export async function failSpillWrites(dir: string): Promise<void> {
+  await Deno.remove(dir, { recursive: true });
+  await Deno.writeTextFile(dir, "");
+}
