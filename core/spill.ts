@@ -174,6 +174,16 @@ export async function openSpillStore(
     }
   }
 
+  /** Takes a segment out of the index and the pending counts: what they held, if it was there. */
+  function unindex(name: string): { count: number; bytes: number } | undefined {
+    const meta = index.get(name);
+    if (meta === undefined) return undefined;
+    index.delete(name);
+    pendingItems -= meta.count;
+    pendingBytes -= meta.bytes;
+    return meta;
+  }
+
   /** Delivered segments whose file could not be removed (a read-only directory): tried again. */
   const undeleted = new Set<string>();
 
@@ -184,13 +194,8 @@ export async function openSpillStore(
    * Its removal is tried again when called again for it, and after the next one that works.
    */
   async function remove(name: string): Promise<void> {
-    const meta = index.get(name);
-    if (meta) {
-      index.delete(name);
-      pendingItems -= meta.count;
-      pendingBytes -= meta.bytes;
-      undeleted.add(name);
-    } else if (!undeleted.has(name)) return;
+    if (unindex(name)) undeleted.add(name);
+    else if (!undeleted.has(name)) return;
     await removeFile(name);
     // The directory takes removals again: what it refused before goes now.
     for (const other of undeleted) await removeFile(other).catch(() => {});
@@ -263,11 +268,8 @@ export async function openSpillStore(
    * first): it is renamed out of the way, counted and logged, and the next one is read.
    */
   async function setAside(name: string, why: string): Promise<void> {
-    const meta = index.get(name)!;
     await Deno.rename(`${dir}/${name}`, `${dir}/${name}.corrupt`).catch(() => {});
-    index.delete(name);
-    pendingItems -= meta.count;
-    pendingBytes -= meta.bytes;
+    const meta = unindex(name)!;
     corruptSegments++;
     corruptItems += meta.count;
     console.error(
