@@ -25,9 +25,20 @@ export async function openDataDir(dataDir: string): Promise<Deno.FsFile> {
         "stop it, or give this one a dataDir of its own",
     );
   }
-  await file.truncate(0);
-  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  try {
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  } catch (err) {
+    file.close();
+    throw naming(path, err); // a full disk said "No space left on device (os error 28)", not where
+  }
   return file;
+}
+
+/** `err` with the path it happened on (errors of an open file's writes, and of SQLite, lack it). */
+function naming(path: string, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`${resolve(path)}: ${message}`, { cause: err });
 }
 
 /**
@@ -42,7 +53,9 @@ export async function openKvFile(config: Config): Promise<Deno.Kv> {
     await Deno.mkdir(dirname(path), { recursive: true });
     (await Deno.open(path, { create: true, write: true, mode: 0o600 })).close();
   }
-  const kv = await Deno.openKv(path);
+  const kv = await Deno.openKv(path).catch((err) => {
+    throw local ? naming(path, err) : err; // SQLite's "database or disk is full" named no file
+  });
   if (local) {
     for (const suffix of ["", "-wal", "-shm"]) await Deno.chmod(path + suffix, 0o600).catch(() => {});
   }

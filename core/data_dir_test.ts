@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./config.ts";
-import { openKvFile } from "./data_dir.ts";
+import { openDataDir, openKvFile } from "./data_dir.ts";
 
 /** Runs `fn` in a fresh working directory holding `data/poa.kv` (and the files given). */
 async function inDirWithDataKv(files: string[], fn: (dir: string) => Promise<void>): Promise<void> {
@@ -52,6 +52,22 @@ Deno.test("a used data dir without its KV file is refused, saying where an earli
     (await openKvFile(parseConfig({ dataDir: `${dir}/fresh` }))).close();
   } finally {
     Deno.chdir(before);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("start-up errors without a path name the file: a lock file on a full disk, a KV file that is not one", async () => {
+  // Both said only what went wrong: "No space left on device (os error 28)", "file is not a database".
+  const dir = await Deno.makeTempDir({ prefix: "poa-data-dir-" });
+  try {
+    await Deno.symlink("/dev/full", `${dir}/service.lock`); // every write: ENOSPC, as on a full disk
+    await assert.rejects(openDataDir(dir), (err: Error) => err.message.startsWith(`${dir}/service.lock: `));
+    await Deno.writeTextFile(`${dir}/poa.kv`, "not a SQLite file ".repeat(20));
+    await assert.rejects(
+      openKvFile(parseConfig({ dataDir: dir, kv: { path: `${dir}/poa.kv` } })),
+      (err: Error) => err.message === `${dir}/poa.kv: file is not a database`,
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
