@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import type { Message } from "../core/message.ts";
 import { capturing } from "../tests/support/console.ts";
-import { startDynalite } from "../tests/support/dynalite.ts";
+import { type DynaliteHandle, startDynalite } from "../tests/support/dynalite.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import type { Receiver } from "../core/receiver.ts";
 
@@ -69,27 +69,54 @@ function block(n: number): Record<string, unknown> {
 }
 
 /** Every item of the table, read back with the plain SDK. */
-async function items(endpoint: string, table: string): Promise<Record<string, AttributeValue>[]> {
-  const client = new DynamoDBClient({ endpoint, region: "us-east-1", credentials: credentials() });
+async function items(client: DynamoDBClient, table: string): Promise<Record<string, AttributeValue>[]> {
+  const out: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: "msg_type = :t",
+        ExpressionAttributeValues: { ":t": { S: "block" } },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    out.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+interface Fixture {
+  dynalite: DynaliteHandle;
+  table: string;
+  receiver: Receiver;
+  /** The plain SDK on the same dynalite. */
+  client: DynamoDBClient;
+  /** Every item of the table. */
+  items(): Promise<Record<string, AttributeValue>[]>;
+}
+
+/** A fresh dynalite, a new table name, the receiver on it (`extra` options) and an SDK client; all closed after `fn`. */
+async function withReceiver(
+  extra: Record<string, unknown>,
+  fn: (f: Fixture) => Promise<void>,
+): Promise<void> {
+  const dynalite = await startDynalite();
+  const table = tableName();
+  const client = new DynamoDBClient({
+    endpoint: dynalite.endpoint,
+    region: "us-east-1",
+    credentials: credentials(),
+  });
+  const receiver = await build(dynalite.endpoint, table, extra);
   try {
-    const out: Record<string, AttributeValue>[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await client.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: "msg_type = :t",
-          ExpressionAttributeValues: { ":t": { S: "block" } },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      out.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    await fn({ dynalite, table, receiver, client, items: () => items(client, table) });
   } finally {
     client.destroy();
+    await receiver.close?.();
+    await dynalite.close();
   }
 }
 
@@ -108,15 +135,7 @@ Deno.test("dynamodb options: defaults, and credentials come both or neither", ()
 });
 
 Deno.test("dynamodb receiver creates the missing table, PAY_PER_REQUEST, keyed msg_type + msg_id", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  const client = new DynamoDBClient({
-    endpoint: dynalite.endpoint,
-    region: "us-east-1",
-    credentials: credentials(),
-  });
-  try {
+  await withReceiver({}, async ({ table, receiver, client }) => {
     assert.equal(receiver.durable, true);
     await receiver.init!();
     await receiver.init!(); // idempotent
@@ -127,23 +146,11 @@ Deno.test("dynamodb receiver creates the missing table, PAY_PER_REQUEST, keyed m
       { AttributeName: "msg_type", KeyType: "HASH" },
       { AttributeName: "msg_id", KeyType: "RANGE" },
     ]);
-  } finally {
-    client.destroy();
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("dynamodb receiver refuses an existing table with another key schema", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const client = new DynamoDBClient({
-    endpoint: dynalite.endpoint,
-    region: "us-east-1",
-    credentials: credentials(),
-  });
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ table, receiver, client }) => {
     await client.send(
       new CreateTableCommand({
         TableName: table,
@@ -159,18 +166,11 @@ Deno.test("dynamodb receiver refuses an existing table with another key schema",
       }),
     );
     await assert.rejects(receiver.init!(), /needs HASH msg_type \(S\), RANGE msg_id \(S\)/);
-  } finally {
-    client.destroy();
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("a block becomes an item of native maps without transactions and uncles", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ receiver, items }) => {
     const message = blockMessage({
       number: 123,
       hash: "0xabc",
@@ -187,7 +187,7 @@ Deno.test("a block becomes an item of native maps without transactions and uncle
       uncles: ["0x2"],
     });
     await receiver.receive([message]);
-    const all = await items(dynalite.endpoint, table);
+    const all = await items();
     assert.equal(all.length, 1);
     const item = all[0]!;
     assert.deepEqual(Object.keys(item).sort(), ["msg_id", "msg_time", "msg_type", "payload"]);
@@ -214,87 +214,57 @@ Deno.test("a block becomes an item of native maps without transactions and uncle
       skipped_malformed: 0,
       unprocessed_retries: 0,
     });
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("with ttlDays an item carries expires_at, epoch seconds that many days after msg_time", async () => {
   assert.equal(dynamodbReceiverType.options.safeParse({ ttlDays: 0 }).success, false);
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table, { ttlDays: 90 });
-  try {
+  await withReceiver({ ttlDays: 90 }, async ({ receiver, items }) => {
     await receiver.receive([blockMessage(block(1))]);
-    const [item] = await items(dynalite.endpoint, table);
+    const [item] = await items();
     // 2024-01-02T03:04:05.678Z (the messages' receivedAt) + 90 days, in whole seconds.
     assert.deepEqual(item!["expires_at"], {
       N: String(Math.floor(Date.UTC(2024, 0, 2, 3, 4, 5) / 1000) + 90 * 86_400),
     });
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("two blocks in the same millisecond from two agents are two items", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ receiver, items }) => {
     const at = Date.now();
     await receiver.receive([
       blockMessage(block(1), { agentId: "agent-a", receivedAt: at }),
       blockMessage(block(2), { agentId: "agent-b", receivedAt: at }),
     ]);
-    const all = await items(dynalite.endpoint, table);
+    const all = await items();
     assert.equal(all.length, 2);
     assert.deepEqual(blockNumbers(all), [1, 2]);
     assert.equal(new Set(all.map((i) => i["msg_time"]?.S)).size, 1);
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("the same batch written twice (and a message twice in a batch) lands exactly once", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ receiver, items }) => {
     const batch = Array.from({ length: 5 }, (_, i) => blockMessage(block(i)));
     await receiver.receive([...batch, batch[0]!]);
     await receiver.receive(batch);
-    const all = await items(dynalite.endpoint, table);
+    const all = await items();
     assert.deepEqual(blockNumbers(all), [0, 1, 2, 3, 4]);
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("a batch of 60 blocks is written in chunks of 25, all of it", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ receiver, items }) => {
     const batch = Array.from({ length: 60 }, (_, i) => blockMessage(block(i)));
     await receiver.receive(batch);
-    const all = await items(dynalite.endpoint, table);
+    const all = await items();
     assert.deepEqual(blockNumbers(all), Array.from({ length: 60 }, (_, i) => i));
     assert.equal(receiver.stats?.()["items_written"], 60);
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("non-block messages are not accepted at push time, and ignored by receive", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ dynalite, receiver, items }) => {
     const others: Message[] = [
       blockMessage({ active: true }, { data: { type: "statistics", body: { active: true } } }),
       blockMessage({}, { data: { type: "information", body: { name: "node" } } }),
@@ -307,38 +277,31 @@ Deno.test("non-block messages are not accepted at push time, and ignored by rece
     await receiver.receive(others); // no block: no request at all, not even to create the table
     await dynalite.start();
     await receiver.receive([...others, blockMessage(block(7))]);
-    const all = await items(dynalite.endpoint, table);
+    const all = await items();
     assert.deepEqual(blockNumbers(all), [7]);
     assert.deepEqual(receiver.stats?.(), {
       items_written: 1,
       skipped_malformed: 0,
       unprocessed_retries: 0,
     });
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("a block whose body is not an object (or whose time is not one) is skipped, counted and named in a warning", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  const warnings: string[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
-  try {
-    await receiver.receive([
-      blockMessage("not a block", { agentId: "bad-agent" }),
-      blockMessage([1, 2], { agentId: "bad-agent" }),
-      blockMessage(null, { agentId: "bad-agent" }),
-      blockMessage({ extraData: "x".repeat(500 * 1024) }, { agentId: "bad-agent" }),
-      blockMessage(deep(40), { agentId: "bad-agent" }),
-      blockMessage(block(2), { agentId: "bad-agent", receivedAt: NaN }),
-      blockMessage(block(1), { agentId: "good-agent" }),
-    ]);
-    const all = await items(dynalite.endpoint, table);
-    assert.deepEqual(blockNumbers(all), [1]);
+  await withReceiver({}, async ({ receiver, items }) => {
+    const warnings = await capturing("warn", async (lines) => {
+      await receiver.receive([
+        blockMessage("not a block", { agentId: "bad-agent" }),
+        blockMessage([1, 2], { agentId: "bad-agent" }),
+        blockMessage(null, { agentId: "bad-agent" }),
+        blockMessage({ extraData: "x".repeat(500 * 1024) }, { agentId: "bad-agent" }),
+        blockMessage(deep(40), { agentId: "bad-agent" }),
+        blockMessage(block(2), { agentId: "bad-agent", receivedAt: NaN }),
+        blockMessage(block(1), { agentId: "good-agent" }),
+      ]);
+      return lines;
+    });
+    assert.deepEqual(blockNumbers(await items()), [1]);
     assert.deepEqual(receiver.stats?.(), {
       items_written: 1,
       skipped_malformed: 6,
@@ -346,61 +309,56 @@ Deno.test("a block whose body is not an object (or whose time is not one) is ski
     });
     assert.equal(warnings.length, 6);
     assert.ok(warnings.every((w) => w.includes("bad-agent")), warnings.join("\n"));
-  } finally {
-    console.warn = warn;
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("a block DynamoDB refuses (ValidationException) is skipped and counted; the rest of its batch is written", async () => {
-  const dynalite = await startDynalite();
-  // DynamoDB refuses items dynalite takes (an attribute name over 64 KB, a number it cannot hold
-  // when written by another client…): this proxy answers as DynamoDB does for a batch holding one.
-  const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.text();
-    if (body.includes("refused-by-dynamodb")) {
-      return new Response(
-        JSON.stringify({
-          __type: "com.amazon.coral.validate#ValidationException",
-          message: "One or more parameter values were invalid",
-        }),
-        { status: 400, headers: { "content-type": "application/x-amz-json-1.0" } },
-      );
+  await withReceiver({}, async ({ dynalite, table, receiver: direct, items }) => {
+    await direct.init!(); // the table, straight on dynalite
+    // DynamoDB refuses items dynalite takes (an attribute name over 64 KB, a number it cannot hold
+    // when written by another client…): this proxy answers as DynamoDB does for a batch holding one.
+    const proxy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const body = await req.text();
+      if (body.includes("refused-by-dynamodb")) {
+        return new Response(
+          JSON.stringify({
+            __type: "com.amazon.coral.validate#ValidationException",
+            message: "One or more parameter values were invalid",
+          }),
+          { status: 400, headers: { "content-type": "application/x-amz-json-1.0" } },
+        );
+      }
+      return fetch(dynalite.endpoint, { method: "POST", headers: req.headers, body });
+    });
+    const receiver = await build(`http://127.0.0.1:${proxy.addr.port}`, table);
+    try {
+      // An attribute name over 64 KB is known before any request: skipped at once.
+      const longName = { ...block(9), ["k".repeat(70_000)]: 1 };
+      const warnings = await capturing("warn", async (lines) => {
+        await receiver.receive([
+          blockMessage(block(1)),
+          blockMessage({ ...block(2), note: "refused-by-dynamodb" }),
+          blockMessage(block(3)),
+          blockMessage(longName),
+        ]);
+        return lines;
+      });
+      assert.deepEqual(blockNumbers(await items()), [1, 3]);
+      assert.deepEqual(receiver.stats?.(), {
+        items_written: 2,
+        skipped_malformed: 2,
+        unprocessed_retries: 0,
+      });
+      assert.equal(warnings.length, 2, warnings.join("\n"));
+    } finally {
+      await receiver.close?.();
+      await proxy.shutdown();
     }
-    return fetch(dynalite.endpoint, { method: "POST", headers: req.headers, body });
   });
-  const table = tableName();
-  await (await build(dynalite.endpoint, table)).init!(); // the table, straight on dynalite
-  const receiver = await build(`http://127.0.0.1:${proxy.addr.port}`, table);
-  const warn = console.warn;
-  const warnings: string[] = [];
-  console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
-  try {
-    // An attribute name over 64 KB is known before any request: skipped at once.
-    const longName = { ...block(9), ["k".repeat(70_000)]: 1 };
-    await receiver.receive([
-      blockMessage(block(1)),
-      blockMessage({ ...block(2), note: "refused-by-dynamodb" }),
-      blockMessage(block(3)),
-      blockMessage(longName),
-    ]);
-    assert.deepEqual(blockNumbers(await items(dynalite.endpoint, table)), [1, 3]);
-    assert.deepEqual(receiver.stats?.(), { items_written: 2, skipped_malformed: 2, unprocessed_retries: 0 });
-    assert.equal(warnings.length, 2, warnings.join("\n"));
-  } finally {
-    console.warn = warn;
-    await receiver.close?.();
-    await proxy.shutdown();
-    await dynalite.close();
-  }
 });
 
 Deno.test("DynamoDB down: receive rejects within seconds; after restart a retry lands exactly once", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ dynalite, receiver, items }) => {
     const before = Array.from({ length: 3 }, (_, i) => blockMessage(block(i)));
     await receiver.receive(before);
 
@@ -414,47 +372,33 @@ Deno.test("DynamoDB down: receive rejects within seconds; after restart a retry 
     await dynalite.start();
     await receiver.receive(batch); // what the pipeline does: the same batch again
     await receiver.receive(batch.slice(0, 10)); // and a duplicate replay for good measure
-    const all = await items(dynalite.endpoint, table);
+    const all = await items();
     assert.deepEqual(blockNumbers(all), [
       0,
       1,
       2,
       ...Array.from({ length: 30 }, (_, i) => 100 + i),
     ]);
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 Deno.test("a table that cannot be created makes init reject, and a later init succeeds", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  try {
+  await withReceiver({}, async ({ dynalite, receiver, items }) => {
     await dynalite.stop();
     await assert.rejects(receiver.init!());
     await dynalite.start();
     await receiver.init!();
     await receiver.receive([blockMessage(block(1))]);
-    assert.deepEqual(blockNumbers(await items(dynalite.endpoint, table)), [1]);
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+    assert.deepEqual(blockNumbers(await items()), [1]);
+  });
 });
 
 Deno.test("with createTable false a missing table makes receive reject", async () => {
-  const dynalite = await startDynalite();
-  const receiver = await build(dynalite.endpoint, tableName(), { createTable: false });
-  try {
+  await withReceiver({ createTable: false }, async ({ receiver }) => {
     await assert.rejects(async () => await receiver.receive([blockMessage(block(1))]), {
       name: "ResourceNotFoundException",
     });
-  } finally {
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
 
 /**
@@ -550,15 +494,7 @@ Deno.test("a batch failed by throttling part-way is retried from where it stoppe
 });
 
 Deno.test("a table deleted after it was made (DynamoDB Local restarted empty) is made again by the retry", async () => {
-  const dynalite = await startDynalite();
-  const table = tableName();
-  const receiver = await build(dynalite.endpoint, table);
-  const client = new DynamoDBClient({
-    endpoint: dynalite.endpoint,
-    region: "us-east-1",
-    credentials: credentials(),
-  });
-  try {
+  await withReceiver({}, async ({ table, receiver, client, items }) => {
     await receiver.init!();
     await receiver.receive([blockMessage(block(1))]);
     await client.send(new DeleteTableCommand({ TableName: table }));
@@ -575,11 +511,7 @@ Deno.test("a table deleted after it was made (DynamoDB Local restarted empty) is
       return lines;
     });
     await receiver.receive([blockMessage(block(2))]);
-    assert.deepEqual(blockNumbers(await items(dynalite.endpoint, table)), [2]);
+    assert.deepEqual(blockNumbers(await items()), [2]);
     assert.match(warned.join("\n"), new RegExp(`table ${table} is gone; creating it again`));
-  } finally {
-    client.destroy();
-    await receiver.close?.();
-    await dynalite.close();
-  }
+  });
 });
