@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
 import { createDashboardReceiver, type DashboardReceiver, dashboardReceiverType } from "./dashboard.ts";
+import { reportMessage } from "../tests/support/fixtures.ts";
 
 const INACTIVE = {
   type: "statistics",
@@ -8,14 +9,7 @@ const INACTIVE = {
 };
 
 function message(agentId: string, data: Record<string, unknown>, dataType = "ethereum_metrics"): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId,
-    dataType,
-    messageType: "data",
-    data,
-    receivedAt: Date.now(),
-  };
+  return reportMessage(agentId, data, { dataType });
 }
 
 function dashboard(overrides: Record<string, unknown> = {}): { receiver: DashboardReceiver; secret: string } {

@@ -12,6 +12,7 @@ import { capturing } from "../tests/support/console.ts";
 import { type DynaliteHandle, startDynalite } from "../tests/support/dynalite.ts";
 import { dynamodbReceiverType } from "./dynamodb.ts";
 import type { Receiver } from "../core/receiver.ts";
+import { reportMessage } from "../tests/support/fixtures.ts";
 
 /** Fresh each time: the SDK tags a credentials object it is given (adds `$source`). */
 function credentials() {
@@ -40,15 +41,10 @@ function blockMessage(
   body: unknown,
   overrides: Partial<Message> = {},
 ): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId: "agent-1",
-    dataType: "ethereum_metrics",
-    messageType: "data",
-    data: { type: "block", body },
+  return reportMessage("agent-1", { type: "block", body }, {
     receivedAt: Date.UTC(2024, 0, 2, 3, 4, 5, 678),
     ...overrides,
-  };
+  });
 }
 
 /** An object nested `levels` deep (DynamoDB allows 32). */

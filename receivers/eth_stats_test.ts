@@ -7,6 +7,7 @@ import { ethStatsReceiverType } from "./eth_stats.ts";
 import { arrayLiteral } from "./stats_table.ts";
 import { arraySerializer } from "../vendor/postgres/src/types.js";
 import type { Receiver } from "../core/receiver.ts";
+import { reportMessage } from "../tests/support/fixtures.ts";
 
 const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 
@@ -21,15 +22,7 @@ async function build(sql: postgres.Sql, extra: Record<string, unknown> = {}): Pr
 }
 
 function message(agentId: string, data: Record<string, unknown>, overrides: Partial<Message> = {}): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId,
-    dataType: "ethereum_metrics",
-    messageType: "data",
-    data,
-    receivedAt: RECEIVED_AT,
-    ...overrides,
-  };
+  return reportMessage(agentId, data, { receivedAt: RECEIVED_AT, ...overrides });
 }
 
 function statistics(agentId: string, body: unknown, overrides: Partial<Message> = {}): Message {

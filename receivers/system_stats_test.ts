@@ -5,6 +5,7 @@ import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { systemStatsReceiverType } from "./system_stats.ts";
 import type { Receiver } from "../core/receiver.ts";
+import { reportMessage } from "../tests/support/fixtures.ts";
 
 const RECEIVED_AT = Date.UTC(2024, 5, 30, 23, 59, 59, 5);
 
@@ -19,15 +20,7 @@ async function build(sql: postgres.Sql, extra: Record<string, unknown> = {}): Pr
 }
 
 function message(agentId: string, data: Record<string, unknown>, overrides: Partial<Message> = {}): Message {
-  return {
-    id: crypto.randomUUID(),
-    agentId,
-    dataType: "system_metrics",
-    messageType: "data",
-    data,
-    receivedAt: RECEIVED_AT,
-    ...overrides,
-  };
+  return reportMessage(agentId, data, { dataType: "system_metrics", receivedAt: RECEIVED_AT, ...overrides });
 }
 
 function statistics(agentId: string, body: unknown, overrides: Partial<Message> = {}): Message {

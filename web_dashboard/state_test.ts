@@ -5,6 +5,7 @@ import {
   information,
   latency,
   pending,
+  reportMessage,
   statisticsSyncing,
   systemStatistics,
 } from "../tests/support/fixtures.ts";
@@ -17,7 +18,7 @@ function message(
   receivedAt = 1000,
   dataType = "ethereum_metrics",
 ): Message {
-  return { id: crypto.randomUUID(), agentId, dataType, messageType: "data", data, receivedAt };
+  return reportMessage(agentId, data, { receivedAt, dataType });
 }
 
 function blockData(number: number, extra: Record<string, unknown> = {}) {

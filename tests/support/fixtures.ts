@@ -80,15 +80,16 @@ export const ALL_REPORTS: Array<{ type: string; data: Record<string, unknown> }>
 export function reportMessage(
   agentId: string,
   data: Record<string, unknown>,
-  options: { dataType?: string; receivedAt?: number } = {},
+  overrides: Partial<Message> = {},
 ): Message {
   return {
     id: crypto.randomUUID(),
     agentId,
-    dataType: options.dataType ?? "ethereum_metrics",
+    dataType: "ethereum_metrics",
     messageType: "data",
     data,
-    receivedAt: options.receivedAt ?? Date.now(),
+    receivedAt: Date.now(),
+    ...overrides,
   };
 }
 
