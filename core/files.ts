@@ -1,4 +1,5 @@
 /** File helpers the service, the embedded Postgres and the cluster runner share. */
+import { dirname } from "node:path";
 
 /** Whether `path` exists (a symlink counts as what it points at). */
 export async function exists(path: string): Promise<boolean> {
@@ -47,4 +48,25 @@ export async function secretFile(
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err; // a concurrent start won: read theirs
     }
   }
+}
+
+/**
+ * Replaces `path` with `text` whole: written beside it, synced, then renamed over it (a crash
+ * leaves the old file or the new one, never half of either). Creates the directory when missing.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+    await file.sync();
+  } catch (err) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  file.close();
+  await Deno.rename(tmp, path);
 }

@@ -70,6 +70,22 @@ function minorities(health: ChainHealth): Map<string, Minority> {
   return out;
 }
 
+/**
+ * A node's open episode as saved across a restart (`episodes()` / `restore()`): without it a node
+ * that was down when the service stopped got no `back` when it came back after the start, and an
+ * endpoint's incident stayed open for good.
+ */
+export interface SavedEpisode {
+  node: string;
+  /** The node's name when it was saved (a `back` before its next `information` report uses it). */
+  name: string | null;
+  /** Conditions alerted and not over, with when each began (epoch ms). */
+  open: Array<[Condition, number]>;
+  /** Conditions alerted in the episode. */
+  alerted: Condition[];
+  episodeSince: number;
+}
+
 /** What the detector remembers of a node with something open. */
 interface Track {
   /** Conditions alerted and not yet over, with when each began. */
@@ -80,6 +96,10 @@ interface Track {
   forkSince: number | null;
   /** When the earliest condition alerted in this episode began. */
   episodeSince: number;
+  /** Restored from a save: the node's name then (for its `back` before a new `information`). */
+  savedName?: string | null;
+  /** Restored and not heard from since: kept until then. */
+  keepUntil?: number;
 }
 
 /** Turns the node state into alerts: once per condition and episode, `back` when all is well. */
@@ -89,6 +109,13 @@ export interface AlertDetector {
   inactive(agentId: string): Alert[];
   /** Looks at every node: `behind`, `fork` and `back` alerts. */
   check(): Alert[];
+  /** The episodes with an alert sent and no `back` yet, to save. */
+  episodes(): SavedEpisode[];
+  /**
+   * Takes back episodes saved by an earlier run: a node among them is kept (not heard from since)
+   * until `forgetInactiveAfterMs` after it went inactive, or after now when it was not inactive.
+   */
+  restore(saved: readonly SavedEpisode[]): void;
 }
 
 /** Creates a detector over its own node state. */
@@ -162,14 +189,17 @@ export function createAlertDetector(
       const health = state.checkChain();
       const onMinority = minorities(health);
       const out: Alert[] = [];
-      for (const id of tracks.keys()) {
-        if (!state.node(id)) tracks.delete(id); // forgotten (inactive too long, or evicted)
+      for (const [id, track] of tracks) {
+        if (state.node(id)) continue;
+        if (track.keepUntil !== undefined && at < track.keepUntil) continue; // not heard from since the start
+        tracks.delete(id); // forgotten (inactive too long, or evicted)
       }
       for (const node of state.nodes()) {
         const minority = node.active ? onMinority.get(node.id) : undefined;
         let track = tracks.get(node.id);
         if (!track && node.behindSince === null && !minority) continue; // nothing to watch
         track ??= trackOf(node.id);
+        track.keepUntil = undefined; // heard from: forgotten as any other from here
         if (node.active) track.open.delete("inactive");
         // An inactive node is neither behind nor on a branch as far as the state says: its open
         // conditions stay open until it is back (it returned still behind: a second alert before).
@@ -194,11 +224,45 @@ export function createAlertDetector(
         const healthy = node.active && node.behindSince === null && !minority;
         if (healthy && track.alerted.size > 0) {
           const resolved = CONDITIONS.filter((c) => track!.alerted.has(c));
-          out.push(alert("back", node, track.episodeSince, health.best, { resolved }));
+          const back = alert("back", node, track.episodeSince, health.best, { resolved });
+          back.name ??= track.savedName ?? null;
+          out.push(back);
         }
         if (healthy) tracks.delete(node.id);
       }
       return out;
+    },
+    episodes() {
+      const out: SavedEpisode[] = [];
+      for (const [id, track] of tracks) {
+        if (track.alerted.size === 0) continue; // a fork not alerted yet: nothing sent to close
+        const name = state.node(id)?.last.information?.["name"];
+        out.push({
+          node: id,
+          name: typeof name === "string" ? name : track.savedName ?? null,
+          open: [...track.open],
+          alerted: [...track.alerted],
+          episodeSince: track.episodeSince,
+        });
+      }
+      return out;
+    },
+    restore(saved) {
+      const at = now();
+      for (const episode of saved) {
+        if (tracks.size >= options.maxNodes) break;
+        const inactiveSince = episode.open.find(([c]) => c === "inactive")?.[1];
+        const keepUntil = (inactiveSince ?? at) + options.forgetInactiveAfterMs;
+        if (keepUntil <= at) continue; // it would have been forgotten by now
+        tracks.set(episode.node, {
+          open: new Map(episode.open),
+          alerted: new Set(episode.alerted),
+          forkSince: null,
+          episodeSince: episode.episodeSince,
+          savedName: episode.name,
+          keepUntil,
+        });
+      }
     },
   };
 }

@@ -13,13 +13,18 @@
  * undelivered at close is written there and replayed, in order, by the next start. At the bounds
  * (`maxMemoryAlerts` waiting for a spill write, `maxDiskBytes` of spill files) new alerts are
  * refused: dropped, counted (`alerts_refused`) and logged; the older ones are kept.
+ *
+ * The open episodes (nodes alerted and not `back` yet) are saved in
+ * `<dataDir>/alerts/<id>.episodes.json` when they change, and taken back at start: a node that was
+ * down when the service stopped gets its `back` when it reports again.
  */
 import { z } from "zod";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
-import { spillDir } from "../core/spill.ts";
-import { type Alert, type AlertEvent, createAlertDetector } from "./alert_detector.ts";
+import { writeFileAtomic } from "../core/files.ts";
+import { spillDir, spillDirName, spillRoot } from "../core/spill.ts";
+import { type Alert, type AlertEvent, createAlertDetector, type SavedEpisode } from "./alert_detector.ts";
 
 export type { Alert, AlertEvent } from "./alert_detector.ts";
 
@@ -65,6 +70,16 @@ const schema = z.object({
   /** An inactive node is forgotten this long after it went inactive (no `back` if it returns later). */
   forgetInactiveAfterMs: z.number().int().positive().default(7 * 86_400_000),
 }).strict();
+
+const CONDITION = z.enum(["inactive", "behind", "fork"]);
+/** A saved episodes file, as `episodes()` wrote it. */
+const savedEpisodes = z.array(z.object({
+  node: z.string(),
+  name: z.string().nullable(),
+  open: z.array(z.tuple([CONDITION, z.number()])),
+  alerted: z.array(CONDITION),
+  episodeSince: z.number(),
+}));
 
 /** Validated alerts options (defaults applied). */
 export type AlertsOptions = z.infer<typeof schema>;
@@ -197,6 +212,10 @@ export function createAlertsReceiver(
   let timer: ReturnType<typeof setInterval> | undefined;
   let started = false;
   let closed = false;
+  const episodes = createEpisodesFile(
+    `${spillRoot(context.dataDir, "alerts")}/${spillDirName(id)}.episodes.json`,
+    `receiver ${id}`,
+  );
 
   /**
    * Alerts raised faster than the spill buffer is written (a storm: 2,500 nodes back at once in
@@ -256,7 +275,9 @@ export function createAlertsReceiver(
   }
 
   function check(): void {
-    if (!closed) send(detector.check());
+    if (closed) return;
+    send(detector.check());
+    episodes.save(detector.episodes());
   }
 
   return {
@@ -266,6 +287,7 @@ export function createAlertsReceiver(
       if (started) return;
       await runner.start();
       taken += runner.stats().spill_pending; // left by the previous run; the loop has not loaded them yet
+      detector.restore(await episodes.load());
       started = true;
       timer = setInterval(check, options.checkIntervalMs);
     },
@@ -277,7 +299,9 @@ export function createAlertsReceiver(
       return Promise.resolve();
     },
     inactive(agentId) {
-      if (!closed) send(detector.inactive(agentId));
+      if (closed) return;
+      send(detector.inactive(agentId));
+      episodes.save(detector.episodes());
     },
     check,
     async close() {
@@ -291,6 +315,7 @@ export function createAlertsReceiver(
       drainTimer = undefined;
       for (; backlogHead < backlog.length; backlogHead++) refuse(backlog[backlogHead]!);
       if (started) await runner.drain(options.closeTimeoutMs);
+      if (started) await episodes.save(detector.episodes());
     },
     stats() {
       const r = runner.stats();
@@ -306,6 +331,61 @@ export function createAlertsReceiver(
         alerts_refused: refused,
         nodes: detector.state.size,
       };
+    },
+  };
+}
+
+/**
+ * The file of open episodes: `save()` writes when they changed, one write at a time (the latest
+ * wins; a failed one is logged and tried again by the next change or check).
+ */
+function createEpisodesFile(path: string, who: string) {
+  let written = "[]";
+  let latest = "[]";
+  let writing: Promise<void> | undefined;
+  let failing = false;
+  /** Writes until the file holds the latest episodes (or a write fails); called with them differing. */
+  async function flush(): Promise<void> {
+    try {
+      while (latest !== written) {
+        const text = latest;
+        await writeFileAtomic(path, text);
+        written = text;
+        failing = false;
+      }
+    } catch (err) {
+      if (!failing) console.error(`${who}: open alert episodes not saved to ${path}: ${describe(err)}`);
+      failing = true;
+    } finally {
+      writing = undefined; // in the same turn as the last check of `latest`: a later save() starts anew
+    }
+  }
+  return {
+    /** The saved episodes ([] without a file; a file that cannot be read is logged and left out). */
+    async load(): Promise<SavedEpisode[]> {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(path);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) {
+          console.error(`${who}: open alert episodes not read from ${path}: ${describe(err)}`);
+        }
+        return [];
+      }
+      try {
+        const saved = savedEpisodes.parse(JSON.parse(text));
+        written = latest = text;
+        return saved;
+      } catch {
+        console.error(`${who}: ${path} is not a saved episodes file: left out (no back alerts for them)`);
+        return [];
+      }
+    },
+    /** Saves `episodes` when they differ from the last saved; resolves once written (or failed). */
+    save(episodes: SavedEpisode[]): Promise<void> {
+      latest = JSON.stringify(episodes);
+      if (writing === undefined && latest !== written) writing = flush();
+      return writing ?? Promise.resolve();
     },
   };
 }

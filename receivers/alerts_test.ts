@@ -4,6 +4,7 @@ import { ConfigError } from "../core/config.ts";
 import { type Alert, type AlertsOptions, alertsReceiverType, createAlertsReceiver } from "./alerts.ts";
 import { buildReceiver, builtinReceiverTypes } from "./registry.ts";
 import { freePort } from "../core/ports.ts";
+import { capturing } from "../tests/support/console.ts";
 
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 
@@ -374,6 +375,77 @@ Deno.test("alerts: alerts undelivered at close are delivered, in order, after a 
     await endpoint.close();
   }
   assert.deepEqual([...Deno.readDirSync(`${dir}/alerts/alerts`)], [], "spill files removed once delivered");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("alerts: open episodes survive a restart: a node down before it gets its back when it reports again", async () => {
+  // Before, what the receiver knew of the nodes was in memory only: a node inactive (or behind)
+  // when the service stopped never got a `back`, and the endpoint's incident stayed open for good.
+  const endpoint = startEndpoint();
+  const dir = await Deno.makeTempDir({ prefix: "poa-alerts-" });
+  const clock = { t: T0 };
+  const start = async (extra: Record<string, unknown> = {}) => {
+    const r = createAlertsReceiver("alerts", options(endpoint.url, { behindForMs: 1_000, ...extra }), {
+      dataDir: dir,
+      now: () => clock.t,
+    });
+    await r.init();
+    return r;
+  };
+  const first = await start();
+  try {
+    await first.receive([
+      { ...blockReport("a", 100, clock.t), data: { type: "information", body: { name: "node-a" } } },
+      blockReport("a", 100, clock.t),
+      blockReport("b", 100, clock.t),
+      blockReport("c", 100, clock.t),
+      blockReport("a", 120, clock.t),
+    ]);
+    first.check(); // b and c behind from here
+    clock.t += 1_000;
+    first.check();
+    first.inactive("a");
+    await eventually(() => endpoint.received.length === 3, "a inactive, b and c behind");
+  } finally {
+    await first.close();
+  }
+  const saved = JSON.parse(await Deno.readTextFile(`${dir}/alerts/alerts.episodes.json`));
+  assert.deepEqual(saved.map((e: { node: string }) => e.node).sort(), ["a", "b", "c"]);
+
+  clock.t += 60_000;
+  const second = await start({ forgetInactiveAfterMs: 3_600_000 });
+  try {
+    await second.receive([blockReport("a", 130, clock.t), blockReport("b", 130, clock.t)]);
+    second.check();
+    await eventually(() => endpoint.received.length === 5, "a and b back");
+    const backs = endpoint.received.slice(3).sort((x, y) => x.node.localeCompare(y.node));
+    assert.deepEqual(backs.map((x) => [x.event, x.node, x.resolved]), [
+      ["back", "a", ["inactive"]],
+      ["back", "b", ["behind"]],
+    ]);
+    assert.equal(backs[0]!.name, "node-a", "its name from before the restart");
+    assert.equal(backs[0]!.since, new Date(T0 + 1_000).toISOString(), "the episode's own start");
+    // c is not heard from: kept until forgetInactiveAfterMs after the start, then forgotten.
+    clock.t += 3_600_000;
+    second.check();
+    await second.receive([blockReport("c", 130, clock.t)]);
+    second.check();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(endpoint.received.length, 5, "no back for a node forgotten");
+  } finally {
+    await second.close();
+  }
+  const episodes = JSON.parse(await Deno.readTextFile(`${dir}/alerts/alerts.episodes.json`));
+  assert.deepEqual(episodes, [], "nothing open is left in the file");
+
+  // A file that is not one is said so and left out; the receiver starts without it.
+  await Deno.writeTextFile(`${dir}/alerts/alerts.episodes.json`, "{not json");
+  const logged = await capturing("error", async (lines) => {
+    await (await start()).close();
+    return lines;
+  });
+  assert.match(logged.join("\n"), /alerts\.episodes\.json is not a saved episodes file/);
+  await endpoint.close();
   await Deno.remove(dir, { recursive: true });
 });
 
