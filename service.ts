@@ -212,7 +212,11 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     });
 
     const store = withDeadline(
-      await runtime.openAuthStore({ kv, postgres: postgresClient }),
+      await runtime.openAuthStore({
+        kv,
+        postgres: postgresClient,
+        callDeadlineMs: config.authStoreTimeoutMs,
+      }),
       config.authStoreTimeoutMs,
     );
     let secret = config.jwt.secret;

@@ -6,7 +6,13 @@
  * more, since notifications sent meanwhile are lost.
  */
 import type postgres from "postgres";
-import type { AuthChange, AuthStore, Ban, StoredUser } from "../auth/store.ts";
+import {
+  type AuthChange,
+  type AuthStore,
+  type Ban,
+  type StoredUser,
+  StoreUnavailableError,
+} from "../auth/store.ts";
 
 /** The NOTIFY channel of the triggers. */
 export const AUTH_CHANNEL = "poa_auth";
@@ -15,6 +21,12 @@ export interface PgAuthStoreOptions {
   /** How often expired bans are deleted (default 10 minutes). */
   purgeIntervalMs?: number;
   now?: () => number;
+  /**
+   * The caller's deadline on a call (`authStoreTimeoutMs`): a change is committed only while it can
+   * still be answered, so a call answered 503 after it (Postgres stuck) changed nothing. Without
+   * it, the change a frozen Postgres took in was made when it resumed, after its 503.
+   */
+  callDeadlineMs?: number;
 }
 
 interface UserRow {
@@ -70,6 +82,27 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
   const early: AuthChange[] = [];
   let listening: Promise<{ unlisten(): Promise<void> }> | undefined;
   let closed = false;
+
+  // Past this, a change is rolled back rather than committed: its COMMIT's round trip must still
+  // fit before the caller's deadline (a Postgres that freezes during that round trip is the one
+  // case left where a change answered 503 is made).
+  const commitByMs = options.callDeadlineMs === undefined
+    ? Infinity
+    : options.callDeadlineMs - Math.min(1_000, options.callDeadlineMs / 5);
+
+  /** Runs a change in a transaction, committed only if it is done within `commitByMs` of the call. */
+  async function change<T>(what: string, run: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    return await sql.begin(async (tx) => {
+      const result = await run(tx);
+      if (performance.now() - started > commitByMs) {
+        throw new StoreUnavailableError(
+          `the auth store was too slow to ${what}: rolled back, nothing changed`,
+        );
+      }
+      return result;
+    }) as T;
+  }
 
   async function purge(): Promise<void> {
     await sql`delete from poa_banned_tokens where expires_at <= now()`;
@@ -127,11 +160,12 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
       if (listening) await listening;
     },
     async createUser(user) {
-      const rows = await sql`
+      const rows = await change("create a user", (tx) =>
+        tx`
         insert into poa_users (name, password_hash, active, created_at, token_epoch)
         values (${user.name}, ${user.passwordHash}, ${user.active}, ${user.createdAt}, ${user.tokenEpoch})
         on conflict (name) do nothing
-        returning name`;
+        returning name`);
       knownNames.add(user.name);
       return rows.length > 0 ? "created" : "exists";
     },
@@ -157,21 +191,29 @@ export function createPgAuthStore(sql: postgres.Sql, options: PgAuthStoreOptions
       return rows.map(toUser);
     },
     async deleteUser(name) {
-      const rows = await sql`delete from poa_users where name = ${name} returning name`;
+      const rows = await change(
+        "delete a user",
+        (tx) => tx`delete from poa_users where name = ${name} returning name`,
+      );
       return rows.length > 0;
     },
     async setActive(name, active, tokenEpoch) {
-      const rows = tokenEpoch === undefined
-        ? await sql`update poa_users set active = ${active} where name = ${name} returning name`
-        : await sql`
-          update poa_users set active = ${active}, token_epoch = ${tokenEpoch} where name = ${name} returning name`;
+      const rows = await change(
+        "change a user",
+        (tx) =>
+          tokenEpoch === undefined
+            ? tx`update poa_users set active = ${active} where name = ${name} returning name`
+            : tx`
+          update poa_users set active = ${active}, token_epoch = ${tokenEpoch} where name = ${name} returning name`,
+      );
       return rows.length > 0;
     },
     async banToken(ban: Ban) {
       if (ban.exp * 1000 <= now()) return;
-      await sql`
+      await change("ban a token", (tx) =>
+        tx`
         insert into poa_banned_tokens (jti, expires_at) values (${ban.jti}, to_timestamp(${ban.exp}))
-        on conflict (jti) do nothing`;
+        on conflict (jti) do nothing`);
     },
     async listBans() {
       const rows = await sql<{ jti: string; exp: number }[]>`

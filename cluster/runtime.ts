@@ -16,13 +16,21 @@ import { withNatsInvalidations } from "./nats_auth_store.ts";
 import { openOutbox } from "./outbox.ts";
 import { createPgAuthStore } from "./pg_auth_store.ts";
 
+/** What opening the auth store takes. */
+export interface AuthStoreDeps {
+  kv?: Deno.Kv;
+  postgres: () => Promise<postgres.Sql>;
+  /** The deadline the service puts on each call (`authStoreTimeoutMs`): no change is made after it. */
+  callDeadlineMs?: number;
+}
+
 /** The cluster parts of one instance. */
 export interface ClusterRuntime {
   nats: NatsRuntime;
   /** The JetStream queue: wrap durable receivers with `track`, then `start` the bus. */
   queue: JetStreamQueue;
   /** The shared auth store (Postgres, or Deno KV with invalidations over NATS), listening. */
-  openAuthStore(deps: { kv?: Deno.Kv; postgres: () => Promise<postgres.Sql> }): Promise<AuthStore>;
+  openAuthStore(deps: AuthStoreDeps): Promise<AuthStore>;
   createActivity(
     options: { timeoutMs: number; onInactive: (agentId: string) => void },
   ): Promise<ActivityMonitor>;
@@ -81,9 +89,9 @@ export async function openCluster(
   return {
     nats,
     queue,
-    async openAuthStore({ kv, postgres }) {
+    async openAuthStore({ kv, postgres, callDeadlineMs }) {
       if (cluster.authStore === "postgres") {
-        const pg = createPgAuthStore(await postgres());
+        const pg = createPgAuthStore(await postgres(), { callDeadlineMs });
         store = pg;
         await pg.listening();
         return pg;

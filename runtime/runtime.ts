@@ -3,14 +3,13 @@
  * instances of a cluster (`config.cluster`: NATS JetStream queue, shared auth store, shared
  * activity). service.ts chooses once, here, and builds everything else the same way.
  */
-import type postgres from "postgres";
 import { createKvAuthStore } from "../auth/kv_store.ts";
 import type { AuthStore } from "../auth/store.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../core/activity.ts";
 import { type Bus, createLocalBus, type Subscription } from "../core/bus.ts";
 import type { Config } from "../core/config.ts";
 import type { Receiver } from "../core/receiver.ts";
-import { openCluster } from "../cluster/runtime.ts";
+import { type AuthStoreDeps, openCluster } from "../cluster/runtime.ts";
 
 export interface ActivityOptions {
   timeoutMs: number;
@@ -23,7 +22,7 @@ export interface Runtime {
   readonly kind: "local" | "cluster";
   /** Whether the service opens its Deno KV file (auth state, or the KV store a cluster shares). */
   readonly usesKv: boolean;
-  openAuthStore(deps: { kv?: Deno.Kv; postgres: () => Promise<postgres.Sql> }): Promise<AuthStore>;
+  openAuthStore(deps: AuthStoreDeps): Promise<AuthStore>;
   /** What a receiver's runner delivers to (a cluster acknowledges JetStream messages once written). */
   wrapReceiver(receiver: Receiver): Receiver;
   startBus(subscriptions: Subscription[]): Promise<Bus>;

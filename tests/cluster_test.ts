@@ -671,6 +671,14 @@ Deno.test({
       });
       assert.equal(login.status, 200);
       await login.body?.cancel();
+      // The 503 changed nothing: before, the INSERT the frozen server had taken in was made when it
+      // resumed, and the admin's resend got 409 user_exists (a generated password lost for good).
+      const resent = await fetch(`${url}/user`, {
+        method: "POST",
+        headers: { ...adminAuth, "content-type": "application/json" },
+        body: JSON.stringify({ "user-name": "another", password }),
+      });
+      assert.equal(resent.status, 200, JSON.stringify(await resent.json()));
     });
   },
 });
