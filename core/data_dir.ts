@@ -42,6 +42,14 @@ function naming(path: string, err: unknown): Error {
 }
 
 /**
+ * Whether the service keeps its users, bans and JWT secret in the KV file: always, but in a
+ * cluster whose auth store is its Postgres.
+ */
+export function usesKvFile(config: Config): boolean {
+  return config.cluster?.authStore !== "postgres";
+}
+
+/**
  * Opens `config.kv.path`: a local file is created readable by the service only (password hashes,
  * the generated JWT secret), its WAL files too; a KV Connect URL or ":memory:" is opened as it is.
  */

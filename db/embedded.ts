@@ -112,7 +112,7 @@ export async function startEmbeddedPostgres(
     for (let attempt = 1;; attempt++) {
       const port = fixedPort ?? freePort();
       const pg = new EmbeddedPostgres({ ...settings, databaseDir: pgdata, port });
-      inOwnSession(pg);
+      spawnOptions(pg, { detached: true });
       log.clear();
       try {
         await pg.start();
@@ -135,15 +135,18 @@ export async function startEmbeddedPostgres(
 }
 
 /**
- * Starts the server in a session of its own (spawn's `detached`): a terminal's Ctrl-C, which
- * goes to the whole foreground process group, then reaches only the service, which drains its
- * receivers into Postgres and stops the server last, not the server first. The library spreads
- * what `getUidAndGid` gives into the server's spawn options, so that is where it goes.
+ * Options added to the library's spawns of initdb and the server: the library spreads what
+ * `getUidAndGid` gives into their spawn options, so that is where they go.
+ * - `cwd: "/"`: as root they run as OS user postgres, and inherited the service's working
+ *   directory, which that user may not enter (/root, 0700): the spawn failed with EPERM.
+ * - `detached` (the server only): a session of its own, so a terminal's Ctrl-C, which goes to the
+ *   whole foreground process group, reaches only the service, which drains its receivers into
+ *   Postgres and stops the server last, not the server first.
  */
-function inOwnSession(pg: EmbeddedPostgresInstance): void {
+function spawnOptions(pg: EmbeddedPostgresInstance, extra: { detached?: true } = {}): void {
   const self = pg as unknown as { getUidAndGid(): Promise<Record<string, unknown>> };
   const ids = self.getUidAndGid.bind(pg);
-  self.getUidAndGid = async () => ({ ...(await ids()), detached: true });
+  self.getUidAndGid = async () => ({ ...(await ids()), cwd: "/", ...extra });
 }
 
 /** How long an immediate shutdown (SIGQUIT), then SIGKILL, each get before the next step (ms). */
@@ -295,6 +298,7 @@ async function initialise(
   const initDir = `${dir}/pgdata.init-${crypto.randomUUID().slice(0, 8)}`;
   try {
     const pg = new EmbeddedPostgres({ ...settings, databaseDir: initDir });
+    spawnOptions(pg);
     try {
       await pg.initialise();
     } catch (err) {

@@ -186,6 +186,9 @@ export async function checkReachable(dir: string, ids: { uid: number; gid: numbe
   const script = 'for d in "$@"; do cd -- "$d" 2>/dev/null || { printf %s "$d"; exit 1; }; done';
   const out = await new Deno.Command("/bin/sh", {
     args: ["-c", script, "sh", ...chain],
+    // Not the service's working directory, which this user may not enter (/root, 0700): the spawn
+    // itself failed then, with "Permission denied" and no word of the directory.
+    cwd: "/",
     uid: ids.uid,
     gid: ids.gid,
     stdout: "piped",

@@ -8,6 +8,7 @@ import type { AuthStore } from "../auth/store.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../core/activity.ts";
 import { type Bus, createLocalBus, type Subscription } from "../core/bus.ts";
 import type { Config } from "../core/config.ts";
+import { usesKvFile } from "../core/data_dir.ts";
 import type { Receiver } from "../core/receiver.ts";
 import { type AuthStoreDeps, openCluster } from "../cluster/runtime.ts";
 
@@ -42,7 +43,7 @@ export async function openRuntime(
   const cluster = await openCluster(config, options);
   return {
     kind: "cluster",
-    usesKv: config.cluster.authStore !== "postgres",
+    usesKv: usesKvFile(config),
     openAuthStore: (deps) => cluster.openAuthStore(deps),
     wrapReceiver: (receiver) => cluster.queue.track(receiver),
     startBus: (subscriptions) => cluster.queue.start(subscriptions),

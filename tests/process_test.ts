@@ -91,6 +91,57 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
   }
 });
 
+Deno.test("`deno task migrate` before the first start, as root from a directory user postgres cannot enter: the start then serves", async () => {
+  // Before, migrate made `<dataDir>/postgres` and no KV file, and every start refused that data dir
+  // as one whose users an earlier version kept in data/poa.kv ("move data/poa.kv to data/poa.kv").
+  // Run from a 0700 directory (/root, where root clones the project): as root the embedded server
+  // runs as OS user postgres, whose spawns inherited that working directory and failed with a bare
+  // "Permission denied", whatever the data dir.
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "poa-migrate-first-" });
+  const cwd = `${dir}/private`;
+  const port = freePort();
+  try {
+    await Deno.chmod(dir, 0o711);
+    await Deno.mkdir(cwd, { mode: 0o700 });
+    await Deno.writeTextFile(
+      `${cwd}/config.json`,
+      JSON.stringify({ listen: [{ hostname: "127.0.0.1", port }], admins: [ADMIN], dataDir: `${dir}/data` }),
+    );
+    const run = (script: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL(script, import.meta.url).pathname, "--config", `${cwd}/config.json`],
+        cwd,
+        stdout: "piped",
+        stderr: "piped",
+      });
+    const migrated = await run("../tasks/migrate.ts").output();
+    const said = new TextDecoder().decode(migrated.stdout) + new TextDecoder().decode(migrated.stderr);
+    assert.equal(migrated.code, 0, said);
+    assert.match(said, /applied 0001_stats/);
+    const child = run("../main.ts").spawn();
+    const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+    let exited: number | undefined;
+    child.status.then((status) => exited = status.code);
+    const outcome = await eventually(
+      () =>
+        exited !== undefined
+          ? `exited ${exited}`
+          : fetch(`http://127.0.0.1:${port}/healthz`).then(async (r) => {
+            await r.body?.cancel();
+            return r.ok ? "ready" : undefined;
+          }, () => undefined),
+      30_000,
+      "the service to be ready",
+    ).catch((err) => String(err));
+    if (exited === undefined) child.kill("SIGTERM");
+    const code = (await child.status).code;
+    assert.equal(outcome, "ready", (await output).join(""));
+    assert.equal(code, 0, (await output).join(""));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** A process's config on 127.0.0.1:`port` with its state in `dir` (test admin, KV there). */
 function processConfig(
   dir: string,
