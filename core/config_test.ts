@@ -3,6 +3,7 @@ import {
   applyEnv,
   ConfigError,
   configPathFrom,
+  configSchema,
   defaultReceivers,
   loadConfig,
   loadConfigAndEnv,
@@ -159,4 +160,13 @@ Deno.test("envFile: secrets read from an owner-only file beside the config; the 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("every top-level config key has a row in the README's configuration table", async () => {
+  // `envFile` and `cluster` had none (an operator trial read the table as the whole list).
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("### Environment variables"));
+  const rows = new Set([...table.matchAll(/^\| `([A-Za-z]+)[.`]/gm)].map((m) => m[1]));
+  const missing = Object.keys(configSchema.in.shape).filter((key) => !rows.has(key));
+  assert.deepEqual(missing, []);
 });

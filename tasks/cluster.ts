@@ -22,6 +22,7 @@
  * their graceful drain, NATS, Postgres); so does SIGTERM, and the runner's parent going away
  * (`npx` or `deno task` killed).
  */
+import { parseArgs } from "node:util";
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { randomString } from "../auth/password.ts";
 import { secretFile } from "../core/files.ts";
@@ -294,26 +295,66 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   }
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  if (i >= 0) return args[i + 1];
-  const eq = args.find((a) => a.startsWith(`--${name}=`));
-  return eq?.slice(name.length + 3);
+const USAGE =
+  `usage: deno task cluster [--port 4000] [--instances 3] [--nats-nodes 3] [--dir data/cluster] [--hostname 127.0.0.1]
+  --port        the balancer's port; the instances take the next ones
+  --instances   how many service instances (at least 1)
+  --nats-nodes  how many nats-server processes in the NATS cluster (at least 1)
+  --dir         where the configs, secrets and stores go
+  --hostname    where the balancer and the instances listen (NATS and the embedded Postgres: 127.0.0.1)`;
+
+/** The runner's options; a message (usage included) for anything else, `--help` too. */
+export function parseClusterArgs(
+  args: string[],
+): { ok: true; port: number; instances: number; natsNodes: number; dir: string; hostname: string } | {
+  ok: false;
+  message: string;
+  /** Asked for (`--help`): printed on stdout, exit code 0. */
+  help?: true;
+} {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string", default: "4000" },
+        instances: { type: "string", default: "3" },
+        "nats-nodes": { type: "string", default: "3" },
+        dir: { type: "string", default: "data/cluster" },
+        hostname: { type: "string", default: "127.0.0.1" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (err) {
+    // A typo (--instance 1) started the default 3 instances; --help started a cluster on port 4000.
+    return { ok: false, message: `${(err as Error).message}\n${USAGE}` };
+  }
+  if (values.help) return { ok: false, message: USAGE, help: true };
+  const number = (name: "port" | "instances" | "nats-nodes", min: number) => {
+    const n = Number(values[name]);
+    return Number.isInteger(n) && n >= min ? n : undefined;
+  };
+  const port = number("port", 1);
+  const instances = number("instances", 1);
+  const natsNodes = number("nats-nodes", 1);
+  if (port === undefined || instances === undefined || natsNodes === undefined || port > 65535) {
+    return {
+      ok: false,
+      message: `--port, --instances and --nats-nodes take whole numbers of at least 1\n${USAGE}`,
+    };
+  }
+  return { ok: true, port, instances, natsNodes, dir: values.dir, hostname: values.hostname };
 }
 
 async function main(): Promise<number> {
-  const args = Deno.args;
-  const port = Number(flag(args, "port") ?? 4000);
-  const instances = Number(flag(args, "instances") ?? 3);
-  const natsNodes = Number(flag(args, "nats-nodes") ?? 3);
-  const dir = flag(args, "dir") ?? "data/cluster";
-  const hostname = flag(args, "hostname") ?? "127.0.0.1";
-  if (![port, instances, natsNodes].every(Number.isInteger) || instances < 1 || natsNodes < 1) {
-    console.error(
-      "usage: deno task cluster [--port 4000] [--instances 3] [--nats-nodes 3] [--dir data/cluster] [--hostname 127.0.0.1]",
-    );
-    return 2;
+  const parsed = parseClusterArgs(Deno.args);
+  if (!parsed.ok) {
+    (parsed.help ? console.log : console.error)(parsed.message);
+    return parsed.help ? 0 : 2;
   }
+  const { port, instances, natsNodes, dir, hostname } = parsed;
   const stop = Promise.withResolvers<string>();
   Deno.addSignalListener("SIGINT", () => stop.resolve("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => stop.resolve("SIGTERM"));
