@@ -84,6 +84,8 @@ export interface SavedEpisode {
   /** Conditions alerted in the episode. */
   alerted: Condition[];
   episodeSince: number;
+  /** Restored by an earlier start and not heard from since: forgotten at this time (epoch ms). */
+  keepUntil?: number;
 }
 
 /** What the detector remembers of a node with something open. */
@@ -111,9 +113,12 @@ export interface AlertDetector {
   check(): Alert[];
   /** The episodes with an alert sent and no `back` yet, to save. */
   episodes(): SavedEpisode[];
+  /** Grows whenever an episode opens, changes or ends (what `episodes()` gives may differ then). */
+  readonly changes: number;
   /**
-   * Takes back episodes saved by an earlier run: a node among them is kept (not heard from since)
-   * until `forgetInactiveAfterMs` after it went inactive, or after now when it was not inactive.
+   * Takes back episodes saved by an earlier run, the newest `maxNodes` of them (the last saved): a
+   * node among them is kept (not heard from since) until `forgetInactiveAfterMs` after it went
+   * inactive, or after the first start that restored it when it was not inactive.
    */
   restore(saved: readonly SavedEpisode[]): void;
 }
@@ -132,6 +137,16 @@ export function createAlertDetector(
     now,
   });
   const tracks = new Map<string, Track>();
+  let changes = 0;
+  /** Ends a condition; counted as a change when it was open. */
+  const close = (track: Track, condition: Condition) => {
+    if (track.open.delete(condition)) changes++;
+  };
+  /** Forgets a node's track; counted as a change when it had an episode. */
+  const untrack = (id: string, track: Track) => {
+    tracks.delete(id);
+    if (track.alerted.size > 0) changes++;
+  };
   const iso = (ms: number) => new Date(ms).toISOString();
 
   function trackOf(id: string): Track {
@@ -166,6 +181,7 @@ export function createAlertDetector(
 
   function open(track: Track, condition: Condition, since: number): void {
     track.open.set(condition, since);
+    changes++;
     track.alerted.add(condition);
     track.episodeSince = Math.min(track.episodeSince, since);
   }
@@ -192,19 +208,22 @@ export function createAlertDetector(
       for (const [id, track] of tracks) {
         if (state.node(id)) continue;
         if (track.keepUntil !== undefined && at < track.keepUntil) continue; // not heard from since the start
-        tracks.delete(id); // forgotten (inactive too long, or evicted)
+        untrack(id, track); // forgotten (inactive too long, or evicted)
       }
       for (const node of state.nodes()) {
         const minority = node.active ? onMinority.get(node.id) : undefined;
         let track = tracks.get(node.id);
         if (!track && node.behindSince === null && !minority) continue; // nothing to watch
         track ??= trackOf(node.id);
-        track.keepUntil = undefined; // heard from: forgotten as any other from here
-        if (node.active) track.open.delete("inactive");
+        if (track.keepUntil !== undefined) {
+          track.keepUntil = undefined; // heard from: forgotten as any other from here
+          changes++;
+        }
+        if (node.active) close(track, "inactive");
         // An inactive node is neither behind nor on a branch as far as the state says: its open
         // conditions stay open until it is back (it returned still behind: a second alert before).
         if (node.behindSince === null) {
-          if (node.active) track.open.delete("behind");
+          if (node.active) close(track, "behind");
         } else if (!track.open.has("behind") && at - node.behindSince >= options.behindForMs) {
           open(track, "behind", node.behindSince);
           out.push(alert("behind", node, node.behindSince, health.best));
@@ -212,7 +231,7 @@ export function createAlertDetector(
         if (!minority) {
           if (node.active) {
             track.forkSince = null;
-            track.open.delete("fork");
+            close(track, "fork");
           }
         } else {
           track.forkSince ??= at;
@@ -228,7 +247,7 @@ export function createAlertDetector(
           back.name ??= track.savedName ?? null;
           out.push(back);
         }
-        if (healthy) tracks.delete(node.id);
+        if (healthy) untrack(node.id, track);
       }
       return out;
     },
@@ -243,16 +262,21 @@ export function createAlertDetector(
           open: [...track.open],
           alerted: [...track.alerted],
           episodeSince: track.episodeSince,
+          ...(track.keepUntil === undefined ? {} : { keepUntil: track.keepUntil }),
         });
       }
       return out;
     },
+    get changes() {
+      return changes;
+    },
     restore(saved) {
       const at = now();
-      for (const episode of saved) {
-        if (tracks.size >= options.maxNodes) break;
+      // The file lists the oldest first (as tracked): beyond maxNodes the oldest are left out.
+      for (const episode of saved.slice(-options.maxNodes)) {
         const inactiveSince = episode.open.find(([c]) => c === "inactive")?.[1];
-        const keepUntil = (inactiveSince ?? at) + options.forgetInactiveAfterMs;
+        // Kept from the start that first restored it, not from each start again.
+        const keepUntil = episode.keepUntil ?? (inactiveSince ?? at) + options.forgetInactiveAfterMs;
         if (keepUntil <= at) continue; // it would have been forgotten by now
         tracks.set(episode.node, {
           open: new Map(episode.open),
@@ -263,6 +287,7 @@ export function createAlertDetector(
           keepUntil,
         });
       }
+      if (saved.length > 0) changes++; // saved again: the forget times set here, the ones left out gone
     },
   };
 }

@@ -72,14 +72,19 @@ const schema = z.object({
 }).strict();
 
 const CONDITION = z.enum(["inactive", "behind", "fork"]);
+/** A time a Date can hold (epoch ms): 9e15 in an edited file made every alert of that node throw. */
+const TIME = z.number().int().min(0).max(8.64e15);
 /** A saved episodes file, as `episodes()` wrote it. */
-const savedEpisodes = z.array(z.object({
-  node: z.string(),
-  name: z.string().nullable(),
-  open: z.array(z.tuple([CONDITION, z.number()])),
-  alerted: z.array(CONDITION),
-  episodeSince: z.number(),
-}));
+const savedEpisodes = z.array(
+  z.object({
+    node: z.string().min(1).max(1024),
+    name: z.string().max(1024).nullable(),
+    open: z.array(z.tuple([CONDITION, TIME])).max(3),
+    alerted: z.array(CONDITION).min(1).max(3),
+    episodeSince: TIME,
+    keepUntil: TIME.optional(),
+  }).strict(),
+);
 
 /** Validated alerts options (defaults applied). */
 export type AlertsOptions = z.infer<typeof schema>;
@@ -274,10 +279,22 @@ export function createAlertsReceiver(
     if (drainTimer === undefined) drain();
   }
 
+  /**
+   * Saves the open episodes when they changed since the last save (one text per check at most);
+   * resolves once the file holds them.
+   */
+  let savedChanges = 0;
+  function saveEpisodes(): Promise<void> {
+    if (detector.changes === savedChanges) return episodes.written();
+    savedChanges = detector.changes;
+    return episodes.save(detector.episodes());
+  }
+
   function check(): void {
     if (closed) return;
     send(detector.check());
-    episodes.save(detector.episodes());
+    // Here, not per `inactive()`: a storm of 5,000 nodes going inactive wrote the whole list 5,000 times.
+    saveEpisodes();
   }
 
   return {
@@ -287,9 +304,17 @@ export function createAlertsReceiver(
       if (started) return;
       await runner.start();
       taken += runner.stats().spill_pending; // left by the previous run; the loop has not loaded them yet
+      // Saved again by the first check: the forget times restore set are kept from this start on.
       detector.restore(await episodes.load());
       started = true;
-      timer = setInterval(check, options.checkIntervalMs);
+      timer = setInterval(() => {
+        try {
+          check();
+        } catch (err) {
+          // A timer's throw ends the process: one bad check must not take the service with it.
+          console.error(`receiver ${id}: check failed:`, err);
+        }
+      }, options.checkIntervalMs);
     },
     accepts(message) {
       return message.dataType === "ethereum_metrics" && payloadType(message) !== "history";
@@ -299,9 +324,7 @@ export function createAlertsReceiver(
       return Promise.resolve();
     },
     inactive(agentId) {
-      if (closed) return;
-      send(detector.inactive(agentId));
-      episodes.save(detector.episodes());
+      if (!closed) send(detector.inactive(agentId)); // saved by the next check
     },
     check,
     async close() {
@@ -315,7 +338,7 @@ export function createAlertsReceiver(
       drainTimer = undefined;
       for (; backlogHead < backlog.length; backlogHead++) refuse(backlog[backlogHead]!);
       if (started) await runner.drain(options.closeTimeoutMs);
-      if (started) await episodes.save(detector.episodes());
+      if (started) await saveEpisodes();
     },
     stats() {
       const r = runner.stats();
@@ -380,6 +403,10 @@ function createEpisodesFile(path: string, who: string) {
         console.error(`${who}: ${path} is not a saved episodes file: left out (no back alerts for them)`);
         return [];
       }
+    },
+    /** Resolves once the write in progress, if any, is done. */
+    written(): Promise<void> {
+      return writing ?? Promise.resolve();
     },
     /** Saves `episodes` when they differ from the last saved; resolves once written (or failed). */
     save(episodes: SavedEpisode[]): Promise<void> {

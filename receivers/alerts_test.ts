@@ -438,15 +438,98 @@ Deno.test("alerts: open episodes survive a restart: a node down before it gets i
   const episodes = JSON.parse(await Deno.readTextFile(`${dir}/alerts/alerts.episodes.json`));
   assert.deepEqual(episodes, [], "nothing open is left in the file");
 
-  // A file that is not one is said so and left out; the receiver starts without it.
-  await Deno.writeTextFile(`${dir}/alerts/alerts.episodes.json`, "{not json");
-  const logged = await capturing("error", async (lines) => {
-    await (await start()).close();
-    return lines;
-  });
-  assert.match(logged.join("\n"), /alerts\.episodes\.json is not a saved episodes file/);
   await endpoint.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("alerts: saved episodes: written per check (not per alert), the newest kept, forgotten on time across restarts, bad files left out", async () => {
+  const endpoint = startEndpoint();
+  const dir = await Deno.makeTempDir({ prefix: "poa-alerts-" });
+  const file = `${dir}/alerts/alerts.episodes.json`;
+  const clock = { t: T0 };
+  const start = async (extra: Record<string, unknown> = {}) => {
+    const r = createAlertsReceiver(
+      "alerts",
+      options(endpoint.url, { maxNodes: 3, forgetInactiveAfterMs: 10_000, ...extra }),
+      {
+        dataDir: dir,
+        now: () => clock.t,
+      },
+    );
+    await r.init();
+    return r;
+  };
+  const nodes = async (): Promise<string[]> =>
+    JSON.parse(await Deno.readTextFile(file)).map((e: { node: string }) => e.node);
+  try {
+    // A storm goes to the file once, at the next check: it was written whole at every inactive().
+    const first = await start({ maxNodes: 3_000 });
+    const ids = Array.from({ length: 2_000 }, (_, i) => `n${i}`);
+    await first.receive(ids.map((id) => blockReport(id, 1, clock.t)));
+    for (const id of ids) first.inactive(id);
+    assert.equal(await Deno.stat(file).then(() => true, () => false), false, "not written per inactive()");
+    first.check();
+    await eventually(() => endpoint.received.length === 2_000, "the storm's alerts");
+    await first.close();
+    assert.equal((await nodes()).length, 2_000);
+
+    // Beyond maxNodes the oldest saved are left out (a, b, c were kept and d, e, f dropped before).
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify(["a", "b", "c", "d", "e", "f"].map((node) => ({
+        node,
+        name: null,
+        open: [["inactive", T0]],
+        alerted: ["inactive"],
+        episodeSince: T0,
+      }))),
+    );
+    const second = await start();
+    second.check();
+    await second.close();
+    assert.deepEqual(await nodes(), ["d", "e", "f"]);
+
+    // Not heard from: forgotten forgetInactiveAfterMs after it went inactive, however often it restarts.
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify([{
+        node: "b",
+        name: null,
+        open: [["behind", T0]],
+        alerted: ["behind"],
+        episodeSince: T0,
+      }]),
+    );
+    for (let i = 0; i < 4; i++) {
+      const again = await start();
+      again.check();
+      await again.close();
+      clock.t += 4_000; // starts 4 s apart: the fourth is past the 10 s of the first
+    }
+    assert.deepEqual(await nodes(), [], "forgotten 10 s after the first start that restored it");
+
+    // A time no Date can hold (it made every alert of the node throw, and the check timer end the
+    // process at every start) or any other bad file: logged, left out.
+    for (
+      const bad of [
+        `[{"node":"a","name":null,"open":[],"alerted":["inactive"],"episodeSince":9e15}]`,
+        "{not json",
+      ]
+    ) {
+      await Deno.writeTextFile(file, bad);
+      const logged = await capturing("error", async (lines) => {
+        const r = await start();
+        await r.receive([blockReport("a", 2, clock.t)]);
+        r.check();
+        await r.close();
+        return lines;
+      });
+      assert.match(logged.join("\n"), /alerts\.episodes\.json is not a saved episodes file/, bad);
+    }
+  } finally {
+    await endpoint.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("alerts: pending alerts are bounded: beyond the bounds new alerts are dropped and counted, the oldest kept", async () => {
