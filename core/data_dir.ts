@@ -55,12 +55,7 @@ export function usesKvFile(config: Config): boolean {
  */
 export async function openKvFile(config: Config): Promise<Deno.Kv> {
   const path = config.kv.path;
-  const local = !path.includes("://") && path !== ":memory:";
-  if (local) {
-    await refuseLegacyKv(config);
-    await Deno.mkdir(dirname(path), { recursive: true });
-    (await Deno.open(path, { create: true, write: true, mode: 0o600 })).close();
-  }
+  const local = await createKvFile(config);
   const kv = await Deno.openKv(path).catch((err) => {
     throw local ? naming(path, err) : err; // SQLite's "database or disk is full" named no file
   });
@@ -68,6 +63,20 @@ export async function openKvFile(config: Config): Promise<Deno.Kv> {
     for (const suffix of ["", "-wal", "-shm"]) await Deno.chmod(path + suffix, 0o600).catch(() => {});
   }
   return kv;
+}
+
+/**
+ * Creates a local KV file when missing (0600), after the check of users an earlier version kept
+ * elsewhere; false, doing nothing, for a KV Connect URL or ":memory:". `deno task migrate` calls it
+ * too: it must not need a remote KV, and the data dir it leaves is not one used without a KV file.
+ */
+export async function createKvFile(config: Config): Promise<boolean> {
+  const path = config.kv.path;
+  if (path.includes("://") || path === ":memory:") return false;
+  await refuseLegacyKv(config);
+  await Deno.mkdir(dirname(path), { recursive: true });
+  (await Deno.open(path, { create: true, write: true, mode: 0o600 })).close();
+  return true;
 }
 
 /** Where the KV file was by default before it followed `dataDir`. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./config.ts";
-import { openDataDir, openKvFile } from "./data_dir.ts";
+import { createKvFile, openDataDir, openKvFile } from "./data_dir.ts";
 
 /** Runs `fn` in a fresh working directory holding `data/poa.kv` (and the files given). */
 async function inDirWithDataKv(files: string[], fn: (dir: string) => Promise<void>): Promise<void> {
@@ -67,6 +67,19 @@ Deno.test("start-up errors without a path name the file: a lock file on a full d
       openKvFile(parseConfig({ dataDir: dir, kv: { path: `${dir}/poa.kv` } })),
       (err: Error) => err.message === `${dir}/poa.kv: file is not a database`,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("createKvFile (what `deno task migrate` does): a local file made 0600; a KV Connect URL left alone, no token needed", async () => {
+  // Migrate opened the KV itself: a cluster whose KV is remote could not migrate without its token.
+  const dir = await Deno.makeTempDir({ prefix: "poa-data-dir-" });
+  try {
+    assert.equal(await createKvFile(parseConfig({ dataDir: dir })), true);
+    assert.equal((await Deno.stat(`${dir}/poa.kv`)).mode! & 0o777, 0o600);
+    const remote = parseConfig({ dataDir: dir, kv: { path: "https://kv.example.invalid/db" } });
+    assert.equal(await createKvFile(remote), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

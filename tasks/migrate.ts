@@ -3,7 +3,7 @@
  * pending migrations of db/migrations) and prints what was applied.
  */
 import { loadProcessConfig } from "../core/config.ts";
-import { openKvFile, usesKvFile } from "../core/data_dir.ts";
+import { createKvFile, usesKvFile } from "../core/data_dir.ts";
 import { openDatabase } from "../db/database.ts";
 
 async function main(): Promise<number> {
@@ -15,10 +15,10 @@ async function main(): Promise<number> {
   const config = loaded.config;
   let db;
   try {
-    // Opened (made when missing) as the service's start does, first: it refuses a data dir whose
+    // The local KV file made when missing, as the start does, first: it refuses a data dir whose
     // users an earlier version kept elsewhere, as the start would. Before, a migrate before the
     // first start left a data dir with a Postgres and no KV file, which every start then refused.
-    if (usesKvFile(config)) (await openKvFile(config)).close();
+    if (usesKvFile(config)) await createKvFile(config);
     db = await openDatabase({ url: config.postgres.url, dataDir: config.dataDir });
   } catch (err) {
     console.error(`migrate: ${(err as Error).message}`);
