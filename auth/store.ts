@@ -104,19 +104,46 @@ export function withDeadline(store: AuthStore, timeoutMs: number): AuthStore {
 /** SQLite's errors for a full, read-only or failing disk (Deno KV throws them as TypeError). */
 const STORAGE_FAILURE = /disk is full|disk I\/O error|readonly database|unable to open database file/i;
 
+/** A failure of the store's disk (SQLite's, under Deno KV). */
+export function diskFailure(err: Error): boolean {
+  return STORAGE_FAILURE.test(err.message);
+}
+
+/** postgres.js's own codes for a connection that failed or went away. */
+const CONNECTION_LOST = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
 /**
- * The store with its disk's failures (SQLite's, under Deno KV) as StoreUnavailableError, logged
- * once per call: an admin call on a full disk was a 500 with a stack trace per request.
+ * Postgres unreachable or going away, not a query's own failure: a socket error (ECONNREFUSED…),
+ * postgres.js's connection codes, SQLSTATE class 08 (connection exception), 57P01-57P03 (shutting
+ * down, cannot connect now) and 53300 (too many connections).
+ */
+export function postgresUnavailable(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  return /^E[A-Z]+$/.test(code) || CONNECTION_LOST.has(code) || /^08[0-9A-Z]{3}$/.test(code) ||
+    /^57P0[123]$/.test(code) || code === "53300";
+}
+
+/**
+ * The store with its storage's failures (`isFailure`: the disk's by default) as
+ * StoreUnavailableError, logged once per call: an admin call on a full disk, or with the cluster's
+ * Postgres stopped, was a 500 with a stack trace per request.
  */
 export function withStorageFailures(
   store: AuthStore,
   log: (line: string) => void = (line) => console.error(line),
+  isFailure: (err: Error) => boolean = diskFailure,
 ): AuthStore {
   return wrapCalls(store, (what, call) => async (...args) => {
     try {
       return await call(...args);
     } catch (err) {
-      if (!(err instanceof Error) || !STORAGE_FAILURE.test(err.message)) throw err;
+      if (!(err instanceof Error) || !isFailure(err)) throw err;
       log(`auth store: ${what} failed: ${err.message}`);
       throw new StoreUnavailableError(`the auth store could not ${what}: ${err.message}`, { cause: err });
     }

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import type { AuthChange } from "../auth/store.ts";
+import {
+  type AuthChange,
+  postgresUnavailable,
+  StoreUnavailableError,
+  withStorageFailures,
+} from "../auth/store.ts";
 import { migrate } from "../db/migrate.ts";
 import { startTestPostgres } from "../tests/support/postgres.ts";
 import { AUTH_CHANNEL, createPgAuthStore } from "./pg_auth_store.ts";
@@ -136,6 +141,40 @@ Deno.test("pg auth store: after a LISTEN reconnect it re-reads the users it knew
     unwatch();
   } finally {
     await store.close();
+    await pg.close();
+  }
+});
+
+Deno.test("pg auth store with Postgres stopped: calls fail as 'auth store unavailable' (a 503), a query's own error stays one", async () => {
+  // Before, ECONNREFUSED went out as it was: every admin call and uncached login a 500.
+  const pg = await startTestPostgres();
+  const sql = postgres(pg.url, { max: 2, onnotice: () => {}, connect_timeout: 2 });
+  const logged: string[] = [];
+  const store = withStorageFailures(createPgAuthStore(sql), (line) => logged.push(line), postgresUnavailable);
+  const user = (name: string) => ({
+    name,
+    passwordHash: "hash",
+    active: true,
+    createdAt: new Date().toISOString(),
+    tokenEpoch: "e1",
+  });
+  try {
+    await migrate(pg.sql);
+    assert.equal(await store.createUser(user("before")), "created");
+    await pg.stop();
+    await assert.rejects(store.createUser(user("during")), StoreUnavailableError);
+    await assert.rejects(store.listUsers(), StoreUnavailableError);
+    assert.equal(logged.length, 2, logged.join("\n"));
+    await pg.start();
+    assert.deepEqual((await store.listUsers()).map((u) => u.name), ["before"]);
+    // Not a connection failure: passed on as it is.
+    await assert.rejects(
+      store.createUser({ ...user("bad"), createdAt: "not a time" }),
+      (err: Error) => !(err instanceof StoreUnavailableError),
+    );
+  } finally {
+    await store.close();
+    await sql.end({ timeout: 1 });
     await pg.close();
   }
 });

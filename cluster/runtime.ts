@@ -5,7 +5,7 @@
  */
 import type postgres from "postgres";
 import { createKvAuthStore } from "../auth/kv_store.ts";
-import type { AuthStore } from "../auth/store.ts";
+import { type AuthStore, postgresUnavailable, withStorageFailures } from "../auth/store.ts";
 import type { ActivityMonitor } from "../core/activity.ts";
 import { type Config, ConfigError, defaultReceivers } from "../core/config.ts";
 import { createClusterActivityMonitor } from "./activity.ts";
@@ -94,7 +94,8 @@ export async function openCluster(
         const pg = createPgAuthStore(await postgres(), { callDeadlineMs });
         store = pg;
         await pg.listening();
-        return pg;
+        // Postgres stopped (not frozen): ECONNREFUSED at once, which was a 500 per call, not a 503.
+        return withStorageFailures(pg, undefined, postgresUnavailable);
       }
       if (!kv) throw new Error('cluster.authStore "kv" needs the KV handle');
       return store = withNatsInvalidations(createKvAuthStore(kv), nats.nc, nats.subjects.authChanges);

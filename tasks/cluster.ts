@@ -297,7 +297,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
 
 const USAGE =
   `usage: deno task cluster [--port 4000] [--instances 3] [--nats-nodes 3] [--dir data/cluster] [--hostname 127.0.0.1]
-  --port        the balancer's port; the instances take the next ones
+  --port        the balancer's port; the instances take the next ones (0: free ports for all)
   --instances   how many service instances (at least 1)
   --nats-nodes  how many nats-server processes in the NATS cluster (at least 1)
   --dir         where the configs, secrets and stores go
@@ -336,13 +336,20 @@ export function parseClusterArgs(
     const n = Number(values[name]);
     return Number.isInteger(n) && n >= min ? n : undefined;
   };
-  const port = number("port", 1);
+  const port = number("port", 0); // 0: free ports for the balancer and every instance
   const instances = number("instances", 1);
   const natsNodes = number("nats-nodes", 1);
-  if (port === undefined || instances === undefined || natsNodes === undefined || port > 65535) {
+  if (port === undefined || instances === undefined || natsNodes === undefined) {
     return {
       ok: false,
-      message: `--port, --instances and --nats-nodes take whole numbers of at least 1\n${USAGE}`,
+      message:
+        `--instances and --nats-nodes take whole numbers of at least 1, --port of at least 0\n${USAGE}`,
+    };
+  }
+  if (port + instances > 65535) {
+    return {
+      ok: false,
+      message: `--port ${port}: the ${instances} instance(s) take the ports after it, past 65535`,
     };
   }
   return { ok: true, port, instances, natsNodes, dir: values.dir, hostname: values.hostname };
