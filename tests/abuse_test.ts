@@ -499,7 +499,10 @@ Deno.test({
       const m = await chunky.read(chunkyAnswer);
       assert.match(new TextDecoder().decode(chunkyAnswer.subarray(0, m ?? 0)), /^HTTP\/1\.1 200/);
       const grewChunky = (await peakRss(svc.pid)) - before2;
-      assert.ok(grewChunky < 256 * 2 ** 20, `peak RSS grew by ${(grewChunky / 2 ** 20).toFixed(0)} MiB`);
+      // Deno hands each chunk over in a fresh 64 KiB buffer (1.3 GB for these 20,000): copied out at
+      // once, what is left is garbage, and its peak is the collector's timing (101-266 MiB over six
+      // runs; a BYOB reader, which would avoid it, stalled at 16 KiB on Deno 2.9.6). Kept, it was 1.3 GB.
+      assert.ok(grewChunky < 640 * 2 ** 20, `peak RSS grew by ${(grewChunky / 2 ** 20).toFixed(0)} MiB`);
       console.log(
         `abuse: 300 half-sent 7.9 MB bodies of one agent: 298 refused with 503, peak RSS +${
           (grew / 2 ** 20).toFixed(0)
