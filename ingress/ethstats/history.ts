@@ -36,6 +36,13 @@ export interface HistoryBackfill<P extends HistoryPeer> {
   history(peer: P, numbers: readonly number[], now: number): HistoryRequest;
   /** The peer is gone: a request outstanding with it frees its network at once. */
   forget(peer: P): void;
+  /**
+   * The peer sent a frame too large to take while asked: its answer (go-ethereum sends the asked
+   * blocks whole, every transaction hash) can never be taken, so what it was asked for counts as
+   * answered without. Before, the same blocks were asked again at every login, the node dropped
+   * each time.
+   */
+  unanswerable(peer: P): void;
   stats(): { history_requests: number; history_timeouts: number };
 }
 
@@ -136,6 +143,12 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     forget(peer) {
       const chain = chains.get(peer.net);
       if (chain?.asked?.peer === peer) chain.asked = null;
+    },
+    unanswerable(peer) {
+      const chain = chains.get(peer.net);
+      if (chain?.asked?.peer !== peer) return;
+      for (const n of chain.asked.list) if (n >= chain.head - limit) chain.settled.add(n);
+      chain.asked = null;
     },
     stats: () => ({ ...counters }),
   };

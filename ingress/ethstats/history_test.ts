@@ -76,3 +76,17 @@ Deno.test("history: limit 0 never asks; the oldest network is forgotten past max
   report(h, peer("c"), 10);
   assert.deepEqual(report(h, peer("a"), 10), range(5, 9), "network a was forgotten, so asked again");
 });
+
+Deno.test("history: a peer whose answer is too large to take is not asked for those blocks again", () => {
+  // go-ethereum sends the asked blocks whole: 10 blocks of 11,000 transactions were 8.6 MB, past the
+  // frame limit; the node was dropped and, logged in again, asked for the same 10, for good.
+  const h = createHistoryBackfill<Peer>({ limit: 20, timeoutMs: 1000 });
+  const a = peer();
+  assert.deepEqual(report(h, a, 100), range(90, 99));
+  h.unanswerable(a);
+  h.forget(a); // its socket is closed
+  const again = peer();
+  assert.deepEqual(report(h, again, 100), range(80, 89), "the next chunk, not 90-99 again");
+  h.unanswerable(a); // no longer the peer asked: nothing changes
+  assert.deepEqual(h.history(again, range(80, 89), 0), null);
+});

@@ -917,6 +917,27 @@ Deno.test("flooding past maxMessagesPerSecond is refused with an error and disco
   }
 });
 
+Deno.test("a node whose history answer is over maxFrameBytes is dropped once, not asked for those blocks again", async () => {
+  // go-ethereum answers with the asked blocks whole: 10 blocks of 11,000 transactions were 8.6 MB.
+  // Before, the next node (or the same one, logged in again) was asked for the same blocks, for good.
+  const s = await startServer({ maxFrameBytes: 4096 });
+  try {
+    const heavy = await s.login("heavy");
+    const next = await s.login("next");
+    heavy.send(geth.block("heavy", 1000));
+    assert.match(await heavy.next(), /^\{"emit":\["history",\{"max":999,"min":990,/);
+    heavy.send(
+      geth.history("heavy", [999, 998, 997, 996, 995]).replace('"id"', `"pad":"${"x".repeat(5000)}","id"`),
+    );
+    assert.equal((await within(heavy.closed, 2000, "close")).code, 1009);
+    next.send(geth.block("next", 1000));
+    // The next chunk below, not 990-999 again.
+    assert.match(await next.next(), /^\{"emit":\["history",\{"max":989,"min":980,/);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("a flooder that reconnects gets no fresh allowance: its address waits out the cooldown (429, Retry-After), then may connect", async () => {
   const s = await startServer({ maxMessagesPerSecond: 20, violationCooldownSeconds: 1 });
   try {

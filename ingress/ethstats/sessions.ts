@@ -297,6 +297,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     if (refusal !== null) {
       counters.limited++;
       counters[refusal.counter]++;
+      if (refusal.counter === "limited_frame_size") history.unanswerable(conn);
       penalties.penalize(conn.address, now);
       drop(conn, refusal.frame, refusal.code, refusal.reason);
       return;
