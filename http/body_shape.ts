@@ -294,6 +294,10 @@ export function msgpackShape(
     }
     pos += skip;
     const container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
+    // Each element takes a byte at least: more than the bytes left is truncated input, which the
+    // decoder refuses (400); counted as the bytes left, so depth is still checked on what follows.
+    // A 5-byte map header declaring 2^32 entries was 422 too_many_values.
+    if (container) children = Math.min(children, bytes.byteLength - pos);
     if (container) {
       if (remaining.length > maxDepth) return "too_deep"; // this container opens level remaining.length
       if (++containers > maxContainers) return "too_many";

@@ -431,3 +431,14 @@ Deno.test("tooDeep counts arrays and objects alike and allows exactly MAX_DEPTH 
   assert.equal(tooDeep(nest(3, (x) => [x]), 3), false);
   assert.equal(tooDeep(nest(4, (x) => [x]), 3), true);
 });
+
+Deno.test("a truncated msgpack container (its header declaring more elements than bytes follow) is 400, not 422", () => {
+  // `\xdf\xff\xff\xff\xff`: a map of 2^32 entries and nothing after it was 422 too_many_values.
+  for (const bytes of [[0xdf, 0xff, 0xff, 0xff, 0xff], [0xdd, 0, 1, 0, 0, 0x80], [0x83, 0xa1, 0x61]]) {
+    assert.deepEqual(
+      code(() => decodeBytes(new Uint8Array(bytes), "msgpack"))?.[0],
+      400,
+      JSON.stringify(bytes),
+    );
+  }
+});

@@ -6,14 +6,14 @@
  * - `active`, `mining`: booleans; `peers`: an integer in int range.
  * - `hashrate`: a non-negative integer; `gasPrice`: a non-negative integer or null (null is
  *   what the inactive-agent statistics carry). Both must be JSON numbers: decimal strings are
- *   NOT accepted (the original agent sends numbers; DESIGN calls strings for numbers
- *   malformed). Past 2^53 they are stored as exact as JSON and MessagePack decoding left them,
+ *   NOT accepted (the original agent sends numbers; the README lists strings for numbers
+ *   as malformed). Past 2^53 they are stored as exact as JSON and MessagePack decoding left them,
  *   and past the bigint column's range as its largest value: the POA agent packs gas prices
  *   as uint64, and Nethermind's gas price is a long (2^63-1 decodes as 2^63): the original stored
  *   them, and they were skipped here.
- * - `syncing`: `false` (or null) → the three block columns are null; an object → its
- *   `currentBlock`, `highestBlock`, `startingBlock` (strings such as "0x44ee0"; missing or
- *   null → null, like the original's `Map.get`; other keys ignored).
+ * - `syncing`: an object → its `currentBlock`, `highestBlock`, `startingBlock` (strings such as
+ *   "0x44ee0"; missing or null → null, like the original's `Map.get`; other keys ignored);
+ *   anything else (`false`, null, `true`, missing) → the three block columns are null.
  * - `uptime` and unknown keys are ignored (the original did not store them either).
  */
 import { z } from "zod";
@@ -50,11 +50,12 @@ const body = z.object({
   hashrate: bigintColumn,
   peers: z.int().min(0).max(2_147_483_647),
   gasPrice: bigintColumn.nullable(),
-  syncing: z.union([
-    z.literal(false),
-    z.null(),
-    z.object({ currentBlock: block, highestBlock: block, startingBlock: block }),
-  ]),
+  // DESIGN: "the three block columns come from `syncing` when it is an object, else null": `true`
+  // (Besu in sync, geth with peers 0) or no `syncing` at all lost the whole row.
+  syncing: z.preprocess(
+    (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : null,
+    z.object({ currentBlock: block, highestBlock: block, startingBlock: block }).nullable(),
+  ),
 });
 
 /** The `eth_stats` receiver type: ethereum `statistics` → rows of `eth_stats`. */
@@ -66,7 +67,7 @@ export const ethStatsReceiverType: ReceiverType<typeof options> = {
       what: "ethereum statistics",
       body,
       columns: (b) => {
-        const syncing = b.syncing || undefined;
+        const syncing = b.syncing ?? undefined;
         return {
           active: b.active,
           mining: b.mining,

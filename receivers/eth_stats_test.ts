@@ -162,6 +162,25 @@ Deno.test("eth_stats receiver", async (t) => {
     });
 
     await t.step(
+      "statistics with syncing true, or without syncing, are rows with null block columns",
+      async () => {
+        // DESIGN: the block columns come from `syncing` when it is an object, else null. These lost the row.
+        const receiver = await build(server.sql);
+        for (const syncing of [true, undefined, "yes"]) {
+          const id = agent();
+          const { syncing: _, ...rest } = syncedStats();
+          await receiver.receive([statistics(id, syncing === undefined ? rest : { ...rest, syncing })]);
+          const rows = [...await rowsOf(server.sql, id)];
+          assert.equal(rows.length, 1, String(syncing));
+          assert.deepEqual(
+            [rows[0]!.current_block, rows[0]!.highest_block, rows[0]!.starting_block],
+            [null, null, null],
+          );
+        }
+      },
+    );
+
+    await t.step(
       "the inactive statistics shape (gasPrice and syncing null, no uptime) is stored",
       async () => {
         const receiver = await build(server.sql);
@@ -389,7 +408,6 @@ Deno.test("eth_stats receiver", async (t) => {
           { ...syncedStats(), peers: 2 ** 31 }, // out of the int column's range
           { ...syncedStats(), hashrate: -1 }, // negative
           { ...syncedStats(), gasPrice: 1.5 }, // not an integer
-          { ...syncedStats(), syncing: true }, // neither false nor an object
           { ...syncedStats(), syncing: { currentBlock: -17 } }, // not a block number
           { ...syncedStats(), syncing: { currentBlock: "0x1\u0000" } }, // Postgres text has no NUL
           "not an object", // body not an object
