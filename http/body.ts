@@ -51,6 +51,19 @@ export function refuseContentCoding(req: Request): void {
   );
 }
 
+/**
+ * A route that reads no body still refuses one that is neither JSON nor MessagePack (DESIGN:
+ * requests with a body send one of those, else 415); the body is left unread.
+ */
+export function refuseUnreadBody(req: Request): void {
+  if (req.body === null || encodingOf(req.headers.get("content-type")) !== null) return;
+  throw new AppError(
+    415,
+    "unsupported_media_type",
+    "this route takes no body; one sent anyway must be application/json or application/msgpack",
+  );
+}
+
 const UNREADABLE = () => {
   throw new AppError(400, "bad_request", "request body could not be read");
 };

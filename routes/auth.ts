@@ -6,7 +6,7 @@ import { parseBasic } from "../auth/headers.ts";
 import { attemptOutcome, type LoginLimiter, type LoginScope } from "../auth/login_limit.ts";
 import { type AuthService, type LoginOutcome, USER_NAME } from "../auth/service.ts";
 import { type AppEnv, clientAddress } from "../http/app_env.ts";
-import { readBody } from "../http/body.ts";
+import { readBody, refuseUnreadBody } from "../http/body.ts";
 import type { ByteBudget } from "../http/byte_budget.ts";
 import { AppError } from "../http/errors.ts";
 
@@ -125,11 +125,13 @@ export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
   });
 
   app.get("/user", admin, async (c) => {
+    refuseUnreadBody(c.req.raw);
     const users = await auth.listUsers();
     return c.json(users.map((u) => ({ user: u.name, active: u.active, created_at: u.createdAt })));
   });
 
   app.delete("/user/:name", admin, async (c) => {
+    refuseUnreadBody(c.req.raw);
     const name = c.req.param("name");
     if (!USER_NAME.test(name) || !(await auth.deleteUser(name))) {
       throw new AppError(404, "user_not_found", "no such user");

@@ -287,6 +287,20 @@ Deno.test("a body-carrying request with another content type is 415; undecodable
     });
     assert.equal(res.status, 415);
     assert.equal((await errorOf(res)).error, "unsupported_media_type");
+    // A route that reads no body refuses one of another type too (DELETE answered 204; GET /user
+    // does the same, but fetch cannot send a GET with a body).
+    await h.app.request(
+      "/user",
+      withBody("json", { "user-name": "gone", password: "gone-password" }, { headers: adminAuth }),
+    );
+    const other = await h.app.request("/user/gone", {
+      method: "DELETE",
+      headers: { ...adminAuth, "content-type": "text/plain" },
+      body: "hello",
+    });
+    assert.equal(other.status, 415);
+    const none = await h.app.request("/user/gone", { method: "DELETE", headers: adminAuth });
+    assert.equal(none.status, 204, "without a body");
     const json = await h.app.request("/user", {
       method: "POST",
       headers: { ...adminAuth, "content-type": "application/json" },
