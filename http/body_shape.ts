@@ -297,7 +297,12 @@ export function msgpackShape(
     // Each element takes a byte at least: more than the bytes left is truncated input, which the
     // decoder refuses (400); counted as the bytes left, so depth is still checked on what follows.
     // A 5-byte map header declaring 2^32 entries was 422 too_many_values.
-    if (container) children = Math.min(children, bytes.byteLength - pos);
+    if (container) {
+      const left = bytes.byteLength - pos;
+      // A map's count stays even (key, value): an odd one made the names pass take keys for values.
+      const map = b <= 0x8f || b >= 0xde;
+      children = map ? 2 * Math.min(children / 2, Math.ceil(left / 2)) : Math.min(children, left);
+    }
     if (container) {
       if (remaining.length > maxDepth) return "too_deep"; // this container opens level remaining.length
       if (++containers > maxContainers) return "too_many";

@@ -442,3 +442,21 @@ Deno.test("a truncated msgpack container (its header declaring more elements tha
     );
   }
 });
+
+Deno.test("a truncated msgpack map with an odd number of bytes left still has its key names counted: 422 before decoding", () => {
+  // 7 MB of bin padding (so its keys stay within the containers allowed), then a map32 declaring
+  // 2^31 - 1 entries followed by 166,000 distinct keys and one byte more: the clamped count was odd,
+  // the names pass took keys for values, and the decoder built every key (600 ms) before its 400.
+  const pairs = 166_000;
+  const bytes = new Uint8Array(1 + 5 + 7_000_000 + 5 + pairs * 6 + 1);
+  bytes.set([0x92, 0xc6, 0x00, 0x6a, 0xcf, 0xc0]); // fixarray 2, bin32 of 7,000,000 bytes
+  let pos = 6 + 7_000_000;
+  bytes.set([0xdf, 0x7f, 0xff, 0xff, 0xff], pos);
+  pos += 5;
+  for (let i = 0; i < pairs; i++) {
+    const key = i.toString(36).padStart(4, "0");
+    bytes.set([0xa4, ...new TextEncoder().encode(key), 0x00], pos);
+    pos += 6;
+  }
+  assert.deepEqual(code(() => decodeBytes(bytes, "msgpack")), [422, "too_many_values"]);
+});

@@ -285,7 +285,8 @@ export function createAlertsReceiver(
    */
   let savedChanges = 0;
   function saveEpisodes(): Promise<void> {
-    if (detector.changes === savedChanges) return episodes.written();
+    // Unchanged and saved: nothing to do. A failed save is tried again at the next check.
+    if (detector.changes === savedChanges && !episodes.failing()) return episodes.written();
     savedChanges = detector.changes;
     return episodes.save(detector.episodes());
   }
@@ -404,6 +405,8 @@ function createEpisodesFile(path: string, who: string) {
         return [];
       }
     },
+    /** Whether the last write failed (and no later one succeeded). */
+    failing: () => failing,
     /** Resolves once the write in progress, if any, is done. */
     written(): Promise<void> {
       return writing ?? Promise.resolve();

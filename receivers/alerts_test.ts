@@ -508,6 +508,24 @@ Deno.test("alerts: saved episodes: written per check (not per alert), the newest
     }
     assert.deepEqual(await nodes(), [], "forgotten 10 s after the first start that restored it");
 
+    // A save that failed (the path blocked, as a full disk would) is tried again by the next check,
+    // changed or not: it was not, and after a restart the node got no `back`.
+    await Deno.remove(file);
+    await Deno.mkdir(`${file}.tmp/x`, { recursive: true }); // writeFileAtomic's temporary file
+    const blocked = await start();
+    await blocked.receive([blockReport("z", 5, clock.t)]);
+    blocked.inactive("z");
+    const failed = await capturing("error", async (lines) => {
+      blocked.check();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return lines;
+    });
+    assert.match(failed.join("\n"), /open alert episodes not saved/);
+    await Deno.remove(`${file}.tmp`, { recursive: true });
+    blocked.check(); // nothing changed since
+    await blocked.close();
+    assert.deepEqual(await nodes(), ["z"]);
+
     // A time no Date can hold (it made every alert of the node throw, and the check timer end the
     // process at every start) or any other bad file: logged, left out.
     for (

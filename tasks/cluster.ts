@@ -333,8 +333,9 @@ export function parseClusterArgs(
   }
   if (values.help) return { ok: false, message: USAGE, help: true };
   const number = (name: "port" | "instances" | "nats-nodes", min: number) => {
-    const n = Number(values[name]);
-    return Number.isInteger(n) && n >= min ? n : undefined;
+    const text = values[name];
+    const n = Number(text);
+    return /^\d+$/.test(text) && n >= min ? n : undefined; // not "" (Number: 0), " ", 0x10, 1e3
   };
   const port = number("port", 0); // 0: free ports for the balancer and every instance
   const instances = number("instances", 1);
@@ -346,7 +347,7 @@ export function parseClusterArgs(
         `--instances and --nats-nodes take whole numbers of at least 1, --port of at least 0\n${USAGE}`,
     };
   }
-  if (port + instances > 65535) {
+  if (port > 0 && port + instances > 65535) {
     return {
       ok: false,
       message: `--port ${port}: the ${instances} instance(s) take the ports after it, past 65535`,

@@ -28,10 +28,17 @@ Deno.test("cluster runner options: defaults, both spellings, and anything else r
   const help = parseClusterArgs(["--help"]);
   assert.ok(!help.ok && help.help && help.message.startsWith("usage: deno task cluster"));
   assert.equal(parseClusterArgs(["--port", "0"]).ok, true); // free ports for all
-  const refused = [["--port", "x"], ["--instances", "0"], ["--nats-nodes", "1.5"], ["--port", "65535"], [
-    "--port",
-    "-1",
-  ]];
+  assert.equal(parseClusterArgs(["--port", "0", "--instances", "70000"]).ok, true);
+  const refused = [
+    ["--port", "x"],
+    ["--instances", "0"],
+    ["--nats-nodes", "1.5"],
+    ["--port", "65535"],
+    ["--port", "-1"],
+    ["--port", ""], // Number(""): 0, free ports
+    ["--port", "0x10"],
+    ["--instances", " "],
+  ];
   for (const args of [...refused, ["extra"]]) {
     const result = parseClusterArgs(args);
     assert.ok(!result.ok && !result.help, args.join(" "));
