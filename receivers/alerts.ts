@@ -22,9 +22,9 @@ import { z } from "zod";
 import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
-import { writeFileAtomic } from "../core/files.ts";
 import { spillDir, spillDirName, spillRoot } from "../core/spill.ts";
-import { type Alert, type AlertEvent, createAlertDetector, type SavedEpisode } from "./alert_detector.ts";
+import { type Alert, type AlertEvent, createAlertDetector } from "./alert_detector.ts";
+import { createEpisodesFile } from "./alert_episodes.ts";
 
 export type { Alert, AlertEvent } from "./alert_detector.ts";
 
@@ -70,21 +70,6 @@ const schema = z.object({
   /** An inactive node is forgotten this long after it went inactive (no `back` if it returns later). */
   forgetInactiveAfterMs: z.number().int().positive().default(7 * 86_400_000),
 }).strict();
-
-const CONDITION = z.enum(["inactive", "behind", "fork"]);
-/** A time a Date can hold (epoch ms): 9e15 in an edited file made every alert of that node throw. */
-const TIME = z.number().int().min(0).max(8.64e15);
-/** A saved episodes file, as `episodes()` wrote it. */
-const savedEpisodes = z.array(
-  z.object({
-    node: z.string().min(1).max(1024),
-    name: z.string().max(1024).nullable(),
-    open: z.array(z.tuple([CONDITION, TIME])).max(3),
-    alerted: z.array(CONDITION).min(1).max(3),
-    episodeSince: TIME,
-    keepUntil: TIME.optional(),
-  }).strict(),
-);
 
 /** Validated alerts options (defaults applied). */
 export type AlertsOptions = z.infer<typeof schema>;
@@ -355,67 +340,6 @@ export function createAlertsReceiver(
         alerts_refused: refused,
         nodes: detector.state.size,
       };
-    },
-  };
-}
-
-/**
- * The file of open episodes: `save()` writes when they changed, one write at a time (the latest
- * wins; a failed one is logged and tried again by the next change or check).
- */
-function createEpisodesFile(path: string, who: string) {
-  let written = "[]";
-  let latest = "[]";
-  let writing: Promise<void> | undefined;
-  let failing = false;
-  /** Writes until the file holds the latest episodes (or a write fails); called with them differing. */
-  async function flush(): Promise<void> {
-    try {
-      while (latest !== written) {
-        const text = latest;
-        await writeFileAtomic(path, text);
-        written = text;
-        failing = false;
-      }
-    } catch (err) {
-      if (!failing) console.error(`${who}: open alert episodes not saved to ${path}: ${describe(err)}`);
-      failing = true;
-    } finally {
-      writing = undefined; // in the same turn as the last check of `latest`: a later save() starts anew
-    }
-  }
-  return {
-    /** The saved episodes ([] without a file; a file that cannot be read is logged and left out). */
-    async load(): Promise<SavedEpisode[]> {
-      let text: string;
-      try {
-        text = await Deno.readTextFile(path);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) {
-          console.error(`${who}: open alert episodes not read from ${path}: ${describe(err)}`);
-        }
-        return [];
-      }
-      try {
-        const saved = savedEpisodes.parse(JSON.parse(text));
-        written = latest = text;
-        return saved;
-      } catch {
-        console.error(`${who}: ${path} is not a saved episodes file: left out (no back alerts for them)`);
-        return [];
-      }
-    },
-    /** Whether the last write failed (and no later one succeeded). */
-    failing: () => failing,
-    /** Resolves once the write in progress, if any, is done. */
-    written(): Promise<void> {
-      return writing ?? Promise.resolve();
-    },
-    /** Saves `episodes` when they differ from the last saved; resolves once written (or failed). */
-    save(episodes: SavedEpisode[]): Promise<void> {
-      latest = JSON.stringify(episodes);
-      if (writing === undefined && latest !== written) writing = flush();
-      return writing ?? Promise.resolve();
     },
   };
 }
