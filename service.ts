@@ -212,11 +212,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     });
 
     const store = withDeadline(
-      await runtime.openAuthStore({
-        kv,
-        postgres: postgresClient,
-        callDeadlineMs: config.authStoreTimeoutMs,
-      }),
+      await runtime.openAuthStore({ kv, postgres: postgresClient }),
       config.authStoreTimeoutMs,
     );
     let secret = config.jwt.secret;

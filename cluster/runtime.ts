@@ -20,8 +20,6 @@ import { createPgAuthStore } from "./pg_auth_store.ts";
 export interface AuthStoreDeps {
   kv?: Deno.Kv;
   postgres: () => Promise<postgres.Sql>;
-  /** The deadline the service puts on each call (`authStoreTimeoutMs`): no change is made after it. */
-  callDeadlineMs?: number;
 }
 
 /** The cluster parts of one instance. */
@@ -89,9 +87,10 @@ export async function openCluster(
   return {
     nats,
     queue,
-    async openAuthStore({ kv, postgres, callDeadlineMs }) {
+    async openAuthStore({ kv, postgres }) {
       if (cluster.authStore === "postgres") {
-        const pg = createPgAuthStore(await postgres(), { callDeadlineMs });
+        // The service's deadline on each call: no change is committed after it.
+        const pg = createPgAuthStore(await postgres(), { callDeadlineMs: config.authStoreTimeoutMs });
         store = pg;
         await pg.listening();
         // Postgres stopped (not frozen): ECONNREFUSED at once, which was a 500 per call, not a 503.
