@@ -50,16 +50,28 @@ export async function secretFile(
   }
 }
 
-/**
- * Replaces `path` with `text` whole: written beside it, synced, then renamed over it (a crash
- * leaves the old file or the new one, never half of either). Creates the directory when missing.
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
+/** Creates (or truncates) `path` for writing, 0600, its directory made when missing. */
+async function createPrivate(path: string): Promise<Deno.FsFile> {
   await Deno.mkdir(dirname(path), { recursive: true });
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  return await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o600 });
+}
+
+/**
+ * Replaces `path` with `data` whole: written to `<path>.tmp` (made by `create`), synced, then
+ * renamed over it (a crash leaves the old file or the new one, never half of either, and a
+ * `.tmp` left behind is a torn write). A write that fails removes the `.tmp` file: on a full disk
+ * the partial file would hold its space.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  create: (path: string) => Promise<Deno.FsFile> = createPrivate,
+): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const file = await create(tmp);
   try {
-    const bytes = new TextEncoder().encode(text);
+    // write() may write less than asked (a full pipe or disk); loop until all of it is out.
     for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
     await file.sync();
   } catch (err) {

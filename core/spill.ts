@@ -1,4 +1,5 @@
 /** Durable overflow for a receiver's queue: numbered JSON segment files, replayed in order. */
+import { writeFileAtomic } from "./files.ts";
 import { isQueueItem, type QueueItem } from "./queue_item.ts";
 
 /** A segment loaded back from disk. */
@@ -225,21 +226,8 @@ export async function openSpillStore(
 
   async function write(seq: number, segment: { text: string; count: number }): Promise<string> {
     const name = segmentName(seq, segment.count);
-    const tmp = `${dir}/${name}.tmp`;
     const bytes = new TextEncoder().encode(segment.text);
-    const file = await create(tmp);
-    try {
-      // write() may write less than asked (a full pipe or disk); loop until all of it is out.
-      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
-      await file.sync(); // durable before it counts as spilled
-    } catch (err) {
-      file.close();
-      // A full disk: the partial file would hold its space until the next start.
-      await Deno.remove(tmp).catch(() => {});
-      throw err;
-    }
-    file.close();
-    await Deno.rename(tmp, `${dir}/${name}`);
+    await writeFileAtomic(`${dir}/${name}`, bytes, create); // synced: durable before it counts as spilled
     // In place: it counts as written from here (a failure below must not leave the caller to
     // keep these items in memory too, delivered now and replayed again from this file later).
     index.set(name, { seq, count: segment.count, bytes: bytes.length });
