@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseClusterArgs } from "./cluster.ts";
+import { parseClusterArgs } from "./cluster_args.ts";
 
 Deno.test("cluster runner options: defaults, both spellings, and anything else refused with the usage (--help too)", () => {
   assert.deepEqual(parseClusterArgs([]), {
