@@ -2,17 +2,10 @@
 import assert from "node:assert/strict";
 import { guardStrayNetworkErrors } from "../core/stray_errors.ts";
 import { freePort, localNatsServer, natsServerBinary } from "../tasks/process.ts";
+import { eventually } from "../tests/support/agent.ts";
 import { connectNats } from "./nats.ts";
 
 const nats = await natsServerBinary().catch(() => null);
-
-async function until(what: string, predicate: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 Deno.test({
   name:
@@ -44,12 +37,16 @@ Deno.test({
       const refusals = () =>
         current.output().split("\n").filter((l) => /authentication error|Authorization Violation/i.test(l));
       // Before: nats.js stopped trying after the second.
-      await until("three refused logins", () => refusals().length >= 3, 15_000);
+      await eventually(() => refusals().length >= 3 || undefined, 15_000, "three refused logins");
       await current.kill();
       current = server([]);
       await current.start();
       // Before, closed for good: /healthz still ok, the outbox growing until a restart.
-      await until("a reconnect", () => logs.some((l) => l.startsWith("nats: reconnect")), 15_000);
+      await eventually(
+        () => logs.some((l) => l.startsWith("nats: reconnect")) || undefined,
+        15_000,
+        "a reconnect",
+      );
       assert.equal(runtime.nc.isClosed(), false);
       await runtime.nc.flush();
     } finally {
