@@ -105,7 +105,7 @@ export function withDeadline(store: AuthStore, timeoutMs: number): AuthStore {
 const STORAGE_FAILURE = /disk is full|disk I\/O error|readonly database|unable to open database file/i;
 
 /** A failure of the store's disk (SQLite's, under Deno KV). */
-export function diskFailure(err: Error): boolean {
+function diskFailure(err: Error): boolean {
   return STORAGE_FAILURE.test(err.message);
 }
 

@@ -294,19 +294,16 @@ export function msgpackShape(
     }
     pos += skip;
     const container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
-    // Each element takes a byte at least: more than the bytes left is truncated input, which the
-    // decoder refuses (400); counted as the bytes left, so depth is still checked on what follows.
-    // A 5-byte map header declaring 2^32 entries was 422 too_many_values.
     if (container) {
-      const left = bytes.byteLength - pos;
-      // A map's count stays even (key, value): an odd one made the names pass take keys for values.
       const map = b <= 0x8f || b >= 0xde;
+      // Each element takes a byte at least: more than the bytes left is truncated input, which the
+      // decoder refuses (400); counted as the bytes left, so depth is still checked on what follows.
+      // A 5-byte map header declaring 2^32 entries was 422 too_many_values. A map's count stays
+      // even (key, value): an odd one made the names pass take keys for values.
+      const left = bytes.byteLength - pos;
       children = map ? 2 * Math.min(children / 2, Math.ceil(left / 2)) : Math.min(children, left);
-    }
-    if (container) {
       if (remaining.length > maxDepth) return "too_deep"; // this container opens level remaining.length
       if (++containers > maxContainers) return "too_many";
-      const map = b <= 0x8f || b >= 0xde;
       if (map && (keys += children / 2) > maxKeys) return "too_many";
       if (children > 0) {
         remaining.push(children);

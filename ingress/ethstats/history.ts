@@ -121,6 +121,12 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     return list;
   }
 
+  /** The outstanding request is over: what it asked for (still in the window) counts as settled. */
+  function settleAsked(chain: ChainRecord<P>): void {
+    for (const n of chain.asked!.list) if (n >= chain.head - limit) chain.settled.add(n);
+    chain.asked = null;
+  }
+
   return {
     block(peer, n, now) {
       if (limit <= 0) return null;
@@ -136,8 +142,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       // every node's backfill out of reach.
       for (const n of numbers) if (n <= chain.head) note(chain, n);
       if (chain.asked?.peer !== peer) return null;
-      for (const n of chain.asked.list) if (n >= chain.head - limit) chain.settled.add(n);
-      chain.asked = null;
+      settleAsked(chain);
       return ask(peer, chain, now);
     },
     forget(peer) {
@@ -146,9 +151,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     },
     unanswerable(peer) {
       const chain = chains.get(peer.net);
-      if (chain?.asked?.peer !== peer) return;
-      for (const n of chain.asked.list) if (n >= chain.head - limit) chain.settled.add(n);
-      chain.asked = null;
+      if (chain?.asked?.peer === peer) settleAsked(chain);
     },
     stats: () => ({ ...counters }),
   };
