@@ -148,6 +148,11 @@ export function createAlertDetector(
     if (track.alerted.size > 0) changes++;
   };
   const iso = (ms: number) => new Date(ms).toISOString();
+  /** The node's name from its last `information` report, else null. */
+  const nameOf = (node: NodeState | undefined) => {
+    const name = node?.last.information?.["name"];
+    return typeof name === "string" ? name : null;
+  };
 
   function trackOf(id: string): Track {
     let t = tracks.get(id);
@@ -164,13 +169,12 @@ export function createAlertDetector(
     best: number | null,
     extra: Partial<Alert> = {},
   ): Alert {
-    const name = node.last.information?.["name"];
     const block = node.last.block?.["number"];
     return {
       id: crypto.randomUUID(),
       event,
       node: node.id,
-      name: typeof name === "string" ? name : null,
+      name: nameOf(node),
       at: iso(now()),
       since: iso(since),
       block: typeof block === "number" ? block : null,
@@ -255,10 +259,9 @@ export function createAlertDetector(
       const out: SavedEpisode[] = [];
       for (const [id, track] of tracks) {
         if (track.alerted.size === 0) continue; // a fork not alerted yet: nothing sent to close
-        const name = state.node(id)?.last.information?.["name"];
         out.push({
           node: id,
-          name: typeof name === "string" ? name : track.savedName ?? null,
+          name: nameOf(state.node(id)) ?? track.savedName ?? null,
           open: [...track.open],
           alerted: [...track.alerted],
           episodeSince: track.episodeSince,
