@@ -46,6 +46,8 @@ export interface Connection {
   net: string;
   /** The highest block number this socket reported (for `syncing: true` and history). */
   headBlock: number | null;
+  /** Its latest `stats` said: not syncing, with peers (asked for history then, as eth-netstats does). */
+  synced: boolean;
   lastFrameAt: number;
   /** When the server last sent this socket a Primus heartbeat. */
   pingedAt: number;
@@ -80,6 +82,7 @@ export function newConnection(socket: WebSocket, address: string, now: number, t
     canUpdateHistory: true,
     net: "",
     headBlock: null,
+    synced: false,
     lastFrameAt: now,
     pingedAt: now,
     held: [],

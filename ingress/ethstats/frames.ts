@@ -163,7 +163,8 @@ const infoSchema = z.looseObject({
 }).transform((info) => {
   for (const key of Object.keys(info)) if (info[key] === undefined) delete info[key];
   // Nethermind's serializer writes its `Os_V` property as "os_V" (Nethermind.EthStats
-  // Messages/Models/Info.cs, camelCase policy): the OS version every other client sends as os_v.
+  // Messages/Models/Info.cs, camelCase policy), filled with the OS architecture ("X64", as geth's
+  // os_v is "amd64"): the field every other client sends as os_v.
   return info.os_v === undefined && scalar.safeParse(info["os_V"]).success
     ? { ...info, os_v: info["os_V"] as string }
     : info;

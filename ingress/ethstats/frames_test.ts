@@ -214,14 +214,14 @@ Deno.test("statisticsBody: geth's syncing true becomes the original's object wit
   });
 });
 
-Deno.test("Nethermind's hello names the OS version os_V: it is read as os_v (and kept as sent)", () => {
+Deno.test("Nethermind's hello names os_v os_V (its OS architecture): it is read as os_v (and kept as sent)", () => {
   const hello = helloPayload.parse({
     id: "nm",
     secret: "s",
-    info: { name: "nm", os: "Linux", os_V: "6.1.0", node: "Nethermind/v1.25.4" },
+    info: { name: "nm", os: "Linux", os_V: "X64", node: "Nethermind/v1.36.0" },
   });
-  assert.equal(hello.info.os_v, "6.1.0");
-  assert.equal(hello.info["os_V"], "6.1.0");
+  assert.equal(hello.info.os_v, "X64");
+  assert.equal(hello.info["os_V"], "X64");
   const geth = helloPayload.parse({ id: "g", secret: "s", info: { os: "linux", os_v: "amd64" } });
   assert.equal(geth.info.os_v, "amd64");
 });

@@ -10,8 +10,14 @@ export interface HistoryPeer {
   readonly net: string;
   /** The highest block number the node reported; null before its first block. */
   readonly headBlock: number | null;
-  /** `hello.info.canUpdateHistory` (go-ethereum says true; light clients may say false). */
+  /** `hello.info.canUpdateHistory` (go-ethereum says true; Nethermind false, yet answers). */
   readonly canUpdateHistory: boolean;
+  /**
+   * The node's latest `stats` said it is not syncing and has peers: eth-netstats asks such a node
+   * for history whatever its hello said (`Node.canUpdate`), and Nethermind, which says
+   * `canUpdateHistory: false`, answers.
+   */
+  readonly synced: boolean;
 }
 
 export interface HistoryOptions {
@@ -99,7 +105,8 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
    * reads one as "send your latest 50", whatever the server already has.
    */
   function ask(peer: P, chain: ChainRecord<P>, now: number): HistoryRequest {
-    if (!peer.canUpdateHistory || peer.headBlock === null || chain.completeAt === chain.head) return null;
+    if (!(peer.canUpdateHistory || peer.synced) || peer.headBlock === null) return null;
+    if (chain.completeAt === chain.head) return null;
     if (chain.asked !== null) {
       if (chain.asked.deadline > now) return null;
       counters.history_timeouts++;

@@ -5,10 +5,11 @@ interface Peer extends HistoryPeer {
   net: string;
   headBlock: number | null;
   canUpdateHistory: boolean;
+  synced: boolean;
 }
 
 function peer(net = "1", canUpdateHistory = true): Peer {
-  return { net, headBlock: null, canUpdateHistory };
+  return { net, headBlock: null, canUpdateHistory, synced: false };
 }
 
 /** The peer reports block `n` (its head moves first, as the handler does). */
@@ -49,8 +50,12 @@ Deno.test("history: only up to the peer's own head, per network, never for a pee
   const behind = peer();
   assert.deepEqual(report(h, behind, 170), range(160, 169));
   assert.deepEqual(report(h, peer("5"), 200), range(190, 199), "another network has its own record");
+  // canUpdateHistory false (Nethermind says so, and answers): asked once its stats say it is
+  // synced with peers, as eth-netstats' Node.canUpdate does.
   const light = peer("7", false);
   assert.equal(report(h, light, 300), null);
+  light.synced = true;
+  assert.deepEqual(report(h, light, 301), range(290, 299));
 });
 
 Deno.test("history: an unanswered request times out; a late answer still counts as blocks the network has", () => {

@@ -29,6 +29,8 @@ import {
 export interface ReportingNode {
   /** The highest block number this socket reported (for `syncing: true`); kept up to date by `blocks`. */
   headBlock: number | null;
+  /** Its latest `stats` said: not syncing, with peers (history.ts asks such a node). */
+  synced: boolean;
 }
 
 /** What the handlers do with a report. */
@@ -116,6 +118,7 @@ export function createReportHandlers<N extends ReportingNode>(
     [
       "stats",
       on(reader(statsPayload, canonicalStatsPayload), (node, { stats }) => {
+        node.synced = stats.syncing === false && Number(stats.peers) > 0;
         sink.publish(node, "statistics", statisticsBody(stats, node.headBlock));
       }),
     ],

@@ -15,7 +15,7 @@ function setup() {
     blocks: (_node, numbers, fromHistory) => blocks.push({ numbers, fromHistory }),
     skipped: (count) => skipped += count,
   });
-  const node: ReportingNode = { headBlock: null };
+  const node: ReportingNode = { headBlock: null, synced: false };
   const report = (name: string, payload: unknown) => handlers.get(name)!(node, payload);
   return { published, sent, blocks, node, report, skipped: () => skipped };
 }

@@ -1124,23 +1124,34 @@ Deno.test("historyRequestLimit 0 never asks for history", async () => {
   }
 });
 
-Deno.test("a node that says canUpdateHistory false is never asked for history; one that can is", async () => {
+Deno.test("canUpdateHistory false: asked for history only once its stats say synced with peers (eth-netstats' canUpdate; Nethermind answers)", async () => {
   const s = await startServer();
   try {
     const light = await s.connect();
     light.send(geth.hello("light", `${s.user}:${s.password}`, "1", false));
     assert.equal(await light.next(), READY);
     light.send(geth.block("light", 500));
+    light.send(geth.stats("light", true, 5)); // syncing
+    light.send(geth.block("light", 501));
+    light.send(geth.stats("light", false, 0)); // no peers
+    light.send(geth.block("light", 502));
     light.send(geth.nodePing("light", "t1"));
-    // Nothing before the pong: the block it reported left the network's history open, yet no request.
+    // Nothing before the pong: the blocks it reported left the network's history open, yet no request.
     assert.ok((await light.next()).startsWith('{"emit":["node-pong"'));
     assert.equal(s.ethstats.stats().history_requests, 0);
 
     const full = await s.login("full");
-    full.send(geth.block("full", 500));
+    full.send(geth.block("full", 502));
     assert.deepEqual(historyList(await full.next()), range(490, 499));
     assert.equal(s.ethstats.stats().history_requests, 1);
     await nothingElseSent(light, "light");
+
+    // Synced with peers: asked as any node once the network's request is free (the full node left).
+    await full.close();
+    light.send(geth.stats("light", false, 3));
+    light.send(geth.block("light", 503));
+    assert.deepEqual(historyList(await light.next()), range(490, 499));
+    assert.equal(s.ethstats.stats().history_requests, 2);
   } finally {
     await s.close();
   }
