@@ -1,7 +1,14 @@
 /**
- * The dashboard's recent blocks: one entry per block number (the first hash reported wins), the
- * highest `maxBlocks` numbers kept, each with its propagation histogram; which were added (for the
- * pages) and which changed (for storage, web_dashboard/block_store.ts) since they last asked.
+ * The dashboard's recent blocks: one entry per block number, the highest `maxBlocks` numbers kept,
+ * each with its propagation histogram; which were added (for the pages) and which changed (for
+ * storage, web_dashboard/block_store.ts) since they last asked.
+ *
+ * The first hash reported at a number is kept while its branch is alive: an active node's head is
+ * that block, or a kept block above it that descends from it (parent hashes). A block of another
+ * hash reported at that number once no active node is on the branch (a reorganisation all nodes
+ * followed, a chain that restarted from a low block) takes its place, and the kept blocks above it
+ * that descend from the replaced one go too when they reach the top of the ring (the dead branch's
+ * tip: no active node is on it). Before, a reorganised or restarted chain's blocks stayed for good.
  */
 
 /** Longest string kept from a report (names, hashes, client versions). */
@@ -38,7 +45,7 @@ export interface BlockEntry {
   firstSeen: number;
   /** The node that reported it first. */
   firstSeenBy: string;
-  /** How many reports of it arrived (bounded by the number of nodes). */
+  /** How many reports of it (this hash) arrived (bounded by the number of nodes). */
   reports: number;
   /** Nodes whose first report of it fell in each PROPAGATION_BINS_MS bin (one more for slower). */
   propagation: number[];
@@ -81,7 +88,10 @@ export function cutString(text: string): string {
 
 /** The recent blocks. */
 export interface BlockRing {
-  /** Records a report of a block; its entry (new or known), or undefined when not kept. */
+  /**
+   * Records a report of a block; its entry (new, known or replacing a dead branch's), or undefined
+   * when not kept (older than everything kept, or another hash than the kept one's live branch).
+   */
   add(body: Record<string, unknown>, agentId: string, at: number): BlockEntry | undefined;
   /** A node's first report of `entry`, in histogram bin `bin`. */
   countArrival(entry: BlockEntry, bin: number): void;
@@ -102,14 +112,29 @@ export interface BlockRing {
   dropAbove(number: number): number;
   /** The lowest and highest numbers kept; null when empty. */
   range(): { lowest: number; highest: number } | null;
+  /**
+   * Blocks of a dead branch let go since the previous call, for a store to delete (by number and
+   * hash: a block saved since at that number stays); and the lowest number above which they were,
+   * for the pages (null: none).
+   */
+  takeDropped(): BlockEntry[];
+  takeDropCeiling(): number | null;
+  /** Kept blocks replaced by another hash, and dead-branch blocks let go, since it was made. */
+  readonly reorganised: { replaced: number; dropped: number };
   /** Added since the previous call (or `discardNew`), still kept. */
   takeNew(): BlockEntry[];
   discardNew(): void;
   readonly size: number;
 }
 
-/** An empty ring of at most `maxBlocks` blocks. */
-export function createBlockRing(maxBlocks: number): BlockRing {
+/**
+ * An empty ring of at most `maxBlocks` blocks; `isHead(number, hash)` says whether an active node's
+ * head is that block (none when not given: every kept block's branch counts as dead).
+ */
+export function createBlockRing(
+  maxBlocks: number,
+  isHead: (number: number, hash: string) => boolean = () => false,
+): BlockRing {
   const blocks = new Map<number, BlockEntry>();
   let sortedBlocks: BlockEntry[] | null = [];
   let added: BlockEntry[] = [];
@@ -121,6 +146,47 @@ export function createBlockRing(maxBlocks: number): BlockRing {
    * every kept block per new one let a history report of 99,000 blocks hold the loop for a second).
    */
   const numbers: number[] = [];
+  /** Dead-branch blocks let go, for the store, and the lowest ceiling above which, for the pages. */
+  let dropped: BlockEntry[] = [];
+  let dropCeiling: number | null = null;
+  const reorganised = { replaced: 0, dropped: 0 };
+
+  /**
+   * The kept blocks above `entry` that descend from it, lowest first; null when the branch is
+   * alive (an active node's head is `entry` or one of them).
+   */
+  function deadDescendants(entry: BlockEntry): BlockEntry[] | null {
+    const run: BlockEntry[] = [];
+    for (let above = entry; above.hash !== null;) {
+      if (isHead(above.number, above.hash)) return null;
+      const next = blocks.get(above.number + 1);
+      if (next === undefined || next.parentHash !== above.hash) return run;
+      run.push(next);
+      above = next;
+    }
+    return run;
+  }
+
+  /** Puts the block of `hash` at `known`'s number when `known`'s branch is dead; else undefined. */
+  function replace(known: BlockEntry, fresh: () => BlockEntry): BlockEntry | undefined {
+    const run = deadDescendants(known);
+    if (run === null) return undefined;
+    // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
+    // to be replaced in turn when reported).
+    const top = numbers[numbers.length - 1]!;
+    if (run.length > 0 && run[run.length - 1]!.number === top) {
+      for (const entry of run) {
+        blocks.delete(entry.number);
+        numbers.pop();
+        dropped.push(entry);
+      }
+      reorganised.dropped += run.length;
+      if (dropped.length > maxBlocks) dropped = dropped.slice(-maxBlocks);
+      dropCeiling = Math.min(dropCeiling ?? Infinity, known.number);
+    }
+    reorganised.replaced++;
+    return insert(fresh());
+  }
 
   /** Makes room for a block of `number`: false when it is older than everything kept. */
   function roomFor(number: number): boolean {
@@ -133,7 +199,13 @@ export function createBlockRing(maxBlocks: number): BlockRing {
   }
 
   function insert(entry: BlockEntry): BlockEntry {
+    const replaced = blocks.has(entry.number);
     blocks.set(entry.number, entry);
+    sortedBlocks = null;
+    dirty.add(entry);
+    added.push(entry);
+    if (added.length > maxBlocks) added = added.slice(-maxBlocks);
+    if (replaced) return entry;
     let lo = 0;
     let hi = numbers.length;
     while (lo < hi) {
@@ -142,10 +214,6 @@ export function createBlockRing(maxBlocks: number): BlockRing {
       else hi = mid;
     }
     numbers.splice(lo, 0, entry.number);
-    sortedBlocks = null;
-    dirty.add(entry);
-    added.push(entry);
-    if (added.length > maxBlocks) added = added.slice(-maxBlocks);
     return entry;
   }
 
@@ -154,15 +222,15 @@ export function createBlockRing(maxBlocks: number): BlockRing {
       const number = toSafeInteger(body["number"]);
       if (number === null) return undefined;
       const known = blocks.get(number);
-      if (known) {
+      const hash = stringOrNull(body["hash"]);
+      if (known && (known.hash === hash || known.hash === null || hash === null)) {
         known.reports++;
         dirty.add(known);
         return known;
       }
-      if (!roomFor(number)) return undefined; // older than everything kept
-      return insert({
+      const fresh = (): BlockEntry => ({
         number,
-        hash: stringOrNull(body["hash"]),
+        hash,
         parentHash: stringOrNull(body["parentHash"]),
         timestamp: toSafeInteger(body["timestamp"]),
         miner: stringOrNull(body["miner"]),
@@ -176,6 +244,9 @@ export function createBlockRing(maxBlocks: number): BlockRing {
         reports: 1,
         propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
       });
+      if (known) return replace(known, fresh);
+      if (!roomFor(number)) return undefined; // older than everything kept
+      return insert(fresh());
     },
     countArrival(entry, bin) {
       entry.propagation[bin]!++;
@@ -217,6 +288,16 @@ export function createBlockRing(maxBlocks: number): BlockRing {
     range() {
       return numbers.length === 0 ? null : { lowest: numbers[0]!, highest: numbers[numbers.length - 1]! };
     },
+    takeDropped() {
+      const out = dropped;
+      dropped = [];
+      return out;
+    },
+    takeDropCeiling() {
+      const out = dropCeiling;
+      dropCeiling = null;
+      return out;
+    },
     takeNew() {
       // A block pushed out of the ring before the pages heard of it is not worth announcing.
       const out = added.filter(kept);
@@ -229,5 +310,6 @@ export function createBlockRing(maxBlocks: number): BlockRing {
     get size() {
       return blocks.size;
     },
+    reorganised,
   };
 }

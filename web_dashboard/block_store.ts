@@ -15,8 +15,10 @@ export interface BlockStore {
   load(limit: number): Promise<BlockEntry[]>;
   /** Deletes the stored blocks numbered below `below` and above `above` (null: no bound). */
   deleteOutside(below: number | null, above: number | null): Promise<void>;
-  /** Inserts or updates these blocks (by number). */
+  /** Inserts or updates these blocks (by number: another hash there is replaced, a reorganisation). */
   save(blocks: BlockEntry[]): Promise<void>;
+  /** Deletes these blocks where still stored with their hash (a dead branch's, block_ring.ts). */
+  deleteBlocks(blocks: BlockEntry[]): Promise<void>;
 }
 
 interface BlockRow {
@@ -118,8 +120,32 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
         await sql`
           insert into ${sql(table)} ${sql(rows)}
           on conflict (number) do update set
+            hash = excluded.hash,
+            parent_hash = excluded.parent_hash,
+            timestamp = excluded.timestamp,
+            miner = excluded.miner,
+            gas_used = excluded.gas_used,
+            gas_limit = excluded.gas_limit,
+            difficulty = excluded.difficulty,
+            transaction_count = excluded.transaction_count,
+            uncle_count = excluded.uncle_count,
+            first_seen = excluded.first_seen,
+            first_seen_by = excluded.first_seen_by,
             reports = excluded.reports,
             propagation = excluded.propagation`;
+      }
+    },
+    async deleteBlocks(blocks) {
+      if (blocks.length === 0) return;
+      await prepare();
+      for (let i = 0; i < blocks.length; i += SAVE_CHUNK) {
+        const chunk = blocks.slice(i, i + SAVE_CHUNK).filter((b) => b.hash !== null);
+        if (chunk.length === 0) continue;
+        await sql`
+          delete from ${sql(table)} where (number, hash) in (
+            select * from unnest(${chunk.map((b) => b.number)}::bigint[], ${
+          chunk.map((b) => text(b.hash))
+        }::text[]))`;
       }
     },
   };
@@ -149,7 +175,10 @@ export interface BlockPersistence {
  * the ring); the dashboard works meanwhile, from memory.
  */
 export function startBlockPersistence(
-  state: Pick<WebState, "restoreBlocks" | "takeDirtyBlocks" | "markDirty" | "takeBlockBounds">,
+  state: Pick<
+    WebState,
+    "restoreBlocks" | "takeDirtyBlocks" | "markDirty" | "takeBlockBounds" | "takeDroppedBlocks"
+  >,
   store: () => Promise<BlockStore>,
   options: BlockPersistenceOptions,
 ): BlockPersistence {
@@ -157,9 +186,12 @@ export function startBlockPersistence(
   let restored = false;
   let failing = false;
   let running: Promise<void> | undefined;
+  /** A dead branch's blocks to delete, kept until a delete works (at most the ring's size). */
+  let dropped: BlockEntry[] = [];
 
   async function tick(): Promise<void> {
     const pending = state.takeDirtyBlocks();
+    dropped = dropped.concat(state.takeDroppedBlocks()).slice(-options.limit);
     try {
       const s = await store();
       if (!restored) {
@@ -176,6 +208,8 @@ export function startBlockPersistence(
       // the table never delete a block another one saved first.
       const { below, above } = state.takeBlockBounds();
       await s.deleteOutside(below, above);
+      await s.deleteBlocks(dropped);
+      dropped = [];
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {

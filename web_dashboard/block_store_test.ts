@@ -147,3 +147,55 @@ Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a 
     await pg.close();
   }
 });
+
+Deno.test("a reorganisation reaches the table: the replaced block's row takes the new hash, the dead branch's tip is deleted", async () => {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    const state = newState();
+    const store = createBlockStore(pg.sql, "web_blocks");
+    const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
+      intervalMs: 60_000,
+      limit: 50,
+      id: "web",
+    });
+    await persistence.flush();
+    for (let n = 100; n <= 110; n++) {
+      state.apply(blockReport("a", n, 1000 * n));
+      state.apply(blockReport("b", n, 1000 * n + 10));
+    }
+    await persistence.flush();
+    // Another block 109 (its parent 108): both nodes go over to it, 110 is on no node's chain.
+    const fork = (agentId: string) =>
+      reportMessage(agentId, {
+        type: "block",
+        body: { number: 109, hash: "0xf109", parentHash: "0x6c", transactions: [], uncles: [] },
+      }, { receivedAt: 200_000 });
+    state.apply(fork("a"));
+    state.apply(fork("b"));
+    await persistence.flush();
+    const stored = await pg.sql<{ number: string; hash: string; reports: number }[]>`
+      select number, hash, reports from web_blocks where number >= 108 order by number`;
+    assert.deepEqual(stored.map((r) => [Number(r.number), r.hash, r.reports]), [[108, "0x6c", 2], [
+      109,
+      "0xf109",
+      1,
+    ]]);
+    await persistence.close();
+    // Read back after a restart: the new branch, not the dead one.
+    const after = newState();
+    const again = startBlockPersistence(after, () => Promise.resolve(store), {
+      intervalMs: 60_000,
+      limit: 50,
+      id: "web",
+    });
+    await again.flush();
+    assert.deepEqual(after.blocks(3).map((b) => [b.number, b.hash]), [[109, "0xf109"], [108, "0x6c"], [
+      107,
+      "0x6b",
+    ]]);
+    await again.close();
+  } finally {
+    await pg.close();
+  }
+});

@@ -77,6 +77,8 @@ export interface HeadIndex {
   health(behindBlocks: number): ChainHealth;
   /** Its best block alone (ChainHealth.best), in one pass over the heights. */
   best(): number | null;
+  /** Whether an active node's head is the block `number` with `hash`. */
+  has(number: number, hash: string): boolean;
 }
 
 /** The first MAX_BRANCH_NODES ids of a branch (in the order they got there), sorted. */
@@ -140,6 +142,7 @@ export function createHeadIndex(): HeadIndex {
     },
     remove,
     best: () => bestOf(heights),
+    has: (number, hash) => heights.get(number)?.hashes.has(hash) ?? false,
     health(behindBlocks) {
       const best = bestOf(heights);
       const forks: Fork[] = [];

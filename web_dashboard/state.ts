@@ -146,6 +146,8 @@ export interface WebState {
    * full and keeps none of them), and above `above` (dropped since the last call); null: nothing.
    */
   takeBlockBounds(): { below: number | null; above: number | null };
+  /** Blocks of a branch no active node is on, let go since the last call (block_ring.ts). */
+  takeDroppedBlocks(): BlockEntry[];
   /** Blocks added or changed (reports, propagation) since the previous call, still in the ring. */
   takeDirtyBlocks(): BlockEntry[];
   /** Marks blocks changed again (a save that failed), those still in the ring. */
@@ -159,8 +161,16 @@ export interface WebState {
     blocks: number;
     nodes_removed: number;
     nodes_evicted: number;
+    /** Let go: a reset chain's (chain_reset.ts) and a dead branch's tip (block_ring.ts). */
     blocks_dropped: number;
+    /** Kept blocks another hash took the place of, their branch dead (a reorganisation). */
+    blocks_replaced: number;
   };
+}
+
+/** The lower of two optional ceilings. */
+function lowest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /** The `ethereum_metrics` payload types the state keeps. */
@@ -206,7 +216,6 @@ export function createWebState(options: WebStateOptions): WebState {
   const blockSummaries = new WeakMap<Record<string, unknown>, Record<string, Scalar>>();
   /** The inactive nodes' ids: exactly the nodes whose `active` is false. */
   const inactiveIds = new Set<string>();
-  const ring = createBlockRing(options.maxBlocks);
   /** Nodes changed since the last take, in the order of their first change (each once: LISTED). */
   let changed: TrackedNode[] = [];
   const removed = new Set<string>();
@@ -217,6 +226,8 @@ export function createWebState(options: WebStateOptions): WebState {
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
   /** The active nodes' heads, kept as reports come (see `checkChain`). */
   const heads = createHeadIndex();
+  /** A kept block gives way to another hash at its number once no active node is on its branch. */
+  const ring = createBlockRing(options.maxBlocks, heads.has);
   /**
    * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
    * did, the chain reads the same, and 10,000 nodes are not walked again every flush.
@@ -248,6 +259,7 @@ export function createWebState(options: WebStateOptions): WebState {
     removed.clear();
     ring.discardNew();
     chainReset.takeForPages(); // pages that connect later get a snapshot of the ring as it is
+    ring.takeDropCeiling();
   }
 
   function markChanged(node: TrackedNode, bits: number): void {
@@ -451,6 +463,7 @@ export function createWebState(options: WebStateOptions): WebState {
       };
       return bounds;
     },
+    takeDroppedBlocks: () => ring.takeDropped(),
     takeDirtyBlocks: () => ring.takeDirty(),
     markDirty: (entries) => ring.markDirty(entries),
     takeChanges() {
@@ -465,14 +478,21 @@ export function createWebState(options: WebStateOptions): WebState {
         }),
         removed: [...removed],
         blocks: ring.takeNew(),
-        dropBlocksAbove: chainReset.takeForPages(),
+        dropBlocksAbove: lowest(chainReset.takeForPages(), ring.takeDropCeiling()),
       };
       discardChanges();
       return out;
     },
     discardChanges,
     stats() {
-      return { nodes: nodes.size, blocks: ring.size, ...counters };
+      const { replaced, dropped } = ring.reorganised;
+      return {
+        nodes: nodes.size,
+        blocks: ring.size,
+        ...counters,
+        blocks_dropped: counters.blocks_dropped + dropped,
+        blocks_replaced: replaced,
+      };
     },
   };
 }

@@ -96,7 +96,9 @@ Deno.test("recent blocks: one entry per number, highest numbers kept, reports co
   const state = createWebState(options({ maxBlocks: 3 }));
   for (const n of [10, 11, 12, 13, 14]) state.apply(message(`n${n % 2}`, blockData(n), n));
   state.apply(message("late", blockData(9), 99)); // older than the ring: ignored
-  state.apply(message("n9", blockData(14, { hash: "0xother" }), 100)); // same number: counted
+  // Another hash at a number whose block is an active node's head: not kept, not counted.
+  state.apply(message("n9", blockData(14, { hash: "0xother" }), 100));
+  state.apply(message("n7", blockData(14), 101)); // the same block: counted
   assert.deepEqual(state.blocks().map((b) => b.number), [14, 13, 12]);
   const top = state.blocks(1)[0]!;
   assert.equal(top.reports, 2);
@@ -296,4 +298,73 @@ Deno.test("without locate (no map) nodes have no location", () => {
   const state = createWebState(options());
   state.apply({ ...message("n1", latency), address: "8.8.8.8" });
   assert.equal(state.node("n1")!.location, null);
+});
+
+/** Block `n` of branch `branch` ("" the first), its parent `parent` (a hash). */
+function linked(n: number, branch = "", parent = `0x${n - 1}`) {
+  return blockData(n, { hash: `0x${n}${branch}`, parentHash: parent });
+}
+
+Deno.test("recent blocks: a reorganisation the nodes follow replaces the kept block; the dead branch's tip goes", () => {
+  const state = createWebState(options());
+  for (let n = 10; n <= 14; n++) {
+    state.apply(message("a", linked(n), n));
+    state.apply(message("b", linked(n), n));
+  }
+  state.takeChanges();
+  // a goes over to another 13; b is still on 14, which descends from the kept 13: kept as it is.
+  state.apply(message("a", linked(13, "b", "0x12"), 20));
+  assert.deepEqual(state.blocks().map((b) => b.hash), ["0x14", "0x13", "0x12", "0x11", "0x10"]);
+  assert.equal(state.stats().blocks_replaced, 0);
+  // b follows: no active node is on the old branch any more.
+  state.apply(message("b", linked(13, "b", "0x12"), 21));
+  assert.deepEqual(state.blocks().map((b) => b.hash), ["0x13b", "0x12", "0x11", "0x10"]);
+  const replaced = state.blocks(1)[0]!;
+  assert.deepEqual([replaced.firstSeenBy, replaced.firstSeen, replaced.reports], ["b", 21, 1]);
+  const changes = state.takeChanges();
+  assert.equal(changes.dropBlocksAbove, 13); // the pages let go of 14, then take the new 13
+  assert.deepEqual(changes.blocks.map((b) => b.hash), ["0x13b"]);
+  assert.deepEqual(state.takeDroppedBlocks().map((b) => b.hash), ["0x14"]);
+  assert.deepEqual([state.stats().blocks_replaced, state.stats().blocks_dropped], [1, 1]);
+  // The new branch goes on; a reports it first.
+  state.apply(message("a", linked(14, "b", "0x13b"), 30));
+  state.apply(message("b", linked(14, "b", "0x13b"), 31));
+  assert.deepEqual(state.blocks(2).map((b) => [b.hash, b.reports]), [["0x14b", 2], ["0x13b", 1]]);
+});
+
+Deno.test("recent blocks: a chain restarted from a low block replaces the old chain's, the old tip above goes", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 40; n++) state.apply(message("node", linked(n), n));
+  // The node's chain starts again (ganache restarted): its new head 5 is no block of the old chain.
+  state.apply(message("node", linked(5, "new", "0x4new"), 100));
+  assert.deepEqual(state.blocks().map((b) => b.hash), ["0x5new", "0x4", "0x3", "0x2", "0x1"]);
+  assert.equal(state.stats().blocks_dropped, 35);
+  // Its history fills in below: each old block is on no node's chain, so it gives way.
+  const history = {
+    type: "history",
+    body: { history: [linked(4, "new", "0x3new").body, linked(3, "new", "0x2").body] },
+  };
+  state.apply(message("node", history, 101));
+  assert.deepEqual(state.blocks().map((b) => b.hash), ["0x5new", "0x4new", "0x3new", "0x2", "0x1"]);
+  assert.equal(state.stats().blocks_replaced, 3);
+});
+
+Deno.test("recent blocks: a node on a fork of its own neither replaces nor counts against the chain the others are on", () => {
+  const state = createWebState(options());
+  for (let n = 10; n <= 14; n++) {
+    state.apply(message("m1", linked(n), n));
+    state.apply(message("m2", linked(n), n));
+  }
+  state.apply(message("deviant", linked(14, "d", "0x13"), 20)); // its head
+  state.apply(message("deviant", { type: "history", body: { history: [linked(12, "d", "0x11").body] } }, 21));
+  assert.deepEqual(state.blocks().map((b) => [b.hash, b.reports]), [
+    ["0x14", 2],
+    ["0x13", 2],
+    ["0x12", 2],
+    ["0x11", 2],
+    ["0x10", 2],
+  ]);
+  assert.equal(state.stats().blocks_replaced, 0);
+  // The fork shows in the chain's health (web_dashboard/chain.ts), as before.
+  assert.deepEqual(state.checkChain().forks.map((f) => f.number), [14]);
 });
