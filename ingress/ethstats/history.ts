@@ -6,6 +6,8 @@
 
 /** A node that can be asked for history (an ethstats connection). */
 export interface HistoryPeer {
+  /** `hello.id`: a node's reconnections are one node (how many blocks it is asked at a time). */
+  readonly agentId: string;
   /** `hello.info.net`: nodes of one network share a record. */
   readonly net: string;
   /** The highest block number the node reported; null before its first block. */
@@ -27,6 +29,8 @@ export interface HistoryOptions {
   timeoutMs: number;
   /** Networks remembered; the least recently created is forgotten beyond it (default 1,024). */
   maxNetworks?: number;
+  /** Nodes asked fewer blocks at a time remembered (default 10,000; the oldest forgotten beyond). */
+  maxSmallerChunks?: number;
 }
 
 /** Numbers a node is asked for, or null when there is nothing to ask it. */
@@ -43,10 +47,11 @@ export interface HistoryBackfill<P extends HistoryPeer> {
   /** The peer is gone: a request outstanding with it frees its network at once. */
   forget(peer: P): void;
   /**
-   * The peer sent a frame too large to take while asked: its answer (go-ethereum sends the asked
-   * blocks whole, every transaction hash) can never be taken, so what it was asked for counts as
-   * answered without. Before, the same blocks were asked again at every login, the node dropped
-   * each time.
+   * The peer sent a frame too large to take while asked (go-ethereum sends the asked blocks whole,
+   * every transaction hash; Besu every transaction whole): that node (by agent id, its next
+   * logins too) is asked half as many blocks at a time from then on, down to one; a single block
+   * too large to take counts as answered without. Before, each login was asked 10 blocks again
+   * (newest missing first: the gap its reconnection left), the node dropped each time.
    */
   unanswerable(peer: P): void;
   stats(): { history_requests: number; history_timeouts: number };
@@ -71,6 +76,9 @@ interface ChainRecord<P> {
 export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOptions): HistoryBackfill<P> {
   const { limit, timeoutMs } = options;
   const maxNetworks = options.maxNetworks ?? 1024;
+  const maxSmallerChunks = options.maxSmallerChunks ?? 10_000;
+  /** Blocks asked at a time of nodes whose answer was too large (agent id → count; oldest first). */
+  const smallerChunks = new Map<string, number>();
   /** Insertion order = age. */
   const chains = new Map<string, ChainRecord<P>>();
   const counters = { history_requests: 0, history_timeouts: 0 };
@@ -115,7 +123,8 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     const top = Math.min(peer.headBlock, chain.head);
     const low = Math.max(0, chain.head - limit);
     const list: number[] = [];
-    for (let n = top; n >= low && list.length < HISTORY_CHUNK; n--) {
+    const chunk = smallerChunks.get(peer.agentId) ?? HISTORY_CHUNK;
+    for (let n = top; n >= low && list.length < chunk; n--) {
       if (!chain.settled.has(n)) list.push(n);
     }
     if (list.length === 0) {
@@ -158,7 +167,16 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     },
     unanswerable(peer) {
       const chain = chains.get(peer.net);
-      if (chain?.asked?.peer === peer) settleAsked(chain);
+      if (chain?.asked?.peer !== peer) return;
+      const asked = chain.asked.list.length;
+      if (asked === 1) {
+        settleAsked(chain); // one block over the frame limit: never to be had from any node alike
+        return;
+      }
+      smallerChunks.delete(peer.agentId);
+      smallerChunks.set(peer.agentId, Math.floor(asked / 2));
+      if (smallerChunks.size > maxSmallerChunks) smallerChunks.delete(smallerChunks.keys().next().value!);
+      chain.asked = null;
     },
     stats: () => ({ ...counters }),
   };
