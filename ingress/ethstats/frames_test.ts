@@ -71,7 +71,8 @@ Deno.test("web3 0.x stats (eth-net-intelligence-api): gasPrice as a decimal stri
       .stats.gasPrice,
     "123456789012345678901",
   );
-  // Besu / hex numbers, and current geth without mining/hashrate
+  // Hex quantities (Besu sends its stats as JSON numbers, NodeStatsReport.java; a client sending them
+  // as hex is read alike), and current geth without mining/hashrate
   const besu = statsPayload.parse({
     stats: { active: true, syncing: true, peers: "0x19", gasPrice: "0x3b9aca00" },
   });
@@ -107,7 +108,7 @@ Deno.test("web3 0.x stats (eth-net-intelligence-api): gasPrice as a decimal stri
   );
 });
 
-Deno.test("latency and pending as numbers or strings (geth, Besu), never negative or words", () => {
+Deno.test("latency and pending as numbers or strings (geth and Besu send latency as a string), never negative or words", () => {
   assert.equal(latencyPayload.parse({ latency: "3" }).latency, 3);
   assert.equal(latencyPayload.parse({ latency: 2.5 }).latency, 2.5);
   assert.equal(latencyPayload.safeParse({ latency: "fast" }).success, false);
