@@ -36,14 +36,21 @@ export interface HistoryOptions {
 /** Numbers a node is asked for, or null when there is nothing to ask it. */
 export type HistoryRequest = number[] | null;
 
+/** A block as the backfill reads it: its number, and its hash and parent's when it has them. */
+export interface BlockLink {
+  number: number;
+  hash: string | null;
+  parentHash: string | null;
+}
+
 export interface HistoryBackfill<P extends HistoryPeer> {
-  /** `peer` reported block `n` (its `headBlock` already updated): what to ask it for now. */
-  block(peer: P, n: number, now: number): HistoryRequest;
+  /** `peer` reported `block` (its `headBlock` already updated): what to ask it for now. */
+  block(peer: P, block: BlockLink, now: number): HistoryRequest;
   /**
-   * `peer` sent blocks `numbers` in a history reply. When it was the peer asked, what it did not
-   * send it does not have, and is not asked for again; the next chunk, if any, is returned.
+   * `peer` sent `blocks` in a history reply. When it was the peer asked, what it did not send it
+   * does not have, and is not asked for again; the next chunk, if any, is returned.
    */
-  history(peer: P, numbers: readonly number[], now: number): HistoryRequest;
+  history(peer: P, blocks: readonly BlockLink[], now: number): HistoryRequest;
   /** The peer is gone: a request outstanding with it frees its network at once. */
   forget(peer: P): void;
   /**
@@ -54,7 +61,7 @@ export interface HistoryBackfill<P extends HistoryPeer> {
    * (newest missing first: the gap its reconnection left), the node dropped each time.
    */
   unanswerable(peer: P): void;
-  stats(): { history_requests: number; history_timeouts: number };
+  stats(): { history_requests: number; history_timeouts: number; history_reorganisations: number };
 }
 
 /** Block numbers asked for in one request (go-ethereum answers each with a whole block). */
@@ -64,8 +71,13 @@ export const HISTORY_CHUNK = 10;
 interface ChainRecord<P> {
   /** The highest block number reported on this network. */
   head: number;
-  /** Numbers in the window the network has, or asked for and answered without. */
-  settled: Set<number>;
+  /**
+   * Numbers in the window the network has (with the hash last reported there), or asked for and
+   * answered without (null). A block whose parent hash is not the one kept below it tells of a
+   * reorganisation: that number is asked again (go-ethereum reports only its new head, not the
+   * blocks it replaced; the web dashboard takes the answers in place of the dead branch's).
+   */
+  settled: Map<number, string | null>;
   /** `head` when a scan of the whole window found nothing missing (skips rescans). */
   completeAt: number;
   /** The one outstanding request of this network. */
@@ -81,12 +93,12 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   const smallerChunks = new Map<string, number>();
   /** Insertion order = age. */
   const chains = new Map<string, ChainRecord<P>>();
-  const counters = { history_requests: 0, history_timeouts: 0 };
+  const counters = { history_requests: 0, history_timeouts: 0, history_reorganisations: 0 };
 
   function chainOf(net: string): ChainRecord<P> {
     let chain = chains.get(net);
     if (chain === undefined) {
-      chain = { head: -1, settled: new Set(), completeAt: -1, asked: null };
+      chain = { head: -1, settled: new Map(), completeAt: -1, asked: null };
       chains.set(net, chain);
       if (chains.size > maxNetworks) chains.delete(chains.keys().next().value!);
     }
@@ -94,15 +106,24 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   }
 
   /** Records that the network has block `n`, sliding its window when `n` is a new head. */
-  function note(chain: ChainRecord<P>, n: number): void {
+  function note(chain: ChainRecord<P>, n: number, hash: string | null): void {
     if (n > chain.head) {
       // One new head on a complete window leaves it complete; a jump needs a rescan.
       if (chain.completeAt === chain.head && n === chain.head + 1) chain.completeAt = n;
       chain.head = n;
       const low = n - limit;
-      for (const k of chain.settled) if (k < low) chain.settled.delete(k);
+      for (const k of chain.settled.keys()) if (k < low) chain.settled.delete(k);
     }
-    if (n >= chain.head - limit) chain.settled.add(n);
+    if (n >= chain.head - limit) chain.settled.set(n, hash ?? chain.settled.get(n) ?? null);
+  }
+
+  /** The block kept below `block` is not its parent: a reorganisation, that number asked again. */
+  function checkParent(chain: ChainRecord<P>, block: BlockLink): void {
+    const below = chain.settled.get(block.number - 1);
+    if (typeof below !== "string" || block.parentHash === null || below === block.parentHash) return;
+    chain.settled.delete(block.number - 1);
+    chain.completeAt = -1;
+    counters.history_reorganisations++;
   }
 
   /**
@@ -139,27 +160,32 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
 
   /** The outstanding request is over: what it asked for (still in the window) counts as settled. */
   function settleAsked(chain: ChainRecord<P>): void {
-    for (const n of chain.asked!.list) if (n >= chain.head - limit) chain.settled.add(n);
+    for (const n of chain.asked!.list) {
+      if (n >= chain.head - limit && !chain.settled.has(n)) chain.settled.set(n, null);
+    }
     chain.asked = null;
   }
 
   return {
-    block(peer, n, now) {
+    block(peer, block, now) {
       if (limit <= 0) return null;
       const chain = chainOf(peer.net);
-      note(chain, n);
+      note(chain, block.number, block.hash);
+      checkParent(chain, block);
       return ask(peer, chain, now);
     },
-    history(peer, numbers, now) {
+    history(peer, blocks, now) {
       if (limit <= 0) return null;
       const chain = chainOf(peer.net);
       // Blocks of a history reply are old ones: they fill the window, never move its head (only
       // a node's own block reports do), so an unasked reply of a block far ahead cannot slide
       // every node's backfill out of reach.
-      for (const n of numbers) if (n <= chain.head) note(chain, n);
-      if (chain.asked?.peer !== peer) return null;
-      settleAsked(chain);
-      return ask(peer, chain, now);
+      const old = blocks.filter((b) => b.number <= chain.head);
+      for (const b of old) note(chain, b.number, b.hash);
+      const asked = chain.asked?.peer === peer;
+      if (asked) settleAsked(chain);
+      for (const b of old) checkParent(chain, b);
+      return asked ? ask(peer, chain, now) : null;
     },
     forget(peer) {
       const chain = chains.get(peer.net);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHistoryBackfill, HISTORY_CHUNK, type HistoryPeer } from "./history.ts";
+import { type BlockLink, createHistoryBackfill, HISTORY_CHUNK, type HistoryPeer } from "./history.ts";
 
 interface Peer extends HistoryPeer {
   agentId: string;
@@ -13,10 +13,20 @@ function peer(net = "1", canUpdateHistory = true, agentId: string = crypto.rando
   return { agentId, net, headBlock: null, canUpdateHistory, synced: false };
 }
 
+/** Blocks `numbers` of one chain (hash "0x<n>", parent "0x<n-1>"). */
+const links = (numbers: number[]): BlockLink[] =>
+  numbers.map((n) => ({ number: n, hash: `0x${n}`, parentHash: `0x${n - 1}` }));
+
 /** The peer reports block `n` (its head moves first, as the handler does). */
-function report(backfill: ReturnType<typeof createHistoryBackfill<Peer>>, p: Peer, n: number, now = 0) {
+function report(
+  backfill: ReturnType<typeof createHistoryBackfill<Peer>>,
+  p: Peer,
+  n: number,
+  now = 0,
+  block: BlockLink = links([n])[0]!,
+) {
   p.headBlock = Math.max(p.headBlock ?? 0, n);
-  return backfill.block(p, n, now);
+  return backfill.block(p, block, now);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -27,11 +37,11 @@ Deno.test("history: a first head asks for the chunk below it, oldest first; one 
   const b = peer();
   assert.deepEqual(report(h, a, 100), range(100 - HISTORY_CHUNK, 99));
   assert.equal(report(h, b, 100), null, "a request is outstanding on this network");
-  assert.deepEqual(h.history(a, range(90, 99), 0), range(80, 89), "answered: the next chunk follows");
-  assert.equal(h.history(a, [85, 86, 87, 88, 89], 0), null, "what it did not send is settled");
+  assert.deepEqual(h.history(a, links(range(90, 99)), 0), range(80, 89), "answered: the next chunk follows");
+  assert.equal(h.history(a, links([85, 86, 87, 88, 89]), 0), null, "what it did not send is settled");
   assert.equal(report(h, b, 101), null, "one new head on a complete window keeps it complete");
   assert.deepEqual(report(h, b, 105), [102, 103, 104], "a jump leaves a gap that is asked for");
-  assert.deepEqual(h.stats(), { history_requests: 3, history_timeouts: 0 });
+  assert.deepEqual(h.stats(), { history_requests: 3, history_timeouts: 0, history_reorganisations: 0 });
 });
 
 Deno.test("history: a reply's blocks never move the network's head: an unasked one far ahead stops nobody's backfill", () => {
@@ -39,8 +49,12 @@ Deno.test("history: a reply's blocks never move the network's head: an unasked o
   const honest = peer();
   const rogue = peer();
   assert.deepEqual(report(h, honest, 100), range(90, 99));
-  assert.equal(h.history(rogue, [Number.MAX_SAFE_INTEGER], 0), null); // unasked: nothing to follow
-  assert.deepEqual(h.history(honest, range(90, 99), 0), range(80, 89), "the window is still below 100");
+  assert.equal(h.history(rogue, links([Number.MAX_SAFE_INTEGER]), 0), null); // unasked: nothing to follow
+  assert.deepEqual(
+    h.history(honest, links(range(90, 99)), 0),
+    range(80, 89),
+    "the window is still below 100",
+  );
 });
 
 Deno.test("history: only up to the peer's own head, per network, never for a peer that cannot", () => {
@@ -66,9 +80,9 @@ Deno.test("history: an unanswered request times out; a late answer still counts 
   assert.deepEqual(report(h, silent, 50, 0), range(45, 49));
   assert.equal(report(h, helper, 50, 299), null);
   assert.deepEqual(report(h, helper, 50, 300), range(45, 49));
-  assert.equal(h.history(silent, range(45, 48), 310), null, "not the peer asked now");
-  assert.equal(h.history(helper, [49], 320), null, "49 was the last one missing");
-  assert.deepEqual(h.stats(), { history_requests: 2, history_timeouts: 1 });
+  assert.equal(h.history(silent, links(range(45, 48)), 310), null, "not the peer asked now");
+  assert.equal(h.history(helper, links([49]), 320), null, "49 was the last one missing");
+  assert.deepEqual(h.stats(), { history_requests: 2, history_timeouts: 1, history_reorganisations: 0 });
 });
 
 Deno.test("history: limit 0 never asks; the oldest network is forgotten past maxNetworks", () => {
@@ -76,7 +90,7 @@ Deno.test("history: limit 0 never asks; the oldest network is forgotten past max
   const h = createHistoryBackfill<Peer>({ limit: 5, timeoutMs: 1000, maxNetworks: 2 });
   const first = peer("a");
   assert.deepEqual(report(h, first, 10), range(5, 9));
-  h.history(first, range(5, 9), 0);
+  h.history(first, links(range(5, 9)), 0);
   assert.equal(report(h, first, 10), null, "complete");
   report(h, peer("b"), 10);
   report(h, peer("c"), 10);
@@ -101,9 +115,27 @@ Deno.test("history: a node whose answer is too large to take is asked half as ma
   h.forget(a);
   a = login();
   assert.deepEqual(report(h, a, 100), [98]);
-  assert.deepEqual(h.history(a, [98], 0), [97], "one at a time from then on");
+  assert.deepEqual(h.history(a, links([98]), 0), [97], "one at a time from then on");
   // Another node is asked whole chunks, below the settled 98-99 (97 was not answered: asked again).
   h.forget(a);
   assert.deepEqual(report(h, peer(), 100), range(88, 97));
   h.unanswerable(peer()); // not the peer asked: nothing changes
+});
+
+Deno.test("history: a block whose parent is not the block kept below it (a reorganisation) has that number asked again, down the new branch", () => {
+  // go-ethereum reports only its new head after a reorganisation: 103 on a branch that replaced
+  // 101-102. Before, 101-102 stayed settled with the dead branch's blocks.
+  const h = createHistoryBackfill<Peer>({ limit: 5, timeoutMs: 1000 });
+  const a = peer();
+  assert.deepEqual(report(h, a, 100), range(95, 99));
+  assert.equal(h.history(a, links(range(95, 99)), 0), null);
+  for (const n of [101, 102]) assert.equal(report(h, a, n), null);
+  const fork = (n: number, parent = `0x${n - 1}b`) => ({ number: n, hash: `0x${n}b`, parentHash: parent });
+  assert.deepEqual(report(h, a, 103, 0, fork(103)), [102]);
+  // Its answer's parent is not the kept 101 either: asked next; 101's parent is the kept 100.
+  assert.deepEqual(h.history(a, [fork(102)], 0), [101]);
+  assert.equal(h.history(a, [fork(101, "0x100")], 0), null);
+  assert.equal(h.stats().history_reorganisations, 2);
+  // The new branch goes on: nothing more to ask.
+  assert.equal(report(h, a, 104, 0, fork(104, "0x103b")), null);
 });

@@ -5,6 +5,7 @@
  * body), or answered (`node-pong`). The socket's life (login, limits, timeouts) is `routes.ts`'s.
  */
 import type { z } from "zod";
+import type { BlockLink } from "./history.ts";
 import {
   canonicalBlockPayload,
   canonicalLatencyPayload,
@@ -25,6 +26,16 @@ import {
   statsPayload,
 } from "./frames.ts";
 
+/** A block's number (safe), hash and parent hash, for the history backfill. */
+function linkOf(block: Record<string, unknown>, number: number): BlockLink {
+  const { hash, parentHash } = block;
+  return {
+    number,
+    hash: typeof hash === "string" ? hash : null,
+    parentHash: typeof parentHash === "string" ? parentHash : null,
+  };
+}
+
 /** What the handlers need to know of a node's socket. */
 export interface ReportingNode {
   /** The highest block number this socket reported (for `syncing: true`); kept up to date by `blocks`. */
@@ -41,8 +52,8 @@ export interface ReportSink<N extends ReportingNode> {
   send(node: N, frame: string): void;
   /** The kept copy of an equal block reported by another node, else the block itself. */
   share<B extends Record<string, unknown>>(block: B): B;
-  /** Block numbers the node reported: one `block`, or the safe numbers of a `history` reply. */
-  blocks(node: N, numbers: number[], fromHistory: boolean): void;
+  /** Blocks the node reported: one `block`, or those of a `history` reply with a safe number. */
+  blocks(node: N, blocks: BlockLink[], fromHistory: boolean): void;
   /** Entries of a history reply that were not blocks, skipped. */
   skipped(count: number): void;
 }
@@ -104,7 +115,7 @@ export function createReportHandlers<N extends ReportingNode>(
         const n = safeBlockNumber(block.number);
         if (n !== null) {
           node.headBlock = Math.max(node.headBlock ?? 0, n);
-          sink.blocks(node, [n], false);
+          sink.blocks(node, [linkOf(block, n)], false);
         }
         sink.publish(node, "block", block);
       }),
@@ -129,12 +140,12 @@ export function createReportHandlers<N extends ReportingNode>(
         sink.skipped(read.skipped);
         const blocks = read.blocks.map((b) => sink.share(b));
         sink.publish(node, "history", { history: blocks });
-        const numbers: number[] = [];
+        const links: BlockLink[] = [];
         for (const block of blocks) {
           const n = safeBlockNumber(block.number);
-          if (n !== null) numbers.push(n);
+          if (n !== null) links.push(linkOf(block, n));
         }
-        sink.blocks(node, numbers, true);
+        sink.blocks(node, links, true);
       }),
     ],
     // Its own type: receivers select on `type` and pass it by; the dashboard feed forwards it.

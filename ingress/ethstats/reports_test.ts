@@ -12,7 +12,7 @@ function setup() {
     publish: (_node, type, body) => published.push({ type, body }),
     send: (_node, frame) => sent.push(frame),
     share: (block) => block,
-    blocks: (_node, numbers, fromHistory) => blocks.push({ numbers, fromHistory }),
+    blocks: (_node, links, fromHistory) => blocks.push({ numbers: links.map((l) => l.number), fromHistory }),
     skipped: (count) => skipped += count,
   });
   const node: ReportingNode = { headBlock: null, synced: false };

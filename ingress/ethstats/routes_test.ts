@@ -1437,3 +1437,32 @@ Deno.test("a burst of frames holds the receivers' delivery: pings are answered a
     await s.close();
   }
 });
+
+Deno.test("go-ethereum after a reorganisation reports only its new head: the replaced numbers are asked again, down the new branch", async () => {
+  const s = await startServer({ historyRequestLimit: 5 });
+  try {
+    const node = await s.login("reorg");
+    node.send(geth.block("reorg", 100));
+    assert.deepEqual(historyList(await node.next()), range(95, 99));
+    node.send(geth.history("reorg", range(95, 99)));
+    for (const n of [101, 102]) node.send(geth.block("reorg", n));
+    // The new branch's 103, whose parent is not the 102 reported before (geth's exact block frame,
+    // other hashes).
+    const fork = (n: number, parent: string) =>
+      geth.blockJson(n).replace(`"hash":"${hex(n, 32)}"`, `"hash":"${hex(n + 0xf000, 32)}"`)
+        .replace(`"parentHash":"${hex(n - 1, 32)}"`, `"parentHash":"${parent}"`);
+    node.send(`{"emit":["block",{"block":${fork(103, hex(102 + 0xf000, 32))},"id":"reorg"}]}\n`);
+    assert.deepEqual(historyList(await node.next()), [102]);
+    node.send(`{"emit":["history",{"history":[${fork(102, hex(101 + 0xf000, 32))}],"id":"reorg"}]}\n`);
+    assert.deepEqual(historyList(await node.next()), [101]);
+    node.send(`{"emit":["history",{"history":[${fork(101, hex(100, 32))}],"id":"reorg"}]}\n`);
+    node.send(geth.nodePing("reorg", "t"));
+    assert.ok((await node.next()).startsWith('{"emit":["node-pong"'), "nothing more asked");
+    assert.equal(s.ethstats.stats().history_reorganisations, 2);
+    // Receivers get the new branch's blocks (the web dashboard puts them in place of the dead ones).
+    const history = s.messages("reorg", "history").map((m) => m.data);
+    assert.equal(history.length, 3);
+  } finally {
+    await s.close();
+  }
+});

@@ -278,10 +278,10 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     publish,
     send,
     share,
-    blocks(conn, numbers, fromHistory) {
+    blocks(conn, blocks, fromHistory) {
       const now = Date.now();
-      if (fromHistory) askHistory(conn, history.history(conn, numbers, now));
-      else askHistory(conn, history.block(conn, numbers[0]!, now));
+      if (fromHistory) askHistory(conn, history.history(conn, blocks, now));
+      else askHistory(conn, history.block(conn, blocks[0]!, now));
     },
     skipped(count) {
       counters.history_entries_skipped += count;
