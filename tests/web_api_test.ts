@@ -905,3 +905,71 @@ Deno.test("web read API: recent blocks (miners, gas, uncles) and their propagati
     await pg.close();
   }
 });
+
+Deno.test("web: a go-ethereum node reorganised under it (only its new head reported): /v1/blocks shows the new branch, not the dead one", async () => {
+  const secret = "shared-secret-for-reorg-test";
+  const service = await webService({ maxBlocks: 20 }, {
+    ethstats: { sharedSecret: secret, historyRequestLimit: 5 },
+  });
+  try {
+    const hex = (n: number) => "0x" + n.toString(16).padStart(64, "0");
+    const blockJson = (n: number, hash: string, parent: string) =>
+      `{"number":${n},"hash":"${hash}","parentHash":"${parent}","timestamp":${
+        1700000000 + n * 12
+      },"miner":"0x${
+        "ab".repeat(20)
+      }","gasUsed":21000,"gasLimit":30000000,"difficulty":"0","totalDifficulty":"1","transactions":[],"transactionsRoot":"${
+        hex(1)
+      }","stateRoot":"${hex(2)}","uncles":[]}`;
+    const old = (n: number) => blockJson(n, hex(n), hex(n - 1));
+    const fresh = (n: number, parent = hex(n - 1 + 0xf000)) => blockJson(n, hex(n + 0xf000), parent);
+    const ws = new WebSocket(`${service.base.replace("http", "ws")}/api`);
+    const frames: string[] = [];
+    ws.onmessage = (e) => frames.push(e.data);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    const send = (event: string, payload: string) => ws.send(`{"emit":["${event}",${payload}]}\n`);
+    const asked = (list: number[]) =>
+      eventually(
+        () =>
+          frames.some((f) =>
+            f.startsWith('{"emit":["history"') && JSON.parse(f).emit[1].list.join() === list.join()
+          ) || undefined,
+        3000,
+        `history request ${list}`,
+      );
+    send(
+      "hello",
+      `{"id":"geth-reorg","info":{"name":"geth-reorg","node":"Geth/v1.14.12-stable/linux-amd64/go1.23.4","port":30303,"net":"7","protocol":"eth/68","api":"No","os":"linux","os_v":"amd64","client":"0.1.1","canUpdateHistory":true},"secret":"${secret}"}`,
+    );
+    await eventually(() => frames.includes('{"emit":["ready"]}') || undefined, 3000, "ready");
+    send("block", `{"block":${old(100)},"id":"geth-reorg"}`);
+    await asked([95, 96, 97, 98, 99]);
+    send("history", `{"history":[${[95, 96, 97, 98, 99].map(old).join(",")}],"id":"geth-reorg"}`);
+    for (const n of [101, 102]) send("block", `{"block":${old(n)},"id":"geth-reorg"}`);
+    // The reorganisation: geth's new head 103 on another branch; 101-102 it replaced are not reported.
+    send("block", `{"block":${fresh(103)},"id":"geth-reorg"}`);
+    await asked([102]);
+    send("history", `{"history":[${fresh(102)}],"id":"geth-reorg"}`);
+    await asked([101]);
+    send("history", `{"history":[${fresh(101, hex(100))}],"id":"geth-reorg"}`);
+    const hashes = await eventually(
+      async () => {
+        const { body } = await getJson(`${service.base}/v1/blocks?limit=4`);
+        const list = (body["blocks"] as Rows).map((b) => [b["number"], b["hash"]]);
+        return list[2]?.[1] === hex(101 + 0xf000) ? list : undefined;
+      },
+      3000,
+      "the new branch in /v1/blocks",
+    );
+    assert.deepEqual(hashes, [[103, hex(103 + 0xf000)], [102, hex(102 + 0xf000)], [101, hex(101 + 0xf000)], [
+      100,
+      hex(100),
+    ]]);
+    ws.close();
+  } finally {
+    await service.close();
+  }
+});
