@@ -127,14 +127,21 @@ export interface BlockRing {
   readonly size: number;
 }
 
+/** The active nodes' heads, as the ring asks about them (web_dashboard/chain.ts's HeadIndex). */
+export interface HeadLookup {
+  /** Whether an active node's head is the block `number` with `hash`. */
+  has(number: number, hash: string): boolean;
+  /** Changes whenever a head does. */
+  version(): number;
+}
+
+const NO_HEADS: HeadLookup = { has: () => false, version: () => 0 };
+
 /**
- * An empty ring of at most `maxBlocks` blocks; `isHead(number, hash)` says whether an active node's
- * head is that block (none when not given: every kept block's branch counts as dead).
+ * An empty ring of at most `maxBlocks` blocks; `heads` says which blocks are active nodes' heads
+ * (none when not given: every kept block's branch counts as dead).
  */
-export function createBlockRing(
-  maxBlocks: number,
-  isHead: (number: number, hash: string) => boolean = () => false,
-): BlockRing {
+export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS): BlockRing {
   const blocks = new Map<number, BlockEntry>();
   let sortedBlocks: BlockEntry[] | null = [];
   let added: BlockEntry[] = [];
@@ -150,15 +157,29 @@ export function createBlockRing(
   let dropped: BlockEntry[] = [];
   let dropCeiling: number | null = null;
   const reorganised = { replaced: 0, dropped: 0 };
+  /**
+   * Kept blocks found on a live branch, while the heads and the ring stay as they were: a node's
+   * history of 50 blocks of other hashes walks the ring up once, not 50 times.
+   */
+  const alive = new Set<BlockEntry>();
+  let aliveAt = heads.version();
 
   /**
    * The kept blocks above `entry` that descend from it, lowest first; null when the branch is
    * alive (an active node's head is `entry` or one of them).
    */
   function deadDescendants(entry: BlockEntry): BlockEntry[] | null {
+    if (aliveAt !== heads.version()) {
+      alive.clear();
+      aliveAt = heads.version();
+    }
     const run: BlockEntry[] = [];
     for (let above = entry; above.hash !== null;) {
-      if (isHead(above.number, above.hash)) return null;
+      if (alive.has(above) || heads.has(above.number, above.hash)) {
+        alive.add(entry);
+        for (const e of run) alive.add(e);
+        return null;
+      }
       const next = blocks.get(above.number + 1);
       if (next === undefined || next.parentHash !== above.hash) return run;
       run.push(next);
@@ -199,6 +220,7 @@ export function createBlockRing(
   }
 
   function insert(entry: BlockEntry): BlockEntry {
+    alive.clear();
     const replaced = blocks.has(entry.number);
     blocks.set(entry.number, entry);
     sortedBlocks = null;
@@ -277,6 +299,7 @@ export function createBlockRing(
       for (const entry of entries) if (kept(entry)) dirty.add(entry);
     },
     dropAbove(number) {
+      alive.clear();
       let dropped = 0;
       while (numbers.length > 0 && numbers[numbers.length - 1]! > number) {
         blocks.delete(numbers.pop()!);

@@ -79,6 +79,8 @@ export interface HeadIndex {
   best(): number | null;
   /** Whether an active node's head is the block `number` with `hash`. */
   has(number: number, hash: string): boolean;
+  /** Changes whenever a head does (set or remove). */
+  version(): number;
 }
 
 /** The first MAX_BRANCH_NODES ids of a branch (in the order they got there), sorted. */
@@ -96,10 +98,12 @@ export function createHeadIndex(): HeadIndex {
   const heads = new Map<string, Head | null>();
   const heights = new Map<number, Height>();
   const headless = new Set<string>();
+  let version = 0;
 
   function remove(id: string): void {
     const old = heads.get(id);
     if (old === undefined) return;
+    version++;
     heads.delete(id);
     if (old === null) {
       headless.delete(id);
@@ -124,6 +128,7 @@ export function createHeadIndex(): HeadIndex {
         (old === null || head === null ? old === head : old.number === head.number && old.hash === head.hash)
       ) return;
       remove(id);
+      version++;
       heads.set(id, head);
       if (head === null) {
         headless.add(id);
@@ -143,6 +148,7 @@ export function createHeadIndex(): HeadIndex {
     remove,
     best: () => bestOf(heights),
     has: (number, hash) => heights.get(number)?.hashes.has(hash) ?? false,
+    version: () => version,
     health(behindBlocks) {
       const best = bestOf(heights);
       const forks: Fork[] = [];

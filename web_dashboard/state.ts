@@ -227,7 +227,7 @@ export function createWebState(options: WebStateOptions): WebState {
   /** The active nodes' heads, kept as reports come (see `checkChain`). */
   const heads = createHeadIndex();
   /** A kept block gives way to another hash at its number once no active node is on its branch. */
-  const ring = createBlockRing(options.maxBlocks, heads.has);
+  const ring = createBlockRing(options.maxBlocks, heads);
   /**
    * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
    * did, the chain reads the same, and 10,000 nodes are not walked again every flush.

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { createBlockRing, type HeadLookup } from "./block_ring.ts";
+
+const body = (n: number, branch = "") => ({
+  number: n,
+  hash: `0x${n}${branch}`,
+  parentHash: `0x${n - 1}${branch}`,
+});
+
+Deno.test("block ring: a node's history of other hashes on a live branch walks the ring up once per frame, not once per block", () => {
+  let lookups = 0;
+  const heads: HeadLookup = {
+    has: (n, hash) => (lookups++, n === 2000 && hash === "0x2000"),
+    version: () => 1,
+  };
+  const watched = createBlockRing(2000, heads);
+  for (let n = 1; n <= 2000; n++) watched.add(body(n), "honest", n);
+  // A forked (or hostile) node's history: 50 blocks of its own branch, far below the head.
+  for (let n = 1; n <= 50; n++) assert.equal(watched.add(body(n, "x"), "deviant", 3000), undefined);
+  assert.ok(lookups < 2 * 2000, `${lookups} head lookups for 50 blocks (a walk of 2,000 each was 100,000)`);
+  assert.equal(watched.reorganised.replaced, 0);
+});
