@@ -50,8 +50,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
 
   const app = new Hono<AppEnv>();
   if (options.enabled) {
-    // Primus clients (eth-net-intelligence-api) dial `/api/?_primuscb=…`.
+    // Primus clients (eth-net-intelligence-api) dial `/api/?_primuscb=…`; Nethermind, given an
+    // http(s) URL, dials `ws://host:port/`, then appends "/api" to it (EthStatsClient.InitAsync).
     const paths = options.path.endsWith("/") ? [options.path] : [options.path, options.path + "/"];
+    paths.push("/" + options.path);
     app.on("GET", paths, (c) => {
       const address = clientAddress(c);
       const waitMs = penalties.waitMs(address, Date.now());

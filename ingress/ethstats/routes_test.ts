@@ -541,6 +541,22 @@ Deno.test("Primus' path and query (/api/?_primuscb=…) upgrade like /api; the s
   }
 });
 
+Deno.test("Nethermind given http://host:port dials ws://host:port/, then ws://host:port//api: the second upgrades", async () => {
+  const s = await startServer();
+  try {
+    const origin = s.url.slice(0, s.url.lastIndexOf("/api"));
+    const root = await fetch(`${origin.replace("ws", "http")}/`, { headers: { upgrade: "websocket" } });
+    await root.body?.cancel();
+    assert.notEqual(root.status, 101);
+    const client = await openClient(`${origin}//api`);
+    client.send(geth.hello(`nm:${s.user}`, s.password));
+    assert.equal(await client.next(), READY);
+    await client.close();
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("a history reply with null or broken entries keeps the rest; nothing counted malformed", async () => {
   const s = await startServer({ historyRequestLimit: 0 });
   try {
