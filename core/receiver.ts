@@ -25,6 +25,13 @@ export interface Receiver {
    * request waits for that.
    */
   readonly maxBatch?: number;
+  /**
+   * A call (init, receive, inactive) not settled after this long counts as failed and is retried
+   * (it may still finish: durable receivers write idempotently). Absent: calls are awaited for
+   * good. A Postgres receiver sets it: a connection left half-open (a failover, a stuck proxy)
+   * would otherwise hold its queue for good.
+   */
+  readonly callTimeoutMs?: number;
   init?(): Promise<void>;
   /**
    * Whether the receiver stores this message at all (e.g. only `statistics`). Applied when a

@@ -213,6 +213,16 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     label: receiver.id,
   });
 
+  /** `result`, failing once `receiver.callTimeoutMs` passed without it settling (core/receiver.ts). */
+  function bounded(result: Promise<void> | void): Promise<void> | void {
+    const ms = receiver.callTimeoutMs;
+    if (ms === undefined || !(result instanceof Promise)) return result;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (callTimeoutMs)`)), ms);
+      result.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
 
@@ -294,7 +304,7 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
         break;
       }
       // An init failing for long (the database away at a restart) moves the queue to disk too.
-      const ok = await settled(retry.run("init", () => receiver.init!()), 0);
+      const ok = await settled(retry.run("init", () => bounded(receiver.init!())), 0);
       if (ok) initialized = true;
       else if (stopSignal.signal.aborted) return;
     }
@@ -325,8 +335,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       if (!side) queue.take(count);
       // A receiver that took the batch synchronously (the live ones) costs no promise here.
       const sent = first.kind === "inactive"
-        ? retry.run("inactive", () => receiver.inactive?.(first.agentId))
-        : retry.run("receive", () => receiver.receive(batch!));
+        ? retry.run("inactive", () => bounded(receiver.inactive?.(first.agentId)))
+        : retry.run("receive", () => bounded(receiver.receive(batch!)));
       const ok = sent === true || await settled(sent, count);
       if (closedOut()) return;
       const stopped = !ok && stopSignal.signal.aborted;

@@ -707,6 +707,35 @@ Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs
   }
 });
 
+Deno.test("a call that hangs past the receiver's callTimeoutMs fails and is retried: the retry delivers (a half-open connection)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let calls = 0;
+    const got: string[] = [];
+    const receiver: Receiver = {
+      id: "half-open",
+      durable: true,
+      callTimeoutMs: 100,
+      receive(batch) {
+        // The first call goes out on a connection that never answers; later ones on a good one.
+        if (++calls === 1) return new Promise<void>(() => {});
+        got.push(...batch.map((m) => m.id));
+        return Promise.resolve();
+      },
+    };
+    const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
+    await runner.start();
+    for (let i = 0; i < 5; i++) runner.push(message(i));
+    // Before: the first call was awaited for good, nothing delivered.
+    await until(() => got.length === 5, 3000);
+    assert.deepEqual(got, ids(0, 5));
+    assert.equal(runner.stats().errors_total, 1);
+    await runner.drain(1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a sink that hangs when nothing waits behind its batch: what comes later goes to disk, not to memory", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -7,6 +7,7 @@ import { ethStatsReceiverType } from "./eth_stats.ts";
 import { arrayLiteral } from "./stats_table.ts";
 import { arraySerializer } from "../vendor/postgres/src/types.js";
 import type { Receiver } from "../core/receiver.ts";
+import { createReceiverRunner } from "../core/runner.ts";
 import { reportMessage } from "../tests/support/fixtures.ts";
 
 const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
@@ -503,6 +504,35 @@ Deno.test("eth_stats receiver", async (t) => {
       assert.equal(await countOf(server.sql, id), 0);
     });
 
+    await t.step(
+      "a connection that goes silent (half-open: a failover, a stuck proxy): the write is retried on another after writeTimeoutMs",
+      async () => {
+        const proxy = silencingProxy(new URL(server.url));
+        const sql = postgres(proxy.url, { max: 4, onnotice: () => {} });
+        const dir = await Deno.makeTempDir();
+        try {
+          const receiver = await build(sql, { writeTimeoutMs: 300 });
+          const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
+          await runner.start();
+          const id = agent();
+          runner.push({ kind: "message", message: statistics(id, syncedStats()) });
+          await waitUntil(async () => (await countOf(server.sql, id)) === 1);
+          proxy.silenceOpen(); // every open connection stops answering; new ones work
+          for (let i = 0; i < 3; i++) {
+            runner.push({ kind: "message", message: statistics(id, syncedStats()) });
+          }
+          // Before: the write on the silent connection was awaited for good.
+          await waitUntil(async () => (await countOf(server.sql, id)) === 4);
+          assert.ok(runner.stats().errors_total >= 1);
+          await runner.drain(1000);
+        } finally {
+          await sql.end({ timeout: 0 });
+          proxy.close();
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
+
     await t.step("options: unknown keys and table names that are not plain identifiers are refused", () => {
       assert.equal(ethStatsReceiverType.options.safeParse({}).success, true);
       assert.equal(ethStatsReceiverType.options.safeParse({ tabel: "x" }).success, false);
@@ -519,3 +549,48 @@ Deno.test("a column's array literal is the text postgres.js makes of the same ar
   const viaPostgresJs = arraySerializer(rows.map((r) => r.v), undefined, { transform: {} }, 1009);
   assert.equal(arrayLiteral(rows, "v"), viaPostgresJs);
 });
+
+/** Polls `probe` every 50 ms for at most 5 s. */
+async function waitUntil(probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A TCP proxy to `target` (a postgres:// URL) whose open connections can be silenced: their bytes
+ * are swallowed both ways, the sockets stay open (a half-open connection); later ones pass.
+ */
+function silencingProxy(target: URL) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open: Array<{ silent: boolean; conns: Deno.Conn[] }> = [];
+  const pump = async (from: Deno.Conn, to: Deno.Conn, pair: { silent: boolean }) => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (let n; (n = await from.read(buf)) !== null;) if (!pair.silent) await to.write(buf.subarray(0, n));
+    } catch { /* closed */ }
+  };
+  (async () => {
+    for await (const client of listener) {
+      const upstream = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+      const pair = { silent: false, conns: [client, upstream] };
+      open.push(pair);
+      void pump(client, upstream, pair);
+      void pump(upstream, client, pair);
+    }
+  })().catch(() => {});
+  const url = new URL(target);
+  url.port = String((listener.addr as Deno.NetAddr).port);
+  return {
+    url: url.toString(),
+    silenceOpen() {
+      for (const pair of open) pair.silent = true;
+    },
+    close() {
+      listener.close();
+      for (const pair of open) for (const c of pair.conns) c.close();
+    },
+  };
+}

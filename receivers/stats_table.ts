@@ -45,6 +45,8 @@ export function tableOptionsSchema(baseTable: string) {
       .default(baseTable),
     retentionDays: z.number().positive().max(36_500).optional(),
     pruneIntervalMs: z.int().min(1_000).max(DAY_MS).default(600_000),
+    /** A write not answered this long is retried (on another connection of the pool). */
+    writeTimeoutMs: z.int().min(100).max(DAY_MS).default(30_000),
   }).strict();
 }
 
@@ -53,6 +55,7 @@ export interface StatsTableOptions {
   table: string;
   retentionDays?: number;
   pruneIntervalMs?: number;
+  writeTimeoutMs?: number;
 }
 
 /** What a statistics receiver type defines: its table, columns and body → columns mapping. */
@@ -212,6 +215,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     id,
     durable: true,
     maxBatch: MAX_BATCH,
+    callTimeoutMs: options.writeTimeoutMs ?? 30_000,
     async init() {
       await prepare();
       pruner?.start();
