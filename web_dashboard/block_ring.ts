@@ -3,12 +3,15 @@
  * each with its propagation histogram; which were added (for the pages) and which changed (for
  * storage, web_dashboard/block_store.ts) since they last asked.
  *
- * The first hash reported at a number is kept while its branch is alive: an active node's head is
- * that block, or a kept block above it that descends from it (parent hashes). A block of another
- * hash reported at that number once no active node is on the branch (a reorganisation all nodes
- * followed, a chain that restarted from a low block) takes its place, and the kept blocks above it
- * that descend from the replaced one go too when they reach the top of the ring (the dead branch's
- * tip: no active node is on it). Before, a reorganised or restarted chain's blocks stayed for good.
+ * The first hash reported at a number is kept while its branch has support: an active node's head
+ * is that block, or a kept block above it that descends from it (parent hashes). A block of another
+ * hash takes its place when the kept one has no support and the new one has more than half as many
+ * active nodes on it (its head, or a kept block above descending from it) as had the kept one as
+ * their head (its propagation count): a reorganisation the nodes followed, a chain that restarted
+ * below the kept blocks. A node alone on a fork, a gap in the kept blocks, or the other nodes
+ * restarting for a moment replace nothing. The kept blocks above the replaced one that descend from
+ * it go too when they reach the top of the ring (the dead branch's tip). Before, a reorganised or
+ * restarted chain's blocks stayed for good.
  */
 
 /** Longest string kept from a report (names, hashes, client versions). */
@@ -129,17 +132,17 @@ export interface BlockRing {
 
 /** The active nodes' heads, as the ring asks about them (web_dashboard/chain.ts's HeadIndex). */
 export interface HeadLookup {
-  /** Whether an active node's head is the block `number` with `hash`. */
-  has(number: number, hash: string): boolean;
+  /** Active nodes whose head is the block `number` with `hash`. */
+  count(number: number, hash: string): number;
   /** Changes whenever a head does. */
   version(): number;
 }
 
-const NO_HEADS: HeadLookup = { has: () => false, version: () => 0 };
+const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0 };
 
 /**
  * An empty ring of at most `maxBlocks` blocks; `heads` says which blocks are active nodes' heads
- * (none when not given: every kept block's branch counts as dead).
+ * (none when not given: no block has support).
  */
 export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS): BlockRing {
   const blocks = new Map<number, BlockEntry>();
@@ -158,42 +161,60 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   let dropCeiling: number | null = null;
   const reorganised = { replaced: 0, dropped: 0 };
   /**
-   * Kept blocks found on a live branch, while the heads and the ring stay as they were: a node's
+   * Support of kept blocks (see supportOf) while the heads and the ring stay as they were: a node's
    * history of 50 blocks of other hashes walks the ring up once, not 50 times.
    */
-  const alive = new Set<BlockEntry>();
-  let aliveAt = heads.version();
+  const support = new Map<BlockEntry, number>();
+  let supportAt = heads.version();
 
-  /**
-   * The kept blocks above `entry` that descend from it, lowest first; null when the branch is
-   * alive (an active node's head is `entry` or one of them).
-   */
-  function deadDescendants(entry: BlockEntry): BlockEntry[] | null {
-    if (aliveAt !== heads.version()) {
-      alive.clear();
-      aliveAt = heads.version();
-    }
-    const run: BlockEntry[] = [];
-    for (let above = entry; above.hash !== null;) {
-      if (alive.has(above) || heads.has(above.number, above.hash)) {
-        alive.add(entry);
-        for (const e of run) alive.add(e);
-        return null;
-      }
-      const next = blocks.get(above.number + 1);
-      if (next === undefined || next.parentHash !== above.hash) return run;
-      run.push(next);
-      above = next;
-    }
-    return run;
+  /** The kept block above `entry` that descends from it (parent hash), if any. */
+  function child(number: number, hash: string | null): BlockEntry | undefined {
+    const next = hash === null ? undefined : blocks.get(number + 1);
+    return next !== undefined && next.parentHash === hash ? next : undefined;
   }
 
-  /** Puts the block of `hash` at `known`'s number when `known`'s branch is dead; else undefined. */
-  function replace(known: BlockEntry, fresh: () => BlockEntry): BlockEntry | undefined {
-    const run = deadDescendants(known);
-    if (run === null) return undefined;
+  /** Active nodes whose head is `entry` or a kept block above it that descends from it. */
+  function supportOf(entry: BlockEntry): number {
+    if (supportAt !== heads.version()) {
+      support.clear();
+      supportAt = heads.version();
+    }
+    const run: BlockEntry[] = [];
+    let total = 0;
+    for (let at: BlockEntry | undefined = entry; at !== undefined; at = child(at.number, at.hash)) {
+      const known = support.get(at);
+      if (known !== undefined) {
+        total = known;
+        break;
+      }
+      run.push(at);
+    }
+    for (let i = run.length - 1; i >= 0; i--) {
+      const e = run[i]!;
+      if (e.hash !== null) total += heads.count(e.number, e.hash);
+      support.set(e, total);
+    }
+    return total;
+  }
+
+  /** Nodes that had `entry` as their head (each counted once, in its propagation histogram). */
+  const headReports = (entry: BlockEntry) => entry.propagation.reduce((a, b) => a + b, 0);
+
+  /**
+   * Puts the block of `hash` at `known`'s number when `known` has no support and the new block
+   * more than half as many nodes as had `known` as their head; else undefined.
+   */
+  function replace(known: BlockEntry, hash: string, fresh: () => BlockEntry): BlockEntry | undefined {
+    if (supportOf(known) > 0) return undefined;
+    const above = child(known.number, hash);
+    const backing = heads.count(known.number, hash) + (above ? supportOf(above) : 0);
+    if (backing * 2 <= headReports(known)) return undefined;
     // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
     // to be replaced in turn when reported).
+    const run: BlockEntry[] = [];
+    for (let at = child(known.number, known.hash); at !== undefined; at = child(at.number, at.hash)) {
+      run.push(at);
+    }
     const top = numbers[numbers.length - 1]!;
     if (run.length > 0 && run[run.length - 1]!.number === top) {
       for (const entry of run) {
@@ -220,7 +241,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   }
 
   function insert(entry: BlockEntry): BlockEntry {
-    alive.clear();
+    support.clear();
     const replaced = blocks.has(entry.number);
     blocks.set(entry.number, entry);
     sortedBlocks = null;
@@ -266,7 +287,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
         reports: 1,
         propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
       });
-      if (known) return replace(known, fresh);
+      if (known) return replace(known, hash!, fresh);
       if (!roomFor(number)) return undefined; // older than everything kept
       return insert(fresh());
     },
@@ -299,7 +320,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       for (const entry of entries) if (kept(entry)) dirty.add(entry);
     },
     dropAbove(number) {
-      alive.clear();
+      support.clear();
       let dropped = 0;
       while (numbers.length > 0 && numbers[numbers.length - 1]! > number) {
         blocks.delete(numbers.pop()!);

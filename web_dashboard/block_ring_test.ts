@@ -10,7 +10,7 @@ const body = (n: number, branch = "") => ({
 Deno.test("block ring: a node's history of other hashes on a live branch walks the ring up once per frame, not once per block", () => {
   let lookups = 0;
   const heads: HeadLookup = {
-    has: (n, hash) => (lookups++, n === 2000 && hash === "0x2000"),
+    count: (n, hash) => (lookups++, n === 2000 && hash === "0x2000" ? 1 : 0),
     version: () => 1,
   };
   const watched = createBlockRing(2000, heads);

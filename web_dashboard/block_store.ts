@@ -200,6 +200,9 @@ export function startBlockPersistence(
         restored = true;
         counters.blocks_restored = entries.length;
       }
+      // A dead branch's blocks first: one let go and reported again since is in `pending`, saved after.
+      await s.deleteBlocks(dropped);
+      dropped = [];
       await s.save(pending);
       counters.blocks_saved += pending.length;
       // The table holds what the ring holds: without this it grew by every block for good, and
@@ -208,8 +211,6 @@ export function startBlockPersistence(
       // the table never delete a block another one saved first.
       const { below, above } = state.takeBlockBounds();
       await s.deleteOutside(below, above);
-      await s.deleteBlocks(dropped);
-      dropped = [];
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {

@@ -199,3 +199,36 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
     await pg.close();
   }
 });
+
+Deno.test("a dead tip let go and reported again before the next save stays in the table", async () => {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    const state = newState();
+    const store = createBlockStore(pg.sql, "web_blocks");
+    const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
+      intervalMs: 60_000,
+      limit: 50,
+      id: "web",
+    });
+    await persistence.flush();
+    for (let n = 100; n <= 104; n++) for (const id of ["a", "b"]) state.apply(blockReport(id, n, 1000 * n));
+    await persistence.flush();
+    // Both nodes go over to another 103 (104 let go as the dead tip), then back to the first branch's 104.
+    const other103 = (id: string) =>
+      reportMessage(id, {
+        type: "block",
+        body: { number: 103, hash: "0xf103", parentHash: "0x66", transactions: [], uncles: [] },
+      }, { receivedAt: 200_000 });
+    for (const id of ["a", "b"]) state.apply(other103(id));
+    for (const id of ["a", "b"]) state.apply(blockReport(id, 104, 201_000));
+    await persistence.flush();
+    const stored = await pg.sql<{ number: string }[]>`select number from web_blocks order by number`;
+    // Before: 104 was saved, then deleted by its (number, hash) as the dead tip, though the ring keeps it.
+    assert.deepEqual(stored.map((r) => Number(r.number)), [100, 101, 102, 103, 104]);
+    assert.ok(state.blocks().some((b) => b.number === 104));
+    await persistence.close();
+  } finally {
+    await pg.close();
+  }
+});

@@ -77,8 +77,8 @@ export interface HeadIndex {
   health(behindBlocks: number): ChainHealth;
   /** Its best block alone (ChainHealth.best), in one pass over the heights. */
   best(): number | null;
-  /** Whether an active node's head is the block `number` with `hash`. */
-  has(number: number, hash: string): boolean;
+  /** Active nodes whose head is the block `number` with `hash`. */
+  count(number: number, hash: string): number;
   /** Changes whenever a head does (set or remove). */
   version(): number;
 }
@@ -147,7 +147,7 @@ export function createHeadIndex(): HeadIndex {
     },
     remove,
     best: () => bestOf(heights),
-    has: (number, hash) => heights.get(number)?.hashes.has(hash) ?? false,
+    count: (number, hash) => heights.get(number)?.hashes.get(hash)?.size ?? 0,
     version: () => version,
     health(behindBlocks) {
       const best = bestOf(heights);

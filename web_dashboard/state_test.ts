@@ -368,3 +368,45 @@ Deno.test("recent blocks: a node on a fork of its own neither replaces nor count
   // The fork shows in the chain's health (web_dashboard/chain.ts), as before.
   assert.deepEqual(state.checkChain().forks.map((f) => f.number), [14]);
 });
+
+Deno.test("recent blocks: a gap in the kept blocks does not let a lone forked node replace the blocks below it", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (const n of [10, 11, 12, 14, 15, 16]) { // 13 never reported (heads only, fast blocks)
+    state.apply(message("m1", linked(n), n));
+    state.apply(message("m2", linked(n), n));
+  }
+  state.apply(message("deviant", linked(16, "d", "0x15"), 20));
+  state.apply(message("deviant", { type: "history", body: { history: [linked(11, "d", "0x10").body] } }, 21));
+  assert.equal(state.stats().blocks_replaced, 0);
+});
+
+Deno.test("recent blocks: an agent that reported the next number first cannot then replace the kept blocks below it", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 30; n++) {
+    state.apply(message("m1", linked(n), n));
+    state.apply(message("m2", linked(n), n));
+  }
+  // Its 31 first, claiming a made-up 30 as parent; then a history of made-up blocks linking to it.
+  state.apply(message("evil", linked(31, "x", "0x30x"), 100));
+  for (const id of ["m1", "m2"]) state.apply(message(id, linked(32, "", "0x31"), 102));
+  const fake = [];
+  for (let n = 30; n >= 1; n--) fake.push(linked(n, "x", `0x${n - 1}x`).body);
+  state.apply(message("evil", { type: "history", body: { history: fake } }, 103));
+  assert.equal(state.stats().blocks_replaced, 0);
+  assert.equal(state.blocks().find((b) => b.number === 30)!.hash, "0x30");
+});
+
+Deno.test("recent blocks: the other nodes restarting for a moment let a lone forked node replace nothing", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 30; n++) {
+    state.apply(message("m1", linked(n), n));
+    state.apply(message("m2", linked(n), n));
+  }
+  state.apply(message("deviant", linked(27, "d", "0x26"), 40));
+  state.inactive("m1");
+  state.inactive("m2");
+  state.apply(message("deviant", { type: "history", body: { history: [linked(27, "d", "0x26").body] } }, 41));
+  state.apply(message("deviant", linked(28, "d", "0x27d"), 42));
+  assert.equal(state.stats().blocks_replaced, 0);
+  assert.deepEqual(state.blocks(4).map((b) => b.hash), ["0x30", "0x29", "0x28", "0x27"]);
+});

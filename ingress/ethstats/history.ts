@@ -56,9 +56,9 @@ export interface HistoryBackfill<P extends HistoryPeer> {
   /**
    * The peer sent a frame too large to take while asked (go-ethereum sends the asked blocks whole,
    * every transaction hash; Besu every transaction whole): that node (by agent id, its next
-   * logins too) is asked half as many blocks at a time from then on, down to one; a single block
-   * too large to take counts as answered without. Before, each login was asked 10 blocks again
-   * (newest missing first: the gap its reconnection left), the node dropped each time.
+   * logins too) is asked half as many blocks at a time from then on (10, 5, 2, 1); a single block
+   * too large to take counts as answered without, and the node is asked no more. Before, each
+   * login was asked 10 blocks again (the gap its reconnection left), the node dropped each time.
    */
   unanswerable(peer: P): void;
   stats(): { history_requests: number; history_timeouts: number; history_reorganisations: number };
@@ -78,6 +78,11 @@ interface ChainRecord<P> {
    * blocks it replaced; the web dashboard takes the answers in place of the dead branch's).
    */
   settled: Map<number, string | null>;
+  /**
+   * Numbers asked again for a broken parent link, each once while in the window: two branches
+   * that both go on (a lasting fork) would otherwise have each other's blocks asked for ever.
+   */
+  reasked: Set<number>;
   /** `head` when a scan of the whole window found nothing missing (skips rescans). */
   completeAt: number;
   /** The one outstanding request of this network. */
@@ -98,7 +103,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   function chainOf(net: string): ChainRecord<P> {
     let chain = chains.get(net);
     if (chain === undefined) {
-      chain = { head: -1, settled: new Map(), completeAt: -1, asked: null };
+      chain = { head: -1, settled: new Map(), reasked: new Set(), completeAt: -1, asked: null };
       chains.set(net, chain);
       if (chains.size > maxNetworks) chains.delete(chains.keys().next().value!);
     }
@@ -113,6 +118,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       chain.head = n;
       const low = n - limit;
       for (const k of chain.settled.keys()) if (k < low) chain.settled.delete(k);
+      for (const k of chain.reasked) if (k < low) chain.reasked.delete(k);
     }
     if (n >= chain.head - limit) chain.settled.set(n, hash ?? chain.settled.get(n) ?? null);
   }
@@ -121,6 +127,8 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   function checkParent(chain: ChainRecord<P>, block: BlockLink): void {
     const below = chain.settled.get(block.number - 1);
     if (typeof below !== "string" || block.parentHash === null || below === block.parentHash) return;
+    if (chain.reasked.has(block.number - 1)) return;
+    chain.reasked.add(block.number - 1);
     chain.settled.delete(block.number - 1);
     chain.completeAt = -1;
     counters.history_reorganisations++;
@@ -145,6 +153,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     const low = Math.max(0, chain.head - limit);
     const list: number[] = [];
     const chunk = smallerChunks.get(peer.agentId) ?? HISTORY_CHUNK;
+    if (chunk === 0) return null; // even one block of its was over the frame limit
     for (let n = top; n >= low && list.length < chunk; n--) {
       if (!chain.settled.has(n)) list.push(n);
     }
@@ -195,14 +204,13 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       const chain = chains.get(peer.net);
       if (chain?.asked?.peer !== peer) return;
       const asked = chain.asked.list.length;
-      if (asked === 1) {
-        settleAsked(chain); // one block over the frame limit: never to be had from any node alike
-        return;
-      }
+      // One block over the frame limit: settled (no node answers it smaller), and that node is
+      // asked for no more history (0 at a time): each of its blocks would drop it once more.
+      if (asked === 1) settleAsked(chain);
+      else chain.asked = null;
       smallerChunks.delete(peer.agentId);
       smallerChunks.set(peer.agentId, Math.floor(asked / 2));
       if (smallerChunks.size > maxSmallerChunks) smallerChunks.delete(smallerChunks.keys().next().value!);
-      chain.asked = null;
     },
     stats: () => ({ ...counters }),
   };

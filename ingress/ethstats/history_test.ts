@@ -97,7 +97,7 @@ Deno.test("history: limit 0 never asks; the oldest network is forgotten past max
   assert.deepEqual(report(h, peer("a"), 10), range(5, 9), "network a was forgotten, so asked again");
 });
 
-Deno.test("history: a node whose answer is too large to take is asked half as many blocks, down to one; one block too large is settled", () => {
+Deno.test("history: a node whose answer is too large to take is asked half as many blocks, down to one; one block too large is settled, the node asked no more", () => {
   // go-ethereum sends the asked blocks whole (10 blocks of 11,000 transactions: 8.6 MB), Besu every
   // transaction whole: past the frame limit, the node is dropped. Before, each of its logins was
   // asked 10 again (the newest missing: the gap its reconnection left), dropped every time.
@@ -111,14 +111,12 @@ Deno.test("history: a node whose answer is too large to take is asked half as ma
     a = login();
     assert.deepEqual(report(h, a, 100), next);
   }
-  h.unanswerable(a); // block 99 alone is too large: settled, the next one asked
+  h.unanswerable(a); // block 99 alone is too large: settled, and this node is asked no more
   h.forget(a);
   a = login();
-  assert.deepEqual(report(h, a, 100), [98]);
-  assert.deepEqual(h.history(a, links([98]), 0), [97], "one at a time from then on");
-  // Another node is asked whole chunks, below the settled 98-99 (97 was not answered: asked again).
-  h.forget(a);
-  assert.deepEqual(report(h, peer(), 100), range(88, 97));
+  assert.equal(report(h, a, 100), null, "each of its blocks would drop it once more");
+  // Another node is asked whole chunks, below the settled 99.
+  assert.deepEqual(report(h, peer(), 100), range(89, 98));
   h.unanswerable(peer()); // not the peer asked: nothing changes
 });
 
@@ -138,4 +136,27 @@ Deno.test("history: a block whose parent is not the block kept below it (a reorg
   assert.equal(h.stats().history_reorganisations, 2);
   // The new branch goes on: nothing more to ask.
   assert.equal(report(h, a, 104, 0, fork(104, "0x103b")), null);
+});
+
+Deno.test("history: a lasting fork (two nodes going on on their own branches) has each number asked again once, not for ever", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 50, timeoutMs: 10_000 });
+  const a = peer("1", true, "a");
+  const b = peer("1", true, "b");
+  const forkAt = 1000;
+  const link = (branch: string, n: number): BlockLink => {
+    const tag = (k: number) => (k >= forkAt ? branch : "");
+    return { number: n, hash: `0x${n}${tag(n)}`, parentHash: `0x${n - 1}${tag(n - 1)}` };
+  };
+  let requests = 0;
+  const answer = (p: Peer, branch: string, request: number[] | null) => {
+    for (let r = request; r !== null; r = h.history(p, r.map((n) => link(branch, n)), 0)) requests++;
+  };
+  for (let n = 900; n < 1100; n++) {
+    for (const [p, branch] of [[a, ""], [b, "b"]] as const) {
+      answer(p, branch, report(h, p, n, 0, link(branch, n)));
+    }
+    if (n === 1049) requests = 0;
+  }
+  // Before: 5,000 one-block requests for these 50 blocks, never settling.
+  assert.ok(requests <= 100, `${requests} history requests for 50 blocks of a lasting fork`);
 });
