@@ -31,6 +31,12 @@ export interface HistoryOptions {
   maxNetworks?: number;
   /** Nodes asked fewer blocks at a time remembered (default 10,000; the oldest forgotten beyond). */
   maxSmallerChunks?: number;
+  /**
+   * A network whose head no node has reported within this long (default 300,000 ms) starts again
+   * from a block reported far below it: its chain restarted (a dev or test network keeping its
+   * network id). Before, its record kept the old head, and nothing below it was ever asked.
+   */
+  restartAfterMs?: number;
 }
 
 /** Numbers a node is asked for, or null when there is nothing to ask it. */
@@ -61,7 +67,12 @@ export interface HistoryBackfill<P extends HistoryPeer> {
    * login was asked 10 blocks again (the gap its reconnection left), the node dropped each time.
    */
   unanswerable(peer: P): void;
-  stats(): { history_requests: number; history_timeouts: number; history_reorganisations: number };
+  stats(): {
+    history_requests: number;
+    history_timeouts: number;
+    history_reorganisations: number;
+    history_restarts: number;
+  };
 }
 
 /** Block numbers asked for in one request (go-ethereum answers each with a whole block). */
@@ -71,6 +82,8 @@ export const HISTORY_CHUNK = 10;
 interface ChainRecord<P> {
   /** The highest block number reported on this network. */
   head: number;
+  /** When a node last reported a block within the window below `head` (ms). */
+  headSeenAt: number;
   /**
    * Numbers in the window the network has (with the hash last reported there), or asked for and
    * answered without (null). A block whose parent hash is not the one kept below it tells of a
@@ -94,18 +107,41 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   const { limit, timeoutMs } = options;
   const maxNetworks = options.maxNetworks ?? 1024;
   const maxSmallerChunks = options.maxSmallerChunks ?? 10_000;
+  const restartAfterMs = options.restartAfterMs ?? 300_000;
   /** Blocks asked at a time of nodes whose answer was too large (agent id → count; oldest first). */
   const smallerChunks = new Map<string, number>();
   /** Insertion order = age. */
   const chains = new Map<string, ChainRecord<P>>();
-  const counters = { history_requests: 0, history_timeouts: 0, history_reorganisations: 0 };
+  const counters = {
+    history_requests: 0,
+    history_timeouts: 0,
+    history_reorganisations: 0,
+    history_restarts: 0,
+  };
 
   function chainOf(net: string): ChainRecord<P> {
     let chain = chains.get(net);
     if (chain === undefined) {
-      chain = { head: -1, settled: new Map(), reasked: new Set(), completeAt: -1, asked: null };
+      chain = newChain();
       chains.set(net, chain);
       if (chains.size > maxNetworks) chains.delete(chains.keys().next().value!);
+    }
+    return chain;
+  }
+
+  function newChain(): ChainRecord<P> {
+    return { head: -1, headSeenAt: 0, settled: new Map(), reasked: new Set(), completeAt: -1, asked: null };
+  }
+
+  /** A node's own block: the network's head seen, or its chain restarted far below a stale head. */
+  function reported(net: string, n: number, now: number): ChainRecord<P> {
+    let chain = chainOf(net);
+    if (n >= chain.head - limit) chain.headSeenAt = now;
+    else if (now - chain.headSeenAt >= restartAfterMs) {
+      chain = newChain();
+      chain.headSeenAt = now;
+      chains.set(net, chain);
+      counters.history_restarts++;
     }
     return chain;
   }
@@ -178,7 +214,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   return {
     block(peer, block, now) {
       if (limit <= 0) return null;
-      const chain = chainOf(peer.net);
+      const chain = reported(peer.net, block.number, now);
       note(chain, block.number, block.hash);
       checkParent(chain, block);
       return ask(peer, chain, now);

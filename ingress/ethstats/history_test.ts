@@ -41,7 +41,12 @@ Deno.test("history: a first head asks for the chunk below it, oldest first; one 
   assert.equal(h.history(a, links([85, 86, 87, 88, 89]), 0), null, "what it did not send is settled");
   assert.equal(report(h, b, 101), null, "one new head on a complete window keeps it complete");
   assert.deepEqual(report(h, b, 105), [102, 103, 104], "a jump leaves a gap that is asked for");
-  assert.deepEqual(h.stats(), { history_requests: 3, history_timeouts: 0, history_reorganisations: 0 });
+  assert.deepEqual(h.stats(), {
+    history_requests: 3,
+    history_timeouts: 0,
+    history_reorganisations: 0,
+    history_restarts: 0,
+  });
 });
 
 Deno.test("history: a reply's blocks never move the network's head: an unasked one far ahead stops nobody's backfill", () => {
@@ -82,7 +87,12 @@ Deno.test("history: an unanswered request times out; a late answer still counts 
   assert.deepEqual(report(h, helper, 50, 300), range(45, 49));
   assert.equal(h.history(silent, links(range(45, 48)), 310), null, "not the peer asked now");
   assert.equal(h.history(helper, links([49]), 320), null, "49 was the last one missing");
-  assert.deepEqual(h.stats(), { history_requests: 2, history_timeouts: 1, history_reorganisations: 0 });
+  assert.deepEqual(h.stats(), {
+    history_requests: 2,
+    history_timeouts: 1,
+    history_reorganisations: 0,
+    history_restarts: 0,
+  });
 });
 
 Deno.test("history: limit 0 never asks; the oldest network is forgotten past maxNetworks", () => {
@@ -159,4 +169,17 @@ Deno.test("history: a lasting fork (two nodes going on on their own branches) ha
   }
   // Before: 5,000 one-block requests for these 50 blocks, never settling.
   assert.ok(requests <= 100, `${requests} history requests for 50 blocks of a lasting fork`);
+});
+
+Deno.test("history: a chain restarted far below a head nobody reports any more starts its record again (a test network keeping its id)", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 5, timeoutMs: 1000, restartAfterMs: 60_000 });
+  const before = peer();
+  assert.deepEqual(report(h, before, 100, 0), range(95, 99));
+  assert.equal(h.history(before, links(range(95, 99)), 0), null);
+  h.forget(before);
+  const after = peer(); // its chain started again from 0
+  assert.equal(report(h, after, 4, 1_000), null, "a node far behind a live head: nothing asked");
+  // Before: the record kept head 100 for good, nothing below 95 was ever asked.
+  assert.deepEqual(report(h, after, 5, 61_000), range(0, 4));
+  assert.equal(h.stats().history_restarts, 1);
 });
