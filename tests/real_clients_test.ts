@@ -7,6 +7,8 @@
  *   is a scripted JSON-RPC endpoint (the answers a go-ethereum node gives), so every frame the
  *   service reads was formatted by web3 0.x and sent by Primus.
  * - the Primus 8 client (a server heartbeat is required within its ping timeout).
+ * - ganache 7.9.2, a real Ethereum node (instamine, its own chain), watched by
+ *   eth-net-intelligence-api: its chain reorganised with `evm_revert`.
  * - POA Network's agent (poa-netstats-agent, Elixir/hackney): it cannot run here (no Erlang
  *   runtime), so its requests are replayed byte for byte as its source builds them: msgpack
  *   bodies, `user-agent: hackney/1.12.1`, an empty Bearer first, `/session` with
@@ -683,6 +685,117 @@ Deno.test({
       }
     } finally {
       await service.close();
+    }
+  },
+});
+
+// ---- a real Ethereum node: ganache (tests/clients), watched by eth-net-intelligence-api ----
+
+/** ganache 7.9.2 on a free port (instamine: each transaction is a block; `evm_mine` mines an empty one). */
+async function startGanache(): Promise<
+  { rpc(method: string, params?: unknown[]): Promise<unknown>; port: number; stop(): Promise<void> }
+> {
+  const port = freePort();
+  const node = runNode([
+    "node_modules/ganache/dist/node/cli.js",
+    "--host=127.0.0.1",
+    `--port=${port}`,
+    "--chain.networkId=4242",
+    "--logging.quiet",
+  ]);
+  let id = 0;
+  const rpc = async (method: string, params: unknown[] = []) => {
+    const res = await fetch(`http://127.0.0.1:${port}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    const body = await res.json();
+    if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+    return body.result;
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await rpc("eth_blockNumber");
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`ganache did not start: ${err}\n${node.lines.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { rpc, port, stop: () => node.stop() };
+}
+
+Deno.test({
+  name:
+    "eth-net-intelligence-api beside a real node (ganache): after a reorganisation (evm_revert) the web dashboard's blocks are the node's chain",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ganache = await startGanache();
+    const service = await startTestService({
+      postgres: { url: "postgres://nobody:nothing@127.0.0.1:1/none" }, // the web state works from memory
+      receivers: [{ id: "web", type: "web", subscribe: ["ethereum_metrics", "networking_metrics"] }],
+    });
+    let enia: NodeChild | undefined;
+    try {
+      await createUser(service.base, "ganache-node", "ganache-pa55word");
+      const accounts = await ganache.rpc("eth_accounts") as string[];
+      const send = (value: number) =>
+        ganache.rpc("eth_sendTransaction", [{
+          from: accounts[0],
+          to: accounts[1],
+          value: "0x" + value.toString(16),
+        }]);
+      for (let i = 0; i < 3; i++) await ganache.rpc("evm_mine");
+      enia = startEnia(service, ganache.port, "ganache-node", "ganache-node:ganache-pa55word");
+      /** ganache's hash at each number the dashboard keeps, against the dashboard's. */
+      const mismatches = async () => {
+        const body = await (await fetch(`${service.base}/v1/blocks?limit=100`)).json();
+        const blocks = body.blocks as Array<{ number: number; hash: string }>;
+        const head = parseInt(await ganache.rpc("eth_blockNumber") as string, 16);
+        const out: string[] = [];
+        if (blocks[0]?.number !== head) out.push(`top ${blocks[0]?.number} vs head ${head}`);
+        for (const b of blocks) {
+          const real = await ganache.rpc("eth_getBlockByNumber", ["0x" + b.number.toString(16), false]) as
+            | { hash: string }
+            | null;
+          if (real?.hash !== b.hash) out.push(`${b.number}: ${b.hash} vs ${real?.hash}`);
+        }
+        return out;
+      };
+      const matches = async (what: string) => {
+        const deadline = Date.now() + 30_000;
+        for (let last: string[] = [];;) {
+          last = await mismatches();
+          if (last.length === 0) return;
+          if (Date.now() > deadline) {
+            throw new Error(`${what}: ${last.join("; ")}\nagent said:\n${enia!.lines.slice(-20).join("\n")}`);
+          }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      };
+      await send(1);
+      await matches("the chain before the reorganisation");
+      const snapshot = await ganache.rpc("evm_snapshot");
+      await send(2);
+      await send(3); // blocks 5 and 6, soon not on the chain
+      await matches("the branch about to be dropped");
+      await ganache.rpc("evm_revert", [snapshot]);
+      for (const value of [4, 5, 6]) await send(value); // another 5 and 6, and 7
+      // Before: the dropped 5 and 6 stayed on the dashboard for good (the first hash at a number won).
+      await matches("the chain after the reorganisation");
+      const metrics = await (await fetch(`${service.base}/metrics`)).text();
+      const replaced = /poa_receiver_stat\{receiver="web",stat="blocks_replaced"\} (\d+)/.exec(metrics);
+      assert.ok(
+        Number(replaced?.[1]) >= 1,
+        metrics.split("\n").filter((l) => l.includes('"web"')).join("\n"),
+      );
+    } finally {
+      await enia?.stop();
+      await service.close();
+      await ganache.stop();
     }
   },
 });
