@@ -130,15 +130,27 @@ export interface BlockRing {
   readonly size: number;
 }
 
-/** The active nodes' heads, as the ring asks about them (web_dashboard/chain.ts's HeadIndex). */
+/** The nodes' heads, as the ring asks about them (web_dashboard/state.ts over chain.ts's HeadIndex). */
 export interface HeadLookup {
   /** Active nodes whose head is the block `number` with `hash`. */
   count(number: number, hash: string): number;
   /** Changes whenever a head does. */
   version(): number;
+  /** Nodes known, active or not (a block's head reporters are counted at most this many). */
+  nodes(): number;
 }
 
-const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0 };
+const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0, nodes: () => 0 };
+
+/**
+ * Kept blocks walked up from one at most (a support walk further up says "unknown": kept as it
+ * is). Reorganisations and restarted chains are shallower; a frame of 256 history entries, each
+ * walking a 20,000-block ring, held the event loop 400 ms.
+ */
+export const MAX_SUPPORT_WALK = 256;
+
+/** Blocks of another hash waiting for the nodes to go over to them (see `candidates`). */
+export const MAX_CANDIDATES = 64;
 
 /**
  * An empty ring of at most `maxBlocks` blocks; `heads` says which blocks are active nodes' heads
@@ -173,7 +185,10 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
     return next !== undefined && next.parentHash === hash ? next : undefined;
   }
 
-  /** Active nodes whose head is `entry` or a kept block above it that descends from it. */
+  /**
+   * Active nodes whose head is `entry` or a kept block above it that descends from it; -1 when
+   * that run goes on past MAX_SUPPORT_WALK blocks (unknown).
+   */
   function supportOf(entry: BlockEntry): number {
     if (supportAt !== heads.version()) {
       support.clear();
@@ -187,28 +202,50 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
         total = known;
         break;
       }
+      if (run.length === MAX_SUPPORT_WALK) {
+        total = -1;
+        break;
+      }
       run.push(at);
     }
     for (let i = run.length - 1; i >= 0; i--) {
       const e = run[i]!;
-      if (e.hash !== null) total += heads.count(e.number, e.hash);
+      if (total !== -1 && e.hash !== null) total += heads.count(e.number, e.hash);
       support.set(e, total);
     }
     return total;
   }
 
-  /** Nodes that had `entry` as their head (each counted once, in its propagation histogram). */
-  const headReports = (entry: BlockEntry) => entry.propagation.reduce((a, b) => a + b, 0);
+  /**
+   * Nodes that had `entry` as their head: its propagation count (a node is counted again when it
+   * comes back to it from another hash, or after a restart), at most the nodes known.
+   */
+  const headReports = (entry: BlockEntry) =>
+    Math.min(entry.propagation.reduce((a, b) => a + b, 0), heads.nodes());
 
   /**
-   * Puts the block of `hash` at `known`'s number when `known` has no support and the new block
-   * more than half as many nodes as had `known` as their head; else undefined.
+   * Blocks of another hash reported at a kept number while the kept one still held (a node that
+   * went over to a new branch first): the first report is kept here, and takes the number once the
+   * others follow, by their reports of it or of a block above it (its child). At most
+   * MAX_CANDIDATES, the oldest forgotten first.
    */
-  function replace(known: BlockEntry, hash: string, fresh: () => BlockEntry): BlockEntry | undefined {
-    if (supportOf(known) > 0) return undefined;
-    const above = child(known.number, hash);
-    const backing = heads.count(known.number, hash) + (above ? supportOf(above) : 0);
-    if (backing * 2 <= headReports(known)) return undefined;
+  const candidates = new Map<number, BlockEntry>();
+
+  function remember(candidate: BlockEntry): void {
+    candidates.delete(candidate.number);
+    candidates.set(candidate.number, candidate);
+    if (candidates.size > MAX_CANDIDATES) candidates.delete(candidates.keys().next().value!);
+  }
+
+  /**
+   * Puts `candidate` in `known`'s place when `known` has no support and the candidate more than
+   * half as many nodes as had `known` as their head; false when it does not.
+   */
+  function replace(known: BlockEntry, candidate: BlockEntry): boolean {
+    if (supportOf(known) !== 0) return false; // supported, or too far down to tell
+    const above = child(known.number, candidate.hash);
+    const backing = heads.count(known.number, candidate.hash!) + Math.max(0, above ? supportOf(above) : 0);
+    if (backing * 2 <= headReports(known)) return false;
     // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
     // to be replaced in turn when reported).
     const run: BlockEntry[] = [];
@@ -227,7 +264,23 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       dropCeiling = Math.min(dropCeiling ?? Infinity, known.number);
     }
     reorganised.replaced++;
-    return insert(fresh());
+    candidates.delete(known.number);
+    insert(candidate);
+    return true;
+  }
+
+  /**
+   * `entry` was reported: the candidate below it that is its parent takes the kept block's place
+   * when it may now (the last nodes went over), and so on down.
+   */
+  function promoteBelow(entry: BlockEntry): void {
+    for (let e = entry; e.parentHash !== null;) {
+      const below = blocks.get(e.number - 1);
+      const candidate = candidates.get(e.number - 1);
+      if (below === undefined || candidate?.hash !== e.parentHash || below.hash === candidate.hash) return;
+      if (!replace(below, candidate)) return;
+      e = candidate;
+    }
   }
 
   /** Makes room for a block of `number`: false when it is older than everything kept. */
@@ -269,6 +322,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       if (known && (known.hash === hash || known.hash === null || hash === null)) {
         known.reports++;
         dirty.add(known);
+        promoteBelow(known);
         return known;
       }
       const fresh = (): BlockEntry => ({
@@ -287,9 +341,22 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
         reports: 1,
         propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
       });
-      if (known) return replace(known, hash!, fresh);
+      if (known) {
+        let candidate = candidates.get(number);
+        if (candidate?.hash === hash) {
+          candidate.reports++;
+        } else {
+          candidate = fresh();
+          remember(candidate);
+        }
+        if (!replace(known, candidate)) return undefined;
+        promoteBelow(candidate);
+        return candidate;
+      }
       if (!roomFor(number)) return undefined; // older than everything kept
-      return insert(fresh());
+      const entry = insert(fresh());
+      promoteBelow(entry);
+      return entry;
     },
     countArrival(entry, bin) {
       entry.propagation[bin]!++;

@@ -227,7 +227,11 @@ export function createWebState(options: WebStateOptions): WebState {
   /** The active nodes' heads, kept as reports come (see `checkChain`). */
   const heads = createHeadIndex();
   /** A kept block gives way to another hash at its number once no active node is on its branch. */
-  const ring = createBlockRing(options.maxBlocks, heads);
+  const ring = createBlockRing(options.maxBlocks, {
+    count: heads.count,
+    version: heads.version,
+    nodes: () => nodes.size,
+  });
   /**
    * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
    * did, the chain reads the same, and 10,000 nodes are not walked again every flush.
@@ -349,8 +353,11 @@ export function createWebState(options: WebStateOptions): WebState {
         // they say nothing new about the node itself.
         const history = body["history"];
         if (Array.isArray(history)) {
-          // Real clients send at most 50 (go-ethereum) or 41 (the POA agent) at a time.
-          const ceiling = blockCeiling();
+          // Real clients send at most 50 (go-ethereum) or 41 (the POA agent) at a time, of blocks
+          // at or below their own head: none above it (else the network's best) is kept, or made-up
+          // blocks just above the best would push the network's own out of the ring.
+          const own = toSafeInteger(nodes.get(message.agentId)?.last.block?.["number"]);
+          const ceiling = Math.min(blockCeiling(), own ?? health.best ?? heads.best() ?? Infinity);
           for (
             const entry of history.length > MAX_HISTORY_ENTRIES
               ? history.slice(0, MAX_HISTORY_ENTRIES)

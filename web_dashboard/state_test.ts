@@ -129,6 +129,8 @@ Deno.test("a history report of 100,000 blocks into a full ring: its first MAX_HI
   const state = createWebState(options({ maxBlocks: 2000 }));
   for (let n = 1; n <= 2000; n++) state.apply(message("geth", blockData(n), n));
   const entries = Array.from({ length: 100_000 }, (_, i) => blockData(10_000 + i).body);
+  // Its own head far above (history is of blocks at or below the reporter's head).
+  state.apply(message("flood", blockData(110_000), 2999));
   const started = performance.now();
   state.apply(message("flood", { type: "history", body: { history: entries } }, 3000));
   const ms = performance.now() - started;
@@ -320,7 +322,7 @@ Deno.test("recent blocks: a reorganisation the nodes follow replaces the kept bl
   state.apply(message("b", linked(13, "b", "0x12"), 21));
   assert.deepEqual(state.blocks().map((b) => b.hash), ["0x13b", "0x12", "0x11", "0x10"]);
   const replaced = state.blocks(1)[0]!;
-  assert.deepEqual([replaced.firstSeenBy, replaced.firstSeen, replaced.reports], ["b", 21, 1]);
+  assert.deepEqual([replaced.firstSeenBy, replaced.firstSeen, replaced.reports], ["a", 20, 2]);
   const changes = state.takeChanges();
   assert.equal(changes.dropBlocksAbove, 13); // the pages let go of 14, then take the new 13
   assert.deepEqual(changes.blocks.map((b) => b.hash), ["0x13b"]);
@@ -329,7 +331,7 @@ Deno.test("recent blocks: a reorganisation the nodes follow replaces the kept bl
   // The new branch goes on; a reports it first.
   state.apply(message("a", linked(14, "b", "0x13b"), 30));
   state.apply(message("b", linked(14, "b", "0x13b"), 31));
-  assert.deepEqual(state.blocks(2).map((b) => [b.hash, b.reports]), [["0x14b", 2], ["0x13b", 1]]);
+  assert.deepEqual(state.blocks(2).map((b) => [b.hash, b.reports]), [["0x14b", 2], ["0x13b", 2]]);
 });
 
 Deno.test("recent blocks: a chain restarted from a low block replaces the old chain's, the old tip above goes", () => {
@@ -409,4 +411,63 @@ Deno.test("recent blocks: the other nodes restarting for a moment let a lone for
   state.apply(message("deviant", linked(28, "d", "0x27d"), 42));
   assert.equal(state.stats().blocks_replaced, 0);
   assert.deepEqual(state.blocks(4).map((b) => b.hash), ["0x30", "0x29", "0x28", "0x27"]);
+});
+
+Deno.test("recent blocks: history entries above the reporter's own head (else the best block) are not kept", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 30; n++) {
+    for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(n), n));
+  }
+  // Before: 50 made-up blocks just above the best pushed the network's 1-30 out of the ring.
+  const fake = Array.from({ length: 50 }, (_, i) => linked(31 + i, "x", "0xnone").body);
+  state.apply(message("agent", { type: "history", body: { history: fake } }, 100));
+  assert.deepEqual(state.blocks().map((b) => b.number), Array.from({ length: 30 }, (_, i) => 30 - i));
+  state.apply(message("m1", { type: "history", body: { history: [linked(31).body] } }, 101)); // above m1's head too
+  assert.equal(state.blocks(1)[0]!.number, 30);
+});
+
+Deno.test("recent blocks: a node that alternates between two blocks does not inflate the bar a reorganisation must pass", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 29; n++) {
+    for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(n), n));
+  }
+  // An agent alternates 29 and 30 (each return counts in 30's propagation), then leaves.
+  for (let i = 0; i < 10; i++) {
+    state.apply(message("agent", linked(30), 40 + i));
+    state.apply(message("agent", linked(29), 40 + i));
+  }
+  for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(30), 60));
+  state.inactive("agent");
+  // The three nodes reorganise to another 30 and go on.
+  for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(31, "y", "0x30y"), 70));
+  for (const id of ["m1", "m2", "m3"]) {
+    state.apply(message(id, { type: "history", body: { history: [linked(30, "y", "0x29").body] } }, 71));
+  }
+  assert.equal(state.blocks().find((b) => b.number === 30)!.hash, "0x30y");
+});
+
+Deno.test("recent blocks: nodes going over to a new branch one after another: the block the first one reported takes the number once the last follows", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 10; n++) {
+    for (const id of ["a", "b", "c"]) state.apply(message(id, linked(n), n));
+  }
+  // a goes over first: its new head 11 on another 10, which it sends when asked (history).
+  state.apply(message("a", linked(11, "y", "0x10y"), 20));
+  state.apply(message("a", { type: "history", body: { history: [linked(10, "y", "0x9").body] } }, 21));
+  assert.equal(state.blocks().find((b) => b.number === 10)!.hash, "0x10", "b and c are still on it");
+  state.apply(message("b", linked(11, "y", "0x10y"), 22));
+  state.apply(message("c", linked(11, "y", "0x10y"), 23));
+  // Before: 0x10 stayed under 0x11y for good (nobody asked for 10 again: its history was settled).
+  const ten = state.blocks().find((b) => b.number === 10)!;
+  assert.deepEqual([ten.hash, ten.firstSeenBy, ten.firstSeen], ["0x10y", "a", 21]);
+  assert.equal(state.stats().blocks_replaced, 1);
+});
+
+Deno.test("recent blocks: the first node's report of a reorganised block is kept: its first seen and reports when the others follow", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (let n = 1; n <= 5; n++) for (const id of ["a", "b"]) state.apply(message(id, linked(n), n));
+  state.apply(message("a", linked(5, "y", "0x4"), 10));
+  state.apply(message("b", linked(5, "y", "0x4"), 12));
+  const five = state.blocks(1)[0]!;
+  assert.deepEqual([five.hash, five.firstSeenBy, five.firstSeen, five.reports], ["0x5y", "a", 10, 2]);
 });
