@@ -17,6 +17,8 @@
 /** Longest string kept from a report (names, hashes, client versions). */
 export const MAX_STRING = 256;
 
+import { createBranchSupport, type HeadLookup, NO_HEADS } from "./branch_support.ts";
+
 /**
  * Upper bounds (ms) of the propagation histogram's bins; the last bin holds everything slower.
  * A node's propagation for a block is how long after the first report of that block (from any
@@ -130,25 +132,6 @@ export interface BlockRing {
   readonly size: number;
 }
 
-/** The nodes' heads, as the ring asks about them (web_dashboard/state.ts over chain.ts's HeadIndex). */
-export interface HeadLookup {
-  /** Active nodes whose head is the block `number` with `hash`. */
-  count(number: number, hash: string): number;
-  /** Changes whenever a head does. */
-  version(): number;
-  /** Nodes known, active or not (a block's head reporters are counted at most this many). */
-  nodes(): number;
-}
-
-const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0, nodes: () => 0 };
-
-/**
- * Kept blocks walked up from one at most (a support walk further up says "unknown": kept as it
- * is). Reorganisations and restarted chains are shallower; a frame of 256 history entries, each
- * walking a 20,000-block ring, held the event loop 400 ms.
- */
-export const MAX_SUPPORT_WALK = 256;
-
 /** Blocks of another hash waiting for the nodes to go over to them (see `candidates`). */
 export const MAX_CANDIDATES = 64;
 
@@ -172,56 +155,8 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   let dropped: BlockEntry[] = [];
   let dropCeiling: number | null = null;
   const reorganised = { replaced: 0, dropped: 0 };
-  /**
-   * Support of kept blocks (see supportOf) while the heads and the ring stay as they were: a node's
-   * history of 50 blocks of other hashes walks the ring up once, not 50 times.
-   */
-  const support = new Map<BlockEntry, number>();
-  let supportAt = heads.version();
-
-  /** The kept block above `entry` that descends from it (parent hash), if any. */
-  function child(number: number, hash: string | null): BlockEntry | undefined {
-    const next = hash === null ? undefined : blocks.get(number + 1);
-    return next !== undefined && next.parentHash === hash ? next : undefined;
-  }
-
-  /**
-   * Active nodes whose head is `entry` or a kept block above it that descends from it; -1 when
-   * that run goes on past MAX_SUPPORT_WALK blocks (unknown).
-   */
-  function supportOf(entry: BlockEntry): number {
-    if (supportAt !== heads.version()) {
-      support.clear();
-      supportAt = heads.version();
-    }
-    const run: BlockEntry[] = [];
-    let total = 0;
-    for (let at: BlockEntry | undefined = entry; at !== undefined; at = child(at.number, at.hash)) {
-      const known = support.get(at);
-      if (known !== undefined) {
-        total = known;
-        break;
-      }
-      if (run.length === MAX_SUPPORT_WALK) {
-        total = -1;
-        break;
-      }
-      run.push(at);
-    }
-    for (let i = run.length - 1; i >= 0; i--) {
-      const e = run[i]!;
-      if (total !== -1 && e.hash !== null) total += heads.count(e.number, e.hash);
-      support.set(e, total);
-    }
-    return total;
-  }
-
-  /**
-   * Nodes that had `entry` as their head: its propagation count (a node is counted again when it
-   * comes back to it from another hash, or after a restart), at most the nodes known.
-   */
-  const headReports = (entry: BlockEntry) =>
-    Math.min(entry.propagation.reduce((a, b) => a + b, 0), heads.nodes());
+  const branches = createBranchSupport(blocks, heads);
+  const { child } = branches;
 
   /**
    * Blocks of another hash reported at a kept number while the kept one still held (a node that
@@ -242,10 +177,11 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
    * half as many nodes as had `known` as their head; false when it does not.
    */
   function replace(known: BlockEntry, candidate: BlockEntry): boolean {
-    if (supportOf(known) !== 0) return false; // supported, or too far down to tell
+    if (branches.supportOf(known) !== 0) return false; // supported, or too far down to tell
     const above = child(known.number, candidate.hash);
-    const backing = heads.count(known.number, candidate.hash!) + Math.max(0, above ? supportOf(above) : 0);
-    if (backing * 2 <= headReports(known)) return false;
+    const backing = heads.count(known.number, candidate.hash!) +
+      Math.max(0, above ? branches.supportOf(above) : 0);
+    if (backing * 2 <= branches.headReports(known)) return false;
     // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
     // to be replaced in turn when reported).
     const run: BlockEntry[] = [];
@@ -294,7 +230,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   }
 
   function insert(entry: BlockEntry): BlockEntry {
-    support.clear();
+    branches.forget();
     const replaced = blocks.has(entry.number);
     blocks.set(entry.number, entry);
     sortedBlocks = null;
@@ -387,7 +323,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       for (const entry of entries) if (kept(entry)) dirty.add(entry);
     },
     dropAbove(number) {
-      support.clear();
+      branches.forget();
       let dropped = 0;
       while (numbers.length > 0 && numbers[numbers.length - 1]! > number) {
         blocks.delete(numbers.pop()!);

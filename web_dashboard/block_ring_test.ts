@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createBlockRing, type HeadLookup, MAX_SUPPORT_WALK } from "./block_ring.ts";
+import { createBlockRing } from "./block_ring.ts";
+import { type HeadLookup, MAX_SUPPORT_WALK } from "./branch_support.ts";
 
 const body = (n: number, branch = "") => ({
   number: n,
