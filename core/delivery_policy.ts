@@ -68,6 +68,18 @@ export async function within<T>(op: Promise<T>, ms: number): Promise<T | "timeou
   }
 }
 
+/**
+ * `result`, failing once `ms` passed without it settling (it runs on); as it is when `ms` is
+ * undefined or `result` is no promise (core/receiver.ts, `callTimeoutMs`).
+ */
+export function failAfter(result: Promise<void> | void, ms: number | undefined): Promise<void> | void {
+  if (ms === undefined || !(result instanceof Promise)) return result;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (callTimeoutMs)`)), ms);
+    result.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
 /** Delay before attempt `attempt + 1`: between half and all of min(cap, base × 2^attempt). */
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
   const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));

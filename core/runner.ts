@@ -21,7 +21,7 @@
  * hold policy (delivery_policy.ts), the loop's sleep and wake-ups (wake_signal.ts). What stays
  * here is the loop and the overflow choice.
  */
-import { createRetry, nextTurn, shouldHold, sleep, within } from "./delivery_policy.ts";
+import { createRetry, failAfter, nextTurn, shouldHold, sleep, within } from "./delivery_policy.ts";
 import type { Message } from "./message.ts";
 import { createItemQueue } from "./item_queue.ts";
 import { createQueueSpill, type QueueSpillStats } from "./queue_spill.ts";
@@ -213,15 +213,8 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     label: receiver.id,
   });
 
-  /** `result`, failing once `receiver.callTimeoutMs` passed without it settling (core/receiver.ts). */
-  function bounded(result: Promise<void> | void): Promise<void> | void {
-    const ms = receiver.callTimeoutMs;
-    if (ms === undefined || !(result instanceof Promise)) return result;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (callTimeoutMs)`)), ms);
-      result.then(resolve, reject).finally(() => clearTimeout(timer));
-    });
-  }
+  /** A receiver call, failing once `receiver.callTimeoutMs` passed without it settling. */
+  const bounded = (result: Promise<void> | void) => failAfter(result, receiver.callTimeoutMs);
 
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;
