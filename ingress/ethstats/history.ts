@@ -6,8 +6,12 @@
 
 /** A node that can be asked for history (an ethstats connection). */
 export interface HistoryPeer {
-  /** `hello.id`: a node's reconnections are one node (how many blocks it is asked at a time). */
+  /**
+   * `hello.id` and the user it logged in as (null: the shared secret): a node's reconnections are
+   * one node (how many blocks it is asked at a time); another user claiming its id is another.
+   */
   readonly agentId: string;
+  readonly user: string | null;
   /** `hello.info.net`: nodes of one network share a record. */
   readonly net: string;
   /** The highest block number the node reported; null before its first block. */
@@ -61,7 +65,7 @@ export interface HistoryBackfill<P extends HistoryPeer> {
   forget(peer: P): void;
   /**
    * The peer sent a frame too large to take while asked (go-ethereum sends the asked blocks whole,
-   * every transaction hash; Besu every transaction whole): that node (by agent id, its next
+   * every transaction hash; Besu every transaction whole): that node (by user and agent id, its next
    * logins too) is asked half as many blocks at a time from then on (10, 5, 2, 1); a single block
    * too large to take counts as answered without, and the node is asked no more. Before, each
    * login was asked 10 blocks again (the gap its reconnection left), the node dropped each time.
@@ -74,6 +78,9 @@ export interface HistoryBackfill<P extends HistoryPeer> {
     history_restarts: number;
   };
 }
+
+/** A node across its logins: its user and `hello.id`. */
+const nodeKey = (peer: HistoryPeer) => `${peer.user ?? ""}\n${peer.agentId}`;
 
 /** Block numbers asked for in one request (go-ethereum answers each with a whole block). */
 export const HISTORY_CHUNK = 10;
@@ -188,7 +195,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     const top = Math.min(peer.headBlock, chain.head);
     const low = Math.max(0, chain.head - limit);
     const list: number[] = [];
-    const chunk = smallerChunks.get(peer.agentId) ?? HISTORY_CHUNK;
+    const chunk = smallerChunks.get(nodeKey(peer)) ?? HISTORY_CHUNK;
     if (chunk === 0) return null; // even one block of its was over the frame limit
     for (let n = top; n >= low && list.length < chunk; n--) {
       if (!chain.settled.has(n)) list.push(n);
@@ -244,8 +251,8 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       // asked for no more history (0 at a time): each of its blocks would drop it once more.
       if (asked === 1) settleAsked(chain);
       else chain.asked = null;
-      smallerChunks.delete(peer.agentId);
-      smallerChunks.set(peer.agentId, Math.floor(asked / 2));
+      smallerChunks.delete(nodeKey(peer));
+      smallerChunks.set(nodeKey(peer), Math.floor(asked / 2));
       if (smallerChunks.size > maxSmallerChunks) smallerChunks.delete(smallerChunks.keys().next().value!);
     },
     stats: () => ({ ...counters }),

@@ -3,6 +3,7 @@ import { type BlockLink, createHistoryBackfill, HISTORY_CHUNK, type HistoryPeer 
 
 interface Peer extends HistoryPeer {
   agentId: string;
+  user: string | null;
   net: string;
   headBlock: number | null;
   canUpdateHistory: boolean;
@@ -10,7 +11,7 @@ interface Peer extends HistoryPeer {
 }
 
 function peer(net = "1", canUpdateHistory = true, agentId: string = crypto.randomUUID()): Peer {
-  return { agentId, net, headBlock: null, canUpdateHistory, synced: false };
+  return { agentId, user: "node-user", net, headBlock: null, canUpdateHistory, synced: false };
 }
 
 /** Blocks `numbers` of one chain (hash "0x<n>", parent "0x<n-1>"). */
@@ -182,4 +183,14 @@ Deno.test("history: a chain restarted far below a head nobody reports any more s
   // Before: the record kept head 100 for good, nothing below 95 was ever asked.
   assert.deepEqual(report(h, after, 5, 61_000), range(0, 4));
   assert.equal(h.stats().history_restarts, 1);
+});
+
+Deno.test("history: another user claiming a node's hello.id does not shrink that node's requests by its own oversized answers", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 20, timeoutMs: 1000 });
+  const impostor = { ...peer("1", true, "victim"), user: "mallory" };
+  assert.deepEqual(report(h, impostor, 100), range(90, 99));
+  h.unanswerable(impostor);
+  h.forget(impostor);
+  const victim = { ...peer("1", true, "victim"), user: "victim-user" };
+  assert.deepEqual(report(h, victim, 100), range(90, 99), "asked whole chunks still");
 });
