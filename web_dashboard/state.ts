@@ -226,7 +226,7 @@ export function createWebState(options: WebStateOptions): WebState {
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
   /** The active nodes' heads, kept as reports come (see `checkChain`). */
   const heads = createHeadIndex();
-  /** A kept block gives way to another hash at its number once no active node is on its branch. */
+  /** The heads tell the ring which branch the nodes are on (a reorganisation: branch_support.ts). */
   const ring = createBlockRing(options.maxBlocks, {
     count: heads.count,
     version: heads.version,
