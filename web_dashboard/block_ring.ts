@@ -106,6 +106,8 @@ export interface BlockRing {
   histogram(): { binsMs: readonly number[]; counts: number[]; blocks: number };
   /** Blocks read back from storage (numbers already known are skipped); not changes to save. */
   restore(entries: BlockEntry[]): void;
+  /** Whether `entry` was read back from storage (its arrivals were counted before a restart). */
+  restored(entry: BlockEntry): boolean;
   /** Added or changed since the previous call, still kept. */
   takeDirty(): BlockEntry[];
   /** Changed again (a save that failed), those still kept. */
@@ -132,9 +134,6 @@ export interface BlockRing {
   readonly size: number;
 }
 
-/** Blocks of another hash waiting for the nodes to go over to them (see `candidates`). */
-export const MAX_CANDIDATES = 64;
-
 /**
  * An empty ring of at most `maxBlocks` blocks; `heads` says which blocks are active nodes' heads
  * (none when not given: no block has support).
@@ -156,32 +155,19 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   let dropCeiling: number | null = null;
   const reorganised = { replaced: 0, dropped: 0 };
   const branches = createBranchSupport(blocks, heads);
+  /** Entries read back from storage (restore). */
+  const fromStorage = new WeakSet<BlockEntry>();
   const { child } = branches;
 
   /**
-   * Blocks of another hash reported at a kept number while the kept one still held (a node that
-   * went over to a new branch first): the first report is kept here, and takes the number once the
-   * others follow, by their reports of it or of a block above it (its child). At most
-   * MAX_CANDIDATES, the oldest forgotten first.
+   * Puts the block of `hash` at `known`'s number when `known` has no support and the new block
+   * more than half as many nodes as had `known` as their head; else undefined.
    */
-  const candidates = new Map<number, BlockEntry>();
-
-  function remember(candidate: BlockEntry): void {
-    candidates.delete(candidate.number);
-    candidates.set(candidate.number, candidate);
-    if (candidates.size > MAX_CANDIDATES) candidates.delete(candidates.keys().next().value!);
-  }
-
-  /**
-   * Puts `candidate` in `known`'s place when `known` has no support and the candidate more than
-   * half as many nodes as had `known` as their head; false when it does not.
-   */
-  function replace(known: BlockEntry, candidate: BlockEntry): boolean {
-    if (branches.supportOf(known) !== 0) return false; // supported, or too far down to tell
-    const above = child(known.number, candidate.hash);
-    const backing = heads.count(known.number, candidate.hash!) +
-      Math.max(0, above ? branches.supportOf(above) : 0);
-    if (backing * 2 <= branches.headReports(known)) return false;
+  function replace(known: BlockEntry, hash: string, fresh: () => BlockEntry): BlockEntry | undefined {
+    if (branches.supportOf(known) !== 0) return undefined; // supported, or too far down to tell
+    const above = child(known.number, hash);
+    const backing = heads.count(known.number, hash) + Math.max(0, above ? branches.supportOf(above) : 0);
+    if (backing * 2 <= branches.headReports(known)) return undefined;
     // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
     // to be replaced in turn when reported).
     const run: BlockEntry[] = [];
@@ -200,23 +186,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       dropCeiling = Math.min(dropCeiling ?? Infinity, known.number);
     }
     reorganised.replaced++;
-    candidates.delete(known.number);
-    insert(candidate);
-    return true;
-  }
-
-  /**
-   * `entry` was reported: the candidate below it that is its parent takes the kept block's place
-   * when it may now (the last nodes went over), and so on down.
-   */
-  function promoteBelow(entry: BlockEntry): void {
-    for (let e = entry; e.parentHash !== null;) {
-      const below = blocks.get(e.number - 1);
-      const candidate = candidates.get(e.number - 1);
-      if (below === undefined || candidate?.hash !== e.parentHash || below.hash === candidate.hash) return;
-      if (!replace(below, candidate)) return;
-      e = candidate;
-    }
+    return insert(fresh());
   }
 
   /** Makes room for a block of `number`: false when it is older than everything kept. */
@@ -258,7 +228,6 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       if (known && (known.hash === hash || known.hash === null || hash === null)) {
         known.reports++;
         dirty.add(known);
-        promoteBelow(known);
         return known;
       }
       const fresh = (): BlockEntry => ({
@@ -277,22 +246,9 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
         reports: 1,
         propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
       });
-      if (known) {
-        let candidate = candidates.get(number);
-        if (candidate?.hash === hash) {
-          candidate.reports++;
-        } else {
-          candidate = fresh();
-          remember(candidate);
-        }
-        if (!replace(known, candidate)) return undefined;
-        promoteBelow(candidate);
-        return candidate;
-      }
+      if (known) return replace(known, hash!, fresh);
       if (!roomFor(number)) return undefined; // older than everything kept
-      const entry = insert(fresh());
-      promoteBelow(entry);
-      return entry;
+      return insert(fresh());
     },
     countArrival(entry, bin) {
       entry.propagation[bin]!++;
@@ -311,9 +267,12 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       // Highest first: when they do not all fit, the oldest are the ones left out.
       for (const entry of [...entries].sort((a, b) => b.number - a.number)) {
         if (blocks.has(entry.number) || !roomFor(entry.number)) continue;
-        dirty.delete(insert({ ...entry, propagation: [...entry.propagation] })); // as stored
+        const copy = insert({ ...entry, propagation: [...entry.propagation] });
+        dirty.delete(copy); // as stored
+        fromStorage.add(copy);
       }
     },
+    restored: (entry) => fromStorage.has(entry),
     takeDirty() {
       const out = [...dirty].filter(kept);
       dirty = new Set();

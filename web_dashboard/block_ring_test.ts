@@ -13,7 +13,6 @@ Deno.test("block ring: a node's history of other hashes on a live branch walks t
   const heads: HeadLookup = {
     count: (n, hash) => (lookups++, n === 2000 && hash === "0x2000" ? 1 : 0),
     version: () => 1,
-    nodes: () => 1,
   };
   const watched = createBlockRing(2000, heads);
   for (let n = 1; n <= 2000; n++) watched.add(body(n), "honest", n);
@@ -28,7 +27,6 @@ Deno.test("block ring: new numbers between entries of other hashes far down (the
   const heads: HeadLookup = {
     count: (n, hash) => (lookups++, n === 20_000 && hash === "0x20000" ? 1 : 0),
     version: () => 1,
-    nodes: () => 1,
   };
   const ring = createBlockRing(20_000, heads);
   for (let n = 1; n <= 20_000; n++) ring.add(body(n), "honest", n);

@@ -179,7 +179,7 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
     assert.deepEqual(stored.map((r) => [Number(r.number), r.hash, r.reports]), [[108, "0x6c", 2], [
       109,
       "0xf109",
-      2,
+      1,
     ]]);
     await persistence.close();
     // Read back after a restart: the new branch, not the dead one.

@@ -6,17 +6,15 @@
  */
 import type { BlockEntry } from "./block_ring.ts";
 
-/** The nodes' heads, as the ring asks about them (web_dashboard/state.ts over chain.ts's HeadIndex). */
+/** The active nodes' heads, as the ring asks about them (web_dashboard/chain.ts's HeadIndex). */
 export interface HeadLookup {
   /** Active nodes whose head is the block `number` with `hash`. */
   count(number: number, hash: string): number;
   /** Changes whenever a head does. */
   version(): number;
-  /** Nodes known, active or not (a block's head reporters are counted at most this many). */
-  nodes(): number;
 }
 
-export const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0, nodes: () => 0 };
+export const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0 };
 
 /**
  * Kept blocks walked up from one at most (a support walk further up says "unknown": kept as it
@@ -34,8 +32,8 @@ export interface BranchSupport {
    */
   supportOf(entry: BlockEntry): number;
   /**
-   * Nodes that had `entry` as their head: its propagation count (a node is counted again when it
-   * comes back to it from another hash, or after a restart), at most the nodes known.
+   * Nodes that had `entry` as their head: its propagation count (web_dashboard/state.ts counts a
+   * node once per block, and not again after a restart).
    */
   headReports(entry: BlockEntry): number;
   /** The kept blocks changed: what was worked out of them is forgotten. */
@@ -86,7 +84,7 @@ export function createBranchSupport(
       }
       return total;
     },
-    headReports: (entry) => Math.min(entry.propagation.reduce((a, b) => a + b, 0), heads.nodes()),
+    headReports: (entry) => entry.propagation.reduce((a, b) => a + b, 0),
     forget() {
       support.clear();
     },

@@ -26,6 +26,8 @@ import {
 } from "./sanitize.ts";
 
 /** Blocks of one history report taken into the recent blocks; the rest are left out. */
+/** Block hashes remembered per node as counted in a block's propagation (see `countedHashes`). */
+const COUNTED_HASHES = 8;
 export const MAX_HISTORY_ENTRIES = 256;
 
 /** The reports kept per node; each is the body the agent sent, reduced to known fields. */
@@ -201,8 +203,12 @@ interface TrackedNode extends NodeState {
   changes: number;
   /** Its recent propagation delays (at most PROPAGATION_AVERAGE_OF), oldest first. */
   delays: number[];
-  /** The hash of the last block counted for it: geth repeats its head in every full report. */
-  countedHash: string | null;
+  /**
+   * Hashes of the last blocks counted for it (at most COUNTED_HASHES): geth repeats its head in
+   * every full report, and a node going back and forth between two blocks is counted once at each
+   * (a block's count of head reporters is the bar a reorganisation must pass: branch_support.ts).
+   */
+  countedHashes: string[];
   /** The address its `location` was looked up for. */
   address: string | undefined;
 }
@@ -227,11 +233,7 @@ export function createWebState(options: WebStateOptions): WebState {
   /** The active nodes' heads, kept as reports come (see `checkChain`). */
   const heads = createHeadIndex();
   /** The heads tell the ring which branch the nodes are on (a reorganisation: branch_support.ts). */
-  const ring = createBlockRing(options.maxBlocks, {
-    count: heads.count,
-    version: heads.version,
-    nodes: () => nodes.size,
-  });
+  const ring = createBlockRing(options.maxBlocks, heads);
   /**
    * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
    * did, the chain reads the same, and 10,000 nodes are not walked again every flush.
@@ -311,7 +313,7 @@ export function createWebState(options: WebStateOptions): WebState {
         last: {},
         changes: 0,
         delays: [],
-        countedHash: null,
+        countedHashes: [],
         address: undefined,
       };
       removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
@@ -330,8 +332,12 @@ export function createWebState(options: WebStateOptions): WebState {
    * after the first report, into the node's figures and the block's histogram.
    */
   function propagate(node: TrackedNode, entry: BlockEntry, hash: string | null, at: number): void {
-    if (hash === null || hash !== entry.hash || hash === node.countedHash) return;
-    node.countedHash = hash;
+    if (hash === null || hash !== entry.hash || node.countedHashes.includes(hash)) return;
+    node.countedHashes.push(hash);
+    if (node.countedHashes.length > COUNTED_HASHES) node.countedHashes.shift();
+    // A block read back from storage had its arrivals counted before the restart: the nodes that
+    // report it again as they reconnect are not new ones (nor is its first-seen time theirs).
+    if (ring.restored(entry)) return;
     const delay = Math.max(0, at - entry.firstSeen);
     ring.countArrival(entry, propagationBin(delay));
     node.delays.push(delay);
