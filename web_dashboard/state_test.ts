@@ -465,3 +465,22 @@ Deno.test("recent blocks after a restart (read back from storage): a lone forked
   }
   assert.equal(after.blocks().find((b) => b.number === 30)!.hash, "0x30y");
 });
+
+Deno.test("recent blocks: during a reorganisation an agent's history of made-up parents under the new block replaces nothing below it", () => {
+  const state = createWebState(options({ maxBlocks: 100 }));
+  let t = 0;
+  for (let n = 1; n <= 90; n++) {
+    for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(n), t += 10));
+  }
+  state.apply(message("m1", linked(90, "y", "0x89"), t += 10));
+  // The agent's copy of 0x90y with a made-up parent 0xf89, and made-up blocks 0xf89..0xf27 under it.
+  const fakes = [{ ...linked(90, "y", "0xf89").body, miner: "0xevil" }];
+  for (let n = 89; n >= 27; n--) fakes.push({ ...linked(n, "", `0xf${n - 1}`).body, hash: `0xf${n}` });
+  state.apply(message("evil", { type: "history", body: { history: fakes } }, t += 10));
+  for (const id of ["m2", "m3"]) state.apply(message(id, linked(90, "y", "0x89"), t += 10));
+  for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(91, "y", "0x90y"), t += 10));
+  const ring = new Map(state.blocks().map((b) => [b.number, b]));
+  assert.deepEqual([ring.get(90)!.hash, ring.get(90)!.parentHash], ["0x90y", "0x89"]);
+  assert.equal(ring.get(89)!.hash, "0x89");
+  assert.deepEqual(state.blocks().filter((b) => b.hash?.startsWith("0xf")), []);
+});
