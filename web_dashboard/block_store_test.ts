@@ -32,6 +32,20 @@ async function rows(sql: postgres.Sql, table: string): Promise<number> {
 
 const newState = () => createWebState({ maxNodes: 100, maxBlocks: 50, removeInactiveAfterMs: 60_000 });
 
+const PERSISTENCE = { intervalMs: 60_000, limit: 50, id: "web" };
+
+/** Saves `state`'s blocks in `store` (read back first), on a timer the tests never wait for: they flush. */
+const persisting = (state: ReturnType<typeof newState>, store: BlockStore) =>
+  startBlockPersistence(state, () => Promise.resolve(store), PERSISTENCE);
+
+/** Block `number` of another branch (hash 0xf<number>), its parent `parentHash`. */
+function forkReport(agentId: string, number: number, parentHash: string, receivedAt: number): Message {
+  return reportMessage(agentId, {
+    type: "block",
+    body: { number, hash: `0xf${number}`, parentHash, transactions: [], uncles: [] },
+  }, { receivedAt });
+}
+
 Deno.test("recent blocks and their propagation survive a restart through Postgres; a failed save is retried", async () => {
   const pg = await startTestPostgres();
   try {
@@ -48,7 +62,7 @@ Deno.test("recent blocks and their propagation survive a restart through Postgre
     const store = createBlockStore(pg.sql, "web_blocks");
     const flaky = (): Promise<BlockStore> =>
       down ? Promise.reject(new Error("connection refused")) : Promise.resolve(store);
-    const persistence = startBlockPersistence(before, flaky, { intervalMs: 60_000, limit: 50, id: "web" });
+    const persistence = startBlockPersistence(before, flaky, PERSISTENCE);
     await persistence.flush();
     assert.equal(persistence.stats().blocks_save_failed, 1);
     down = false;
@@ -60,11 +74,7 @@ Deno.test("recent blocks and their propagation survive a restart through Postgre
     assert.equal(await rows(pg.sql, "web_blocks"), 10);
 
     const after = newState();
-    const restored = startBlockPersistence(after, () => Promise.resolve(store), {
-      intervalMs: 60_000,
-      limit: 50,
-      id: "web",
-    });
+    const restored = persisting(after, store);
     await restored.flush();
     assert.equal(restored.stats().blocks_restored, 10);
     assert.deepEqual(after.blocks(), before.blocks());
@@ -116,11 +126,7 @@ Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a 
       removeInactiveAfterMs: 60_000,
       now: () => clock.now,
     });
-    const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
-      intervalMs: 60_000,
-      limit: 50,
-      id: "web",
-    });
+    const persistence = persisting(state, store);
     await persistence.flush(); // the read back at start
     // Another instance's row above what this one has: never deleted by this one.
     const other = newState();
@@ -154,11 +160,7 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
     await migrate(pg.sql);
     const state = newState();
     const store = createBlockStore(pg.sql, "web_blocks");
-    const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
-      intervalMs: 60_000,
-      limit: 50,
-      id: "web",
-    });
+    const persistence = persisting(state, store);
     await persistence.flush();
     for (let n = 100; n <= 110; n++) {
       state.apply(blockReport("a", n, 1000 * n));
@@ -166,13 +168,7 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
     }
     await persistence.flush();
     // Another block 109 (its parent 108): both nodes go over to it, 110 is on no node's chain.
-    const fork = (agentId: string) =>
-      reportMessage(agentId, {
-        type: "block",
-        body: { number: 109, hash: "0xf109", parentHash: "0x6c", transactions: [], uncles: [] },
-      }, { receivedAt: 200_000 });
-    state.apply(fork("a"));
-    state.apply(fork("b"));
+    for (const id of ["a", "b"]) state.apply(forkReport(id, 109, "0x6c", 200_000));
     await persistence.flush();
     const stored = await pg.sql<{ number: string; hash: string; reports: number }[]>`
       select number, hash, reports from web_blocks where number >= 108 order by number`;
@@ -184,11 +180,7 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
     await persistence.close();
     // Read back after a restart: the new branch, not the dead one.
     const after = newState();
-    const again = startBlockPersistence(after, () => Promise.resolve(store), {
-      intervalMs: 60_000,
-      limit: 50,
-      id: "web",
-    });
+    const again = persisting(after, store);
     await again.flush();
     assert.deepEqual(after.blocks(3).map((b) => [b.number, b.hash]), [[109, "0xf109"], [108, "0x6c"], [
       107,
@@ -206,21 +198,12 @@ Deno.test("a dead tip let go and reported again before the next save stays in th
     await migrate(pg.sql);
     const state = newState();
     const store = createBlockStore(pg.sql, "web_blocks");
-    const persistence = startBlockPersistence(state, () => Promise.resolve(store), {
-      intervalMs: 60_000,
-      limit: 50,
-      id: "web",
-    });
+    const persistence = persisting(state, store);
     await persistence.flush();
     for (let n = 100; n <= 104; n++) for (const id of ["a", "b"]) state.apply(blockReport(id, n, 1000 * n));
     await persistence.flush();
     // Both nodes go over to another 103 (104 let go as the dead tip), then back to the first branch's 104.
-    const other103 = (id: string) =>
-      reportMessage(id, {
-        type: "block",
-        body: { number: 103, hash: "0xf103", parentHash: "0x66", transactions: [], uncles: [] },
-      }, { receivedAt: 200_000 });
-    for (const id of ["a", "b"]) state.apply(other103(id));
+    for (const id of ["a", "b"]) state.apply(forkReport(id, 103, "0x66", 200_000));
     for (const id of ["a", "b"]) state.apply(blockReport(id, 104, 201_000));
     await persistence.flush();
     const stored = await pg.sql<{ number: string }[]>`select number from web_blocks order by number`;
