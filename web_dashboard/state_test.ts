@@ -10,7 +10,7 @@ import {
   systemStatistics,
 } from "../tests/support/fixtures.ts";
 import { MAX_STRING, toSafeInteger } from "./block_ring.ts";
-import { createWebState, MAX_HISTORY_ENTRIES } from "./state.ts";
+import { createWebState, MAX_HISTORY_ENTRIES, type WebState } from "./state.ts";
 
 function message(
   agentId: string,
@@ -307,12 +307,14 @@ function linked(n: number, branch = "", parent = `0x${n - 1}`) {
   return blockData(n, { hash: `0x${n}${branch}`, parentHash: parent });
 }
 
+/** Each of `ids` reports blocks `from`..`to` of the first branch as its head (block n at time n). */
+function reportChain(state: WebState, ids: string[], from: number, to: number): void {
+  for (let n = from; n <= to; n++) for (const id of ids) state.apply(message(id, linked(n), n));
+}
+
 Deno.test("recent blocks: a reorganisation the nodes follow replaces the kept block; the dead branch's tip goes", () => {
   const state = createWebState(options());
-  for (let n = 10; n <= 14; n++) {
-    state.apply(message("a", linked(n), n));
-    state.apply(message("b", linked(n), n));
-  }
+  reportChain(state, ["a", "b"], 10, 14);
   state.takeChanges();
   // a goes over to another 13; b is still on 14, which descends from the kept 13: kept as it is.
   state.apply(message("a", linked(13, "b", "0x12"), 20));
@@ -353,10 +355,7 @@ Deno.test("recent blocks: a chain restarted from a low block replaces the old ch
 
 Deno.test("recent blocks: a node on a fork of its own neither replaces nor counts against the chain the others are on", () => {
   const state = createWebState(options());
-  for (let n = 10; n <= 14; n++) {
-    state.apply(message("m1", linked(n), n));
-    state.apply(message("m2", linked(n), n));
-  }
+  reportChain(state, ["m1", "m2"], 10, 14);
   state.apply(message("deviant", linked(14, "d", "0x13"), 20)); // its head
   state.apply(message("deviant", { type: "history", body: { history: [linked(12, "d", "0x11").body] } }, 21));
   assert.deepEqual(state.blocks().map((b) => [b.hash, b.reports]), [
@@ -384,10 +383,7 @@ Deno.test("recent blocks: a gap in the kept blocks does not let a lone forked no
 
 Deno.test("recent blocks: an agent that reported the next number first cannot then replace the kept blocks below it", () => {
   const state = createWebState(options({ maxBlocks: 50 }));
-  for (let n = 1; n <= 30; n++) {
-    state.apply(message("m1", linked(n), n));
-    state.apply(message("m2", linked(n), n));
-  }
+  reportChain(state, ["m1", "m2"], 1, 30);
   // Its 31 first, claiming a made-up 30 as parent; then a history of made-up blocks linking to it.
   state.apply(message("evil", linked(31, "x", "0x30x"), 100));
   for (const id of ["m1", "m2"]) state.apply(message(id, linked(32, "", "0x31"), 102));
@@ -400,10 +396,7 @@ Deno.test("recent blocks: an agent that reported the next number first cannot th
 
 Deno.test("recent blocks: the other nodes restarting for a moment let a lone forked node replace nothing", () => {
   const state = createWebState(options({ maxBlocks: 50 }));
-  for (let n = 1; n <= 30; n++) {
-    state.apply(message("m1", linked(n), n));
-    state.apply(message("m2", linked(n), n));
-  }
+  reportChain(state, ["m1", "m2"], 1, 30);
   state.apply(message("deviant", linked(27, "d", "0x26"), 40));
   state.inactive("m1");
   state.inactive("m2");
@@ -415,9 +408,7 @@ Deno.test("recent blocks: the other nodes restarting for a moment let a lone for
 
 Deno.test("recent blocks: history entries above the reporter's own head (else the best block) are not kept", () => {
   const state = createWebState(options({ maxBlocks: 50 }));
-  for (let n = 1; n <= 30; n++) {
-    for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(n), n));
-  }
+  reportChain(state, ["m1", "m2", "m3"], 1, 30);
   // Before: 50 made-up blocks just above the best pushed the network's 1-30 out of the ring.
   const fake = Array.from({ length: 50 }, (_, i) => linked(31 + i, "x", "0xnone").body);
   state.apply(message("agent", { type: "history", body: { history: fake } }, 100));
@@ -428,9 +419,7 @@ Deno.test("recent blocks: history entries above the reporter's own head (else th
 
 Deno.test("recent blocks: a node that alternates between two blocks does not inflate the bar a reorganisation must pass", () => {
   const state = createWebState(options({ maxBlocks: 50 }));
-  for (let n = 1; n <= 29; n++) {
-    for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(n), n));
-  }
+  reportChain(state, ["m1", "m2", "m3"], 1, 29);
   // An agent alternates 29 and 30 (each return counts in 30's propagation), then leaves.
   for (let i = 0; i < 10; i++) {
     state.apply(message("agent", linked(30), 40 + i));
@@ -448,7 +437,7 @@ Deno.test("recent blocks: a node that alternates between two blocks does not inf
 
 Deno.test("recent blocks after a restart (read back from storage): a lone forked node that reconnects first replaces nothing; the nodes' reorganisation still does", () => {
   const before = createWebState(options({ maxBlocks: 50 }));
-  for (let n = 1; n <= 30; n++) for (const id of ["m1", "m2", "m3"]) before.apply(message(id, linked(n), n));
+  reportChain(before, ["m1", "m2", "m3"], 1, 30);
   const stored = before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] }));
 
   const after = createWebState(options({ maxBlocks: 50 }));
