@@ -4,7 +4,8 @@
  * block, forks and `behindSince`), turned into `inactive`, `behind`, `fork` and `back` alerts, each
  * once per episode.
  */
-import { createWebState, type NodeState, type WebState } from "../web_dashboard/state.ts";
+import type { NodeState } from "../web_dashboard/nodes.ts";
+import { createWebState, type WebState } from "../web_dashboard/state.ts";
 import type { ChainHealth } from "../web_dashboard/chain.ts";
 
 /** The thresholds (the `alerts` receiver's options of the same names). */

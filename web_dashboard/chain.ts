@@ -3,7 +3,7 @@
  * nodes whose heads are at one height on different hashes: which nodes on which branch) and the
  * nodes behind the best block by more than a threshold.
  */
-import type { NodeState } from "./state.ts";
+import type { NodeState } from "./nodes.ts";
 
 /** Forks listed at most (highest first): a network splitting at every height is one story. */
 export const MAX_FORKS = 10;

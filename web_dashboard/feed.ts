@@ -18,7 +18,8 @@ import {
 } from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
 import type { BlockEntry } from "./block_ring.ts";
-import type { NodeChange, NodeState, WebState } from "./state.ts";
+import type { NodeChange, NodeState } from "./nodes.ts";
+import type { WebState } from "./state.ts";
 
 /** A node as the feed and the read API show it; `T` is the time type (epoch ms or ISO). */
 export interface NodeView<T> {

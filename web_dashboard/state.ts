@@ -3,8 +3,6 @@
  * recent blocks in a bounded ring, and which of them changed since the feed last flushed.
  */
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
-import { overCapWarning } from "../core/cap_warning.ts";
-import { RecencyMap } from "../core/recency_map.ts";
 import {
   type BlockEntry,
   createBlockRing,
@@ -16,71 +14,28 @@ import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
 import { createChainReset } from "./chain_reset.ts";
 import type { GeoLocation } from "./geo.ts";
 import {
+  createNodeTable,
+  type NodeChange,
+  type NodeReports,
+  type NodeState,
+  type TrackedNode,
+} from "./nodes.ts";
+import {
   INFORMATION_KEYS,
   pick,
   sanitizeBlock,
-  type SanitizedStatistics,
   sanitizeStatistics,
   type Scalar,
   SYSTEM_KEYS,
 } from "./sanitize.ts";
 
-/** Blocks of one history report taken into the recent blocks; the rest are left out. */
 /** Block hashes remembered per node as counted in a block's propagation (see `countedHashes`). */
 const COUNTED_HASHES = 8;
+/** Blocks of one history report taken into the recent blocks; the rest are left out. */
 export const MAX_HISTORY_ENTRIES = 256;
-
-/** The reports kept per node; each is the body the agent sent, reduced to known fields. */
-export interface NodeReports {
-  information?: Record<string, Scalar>;
-  /** Ethereum statistics; `syncing` is false, null or `{currentBlock, highestBlock, startingBlock}`. */
-  statistics?: SanitizedStatistics;
-  /** The block without its transactions and uncles (counted instead). */
-  block?: Record<string, Scalar>;
-  pending?: Record<string, Scalar>;
-  latency?: Record<string, Scalar>;
-  /** Host statistics (`system_metrics`): `cpu_load`, `memory_usage`, `disk_usage`. */
-  system?: Record<string, Scalar>;
-}
 
 /** Blocks a node's average propagation is taken over (its most recent). */
 export const PROPAGATION_AVERAGE_OF = 20;
-
-/** How fast a node gets blocks, after the first node to report each. */
-export interface Propagation {
-  /** Delay of its latest block (0 when it reported it first); null before any. */
-  lastMs: number | null;
-  /** Mean delay over its last PROPAGATION_AVERAGE_OF blocks. */
-  avgMs: number | null;
-}
-
-/** One node (agent) as the dashboard knows it. Times are epoch milliseconds. */
-export interface NodeState {
-  id: string;
-  active: boolean;
-  firstSeen: number;
-  /** When the service accepted the node's latest report. */
-  lastSeen: number;
-  /** When the node was reported inactive; null while active. */
-  inactiveSince: number | null;
-  /** When the service accepted the node's latest block report. */
-  blockReceivedAt: number | null;
-  propagation: Propagation;
-  /**
-   * Since when its head has been more than `behindBlocks` below the network's best block (or it
-   * has none while others do), as of the last `checkChain()`; null when it is not behind.
-   */
-  behindSince: number | null;
-  /** Where its reports come from (`WebStateOptions.locate` on its address); null when unknown or no map. */
-  location: GeoLocation | null;
-  last: NodeReports;
-}
-
-/** A node that changed, with the reports that changed ("all" for a node new since the last time). */
-export interface NodeChange {
-  node: NodeState;
-  reports: Array<keyof NodeReports> | "all";
-}
 
 /** What changed since the last `takeChanges()`. */
 export interface Changes {
@@ -178,67 +133,31 @@ function lowest(a: number | null, b: number | null): number | null {
 /** The `ethereum_metrics` payload types the state keeps. */
 const ETHEREUM_TYPES = new Set(["information", "statistics", "block", "pending", "latency"]);
 
-/**
- * What changed of a node since the last take, as bits on the node: one per report, NEW for a
- * node the pages may not know (all its reports), LISTED once it is in the list of changed nodes.
- * A number on the node, not a Set per node in a map: 10,000 nodes reporting in one flush interval
- * must not allocate 10,000 collections that live just long enough to be promoted by the garbage
- * collector, nor cost map lookups on every report.
- */
-const REPORT_BITS: ReadonlyArray<readonly [keyof NodeReports, number]> = [
-  ["information", 1],
-  ["statistics", 2],
-  ["block", 4],
-  ["pending", 8],
-  ["latency", 16],
-  ["system", 32],
-];
-const NEW = 64;
-const LISTED = 128;
-const bitOf = Object.fromEntries(REPORT_BITS) as Record<keyof NodeReports, number>;
-
-/** A node with the state's own bookkeeping (views copy the NodeState fields one by one). */
-interface TrackedNode extends NodeState {
-  /** Change bits since the last take (REPORT_BITS, NEW, LISTED). */
-  changes: number;
-  /** Its recent propagation delays (at most PROPAGATION_AVERAGE_OF), oldest first. */
-  delays: number[];
-  /**
-   * Hashes of the last blocks counted for it (at most COUNTED_HASHES): geth repeats its head in
-   * every full report, and a node going back and forth between two blocks is counted once at each
-   * (a block's count of head reporters is the bar a reorganisation must pass: branch_support.ts).
-   */
-  countedHashes: string[];
-  /** The address its `location` was looked up for. */
-  address: string | undefined;
-}
-
 /** Creates an empty state. */
 export function createWebState(options: WebStateOptions): WebState {
   const now = options.now ?? Date.now;
-  /** Least recently heard from first (every report makes its node the newest). */
-  const nodes = new RecencyMap<string, TrackedNode>();
   /** Block summaries by reported body; read-only, shared by the nodes that reported it. */
   const blockSummaries = new WeakMap<Record<string, unknown>, Record<string, Scalar>>();
-  /** The inactive nodes' ids: exactly the nodes whose `active` is false. */
-  const inactiveIds = new Set<string>();
-  /** Nodes changed since the last take, in the order of their first change (each once: LISTED). */
-  let changed: TrackedNode[] = [];
-  const removed = new Set<string>();
-  const counters = { nodes_removed: 0, nodes_evicted: 0, blocks_dropped: 0 };
   const warn = options.warn ?? ((line: string) => console.warn(`web state: ${line}`));
   const behindBlocks = options.behindBlocks ?? 3;
   const locate = options.locate;
   let health: ChainHealth = { best: null, forks: [], behind: new Set() };
   /** The active nodes' heads, kept as reports come (see `checkChain`). */
   const heads = createHeadIndex();
+  const nodes = createNodeTable({
+    maxNodes: options.maxNodes,
+    removeInactiveAfterMs: options.removeInactiveAfterMs,
+    warn,
+    now,
+  }, heads);
   /** The heads tell the ring which branch the nodes are on (a reorganisation: branch_support.ts). */
   const ring = createBlockRing(options.maxBlocks, heads);
   /**
-   * Whether a node's head or its being active changed since the last `checkChain()`: when nothing
-   * did, the chain reads the same, and 10,000 nodes are not walked again every flush.
+   * The head index's version at the last `checkChain()`: while no node's head or its being active
+   * changed, the chain reads the same, and 10,000 nodes are not walked again every flush.
    */
-  let headsChanged = false;
+  let checkedHeads = heads.version();
+  let blocksDropped = 0;
 
   /**
    * The highest block number kept among the recent blocks: MAX_LEAD_BLOCKS above the best block
@@ -252,7 +171,7 @@ export function createWebState(options: WebStateOptions): WebState {
 
   /** Lets go of the blocks of a chain no active node is on any more (web_dashboard/chain_reset.ts). */
   const chainReset = createChainReset(options.maxBlocks, options.chainResetAfterMs ?? 300_000);
-  const dropDeadChain = (at: number) => counters.blocks_dropped += chainReset.check(ring, health.best, at);
+  const dropDeadChain = (at: number) => blocksDropped += chainReset.check(ring, health.best, at);
 
   function believable(block: object, ceiling: number): boolean {
     const number = toSafeInteger((block as Record<string, unknown>)["number"]);
@@ -260,71 +179,10 @@ export function createWebState(options: WebStateOptions): WebState {
   }
 
   function discardChanges(): void {
-    for (const node of changed) node.changes = 0;
-    changed = [];
-    removed.clear();
+    nodes.discardChanges();
     ring.discardNew();
     chainReset.takeForPages(); // pages that connect later get a snapshot of the ring as it is
     ring.takeDropCeiling();
-  }
-
-  function markChanged(node: TrackedNode, bits: number): void {
-    if ((node.changes & LISTED) === 0) changed.push(node);
-    node.changes |= LISTED | bits;
-  }
-
-  function forget(id: string): void {
-    headsChanged = true;
-    heads.remove(id);
-    nodes.delete(id);
-    inactiveIds.delete(id);
-    removed.add(id); // a node listed in `changed` is skipped there: it is no longer in `nodes`
-  }
-
-  function touch(id: string, at: number): TrackedNode {
-    let node = nodes.touch(id); // now the most recently heard from
-    if (node) {
-      if (!node.active) {
-        inactiveIds.delete(id);
-        heads.set(id, node.last.block);
-        headsChanged = true;
-      }
-    } else {
-      headsChanged = true;
-      if (nodes.size >= options.maxNodes) {
-        const oldest = nodes.oldestKey();
-        if (oldest !== undefined) {
-          forget(oldest);
-          if (counters.nodes_evicted++ === 0) {
-            warn(overCapWarning("maxNodes", options.maxNodes, "nodes", "nodes_evicted"));
-          }
-        }
-      }
-      node = {
-        id,
-        active: true,
-        firstSeen: at,
-        lastSeen: at,
-        inactiveSince: null,
-        blockReceivedAt: null,
-        propagation: { lastMs: null, avgMs: null },
-        behindSince: null,
-        location: null,
-        last: {},
-        changes: 0,
-        delays: [],
-        countedHashes: [],
-        address: undefined,
-      };
-      removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
-      heads.set(id, null);
-      markChanged(node, NEW);
-      nodes.set(id, node);
-    }
-    node.lastSeen = Math.max(node.lastSeen, at);
-    node.active = true;
-    node.inactiveSince = null;
-    return node;
   }
 
   /**
@@ -378,14 +236,14 @@ export function createWebState(options: WebStateOptions): WebState {
       }
       if (system && type !== "statistics") return;
       if (!system && !ETHEREUM_TYPES.has(type)) return;
-      const node = touch(message.agentId, message.receivedAt);
+      const node = nodes.touch(message.agentId, message.receivedAt);
       if (locate !== undefined && message.address !== undefined && message.address !== node.address) {
         node.address = message.address;
         node.location = locate(message.address);
-        markChanged(node, bitOf.information); // pages get the location with the node's information
+        nodes.changed(node, "information"); // pages get the location with the node's information
       }
       const report: keyof NodeReports = system ? "system" : type as keyof NodeReports;
-      markChanged(node, bitOf[report]);
+      nodes.changed(node, report);
       if (system) {
         node.last.system = pick(body, SYSTEM_KEYS);
       } else if (type === "information") {
@@ -399,7 +257,6 @@ export function createWebState(options: WebStateOptions): WebState {
         node.last.block = summary;
         node.blockReceivedAt = message.receivedAt;
         heads.set(node.id, summary);
-        headsChanged = true;
         const entry = believable(body, blockCeiling())
           ? ring.add(body, message.agentId, message.receivedAt)
           : undefined;
@@ -410,29 +267,8 @@ export function createWebState(options: WebStateOptions): WebState {
         node.last.latency = pick(body, ["latency"]);
       }
     },
-    inactive(agentId) {
-      const node = nodes.get(agentId);
-      if (!node || !node.active) return;
-      node.active = false;
-      heads.remove(agentId);
-      headsChanged = true;
-      node.inactiveSince = now();
-      inactiveIds.add(agentId);
-      markChanged(node, 0);
-    },
-    sweep() {
-      const deadline = now() - options.removeInactiveAfterMs;
-      let count = 0;
-      for (const id of [...inactiveIds]) {
-        const node = nodes.get(id);
-        if (node && node.inactiveSince !== null && node.inactiveSince <= deadline) {
-          forget(id);
-          count++;
-        }
-      }
-      counters.nodes_removed += count;
-      return count;
-    },
+    inactive: (agentId) => nodes.inactive(agentId),
+    sweep: () => nodes.sweep(),
     node: (id) => nodes.get(id),
     nodes: () => nodes.values(),
     get size() {
@@ -441,11 +277,11 @@ export function createWebState(options: WebStateOptions): WebState {
     blocks: (limit = options.maxBlocks) => ring.sorted(limit),
     propagation: () => ring.histogram(),
     checkChain() {
-      if (!headsChanged) {
+      if (checkedHeads === heads.version()) {
         dropDeadChain(now());
         return health;
       }
-      headsChanged = false;
+      checkedHeads = heads.version();
       const before = health.behind;
       health = heads.health(behindBlocks);
       dropDeadChain(now());
@@ -456,13 +292,13 @@ export function createWebState(options: WebStateOptions): WebState {
         const node = nodes.get(id);
         if (node === undefined || node.behindSince !== null) continue;
         node.behindSince = at;
-        markChanged(node, 0);
+        nodes.changed(node);
       }
       for (const id of before) {
         const node = nodes.get(id);
         if (node === undefined || node.behindSince === null || health.behind.has(id)) continue;
         node.behindSince = null;
-        markChanged(node, 0);
+        nodes.changed(node);
       }
       return health;
     },
@@ -480,16 +316,10 @@ export function createWebState(options: WebStateOptions): WebState {
     takeDirtyBlocks: () => ring.takeDirty(),
     markDirty: (entries) => ring.markDirty(entries),
     takeChanges() {
+      const { nodes: changed, removed } = nodes.takeChanges();
       const out: Changes = {
-        nodes: changed.flatMap((node) => {
-          if (nodes.get(node.id) !== node) return []; // forgotten since (maybe back as a new node)
-          const bits = node.changes;
-          const reports = bits & NEW
-            ? "all"
-            : REPORT_BITS.filter(([, bit]) => bits & bit).map(([name]) => name);
-          return [{ node, reports }];
-        }),
-        removed: [...removed],
+        nodes: changed,
+        removed,
         blocks: ring.takeNew(),
         dropBlocksAbove: lowest(chainReset.takeForPages(), ring.takeDropCeiling()),
       };
@@ -502,8 +332,8 @@ export function createWebState(options: WebStateOptions): WebState {
       return {
         nodes: nodes.size,
         blocks: ring.size,
-        ...counters,
-        blocks_dropped: counters.blocks_dropped + dropped,
+        ...nodes.counters,
+        blocks_dropped: blocksDropped + dropped,
         blocks_replaced: replaced,
       };
     },
