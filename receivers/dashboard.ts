@@ -54,7 +54,9 @@ const schema = z.object({
   /**
    * Bytes of frames kept for replay, over all agents (least recently heard-from agents are
    * forgotten beyond it), and the largest frame kept (a larger one goes out live only, and the
-   * agent's previous one of its type is dropped). Worst case: maxReplayBytes, whatever the agents send.
+   * agent's previous one of its type is dropped). Worst case: maxReplayBytes, whatever the agents send
+   * (a frame kept while no client is connected is weighed as its payload, until a client connects
+   * and it is weighed as its JSON text, which escapes can make six times longer).
    */
   maxReplayBytes: z.number().int().positive().default(64 * 1024 * 1024),
   maxReplayFrameBytes: z.number().int().positive().default(256 * 1024),
@@ -238,15 +240,11 @@ export function createDashboardReceiver(
     }
     const client = createFeedClient(socket, limit, 0, Date.now());
     let sent = 0;
+    replay.serializeAll(textOf);
     for (const [, last] of replay.agents()) {
       for (const type of replayTypes) {
-        const frame = last.get(type);
-        if (frame === undefined) continue;
-        const text = textOf(frame);
-        if (text === undefined) {
-          replay.unkeep(last, type);
-          continue;
-        }
+        const text = last.get(type)?.text;
+        if (text === undefined) continue;
         const bytes = utf8Length(text);
         send(client, text, bytes);
         sent += bytes;
@@ -315,13 +313,10 @@ export function createDashboardReceiver(
     close: disconnectAll,
     snapshot() {
       const out: AgentSnapshot[] = [];
+      replay.serializeAll(textOf);
       for (const [agentId, last] of replay.agents()) {
         const entry: AgentSnapshot = { agentId, last: {} };
-        for (const [type, frame] of last) {
-          const text = textOf(frame);
-          if (text === undefined) replay.unkeep(last, type);
-          else entry.last[type] = JSON.parse(text).data;
-        }
+        for (const [type, frame] of last) entry.last[type] = JSON.parse(frame.text!).data;
         out.push(entry);
       }
       return out;

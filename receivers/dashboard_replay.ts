@@ -31,8 +31,15 @@ export interface ReplayStore {
   remember(agentId: string, type: string, frame: Frame): void;
   /** Each agent's kept frames by type, least recently heard-from agent first. */
   agents(): IterableIterator<[string, Map<string, Frame>]>;
-  /** Drops one kept frame of an agent (one that cannot be serialized). */
-  unkeep(last: Map<string, Frame>, type: string): void;
+  /**
+   * Makes each kept frame's text (`serialize`, once per frame) and counts the frame at its length
+   * from then on: one kept while no client was connected was counted at an estimate
+   * (core/json_size.ts) that its text can be six times over (control characters escaped as
+   * `\u0001`, long numbers). A frame that cannot be serialized, or is over maxReplayFrameBytes as
+   * text, is dropped, and the agents heard from least recently go while the total is over
+   * maxReplayBytes: a replay sends at most that.
+   */
+  serializeAll(serialize: (frame: Frame) => string | undefined): void;
   stats(): { agents: number; replay_bytes: number; agents_evicted: number; replay_skipped_large: number };
 }
 
@@ -51,6 +58,20 @@ export function createReplayStore(options: ReplayOptions): ReplayStore {
     if (last === undefined) return;
     for (const frame of last.values()) replayBytes -= frame.bytes ?? 0;
     agents.delete(agentId);
+  }
+
+  /** Forgets the agents heard from least recently while over maxReplayBytes (never the last one). */
+  function evictOverBudget(): void {
+    while (replayBytes > options.maxReplayBytes && agents.size > 1) {
+      forgetAgent(agents.oldestKey()!);
+      counters.agents_evicted++;
+    }
+  }
+
+  /** Drops a kept frame that is too large (not replayed: nor is the older report of its type). */
+  function skipLarge(last: Map<string, Frame>, type: string): void {
+    last.delete(type);
+    counters.replay_skipped_large++;
   }
 
   return {
@@ -72,23 +93,31 @@ export function createReplayStore(options: ReplayOptions): ReplayStore {
         agents.set(agentId, last);
       }
       replayBytes -= last.get(type)?.bytes ?? 0;
-      if (frame.bytes > options.maxReplayFrameBytes) {
-        // Not kept; nor is the older report of this type, which would replay as the latest.
-        last.delete(type);
-        counters.replay_skipped_large++;
-        return;
-      }
+      if (frame.bytes > options.maxReplayFrameBytes) return skipLarge(last, type);
       last.set(type, frame); // in place of the older one: one map operation
       replayBytes += frame.bytes;
-      while (replayBytes > options.maxReplayBytes && agents.size > 1) {
-        forgetAgent(agents.oldestKey()!);
-        counters.agents_evicted++;
-      }
+      evictOverBudget();
     },
     agents: () => agents.entries(),
-    unkeep(last, type) {
-      replayBytes -= last.get(type)?.bytes ?? 0;
-      last.delete(type);
+    serializeAll(serialize) {
+      // Deleting entries of a Map while iterating it is safe: each is visited at most once.
+      for (const [, last] of agents.entries()) {
+        for (const [type, frame] of last) {
+          if (frame.text !== undefined) continue; // counted at its length when kept
+          const text = serialize(frame);
+          replayBytes -= frame.bytes ?? 0;
+          if (text === undefined) {
+            last.delete(type);
+            continue;
+          }
+          frame.text = text;
+          frame.data = undefined; // only the text is kept from now on
+          frame.bytes = text.length;
+          if (frame.bytes > options.maxReplayFrameBytes) skipLarge(last, type);
+          else replayBytes += frame.bytes;
+        }
+        evictOverBudget();
+      }
     },
     stats: () => ({ agents: agents.size, replay_bytes: replayBytes, ...counters }),
   };

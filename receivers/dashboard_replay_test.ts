@@ -40,8 +40,53 @@ Deno.test("replay store: latest frame per type, the least recently heard agent f
     agents_evicted: 1,
     replay_skipped_large: 1,
   });
-  const [, last] = [...store.agents()][0]!;
-  store.unkeep(last, "statistics");
-  assert.equal(store.stats().replay_bytes, 0);
   assert.deepEqual(warnings, []);
+});
+
+Deno.test("replay store: frames kept unserialized are counted at their text once serialized; over the bounds they go", () => {
+  const store = createReplayStore({
+    replayTypes: ["statistics", "block", "latency"],
+    maxAgents: 10,
+    maxReplayBytes: 400,
+    maxReplayFrameBytes: 200,
+    warn: () => {},
+  });
+  // Kept with no client: estimated at the strings' lengths (about 60 bytes each), but each control
+  // character is six as JSON text (\u0001), a quote or backslash two.
+  const control = (agentId: string) => ({ agentId, data: { s: "\x01".repeat(50) } });
+  for (const id of ["a", "b", "c", "d"]) store.remember(id, "statistics", control(id));
+  store.remember("d", "block", { agentId: "d", data: { s: '"\\'.repeat(20) } });
+  store.remember("d", "latency", { agentId: "d", data: { s: "not serializable" } });
+  const before = store.stats().replay_bytes;
+  assert.ok(before < 400, `${before}`);
+  const serialized: string[] = [];
+  store.serializeAll((frame) => {
+    serialized.push(frame.agentId);
+    return frame.data!["s"] === "not serializable" ? undefined : JSON.stringify(frame.data);
+  });
+  assert.deepEqual(serialized, ["a", "b", "c", "d", "d", "d"]);
+  // Each control frame is 308 characters as text: over maxReplayFrameBytes, dropped; the block
+  // (88 characters) stays, counted at its length, and the unserializable frame is gone.
+  assert.deepEqual([...store.agents()].map(([id, last]) => [id, [...last.keys()]]), [
+    ["a", []],
+    ["b", []],
+    ["c", []],
+    ["d", ["block"]],
+  ]);
+  assert.deepEqual(store.stats(), {
+    agents: 4,
+    replay_bytes: 88,
+    agents_evicted: 0,
+    replay_skipped_large: 4,
+  });
+  // Frames under the frame bound whose texts are over the total: the agents heard from least
+  // recently go, and what is kept is what the texts weigh.
+  for (const id of ["e", "f", "g"]) {
+    store.remember(id, "statistics", { agentId: id, data: { s: "\x01".repeat(25) } });
+  }
+  store.serializeAll((frame) => JSON.stringify(frame.data));
+  assert.deepEqual([...store.agents()].map(([id]) => id), ["f", "g"]);
+  assert.equal(store.stats().replay_bytes, 2 * 158);
+  // Serialized once: a later pass does not call serialize again.
+  store.serializeAll(() => assert.fail("serialized twice"));
 });

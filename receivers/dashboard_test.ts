@@ -550,6 +550,38 @@ Deno.test("beyond maxAgents the least recently updated agent is forgotten", asyn
   await receiver.close();
 });
 
+Deno.test("replay state kept with no client is bounded as the texts a late client gets, not as an estimate six times under", async () => {
+  const maxReplayBytes = 256 * 1024;
+  const { receiver, secret } = dashboard({ maxReplayBytes, maxReplayFrameBytes: 64 * 1024 });
+  const server = listen(receiver);
+  let client: Client | undefined;
+  try {
+    // 40 agents' statistics of 10,000 control characters each: about 10 KB each as counted while
+    // kept unserialized (400 KB in all: agents go), 60 KB each as JSON text (\u0001 per character).
+    const body = { note: "\x01".repeat(10_000) };
+    for (let i = 0; i < 40; i++) await receiver.receive([message(`a${i}`, { type: "statistics", body })]);
+    assert.ok(receiver.stats().replay_bytes <= maxReplayBytes);
+    client = await connect(server.url, { headers: { wssecret: secret } });
+    const stats = receiver.stats();
+    assert.ok(stats.replay_bytes <= maxReplayBytes, `replay_bytes ${stats.replay_bytes}`);
+    const kept = receiver.snapshot().length;
+    assert.equal(kept, 4, "four 60 KB texts fit in 256 KB");
+    await waitFor("the replay", () => client!.frames.length === kept);
+    const received = client.frames.reduce((n: number, f) => n + JSON.stringify(f).length, 0);
+    assert.ok(received <= maxReplayBytes, `the replay sent ${received} characters`);
+    assert.deepEqual(client.frames.map((f) => (f as { agent_id: string }).agent_id), [
+      "a36",
+      "a37",
+      "a38",
+      "a39",
+    ]);
+  } finally {
+    await client?.close();
+    await receiver.close();
+    await server.close();
+  }
+});
+
 Deno.test("replay state is bounded in bytes: 400 agents with 1 MB blocks keep none of them; 100 KB reports evict old agents", async () => {
   const { receiver } = dashboard({ maxReplayBytes: 1024 * 1024, maxReplayFrameBytes: 200 * 1024 });
   try {
