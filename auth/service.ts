@@ -64,6 +64,11 @@ export interface AuthService {
    * with a password ends when it changes (a ban, even undone; a re-created user).
    */
   activeEpoch(name: string): string | undefined;
+  /**
+   * Counts changes to the users and bans in memory: a request that waited after its token was
+   * checked (its body coming) checks it again only when this moved.
+   */
+  readonly changes: number;
   /** Counters for /metrics: token checks by outcome. */
   readonly stats: Record<string, number>;
   /**
@@ -101,8 +106,21 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     unknown_user: 0,
     revoked: 0,
   };
+  let changes = 0;
+  const setUser = (name: string, user: { active: boolean; passwordHash: string; tokenEpoch: string }) => {
+    changes++;
+    users.set(name, user);
+  };
+  const forgetUser = (name: string) => {
+    changes++;
+    users.delete(name);
+  };
+  const ban = (jti: string, exp: number) => {
+    changes++;
+    bans.set(jti, exp);
+  };
   const remember = (u: StoredUser) =>
-    users.set(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
+    setUser(u.name, { active: u.active, passwordHash: u.passwordHash, tokenEpoch: u.tokenEpoch });
   const logins = createPasswordLogins(store, { latest: (name) => users.get(name), remember }, cacheSize);
 
   // Users from before token epochs (epoch ""), and their tokens (no epoch claim, read as ""):
@@ -124,19 +142,19 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       `auth: ${renewed} user(s) from before token epochs got one: their older tokens end (agents log in again)`,
     );
   }
-  for (const b of await store.listBans()) bans.set(b.jti, b.exp);
+  for (const b of await store.listBans()) ban(b.jti, b.exp);
 
   async function refreshUser(name: string): Promise<void> {
     logins.changed(name); // a login running now reads the change below, not its own older copy
     const u = await store.getUser(name);
     logins.changed(name);
     if (u) remember(u);
-    else users.delete(name);
+    else forgetUser(name);
   }
 
   const unwatch = store.watch((change: AuthChange) => {
     if (change.kind === "user") refreshUser(change.name).catch((err) => console.error(err));
-    else bans.set(change.jti, change.exp);
+    else ban(change.jti, change.exp);
   });
 
   // Bans past their exp cannot matter any more: the token itself has expired.
@@ -169,6 +187,9 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
   }
 
   return {
+    get changes() {
+      return changes;
+    },
     stats,
     loginStats: logins.stats,
     login: (name, password) => logins.check(name, password),
@@ -207,7 +228,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
     async deleteUser(userName) {
       const deleted = await store.deleteUser(userName);
       logins.changed(userName);
-      users.delete(userName);
+      forgetUser(userName);
       return deleted;
     },
     async setActive(userName, active) {
@@ -217,7 +238,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       logins.changed(userName);
       const current = users.get(userName);
       if (found && current) {
-        users.set(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });
+        setUser(userName, { ...current, active, tokenEpoch: tokenEpoch ?? current.tokenEpoch });
       } else if (found) await refreshUser(userName);
       return found;
     },
@@ -227,7 +248,7 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       // A token signed with an absurd exp (1e300) is banned for 1,000 years: Deno KV's expireIn
       // and Postgres's timestamps end well before its exp.
       await store.banToken({ jti: check.jti, exp: Math.min(check.exp, now() / 1000 + MAX_BAN_SECONDS) });
-      bans.set(check.jti, check.exp);
+      ban(check.jti, check.exp);
       return true;
     },
     isActiveUser(userName) {

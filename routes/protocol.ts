@@ -93,7 +93,14 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
     refuseContentCoding(req);
+    const changes = auth.changes;
     const body = await readLimited(req, { limit, budget: deps.bodyBudget, user: check.user });
+    // A body can take minutes to come: a ban, deactivation or deletion meanwhile refuses it.
+    if (auth.changes !== changes) {
+      const again = auth.checkToken(token);
+      const recheck = again instanceof Promise ? await again : again;
+      if (!recheck.ok) throw tokenError(recheck);
+    }
     return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength, user: check.user };
   }
 

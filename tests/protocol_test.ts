@@ -11,6 +11,7 @@ import {
   withBody,
   withHarness,
 } from "./support/harness.ts";
+import { pending } from "./support/fixtures.ts";
 
 function post(h: Harness, path: string, token: string, enc: "json" | "msgpack", body: unknown) {
   return h.app.request(path, withBody(enc, body, { headers: { authorization: `Bearer ${token}` } }));
@@ -185,21 +186,25 @@ Deno.test("protocol routes without a valid bearer token are 401", () =>
     }
   }));
 
+/** The four ways an admin ends a user's tokens: ban the token, ban the user, deactivate it, delete it. */
+function revocations(h: Harness): Array<(user: string, token: string) => Promise<Response>> {
+  const admin = { authorization: basic(ADMIN.name, ADMIN.password) };
+  return [
+    async (_u, token) =>
+      await h.app.request("/blacklist/token", withBody("json", { token }, { headers: admin })),
+    async (user) => await h.app.request("/blacklist/user", withBody("json", { user }, { headers: admin })),
+    async (user) =>
+      await h.app.request(
+        `/user/${user}`,
+        withBody("json", { active: false }, { method: "PATCH", headers: admin }),
+      ),
+    async (user) => await h.app.request(`/user/${user}`, { method: "DELETE", headers: admin }),
+  ];
+}
+
 Deno.test("banning the token, banning the user, deactivating or deleting the user stops the token at once", () =>
   withHarness(async (h) => {
-    const admin = { authorization: basic(ADMIN.name, ADMIN.password) };
-    const steps: Array<(user: string, token: string) => Promise<Response>> = [
-      async (_u, token) =>
-        await h.app.request("/blacklist/token", withBody("json", { token }, { headers: admin })),
-      async (user) => await h.app.request("/blacklist/user", withBody("json", { user }, { headers: admin })),
-      async (user) =>
-        await h.app.request(
-          `/user/${user}`,
-          withBody("json", { active: false }, { method: "PATCH", headers: admin }),
-        ),
-      async (user) => await h.app.request(`/user/${user}`, { method: "DELETE", headers: admin }),
-    ];
-    for (const step of steps) {
+    for (const step of revocations(h)) {
       const { user, token } = await userWithToken(h);
       assert.equal((await post(h, "/ping", token, "json", { id: "a" })).status, 200);
       const res = await step(user, token);
@@ -207,6 +212,50 @@ Deno.test("banning the token, banning the user, deactivating or deleting the use
       await res.body?.cancel();
       await expectError(await post(h, "/ping", token, "json", { id: "a" }), 401);
     }
+  }));
+
+Deno.test("a report whose body was still coming when its user was banned, deactivated or deleted is 401, not stored", () =>
+  withHarness(async (h) => {
+    for (const [i, revoke] of revocations(h).entries()) {
+      const { user, token } = await userWithToken(h);
+      const id = `slow-${i}`;
+      const body = new TextEncoder().encode(JSON.stringify({ id, type: "ethereum_metrics", data: pending }));
+      let finish = () => {};
+      const rest = new Promise<void>((resolve) => finish = resolve);
+      const stream = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(body.subarray(0, 5)); // the token is checked; the body is not all here
+          await rest;
+          controller.enqueue(body.subarray(5));
+          controller.close();
+        },
+      });
+      const answer = h.app.request("/data", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "content-length": String(body.length),
+        },
+        body: stream,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const revoked = await revoke(user, token);
+      assert.ok(revoked.status === 200 || revoked.status === 204, String(revoked.status));
+      await revoked.body?.cancel();
+      finish();
+      await expectError(await answer, 401);
+    }
+    // A user left alone still reports; by the time its report is in, none of the refused ones is.
+    const { token } = await userWithToken(h);
+    const res = await post(h, "/data", token, "json", {
+      id: "kept",
+      type: "ethereum_metrics",
+      data: pending,
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => h.recorder.messages.some((m) => m.agentId === "kept"));
+    assert.deepEqual(h.recorder.messages.map((m) => m.agentId), ["kept"]);
   }));
 
 Deno.test("bodies above the limit are 413, declared or streamed", () =>
