@@ -173,10 +173,19 @@ interface MainProcess {
   stop(): Promise<void>;
 }
 
-async function startMain(dir: string, config: Record<string, unknown>, port: number): Promise<MainProcess> {
+async function startMain(
+  dir: string,
+  config: Record<string, unknown>,
+  port: number,
+  how: "run" | "task" = "run",
+): Promise<MainProcess> {
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--config", `${dir}/config.json`],
+    // `task`: as the README starts it (`deno task start`, the service a child of the task runner).
+    args: how === "run"
+      ? ["run", "-A", MAIN, "--config", `${dir}/config.json`]
+      : ["task", "start", "--config", `${dir}/config.json`],
+    cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -346,7 +355,37 @@ Deno.test("SIGHUP (a closing terminal, kill -HUP) stops as SIGTERM does: exit 0,
   }
 });
 
-Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a signal a second later exits at once", async () => {
+Deno.test("SIGTERM or SIGINT to `deno task start` reaches the service: it drains and exits, nothing left running", async () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    const dir = await Deno.makeTempDir({ prefix: "poa-task-signal-" });
+    const port = freePort();
+    const main = await startMain(
+      dir,
+      processConfig(dir, port, { receivers: [archiveReceiver(dir)] }),
+      port,
+      "task",
+    );
+    // The service's own pid (a child of the task runner), from the lock it holds on its data dir.
+    const pid = Number((await Deno.readTextFile(`${dir}/service.lock`)).trim());
+    try {
+      assert.ok(pid > 0 && pid !== main.child.pid);
+      main.child.kill(signal);
+      assert.equal((await main.child.status).success, true, await main.stderr);
+      assert.match(main.log(), new RegExp(`${signal}: stopping`));
+      // The task runner waited for it: the service is gone (npx's shell would have left it running).
+      assert.throws(() => Deno.kill(pid, "SIGCONT"), Deno.errors.NotFound);
+      await assert.rejects(fetch(`${main.base}/healthz`));
+    } finally {
+      try {
+        Deno.kill(pid, "SIGKILL"); // left running by a failed assertion above
+      } catch { /* exited */ }
+      await main.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("one Ctrl-C that arrives twice (deno task passes it on) still drains; a signal a second later exits at once", async () => {
   // A DynamoDB endpoint that accepts connections and never answers: the receiver cannot
   // initialise, so its queued block waits and the shutdown takes its shutdownTimeoutMs.
   const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -389,7 +428,7 @@ Deno.test("one Ctrl-C that arrives twice (npx passes it on) still drains; a sign
     const after = (ms: number) => new Promise<"running">((r) => setTimeout(() => r("running"), ms));
     child.kill("SIGINT");
     await new Promise((r) => setTimeout(r, 20));
-    child.kill("SIGINT"); // the same Ctrl-C, passed on by npm exec
+    child.kill("SIGINT"); // the same Ctrl-C, passed on by deno task
     assert.equal(await Promise.race([exited, after(1_500)]), "running", "the repeat ended the drain");
     assert.match(main.log(), /SIGINT: stopping/);
     child.kill("SIGINT"); // a second Ctrl-C, well after the first
