@@ -418,6 +418,51 @@ Deno.test({
 
 Deno.test({
   name:
+    "eth-net-intelligence-api closed by a deactivation comes back once the user is active again, and stops while it is not",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withRecorder({}, async (service) => {
+      await createUser(service.base, "erin", "erin-pa55word");
+      const admin = { ...adminAuth, "content-type": "application/json" };
+      const setActive = async (active: boolean) => {
+        const res = await fetch(`${service.base}/user/erin`, {
+          method: "PATCH",
+          headers: admin,
+          body: JSON.stringify({ active }),
+        });
+        assert.equal(res.status, 204);
+        await res.body?.cancel();
+      };
+      const rpc = startRpc();
+      const enia = startEnia(service, rpc.port, "enia-erin", "erin:erin-pa55word");
+      try {
+        await waitFor(() => (ethstatsStats(service)["logins_ok"] ?? 0) === 1, 15_000, "its login");
+        // Deactivated and active again at once: its socket is closed (its login is of the old
+        // token epoch), and it logs in again. Before: primus::server::close, and it stopped for good.
+        await setActive(false);
+        await setActive(true);
+        await waitFor(() => ethstatsStats(service)["closed_inactive_user"] === 1, 5_000, "its socket closed");
+        await waitFor(() => ethstatsStats(service)["logins_ok"] === 2, 15_000, "its login again");
+        // Deactivated for good: closed, refused once at its next hello, and it stops there.
+        await setActive(false);
+        await waitFor(() => ethstatsStats(service)["closed_inactive_user"] === 2, 5_000, "its socket closed");
+        await waitFor(() => ethstatsStats(service)["logins_failed"] === 1, 15_000, "its refused hello");
+        const connections = ethstatsStats(service)["connections_total"];
+        await new Promise((resolve) => setTimeout(resolve, 4000));
+        const s = ethstatsStats(service);
+        assert.equal(s["connections_total"], connections, JSON.stringify(s));
+        assert.equal(s["logins_ok"], 2);
+      } finally {
+        await enia.stop();
+        await rpc.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
     "eth-net-intelligence-api refused by the login limit (its name locked at its address) comes back and logs in once the window passed",
   sanitizeResources: false,
   sanitizeOps: false,

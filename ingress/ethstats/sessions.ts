@@ -236,7 +236,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
         await new Promise((resolve) => setTimeout(resolve, LIMITED_REFUSAL_DELAY_MS));
         if (conn.state !== "authenticating") return;
       }
-      refuse(conn, result.message, result.limited !== undefined);
+      refuse(conn, result.message, result.limited && { error: "rate_limited", reason: "login limited" });
       return;
     }
     // Read in the login's own turn: a ban that lands after it changes the epoch (userGone).
@@ -385,9 +385,9 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
    * stopped for good: a fleet sharing a user behind one address, or a node whose neighbour's
    * guesses locked the name, had to be restarted by hand).
    */
-  function refuse(conn: Connection, message: string, forNow = false): void {
+  function refuse(conn: Connection, message: string, forNow?: { error: string; reason: string }): void {
     send(conn, emit("un-authorization", message));
-    if (forNow) drop(conn, errorFrame("rate_limited", message), TRY_AGAIN_LATER, "login limited");
+    if (forNow) drop(conn, errorFrame(forNow.error, message), TRY_AGAIN_LATER, forNow.reason);
     else drop(conn, PRIMUS_SERVER_CLOSE, POLICY_VIOLATION, "unauthorized");
   }
 
@@ -396,9 +396,15 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     return conn.user !== null && auth.activeEpoch(conn.user) !== conn.epoch;
   }
 
+  /**
+   * Closes a logged-in socket whose user was banned, deactivated or deleted, for now only: the
+   * ban may be undone, or the user re-created, a moment later (a Primus client told
+   * `primus::server::close` had stopped for good). Its next hello is checked as any other, and
+   * refused for good while the user is still banned or gone.
+   */
   function closeInactiveUser(conn: Connection): void {
     counters.closed_inactive_user++;
-    refuse(conn, "user is inactive or deleted");
+    refuse(conn, "user is inactive or deleted", { error: "user_inactive", reason: "user inactive" });
   }
 
   /**
