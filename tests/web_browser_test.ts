@@ -638,9 +638,16 @@ Deno.test({
     const chartPoints = () => page.locator("#chart-transactions").getAttribute("data-points");
     assert.equal(await chartPoints(), "20");
     service.service.bus.inactive("old-net");
-    publishReport(service, "new-net", { type: "block", body: blockBody(100, now) });
-    // At once: the header follows the active node (before, it stayed on the dead chain's #500,025).
+    // A chain of another kind (ganache: difficulty 0, gas limit 30M) where the old one had 8M.
+    const fresh = (n: number) => ({ ...blockBody(n, now), difficulty: "0", gasLimit: 30_000_000 });
+    publishReport(service, "new-net", { type: "block", body: fresh(100) });
+    // At once: the header follows the active node (before, it stayed on the dead chain's #500,025),
+    // and so do the tiles and charts read off the blocks: none kept of the live chain yet (they
+    // showed the dead chain's top block until the server let it go).
     await waitForText(page, "#best-block", "#100");
+    assert.equal(await text(page, "#gas-limit"), "–");
+    assert.equal(await text(page, "#difficulty"), "–");
+    assert.equal(await chartPoints(), "0");
     const apiBlocks = () =>
       page.evaluate(() =>
         fetch("v1/blocks?limit=20").then((r) => r.json()).then((b: { blocks: Array<{ number: number }> }) =>
@@ -663,9 +670,11 @@ Deno.test({
       );
     await points("0");
     for (let n = 101; n <= 110; n++) {
-      publishReport(service, "new-net", { type: "block", body: blockBody(n, now) });
+      publishReport(service, "new-net", { type: "block", body: fresh(n) });
     }
     await waitForText(page, "#best-block", "#110");
+    assert.equal(await text(page, "#gas-limit"), "30M");
+    assert.equal(await text(page, "#difficulty"), "0");
     assert.deepEqual((await apiBlocks()).slice(0, 2), [110, 109]);
     await points("10");
   }));

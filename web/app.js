@@ -392,6 +392,15 @@ function sortedBlocks() {
   return [...state.blocks.values()].sort((a, b) => b.number - a.number);
 }
 
+/**
+ * The blocks kept at or below the best block, highest first: what the tiles and charts describe.
+ * Not a dead chain's above it (a chain restarted lower, until the server lets those go).
+ */
+function chainBlocks(best = bestBlock()) {
+  const blocks = sortedBlocks();
+  return best === null ? blocks : blocks.filter((block) => block.number <= best.number);
+}
+
 /** The best block of the active nodes (the server's `chain.best` once known), and when it came. */
 function bestBlock() {
   const limit = state.chain.best ?? Infinity;
@@ -430,7 +439,8 @@ function renderHeader() {
   const best = bestBlock();
   $("#best-block").textContent = best === null ? "–" : `#${best.number.toLocaleString("en-US")}`;
   renderLastBlockAge(best);
-  const avg = averageBlockTime(sortedBlocks());
+  const blocks = chainBlocks(best);
+  const avg = averageBlockTime(blocks);
   $("#avg-block-time").textContent = avg === null ? "–" : `${avg.toFixed(1)} s`;
   let active = 0;
   let latencySum = 0;
@@ -447,12 +457,11 @@ function renderHeader() {
   }
   $("#active-nodes").textContent = `${active}/${state.nodes.size}`;
   $("#avg-latency").textContent = latencyCount === 0 ? "–" : `${Math.round(latencySum / latencyCount)} ms`;
-  renderChainTiles(avg);
+  renderChainTiles(blocks, avg);
 }
 
 /** Difficulty, hashrate (difficulty over the average block time), gas limit, uncles of the last 50. */
-function renderChainTiles(avgBlockTime) {
-  const blocks = sortedBlocks();
+function renderChainTiles(blocks, avgBlockTime) {
   const head = blocks[0];
   const difficulty = head?.difficulty ?? null;
   $("#difficulty").textContent = compact(difficulty);
@@ -865,10 +874,11 @@ let chartsDrawn = "";
 function renderBlockCharts() {
   // Redrawn only when the blocks or the canvas size changed.
   const canvas = $("#chart-block-time");
-  const drawn = `${state.blocksVersion}:${canvas.clientWidth}x${canvas.clientHeight}`;
+  const blocks = chainBlocks();
+  const drawn = `${state.blocksVersion}:${blocks[0]?.number}:${canvas.clientWidth}x${canvas.clientHeight}`;
   if (drawn === chartsDrawn) return;
   chartsDrawn = drawn;
-  const recent = sortedBlocks().slice(0, CHART_BLOCKS + 1).reverse();
+  const recent = blocks.slice(0, CHART_BLOCKS + 1).reverse();
   const shown = recent.slice(-CHART_BLOCKS);
   const byNumber = new Map(recent.map((b) => [b.number, b]));
   const times = shown.map((b) => {
@@ -883,7 +893,7 @@ function renderBlockCharts() {
   barChart($("#chart-difficulty"), shown.map((b) => b.difficulty ?? null), css("--chart-1"), compact);
   barChart($("#chart-gas-limit"), shown.map((b) => b.gasLimit), css("--chart-2"), compact);
   barChart($("#chart-uncles"), shown.map((b) => b.uncleCount), css("--chart-3"), compact);
-  renderMiners(sortedBlocks());
+  renderMiners(blocks);
   const p = state.propagation;
   if (p) barChart($("#chart-propagation"), p.counts, css("--chart-1"), compact, propagationLabels(p.binsMs));
 }
