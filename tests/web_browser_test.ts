@@ -681,6 +681,23 @@ Deno.test({
 
 Deno.test({
   name:
+    "an 8-digit best block (mainnet's) fits its tile at 1,400 and 1,200 px, where it was cut to #23,456,…",
+  ignore: skipBrowser,
+}, () =>
+  withWebInBrowser({}, 0, async (service, browser) => {
+    publishReport(service, "mainnet", { type: "block", body: blockBody(23_456_789, Date.now()) });
+    for (const width of [1400, 1200]) {
+      const page = await browser.newPage({ viewport: { width, height: 900 } });
+      await page.goto(`${service.base}/`);
+      await waitForText(page, "#best-block", "#23,456,789");
+      const fits = await page.locator("#best-block").evaluate((el) => el.scrollWidth <= el.clientWidth);
+      assert.ok(fits, `cut at ${width} px`);
+      await page.close();
+    }
+  }));
+
+Deno.test({
+  name:
     "with requireSecret, a page opened once with ?secret= goes live: the cookie reaches the shared feed stream",
   ignore: skipBrowser,
 }, () =>

@@ -437,7 +437,10 @@ function averageBlockTime(blocks) {
 
 function renderHeader() {
   const best = bestBlock();
-  $("#best-block").textContent = best === null ? "–" : `#${best.number.toLocaleString("en-US")}`;
+  const bestTile = $("#best-block");
+  bestTile.textContent = best === null ? "–" : `#${best.number.toLocaleString("en-US")}`;
+  // Mainnet's 8 digits ("#23,456,789") did not fit a ninth of a 1,400 px row at the tiles' size.
+  bestTile.classList.toggle("long", bestTile.textContent.length > 8);
   renderLastBlockAge(best);
   const blocks = chainBlocks(best);
   const avg = averageBlockTime(blocks);
