@@ -197,7 +197,14 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       if (!database) {
         database = openDatabase({ url: config.postgres.url, dataDir: config.dataDir });
         database.then(
-          (db) => log(`postgres: ${db.embedded ? "embedded server started" : "connected"}`),
+          (db) =>
+            log(
+              db.embedded
+                // Where to look into it (psql): a free port is picked at each start.
+                ? `postgres: embedded server started on 127.0.0.1:${new URL(db.url).port} (user postgres, ` +
+                  `password in ${config.dataDir}/postgres/password)`
+                : "postgres: connected",
+            ),
           () => {
             database = undefined; // retried by the receiver's init backoff
           },

@@ -137,6 +137,13 @@ Deno.test("`deno task migrate` before the first start, as root from a directory 
     const code = (await child.status).code;
     assert.equal(outcome, "ready", (await output).join(""));
     assert.equal(code, 0, (await output).join(""));
+    // Where to reach it with psql: the port picked at this start, and the password's file.
+    const started = (await output)[0].match(
+      /postgres: embedded server started on 127\.0\.0\.1:(\d+) \(user postgres, password in (\S+)\)/,
+    );
+    assert.ok(started, (await output).join(""));
+    assert.equal(started[2], `${dir}/data/postgres/password`);
+    assert.ok((await Deno.readTextFile(started[2])).trim().length > 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
