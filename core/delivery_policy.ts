@@ -69,13 +69,20 @@ export async function within<T>(op: Promise<T>, ms: number): Promise<T | "timeou
 }
 
 /**
- * `result`, failing once `ms` passed without it settling (it runs on); as it is when `ms` is
- * undefined or `result` is no promise (core/receiver.ts, `callTimeoutMs`).
+ * `result`, failing once `ms` passed without it settling (it runs on, and `onTimeout` is told);
+ * as it is when `ms` is undefined or `result` is no promise (core/receiver.ts, `callTimeoutMs`).
  */
-export function failAfter(result: Promise<void> | void, ms: number | undefined): Promise<void> | void {
+export function failAfter(
+  result: Promise<void> | void,
+  ms: number | undefined,
+  onTimeout?: () => void,
+): Promise<void> | void {
   if (ms === undefined || !(result instanceof Promise)) return result;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (callTimeoutMs)`)), ms);
+    const timer = setTimeout(() => {
+      reject(new Error(`no answer within ${ms} ms (callTimeoutMs)`));
+      onTimeout?.();
+    }, ms);
     result.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }

@@ -32,6 +32,12 @@ export interface Receiver {
    * would otherwise hold its queue for good.
    */
   readonly callTimeoutMs?: number;
+  /**
+   * A call ran past `callTimeoutMs` and was given up on: let go of what it waits on (a Postgres
+   * receiver ends its connections, which a half-open one would hold for good), so that the retry
+   * does not queue behind it.
+   */
+  abandoned?(): void;
   init?(): Promise<void>;
   /**
    * Whether the receiver stores this message at all (e.g. only `statistics`). Applied when a

@@ -213,8 +213,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     label: receiver.id,
   });
 
-  /** A receiver call, failing once `receiver.callTimeoutMs` passed without it settling. */
-  const bounded = (result: Promise<void> | void) => failAfter(result, receiver.callTimeoutMs);
+  /** A receiver call, failing once `receiver.callTimeoutMs` passed without it settling (then abandoned). */
+  const bounded = (result: Promise<void> | void) =>
+    failAfter(result, receiver.callTimeoutMs, () => receiver.abandoned?.());
 
   let loopDone: Promise<void> = Promise.resolve();
   let initialized = false;

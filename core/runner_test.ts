@@ -707,10 +707,11 @@ Deno.test("a durable sink that hangs (a frozen database) for spillAfterFailingMs
   }
 });
 
-Deno.test("a call that hangs past the receiver's callTimeoutMs fails and is retried: the retry delivers (a half-open connection)", async () => {
+Deno.test("a call that hangs past the receiver's callTimeoutMs fails, is abandoned and retried: the retry delivers (a half-open connection)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     let calls = 0;
+    let abandoned = 0;
     const got: string[] = [];
     const receiver: Receiver = {
       id: "half-open",
@@ -722,6 +723,9 @@ Deno.test("a call that hangs past the receiver's callTimeoutMs fails and is retr
         got.push(...batch.map((m) => m.id));
         return Promise.resolve();
       },
+      abandoned() {
+        abandoned++; // told, to let go of that connection
+      },
     };
     const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
     await runner.start();
@@ -730,6 +734,7 @@ Deno.test("a call that hangs past the receiver's callTimeoutMs fails and is retr
     await until(() => got.length === 5, 3000);
     assert.deepEqual(got, ids(0, 5));
     assert.equal(runner.stats().errors_total, 1);
+    assert.equal(abandoned, 1);
     await runner.drain(1000);
   } finally {
     await Deno.remove(dir, { recursive: true });

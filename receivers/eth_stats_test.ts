@@ -505,10 +505,11 @@ Deno.test("eth_stats receiver", async (t) => {
     });
 
     await t.step(
-      "a connection that goes silent (half-open: a failover, a stuck proxy): the write is retried on another after writeTimeoutMs",
+      "every connection goes silent (half-open: a failover, a stuck proxy): after writeTimeoutMs the write is retried on new ones",
       async () => {
         const proxy = silencingProxy(new URL(server.url));
-        const sql = postgres(proxy.url, { max: 4, onnotice: () => {} });
+        // One connection in the shared pool: the write that hung on it held every later one.
+        const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
         const dir = await Deno.makeTempDir();
         try {
           const receiver = await build(sql, { writeTimeoutMs: 300 });
@@ -521,10 +522,37 @@ Deno.test("eth_stats receiver", async (t) => {
           for (let i = 0; i < 3; i++) {
             runner.push({ kind: "message", message: statistics(id, syncedStats()) });
           }
-          // Before: the write on the silent connection was awaited for good.
+          // Before: the write on the silent connection was awaited for good, and its retries
+          // queued behind it.
           await waitUntil(async () => (await countOf(server.sql, id)) === 4);
           assert.ok(runner.stats().errors_total >= 1);
           await runner.drain(1000);
+        } finally {
+          await sql.end({ timeout: 0 });
+          proxy.close();
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
+
+    await t.step(
+      "a connection silent while the receiver initialises: its init is retried on a new one",
+      async () => {
+        const proxy = silencingProxy(new URL(server.url));
+        const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
+        const dir = await Deno.makeTempDir();
+        try {
+          const receiver = await build(sql, { writeTimeoutMs: 300 });
+          proxy.silenceNext(1); // the first connection opened from now on never answers
+          const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
+          await runner.start();
+          const id = agent();
+          runner.push({ kind: "message", message: statistics(id, syncedStats()) });
+          // Before: every retry awaited the same hung init.
+          await waitUntil(async () => (await countOf(server.sql, id)) === 1);
+          assert.ok(runner.stats().errors_total >= 1);
+          await runner.drain(1000);
+          await receiver.close?.();
         } finally {
           await sql.end({ timeout: 0 });
           proxy.close();
@@ -566,16 +594,24 @@ async function waitUntil(probe: () => Promise<boolean>): Promise<void> {
 function silencingProxy(target: URL) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open: Array<{ silent: boolean; conns: Deno.Conn[] }> = [];
+  let silentFromStart = 0;
   const pump = async (from: Deno.Conn, to: Deno.Conn, pair: { silent: boolean }) => {
     const buf = new Uint8Array(64 * 1024);
     try {
       for (let n; (n = await from.read(buf)) !== null;) if (!pair.silent) await to.write(buf.subarray(0, n));
     } catch { /* closed */ }
+    // A side that ended ends the other (a client's Terminate closes the server's side first).
+    if (!pair.silent) {
+      try {
+        to.close();
+      } catch { /* closed already */ }
+    }
   };
   (async () => {
     for await (const client of listener) {
       const upstream = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
-      const pair = { silent: false, conns: [client, upstream] };
+      const pair = { silent: silentFromStart > 0, conns: [client, upstream] };
+      if (silentFromStart > 0) silentFromStart--;
       open.push(pair);
       void pump(client, upstream, pair);
       void pump(upstream, client, pair);
@@ -588,9 +624,19 @@ function silencingProxy(target: URL) {
     silenceOpen() {
       for (const pair of open) pair.silent = true;
     },
+    /** The next `n` connections opened never answer. */
+    silenceNext(n: number) {
+      silentFromStart = n;
+    },
     close() {
       listener.close();
-      for (const pair of open) for (const c of pair.conns) c.close();
+      for (const pair of open) {
+        for (const c of pair.conns) {
+          try {
+            c.close();
+          } catch { /* closed by its pump */ }
+        }
+      }
     },
   };
 }

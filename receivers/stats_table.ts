@@ -20,7 +20,7 @@
  *   type: Postgres reads it as `timestamp` and ignores the zone, so the stored value is UTC
  *   whatever the session TimeZone (a JS Date would go through timestamptz and shift).
  */
-import type postgres from "postgres";
+import postgres from "postgres";
 import { z } from "zod";
 import { describeZodError } from "../http/validation.ts";
 import { type Message, payloadBody, payloadType } from "../core/message.ts";
@@ -85,6 +85,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type Row = Record<string, string | number | boolean | null>;
 
+/**
+ * Connections of a receiver's own pool: its one write at a time, and the pruner. Its own (with
+ * the shared pool's settings), so that it can end them when a call hangs (`abandoned`).
+ */
+const POOL_MAX = 2;
+
 /** The connection, the table's column types, and the insert statements made so far. */
 interface Writer {
   sql: postgres.Sql;
@@ -109,6 +115,8 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
   const counters = { rows_written: 0, skipped_malformed: 0, batches_rewritten: 0 };
   const recentlySkipped = new BoundedMap<string, true>(SKIPPED_REMEMBERED);
   const isoTime = createIsoClock();
+  /** Its own connections: a half-open one never gives its query back, and only ending it does. */
+  let pool: postgres.Sql | undefined;
   let ready: Promise<Writer> | undefined;
   const pruner = options.retentionDays === undefined ? undefined : createTablePruner(
     async () => (await prepare()).sql,
@@ -121,27 +129,34 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
   );
 
   function prepare(): Promise<Writer> {
-    // Memoised on success only: a failed init is retried by the next call.
-    ready ??= (async () => {
-      const sql = await context.postgres();
-      if (table !== spec.baseTable) {
-        await sql`create table if not exists ${sql(table)} (like ${sql(spec.baseTable)} including all)`;
-      }
-      await sql`select msg_id from ${sql(table)} limit 0`; // a clear error now, not on every batch
-      const types = new Map<string, string>();
-      for (
-        const column of await sql<Array<{ name: string; type: string }>>`
-        select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
-        where attrelid = to_regclass(${table}) and attnum > 0 and not attisdropped`
-      ) {
-        types.set(column.name, column.type);
-      }
-      return { sql, types, statements: new Map() };
-    })().catch((err) => {
-      ready = undefined;
-      throw err;
-    });
+    // Memoised on success only: a failed (or abandoned) init is retried by the next call.
+    if (ready === undefined) {
+      const attempt: Promise<Writer> = init().catch((err) => {
+        if (ready === attempt) ready = undefined;
+        throw err;
+      });
+      ready = attempt;
+    }
     return ready;
+  }
+
+  async function init(): Promise<Writer> {
+    const shared = await context.postgres();
+    // postgres.js takes its parsed options as they are: the shared pool's settings, fewer connections.
+    const sql = pool ??= postgres({ ...shared.options, max: POOL_MAX } as unknown as postgres.Options<never>);
+    if (table !== spec.baseTable) {
+      await sql`create table if not exists ${sql(table)} (like ${sql(spec.baseTable)} including all)`;
+    }
+    await sql`select msg_id from ${sql(table)} limit 0`; // a clear error now, not on every batch
+    const types = new Map<string, string>();
+    for (
+      const column of await sql<Array<{ name: string; type: string }>>`
+      select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
+      where attrelid = to_regclass(${table}) and attnum > 0 and not attisdropped`
+    ) {
+      types.set(column.name, column.type);
+    }
+    return { sql, types, statements: new Map() };
   }
 
   /**
@@ -261,8 +276,18 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
       }
       counters.rows_written += result.count;
     },
+    abandoned() {
+      // The call given up on waits on a connection that may never answer (half-open: a failover,
+      // a stuck proxy), and the next ones would queue behind it: the pool is ended (its queries
+      // fail at once) and the retry opens new connections.
+      const old = pool;
+      pool = undefined;
+      ready = undefined;
+      old?.end({ timeout: 0 }).catch(() => {});
+    },
     async close() {
       await pruner?.stop();
+      await pool?.end({ timeout: 5 });
     },
     stats: () => ({ ...counters, ...pruner?.stats() }),
   };
