@@ -3,21 +3,22 @@
  * each with its propagation histogram; which were added (for the pages) and which changed (for
  * storage, web_dashboard/block_store.ts) since they last asked.
  *
- * The first hash reported at a number is kept while its branch has support: an active node's head
- * is that block, or a kept block above it that descends from it (parent hashes). A block of another
- * hash takes its place when the kept one has no support and the new one has more than half as many
- * active nodes on it (its head, or a kept block above descending from it) as had the kept one as
- * their head (its propagation count): a reorganisation the nodes followed, a chain that restarted
- * below the kept blocks. A node alone on a fork, a gap in the kept blocks, or the other nodes
- * restarting for a moment replace nothing. The kept blocks above the replaced one that descend from
- * it go too when they reach the top of the ring (the dead branch's tip). Before, a reorganised or
- * restarted chain's blocks stayed for good.
+ * The first hash reported at a number is kept until a block of another hash has a majority: more
+ * than half of the active nodes whose head is at that height or above are on the new block's branch
+ * (their head is it, or a kept block above descending from it by parent hashes), and more than half
+ * as many as were ever on the kept block or the kept blocks above descending from it at once (its
+ * branch's peak: the others may be away for a moment, a restart). A reorganisation the nodes
+ * followed, a chain that restarted below the kept blocks, an honest block reported a moment after
+ * a made-up one: the majority's block is kept. A node alone on a fork, a gap in the kept blocks,
+ * or the other nodes restarting for a moment replace nothing. The kept blocks above the replaced
+ * one that descend from it go too when they reach the top of the ring (the dead branch's tip).
+ * Before, a reorganised or restarted chain's blocks stayed for good.
  */
 
 /** Longest string kept from a report (names, hashes, client versions). */
 export const MAX_STRING = 256;
 
-import { createBranchSupport, type HeadLookup, NO_HEADS } from "./branch_support.ts";
+import { createBranchSupport, type HeadLookup, MAX_SUPPORT_WALK, NO_HEADS } from "./branch_support.ts";
 
 /**
  * Upper bounds (ms) of the propagation histogram's bins; the last bin holds everything slower.
@@ -50,7 +51,7 @@ export interface BlockEntry {
   firstSeen: number;
   /** The node that reported it first. */
   firstSeenBy: string;
-  /** How many reports of it (this hash) arrived (bounded by the number of nodes). */
+  /** How many reports of it (this hash) arrived (a node's repeats and history replies included). */
   reports: number;
   /** Nodes whose first report of it fell in each PROPAGATION_BINS_MS bin (one more for slower). */
   propagation: number[];
@@ -157,23 +158,42 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   const branches = createBranchSupport(blocks, heads);
   /** Entries read back from storage (restore). */
   const fromStorage = new WeakSet<BlockEntry>();
+  /**
+   * The most active nodes whose head a block was at once, seen as it was reported (not kept for
+   * a block read back from storage: its propagation count stands in). Not a count of reports: a
+   * node cycling through blocks raised that without bound.
+   */
+  const peaks = new WeakMap<BlockEntry, number>();
   const { child } = branches;
 
+  function notePeak(entry: BlockEntry): void {
+    if (entry.hash === null) return;
+    const now = heads.count(entry.number, entry.hash);
+    if (now > (peaks.get(entry) ?? 0)) peaks.set(entry, now);
+  }
+
+  const peakOf = (entry: BlockEntry) => peaks.get(entry) ?? entry.propagation.reduce((a, b) => a + b, 0);
+
   /**
-   * Puts the block of `hash` at `known`'s number when `known` has no support and the new block
-   * more than half as many nodes as had `known` as their head; else undefined.
+   * Puts the block of `hash` at `known`'s number when a majority of the active nodes at that
+   * height or above are on its branch, and more than half as many as were on the kept block's
+   * branch at once (module comment); else undefined.
    */
   function replace(known: BlockEntry, hash: string, fresh: () => BlockEntry): BlockEntry | undefined {
-    if (branches.supportOf(known) !== 0) return undefined; // supported, or too far down to tell
     const above = child(known.number, hash);
     const backing = heads.count(known.number, hash) + Math.max(0, above ? branches.supportOf(above) : 0);
-    if (backing * 2 <= branches.headReports(known)) return undefined;
-    // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
-    // to be replaced in turn when reported).
+    if (backing * 2 <= heads.atOrAbove(known.number)) return undefined;
+    // The kept branch above (its blocks descending from the kept one), too long a run to tell.
     const run: BlockEntry[] = [];
     for (let at = child(known.number, known.hash); at !== undefined; at = child(at.number, at.hash)) {
+      if (run.length === MAX_SUPPORT_WALK) return undefined;
       run.push(at);
     }
+    let peak = peakOf(known);
+    for (const entry of run) peak = Math.max(peak, peakOf(entry));
+    if (backing * 2 <= peak) return undefined;
+    // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
+    // to be replaced in turn when reported).
     const top = numbers[numbers.length - 1]!;
     if (run.length > 0 && run[run.length - 1]!.number === top) {
       for (const entry of run) {
@@ -228,6 +248,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
       if (known && (known.hash === hash || known.hash === null || hash === null)) {
         known.reports++;
         dirty.add(known);
+        notePeak(known);
         return known;
       }
       const fresh = (): BlockEntry => ({
@@ -246,9 +267,9 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
         reports: 1,
         propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
       });
-      if (known) return replace(known, hash!, fresh);
-      if (!roomFor(number)) return undefined; // older than everything kept
-      return insert(fresh());
+      const entry = known ? replace(known, hash!, fresh) : roomFor(number) ? insert(fresh()) : undefined;
+      if (entry) notePeak(entry);
+      return entry; // undefined: older than everything kept, or not the majority's
     },
     countArrival(entry, bin) {
       entry.propagation[bin]!++;

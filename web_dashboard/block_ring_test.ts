@@ -16,6 +16,7 @@ function watchedRing(top: number) {
   const counted = { lookups: 0 };
   const heads: HeadLookup = {
     count: (n, hash) => (counted.lookups++, n === top && hash === `0x${top}` ? 1 : 0),
+    atOrAbove: (n) => (counted.lookups++, n <= top ? 1 : 0),
     version: () => 1,
   };
   const ring = createBlockRing(top, heads);

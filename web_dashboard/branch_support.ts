@@ -1,8 +1,8 @@
 /**
  * Which of the recent blocks the nodes are on (web_dashboard/block_ring.ts): a kept block's
  * support is the number of active nodes whose head is that block or a kept block above it that
- * descends from it by parent hashes. The ring lets a kept block give way to another hash only
- * when it has none, and the other has a majority of the nodes that had the kept one as their head.
+ * descends from it by parent hashes. The ring lets a kept block give way to another hash when a
+ * majority of the active nodes at that height or above are on the other's branch.
  */
 import type { BlockEntry } from "./block_ring.ts";
 
@@ -10,11 +10,13 @@ import type { BlockEntry } from "./block_ring.ts";
 export interface HeadLookup {
   /** Active nodes whose head is the block `number` with `hash`. */
   count(number: number, hash: string): number;
+  /** Active nodes whose head is block `number` or higher (one of any hash). */
+  atOrAbove(number: number): number;
   /** Changes whenever a head does. */
   version(): number;
 }
 
-export const NO_HEADS: HeadLookup = { count: () => 0, version: () => 0 };
+export const NO_HEADS: HeadLookup = { count: () => 0, atOrAbove: () => 0, version: () => 0 };
 
 /**
  * Kept blocks walked up from one at most (a support walk further up says "unknown": kept as it
@@ -31,11 +33,6 @@ export interface BranchSupport {
    * that run goes on past MAX_SUPPORT_WALK blocks (unknown).
    */
   supportOf(entry: BlockEntry): number;
-  /**
-   * Nodes that had `entry` as their head: its propagation count (web_dashboard/state.ts counts a
-   * node once per block, and not again after a restart).
-   */
-  headReports(entry: BlockEntry): number;
   /** The kept blocks changed: what was worked out of them is forgotten. */
   forget(): void;
 }
@@ -84,7 +81,6 @@ export function createBranchSupport(
       }
       return total;
     },
-    headReports: (entry) => entry.propagation.reduce((a, b) => a + b, 0),
     forget() {
       support.clear();
     },

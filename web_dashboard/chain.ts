@@ -79,6 +79,8 @@ export interface HeadIndex {
   best(): number | null;
   /** Active nodes whose head is the block `number` with `hash`. */
   count(number: number, hash: string): number;
+  /** Active nodes whose head is block `number` or higher (one of any hash). */
+  atOrAbove(number: number): number;
   /** Changes whenever a head does (set or remove). */
   version(): number;
 }
@@ -99,6 +101,8 @@ export function createHeadIndex(): HeadIndex {
   const heights = new Map<number, Height>();
   const headless = new Set<string>();
   let version = 0;
+  /** The heights ascending and the nodes at or above each, as of `version` `at` (made when asked). */
+  let above: { at: number; numbers: number[]; counts: number[] } | undefined;
 
   function remove(id: string): void {
     const old = heads.get(id);
@@ -148,6 +152,24 @@ export function createHeadIndex(): HeadIndex {
     remove,
     best: () => bestOf(heights),
     count: (number, hash) => heights.get(number)?.hashes.get(hash)?.size ?? 0,
+    atOrAbove(number) {
+      if (above?.at !== version) {
+        const numbers = [...heights.keys()].sort((a, b) => a - b);
+        const counts = new Array<number>(numbers.length + 1).fill(0);
+        for (let i = numbers.length - 1; i >= 0; i--) {
+          counts[i] = counts[i + 1]! + heights.get(numbers[i]!)!.count;
+        }
+        above = { at: version, numbers, counts };
+      }
+      let lo = 0;
+      let hi = above.numbers.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (above.numbers[mid]! < number) lo = mid + 1;
+        else hi = mid;
+      }
+      return above.counts[lo]!;
+    },
     version: () => version,
     health(behindBlocks) {
       const best = bestOf(heights);

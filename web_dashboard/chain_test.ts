@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { chainHealth, MAX_BRANCH_NODES } from "./chain.ts";
+import { chainHealth, createHeadIndex, MAX_BRANCH_NODES } from "./chain.ts";
 import { createWebState } from "./state.ts";
 
 function blockReport(agentId: string, number: number, hash: string, receivedAt = 1000): Message {
@@ -248,4 +248,18 @@ Deno.test("chain: the node with the highest block going inactive keeps its block
   state.inactive("ahead");
   assert.equal(state.checkChain().best, 1000);
   assert.deepEqual(state.blocks().map((b) => b.number), [1010, 1000]);
+});
+
+Deno.test("head index: nodes at or above a height, kept up to date as heads move and nodes leave", () => {
+  const index = createHeadIndex();
+  const at = (n: number) => ({ number: n, hash: `0x${n}` });
+  index.set("a", at(10));
+  index.set("b", at(12));
+  index.set("c", at(12));
+  index.set("d", null); // no block yet: at no height
+  assert.deepEqual([9, 10, 11, 12, 13].map((n) => index.atOrAbove(n)), [3, 3, 2, 2, 0]);
+  index.set("a", at(13));
+  assert.deepEqual([10, 13].map((n) => index.atOrAbove(n)), [3, 1]);
+  index.remove("b");
+  assert.deepEqual([10, 12, 13].map((n) => index.atOrAbove(n)), [2, 2, 1]);
 });

@@ -473,3 +473,66 @@ Deno.test("recent blocks: during a reorganisation an agent's history of made-up 
   assert.equal(ring.get(89)!.hash, "0x89");
   assert.deepEqual(state.blocks().filter((b) => b.hash?.startsWith("0xf")), []);
 });
+
+/** A history reply of `entries` (block reports' data, newest first as agents send them). */
+function historyOf(...entries: Array<ReturnType<typeof linked>>) {
+  return { type: "history", body: { history: entries.map((e) => e.body) } };
+}
+
+Deno.test("recent blocks: a made-up block reported a moment before each honest one gives way once most nodes report the honest one", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  reportChain(state, ["h1", "h2", "h3"], 1, 10);
+  let t = 100;
+  for (let n = 11; n <= 20; n++) {
+    // The attacker's block at the next number first, its parent the honest block below.
+    state.apply(message("evil", linked(n, "x", `0x${n - 1}`), t++));
+    for (const id of ["h1", "h2", "h3"]) state.apply(message(id, linked(n), t++));
+  }
+  // Before: the first report at each number was kept while its reporter was on it (its head), and
+  // the honest nodes never reported those numbers again.
+  const kept = state.blocks(10);
+  assert.deepEqual(kept.map((b) => b.hash), Array.from({ length: 10 }, (_, i) => `0x${20 - i}`));
+  assert.deepEqual(kept.map((b) => b.reports), new Array(10).fill(2)); // the second and third honest reports
+  assert.equal(state.stats().blocks_replaced, 10);
+});
+
+Deno.test("recent blocks: blocks filled in from history (no node's head) with a gap above are not replaced by a lone forked node", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  for (const n of [10, 12, 14, 16]) for (const id of ["m1", "m2"]) state.apply(message(id, linked(n), n));
+  state.apply(message("m1", historyOf(linked(13), linked(11)), 20)); // 15 not yet
+  state.apply(message("deviant", linked(13, "d", "0x12"), 30));
+  assert.equal(state.stats().blocks_replaced, 0);
+  assert.equal(state.blocks().find((b) => b.number === 13)!.hash, "0x13");
+});
+
+Deno.test("recent blocks after a restart: a lone forked node below history-filled blocks replaces none of them, nor drops the tip above", () => {
+  const before = createWebState(options({ maxBlocks: 50 }));
+  reportChain(before, ["m1", "m2", "m3"], 21, 30);
+  const backfill = [];
+  for (let n = 20; n >= 11; n--) backfill.push(linked(n));
+  before.apply(message("m1", historyOf(...backfill), 40));
+  const stored = before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] }));
+
+  const after = createWebState(options({ maxBlocks: 50 }));
+  after.restoreBlocks(stored);
+  after.apply(message("deviant", linked(20, "d", "0x19"), 100)); // back first, on a fork of its own
+  // Before: 20 replaced, 21..30 (the network's newest) dropped and deleted from storage.
+  assert.deepEqual([after.stats().blocks_replaced, after.stats().blocks_dropped], [0, 0]);
+  assert.equal(after.blocks(1)[0]!.hash, "0x30");
+  assert.equal(after.blocks().find((b) => b.number === 20)!.hash, "0x20");
+});
+
+Deno.test("recent blocks: a node cycling through more blocks than it is remembered for does not raise the bar a reorganisation must pass", () => {
+  const state = createWebState(options({ maxBlocks: 50 }));
+  reportChain(state, ["m1", "m2", "m3"], 1, 30);
+  // 22..30 as its head, ten times over: 30 was counted again at each round (8 hashes remembered).
+  let t = 100;
+  for (let round = 0; round < 10; round++) {
+    for (let n = 22; n <= 30; n++) state.apply(message("agent", linked(n), t++));
+  }
+  state.inactive("agent");
+  for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(31, "y", "0x30y"), 500));
+  for (const id of ["m1", "m2", "m3"]) state.apply(message(id, historyOf(linked(30, "y", "0x29")), 501));
+  // At most 4 nodes were ever on 30 at once: the 3 that moved are more than half of them.
+  assert.equal(state.blocks().find((b) => b.number === 30)!.hash, "0x30y");
+});
