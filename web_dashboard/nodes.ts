@@ -67,8 +67,8 @@ export interface TrackedNode extends NodeState {
   /**
    * Hashes of the last blocks counted for it (at most COUNTED_HASHES, state.ts): geth repeats its
    * head in every full report, and a node going back and forth between two blocks is counted once
-   * at each (a block's count of head reporters is the bar a reorganisation must pass:
-   * branch_support.ts).
+   * at each in their propagation (read back after a restart, that count is the bar a reorganisation
+   * must pass: block_ring.ts).
    */
   countedHashes: string[];
   /** The address its `location` was looked up for. */
