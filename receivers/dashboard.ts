@@ -219,7 +219,7 @@ export function createDashboardReceiver(
       if (clients.size > 0) {
         const text = textOf(frame);
         if (text === undefined) continue;
-        broadcast(text, utf8Length(text));
+        broadcast(text, frame.bytes = utf8Length(text)); // counted for the replay as sent
       }
       if (type !== undefined && replayedMetrics.has(message.dataType)) {
         replay.remember(message.agentId, type, frame);
@@ -306,8 +306,9 @@ export function createDashboardReceiver(
     inactive(agentId: string) {
       const frame: Frame = { agentId, data: inactivePayload() };
       const text = textOf(frame)!;
+      frame.bytes = utf8Length(text);
       replay.remember(agentId, "statistics", frame);
-      broadcast(text, utf8Length(text));
+      broadcast(text, frame.bytes);
     },
     disconnect: disconnectAll,
     close: disconnectAll,

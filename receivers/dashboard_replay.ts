@@ -6,6 +6,7 @@
 import { overCapWarning } from "../core/cap_warning.ts";
 import { approxJsonBytes } from "../core/json_size.ts";
 import { RecencyMap } from "../core/recency_map.ts";
+import { utf8Length } from "../http/websocket.ts";
 
 /** One outgoing message; its text is made when a client needs it. */
 export interface Frame {
@@ -13,7 +14,10 @@ export interface Frame {
   /** The payload until it is serialized; then only the text is kept. */
   data?: Record<string, unknown>;
   text?: string;
-  /** About its size as text, counted against maxReplayBytes while it is kept. */
+  /**
+   * Its size as sent (UTF-8 bytes of its text; until it is serialized, an estimate of its
+   * payload), counted against maxReplayBytes while it is kept.
+   */
   bytes?: number;
 }
 
@@ -77,7 +81,9 @@ export function createReplayStore(options: ReplayOptions): ReplayStore {
   return {
     remember(agentId, type, frame) {
       if (!replayed.has(type)) return;
-      frame.bytes = frame.text?.length ?? approxJsonBytes(frame.data, options.maxReplayFrameBytes);
+      frame.bytes ??= frame.text === undefined
+        ? approxJsonBytes(frame.data, options.maxReplayFrameBytes)
+        : utf8Length(frame.text);
       let last = agents.touch(agentId);
       if (last === undefined) {
         last = new Map();
@@ -112,7 +118,7 @@ export function createReplayStore(options: ReplayOptions): ReplayStore {
           }
           frame.text = text;
           frame.data = undefined; // only the text is kept from now on
-          frame.bytes = text.length;
+          frame.bytes = utf8Length(text);
           if (frame.bytes > options.maxReplayFrameBytes) skipLarge(last, type);
           else replayBytes += frame.bytes;
         }

@@ -90,3 +90,24 @@ Deno.test("replay store: frames kept unserialized are counted at their text once
   // Serialized once: a later pass does not call serialize again.
   store.serializeAll(() => assert.fail("serialized twice"));
 });
+
+Deno.test("replay store: frames are counted in the UTF-8 bytes they are sent as, not in UTF-16 units", () => {
+  const store = createReplayStore({
+    replayTypes: ["information"],
+    maxAgents: 10,
+    maxReplayBytes: 1000,
+    maxReplayFrameBytes: 100,
+    warn: () => {},
+  });
+  store.remember("a", "information", frame("a", "节点".repeat(5))); // 10 units, 30 bytes
+  assert.equal(store.stats().replay_bytes, 30);
+  store.remember("b", "information", { agentId: "b", data: { name: "节点".repeat(20) } });
+  // Serialized: {"name":"…"} is 51 units and 131 bytes, over maxReplayFrameBytes (100): dropped.
+  store.serializeAll((f) => JSON.stringify(f.data));
+  assert.deepEqual(store.stats(), {
+    agents: 2,
+    replay_bytes: 30,
+    agents_evicted: 0,
+    replay_skipped_large: 1,
+  });
+});
