@@ -73,7 +73,8 @@ export function collectFamilies(deps: OpsRoutesDeps): Family[] {
     ...(bus.outbox
       ? [{
         name: "poa_cluster_outbox",
-        type: "gauge" as const,
+        // Levels (pending, bytes) and counts (accepted_total…) side by side, as poa_receiver_stat.
+        type: "untyped" as const,
         help: "Cluster outbox: reports waiting to be published again (pending, bytes), written to it, " +
           "published from it, failed attempts, resent copies the live feeds dropped.",
         samples: samplesBy("stat", bus.outbox),

@@ -196,7 +196,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       const pg = await startEmbeddedPostgres({ dataDir: `${dir}/postgres` });
       cleanups.push(() => pg.stop());
       databaseUrl = pg.url;
-      log(`[postgres] embedded server on 127.0.0.1:${pg.port}`);
+      log(
+        `[postgres] embedded server on 127.0.0.1:${pg.port} (user postgres, password in ${dir}/postgres/password)`,
+      );
     }
 
     // Secrets every instance reads through its envFile; nothing secret in the configs.
@@ -267,7 +269,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const url = `http://${hostname}:${balancerPort}`;
     const balancer = managedProcess(
       "haproxy",
-      { cmd: haproxy, args: ["-f", haproxyFile, "-db"], env: {} },
+      // Master-worker (-W): `kill -USR2 <pid>` reloads an edited haproxy.cfg (an instance added by
+      // hand, one taken out for an upgrade) without refusing a connection; -db: in the foreground.
+      { cmd: haproxy, args: ["-W", "-f", haproxyFile, "-db"], env: {} },
       async () => {
         const res = await fetch(`${url}/healthz`);
         await res.body?.cancel();

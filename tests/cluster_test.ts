@@ -27,7 +27,7 @@ if (!haveNats && !Deno.env.get("CI")) {
 /** Runs `fn` against a fresh cluster; prints the processes' last output when it fails. */
 async function withCluster(
   config: Record<string, unknown>,
-  fn: (cluster: LocalCluster, pg: TestPostgres) => Promise<void>,
+  fn: (cluster: LocalCluster, pg: TestPostgres, dir: string) => Promise<void>,
   shape: { natsNodes?: number; natsMaxPayload?: number } = {},
 ): Promise<void> {
   const pg = await startTestPostgres();
@@ -51,7 +51,7 @@ async function withCluster(
         ...config,
       },
     });
-    await fn(cluster, pg);
+    await fn(cluster, pg, dir);
   } catch (err) {
     if (cluster) {
       for (const p of [...cluster.instances, ...cluster.nats, cluster.balancer]) {
@@ -768,7 +768,7 @@ Deno.test({
     "cluster: 3-node NATS cluster, one NATS node and one instance killed under load: the supervisor restarts both, every report stored once",
   ignore: !haveNats && !Deno.env.get("CI"), // CI installs nats-server: there a missing one fails
   async fn() {
-    await withCluster({ cluster: { nats: { ackWaitSeconds: 2 } } }, async (cluster, pg) => {
+    await withCluster({ cluster: { nats: { ackWaitSeconds: 2 } } }, async (cluster, pg, dir) => {
       assert.equal(cluster.nats.length, 3);
       // The agents' activity bucket is replicated as the stream is (it had 1 replica: with its node
       // down no instance could start). One made before with 1 is scaled up by the next start.
@@ -801,6 +801,33 @@ Deno.test({
       assert.ok(cluster.instances[1]!.restarts >= 1, `instance-2 restarts ${cluster.instances[1]!.restarts}`);
       assert.equal(await activityReplicas(cluster.nats[0]!.url), 3); // the restarted instance scaled it up
       console.log(`errors answered (then resent): ${JSON.stringify([...errors])}`);
+
+      // The balancer reloads an edited config on SIGUSR2 (README: adding an instance by hand),
+      // the same process, answering throughout. Before, it could only be restarted (~1 s refused).
+      const config = `${dir}/haproxy.cfg`;
+      await Deno.writeTextFile(
+        config,
+        (await Deno.readTextFile(config)).replace(
+          "    default_backend instances",
+          '    http-request return status 200 content-type text/plain string "reloaded" if { path /reloaded }\n' +
+            "    default_backend instances",
+        ),
+      );
+      // As the README says: the pid recorded in <dir>/pids/haproxy.pid (its first field).
+      const pid = Number((await Deno.readTextFile(`${dir}/pids/haproxy.pid`)).split(" ")[0]);
+      Deno.kill(pid, "SIGUSR2");
+      await until(
+        async () => {
+          const res = await fetch(`${cluster.url}/reloaded`);
+          return (await res.text()) === "reloaded";
+        },
+        10_000,
+        "the edited config served",
+      );
+      assert.equal(cluster.balancer.restarts, 0);
+      const health = await fetch(`${cluster.url}/healthz`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
     }, { natsNodes: 3 });
   },
 });
@@ -881,6 +908,7 @@ Deno.test({
       assert.ok(statuses.every((s) => s === 200), JSON.stringify(statuses));
       await assertStoredOnce(pg, new Set([...small, ...large]), 20_000);
       const metrics = await (await fetch(`${url}/metrics`, { headers: adminAuth })).text();
+      assert.match(metrics, /# TYPE poa_cluster_outbox untyped\n/); // counts beside levels: not a gauge
       assert.match(metrics, /poa_cluster_outbox\{stat="pending"\} 0\n/);
       assert.match(metrics, /poa_cluster_outbox\{stat="accepted_total"\} 0\n/);
     }, { natsMaxPayload: 256 * 1024 });
