@@ -89,11 +89,11 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     }
     const token = parseBearer(req.headers.get("authorization"));
     if (!token) throw new AppError(401, "unauthorized", "send Authorization: Bearer <token>", WWW_BEARER);
+    const changes = auth.changes; // before the check: a change while it is awaited counts too
     const pending = auth.checkToken(token);
     const check = pending instanceof Promise ? await pending : pending;
     if (!check.ok) throw tokenError(check);
     refuseContentCoding(req);
-    const changes = auth.changes;
     const body = await readLimited(req, { limit, budget: deps.bodyBudget, user: check.user });
     // A body can take minutes to come: a ban, deactivation or deletion meanwhile refuses it.
     if (auth.changes !== changes) {

@@ -188,10 +188,14 @@ export function startBlockPersistence(
   let running: Promise<void> | undefined;
   /** A dead branch's blocks to delete, kept until a delete works (at most the ring's size). */
   let dropped: BlockEntry[] = [];
+  /** A dead chain's numbers to delete above (a chain reset), kept until a delete works. */
+  let above: number | null = null;
 
   async function tick(): Promise<void> {
     const pending = state.takeDirtyBlocks();
     dropped = dropped.concat(state.takeDroppedBlocks()).slice(-options.limit);
+    const bounds = state.takeBlockBounds();
+    if (bounds.above !== null) above = Math.min(above ?? Infinity, bounds.above);
     try {
       const s = await store();
       if (!restored) {
@@ -209,8 +213,8 @@ export function startBlockPersistence(
       // kept a reset chain's higher numbers to be read back at every start. Only what this ring let
       // go (full: below its lowest; a dead chain's blocks: above the drop), so instances sharing
       // the table never delete a block another one saved first.
-      const { below, above } = state.takeBlockBounds();
-      await s.deleteOutside(below, above);
+      await s.deleteOutside(bounds.below, above);
+      above = null;
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {

@@ -42,7 +42,10 @@ export interface Changes {
   nodes: NodeChange[];
   removed: string[];
   blocks: BlockEntry[];
-  /** Blocks above this number left the ring since the last take (a chain no active node is on). */
+  /**
+   * Blocks above this number left the ring since the last take: a chain no active node is on (a
+   * reset), or a reorganisation's dead tip (the pages take the new blocks from `blocks`).
+   */
   dropBlocksAbove: number | null;
 }
 

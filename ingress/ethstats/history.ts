@@ -115,7 +115,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   const maxNetworks = options.maxNetworks ?? 1024;
   const maxSmallerChunks = options.maxSmallerChunks ?? 10_000;
   const restartAfterMs = options.restartAfterMs ?? 300_000;
-  /** Blocks asked at a time of nodes whose answer was too large (agent id → count; oldest first). */
+  /** Blocks asked at a time of nodes whose answer was too large (nodeKey → count; oldest first). */
   const smallerChunks = new Map<string, number>();
   /** Insertion order = age. */
   const chains = new Map<string, ChainRecord<P>>();
