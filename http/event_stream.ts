@@ -149,8 +149,11 @@ export function openEventStream(heartbeatMs = HEARTBEAT_MS): { socket: FeedSocke
 }
 
 export interface EventStreamOptions {
-  /** When this returns a message, the stream is refused with 503 (shutting down, full). */
-  unavailable?: () => string | undefined;
+  /**
+   * When this returns a message, the stream (from `address`) is refused with 503 (shutting down,
+   * full). Asked after the address limit: a refused stream makes no room.
+   */
+  unavailable?: (address: string) => string | undefined;
   /** Streams per address; beyond it 429 `too_many_connections` with `message`. */
   limit: { streams: AddressLimit; message: string };
 }
@@ -169,13 +172,13 @@ export function openFeedStream(c: Context<AppEnv>, options: EventStreamOptions):
   if (c.req.method !== "GET") {
     return { ok: false, response: new Response(null, { headers: EVENT_STREAM_HEADERS }) };
   }
-  const unavailable = options.unavailable?.();
-  if (unavailable !== undefined) {
-    return { ok: false, response: errorResponse(503, "unavailable", unavailable) };
-  }
   const address = clientAddress(c);
   if (!options.limit.streams.allows(address)) {
     return { ok: false, response: errorResponse(429, "too_many_connections", options.limit.message) };
+  }
+  const unavailable = options.unavailable?.(address);
+  if (unavailable !== undefined) {
+    return { ok: false, response: errorResponse(503, "unavailable", unavailable) };
   }
   const { socket, response } = openEventStream();
   options.limit.streams.track(address, socket);

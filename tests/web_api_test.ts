@@ -617,11 +617,47 @@ Deno.test("the feed sends a snapshot, then coalesces: many reports of a node wit
 });
 
 /** A GET of `path` over a raw TCP connection that then never reads a byte. */
-async function nonReader(port: number, path: string): Promise<Deno.TcpConn> {
+async function nonReader(port: number, path: string, forwardedFor?: string): Promise<Deno.TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
+  const via = forwardedFor === undefined ? "" : `X-Forwarded-For: ${forwardedFor}\r\n`;
+  await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${via}\r\n`));
   return conn;
 }
+
+/** The status line of what `conn` was answered. */
+async function statusOf(conn: Deno.TcpConn): Promise<string> {
+  const buf = new Uint8Array(1024);
+  const n = await conn.read(buf);
+  return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0]!;
+}
+
+Deno.test("a full feed makes room for a page from an address holding fewer: the oldest page of the address holding the most goes", async () => {
+  // Behind a proxy (trustedProxies): each page's address is its X-Forwarded-For.
+  const t = await webService({ maxClients: 6, maxClientsPerAddress: 4 }, { trustedProxies: ["127.0.0.1"] });
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const port = Number(new URL(t.base).port);
+    const stats = () => t.service.receivers[0]!.stats!();
+    // Two addresses fill the six places with pages that never read.
+    for (const address of ["203.0.113.1", "203.0.113.2"]) {
+      for (let i = 0; i < 3; i++) conns.push(await nonReader(port, "/feed", address));
+    }
+    await eventually(() => stats()["clients"] === 6 || undefined, 5000, "six pages connected");
+    // Before: 503 for every other address, for as long as those six stayed.
+    const honest = await feedClient(`${t.base}/feed`, { "x-forwarded-for": "198.51.100.7" });
+    await eventually(() => honest.frames[0], 5000, "the honest page's snapshot");
+    assert.equal(stats()["clients_evicted"], 1);
+    // The first address, down to two, may not take a place back from the one holding three.
+    const again = await nonReader(port, "/feed", "203.0.113.1");
+    conns.push(again);
+    assert.equal(await statusOf(again), "HTTP/1.1 503 Service Unavailable");
+    assert.equal(stats()["clients_evicted"], 1);
+    await honest.close();
+  } finally {
+    for (const conn of conns) conn.close();
+    await t.close();
+  }
+});
 
 Deno.test("pages connecting together share one snapshot, sent in parts the page joins; 40 pages that never read hold none of it up", async () => {
   const nodes = 3000;

@@ -17,6 +17,7 @@ import {
   utf8Length,
 } from "../http/websocket.ts";
 import type { Fork } from "./chain.ts";
+import { createFairShare } from "./fair_share.ts";
 import type { BlockEntry } from "./block_ring.ts";
 import type { NodeChange, NodeState } from "./nodes.ts";
 import type { WebState } from "./state.ts";
@@ -156,11 +157,16 @@ export interface Feed {
   /** Whether another page may connect (pages waiting for their snapshot count). */
   readonly full: boolean;
   /**
-   * Sends the snapshot to a freshly opened socket and adds it to the flushes: at once when this
-   * flush interval's snapshot is built, else once the build it joins (or starts) is done, followed
-   * by the updates flushed meanwhile.
+   * Whether a page from `address` may connect: when full, the oldest page of the address holding
+   * the most takes its leave for it, if that address holds two more (fair_share.ts).
    */
-  open(socket: FeedSocket): void;
+  makeRoom(address: string): boolean;
+  /**
+   * Sends the snapshot to a freshly opened socket (of a page from `address`) and adds it to the
+   * flushes: at once when this flush interval's snapshot is built, else once the build it joins
+   * (or starts) is done, followed by the updates flushed meanwhile.
+   */
+  open(socket: FeedSocket, address?: string): void;
   /** Resolves once no snapshot is being built. */
   built(): Promise<void>;
   /**
@@ -176,6 +182,8 @@ export interface Feed {
     clients_waiting: number;
     frames_sent: number;
     clients_closed_slow: number;
+    /** Pages closed to make room for a page from an address holding fewer. */
+    clients_evicted: number;
     snapshot_bytes: number;
     snapshots_built: number;
   };
@@ -189,7 +197,8 @@ type Client = FeedClient;
  * started (they follow the snapshot, as some of its nodes were serialized before those changes).
  */
 interface Build {
-  waiting: Set<FeedSocket>;
+  /** The pages waiting, with their addresses. */
+  waiting: Map<FeedSocket, string>;
   updates: Frame[];
   done: PromiseWithResolvers<void>;
   timer?: ReturnType<typeof setTimeout>;
@@ -230,8 +239,16 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
   const limit = options.maxClientBufferBytes;
   const sliceMs = options.buildSliceMs ?? BUILD_SLICE_MS;
   const clients = new Set<Client>();
+  /** The pages by address, for the room a page from another address may take. */
+  const share = createFairShare<Client>();
   let closed = false;
-  const counters = { frames_sent: 0, clients_closed_slow: 0, snapshot_bytes: 0, snapshots_built: 0 };
+  const counters = {
+    frames_sent: 0,
+    clients_closed_slow: 0,
+    clients_evicted: 0,
+    snapshot_bytes: 0,
+    snapshots_built: 0,
+  };
   /**
    * The snapshot pages get until the next flush, with the updates flushed while it was built: a
    * page that connects later gets the changes since then in that flush's update, like the others.
@@ -239,14 +256,20 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
   let cached: { snapshot: Snapshot; updates: Frame[] } | undefined;
   let building: Build | undefined;
 
-  function drop(client: Client, code: number, reason: string): void {
+  /** No longer among the pages (closed, or closing: one that does not read closes once it reads). */
+  function forget(client: Client): void {
     clients.delete(client);
+    share.remove(client);
+  }
+
+  function drop(client: Client, code: number, reason: string): void {
+    forget(client);
     dropClient(client, code, reason);
   }
 
   function send(client: Client, text: string, bytes: number): boolean {
     if (!client.out.send(text, bytes)) {
-      clients.delete(client);
+      forget(client);
       return false;
     }
     counters.frames_sent++;
@@ -254,15 +277,20 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
   }
 
   /** Hands a page its snapshot and the updates since, then adds it to the flushes. */
-  function deliver(socket: FeedSocket, { snapshot, updates }: NonNullable<typeof cached>): void {
+  function deliver(
+    socket: FeedSocket,
+    address: string,
+    { snapshot, updates }: NonNullable<typeof cached>,
+  ): void {
     if (socket.readyState !== WebSocket.OPEN) return;
     const burst = updates.reduce((n, u) => n + u.bytes, snapshot.bytes);
     const client = createFeedClient(socket, limit, burst, now());
     for (const frame of [...snapshot.frames, ...updates]) if (!send(client, frame.text, frame.bytes)) return;
     if (socket.readyState !== WebSocket.OPEN) return;
     clients.add(client);
-    socket.addEventListener("close", () => clients.delete(client));
-    socket.addEventListener("error", () => clients.delete(client));
+    share.add(address, client);
+    socket.addEventListener("close", () => forget(client));
+    socket.addEventListener("error", () => forget(client));
   }
 
   /**
@@ -272,7 +300,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
    * JSON.stringify of the snapshot object would make. A small one is done within `open`.
    */
   function build(): Build {
-    const job: Build = { waiting: new Set(), updates: [], done: Promise.withResolvers<void>() };
+    const job: Build = { waiting: new Map(), updates: [], done: Promise.withResolvers<void>() };
     building = job;
     const nodes = [...state.nodes()];
     const framer = createFramer(SNAPSHOT_PART_CHARS);
@@ -308,7 +336,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
     counters.snapshots_built++;
     building = undefined;
     cached = { snapshot, updates: job.updates };
-    for (const socket of job.waiting) deliver(socket, cached);
+    for (const [socket, address] of job.waiting) deliver(socket, address, cached);
     job.done.resolve();
   }
 
@@ -316,15 +344,23 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
     get full() {
       return closed || clients.size + (building?.waiting.size ?? 0) >= options.maxClients;
     },
-    open(socket) {
+    makeRoom(address) {
+      if (!this.full) return true;
+      const victim = closed ? undefined : share.victimFor(address);
+      if (victim === undefined) return false;
+      counters.clients_evicted++;
+      drop(victim, 1008, "room needed for a page from another address");
+      return true;
+    },
+    open(socket, address = "") {
       if (closed) {
         socket.close(1001, "server shutting down");
         return;
       }
-      if (cached !== undefined) return deliver(socket, cached);
+      if (cached !== undefined) return deliver(socket, address, cached);
       const job = building ?? build();
-      if (job !== building) return deliver(socket, cached!); // built within this call
-      job.waiting.add(socket);
+      if (job !== building) return deliver(socket, address, cached!); // built within this call
+      job.waiting.set(socket, address);
       const leave = () => job.waiting.delete(socket);
       socket.addEventListener("close", leave);
       socket.addEventListener("error", leave);
@@ -369,7 +405,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
       closed = true;
       if (building !== undefined) {
         clearTimeout(building.timer);
-        for (const socket of building.waiting) socket.close(1001, "server shutting down");
+        for (const socket of building.waiting.keys()) socket.close(1001, "server shutting down");
         building.done.resolve();
         building = undefined;
       }

@@ -223,13 +223,13 @@ export async function createWebReceiver(
   // Server-sent events: the page only reads, so the feed gives clients nothing to send on.
   app.get("/feed", access, (c) => {
     const opened = openFeedStream(c, {
-      unavailable: () => feed.full ? "too many dashboard pages connected" : undefined,
+      unavailable: (address) => feed.makeRoom(address) ? undefined : "too many dashboard pages connected",
       limit: {
         streams: perAddress,
         message: `at most ${options.maxClientsPerAddress} feed connections per address`,
       },
     });
-    if (opened.ok) feed.open(opened.socket);
+    if (opened.ok) feed.open(opened.socket, opened.address);
     return opened.response;
   });
 
