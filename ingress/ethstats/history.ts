@@ -31,7 +31,11 @@ export interface HistoryOptions {
   limit: number;
   /** An unanswered request frees its network for another node after this (ms). */
   timeoutMs: number;
-  /** Networks remembered; the least recently created is forgotten beyond it (default 1,024). */
+  /**
+   * Networks remembered; the one reported on least recently is forgotten beyond it (default 1,024):
+   * a node may name any `info.net`, and 1,100 made-up names had the busiest network's record
+   * forgotten (its window asked again) when the oldest created went first.
+   */
   maxNetworks?: number;
   /** Nodes asked fewer blocks at a time remembered (default 10,000; the oldest forgotten beyond). */
   maxSmallerChunks?: number;
@@ -117,7 +121,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   const restartAfterMs = options.restartAfterMs ?? 300_000;
   /** Blocks asked at a time of nodes whose answer was too large (nodeKey → count; oldest first). */
   const smallerChunks = new Map<string, number>();
-  /** Insertion order = age. */
+  /** Least recently reported on first (a report moves its network to the end). */
   const chains = new Map<string, ChainRecord<P>>();
   const counters = {
     history_requests: 0,
@@ -130,9 +134,9 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     let chain = chains.get(net);
     if (chain === undefined) {
       chain = newChain();
-      chains.set(net, chain);
-      if (chains.size > maxNetworks) chains.delete(chains.keys().next().value!);
-    }
+      if (chains.size >= maxNetworks) chains.delete(chains.keys().next().value!);
+    } else chains.delete(net);
+    chains.set(net, chain); // now the most recently reported on
     return chain;
   }
 

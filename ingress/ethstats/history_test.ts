@@ -96,7 +96,7 @@ Deno.test("history: an unanswered request times out; a late answer still counts 
   });
 });
 
-Deno.test("history: limit 0 never asks; the oldest network is forgotten past maxNetworks", () => {
+Deno.test("history: limit 0 never asks; the network reported on least recently is forgotten past maxNetworks", () => {
   assert.equal(report(createHistoryBackfill<Peer>({ limit: 0, timeoutMs: 1 }), peer(), 500), null);
   const h = createHistoryBackfill<Peer>({ limit: 5, timeoutMs: 1000, maxNetworks: 2 });
   const first = peer("a");
@@ -104,8 +104,25 @@ Deno.test("history: limit 0 never asks; the oldest network is forgotten past max
   h.history(first, links(range(5, 9)), 0);
   assert.equal(report(h, first, 10), null, "complete");
   report(h, peer("b"), 10);
-  report(h, peer("c"), 10);
-  assert.deepEqual(report(h, peer("a"), 10), range(5, 9), "network a was forgotten, so asked again");
+  assert.equal(report(h, first, 11), null, "a reports on, after b was created");
+  report(h, peer("c"), 10); // b goes, not a
+  assert.equal(report(h, peer("a"), 11), null, "network a is remembered");
+  report(h, peer("d"), 10);
+  report(h, peer("e"), 10);
+  assert.deepEqual(report(h, peer("a"), 11), range(6, 10), "network a was forgotten, so asked again");
+});
+
+Deno.test("history: 1,100 made-up network names between a busy network's blocks do not make it forget what it has", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 10, timeoutMs: 1000 });
+  const honest = peer("1");
+  let n = 100;
+  assert.deepEqual(report(h, honest, n), range(90, 99));
+  assert.equal(h.history(honest, links(range(90, 99)), 0), null);
+  for (let i = 0; i < 1100; i++) {
+    report(h, peer(`made-up-${i}`), 5);
+    // The honest network's next block every 100 made-up names: never asked again for its window.
+    if (i % 100 === 99) assert.equal(report(h, honest, ++n), null, `asked again after ${i + 1} names`);
+  }
 });
 
 Deno.test("history: a node whose answer is too large to take is asked half as many blocks, down to one; one block too large is settled, the node asked no more", () => {
