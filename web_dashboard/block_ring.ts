@@ -6,11 +6,11 @@
  * The first hash reported at a number is kept until a block of another hash has a majority: more
  * than half of the active nodes whose head is at that height or above are on the new block's branch
  * (their head is it, or a kept block above descending from it by parent hashes), and more than half
- * as many as were ever on the kept block or the kept blocks above descending from it at once (its
- * branch's peak: the others may be away for a moment, a restart). A reorganisation the nodes
+ * as many as were ever on the kept block, or on one of the kept blocks above descending from it,
+ * at once (their `peak`: the others may be away for a moment, a restart). A reorganisation the nodes
  * followed, a chain that restarted below the kept blocks, an honest block reported a moment after
- * a made-up one: the majority's block is kept. A node alone on a fork, a gap in the kept blocks,
- * or the other nodes restarting for a moment replace nothing. The kept blocks above the replaced
+ * a made-up one: the majority's block is kept. A node alone on a fork (nodes no more than half
+ * of the peak), a gap in the kept blocks, or the other nodes restarting for a moment replace nothing. The kept blocks above the replaced
  * one that descend from it go too when they reach the top of the ring (the dead branch's tip).
  * Before, a reorganised or restarted chain's blocks stayed for good.
  */
@@ -55,6 +55,12 @@ export interface BlockEntry {
   reports: number;
   /** Nodes whose first report of it fell in each PROPAGATION_BINS_MS bin (one more for slower). */
   propagation: number[];
+  /**
+   * The most active nodes whose head it was at once: the bar another hash at its number must pass
+   * half of (module comment). Not a count of reports: a node cycling through blocks raised that
+   * without bound.
+   */
+  peak: number;
 }
 
 /**
@@ -95,8 +101,8 @@ export function cutString(text: string): string {
 /** The recent blocks. */
 export interface BlockRing {
   /**
-   * Records a report of a block; its entry (new, known or replacing a dead branch's), or undefined
-   * when not kept (older than everything kept, or another hash than the kept one's live branch).
+   * Records a report of a block; its entry (new, known or replacing the kept one: a majority's),
+   * or undefined when not kept (older than everything kept, or another hash without a majority).
    */
   add(body: Record<string, unknown>, agentId: string, at: number): BlockEntry | undefined;
   /** A node's first report of `entry`, in histogram bin `bin`. */
@@ -158,40 +164,36 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
   const branches = createBranchSupport(blocks, heads);
   /** Entries read back from storage (restore). */
   const fromStorage = new WeakSet<BlockEntry>();
-  /**
-   * The most active nodes whose head a block was at once, seen as it was reported (not kept for
-   * a block read back from storage: its propagation count stands in). Not a count of reports: a
-   * node cycling through blocks raised that without bound.
-   */
-  const peaks = new WeakMap<BlockEntry, number>();
   const { child } = branches;
 
+  /** The entry's peak, raised to the active nodes whose head it is now (saved when it moved). */
   function notePeak(entry: BlockEntry): void {
     if (entry.hash === null) return;
     const now = heads.count(entry.number, entry.hash);
-    if (now > (peaks.get(entry) ?? 0)) peaks.set(entry, now);
+    if (now <= entry.peak) return;
+    entry.peak = now;
+    dirty.add(entry);
   }
-
-  const peakOf = (entry: BlockEntry) => peaks.get(entry) ?? entry.propagation.reduce((a, b) => a + b, 0);
 
   /**
    * Puts the block of `hash` at `known`'s number when a majority of the active nodes at that
-   * height or above are on its branch, and more than half as many as were on the kept block's
-   * branch at once (module comment); else undefined.
+   * height or above are on its branch, and more than half as many as the kept block's branch's
+   * peak (module comment); else undefined. The cheap checks first: the count of nodes at or above
+   * a height walks every height the nodes are at.
    */
   function replace(known: BlockEntry, hash: string, fresh: () => BlockEntry): BlockEntry | undefined {
     const above = child(known.number, hash);
     const backing = heads.count(known.number, hash) + Math.max(0, above ? branches.supportOf(above) : 0);
-    if (backing * 2 <= heads.atOrAbove(known.number)) return undefined;
+    let peak = known.peak;
+    if (backing * 2 <= peak) return undefined;
     // The kept branch above (its blocks descending from the kept one), too long a run to tell.
     const run: BlockEntry[] = [];
     for (let at = child(known.number, known.hash); at !== undefined; at = child(at.number, at.hash)) {
       if (run.length === MAX_SUPPORT_WALK) return undefined;
       run.push(at);
+      peak = Math.max(peak, at.peak);
     }
-    let peak = peakOf(known);
-    for (const entry of run) peak = Math.max(peak, peakOf(entry));
-    if (backing * 2 <= peak) return undefined;
+    if (backing * 2 <= peak || backing * 2 <= heads.atOrAbove(known.number)) return undefined;
     // The dead branch's tip: its blocks above go (those below a kept block of another branch stay,
     // to be replaced in turn when reported).
     const top = numbers[numbers.length - 1]!;
@@ -266,6 +268,7 @@ export function createBlockRing(maxBlocks: number, heads: HeadLookup = NO_HEADS)
         firstSeenBy: agentId,
         reports: 1,
         propagation: new Array(PROPAGATION_BINS_MS.length + 1).fill(0),
+        peak: 0,
       });
       const entry = known ? replace(known, hash!, fresh) : roomFor(number) ? insert(fresh()) : undefined;
       if (entry) notePeak(entry);

@@ -46,3 +46,17 @@ Deno.test("block ring: new numbers between entries of other hashes far down (the
   assert.ok(counted.lookups <= 128 * (MAX_SUPPORT_WALK + 1), `${counted.lookups} head lookups`);
   assert.equal(ring.reorganised.replaced, 0);
 });
+
+Deno.test("block ring: other hashes without the backing to pass the peak never count the nodes at or above their height", () => {
+  let counted = 0;
+  const heads: HeadLookup = {
+    count: (n, hash) => (n === 100 && hash === "0x100" ? 3 : 0),
+    atOrAbove: () => (counted++, 3),
+    version: () => 1,
+  };
+  const ring = createBlockRing(200, heads);
+  for (let n = 1; n <= 100; n++) ring.add(body(n), "honest", n);
+  // Made-up blocks at kept numbers (a hostile history frame): no node's head, nothing to count.
+  for (let n = 1; n <= 100; n++) assert.equal(ring.add(body(n, "x"), "evil", 200), undefined);
+  assert.equal(counted, 0); // that count walks every height the nodes are at
+});

@@ -36,6 +36,8 @@ interface BlockRow {
   first_seen_by: string;
   reports: number;
   propagation: number[];
+  /** Null in rows saved before the column (db/migrations/0201_web_blocks_peak.sql). */
+  peak: number | null;
 }
 
 const orNull = (value: string | null) => (value === null ? null : Number(value));
@@ -59,6 +61,8 @@ function toEntry(row: BlockRow): BlockEntry {
     firstSeenBy: row.first_seen_by,
     reports: row.reports,
     propagation,
+    // Rows from before peaks were kept: the nodes counted in its propagation stand in.
+    peak: row.peak ?? propagation.reduce((a, b) => a + b, 0),
   };
 }
 
@@ -81,6 +85,7 @@ function toRow(entry: BlockEntry) {
     first_seen_by: entry.firstSeenBy.replaceAll("\0", ""),
     reports: entry.reports,
     propagation: entry.propagation,
+    peak: entry.peak,
   };
 }
 
@@ -91,6 +96,8 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
     ready ??= (async () => {
       if (table !== "web_blocks") {
         await sql`create table if not exists ${sql(table)} (like web_blocks including all)`;
+        // One made like web_blocks before its later columns (migrations change web_blocks only).
+        await sql`alter table ${sql(table)} add column if not exists peak int`;
       }
     })().catch((err) => {
       ready = undefined;
@@ -132,7 +139,8 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
             first_seen = excluded.first_seen,
             first_seen_by = excluded.first_seen_by,
             reports = excluded.reports,
-            propagation = excluded.propagation`;
+            propagation = excluded.propagation,
+            peak = excluded.peak`;
       }
     },
     async deleteBlocks(blocks) {

@@ -5,16 +5,10 @@
  * majority of the active nodes at that height or above are on the other's branch.
  */
 import type { BlockEntry } from "./block_ring.ts";
+import type { HeadIndex } from "./chain.ts";
 
-/** The active nodes' heads, as the ring asks about them (web_dashboard/chain.ts's HeadIndex). */
-export interface HeadLookup {
-  /** Active nodes whose head is the block `number` with `hash`. */
-  count(number: number, hash: string): number;
-  /** Active nodes whose head is block `number` or higher (one of any hash). */
-  atOrAbove(number: number): number;
-  /** Changes whenever a head does. */
-  version(): number;
-}
+/** The active nodes' heads, as the ring asks about them. */
+export type HeadLookup = Pick<HeadIndex, "count" | "atOrAbove" | "version">;
 
 export const NO_HEADS: HeadLookup = { count: () => 0, atOrAbove: () => 0, version: () => 0 };
 

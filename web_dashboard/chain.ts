@@ -101,8 +101,6 @@ export function createHeadIndex(): HeadIndex {
   const heights = new Map<number, Height>();
   const headless = new Set<string>();
   let version = 0;
-  /** The heights ascending and the nodes at or above each, as of `version` `at` (made when asked). */
-  let above: { at: number; numbers: number[]; counts: number[] } | undefined;
 
   function remove(id: string): void {
     const old = heads.get(id);
@@ -153,22 +151,11 @@ export function createHeadIndex(): HeadIndex {
     best: () => bestOf(heights),
     count: (number, hash) => heights.get(number)?.hashes.get(hash)?.size ?? 0,
     atOrAbove(number) {
-      if (above?.at !== version) {
-        const numbers = [...heights.keys()].sort((a, b) => a - b);
-        const counts = new Array<number>(numbers.length + 1).fill(0);
-        for (let i = numbers.length - 1; i >= 0; i--) {
-          counts[i] = counts[i + 1]! + heights.get(numbers[i]!)!.count;
-        }
-        above = { at: version, numbers, counts };
-      }
-      let lo = 0;
-      let hi = above.numbers.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (above.numbers[mid]! < number) lo = mid + 1;
-        else hi = mid;
-      }
-      return above.counts[lo]!;
+      // One pass, nothing allocated: asked only when another hash has passed the cheaper checks
+      // (a sorted copy made at every head change cost 1 ms a report at 10,000 heights).
+      let nodes = 0;
+      for (const [at, height] of heights) if (at >= number) nodes += height.count;
+      return nodes;
     },
     version: () => version,
     health(behindBlocks) {

@@ -536,3 +536,30 @@ Deno.test("recent blocks: a node cycling through more blocks than it is remember
   // At most 4 nodes were ever on 30 at once: the 3 that moved are more than half of them.
   assert.equal(state.blocks().find((b) => b.number === 30)!.hash, "0x30y");
 });
+
+Deno.test("recent blocks after a restart: the peak is read back with the block; one node back first does not lower it, nor did cycling raise it", () => {
+  const before = createWebState(options({ maxBlocks: 50 }));
+  reportChain(before, ["m1", "m2", "m3"], 1, 30);
+  let t = 100;
+  for (let round = 0; round < 10; round++) {
+    for (let n = 22; n <= 30; n++) before.apply(message("agent", linked(n), t++));
+  }
+  before.inactive("agent");
+  const stored = before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] }));
+  assert.equal(stored[0]!.peak, 4); // its propagation counted the cycling agent 11 times
+
+  // One node back first reports the head, and is away again for a moment: the bar stays 4.
+  const lone = createWebState(options({ maxBlocks: 50 }));
+  lone.restoreBlocks(stored);
+  lone.apply(message("m1", linked(30), 200));
+  lone.inactive("m1");
+  lone.apply(message("deviant", linked(30, "d", "0x29"), 201));
+  assert.equal(lone.blocks(1)[0]!.hash, "0x30"); // before: its peak fell to 1 and the deviant replaced it
+
+  // The three nodes reorganised while the service was down: 3 of a peak of 4 (before: of 13).
+  const moved = createWebState(options({ maxBlocks: 50 }));
+  moved.restoreBlocks(stored);
+  for (const id of ["m1", "m2", "m3"]) moved.apply(message(id, linked(31, "y", "0x30y"), 510));
+  for (const id of ["m1", "m2", "m3"]) moved.apply(message(id, historyOf(linked(30, "y", "0x29")), 511));
+  assert.equal(moved.blocks().find((b) => b.number === 30)!.hash, "0x30y");
+});
