@@ -376,10 +376,13 @@ function scheduleRender() {
 
 function render() {
   const started = performance.now();
+  // Once per render: a walk over the nodes and a sort of the blocks.
+  const best = bestBlock();
+  const blocks = chainBlocks(best);
   // Charts first: they read canvas sizes, which is cheap before the table is changed (no forced layout).
-  renderBlockCharts();
+  renderBlockCharts(blocks);
   renderMap();
-  renderHeader();
+  renderHeader(best, blocks);
   renderChain();
   renderTable();
   if (state.selected !== null) renderDetailInfo();
@@ -396,7 +399,7 @@ function sortedBlocks() {
  * The blocks kept at or below the best block, highest first: what the tiles and charts describe.
  * Not a dead chain's above it (a chain restarted lower, until the server lets those go).
  */
-function chainBlocks(best = bestBlock()) {
+function chainBlocks(best) {
   const blocks = sortedBlocks();
   return best === null ? blocks : blocks.filter((block) => block.number <= best.number);
 }
@@ -435,14 +438,12 @@ function averageBlockTime(blocks) {
   return count === 0 ? null : total / count;
 }
 
-function renderHeader() {
-  const best = bestBlock();
+function renderHeader(best, blocks) {
   const bestTile = $("#best-block");
   bestTile.textContent = best === null ? "–" : `#${best.number.toLocaleString("en-US")}`;
   // Mainnet's 8 digits ("#23,456,789") did not fit a ninth of a 1,400 px row at the tiles' size.
   bestTile.classList.toggle("long", bestTile.textContent.length > 8);
   renderLastBlockAge(best);
-  const blocks = chainBlocks(best);
   const avg = averageBlockTime(blocks);
   $("#avg-block-time").textContent = avg === null ? "–" : `${avg.toFixed(1)} s`;
   let active = 0;
@@ -874,10 +875,9 @@ function lineChart(canvas, points, color, from, to, format) {
 
 let chartsDrawn = "";
 
-function renderBlockCharts() {
+function renderBlockCharts(blocks) {
   // Redrawn only when the blocks or the canvas size changed.
   const canvas = $("#chart-block-time");
-  const blocks = chainBlocks();
   const drawn = `${state.blocksVersion}:${blocks[0]?.number}:${canvas.clientWidth}x${canvas.clientHeight}`;
   if (drawn === chartsDrawn) return;
   chartsDrawn = drawn;
