@@ -561,6 +561,49 @@ Deno.test("eth_stats receiver", async (t) => {
       },
     );
 
+    await t.step(
+      "closed while its init waits for the shared pool: no pool of its own is opened after",
+      async () => {
+        const backends = async () =>
+          (await server.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity where backend_type = 'client backend'`)[0]!.n;
+        const before = await backends();
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => release = resolve);
+        const receiver = await ethStatsReceiverType.create(ethStatsReceiverType.options.parse({}), {
+          config: { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
+          dataDir: "unused",
+          postgres: async () => (await gate, server.sql),
+        });
+        const init = receiver.init!().then(() => "initialised", (err: Error) => err.message);
+        await receiver.close!(); // a shutdown while an init (abandoned after writeTimeoutMs) still waits
+        release();
+        assert.match(await init, /closed/);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(await backends(), before); // before: one opened then, never ended
+      },
+    );
+
+    await t.step(
+      "its own pool keeps its reconnect count apart from the shared pool's (whose backoff it paces)",
+      async () => {
+        const shared = postgres("postgres://nobody:nothing@127.0.0.1:1/none", { max: 1, connect_timeout: 1 });
+        try {
+          const receiver = await ethStatsReceiverType.create(ethStatsReceiverType.options.parse({}), {
+            config: { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
+            dataDir: "unused",
+            postgres: () => Promise.resolve(shared),
+          });
+          for (let i = 0; i < 3; i++) await receiver.init!().catch(() => {}); // nothing listens there
+          const retries = (shared.options as unknown as { shared: { retries: number } }).shared.retries;
+          assert.equal(retries, 0); // before: 2, though the shared pool never tried
+          await receiver.close!();
+        } finally {
+          await shared.end({ timeout: 0 });
+        }
+      },
+    );
+
     await t.step("options: unknown keys and table names that are not plain identifiers are refused", () => {
       assert.equal(ethStatsReceiverType.options.safeParse({}).success, true);
       assert.equal(ethStatsReceiverType.options.safeParse({ tabel: "x" }).success, false);

@@ -45,7 +45,7 @@ export function tableOptionsSchema(baseTable: string) {
       .default(baseTable),
     retentionDays: z.number().positive().max(36_500).optional(),
     pruneIntervalMs: z.int().min(1_000).max(DAY_MS).default(600_000),
-    /** A write not answered this long is retried (on another connection of the pool). */
+    /** A write not answered this long is retried, on new connections (the receiver's pool is ended). */
     writeTimeoutMs: z.int().min(100).max(DAY_MS).default(30_000),
   }).strict();
 }
@@ -117,6 +117,8 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
   const isoTime = createIsoClock();
   /** Its own connections: a half-open one never gives its query back, and only ending it does. */
   let pool: postgres.Sql | undefined;
+  /** Closed: an init still waiting for the shared pool opens no pool of its own after all. */
+  let closed = false;
   let ready: Promise<Writer> | undefined;
   const pruner = options.retentionDays === undefined ? undefined : createTablePruner(
     async () => (await prepare()).sql,
@@ -142,8 +144,11 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
 
   async function init(): Promise<Writer> {
     const shared = await context.postgres();
-    // postgres.js takes its parsed options as they are: the shared pool's settings, fewer connections.
-    const sql = pool ??= postgres({ ...shared.options, max: POOL_MAX } as unknown as postgres.Options<never>);
+    if (closed) throw new Error(`receiver ${id} is closed`);
+    // postgres.js takes parsed options as they are: the shared pool's settings, fewer connections,
+    // and state of its own (`shared` holds the reconnect count that paces the shared pool's backoff).
+    const own = { ...shared.options, max: POOL_MAX, shared: { retries: 0, typeArrayMap: {} } };
+    const sql = pool ??= postgres(own as unknown as postgres.Options<never>);
     if (table !== spec.baseTable) {
       await sql`create table if not exists ${sql(table)} (like ${sql(spec.baseTable)} including all)`;
     }
@@ -287,6 +292,7 @@ export function createStatsTableReceiver<B extends z.ZodType, C extends string>(
     },
     async close() {
       await pruner?.stop();
+      closed = true;
       await pool?.end({ timeout: 5 });
     },
     stats: () => ({ ...counters, ...pruner?.stats() }),
