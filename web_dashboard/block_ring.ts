@@ -7,12 +7,13 @@
  * than half of the active nodes whose head is at that height or above are on the new block's branch
  * (their head is it, or a kept block above descending from it by parent hashes), and more than half
  * as many as were ever on the kept block, or on one of the kept blocks above descending from it,
- * at once (their `peak`: the others may be away for a moment, a restart). A reorganisation the nodes
- * followed, a chain that restarted below the kept blocks, an honest block reported a moment after
- * a made-up one: the majority's block is kept. A node alone on a fork (nodes no more than half
- * of the peak), a gap in the kept blocks, or the other nodes restarting for a moment replace nothing. The kept blocks above the replaced
- * one that descend from it go too when they reach the top of the ring (the dead branch's tip).
- * Before, a reorganised or restarted chain's blocks stayed for good.
+ * at once (their `peak`: the others may be away for a moment, a restart). A reorganisation the
+ * nodes followed, a chain that restarted below the kept blocks, an honest block reported a moment
+ * after a made-up one: the majority's block is kept. A node alone on a fork (nodes no more than
+ * half of the peak), a gap in the kept blocks, or the other nodes restarting for a moment replace
+ * nothing. The kept blocks above the replaced one that descend from it go too when they reach the
+ * top of the ring (the dead branch's tip). Before, a reorganised or restarted chain's blocks stayed
+ * for good.
  */
 
 /** Longest string kept from a report (names, hashes, client versions). */
