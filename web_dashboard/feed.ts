@@ -255,6 +255,7 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
    */
   let cached: { snapshot: Snapshot; updates: Frame[] } | undefined;
   let building: Build | undefined;
+  const isFull = () => closed || clients.size + (building?.waiting.size ?? 0) >= options.maxClients;
 
   /** No longer among the pages (closed, or closing: one that does not read closes once it reads). */
   function forget(client: Client): void {
@@ -342,10 +343,10 @@ export function createFeed(state: WebState, options: FeedOptions): Feed {
 
   return {
     get full() {
-      return closed || clients.size + (building?.waiting.size ?? 0) >= options.maxClients;
+      return isFull();
     },
     makeRoom(address) {
-      if (!this.full) return true;
+      if (!isFull()) return true;
       const victim = closed ? undefined : share.victimFor(address);
       if (victim === undefined) return false;
       counters.clients_evicted++;
