@@ -962,6 +962,13 @@ Deno.test("a node whose history answer is over maxFrameBytes is dropped, then as
     const other = await s.login("other");
     other.send(geth.block("other", 1002));
     assert.match(await other.next(), /^\{"emit":\["history",\{"max":994,"min":985,/);
+    // Its oversized frame while asked is a block, not the answer: it is dropped, and asked as many
+    // again once back (before, any oversized frame halved them).
+    other.send(geth.block("other", 1003).replace('"id"', `"pad":"${"x".repeat(5000)}","id"`));
+    assert.equal((await within(other.closed, 2000, "close")).code, 1009);
+    const back = await s.login("other");
+    back.send(geth.block("other", 1004));
+    assert.equal(JSON.parse(await back.next()).emit[1].list.length, 10);
   } finally {
     await s.close();
   }

@@ -35,6 +35,14 @@ import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing 
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 import { createReportHandlers } from "./reports.ts";
 
+/**
+ * Whether a frame too large to take is a history answer (`{"emit":["history",…`, as go-ethereum,
+ * Nethermind, Besu and Primus agents write it): only that makes the node be asked fewer blocks at a
+ * time; another oversized frame (a block) while it was asked had halved them too.
+ */
+const HISTORY_ANSWER = /^\s*\{\s*"emit"\s*:\s*\[\s*"history"/;
+const isHistoryAnswer = (data: unknown) => typeof data === "string" && HISTORY_ANSWER.test(data.slice(0, 64));
+
 /** How long a hello refused because its name is locked at its address waits for its answer. */
 const LIMITED_REFUSAL_DELAY_MS = 1_000;
 
@@ -297,7 +305,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     if (refusal !== null) {
       counters.limited++;
       counters[refusal.counter]++;
-      if (refusal.counter === "limited_frame_size") history.unanswerable(conn);
+      if (refusal.counter === "limited_frame_size" && isHistoryAnswer(data)) history.unanswerable(conn);
       penalties.penalize(conn.address, now);
       drop(conn, refusal.frame, refusal.code, refusal.reason);
       return;
