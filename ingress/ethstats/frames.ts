@@ -275,3 +275,14 @@ export function historyBlocks(entries: unknown[]): { blocks: Block[]; skipped: n
   }
   return { blocks, skipped: entries.length - blocks.length };
 }
+
+const HISTORY_ANSWER = /^\s*\{\s*"emit"\s*:\s*\[\s*"history"/;
+
+/**
+ * Whether a frame (too large to decode) is a history answer: `{"emit":["history",…`, as
+ * go-ethereum, Nethermind, Besu and Primus agents write it. Only that makes its node be asked fewer
+ * blocks at a time (history.ts `unanswerable`); an oversized block while it was asked had too.
+ */
+export function isHistoryAnswer(data: unknown): boolean {
+  return typeof data === "string" && HISTORY_ANSWER.test(data.slice(0, 64));
+}

@@ -9,6 +9,7 @@ import {
   decodeFrame,
   helloPayload,
   historyBlocks,
+  isHistoryAnswer,
   latencyPayload,
   pendingPayload,
   PRIMUS_SERVER_CLOSE,
@@ -243,4 +244,17 @@ Deno.test("a hello's info fields are informational: null kept, other odd values 
   assert.deepEqual(odd.info, { os: "linux" });
   // What is not a hello still is not one.
   assert.equal(helloPayload.safeParse({ id: "n", secret: "u:p", info: null }).success, false);
+});
+
+Deno.test("a history answer is told from its first bytes, as each client writes it (the rest may be megabytes)", () => {
+  for (
+    const frame of [
+      '{"emit":["history",{"id":"geth","history":[]}]}\n', // go-ethereum, newline-terminated
+      '{ "emit" : [ "history", {"id":"besu"', // spaced, cut short
+      `{"emit":["history",{"id":"n","history":[${'{"number":1},'.repeat(100_000)}`,
+    ]
+  ) assert.equal(isHistoryAnswer(frame), true, frame.slice(0, 30));
+  for (const frame of ['{"emit":["block",{"id":"n"}]}', '"primus::ping::1"', new Uint8Array(8), "{"]) {
+    assert.equal(isHistoryAnswer(frame), false, String(frame));
+  }
 });

@@ -31,17 +31,16 @@ import {
   TRY_AGAIN_LATER,
 } from "./connection.ts";
 import { authenticateHello } from "./credentials.ts";
-import { decodeFrame, type Hello, helloPayload, PRIMUS_SERVER_CLOSE, primusPing } from "./frames.ts";
+import {
+  decodeFrame,
+  type Hello,
+  helloPayload,
+  isHistoryAnswer,
+  PRIMUS_SERVER_CLOSE,
+  primusPing,
+} from "./frames.ts";
 import { createHistoryBackfill, type HistoryRequest } from "./history.ts";
 import { createReportHandlers } from "./reports.ts";
-
-/**
- * Whether a frame too large to take is a history answer (`{"emit":["history",…`, as go-ethereum,
- * Nethermind, Besu and Primus agents write it): only that makes the node be asked fewer blocks at a
- * time; another oversized frame (a block) while it was asked had halved them too.
- */
-const HISTORY_ANSWER = /^\s*\{\s*"emit"\s*:\s*\[\s*"history"/;
-const isHistoryAnswer = (data: unknown) => typeof data === "string" && HISTORY_ANSWER.test(data.slice(0, 64));
 
 /** How long a hello refused because its name is locked at its address waits for its answer. */
 const LIMITED_REFUSAL_DELAY_MS = 1_000;
