@@ -162,7 +162,9 @@ export const configSchema = z.object({
      * Sockets that have not logged in yet, in all and per address; more are refused before the
      * upgrade (503 / 429). Deno buffers a whole websocket message before the service sees it (up
      * to 64 MiB, denoland/deno#15809), so these bound what unauthenticated peers can make the
-     * process hold: 64 × 64 MiB in all, 8 × 64 MiB per address. Logins take milliseconds.
+     * process hold: 64 × 64 MiB in all, 8 × 64 MiB per address (not a message sent in fragments that
+     * never ends: Deno 2.9.6 does not bound that, denoland/fastwebsockets#100; README "Limits under
+     * abuse"). Logins take milliseconds.
      */
     maxUnauthenticated: z.number().int().positive().default(64),
     maxUnauthenticatedPerAddress: z.number().int().positive().default(8),

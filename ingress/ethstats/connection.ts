@@ -121,7 +121,9 @@ export function binarySize(data: unknown): number {
 /**
  * Sockets that have not logged in yet, in all and per address: Deno buffers a whole frame
  * (up to 64 MiB) before anything can check it, so what peers without credentials can make the
- * process hold is bounded by capping these sockets (and the hello timeout time-boxes them).
+ * process hold is bounded by capping these sockets (and the hello timeout time-boxes them). Not a
+ * message sent in fragments that never ends: Deno 2.9.6 bounds each fragment only
+ * (denoland/fastwebsockets#100; README "Limits under abuse").
  */
 export interface LoginGate {
   /** Why a new socket may not open now, or null when it may (then it is counted). */
