@@ -386,9 +386,10 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   /**
    * Refuses a node: `un-authorization` (go-ethereum reads any first frame other than `ready` as
    * "unauthorized" and retries in 10 s), then, for good, `primus::server::close`, after which a
-   * Primus client ends instead of reconnecting every half second. Refused by the login limit
-   * (`forNow`), not for its secret, it may log in once the window has passed: an `error` frame and
-   * 1013 instead, and a Primus client reconnects with its backoff (eth-net-intelligence-api had
+   * Primus client ends instead of reconnecting every half second. Refused for now (`forNow`: by the
+   * login limit, not for its secret; or its user banned while logged in, which may be undone), it
+   * may log in later: an `error` frame and 1013 instead, and a Primus client reconnects with its
+   * backoff (eth-net-intelligence-api had
    * stopped for good: a fleet sharing a user behind one address, or a node whose neighbour's
    * guesses locked the name, had to be restarted by hand).
    */
