@@ -7,18 +7,26 @@ import { ethStatsReceiverType } from "./eth_stats.ts";
 import { arrayLiteral } from "./stats_table.ts";
 import { arraySerializer } from "../vendor/postgres/src/types.js";
 import type { Receiver } from "../core/receiver.ts";
-import { createReceiverRunner } from "../core/runner.ts";
+import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
 import { reportMessage } from "../tests/support/fixtures.ts";
 
 const RECEIVED_AT = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
 
-/** Builds the receiver the way the registry does: options through the zod schema. */
-async function build(sql: postgres.Sql, extra: Record<string, unknown> = {}): Promise<Receiver> {
+/** Builds the receiver the way the registry does: options through the zod schema, on `sql`. */
+function build(sql: postgres.Sql, extra: Record<string, unknown> = {}): Promise<Receiver> {
+  return buildOn(() => Promise.resolve(sql), extra);
+}
+
+/** `build`, the shared pool given as the service gives it (opened on first use). */
+async function buildOn(
+  open: () => Promise<postgres.Sql>,
+  extra: Record<string, unknown> = {},
+): Promise<Receiver> {
   const options = ethStatsReceiverType.options.parse(extra);
   return await ethStatsReceiverType.create(options, {
     config: { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
     dataDir: "unused",
-    postgres: () => Promise.resolve(sql),
+    postgres: open,
   });
 }
 
@@ -504,17 +512,40 @@ Deno.test("eth_stats receiver", async (t) => {
       assert.equal(await countOf(server.sql, id), 0);
     });
 
+    /**
+     * A receiver (writeTimeoutMs 300) and its runner on a shared pool of one connection through a
+     * silencing proxy, ended afterwards.
+     */
+    async function behindProxy(
+      fn: (
+        proxy: ReturnType<typeof silencingProxy>,
+        receiver: Receiver,
+        runner: ReceiverRunner,
+      ) => Promise<void>,
+      beforeStart: (proxy: ReturnType<typeof silencingProxy>) => void = () => {},
+    ): Promise<void> {
+      const proxy = silencingProxy(new URL(server.url));
+      // One connection in the shared pool: a write that hung on it held every later one.
+      const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
+      const dir = await Deno.makeTempDir();
+      try {
+        const receiver = await build(sql, { writeTimeoutMs: 300 });
+        beforeStart(proxy);
+        const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
+        await runner.start();
+        await fn(proxy, receiver, runner);
+        await runner.drain(1000);
+      } finally {
+        await sql.end({ timeout: 0 });
+        proxy.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+
     await t.step(
       "every connection goes silent (half-open: a failover, a stuck proxy): after writeTimeoutMs the write is retried on new ones",
-      async () => {
-        const proxy = silencingProxy(new URL(server.url));
-        // One connection in the shared pool: the write that hung on it held every later one.
-        const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
-        const dir = await Deno.makeTempDir();
-        try {
-          const receiver = await build(sql, { writeTimeoutMs: 300 });
-          const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
-          await runner.start();
+      () =>
+        behindProxy(async (proxy, _receiver, runner) => {
           const id = agent();
           runner.push({ kind: "message", message: statistics(id, syncedStats()) });
           await waitUntil(async () => (await countOf(server.sql, id)) === 1);
@@ -526,39 +557,22 @@ Deno.test("eth_stats receiver", async (t) => {
           // queued behind it.
           await waitUntil(async () => (await countOf(server.sql, id)) === 4);
           assert.ok(runner.stats().errors_total >= 1);
-          await runner.drain(1000);
-        } finally {
-          await sql.end({ timeout: 0 });
-          proxy.close();
-          await Deno.remove(dir, { recursive: true });
-        }
-      },
+        }),
     );
 
     await t.step(
       "a connection silent while the receiver initialises: its init is retried on a new one",
-      async () => {
-        const proxy = silencingProxy(new URL(server.url));
-        const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
-        const dir = await Deno.makeTempDir();
-        try {
-          const receiver = await build(sql, { writeTimeoutMs: 300 });
-          proxy.silenceNext(1); // the first connection opened from now on never answers
-          const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
-          await runner.start();
-          const id = agent();
-          runner.push({ kind: "message", message: statistics(id, syncedStats()) });
-          // Before: every retry awaited the same hung init.
-          await waitUntil(async () => (await countOf(server.sql, id)) === 1);
-          assert.ok(runner.stats().errors_total >= 1);
-          await runner.drain(1000);
-          await receiver.close?.();
-        } finally {
-          await sql.end({ timeout: 0 });
-          proxy.close();
-          await Deno.remove(dir, { recursive: true });
-        }
-      },
+      () =>
+        behindProxy(
+          async (_proxy, _receiver, runner) => {
+            const id = agent();
+            runner.push({ kind: "message", message: statistics(id, syncedStats()) });
+            // Before: every retry awaited the same hung init.
+            await waitUntil(async () => (await countOf(server.sql, id)) === 1);
+            assert.ok(runner.stats().errors_total >= 1);
+          },
+          (proxy) => proxy.silenceNext(1), // the first connection opened from now on never answers
+        ),
     );
 
     await t.step(
@@ -570,11 +584,7 @@ Deno.test("eth_stats receiver", async (t) => {
         const before = await backends();
         let release!: () => void;
         const gate = new Promise<void>((resolve) => release = resolve);
-        const receiver = await ethStatsReceiverType.create(ethStatsReceiverType.options.parse({}), {
-          config: { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
-          dataDir: "unused",
-          postgres: async () => (await gate, server.sql),
-        });
+        const receiver = await buildOn(async () => (await gate, server.sql));
         const init = receiver.init!().then(() => "initialised", (err: Error) => err.message);
         await receiver.close!(); // a shutdown while an init (abandoned after writeTimeoutMs) still waits
         release();
@@ -589,11 +599,7 @@ Deno.test("eth_stats receiver", async (t) => {
       async () => {
         const shared = postgres("postgres://nobody:nothing@127.0.0.1:1/none", { max: 1, connect_timeout: 1 });
         try {
-          const receiver = await ethStatsReceiverType.create(ethStatsReceiverType.options.parse({}), {
-            config: { id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] },
-            dataDir: "unused",
-            postgres: () => Promise.resolve(shared),
-          });
+          const receiver = await build(shared);
           for (let i = 0; i < 3; i++) await receiver.init!().catch(() => {}); // nothing listens there
           const retries = (shared.options as unknown as { shared: { retries: number } }).shared.retries;
           assert.equal(retries, 0); // before: 2, though the shared pool never tried
