@@ -3,7 +3,7 @@ import type postgres from "postgres";
 import type { Message } from "../core/message.ts";
 import { migrate } from "../db/migrate.ts";
 import { reportMessage } from "../tests/support/fixtures.ts";
-import { startTestPostgres } from "../tests/support/postgres.ts";
+import { startTestPostgres, type TestPostgres } from "../tests/support/postgres.ts";
 import { type BlockStore, createBlockStore, startBlockPersistence } from "./block_store.ts";
 import { createWebState } from "./state.ts";
 
@@ -30,6 +30,17 @@ async function rows(sql: postgres.Sql, table: string): Promise<number> {
   return row!.count;
 }
 
+/** Runs `fn` on a fresh, migrated test database, closed afterwards. */
+async function withDatabase(fn: (pg: TestPostgres) => Promise<void>): Promise<void> {
+  const pg = await startTestPostgres();
+  try {
+    await migrate(pg.sql);
+    await fn(pg);
+  } finally {
+    await pg.close();
+  }
+}
+
 const newState = () => createWebState({ maxNodes: 100, maxBlocks: 50, removeInactiveAfterMs: 60_000 });
 
 const PERSISTENCE = { intervalMs: 60_000, limit: 50, id: "web" };
@@ -46,10 +57,8 @@ function forkReport(agentId: string, number: number, parentHash: string, receive
   }, { receivedAt });
 }
 
-Deno.test("recent blocks and their propagation survive a restart through Postgres; a failed save is retried", async () => {
-  const pg = await startTestPostgres();
-  try {
-    await migrate(pg.sql);
+Deno.test("recent blocks and their propagation survive a restart through Postgres; a failed save is retried", () =>
+  withDatabase(async (pg) => {
     const t0 = Date.UTC(2026, 0, 1);
     const before = newState();
     for (let n = 100; n < 110; n++) {
@@ -90,15 +99,10 @@ Deno.test("recent blocks and their propagation survive a restart through Postgre
     after.apply(blockReport("first", 110, t0 + 110 * 5000));
     assert.deepEqual(after.takeDirtyBlocks().map((b) => b.number), [110]);
     await restored.close();
-  } finally {
-    await pg.close();
-  }
-});
+  }));
 
-Deno.test("a block store on another table creates it like web_blocks; only the ring's size is read back", async () => {
-  const pg = await startTestPostgres();
-  try {
-    await migrate(pg.sql);
+Deno.test("a block store on another table creates it like web_blocks; only the ring's size is read back", () =>
+  withDatabase(async (pg) => {
     const state = newState();
     for (let n = 1; n <= 30; n++) state.apply(blockReport("a", n, 1000 * n));
     const store = createBlockStore(pg.sql, "web_blocks_testnet");
@@ -109,15 +113,10 @@ Deno.test("a block store on another table creates it like web_blocks; only the r
     small.restoreBlocks(await store.load(30));
     assert.deepEqual(small.blocks().map((b) => b.number), [30, 29, 28], "the oldest are left out");
     assert.equal(await rows(pg.sql, "web_blocks"), 0);
-  } finally {
-    await pg.close();
-  }
-});
+  }));
 
-Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a reset chain) leave the table", async () => {
-  const pg = await startTestPostgres();
-  try {
-    await migrate(pg.sql);
+Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a reset chain) leave the table", () =>
+  withDatabase(async (pg) => {
     let failDeletes = 0;
     const real = createBlockStore(pg.sql, "web_blocks");
     const store: BlockStore = {
@@ -160,15 +159,10 @@ Deno.test("the stored blocks follow the ring: those it pushed out or dropped (a 
     await persistence.flush();
     assert.deepEqual(await numbers(), [6, 7, 8]);
     await persistence.close();
-  } finally {
-    await pg.close();
-  }
-});
+  }));
 
-Deno.test("a reorganisation reaches the table: the replaced block's row takes the new hash, the dead branch's tip is deleted", async () => {
-  const pg = await startTestPostgres();
-  try {
-    await migrate(pg.sql);
+Deno.test("a reorganisation reaches the table: the replaced block's row takes the new hash, the dead branch's tip is deleted", () =>
+  withDatabase(async (pg) => {
     const state = newState();
     const store = createBlockStore(pg.sql, "web_blocks");
     const persistence = persisting(state, store);
@@ -182,7 +176,7 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
     for (const id of ["a", "b"]) state.apply(forkReport(id, 109, "0x6c", 200_000));
     await persistence.flush();
     const stored = await pg.sql<{ number: string; hash: string; reports: number }[]>`
-      select number, hash, reports from web_blocks where number >= 108 order by number`;
+    select number, hash, reports from web_blocks where number >= 108 order by number`;
     assert.deepEqual(stored.map((r) => [Number(r.number), r.hash, r.reports]), [[108, "0x6c", 2], [
       109,
       "0xf109",
@@ -198,15 +192,10 @@ Deno.test("a reorganisation reaches the table: the replaced block's row takes th
       "0x6b",
     ]]);
     await again.close();
-  } finally {
-    await pg.close();
-  }
-});
+  }));
 
-Deno.test("a dead tip let go and reported again before the next save stays in the table", async () => {
-  const pg = await startTestPostgres();
-  try {
-    await migrate(pg.sql);
+Deno.test("a dead tip let go and reported again before the next save stays in the table", () =>
+  withDatabase(async (pg) => {
     const state = newState();
     const store = createBlockStore(pg.sql, "web_blocks");
     const persistence = persisting(state, store);
@@ -222,7 +211,4 @@ Deno.test("a dead tip let go and reported again before the next save stays in th
     assert.deepEqual(stored.map((r) => Number(r.number)), [100, 101, 102, 103, 104]);
     assert.ok(state.blocks().some((b) => b.number === 104));
     await persistence.close();
-  } finally {
-    await pg.close();
-  }
-});
+  }));
