@@ -512,40 +512,10 @@ Deno.test("eth_stats receiver", async (t) => {
       assert.equal(await countOf(server.sql, id), 0);
     });
 
-    /**
-     * A receiver (writeTimeoutMs 300) and its runner on a shared pool of one connection through a
-     * silencing proxy, ended afterwards.
-     */
-    async function behindProxy(
-      fn: (
-        proxy: ReturnType<typeof silencingProxy>,
-        receiver: Receiver,
-        runner: ReceiverRunner,
-      ) => Promise<void>,
-      beforeStart: (proxy: ReturnType<typeof silencingProxy>) => void = () => {},
-    ): Promise<void> {
-      const proxy = silencingProxy(new URL(server.url));
-      // One connection in the shared pool: a write that hung on it held every later one.
-      const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
-      const dir = await Deno.makeTempDir();
-      try {
-        const receiver = await build(sql, { writeTimeoutMs: 300 });
-        beforeStart(proxy);
-        const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
-        await runner.start();
-        await fn(proxy, receiver, runner);
-        await runner.drain(1000);
-      } finally {
-        await sql.end({ timeout: 0 });
-        proxy.close();
-        await Deno.remove(dir, { recursive: true });
-      }
-    }
-
     await t.step(
       "every connection goes silent (half-open: a failover, a stuck proxy): after writeTimeoutMs the write is retried on new ones",
       () =>
-        behindProxy(async (proxy, _receiver, runner) => {
+        behindProxy(new URL(server.url), async (proxy, _receiver, runner) => {
           const id = agent();
           runner.push({ kind: "message", message: statistics(id, syncedStats()) });
           await waitUntil(async () => (await countOf(server.sql, id)) === 1);
@@ -564,6 +534,7 @@ Deno.test("eth_stats receiver", async (t) => {
       "a connection silent while the receiver initialises: its init is retried on a new one",
       () =>
         behindProxy(
+          new URL(server.url),
           async (_proxy, _receiver, runner) => {
             const id = agent();
             runner.push({ kind: "message", message: statistics(id, syncedStats()) });
@@ -626,6 +597,37 @@ Deno.test("a column's array literal is the text postgres.js makes of the same ar
   const viaPostgresJs = arraySerializer(rows.map((r) => r.v), undefined, { transform: {} }, 1009);
   assert.equal(arrayLiteral(rows, "v"), viaPostgresJs);
 });
+
+/**
+ * A receiver (writeTimeoutMs 300) and its runner on a shared pool of one connection through a
+ * silencing proxy to `target`, ended afterwards.
+ */
+async function behindProxy(
+  target: URL,
+  fn: (
+    proxy: ReturnType<typeof silencingProxy>,
+    receiver: Receiver,
+    runner: ReceiverRunner,
+  ) => Promise<void>,
+  beforeStart: (proxy: ReturnType<typeof silencingProxy>) => void = () => {},
+): Promise<void> {
+  const proxy = silencingProxy(target);
+  // One connection in the shared pool: a write that hung on it held every later one.
+  const sql = postgres(proxy.url, { max: 1, onnotice: () => {} });
+  const dir = await Deno.makeTempDir();
+  try {
+    const receiver = await build(sql, { writeTimeoutMs: 300 });
+    beforeStart(proxy);
+    const runner = createReceiverRunner(receiver, { spillDir: dir, retryBaseMs: 10 });
+    await runner.start();
+    await fn(proxy, receiver, runner);
+    await runner.drain(1000);
+  } finally {
+    await sql.end({ timeout: 0 });
+    proxy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
 /** Polls `probe` every 50 ms for at most 5 s. */
 async function waitUntil(probe: () => Promise<boolean>): Promise<void> {
