@@ -438,10 +438,7 @@ Deno.test("recent blocks: a node that alternates between two blocks does not inf
 Deno.test("recent blocks after a restart (read back from storage): a lone forked node that reconnects first replaces nothing; the nodes' reorganisation still does", () => {
   const before = createWebState(options({ maxBlocks: 50 }));
   reportChain(before, ["m1", "m2", "m3"], 1, 30);
-  const stored = before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] }));
-
-  const after = createWebState(options({ maxBlocks: 50 }));
-  after.restoreBlocks(stored);
+  const after = restarted(before);
   after.apply(message("deviant", linked(30, "d", "0x29"), 100)); // back first, on its own fork
   assert.equal(after.blocks(1)[0]!.hash, "0x30");
   // The nodes reconnect and report their head again: not counted a second time (it was before the restart).
@@ -479,6 +476,22 @@ function historyOf(...entries: Array<ReturnType<typeof linked>>) {
   return { type: "history", body: { history: entries.map((e) => e.body) } };
 }
 
+/** A new state (after a restart) with `before`'s blocks read back, as from storage. */
+function restarted(before: WebState): WebState {
+  const after = createWebState(options({ maxBlocks: 50 }));
+  after.restoreBlocks(before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] })));
+  return after;
+}
+
+/** An agent reports 22..30 as its head ten times over (8 hashes remembered: 30 counted again each round), then leaves. */
+function cycleAndLeave(state: WebState): void {
+  let t = 100;
+  for (let round = 0; round < 10; round++) {
+    for (let n = 22; n <= 30; n++) state.apply(message("agent", linked(n), t++));
+  }
+  state.inactive("agent");
+}
+
 Deno.test("recent blocks: a made-up block reported a moment before each honest one gives way once most nodes report the honest one", () => {
   const state = createWebState(options({ maxBlocks: 50 }));
   reportChain(state, ["h1", "h2", "h3"], 1, 10);
@@ -511,10 +524,7 @@ Deno.test("recent blocks after a restart: a lone forked node below history-fille
   const backfill = [];
   for (let n = 20; n >= 11; n--) backfill.push(linked(n));
   before.apply(message("m1", historyOf(...backfill), 40));
-  const stored = before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] }));
-
-  const after = createWebState(options({ maxBlocks: 50 }));
-  after.restoreBlocks(stored);
+  const after = restarted(before);
   after.apply(message("deviant", linked(20, "d", "0x19"), 100)); // back first, on a fork of its own
   // Before: 20 replaced, 21..30 (the network's newest) dropped and deleted from storage.
   assert.deepEqual([after.stats().blocks_replaced, after.stats().blocks_dropped], [0, 0]);
@@ -525,12 +535,7 @@ Deno.test("recent blocks after a restart: a lone forked node below history-fille
 Deno.test("recent blocks: a node cycling through more blocks than it is remembered for does not raise the bar a reorganisation must pass", () => {
   const state = createWebState(options({ maxBlocks: 50 }));
   reportChain(state, ["m1", "m2", "m3"], 1, 30);
-  // 22..30 as its head, ten times over: 30 was counted again at each round (8 hashes remembered).
-  let t = 100;
-  for (let round = 0; round < 10; round++) {
-    for (let n = 22; n <= 30; n++) state.apply(message("agent", linked(n), t++));
-  }
-  state.inactive("agent");
+  cycleAndLeave(state); // 30 counted again at each round
   for (const id of ["m1", "m2", "m3"]) state.apply(message(id, linked(31, "y", "0x30y"), 500));
   for (const id of ["m1", "m2", "m3"]) state.apply(message(id, historyOf(linked(30, "y", "0x29")), 501));
   // At most 4 nodes were ever on 30 at once: the 3 that moved are more than half of them.
@@ -540,25 +545,18 @@ Deno.test("recent blocks: a node cycling through more blocks than it is remember
 Deno.test("recent blocks after a restart: the peak is read back with the block; one node back first does not lower it, nor did cycling raise it", () => {
   const before = createWebState(options({ maxBlocks: 50 }));
   reportChain(before, ["m1", "m2", "m3"], 1, 30);
-  let t = 100;
-  for (let round = 0; round < 10; round++) {
-    for (let n = 22; n <= 30; n++) before.apply(message("agent", linked(n), t++));
-  }
-  before.inactive("agent");
-  const stored = before.blocks().map((b) => ({ ...b, propagation: [...b.propagation] }));
-  assert.equal(stored[0]!.peak, 4); // its propagation counted the cycling agent 11 times
+  cycleAndLeave(before);
+  assert.equal(before.blocks(1)[0]!.peak, 4); // its propagation counted the cycling agent 11 times
 
   // One node back first reports the head, and is away again for a moment: the bar stays 4.
-  const lone = createWebState(options({ maxBlocks: 50 }));
-  lone.restoreBlocks(stored);
+  const lone = restarted(before);
   lone.apply(message("m1", linked(30), 200));
   lone.inactive("m1");
   lone.apply(message("deviant", linked(30, "d", "0x29"), 201));
   assert.equal(lone.blocks(1)[0]!.hash, "0x30"); // before: its peak fell to 1 and the deviant replaced it
 
   // The three nodes reorganised while the service was down: 3 of a peak of 4 (before: of 13).
-  const moved = createWebState(options({ maxBlocks: 50 }));
-  moved.restoreBlocks(stored);
+  const moved = restarted(before);
   for (const id of ["m1", "m2", "m3"]) moved.apply(message(id, linked(31, "y", "0x30y"), 510));
   for (const id of ["m1", "m2", "m3"]) moved.apply(message(id, historyOf(linked(30, "y", "0x29")), 511));
   assert.equal(moved.blocks().find((b) => b.number === 30)!.hash, "0x30y");
