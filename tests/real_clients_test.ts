@@ -22,59 +22,19 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import { defaultReceivers, parseConfig } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
-import { ADMIN, basic, freePort, recorderType, waitFor } from "./support/harness.ts";
+import { basic, freePort, recorderType, waitFor } from "./support/harness.ts";
+import {
+  adminAuth,
+  type Child,
+  CLIENTS,
+  createUser,
+  ofType,
+  runNode,
+  startGanache,
+  withRecorder,
+} from "./support/clients.ts";
 import { startTestService, type TestService } from "./support/service.ts";
 import { wsClient } from "./support/ws.ts";
-
-const CLIENTS = new URL("./clients/", import.meta.url).pathname;
-const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
-
-async function createUser(base: string, name: string, password: string): Promise<void> {
-  const res = await fetch(`${base}/user`, {
-    method: "POST",
-    headers: { ...adminAuth, "content-type": "application/json" },
-    body: JSON.stringify({ "user-name": name, password }),
-  });
-  assert.equal(res.status, 200, await res.text());
-}
-
-/** A Node child whose stdout lines are kept; killed (SIGKILL) by `stop`. */
-interface NodeChild {
-  lines: string[];
-  stop(): Promise<void>;
-}
-
-function runNode(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): NodeChild {
-  const child = new Deno.Command("node", {
-    args,
-    cwd: options.cwd ?? CLIENTS,
-    env: options.env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-      if (lines.length > 5000) lines.splice(0, lines.length - 5000);
-    }
-  };
-  const done = Promise.all([collect(child.stdout), collect(child.stderr), child.status]);
-  return {
-    lines,
-    async stop() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already exited
-      }
-      await done;
-    },
-  };
-}
 
 /**
  * Runs tests/clients/primus_probe.js (`args` after the script) until it exits: the events the
@@ -212,7 +172,7 @@ function startRpc(
   };
 }
 
-function startEnia(service: TestService, rpcPort: number, name: string, secret: string): NodeChild {
+function startEnia(service: TestService, rpcPort: number, name: string, secret: string): Child {
   return runNode(["app.js"], {
     cwd: `${CLIENTS}eth-net-intelligence-api`,
     env: {
@@ -229,26 +189,6 @@ function startEnia(service: TestService, rpcPort: number, name: string, secret: 
 
 function ethstatsStats(service: TestService): Record<string, number> {
   return service.service.ethstats!.stats();
-}
-
-async function withRecorder(
-  config: Record<string, unknown>,
-  fn: (service: TestService, messages: Message[]) => Promise<void>,
-): Promise<void> {
-  const seen: Record<string, { messages: Message[]; inactive: string[] }> = {};
-  const service = await startTestService({
-    receivers: [{ id: "rec", type: "recorder", subscribe: ["ethereum_metrics", "networking_metrics"] }],
-    ...config,
-  }, { recorder: recorderType(seen) });
-  try {
-    await fn(service, seen["rec"]!.messages);
-  } finally {
-    await service.close();
-  }
-}
-
-function ofType(messages: Message[], agentId: string, type: string): Message[] {
-  return messages.filter((m) => m.agentId === agentId && m.data["type"] === type);
 }
 
 Deno.test({
@@ -737,40 +677,6 @@ Deno.test({
 // ---- a real Ethereum node: ganache (tests/clients), watched by eth-net-intelligence-api ----
 
 /** ganache 7.9.2 on a free port (instamine: each transaction is a block; `evm_mine` mines an empty one). */
-async function startGanache(): Promise<
-  { rpc(method: string, params?: unknown[]): Promise<unknown>; port: number; stop(): Promise<void> }
-> {
-  const port = freePort();
-  const node = runNode([
-    "node_modules/ganache/dist/node/cli.js",
-    "--host=127.0.0.1",
-    `--port=${port}`,
-    "--chain.networkId=4242",
-    "--logging.quiet",
-  ]);
-  let id = 0;
-  const rpc = async (method: string, params: unknown[] = []) => {
-    const res = await fetch(`http://127.0.0.1:${port}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
-    });
-    const body = await res.json();
-    if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
-    return body.result;
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await rpc("eth_blockNumber");
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`ganache did not start: ${err}\n${node.lines.join("\n")}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  return { rpc, port, stop: () => node.stop() };
-}
 
 Deno.test({
   name:
@@ -783,7 +689,7 @@ Deno.test({
       postgres: { url: "postgres://nobody:nothing@127.0.0.1:1/none" }, // the web state works from memory
       receivers: [{ id: "web", type: "web", subscribe: ["ethereum_metrics", "networking_metrics"] }],
     });
-    let enia: NodeChild | undefined;
+    let enia: Child | undefined;
     try {
       await createUser(service.base, "ganache-node", "ganache-pa55word");
       const accounts = await ganache.rpc("eth_accounts") as string[];
