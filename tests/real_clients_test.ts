@@ -9,10 +9,10 @@
  * - the Primus 8 client (a server heartbeat is required within its ping timeout).
  * - ganache 7.9.2, a real Ethereum node (instamine, its own chain), watched by
  *   eth-net-intelligence-api: its chain reorganised with `evm_revert`.
- * - POA Network's agent (poa-netstats-agent, Elixir/hackney): it cannot run here (no Erlang
- *   runtime), so its requests are replayed byte for byte as its source builds them: msgpack
- *   bodies, `user-agent: hackney/1.12.1`, an empty Bearer first, `/session` with
- *   `{"agent-id"}`, one retry, and its 41-block history.
+ * - POA Network's agent (poa-netstats-agent, Elixir/hackney): its requests replayed byte for byte
+ *   as its source builds them (msgpack bodies, `user-agent: hackney/1.12.1`, an empty Bearer first,
+ *   `/session` with `{"agent-id"}`, one retry, a full 41-block history), beside the agent itself,
+ *   built from source and run in tests/poa_agent_test.ts.
  * - go-ethereum, Nethermind and Besu need their binaries, which this machine does not have: their
  *   frames and URL rules are pinned in ingress/ethstats/{credentials,frames,routes}_test.ts.
  *
