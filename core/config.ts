@@ -172,8 +172,9 @@ export const configSchema = z.object({
     /** A logged-in socket that sends nothing for this long is closed (go-ethereum reports every 15 s). */
     silentCloseSeconds: z.number().positive().default(60),
     /**
-     * `"primus::ping::<ms>"` to every logged-in node this often (0: never). Primus ≥ 7 clients
-     * drop a line silent for 45 s, newest Nethermind one silent for 30 s.
+     * `"primus::ping::<ms>"` this often (0: never) to every logged-in Primus client (≥ 7 drops a
+     * line without one for 45 s), and to other nodes sent nothing for as long (newest Nethermind
+     * drops a line silent for 30 s; POA Network's agent crashes on one): see `Connection.primus`.
      */
     pingIntervalSeconds: z.number().min(0).default(20),
   }).strict().default({

@@ -328,3 +328,25 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "POA Network's agent (Primus transfer) stays logged in across the service's heartbeats (it is no Primus client: a \"primus::ping\" string crashes its websocket)",
+  ignore: skip,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withAgent("poa-node-5", "primus", async ({ service, agent }) => {
+      const counters = () => service.service.ethstats!.stats();
+      await agent.until(() => agent.kinds().has("ethereum_metrics/latency"), "a latency report", 60_000);
+      const logins = counters()["logins_ok"];
+      // Two heartbeat intervals of 5 s: the service sent it a node-pong every 3 s (its node-pings),
+      // so no heartbeat; before, each one crashed its websocket and it logged in again.
+      const kept = agent.reports().length;
+      await new Promise((r) => setTimeout(r, 11_000));
+      assert.equal(counters()["logins_ok"], logins, "no new login: the socket stayed");
+      assert.ok(agent.reports().slice(kept).some((m) => m.data["type"] === "latency"), "latencies went on");
+      assert.deepEqual(agent.child.lines.filter((l) => l.includes("terminating")), []);
+    }, { ethstats: { pingIntervalSeconds: 5 } });
+  },
+});

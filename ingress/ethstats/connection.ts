@@ -49,8 +49,18 @@ export interface Connection {
   /** Its latest `stats` said: not syncing, with peers (asked for history then, as eth-netstats does). */
   synced: boolean;
   lastFrameAt: number;
+  /**
+   * Dialled by a Primus client (`?_primuscb=` in its URL): it counts only the server's heartbeats
+   * as a sign of life (Primus >= 7 drops a line without one for 45 s), so it gets one every
+   * interval. Other clients get one only after an interval in which the server sent them nothing:
+   * POA Network's agent is no Primus client and crashes on one (a JSON string where it expects an
+   * emit object), and it is never that long without a node-pong.
+   */
+  primus: boolean;
   /** When the server last sent this socket a Primus heartbeat. */
   pingedAt: number;
+  /** When the server last sent this socket any frame. */
+  sentAt: number;
   /**
    * Reports that came while the login was being checked (Nethermind does not wait for `ready`,
    * a reconnected Primus client flushes its queue right after `hello`), handled once it is ready.
@@ -70,7 +80,13 @@ export interface Connection {
 }
 
 /** A socket's connection as it opens: waiting for `hello`, its rate bucket full. */
-export function newConnection(socket: WebSocket, address: string, now: number, tokens: number): Connection {
+export function newConnection(
+  socket: WebSocket,
+  address: string,
+  now: number,
+  tokens: number,
+  primus = false,
+): Connection {
   return {
     socket,
     address,
@@ -84,7 +100,9 @@ export function newConnection(socket: WebSocket, address: string, now: number, t
     headBlock: null,
     synced: false,
     lastFrameAt: now,
+    primus,
     pingedAt: now,
+    sentAt: now,
     held: [],
     heldBytes: 0,
     frameBytes: 0,
@@ -225,6 +243,7 @@ export function sendFrame(conn: Connection, frame: string): boolean {
       return false;
     }
     conn.socket.send(frame);
+    conn.sentAt = Date.now();
   } catch {
     // The peer went away.
   }

@@ -56,6 +56,8 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     paths.push("/" + options.path);
     app.on("GET", paths, (c) => {
       const address = clientAddress(c);
+      // Read before the upgrade (the request is closed after it).
+      const primus = c.req.url.includes("_primuscb=");
       const waitMs = penalties.waitMs(address, Date.now());
       if (waitMs > 0) {
         counters.limited++;
@@ -105,7 +107,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
       const { socket, response } = upgraded;
       socket.binaryType = "arraybuffer";
       counters.connections_total++;
-      sessions.open(socket, address);
+      sessions.open(socket, address, primus);
       return response;
     });
   }

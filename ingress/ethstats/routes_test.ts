@@ -541,6 +541,46 @@ Deno.test("Primus' path and query (/api/?_primuscb=…) upgrade like /api; the s
   }
 });
 
+Deno.test("heartbeats: a Primus client gets one every interval; another client (POA agent, geth, Nethermind) only after an interval with nothing sent to it", async () => {
+  const s = await startServer({ pingIntervalSeconds: 0.5 });
+  try {
+    /** The frames a logged-in client gets in 2.5 s (two sweeps) while it sends a node-ping every 100 ms. */
+    const whilePinging = async (client: Client, id: string) => {
+      const frames: string[] = [];
+      const until = Date.now() + 2500;
+      while (Date.now() < until) {
+        client.send(geth.nodePing(id, String(Date.now())));
+        frames.push(await client.next());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (;;) { // what came in between, after the last pong
+        const more = await client.next(50).catch(() => null);
+        if (more === null) return frames;
+        frames.push(more);
+      }
+    };
+    const heartbeats = (frames: string[]) => frames.filter((f) => f.startsWith('"primus::ping::')).length;
+
+    const plain = await openClient(s.url);
+    plain.send(geth.hello(`plain:${s.user}`, s.password));
+    assert.equal(await plain.next(), READY);
+    const answered = await whilePinging(plain, "plain");
+    assert.ok(answered.length >= 10, `${answered.length} frames`);
+    assert.equal(heartbeats(answered), 0, answered.join("\n"));
+    // Silent from the server's side for an interval: then it gets one.
+    assert.match(await plain.next(2000), /^"primus::ping::\d{13}"$/);
+
+    const primus = await openClient(`${s.url}/?_primuscb=1733400000000-0`);
+    primus.send(geth.hello(`primus:${s.user}`, s.password));
+    assert.equal(await primus.next(), READY);
+    assert.ok(heartbeats(await whilePinging(primus, "primus")) >= 1);
+    await plain.close();
+    await primus.close();
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("Nethermind given http://host:port dials ws://host:port/, then ws://host:port//api: the second upgrades", async () => {
   const s = await startServer();
   try {

@@ -106,8 +106,11 @@ export interface EthstatsSessionsDeps extends EthstatsHandlerDeps {
 /** The upgraded sockets. */
 export interface EthstatsSessions {
   counters: Record<EthstatsCounter, number>;
-  /** Takes an upgraded socket from `address`, which the gate admitted. */
-  open(socket: WebSocket, address: string): void;
+  /**
+   * Takes an upgraded socket from `address`, which the gate admitted; `primus` when a Primus
+   * client dialled it (`?_primuscb=`: heartbeats every interval, see `Connection.primus`).
+   */
+  open(socket: WebSocket, address: string, primus?: boolean): void;
   /**
    * Makes room when every login slot is taken: closes (1013) the socket silent longest without a
    * hello from the address holding the most such sockets. False when none is waiting for its hello
@@ -417,7 +420,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
 
   /**
    * One timer for all sockets: bans and deactivations, hello and silence timeouts, activity of
-   * quiet nodes, Primus heartbeats (each socket on its own phase, so they spread over the interval).
+   * quiet nodes, Primus heartbeats (each socket on its own phase, so they spread over the interval;
+   * to a socket not dialled by Primus only after an interval with nothing sent to it).
    */
   function sweep(): void {
     const now = Date.now();
@@ -431,7 +435,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
           drop(conn, errorFrame("silent", message), GOING_AWAY, "no frames");
         } else {
           if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
-          if (pingIntervalMs > 0 && now - conn.pingedAt >= pingIntervalMs) {
+          if (pingIntervalMs > 0 && now - (conn.primus ? conn.pingedAt : conn.sentAt) >= pingIntervalMs) {
             conn.pingedAt = now;
             counters.pings_sent++;
             send(conn, primusPing(now));
@@ -446,9 +450,9 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
 
   return {
     counters,
-    open(socket, address) {
+    open(socket, address, primus = false) {
       const now = Date.now();
-      const conn = newConnection(socket, address, now, burst);
+      const conn = newConnection(socket, address, now, burst, primus);
       connections.add(conn);
       fresh.add(conn);
       sweepTimer ??= setInterval(sweep, SWEEP_INTERVAL_MS);
