@@ -83,11 +83,11 @@ interface AgentSettings {
 }
 
 /**
- * Starts the built agent (`mix run --no-halt`, MIX_ENV=prod) in a session of its own, so that
- * `stop` ends the BEAM and the port programs os_mon starts with it.
+ * Starts the built agent (`mix run --no-halt`, MIX_ENV=prod). `stop` kills the BEAM; the port
+ * programs os_mon starts with it (memsup, cpu_sup) exit when their pipe to it closes.
  */
 function startAgent(s: AgentSettings): Child {
-  return runChild("setsid", ["--wait", "elixir", "-S", "mix", "run", "--no-halt"], {
+  return runChild("elixir", ["-S", "mix", "run", "--no-halt"], {
     cwd: BUILD_DIR,
     env: {
       MIX_ENV: "prod",
