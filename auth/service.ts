@@ -57,8 +57,8 @@ export interface AuthService {
   setActive(name: string, active: boolean): Promise<boolean>;
   /** Bans a currently valid token; false if it is not one. */
   banToken(token: string): Promise<boolean>;
-  /** Whether `name` exists and is active, from memory. */
-  isActiveUser(name: string): boolean;
+  /** Whether a user `name` exists, active or not, from memory. */
+  isUser(name: string): boolean;
   /**
    * The token epoch of `name` while it exists and is active, from memory: a session logged in
    * with a password ends when it changes (a ban, even undone; a re-created user).
@@ -251,8 +251,8 @@ export async function createAuthService(options: AuthServiceOptions): Promise<Au
       ban(check.jti, check.exp);
       return true;
     },
-    isActiveUser(userName) {
-      return users.get(userName)?.active === true;
+    isUser(userName) {
+      return users.has(userName);
     },
     activeEpoch(userName) {
       const user = users.get(userName);

@@ -148,7 +148,7 @@ Deno.test("a password hash or status changed in the shared store by another inst
 
       // Deactivated by another instance: no cached login either.
       await pg.sql`update poa_users set active = false where name = ${user}`;
-      await until(() => !auth.isActiveUser(user), 3000, "deactivation arrives");
+      await until(() => auth.activeEpoch(user) === undefined, 3000, "deactivation arrives");
       assert.equal(await auth.login(user, "second-pw"), "inactive");
     });
   } finally {
@@ -212,7 +212,7 @@ Deno.test("a ban or a deletion during a login's password check is not undone by 
         if (action === "re-create") assert.ok((await auth.createUser(user, "pw-two")).ok);
         held.release();
         assert.equal(await login, action === "ban" ? "inactive" : "wrong");
-        assert.equal(auth.isActiveUser(user), action === "re-create");
+        assert.equal(auth.activeEpoch(user) !== undefined, action === "re-create");
         // Nothing of the old login stays: no cached login, and a token issued now is refused.
         const again = await auth.login(user, "pw-one");
         assert.equal(again, action === "ban" ? "inactive" : "wrong");

@@ -95,7 +95,9 @@ export async function authenticateHello(
   const name = typeof hello.info.name === "string" ? hello.info.name : null;
   const creds = readCredentials(hello.id, name, hello.secret, {
     sharedSecret: deps.sharedSecret,
-    isUser: (user) => deps.auth.isActiveUser(user),
+    // Existing, active or not: a deactivated user's `user:password` is that user's login, refused
+    // as inactive (no guess), not a guess at a user named after the node.
+    isUser: (user) => deps.auth.isUser(user),
   });
   if (creds.kind === "shared") return { ok: true, user: null, agentId: creds.agentId, displayName: null };
   const start = deps.limiter?.begin("agent", address, creds.user);

@@ -129,7 +129,7 @@ Deno.test("the shared secret wins and keeps hello.id; without one it is just a p
   assert.equal(readCredentials("x:alice", null, "pw", rules).agentId, "x");
 });
 
-Deno.test("authenticateHello: the geth form logs in; wrong secrets count as guesses, a deactivated user's right one does not", async () => {
+Deno.test("authenticateHello: the geth form logs in; wrong secrets count as guesses, a deactivated user's right one does not (in either form)", async () => {
   const { createKvAuthStore } = await import("../../auth/kv_store.ts");
   const { createAuthService } = await import("../../auth/service.ts");
   const { createLoginLimiter } = await import("../../auth/login_limit.ts");
@@ -161,6 +161,16 @@ Deno.test("authenticateHello: the geth form logs in; wrong secrets count as gues
       ok: false,
       message: "user is inactive or deleted",
     });
+    assert.equal(limiter.failures, 1);
+    // Verbatim `user:password` (POA agent's Primus transfer, eth-net-intelligence-api, Nethermind)
+    // under a node name of its own: still the deactivated user's right password, not a guess at a
+    // user named after the node (which had locked its address for every user after a few hellos).
+    for (let i = 0; i < 10; i++) {
+      assert.deepEqual(await authenticateHello(deps, "a", hello(`node-${i}`, "alice:alice-password")), {
+        ok: false,
+        message: "user is inactive or deleted",
+      });
+    }
     assert.equal(limiter.failures, 1);
   } finally {
     auth.close();
