@@ -35,6 +35,10 @@ export interface Connection {
   openedAt: number;
   /** `hello.id`: the agent id of every Message from this socket. */
   agentId: string;
+  /** The `id` of the hello it logged in with: a later hello with it updates the node's information. */
+  helloId: string;
+  /** The name its information is shown under when its credentials carried one (else `info.name`). */
+  displayName: string | null;
   /** The agent user whose bans apply; null when the shared secret was used. */
   user: string | null;
   /** That user's token epoch at login: a ban (even undone) or a re-creation changes it. */
@@ -93,6 +97,8 @@ export function newConnection(
     state: "new",
     openedAt: now,
     agentId: "",
+    helloId: "",
+    displayName: null,
     user: null,
     epoch: undefined,
     canUpdateHistory: true,

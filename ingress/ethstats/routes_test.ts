@@ -541,6 +541,38 @@ Deno.test("Primus' path and query (/api/?_primuscb=…) upgrade like /api; the s
   }
 });
 
+Deno.test("a repeated hello on a logged-in socket updates the node's information (POA agent: every 60 s; eth-netstats takes it), under the display name it logged in with; another id is ignored", async () => {
+  const s = await startServer();
+  try {
+    const node = "poa-" + crypto.randomUUID().slice(0, 6);
+    const client = await s.connect();
+    client.send(geth.hello(`${node}:${s.user}`, s.password));
+    assert.equal(await client.next(), READY);
+    await arrived(s, node, "information");
+    const upgraded = geth.hello(`${node}:${s.user}`, "not-checked-again").replace(
+      "Geth/v1.14.12-stable-293a300d/linux-amd64/go1.23.4",
+      "Geth/v1.15.0-stable/linux-amd64/go1.24.0",
+    );
+    client.send(upgraded);
+    const info = await arrived(s, node, "information", 2);
+    assert.equal(
+      (info.data["body"] as Record<string, unknown>)["node"],
+      "Geth/v1.15.0-stable/linux-amd64/go1.24.0",
+    );
+    assert.equal((info.data["body"] as Record<string, unknown>)["name"], node);
+    const ignored = s.ethstats.stats().ignored ?? 0;
+    client.send(geth.hello(`other:${s.user}`, s.password));
+    client.send(geth.pending(node, 1));
+    await arrived(s, node, "pending");
+    assert.equal(s.messages(node, "information").length, 2);
+    assert.equal(s.messages("other", "information").length, 0);
+    assert.equal(s.ethstats.stats().ignored, ignored + 1);
+    await client.close();
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("heartbeats: a Primus client gets one every interval; another client (POA agent, geth, Nethermind) only after an interval with nothing sent to it", async () => {
   const s = await startServer({ pingIntervalSeconds: 0.5 });
   try {

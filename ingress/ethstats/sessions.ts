@@ -260,6 +260,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     loggedIn(conn);
     conn.state = "ready";
     conn.agentId = result.agentId;
+    conn.helloId = hello.id;
+    conn.displayName = result.displayName;
     conn.user = result.user;
     conn.epoch = epoch;
     conn.canUpdateHistory = hello.info.canUpdateHistory !== false;
@@ -267,8 +269,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     perAgent.set(conn.agentId, (perAgent.get(conn.agentId) ?? 0) + 1);
     send(conn, READY);
     activity.ping(conn.agentId);
-    const info = result.displayName === null ? hello.info : { ...hello.info, name: result.displayName };
-    publish(conn, "information", info);
+    publishInformation(conn, hello.info);
     const held = conn.held;
     conn.held = [];
     conn.heldBytes = 0;
@@ -354,9 +355,27 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   }
 
   function dispatch(conn: Connection, name: string, payload: unknown): void {
+    if (name === "hello") return helloAgain(conn, payload);
     const handle = reports.get(name);
-    if (!handle) counters.ignored++; // a repeated hello, or an event another client invented
+    if (!handle) counters.ignored++; // an event another client invented
     else if (!handle(conn, payload)) counters.malformed++;
+  }
+
+  function publishInformation(conn: Connection, info: Hello["info"]): void {
+    publish(conn, "information", conn.displayName === null ? info : { ...info, name: conn.displayName });
+  }
+
+  /**
+   * A hello on a logged-in socket: POA Network's agent sends one every 60 s with its node's
+   * information read again (a client upgraded, a new coinbase), and eth-netstats takes it. The
+   * same `id` updates the information (the socket is logged in: its secret is not checked again);
+   * another is ignored (a socket reports for one node).
+   */
+  function helloAgain(conn: Connection, payload: unknown): void {
+    const hello = helloPayload.safeParse(payload);
+    if (!hello.success) counters.malformed++;
+    else if (hello.data.id !== conn.helloId) counters.ignored++;
+    else publishInformation(conn, hello.data.info);
   }
 
   function onHello(conn: Connection, payload: unknown): void {
