@@ -3,7 +3,7 @@
  * under abuse"). Each one is bounded in time and runs on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { ADMIN, basic, freePort } from "./support/harness.ts";
+import { ADMIN, basic, createUser, freePort } from "./support/harness.ts";
 import { startTestService } from "./support/service.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -200,15 +200,6 @@ Deno.test({
 
 async function mib(pid: number): Promise<string> {
   return `${((await peakRss(pid)) / 2 ** 20).toFixed(0)} MiB`;
-}
-
-async function createUser(base: string, name: string, password: string): Promise<void> {
-  const res = await fetch(`${base}/user`, {
-    method: "POST",
-    headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
-    body: JSON.stringify({ "user-name": name, password }),
-  });
-  assert.equal(res.status, 200, await res.text());
 }
 
 async function session(base: string, user: string, password: string): Promise<Response> {

@@ -11,6 +11,7 @@ import { handleError } from "../http/errors.ts";
 import { createAuthRoutes } from "../routes/auth.ts";
 import {
   ADMIN,
+  adminAuth,
   basic,
   createHarness,
   ENCODINGS,
@@ -19,8 +20,6 @@ import {
   withBody,
   withHarness,
 } from "./support/harness.ts";
-
-const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
 
 async function errorOf(res: Response): Promise<{ error: string; message: string }> {
   assert.match(res.headers.get("content-type") ?? "", /application\/json/);

@@ -10,11 +10,10 @@ import { wsClient } from "./support/ws.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { block, information, statisticsSynced } from "./support/fixtures.ts";
-import { ADMIN, basic } from "./support/harness.ts";
+import { ADMIN, adminAuth, basic } from "./support/harness.ts";
 import { startTestPostgres, type TestPostgres } from "./support/postgres.ts";
 
 const METRICS = ["ethereum_metrics", "networking_metrics", "system_metrics"];
-const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
 
 const haveNats = await natsServerBinary().then(() => true, () => false) &&
   await haproxyBinary().then(() => true, () => false);

@@ -14,13 +14,13 @@
  */
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { type Child, CLIENTS, createUser, runChild, startGanache } from "./support/clients.ts";
-import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
+import { type Child, CLIENTS, runChild, startGanache } from "./support/clients.ts";
+import { adminAuth, createUser, recorderType, waitFor } from "./support/harness.ts";
 import { startTestPostgres, type TestPostgres } from "./support/postgres.ts";
 import { startTestService, type TestService } from "./support/service.ts";
 
 const AGENT_DIR = `${CLIENTS}poa-netstats-agent`;
-/** The build (gitignored), made again by each run of this file: mix recompiles what changed. */
+/** The build (gitignored), made again by each run of this file (build.sh copies the sources afresh). */
 const BUILD_DIR = `${AGENT_DIR}/.build`;
 
 const onPath = (name: string) =>
@@ -203,7 +203,7 @@ const relogins = (agent: RunningAgent) =>
 const setActive = async (base: string, active: boolean) => {
   const res = await fetch(`${base}/user/poa-node`, {
     method: "PATCH",
-    headers: { authorization: basic(ADMIN.name, ADMIN.password), "content-type": "application/json" },
+    headers: { ...adminAuth, "content-type": "application/json" },
     body: JSON.stringify({ active }),
   });
   assert.equal(res.status, 204, await res.text());
@@ -340,13 +340,13 @@ Deno.test({
       const counters = () => service.service.ethstats!.stats();
       await agent.until(() => agent.kinds().has("ethereum_metrics/latency"), "a latency report", 60_000);
       const logins = counters()["logins_ok"];
-      // Two heartbeat intervals of 5 s: the service sent it a node-pong every 3 s (its node-pings),
+      // Two heartbeat intervals of 8 s: the service sent it a node-pong every 3 s (its node-pings),
       // so no heartbeat; before, each one crashed its websocket and it logged in again.
       const kept = agent.reports().length;
-      await new Promise((r) => setTimeout(r, 11_000));
+      await new Promise((r) => setTimeout(r, 17_000));
       assert.equal(counters()["logins_ok"], logins, "no new login: the socket stayed");
       assert.ok(agent.reports().slice(kept).some((m) => m.data["type"] === "latency"), "latencies went on");
       assert.deepEqual(agent.child.lines.filter((l) => l.includes("terminating")), []);
-    }, { ethstats: { pingIntervalSeconds: 5 } });
+    }, { ethstats: { pingIntervalSeconds: 8 } });
   },
 });

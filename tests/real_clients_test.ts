@@ -22,17 +22,8 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import { defaultReceivers, parseConfig } from "../core/config.ts";
 import type { Message } from "../core/message.ts";
-import { basic, freePort, recorderType, waitFor } from "./support/harness.ts";
-import {
-  adminAuth,
-  type Child,
-  CLIENTS,
-  createUser,
-  ofType,
-  runNode,
-  startGanache,
-  withRecorder,
-} from "./support/clients.ts";
+import { adminAuth, basic, createUser, freePort, recorderType, waitFor } from "./support/harness.ts";
+import { type Child, CLIENTS, ofType, runNode, startGanache, withRecorder } from "./support/clients.ts";
 import { startTestService, type TestService } from "./support/service.ts";
 import { wsClient } from "./support/ws.ts";
 

@@ -5,13 +5,11 @@ import { z } from "zod";
 import type { ReceiverType } from "../core/receiver.ts";
 import type { Message } from "../core/message.ts";
 import { ALL_REPORTS, information, statisticsSynced } from "./support/fixtures.ts";
-import { ADMIN, basic, recorderType, waitFor } from "./support/harness.ts";
+import { adminAuth, recorderType, waitFor } from "./support/harness.ts";
 import { agentSession } from "./support/agent.ts";
 import { startTestService } from "./support/service.ts";
 import { openFilesLimit } from "../service.ts";
 import { wsClient } from "./support/ws.ts";
-
-const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
 
 async function send(
   base: string,

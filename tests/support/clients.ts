@@ -1,27 +1,14 @@
 /**
  * Third-party clients as child processes for the tests that run them against the service
  * (tests/real_clients_test.ts, tests/poa_agent_test.ts): their output kept, a real Ethereum node
- * (ganache, from tests/clients), and the admin calls those tests make.
+ * (ganache, from tests/clients), and a service recording what they send.
  */
-import assert from "node:assert/strict";
 import type { Message } from "../../core/message.ts";
-import { ADMIN, basic, freePort, recorderType } from "./harness.ts";
+import { freePort, recorderType } from "./harness.ts";
 import { startTestService, type TestService } from "./service.ts";
 
 /** tests/clients: the npm-installed clients (`deno task install-clients`). */
 export const CLIENTS = new URL("../clients/", import.meta.url).pathname;
-export const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
-
-/** Creates an agent user through the admin API. */
-export async function createUser(base: string, name: string, password: string): Promise<void> {
-  const res = await fetch(`${base}/user`, {
-    method: "POST",
-    headers: { ...adminAuth, "content-type": "application/json" },
-    body: JSON.stringify({ "user-name": name, password }),
-  });
-  assert.equal(res.status, 200, await res.text());
-}
-
 /** A child whose stdout and stderr lines are kept (the last 5,000); killed (SIGKILL) by `stop`. */
 export interface Child {
   lines: string[];

@@ -1,4 +1,5 @@
 /** Test harness: the service as built for production, in process, over in-memory Deno KV and a recording receiver. */
+import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import type { Hono } from "hono";
 import type { LoginLimiter } from "../../auth/login_limit.ts";
@@ -146,6 +147,19 @@ export async function withHarness(
 /** `Authorization: Basic …` for a user and password. */
 export function basic(user: string, password: string): string {
   return "Basic " + btoa(`${user}:${password}`);
+}
+
+/** The test admin's Basic authorization header. */
+export const adminAuth = { authorization: basic(ADMIN.name, ADMIN.password) };
+
+/** Creates an agent user through the admin API. */
+export async function createUser(base: string, name: string, password: string): Promise<void> {
+  const res = await fetch(`${base}/user`, {
+    method: "POST",
+    headers: { ...adminAuth, "content-type": "application/json" },
+    body: JSON.stringify({ "user-name": name, password }),
+  });
+  assert.equal(res.status, 200, await res.text());
 }
 
 export type Encoding = "json" | "msgpack";
