@@ -99,6 +99,11 @@ function fixed(value, digits, suffix = "") {
   return value === null || value === undefined ? "–" : `${value.toFixed(digits)}${suffix}`;
 }
 
+/** A percentage in at most 5 characters (narrow columns), 2 decimals under 10 (0.12 % memory). */
+function percent(value) {
+  return fixed(value, value < 10 ? 2 : value < 100 ? 1 : 0, "%");
+}
+
 function compact(value) {
   if (value === null || value === undefined) return "–";
   const abs = Math.abs(value);
@@ -156,8 +161,8 @@ const FORMAT = {
   pending: (v) => (v === null ? "–" : String(v)),
   gasPrice: (v) => (v === null ? "–" : `${+v.toFixed(2)} gwei`),
   uptime: (v) => fixed(v, 0, "%"),
-  cpu: (v) => fixed(v, 2, "%"),
-  memory: (v) => fixed(v, 1, "%"),
+  cpu: (v) => percent(v),
+  memory: (v) => percent(v),
   disk: (v) => fixed(v, 0, "%"),
 };
 
@@ -830,7 +835,13 @@ function barChart(canvas, values, color, format, labels) {
 }
 
 /** A time series as a line over [from, to]; y from the data's min to max. */
-function lineChart(canvas, points, color, from, to, format) {
+/** An axis value with as many decimals as its chart's span needs (0.12 % memory is not "0"). */
+function axisLabel(value, span) {
+  const digits = span >= 10 ? 0 : span >= 1 ? 1 : Math.min(4, Math.ceil(-Math.log10(span)) + 1);
+  return String(+value.toFixed(digits));
+}
+
+function lineChart(canvas, points, color, from, to) {
   const { ctx, w, h } = prepare(canvas);
   const left = 40;
   const top = 6;
@@ -850,12 +861,15 @@ function lineChart(canvas, points, color, from, to, format) {
     max = Math.max(max, v);
   }
   if (min === max) {
-    min -= Math.abs(min) * 0.1 || 1;
-    max += Math.abs(max) * 0.1 || 1;
+    const pad = Math.abs(min) * 0.1 || 1;
+    min = min >= 0 ? Math.max(0, min - pad) : min - pad; // a count of 0 gets no negative axis
+    max += pad;
   }
   const x = (t) => left + (w - left - 2) * ((t - from) / Math.max(1, to - from));
   const y = (v) => top + (h - top - bottom) * (1 - (v - min) / (max - min));
-  axis(ctx, w, h, left, top, bottom, [[y(max), format(max)], [y(min), format(min)]]);
+  const label = (v) => axisLabel(v, max - min);
+  canvas.dataset.axis = `${label(min)} – ${label(max)}`;
+  axis(ctx, w, h, left, top, bottom, [[y(max), label(max)], [y(min), label(min)]]);
   ctx.textAlign = "left";
   ctx.textBaseline = "bottom";
   ctx.fillText(new Date(from).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), left, h);
@@ -903,7 +917,21 @@ function renderBlockCharts(blocks) {
 
 const MINERS_SHOWN = 8;
 
-/** Who sealed how many of the blocks kept; a miner address is named after the node whose coinbase it is. */
+const ZERO_ADDRESS = /^0x0*$/;
+
+/**
+ * What a miner address is shown as: the name of the one node whose coinbase it is; "N nodes"
+ * (their names in the title) when several share it; the address itself when none does, or when
+ * it is the zero address (Clique chains and ganache seal every block with it).
+ */
+function minerLabel(miner, holders) {
+  const names = ZERO_ADDRESS.test(miner) ? undefined : holders.get(miner);
+  if (names === undefined) return { text: short(miner), title: miner };
+  if (names.length === 1) return { text: names[0], title: miner };
+  return { text: `${names.length} nodes`, title: `${miner}: ${names.join(", ")}` };
+}
+
+/** Who sealed how many of the blocks kept, named after the nodes whose coinbase it is. */
 function renderMiners(blocks) {
   const counts = new Map();
   for (const block of blocks) {
@@ -911,10 +939,14 @@ function renderMiners(blocks) {
     const miner = block.miner.toLowerCase();
     counts.set(miner, (counts.get(miner) ?? 0) + 1);
   }
-  const names = new Map();
+  const holders = new Map();
   for (const node of state.nodes.values()) {
     const coinbase = node.last.information?.coinbase;
-    if (typeof coinbase === "string") names.set(coinbase.toLowerCase(), String(COLUMNS.name(node)));
+    if (typeof coinbase !== "string") continue;
+    const key = coinbase.toLowerCase();
+    const names = holders.get(key);
+    if (names === undefined) holders.set(key, [String(COLUMNS.name(node))]);
+    else names.push(String(COLUMNS.name(node)));
   }
   const top = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MINERS_SHOWN);
   const max = top[0]?.[1] ?? 1;
@@ -924,8 +956,9 @@ function renderMiners(blocks) {
     li.dataset.count = String(count);
     const label = document.createElement("span");
     label.className = "miner-name";
-    label.textContent = names.get(miner) ?? short(miner);
-    label.title = miner;
+    const { text, title } = minerLabel(miner, holders);
+    label.textContent = text;
+    label.title = title;
     const bar = document.createElement("span");
     bar.className = "miner-bar";
     bar.style.width = `${Math.max(2, (count / max) * 100)}%`;
@@ -1094,20 +1127,19 @@ async function loadHistory() {
         .filter((r) => typeof r[column] === "number")
         .map((r) => [Date.parse(r.date), r[column] * scale])
         .reverse();
-    const draw = (column, rowsOf, color, format, scale) =>
+    const draw = (column, rowsOf, color, scale) =>
       lineChart(
         history.querySelector(`canvas[data-series="${column}"]`),
         series(rowsOf, column, scale),
         color,
         from,
         to,
-        format,
       );
-    draw("peers", eth.rows, css("--chart-1"), (v) => `${Math.round(v)}`);
-    draw("gas_price", eth.rows, css("--chart-2"), (v) => `${+v.toFixed(2)}`, 1e-9);
-    draw("cpu_load", system.rows, css("--chart-3"), (v) => `${+v.toFixed(2)}`);
-    draw("memory_usage", system.rows, css("--chart-1"), (v) => `${Math.round(v)}`);
-    draw("disk_usage", system.rows, css("--chart-2"), (v) => `${Math.round(v)}`);
+    draw("peers", eth.rows, css("--chart-1"));
+    draw("gas_price", eth.rows, css("--chart-2"), 1e-9);
+    draw("cpu_load", system.rows, css("--chart-3"));
+    draw("memory_usage", system.rows, css("--chart-1"));
+    draw("disk_usage", system.rows, css("--chart-2"));
     const points = eth.count + system.count;
     history.dataset.points = String(points);
     history.dataset.state = "ready";
