@@ -902,7 +902,7 @@ Deno.test("requireSecret: ?secret= is traded for an HttpOnly cookie; without eit
   }
 });
 
-Deno.test("web read API: recent blocks (miners, gas, uncles) and their propagation come back after a restart (Postgres)", async () => {
+Deno.test("web read API: recent blocks (miners, gas, uncles), their propagation and the nodes' information come back after a restart (Postgres)", async () => {
   const pg = await startTestPostgres();
   const dataDir = await Deno.makeTempDir({ prefix: "poa-web-restart-" });
   const web = { id: "web", type: "web", subscribe: METRICS, persistIntervalMs: 100 };
@@ -919,6 +919,7 @@ Deno.test("web read API: recent blocks (miners, gas, uncles) and their propagati
         }, { receivedAt: t0 + n * 5000 + delay });
       }
     }
+    publishReport(service, "a", { type: "information", body: { name: "Node A", node: "Parity//v1.11.8" } });
     const wanted = (await getJson(`${service.base}/v1/blocks?limit=12`)).body;
     const histogram = (await getJson(`${service.base}/v1/propagation`)).body["network"];
     assert.equal((wanted["blocks"] as unknown[]).length, 12);
@@ -936,6 +937,18 @@ Deno.test("web read API: recent blocks (miners, gas, uncles) and their propagati
     assert.deepEqual(got["blocks"], wanted["blocks"]);
     assert.deepEqual((await getJson(`${service.base}/v1/propagation`)).body["network"], histogram);
     assert.equal(service.service.receivers[0]!.stats!()["blocks_restored"], 12);
+    // A node's first report after the restart shows it with its name and client (a POA agent sends
+    // its information only every 60 s).
+    assert.equal(service.service.receivers[0]!.stats!()["nodes_restored"], 1);
+    publishReport(service, "a", { type: "latency", body: { latency: 3 } });
+    const node = (await getJson(`${service.base}/v1/nodes/a`)).body["node"] as {
+      last: { information?: Record<string, unknown> };
+    };
+    assert.deepEqual(
+      node.last.information,
+      { name: "Node A", node: "Parity//v1.11.8" },
+      JSON.stringify(node),
+    );
   } finally {
     await service?.close();
     await pg.close();

@@ -1,11 +1,13 @@
 /**
  * The web dashboard's recent blocks in Postgres (table `web_blocks`, db/migrations/0200): saved as
  * they change, read back at start, so charts, miners and the propagation histogram survive a
- * restart (eth-netstats keeps its blocks in memory only).
+ * restart (eth-netstats keeps its blocks in memory only). With them, each node's latest
+ * information (`web_nodes`, 0202): names and clients are there again before nodes resend it.
  */
 import type postgres from "postgres";
 import { type BlockEntry, PROPAGATION_BINS_MS } from "./block_ring.ts";
 import type { WebState } from "./state.ts";
+import type { Information } from "./node_information.ts";
 
 /** Rows written per statement at most (a whole ring after an outage is a few statements). */
 const SAVE_CHUNK = 500;
@@ -19,6 +21,12 @@ export interface BlockStore {
   save(blocks: BlockEntry[]): Promise<void>;
   /** Deletes these blocks where still stored with their hash (a dead branch's, block_ring.ts). */
   deleteBlocks(blocks: BlockEntry[]): Promise<void>;
+  /** The `limit` nodes' information saved most recently. */
+  loadInformation(limit: number): Promise<Array<[string, unknown]>>;
+  /** Inserts or replaces these nodes' information. */
+  saveInformation(rows: Array<[string, Information]>): Promise<void>;
+  /** Deletes all but the `keep` nodes' information saved most recently. */
+  pruneInformation(keep: number): Promise<void>;
 }
 
 interface BlockRow {
@@ -69,6 +77,18 @@ function toEntry(row: BlockRow): BlockEntry {
 /** Strings Postgres text cannot hold (NUL) are dropped rather than failing the whole save. */
 const text = (value: string | null) => (value === null || value.includes("\0") ? null : value);
 
+/**
+ * A node's information as jsonb takes it: NUL and lone surrogates (which jsonb refuses, failing the
+ * whole save) out of every string.
+ */
+function storable(information: Information): Information {
+  const out: Information = {};
+  for (const [key, value] of Object.entries(information)) {
+    out[key] = typeof value === "string" ? value.replaceAll("\0", "").toWellFormed() : value;
+  }
+  return out;
+}
+
 function toRow(entry: BlockEntry) {
   return {
     number: entry.number,
@@ -89,8 +109,11 @@ function toRow(entry: BlockEntry) {
   };
 }
 
-/** A block store over `table` (created like `web_blocks` when it is another name). */
-export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
+/**
+ * A block store over `table` and `nodesTable` (created like `web_blocks` and `web_nodes` when they
+ * are other names).
+ */
+export function createBlockStore(sql: postgres.Sql, table: string, nodesTable = "web_nodes"): BlockStore {
   let ready: Promise<void> | undefined;
   function prepare(): Promise<void> {
     ready ??= (async () => {
@@ -98,6 +121,9 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
         await sql`create table if not exists ${sql(table)} (like web_blocks including all)`;
         // One made like web_blocks before its later columns (migrations change web_blocks only).
         await sql`alter table ${sql(table)} add column if not exists peak int`;
+      }
+      if (nodesTable !== "web_nodes") {
+        await sql`create table if not exists ${sql(nodesTable)} (like web_nodes including all)`;
       }
     })().catch((err) => {
       ready = undefined;
@@ -156,6 +182,35 @@ export function createBlockStore(sql: postgres.Sql, table: string): BlockStore {
         }::text[]))`;
       }
     },
+    async loadInformation(limit) {
+      await prepare();
+      const rows = await sql<{ agent_id: string; information: unknown }[]>`
+        select agent_id, information from ${sql(nodesTable)} order by updated_at desc limit ${limit}`;
+      return rows.map((row) => [row.agent_id, row.information] as [string, unknown]);
+    },
+    async saveInformation(rows) {
+      if (rows.length === 0) return;
+      await prepare();
+      const now = new Date();
+      for (let i = 0; i < rows.length; i += SAVE_CHUNK) {
+        const chunk = rows.slice(i, i + SAVE_CHUNK).filter(([agentId]) => !agentId.includes("\0"));
+        if (chunk.length === 0) continue;
+        const values = chunk.map(([agentId, information]) => ({
+          agent_id: agentId,
+          information: sql.json(storable(information)),
+          updated_at: now,
+        }));
+        await sql`
+          insert into ${sql(nodesTable)} ${sql(values)}
+          on conflict (agent_id) do update set information = excluded.information, updated_at = excluded.updated_at`;
+      }
+    },
+    async pruneInformation(keep) {
+      await prepare();
+      await sql`
+        delete from ${sql(nodesTable)} where agent_id in (
+          select agent_id from ${sql(nodesTable)} order by updated_at desc offset ${keep})`;
+    },
   };
 }
 
@@ -164,6 +219,8 @@ export interface BlockPersistenceOptions {
   intervalMs: number;
   /** Blocks read back at start (the ring's size). */
   limit: number;
+  /** Nodes' information read back at start and kept in the table (the state's nodes). */
+  nodeLimit: number;
   /** Name for log lines. */
   id: string;
 }
@@ -174,7 +231,13 @@ export interface BlockPersistence {
   flush(): Promise<void>;
   /** Stops the timer after a last save. */
   close(): Promise<void>;
-  stats(): { blocks_restored: number; blocks_saved: number; blocks_save_failed: number };
+  stats(): {
+    blocks_restored: number;
+    blocks_saved: number;
+    blocks_save_failed: number;
+    nodes_restored: number;
+    nodes_saved: number;
+  };
 }
 
 /**
@@ -185,12 +248,27 @@ export interface BlockPersistence {
 export function startBlockPersistence(
   state: Pick<
     WebState,
-    "restoreBlocks" | "takeDirtyBlocks" | "markDirty" | "takeBlockBounds" | "takeDroppedBlocks"
+    | "restoreBlocks"
+    | "takeDirtyBlocks"
+    | "markDirty"
+    | "takeBlockBounds"
+    | "takeDroppedBlocks"
+    | "restoreInformation"
+    | "takeDirtyInformation"
+    | "markInformationDirty"
   >,
   store: () => Promise<BlockStore>,
   options: BlockPersistenceOptions,
 ): BlockPersistence {
-  const counters = { blocks_restored: 0, blocks_saved: 0, blocks_save_failed: 0 };
+  const counters = {
+    blocks_restored: 0,
+    blocks_saved: 0,
+    blocks_save_failed: 0,
+    nodes_restored: 0,
+    nodes_saved: 0,
+  };
+  /** Rows saved since the table was last cut to `nodeLimit` (it is cut again after as many). */
+  let savedSincePrune = Infinity;
   let restored = false;
   let failing = false;
   let running: Promise<void> | undefined;
@@ -201,6 +279,7 @@ export function startBlockPersistence(
 
   async function tick(): Promise<void> {
     const pending = state.takeDirtyBlocks();
+    const information = state.takeDirtyInformation();
     dropped = dropped.concat(state.takeDroppedBlocks()).slice(-options.limit);
     const bounds = state.takeBlockBounds();
     if (bounds.above !== null) above = Math.min(above ?? Infinity, bounds.above);
@@ -209,8 +288,11 @@ export function startBlockPersistence(
       if (!restored) {
         const entries = await s.load(options.limit);
         state.restoreBlocks(entries);
+        const nodes = await s.loadInformation(options.nodeLimit);
+        state.restoreInformation(nodes);
         restored = true;
         counters.blocks_restored = entries.length;
+        counters.nodes_restored = nodes.length;
       }
       // A dead branch's blocks first: one let go and reported again since is in `pending`, saved after.
       await s.deleteBlocks(dropped);
@@ -223,10 +305,18 @@ export function startBlockPersistence(
       // the table never delete a block another one saved first.
       await s.deleteOutside(bounds.below, above);
       above = null;
+      await s.saveInformation(information);
+      counters.nodes_saved += information.length;
+      savedSincePrune += information.length;
+      if (savedSincePrune >= options.nodeLimit) {
+        await s.pruneInformation(options.nodeLimit); // at start, then after as many new rows
+        savedSincePrune = 0;
+      }
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {
       state.markDirty(pending);
+      state.markInformationDirty(information);
       counters.blocks_save_failed++;
       if (!failing) {
         console.warn(

@@ -43,7 +43,7 @@ async function withDatabase(fn: (pg: TestPostgres) => Promise<void>): Promise<vo
 
 const newState = () => createWebState({ maxNodes: 100, maxBlocks: 50, removeInactiveAfterMs: 60_000 });
 
-const PERSISTENCE = { intervalMs: 60_000, limit: 50, id: "web" };
+const PERSISTENCE = { intervalMs: 60_000, limit: 50, nodeLimit: 100, id: "web" };
 
 /** Saves `state`'s blocks in `store` (read back first), on a timer the tests never wait for: they flush. */
 const persisting = (state: ReturnType<typeof newState>, store: BlockStore) =>
@@ -98,6 +98,63 @@ Deno.test("recent blocks and their propagation survive a restart through Postgre
     assert.deepEqual(after.takeDirtyBlocks(), []);
     after.apply(blockReport("first", 110, t0 + 110 * 5000));
     assert.deepEqual(after.takeDirtyBlocks().map((b) => b.number), [110]);
+    await restored.close();
+  }));
+
+const information = (agentId: string, name: string, node: string) =>
+  reportMessage(agentId, {
+    type: "information",
+    body: { name, node, coinbase: "0x11", ignored: { deep: 1 } },
+  });
+const latency = (agentId: string) => reportMessage(agentId, { type: "latency", body: { latency: 4 } });
+
+Deno.test("nodes' information survives a restart through Postgres: a node that reports before it resends it shows its name and client at once, newer information wins, the table keeps the newest nodeLimit", () =>
+  withDatabase(async (pg) => {
+    const store = createBlockStore(pg.sql, "web_blocks");
+    const before = newState();
+    const first = persisting(before, store);
+    await first.flush();
+    before.apply(information("poa-1", "Validator 1", "Parity//v1.11.8"));
+    before.apply(information("poa-2", "Validator 2\0\ud800", "Parity//v1.11.8")); // NUL, lone surrogate
+    before.apply(information("poa-1", "Validator One", "Parity//v2.0.0")); // the latest is saved
+    await first.close();
+    assert.equal(first.stats().nodes_saved, 2);
+
+    const after = newState();
+    after.apply(latency("poa-2")); // reported before the read back: given its information then
+    const restored = persisting(after, store);
+    await restored.flush();
+    assert.equal(restored.stats().nodes_restored, 2);
+    assert.deepEqual(after.node("poa-2")!.last.information, {
+      name: "Validator 2\ufffd",
+      node: "Parity//v1.11.8",
+      coinbase: "0x11",
+    });
+    assert.equal(after.node("poa-1"), undefined); // not shown before it reports
+    after.apply(latency("poa-1"));
+    assert.deepEqual(after.node("poa-1")!.last.information, {
+      name: "Validator One",
+      node: "Parity//v2.0.0",
+      coinbase: "0x11",
+    });
+    // Information reported again replaces it, and is saved.
+    after.apply(information("poa-1", "Validator 1b", "Parity//v2.0.1"));
+    assert.equal(after.node("poa-1")!.last.information!["name"], "Validator 1b");
+    await restored.flush();
+    const [row] = await pg.sql<{ information: Record<string, unknown> }[]>`
+      select information from web_nodes where agent_id = 'poa-1'`;
+    assert.equal(row!.information["name"], "Validator 1b");
+
+    // At most nodeLimit rows, the newest: pruned at start and after as many saves.
+    const small = startBlockPersistence(
+      newState(),
+      () => Promise.resolve(store),
+      { ...PERSISTENCE, nodeLimit: 1 },
+    );
+    await small.flush();
+    assert.equal(await rows(pg.sql, "web_nodes"), 1);
+    assert.deepEqual((await store.loadInformation(5)).map(([id]) => id), ["poa-1"]);
+    await small.close();
     await restored.close();
   }));
 

@@ -55,12 +55,14 @@ const schema = z.object({
    */
   chainResetAfterMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
   /**
-   * Keep the recent blocks and their propagation in Postgres (`blocksTable`), read back at start:
-   * the page shows them again after a restart. Off: memory only.
+   * Keep the recent blocks and their propagation (`blocksTable`) and each node's latest information
+   * (`nodesTable`: name, client, coinbase...) in Postgres, read back at start: the page shows them
+   * again after a restart. Off: memory only.
    */
   persistBlocks: z.boolean().default(true),
   blocksTable: tableName.default("web_blocks"),
-  /** How often changed blocks are saved. */
+  nodesTable: tableName.default("web_nodes"),
+  /** How often changed blocks and information are saved. */
   persistIntervalMs: z.number().int().min(100).max(600_000).default(5000),
   /** A node whose latest block is more than this many blocks below the best one is behind. */
   behindBlocks: z.number().int().min(0).default(3),
@@ -173,8 +175,9 @@ export async function createWebReceiver(
   const persistence = options.persistBlocks
     ? startBlockPersistence(
       state,
-      async () => store ??= createBlockStore(await context.postgres(), options.blocksTable),
-      { intervalMs: options.persistIntervalMs, limit: options.maxBlocks, id },
+      async () =>
+        store ??= createBlockStore(await context.postgres(), options.blocksTable, options.nodesTable),
+      { intervalMs: options.persistIntervalMs, limit: options.maxBlocks, nodeLimit: options.maxNodes, id },
     )
     : undefined;
 

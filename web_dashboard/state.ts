@@ -13,6 +13,7 @@ import {
 import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
 import { createChainReset } from "./chain_reset.ts";
 import type { GeoLocation } from "./geo.ts";
+import { createNodeInformation, type Information } from "./node_information.ts";
 import {
   createNodeTable,
   type NodeChange,
@@ -112,6 +113,12 @@ export interface WebState {
   takeDirtyBlocks(): BlockEntry[];
   /** Marks blocks changed again (a save that failed), those still in the ring. */
   markDirty(entries: BlockEntry[]): void;
+  /** Nodes' information read back from storage (node_information.ts). */
+  restoreInformation(rows: Array<[string, unknown]>): void;
+  /** Nodes' information reported since the previous call, to be saved. */
+  takeDirtyInformation(): Array<[string, Information]>;
+  /** Information to save again (a save that failed), unless newer came since. */
+  markInformationDirty(rows: Array<[string, Information]>): void;
   /** Nodes changed, removed and blocks added since the previous call. */
   takeChanges(): Changes;
   /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
@@ -161,6 +168,7 @@ export function createWebState(options: WebStateOptions): WebState {
    */
   let checkedHeads = heads.version();
   let blocksDropped = 0;
+  const information = createNodeInformation(options.maxNodes);
 
   /**
    * The highest block number kept among the recent blocks: MAX_LEAD_BLOCKS above the best block
@@ -240,6 +248,14 @@ export function createWebState(options: WebStateOptions): WebState {
       if (system && type !== "statistics") return;
       if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = nodes.touch(message.agentId, message.receivedAt);
+      if (node.last.information === undefined && information.waiting > 0) {
+        // Its information from before a restart, until it sends it again.
+        const stored = information.recall(node.id);
+        if (stored !== undefined) {
+          node.last.information = stored;
+          nodes.changed(node, "information");
+        }
+      }
       if (locate !== undefined && message.address !== undefined && message.address !== node.address) {
         node.address = message.address;
         node.location = locate(message.address);
@@ -251,6 +267,7 @@ export function createWebState(options: WebStateOptions): WebState {
         node.last.system = pick(body, SYSTEM_KEYS);
       } else if (type === "information") {
         node.last.information = pick(body, INFORMATION_KEYS);
+        information.noted(node.id, node.last.information);
       } else if (type === "statistics") {
         node.last.statistics = sanitizeStatistics(body);
       } else if (type === "block") {
@@ -318,6 +335,19 @@ export function createWebState(options: WebStateOptions): WebState {
     takeDroppedBlocks: () => ring.takeDropped(),
     takeDirtyBlocks: () => ring.takeDirty(),
     markDirty: (entries) => ring.markDirty(entries),
+    restoreInformation(rows) {
+      information.restore(rows, (agentId, stored) => {
+        const node = nodes.get(agentId);
+        if (node === undefined) return false;
+        if (node.last.information === undefined) {
+          node.last.information = stored;
+          nodes.changed(node, "information");
+        }
+        return true;
+      });
+    },
+    takeDirtyInformation: () => information.take(),
+    markInformationDirty: (rows) => information.markDirty(rows),
     takeChanges() {
       const { nodes: changed, removed } = nodes.takeChanges();
       const out: Changes = {
