@@ -10,6 +10,11 @@
  *   agent inactive, once; the others' CAS fails (or a newer ping came in: nothing to report).
  *   `bye` does the same at once. A key that is already `inactive` is not reported again.
  * - The bucket's TTL forgets agents silent for a long time.
+ * - Each instance also puts a liveness key of its own every `writeEveryMs`, so its watch hears from
+ *   the bucket at least that often. While it hears nothing (NATS away: pings cannot be recorded, and
+ *   every agent looks silent), and for `timeoutMs + writeEveryMs` after it hears again (the time the
+ *   agents still alive need to be recorded again), it settles nothing: a NATS pause had every live
+ *   agent reported inactive on every dashboard when it ended.
  * The few ms between the CAS and the report are the one window in which a crash loses a report.
  */
 import { type KV, type KvEntry, Kvm, type KvWatchEntry } from "@nats-io/kv";
@@ -54,6 +59,9 @@ export function agentIdOf(key: string): string {
   const bin = atob(b64 + "=".repeat((4 - b64.length % 4) % 4));
   return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
 }
+
+/** Liveness keys (instances, not agents): agent keys start with "a". */
+const LIVE_PREFIX = "live.";
 
 function isCasFailure(err: unknown): boolean {
   return /wrong last sequence|key exists/i.test((err as Error)?.message ?? "");
@@ -117,7 +125,18 @@ export async function createClusterActivityMonitor(
     }
   }
 
+  /** When the watch last delivered anything, and when it did again after a silence. */
+  let heardAt = now();
+  let resumedAt = -Infinity;
+  /** The watch silent this long (liveness puts every writeEveryMs): the bucket is out of reach. */
+  const silentMs = 3 * writeEveryMs + interval;
+  const liveKey = `${LIVE_PREFIX}${crypto.randomUUID()}`;
+
   function apply(entry: KvEntry | KvWatchEntry): void {
+    const at = now();
+    if (at - heardAt > silentMs) resumedAt = at;
+    heardAt = at;
+    if (entry.key.startsWith(LIVE_PREFIX)) return;
     let agentId: string;
     try {
       agentId = agentIdOf(entry.key);
@@ -182,7 +201,11 @@ export async function createClusterActivityMonitor(
     ) {
       known.delete(id);
     }
-    const deadline = now() - options.timeoutMs - writeEveryMs;
+    // Pings could not be recorded while the bucket was out of reach: settle nothing then, nor until
+    // the agents still alive have had a whole timeout to be recorded again.
+    const at = now();
+    if (at - heardAt > silentMs || at - resumedAt < options.timeoutMs + writeEveryMs) return 0;
+    const deadline = at - options.timeoutMs - writeEveryMs;
     let count = 0;
     for (const [agentId, seen] of active) {
       if (seen.seenAt > deadline) break;
@@ -194,6 +217,9 @@ export async function createClusterActivityMonitor(
   }
 
   const timer = setInterval(sweep, interval);
+  const liveness = setInterval(() => {
+    kv.put(liveKey, String(now())).catch((err) => logFailure("the liveness put", err));
+  }, writeEveryMs);
 
   return {
     sweep,
@@ -236,6 +262,8 @@ export async function createClusterActivityMonitor(
     close() {
       closed = true;
       clearInterval(timer);
+      clearInterval(liveness);
+      void kv.delete(liveKey).catch(() => {});
       watch.stop();
       void watching;
     },

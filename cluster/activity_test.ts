@@ -58,3 +58,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cluster activity: NATS paused while an agent keeps pinging one instance: no instance reports it inactive after NATS is back (its pings could not be recorded meanwhile)",
+  ignore: nats === null && !Deno.env.get("CI"),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort("127.0.0.1");
+    const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
+    const server = localNatsServer(nats!, port, ["-js", "-sd", store]);
+    await server.start();
+    const connect = () =>
+      connectNats({
+        servers: `127.0.0.1:${port}`,
+        stream: "ACT",
+        replicas: 1,
+        maxAgeSeconds: 3600,
+        ackWaitSeconds: 30,
+        publishTimeoutMs: 500,
+        outboxMaxBytes: 1 << 20,
+      }, { log: () => {} });
+    const runtimes = [await connect(), await connect()];
+    const reported: string[] = [];
+    const monitors = await Promise.all(runtimes.map((runtime, i) =>
+      createClusterActivityMonitor(runtime, {
+        timeoutMs: 1000,
+        onInactive: (id) => reported.push(`${i}:${id}`),
+        sweepIntervalMs: 50,
+      })
+    ));
+    const pinging = setInterval(() => monitors[0]!.ping("alive"), 200);
+    try {
+      monitors[1]!.ping("gone"); // pings once, then stops: reported once, after the pause
+      await new Promise((r) => setTimeout(r, 800));
+      server.signal("SIGSTOP");
+      await new Promise((r) => setTimeout(r, 3000));
+      server.signal("SIGCONT");
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.deepEqual(reported.filter((r) => r.endsWith(":alive")), []);
+      assert.equal(reported.filter((r) => r.endsWith(":gone")).length, 1, reported.join());
+    } finally {
+      clearInterval(pinging);
+      for (const monitor of monitors) monitor.close();
+      server.signal("SIGCONT");
+      for (const runtime of runtimes) await runtime.close();
+      await server.kill();
+      await Deno.remove(store, { recursive: true });
+    }
+  },
+});
