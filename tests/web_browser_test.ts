@@ -346,6 +346,18 @@ Deno.test({
     assert.equal(await text(page, cell(v1.id, "cpu")), "0.42%");
     assert.equal(await text(page, cell(v1.id, "memory")), "0.12%");
     assert.equal(await text(page, cell(v1.id, "disk")), "73%");
+    // The widest values the percent columns show fit them (64.93 % CPU read "64.…" in a 60 px column).
+    for (const [column, widest] of [["cpu", "64.9%"], ["memory", "64.9%"], ["disk", "100%"]]) {
+      const overflow = await page.locator(cell(v1.id, column!)).evaluate((td, widest) => {
+        td.textContent = widest;
+        const range = td.ownerDocument.createRange();
+        range.selectNodeContents(td);
+        const style = td.ownerDocument.defaultView!.getComputedStyle(td);
+        const room = td.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return range.getBoundingClientRect().width - room;
+      }, widest);
+      assert.ok(overflow <= 0, `${column}: "${widest}" is ${overflow.toFixed(1)} px wider than its column`);
+    }
     assert.equal(await text(page, cell("archive-us", "block")), `#${(TOP - 1).toLocaleString("en-US")}`);
     assert.equal(await text(page, cell("rpc-asia", "gasPrice")), "5 gwei");
     assert.equal(await text(page, "#best-block"), `#${TOP.toLocaleString("en-US")}`);
