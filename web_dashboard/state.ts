@@ -189,6 +189,13 @@ export function createWebState(options: WebStateOptions): WebState {
     return number === null || number <= ceiling; // no number: the ring refuses it itself
   }
 
+  /** Information read back from storage, for a node that has none yet (newer always wins). */
+  function giveStoredInformation(node: TrackedNode, stored: Information | undefined): void {
+    if (stored === undefined || node.last.information !== undefined) return;
+    node.last.information = stored;
+    nodes.changed(node, "information");
+  }
+
   function discardChanges(): void {
     nodes.discardChanges();
     ring.discardNew();
@@ -248,14 +255,8 @@ export function createWebState(options: WebStateOptions): WebState {
       if (system && type !== "statistics") return;
       if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = nodes.touch(message.agentId, message.receivedAt);
-      if (node.last.information === undefined && information.waiting > 0) {
-        // Its information from before a restart, until it sends it again.
-        const stored = information.recall(node.id);
-        if (stored !== undefined) {
-          node.last.information = stored;
-          nodes.changed(node, "information");
-        }
-      }
+      // Its information from before a restart, until it sends it again.
+      if (information.waiting > 0) giveStoredInformation(node, information.recall(node.id));
       if (locate !== undefined && message.address !== undefined && message.address !== node.address) {
         node.address = message.address;
         node.location = locate(message.address);
@@ -339,10 +340,7 @@ export function createWebState(options: WebStateOptions): WebState {
       information.restore(rows, (agentId, stored) => {
         const node = nodes.get(agentId);
         if (node === undefined) return false;
-        if (node.last.information === undefined) {
-          node.last.information = stored;
-          nodes.changed(node, "information");
-        }
+        giveStoredInformation(node, stored);
         return true;
       });
     },
