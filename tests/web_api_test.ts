@@ -920,6 +920,16 @@ Deno.test("web read API: recent blocks (miners, gas, uncles), their propagation 
       }
     }
     publishReport(service, "a", { type: "information", body: { name: "Node A", node: "Parity//v1.11.8" } });
+    const stats = {
+      active: true,
+      mining: true,
+      hashrate: 0,
+      peers: 4,
+      gasPrice: 1e9,
+      uptime: 100,
+      syncing: false,
+    };
+    publishReport(service, "a", { type: "statistics", body: stats });
     const wanted = (await getJson(`${service.base}/v1/blocks?limit=12`)).body;
     const histogram = (await getJson(`${service.base}/v1/propagation`)).body["network"];
     assert.equal((wanted["blocks"] as unknown[]).length, 12);
@@ -937,18 +947,19 @@ Deno.test("web read API: recent blocks (miners, gas, uncles), their propagation 
     assert.deepEqual(got["blocks"], wanted["blocks"]);
     assert.deepEqual((await getJson(`${service.base}/v1/propagation`)).body["network"], histogram);
     assert.equal(service.service.receivers[0]!.stats!()["blocks_restored"], 12);
-    // A node's first report after the restart shows it with its name and client (a POA agent sends
-    // its information only every 60 s).
+    // A node's first report after the restart shows it with its name, client and peers (a POA agent
+    // sends its information only every 60 s, its statistics only when they change).
     assert.equal(service.service.receivers[0]!.stats!()["nodes_restored"], 1);
     publishReport(service, "a", { type: "latency", body: { latency: 3 } });
     const node = (await getJson(`${service.base}/v1/nodes/a`)).body["node"] as {
-      last: { information?: Record<string, unknown> };
+      last: { information?: Record<string, unknown>; statistics?: Record<string, unknown> };
     };
     assert.deepEqual(
       node.last.information,
       { name: "Node A", node: "Parity//v1.11.8" },
       JSON.stringify(node),
     );
+    assert.deepEqual(node.last.statistics, stats, JSON.stringify(node));
   } finally {
     await service?.close();
     await pg.close();

@@ -2,12 +2,13 @@
  * The web dashboard's recent blocks in Postgres (table `web_blocks`, db/migrations/0200): saved as
  * they change, read back at start, so charts, miners and the propagation histogram survive a
  * restart (eth-netstats keeps its blocks in memory only). With them, each node's latest
- * information (`web_nodes`, 0202): names and clients are there again before nodes resend it.
+ * information and statistics (`web_nodes`, 0202 and 0203): names, clients and peers are there again
+ * before nodes resend them.
  */
 import type postgres from "postgres";
 import { type BlockEntry, PROPAGATION_BINS_MS } from "./block_ring.ts";
 import type { WebState } from "./state.ts";
-import type { Information } from "./node_information.ts";
+import type { StoredNode } from "./stored_nodes.ts";
 
 /** Rows written per statement at most (a whole ring after an outage is a few statements). */
 const SAVE_CHUNK = 500;
@@ -21,12 +22,12 @@ export interface BlockStore {
   save(blocks: BlockEntry[]): Promise<void>;
   /** Deletes these blocks where still stored with their hash (a dead branch's, block_ring.ts). */
   deleteBlocks(blocks: BlockEntry[]): Promise<void>;
-  /** The `limit` nodes' information saved most recently. */
-  loadInformation(limit: number): Promise<Array<[string, unknown]>>;
-  /** Inserts or replaces these nodes' information. */
-  saveInformation(rows: Array<[string, Information]>): Promise<void>;
-  /** Deletes all but the `keep` nodes' information saved most recently. */
-  pruneInformation(keep: number): Promise<void>;
+  /** The `limit` nodes saved most recently: agent id, information, statistics (each may be null). */
+  loadNodes(limit: number): Promise<Array<[string, unknown, unknown]>>;
+  /** Inserts or replaces these nodes' information and statistics (each where given). */
+  saveNodes(rows: Array<[string, StoredNode]>): Promise<void>;
+  /** Deletes all but the `keep` nodes saved most recently. */
+  pruneNodes(keep: number): Promise<void>;
 }
 
 interface BlockRow {
@@ -78,13 +79,17 @@ function toEntry(row: BlockRow): BlockEntry {
 const text = (value: string | null) => (value === null || value.includes("\0") ? null : value);
 
 /**
- * A node's information as jsonb takes it: NUL and lone surrogates (which jsonb refuses, failing the
- * whole save) out of every string.
+ * A node's report as jsonb takes it: NUL and lone surrogates (which jsonb refuses, failing the whole
+ * save) out of every string, nested ones (statistics' `syncing`) included.
  */
-function storable(information: Information): Information {
-  const out: Information = {};
-  for (const [key, value] of Object.entries(information)) {
-    out[key] = typeof value === "string" ? value.replaceAll("\0", "").toWellFormed() : value;
+function storable(report: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(report)) {
+    out[key] = typeof value === "string"
+      ? value.replaceAll("\0", "").toWellFormed()
+      : value !== null && typeof value === "object"
+      ? storable(value as Record<string, unknown>)
+      : value;
   }
   return out;
 }
@@ -124,6 +129,8 @@ export function createBlockStore(sql: postgres.Sql, table: string, nodesTable = 
       }
       if (nodesTable !== "web_nodes") {
         await sql`create table if not exists ${sql(nodesTable)} (like web_nodes including all)`;
+        await sql`alter table ${sql(nodesTable)} add column if not exists statistics jsonb`;
+        await sql`alter table ${sql(nodesTable)} alter column information drop not null`;
       }
     })().catch((err) => {
       ready = undefined;
@@ -182,30 +189,34 @@ export function createBlockStore(sql: postgres.Sql, table: string, nodesTable = 
         }::text[]))`;
       }
     },
-    async loadInformation(limit) {
+    async loadNodes(limit) {
       await prepare();
-      const rows = await sql<{ agent_id: string; information: unknown }[]>`
-        select agent_id, information from ${sql(nodesTable)} order by updated_at desc limit ${limit}`;
-      return rows.map((row) => [row.agent_id, row.information] as [string, unknown]);
+      const rows = await sql<{ agent_id: string; information: unknown; statistics: unknown }[]>`
+        select agent_id, information, statistics from ${sql(nodesTable)}
+        order by updated_at desc limit ${limit}`;
+      return rows.map((row) => [row.agent_id, row.information, row.statistics] as [string, unknown, unknown]);
     },
-    async saveInformation(rows) {
+    async saveNodes(rows) {
       if (rows.length === 0) return;
       await prepare();
-      const now = new Date();
-      for (let i = 0; i < rows.length; i += SAVE_CHUNK) {
-        const chunk = rows.slice(i, i + SAVE_CHUNK).filter(([agentId]) => !agentId.includes("\0"));
-        if (chunk.length === 0) continue;
-        const values = chunk.map(([agentId, information]) => ({
-          agent_id: agentId,
-          information: sql.json(storable(information)),
-          updated_at: now,
-        }));
-        await sql`
-          insert into ${sql(nodesTable)} ${sql(values)}
-          on conflict (agent_id) do update set information = excluded.information, updated_at = excluded.updated_at`;
-      }
+      const updatedAt = new Date();
+      const save = async (column: "information" | "statistics") => {
+        const given = rows.filter(([agentId, row]) => row[column] !== undefined && !agentId.includes("\0"));
+        for (let i = 0; i < given.length; i += SAVE_CHUNK) {
+          const values = given.slice(i, i + SAVE_CHUNK).map(([agentId, row]) => ({
+            agent_id: agentId,
+            [column]: sql.json(storable(row[column]!) as postgres.JSONValue),
+            updated_at: updatedAt,
+          }));
+          await sql`
+            insert into ${sql(nodesTable)} ${sql(values)} on conflict (agent_id)
+            do update set ${sql(column)} = excluded.${sql(column)}, updated_at = excluded.updated_at`;
+        }
+      };
+      await save("information");
+      await save("statistics");
     },
-    async pruneInformation(keep) {
+    async pruneNodes(keep) {
       await prepare();
       await sql`
         delete from ${sql(nodesTable)} where agent_id in (
@@ -219,7 +230,7 @@ export interface BlockPersistenceOptions {
   intervalMs: number;
   /** Blocks read back at start (the ring's size). */
   limit: number;
-  /** Nodes' information read back at start and kept in the table (the state's nodes). */
+  /** Nodes read back at start and kept in the table (the state's nodes). */
   nodeLimit: number;
   /** Name for log lines. */
   id: string;
@@ -227,9 +238,9 @@ export interface BlockPersistenceOptions {
 
 /** Keeps a state's blocks in a store: read back once, then saved as they change. */
 export interface BlockPersistence {
-  /** Saves what changed since the last save (also run on the timer). */
-  flush(): Promise<void>;
-  /** Stops the timer after a last save. */
+  /** Saves what changed since the last save (also run on the timer); `all`: held statistics too. */
+  flush(all?: boolean): Promise<void>;
+  /** Stops the timer after a last save of everything. */
   close(): Promise<void>;
   stats(): {
     blocks_restored: number;
@@ -253,9 +264,9 @@ export function startBlockPersistence(
     | "markDirty"
     | "takeBlockBounds"
     | "takeDroppedBlocks"
-    | "restoreInformation"
-    | "takeDirtyInformation"
-    | "markInformationDirty"
+    | "restoreNodes"
+    | "takeDirtyNodes"
+    | "markNodesDirty"
   >,
   store: () => Promise<BlockStore>,
   options: BlockPersistenceOptions,
@@ -277,9 +288,9 @@ export function startBlockPersistence(
   /** A dead chain's numbers to delete above (a chain reset), kept until a delete works. */
   let above: number | null = null;
 
-  async function tick(): Promise<void> {
+  async function tick(all: boolean): Promise<void> {
     const pending = state.takeDirtyBlocks();
-    const information = state.takeDirtyInformation();
+    const nodes = state.takeDirtyNodes(all);
     dropped = dropped.concat(state.takeDroppedBlocks()).slice(-options.limit);
     const bounds = state.takeBlockBounds();
     if (bounds.above !== null) above = Math.min(above ?? Infinity, bounds.above);
@@ -288,11 +299,11 @@ export function startBlockPersistence(
       if (!restored) {
         const entries = await s.load(options.limit);
         state.restoreBlocks(entries);
-        const nodes = await s.loadInformation(options.nodeLimit);
-        state.restoreInformation(nodes);
+        const rows = await s.loadNodes(options.nodeLimit);
+        state.restoreNodes(rows);
         restored = true;
         counters.blocks_restored = entries.length;
-        counters.nodes_restored = nodes.length;
+        counters.nodes_restored = rows.length;
       }
       // A dead branch's blocks first: one let go and reported again since is in `pending`, saved after.
       await s.deleteBlocks(dropped);
@@ -305,18 +316,18 @@ export function startBlockPersistence(
       // the table never delete a block another one saved first.
       await s.deleteOutside(bounds.below, above);
       above = null;
-      await s.saveInformation(information);
-      counters.nodes_saved += information.length;
-      savedSincePrune += information.length;
+      await s.saveNodes(nodes);
+      counters.nodes_saved += nodes.length;
+      savedSincePrune += nodes.length;
       if (savedSincePrune >= options.nodeLimit) {
-        await s.pruneInformation(options.nodeLimit); // at start, then after as many new rows
+        await s.pruneNodes(options.nodeLimit); // at start, then after as many new rows
         savedSincePrune = 0;
       }
       if (failing) console.warn(`receiver ${options.id}: saving recent blocks works again`);
       failing = false;
     } catch (err) {
       state.markDirty(pending);
-      state.markInformationDirty(information);
+      state.markNodesDirty(nodes);
       counters.blocks_save_failed++;
       if (!failing) {
         console.warn(
@@ -327,20 +338,23 @@ export function startBlockPersistence(
     }
   }
 
-  /** One tick at a time: a slow save is not overtaken by the next one. */
-  function flush(): Promise<void> {
-    running ??= tick().finally(() => running = undefined);
+  /**
+   * One tick at a time: a slow save is not overtaken by the next one. `all`: the statistics held
+   * back too (stored_nodes.ts).
+   */
+  function flush(all = false): Promise<void> {
+    running ??= tick(all).finally(() => running = undefined);
     return running;
   }
 
-  const timer = setInterval(flush, options.intervalMs);
+  const timer = setInterval(() => flush(), options.intervalMs);
   void flush(); // read back at once
   return {
     flush,
     async close() {
       clearInterval(timer);
       await running;
-      await flush();
+      await flush(true);
     },
     stats: () => ({ ...counters }),
   };

@@ -153,9 +153,60 @@ Deno.test("nodes' information survives a restart through Postgres: a node that r
     );
     await small.flush();
     assert.equal(await rows(pg.sql, "web_nodes"), 1);
-    assert.deepEqual((await store.loadInformation(5)).map(([id]) => id), ["poa-1"]);
+    assert.deepEqual((await store.loadNodes(5)).map(([id]) => id), ["poa-1"]);
     await small.close();
     await restored.close();
+  }));
+
+const statistics = (agentId: string, peers: number) =>
+  reportMessage(agentId, {
+    type: "statistics",
+    body: { active: true, mining: false, peers, gasPrice: "1000000000", uptime: 100, syncing: false },
+  });
+
+Deno.test("nodes' statistics survive a restart through Postgres (the POA agent sends them only when they change): held back between saves, all saved at a graceful stop, a row with statistics only", () =>
+  withDatabase(async (pg) => {
+    const store = createBlockStore(pg.sql, "web_blocks");
+    const before = newState();
+    const first = persisting(before, store);
+    await first.flush();
+    before.apply(information("poa-1", "Validator 1", "Parity//v1.11.8"));
+    before.apply(statistics("poa-1", 5));
+    before.apply(statistics("poa-2", 7)); // never sent its information (yet)
+    await first.flush();
+    before.apply(statistics("poa-1", 6)); // within the minute: held back at the next tick
+    await first.flush();
+    const peersStored = async () =>
+      Object.fromEntries(
+        (await pg.sql<{ agent_id: string; peers: number | null }[]>`
+          select agent_id, (statistics->>'peers')::int as peers from web_nodes order by agent_id`)
+          .map((row) => [row.agent_id, row.peers]),
+      );
+    assert.deepEqual(await peersStored(), { "poa-1": 5, "poa-2": 7 });
+    await first.close(); // a graceful stop saves what was held back
+    assert.deepEqual(await peersStored(), { "poa-1": 6, "poa-2": 7 });
+
+    const after = newState();
+    const restored = persisting(after, store);
+    await restored.flush();
+    after.apply(latency("poa-1"));
+    after.apply(latency("poa-2"));
+    assert.deepEqual(after.node("poa-1")!.last.statistics, {
+      active: true,
+      mining: false,
+      peers: 6,
+      gasPrice: "1000000000",
+      uptime: 100,
+      syncing: false,
+    });
+    assert.equal(after.node("poa-1")!.last.information!["name"], "Validator 1");
+    assert.equal(after.node("poa-2")!.last.statistics!["peers"], 7);
+    assert.equal(after.node("poa-2")!.last.information, undefined);
+    // Statistics reported since the start win over the stored ones.
+    after.apply(statistics("poa-1", 8));
+    assert.equal(after.node("poa-1")!.last.statistics!["peers"], 8);
+    await restored.close();
+    assert.deepEqual(await peersStored(), { "poa-1": 8, "poa-2": 7 });
   }));
 
 Deno.test("a block store on another table creates it like web_blocks; only the ring's size is read back", () =>

@@ -13,7 +13,7 @@ import {
 import { type ChainHealth, createHeadIndex, MAX_LEAD_BLOCKS } from "./chain.ts";
 import { createChainReset } from "./chain_reset.ts";
 import type { GeoLocation } from "./geo.ts";
-import { createNodeInformation, type Information } from "./node_information.ts";
+import { createStoredNodes, type StoredNode } from "./stored_nodes.ts";
 import {
   createNodeTable,
   type NodeChange,
@@ -113,12 +113,12 @@ export interface WebState {
   takeDirtyBlocks(): BlockEntry[];
   /** Marks blocks changed again (a save that failed), those still in the ring. */
   markDirty(entries: BlockEntry[]): void;
-  /** Nodes' information read back from storage (node_information.ts). */
-  restoreInformation(rows: Array<[string, unknown]>): void;
-  /** Nodes' information reported since the previous call, to be saved. */
-  takeDirtyInformation(): Array<[string, Information]>;
-  /** Information to save again (a save that failed), unless newer came since. */
-  markInformationDirty(rows: Array<[string, Information]>): void;
+  /** Nodes' information and statistics read back from storage (stored_nodes.ts). */
+  restoreNodes(rows: Array<[string, unknown, unknown]>): void;
+  /** Nodes' information and statistics reported since, to be saved (stored_nodes.ts `take`). */
+  takeDirtyNodes(all?: boolean): Array<[string, StoredNode]>;
+  /** Reports to save again (a save that failed), unless newer came since. */
+  markNodesDirty(rows: Array<[string, StoredNode]>): void;
   /** Nodes changed, removed and blocks added since the previous call. */
   takeChanges(): Changes;
   /** Forgets what changed without building it (no page to tell: a new page gets a snapshot). */
@@ -168,7 +168,7 @@ export function createWebState(options: WebStateOptions): WebState {
    */
   let checkedHeads = heads.version();
   let blocksDropped = 0;
-  const information = createNodeInformation(options.maxNodes);
+  const stored = createStoredNodes(options.maxNodes);
 
   /**
    * The highest block number kept among the recent blocks: MAX_LEAD_BLOCKS above the best block
@@ -189,11 +189,16 @@ export function createWebState(options: WebStateOptions): WebState {
     return number === null || number <= ceiling; // no number: the ring refuses it itself
   }
 
-  /** Information read back from storage, for a node that has none yet (newer always wins). */
-  function giveStoredInformation(node: TrackedNode, stored: Information | undefined): void {
-    if (stored === undefined || node.last.information !== undefined) return;
-    node.last.information = stored;
-    nodes.changed(node, "information");
+  /** Reports read back from storage, for a node that has none of their kind yet (newer always wins). */
+  function giveStored(node: TrackedNode, row: StoredNode | undefined): void {
+    if (row?.information !== undefined && node.last.information === undefined) {
+      node.last.information = row.information;
+      nodes.changed(node, "information");
+    }
+    if (row?.statistics !== undefined && node.last.statistics === undefined) {
+      node.last.statistics = row.statistics;
+      nodes.changed(node, "statistics");
+    }
   }
 
   function discardChanges(): void {
@@ -255,8 +260,8 @@ export function createWebState(options: WebStateOptions): WebState {
       if (system && type !== "statistics") return;
       if (!system && !ETHEREUM_TYPES.has(type)) return;
       const node = nodes.touch(message.agentId, message.receivedAt);
-      // Its information from before a restart, until it sends it again.
-      if (information.waiting > 0) giveStoredInformation(node, information.recall(node.id));
+      // Its information and statistics from before a restart, until it sends them again.
+      if (stored.waiting > 0) giveStored(node, stored.recall(node.id));
       if (locate !== undefined && message.address !== undefined && message.address !== node.address) {
         node.address = message.address;
         node.location = locate(message.address);
@@ -268,9 +273,10 @@ export function createWebState(options: WebStateOptions): WebState {
         node.last.system = pick(body, SYSTEM_KEYS);
       } else if (type === "information") {
         node.last.information = pick(body, INFORMATION_KEYS);
-        information.noted(node.id, node.last.information);
+        stored.noted(node.id, "information", node.last.information);
       } else if (type === "statistics") {
         node.last.statistics = sanitizeStatistics(body);
+        stored.noted(node.id, "statistics", node.last.statistics);
       } else if (type === "block") {
         // Nodes reporting one block share its body (core/shared_blocks.ts), and so its summary.
         let summary = blockSummaries.get(body);
@@ -336,16 +342,16 @@ export function createWebState(options: WebStateOptions): WebState {
     takeDroppedBlocks: () => ring.takeDropped(),
     takeDirtyBlocks: () => ring.takeDirty(),
     markDirty: (entries) => ring.markDirty(entries),
-    restoreInformation(rows) {
-      information.restore(rows, (agentId, stored) => {
+    restoreNodes(rows) {
+      stored.restore(rows, (agentId, row) => {
         const node = nodes.get(agentId);
         if (node === undefined) return false;
-        giveStoredInformation(node, stored);
+        giveStored(node, row);
         return true;
       });
     },
-    takeDirtyInformation: () => information.take(),
-    markInformationDirty: (rows) => information.markDirty(rows),
+    takeDirtyNodes: (all) => stored.take(all),
+    markNodesDirty: (rows) => stored.markDirty(rows),
     takeChanges() {
       const { nodes: changed, removed } = nodes.takeChanges();
       const out: Changes = {
