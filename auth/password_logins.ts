@@ -1,7 +1,9 @@
 /**
  * Password logins of agent users: scrypt against the stored hash, at most once per password that
- * verified (remembered as a keyed digest while the user's hash stays the same and the user stays
- * active), and once for simultaneous logins with the same user and password (a reconnect storm).
+ * verified (remembered as a keyed digest until the user changes: the right password of a user
+ * deactivated since is answered `inactive` from it too, so agents that keep logging in cost no
+ * scrypt either), and once for simultaneous logins with the same user and password (a reconnect
+ * storm).
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { BoundedMap } from "../core/bounded_map.ts";
@@ -74,17 +76,18 @@ export function createPasswordLogins(store: AuthStore, users: UserMemory, cacheS
         user?.passwordHash ?? await (dummyHash ??= hashPassword(crypto.randomUUID())),
       );
       if (!ok || user === null) return "wrong";
+      let active = user.active;
       if (entry.changes !== changesBefore) {
         // Banned, deleted or re-created meanwhile: what memory holds now is the latest word.
         const latest = users.latest(name);
         if (latest === undefined || latest.passwordHash !== user.passwordHash) return "wrong";
-        if (!latest.active) return "inactive";
+        active = latest.active;
       } else {
-        if (!user.active) return "inactive";
         users.remember(user); // the token about to be issued carries its epoch
       }
+      // The password matches this hash; whether the user may log in is read anew at each check.
       verified.set(name, { digest, passwordHash: user.passwordHash });
-      return "ok";
+      return active ? "ok" : "inactive";
     } finally {
       if (--entry.logins === 0) running.delete(name);
     }
@@ -97,11 +100,11 @@ export function createPasswordLogins(store: AuthStore, users: UserMemory, cacheS
       const known = verified.get(name);
       const current = users.latest(name);
       if (
-        known !== undefined && current !== undefined && current.active &&
-        known.passwordHash === current.passwordHash && timingSafeEqual(known.digest, digest)
+        known !== undefined && current !== undefined && known.passwordHash === current.passwordHash &&
+        timingSafeEqual(known.digest, digest)
       ) {
         stats.cached++;
-        return "ok";
+        return current.active ? "ok" : "inactive";
       }
       const flight = `${name}\0${digest.toString("base64")}`;
       const inFlight = verifying.get(flight);

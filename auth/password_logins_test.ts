@@ -32,11 +32,31 @@ Deno.test("password logins: scrypt once per verified password, shared by simulta
     assert.equal(await logins.check("nobody", "right-password"), "wrong");
     assert.equal(await logins.check("../x", "right-password"), "wrong"); // not a user name: the store is not asked
 
-    // Deactivated in memory: the remembered password no longer answers.
+    // Deactivated in memory: the remembered password no longer answers "ok".
     memory.set("agent", { ...user, active: false });
     logins.changed("agent");
     await store.setActive("agent", false);
+    const before = { ...logins.stats };
     assert.equal(await logins.check("agent", "right-password"), "inactive");
+    // An agent that keeps logging in is refused from memory: one scrypt, not one per attempt.
+    for (let i = 0; i < 3; i++) assert.equal(await logins.check("agent", "right-password"), "inactive");
+    assert.deepEqual(logins.stats, { ...before, scrypt: before.scrypt + 1, cached: before.cached + 3 });
+    assert.equal(await logins.check("agent", "wrong-password"), "wrong"); // never from memory
+    assert.equal(logins.stats.scrypt, before.scrypt + 2);
+    // Active again (a change of the user): verified afresh, then "ok" from memory.
+    memory.set("agent", user);
+    logins.changed("agent");
+    await store.setActive("agent", true);
+    assert.equal(await logins.check("agent", "right-password"), "ok");
+    assert.equal(logins.stats.scrypt, before.scrypt + 3);
+    assert.equal(await logins.check("agent", "right-password"), "ok");
+    assert.equal(logins.stats.scrypt, before.scrypt + 3);
+    // Deactivated in memory without a change told (the store's watch is late): the remembered
+    // password answers what memory says now.
+    memory.set("agent", { ...user, active: false });
+    assert.equal(await logins.check("agent", "right-password"), "inactive");
+    memory.set("agent", user);
+    logins.changed("agent");
 
     // A ban while scrypt runs for a login that read the user active: memory wins.
     await store.setActive("agent", true);

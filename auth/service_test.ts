@@ -102,9 +102,15 @@ Deno.test("deactivating or deleting a user ends its cached login; a re-created u
     assert.ok(await auth.setActive(user, false));
     assert.equal(await auth.login(user, "old-pw"), "inactive"); // refused, but not a guess
     assert.equal(await auth.login(user, "wrong-pw"), "wrong");
+    assert.equal(auth.loginStats.cached, 0); // verified afresh after each change
+    // Its agents logging in again and again are refused without scrypt each time.
+    const scrypt = auth.loginStats.scrypt;
+    for (let i = 0; i < 3; i++) assert.equal(await auth.login(user, "old-pw"), "inactive");
+    assert.equal(auth.loginStats.scrypt, scrypt);
+    assert.equal(auth.loginStats.cached, 3);
     assert.ok(await auth.setActive(user, true));
     assert.equal(await auth.login(user, "old-pw"), "ok");
-    assert.equal(auth.loginStats.cached, 0); // verified afresh after each change
+    assert.equal(auth.loginStats.cached, 3); // verified afresh after each change
 
     assert.ok(await auth.deleteUser(user));
     assert.equal(await auth.login(user, "old-pw"), "wrong");
@@ -112,7 +118,7 @@ Deno.test("deactivating or deleting a user ends its cached login; a re-created u
     assert.equal(await auth.login(user, "old-pw"), "wrong");
     assert.equal(await auth.login(user, "new-pw"), "ok");
     assert.equal(await auth.login(user, "new-pw"), "ok");
-    assert.equal(auth.loginStats.cached, 1);
+    assert.equal(auth.loginStats.cached, 4);
   });
 });
 
@@ -213,10 +219,11 @@ Deno.test("a ban or a deletion during a login's password check is not undone by 
         held.release();
         assert.equal(await login, action === "ban" ? "inactive" : "wrong");
         assert.equal(auth.activeEpoch(user) !== undefined, action === "re-create");
-        // Nothing of the old login stays: no cached login, and a token issued now is refused.
+        // Nothing of the old login stays: no login is "ok" (a banned user's right password is
+        // remembered as such: "inactive" without scrypt), and a token issued now is refused.
         const again = await auth.login(user, "pw-one");
         assert.equal(again, action === "ban" ? "inactive" : "wrong");
-        assert.equal(auth.loginStats.cached, 0);
+        assert.equal(auth.loginStats.cached, action === "ban" ? 1 : 0);
         if (action === "ban") assert.equal(auth.activeEpoch(user), undefined); // no token is issued
       });
     });
