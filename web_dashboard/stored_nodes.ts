@@ -61,7 +61,7 @@ export function createStoredNodes(
 ): StoredNodes {
   const every = options.statisticsEveryMs ?? STATISTICS_SAVE_EVERY_MS;
   const now = options.now ?? Date.now;
-  let dirty = new Map<string, StoredNode>();
+  const dirty = new Map<string, StoredNode>();
   /** When each node's statistics were last taken, while that holds the next ones back. */
   const statisticsTaken = new Map<string, number>();
   const stored = new Map<string, StoredNode>();
@@ -77,20 +77,19 @@ export function createStoredNodes(
         if (takenAt <= at - every) statisticsTaken.delete(agentId);
       }
       const out: Array<[string, StoredNode]> = [];
-      const held = new Map<string, StoredNode>();
+      // In place: at 10,000 nodes most entries are statistics waiting for their minute.
       for (const [agentId, entry] of dirty) {
-        if (entry.statistics !== undefined) {
-          if (!all && statisticsTaken.has(agentId)) {
-            held.set(agentId, { statistics: entry.statistics });
-            if (entry.information === undefined) continue;
+        if (entry.statistics !== undefined && !all && statisticsTaken.has(agentId)) {
+          if (entry.information !== undefined) {
             out.push([agentId, { information: entry.information }]);
-            continue;
+            delete entry.information;
           }
-          statisticsTaken.set(agentId, at);
+          continue;
         }
+        if (entry.statistics !== undefined) statisticsTaken.set(agentId, at);
         out.push([agentId, entry]);
+        dirty.delete(agentId);
       }
-      dirty = held;
       return out;
     },
     markDirty(rows) {
