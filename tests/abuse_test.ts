@@ -298,6 +298,69 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a logged-in ethstats node's 7.8 MB frames of zeros (block transactions, uncles, a history nobody asked for): refused or cut, memory and the loop unmoved",
+  sanitizeResources: false,
+  async fn() {
+    const svc = await startService(4096);
+    let ws: WebSocket | undefined;
+    try {
+      await createUser(svc.base, "zeros", "zeros-password");
+      const socket = ws = new WebSocket(`${svc.base.replace("http", "ws")}/api`);
+      const frames: string[] = [];
+      socket.onmessage = (e) => frames.push(String(e.data));
+      await new Promise((resolve, reject) => {
+        socket.onopen = resolve;
+        socket.onerror = reject;
+      });
+      const until = async (what: string, ok: () => boolean) => {
+        const deadline = Date.now() + 120_000;
+        while (!ok()) {
+          if (Date.now() > deadline) throw new Error(`no ${what}: ${frames.join(" ").slice(0, 500)}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      socket.send(
+        JSON.stringify({
+          emit: ["hello", { id: "zeros", info: { name: "zeros" }, secret: "zeros:zeros-password" }],
+        }),
+      );
+      await until("ready", () => frames.includes('{"emit":["ready"]}'));
+      const zeros = new Array(3_900_000).fill(0).join(",");
+      const before = await peakRss(svc.pid);
+      const t = performance.now();
+      socket.send(`{"emit":["block",{"block":{"number":1,"hash":"0x1","transactions":[${zeros}]}}]}`);
+      socket.send(`{"emit":["block",{"block":{"number":1,"hash":"0x1","uncles":[${zeros}]}}]}`);
+      socket.send(`{"emit":["history",{"history":[${zeros}]}]}`);
+      socket.send('{"emit":["node-ping",{"clientTime":"after the zeros"}]}');
+      await until("pong", () => frames.some((f) => f.includes("after the zeros")));
+      const handled = performance.now() - t;
+      const grew = (await peakRss(svc.pid)) - before;
+      const metrics = await (await fetch(`${svc.base}/metrics`)).text();
+      const stat = (name: string) =>
+        Number(metrics.match(new RegExp(`^poa_ethstats_total\\{stat="${name}"\\} (\\d+)`, "m"))?.[1]);
+      // Before: zod made an issue per zero (49 s and 4.6 GB for the first frame alone), and each of a
+      // history's millions of entries was parsed as a block (6 s).
+      assert.ok(grew < 400 * 2 ** 20, `peak RSS grew ${(grew / 2 ** 20).toFixed(0)} MiB`);
+      assert.equal(
+        stat("malformed"),
+        2,
+        metrics.split("\n").filter((l) => l.includes("ethstats")).join("\n"),
+      );
+      assert.equal(stat("history_entries_skipped"), 3_900_000);
+      console.log(
+        `abuse: 3 × 7.8 MB ethstats frames of zeros: 2 malformed, 3,900,000 history entries skipped, pong after ${
+          handled.toFixed(0)
+        } ms, peak RSS +${(grew / 2 ** 20).toFixed(0)} MiB`,
+      );
+    } finally {
+      ws?.close();
+      await svc.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "tokens never revive and NUL ids never reach Postgres (process level)",
   sanitizeResources: false,
   async fn() {
