@@ -65,10 +65,18 @@ export function createStoredNodes(
   /** When each node's statistics were last taken, while that holds the next ones back. */
   const statisticsTaken = new Map<string, number>();
   const stored = new Map<string, StoredNode>();
+  /**
+   * A node's first report since its last save: at most `limit` wait (the table keeps no more), the
+   * oldest let go first: a Postgres outage under a stream of new agent ids held them all.
+   */
+  function note(agentId: string, entry: StoredNode): void {
+    if (dirty.size >= limit) dirty.delete(dirty.keys().next().value!);
+    dirty.set(agentId, entry);
+  }
   return {
     noted(agentId, kind, value) {
       const entry = dirty.get(agentId);
-      if (entry === undefined) dirty.set(agentId, { [kind]: value });
+      if (entry === undefined) note(agentId, { [kind]: value });
       else entry[kind] = value;
     },
     take(all = false) {
@@ -86,7 +94,11 @@ export function createStoredNodes(
           }
           continue;
         }
-        if (entry.statistics !== undefined) statisticsTaken.set(agentId, at);
+        if (entry.statistics !== undefined) {
+          statisticsTaken.set(agentId, at);
+          // Many more ids than nodes within a minute: the oldest lose their hold (saved sooner).
+          if (statisticsTaken.size > limit) statisticsTaken.delete(statisticsTaken.keys().next().value!);
+        }
         out.push([agentId, entry]);
         dirty.delete(agentId);
       }
@@ -95,7 +107,7 @@ export function createStoredNodes(
     markDirty(rows) {
       for (const [agentId, row] of rows) {
         const entry = dirty.get(agentId);
-        if (entry === undefined) dirty.set(agentId, { ...row });
+        if (entry === undefined) note(agentId, { ...row });
         else {
           entry.information ??= row.information;
           entry.statistics ??= row.statistics;

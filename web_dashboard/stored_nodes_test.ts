@@ -68,3 +68,23 @@ Deno.test("stored nodes: a node's statistics are taken at most once a minute, th
   stored.markDirty(failed);
   assert.deepEqual(stored.take(), [["c", { statistics: { peers: 9 } }]]);
 });
+
+Deno.test("stored nodes: at most `limit` wait to be saved (a Postgres outage under a stream of new agent ids), the oldest let go first", () => {
+  let now = 0;
+  const stored = createStoredNodes(3, { statisticsEveryMs: 60_000, now: () => now });
+  for (let i = 0; i < 10; i++) stored.noted(`id-${i}`, "statistics", { peers: i });
+  // A failed save put back: still within the bound.
+  stored.markDirty([["old-1", { information: { name: "1" } }], ["old-2", { information: { name: "2" } }]]);
+  assert.deepEqual(stored.take().map(([id]) => id), ["id-9", "old-1", "old-2"]);
+  // The hold on statistics keeps no more ids than that either: the oldest holds go first.
+  now += 1_000;
+  for (let i = 0; i < 10; i++) {
+    stored.noted(`new-${i}`, "statistics", { peers: i });
+    assert.equal(stored.take().length, 1);
+  }
+  now += 1_000;
+  // new-0 lost its hold (saved again at once); new-9 still waits for its minute.
+  stored.noted("new-0", "statistics", { peers: 100 });
+  stored.noted("new-9", "statistics", { peers: 109 });
+  assert.deepEqual(stored.take(), [["new-0", { statistics: { peers: 100 } }]]);
+});
