@@ -5,7 +5,7 @@
  * it (denoland/deno#15809), as any websocket peer can.
  */
 import type { Context } from "hono";
-import { type AppEnv, clientAddress } from "./app_env.ts";
+import { type AppEnv, clientKey } from "./app_env.ts";
 import { errorResponse } from "./errors.ts";
 import type { AddressLimit, FeedSocket } from "./websocket.ts";
 
@@ -172,7 +172,7 @@ export function openFeedStream(c: Context<AppEnv>, options: EventStreamOptions):
   if (c.req.method !== "GET") {
     return { ok: false, response: new Response(null, { headers: EVENT_STREAM_HEADERS }) };
   }
-  const address = clientAddress(c);
+  const address = clientKey(c);
   if (!options.limit.streams.allows(address)) {
     return { ok: false, response: errorResponse(429, "too_many_connections", options.limit.message) };
   }

@@ -6,7 +6,7 @@
  * 10 MB at the default. An address spray costs each request the same as one address does.
  */
 import type { MiddlewareHandler } from "hono";
-import { type AppEnv, clientAddress } from "./app_env.ts";
+import { type AppEnv, clientKey } from "./app_env.ts";
 import { AppError } from "./errors.ts";
 import { BoundedMap } from "../core/bounded_map.ts";
 
@@ -58,7 +58,7 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
 /** Middleware: 429 `rate_limited` with Retry-After beyond the address's rate. */
 export function rateLimited(limiter: RateLimiter): MiddlewareHandler<AppEnv> {
   return async function rateLimitMiddleware(c, next) {
-    const wait = limiter.take(clientAddress(c));
+    const wait = limiter.take(clientKey(c));
     if (wait > 0) {
       throw new AppError(429, "rate_limited", "too many requests from this address; slow down", {
         "retry-after": String(wait),

@@ -1,6 +1,6 @@
 /** Websocket helpers shared by every socket: the upgrade, address limits, sends and closes that never throw. */
 import type { Context } from "hono";
-import { type AppEnv, clientAddress } from "./app_env.ts";
+import { type AppEnv, clientKey } from "./app_env.ts";
 import { errorResponse } from "./errors.ts";
 
 /**
@@ -243,7 +243,7 @@ export function upgradeSocket(c: Context<AppEnv>, options: UpgradeOptions): Upgr
   if (unavailable !== undefined) {
     return { ok: false, response: errorResponse(503, "unavailable", unavailable) };
   }
-  const address = clientAddress(c);
+  const address = clientKey(c);
   if (options.limit && !options.limit.sockets.allows(address)) {
     options.limit.onRefused?.();
     return { ok: false, response: errorResponse(429, "too_many_connections", options.limit.message) };

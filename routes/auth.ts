@@ -5,7 +5,7 @@ import { z } from "zod";
 import { parseBasic } from "../auth/headers.ts";
 import { attemptOutcome, type LoginLimiter, type LoginScope } from "../auth/login_limit.ts";
 import { type AuthService, type LoginOutcome, USER_NAME } from "../auth/service.ts";
-import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import { type AppEnv, clientKey } from "../http/app_env.ts";
 import { readBody, refuseUnreadBody } from "../http/body.ts";
 import type { ByteBudget } from "../http/byte_budget.ts";
 import { AppError } from "../http/errors.ts";
@@ -55,7 +55,7 @@ async function basicLogin(
       BASIC_CHALLENGE,
     );
   }
-  const start = limiter.begin(scope, clientAddress(c), creds.user);
+  const start = limiter.begin(scope, clientKey(c), creds.user);
   if (start.limited) {
     throw new AppError(429, "too_many_attempts", "too many failed logins; retry later", {
       "retry-after": String(start.retryAfterSeconds),

@@ -376,6 +376,31 @@ Deno.test("after maxFailures failed logins the address and the name get 429 with
   }
 });
 
+Deno.test("an IPv6 client is counted by its /64 network: guesses from many of its addresses lock them all, not a neighbour network", async () => {
+  const h = await createHarness({ maxFailures: 3, windowSeconds: 60 });
+  try {
+    const { user, password } = await userWithToken(h);
+    const from = (hostname: string) => ({ remoteAddr: { transport: "tcp" as const, hostname, port: 40000 } });
+    const attempt = (u: string, p: string, hostname: string) =>
+      h.app.request("/session", { method: "POST", headers: { authorization: basic(u, p) } }, from(hostname));
+    // 30 wrong logins (10 × maxFailures per address), each for another name, each from another
+    // address of one /64: before, each address had an allowance of its own (2^64 of them).
+    for (let i = 1; i <= 30; i++) {
+      const res = await attempt(`nobody-${i}`, "guess", `2001:db8:1:2::${i.toString(16)}`);
+      assert.equal(res.status, 401, `guess ${i}`);
+      await res.body?.cancel();
+    }
+    const locked = await attempt(user, password, "2001:db8:1:2:ffff::31");
+    assert.equal(locked.status, 429);
+    assert.equal((await errorOf(locked)).error, "too_many_attempts");
+    const neighbour = await attempt(user, password, "2001:db8:1:3::1");
+    assert.equal(neighbour.status, 200, "another /64 is not locked");
+    await neighbour.body?.cancel();
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("400 parallel wrong passwords then the right one: no more checks than the limit, then 429", async () => {
   const h = await createHarness({ maxFailures: 10, windowSeconds: 60 });
   try {

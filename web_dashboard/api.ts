@@ -4,7 +4,7 @@
  * `/v1/blocks`, `/v1/propagation`, `/v1/chain`. Every route is behind the receiver's access check.
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { type AppEnv, clientAddress } from "../http/app_env.ts";
+import { type AppEnv, clientKey } from "../http/app_env.ts";
 import { budgetedJson, type ByteBudget } from "../http/byte_budget.ts";
 import { AppError } from "../http/errors.ts";
 import type { ReceiverContext } from "../core/receiver.ts";
@@ -50,8 +50,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
   const { state, options, access, postgres, now, onHistoryUnavailable } = deps;
   const app = new Hono<AppEnv>();
-  const json = (c: Context<AppEnv>, value: unknown) =>
-    budgetedJson(c, value, deps.responses, clientAddress(c));
+  const json = (c: Context<AppEnv>, value: unknown) => budgetedJson(c, value, deps.responses, clientKey(c));
 
   app.get("/v1/nodes", access, (c) => {
     const query = parseQuery(nodesQuerySchema, c.req.query());

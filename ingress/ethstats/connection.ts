@@ -2,6 +2,7 @@
  * One ethstats socket as the handler (`routes.ts`) keeps it: its state, the frames the server
  * sends, the close codes, the per-socket rate limit, and the gate on sockets not logged in yet.
  */
+import { addressKey } from "../../http/app_env.ts";
 import { utf8Length } from "../../http/websocket.ts";
 
 /**
@@ -30,7 +31,10 @@ export type ConnState = "new" | "authenticating" | "ready" | "closed";
 
 export interface Connection {
   socket: WebSocket;
+  /** The client's address, as its reports carry it (`Message.address`: the map). */
   address: string;
+  /** What per-address limits count it under (http/app_env.ts `addressKey`: an IPv6 /64). */
+  key: string;
   state: ConnState;
   openedAt: number;
   /** `hello.id`: the agent id of every Message from this socket. */
@@ -94,6 +98,7 @@ export function newConnection(
   return {
     socket,
     address,
+    key: addressKey(address),
     state: "new",
     openedAt: now,
     agentId: "",
@@ -184,12 +189,12 @@ export function createLoginGate(maxAll: number, maxPerAddress: number): LoginGat
  * Which of the sockets waiting for their hello (oldest first) makes room for a new one: the oldest
  * at the address holding the most of them, so an address flooding the gate loses its own first.
  */
-export function evictionCandidate<C extends { address: string }>(waiting: Iterable<C>): C | undefined {
+export function evictionCandidate<C extends { key: string }>(waiting: Iterable<C>): C | undefined {
   const perAddress = new Map<string, number>();
-  for (const conn of waiting) perAddress.set(conn.address, (perAddress.get(conn.address) ?? 0) + 1);
+  for (const conn of waiting) perAddress.set(conn.key, (perAddress.get(conn.key) ?? 0) + 1);
   let chosen: C | undefined;
   for (const conn of waiting) {
-    if (chosen === undefined || perAddress.get(conn.address)! > perAddress.get(chosen.address)!) {
+    if (chosen === undefined || perAddress.get(conn.key)! > perAddress.get(chosen.key)!) {
       chosen = conn;
     }
   }

@@ -65,7 +65,7 @@ Deno.test("penalty box: an address waits out its cooldown; the oldest are forgot
 });
 
 Deno.test("eviction: the oldest waiting socket of the address holding the most, else the oldest", () => {
-  const waiting = [{ id: 1, address: "b" }, { id: 2, address: "a" }, { id: 3, address: "a" }];
+  const waiting = [{ id: 1, key: "b" }, { id: 2, key: "a" }, { id: 3, key: "a" }];
   assert.equal(evictionCandidate(waiting)?.id, 2);
   assert.equal(evictionCandidate(waiting.slice(0, 2))?.id, 1);
   assert.equal(evictionCandidate([]), undefined);

@@ -6,7 +6,7 @@
  * sockets (cooldown, login gate, per-address limit); sessions.ts handles them once upgraded.
  */
 import { Hono } from "hono";
-import { type AppEnv, clientAddress } from "../../http/app_env.ts";
+import { addressKey, type AppEnv, clientAddress } from "../../http/app_env.ts";
 import { errorResponse } from "../../http/errors.ts";
 import { createAddressLimit, upgradeSocket } from "../../http/websocket.ts";
 import type { SharedBlocks } from "../../core/shared_blocks.ts";
@@ -56,9 +56,10 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
     paths.push("/" + options.path);
     app.on("GET", paths, (c) => {
       const address = clientAddress(c);
+      const key = addressKey(address); // what the limits count (an IPv6 /64)
       // Read before the upgrade (the request is closed after it).
       const primus = c.req.url.includes("_primuscb=");
-      const waitMs = penalties.waitMs(address, Date.now());
+      const waitMs = penalties.waitMs(key, Date.now());
       if (waitMs > 0) {
         counters.limited++;
         counters.limited_cooldown++;
@@ -70,11 +71,11 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
           { "retry-after": String(seconds) },
         );
       }
-      let refused = gate.admit(address);
+      let refused = gate.admit(key);
       // Room is made only for what can become a websocket (a request the handshake refuses evicted one).
       const upgrading = c.req.header("upgrade")?.toLowerCase() === "websocket" &&
         c.req.header("sec-websocket-key") !== undefined;
-      if (refused === "busy" && upgrading && sessions.evictIdle()) refused = gate.admit(address);
+      if (refused === "busy" && upgrading && sessions.evictIdle()) refused = gate.admit(key);
       if (refused !== null) {
         counters.limited++;
         counters.limited_unauthenticated++;
@@ -101,7 +102,7 @@ export function createEthstatsRoutes(deps: EthstatsRoutesDeps): EthstatsRoutes {
         upgrade: { idleTimeout: 0 },
       });
       if (!upgraded.ok) {
-        gate.leave(address);
+        gate.leave(key);
         return upgraded.response;
       }
       const { socket, response } = upgraded;

@@ -184,7 +184,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   function loggedIn(conn: Connection): void {
     if (!conn.unauthenticated) return;
     conn.unauthenticated = false;
-    gate.leave(conn.address);
+    gate.leave(conn.key);
   }
 
   /** Tells the node why (one emit frame), closes the socket and forgets the connection. */
@@ -228,7 +228,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     fresh.delete(conn);
     const result = await authenticateHello(
       { auth, limiter, sharedSecret: options.sharedSecret },
-      conn.address,
+      conn.key,
       hello,
     );
     if (conn.state !== "authenticating") return; // closed while scrypt ran
@@ -238,7 +238,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       // ~1,400 hellos a second past the login limit. An address at its own limit cools down (429s:
       // the client waits between attempts); a name locked at an address is refused a second late,
       // which slows its loop as much without barring its neighbours behind the same NAT.
-      if (result.limited === "address") penalties.penalize(conn.address, Date.now());
+      if (result.limited === "address") penalties.penalize(conn.key, Date.now());
       if (result.limited === "pair") {
         // Its login slot is given back for the wait: 64 such hellos a second from 8 addresses held
         // every slot (never evicted: logging in) and kept every node out, with no password checked.
@@ -309,7 +309,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       counters.limited++;
       counters[refusal.counter]++;
       if (refusal.counter === "limited_frame_size" && isHistoryAnswer(data)) history.unanswerable(conn);
-      penalties.penalize(conn.address, now);
+      penalties.penalize(conn.key, now);
       drop(conn, refusal.frame, refusal.code, refusal.reason);
       return;
     }
