@@ -1,6 +1,7 @@
 /** Request body decoding (JSON or MessagePack) and validation with zod, at the edge. */
 import type { Context } from "hono";
 import type { z } from "zod";
+import { ExtData } from "@msgpack/msgpack";
 import { AppError } from "./errors.ts";
 import type { ByteBudget } from "./byte_budget.ts";
 import { binText, decodeMsgpack } from "./msgpack_decoder.ts";
@@ -167,21 +168,33 @@ async function readStream(req: Request, limits: ReadLimits): Promise<Uint8Array>
 
 /**
  * Makes a decoded msgpack value JSON-compatible in place, in one walk without recursion
- * (timestamp → ISO string; binary is refused with 422). Its depth was checked on the bytes.
- * 64-bit integers decode to numbers, as in JSON.
+ * (timestamp → ISO string, bin → text; another extension type is refused with 422). Its depth and
+ * size were checked on the bytes. 64-bit integers decode to numbers, as in JSON.
  */
 function normalizeMsgpack(value: unknown): unknown {
   value = convert(value);
   const stack: object[] = [];
   if (value !== null && typeof value === "object") stack.push(value);
   while (stack.length > 0) {
-    const record = stack.pop() as Record<string, unknown>;
-    for (const key in record) {
-      let child = record[key];
-      if (child !== null && typeof child !== "string" && typeof child !== "number") {
-        child = record[key] = convert(child);
+    const container = stack.pop()!;
+    if (Array.isArray(container)) {
+      // By index: `for … in` made a string key per element (670 ms for 8 million zeros).
+      for (let i = 0; i < container.length; i++) {
+        const child = container[i];
+        if (child !== null && typeof child === "object") {
+          const converted = container[i] = convert(child);
+          if (converted !== null && typeof converted === "object") stack.push(converted);
+        }
       }
-      if (child !== null && typeof child === "object") stack.push(child);
+      continue;
+    }
+    const record = container as Record<string, unknown>;
+    for (const key in record) {
+      const child = record[key];
+      if (child !== null && typeof child === "object") {
+        const converted = record[key] = convert(child);
+        if (converted !== null && typeof converted === "object") stack.push(converted);
+      }
     }
   }
   return value;
@@ -202,6 +215,14 @@ function convert(value: unknown): unknown {
   // A bin is text as the original (Msgpax: Elixir binaries) read it: agents that pack their
   // strings as bin (Python 2 with use_bin_type) were refused. Only UTF-8, as str values.
   if (value instanceof Uint8Array) return binText(value);
+  if (value instanceof ExtData) {
+    // No JSON meaning (it was kept as `{type, data}`); agents send none.
+    throw new AppError(
+      422,
+      "invalid_body",
+      `msgpack extension type ${value.type} is not accepted (timestamps are)`,
+    );
+  }
   if (value instanceof Date) {
     // A timestamp beyond ±8.64e15 ms decodes to an invalid Date, which has no ISO string.
     if (Number.isNaN(value.getTime())) {

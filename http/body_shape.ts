@@ -293,6 +293,11 @@ export function msgpackShape(
       }
     }
     pos += skip;
+    // An extension value (a timestamp) decodes to an object of its own as well: counted as one, or
+    // 8 MB of 3-byte fixext values made 2.6 million of them where 500,000 objects are allowed.
+    if (((b >= 0xd4 && b <= 0xd8) || (b >= 0xc7 && b <= 0xc9)) && ++containers > maxContainers) {
+      return "too_many";
+    }
     const container = (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
     if (container) {
       const map = b <= 0x8f || b >= 0xde;

@@ -235,6 +235,40 @@ Deno.test("msgpackShape on the bytes agrees with tooDeep on the decoded value, f
   );
 });
 
+Deno.test("msgpack extension values count as objects (8 MB of 3-byte ones was 2.6 million of them); only timestamps are taken", () => {
+  // array32 of `count` copies of `unit`
+  const arrayOf = (count: number, unit: number[]) => {
+    const bytes = new Uint8Array(5 + count * unit.length);
+    bytes[0] = 0xdd;
+    new DataView(bytes.buffer).setUint32(1, count);
+    for (let i = 0; i < count; i++) bytes.set(unit, 5 + i * unit.length);
+    return bytes;
+  };
+  const fixext1 = [0xd4, 0x01, 0x41]; // type 1, one byte of data
+  const timestamp32 = [0xd6, 0xff, 0, 0, 0, 1]; // type -1: 1970-01-01T00:00:01Z
+  for (const unit of [fixext1, timestamp32]) {
+    const count = Math.floor(8_000_000 / unit.length);
+    assert.deepEqual(code(() => decodeBytes(arrayOf(count, unit), "msgpack")), [422, "too_many_values"]);
+  }
+  assert.deepEqual(decodeBytes(arrayOf(2, timestamp32), "msgpack"), [
+    "1970-01-01T00:00:01.000Z",
+    "1970-01-01T00:00:01.000Z",
+  ]);
+  // Another extension type has no JSON meaning: 422, where it was kept as {type, data}.
+  assert.deepEqual(code(() => decodeBytes(arrayOf(1, fixext1), "msgpack")), [422, "invalid_body"]);
+  assert.deepEqual(code(() => decodeBytes(new Uint8Array([0x81, 0xa1, 0x78, ...fixext1]), "msgpack")), [
+    422,
+    "invalid_body",
+  ]);
+  // Arrays of scalars are walked by index, their values kept as they are.
+  assert.deepEqual(
+    decodeBytes(encode({ list: [0, 1, true, null, "x", [2, { a: new Date(0) }]] }), "msgpack"),
+    {
+      list: [0, 1, true, null, "x", [2, { a: "1970-01-01T00:00:00.000Z" }]],
+    },
+  );
+});
+
 Deno.test("a body nested a million levels deep is 422 too_deep, refused before it is decoded", () => {
   const levels = 1_000_000;
   const msgpack = new Uint8Array(levels + 1).fill(0x91); // fixarray of one, a million times
