@@ -62,7 +62,16 @@ const encoder = new TextEncoder();
  * read them (or gone); past the budget 429 `unread_responses` + `Retry-After`.
  */
 export function budgetedJson(c: Context, value: unknown, budget: ByteBudget, key: string): Response {
-  const bytes = encoder.encode(JSON.stringify(value));
+  return budgetedJsonBytes(c, encoder.encode(JSON.stringify(value)), budget, key);
+}
+
+/** `budgetedJson` of a JSON text already encoded (read, never changed: answers may share it). */
+export function budgetedJsonBytes(
+  c: Context,
+  bytes: Uint8Array<ArrayBuffer>,
+  budget: ByteBudget,
+  key: string,
+): Response {
   // The length is known: a streamed answer says it too, and a HEAD's is not counted again by
   // copying the body (http/head_length.ts).
   const headers = { "content-type": "application/json", "content-length": String(bytes.byteLength) };

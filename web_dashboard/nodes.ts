@@ -116,6 +116,8 @@ export interface NodeTable {
   get(id: string): TrackedNode | undefined;
   values(): IterableIterator<TrackedNode>;
   readonly size: number;
+  /** Moves whenever a node is added or forgotten (the same set of nodes while it stays). */
+  readonly membership: number;
   /** Nodes changed and removed since the previous take (or discard). */
   takeChanges(): { nodes: NodeChange[]; removed: string[] };
   discardChanges(): void;
@@ -132,6 +134,7 @@ export function createNodeTable(options: NodeTableOptions, heads: HeadIndex): No
   let changedNodes: TrackedNode[] = [];
   const removed = new Set<string>();
   const counters = { nodes_removed: 0, nodes_evicted: 0 };
+  let membership = 0;
 
   function markChanged(node: TrackedNode, bits: number): void {
     if ((node.changes & LISTED) === 0) changedNodes.push(node);
@@ -139,6 +142,7 @@ export function createNodeTable(options: NodeTableOptions, heads: HeadIndex): No
   }
 
   function forget(id: string): void {
+    membership++;
     heads.remove(id);
     nodes.delete(id);
     inactiveIds.delete(id);
@@ -178,6 +182,7 @@ export function createNodeTable(options: NodeTableOptions, heads: HeadIndex): No
       address: undefined,
     };
     removed.delete(id); // forgotten and back before the flush: a new node, not a removed one
+    membership++;
     heads.set(id, null);
     markChanged(node, NEW);
     nodes.set(id, node);
@@ -224,6 +229,9 @@ export function createNodeTable(options: NodeTableOptions, heads: HeadIndex): No
     values: () => nodes.values(),
     get size() {
       return nodes.size;
+    },
+    get membership() {
+      return membership;
     },
     takeChanges() {
       const out = {

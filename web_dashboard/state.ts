@@ -85,6 +85,8 @@ export interface WebState {
   /** Every node, least recently heard from first. */
   nodes(): IterableIterator<NodeState>;
   readonly size: number;
+  /** Moves whenever a node is added or forgotten (node_table's `membership`). */
+  readonly membership: number;
   /** Recent blocks, highest number first (at most `limit`). */
   blocks(limit?: number): BlockEntry[];
   /** The network's propagation histogram over the blocks kept (counts per PROPAGATION_BINS_MS bin). */
@@ -300,6 +302,9 @@ export function createWebState(options: WebStateOptions): WebState {
     nodes: () => nodes.values(),
     get size() {
       return nodes.size;
+    },
+    get membership() {
+      return nodes.membership;
     },
     blocks: (limit = options.maxBlocks) => ring.sorted(limit),
     propagation: () => ring.histogram(),
