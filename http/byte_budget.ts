@@ -2,7 +2,7 @@
  * Bytes held for clients that are slow to send or to read, per client (a user, an address) and in
  * all. Request bodies (http/body.ts): Deno sets aside a body's whole Content-Length when it starts
  * reading it, before the bytes come, so an agent's connections that declared 8 MB and sent 60 bytes
- * cost 8–16 MB each (1,000 of them took a service to 7.7 GB). Responses (budgetedJson): a large
+ * cost 8–16 MB each (1,000 of them took a service to 7.7 GB). Responses (budgetedJsonBytes): a large
  * answer waits whole in memory until its client reads it, so requests never read grew a service by
  * 80 MB/s within the read API's rate limit. What is past the budget is refused at once.
  */
@@ -55,17 +55,12 @@ export function createByteBudget(options: ByteBudgetOptions): ByteBudget {
 const UNCOUNTED_RESPONSE_BYTES = 64 * 1024;
 /** A counted response goes out in pieces of this size, each given back once the socket took it. */
 const RESPONSE_CHUNK = 64 * 1024;
-const encoder = new TextEncoder();
 
 /**
- * `value` as a JSON response whose bytes count against `budget` under `key` until the client has
- * read them (or gone); past the budget 429 `unread_responses` + `Retry-After`.
+ * A JSON text (already encoded: read, never changed, so answers may share it) as a response whose
+ * bytes count against `budget` under `key` until the client has read them (or gone); past the
+ * budget 429 `unread_responses` + `Retry-After`.
  */
-export function budgetedJson(c: Context, value: unknown, budget: ByteBudget, key: string): Response {
-  return budgetedJsonBytes(c, encoder.encode(JSON.stringify(value)), budget, key);
-}
-
-/** `budgetedJson` of a JSON text already encoded (read, never changed: answers may share it). */
 export function budgetedJsonBytes(
   c: Context,
   bytes: Uint8Array<ArrayBuffer>,

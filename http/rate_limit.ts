@@ -22,6 +22,11 @@ export interface RateLimitOptions {
 export interface RateLimiter {
   /** Takes one request's token: 0 when allowed, else the seconds until one is available. */
   take(address: string): number;
+  /**
+   * Takes `tokens` more from an address whose request costs more than one (a large answer made),
+   * down to a whole burst owed at most: its next requests wait for them.
+   */
+  charge(address: string, tokens: number): void;
   readonly refused: number;
 }
 
@@ -37,14 +42,7 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
     },
     take(address) {
       if (options.perSecond <= 0) return 0;
-      const t = now();
-      let bucket = buckets.get(address);
-      if (bucket === undefined) {
-        bucket = { tokens: options.burst, at: t };
-        buckets.set(address, bucket);
-      }
-      bucket.tokens = Math.min(options.burst, bucket.tokens + (t - bucket.at) * options.perSecond / 1000);
-      bucket.at = t;
+      const bucket = refilled(address);
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
         return 0;
@@ -52,8 +50,33 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
       refused++;
       return Math.max(1, Math.ceil((1 - bucket.tokens) * 1000 / options.perSecond / 1000));
     },
+    charge(address, tokens) {
+      if (options.perSecond <= 0 || tokens <= 0) return;
+      const bucket = refilled(address);
+      bucket.tokens = Math.max(-options.burst, bucket.tokens - tokens);
+    },
   };
+
+  /** The address's bucket with what refilled since it was last counted. */
+  function refilled(address: string): { tokens: number; at: number } {
+    const t = now();
+    let bucket = buckets.get(address);
+    if (bucket === undefined) {
+      bucket = { tokens: options.burst, at: t };
+      buckets.set(address, bucket);
+    }
+    bucket.tokens = Math.min(options.burst, bucket.tokens + (t - bucket.at) * options.perSecond / 1000);
+    bucket.at = t;
+    return bucket;
+  }
 }
+
+/**
+ * Bytes of an answer that cost one request's token beyond its first (`RateLimiter.charge`): a
+ * page of 1,000 nodes with 256-character strings is 15 MB and 50 ms of JSON, which 20 requests a
+ * second from one address would have asked for every second.
+ */
+export const BYTES_PER_TOKEN = 256 * 1024;
 
 /** Middleware: 429 `rate_limited` with Retry-After beyond the address's rate. */
 export function rateLimited(limiter: RateLimiter): MiddlewareHandler<AppEnv> {

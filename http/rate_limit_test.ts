@@ -25,3 +25,21 @@ Deno.test("rate limit: an address spray 10× past maxAddresses does not make a f
   }
   assert.ok(limiter.refused >= 100);
 });
+
+Deno.test("rate limit: a request charged more tokens (a large answer) makes the next ones wait, at most a whole burst", () => {
+  let t = 0;
+  const limiter = createRateLimiter({ perSecond: 20, burst: 60, now: () => t });
+  assert.equal(limiter.take("big"), 0);
+  limiter.charge("big", 1000); // owes at most a burst: 60 tokens below zero
+  assert.equal(limiter.take("big"), 4); // (1 + 60) / 20 s
+  t += 3000;
+  assert.equal(limiter.take("big"), 1);
+  t += 50;
+  assert.equal(limiter.take("big"), 0);
+  limiter.charge("small", 0);
+  for (let i = 0; i < 60; i++) assert.equal(limiter.take("small"), 0, `small ${i}`);
+  assert.equal(limiter.take("small"), 1);
+  const off = createRateLimiter({ perSecond: 0, burst: 1 });
+  off.charge("x", 100);
+  assert.equal(off.take("x"), 0);
+});

@@ -5,7 +5,8 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { type AppEnv, clientKey } from "../http/app_env.ts";
-import { budgetedJson, budgetedJsonBytes, type ByteBudget } from "../http/byte_budget.ts";
+import { budgetedJsonBytes, type ByteBudget } from "../http/byte_budget.ts";
+import { BYTES_PER_TOKEN, type RateLimiter } from "../http/rate_limit.ts";
 import { AppError } from "../http/errors.ts";
 import type { ReceiverContext } from "../core/receiver.ts";
 import { blockView, chainView, nodeView } from "./feed.ts";
@@ -43,9 +44,12 @@ export interface WebApiDeps {
   onHistoryUnavailable(err: Error): void;
   /** Bytes of large answers not yet read, per address and in all (http/byte_budget.ts). */
   responses: ByteBudget;
+  /** The read API's requests per address: a large answer costs more than one (`BYTES_PER_TOKEN`). */
+  rate: Pick<RateLimiter, "charge">;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const encoder = new TextEncoder();
 
 /** How long one `/v1/propagation` answer is given again (its `now` says when it was made). */
 const PROPAGATION_REUSE_MS = 1000;
@@ -54,7 +58,13 @@ const PROPAGATION_REUSE_MS = 1000;
 export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
   const { state, options, access, postgres, now, onHistoryUnavailable } = deps;
   const app = new Hono<AppEnv>();
-  const json = (c: Context<AppEnv>, value: unknown) => budgetedJson(c, value, deps.responses, clientKey(c));
+  /** A JSON answer, charged to its address's rate by its size, counted until read. */
+  const answer = (c: Context<AppEnv>, bytes: Uint8Array<ArrayBuffer>) => {
+    const key = clientKey(c);
+    deps.rate.charge(key, Math.floor(bytes.byteLength / BYTES_PER_TOKEN));
+    return budgetedJsonBytes(c, bytes, deps.responses, key);
+  };
+  const json = (c: Context<AppEnv>, value: unknown) => answer(c, encoder.encode(JSON.stringify(value)));
   const nodesById = createNodesById(state);
 
   app.get("/v1/nodes", access, (c) => {
@@ -118,9 +128,9 @@ export function createWebApi(deps: WebApiDeps): Hono<AppEnv> {
       const nodes = [];
       for (const node of state.nodes()) nodes.push({ id: node.id, ...node.propagation });
       const text = JSON.stringify({ now: iso(at), network: state.propagation(), nodes });
-      propagation = { at, bytes: new TextEncoder().encode(text) };
+      propagation = { at, bytes: encoder.encode(text) };
     }
-    return budgetedJsonBytes(c, propagation.bytes, deps.responses, clientKey(c));
+    return answer(c, propagation.bytes);
   });
 
   app.get("/v1/chain", access, (c) => {

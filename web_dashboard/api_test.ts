@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { Hono } from "hono";
+import type { AppEnv } from "../http/app_env.ts";
+import { handleError } from "../http/errors.ts";
 import { reportMessage } from "../tests/support/fixtures.ts";
 import { createWebReceiver, webReceiverType } from "./receiver.ts";
 
@@ -33,6 +36,50 @@ Deno.test("/v1/propagation: one answer, every node in it, is given again for a s
     const fresh = await get();
     assert.notEqual(fresh.now, first.now);
     assert.deepEqual(fresh.nodes.map((n) => n.id).sort(), ["first", "second", "third"]);
+  } finally {
+    await web.close();
+  }
+});
+
+Deno.test("read API: a large answer costs its address more than one request's token (256 KiB each): its next request waits", async () => {
+  const options = webReceiverType.options.parse({
+    persistBlocks: false,
+    map: false,
+    rateLimit: { perSecond: 1, burst: 5 },
+  });
+  const web = await createWebReceiver("web", options, {
+    postgres: () => Promise.reject(new Error("no Postgres here")),
+  });
+  try {
+    const long = "x".repeat(256);
+    const info = Object.fromEntries(
+      ["name", "contact", "coinbase", "node", "net", "protocol", "api", "os", "os_v", "client"].map((
+        k,
+      ) => [k, long]),
+    );
+    await web.receive(
+      Array.from(
+        { length: 500 },
+        (_, i) => reportMessage(`node-${i}-${long.slice(0, 200)}`, { type: "information", body: info }),
+      ),
+    );
+    const app = new Hono<AppEnv>().route("/", web.routes.app).onError(handleError); // as the service mounts it
+    const from = { remoteAddr: { transport: "tcp" as const, hostname: "198.51.100.7", port: 1 } };
+    const page = await app.request("/v1/nodes?limit=1000", {}, from);
+    assert.equal(page.status, 200);
+    const bytes = (await page.arrayBuffer()).byteLength;
+    assert.ok(bytes > 5 * 256 * 1024, `${bytes} bytes`);
+    // Four tokens were left, the answer took them all: the next request from there waits.
+    const next = await app.request("/v1/nodes?limit=1", {}, from);
+    assert.equal(next.status, 429);
+    assert.equal((await next.json()).error, "rate_limited");
+    // Small answers cost one token each, and other addresses are not charged.
+    const other = { remoteAddr: { transport: "tcp" as const, hostname: "198.51.100.8", port: 1 } };
+    for (let i = 0; i < 5; i++) {
+      const res = await app.request("/v1/nodes?limit=1", {}, other);
+      assert.equal(res.status, 200, `small ${i}`);
+      await res.body?.cancel();
+    }
   } finally {
     await web.close();
   }

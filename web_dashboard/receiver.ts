@@ -249,6 +249,7 @@ export async function createWebReceiver(
         console.warn(`receiver ${id}: history query failed: ${err.message}`);
       },
       responses,
+      rate,
     }),
   );
 
