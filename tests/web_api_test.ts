@@ -762,7 +762,8 @@ Deno.test("one address flooding the read API gets 429 with Retry-After; agents' 
 });
 
 Deno.test("large read API answers never read: 429 past 32 MiB of them per address, given back when the clients go", async () => {
-  const t = await webService({ rateLimit: { perSecond: 1000, burst: 1000 } });
+  // The rate limit off: it would refuse these large answers first (web_dashboard/api_test.ts).
+  const t = await webService({ rateLimit: { perSecond: 0, burst: 1 } });
   const conns: Deno.Conn[] = [];
   try {
     // 1,000 nodes whose kept strings are at their 256-character bound, of characters JSON escapes
