@@ -76,7 +76,7 @@ export interface RunnerOptions {
   spillFlushMs?: number;
   /**
    * Items a durable receiver holds in memory waiting for a spill write (default 20,000). At the
-   * bound `push` refuses messages with `full` (inactive events are always taken).
+   * bound `push` refuses messages and inactive events with `full`.
    */
   maxSpillBuffer?: number;
   /** Bytes of messages waiting for a spill write at which messages are refused with `full` (default: no bound). */
@@ -244,7 +244,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
   }
 
   function push(item: QueueItem): PushResult {
-    if (item.kind === "message" && !accepts(item.message)) {
+    // Inactive events only for a receiver that takes them: they had split the statistics tables'
+    // batches and filled their spill (an agent may say /bye under any number of ids).
+    if (item.kind === "message" ? !accepts(item.message) : receiver.inactive === undefined) {
       counters.filtered_total++;
       return "filtered";
     }
@@ -254,8 +256,9 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
     }
     if (side) {
       if (side.diverting() || overQueue()) {
-        // Inactive events come from the service itself, nobody would retry them: always taken.
-        if (item.kind === "message" && side.full()) {
+        // Past the spill's bound an inactive event is refused as a message is (nobody retries it:
+        // it is lost, counted): /bye under made-up ids had filled the disk past `maxSpillBytes`.
+        if (side.full()) {
           counters.refused_total++;
           return "full";
         }

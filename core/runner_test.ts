@@ -416,7 +416,7 @@ Deno.test("replay hands the receiver full batches from several segments, without
   }
 });
 
-Deno.test("at the spill buffer bound a durable runner refuses messages (full), still takes inactive events, and loses nothing", async () => {
+Deno.test("at the spill buffer bound a durable runner refuses messages and inactive events (full), and loses nothing it took", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const { got, state, runner } = await failingDurable(dir, {
@@ -432,16 +432,18 @@ Deno.test("at the spill buffer bound a durable runner refuses messages (full), s
       [["queued"], ["spilled"], ["full"]],
     );
     assert.ok(runner.full());
-    assert.equal(runner.push({ kind: "inactive", agentId: "a" }), "spilled");
-    assert.equal(runner.stats().refused_total, 40);
-    assert.equal(runner.stats().spill_buffered, 51);
+    // An inactive event too: /bye under made-up ids had spilled past every bound.
+    assert.equal(runner.push({ kind: "inactive", agentId: "a" }), "full");
+    assert.equal(runner.stats().refused_total, 41);
+    assert.equal(runner.stats().spill_buffered, 50);
     // The disk is back (the failed write is retried after 1 s), then the sink.
     await Deno.mkdir(dir);
-    await until(() => runner.stats().spill_pending === 51 && runner.stats().spill_buffered === 0);
+    await until(() => runner.stats().spill_pending === 50 && runner.stats().spill_buffered === 0);
     assert.equal(runner.full(), false);
+    assert.equal(runner.push({ kind: "inactive", agentId: "b" }), "spilled");
     state.failing = false;
     await until(() => got.length === 61);
-    assert.deepEqual(got, [...ids(0, 60), "inactive:a"]);
+    assert.deepEqual(got, [...ids(0, 60), "inactive:b"]);
     await takesMessagesAgain(runner, got, dir, 100);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -468,15 +470,37 @@ Deno.test("at the spill files' byte bound a durable runner refuses messages (ful
     assert.equal(runner.stats().spill_bytes, bytes);
     assert.ok(runner.full());
     assert.equal(runner.push(message(30)), "full");
-    assert.equal(runner.push({ kind: "inactive", agentId: "a" }), "spilled");
-    assert.equal(runner.stats().refused_total, 1);
+    assert.equal(runner.push({ kind: "inactive", agentId: "a" }), "full");
+    assert.equal(runner.stats().refused_total, 2);
     // The sink comes back: everything taken is delivered, the files go, messages are taken again.
     state.failing = false;
-    await until(() => got.length === 31);
-    assert.deepEqual(got, [...ids(0, 30), "inactive:a"]);
+    await until(() => got.length === 30);
+    assert.deepEqual(got, ids(0, 30));
     await until(() => runner.stats().spill_bytes === 0);
     assert.equal(runner.full(), false);
     await takesMessagesAgain(runner, got, dir, 31);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("inactive events go only to a receiver that takes them: none queued, spilled or splitting the batches of one without inactive()", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { got, state, runner } = await failingDurable(
+      dir,
+      { maxQueue: 10, maxBatch: 100, lingerMs: 20 },
+      (receiver) => delete receiver.inactive,
+    );
+    for (let i = 0; i < 5; i++) {
+      assert.equal(runner.push(message(i)), "queued");
+      assert.equal(runner.push({ kind: "inactive", agentId: `ghost-${i}` }), "filtered");
+    }
+    assert.equal(runner.stats().filtered_total, 5);
+    state.failing = false;
+    await until(() => got.length === 5);
+    assert.deepEqual(got, ids(0, 5));
+    await runner.drain(1000);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -307,7 +307,9 @@ export function createDashboardReceiver(
       const frame: Frame = { agentId, data: inactivePayload() };
       const text = textOf(frame)!;
       frame.bytes = utf8Length(text);
-      replay.remember(agentId, "statistics", frame);
+      // Replayed for an agent whose reports are: /bye under made-up ids had filled the replay
+      // with agents that never reported, pushing the real ones' information out.
+      if (replay.has(agentId)) replay.remember(agentId, "statistics", frame);
       broadcast(text, frame.bytes);
     },
     disconnect: disconnectAll,

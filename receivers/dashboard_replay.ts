@@ -33,6 +33,8 @@ export interface ReplayOptions {
 export interface ReplayStore {
   /** Keeps `frame` as the agent's latest of `type` (types not replayed are ignored). */
   remember(agentId: string, type: string, frame: Frame): void;
+  /** Whether frames of the agent are kept. */
+  has(agentId: string): boolean;
   /** Each agent's kept frames by type, least recently heard-from agent first. */
   agents(): IterableIterator<[string, Map<string, Frame>]>;
   /**
@@ -104,6 +106,7 @@ export function createReplayStore(options: ReplayOptions): ReplayStore {
       replayBytes += frame.bytes;
       evictOverBudget();
     },
+    has: (agentId) => agents.get(agentId) !== undefined,
     agents: () => agents.entries(),
     serializeAll(serialize) {
       // Deleting entries of a Map while iterating it is safe: each is visited at most once.

@@ -313,6 +313,11 @@ Deno.test("an inactive agent is pushed with the exact inactive statistics and re
       agentId: "gone",
       last: { information: info, statistics: INACTIVE },
     }]);
+    // Agents that never reported (a /bye under made-up ids): pushed live, never kept for the replay,
+    // where they had pushed the real agents' information out.
+    for (let i = 0; i < 50; i++) await receiver.inactive(`ghost-${i}`);
+    await waitFor("the ghosts pushed live", () => live.frames.length === 53);
+    assert.deepEqual(receiver.snapshot().map((a) => a.agentId), ["gone"]);
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     await receiver.close();
