@@ -160,18 +160,20 @@ export function createHeadIndex(): HeadIndex {
     version: () => version,
     health(behindBlocks) {
       const best = bestOf(heights);
-      const forks: Fork[] = [];
-      for (const [number, at] of heights) {
-        if (at.hashes.size < 2) continue;
-        const branches = [...at.hashes].map(([hash, ids]) => ({
+      // The highest MAX_FORKS heights with two hashes or more, and only their branches built: every
+      // fork's were, then all but ten dropped (25,000 forked heights, 70-220 ms per check).
+      const forked: number[] = [];
+      for (const [number, at] of heights) if (at.hashes.size >= 2) forked.push(number);
+      forked.sort((a, b) => b - a);
+      const forks: Fork[] = forked.slice(0, MAX_FORKS).map((number) => {
+        const branches = [...heights.get(number)!.hashes].map(([hash, ids]) => ({
           hash,
           count: ids.size,
           nodes: firstIds(ids),
         }));
         branches.sort((a, b) => b.count - a.count || (a.hash < b.hash ? -1 : 1));
-        forks.push({ number, branches });
-      }
-      forks.sort((a, b) => b.number - a.number);
+        return { number, branches };
+      });
       const behind = new Set<string>();
       if (best !== null) {
         for (const id of headless) behind.add(id);
@@ -181,7 +183,7 @@ export function createHeadIndex(): HeadIndex {
           for (const ids of at.hashes.values()) for (const id of ids) behind.add(id);
         }
       }
-      return { best, forks: forks.slice(0, MAX_FORKS), behind };
+      return { best, forks, behind };
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Message } from "../core/message.ts";
-import { chainHealth, createHeadIndex, MAX_BRANCH_NODES } from "./chain.ts";
+import { chainHealth, createHeadIndex, MAX_BRANCH_NODES, MAX_FORKS } from "./chain.ts";
 import { createWebState } from "./state.ts";
 
 function blockReport(agentId: string, number: number, hash: string, receivedAt = 1000): Message {
@@ -262,4 +262,20 @@ Deno.test("head index: nodes at or above a height, kept up to date as heads move
   assert.deepEqual([10, 13].map((n) => index.atOrAbove(n)), [3, 1]);
   index.remove("b");
   assert.deepEqual([10, 12, 13].map((n) => index.atOrAbove(n)), [2, 2, 1]);
+});
+
+Deno.test("head index: the forks are the MAX_FORKS highest heights with two hashes or more, highest first, in any insertion order", () => {
+  const index = createHeadIndex();
+  const heights = Array.from({ length: 30 }, (_, i) => 100 + i * 3);
+  // Inserted out of order; each forked height has a majority hash and one other.
+  for (const n of [...heights].sort((x, y) => ((x * 7919) % 31) - ((y * 7919) % 31))) {
+    index.set(`${n}-a`, { number: n, hash: `0xa${n}` });
+    index.set(`${n}-b`, { number: n, hash: `0xa${n}` });
+    index.set(`${n}-c`, { number: n, hash: `0xc${n}` });
+  }
+  index.set("alone", { number: 500, hash: "0x500" }); // one hash: no fork
+  const { forks } = index.health(3);
+  assert.equal(forks.length, MAX_FORKS);
+  assert.deepEqual(forks.map((f) => f.number), heights.slice(-MAX_FORKS).reverse());
+  assert.deepEqual(forks[0]!.branches.map((b) => [b.hash, b.count]), [[`0xa187`, 2], [`0xc187`, 1]]);
 });
