@@ -73,7 +73,7 @@ export interface Connection {
    * Reports that came while the login was being checked (Nethermind does not wait for `ready`,
    * a reconnected Primus client flushes its queue right after `hello`), handled once it is ready.
    */
-  held: Array<{ name: string; payload: unknown; bytes: number }>;
+  held: string[];
   /** Length of the frame being handled (what its reports weigh in the queues). */
   frameBytes: number;
   heldBytes: number;

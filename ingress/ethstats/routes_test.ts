@@ -699,6 +699,11 @@ Deno.test("sockets not logged in are capped per address and in all, before the u
     assert.equal(free.status, 101); // was 503
     assert.equal(all.ethstats.stats().evicted_before_hello, 1); // and nobody evicted for it
     await free.body?.cancel();
+    // Nor is anything it sends in that second held: 50 such sockets per address, outside the slots,
+    // had each held 64 KiB of decoded frames (21 times their text) in a loop.
+    const ignored = all.ethstats.stats().ignored_before_hello ?? 0;
+    for (let i = 0; i < 3; i++) other.send(`{"emit":["stats",{"id":"z","stats":{"peers":${i}}}]}`);
+    await waitFor(() => all.ethstats.stats().ignored_before_hello === ignored + 3, 2000, "dropped, not held");
     assert.match(await idle[1]!.next(), /un-authorization/); // still refused, a second late
   } finally {
     await all.close();
