@@ -27,17 +27,28 @@ const EVENT_STREAM_HEADERS = {
  * one slice in Deno, while the rest waits here as views on the event's bytes.
  */
 export const CHUNK_BYTES = 64 * 1024;
-/** Events encoded lately, by their text: every page gets the same update, encoded once. */
-const ENCODED_KEPT = 8;
+/**
+ * Events encoded lately, by their text, up to this many bytes: every page gets the same update and
+ * snapshot, encoded once. (Eight events were kept: a snapshot of more than eight parts, past about
+ * 5,000 nodes, was encoded again for every page, 46-76 ms and a copy of 20 MB each.)
+ */
+const ENCODED_KEPT_BYTES = 64 * 2 ** 20;
 const encoded = new Map<string, Uint8Array>();
+let encodedBytes = 0;
 
 /** The bytes of the event carrying `data`, shared by every stream that sends the same text. */
-function encodedEvent(data: string): Uint8Array {
+export function encodedEvent(data: string): Uint8Array {
   let bytes = encoded.get(data);
   if (bytes === undefined) {
     bytes = encoder.encode(eventText(data));
     encoded.set(data, bytes);
-    if (encoded.size > ENCODED_KEPT) encoded.delete(encoded.keys().next().value!);
+    encodedBytes += bytes.byteLength;
+    // The oldest out first; one event over the bound is not kept at all.
+    while (encodedBytes > ENCODED_KEPT_BYTES && encoded.size > 0) {
+      const [oldest, kept] = encoded.entries().next().value!;
+      encoded.delete(oldest);
+      encodedBytes -= kept.byteLength;
+    }
   }
   return bytes;
 }

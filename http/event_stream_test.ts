@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { eventText, openEventStream } from "./event_stream.ts";
+import { encodedEvent, eventText, openEventStream } from "./event_stream.ts";
 import type { FeedSocket } from "./websocket.ts";
 
 /** A server whose every request opens an event stream, handed to `onOpen`. */
@@ -128,4 +128,14 @@ Deno.test("one event sent to many streams reaches each whole (its bytes shared, 
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("a snapshot of many parts is encoded once for every page (eight events were kept: a 40-part snapshot was encoded again per page)", () => {
+  const parts = Array.from({ length: 40 }, (_, i) => `${i}:` + "x".repeat(256 * 1024));
+  const first = parts.map((p) => encodedEvent(p));
+  const again = parts.map((p) => encodedEvent(p));
+  assert.ok(again.every((bytes, i) => bytes === first[i]), "the same bytes, not encoded again");
+  // Bounded in bytes: 300 more such parts (75 MB) push the first ones out.
+  for (let i = 0; i < 300; i++) encodedEvent(`more ${i}:` + "y".repeat(256 * 1024));
+  assert.notEqual(encodedEvent(parts[0]!), first[0]);
 });
