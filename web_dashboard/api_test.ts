@@ -5,17 +5,18 @@ import { handleError } from "../http/errors.ts";
 import { reportMessage } from "../tests/support/fixtures.ts";
 import { createWebReceiver, webReceiverType } from "./receiver.ts";
 
+/** A web receiver with no Postgres and no map, at the read API rate given. */
+function memoryWebReceiver(rateLimit: { perSecond: number; burst: number }, now?: () => number) {
+  const options = webReceiverType.options.parse({ persistBlocks: false, map: false, rateLimit });
+  return createWebReceiver("web", options, {
+    postgres: () => Promise.reject(new Error("no Postgres here")),
+    now,
+  });
+}
+
 Deno.test("/v1/propagation: one answer, every node in it, is given again for a second (15 MB and 70 ms to make at 50,000 nodes)", async () => {
   let now = 1_700_000_000_000;
-  const options = webReceiverType.options.parse({
-    persistBlocks: false,
-    map: false,
-    rateLimit: { perSecond: 1000, burst: 1000 },
-  });
-  const web = await createWebReceiver("web", options, {
-    postgres: () => Promise.reject(new Error("no Postgres here")),
-    now: () => now,
-  });
+  const web = await memoryWebReceiver({ perSecond: 1000, burst: 1000 }, () => now);
   try {
     const block = (agentId: string, at: number) =>
       reportMessage(agentId, { type: "block", body: { number: 7, hash: "0x7", parentHash: "0x6" } }, {
@@ -42,14 +43,7 @@ Deno.test("/v1/propagation: one answer, every node in it, is given again for a s
 });
 
 Deno.test("read API: a large answer costs its address more than one request's token (256 KiB each): its next request waits", async () => {
-  const options = webReceiverType.options.parse({
-    persistBlocks: false,
-    map: false,
-    rateLimit: { perSecond: 1, burst: 5 },
-  });
-  const web = await createWebReceiver("web", options, {
-    postgres: () => Promise.reject(new Error("no Postgres here")),
-  });
+  const web = await memoryWebReceiver({ perSecond: 1, burst: 5 });
   try {
     const long = "x".repeat(256);
     const info = Object.fromEntries(
