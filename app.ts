@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { LoginLimiter } from "./auth/login_limit.ts";
 import type { AuthService } from "./auth/service.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
+import type { AgentIdLimit } from "./core/agent_ids.ts";
 import type { AppEnv } from "./http/app_env.ts";
 import { headLength } from "./http/head_length.ts";
 import type { ByteBudget } from "./http/byte_budget.ts";
@@ -31,6 +32,8 @@ export interface AppDeps {
   bodyBudget?: ByteBudget;
   /** One copy per block among the agents' and nodes' equal block reports. */
   blocks?: SharedBlocks;
+  /** The agent ids each user may report under (core/agent_ids.ts). */
+  agentIds?: AgentIdLimit;
   /** Receivers that serve routes of their own (the dashboard websocket). */
   receivers: readonly Receiver[];
   /** Receiver queues (for /metrics). */

@@ -12,6 +12,7 @@ import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
 import { withDeadline } from "./auth/store.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
+import { createAgentIdLimit } from "./core/agent_ids.ts";
 import { secretFile } from "./core/files.ts";
 import { openDataDir, openKvFile } from "./core/data_dir.ts";
 import { createIngressMeter } from "./core/ingress.ts";
@@ -347,8 +348,20 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       perKeyBytes: Math.max(config.bodyBytesInFlight.perUser, config.bodyLimitBytes),
       totalBytes: Math.max(config.bodyBytesInFlight.total, config.bodyLimitBytes),
     });
+    const agentIds = createAgentIdLimit(config.agentIds);
+    const agentIdSweep = setInterval(() => agentIds.sweep(Date.now()), 60_000);
+    cleanups.push(() => clearInterval(agentIdSweep));
     const ethstats = config.ethstats.enabled
-      ? createEthstatsRoutes({ auth, bus, activity, limiter, ingress, blocks, options: config.ethstats })
+      ? createEthstatsRoutes({
+        auth,
+        bus,
+        activity,
+        limiter,
+        ingress,
+        blocks,
+        agentIds,
+        options: config.ethstats,
+      })
       : undefined;
 
     let ready = false;
@@ -363,6 +376,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       bodyLimitBytes: config.bodyLimitBytes,
       bodyBudget,
       blocks,
+      agentIds,
       receivers,
       runners,
       ready: () => ready && !drained,
@@ -374,6 +388,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
           strayErrors: options.strayErrors,
           bodyBudget,
           blocks,
+          agentIds,
           ethstats,
         }),
     };

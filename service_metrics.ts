@@ -1,4 +1,5 @@
 /** The service's own figures for `/metrics`, beside the routes' and receivers' (routes/ops.ts). */
+import type { AgentIdLimit } from "./core/agent_ids.ts";
 import type { SharedBlocks } from "./core/shared_blocks.ts";
 import type { ByteBudget } from "./http/byte_budget.ts";
 import { type Family, samplesBy } from "./http/prometheus.ts";
@@ -10,6 +11,7 @@ export interface ServiceFigures {
   strayErrors?: () => number;
   bodyBudget: ByteBudget;
   blocks: SharedBlocks;
+  agentIds: AgentIdLimit;
   ethstats?: { stats(): Record<string, number> };
 }
 
@@ -30,6 +32,7 @@ export function serviceFamilies(f: ServiceFigures): Family[] {
   }
   const body = f.bodyBudget.stats();
   const blocks = f.blocks.stats();
+  const agentIds = f.agentIds.stats();
   families.push(
     {
       name: "poa_request_body_bytes",
@@ -43,6 +46,20 @@ export function serviceFamilies(f: ServiceFigures): Family[] {
       help: "Request bodies refused with 503 because their user's or the service's bytes in flight were at " +
         "bodyBytesInFlight.",
       samples: [{ value: body.refused }],
+    },
+    {
+      name: "poa_agent_ids",
+      type: "gauge",
+      help: "Agent ids the users (and the ethstats shared secret) report under, each counted until " +
+        "agentIds.forgetAfterMs after its last report; users holding some.",
+      samples: samplesBy("stat", { ids: agentIds.ids, users: agentIds.users }),
+    },
+    {
+      name: "poa_agent_ids_refused_total",
+      type: "counter",
+      help: "Reports and ethstats logins refused under a new agent id because their user already held " +
+        "agentIds.maxPerUser ids.",
+      samples: [{ value: agentIds.refused }],
     },
     {
       name: "poa_shared_blocks",

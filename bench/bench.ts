@@ -956,6 +956,8 @@ async function benchEthstats(o: BenchOptions, work: string, pgUrl: string): Prom
     const svc = await startServiceProcess(dir, {
       listen: plan.hostnames.map((hostname) => ({ hostname, port })),
       postgres: { url: pgUrl },
+      // Every paced node logs in with the shared secret: one set of ids, up to 30,000 (still checked).
+      agentIds: { maxPerUser: 100_000 },
       ethstats: {
         enabled: true,
         path: "/api",

@@ -176,6 +176,7 @@ if (import.meta.main) {
     ...(nats ? { cluster: { nats: { servers: nats }, authStore: "kv" } } : {}),
     ...(ethstatsNodes > 0
       ? {
+        agentIds: { maxPerUser: 100_000 },
         ethstats: {
           enabled: true,
           sharedSecret: "profile-shared-secret",

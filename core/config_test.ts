@@ -17,6 +17,7 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   assert.deepEqual(config.listen[0]!.routes, ["auth", "protocol", "dashboard", "ops"]);
   assert.equal(config.inactivityTimeoutMs, 7000);
   assert.deepEqual(config.loginLimit, { maxFailures: 10, windowSeconds: 300 });
+  assert.deepEqual(config.agentIds, { maxPerUser: 10_000, forgetAfterMs: 3_600_000 });
   assert.deepEqual(config.queue, {
     maxItems: 10_000,
     maxLiveItems: 50_000,
@@ -69,6 +70,7 @@ Deno.test("an invalid config names the key and the problem", () => {
     [{ listen: [{ port: 1, routes: ["web"] }] }, /listen\.0\.routes\.0/],
     [{ jwt: { secret: "short" } }, /jwt\.secret: must be at least 16/],
     [{ loginLimit: { maxFailures: -1 } }, /loginLimit\.maxFailures/],
+    [{ agentIds: { forgetAfterMs: 1000 } }, /agentIds\.forgetAfterMs/],
     [{ inactivityTimout: 5 }, /unknown key.*inactivityTimout/],
     [
       { receivers: [{ id: "a", type: "dashboard" }, { id: "a", type: "eth_stats" }] },

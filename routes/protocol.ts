@@ -11,6 +11,7 @@ import type { ByteBudget } from "../http/byte_budget.ts";
 import type { Bus } from "../core/bus.ts";
 import { AppError } from "../http/errors.ts";
 import { agentIdSchema, idempotentId, type Message } from "../core/message.ts";
+import type { AgentIdLimit } from "../core/agent_ids.ts";
 import { shareBlockPayload, type SharedBlocks } from "../core/shared_blocks.ts";
 
 export interface ProtocolRoutesDeps {
@@ -24,6 +25,8 @@ export interface ProtocolRoutesDeps {
   blocks?: SharedBlocks;
   /** Bytes of bodies being received, per user and in all (http/byte_budget.ts). */
   bodyBudget?: ByteBudget;
+  /** The agent ids each user may report under (core/agent_ids.ts); none: any number. */
+  agentIds?: AgentIdLimit;
 }
 
 const agentId = agentIdSchema;
@@ -58,7 +61,7 @@ const OVERLOADED_RETRY_AFTER_S = 1;
 
 /** Builds the protocol sub-app. */
 export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
-  const { auth, bus, activity, blocks } = deps;
+  const { auth, bus, activity, blocks, agentIds } = deps;
   const metrics = new Set(deps.metrics);
   const limit = deps.bodyLimitBytes;
   const dataBody = z.object({
@@ -72,9 +75,10 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
   /**
    * What every protocol route checks, in this order and in one function (the hot path of the
    * service): a JSON/msgpack content type, even for an empty body (415); a valid bearer token of
-   * an existing, active user (401); then the body: size (413), decoding (400), shape (422).
+   * an existing, active user (401); then the body: size (413), decoding (400), shape (422); then
+   * the agent id, one of the ids its user may report under (429).
    */
-  async function accept<S extends z.ZodType>(
+  async function accept<S extends z.ZodType<{ id: string }>>(
     c: Context<AppEnv>,
     schema: S,
   ): Promise<{ value: z.infer<S>; bytes: number; user: string }> {
@@ -101,7 +105,20 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       const recheck = again instanceof Promise ? await again : again;
       if (!recheck.ok) throw tokenError(recheck);
     }
-    return { value: validate(schema, decodeMap(body, encoding)), bytes: body.byteLength, user: check.user };
+    const value = validate(schema, decodeMap(body, encoding));
+    if (agentIds !== undefined) {
+      const now = Date.now();
+      if (!agentIds.admit(check.user, value.id, now)) {
+        throw new AppError(
+          429,
+          "agent_id_limit",
+          `user ${check.user} reports under as many agent ids as it may (agentIds.maxPerUser); ` +
+            "an id not reported under for agentIds.forgetAfterMs frees a place",
+          { "retry-after": String(agentIds.retryAfterSeconds(check.user, now)) },
+        );
+      }
+    }
+    return { value, bytes: body.byteLength, user: check.user };
   }
 
   const app = new Hono<AppEnv>();

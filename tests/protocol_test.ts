@@ -376,3 +376,40 @@ Deno.test("/data with an Idempotency-Key: a resend keeps the Message id (per use
     );
     await expectError(noToken, 401, "unauthorized");
   }));
+
+Deno.test("a user reports under at most agentIds.maxPerUser agent ids: a new one past it is 429 agent_id_limit, not published", () =>
+  withHarness(async (h) => {
+    const alice = await userWithToken(h);
+    const bob = await userWithToken(h);
+    const report = (id: string) => ({
+      id,
+      type: "ethereum_metrics",
+      data: { type: "pending", body: { pending: 1 } },
+    });
+    assert.equal((await post(h, "/data", alice.token, "json", report("a1"))).status, 200);
+    assert.equal((await post(h, "/ping", alice.token, "msgpack", { id: "a2" })).status, 200);
+    for (
+      const [path, body] of [["/data", report("a3")], ["/ping", { id: "a3" }], ["/bye", {
+        id: "a3",
+      }]] as const
+    ) {
+      const res = await post(h, path, alice.token, "json", body);
+      assert.equal(res.headers.get("retry-after"), "3600", path);
+      await expectError(res, 429, "agent_id_limit");
+    }
+    // The ids it holds still report; another user has its own ids (and may use the same names).
+    for (const id of ["a1", "a2"]) {
+      assert.equal((await post(h, "/data", alice.token, "json", report(id))).status, 200);
+    }
+    assert.equal((await post(h, "/bye", alice.token, "json", { id: "a1" })).status, 200);
+    assert.equal((await post(h, "/data", bob.token, "json", report("a3"))).status, 200);
+    assert.equal((await post(h, "/data", bob.token, "json", report("a1"))).status, 200);
+    await waitFor(() => h.recorder.messages.length === 5, 3000, "the accepted reports");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(h.recorder.messages.map((m) => m.agentId), ["a1", "a1", "a2", "a3", "a1"]);
+    // A /bye frees no place (it would let a user cycle through made-up ids).
+    await expectError(await post(h, "/ping", alice.token, "json", { id: "a4" }), 429, "agent_id_limit");
+    const metrics = await (await h.app.request("/metrics")).text();
+    assert.match(metrics, /^poa_agent_ids\{stat="ids"\} 4$/m);
+    assert.match(metrics, /^poa_agent_ids_refused_total 4$/m);
+  }, { maxAgentIdsPerUser: 2 }));

@@ -10,6 +10,7 @@ import { StoreUnavailableError } from "../../auth/store.ts";
 import { createLoginLimiter, type LoginLimiter } from "../../auth/login_limit.ts";
 import { type AuthService, createAuthService } from "../../auth/service.ts";
 import { type ActivityMonitor, createActivityMonitor } from "../../core/activity.ts";
+import { type AgentIdLimit, createAgentIdLimit } from "../../core/agent_ids.ts";
 import { createLocalBus } from "../../core/bus.ts";
 import { createIngressMeter, type IngressMeter } from "../../core/ingress.ts";
 import { type Config, configSchema } from "../../core/config.ts";
@@ -206,6 +207,7 @@ async function startServer(
     blocks?: SharedBlocks;
     /** While `down`, the auth store's reads fail as an unreachable store's do. */
     store?: { down: boolean };
+    agentIds?: AgentIdLimit;
   } = {},
 ): Promise<Server> {
   const kv = await Deno.openKv(":memory:");
@@ -247,6 +249,7 @@ async function startServer(
     historyTimeoutMs: extra.historyTimeoutMs,
     ingress: extra.ingress,
     blocks: extra.blocks,
+    agentIds: extra.agentIds,
   });
   const controller = new AbortController();
   const server = Deno.serve(
@@ -764,6 +767,40 @@ Deno.test("the configured shared secret logs a node in beside user:password", as
     wrong.send(geth.hello("x", sharedSecret + "x"));
     assert.ok((await wrong.next()).startsWith('{"emit":["un-authorization",'));
     assert.equal(s.ethstats.stats().logins_ok, 2);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a user's nodes report under at most agentIds.maxPerUser names, the shared secret's together; past it a hello is refused for now", async () => {
+  const agentIds = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: 3_600_000 });
+  const sharedSecret = "shared-secret-of-the-network";
+  const s = await startServer({ sharedSecret }, { agentIds });
+  try {
+    await s.login("lim-1");
+    const second = await s.login("lim-2");
+    const refused = async (hello: string) => {
+      const client = await s.connect();
+      client.send(hello);
+      assert.ok((await client.next()).startsWith('{"emit":["un-authorization",'));
+      assert.equal(JSON.parse(await client.next()).emit[1].error, "agent_id_limit");
+      // 1013: geth, Nethermind and Primus clients try again later, when a place may have freed.
+      assert.equal((await within(client.closed, 2000, "refused socket closed")).code, 1013);
+    };
+    await refused(geth.hello(`lim-3:${s.user}`, s.password));
+    // A name it holds logs in again (a restarted node), also while its first socket is open.
+    await second.close();
+    await s.login("lim-2");
+    await s.login("lim-1");
+    for (const id of ["shared-1", "shared-2"]) {
+      const node = await s.connect();
+      node.send(geth.hello(id, sharedSecret));
+      assert.equal(await node.next(), READY);
+    }
+    await refused(geth.hello("shared-3", sharedSecret));
+    assert.equal(s.ethstats.stats().refused_agent_id_limit, 2);
+    assert.deepEqual(agentIds.stats(), { ids: 4, users: 2, refused: 2 });
+    assert.equal(s.messages("lim-3", "information").length + s.messages("shared-3", "information").length, 0);
   } finally {
     await s.close();
   }

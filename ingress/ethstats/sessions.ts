@@ -8,6 +8,7 @@ import type { LoginLimiter } from "../../auth/login_limit.ts";
 import type { AuthService } from "../../auth/service.ts";
 import { StoreUnavailableError } from "../../auth/store.ts";
 import type { ActivityMonitor } from "../../core/activity.ts";
+import type { AgentIdLimit } from "../../core/agent_ids.ts";
 import type { Bus } from "../../core/bus.ts";
 import type { Config } from "../../core/config.ts";
 import type { IngressMeter } from "../../core/ingress.ts";
@@ -66,6 +67,7 @@ const COUNTERS = [
   "limited_unauthenticated",
   "limited_cooldown",
   "closed_inactive_user",
+  "refused_agent_id_limit",
   "closed_hello_timeout",
   "evicted_before_hello",
   "closed_silent",
@@ -92,6 +94,8 @@ export interface EthstatsHandlerDeps {
   historyTimeoutMs?: number;
   /** Counts every frame read, so receivers can hold their work during a burst (core/ingress.ts). */
   ingress?: IngressMeter;
+  /** The agent ids each user (and the shared secret) may report under (core/agent_ids.ts). */
+  agentIds?: AgentIdLimit;
 }
 
 export interface EthstatsSessionsDeps extends EthstatsHandlerDeps {
@@ -128,7 +132,7 @@ export interface EthstatsSessions {
 
 /** Creates the sessions of the ethstats handler. */
 export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSessions {
-  const { auth, bus, activity, options, limiter, ingress, share, gate, penalties } = deps;
+  const { auth, bus, activity, options, limiter, ingress, share, gate, penalties, agentIds } = deps;
   const counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<EthstatsCounter, number>;
   const connections = new Set<Connection>();
   /** Sockets that have not sent their hello yet, oldest first. */
@@ -258,6 +262,16 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     if (result.user !== null && epoch === undefined) {
       counters.logins_failed++;
       refuse(conn, "user is inactive or deleted");
+      return;
+    }
+    if (agentIds !== undefined && !agentIds.admit(result.user, result.agentId, Date.now())) {
+      // For now: a place frees when one of the user's ids has not reported for forgetAfterMs.
+      counters.logins_failed++;
+      counters.refused_agent_id_limit++;
+      refuse(conn, "the user reports under as many node names as it may", {
+        error: "agent_id_limit",
+        reason: "agent id limit",
+      });
       return;
     }
     counters.logins_ok++;
@@ -459,7 +473,11 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
           const message = `no frame for ${Math.round(silentMs / 1000)} s`;
           drop(conn, errorFrame("silent", message), GOING_AWAY, "no frames");
         } else {
-          if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) activity.ping(conn.agentId);
+          if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) {
+            activity.ping(conn.agentId);
+            // A connected node keeps its place among its user's ids (refreshed only now and then).
+            agentIds?.admit(conn.user, conn.agentId, now);
+          }
           if (pingIntervalMs > 0 && now - (conn.primus ? conn.pingedAt : conn.sentAt) >= pingIntervalMs) {
             conn.pingedAt = now;
             counters.pings_sent++;

@@ -89,6 +89,8 @@ export interface HarnessOptions {
   now?: () => number;
   /** Builds the ethstats handler too (no socket reaches it through `app.request`). */
   ethstats?: boolean;
+  /** `agentIds.maxPerUser` (default the service's). */
+  maxAgentIdsPerUser?: number;
 }
 
 /**
@@ -111,6 +113,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     inactivityTimeoutMs: options.inactivityTimeoutMs ?? 7000,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     ethstats: { enabled: options.ethstats ?? false },
+    ...(options.maxAgentIdsPerUser === undefined
+      ? {}
+      : { agentIds: { maxPerUser: options.maxAgentIdsPerUser } }),
     receivers: [{ id: "recorder", type: "recorder", subscribe: DEFAULT_METRICS }],
   });
   const built = await buildService(config, { receiverTypes: types, log: () => {}, now: options.now });

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { createAgentIdLimit } from "./agent_ids.ts";
+
+const HOUR = 3_600_000;
+
+Deno.test("agent ids: a user holds at most maxPerUser ids; known ones stay admitted", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 3, forgetAfterMs: HOUR });
+  for (const id of ["a", "b", "c"]) assert.equal(limit.admit("alice", id, 0), true);
+  assert.equal(limit.admit("alice", "d", 1000), false);
+  assert.equal(limit.admit("alice", "a", 1000), true, "an id it holds");
+  assert.equal(limit.admit("bob", "d", 1000), true, "another user has its own bound");
+  assert.equal(limit.admit("bob", "a", 1000), true, "ids are not bound to users");
+  assert.deepEqual(limit.stats(), { ids: 5, users: 2, refused: 1 });
+});
+
+Deno.test("agent ids: the shared secret's nodes share one set", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: HOUR });
+  assert.equal(limit.admit(null, "n1", 0), true);
+  assert.equal(limit.admit(null, "n2", 0), true);
+  assert.equal(limit.admit(null, "n3", 0), false);
+  assert.equal(limit.admit("n3", "n3", 0), true, "a user of any name is not the shared set");
+});
+
+Deno.test("agent ids: an id not reported under for forgetAfterMs frees its place", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: HOUR });
+  limit.admit("alice", "a", 0);
+  limit.admit("alice", "b", 10 * 60_000);
+  // a keeps reporting (refreshed once a sixteenth of the window has passed), b goes quiet
+  for (let t = 0; t <= HOUR + 9 * 60_000; t += 60_000) assert.equal(limit.admit("alice", "a", t), true);
+  const late = 10 * 60_000 + HOUR - 1000;
+  assert.equal(limit.admit("alice", "c", late), false, "b still counts a second before its hour");
+  assert.equal(limit.retryAfterSeconds("alice", late), 1);
+  assert.equal(limit.admit("alice", "c", 10 * 60_000 + HOUR), true, "b forgotten");
+  assert.equal(limit.admit("alice", "a", 10 * 60_000 + HOUR + 1), true, "a was kept by its reports");
+  assert.equal(limit.stats().ids, 2);
+});
+
+Deno.test("agent ids: Retry-After is the time until the oldest id is forgotten", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 1, forgetAfterMs: HOUR });
+  limit.admit("alice", "a", 0);
+  assert.equal(limit.admit("alice", "b", 1000), false);
+  assert.equal(limit.retryAfterSeconds("alice", 1000), 3599);
+  assert.equal(limit.retryAfterSeconds("nobody", 1000), 1);
+});
+
+Deno.test("agent ids: the sweep forgets quiet ids and users left with none", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 10, forgetAfterMs: HOUR });
+  limit.admit("alice", "a", 0);
+  limit.admit("bob", "b", 0);
+  limit.admit("bob", "c", HOUR / 2);
+  limit.sweep(HOUR);
+  assert.deepEqual(limit.stats(), { ids: 1, users: 1, refused: 0 });
+  limit.sweep(2 * HOUR);
+  assert.deepEqual(limit.stats(), { ids: 0, users: 0, refused: 0 });
+});
+
+Deno.test("agent ids: maxPerUser 0 admits everything and keeps nothing", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 0, forgetAfterMs: HOUR });
+  for (let i = 0; i < 1000; i++) assert.equal(limit.admit("alice", `id-${i}`, 0), true);
+  assert.deepEqual(limit.stats(), { ids: 0, users: 0, refused: 0 });
+});
