@@ -348,7 +348,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       perKeyBytes: Math.max(config.bodyBytesInFlight.perUser, config.bodyLimitBytes),
       totalBytes: Math.max(config.bodyBytesInFlight.total, config.bodyLimitBytes),
     });
-    const agentIds = createAgentIdLimit(config.agentIds);
+    const agentIds = createAgentIdLimit({ ...config.agentIds, log });
     const agentIdSweep = setInterval(() => agentIds.sweep(Date.now()), 60_000);
     cleanups.push(() => clearInterval(agentIdSweep));
     const ethstats = config.ethstats.enabled

@@ -20,6 +20,8 @@ export interface AgentIdOptions {
   maxPerUser: number;
   /** An id not reported under for this long no longer counts. */
   forgetAfterMs: number;
+  /** Told of refusals, at most once a minute per user (the operator's hint to raise the bound). */
+  log?: (line: string) => void;
 }
 
 export interface AgentIdLimit {
@@ -38,12 +40,16 @@ export interface AgentIdLimit {
 
 /** The set of the shared secret's nodes (user names are never empty). */
 const SHARED = "";
+/** A user's refusals are logged at most this often. */
+const LOG_EVERY_MS = 60_000;
 
 export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
   const { maxPerUser, forgetAfterMs } = options;
   const refreshMs = Math.max(1, Math.floor(forgetAfterMs / 16));
   /** Per user, its ids in order of last refresh (oldest first), each with that time. */
   const users = new Map<string, RecencyMap<string, number>>();
+  /** When each user's last refusal was logged (users holding ids only). */
+  const loggedAt = new Map<string, number>();
   let ids = 0;
   let refused = 0;
 
@@ -73,6 +79,14 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
         expire(held, now);
         if (held.size >= maxPerUser) {
           refused++;
+          if (options.log && !(now - (loggedAt.get(key) ?? -Infinity) < LOG_EVERY_MS)) {
+            loggedAt.set(key, now);
+            const who = user === null ? "the ethstats shared secret's nodes" : `user ${user}`;
+            options.log(
+              `${who}: ${maxPerUser} agent ids held (agentIds.maxPerUser), refused a new one, ` +
+                `${JSON.stringify(agentId.slice(0, 64))} (logged at most once a minute per user)`,
+            );
+          }
           return false;
         }
       }
@@ -89,7 +103,10 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
     sweep(now) {
       for (const [key, held] of users) {
         expire(held, now);
-        if (held.size === 0) users.delete(key);
+        if (held.size === 0) {
+          users.delete(key);
+          loggedAt.delete(key);
+        }
       }
     },
     stats: () => ({ ids, users: users.size, refused }),

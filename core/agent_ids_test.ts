@@ -59,3 +59,19 @@ Deno.test("agent ids: maxPerUser 0 admits everything and keeps nothing", () => {
   for (let i = 0; i < 1000; i++) assert.equal(limit.admit("alice", `id-${i}`, 0), true);
   assert.deepEqual(limit.stats(), { ids: 0, users: 0, refused: 0 });
 });
+
+Deno.test("agent ids: refusals are logged at most once a minute per user", () => {
+  const lines: string[] = [];
+  const limit = createAgentIdLimit({ maxPerUser: 1, forgetAfterMs: HOUR, log: (line) => lines.push(line) });
+  limit.admit("alice", "a", 0);
+  limit.admit(null, "s", 0);
+  for (let t = 0; t < 60_000; t += 1000) limit.admit("alice", `b-${t}`, t);
+  limit.admit(null, "t", 1);
+  assert.deepEqual(lines, [
+    'user alice: 1 agent ids held (agentIds.maxPerUser), refused a new one, "b-0" (logged at most once a minute per user)',
+    `the ethstats shared secret's nodes: 1 agent ids held (agentIds.maxPerUser), refused a new one, "t" (logged at most once a minute per user)`,
+  ]);
+  limit.admit("alice", "c", 60_000);
+  assert.equal(lines.length, 3);
+  assert.equal(limit.stats().refused, 62);
+});
