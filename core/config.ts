@@ -128,11 +128,15 @@ export const configSchema = z.object({
     maxFailuresPerAddress: z.number().int().positive().optional(),
     windowSeconds: z.number().int().positive().default(300),
   }).strict().default({ maxFailures: 10, windowSeconds: 300 }),
-  /** Agent ids per user (core/agent_ids.ts): a fifth of the receivers' 50,000 nodes by default. */
+  /**
+   * Agent ids per user (core/agent_ids.ts): a fifth of the receivers' 50,000 nodes by default, each
+   * counted for as long as the alerts receiver remembers a node that went down (7 days): with an
+   * hour, one user's 10,000 new ids an hour filled its table in five and pushed real down nodes out.
+   */
   agentIds: z.object({
     maxPerUser: z.number().int().min(0).default(10_000),
-    forgetAfterMs: z.number().int().min(60_000).default(3_600_000),
-  }).strict().default({ maxPerUser: 10_000, forgetAfterMs: 3_600_000 }),
+    forgetAfterMs: z.number().int().min(60_000).default(7 * 86_400_000),
+  }).strict().default({ maxPerUser: 10_000, forgetAfterMs: 7 * 86_400_000 }),
   /** The original accepted 8 MB; the POA agent's history of 41 blocks is 1–2 MB on a busy chain. */
   bodyLimitBytes: z.number().int().positive().default(8_000_000),
   /**

@@ -17,7 +17,7 @@ Deno.test("no config file gives defaults that run: one listener serving every ro
   assert.deepEqual(config.listen[0]!.routes, ["auth", "protocol", "dashboard", "ops"]);
   assert.equal(config.inactivityTimeoutMs, 7000);
   assert.deepEqual(config.loginLimit, { maxFailures: 10, windowSeconds: 300 });
-  assert.deepEqual(config.agentIds, { maxPerUser: 10_000, forgetAfterMs: 3_600_000 });
+  assert.deepEqual(config.agentIds, { maxPerUser: 10_000, forgetAfterMs: 7 * 86_400_000 });
   assert.deepEqual(config.queue, {
     maxItems: 10_000,
     maxLiveItems: 50_000,
