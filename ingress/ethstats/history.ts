@@ -62,7 +62,9 @@ export interface HistoryBackfill<P extends HistoryPeer> {
   block(peer: P, block: BlockLink, now: number): HistoryRequest;
   /**
    * `peer` sent `blocks` in a history reply. When it was the peer asked, what it did not send it
-   * does not have, and is not asked for again; the next chunk, if any, is returned.
+   * lacks: it is not asked for those again, other nodes are, and a number lacked by the nodes of
+   * LACKING_VOTES users (or by LACKING_NODES nodes) is settled as missing; the next chunk, if any,
+   * is returned.
    */
   history(peer: P, blocks: readonly BlockLink[], now: number): HistoryRequest;
   /** The peer is gone: a request outstanding with it frees its network at once. */
@@ -88,6 +90,21 @@ const nodeKey = (peer: HistoryPeer) => `${peer.user ?? ""}\n${peer.agentId}`;
 
 /** Block numbers asked for in one request (go-ethereum answers each with a whole block). */
 export const HISTORY_CHUNK = 10;
+/**
+ * A number is settled as missing (no node is asked for it any more) once the nodes of this many
+ * users answered without it (the shared secret's nodes each count as one), or this many nodes
+ * did (a fleet under one user). Before, the first node's answer settled it: one user's node that
+ * reported the head first and answered every request with `{"history": []}` kept a network's
+ * gaps empty, its honest nodes never asked (attacker trial).
+ */
+export const LACKING_VOTES = 3;
+export const LACKING_NODES = 16;
+
+/** Who answered without a number: nodes (nodeKey), and the users (or shared-secret nodes) they count as. */
+interface Lacking {
+  nodes: Set<string>;
+  votes: Set<string>;
+}
 
 /** What is known of one network's recent blocks: numbers in `[head - limit, head]`. */
 interface ChainRecord<P> {
@@ -107,6 +124,8 @@ interface ChainRecord<P> {
    * that both go on (a lasting fork) would otherwise have each other's blocks asked for ever.
    */
   reasked: Set<number>;
+  /** Numbers in the window that nodes answered without, and who (not settled yet). */
+  lacking: Map<number, Lacking>;
   /** `head` when a scan of the whole window found nothing missing (skips rescans). */
   completeAt: number;
   /** The one outstanding request of this network. */
@@ -141,7 +160,15 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
   }
 
   function newChain(): ChainRecord<P> {
-    return { head: -1, headSeenAt: 0, settled: new Map(), reasked: new Set(), completeAt: -1, asked: null };
+    return {
+      head: -1,
+      headSeenAt: 0,
+      settled: new Map(),
+      lacking: new Map(),
+      reasked: new Set(),
+      completeAt: -1,
+      asked: null,
+    };
   }
 
   /** A node's own block: the network's head seen, or its chain restarted far below a stale head. */
@@ -165,9 +192,13 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       chain.head = n;
       const low = n - limit;
       for (const k of chain.settled.keys()) if (k < low) chain.settled.delete(k);
+      for (const k of chain.lacking.keys()) if (k < low) chain.lacking.delete(k);
       for (const k of chain.reasked) if (k < low) chain.reasked.delete(k);
     }
-    if (n >= chain.head - limit) chain.settled.set(n, hash ?? chain.settled.get(n) ?? null);
+    if (n >= chain.head - limit) {
+      chain.settled.set(n, hash ?? chain.settled.get(n) ?? null);
+      chain.lacking.delete(n);
+    }
   }
 
   /** The block kept below `block` is not its parent: a reorganisation, that number asked again. */
@@ -177,6 +208,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     if (chain.reasked.has(block.number - 1)) return;
     chain.reasked.add(block.number - 1);
     chain.settled.delete(block.number - 1);
+    chain.lacking.delete(block.number - 1); // another block now: every node may have it
     chain.completeAt = -1;
     counters.history_reorganisations++;
   }
@@ -199,13 +231,17 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     const top = Math.min(peer.headBlock, chain.head);
     const low = Math.max(0, chain.head - limit);
     const list: number[] = [];
-    const chunk = smallerChunks.get(nodeKey(peer)) ?? HISTORY_CHUNK;
+    const key = nodeKey(peer);
+    const chunk = smallerChunks.get(key) ?? HISTORY_CHUNK;
     if (chunk === 0) return null; // even one block of its was over the frame limit
+    let lackedHere = false;
     for (let n = top; n >= low && list.length < chunk; n--) {
-      if (!chain.settled.has(n)) list.push(n);
+      if (chain.settled.has(n)) continue;
+      if (chain.lacking.get(n)?.nodes.has(key)) lackedHere = true; // others may have it
+      else list.push(n);
     }
     if (list.length === 0) {
-      if (top === chain.head) chain.completeAt = chain.head;
+      if (top === chain.head && !lackedHere) chain.completeAt = chain.head;
       return null;
     }
     list.reverse();
@@ -214,10 +250,23 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
     return list;
   }
 
-  /** The outstanding request is over: what it asked for (still in the window) counts as settled. */
-  function settleAsked(chain: ChainRecord<P>): void {
+  /**
+   * The outstanding request is over: what it asked for (still in the window) and did not get, its
+   * node lacks; settled as missing once nodes enough lacked it (LACKING_VOTES, LACKING_NODES).
+   */
+  function lackAsked(chain: ChainRecord<P>): void {
+    const peer = chain.asked!.peer;
+    const key = nodeKey(peer);
     for (const n of chain.asked!.list) {
-      if (n >= chain.head - limit && !chain.settled.has(n)) chain.settled.set(n, null);
+      if (n < chain.head - limit || chain.settled.has(n)) continue;
+      let lack = chain.lacking.get(n);
+      if (lack === undefined) chain.lacking.set(n, lack = { nodes: new Set(), votes: new Set() });
+      lack.nodes.add(key);
+      lack.votes.add(peer.user === null ? key : peer.user);
+      if (lack.votes.size >= LACKING_VOTES || lack.nodes.size >= LACKING_NODES) {
+        chain.settled.set(n, null);
+        chain.lacking.delete(n);
+      }
     }
     chain.asked = null;
   }
@@ -239,7 +288,7 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       const old = blocks.filter((b) => b.number <= chain.head);
       for (const b of old) note(chain, b.number, b.hash);
       const asked = chain.asked?.peer === peer;
-      if (asked) settleAsked(chain);
+      if (asked) lackAsked(chain);
       for (const b of old) checkParent(chain, b);
       return asked ? ask(peer, chain, now) : null;
     },
@@ -251,9 +300,9 @@ export function createHistoryBackfill<P extends HistoryPeer>(options: HistoryOpt
       const chain = chains.get(peer.net);
       if (chain?.asked?.peer !== peer) return;
       const asked = chain.asked.list.length;
-      // One block over the frame limit: settled (no node answers it smaller), and that node is
+      // One block over the frame limit: that node lacks it (it cannot send it smaller), and is
       // asked for no more history (0 at a time): each of its blocks would drop it once more.
-      if (asked === 1) settleAsked(chain);
+      if (asked === 1) lackAsked(chain);
       else chain.asked = null;
       smallerChunks.delete(nodeKey(peer));
       smallerChunks.set(nodeKey(peer), Math.floor(asked / 2));

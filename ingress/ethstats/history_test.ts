@@ -39,11 +39,21 @@ Deno.test("history: a first head asks for the chunk below it, oldest first; one 
   assert.deepEqual(report(h, a, 100), range(100 - HISTORY_CHUNK, 99));
   assert.equal(report(h, b, 100), null, "a request is outstanding on this network");
   assert.deepEqual(h.history(a, links(range(90, 99)), 0), range(80, 89), "answered: the next chunk follows");
-  assert.equal(h.history(a, links([85, 86, 87, 88, 89]), 0), null, "what it did not send is settled");
-  assert.equal(report(h, b, 101), null, "one new head on a complete window keeps it complete");
-  assert.deepEqual(report(h, b, 105), [102, 103, 104], "a jump leaves a gap that is asked for");
+  assert.equal(
+    h.history(a, links([85, 86, 87, 88, 89]), 0),
+    null,
+    "what it did not send it lacks: not asked again",
+  );
+  assert.deepEqual(
+    report(h, b, 101),
+    [81, 82, 83, 84],
+    "another node is asked what it lacked (80 left the window)",
+  );
+  assert.equal(h.history(b, links(range(81, 84)), 0), null, "the window is complete");
+  assert.equal(report(h, b, 102), null, "one new head on a complete window keeps it complete");
+  assert.deepEqual(report(h, b, 105), [103, 104], "a jump leaves a gap that is asked for");
   assert.deepEqual(h.stats(), {
-    history_requests: 3,
+    history_requests: 4,
     history_timeouts: 0,
     history_reorganisations: 0,
     history_restarts: 0,
@@ -125,7 +135,7 @@ Deno.test("history: 1,100 made-up network names between a busy network's blocks 
   }
 });
 
-Deno.test("history: a node whose answer is too large to take is asked half as many blocks, down to one; one block too large is settled, the node asked no more", () => {
+Deno.test("history: a node whose answer is too large to take is asked half as many blocks, down to one; one block too large is lacked, the node asked no more", () => {
   // go-ethereum sends the asked blocks whole (10 blocks of 11,000 transactions: 8.6 MB), Besu every
   // transaction whole: past the frame limit, the node is dropped. Before, each of its logins was
   // asked 10 again (the newest missing: the gap its reconnection left), dropped every time.
@@ -143,8 +153,8 @@ Deno.test("history: a node whose answer is too large to take is asked half as ma
   h.forget(a);
   a = login();
   assert.equal(report(h, a, 100), null, "each of its blocks would drop it once more");
-  // Another node is asked whole chunks, below the settled 99.
-  assert.deepEqual(report(h, peer(), 100), range(89, 98));
+  // Another node is asked whole chunks, 99 among them: only that node could not send it.
+  assert.deepEqual(report(h, peer(), 100), range(90, 99));
   h.unanswerable(peer()); // not the peer asked: nothing changes
 });
 
@@ -210,4 +220,42 @@ Deno.test("history: another user claiming a node's hello.id does not shrink that
   h.forget(impostor);
   const victim = { ...peer("1", true, "victim"), user: "victim-user" };
   assert.deepEqual(report(h, victim, 100), range(90, 99), "asked whole chunks still");
+});
+
+Deno.test("history: a node that answers every request empty does not keep a network's gaps empty; nodes of three users do", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 20, timeoutMs: 1000 });
+  const as = (user: string | null, id: string): Peer => ({ ...peer("77", true, id), user });
+  const empty = as("mallory", "m1");
+  assert.deepEqual(report(h, empty, 110), range(100, 109));
+  assert.deepEqual(h.history(empty, [], 0), range(90, 99), "the next chunk");
+  assert.equal(h.history(empty, [], 0), null, "nothing more asked of it");
+  assert.equal(report(h, empty, 110), null, "not asked again what it lacks");
+  const honest = as("dave", "d1");
+  assert.deepEqual(report(h, honest, 110), range(100, 109), "another user's node is asked (before: never)");
+  assert.deepEqual(h.history(honest, links(range(100, 109)), 0), range(90, 99));
+  // Numbers nobody sends: settled once nodes of three users answered without them.
+  assert.deepEqual(h.history(honest, links(range(92, 99)), 0), null, "90 and 91 lacked by two users");
+  const third = as("erin", "e1");
+  assert.deepEqual(report(h, third, 110), [90, 91]);
+  assert.equal(h.history(third, [], 0), null);
+  assert.equal(report(h, as("frank", "f1"), 110), null, "settled: the window is complete");
+  assert.equal(report(h, as("frank", "f1"), 111), null);
+});
+
+Deno.test("history: one user's nodes count as one user until sixteen of them lacked a number; the shared secret's each count", () => {
+  const h = createHistoryBackfill<Peer>({ limit: 10, timeoutMs: 1000 });
+  const fleet = (i: number): Peer => ({ ...peer("5", true, `fleet-${i}`), user: "fleet" });
+  for (let i = 0; i < 16; i++) {
+    const node = fleet(i);
+    assert.deepEqual(report(h, node, 50), range(40, 49), `node ${i} of the fleet asked`);
+    assert.equal(h.history(node, [], 0), null);
+  }
+  assert.equal(report(h, fleet(16), 50), null, "settled after sixteen");
+  const shared = (i: number): Peer => ({ ...peer("6", true, `shared-${i}`), user: null });
+  for (let i = 0; i < 3; i++) {
+    const node = shared(i);
+    assert.deepEqual(report(h, node, 50), range(40, 49));
+    assert.equal(h.history(node, [], 0), null);
+  }
+  assert.equal(report(h, shared(3), 50), null, "three shared-secret nodes are three votes");
 });
