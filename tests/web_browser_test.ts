@@ -614,6 +614,39 @@ Deno.test({
   }));
 
 Deno.test({
+  name:
+    "a tab whose feed worker never answers (its script does not come) reads a stream of its own within 3 s",
+  ignore: skipBrowser,
+}, () =>
+  withWebInBrowser({}, 2, async (service, browser, stats) => {
+    const context = await browser.newContext();
+    // The request is held, never answered: Chromium then fires no error on the worker (before, the
+    // tab stayed "connecting…" for good; the eight-tabs test saw it now and then with a 404 too).
+    const held = Promise.withResolvers<void>();
+    await context.route("**/assets/feed_worker.js", async (route) => {
+      await held.promise;
+      await route.abort().catch(() => {});
+    });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (err) => problems.push(err.message));
+    const t0 = Date.now();
+    await page.goto(`${service.base}/`, { timeout: WAIT_MS });
+    await waitForText(page, "#active-nodes", "2/2");
+    assert.ok(
+      Date.now() - t0 >= 2500,
+      `live after ${Date.now() - t0} ms: its own stream only after the wait`,
+    );
+    assert.equal(stats()["clients"], 1);
+    publishReport(service, "node-2", { type: "information", body: { name: "Node 2" } });
+    await waitForText(page, "#active-nodes", "3/3");
+    held.resolve();
+    await context.close();
+    await waitFor(() => stats()["clients"] === 0, WAIT_MS, "its stream closed with the tab");
+    assert.deepEqual(problems, []);
+  }));
+
+Deno.test({
   name: "a tab that leaves for the back-forward cache and comes back joins the shared stream again",
   ignore: skipBrowser,
 }, () =>

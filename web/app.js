@@ -3,6 +3,8 @@
 "use strict";
 
 const RENDER_EVERY_MS = 250;
+/** How long the shared feed worker may take to answer a tab before the tab reads a stream of its own. */
+const WORKER_START_MS = 3000;
 const TICK_MS = 1000;
 const HISTORY_REFRESH_MS = 15_000;
 const CHART_BLOCKS = 40;
@@ -320,19 +322,32 @@ function connect() {
   setConnection("connecting", "connecting…");
   if (typeof SharedWorker !== "function") return readOwnStream(reader);
   const worker = new SharedWorker(new URL("assets/feed_worker.js", location.href), { name: "poa-feed" });
-  // A worker that cannot start (its script refused or failing): this tab reads a stream of its own.
-  worker.onerror = () => readOwnStream(reader);
+  // A worker that cannot start (its script refused or failing), or that has not answered within
+  // WORKER_START_MS (its script never came: seen in Chromium, no error event then; or a worker of an
+  // older page that does not answer): this tab leaves it and reads a stream of its own.
+  let own = false;
+  const readAlone = () => {
+    if (own) return;
+    own = true;
+    clearTimeout(startTimer);
+    worker.port.postMessage("leave");
+    readOwnStream(reader);
+  };
+  const startTimer = setTimeout(readAlone, WORKER_START_MS);
+  worker.onerror = readAlone;
   worker.port.onmessage = ({ data: message }) => {
+    if (own) return;
+    clearTimeout(startTimer); // it runs: what it says about the stream comes through it
     if (message.kind === "open") reader.open();
     else if (message.kind === "event") reader.event(message.data);
     else if (message.kind === "down") reader.down(message.retryMs);
   };
   worker.port.start();
   worker.port.postMessage("connect");
-  addEventListener("pagehide", () => worker.port.postMessage("leave"));
+  addEventListener("pagehide", () => own || worker.port.postMessage("leave"));
   // Back from the browser's back-forward cache: this tab had left, it joins again (a new snapshot).
   addEventListener("pageshow", (event) => {
-    if (event.persisted) worker.port.postMessage("connect");
+    if (event.persisted && !own) worker.port.postMessage("connect");
   });
 }
 

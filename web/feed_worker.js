@@ -4,7 +4,8 @@
 //
 // Tabs send "connect" (a new tab needs a snapshot: the stream is opened again, and every tab gets
 // the new snapshot) and "leave" (the tab is closing). The worker sends tabs {kind: "open"} when a
-// stream starts, {kind: "event", data} for each event and {kind: "down", retryMs} when it failed.
+// stream starts, {kind: "event", data} for each event and {kind: "down", retryMs} when it failed;
+// {kind: "joined"} at once on "connect", so that a tab knows the worker runs (else it reads alone).
 
 const tabs = new Set();
 let source = null;
@@ -43,6 +44,7 @@ self.onconnect = (event) => {
   port.onmessage = (message) => {
     if (message.data === "connect") {
       tabs.add(port);
+      port.postMessage({ kind: "joined" });
       open();
     } else if (message.data === "leave") {
       tabs.delete(port);
