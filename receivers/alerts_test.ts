@@ -632,3 +632,51 @@ Deno.test("alerts: options are strict and errors name the key", async () => {
     );
   }
 });
+
+Deno.test("alerts: a node name with a lone surrogate reaches the webhook as U+FFFD: a strict endpoint takes it, the alerts behind it flow", async () => {
+  // Postgres jsonb and serde_json refuse "\ud800" in JSON text; refused, an alert is retried for
+  // ever and holds every alert behind it (attacker trial: the next node's alert never came).
+  const bodies: string[] = [];
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    async (req) => {
+      const text = await req.text();
+      const strict = !/\\ud[89a-f][0-9a-f]{2}/i.test(text) &&
+        JSON.parse(text).name?.isWellFormed?.() !== false;
+      if (strict) bodies.push(text);
+      return new Response(null, { status: strict ? 200 : 400 });
+    },
+  );
+  const endpoint: Endpoint = {
+    url: `http://127.0.0.1:${server.addr.port}/hook`,
+    received: [],
+    attempts: 0,
+    authorization: [],
+    async close() {
+      controller.abort();
+      await server.finished;
+    },
+  };
+  const s = await setup({}, endpoint);
+  try {
+    await s.receiver.receive([{
+      id: crypto.randomUUID(),
+      agentId: "evil",
+      dataType: "ethereum_metrics",
+      messageType: "data",
+      data: { type: "information", body: { name: "x\ud800y" } },
+      receivedAt: s.clock.t,
+    }]);
+    await s.report("evil", 100);
+    await s.report("good", 100);
+    s.receiver.check();
+    s.receiver.inactive("evil");
+    s.receiver.inactive("good");
+    await eventually(() => bodies.length === 2, "both alerts delivered");
+    assert.equal(JSON.parse(bodies[0]!).name, "x\ufffdy");
+    assert.equal(JSON.parse(bodies[1]!).node, "good");
+  } finally {
+    await s.done();
+  }
+});

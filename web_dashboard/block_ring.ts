@@ -90,13 +90,19 @@ export function stringOrNull(value: unknown): string | null {
 }
 
 /**
- * `text` cut to MAX_STRING UTF-16 units, never between the two halves of a character (a lone
- * surrogate is not valid Unicode: "a" + 200 emoji ended in \ud83d in the API and the feed).
+ * `text` cut to MAX_STRING UTF-16 units, never between the two halves of a character, and with
+ * any lone surrogate the agent sent as U+FFFD. A lone surrogate is not valid Unicode: "a" + 200
+ * emoji ended in \ud83d in the API and the feed, and a node named "x\ud800y" made every alert
+ * webhook body with its name one that strict endpoints refuse (Postgres jsonb, serde_json): retried
+ * for ever, it held every other node's alerts behind it (attacker trial).
  */
 export function cutString(text: string): string {
-  if (text.length <= MAX_STRING) return text;
-  const last = text.charCodeAt(MAX_STRING - 1);
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_STRING - 1 : MAX_STRING);
+  let cut = text;
+  if (text.length > MAX_STRING) {
+    const last = text.charCodeAt(MAX_STRING - 1);
+    cut = text.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_STRING - 1 : MAX_STRING);
+  }
+  return cut.isWellFormed() ? cut : cut.toWellFormed();
 }
 
 /** The recent blocks. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createBlockRing } from "./block_ring.ts";
+import { createBlockRing, cutString } from "./block_ring.ts";
 import { type HeadLookup, MAX_SUPPORT_WALK } from "./branch_support.ts";
 
 const body = (n: number, branch = "") => ({
@@ -59,4 +59,12 @@ Deno.test("block ring: other hashes without the backing to pass the peak never c
   // Made-up blocks at kept numbers (a hostile history frame): no node's head, nothing to count.
   for (let n = 1; n <= 100; n++) assert.equal(ring.add(body(n, "x"), "evil", 200), undefined);
   assert.equal(counted, 0); // that count walks every height the nodes are at
+});
+
+Deno.test("cutString: lone surrogates become U+FFFD, pairs stay, a cut never splits a pair", () => {
+  assert.equal(cutString("x\ud800y\udc00z"), "x\ufffdy\ufffdz");
+  assert.equal(cutString("ok \ud83d\ude00"), "ok \ud83d\ude00");
+  const cut = cutString("a" + "\ud83d\ude00".repeat(200));
+  assert.ok(cut.isWellFormed());
+  assert.ok(!cut.includes("\ufffd"));
 });
