@@ -47,6 +47,12 @@ export interface Message {
    * senders. Receivers that store rows ignore it; the web dashboard places nodes on its map by it.
    */
   address?: string;
+  /**
+   * The agent user that sent the report (`/data`: the token's; ethstats: the one it logged in as);
+   * absent for nodes of the ethstats shared secret and in-process senders (null once through NATS).
+   * The alerts receiver bounds the episodes of each user's nodes by it.
+   */
+  user?: string | null;
 }
 
 /** The `type` of an original agent payload (`information`, `statistics`, …), if any. */

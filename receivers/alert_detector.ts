@@ -4,6 +4,7 @@
  * block, forks and `behindSince`), turned into `inactive`, `behind`, `fork` and `back` alerts, each
  * once per episode.
  */
+import type { Message } from "../core/message.ts";
 import type { NodeState } from "../web_dashboard/nodes.ts";
 import { createWebState, type WebState } from "../web_dashboard/state.ts";
 import type { ChainHealth } from "../web_dashboard/chain.ts";
@@ -15,9 +16,18 @@ export interface DetectorOptions {
   forkForMs: number;
   maxNodes: number;
   forgetInactiveAfterMs: number;
+  /**
+   * Episodes (an `inactive`, `behind` or `fork` alert opening one; its `back` closes it) the nodes
+   * of one agent user may open in an hour; past it their new episodes are not alerted until the
+   * hour is over. Not the ethstats shared secret's nodes (no user: when their network goes down,
+   * every one of them alerts). 0: no bound.
+   */
+  maxEpisodesPerUserPerHour: number;
   /** Told once, when a node is first forgotten to make room (default console.warn). */
   warn?: (line: string) => void;
 }
+
+const HOUR_MS = 3_600_000;
 
 export type AlertEvent = "inactive" | "behind" | "fork" | "back";
 type Condition = Exclude<AlertEvent, "back">;
@@ -103,11 +113,15 @@ interface Track {
   savedName?: string | null;
   /** Restored and not heard from since: kept until then. */
   keepUntil?: number;
+  /** Its user had spent its episodes when this one would have opened: not alerted before then. */
+  quietUntil?: number;
 }
 
 /** Turns the node state into alerts: once per condition and episode, `back` when all is well. */
 export interface AlertDetector {
   readonly state: WebState;
+  /** A node's report: into the state, and who reported it (the episodes' budget is per user). */
+  apply(message: Message): void;
   /** The node was reported inactive: `inactive` alert when it was active. */
   inactive(agentId: string): Alert[];
   /** Looks at every node: `behind`, `fork` and `back` alerts. */
@@ -116,6 +130,8 @@ export interface AlertDetector {
   episodes(): SavedEpisode[];
   /** Grows whenever an episode opens, changes or ends (what `episodes()` gives may differ then). */
   readonly changes: number;
+  /** Episodes not alerted because their user had spent `maxEpisodesPerUserPerHour`. */
+  readonly suppressed: number;
   /**
    * Takes back episodes saved by an earlier run, the newest `maxNodes` of them (the last saved): a
    * node among them is kept (not heard from since) until `forgetInactiveAfterMs` after it went
@@ -139,6 +155,42 @@ export function createAlertDetector(
   });
   const tracks = new Map<string, Track>();
   let changes = 0;
+  /** The user each node last reported as (absent: the shared secret, or not heard from since a start). */
+  const userOf = new Map<string, string>();
+  /** Per user: the hour its count of opened episodes is for, and that count. */
+  const budgets = new Map<string, { start: number; opened: number }>();
+  let suppressed = 0;
+  const warn = options.warn ?? console.warn;
+
+  /**
+   * Whether `track` may open an episode of node `id` at `at`: always when one is open (its further
+   * conditions belong to it), else while the node's user has episodes left this hour.
+   */
+  function mayOpen(id: string, track: Track, at: number): boolean {
+    if (track.alerted.size > 0 || options.maxEpisodesPerUserPerHour === 0) return true;
+    if (track.quietUntil !== undefined && at < track.quietUntil) return false;
+    const user = userOf.get(id);
+    if (user === undefined) return true; // the shared secret's nodes: one network's outage alerts them all
+    let budget = budgets.get(user);
+    if (budget === undefined || at - budget.start >= HOUR_MS) {
+      budgets.set(user, budget = { start: at, opened: 0 });
+    }
+    if (budget.opened < options.maxEpisodesPerUserPerHour) {
+      budget.opened++;
+      track.quietUntil = undefined;
+      return true;
+    }
+    suppressed++;
+    track.quietUntil = budget.start + HOUR_MS;
+    if (budget.opened === options.maxEpisodesPerUserPerHour) {
+      budget.opened++; // warned for this hour
+      warn(
+        `user ${user}'s nodes opened ${options.maxEpisodesPerUserPerHour} alert episodes within an hour ` +
+          `(maxEpisodesPerUserPerHour): their new ones are not alerted until ${iso(track.quietUntil)}`,
+      );
+    }
+    return false;
+  }
   /** Ends a condition; counted as a change when it was open. */
   const close = (track: Track, condition: Condition) => {
     if (track.open.delete(condition)) changes++;
@@ -193,6 +245,15 @@ export function createAlertDetector(
 
   return {
     state,
+    apply(message) {
+      state.apply(message);
+      const user = message.user;
+      if (typeof user === "string" && userOf.get(message.agentId) !== user) userOf.set(message.agentId, user);
+      else if (typeof user !== "string" && userOf.has(message.agentId)) userOf.delete(message.agentId);
+    },
+    get suppressed() {
+      return suppressed;
+    },
     inactive(agentId) {
       const node = state.node(agentId);
       const wasActive = node?.active === true;
@@ -200,6 +261,10 @@ export function createAlertDetector(
       if (!node || !wasActive) return [];
       const track = trackOf(agentId);
       if (track.open.has("inactive")) return [];
+      if (!mayOpen(agentId, track, now())) {
+        if (track.alerted.size === 0) tracks.delete(agentId); // nothing open: nothing to close later
+        return [];
+      }
       const since = node.inactiveSince ?? now();
       open(track, "inactive", since);
       return [alert("inactive", node, since, state.chain().best)];
@@ -215,6 +280,7 @@ export function createAlertDetector(
         if (track.keepUntil !== undefined && at < track.keepUntil) continue; // not heard from since the start
         untrack(id, track); // forgotten (inactive too long, or evicted)
       }
+      for (const id of userOf.keys()) if (!state.node(id)) userOf.delete(id);
       for (const node of state.nodes()) {
         const minority = node.active ? onMinority.get(node.id) : undefined;
         let track = tracks.get(node.id);
@@ -229,7 +295,10 @@ export function createAlertDetector(
         // conditions stay open until it is back (it returned still behind: a second alert before).
         if (node.behindSince === null) {
           if (node.active) close(track, "behind");
-        } else if (!track.open.has("behind") && at - node.behindSince >= options.behindForMs) {
+        } else if (
+          !track.open.has("behind") && at - node.behindSince >= options.behindForMs &&
+          mayOpen(node.id, track, at)
+        ) {
           open(track, "behind", node.behindSince);
           out.push(alert("behind", node, node.behindSince, health.best));
         }
@@ -240,7 +309,10 @@ export function createAlertDetector(
           }
         } else {
           track.forkSince ??= at;
-          if (!track.open.has("fork") && at - track.forkSince >= options.forkForMs) {
+          if (
+            !track.open.has("fork") && at - track.forkSince >= options.forkForMs &&
+            mayOpen(node.id, track, at)
+          ) {
             open(track, "fork", track.forkSince);
             out.push(alert("fork", node, track.forkSince, health.best, { fork: minority }));
           }

@@ -69,6 +69,11 @@ const schema = z.object({
   maxNodes: z.number().int().positive().max(100_000).default(50_000),
   /** An inactive node is forgotten this long after it went inactive (no `back` if it returns later). */
   forgetInactiveAfterMs: z.number().int().positive().default(7 * 86_400_000),
+  /**
+   * Episodes one agent user's nodes may open in an hour (alert_detector.ts); past it their new ones
+   * are not alerted until the hour is over (logged). 0: no bound.
+   */
+  maxEpisodesPerUserPerHour: z.number().int().min(0).default(1_000),
 }).strict();
 
 /** Validated alerts options (defaults applied). */
@@ -306,7 +311,7 @@ export function createAlertsReceiver(
       return message.dataType === "ethereum_metrics" && payloadType(message) !== "history";
     },
     receive(batch) {
-      for (const message of batch) detector.state.apply(message);
+      for (const message of batch) detector.apply(message);
       return Promise.resolve();
     },
     inactive(agentId) {
@@ -338,6 +343,7 @@ export function createAlertsReceiver(
         alerts_pending: taken - counters.delivered + (backlog.length - backlogHead),
         alerts_spilled: r.spilled_total,
         alerts_refused: refused,
+        alerts_suppressed: detector.suppressed,
         nodes: detector.state.size,
       };
     },

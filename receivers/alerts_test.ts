@@ -680,3 +680,48 @@ Deno.test("alerts: a node name with a lone surrogate reaches the webhook as U+FF
     await s.done();
   }
 });
+
+Deno.test("alerts: one user's nodes open at most maxEpisodesPerUserPerHour episodes an hour; other users' and the shared secret's still alert", async () => {
+  // One agent user flapping its nodes (a report, then /bye) had flooded the webhook: another
+  // user's node's alert came 118 s late, then was dropped at the disk bound (attacker trial).
+  const s = await setup({ maxEpisodesPerUserPerHour: 2 });
+  const as = (user: string | undefined, agentId: string, n: number): Message => ({
+    ...blockReport(agentId, n, s.clock.t),
+    ...(user === undefined ? {} : { user }),
+  });
+  const flap = async (user: string | undefined, ids: string[], n: number) => {
+    await s.receiver.receive(ids.map((id) => as(user, id, n)));
+    s.receiver.check();
+    for (const id of ids) s.receiver.inactive(id);
+  };
+  const events = () => s.endpoint.received.map((a) => `${a.event} ${a.node}`);
+  try {
+    await flap("mallory", ["m1", "m2", "m3"], 100);
+    await flap("dave", ["d1"], 100);
+    await flap(undefined, ["s1", "s2", "s3"], 100);
+    await eventually(() => s.endpoint.received.length === 6, "six inactive alerts");
+    assert.deepEqual(events(), [
+      "inactive m1",
+      "inactive m2",
+      "inactive d1",
+      "inactive s1",
+      "inactive s2",
+      "inactive s3",
+    ]);
+    // Back: the alerted ones get their back; m3 had none to close.
+    await s.receiver.receive(["m1", "m2", "m3"].map((id) => as("mallory", id, 101)));
+    s.receiver.check();
+    await eventually(() => s.endpoint.received.length === 8, "two back alerts");
+    assert.deepEqual(events().slice(6), ["back m1", "back m2"]);
+    // Within the hour mallory's nodes alert no more; after it, again.
+    s.clock.t += 60_000;
+    for (const id of ["m1", "m2", "m3"]) s.receiver.inactive(id);
+    s.clock.t += 3_600_000;
+    await flap("mallory", ["m1"], 102);
+    await eventually(() => s.endpoint.received.length === 9, "m1 after the hour");
+    assert.deepEqual(events().slice(8), ["inactive m1"]);
+    assert.equal(s.receiver.stats()["alerts_suppressed"], 4);
+  } finally {
+    await s.done();
+  }
+});

@@ -153,6 +153,7 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       receivedAt: Date.now(),
       bytes,
       address: clientAddress(c),
+      user,
     };
     if (key !== undefined) message.idempotent = true;
     const published = bus.publish(message);

@@ -214,6 +214,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       receivedAt: Date.now(),
       bytes: conn.frameBytes,
       address: conn.address,
+      user: conn.user,
     });
     // The ethstats protocol has no per-report answer to refuse with: an overloaded report is
     // lost to the node, counted (bus pushes `full`, receiver `refused_total`, `overloaded` here).
