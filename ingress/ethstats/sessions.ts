@@ -156,6 +156,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   const burst = Math.max(1, rate);
   const limits = { maxFrameBytes: options.maxFrameBytes, rate, burst };
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  /** When the sweep last kept the connected nodes' places among their users' ids. */
+  let claimsKeptAt = 0;
 
   /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
   function finish(conn: Connection): void {
@@ -465,6 +467,9 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
    */
   function sweep(): void {
     const now = Date.now();
+    // Once a minute is plenty (an id is forgotten after days), not two Map lookups per node a second.
+    const keepClaims = agentIds !== undefined && now - claimsKeptAt >= 60_000;
+    if (keepClaims) claimsKeptAt = now;
     for (const conn of connections) {
       if (conn.state === "ready") {
         const silentMs = now - conn.lastFrameAt;
@@ -476,8 +481,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
         } else {
           if (silentMs < ACTIVE_WITHOUT_FRAMES_MS) {
             activity.ping(conn.agentId);
-            // A connected node keeps its place among its user's ids (refreshed only now and then).
-            agentIds?.admit(conn.user, conn.agentId, now);
+            // A connected node keeps its place among its user's ids.
+            if (keepClaims) agentIds!.admit(conn.user, conn.agentId, now);
           }
           if (pingIntervalMs > 0 && now - (conn.primus ? conn.pingedAt : conn.sentAt) >= pingIntervalMs) {
             conn.pingedAt = now;
