@@ -261,10 +261,8 @@ export function createAlertDetector(
       if (!node || !wasActive) return [];
       const track = trackOf(agentId);
       if (track.open.has("inactive")) return [];
-      if (!mayOpen(agentId, track, now())) {
-        if (track.alerted.size === 0) tracks.delete(agentId); // nothing open: nothing to close later
-        return [];
-      }
+      // Not alerted now: the track keeps when it may be; still down then, the check alerts it.
+      if (!mayOpen(agentId, track, now())) return [];
       const since = node.inactiveSince ?? now();
       open(track, "inactive", since);
       return [alert("inactive", node, since, state.chain().best)];
@@ -291,6 +289,14 @@ export function createAlertDetector(
           changes++;
         }
         if (node.active) close(track, "inactive");
+        else if (
+          track.quietUntil !== undefined && !track.open.has("inactive") && mayOpen(node.id, track, at)
+        ) {
+          // Its user's episodes were spent when it went down; down still, it is alerted now (its since then).
+          const since = node.inactiveSince ?? at;
+          open(track, "inactive", since);
+          out.push(alert("inactive", node, since, health.best));
+        }
         // An inactive node is neither behind nor on a branch as far as the state says: its open
         // conditions stay open until it is back (it returned still behind: a second alert before).
         if (node.behindSince === null) {

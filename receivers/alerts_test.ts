@@ -713,14 +713,20 @@ Deno.test("alerts: one user's nodes open at most maxEpisodesPerUserPerHour episo
     s.receiver.check();
     await eventually(() => s.endpoint.received.length === 8, "two back alerts");
     assert.deepEqual(events().slice(6), ["back m1", "back m2"]);
-    // Within the hour mallory's nodes alert no more; after it, again.
+    // Within the hour mallory's nodes alert no more; after it, those still down are alerted (with
+    // when they went down), and the budget of the new hour counts them.
     s.clock.t += 60_000;
+    const down = new Date(s.clock.t).toISOString();
     for (const id of ["m1", "m2", "m3"]) s.receiver.inactive(id);
+    s.receiver.check();
     s.clock.t += 3_600_000;
     await flap("mallory", ["m1"], 102);
-    await eventually(() => s.endpoint.received.length === 9, "m1 after the hour");
-    assert.deepEqual(events().slice(8), ["inactive m1"]);
-    assert.equal(s.receiver.stats()["alerts_suppressed"], 4);
+    await eventually(() => s.endpoint.received.length === 10, "m2 and m3 after the hour");
+    assert.deepEqual(events().slice(8), ["inactive m2", "inactive m3"]);
+    assert.deepEqual(s.endpoint.received.slice(8).map((a) => a.since), [down, down]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(s.endpoint.received.length, 10, "m1's flap: the new hour's two episodes are spent");
+    assert.equal(s.receiver.stats()["alerts_suppressed"], 5);
   } finally {
     await s.done();
   }
