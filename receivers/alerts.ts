@@ -92,17 +92,33 @@ function describe(err: unknown): string {
 /** Counters of a webhook sink. */
 interface SinkCounters {
   delivered: number;
+  /** Alerts the endpoint refused for good, written to the set-aside file instead. */
+  setAside: number;
 }
 
 /**
+ * Answers that say the endpoint will never take this body (not its configuration: 401, 403 and 404
+ * are retried for ever, as are 408, 429 and 5xx, until someone fixes the endpoint).
+ */
+const REFUSED_FOR_GOOD = new Set([400, 413, 415, 422]);
+/** Times an alert is answered one of those before it is set aside. */
+export const REFUSED_ATTEMPTS = 5;
+
+/**
  * A durable receiver that POSTs each message's `data` (an Alert) to the webhook, one per call: a
- * non-2xx answer, a network error or a timeout throws, and the runner retries that alert.
+ * non-2xx answer, a network error or a timeout throws, and the runner retries that alert. An alert
+ * answered 400, 413, 415 or 422 REFUSED_ATTEMPTS times in a row is appended to `setAsidePath` (one
+ * JSON body per line, as it was POSTed) and counts as done: retried for ever, it held every alert
+ * behind it (a body the endpoint's parser refuses stays refused).
  */
 function createWebhookSink(
   id: string,
   options: Pick<AlertsOptions, "url" | "headers" | "timeoutMs">,
   counters: SinkCounters,
+  setAsidePath: string,
 ): Receiver {
+  /** The alert answered "refused for good" last, and how many times in a row. */
+  let refusing: { id: string; times: number } | null = null;
   const closing = new AbortController();
   const origin = new URL(options.url).origin; // logged instead of the URL (it may carry a token)
   const parsed = new URL(options.url);
@@ -143,21 +159,33 @@ function createWebhookSink(
     } finally {
       clearTimeout(timer);
     }
-    if (status < 200 || status > 299) {
-      const hint = status >= 300 && status < 400
-        ? " (a redirect: set the webhook url to where it points)"
-        : "";
-      throw new Error(`webhook ${origin}: POST of alert ${alert.id} answered ${status}${hint}`);
+    if (status >= 200 && status <= 299) {
+      refusing = null;
+      counters.delivered++;
+      return;
     }
+    if (REFUSED_FOR_GOOD.has(status)) {
+      if (refusing?.id !== alert.id) refusing = { id: alert.id, times: 0 };
+      if (++refusing.times >= REFUSED_ATTEMPTS) {
+        await Deno.writeTextFile(setAsidePath, JSON.stringify(alert) + "\n", { append: true, mode: 0o600 });
+        refusing = null;
+        counters.setAside++;
+        console.error(
+          `receiver ${id}: webhook ${origin} answered ${status} ${REFUSED_ATTEMPTS} times to alert ${alert.id} ` +
+            `(${alert.event} of ${JSON.stringify(alert.node.slice(0, 64))}): set aside in ${setAsidePath}, ` +
+            "the alerts behind it go on (fix the endpoint, then POST that file's lines again)",
+        );
+        return;
+      }
+    }
+    const hint = status >= 300 && status < 400 ? " (a redirect: set the webhook url to where it points)" : "";
+    throw new Error(`webhook ${origin}: POST of alert ${alert.id} answered ${status}${hint}`);
   }
   return {
     id,
     durable: true,
     async receive(batch) {
-      for (const message of batch) {
-        await post(message.data as unknown as Alert);
-        counters.delivered++;
-      }
+      for (const message of batch) await post(message.data as unknown as Alert);
     },
     close() {
       closing.abort();
@@ -186,7 +214,7 @@ export function createAlertsReceiver(
     { ...options, warn: (line) => console.warn(`receiver ${id}: ${line}`) },
     now,
   );
-  const counters = { delivered: 0 };
+  const counters = { delivered: 0, setAside: 0 };
   const raised: Record<AlertEvent, number> = { inactive: 0, behind: 0, fork: 0, back: 0 };
   let refused = 0;
   /**
@@ -194,16 +222,24 @@ export function createAlertsReceiver(
    * queue_depth + spill_pending counts a replayed segment twice until its file is removed.
    */
   let taken = 0;
-  const runner: ReceiverRunner = createReceiverRunner(createWebhookSink(id, options, counters), {
-    maxBatch: 1,
-    maxQueue: options.maxMemoryAlerts,
-    maxSpillBuffer: options.maxMemoryAlerts,
-    maxSpillBytes: options.maxDiskBytes,
-    segmentSize: 100,
-    retryBaseMs: options.retryBaseMs,
-    retryCapMs: options.retryCapMs,
-    spillDir: spillDir(context.dataDir, "alerts", id),
-  });
+  const runner: ReceiverRunner = createReceiverRunner(
+    createWebhookSink(
+      id,
+      options,
+      counters,
+      `${spillRoot(context.dataDir, "alerts")}/${spillDirName(id)}.set-aside.jsonl`,
+    ),
+    {
+      maxBatch: 1,
+      maxQueue: options.maxMemoryAlerts,
+      maxSpillBuffer: options.maxMemoryAlerts,
+      maxSpillBytes: options.maxDiskBytes,
+      segmentSize: 100,
+      retryBaseMs: options.retryBaseMs,
+      retryCapMs: options.retryCapMs,
+      spillDir: spillDir(context.dataDir, "alerts", id),
+    },
+  );
   let timer: ReturnType<typeof setInterval> | undefined;
   let started = false;
   let closed = false;
@@ -340,9 +376,10 @@ export function createAlertsReceiver(
         alerts_back: raised.back,
         alerts_delivered: counters.delivered,
         alerts_failed_attempts: r.errors_total,
-        alerts_pending: taken - counters.delivered + (backlog.length - backlogHead),
+        alerts_pending: taken - counters.delivered - counters.setAside + (backlog.length - backlogHead),
         alerts_spilled: r.spilled_total,
         alerts_refused: refused,
+        alerts_set_aside: counters.setAside,
         alerts_suppressed: detector.suppressed,
         nodes: detector.state.size,
       };

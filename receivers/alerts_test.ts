@@ -731,3 +731,56 @@ Deno.test("alerts: one user's nodes open at most maxEpisodesPerUserPerHour episo
     await s.done();
   }
 });
+
+Deno.test("alerts: an alert the endpoint answers 422 five times is set aside in a file, and the alerts behind it go on; a 404 is retried for ever", async () => {
+  let refuse = (alert: Alert): number => alert.node === "bad" ? 422 : 200;
+  const bodies: Alert[] = [];
+  let attempts = 0;
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
+    async (req) => {
+      const alert = await req.json() as Alert;
+      attempts++;
+      const status = refuse(alert);
+      if (status === 200) bodies.push(alert);
+      return new Response(null, { status });
+    },
+  );
+  const endpoint: Endpoint = {
+    url: `http://127.0.0.1:${server.addr.port}/hook`,
+    received: bodies,
+    attempts: 0,
+    authorization: [],
+    async close() {
+      controller.abort();
+      await server.finished;
+    },
+  };
+  const s = await setup({}, endpoint);
+  try {
+    await s.report("bad", 100);
+    await s.report("good", 100);
+    s.receiver.check();
+    s.receiver.inactive("bad");
+    s.receiver.inactive("good");
+    await eventually(() => bodies.length === 1, "the good alert, after the bad one was set aside");
+    assert.equal(bodies[0]!.node, "good");
+    assert.equal(attempts, 5 + 1);
+    const aside = (await Deno.readTextFile(`${s.dir}/alerts/alerts.set-aside.jsonl`)).trim().split("\n");
+    assert.deepEqual(aside.map((line) => (JSON.parse(line) as Alert).node), ["bad"]);
+    assert.equal(s.receiver.stats()["alerts_set_aside"], 1);
+    assert.equal(s.receiver.stats()["alerts_pending"], 0);
+    // A 404 (the endpoint's configuration, not the body) holds the alert until it is fixed.
+    refuse = () => 404;
+    await s.report("bad", 101);
+    s.receiver.check(); // bad is back
+    await eventually(() => attempts >= 6 + 8, "eight attempts answered 404");
+    assert.equal(s.receiver.stats()["alerts_set_aside"], 1);
+    refuse = () => 200;
+    await eventually(() => bodies.length === 2, "delivered once the endpoint takes it");
+    assert.equal(bodies[1]!.event, "back");
+  } finally {
+    await s.done();
+  }
+});
