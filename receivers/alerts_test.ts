@@ -18,7 +18,11 @@ interface Endpoint {
   close(): Promise<void>;
 }
 
-function startEndpoint(answer: (attempt: number) => number = () => 200, port = 0): Endpoint {
+/** A webhook endpoint answering `answer(attempt, alert, body text)`; it keeps the alerts it answered 2xx. */
+function startEndpoint(
+  answer: (attempt: number, alert: Alert, text: string) => number = () => 200,
+  port = 0,
+): Endpoint {
   const controller = new AbortController();
   const endpoint: Endpoint = {
     url: "",
@@ -33,8 +37,9 @@ function startEndpoint(answer: (attempt: number) => number = () => 200, port = 0
   const server = Deno.serve(
     { hostname: "127.0.0.1", port, signal: controller.signal, onListen() {} },
     async (req) => {
-      const alert = await req.json() as Alert;
-      const status = answer(++endpoint.attempts);
+      const text = await req.text();
+      const alert = JSON.parse(text) as Alert;
+      const status = answer(++endpoint.attempts, alert, text);
       endpoint.authorization.push(req.headers.get("authorization"));
       if (status >= 200 && status < 300) endpoint.received.push(alert);
       return new Response(null, { status });
@@ -636,29 +641,9 @@ Deno.test("alerts: options are strict and errors name the key", async () => {
 Deno.test("alerts: a node name with a lone surrogate reaches the webhook as U+FFFD: a strict endpoint takes it, the alerts behind it flow", async () => {
   // Postgres jsonb and serde_json refuse "\ud800" in JSON text; refused, an alert is retried for
   // ever and holds every alert behind it (attacker trial: the next node's alert never came).
-  const bodies: string[] = [];
-  const controller = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
-    async (req) => {
-      const text = await req.text();
-      const strict = !/\\ud[89a-f][0-9a-f]{2}/i.test(text) &&
-        JSON.parse(text).name?.isWellFormed?.() !== false;
-      if (strict) bodies.push(text);
-      return new Response(null, { status: strict ? 200 : 400 });
-    },
-  );
-  const endpoint: Endpoint = {
-    url: `http://127.0.0.1:${server.addr.port}/hook`,
-    received: [],
-    attempts: 0,
-    authorization: [],
-    async close() {
-      controller.abort();
-      await server.finished;
-    },
-  };
-  const s = await setup({}, endpoint);
+  const strict = (text: string) =>
+    !/\\ud[89a-f][0-9a-f]{2}/i.test(text) && JSON.parse(text).name?.isWellFormed() !== false;
+  const s = await setup({}, startEndpoint((_, _alert, text) => strict(text) ? 200 : 400));
   try {
     await s.receiver.receive([{
       id: crypto.randomUUID(),
@@ -673,9 +658,10 @@ Deno.test("alerts: a node name with a lone surrogate reaches the webhook as U+FF
     s.receiver.check();
     s.receiver.inactive("evil");
     s.receiver.inactive("good");
-    await eventually(() => bodies.length === 2, "both alerts delivered");
-    assert.equal(JSON.parse(bodies[0]!).name, "x\ufffdy");
-    assert.equal(JSON.parse(bodies[1]!).node, "good");
+    await eventually(() => s.endpoint.received.length === 2, "both alerts delivered");
+    assert.equal(s.endpoint.received[0]!.name, "x\ufffdy");
+    assert.equal(s.endpoint.received[1]!.node, "good");
+    assert.equal(s.endpoint.attempts, 2);
   } finally {
     await s.done();
   }
@@ -734,30 +720,8 @@ Deno.test("alerts: one user's nodes open at most maxEpisodesPerUserPerHour episo
 
 Deno.test("alerts: an alert the endpoint answers 422 five times is set aside in a file, and the alerts behind it go on; a 404 is retried for ever", async () => {
   let refuse = (alert: Alert): number => alert.node === "bad" ? 422 : 200;
-  const bodies: Alert[] = [];
-  let attempts = 0;
-  const controller = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen() {} },
-    async (req) => {
-      const alert = await req.json() as Alert;
-      attempts++;
-      const status = refuse(alert);
-      if (status === 200) bodies.push(alert);
-      return new Response(null, { status });
-    },
-  );
-  const endpoint: Endpoint = {
-    url: `http://127.0.0.1:${server.addr.port}/hook`,
-    received: bodies,
-    attempts: 0,
-    authorization: [],
-    async close() {
-      controller.abort();
-      await server.finished;
-    },
-  };
-  const s = await setup({}, endpoint);
+  const s = await setup({}, startEndpoint((_, alert) => refuse(alert)));
+  const bodies = s.endpoint.received;
   try {
     await s.report("bad", 100);
     await s.report("good", 100);
@@ -766,7 +730,7 @@ Deno.test("alerts: an alert the endpoint answers 422 five times is set aside in 
     s.receiver.inactive("good");
     await eventually(() => bodies.length === 1, "the good alert, after the bad one was set aside");
     assert.equal(bodies[0]!.node, "good");
-    assert.equal(attempts, 5 + 1);
+    assert.equal(s.endpoint.attempts, 5 + 1);
     const aside = (await Deno.readTextFile(`${s.dir}/alerts/alerts.set-aside.jsonl`)).trim().split("\n");
     assert.deepEqual(aside.map((line) => (JSON.parse(line) as Alert).node), ["bad"]);
     assert.equal(s.receiver.stats()["alerts_set_aside"], 1);
@@ -775,7 +739,7 @@ Deno.test("alerts: an alert the endpoint answers 422 five times is set aside in 
     refuse = () => 404;
     await s.report("bad", 101);
     s.receiver.check(); // bad is back
-    await eventually(() => attempts >= 6 + 8, "eight attempts answered 404");
+    await eventually(() => s.endpoint.attempts >= 6 + 8, "eight attempts answered 404");
     assert.equal(s.receiver.stats()["alerts_set_aside"], 1);
     refuse = () => 200;
     await eventually(() => bodies.length === 2, "delivered once the endpoint takes it");
