@@ -416,6 +416,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
         // Nodes are reported inactive (ethstats sockets closed) before the listeners close and
         // the queues drain.
         return shutdownPromise ??= (async () => {
+          for (const receiver of receivers) receiver.stopping?.();
           ethstats?.close();
           for (const receiver of receivers) receiver.disconnect?.();
           await cleanup();

@@ -58,6 +58,12 @@ export interface Receiver {
    * sent). It still takes messages until `close`.
    */
   disconnect?(): void;
+  /**
+   * Called on shutdown before the ethstats sockets close: the inactive events that follow (and any
+   * still queued) come from the service stopping, not from the nodes (the alerts receiver then
+   * raises none: a planned restart paged once per ethstats node, `back` a few seconds after).
+   */
+  stopping?(): void;
   /** Receiver-specific counters for /metrics (e.g. `skipped_malformed`). */
   stats?(): Record<string, number>;
   /** Routes this receiver serves (e.g. the dashboard websocket), mounted on `group`. */

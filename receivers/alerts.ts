@@ -243,6 +243,8 @@ export function createAlertsReceiver(
   let timer: ReturnType<typeof setInterval> | undefined;
   let started = false;
   let closed = false;
+  /** The service is stopping: nodes it disconnects are not alerted (service.ts shutdown). */
+  let stopping = false;
   const episodes = createEpisodesFile(
     `${spillRoot(context.dataDir, "alerts")}/${spillDirName(id)}.episodes.json`,
     `receiver ${id}`,
@@ -351,7 +353,11 @@ export function createAlertsReceiver(
       return Promise.resolve();
     },
     inactive(agentId) {
-      if (!closed) send(detector.inactive(agentId)); // saved by the next check
+      if (stopping) detector.state.inactive(agentId); // the service closed its socket: no alert
+      else if (!closed) send(detector.inactive(agentId)); // saved by the next check
+    },
+    stopping() {
+      stopping = true;
     },
     check,
     async close() {

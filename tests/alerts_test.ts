@@ -118,3 +118,57 @@ Deno.test("service: an alerts receiver posts inactive when an agent says bye or 
     await endpoint.close();
   }
 });
+
+Deno.test("service: a graceful stop raises no alert for the ethstats nodes whose sockets it closes", async () => {
+  // A planned restart had paged once per ethstats node (inactive at the stop, back after the start).
+  const endpoint = startEndpoint();
+  const t = await startTestService({
+    ethstats: { enabled: true, sharedSecret: "alerts-test-shared-secret" },
+    receivers: [{
+      id: "alerts",
+      type: "alerts",
+      subscribe: ["ethereum_metrics"],
+      url: endpoint.url,
+      checkIntervalMs: 50,
+      retryBaseMs: 20,
+      retryCapMs: 100,
+      closeTimeoutMs: 500,
+    }],
+  });
+  let stopped = false;
+  try {
+    const ws = new WebSocket(`${t.base.replace("http", "ws")}/api`);
+    const frames: string[] = [];
+    ws.onmessage = (e) => frames.push(String(e.data));
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    const closed = new Promise((resolve) => ws.onclose = resolve);
+    ws.send(JSON.stringify({
+      emit: ["hello", {
+        id: "geth-stop",
+        info: { name: "geth-stop", node: "Geth/v1.14.0", net: "1", canUpdateHistory: true },
+        secret: "alerts-test-shared-secret",
+      }],
+    }));
+    await eventually(() => frames.some((f) => f.includes('"ready"')) || undefined, 5_000, "logged in");
+    await eventually(
+      async () => {
+        const text = await (await fetch(`${t.base}/metrics`)).text();
+        return /poa_receiver_stat\{receiver="alerts",stat="nodes"\} 1\n/.test(text) || undefined;
+      },
+      5_000,
+      "the node known to the alerts receiver",
+    );
+    await t.stop();
+    stopped = true;
+    await closed;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(endpoint.received.map((a) => `${a.event} ${a.node}`), []);
+  } finally {
+    if (!stopped) await t.stop();
+    await Deno.remove(t.dataDir, { recursive: true }).catch(() => {});
+    await endpoint.close();
+  }
+});

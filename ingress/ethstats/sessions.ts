@@ -45,6 +45,12 @@ import { createReportHandlers } from "./reports.ts";
 
 /** How long a hello refused because its name is locked at its address waits for its answer. */
 const LIMITED_REFUSAL_DELAY_MS = 1_000;
+/**
+ * How long a hello refused for its user's agent-id bound waits for its answer: such a refusal
+ * lasts (days), and eth-net-intelligence-api's Primus reconnects 500 ms after any close of a socket
+ * that had opened (117 refused hellos a minute, for good, in the operator trial).
+ */
+const AGENT_ID_REFUSAL_DELAY_MS = 5_000;
 
 /** The metric type every ethstats report is published under. */
 export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
@@ -246,17 +252,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       // the client waits between attempts); a name locked at an address is refused a second late,
       // which slows its loop as much without barring its neighbours behind the same NAT.
       if (result.limited === "address") penalties.penalize(conn.key, Date.now());
-      if (result.limited === "pair") {
-        // Its login slot is given back for the wait: 64 such hellos a second from 8 addresses held
-        // every slot (never evicted: logging in) and kept every node out, with no password checked.
-        // Nothing is held for it meanwhile: outside the slots, 50 such sockets per address had
-        // each held 64 KiB of frames in a loop.
-        loggedIn(conn);
-        conn.held = [];
-        conn.heldBytes = MAX_HELD_BYTES;
-        await new Promise((resolve) => setTimeout(resolve, LIMITED_REFUSAL_DELAY_MS));
-        if (conn.state !== "authenticating") return;
-      }
+      if (result.limited === "pair" && !await waitOutside(conn, LIMITED_REFUSAL_DELAY_MS)) return;
       refuse(conn, result.message, result.limited && { error: "rate_limited", reason: "login limited" });
       return;
     }
@@ -271,6 +267,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       // For now: a place frees when one of the user's ids has not reported for forgetAfterMs.
       counters.logins_failed++;
       counters.refused_agent_id_limit++;
+      if (!await waitOutside(conn, AGENT_ID_REFUSAL_DELAY_MS)) return;
       refuse(conn, "the user reports under as many node names as it may", {
         error: "agent_id_limit",
         reason: "agent id limit",
@@ -299,6 +296,20 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       const frame = decodeFrame(text);
       if (frame.kind === "emit") dispatch(conn, frame.name, frame.payload);
     }
+  }
+
+  /**
+   * Waits `ms` before a refusal, outside the login slots: 64 such hellos a second from 8 addresses
+   * had held every slot (never evicted: logging in) and kept every node out. Nothing is held for it
+   * meanwhile: outside the slots, 50 such sockets per address had each held 64 KiB of frames in a
+   * loop. False when the socket closed meanwhile.
+   */
+  async function waitOutside(conn: Connection, ms: number): Promise<boolean> {
+    loggedIn(conn);
+    conn.held = [];
+    conn.heldBytes = MAX_HELD_BYTES;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return conn.state === "authenticating";
   }
 
   function askHistory(conn: Connection, list: HistoryRequest): void {
