@@ -12,7 +12,7 @@ import { randomString } from "./auth/password.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
 import { withDeadline } from "./auth/store.ts";
 import type { ActivityMonitor } from "./core/activity.ts";
-import { createAgentIdLimit } from "./core/agent_ids.ts";
+import { createAgentIdLimit, openAgentIdsFile } from "./core/agent_ids.ts";
 import { secretFile } from "./core/files.ts";
 import { openDataDir, openKvFile } from "./core/data_dir.ts";
 import { createIngressMeter } from "./core/ingress.ts";
@@ -349,8 +349,16 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       totalBytes: Math.max(config.bodyBytesInFlight.total, config.bodyLimitBytes),
     });
     const agentIds = createAgentIdLimit({ ...config.agentIds, log });
-    const agentIdSweep = setInterval(() => agentIds.sweep(Date.now()), 60_000);
-    cleanups.push(() => clearInterval(agentIdSweep));
+    // Kept across restarts (core/agent_ids.ts): saved each minute when they changed, and at the stop.
+    const agentIdsFile = await openAgentIdsFile(agentIds, `${config.dataDir}/agent-ids.json`, log);
+    const agentIdSweep = setInterval(() => {
+      agentIds.sweep(Date.now());
+      void agentIdsFile.save();
+    }, 60_000);
+    cleanups.push(async () => {
+      clearInterval(agentIdSweep);
+      await agentIdsFile.save();
+    });
     const ethstats = config.ethstats.enabled
       ? createEthstatsRoutes({
         auth,

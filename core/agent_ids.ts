@@ -13,6 +13,8 @@
  * user's order is refreshed at most every `forgetAfterMs / 16` (so an id may be forgotten up to
  * that much early, and is admitted again at once while its user has room).
  */
+import { z } from "zod";
+import { writeFileAtomic } from "./files.ts";
 import { RecencyMap } from "./recency_map.ts";
 
 export interface AgentIdOptions {
@@ -36,7 +38,16 @@ export interface AgentIdLimit {
   sweep(now: number): void;
   /** Ids held in all, users holding some, new ids refused since the start. */
   stats(): { ids: number; users: number; refused: number };
+  /** Grows whenever an id is taken, refreshed or forgotten (a save is due when it moved). */
+  readonly changes: number;
+  /** Every user's ids with when each last counted, oldest first ("" for the shared secret's). */
+  snapshot(): AgentIdSnapshot;
+  /** Takes back a snapshot (a restart): ids forgotten by `now` left out, the newest maxPerUser kept. */
+  restore(saved: AgentIdSnapshot, now: number): void;
 }
+
+/** What `snapshot()` gives and `restore()` takes: per user ("" for the shared secret), its ids and times. */
+export type AgentIdSnapshot = Array<[user: string, ids: Array<[agentId: string, seen: number]>]>;
 
 /** The set of the shared secret's nodes (user names are never empty). */
 const SHARED = "";
@@ -48,10 +59,11 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
   const refreshMs = Math.max(1, Math.floor(forgetAfterMs / 16));
   /** Per user, its ids in order of last refresh (oldest first), each with that time. */
   const users = new Map<string, RecencyMap<string, number>>();
-  /** When each user's last refusal was logged (users holding ids only). */
-  const loggedAt = new Map<string, number>();
+  /** When each user's last refusal was logged, and its refusals since (users holding ids only). */
+  const logged = new Map<string, { at: number; since: number }>();
   let ids = 0;
   let refused = 0;
+  let changes = 0;
 
   /** Forgets the user's ids last refreshed at or before `now - forgetAfterMs`. */
   function expire(held: RecencyMap<string, number>, now: number): void {
@@ -61,6 +73,7 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
       if (oldest === undefined || held.get(oldest)! > before) return;
       held.delete(oldest);
       ids--;
+      changes++;
     }
   }
 
@@ -71,7 +84,10 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
       let held = users.get(key);
       const seen = held?.get(agentId);
       if (seen !== undefined) {
-        if (now - seen >= refreshMs) held!.set(agentId, now);
+        if (now - seen >= refreshMs) {
+          held!.set(agentId, now);
+          changes++;
+        }
         return true;
       }
       if (held === undefined) users.set(key, held = new RecencyMap());
@@ -79,19 +95,30 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
         expire(held, now);
         if (held.size >= maxPerUser) {
           refused++;
-          if (options.log && !(now - (loggedAt.get(key) ?? -Infinity) < LOG_EVERY_MS)) {
-            loggedAt.set(key, now);
-            const who = user === null ? "the ethstats shared secret's nodes" : `user ${user}`;
-            options.log(
-              `${who}: ${maxPerUser} agent ids held (agentIds.maxPerUser), refused a new one, ` +
-                `${JSON.stringify(agentId.slice(0, 64))} (logged at most once a minute per user)`,
-            );
+          if (options.log) {
+            let last = logged.get(key);
+            if (last === undefined) logged.set(key, last = { at: -Infinity, since: 0 });
+            last.since++;
+            if (now - last.at >= LOG_EVERY_MS) {
+              const who = user === null ? "the ethstats shared secret's nodes" : `user ${user}`;
+              options.log(
+                `${who}: ${maxPerUser} agent ids held (agentIds.maxPerUser), refused a new one, ` +
+                  `${JSON.stringify(agentId.slice(0, 64))}, and ${
+                    last.since - 1
+                  } more since the last such line; ` +
+                  "raise agentIds.maxPerUser, or a place frees when one of its ids has not reported for " +
+                  "agentIds.forgetAfterMs (logged at most once a minute per user)",
+              );
+              last.at = now;
+              last.since = 0;
+            }
           }
           return false;
         }
       }
       held.set(agentId, now);
       ids++;
+      changes++;
       return true;
     },
     retryAfterSeconds(user, now) {
@@ -105,10 +132,89 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
         expire(held, now);
         if (held.size === 0) {
           users.delete(key);
-          loggedAt.delete(key);
+          logged.delete(key);
         }
       }
     },
     stats: () => ({ ids, users: users.size, refused }),
+    get changes() {
+      return changes;
+    },
+    snapshot: () => [...users].map(([user, held]) => [user, [...held.entries()]]),
+    restore(saved, now) {
+      if (maxPerUser === 0) return;
+      const before = now - forgetAfterMs;
+      for (const [user, list] of saved) {
+        let held = users.get(user);
+        if (held === undefined) users.set(user, held = new RecencyMap());
+        // Oldest first, as saved: the newest maxPerUser are the last ones set.
+        for (const [agentId, seen] of list.filter(([, seen]) => seen > before).slice(-maxPerUser)) {
+          if (!held.has(agentId)) ids++;
+          held.set(agentId, Math.min(seen, now));
+        }
+        while (held.size > maxPerUser) {
+          held.delete(held.oldestKey()!);
+          ids--;
+        }
+        if (held.size === 0) users.delete(user);
+      }
+      changes++;
+    },
   };
+}
+
+/** A saved file, as `saveAgentIds` wrote it (an edited or torn one is left out whole). */
+const savedSchema = z.array(
+  z.tuple([
+    z.string().max(256),
+    z.array(z.tuple([z.string().min(1).max(256), z.number().int().min(0).max(8.64e15)])),
+  ]),
+);
+
+/**
+ * The ids' file (`<dataDir>/agent-ids.json`): read back into `limit` now, written whole by `save()`
+ * when they changed since (one write at a time; a failure logged and tried at the next save).
+ * Without it a restart freed every place, and whoever reported first took them (the operator
+ * trial: a node that had reported for days was refused after a restart, two others back first).
+ */
+export async function openAgentIdsFile(
+  limit: AgentIdLimit,
+  path: string,
+  log: (line: string) => void,
+): Promise<{ save(): Promise<void> }> {
+  limit.restore(await loadAgentIds(path, log), Date.now());
+  let saved = limit.changes;
+  let saving = Promise.resolve();
+  return {
+    save: () =>
+      saving = saving.then(async () => {
+        if (limit.changes === saved) return;
+        const changes = limit.changes;
+        try {
+          await writeFileAtomic(path, JSON.stringify(limit.snapshot()));
+          saved = changes;
+        } catch (err) {
+          log(`agent ids not saved to ${path} (tried again at the next save): ${(err as Error).message}`);
+        }
+      }),
+  };
+}
+
+/** Reads a saved file; none, or one this service did not write (logged), gives no ids. */
+async function loadAgentIds(path: string, log: (line: string) => void): Promise<AgentIdSnapshot> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      log(`agent ids not read from ${path}: ${(err as Error).message}`);
+    }
+    return [];
+  }
+  try {
+    return savedSchema.parse(JSON.parse(text));
+  } catch {
+    log(`warning: ${path} is not a file of agent ids this service wrote; left out (every place is free)`);
+    return [];
+  }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createAgentIdLimit } from "./agent_ids.ts";
+import { createAgentIdLimit, openAgentIdsFile } from "./agent_ids.ts";
 
 const HOUR = 3_600_000;
 
@@ -67,11 +67,64 @@ Deno.test("agent ids: refusals are logged at most once a minute per user", () =>
   limit.admit(null, "s", 0);
   for (let t = 0; t < 60_000; t += 1000) limit.admit("alice", `b-${t}`, t);
   limit.admit(null, "t", 1);
+  const tail = " raise agentIds.maxPerUser, or a place frees when one of its ids has not reported for " +
+    "agentIds.forgetAfterMs (logged at most once a minute per user)";
   assert.deepEqual(lines, [
-    'user alice: 1 agent ids held (agentIds.maxPerUser), refused a new one, "b-0" (logged at most once a minute per user)',
-    `the ethstats shared secret's nodes: 1 agent ids held (agentIds.maxPerUser), refused a new one, "t" (logged at most once a minute per user)`,
+    `user alice: 1 agent ids held (agentIds.maxPerUser), refused a new one, "b-0", and 0 more since the last such line;${tail}`,
+    `the ethstats shared secret's nodes: 1 agent ids held (agentIds.maxPerUser), refused a new one, "t", and 0 more since the last such line;${tail}`,
   ]);
   limit.admit("alice", "c", 60_000);
   assert.equal(lines.length, 3);
+  assert.match(lines[2]!, /refused a new one, "c", and 59 more since the last such line;/);
   assert.equal(limit.stats().refused, 62);
+});
+
+Deno.test("agent ids: a snapshot taken back keeps each user's newest maxPerUser ids and drops forgotten ones", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 3, forgetAfterMs: HOUR });
+  limit.admit("alice", "old", 0);
+  limit.admit("alice", "a", HOUR / 2);
+  limit.admit("alice", "b", HOUR / 2 + 1);
+  limit.admit(null, "s", HOUR / 2);
+  const before = limit.changes;
+  const snapshot = limit.snapshot();
+  assert.deepEqual(snapshot, [["alice", [["old", 0], ["a", HOUR / 2], ["b", HOUR / 2 + 1]]], ["", [[
+    "s",
+    HOUR / 2,
+  ]]]]);
+  assert.ok(before >= 4);
+  const again = createAgentIdLimit({ maxPerUser: 1, forgetAfterMs: HOUR });
+  again.restore(snapshot, HOUR); // "old" forgotten by now; one place each
+  assert.deepEqual(again.snapshot(), [["alice", [["b", HOUR / 2 + 1]]], ["", [["s", HOUR / 2]]]]);
+  assert.equal(again.admit("alice", "b", HOUR + 1), true);
+  assert.equal(again.admit("alice", "a", HOUR + 1), false, "a was not taken back: no place");
+  assert.equal(again.stats().ids, 2);
+});
+
+Deno.test("agent ids: the file keeps them across a restart; a file the service did not write is left out, logged", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-agent-ids-" });
+  const path = `${dir}/agent-ids.json`;
+  const logs: string[] = [];
+  try {
+    const first = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: HOUR });
+    const file = await openAgentIdsFile(first, path, (line) => logs.push(line));
+    first.admit("alice", "a1", Date.now());
+    first.admit("alice", "a2", Date.now());
+    await file.save();
+    const mtime = (await Deno.stat(path)).mtime;
+    await file.save(); // unchanged: not written again
+    assert.deepEqual((await Deno.stat(path)).mtime, mtime);
+    const second = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: HOUR });
+    await openAgentIdsFile(second, path, (line) => logs.push(line));
+    assert.equal(second.admit("alice", "a3", Date.now()), false, "the places are taken after the restart");
+    assert.equal(second.admit("alice", "a1", Date.now()), true);
+    await Deno.writeTextFile(path, '{"edited": true}');
+    const third = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: HOUR });
+    await openAgentIdsFile(third, path, (line) => logs.push(line));
+    assert.equal(third.stats().ids, 0);
+    assert.deepEqual(logs, [
+      `warning: ${path} is not a file of agent ids this service wrote; left out (every place is free)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -186,7 +186,11 @@ export function createAlertDetector(
       budget.opened++; // warned for this hour
       warn(
         `user ${user}'s nodes opened ${options.maxEpisodesPerUserPerHour} alert episodes within an hour ` +
-          `(maxEpisodesPerUserPerHour): their new ones are not alerted until ${iso(track.quietUntil)}`,
+          `(maxEpisodesPerUserPerHour): their new ones are not alerted until ${iso(track.quietUntil)}, ` +
+          `the first of them node ${
+            JSON.stringify(id.slice(0, 64))
+          }'s (nodes still down then are alerted then; ` +
+          "raise maxEpisodesPerUserPerHour for a fleet sharing that user)",
       );
     }
     return false;

@@ -682,7 +682,12 @@ Deno.test("alerts: one user's nodes open at most maxEpisodesPerUserPerHour episo
   };
   const events = () => s.endpoint.received.map((a) => `${a.event} ${a.node}`);
   try {
-    await flap("mallory", ["m1", "m2", "m3"], 100);
+    const warned = await capturing("warn", async (lines) => {
+      await flap("mallory", ["m1", "m2", "m3"], 100);
+      return lines;
+    });
+    assert.equal(warned.length, 1);
+    assert.match(warned[0]!, /user mallory's nodes opened 2 alert episodes within an hour .* node "m3"'s/);
     await flap("dave", ["d1"], 100);
     await flap(undefined, ["s1", "s2", "s3"], 100);
     await eventually(() => s.endpoint.received.length === 6, "six inactive alerts");

@@ -204,6 +204,33 @@ Deno.test("users and the JWT secret survive a restart (KV file)", async () => {
   }
 });
 
+Deno.test("agent ids survive a restart: the places a user's nodes held are theirs again, not the first comers'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "poa-restart-ids-" });
+  try {
+    const config = { agentIds: { maxPerUser: 2 } };
+    const first = await startTestService(config, {}, dir);
+    const token = await agentSession(first.base);
+    for (const id of ["held-1", "held-2"]) await send(first.base, token, "/ping", { id });
+    await first.stop();
+    const second = await startTestService(config, {}, dir);
+    try {
+      // Before: a restart freed every place, and the first new id to come took one.
+      const late = await fetch(`${second.base}/ping`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ id: "newcomer" }),
+      });
+      assert.equal(late.status, 429);
+      assert.equal((await late.json()).error, "agent_id_limit");
+      for (const id of ["held-1", "held-2"]) await send(second.base, token, "/ping", { id });
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a generated admin password file goes once admins are configured (it no longer logs in)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-admins-" });
   try {
