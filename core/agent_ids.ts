@@ -77,6 +77,24 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
     }
   }
 
+  /** Logs a refusal of `user`'s, at most once a minute per user, with how many came since the last line. */
+  function logRefusal(key: string, user: string | null, agentId: string, now: number): void {
+    if (!options.log) return;
+    let last = logged.get(key);
+    if (last === undefined) logged.set(key, last = { at: -Infinity, since: 0 });
+    last.since++;
+    if (now - last.at < LOG_EVERY_MS) return;
+    const who = user === null ? "the ethstats shared secret's nodes" : `user ${user}`;
+    options.log(
+      `${who}: ${maxPerUser} agent ids held (agentIds.maxPerUser), refused a new one, ` +
+        `${JSON.stringify(agentId.slice(0, 64))}, and ${last.since - 1} more since the last such line; ` +
+        "raise agentIds.maxPerUser, or a place frees when one of its ids has not reported for " +
+        "agentIds.forgetAfterMs (logged at most once a minute per user)",
+    );
+    last.at = now;
+    last.since = 0;
+  }
+
   return {
     admit(user, agentId, now) {
       if (maxPerUser === 0) return true;
@@ -95,24 +113,7 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
         expire(held, now);
         if (held.size >= maxPerUser) {
           refused++;
-          if (options.log) {
-            let last = logged.get(key);
-            if (last === undefined) logged.set(key, last = { at: -Infinity, since: 0 });
-            last.since++;
-            if (now - last.at >= LOG_EVERY_MS) {
-              const who = user === null ? "the ethstats shared secret's nodes" : `user ${user}`;
-              options.log(
-                `${who}: ${maxPerUser} agent ids held (agentIds.maxPerUser), refused a new one, ` +
-                  `${JSON.stringify(agentId.slice(0, 64))}, and ${
-                    last.since - 1
-                  } more since the last such line; ` +
-                  "raise agentIds.maxPerUser, or a place frees when one of its ids has not reported for " +
-                  "agentIds.forgetAfterMs (logged at most once a minute per user)",
-              );
-              last.at = now;
-              last.since = 0;
-            }
-          }
+          logRefusal(key, user, agentId, now);
           return false;
         }
       }
