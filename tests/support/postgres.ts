@@ -66,6 +66,23 @@ async function freshDatabase(serverUrl: string): Promise<TestPostgres> {
   };
 }
 
+/** Waits (at most 2 s) until process `pid` is stopped by a signal (state T in /proc), or gone. */
+async function stopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    let state: string;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    } catch {
+      return; // gone
+    }
+    if (state === "T" || state === "t") return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(`process ${pid} not stopped within 2 s of SIGSTOP`);
+}
+
 async function embeddedServer(): Promise<TestPostgres> {
   const dataDir = await Deno.makeTempDir({ dir: "/tmp", prefix: "poa-test-pg-" });
   let server;
@@ -85,9 +102,15 @@ async function embeddedServer(): Promise<TestPostgres> {
     const postmaster = Number((await Deno.readTextFile(`${dataDir}/pgdata/postmaster.pid`)).split("\n")[0]);
     const signal = on ? "SIGSTOP" : "SIGCONT";
     // The postmaster first: once it is stopped it forks no new backend, so the children listed
-    // after it are all there are (listed before, one forked in between would keep serving).
+    // after it are all there are (listed before, one forked in between would keep serving). A
+    // signal is sent, not yet taken: wait until the kernel shows it stopped (in a busy CI run a
+    // backend forked after the listing had answered an admin call "while frozen").
     Deno.kill(postmaster, signal);
-    for (const pid of childrenOf(postmaster)) Deno.kill(pid, signal);
+    if (on) await stopped(postmaster);
+    for (const pid of childrenOf(postmaster)) {
+      Deno.kill(pid, signal);
+      if (on) await stopped(pid);
+    }
     frozen = on;
   }
   return {
