@@ -174,9 +174,10 @@ if (import.meta.main) {
     dataDir: dir,
     loginLimit: { maxFailures: 0 },
     ...(nats ? { cluster: { nats: { servers: nats }, authStore: "kv" } } : {}),
+    // The profile's simulated agents share one user, its ethstats nodes the shared secret.
+    agentIds: { maxPerUser: 100_000 },
     ...(ethstatsNodes > 0
       ? {
-        agentIds: { maxPerUser: 100_000 },
         ethstats: {
           enabled: true,
           sharedSecret: "profile-shared-secret",
