@@ -2,7 +2,7 @@
 import { ConfigError, loadProcessConfig } from "./core/config.ts";
 import { ListenError } from "./http/listener.ts";
 import { guardStrayNetworkErrors } from "./core/stray_errors.ts";
-import { builtinReceiverTypes, checkReceiverTypes } from "./receivers/registry.ts";
+import { builtinReceiverTypes, checkReceivers } from "./receivers/registry.ts";
 import { startService } from "./service.ts";
 
 /**
@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   const stray = guardStrayNetworkErrors();
   let service;
   try {
-    checkReceiverTypes(builtinReceiverTypes(), config.receivers ?? []);
+    checkReceivers(builtinReceiverTypes(), config.receivers ?? []);
     service = await startService(config, { env: loaded.env, strayErrors: stray.count });
   } catch (err) {
     // Start-up errors an operator can fix (a port in use, a bad receiver option, an unreachable

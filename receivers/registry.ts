@@ -25,16 +25,24 @@ export function builtinReceiverTypes(): Map<string, ReceiverType> {
 }
 
 /**
- * Checks that every receiver entry names a known type, before anything starts (main.ts): a typo
- * is one line and exit code 2. Each type's own options are validated when it is built.
+ * Checks every receiver entry before anything starts (main.ts): a known type, and options its type
+ * takes. A typo is one line and exit code 2, and nothing is written: a bad option found while the
+ * receivers were built had left `admin-password`, `poa.kv` and `service.lock` in a fresh data dir.
  */
-export function checkReceiverTypes(
-  types: ReadonlyMap<string, ReceiverType>,
-  entries: ReceiverConfig[],
-): void {
-  entries.forEach((entry, index) => {
-    if (!types.has(entry.type)) throw unknownType(types, entry, index);
-  });
+export function checkReceivers(types: ReadonlyMap<string, ReceiverType>, entries: ReceiverConfig[]): void {
+  entries.forEach((entry, index) => parseOptions(types, entry, index));
+}
+
+/** A receiver entry's options as its type's schema parses them; a ConfigError naming the key if not. */
+function parseOptions(types: ReadonlyMap<string, ReceiverType>, entry: ReceiverConfig, index: number) {
+  const type = types.get(entry.type);
+  if (!type) throw unknownType(types, entry, index);
+  const { id: _id, type: _type, subscribe: _subscribe, ...rest } = entry;
+  const parsed = type.options.safeParse(rest);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid config: ${describeZodError(parsed.error, `receivers.${index}.`)}`);
+  }
+  return { type, options: parsed.data };
 }
 
 function unknownType(
@@ -56,14 +64,6 @@ export async function buildReceiver(
   index: number,
   context: Omit<ReceiverContext, "config">,
 ): Promise<Receiver> {
-  const type = types.get(entry.type);
-  if (!type) throw unknownType(types, entry, index);
-  const { id: _id, type: _type, subscribe: _subscribe, ...rest } = entry;
-  const parsed = type.options.safeParse(rest);
-  if (!parsed.success) {
-    throw new ConfigError(
-      `invalid config: ${describeZodError(parsed.error, `receivers.${index}.`)}`,
-    );
-  }
-  return await type.create(parsed.data, { ...context, config: entry });
+  const { type, options } = parseOptions(types, entry, index);
+  return await type.create(options, { ...context, config: entry });
 }

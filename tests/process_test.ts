@@ -31,7 +31,7 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
   }
 });
 
-Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type, a missing certificate, users left in the old KV path", async () => {
+Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type or a bad receiver option (nothing written), a missing certificate, users left in the old KV path", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-startup-" });
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
@@ -49,6 +49,21 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
           receivers: [{ id: "x", type: "jsnol", subscribe: ["ethereum_metrics"] }],
         },
         /^invalid config: receivers\.0\.type: unknown receiver type "jsnol" \(known: .*jsonl.*\)$/,
+      ],
+      [
+        // A receiver's bad option is found before the data dir is touched (checked below).
+        {
+          dataDir: `${dir}/fresh`,
+          kv: { path: `${dir}/fresh/poa.kv` },
+          listen: [{ hostname: "127.0.0.1", port: freePort() }],
+          receivers: [{
+            id: "hooks",
+            type: "alerts",
+            subscribe: ["ethereum_metrics"],
+            url: "ftp://example.org/",
+          }],
+        },
+        /^invalid config: receivers\.0\.url: must be an http:\/\/ or https:\/\/ URL$/,
       ],
       [
         // The certificate is read before anything listens or starts (relative to the working directory).
@@ -85,6 +100,8 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
       assert.equal(stderr.length, 1, stderr.join("\n"));
       assert.match(stderr[0]!, expected);
     }
+    // Before: admin-password, poa.kv and service.lock were written into it before the receiver was refused.
+    await assert.rejects(Deno.stat(`${dir}/fresh`), Deno.errors.NotFound);
   } finally {
     busy.close();
     await Deno.remove(dir, { recursive: true });
