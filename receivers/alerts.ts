@@ -8,7 +8,7 @@
  * Each condition alerts once per episode; `back` closes a node's episode once nothing is wrong.
  *
  * Delivery reuses the runner of durable receivers (core/runner.ts): each alert is a Message in an
- * inner runner over a one-alert-per-call webhook sink, so a failing endpoint is retried with capped
+ * inner runner over a one-alert-per-call webhook sink (alert_webhook.ts), so a failing endpoint is retried with capped
  * backoff, alerts beyond the memory bound are spilled to `<dataDir>/alerts/<id>/`, whatever is
  * undelivered at close is written there and replayed, in order, by the next start. At the bounds
  * (`maxMemoryAlerts` waiting for a spill write, `maxDiskBytes` of spill files) new alerts are
@@ -25,6 +25,7 @@ import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
 import { spillDir, spillDirName, spillRoot } from "../core/spill.ts";
 import { type Alert, type AlertEvent, createAlertDetector } from "./alert_detector.ts";
 import { createEpisodesFile } from "./alert_episodes.ts";
+import { createWebhookSink } from "./alert_webhook.ts";
 
 export type { Alert, AlertEvent } from "./alert_detector.ts";
 
@@ -78,120 +79,6 @@ const schema = z.object({
 
 /** Validated alerts options (defaults applied). */
 export type AlertsOptions = z.infer<typeof schema>;
-
-/** An error's message with its causes (fetch's says "fetch failed", the cause says why). */
-function describe(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e !== undefined && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": ");
-}
-
-/** Counters of a webhook sink. */
-interface SinkCounters {
-  delivered: number;
-  /** Alerts the endpoint refused for good, written to the set-aside file instead. */
-  setAside: number;
-}
-
-/**
- * Answers that say the endpoint will never take this body (not its configuration: 401, 403 and 404
- * are retried for ever, as are 408, 429 and 5xx, until someone fixes the endpoint).
- */
-const REFUSED_FOR_GOOD = new Set([400, 413, 415, 422]);
-/** Times an alert is answered one of those before it is set aside. */
-export const REFUSED_ATTEMPTS = 5;
-
-/**
- * A durable receiver that POSTs each message's `data` (an Alert) to the webhook, one per call: a
- * non-2xx answer, a network error or a timeout throws, and the runner retries that alert. An alert
- * answered 400, 413, 415 or 422 REFUSED_ATTEMPTS times in a row is appended to `setAsidePath` (one
- * JSON body per line, as it was POSTed) and counts as done: retried for ever, it held every alert
- * behind it (a body the endpoint's parser refuses stays refused).
- */
-function createWebhookSink(
-  id: string,
-  options: Pick<AlertsOptions, "url" | "headers" | "timeoutMs">,
-  counters: SinkCounters,
-  setAsidePath: string,
-): Receiver {
-  /** The alert answered "refused for good" last, and how many times in a row. */
-  let refusing: { id: string; times: number } | null = null;
-  const closing = new AbortController();
-  const origin = new URL(options.url).origin; // logged instead of the URL (it may carry a token)
-  const parsed = new URL(options.url);
-  const href = parsed.href;
-  // Deno's errors name the URL without its user info.
-  parsed.username = "";
-  parsed.password = "";
-  const bare = parsed.href;
-  const hideUrl = (text: string) =>
-    text.replaceAll(options.url, origin).replaceAll(href, origin).replaceAll(bare, origin);
-  async function post(alert: Alert): Promise<void> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
-    let status: number;
-    try {
-      const res = await fetch(options.url, {
-        method: "POST",
-        headers: {
-          ...options.headers,
-          "content-type": "application/json",
-          "idempotency-key": alert.id,
-        },
-        body: JSON.stringify(alert),
-        signal: AbortSignal.any([timeout.signal, closing.signal]),
-        // A redirect is not a delivery: followed, a 301/302 made the alert a GET without a body, and
-        // the 2xx at its end counted it delivered. Answered 3xx, it is retried (and logged) instead.
-        redirect: "manual",
-      });
-      status = res.status;
-      await res.body?.cancel();
-    } catch (err) {
-      const why = timeout.signal.aborted
-        ? `no answer in ${options.timeoutMs} ms`
-        : closing.signal.aborted
-        ? "closing"
-        : hideUrl(describe(err));
-      throw new Error(`webhook ${origin}: POST of alert ${alert.id} failed: ${why}`);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (status >= 200 && status <= 299) {
-      refusing = null;
-      counters.delivered++;
-      return;
-    }
-    if (REFUSED_FOR_GOOD.has(status)) {
-      if (refusing?.id !== alert.id) refusing = { id: alert.id, times: 0 };
-      if (++refusing.times >= REFUSED_ATTEMPTS) {
-        await Deno.writeTextFile(setAsidePath, JSON.stringify(alert) + "\n", { append: true, mode: 0o600 });
-        refusing = null;
-        counters.setAside++;
-        console.error(
-          `receiver ${id}: webhook ${origin} answered ${status} ${REFUSED_ATTEMPTS} times to alert ${alert.id} ` +
-            `(${alert.event} of ${JSON.stringify(alert.node.slice(0, 64))}): set aside in ${setAsidePath}, ` +
-            "the alerts behind it go on (fix the endpoint, then POST that file's lines again)",
-        );
-        return;
-      }
-    }
-    const hint = status >= 300 && status < 400 ? " (a redirect: set the webhook url to where it points)" : "";
-    throw new Error(`webhook ${origin}: POST of alert ${alert.id} answered ${status}${hint}`);
-  }
-  return {
-    id,
-    durable: true,
-    async receive(batch) {
-      for (const message of batch) await post(message.data as unknown as Alert);
-    },
-    close() {
-      closing.abort();
-    },
-  };
-}
 
 /** The alerts receiver: a live receiver of node reports with `check()` for tests. */
 export interface AlertsReceiver extends Receiver {
