@@ -351,8 +351,11 @@ export async function buildService(config: Config, options: ServiceOptions = {})
     const agentIds = createAgentIdLimit({ ...config.agentIds, log });
     // Kept across restarts (core/agent_ids.ts): saved each minute when they changed, and at the stop.
     const agentIdsFile = await openAgentIdsFile(agentIds, `${config.dataDir}/agent-ids.json`, log);
+    // Users deleted while the service was down, or on another instance, lose their ids here.
+    const sweepAgentIds = () => agentIds.sweep(Date.now(), auth.isUser);
+    sweepAgentIds();
     const agentIdSweep = setInterval(() => {
-      agentIds.sweep(Date.now());
+      sweepAgentIds();
       void agentIdsFile.save();
     }, 60_000);
     cleanups.push(async () => {

@@ -34,8 +34,13 @@ export interface AgentIdLimit {
   admit(user: string | null, agentId: string, now: number): boolean;
   /** Whole seconds until `user` has room for a new id (at least 1). */
   retryAfterSeconds(user: string | null, now: number): number;
-  /** Forgets ids not reported under for `forgetAfterMs`, and users left with none. */
-  sweep(now: number): void;
+  /**
+   * Forgets ids not reported under for `forgetAfterMs`, users left with none, and every id of a
+   * user `isUser` says no longer exists (deleted on another instance: its admin call forgot them here).
+   */
+  sweep(now: number, isUser?: (user: string) => boolean): void;
+  /** Forgets every id of `user` (deleted: a user re-created under its name starts with none). */
+  forgetUser(user: string): void;
   /** Ids held in all, users holding some, new ids refused since the start. */
   stats(): { ids: number; users: number; refused: number };
   /** Grows whenever an id is taken, refreshed or forgotten (a save is due when it moved). */
@@ -75,6 +80,16 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
       ids--;
       changes++;
     }
+  }
+
+  /** Forgets `key`'s ids and its refusal log. */
+  function forget(key: string): void {
+    const held = users.get(key);
+    if (held === undefined) return;
+    ids -= held.size;
+    if (held.size > 0) changes++;
+    users.delete(key);
+    logged.delete(key);
   }
 
   /** Logs a refusal of `user`'s, at most once a minute per user, with how many came since the last line. */
@@ -128,15 +143,16 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
       if (oldest === undefined) return 1;
       return Math.max(1, Math.ceil((held!.get(oldest)! + forgetAfterMs - now) / 1000));
     },
-    sweep(now) {
+    sweep(now, isUser) {
       for (const [key, held] of users) {
-        expire(held, now);
-        if (held.size === 0) {
-          users.delete(key);
-          logged.delete(key);
+        if (key !== SHARED && isUser !== undefined && !isUser(key)) forget(key);
+        else {
+          expire(held, now);
+          if (held.size === 0) forget(key);
         }
       }
     },
+    forgetUser: forget,
     stats: () => ({ ids, users: users.size, refused }),
     get changes() {
       return changes;

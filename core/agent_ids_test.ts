@@ -54,6 +54,30 @@ Deno.test("agent ids: the sweep forgets quiet ids and users left with none", () 
   assert.deepEqual(limit.stats(), { ids: 0, users: 0, refused: 0 });
 });
 
+Deno.test("agent ids: a deleted user's ids are forgotten, by forgetUser or by the sweep", () => {
+  const limit = createAgentIdLimit({ maxPerUser: 2, forgetAfterMs: HOUR });
+  for (const user of ["alice", "bob", "carol"]) {
+    limit.admit(user, "a", 0);
+    limit.admit(user, "b", 0);
+  }
+  limit.admit(null, "s", 0);
+  const before = limit.changes;
+  limit.forgetUser("alice");
+  assert.ok(limit.changes > before, "a save is due");
+  assert.equal(limit.admit("alice", "c", 1), true, "re-created under the name: room again");
+  assert.equal(limit.admit("alice", "d", 1), true);
+  limit.forgetUser("nobody");
+  // bob was deleted on another instance: only the users in memory say so
+  limit.sweep(2, (user) => user !== "bob");
+  assert.deepEqual(
+    limit.stats(),
+    { ids: 5, users: 3, refused: 0 },
+    "alice 2, carol 2, the shared secret's 1",
+  );
+  assert.equal(limit.admit("bob", "c", 3), true);
+  assert.equal(limit.admit("carol", "c", 3), false, "carol still holds hers");
+});
+
 Deno.test("agent ids: maxPerUser 0 admits everything and keeps nothing", () => {
   const limit = createAgentIdLimit({ maxPerUser: 0, forgetAfterMs: HOUR });
   for (let i = 0; i < 1000; i++) assert.equal(limit.admit("alice", `id-${i}`, 0), true);

@@ -8,6 +8,7 @@ import { type AuthService, type LoginOutcome, USER_NAME } from "../auth/service.
 import { type AppEnv, clientKey } from "../http/app_env.ts";
 import { readBody, refuseUnreadBody } from "../http/body.ts";
 import type { ByteBudget } from "../http/byte_budget.ts";
+import type { AgentIdLimit } from "../core/agent_ids.ts";
 import { AppError } from "../http/errors.ts";
 
 export interface AuthRoutesDeps {
@@ -16,6 +17,8 @@ export interface AuthRoutesDeps {
   bodyLimitBytes: number;
   /** Bytes of bodies being received, per user and in all (http/byte_budget.ts). */
   bodyBudget?: ByteBudget;
+  /** The agent ids each user holds: a deleted user's are forgotten (core/agent_ids.ts). */
+  agentIds?: AgentIdLimit;
 }
 
 /** `agent-id` and any other field are informational (DESIGN.md): a map of anything logs in. */
@@ -136,6 +139,7 @@ export function createAuthRoutes(deps: AuthRoutesDeps): Hono<AppEnv> {
     if (!USER_NAME.test(name) || !(await auth.deleteUser(name))) {
       throw new AppError(404, "user_not_found", "no such user");
     }
+    deps.agentIds?.forgetUser(name);
     return c.body(null, 204);
   });
 

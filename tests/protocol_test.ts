@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import {
   ADMIN,
+  adminAuth,
   basic,
   ENCODINGS,
   type Harness,
@@ -417,4 +418,34 @@ Deno.test("a user reports under at most agentIds.maxPerUser agent ids: a new one
     const metrics = await (await h.app.request("/metrics")).text();
     assert.match(metrics, /^poa_agent_ids\{stat="ids"\} 4$/m);
     assert.match(metrics, /^poa_agent_ids_refused_total 4$/m);
+  }, { maxAgentIdsPerUser: 2 }));
+
+Deno.test("a deleted user's agent ids are forgotten: re-created under its name, it starts with none", () =>
+  withHarness(async (h) => {
+    const alice = await userWithToken(h);
+    const report = (id: string) => ({
+      id,
+      type: "ethereum_metrics",
+      data: { type: "pending", body: { pending: 1 } },
+    });
+    for (const id of ["a1", "a2"]) {
+      assert.equal((await post(h, "/data", alice.token, "json", report(id))).status, 200);
+    }
+    await expectError(await post(h, "/data", alice.token, "json", report("a3")), 429, "agent_id_limit");
+    const deleted = await h.app.request(`/user/${alice.user}`, { method: "DELETE", headers: adminAuth });
+    assert.equal(deleted.status, 204);
+    assert.match(await (await h.app.request("/metrics")).text(), /^poa_agent_ids\{stat="ids"\} 0$/m);
+    const created = await h.app.request(
+      "/user",
+      withBody("json", { "user-name": alice.user, password: alice.password }, { headers: adminAuth }),
+    );
+    assert.equal(created.status, 200);
+    const session = await h.app.request("/session", {
+      method: "POST",
+      headers: { authorization: basic(alice.user, alice.password) },
+    });
+    const { token } = await session.json();
+    for (const id of ["a3", "a4"]) {
+      assert.equal((await post(h, "/data", token, "json", report(id))).status, 200);
+    }
   }, { maxAgentIdsPerUser: 2 }));
