@@ -22,6 +22,8 @@ export interface SinkCounters {
   delivered: number;
   /** Alerts the endpoint refused for good, written to the set-aside file instead. */
   setAside: number;
+  /** Alerts the endpoint refused for good when the set-aside file was full: dropped (logged). */
+  setAsideDropped: number;
 }
 
 /**
@@ -37,11 +39,13 @@ const REFUSED_ATTEMPTS = 5;
  * non-2xx answer, a network error or a timeout throws, and the runner retries that alert. An alert
  * answered 400, 413, 415 or 422 REFUSED_ATTEMPTS times in a row is appended to `setAsidePath` (one
  * JSON body per line, as it was POSTed) and counts as done: retried for ever, it held every alert
- * behind it (a body the endpoint's parser refuses stays refused).
+ * behind it (a body the endpoint's parser refuses stays refused). The file holds at most
+ * `maxDiskBytes`: an endpoint that refuses every body (a chat webhook that wants its own fields)
+ * would fill the disk with it; past the bound such an alert is dropped and logged.
  */
 export function createWebhookSink(
   id: string,
-  options: Pick<AlertsOptions, "url" | "headers" | "timeoutMs">,
+  options: Pick<AlertsOptions, "url" | "headers" | "timeoutMs" | "maxDiskBytes">,
   counters: SinkCounters,
   setAsidePath: string,
 ): Receiver {
@@ -57,6 +61,15 @@ export function createWebhookSink(
   const bare = parsed.href;
   const hideUrl = (text: string) =>
     text.replaceAll(options.url, origin).replaceAll(href, origin).replaceAll(bare, origin);
+  /** The set-aside file's size now (an operator may have emptied or removed it). */
+  async function setAsideBytes(): Promise<number> {
+    try {
+      return (await Deno.stat(setAsidePath)).size;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return 0;
+      throw err;
+    }
+  }
   async function post(alert: Alert): Promise<void> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
@@ -95,13 +108,22 @@ export function createWebhookSink(
     if (REFUSED_FOR_GOOD.has(status)) {
       if (refusing?.id !== alert.id) refusing = { id: alert.id, times: 0 };
       if (++refusing.times >= REFUSED_ATTEMPTS) {
-        await Deno.writeTextFile(setAsidePath, JSON.stringify(alert) + "\n", { append: true, mode: 0o600 });
         refusing = null;
-        counters.setAside++;
+        const line = JSON.stringify(alert) + "\n";
+        const full = await setAsideBytes() + line.length > options.maxDiskBytes;
+        if (full) counters.setAsideDropped++;
+        else {
+          await Deno.writeTextFile(setAsidePath, line, { append: true, mode: 0o600 });
+          counters.setAside++;
+        }
         console.error(
           `receiver ${id}: webhook ${origin} answered ${status} ${REFUSED_ATTEMPTS} times to alert ${alert.id} ` +
-            `(${alert.event} of ${JSON.stringify(alert.node.slice(0, 64))}): set aside in ${setAsidePath}, ` +
-            "the alerts behind it go on (fix the endpoint, then POST that file's lines again)",
+            `(${alert.event} of ${JSON.stringify(alert.node.slice(0, 64))}): ` +
+            (full
+              ? `dropped, ${setAsidePath} holds maxDiskBytes already (fix the endpoint, POST that file's ` +
+                "lines again and remove it)"
+              : `set aside in ${setAsidePath}, the alerts behind it go on (fix the endpoint, then POST that ` +
+                "file's lines again)"),
         );
         return;
       }

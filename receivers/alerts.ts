@@ -101,7 +101,7 @@ export function createAlertsReceiver(
     { ...options, warn: (line) => console.warn(`receiver ${id}: ${line}`) },
     now,
   );
-  const counters = { delivered: 0, setAside: 0 };
+  const counters = { delivered: 0, setAside: 0, setAsideDropped: 0 };
   const raised: Record<AlertEvent, number> = { inactive: 0, behind: 0, fork: 0, back: 0 };
   let refused = 0;
   /**
@@ -269,10 +269,12 @@ export function createAlertsReceiver(
         alerts_back: raised.back,
         alerts_delivered: counters.delivered,
         alerts_failed_attempts: r.errors_total,
-        alerts_pending: taken - counters.delivered - counters.setAside + (backlog.length - backlogHead),
+        alerts_pending: taken - counters.delivered - counters.setAside - counters.setAsideDropped +
+          (backlog.length - backlogHead),
         alerts_spilled: r.spilled_total,
         alerts_refused: refused,
         alerts_set_aside: counters.setAside,
+        alerts_set_aside_dropped: counters.setAsideDropped,
         alerts_suppressed: detector.suppressed,
         nodes: detector.state.size,
       };

@@ -753,3 +753,36 @@ Deno.test("alerts: an alert the endpoint answers 422 five times is set aside in 
     await s.done();
   }
 });
+
+Deno.test("alerts: the set-aside file holds at most maxDiskBytes; past it an alert refused for good is dropped and counted", async () => {
+  const s = await setup(
+    { maxDiskBytes: 400 },
+    startEndpoint((_, alert) => alert.node.startsWith("bad") ? 400 : 200),
+  );
+  const path = `${s.dir}/alerts/alerts.set-aside.jsonl`;
+  try {
+    const nodes = ["bad-1", "bad-2", "bad-3", "bad-4", "bad-5", "good"];
+    for (const node of nodes) await s.report(node, 100);
+    s.receiver.check();
+    for (const node of nodes) s.receiver.inactive(node);
+    await eventually(() => s.endpoint.received.length === 1, "the good alert, behind five refused ones");
+    const lines = (await Deno.readTextFile(path)).trim().split("\n");
+    const stats = s.receiver.stats();
+    assert.ok((await Deno.stat(path)).size <= 400);
+    assert.ok(lines.length >= 1 && lines.length < 5, `${lines.length} lines set aside`);
+    assert.equal(stats["alerts_set_aside"], lines.length);
+    assert.equal(stats["alerts_set_aside_dropped"], 5 - lines.length);
+    assert.equal(stats["alerts_pending"], 0);
+    // Emptied by the operator (after posting its lines again): room again.
+    await Deno.remove(path);
+    await s.report("bad-1", 101);
+    s.receiver.check();
+    await eventually(
+      () => s.receiver.stats()["alerts_set_aside"] === lines.length + 1,
+      "bad-1's back set aside",
+    );
+    assert.equal((await Deno.readTextFile(path)).trim().split("\n").length, 1);
+  } finally {
+    await s.done();
+  }
+});
