@@ -97,6 +97,11 @@ export interface SavedEpisode {
   episodeSince: number;
   /** Restored by an earlier start and not heard from since: forgotten at this time (epoch ms). */
   keepUntil?: number;
+  /**
+   * A node down whose episode its user's budget held back (`alerted` empty, `episodeSince` when it
+   * went down): alerted after `until` if it has not come back, as if the service had run on.
+   */
+  quiet?: { until: number; user: string | null; block: number | null };
 }
 
 /** What the detector remembers of a node with something open. */
@@ -115,6 +120,8 @@ interface Track {
   keepUntil?: number;
   /** Its user had spent its episodes when this one would have opened: not alerted before then. */
   quietUntil?: number;
+  /** Restored held back and not heard from since: its user and last block (for its alert). */
+  savedQuiet?: { user: string | null; block: number | null };
 }
 
 /** Turns the node state into alerts: once per condition and episode, `back` when all is well. */
@@ -181,6 +188,7 @@ export function createAlertDetector(
       return true;
     }
     suppressed++;
+    if (track.quietUntil !== budget.start + HOUR_MS) changes++; // a down node held back is saved
     track.quietUntil = budget.start + HOUR_MS;
     if (budget.opened === options.maxEpisodesPerUserPerHour) {
       budget.opened++; // warned for this hour
@@ -199,10 +207,10 @@ export function createAlertDetector(
   const close = (track: Track, condition: Condition) => {
     if (track.open.delete(condition)) changes++;
   };
-  /** Forgets a node's track; counted as a change when it had an episode. */
+  /** Forgets a node's track; counted as a change when it had an episode (or one held back). */
   const untrack = (id: string, track: Track) => {
     tracks.delete(id);
-    if (track.alerted.size > 0) changes++;
+    if (track.alerted.size > 0 || track.quietUntil !== undefined) changes++;
   };
   const iso = (ms: number) => new Date(ms).toISOString();
   /** The node's name from its last `information` report, else null. */
@@ -210,6 +218,30 @@ export function createAlertDetector(
     const name = node?.last.information?.["name"];
     return typeof name === "string" ? name : null;
   };
+
+  /** A held-back episode of a node still down, as saved; undefined for any other unalerted track. */
+  function quietEpisode(id: string, track: Track): SavedEpisode | undefined {
+    if (track.quietUntil === undefined) return undefined;
+    const node = state.node(id);
+    let quiet: SavedEpisode["quiet"];
+    let since: number;
+    if (track.savedQuiet !== undefined) { // restored, not heard from since
+      quiet = { until: track.quietUntil, ...track.savedQuiet };
+      since = track.episodeSince;
+    } else if (node !== undefined && !node.active) {
+      quiet = { until: track.quietUntil, user: userOf.get(id) ?? null, block: blockOf(node) };
+      since = node.inactiveSince ?? now();
+    } else return undefined;
+    return {
+      node: id,
+      name: nameOf(node) ?? track.savedName ?? null,
+      open: [],
+      alerted: [],
+      episodeSince: since,
+      ...(track.keepUntil === undefined ? {} : { keepUntil: track.keepUntil }),
+      quiet,
+    };
+  }
 
   function trackOf(id: string): Track {
     let t = tracks.get(id);
@@ -219,6 +251,12 @@ export function createAlertDetector(
     return t;
   }
 
+  /** The node's last block number, else null. */
+  const blockOf = (node: NodeState | undefined) => {
+    const block = node?.last.block?.["number"];
+    return typeof block === "number" ? block : null;
+  };
+
   function alert(
     event: AlertEvent,
     node: NodeState,
@@ -226,7 +264,6 @@ export function createAlertDetector(
     best: number | null,
     extra: Partial<Alert> = {},
   ): Alert {
-    const block = node.last.block?.["number"];
     return {
       id: crypto.randomUUID(),
       event,
@@ -234,7 +271,7 @@ export function createAlertDetector(
       name: nameOf(node),
       at: iso(now()),
       since: iso(since),
-      block: typeof block === "number" ? block : null,
+      block: blockOf(node),
       best,
       ...extra,
     };
@@ -279,7 +316,27 @@ export function createAlertDetector(
       const out: Alert[] = [];
       for (const [id, track] of tracks) {
         if (state.node(id)) continue;
-        if (track.keepUntil !== undefined && at < track.keepUntil) continue; // not heard from since the start
+        if (track.keepUntil !== undefined && at < track.keepUntil) { // not heard from since the start
+          if (
+            track.savedQuiet !== undefined && at >= track.quietUntil! && mayOpen(id, track, at)
+          ) {
+            // Held back by its user's budget before the restart, and still not back.
+            open(track, "inactive", track.episodeSince);
+            const { block } = track.savedQuiet;
+            track.savedQuiet = undefined;
+            out.push({
+              id: crypto.randomUUID(),
+              event: "inactive",
+              node: id,
+              name: track.savedName ?? null,
+              at: iso(at),
+              since: iso(track.episodeSince),
+              block,
+              best: health.best,
+            });
+          }
+          continue;
+        }
         untrack(id, track); // forgotten (inactive too long, or evicted)
       }
       for (const id of userOf.keys()) if (!state.node(id)) userOf.delete(id);
@@ -290,6 +347,7 @@ export function createAlertDetector(
         track ??= trackOf(node.id);
         if (track.keepUntil !== undefined) {
           track.keepUntil = undefined; // heard from: forgotten as any other from here
+          track.savedQuiet = undefined;
           changes++;
         }
         if (node.active) close(track, "inactive");
@@ -341,7 +399,12 @@ export function createAlertDetector(
     episodes() {
       const out: SavedEpisode[] = [];
       for (const [id, track] of tracks) {
-        if (track.alerted.size === 0) continue; // a fork not alerted yet: nothing sent to close
+        if (track.alerted.size === 0) {
+          // A fork not alerted yet: nothing sent to close. A down node held back: alerted later.
+          const quiet = quietEpisode(id, track);
+          if (quiet !== undefined) out.push(quiet);
+          continue;
+        }
         out.push({
           node: id,
           name: nameOf(state.node(id)) ?? track.savedName ?? null,
@@ -360,7 +423,9 @@ export function createAlertDetector(
       const at = now();
       // The file lists the oldest first (as tracked): beyond maxNodes the oldest are left out.
       for (const episode of saved.slice(-options.maxNodes)) {
-        const inactiveSince = episode.open.find(([c]) => c === "inactive")?.[1];
+        const inactiveSince = episode.quiet === undefined
+          ? episode.open.find(([c]) => c === "inactive")?.[1]
+          : episode.episodeSince;
         // Kept from the start that first restored it, not from each start again.
         const keepUntil = episode.keepUntil ?? (inactiveSince ?? at) + options.forgetInactiveAfterMs;
         if (keepUntil <= at) continue; // it would have been forgotten by now
@@ -371,7 +436,12 @@ export function createAlertDetector(
           episodeSince: episode.episodeSince,
           savedName: episode.name,
           keepUntil,
+          ...(episode.quiet === undefined ? {} : {
+            quietUntil: episode.quiet.until,
+            savedQuiet: { user: episode.quiet.user, block: episode.quiet.block },
+          }),
         });
+        if (episode.quiet?.user != null) userOf.set(episode.node, episode.quiet.user);
       }
       if (saved.length > 0) changes++; // saved again: the forget times set here, the ones left out gone
     },

@@ -15,10 +15,18 @@ const savedEpisodes = z.array(
     node: z.string().min(1).max(1024),
     name: z.string().max(1024).nullable(),
     open: z.array(z.tuple([CONDITION, TIME])).max(3),
-    alerted: z.array(CONDITION).min(1).max(3),
+    alerted: z.array(CONDITION).max(3),
     episodeSince: TIME,
     keepUntil: TIME.optional(),
-  }).strict(),
+    quiet: z.object({
+      until: TIME,
+      user: z.string().min(1).max(1024).nullable(),
+      block: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+    }).strict().optional(),
+  }).strict().refine(
+    (e) => (e.alerted.length > 0) !== (e.quiet !== undefined),
+    "an episode was alerted, or held back by its user's budget (quiet)",
+  ),
 );
 
 /**

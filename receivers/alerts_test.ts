@@ -786,3 +786,65 @@ Deno.test("alerts: the set-aside file holds at most maxDiskBytes; past it an ale
     await s.done();
   }
 });
+
+Deno.test("alerts: a down node its user's budget held back is saved: alerted after the hour across a restart, unless it came back", async () => {
+  // Before, a held-back episode lived in memory only: restarted within the hour, the receiver did
+  // not know the node was down, and it was never alerted.
+  const endpoint = startEndpoint();
+  const dir = await Deno.makeTempDir({ prefix: "poa-alerts-" });
+  const clock = { t: T0 };
+  const start = async () => {
+    const r = createAlertsReceiver("alerts", options(endpoint.url, { maxEpisodesPerUserPerHour: 1 }), {
+      dataDir: dir,
+      now: () => clock.t,
+    });
+    await r.init();
+    return r;
+  };
+  const as = (agentId: string, n: number): Message => ({
+    ...blockReport(agentId, n, clock.t),
+    user: "mallory",
+  });
+  const events = () => endpoint.received.map((a) => `${a.event} ${a.node}`);
+  const first = await start();
+  const down = new Date(T0 + 1_000).toISOString();
+  try {
+    await first.receive([
+      { ...as("m2", 100), data: { type: "information", body: { name: "node-m2" } } },
+      as("m1", 100),
+      as("m2", 100),
+      as("m3", 100),
+    ]);
+    first.check();
+    clock.t += 1_000;
+    for (const id of ["m1", "m2", "m3"]) first.inactive(id);
+    await eventually(() => endpoint.received.length === 1, "m1's inactive");
+    await first.receive([as("m3", 101)]); // m3 comes back within the hour: nothing to alert later
+    first.check();
+  } finally {
+    await first.close();
+  }
+  const saved = JSON.parse(await Deno.readTextFile(`${dir}/alerts/alerts.episodes.json`));
+  assert.deepEqual(saved.map((e: { node: string }) => e.node).sort(), ["m1", "m2"]);
+
+  clock.t += 3_600_000;
+  const second = await start();
+  try {
+    second.check();
+    await eventually(() => endpoint.received.length === 2, "m2's inactive after the hour");
+    assert.deepEqual(events(), ["inactive m1", "inactive m2"]);
+    const m2 = endpoint.received[1]!;
+    assert.deepEqual([m2.name, m2.since, m2.block], ["node-m2", down, 100]);
+    second.check();
+    await second.receive([as("m2", 130)]);
+    second.check();
+    await eventually(() => endpoint.received.length === 3, "m2's back");
+    assert.deepEqual(events()[2], "back m2");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(endpoint.received.length, 3, "nothing for m3");
+  } finally {
+    await second.close();
+  }
+  await endpoint.close();
+  await Deno.remove(dir, { recursive: true });
+});
