@@ -208,6 +208,8 @@ async function startServer(
     /** While `down`, the auth store's reads fail as an unreachable store's do. */
     store?: { down: boolean };
     agentIds?: AgentIdLimit;
+    /** The sessions' clock (epoch ms). */
+    clock?: () => number;
   } = {},
 ): Promise<Server> {
   const kv = await Deno.openKv(":memory:");
@@ -250,6 +252,7 @@ async function startServer(
     ingress: extra.ingress,
     blocks: extra.blocks,
     agentIds: extra.agentIds,
+    clock: extra.clock,
   });
   const controller = new AbortController();
   const server = Deno.serve(
@@ -767,6 +770,33 @@ Deno.test("the configured shared secret logs a node in beside user:password", as
     wrong.send(geth.hello("x", sharedSecret + "x"));
     assert.ok((await wrong.next()).startsWith('{"emit":["un-authorization",'));
     assert.equal(s.ethstats.stats().logins_ok, 2);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a connected node keeps its place among its user's agent ids while it reports, beyond forgetAfterMs", async () => {
+  // Only a hello takes or refreshes an ethstats node's id; the sweep keeps a connected node's once
+  // a minute. Without it a node connected for a week lost its place to a new name of its user.
+  const HOUR = 3_600_000;
+  const clock = { t: Date.now() };
+  const agentIds = createAgentIdLimit({ maxPerUser: 1, forgetAfterMs: HOUR });
+  const s = await startServer({}, { agentIds, clock: () => clock.t });
+  try {
+    const node = await s.login("kept");
+    const loggedIn = clock.t;
+    clock.t += 59 * 60_000;
+    node.send(geth.stats("kept", false, 3)); // a frame now: it is active
+    await arrived(s, "kept", "statistics");
+    const seen = () => agentIds.snapshot()[0]?.[1][0]?.[1];
+    await waitFor(() => seen() !== loggedIn, 3000, "the sweep to keep the node's place");
+    assert.equal(seen(), clock.t);
+    clock.t += 2 * 60_000; // an hour after its hello: forgotten, had the sweep not kept it
+    const other = await s.connect();
+    other.send(geth.hello(`newcomer:${s.user}`, s.password));
+    assert.ok((await other.next(8000)).startsWith('{"emit":["un-authorization",'));
+    assert.equal(JSON.parse(await other.next()).emit[1].error, "agent_id_limit");
+    assert.deepEqual(agentIds.stats(), { ids: 1, users: 1, refused: 1 });
   } finally {
     await s.close();
   }

@@ -102,6 +102,8 @@ export interface EthstatsHandlerDeps {
   ingress?: IngressMeter;
   /** The agent ids each user (and the shared secret) may report under (core/agent_ids.ts). */
   agentIds?: AgentIdLimit;
+  /** The sessions' clock (epoch ms; tests pass their own). */
+  clock?: () => number;
 }
 
 export interface EthstatsSessionsDeps extends EthstatsHandlerDeps {
@@ -139,6 +141,7 @@ export interface EthstatsSessions {
 /** Creates the sessions of the ethstats handler. */
 export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSessions {
   const { auth, bus, activity, options, limiter, ingress, share, gate, penalties, agentIds } = deps;
+  const clock = deps.clock ?? Date.now;
   const counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<EthstatsCounter, number>;
   const connections = new Set<Connection>();
   /** Sockets that have not sent their hello yet, oldest first. */
@@ -219,7 +222,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       dataType: ETHSTATS_DATA_TYPE,
       messageType: "data",
       data: { type, body },
-      receivedAt: Date.now(),
+      receivedAt: clock(),
       bytes: conn.frameBytes,
       address: conn.address,
       user: conn.user,
@@ -251,7 +254,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       // ~1,400 hellos a second past the login limit. An address at its own limit cools down (429s:
       // the client waits between attempts); a name locked at an address is refused a second late,
       // which slows its loop as much without barring its neighbours behind the same NAT.
-      if (result.limited === "address") penalties.penalize(conn.key, Date.now());
+      if (result.limited === "address") penalties.penalize(conn.key, clock());
       if (result.limited === "pair" && !await waitOutside(conn, LIMITED_REFUSAL_DELAY_MS)) return;
       refuse(conn, result.message, result.limited && { error: "rate_limited", reason: "login limited" });
       return;
@@ -263,7 +266,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       refuse(conn, "user is inactive or deleted");
       return;
     }
-    if (agentIds !== undefined && !agentIds.admit(result.user, result.agentId, Date.now())) {
+    if (agentIds !== undefined && !agentIds.admit(result.user, result.agentId, clock())) {
       // For now: a place frees when one of the user's ids has not reported for forgetAfterMs.
       counters.logins_failed++;
       counters.refused_agent_id_limit++;
@@ -323,7 +326,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     send,
     share,
     blocks(conn, blocks, fromHistory) {
-      const now = Date.now();
+      const now = clock();
       if (fromHistory) askHistory(conn, history.history(conn, blocks, now));
       else askHistory(conn, history.block(conn, blocks[0]!, now));
     },
@@ -336,7 +339,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     if (conn.state === "closed") return;
     counters.frames++;
     ingress?.note();
-    const now = Date.now();
+    const now = clock();
     const refusal = frameRefusal(conn, data, now, limits);
     if (refusal !== null) {
       counters.limited++;
@@ -477,7 +480,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
    * to a socket not dialled by Primus only after an interval with nothing sent to it).
    */
   function sweep(): void {
-    const now = Date.now();
+    const now = clock();
     // Once a minute is plenty (an id is forgotten after days), not two Map lookups per node a second.
     const keepClaims = agentIds !== undefined && now - claimsKeptAt >= 60_000;
     if (keepClaims) claimsKeptAt = now;
@@ -511,7 +514,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   return {
     counters,
     open(socket, address, primus = false) {
-      const now = Date.now();
+      const now = clock();
       const conn = newConnection(socket, address, now, burst, primus);
       connections.add(conn);
       fresh.add(conn);
