@@ -134,7 +134,10 @@ export interface EthstatsSessions {
   size(): number;
   /** History requests' counters (history.ts). */
   historyStats(): Record<string, number>;
-  /** Closes every socket (1001; nodes reported inactive) and stops the sweep timer. */
+  /**
+   * Closes every socket (1001) and stops the sweep timer. The nodes are not reported gone: they
+   * connect again (elsewhere in a cluster), or the activity timeout reports them.
+   */
   close(): void;
 }
 
@@ -167,6 +170,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
   /** When the sweep last kept the connected nodes' places among their users' ids. */
   let claimsKeptAt = 0;
+  /** Closing every socket (the service stops): no node is reported gone for it (see `close`). */
+  let stopping = false;
 
   /** Forgets a connection (idempotent); reports its node inactive when it was the last one. */
   function finish(conn: Connection): void {
@@ -181,7 +186,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       if (sockets > 0) perAgent.set(conn.agentId, sockets);
       else {
         perAgent.delete(conn.agentId);
-        activity.bye(conn.agentId);
+        if (!stopping) activity.bye(conn.agentId);
       }
     }
     if (connections.size === 0 && sweepTimer !== undefined) {
@@ -550,6 +555,11 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     size: () => connections.size,
     historyStats: () => history.stats(),
     close() {
+      // The nodes are not gone: they connect again, to another instance in cluster mode. A `bye`
+      // here had every other instance report each of them inactive (an alert, then `back`, per node
+      // at every rolling upgrade); a node that does not come back is reported by the activity
+      // timeout, as a silent one is.
+      stopping = true;
       for (const conn of [...connections]) drop(conn, null, GOING_AWAY, "server shutting down");
       if (sweepTimer !== undefined) clearInterval(sweepTimer);
       sweepTimer = undefined;
