@@ -197,7 +197,10 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<{ rows: Clus
         const groups = (direct: boolean) => () => ({
           service: c.instances.flatMap((i) => i.pid ?? []),
           nats: c.nats.flatMap((x) => x.pid ?? []),
-          ...(direct ? {} : { haproxy: c.balancer.pid === undefined ? [] : [c.balancer.pid] }),
+          // HAProxy runs master-worker (tasks/cluster.ts): the worker, a child, does the work.
+          ...(direct ? {} : {
+            haproxy: c.balancer.pid === undefined ? [] : [c.balancer.pid, ...childrenOf(c.balancer.pid)],
+          }),
           postgres: postgresPids(),
         });
         const token = await session(cluster.url);

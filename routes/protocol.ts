@@ -75,12 +75,14 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
   /**
    * What every protocol route checks, in this order and in one function (the hot path of the
    * service): a JSON/msgpack content type, even for an empty body (415); a valid bearer token of
-   * an existing, active user (401); then the body: size (413), decoding (400), shape (422); then
-   * the agent id, one of the ids its user may report under (429).
+   * an existing, active user (401); then the body: size (413), decoding (400), shape (422), and
+   * the route's own `check` of the request; last the agent id, one of the ids its user may report
+   * under (429): only a request that is otherwise accepted takes a place.
    */
   async function accept<S extends z.ZodType<{ id: string }>>(
     c: Context<AppEnv>,
     schema: S,
+    check?: () => void,
   ): Promise<{ value: z.infer<S>; bytes: number; user: string }> {
     const req = c.req.raw;
     const encoding = encodingOf(req.headers.get("content-type"));
@@ -95,10 +97,10 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
     if (!token) throw new AppError(401, "unauthorized", "send Authorization: Bearer <token>", WWW_BEARER);
     const changes = auth.changes; // before the check: a change while it is awaited counts too
     const pending = auth.checkToken(token);
-    const check = pending instanceof Promise ? await pending : pending;
-    if (!check.ok) throw tokenError(check);
+    const verified = pending instanceof Promise ? await pending : pending;
+    if (!verified.ok) throw tokenError(verified);
     refuseContentCoding(req);
-    const body = await readLimited(req, { limit, budget: deps.bodyBudget, user: check.user });
+    const body = await readLimited(req, { limit, budget: deps.bodyBudget, user: verified.user });
     // A body can take minutes to come: a ban, deactivation or deletion meanwhile refuses it.
     if (auth.changes !== changes) {
       const again = auth.checkToken(token);
@@ -106,19 +108,20 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
       if (!recheck.ok) throw tokenError(recheck);
     }
     const value = validate(schema, decodeMap(body, encoding));
+    check?.();
     if (agentIds !== undefined) {
       const now = Date.now();
-      if (!agentIds.admit(check.user, value.id, now)) {
+      if (!agentIds.admit(verified.user, value.id, now)) {
         throw new AppError(
           429,
           "agent_id_limit",
-          `user ${check.user} reports under as many agent ids as it may (agentIds.maxPerUser); ` +
+          `user ${verified.user} reports under as many agent ids as it may (agentIds.maxPerUser); ` +
             "an id not reported under for agentIds.forgetAfterMs frees a place",
-          { "retry-after": String(agentIds.retryAfterSeconds(check.user, now)) },
+          { "retry-after": String(agentIds.retryAfterSeconds(verified.user, now)) },
         );
       }
     }
-    return { value, bytes: body.byteLength, user: check.user };
+    return { value, bytes: body.byteLength, user: verified.user };
   }
 
   const app = new Hono<AppEnv>();
@@ -131,15 +134,17 @@ export function createProtocolRoutes(deps: ProtocolRoutesDeps): Hono<AppEnv> {
 
   app.post("/data", async (c) => {
     const key = c.req.header("idempotency-key");
-    // After the content type and the token (415, 401 first, as on every route), before anything is kept.
-    const { value, bytes, user } = await accept(c, dataBody);
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw new AppError(
-        422,
-        "invalid_idempotency_key",
-        "Idempotency-Key must be 1-200 printable ASCII characters",
-      );
-    }
+    // After the content type, the token and the body (as on every route), before the agent id
+    // takes a place: refused, a report keeps none (a bad key under new ids had filled a user's).
+    const { value, bytes, user } = await accept(c, dataBody, () => {
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+        throw new AppError(
+          422,
+          "invalid_idempotency_key",
+          "Idempotency-Key must be 1-200 visible ASCII characters (no space)",
+        );
+      }
+    });
     // A report is a sign of life as a ping is: an agent that reports is never left "active" for
     // good without ever pinging, nor left inactive after a /bye when it reports again.
     activity.ping(value.id);

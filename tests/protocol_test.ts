@@ -420,6 +420,22 @@ Deno.test("a user reports under at most agentIds.maxPerUser agent ids: a new one
     assert.match(metrics, /^poa_agent_ids_refused_total 4$/m);
   }, { maxAgentIdsPerUser: 2 }));
 
+Deno.test("a report refused for its Idempotency-Key takes no agent-id place", () =>
+  withHarness(async (h) => {
+    const alice = await userWithToken(h);
+    const report = { type: "ethereum_metrics", data: { type: "pending", body: { pending: 1 } } };
+    for (const id of ["made-up-1", "made-up-2"]) {
+      const res = await h.app.request(
+        "/data",
+        withBody("json", { id, ...report }, {
+          headers: { authorization: `Bearer ${alice.token}`, "idempotency-key": "has space" },
+        }),
+      );
+      await expectError(res, 422, "invalid_idempotency_key");
+    }
+    assert.equal((await post(h, "/data", alice.token, "json", { id: "real-node", ...report })).status, 200);
+  }, { maxAgentIdsPerUser: 1 }));
+
 Deno.test("a deleted user's agent ids are forgotten: re-created under its name, it starts with none", () =>
   withHarness(async (h) => {
     const alice = await userWithToken(h);
