@@ -139,7 +139,8 @@ export async function openSpillStore(
   options: { maxSegmentChars?: number } = {},
 ): Promise<SpillStore> {
   const maxSegmentChars = options.maxSegmentChars ?? MAX_SEGMENT_CHARS;
-  await Deno.mkdir(dir, { recursive: true });
+  // Private, as the data dir's other files: spilled reports carry agents' addresses and users.
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const index = new Map<string, { seq: number; count: number; bytes: number }>();
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile) continue;
@@ -213,13 +214,13 @@ export async function openSpillStore(
 
   /** Opens a new file in the spill directory, creating the directory again if it was removed. */
   async function create(path: string): Promise<Deno.FsFile> {
-    const options = { write: true, create: true, truncate: true };
+    const options = { write: true, create: true, truncate: true, mode: 0o600 };
     try {
       return await Deno.open(path, options);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
       console.error(`spill ${dir}: the directory was gone; creating it again`);
-      await Deno.mkdir(dir, { recursive: true });
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
       return await Deno.open(path, options);
     }
   }

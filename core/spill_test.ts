@@ -8,6 +8,20 @@ const items = (...agents: string[]): QueueItem[] => agents.map((agentId) => ({ k
 const agents = (segment: { items: QueueItem[] } | null) =>
   segment?.items.map((i) => i.kind === "inactive" ? i.agentId : "?") ?? null;
 
+Deno.test("spill segments and their directory are private (0600, 0700): spilled reports carry addresses and users", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const store = await openSpillStore(`${root}/spill/eth_stats`);
+    await store.append(items("a"));
+    assert.equal(Deno.statSync(`${root}/spill/eth_stats`).mode! & 0o777, 0o700);
+    for (const entry of Deno.readDirSync(`${root}/spill/eth_stats`)) {
+      assert.equal(Deno.statSync(`${root}/spill/eth_stats/${entry.name}`).mode! & 0o777, 0o600, entry.name);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("spill segments are read oldest first with next(), appended ones after, prepended ones before", async () => {
   const dir = await Deno.makeTempDir();
   try {

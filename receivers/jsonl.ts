@@ -27,7 +27,8 @@ export function createJsonlReceiver(id: string, options: z.infer<typeof schema>)
     async init() {
       const dir = options.path.includes("/") ? options.path.slice(0, options.path.lastIndexOf("/")) : ".";
       if (dir) await Deno.mkdir(dir, { recursive: true });
-      const opened = await Deno.open(options.path, { read: true, append: true, create: true });
+      // 0600 when created (reports carry agents' addresses and users); an existing file keeps its mode.
+      const opened = await Deno.open(options.path, { read: true, append: true, create: true, mode: 0o600 });
       try {
         await cutTornLine(opened);
       } catch (err) {

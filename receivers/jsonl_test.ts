@@ -31,6 +31,7 @@ Deno.test("jsonl: one line per message, appended across restarts; a torn last li
     await second.close!();
     assert.deepEqual(ids(await Deno.readTextFile(path)), ["m1", "m2", "m3"]);
     assert.ok((await Deno.readTextFile(path)).endsWith("\n"));
+    assert.equal(Deno.statSync(path).mode! & 0o777, 0o600, "reports carry addresses and users");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
