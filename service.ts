@@ -31,7 +31,7 @@ import { createReceiverRunner, type ReceiverRunner } from "./core/runner.ts";
 import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
 import { createSharedBlocks, type SharedBlocks } from "./core/shared_blocks.ts";
 import type { AppEnv } from "./http/app_env.ts";
-import { openDatabase } from "./db/database.ts";
+import { checkEmbeddedDir, openDatabase } from "./db/database.ts";
 import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import type { Receiver, ReceiverType } from "./core/receiver.ts";
@@ -258,6 +258,12 @@ export async function buildService(config: Config, options: ServiceOptions = {})
 
     const types = options.receiverTypes ?? builtinReceiverTypes();
     const entries = config.receivers ?? defaultReceivers(config);
+    if (config.postgres.url === undefined && entries.some((entry) => types.get(entry.type)?.usesPostgres)) {
+      // A server that can never start is a start-up error (one line, exit 2), not receivers retrying.
+      await checkEmbeddedDir(config.dataDir).catch((err) => {
+        throw new ConfigError((err as Error).message);
+      });
+    }
     const unread = metricsWithoutReceiver(config.metrics, entries);
     if (unread.length > 0) {
       // A receivers list replaces the default one whole: reports of these are answered 200 and go nowhere.

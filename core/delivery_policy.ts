@@ -7,6 +7,7 @@
  *
  * Hold: while a burst of frames comes in, delivery waits (see `shouldHold`).
  */
+import { errorText } from "./error_text.ts";
 import { setImmediate } from "node:timers";
 import type { QueueItem } from "./queue_item.ts";
 
@@ -106,7 +107,9 @@ export function createRetry(options: RetryOptions): Retry {
     for (;; attempt++) {
       errors++;
       if (attempt === 0 || attempt % 10 === 0) {
-        console.error(`receiver ${options.label}: ${what} failed (attempt ${attempt + 1}):`, err);
+        console.error(
+          `receiver ${options.label}: ${what} failed (attempt ${attempt + 1}): ${errorText(err)}`,
+        );
       }
       if (options.signal.aborted || attempt + 1 >= options.attempts) return false;
       retries++;

@@ -7,6 +7,7 @@
  * (`removeDelivered`). A batch going out for too long has the queue behind it moved to disk
  * (`moveQueueIfSlow`), and shutdown writes whatever is left in memory (`saveAll`).
  */
+import { errorText } from "./error_text.ts";
 import type { ItemQueue } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
 import { createSpillBuffer } from "./spill_buffer.ts";
@@ -228,7 +229,9 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
     try {
       await prependInOrder(spill, rest, segmentSize);
     } catch (err) {
-      console.error(`receiver ${label}: writing the queue to disk while the sink fails failed:`, err);
+      console.error(
+        `receiver ${label}: writing the queue to disk while the sink fails failed: ${errorText(err)}`,
+      );
     } finally {
       // The chunks written are the queue's newest (the last chunk goes first): they leave it, the
       // rest (`rest` now, in front of them) stays in memory, so nothing is on disk and queued twice.

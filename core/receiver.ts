@@ -89,5 +89,10 @@ export interface ReceiverContext {
 export interface ReceiverType<S extends z.ZodType = z.ZodType> {
   /** Validates the type-specific keys of a config entry. */
   options: S;
+  /**
+   * Writes to the service's Postgres (`context.postgres()`): without `postgres.url`, whether the
+   * embedded server can run in the data dir is checked before the service starts.
+   */
+  usesPostgres?: boolean;
   create(options: z.infer<S>, context: ReceiverContext): Receiver | Promise<Receiver>;
 }

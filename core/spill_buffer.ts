@@ -7,6 +7,7 @@
  * that is back gets them while the disk stays full). Items of the write in flight still count
  * against the bounds: they are only in memory until the write is done.
  */
+import { errorText } from "./error_text.ts";
 import { sizeOf, sumOf } from "./item_queue.ts";
 import type { QueueItem } from "./queue_item.ts";
 import type { SpillStore } from "./spill.ts";
@@ -100,7 +101,9 @@ export function createSpillBuffer(options: SpillBufferOptions): SpillBuffer {
         written += items.length;
       })
       .catch((err) => {
-        console.error(`receiver ${options.label}: spill write failed, keeping items in memory:`, err);
+        console.error(
+          `receiver ${options.label}: spill write failed, keeping items in memory: ${errorText(err)}`,
+        );
         // Back among the waiting ones, counted there only (they were counted twice: /data
         // refused at half the bound, spill_buffered doubled), until the next try in a second.
         writingItems = 0;

@@ -1,6 +1,6 @@
 /** Opens the service's Postgres: the configured `postgres.url`, or an embedded server. */
 import postgres from "postgres";
-import { startEmbeddedPostgres } from "./embedded.ts";
+import { prepareEmbeddedDir, startEmbeddedPostgres } from "./embedded.ts";
 import { migrate } from "./migrate.ts";
 
 /** Options of {@link openDatabase}. */
@@ -23,6 +23,15 @@ export interface Database {
   applied: string[];
   /** Ends the pool, then stops the embedded server. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Without a url: whether the embedded server can run in `${dataDir}/postgres` (as root, its OS
+ * user must reach it), checked before a service starts: found by the first receiver to connect,
+ * it was retried for ever, the service never ready. Throws what to change.
+ */
+export async function checkEmbeddedDir(dataDir: string): Promise<void> {
+  await prepareEmbeddedDir(`${dataDir}/postgres`);
 }
 
 /** Connects (starting the embedded server when no url is given) and applies pending migrations. */

@@ -70,20 +70,32 @@ function loadLibrary(): Promise<EmbeddedPostgresClass> {
   return library;
 }
 
-/** Starts (initialising on first use) the embedded server in `dataDir`. */
-export async function startEmbeddedPostgres(
-  options: EmbeddedPostgresOptions,
-): Promise<EmbeddedPostgresServer> {
-  const EmbeddedPostgres = await loadLibrary();
-  await Deno.mkdir(options.dataDir, { recursive: true });
-  const dir = await Deno.realPath(options.dataDir);
-  const pgdata = `${dir}/pgdata`;
+/**
+ * Makes `dataDir` ready for the server: created, and as root owned by the OS user `postgres` (made
+ * when missing), which must be able to reach it (throws, saying what to change, when it cannot).
+ * Its real path, and the server's user ids as root.
+ */
+export async function prepareEmbeddedDir(
+  dataDir: string,
+): Promise<{ dir: string; ids: { uid: number; gid: number } | undefined }> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const dir = await Deno.realPath(dataDir);
   const ids = Deno.uid() === 0 ? await ensureOsUser() : undefined;
   if (ids) {
     // The directory is the server's: it must enter it (the password file inside stays root's, 0600).
     await Deno.chown(dir, ids.uid, ids.gid);
     await checkReachable(dir, ids);
   }
+  return { dir, ids };
+}
+
+/** Starts (initialising on first use) the embedded server in `dataDir`. */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgresServer> {
+  const EmbeddedPostgres = await loadLibrary();
+  const { dir, ids } = await prepareEmbeddedDir(options.dataDir);
+  const pgdata = `${dir}/pgdata`;
   const password = (await secretFile(`${dir}/password`, randomHex, {
     emptyError: `${dir}/password is empty; remove it only together with the cluster next to it`,
   })).value;

@@ -6,16 +6,7 @@
 import type { Receiver } from "../core/receiver.ts";
 import type { Alert } from "./alert_detector.ts";
 import type { AlertsOptions } from "./alerts.ts";
-
-/** An error's message with its causes (fetch's says "fetch failed", the cause says why). */
-function describe(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e !== undefined && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": ");
-}
+import { errorText } from "../core/error_text.ts";
 
 /** Counters of a webhook sink. */
 export interface SinkCounters {
@@ -95,7 +86,7 @@ export function createWebhookSink(
         ? `no answer in ${options.timeoutMs} ms`
         : closing.signal.aborted
         ? "closing"
-        : hideUrl(describe(err));
+        : hideUrl(errorText(err));
       throw new Error(`webhook ${origin}: POST of alert ${alert.id} failed: ${why}`);
     } finally {
       clearTimeout(timer);

@@ -20,6 +20,7 @@ const body = z.object({
 
 /** The `system_stats` receiver type: system `statistics` → rows of `system_stats`. */
 export const systemStatsReceiverType: ReceiverType<typeof options> = {
+  usesPostgres: true,
   options,
   create: (opts, context) =>
     createStatsTableReceiver(context.config.id, opts, context, {

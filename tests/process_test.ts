@@ -31,7 +31,7 @@ Deno.test("an invalid config file stops start-up with a message naming the key",
   }
 });
 
-Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type or a bad receiver option (nothing written), a missing certificate, users left in the old KV path", async () => {
+Deno.test("start-up errors are one line naming what to fix, exit code 2: a port in use, an unknown receiver type or a bad receiver option (nothing written), a missing certificate, users left in the old KV path, an embedded Postgres its OS user cannot reach", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poa-startup-" });
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
@@ -83,6 +83,20 @@ Deno.test("start-up errors are one line naming what to fix, exit code 2: a port 
         /^kv\.path: the users, bans and JWT secret are in data\/poa\.kv .*move it to .*\/state\/poa\.kv/,
       ],
     ];
+    if (Deno.uid() === 0) {
+      // As root the embedded server runs as OS user postgres, which cannot enter `dir` (0700): before,
+      // the service ran on, never ready, each receiver's retry printing a stack trace.
+      cases.push([
+        {
+          ...base,
+          dataDir: `${dir}/unreachable`,
+          kv: { path: `${dir}/unreachable/poa.kv` },
+          listen: [{ hostname: "127.0.0.1", port: freePort() }],
+          receivers: [{ id: "eth_stats", type: "eth_stats", subscribe: ["ethereum_metrics"] }],
+        },
+        /^embedded Postgres: the service runs as root, so the server runs as OS user "postgres", which cannot enter /,
+      ]);
+    }
     await Deno.mkdir(`${dir}/data`);
     await Deno.writeTextFile(`${dir}/data/poa.kv`, "");
     for (const [config, expected] of cases) {

@@ -350,6 +350,7 @@ function isHttps(c: Context<AppEnv>): boolean {
 
 /** Registry entry for `type: "web"`. */
 export const webReceiverType: ReceiverType<typeof schema> = {
+  usesPostgres: true,
   options: schema,
   async create(options, context) {
     if (options.requireSecret && options.wsSecret === undefined) {
