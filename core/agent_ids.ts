@@ -100,9 +100,10 @@ export function createAgentIdLimit(options: AgentIdOptions): AgentIdLimit {
     last.since++;
     if (now - last.at < LOG_EVERY_MS) return;
     const who = user === null ? "the ethstats shared secret's nodes" : `user ${user}`;
+    const since = last.at === -Infinity ? "" : `, and ${last.since - 1} more since the last such line`;
     options.log(
       `${who}: ${maxPerUser} agent ids held (agentIds.maxPerUser), refused a new one, ` +
-        `${JSON.stringify(agentId.slice(0, 64))}, and ${last.since - 1} more since the last such line; ` +
+        `${JSON.stringify(agentId.slice(0, 64))}${since}; ` +
         "raise agentIds.maxPerUser, or a place frees when one of its ids has not reported for " +
         "agentIds.forgetAfterMs (logged at most once a minute per user)",
     );

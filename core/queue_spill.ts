@@ -289,7 +289,8 @@ export function createQueueSpill(options: QueueSpillOptions): QueueSpill {
           console.warn(
             delivered
               ? `receiver ${label}: that batch went out after ${seconds} s`
-              : `receiver ${label}: that batch was not delivered (given up after ${seconds} s)`,
+              : `receiver ${label}: that batch was not delivered (given up after ${seconds} s as the service ` +
+                "stops: it is saved with the queue and delivered after the next start)",
           );
         }
       }

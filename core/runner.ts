@@ -389,7 +389,10 @@ export function createReceiverRunner(receiver: Receiver, options: RunnerOptions 
       stopSignal.abort();
       wakeUp.notify();
       if (result === "timeout") {
-        console.warn(`receiver ${receiver.id}: drain timed out with ${depth()} item(s) queued`);
+        console.warn(
+          `receiver ${receiver.id}: drain timed out with ${depth()} item(s) queued` +
+            (side ? ": written to its spill directory, delivered after the next start" : ": dropped"),
+        );
       }
       if (side) await side.saveAll(result === "timeout");
       else if (depth() > 0) counters.dropped_total += depth();

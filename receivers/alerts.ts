@@ -268,7 +268,8 @@ export function createAlertsReceiver(
         alerts_fork: raised.fork,
         alerts_back: raised.back,
         alerts_delivered: counters.delivered,
-        alerts_failed_attempts: r.errors_total,
+        // The attempt that sets an alert aside is a failed one too (the sink does not throw for it).
+        alerts_failed_attempts: r.errors_total + counters.setAside + counters.setAsideDropped,
         alerts_pending: taken - counters.delivered - counters.setAside - counters.setAsideDropped +
           (backlog.length - backlogHead),
         alerts_spilled: r.spilled_total,

@@ -739,6 +739,7 @@ Deno.test("alerts: an alert the endpoint answers 422 five times is set aside in 
     const aside = (await Deno.readTextFile(`${s.dir}/alerts/alerts.set-aside.jsonl`)).trim().split("\n");
     assert.deepEqual(aside.map((line) => (JSON.parse(line) as Alert).node), ["bad"]);
     assert.equal(s.receiver.stats()["alerts_set_aside"], 1);
+    assert.equal(s.receiver.stats()["alerts_failed_attempts"], 5);
     assert.equal(s.receiver.stats()["alerts_pending"], 0);
     // A 404 (the endpoint's configuration, not the body) holds the alert until it is fixed.
     refuse = () => 404;
