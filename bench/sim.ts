@@ -1024,7 +1024,7 @@ export async function runSimulation(options: SimOptions = {}): Promise<SimSummar
       `[sim] ${snap.elapsedS}/${Math.round((warmupMs + durationMs) / 1000)} s${
         s.warmup ? " (warm-up)" : ""
       }  ` +
-        `agents ${agentsN}  sent ${snap.sent}  ${snap.perSecond}/s  errors ${snap.errors}  p50 ${
+        `agents ${agentsN}  sent ${snap.sent}  errors ${snap.errors}  last second: ${snap.perSecond} answered, p50 ${
           formatMs(snap.p50)
         }  ` +
         `p99 ${formatMs(snap.p99)}  in flight ${snap.inFlight}`,
