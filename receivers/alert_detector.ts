@@ -264,14 +264,24 @@ export function createAlertDetector(
     best: number | null,
     extra: Partial<Alert> = {},
   ): Alert {
+    return alertOf(event, { node: node.id, name: nameOf(node), block: blockOf(node), since, best }, extra);
+  }
+
+  /** An alert of `event` about a node as given (one restored and not heard from has no state). */
+  function alertOf(
+    event: AlertEvent,
+    about: { node: string; name: string | null; block: number | null; since: number; best: number | null },
+    extra: Partial<Alert> = {},
+  ): Alert {
+    const { node, name, block, since, best } = about;
     return {
       id: crypto.randomUUID(),
       event,
-      node: node.id,
-      name: nameOf(node),
+      node,
+      name,
       at: iso(now()),
       since: iso(since),
-      block: blockOf(node),
+      block,
       best,
       ...extra,
     };
@@ -324,16 +334,10 @@ export function createAlertDetector(
             open(track, "inactive", track.episodeSince);
             const { block } = track.savedQuiet;
             track.savedQuiet = undefined;
-            out.push({
-              id: crypto.randomUUID(),
-              event: "inactive",
-              node: id,
-              name: track.savedName ?? null,
-              at: iso(at),
-              since: iso(track.episodeSince),
-              block,
-              best: health.best,
-            });
+            const name = track.savedName ?? null;
+            out.push(
+              alertOf("inactive", { node: id, name, block, since: track.episodeSince, best: health.best }),
+            );
           }
           continue;
         }
