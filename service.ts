@@ -32,7 +32,7 @@ import { listenSupervised, type SupervisedListener } from "./http/listener.ts";
 import { createSharedBlocks, type SharedBlocks } from "./core/shared_blocks.ts";
 import type { AppEnv } from "./http/app_env.ts";
 import { checkEmbeddedDir, openDatabase } from "./db/database.ts";
-import { buildReceiver, builtinReceiverTypes } from "./receivers/registry.ts";
+import { buildReceiver, builtinReceiverTypes, receiversNeedPostgres } from "./receivers/registry.ts";
 import { createEthstatsRoutes, type EthstatsRoutes } from "./ingress/ethstats/routes.ts";
 import type { Receiver, ReceiverType } from "./core/receiver.ts";
 import { spillDir, spillDirName, spillRoot, unopenedSpills } from "./core/spill.ts";
@@ -258,7 +258,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
 
     const types = options.receiverTypes ?? builtinReceiverTypes();
     const entries = config.receivers ?? defaultReceivers(config);
-    if (config.postgres.url === undefined && entries.some((entry) => types.get(entry.type)?.usesPostgres)) {
+    if (config.postgres.url === undefined && receiversNeedPostgres(types, entries)) {
       // A server that can never start is a start-up error (one line, exit 2), not receivers retrying.
       await checkEmbeddedDir(config.dataDir).catch((err) => {
         throw new ConfigError((err as Error).message);

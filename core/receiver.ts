@@ -90,9 +90,10 @@ export interface ReceiverType<S extends z.ZodType = z.ZodType> {
   /** Validates the type-specific keys of a config entry. */
   options: S;
   /**
-   * Writes to the service's Postgres (`context.postgres()`): without `postgres.url`, whether the
-   * embedded server can run in the data dir is checked before the service starts.
+   * Whether a receiver of these options needs the service's Postgres to start (`context.postgres()`
+   * in its init): without `postgres.url`, whether the embedded server can run in the data dir is
+   * then checked before the service starts.
    */
-  usesPostgres?: boolean;
+  needsPostgres?(options: z.infer<S>): boolean;
   create(options: z.infer<S>, context: ReceiverContext): Receiver | Promise<Receiver>;
 }

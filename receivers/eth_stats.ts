@@ -60,7 +60,7 @@ const body = z.object({
 
 /** The `eth_stats` receiver type: ethereum `statistics` → rows of `eth_stats`. */
 export const ethStatsReceiverType: ReceiverType<typeof options> = {
-  usesPostgres: true,
+  needsPostgres: () => true,
   options,
   create: (opts, context) =>
     createStatsTableReceiver(context.config.id, opts, context, {

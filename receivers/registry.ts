@@ -57,6 +57,17 @@ function unknownType(
   );
 }
 
+/** Whether some receiver entry needs Postgres to start (its type's `needsPostgres`). */
+export function receiversNeedPostgres(
+  types: ReadonlyMap<string, ReceiverType>,
+  entries: ReceiverConfig[],
+): boolean {
+  return entries.some((entry, index) => {
+    const { type, options } = parseOptions(types, entry, index);
+    return type.needsPostgres?.(options) ?? false;
+  });
+}
+
 /** Validates a receiver entry against its type's schema and builds it. */
 export async function buildReceiver(
   types: ReadonlyMap<string, ReceiverType>,

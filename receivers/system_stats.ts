@@ -20,7 +20,7 @@ const body = z.object({
 
 /** The `system_stats` receiver type: system `statistics` → rows of `system_stats`. */
 export const systemStatsReceiverType: ReceiverType<typeof options> = {
-  usesPostgres: true,
+  needsPostgres: () => true,
   options,
   create: (opts, context) =>
     createStatsTableReceiver(context.config.id, opts, context, {

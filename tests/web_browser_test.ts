@@ -561,6 +561,7 @@ async function withWebInBrowser(
   fn: (service: TestService, browser: Browser, stats: () => Record<string, number>) => Promise<void>,
 ): Promise<void> {
   const service = await startTestService({
+    postgres: { url: "postgres://nobody:nothing@127.0.0.1:1/none" }, // history is not used here
     receivers: [{ id: "web", type: "web", subscribe: METRICS, flushIntervalMs: 200, ...web }],
   });
   let browser: Browser | undefined;

@@ -350,7 +350,7 @@ function isHttps(c: Context<AppEnv>): boolean {
 
 /** Registry entry for `type: "web"`. */
 export const webReceiverType: ReceiverType<typeof schema> = {
-  usesPostgres: true,
+  needsPostgres: (options) => options.persistBlocks, // else only the history API asks for it
   options: schema,
   async create(options, context) {
     if (options.requireSecret && options.wsSecret === undefined) {
