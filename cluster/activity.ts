@@ -9,6 +9,9 @@
  *   `inactive` with a compare-and-set on the revision it last saw. One wins and reports the
  *   agent inactive, once; the others' CAS fails (or a newer ping came in: nothing to report).
  *   `bye` does the same at once. A key that is already `inactive` is not reported again.
+ * - `handOver` (an instance stopping, its ethstats sockets closed) puts `active+<grace ms>`: every
+ *   instance then settles the agent only once no ping came for that grace, enough for a node to
+ *   connect again elsewhere (go-ethereum notices the closed socket only at its next report).
  * - The bucket's TTL forgets agents silent for a long time.
  * - Each instance also puts a liveness key of its own every `writeEveryMs`, so its watch hears from
  *   the bucket at least that often. While it hears nothing (NATS away: pings cannot be recorded, and
@@ -43,6 +46,8 @@ export interface ClusterActivityOptions {
 
 const ACTIVE = "active";
 const INACTIVE = "inactive";
+/** `active+<ms>`: handed over, settled after that grace instead of the timeout. */
+const HANDED_OVER = "active+";
 const encoder = new TextEncoder();
 
 /** KV key of an agent id (any string): base64url, which only uses key-safe characters. */
@@ -91,6 +96,12 @@ export async function createClusterActivityMonitor(
 
   /** Active agents by last put seen, oldest first (delete + set keeps the order). */
   const active = new Map<string, { revision: number; seenAt: number }>();
+  /**
+   * Handed-over agents by when they are due, in the order their puts were seen (their own map: due
+   * later than the pings seen after them, they would hold the `active` sweep back). Each `seenAt` is
+   * set so that the timeout's deadline passes when the grace ends.
+   */
+  const handedOver = new Map<string, { revision: number; seenAt: number }>();
   /**
    * Agents heard of (a ping here, or their key in the bucket), by when, oldest first: agent ids
    * are whatever agents send, so the set is bounded as the local monitor's is.
@@ -145,8 +156,14 @@ export async function createClusterActivityMonitor(
     }
     remember(agentId);
     active.delete(agentId);
-    if (entry.operation === "PUT" && entry.string() === ACTIVE) {
-      active.set(agentId, { revision: entry.revision, seenAt: now() });
+    handedOver.delete(agentId);
+    if (entry.operation !== "PUT") return;
+    const value = entry.string();
+    if (value === ACTIVE) active.set(agentId, { revision: entry.revision, seenAt: now() });
+    else if (value.startsWith(HANDED_OVER)) {
+      const graceMs = Math.min(Number(value.slice(HANDED_OVER.length)) || 0, ttlMs);
+      const seenAt = now() + Math.max(0, graceMs - options.timeoutMs - writeEveryMs);
+      handedOver.set(agentId, { revision: entry.revision, seenAt });
     }
   }
 
@@ -207,11 +224,13 @@ export async function createClusterActivityMonitor(
     if (at - heardAt > silentMs || at - resumedAt < options.timeoutMs + writeEveryMs) return 0;
     const deadline = at - options.timeoutMs - writeEveryMs;
     let count = 0;
-    for (const [agentId, seen] of active) {
-      if (seen.seenAt > deadline) break;
-      active.delete(agentId);
-      settle(agentId, seen).catch((err) => logFailure(`settling ${agentId}`, err));
-      count++;
+    for (const agents of [active, handedOver]) {
+      for (const [agentId, seen] of agents) {
+        if (seen.seenAt > deadline) break;
+        agents.delete(agentId);
+        settle(agentId, seen).catch((err) => logFailure(`settling ${agentId}`, err));
+        count++;
+      }
     }
     return count;
   }
@@ -233,9 +252,14 @@ export async function createClusterActivityMonitor(
         .catch((err) => logFailure(`recording a ping of ${agentId}`, err))
         .finally(() => writing.delete(agentId));
     },
+    handOver(agentId, graceMs) {
+      kv.put(agentKey(agentId), `${HANDED_OVER}${Math.round(graceMs)}`)
+        .catch((err) => logFailure(`handing ${agentId} over`, err));
+    },
     bye(agentId) {
       remember(agentId);
       active.delete(agentId);
+      handedOver.delete(agentId);
       (async () => {
         const current = await kv.get(agentKey(agentId));
         if (current?.operation === "PUT" && current.string() === INACTIVE) return;
@@ -257,7 +281,7 @@ export async function createClusterActivityMonitor(
       return known.size;
     },
     get activeAgents() {
-      return active.size;
+      return active.size + handedOver.size;
     },
     close() {
       closed = true;

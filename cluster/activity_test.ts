@@ -109,3 +109,63 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cluster activity: an agent handed over by a stopping instance is reported only if no ping comes within the grace, past the timeout",
+  ignore: nats === null && !Deno.env.get("CI"),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort("127.0.0.1");
+    const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
+    const server = localNatsServer(nats!, port, ["-js", "-sd", store]);
+    await server.start();
+    const connect = () =>
+      connectNats({
+        servers: `127.0.0.1:${port}`,
+        stream: "ACT",
+        replicas: 1,
+        maxAgeSeconds: 3600,
+        ackWaitSeconds: 30,
+        publishTimeoutMs: 500,
+        outboxMaxBytes: 1 << 20,
+      }, { log: () => {} });
+    const runtimes = [await connect(), await connect()];
+    const reported: string[] = [];
+    const monitors = await Promise.all(runtimes.map((runtime, i) =>
+      createClusterActivityMonitor(runtime, {
+        timeoutMs: 500,
+        onInactive: (id) => reported.push(`${i}:${id}`),
+        sweepIntervalMs: 50,
+      })
+    ));
+    const [stopping, other] = monitors as [typeof monitors[0], typeof monitors[0]];
+    let pinging: ReturnType<typeof setInterval> | undefined;
+    try {
+      for (const id of ["silent", "moving", "leaving"]) stopping.ping(id);
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      stopping.handOver!("moving", 2500);
+      stopping.handOver!("leaving", 2500);
+      await new Promise((r) => setTimeout(r, 100));
+      stopping.close(); // the instance is gone: the other one decides
+      await new Promise((r) => setTimeout(r, 1400)); // past the timeout (500 ms + 50 ms)
+      assert.deepEqual(reported, ["1:silent"], "only the agent not handed over");
+      pinging = setInterval(() => other.ping("moving"), 200); // connected again, to the other instance
+      while (!reported.some((r) => r.endsWith(":leaving")) && Date.now() - started < 6000) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const after = Date.now() - started;
+      assert.ok(after >= 2400 && after < 6000, `leaving reported ${after} ms after its hand-over`);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(reported, ["1:silent", "1:leaving"]);
+    } finally {
+      clearInterval(pinging);
+      for (const monitor of monitors) monitor.close();
+      for (const runtime of runtimes) await runtime.close();
+      await server.kill();
+      await Deno.remove(store, { recursive: true });
+    }
+  },
+});

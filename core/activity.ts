@@ -5,6 +5,12 @@ export interface ActivityMonitor {
   ping(agentId: string): void;
   /** The agent leaves: reported inactive at once (if it was active). */
   bye(agentId: string): void;
+  /**
+   * This process stops and closes the agent's connection, which it will open again elsewhere (another
+   * instance of a cluster): not reported inactive unless no ping comes within `graceMs`. Without it
+   * (one process: it stops with the monitor) nothing is reported.
+   */
+  handOver?(agentId: string, graceMs: number): void;
   /** Reports every agent past the timeout now (the timer calls it); returns how many. */
   sweep(): number;
   /** Active agents, and inactive ones remembered (for `bye`) until they are forgotten. */

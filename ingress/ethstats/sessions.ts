@@ -52,6 +52,14 @@ const LIMITED_REFUSAL_DELAY_MS = 1_000;
  */
 const AGENT_ID_REFUSAL_DELAY_MS = 5_000;
 
+/**
+ * How long a node whose socket a graceful stop closed may take to connect again elsewhere before
+ * it is reported inactive (cluster mode; at least the activity timeout): go-ethereum notices a
+ * closed socket only when it next writes (a head, a transaction, its full report every 15 s), then
+ * connects again at once, through the balancer, to another instance.
+ */
+export const HANDOVER_GRACE_MS = 30_000;
+
 /** The metric type every ethstats report is published under. */
 export const ETHSTATS_DATA_TYPE = "ethereum_metrics";
 
@@ -135,8 +143,8 @@ export interface EthstatsSessions {
   /** History requests' counters (history.ts). */
   historyStats(): Record<string, number>;
   /**
-   * Closes every socket (1001) and stops the sweep timer. The nodes are not reported gone: they
-   * connect again (elsewhere in a cluster), or the activity timeout reports them.
+   * Closes every socket (1001) and stops the sweep timer. The nodes are not reported gone but
+   * handed over: they connect again (elsewhere in a cluster), or are reported after a grace.
    */
   close(): void;
 }
@@ -187,6 +195,7 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
       else {
         perAgent.delete(conn.agentId);
         if (!stopping) activity.bye(conn.agentId);
+        else activity.handOver?.(conn.agentId, HANDOVER_GRACE_MS);
       }
     }
     if (connections.size === 0 && sweepTimer !== undefined) {
@@ -557,8 +566,8 @@ export function createEthstatsSessions(deps: EthstatsSessionsDeps): EthstatsSess
     close() {
       // The nodes are not gone: they connect again, to another instance in cluster mode. A `bye`
       // here had every other instance report each of them inactive (an alert, then `back`, per node
-      // at every rolling upgrade); a node that does not come back is reported by the activity
-      // timeout, as a silent one is.
+      // at every rolling upgrade); handed over, one that does not come back within
+      // HANDOVER_GRACE_MS is reported then.
       stopping = true;
       for (const conn of [...connections]) drop(conn, null, GOING_AWAY, "server shutting down");
       if (sweepTimer !== undefined) clearInterval(sweepTimer);
