@@ -8,6 +8,7 @@ import type { Message } from "../core/message.ts";
 import type { NodeState } from "../web_dashboard/nodes.ts";
 import { createWebState, type WebState } from "../web_dashboard/state.ts";
 import type { ChainHealth } from "../web_dashboard/chain.ts";
+import { createEpisodeBudget } from "./alert_budget.ts";
 
 /** The thresholds (the `alerts` receiver's options of the same names). */
 export interface DetectorOptions {
@@ -26,8 +27,6 @@ export interface DetectorOptions {
   /** Told once, when a node is first forgotten to make room (default console.warn). */
   warn?: (line: string) => void;
 }
-
-const HOUR_MS = 3_600_000;
 
 export type AlertEvent = "inactive" | "behind" | "fork" | "back";
 type Condition = Exclude<AlertEvent, "back">;
@@ -164,10 +163,7 @@ export function createAlertDetector(
   let changes = 0;
   /** The user each node last reported as (absent: the shared secret, or not heard from since a start). */
   const userOf = new Map<string, string>();
-  /** Per user: the hour its count of opened episodes is for, and that count. */
-  const budgets = new Map<string, { start: number; opened: number }>();
-  let suppressed = 0;
-  const warn = options.warn ?? console.warn;
+  const budget = createEpisodeBudget(options.maxEpisodesPerUserPerHour, options.warn ?? console.warn);
 
   /**
    * Whether `track` may open an episode of node `id` at `at`: always when one is open (its further
@@ -178,29 +174,13 @@ export function createAlertDetector(
     if (track.quietUntil !== undefined && at < track.quietUntil) return false;
     const user = userOf.get(id);
     if (user === undefined) return true; // the shared secret's nodes: one network's outage alerts them all
-    let budget = budgets.get(user);
-    if (budget === undefined || at - budget.start >= HOUR_MS) {
-      budgets.set(user, budget = { start: at, opened: 0 });
-    }
-    if (budget.opened < options.maxEpisodesPerUserPerHour) {
-      budget.opened++;
+    const until = budget.take(user, id, at);
+    if (until === true) {
       track.quietUntil = undefined;
       return true;
     }
-    suppressed++;
-    if (track.quietUntil !== budget.start + HOUR_MS) changes++; // a down node held back is saved
-    track.quietUntil = budget.start + HOUR_MS;
-    if (budget.opened === options.maxEpisodesPerUserPerHour) {
-      budget.opened++; // warned for this hour
-      warn(
-        `user ${user}'s nodes opened ${options.maxEpisodesPerUserPerHour} alert episodes within an hour ` +
-          `(maxEpisodesPerUserPerHour): their new ones are not alerted until ${iso(track.quietUntil)}, ` +
-          `the first of them node ${
-            JSON.stringify(id.slice(0, 64))
-          }'s (nodes still down then are alerted then; ` +
-          "raise maxEpisodesPerUserPerHour for a fleet sharing that user)",
-      );
-    }
+    if (track.quietUntil !== until) changes++; // a down node held back is saved
+    track.quietUntil = until;
     return false;
   }
   /** Ends a condition; counted as a change when it was open. */
@@ -303,7 +283,7 @@ export function createAlertDetector(
       else if (typeof user !== "string" && userOf.has(message.agentId)) userOf.delete(message.agentId);
     },
     get suppressed() {
-      return suppressed;
+      return budget.suppressed;
     },
     inactive(agentId) {
       const node = state.node(agentId);
