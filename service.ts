@@ -430,9 +430,15 @@ export async function buildService(config: Config, options: ServiceOptions = {})
       },
       shutdown() {
         ready = false;
-        // Nodes are reported inactive (ethstats sockets closed) before the listeners close and
-        // the queues drain.
+        // Nodes are handed over (ethstats sockets closed) before the listeners close and the
+        // queues drain.
         return shutdownPromise ??= (async () => {
+          if (config.stopDelayMs > 0) {
+            log(
+              `stopping: /healthz answers 503 for ${config.stopDelayMs} ms first (stopDelayMs), still serving`,
+            );
+            await new Promise((resolve) => setTimeout(resolve, config.stopDelayMs));
+          }
           for (const receiver of receivers) receiver.stopping?.();
           ethstats?.close();
           for (const receiver of receivers) receiver.disconnect?.();

@@ -214,6 +214,12 @@ export const configSchema = z.object({
   }),
   shutdownTimeoutMs: z.number().int().positive().default(10_000),
   /**
+   * Behind a balancer: on a stop signal `/healthz` answers 503 for this long while everything is
+   * still served, so the balancer's health checks take the instance out before its listeners close
+   * (closed at once, its pooled keep-alive connections cut requests on their way). 0: stop at once.
+   */
+  stopDelayMs: z.number().int().min(0).max(60_000).default(0),
+  /**
    * A file of \`KEY=value\` lines read as environment variables (POA_ADMIN_PASSWORD, POA_WS_SECRET,
    * POA_JWT_SECRET, DATABASE_URL…; the process environment wins), relative to the config file:
    * secrets kept out of the config. Refused when others may read it (mode must be 0600 or 0400).

@@ -223,6 +223,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       const extraCluster = (extra.cluster ?? {}) as Record<string, unknown>;
       const config = {
         trustedProxies: [hostname === "0.0.0.0" ? "127.0.0.1" : hostname],
+        // HAProxy checks every second and takes an instance out after two failures (tasks/haproxy.ts).
+        stopDelayMs: 3_000,
         ...extra,
         listen: [{ hostname, port }],
         dataDir,

@@ -480,3 +480,43 @@ Deno.test("one Ctrl-C that arrives twice (deno task passes it on) still drains; 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stopDelayMs: after SIGTERM /healthz is 503 while reports are still answered, then the service stops", async () => {
+  // Behind a balancer the listener closed at once cut requests on its pooled connections; with the
+  // delay its health checks take the instance out first.
+  const dir = await Deno.makeTempDir({ prefix: "poa-stopdelay-" });
+  const port = freePort();
+  const main = await startMain(
+    dir,
+    processConfig(dir, port, { stopDelayMs: 1_500, receivers: [archiveReceiver(dir)] }),
+    port,
+  );
+  try {
+    const token = await agentToken(main.base);
+    const signalled = Date.now();
+    main.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 200));
+    const health = await fetch(`${main.base}/healthz`);
+    assert.equal(health.status, 503);
+    await health.body?.cancel();
+    const res = await fetch(`${main.base}/data`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "late",
+        type: "ethereum_metrics",
+        data: { type: "pending", body: { pending: 1 } },
+      }),
+    });
+    assert.equal(res.status, 200, "still served during the delay");
+    await res.body?.cancel();
+    const status = await main.child.status;
+    assert.equal(status.code, 0);
+    assert.ok(Date.now() - signalled >= 1_500, `stopped after ${Date.now() - signalled} ms`);
+    assert.match(await Deno.readTextFile(`${dir}/archive.jsonl`), /"agentId":"late"/);
+    assert.match(main.log(), /stopping: \/healthz answers 503 for 1500 ms first/);
+  } finally {
+    await main.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
