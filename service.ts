@@ -203,11 +203,7 @@ export async function buildService(config: Config, options: ServiceOptions = {})
               db.embedded
                 // Where to look into it (psql): a free port is picked at each start.
                 ? `postgres: embedded server started on 127.0.0.1:${new URL(db.url).port} (user postgres, ` +
-                  `password in ${db.embeddedDir}/password)` +
-                  (db.embeddedDir === `${config.dataDir}/postgres`
-                    ? ""
-                    : `; its cluster is in ${db.embeddedDir}, as OS user postgres cannot enter ` +
-                      `${config.dataDir} (set dataDir to a directory it can enter to keep it there)`)
+                  `password in ${config.dataDir}/postgres/password)`
                 : "postgres: connected",
             ),
           () => {

@@ -25,7 +25,7 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const where = db.embedded ? `embedded server in ${db.embeddedDir}` : "postgres.url";
+    const where = db.embedded ? `embedded server in ${config.dataDir}/postgres` : "postgres.url";
     console.log(
       db.applied.length > 0
         ? `applied ${db.applied.join(", ")} (${where})`
