@@ -15,7 +15,13 @@ import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import { sleep, within } from "../core/delivery_policy.ts";
 import { exists, secretFile } from "../core/files.ts";
-import { checkReachable, clearStaleServer, ensureOsUser, signalServer } from "./embedded_host.ts";
+import {
+  blockedParent,
+  checkReachable,
+  clearStaleServer,
+  ensureOsUser,
+  signalServer,
+} from "./embedded_host.ts";
 import { freePort } from "../core/ports.ts";
 
 /** Options of {@link startEmbeddedPostgres}. */
@@ -85,6 +91,18 @@ export async function prepareEmbeddedDir(
     // The directory is the server's: it must enter it (the password file inside stays root's, 0600).
     await Deno.chown(dir, ids.uid, ids.gid);
     await checkReachable(dir, ids);
+    // And its programs, installed with the project's npm packages: from a checkout under /root
+    // (0700) initdb could not even be spawned (EPERM), retried for ever.
+    const binaries = new URL("../node_modules", import.meta.url);
+    const blocked = binaries.protocol === "file:" ? await blockedParent(binaries.pathname, ids) : null;
+    if (blocked !== null) {
+      throw new Error(
+        `embedded Postgres: the service runs as root, so the server runs as OS user "postgres", which ` +
+          `cannot enter ${blocked}, where its programs are (${binaries.pathname}, e.g. a checkout under /root, ` +
+          `0700). Put the project where every user can traverse (e.g. /opt/poa-backend), or set postgres.url ` +
+          `in the config (or DATABASE_URL) to use an external server.`,
+      );
+    }
   }
   return { dir, ids };
 }

@@ -181,6 +181,19 @@ async function idsOf(user: string): Promise<{ uid: number; gid: number } | undef
  * directory: every parent must be traversable by it. Checked by trying it as that user.
  */
 export async function checkReachable(dir: string, ids: { uid: number; gid: number }): Promise<void> {
+  const blocked = await blockedParent(dir, ids);
+  if (blocked !== null) {
+    throw new Error(
+      `embedded Postgres: the service runs as root, so the server runs as OS user "${OS_USER}", ` +
+        `which cannot enter ${blocked} (a parent of the data directory ${dir}, e.g. /root is 0700). ` +
+        `Set postgres.url in the config (or DATABASE_URL) to use an external server, or set dataDir ` +
+        `to a directory every user can traverse (e.g. /var/lib/poa-backend).`,
+    );
+  }
+}
+
+/** The first of `dir` and its parents that the user `ids` cannot enter, or null when it reaches `dir`. */
+export async function blockedParent(dir: string, ids: { uid: number; gid: number }): Promise<string | null> {
   const chain: string[] = [];
   for (let p = dir; p !== "/" && p !== ""; p = p.slice(0, p.lastIndexOf("/")) || "/") chain.unshift(p);
   const script = 'for d in "$@"; do cd -- "$d" 2>/dev/null || { printf %s "$d"; exit 1; }; done';
@@ -194,15 +207,7 @@ export async function checkReachable(dir: string, ids: { uid: number; gid: numbe
     stdout: "piped",
     stderr: "null",
   }).output();
-  if (!out.success) {
-    const blocked = new TextDecoder().decode(out.stdout) || dir;
-    throw new Error(
-      `embedded Postgres: the service runs as root, so the server runs as OS user "${OS_USER}", ` +
-        `which cannot enter ${blocked} (a parent of the data directory ${dir}, e.g. /root is 0700). ` +
-        `Set postgres.url in the config (or DATABASE_URL) to use an external server, or set dataDir ` +
-        `to a directory every user can traverse (e.g. /var/lib/poa-backend).`,
-    );
-  }
+  return out.success ? null : new TextDecoder().decode(out.stdout) || dir;
 }
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
