@@ -90,8 +90,7 @@ export async function prepareEmbeddedDir(
   if (ids) {
     // The directory is the server's: it must enter it (the password file inside stays root's, 0600).
     await Deno.chown(dir, ids.uid, ids.gid);
-    await checkReachable(dir, ids);
-    // And its programs, installed with the project's npm packages: from a checkout under /root
+    // Its programs first, installed with the project's npm packages: from a checkout under /root
     // (0700) initdb could not even be spawned (EPERM), retried for ever.
     const binaries = new URL("../node_modules", import.meta.url);
     const blocked = binaries.protocol === "file:" ? await blockedParent(binaries.pathname, ids) : null;
@@ -103,6 +102,7 @@ export async function prepareEmbeddedDir(
           `in the config (or DATABASE_URL) to use an external server.`,
       );
     }
+    await checkReachable(dir, ids);
   }
   return { dir, ids };
 }
