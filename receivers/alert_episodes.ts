@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { writeFileAtomic } from "../core/files.ts";
-import type { SavedEpisode } from "./alert_detector.ts";
+import type { SavedEpisode } from "./alert_types.ts";
 
 const CONDITION = z.enum(["inactive", "behind", "fork"]);
 /** A time a Date can hold (epoch ms): 9e15 in an edited file made every alert of that node throw. */

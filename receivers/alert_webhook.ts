@@ -4,7 +4,7 @@
  * the body for good.
  */
 import type { Receiver } from "../core/receiver.ts";
-import type { Alert } from "./alert_detector.ts";
+import type { Alert } from "./alert_types.ts";
 import type { AlertsOptions } from "./alerts.ts";
 import { errorText } from "../core/error_text.ts";
 

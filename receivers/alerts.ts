@@ -23,11 +23,12 @@ import { type Message, payloadType } from "../core/message.ts";
 import type { Receiver, ReceiverType } from "../core/receiver.ts";
 import { createReceiverRunner, type ReceiverRunner } from "../core/runner.ts";
 import { spillDir, spillDirName, spillRoot } from "../core/spill.ts";
-import { type Alert, type AlertEvent, createAlertDetector } from "./alert_detector.ts";
+import { createAlertDetector } from "./alert_detector.ts";
+import type { Alert, AlertEvent } from "./alert_types.ts";
 import { createEpisodesFile } from "./alert_episodes.ts";
 import { createWebhookSink } from "./alert_webhook.ts";
 
-export type { Alert, AlertEvent } from "./alert_detector.ts";
+export type { Alert, AlertEvent } from "./alert_types.ts";
 
 function isHttpUrl(value: string): boolean {
   try {
