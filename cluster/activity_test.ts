@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { freePort, localNatsServer, natsServerBinary } from "../tasks/process.ts";
 import { agentIdOf, agentKey, createClusterActivityMonitor } from "./activity.ts";
 import { connectNats } from "./nats.ts";
+import type { ActivityMonitor } from "../core/activity.ts";
 
 Deno.test("activity: any agent id maps to a valid KV key and back", () => {
   for (
@@ -59,55 +60,74 @@ Deno.test({
   },
 });
 
+/**
+ * Two instances' monitors on one nats-server (a fresh store), `timeoutMs` each, sweeping every 50 ms;
+ * `reported` lists "<instance>:<agent>" as each reports one inactive. Everything is closed after `fn`.
+ */
+async function withTwoInstances(
+  timeoutMs: number,
+  fn: (t: {
+    server: ReturnType<typeof localNatsServer>;
+    monitors: [ActivityMonitor, ActivityMonitor];
+    reported: string[];
+  }) => Promise<void>,
+): Promise<void> {
+  const port = freePort("127.0.0.1");
+  const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
+  const server = localNatsServer(nats!, port, ["-js", "-sd", store]);
+  await server.start();
+  const connect = () =>
+    connectNats({
+      servers: `127.0.0.1:${port}`,
+      stream: "ACT",
+      replicas: 1,
+      maxAgeSeconds: 3600,
+      ackWaitSeconds: 30,
+      publishTimeoutMs: 500,
+      outboxMaxBytes: 1 << 20,
+    }, { log: () => {} });
+  const runtimes = [await connect(), await connect()];
+  const reported: string[] = [];
+  const monitors = await Promise.all(runtimes.map((runtime, i) =>
+    createClusterActivityMonitor(runtime, {
+      timeoutMs,
+      onInactive: (id) => reported.push(`${i}:${id}`),
+      sweepIntervalMs: 50,
+    })
+  ));
+  try {
+    await fn({ server, monitors: monitors as [ActivityMonitor, ActivityMonitor], reported });
+  } finally {
+    for (const monitor of monitors) monitor.close();
+    server.signal("SIGCONT"); // a test may have left it stopped
+    for (const runtime of runtimes) await runtime.close();
+    await server.kill();
+    await Deno.remove(store, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "cluster activity: NATS paused while an agent keeps pinging one instance: no instance reports it inactive after NATS is back (its pings could not be recorded meanwhile)",
   ignore: nats === null && !Deno.env.get("CI"),
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const port = freePort("127.0.0.1");
-    const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
-    const server = localNatsServer(nats!, port, ["-js", "-sd", store]);
-    await server.start();
-    const connect = () =>
-      connectNats({
-        servers: `127.0.0.1:${port}`,
-        stream: "ACT",
-        replicas: 1,
-        maxAgeSeconds: 3600,
-        ackWaitSeconds: 30,
-        publishTimeoutMs: 500,
-        outboxMaxBytes: 1 << 20,
-      }, { log: () => {} });
-    const runtimes = [await connect(), await connect()];
-    const reported: string[] = [];
-    const monitors = await Promise.all(runtimes.map((runtime, i) =>
-      createClusterActivityMonitor(runtime, {
-        timeoutMs: 1000,
-        onInactive: (id) => reported.push(`${i}:${id}`),
-        sweepIntervalMs: 50,
-      })
-    ));
-    const pinging = setInterval(() => monitors[0]!.ping("alive"), 200);
-    try {
-      monitors[1]!.ping("gone"); // pings once, then stops: reported once, after the pause
-      await new Promise((r) => setTimeout(r, 800));
-      server.signal("SIGSTOP");
-      await new Promise((r) => setTimeout(r, 3000));
-      server.signal("SIGCONT");
-      await new Promise((r) => setTimeout(r, 4000));
-      assert.deepEqual(reported.filter((r) => r.endsWith(":alive")), []);
-      assert.equal(reported.filter((r) => r.endsWith(":gone")).length, 1, reported.join());
-    } finally {
-      clearInterval(pinging);
-      for (const monitor of monitors) monitor.close();
-      server.signal("SIGCONT");
-      for (const runtime of runtimes) await runtime.close();
-      await server.kill();
-      await Deno.remove(store, { recursive: true });
-    }
-  },
+  fn: () =>
+    withTwoInstances(1000, async ({ server, monitors, reported }) => {
+      const pinging = setInterval(() => monitors[0].ping("alive"), 200);
+      try {
+        monitors[1].ping("gone"); // pings once, then stops: reported once, after the pause
+        await new Promise((r) => setTimeout(r, 800));
+        server.signal("SIGSTOP");
+        await new Promise((r) => setTimeout(r, 3000));
+        server.signal("SIGCONT");
+        await new Promise((r) => setTimeout(r, 4000));
+        assert.deepEqual(reported.filter((r) => r.endsWith(":alive")), []);
+        assert.equal(reported.filter((r) => r.endsWith(":gone")).length, 1, reported.join());
+      } finally {
+        clearInterval(pinging);
+      }
+    }),
 });
 
 Deno.test({
@@ -116,56 +136,30 @@ Deno.test({
   ignore: nats === null && !Deno.env.get("CI"),
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
-    const port = freePort("127.0.0.1");
-    const store = await Deno.makeTempDir({ prefix: "activity-nats-" });
-    const server = localNatsServer(nats!, port, ["-js", "-sd", store]);
-    await server.start();
-    const connect = () =>
-      connectNats({
-        servers: `127.0.0.1:${port}`,
-        stream: "ACT",
-        replicas: 1,
-        maxAgeSeconds: 3600,
-        ackWaitSeconds: 30,
-        publishTimeoutMs: 500,
-        outboxMaxBytes: 1 << 20,
-      }, { log: () => {} });
-    const runtimes = [await connect(), await connect()];
-    const reported: string[] = [];
-    const monitors = await Promise.all(runtimes.map((runtime, i) =>
-      createClusterActivityMonitor(runtime, {
-        timeoutMs: 500,
-        onInactive: (id) => reported.push(`${i}:${id}`),
-        sweepIntervalMs: 50,
-      })
-    ));
-    const [stopping, other] = monitors as [typeof monitors[0], typeof monitors[0]];
-    let pinging: ReturnType<typeof setInterval> | undefined;
-    try {
-      for (const id of ["silent", "moving", "leaving"]) stopping.ping(id);
-      await new Promise((r) => setTimeout(r, 300));
-      const started = Date.now();
-      stopping.handOver!("moving", 2500);
-      stopping.handOver!("leaving", 2500);
-      await new Promise((r) => setTimeout(r, 100));
-      stopping.close(); // the instance is gone: the other one decides
-      await new Promise((r) => setTimeout(r, 1400)); // past the timeout (500 ms + 50 ms)
-      assert.deepEqual(reported, ["1:silent"], "only the agent not handed over");
-      pinging = setInterval(() => other.ping("moving"), 200); // connected again, to the other instance
-      while (!reported.some((r) => r.endsWith(":leaving")) && Date.now() - started < 6000) {
-        await new Promise((r) => setTimeout(r, 50));
+  fn: () =>
+    withTwoInstances(500, async ({ monitors, reported }) => {
+      const [stopping, other] = monitors;
+      let pinging: ReturnType<typeof setInterval> | undefined;
+      try {
+        for (const id of ["silent", "moving", "leaving"]) stopping.ping(id);
+        await new Promise((r) => setTimeout(r, 300));
+        const started = Date.now();
+        stopping.handOver!("moving", 2500);
+        stopping.handOver!("leaving", 2500);
+        await new Promise((r) => setTimeout(r, 100));
+        stopping.close(); // the instance is gone: the other one decides
+        await new Promise((r) => setTimeout(r, 1400)); // past the timeout (500 ms + 50 ms)
+        assert.deepEqual(reported, ["1:silent"], "only the agent not handed over");
+        pinging = setInterval(() => other.ping("moving"), 200); // connected again, to the other instance
+        while (!reported.some((r) => r.endsWith(":leaving")) && Date.now() - started < 6000) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const after = Date.now() - started;
+        assert.ok(after >= 2400 && after < 6000, `leaving reported ${after} ms after its hand-over`);
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.deepEqual(reported, ["1:silent", "1:leaving"]);
+      } finally {
+        clearInterval(pinging);
       }
-      const after = Date.now() - started;
-      assert.ok(after >= 2400 && after < 6000, `leaving reported ${after} ms after its hand-over`);
-      await new Promise((r) => setTimeout(r, 1000));
-      assert.deepEqual(reported, ["1:silent", "1:leaving"]);
-    } finally {
-      clearInterval(pinging);
-      for (const monitor of monitors) monitor.close();
-      for (const runtime of runtimes) await runtime.close();
-      await server.kill();
-      await Deno.remove(store, { recursive: true });
-    }
-  },
+    }),
 });
